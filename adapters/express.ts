@@ -1,0 +1,59 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { resolveRouteOptions, type ApiKeyAuth, type ApiKeyContext, type RouteOptions } from 'keyward';
+
+declare global {
+  // Express's own augmentation point for properties that middleware adds to the request.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by keyward's middleware once the key has passed every check. */
+      apiKey?: ApiKeyContext;
+    }
+  }
+}
+
+/** Options of {@link expressApiKeyAuth}. */
+export type ExpressApiKeyAuthOptions = RouteOptions;
+
+/**
+ * Express middleware (Express 4 and 5) that authenticates the request's API key. On success
+ * `req.apiKey` holds the key context and the next handler runs; otherwise the refusal is
+ * answered as the core decided (or passed to `next(err)` with `forwardErrors`). A store that
+ * rejects never leaves the request hanging, on Express 4 either.
+ *
+ * Mount it before any body parser, so an unauthenticated request costs no parse.
+ *
+ * @param auth - the authenticator from `createApiKeyAuth`.
+ * @param options - `keyType` the route needs; `forwardErrors`.
+ * @returns the middleware.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad arguments.
+ * @example
+ * ```ts
+ * const auth = createApiKeyAuth({ store });
+ * app.post('/v1/sms', expressApiKeyAuth(auth, { keyType: 'sms_api' }), express.json(), send);
+ * ```
+ */
+export function expressApiKeyAuth(
+  auth: ApiKeyAuth,
+  options: ExpressApiKeyAuthOptions = {},
+): RequestHandler {
+  const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'expressApiKeyAuth');
+
+  return function expressApiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    auth
+      .authenticate({ headers: req.headers, url: req.originalUrl ?? req.url }, requirement)
+      .then((result) => {
+        if (result.ok) {
+          req.apiKey = result.context;
+          return next();
+        }
+        if (forwardErrors) return next(result.error);
+        // Raw Node calls, not res.send(): Express would add an ETag and the answer must be
+        // the same bytes on every framework.
+        res.writeHead(result.response.status, result.response.headers);
+        res.end(result.response.body);
+      })
+      // Express 4 ignores a returned promise; anything thrown above must still reach next().
+      .catch(next);
+  };
+}

@@ -1,0 +1,176 @@
+import type { AuthDecision } from './authenticator.js';
+import { invalidOption } from './errors.js';
+import type { CredentialCarriers } from './extract.js';
+import { ENVIRONMENTS, type Environment } from './key-format.js';
+import type { Logger } from './logger.js';
+import {
+  assertHeaderParameter,
+  assertInteger,
+  assertKnownOptions,
+  assertOptionalFunction,
+  assertOptionsObject,
+} from './options.js';
+import { defaultErrorBody, type ErrorBodyFormatter } from './responses.js';
+import type { KeyStore } from './store.js';
+import type { VerificationMemoOptions } from './verification-memo.js';
+
+/** Options of {@link createApiKeyAuth}. */
+export interface ApiKeyAuthOptions {
+  /** Where keys live. Required. */
+  store: KeyStore;
+  /** Realm named in the `WWW-Authenticate` challenge. @default 'api' */
+  realm?: string;
+  /** Environments this gateway accepts; keys of others get the generic 401. @default both */
+  environments?: readonly Environment[];
+  /**
+   * Header that may carry a bare key besides `Authorization: Bearer`, or `false` to accept
+   * the Bearer header only. @default 'x-api-key'
+   */
+  apiKeyHeader?: string | false;
+  /**
+   * Query parameter that may carry a key. Off by default: keys in URLs end up in access logs.
+   * @default false
+   */
+  queryParameter?: string | false;
+  /** How long a store lookup may take before the request gets 503. @default 2000 */
+  storeTimeoutMs?: number;
+  /** `Retry-After` seconds on 503 answers. @default 1 */
+  retryAfterSeconds?: number;
+  /** How often pending `last_used_at` updates are written. @default 60000 */
+  usageFlushIntervalMs?: number;
+  /** Bounds of the verification memo, or `false` to hash on every request. @default {} */
+  memo?: VerificationMemoOptions | false;
+  /** Where decisions and faults are logged; pino's call shape. @default silent */
+  logger?: Logger;
+  /** Called with every decision and its internal reason. Never receives the key. */
+  onDecision?: (decision: AuthDecision) => void;
+  /** Replaces the JSON body of refusals. */
+  errorBody?: ErrorBodyFormatter;
+  /** The current time, for expiry checks and usage timestamps. @default () => new Date() */
+  clock?: () => Date;
+}
+
+/** Options after defaults and checks. */
+export interface ResolvedAuthOptions {
+  store: KeyStore;
+  realm: string;
+  environments: ReadonlySet<Environment>;
+  carriers: CredentialCarriers;
+  storeTimeoutMs: number;
+  retryAfterSeconds: number;
+  usageFlushIntervalMs: number;
+  memo: VerificationMemoOptions | false;
+  logger: Logger | undefined;
+  onDecision: ((decision: AuthDecision) => void) | undefined;
+  errorBody: ErrorBodyFormatter;
+  clock: () => Date;
+}
+
+const OPTION_NAMES: readonly (keyof ApiKeyAuthOptions)[] = [
+  'store',
+  'realm',
+  'environments',
+  'apiKeyHeader',
+  'queryParameter',
+  'storeTimeoutMs',
+  'retryAfterSeconds',
+  'usageFlushIntervalMs',
+  'memo',
+  'logger',
+  'onDecision',
+  'errorBody',
+  'clock',
+];
+
+const STORE_METHODS = ['findByLookupId', 'findLive', 'findById', 'insert', 'modify', 'recordUsage'];
+
+/**
+ * Applies defaults and checks every option once.
+ *
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the option.
+ */
+export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOptions {
+  assertOptionsObject(options, 'createApiKeyAuth');
+  assertKnownOptions(options, OPTION_NAMES, 'createApiKeyAuth');
+  assertStore(options.store);
+
+  const realm = options.realm ?? 'api';
+  assertHeaderParameter(realm, 'realm');
+
+  const environments = options.environments ?? ENVIRONMENTS;
+  if (!Array.isArray(environments) || environments.length === 0) {
+    invalidOption('"environments" must be a non-empty array of "production" and "sandbox".');
+  }
+  for (const environment of environments) {
+    if (!ENVIRONMENTS.includes(environment)) {
+      invalidOption(`"environments" may hold "production" and "sandbox" only, not "${String(environment)}".`);
+    }
+  }
+
+  const headerName = carrierName(options.apiKeyHeader, 'x-api-key', 'apiKeyHeader');
+  // Node lower-cases incoming header names.
+  const apiKeyHeader = headerName && headerName.toLowerCase();
+  if (apiKeyHeader === 'authorization') {
+    invalidOption('"apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.');
+  }
+  const queryParameter = carrierName(options.queryParameter, false, 'queryParameter');
+
+  const storeTimeoutMs = options.storeTimeoutMs ?? 2_000;
+  assertInteger(storeTimeoutMs, 'storeTimeoutMs', 1, 60_000);
+  const retryAfterSeconds = options.retryAfterSeconds ?? 1;
+  assertInteger(retryAfterSeconds, 'retryAfterSeconds', 1, 3_600);
+  const usageFlushIntervalMs = options.usageFlushIntervalMs ?? 60_000;
+  assertInteger(usageFlushIntervalMs, 'usageFlushIntervalMs', 10, 24 * 3_600_000);
+
+  const memo = options.memo ?? {};
+  if (memo !== false) {
+    if (typeof memo !== 'object' || memo === null) invalidOption('"memo" must be an object or false.');
+    assertKnownOptions(memo, ['maxEntries', 'maxBytes'], 'memo');
+    if (memo.maxEntries !== undefined) assertInteger(memo.maxEntries, 'memo.maxEntries', 1, 10_000_000);
+    if (memo.maxBytes !== undefined) assertInteger(memo.maxBytes, 'memo.maxBytes', 1_024, 2 ** 32);
+  }
+
+  if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null)) {
+    invalidOption('"logger" must be an object with debug, info, warn and error methods.');
+  }
+  assertOptionalFunction(options.onDecision, 'onDecision');
+  assertOptionalFunction(options.errorBody, 'errorBody');
+  assertOptionalFunction(options.clock, 'clock');
+
+  return {
+    store: options.store,
+    realm,
+    environments: new Set(environments),
+    carriers: { apiKeyHeader, queryParameter },
+    storeTimeoutMs,
+    retryAfterSeconds,
+    usageFlushIntervalMs,
+    memo,
+    logger: options.logger,
+    onDecision: options.onDecision,
+    errorBody: options.errorBody ?? defaultErrorBody,
+    clock: options.clock ?? (() => new Date()),
+  };
+}
+
+/**
+ * Checks that a store has every method of the {@link KeyStore} interface.
+ *
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`.
+ */
+export function assertStore(store: unknown): asserts store is KeyStore {
+  if (typeof store !== 'object' || store === null) {
+    invalidOption('"store" is required: pass a KeyStore such as new MemoryKeyStore().');
+  }
+  const missing = STORE_METHODS.filter((name) => typeof (store as Record<string, unknown>)[name] !== 'function');
+  if (missing.length > 0) invalidOption(`"store" lacks the KeyStore method(s) ${missing.join(', ')}.`);
+}
+
+function carrierName(value: unknown, fallback: string | false, name: string): string | false {
+  if (value === undefined) return fallback;
+  if (value === false) return false;
+  if (typeof value !== 'string' || !/^[a-z0-9_-]{1,64}$/i.test(value)) {
+    invalidOption(`"${name}" must be false or a name of letters, digits, "-" and "_".`);
+  }
+  return value;
+}

@@ -1,0 +1,265 @@
+import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
+import { extractCredential, type CredentialFailure, type CredentialRequest } from './extract.js';
+import { parseApiKey, type Environment, type KeyFormatFailure } from './key-format.js';
+import { completeLogger, type CompleteLogger } from './logger.js';
+import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
+import { RefusalFactory, responseFor, type AuthResponse } from './responses.js';
+import { SecretVerifier } from './secret-verifier.js';
+import { normalizeStatus } from './statuses.js';
+import type { ApiKeyRow } from './store.js';
+import { describeError, UsageRecorder } from './usage-recorder.js';
+import { VerificationMemo } from './verification-memo.js';
+import { checkRow } from './row-check.js';
+import type { StoredHashFault } from './phc.js';
+
+/** What a successful authentication attaches to the request. */
+export interface ApiKeyContext {
+  /** The key id: public, stable across regenerate. */
+  keyId: string;
+  accountId: string;
+  keyType: string;
+  environment: Environment;
+}
+
+/** What a route may demand beyond a live key. */
+export interface RouteRequirement {
+  /** The key type the route needs, such as `sms_api`. Other types get 403. */
+  keyType?: string;
+}
+
+/** The internal reason behind a decision. Never sent to the client. */
+export type DecisionReason =
+  | 'authenticated'
+  | CredentialFailure
+  | KeyFormatFailure
+  | 'environment_not_accepted'
+  | 'unknown_lookup_id'
+  | 'environment_mismatch'
+  | 'secret_mismatch'
+  | 'inactive_status'
+  | 'expired_at'
+  | 'wrong_key_type'
+  | 'store_error'
+  | 'store_timeout'
+  | 'overloaded'
+  | 'stored_hash_unparseable'
+  | 'stored_row_invalid'
+  | 'internal_error';
+
+/**
+ * One authentication decision, as given to `onDecision` and the logger. It names the key by
+ * its public ids only; the presented key and its secret are never part of it.
+ */
+export interface AuthDecision {
+  outcome: 'allowed' | 'refused' | 'fault';
+  /** HTTP status of the answer (200 when allowed). */
+  status: number;
+  code?: ApiKeyAuthErrorCode;
+  reason: DecisionReason;
+  /** More detail for operators, such as which stored-hash check failed. */
+  detail?: string;
+  keyId?: string;
+  accountId?: string;
+  lookupId?: string;
+  environment?: Environment;
+  keyStatus?: string;
+}
+
+/** The result of {@link ApiKeyAuth.authenticate}. */
+export type AuthResult =
+  | { ok: true; context: ApiKeyContext }
+  | { ok: false; error: ApiKeyAuthError; response: AuthResponse };
+
+/** An authenticator: create one per process and share it across routes. */
+export interface ApiKeyAuth {
+  /**
+   * Runs the authentication pipeline for one request. Never throws: store faults, timeouts
+   * and corrupted rows become refusals with a 5xx status.
+   */
+  authenticate(request: CredentialRequest, requirement?: RouteRequirement): Promise<AuthResult>;
+  /** Writes pending `last_used_at` updates now. */
+  flushUsage(): Promise<void>;
+  /** Flushes pending usage and stops background work. Call it on shutdown. */
+  close(): Promise<void>;
+}
+
+type Facts = Pick<AuthDecision, 'keyId' | 'accountId' | 'lookupId' | 'environment' | 'keyStatus' | 'detail'>;
+
+const STORE_TIMEOUT = Symbol('store timeout');
+
+/**
+ * Creates the framework-agnostic authenticator that every adapter runs. Options are checked
+ * here, once; a mistake is an error at startup, never an open route.
+ *
+ * @param options - see {@link ApiKeyAuthOptions}; only `store` is required.
+ * @returns the authenticator.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing store or a bad option.
+ * @example
+ * ```ts
+ * const auth = createApiKeyAuth({ store: new MemoryKeyStore() });
+ * const result = await auth.authenticate({ headers: req.headers }, { keyType: 'sms_api' });
+ * ```
+ */
+export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
+  const settings = resolveAuthOptions(options);
+  const logger = completeLogger(settings.logger);
+  const refusals = new RefusalFactory(settings.realm, settings.retryAfterSeconds);
+  const memo = settings.memo ? new VerificationMemo(settings.memo) : undefined;
+  const verifier = new SecretVerifier(memo);
+  const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, logger);
+  const pipeline = new Pipeline(settings, logger, refusals, verifier, usage);
+
+  return {
+    authenticate: (request, requirement = {}) => pipeline.run(request, requirement),
+    flushUsage: () => usage.flush(),
+    close: () => usage.close(),
+  };
+}
+
+class Pipeline {
+  constructor(
+    private readonly settings: ResolvedAuthOptions,
+    private readonly logger: CompleteLogger,
+    private readonly refusals: RefusalFactory,
+    private readonly verifier: SecretVerifier,
+    private readonly usage: UsageRecorder,
+  ) {}
+
+  async run(request: CredentialRequest, requirement: RouteRequirement): Promise<AuthResult> {
+    try {
+      return await this.decide(request, requirement);
+    } catch (error) {
+      const fault = new ApiKeyAuthError('ERR_INTERNAL', 'unexpected failure', {
+        status: 500,
+        expose: false,
+        cause: error,
+      });
+      return this.refuse(fault, 'internal_error', { detail: describeError(error) });
+    }
+  }
+
+  private async decide(request: CredentialRequest, requirement: RouteRequirement): Promise<AuthResult> {
+    // 1. Read the credential.
+    const extracted = extractCredential(request, this.settings.carriers);
+    if (!extracted.ok) {
+      const error = extracted.reason === 'missing' ? this.refusals.missing() : this.refusals.invalid();
+      return this.refuse(error, extracted.reason, {});
+    }
+
+    // 2. Parse the key; nothing malformed reaches the store or Argon2.
+    const parsed = parseApiKey(extracted.credential);
+    if (!parsed.ok) return this.refuse(this.refusals.invalid(), parsed.reason, {});
+    const { lookupId, environment, secret } = parsed.key;
+    if (!this.settings.environments.has(environment)) {
+      return this.refuse(this.refusals.invalid(), 'environment_not_accepted', { lookupId, environment });
+    }
+
+    // 3. Find the live row.
+    const found = await this.findRow(lookupId);
+    if (found instanceof ApiKeyAuthError) {
+      const reason = found.cause === STORE_TIMEOUT ? 'store_timeout' : 'store_error';
+      return this.refuse(found, reason, { lookupId, detail: describeError(found.cause) });
+    }
+    if (found === null) return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { lookupId });
+
+    const rowProblem = checkRow(found, lookupId);
+    if (rowProblem === 'not_live') {
+      return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { lookupId });
+    }
+    if (rowProblem !== undefined) {
+      const error = this.refusals.fault('ERR_STORED_ROW_INVALID', 'stored row invalid');
+      return this.refuse(error, 'stored_row_invalid', { lookupId, keyId: idOf(found), detail: rowProblem });
+    }
+    const row = found;
+    const facts: Facts = { keyId: row.id, accountId: row.account_id, lookupId, environment };
+
+    // 4. The row's environment must be the prefix's.
+    if (row.environment !== environment) {
+      return this.refuse(this.refusals.invalid(), 'environment_mismatch', facts);
+    }
+
+    // 5. Verify the secret.
+    const check = await this.verifier.check(extracted.credential, secret, row.key_hash);
+    if (!check.ok) return this.storedHashFault(check.fault, facts);
+    if (!check.matches) return this.refuse(this.refusals.invalid(), 'secret_mismatch', facts);
+
+    // 6. Status, then expiry: only now, for a caller who holds the key.
+    const status = normalizeStatus(row.status);
+    if (status !== 'allowed') {
+      const keyStatus = status ?? 'unknown';
+      return this.refuse(this.refusals.inactive(status), 'inactive_status', { ...facts, keyStatus });
+    }
+    const now = this.settings.clock();
+    if (row.expires_at !== null && new Date(row.expires_at) <= now) {
+      return this.refuse(this.refusals.inactive('expired'), 'expired_at', { ...facts, keyStatus: 'expired' });
+    }
+
+    // 7. Key type, where the route asks for one.
+    if (requirement.keyType !== undefined && row.key_type !== requirement.keyType) {
+      return this.refuse(this.refusals.wrongType(requirement.keyType), 'wrong_key_type', facts);
+    }
+
+    // 8. Success.
+    this.usage.record(row.id, now);
+    this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
+    return {
+      ok: true,
+      context: { keyId: row.id, accountId: row.account_id, keyType: row.key_type, environment },
+    };
+  }
+
+  /** The live row, null, or the 503 error for a store that failed or did not answer in time. */
+  private async findRow(lookupId: string): Promise<ApiKeyRow | null | ApiKeyAuthError> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<typeof STORE_TIMEOUT>((resolve) => {
+      timer = setTimeout(resolve, this.settings.storeTimeoutMs, STORE_TIMEOUT);
+    });
+    try {
+      const lookup = Promise.resolve().then(() => this.settings.store.findByLookupId(lookupId));
+      // A lookup that settles after the timeout must not surface as an unhandled rejection.
+      lookup.catch(() => {});
+      const row = await Promise.race([lookup, timeout]);
+      if (row === STORE_TIMEOUT) return this.refusals.unavailable(STORE_TIMEOUT);
+      return row ?? null;
+    } catch (error) {
+      return this.refusals.unavailable(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private storedHashFault(fault: StoredHashFault, facts: Facts): AuthResult {
+    const error = this.refusals.fault('ERR_STORED_HASH_INVALID', 'stored hash unparseable');
+    return this.refuse(error, 'stored_hash_unparseable', { ...facts, detail: fault });
+  }
+
+  private refuse(error: ApiKeyAuthError, reason: DecisionReason, facts: Facts): AuthResult {
+    const outcome = error.status >= 500 ? 'fault' : 'refused';
+    this.report({ outcome, status: error.status, code: error.code, reason, ...facts });
+    return { ok: false, error, response: responseFor(error, this.settings.errorBody) };
+  }
+
+  private report(decision: AuthDecision): void {
+    if (decision.outcome === 'fault') {
+      this.logger.error({ event: 'keyward.auth', ...decision }, describeFault(decision));
+    } else {
+      this.logger.debug({ event: 'keyward.auth', ...decision }, `keyward: ${decision.reason}`);
+    }
+    try {
+      this.settings.onDecision?.(decision);
+    } catch (error) {
+      this.logger.warn({ event: 'keyward.hook_failed', error: describeError(error) }, 'keyward: onDecision threw');
+    }
+  }
+}
+
+function describeFault(decision: AuthDecision): string {
+  const subject = decision.keyId ? `key ${decision.keyId}` : `lookup id ${decision.lookupId ?? '-'}`;
+  const what = decision.reason.replaceAll('_', ' ');
+  return `keyward: ${what} for ${subject}${decision.detail ? ` (${decision.detail})` : ''}`;
+}
+
+function idOf(row: unknown): string | undefined {
+  const id = (row as { id?: unknown } | null)?.id;
+  return typeof id === 'string' ? id : undefined;
+}

@@ -1,0 +1,54 @@
+import { getRandomValues } from 'node:crypto';
+
+/** The base62 alphabet in the order the key format fixes: digits, upper case, lower case. */
+export const BASE62_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+// 248 is the largest multiple of 62 that fits in a byte. Bytes at or above it are dropped
+// rather than folded, so every character is equally likely (no modulo bias).
+const UNBIASED_LIMIT = 248;
+
+/**
+ * Random base62 string from the platform's CSPRNG, without modulo bias.
+ *
+ * @param length - number of characters.
+ */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    const bytes = getRandomValues(new Uint8Array(length * 2));
+    for (const byte of bytes) {
+      if (byte >= UNBIASED_LIMIT) continue;
+      out += BASE62_ALPHABET[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Writes a non-negative integer in base62, most significant digit first, left-padded with `0`.
+ *
+ * @param value - integer below 2^53.
+ * @param width - minimum number of characters.
+ */
+export function encodeBase62(value: number, width: number): string {
+  let out = '';
+  let rest = value;
+  while (rest > 0) {
+    out = BASE62_ALPHABET[rest % 62] + out;
+    rest = Math.floor(rest / 62);
+  }
+  return out.padStart(width, '0');
+}
+
+/** Whether every character of `text` is in the base62 alphabet. Runs in linear time. */
+export function isBase62(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 48 && c <= 57;
+    const upper = c >= 65 && c <= 90;
+    const lower = c >= 97 && c <= 122;
+    if (!digit && !upper && !lower) return false;
+  }
+  return true;
+}

@@ -1,0 +1,103 @@
+/**
+ * Every error code keyward gives out. Codes are public API: they never change meaning, and a
+ * new one is added only in a minor release.
+ *
+ * - `ERR_API_KEY_MISSING`: the request carried no credential at all (401).
+ * - `ERR_API_KEY_INVALID`: a credential was sent but is not a live key: malformed, bad checksum,
+ *   unknown, deleted, revoked, wrong secret, wrong environment, or two different keys (401).
+ * - `ERR_API_KEY_INACTIVE`: the key is genuine but its status is not `allowed` or it has
+ *   expired (403).
+ * - `ERR_API_KEY_WRONG_TYPE`: the key is live but the route needs another key type (403).
+ * - `ERR_TOO_MANY_ATTEMPTS`: too many failed attempts for that key or client (429).
+ * - `ERR_OVERLOADED`: the Argon2 queue is full; retry shortly (503).
+ * - `ERR_STORE_UNAVAILABLE`: the key store failed or timed out (503).
+ * - `ERR_STORED_HASH_INVALID`: a stored row holds a hash keyward refuses to compute (500).
+ * - `ERR_STORED_ROW_INVALID`: a stored row is missing fields or has impossible values (500).
+ * - `ERR_INTERNAL`: anything else that went wrong inside keyward (500). Clients see this code
+ *   for every non-exposed server fault.
+ * - `ERR_OPTIONS_INVALID`: a factory was given options it cannot work with (thrown at setup).
+ * - `ERR_KEY_EXISTS`: issuing a key for an account and environment that already has a live key.
+ * - `ERR_KEY_NOT_FOUND`: a lifecycle operation named a key that is not live.
+ * - `ERR_KEY_CONFLICT`: a concurrent regenerate won; read the key again.
+ * - `ERR_WEBHOOK_INVALID`: webhook settings that cannot be stored (bad URL, bad credentials).
+ * - `ERR_WEBHOOK_SECRET`: a sealed webhook password cannot be opened (unknown or wrong key).
+ */
+export type ApiKeyAuthErrorCode =
+  | 'ERR_API_KEY_MISSING'
+  | 'ERR_API_KEY_INVALID'
+  | 'ERR_API_KEY_INACTIVE'
+  | 'ERR_API_KEY_WRONG_TYPE'
+  | 'ERR_TOO_MANY_ATTEMPTS'
+  | 'ERR_OVERLOADED'
+  | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_STORED_HASH_INVALID'
+  | 'ERR_STORED_ROW_INVALID'
+  | 'ERR_INTERNAL'
+  | 'ERR_OPTIONS_INVALID'
+  | 'ERR_KEY_EXISTS'
+  | 'ERR_KEY_NOT_FOUND'
+  | 'ERR_KEY_CONFLICT'
+  | 'ERR_WEBHOOK_INVALID'
+  | 'ERR_WEBHOOK_SECRET';
+
+/** Options accepted by {@link ApiKeyAuthError}. */
+export interface ApiKeyAuthErrorOptions {
+  /** HTTP status that answers a request failing with this error. @default 500 */
+  status?: number;
+  /** Whether the message may be shown to the client. @default status < 500 */
+  expose?: boolean;
+  /** Response headers that belong to the answer, such as `WWW-Authenticate` or `Retry-After`. */
+  headers?: Record<string, string>;
+  /** The lower-level error that caused this one, if any. */
+  cause?: unknown;
+  /** On `ERR_API_KEY_INACTIVE`: the key's status (`suspended`, `expired`, … or `unknown`). */
+  keyStatus?: string;
+}
+
+/**
+ * The one error class keyward throws or hands to your error handling. It carries a stable
+ * `code`, the HTTP `status` to answer with, `expose` (whether `message` is safe for clients)
+ * and `headers` (a challenge or `Retry-After`), the shape Koa, Express and Fastify error
+ * handlers already understand. Messages never contain a key, a secret or a password.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await manager.issue({ accountId, environment: 'production' });
+ * } catch (error) {
+ *   if (error instanceof ApiKeyAuthError && error.code === 'ERR_KEY_EXISTS') {
+ *     // offer to regenerate instead
+ *   }
+ * }
+ * ```
+ */
+export class ApiKeyAuthError extends Error {
+  override readonly name = 'ApiKeyAuthError';
+  readonly code: ApiKeyAuthErrorCode;
+  readonly status: number;
+  readonly statusCode: number;
+  readonly expose: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+  /** On `ERR_API_KEY_INACTIVE`: the key's status, as told to the caller. */
+  readonly keyStatus: string | undefined;
+
+  constructor(code: ApiKeyAuthErrorCode, message: string, options: ApiKeyAuthErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = options.status ?? 500;
+    // Express's final handler and Fastify read `statusCode`; Koa reads `status`.
+    this.statusCode = this.status;
+    this.expose = options.expose ?? this.status < 500;
+    this.headers = Object.freeze({ ...options.headers });
+    this.keyStatus = options.keyStatus;
+  }
+}
+
+/**
+ * Throws the setup-time error for a bad option.
+ *
+ * @throws {ApiKeyAuthError} always, with code `ERR_OPTIONS_INVALID`.
+ */
+export function invalidOption(message: string): never {
+  throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', message);
+}

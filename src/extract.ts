@@ -1,0 +1,154 @@
+/**
+ * Reading the presented credential from a request. Everything here is linear in a bounded
+ * input: values longer than {@link MAX_CREDENTIAL_HEADER_LENGTH} are refused before they are
+ * scanned, and no regular expression runs on request data.
+ */
+
+/** The request parts keyward reads. Every adapter passes Node's own header object. */
+export interface CredentialRequest {
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Path and query, read only when a query parameter carrier is switched on. */
+  url?: string;
+}
+
+/** Where credentials may come from. */
+export interface CredentialCarriers {
+  /** Header that may carry a bare key besides `Authorization: Bearer`, or false for none. */
+  apiKeyHeader: string | false;
+  /** Query parameter that may carry a key, or false (the default: URLs end up in logs). */
+  queryParameter: string | false;
+}
+
+/** Longest header or query value looked at; a key with `Bearer ` fits many times over. */
+export const MAX_CREDENTIAL_HEADER_LENGTH = 512;
+
+/** Why no usable credential was read. Goes to the decision hook, never to the client. */
+export type CredentialFailure =
+  | 'missing'
+  | 'empty'
+  | 'too_long'
+  | 'malformed_header'
+  | 'conflicting_credentials';
+
+export type ExtractCredentialResult =
+  | { ok: true; credential: string }
+  | { ok: false; reason: CredentialFailure };
+
+type CarrierResult = ExtractCredentialResult | undefined;
+
+/**
+ * Reads the one credential a request presents. `Authorization` must use the Bearer scheme
+ * (any letter case) followed by one or more spaces and a single token; tabs are not
+ * separators. Several carriers may be present only if they hold the very same key.
+ *
+ * @param request - headers (and the URL when a query carrier is on).
+ * @param carriers - the carriers switched on.
+ */
+export function extractCredential(
+  request: CredentialRequest,
+  carriers: CredentialCarriers,
+): ExtractCredentialResult {
+  const found: ExtractCredentialResult[] = [];
+  const add = (result: CarrierResult) => result && found.push(result);
+
+  add(readAuthorization(request.headers.authorization));
+  if (carriers.apiKeyHeader) add(readBareHeader(request.headers[carriers.apiKeyHeader]));
+  if (carriers.queryParameter) add(readQuery(request.url, carriers.queryParameter));
+
+  if (found.length === 0) return { ok: false, reason: 'missing' };
+
+  const failure = found.find((result) => !result.ok);
+  if (failure) return failure;
+
+  const credentials = new Set(found.map((result) => (result.ok ? result.credential : '')));
+  if (credentials.size > 1) return { ok: false, reason: 'conflicting_credentials' };
+  return found[0]!;
+}
+
+/**
+ * Parses an `Authorization` header value as `Bearer <token>`.
+ *
+ * @param value - the raw header value.
+ * @returns the token, or why the header is unusable.
+ */
+export function parseBearerHeader(value: string): ExtractCredentialResult {
+  if (value.length > MAX_CREDENTIAL_HEADER_LENGTH) return { ok: false, reason: 'too_long' };
+  const trimmed = trimOws(value);
+
+  const space = trimmed.indexOf(' ');
+  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
+  if (scheme.toLowerCase() !== 'bearer') return { ok: false, reason: 'malformed_header' };
+  if (space === -1) return { ok: false, reason: 'empty' };
+
+  let start = space;
+  while (trimmed.charCodeAt(start) === 0x20) start++;
+  const token = trimmed.slice(start);
+
+  if (token.length === 0) return { ok: false, reason: 'empty' };
+  if (!isSingleVisibleToken(token)) return { ok: false, reason: 'malformed_header' };
+  return { ok: true, credential: token };
+}
+
+function readAuthorization(value: string | string[] | undefined): CarrierResult {
+  const single = singleValue(value);
+  if (single === undefined) return undefined;
+  if (typeof single !== 'string') return single;
+  return parseBearerHeader(single);
+}
+
+function readBareHeader(value: string | string[] | undefined): CarrierResult {
+  const single = singleValue(value);
+  if (single === undefined) return undefined;
+  if (typeof single !== 'string') return single;
+  return readBareValue(single);
+}
+
+function readQuery(url: string | undefined, parameter: string): CarrierResult {
+  if (url === undefined) return undefined;
+  const queryStart = url.indexOf('?');
+  if (queryStart === -1) return undefined;
+  const values = new URLSearchParams(url.slice(queryStart + 1)).getAll(parameter);
+  if (values.length === 0) return undefined;
+  if (values.length > 1) return { ok: false, reason: 'conflicting_credentials' };
+  return readBareValue(values[0]!);
+}
+
+function readBareValue(value: string): ExtractCredentialResult {
+  if (value.length > MAX_CREDENTIAL_HEADER_LENGTH) return { ok: false, reason: 'too_long' };
+  const token = trimOws(value);
+  if (token.length === 0) return { ok: false, reason: 'empty' };
+  if (!isSingleVisibleToken(token)) return { ok: false, reason: 'malformed_header' };
+  return { ok: true, credential: token };
+}
+
+/** A header sent twice arrives as an array; two copies must agree. */
+function singleValue(value: string | string[] | undefined): string | ExtractCredentialResult | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  if (value.length === 0) return undefined;
+  if (value.some((item) => item !== value[0])) {
+    return { ok: false, reason: 'conflicting_credentials' };
+  }
+  return value[0];
+}
+
+/** Strips optional whitespace (spaces and tabs) at both ends, as HTTP allows. */
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return value.slice(start, end);
+}
+
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/** Visible ASCII only: no space, tab, control or non-ASCII character anywhere. */
+function isSingleVisibleToken(token: string): boolean {
+  for (let i = 0; i < token.length; i++) {
+    const code = token.charCodeAt(i);
+    if (code <= 0x20 || code >= 0x7f) return false;
+  }
+  return true;
+}

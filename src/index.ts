@@ -1,0 +1,68 @@
+export { ApiKeyAuthError, type ApiKeyAuthErrorCode, type ApiKeyAuthErrorOptions } from './errors.js';
+export {
+  API_KEY_PATTERN,
+  CHECKSUM_LENGTH,
+  ENVIRONMENTS,
+  KEY_LENGTH,
+  KEY_PREFIXES,
+  LOOKUP_ID_LENGTH,
+  SECRET_LENGTH,
+  checksumOf,
+  generateApiKey,
+  maskApiKey,
+  parseApiKey,
+  type Environment,
+  type GeneratedApiKey,
+  type KeyFormatFailure,
+  type ParseApiKeyResult,
+  type ParsedApiKey,
+} from './key-format.js';
+export {
+  ARGON2_BOUNDS,
+  DEFAULT_ARGON2_PARAMS,
+  parseStoredHash,
+  type Argon2Params,
+  type ParsedArgon2Hash,
+  type StoredHashFault,
+} from './phc.js';
+export { hashSecret, needsRehash, verifySecret } from './hash.js';
+export {
+  KEY_STATUSES,
+  normalizeStatus,
+  statusLabel,
+  type KeyStatus,
+  type StatusLabel,
+} from './statuses.js';
+export type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage } from './store.js';
+export { MemoryKeyStore } from './memory-store.js';
+export {
+  MAX_CREDENTIAL_HEADER_LENGTH,
+  extractCredential,
+  parseBearerHeader,
+  type CredentialCarriers,
+  type CredentialFailure,
+  type CredentialRequest,
+  type ExtractCredentialResult,
+} from './extract.js';
+export {
+  createApiKeyAuth,
+  type ApiKeyAuth,
+  type ApiKeyContext,
+  type AuthDecision,
+  type AuthResult,
+  type DecisionReason,
+  type RouteRequirement,
+} from './authenticator.js';
+export type { ApiKeyAuthOptions } from './auth-options.js';
+export type { VerificationMemoOptions } from './verification-memo.js';
+export { defaultErrorBody, type AuthResponse, type ErrorBodyFormatter } from './responses.js';
+export { KEYWARD_REDACT_PATHS, type LogFields, type Logger } from './logger.js';
+export {
+  createKeyManager,
+  type IssueKeyInput,
+  type IssuedKey,
+  type KeyCard,
+  type KeyManager,
+  type KeyManagerOptions,
+} from './key-manager.js';
+export { resolveRouteOptions, type ResolvedRouteOptions, type RouteOptions } from './route-options.js';

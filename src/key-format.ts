@@ -1,0 +1,139 @@
+import { encodeBase62, isBase62, randomBase62 } from './base62.js';
+import { crc32Ascii } from './crc32.js';
+
+/** The environment a key belongs to: `sk_live_` keys are production, `sk_test_` keys sandbox. */
+export type Environment = 'production' | 'sandbox';
+
+/** Every environment, in a stable order. */
+export const ENVIRONMENTS: readonly Environment[] = Object.freeze(['production', 'sandbox']);
+
+/** The prefix each environment's keys start with. */
+export const KEY_PREFIXES: Readonly<Record<Environment, string>> = Object.freeze({
+  production: 'sk_live_',
+  sandbox: 'sk_test_',
+});
+
+/** Characters in the lookup id, the public part of a key that finds its row. */
+export const LOOKUP_ID_LENGTH = 12;
+/** Characters in the secret part (about 190 bits). */
+export const SECRET_LENGTH = 32;
+/** Characters in the checksum. */
+export const CHECKSUM_LENGTH = 6;
+
+const PREFIX_LENGTH = 8;
+const BODY_LENGTH = LOOKUP_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
+
+/** Exact length of every keyward key. */
+export const KEY_LENGTH = PREFIX_LENGTH + BODY_LENGTH;
+
+/**
+ * Matches a keyward key anywhere in a text, for secret scanners. A match still has to pass
+ * {@link parseApiKey} (the checksum) before it is reported as a real key.
+ *
+ * @example
+ * ```ts
+ * for (const match of logLine.matchAll(new RegExp(API_KEY_PATTERN, 'g'))) {
+ *   if (parseApiKey(match[0]).ok) report(match.index);
+ * }
+ * ```
+ */
+export const API_KEY_PATTERN = /\bsk_(?:live|test)_[0-9A-Za-z]{50}\b/;
+
+/** A key that passed the strict format check. */
+export interface ParsedApiKey {
+  environment: Environment;
+  /** Public lookup id: finds the row, safe to log. */
+  lookupId: string;
+  /** Secret part: only ever hashed, never stored, logged or returned. */
+  secret: string;
+}
+
+/** Why a candidate is not a keyward key. Goes to the decision hook, never to the client. */
+export type KeyFormatFailure = 'bad_length' | 'bad_prefix' | 'bad_alphabet' | 'bad_checksum';
+
+/** Result of {@link parseApiKey}. */
+export type ParseApiKeyResult =
+  | { ok: true; key: ParsedApiKey }
+  | { ok: false; reason: KeyFormatFailure };
+
+/**
+ * Checks a candidate key strictly: exact length first (so nothing long is ever scanned), then
+ * prefix, alphabet and CRC-32 checksum. Work is linear in a bounded length; no regular
+ * expression is involved.
+ *
+ * @param candidate - the text presented as a key.
+ * @returns the parsed key, or the reason it is not one.
+ * @example
+ * ```ts
+ * const result = parseApiKey('sk_test_…');
+ * if (result.ok) console.log(result.key.lookupId);
+ * ```
+ */
+export function parseApiKey(candidate: string): ParseApiKeyResult {
+  if (candidate.length !== KEY_LENGTH) return { ok: false, reason: 'bad_length' };
+
+  const environment = environmentOfPrefix(candidate.slice(0, PREFIX_LENGTH));
+  if (environment === undefined) return { ok: false, reason: 'bad_prefix' };
+
+  const body = candidate.slice(PREFIX_LENGTH);
+  if (!isBase62(body)) return { ok: false, reason: 'bad_alphabet' };
+
+  const checked = candidate.slice(0, KEY_LENGTH - CHECKSUM_LENGTH);
+  if (checksumOf(checked) !== candidate.slice(KEY_LENGTH - CHECKSUM_LENGTH)) {
+    return { ok: false, reason: 'bad_checksum' };
+  }
+
+  return {
+    ok: true,
+    key: {
+      environment,
+      lookupId: body.slice(0, LOOKUP_ID_LENGTH),
+      secret: body.slice(LOOKUP_ID_LENGTH, LOOKUP_ID_LENGTH + SECRET_LENGTH),
+    },
+  };
+}
+
+/** A freshly generated key. `key` is the cleartext: show it once, then drop it. */
+export interface GeneratedApiKey extends ParsedApiKey {
+  key: string;
+  masked: string;
+}
+
+/**
+ * Generates a new key for an environment: random lookup id and secret from the CSPRNG,
+ * followed by the checksum.
+ *
+ * @param environment - `production` (`sk_live_`) or `sandbox` (`sk_test_`).
+ */
+export function generateApiKey(environment: Environment): GeneratedApiKey {
+  const lookupId = randomBase62(LOOKUP_ID_LENGTH);
+  const secret = randomBase62(SECRET_LENGTH);
+  const head = KEY_PREFIXES[environment] + lookupId + secret;
+  const key = head + checksumOf(head);
+  return { key, environment, lookupId, secret, masked: maskApiKey(key) };
+}
+
+/**
+ * The display form of a key: prefix, first four body characters, `…` and last four
+ * characters, as in `sk_live_kqz3…oU0i`.
+ *
+ * @param key - a full key in the keyward format.
+ */
+export function maskApiKey(key: string): string {
+  const body = key.slice(PREFIX_LENGTH);
+  return `${key.slice(0, PREFIX_LENGTH)}${body.slice(0, 4)}\u2026${key.slice(-4)}`;
+}
+
+/**
+ * The 6-character checksum of everything before it: CRC-32 (as zlib) of the ASCII bytes,
+ * in base62, most significant digit first, left-padded with `0`.
+ */
+export function checksumOf(head: string): string {
+  return encodeBase62(crc32Ascii(head), CHECKSUM_LENGTH);
+}
+
+function environmentOfPrefix(prefix: string): Environment | undefined {
+  if (prefix === KEY_PREFIXES.production) return 'production';
+  if (prefix === KEY_PREFIXES.sandbox) return 'sandbox';
+  return undefined;
+}

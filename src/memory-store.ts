@@ -1,0 +1,105 @@
+import { ApiKeyAuthError } from './errors.js';
+import type { Environment } from './key-format.js';
+import type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage } from './store.js';
+
+/**
+ * A {@link KeyStore} held in the process's memory: for the demo, tests and single-process
+ * tools. Rows are copied in and out, so a caller cannot change a stored row by mutating what
+ * it was given. Nothing survives a restart.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryKeyStore();
+ * const auth = createApiKeyAuth({ store });
+ * const manager = createKeyManager({ store });
+ * ```
+ */
+export class MemoryKeyStore implements KeyStore {
+  readonly #rows = new Map<string, ApiKeyRow>();
+  readonly #idByLookupId = new Map<string, string>();
+
+  async findByLookupId(lookupId: string): Promise<ApiKeyRow | null> {
+    const id = this.#idByLookupId.get(lookupId);
+    return id === undefined ? null : this.findById(id);
+  }
+
+  async findLive(accountId: string, environment: Environment): Promise<ApiKeyRow | null> {
+    const row = this.#liveOf(accountId, environment);
+    return row ? copy(row) : null;
+  }
+
+  async findById(id: string): Promise<ApiKeyRow | null> {
+    const row = this.#rows.get(id);
+    return row && isLive(row) ? copy(row) : null;
+  }
+
+  async insert(row: ApiKeyRow): Promise<void> {
+    if (this.#rows.has(row.id)) {
+      throw new ApiKeyAuthError('ERR_KEY_EXISTS', 'A key with this id already exists.', { status: 409 });
+    }
+    if (isLive(row) && this.#liveOf(row.account_id, row.environment)) {
+      throw new ApiKeyAuthError(
+        'ERR_KEY_EXISTS',
+        'This account already has a live key in this environment; regenerate it instead.',
+        { status: 409 },
+      );
+    }
+    if (this.#idByLookupId.has(row.lookup_id)) {
+      throw new ApiKeyAuthError('ERR_KEY_EXISTS', 'A key with this lookup id already exists.', { status: 409 });
+    }
+    this.#rows.set(row.id, copy(row));
+    this.#idByLookupId.set(row.lookup_id, row.id);
+  }
+
+  async modify(
+    id: string,
+    change: (current: ApiKeyRow) => ApiKeyRowChange | null,
+  ): Promise<ApiKeyRow | null> {
+    const row = this.#rows.get(id);
+    if (!row || !isLive(row)) return null;
+
+    // No await between the read and the write: the change is atomic on this event loop.
+    const patch = change(copy(row));
+    if (patch === null) return null;
+
+    const next = { ...row, ...copy(patch) };
+    this.#rows.set(id, next);
+    if (next.lookup_id !== row.lookup_id) {
+      this.#idByLookupId.delete(row.lookup_id);
+      this.#idByLookupId.set(next.lookup_id, id);
+    }
+    return copy(next);
+  }
+
+  async recordUsage(usage: readonly KeyUsage[]): Promise<void> {
+    for (const { id, used_at } of usage) {
+      const row = this.#rows.get(id);
+      if (!row || !isLive(row)) continue;
+      if (row.last_used_at === null || row.last_used_at < used_at) {
+        row.last_used_at = new Date(used_at);
+      }
+    }
+  }
+
+  /** Every row, live or not, copied: for tests and tools that inspect what was stored. */
+  allRows(): ApiKeyRow[] {
+    return [...this.#rows.values()].map(copy);
+  }
+
+  #liveOf(accountId: string, environment: Environment): ApiKeyRow | undefined {
+    for (const row of this.#rows.values()) {
+      if (row.account_id === accountId && row.environment === environment && isLive(row)) {
+        return row;
+      }
+    }
+    return undefined;
+  }
+}
+
+function isLive(row: ApiKeyRow): boolean {
+  return !row.soft_deleted && row.revoked_at === null;
+}
+
+function copy<T>(value: T): T {
+  return structuredClone(value);
+}

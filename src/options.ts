@@ -1,0 +1,80 @@
+import { invalidOption } from './errors.js';
+
+/**
+ * Refuses option names a factory does not know, suggesting the closest known one: a
+ * misspelt `apiKeyHeadr` must not silently leave the default in place.
+ *
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`.
+ */
+export function assertKnownOptions(
+  options: object,
+  known: readonly string[],
+  factory: string,
+): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue;
+    const suggestion = closest(name, known);
+    const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
+    invalidOption(`${factory}: unknown option "${name}".${hint}`);
+  }
+}
+
+/** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a plain object. */
+export function assertOptionsObject(value: unknown, factory: string): asserts value is object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    invalidOption(`${factory} expects an options object.`);
+  }
+}
+
+/** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is an integer in range. */
+export function assertInteger(value: number, name: string, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    invalidOption(`"${name}" must be an integer from ${min} to ${max}.`);
+  }
+}
+
+/** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a function or undefined. */
+export function assertOptionalFunction(value: unknown, name: string): void {
+  if (value !== undefined && typeof value !== 'function') {
+    invalidOption(`"${name}" must be a function.`);
+  }
+}
+
+/**
+ * Checks a name that goes into a quoted HTTP header parameter (a realm): printable ASCII
+ * without quotes or backslashes, so it can never break the header it is written into.
+ *
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`.
+ */
+export function assertHeaderParameter(value: unknown, name: string): asserts value is string {
+  const printable = typeof value === 'string' && /^[\x20-\x7e]{1,100}$/.test(value);
+  if (!printable || /["\\]/.test(value as string)) {
+    invalidOption(`"${name}" must be 1 to 100 printable ASCII characters without quotes or backslashes.`);
+  }
+}
+
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

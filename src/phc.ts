@@ -1,0 +1,159 @@
+import { invalidOption } from './errors.js';
+
+/** Argon2id cost parameters. */
+export interface Argon2Params {
+  /** Memory in KiB. @default 19456 (19 MiB, the OWASP minimum for Argon2id) */
+  memoryKiB: number;
+  /** Passes over memory. @default 2 */
+  iterations: number;
+  /** Lanes. @default 1 */
+  parallelism: number;
+}
+
+/** The parameters new hashes are written with unless the app picks others. */
+export const DEFAULT_ARGON2_PARAMS: Readonly<Argon2Params> = Object.freeze({
+  memoryKiB: 19_456,
+  iterations: 2,
+  parallelism: 1,
+});
+
+/**
+ * Limits on parameters read from a stored hash (and on the ones an app may configure). A row
+ * outside them is treated as tampered or corrupted: computing `m=4194304` on demand would let
+ * one row exhaust the process.
+ */
+export const ARGON2_BOUNDS = Object.freeze({
+  maxMemoryKiB: 1_048_576,
+  maxIterations: 32,
+  maxParallelism: 16,
+  minSaltBytes: 8,
+  maxSaltBytes: 64,
+  minHashBytes: 16,
+  maxHashBytes: 64,
+  maxEncodedLength: 512,
+});
+
+/** Salt bytes in every hash keyward writes. */
+export const SALT_BYTES = 16;
+/** Output bytes in every hash keyward writes. */
+export const HASH_BYTES = 32;
+
+/** A stored Argon2id hash, taken apart. */
+export interface ParsedArgon2Hash {
+  params: Argon2Params;
+  salt: Uint8Array;
+  hash: Uint8Array;
+}
+
+/** Why a stored hash was refused; goes to the hook and logger with the key id. */
+export type StoredHashFault =
+  | 'not_a_string'
+  | 'too_long'
+  | 'not_phc'
+  | 'unsupported_type'
+  | 'unsupported_version'
+  | 'bad_parameters'
+  | 'parameters_out_of_bounds'
+  | 'bad_salt'
+  | 'bad_hash';
+
+export type ParseStoredHashResult =
+  | { ok: true; value: ParsedArgon2Hash }
+  | { ok: false; fault: StoredHashFault };
+
+const PARAMS_SHAPE = /^m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,10})$/;
+
+/**
+ * Parses a PHC string of the only form keyward computes:
+ * `$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>`, base64 without padding.
+ * Correct `=` padding on salt or hash is tolerated and stripped (other systems write it, and
+ * it changes no byte). Argon2i, Argon2d, other versions, repeated or missing parameters and
+ * anything outside {@link ARGON2_BOUNDS} are refused, never computed.
+ *
+ * @param encoded - the value of the stored hash column.
+ */
+export function parseStoredHash(encoded: unknown): ParseStoredHashResult {
+  if (typeof encoded !== 'string') return { ok: false, fault: 'not_a_string' };
+  if (encoded.length > ARGON2_BOUNDS.maxEncodedLength) return { ok: false, fault: 'too_long' };
+
+  const parts = encoded.split('$');
+  if (parts.length !== 6 || parts[0] !== '') return { ok: false, fault: 'not_phc' };
+  const [, type, version, paramText, saltText, hashText] = parts as [string, ...string[]];
+
+  if (type !== 'argon2id') return { ok: false, fault: 'unsupported_type' };
+  if (version !== 'v=19') return { ok: false, fault: 'unsupported_version' };
+
+  const match = PARAMS_SHAPE.exec(paramText!);
+  if (!match) return { ok: false, fault: 'bad_parameters' };
+  const params: Argon2Params = {
+    memoryKiB: Number(match[1]),
+    iterations: Number(match[2]),
+    parallelism: Number(match[3]),
+  };
+  if (checkParams(params) !== undefined) return { ok: false, fault: 'parameters_out_of_bounds' };
+
+  const salt = decodeBase64(saltText!);
+  if (!salt || salt.length < ARGON2_BOUNDS.minSaltBytes || salt.length > ARGON2_BOUNDS.maxSaltBytes) {
+    return { ok: false, fault: 'bad_salt' };
+  }
+  const hash = decodeBase64(hashText!);
+  if (!hash || hash.length < ARGON2_BOUNDS.minHashBytes || hash.length > ARGON2_BOUNDS.maxHashBytes) {
+    return { ok: false, fault: 'bad_hash' };
+  }
+
+  return { ok: true, value: { params, salt, hash } };
+}
+
+/** Writes the PHC string for an Argon2id hash, base64 without padding. */
+export function formatArgon2Hash(params: Argon2Params, salt: Uint8Array, hash: Uint8Array): string {
+  const p = `m=${params.memoryKiB},t=${params.iterations},p=${params.parallelism}`;
+  return `$argon2id$v=19$${p}$${encodeBase64(salt)}$${encodeBase64(hash)}`;
+}
+
+/**
+ * Checks app-supplied parameters once, at setup.
+ *
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the parameter and its bounds.
+ */
+export function assertArgon2Params(params: Argon2Params, optionName: string): void {
+  const problem = checkParams(params);
+  if (problem !== undefined) invalidOption(`"${optionName}" ${problem}`);
+}
+
+function checkParams({ memoryKiB, iterations, parallelism }: Argon2Params): string | undefined {
+  const b = ARGON2_BOUNDS;
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > b.maxParallelism) {
+    return `parallelism must be an integer from 1 to ${b.maxParallelism}`;
+  }
+  if (!Number.isInteger(iterations) || iterations < 1 || iterations > b.maxIterations) {
+    return `iterations must be an integer from 1 to ${b.maxIterations}`;
+  }
+  if (!Number.isInteger(memoryKiB) || memoryKiB < 8 * parallelism || memoryKiB > b.maxMemoryKiB) {
+    return `memoryKiB must be an integer from 8 × parallelism to ${b.maxMemoryKiB}`;
+  }
+  return undefined;
+}
+
+const BASE64_BODY = /^[A-Za-z0-9+/]*$/;
+
+function decodeBase64(text: string): Uint8Array | undefined {
+  const unpadded = stripPadding(text);
+  if (unpadded === undefined || !BASE64_BODY.test(unpadded) || unpadded.length % 4 === 1) {
+    return undefined;
+  }
+  const bytes = Buffer.from(unpadded, 'base64');
+  // Refuse non-canonical encodings (stray low bits in the last character).
+  if (encodeBase64(bytes) !== unpadded) return undefined;
+  return new Uint8Array(bytes);
+}
+
+function stripPadding(text: string): string | undefined {
+  const unpadded = text.replace(/={1,2}$/, '');
+  if (unpadded.length === text.length) return text;
+  // Padding must make the length a multiple of four, or it is not padding.
+  return text.length % 4 === 0 ? unpadded : undefined;
+}
+
+function encodeBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64').replace(/=+$/, '');
+}

@@ -1,0 +1,49 @@
+import { ENVIRONMENTS } from './key-format.js';
+import type { ApiKeyRow } from './store.js';
+
+/** What is wrong with a row a store returned, or `not_live` for one it should have hidden. */
+export type RowProblem =
+  | 'not_live'
+  | 'not_an_object'
+  | 'bad_lifecycle_fields'
+  | 'bad_id'
+  | 'bad_account_id'
+  | 'bad_key_type'
+  | 'bad_environment'
+  | 'lookup_id_mismatch'
+  | 'bad_expires_at';
+
+/**
+ * Checks a row from a store before it is trusted: a custom store may return rows with
+ * missing fields or values of the wrong type, and none of that may turn into a pass. The
+ * status and the hash are checked later, in their own steps.
+ *
+ * @param row - what the store returned for `lookupId`.
+ */
+export function checkRow(row: ApiKeyRow, lookupId: string): RowProblem | undefined {
+  if (typeof row !== 'object' || row === null) return 'not_an_object';
+  // Deleted and revoked rows are refused exactly like unknown ones, even if a store forgot
+  // to filter them out.
+  if (row.soft_deleted === true || (row.revoked_at !== null && row.revoked_at !== undefined)) {
+    return 'not_live';
+  }
+  if (row.soft_deleted !== false || row.revoked_at !== null) return 'bad_lifecycle_fields';
+  if (!isNonEmptyString(row.id)) return 'bad_id';
+  if (!isNonEmptyString(row.account_id)) return 'bad_account_id';
+  if (!isNonEmptyString(row.key_type)) return 'bad_key_type';
+  if (!ENVIRONMENTS.includes(row.environment)) return 'bad_environment';
+  if (row.lookup_id !== lookupId) return 'lookup_id_mismatch';
+  if (row.expires_at !== null && !isValidTime(row.expires_at)) {
+    return 'bad_expires_at';
+  }
+  return undefined;
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+function isValidTime(value: unknown): boolean {
+  if (!(value instanceof Date) && typeof value !== 'string') return false;
+  return !Number.isNaN(new Date(value).getTime());
+}

@@ -1,0 +1,71 @@
+import { bytesEqual } from './compare.js';
+import { computeArgon2id } from './hash.js';
+import { parseStoredHash, type ParsedArgon2Hash, type StoredHashFault } from './phc.js';
+import type { VerificationMemo } from './verification-memo.js';
+
+/** Runs one Argon2id computation; in-thread by default, a worker pool in production setups. */
+export type Argon2Runner = (
+  secret: string,
+  target: Pick<ParsedArgon2Hash, 'params' | 'salt'> & { hashLength: number },
+  pepper?: Uint8Array,
+) => Promise<Uint8Array>;
+
+/** Result of checking a presented secret against a row's stored hash. */
+export type SecretCheck =
+  | { ok: true; matches: boolean }
+  | { ok: false; fault: StoredHashFault };
+
+/**
+ * Checks secrets against stored hashes: memo first, then Argon2 (one computation shared by
+ * identical checks in flight at the same time), then the constant-time comparison.
+ */
+export class SecretVerifier {
+  readonly #memo: VerificationMemo | undefined;
+  readonly #run: Argon2Runner;
+  readonly #inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(memo: VerificationMemo | undefined, run: Argon2Runner = computeArgon2id) {
+    this.#memo = memo;
+    this.#run = run;
+  }
+
+  /**
+   * @param presentedKey - the whole presented key (memo input only, never stored).
+   * @param secret - its secret part.
+   * @param storedHash - the row's PHC string.
+   */
+  async check(presentedKey: string, secret: string, storedHash: unknown): Promise<SecretCheck> {
+    const memoKey =
+      this.#memo && typeof storedHash === 'string'
+        ? this.#memo.keyOf(presentedKey, storedHash)
+        : undefined;
+    const remembered = memoKey === undefined ? undefined : this.#memo!.get(memoKey);
+    if (remembered !== undefined) return { ok: true, matches: remembered };
+
+    const parsed = parseStoredHash(storedHash);
+    if (!parsed.ok) return { ok: false, fault: parsed.fault };
+    if (secret.length === 0) return { ok: true, matches: false };
+
+    if (memoKey === undefined) return { ok: true, matches: await this.#compute(secret, parsed.value) };
+    return { ok: true, matches: await this.#shared(memoKey, secret, parsed.value) };
+  }
+
+  #shared(memoKey: string, secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {
+    let pending = this.#inFlight.get(memoKey);
+    if (!pending) {
+      pending = this.#compute(secret, parsed)
+        .then((matches) => {
+          this.#memo!.set(memoKey, matches);
+          return matches;
+        })
+        .finally(() => this.#inFlight.delete(memoKey));
+      this.#inFlight.set(memoKey, pending);
+    }
+    return pending;
+  }
+
+  async #compute(secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {
+    const computed = await this.#run(secret, { ...parsed, hashLength: parsed.hash.length });
+    return bytesEqual(computed, parsed.hash);
+  }
+}

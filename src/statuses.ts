@@ -1,0 +1,67 @@
+/** The status values a row may hold, spelled as the backend stores them. */
+export type KeyStatus =
+  | 'allowed'
+  | 'pending_validation'
+  | 'suspended'
+  | 'revoqued'
+  | 'locked'
+  | 'expired'
+  | 'rejected';
+
+/** The label the portal card shows for a status. */
+export type StatusLabel = 'ACTIVE' | 'SUSPENDED' | 'EXPIRED';
+
+interface StatusRule {
+  label: StatusLabel;
+  /** What the caller is told to do, as the 403 message. */
+  message: string;
+}
+
+const RULES: Readonly<Record<KeyStatus, StatusRule>> = Object.freeze({
+  allowed: { label: 'ACTIVE', message: 'This API key is active.' },
+  pending_validation: {
+    label: 'SUSPENDED',
+    message: 'This API key is pending validation. Contact your account manager to activate it.',
+  },
+  suspended: {
+    label: 'SUSPENDED',
+    message: 'This API key is suspended. Contact your account manager.',
+  },
+  revoqued: {
+    label: 'SUSPENDED',
+    message: 'This API key is revoqued. Regenerate it if you still need the integration.',
+  },
+  locked: { label: 'SUSPENDED', message: 'This API key is locked. Contact support.' },
+  expired: { label: 'EXPIRED', message: 'This API key is expired. Regenerate it.' },
+  rejected: {
+    label: 'SUSPENDED',
+    message: 'This API key is rejected. Contact your account manager.',
+  },
+});
+
+/** Every status value, in the order of the seed page's table. */
+export const KEY_STATUSES = Object.freeze(Object.keys(RULES) as KeyStatus[]);
+
+/** Message for a status value keyward does not know (NULL, a typo, other casing). */
+export const UNKNOWN_STATUS_MESSAGE = 'This API key is not active. Contact support.';
+
+/**
+ * Maps a stored status value to a known status. `revoked` is accepted as an alias of
+ * `revoqued`; any other value, including other letter cases and NULL, is unknown and fails
+ * closed.
+ */
+export function normalizeStatus(value: unknown): KeyStatus | undefined {
+  if (value === 'revoked') return 'revoqued';
+  if (typeof value === 'string' && Object.hasOwn(RULES, value)) return value as KeyStatus;
+  return undefined;
+}
+
+/** Portal label of a status; unknown values read as SUSPENDED. */
+export function statusLabel(status: KeyStatus | undefined): StatusLabel {
+  return status === undefined ? 'SUSPENDED' : RULES[status].label;
+}
+
+/** The 403 message for a status. */
+export function statusMessage(status: KeyStatus | undefined): string {
+  return status === undefined ? UNKNOWN_STATUS_MESSAGE : RULES[status].message;
+}

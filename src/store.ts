@@ -1,0 +1,88 @@
+import type { Environment } from './key-format.js';
+
+/**
+ * One API key as stored. Field names are the column names of the portal's backend, so a row
+ * maps one to one onto a table. The cleartext key is never part of it.
+ */
+export interface ApiKeyRow {
+  /** Key id: public, stable across regenerate, safe to log and to quote to support. */
+  id: string;
+  /** The merchant account the key belongs to. */
+  account_id: string;
+  /** What the key may call; currently always `sms_api`. */
+  key_type: string;
+  /** Raw status value; see `KeyStatus`. Anything unknown fails closed. */
+  status: string | null;
+  environment: Environment;
+  /** First-issue time; regenerate keeps it. */
+  created_at: Date;
+  /** Last successful authentication, or null for never. */
+  last_used_at: Date | null;
+  /** Hard expiry, or null for none. Past it the key answers 403 `expired`. */
+  expires_at: Date | null;
+  soft_deleted: boolean;
+  revoked_at: Date | null;
+  /** Public 12-character part of the current key that finds this row. Changes on regenerate. */
+  lookup_id: string;
+  /** Argon2id PHC string of the current key's secret part. */
+  key_hash: string;
+  /** Display form of the current key, such as `sk_live_kqz3…oU0i`. */
+  masked_key: string;
+  /** HTTPS URL that delivery receipts are posted to, or null when webhooks are off. */
+  webhook_url: string | null;
+  webhook_basic_auth_username: string | null;
+  /** The webhook password sealed with AES-256-GCM; never the cleartext. */
+  webhook_basic_auth_password_sealed: string | null;
+}
+
+/** The fields a lifecycle change may set. Identity fields never change. */
+export type ApiKeyRowChange = Partial<
+  Omit<ApiKeyRow, 'id' | 'account_id' | 'environment' | 'created_at'>
+>;
+
+/** One coalesced usage record: the key was used successfully at `used_at`. */
+export interface KeyUsage {
+  id: string;
+  used_at: Date;
+}
+
+/**
+ * Where keys live. Implement it to back keyward with your own database; the exported store
+ * conformance suite checks an implementation the way keyward's own stores are checked.
+ *
+ * A row is *live* while `soft_deleted` is false and `revoked_at` is null. Every read below
+ * returns live rows only, and `modify` touches live rows only. Methods signal a store fault by
+ * throwing (or rejecting); the authenticator turns that into 503.
+ */
+export interface KeyStore {
+  /** The live row whose current key has this lookup id, or null. */
+  findByLookupId(lookupId: string): Promise<ApiKeyRow | null>;
+  /** The live row of an account in an environment, or null. */
+  findLive(accountId: string, environment: Environment): Promise<ApiKeyRow | null>;
+  /** The live row with this key id, or null. */
+  findById(id: string): Promise<ApiKeyRow | null>;
+  /**
+   * Adds a row.
+   *
+   * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when the account already has a live key in that
+   *   environment (the store enforces it, so two racing issues cannot both succeed).
+   */
+  insert(row: ApiKeyRow): Promise<void>;
+  /**
+   * Atomically reads the live row with this id, asks `change` for the fields to set, and
+   * writes them, with no other `modify` or `insert` of that row in between (a transaction
+   * with row locking in SQL). `change` may throw to abort; nothing is written then.
+   *
+   * @returns the row as written, or null when no live row has that id or `change` returned
+   *   null.
+   */
+  modify(
+    id: string,
+    change: (current: ApiKeyRow) => ApiKeyRowChange | null,
+  ): Promise<ApiKeyRow | null>;
+  /**
+   * Records successful uses in one batch. A timestamp never moves `last_used_at` backwards,
+   * and rows that are no longer live are skipped.
+   */
+  recordUsage(usage: readonly KeyUsage[]): Promise<void>;
+}
