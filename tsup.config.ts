@@ -1,3 +1,4 @@
+import { copyFile } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -10,6 +11,11 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // src/argon2-pool.ts finds the worker file through import.meta.url; the shim gives the
+  // CommonJS build the same URL (from __filename).
+  shims: true,
+  // The Argon2 worker file runs in worker threads as it is, next to the build in both formats.
+  onSuccess: () => copyFile('src/argon2-task.mjs', 'dist/argon2-task.mjs'),
   // Adapters import the core through the package's own name, so the core is loaded once and
   // `instanceof ApiKeyAuthError` holds across entry points. Frameworks stay the app's own.
   external: ['keyward', 'express', 'koa', 'fastify', 'fastify-plugin', 'pg'],

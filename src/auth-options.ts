@@ -13,6 +13,7 @@ import {
 import { defaultErrorBody, type ErrorBodyFormatter } from './responses.js';
 import type { KeyStore } from './store.js';
 import type { VerificationMemoOptions } from './verification-memo.js';
+import { DEFAULT_ARGON2_MAX_QUEUE, defaultArgon2Threads, type Argon2PoolOptions } from './argon2-pool.js';
 
 /** Options of {@link createApiKeyAuth}. */
 export interface ApiKeyAuthOptions {
@@ -40,6 +41,12 @@ export interface ApiKeyAuthOptions {
   usageFlushIntervalMs?: number;
   /** Bounds of the verification memo, or `false` to hash on every request. @default {} */
   memo?: VerificationMemoOptions | false;
+  /**
+   * The worker threads that run Argon2 off the event loop, or `false` to run it in-thread
+   * (tests, one-off tools: it blocks the event loop about 50 ms per first-seen key).
+   * @default {} (see {@link Argon2PoolOptions} for the thread and queue defaults)
+   */
+  argon2Pool?: Argon2PoolOptions | false;
   /** Where decisions and faults are logged; pino's call shape. @default silent */
   logger?: Logger;
   /** Called with every decision and its internal reason. Never receives the key. */
@@ -60,6 +67,7 @@ export interface ResolvedAuthOptions {
   retryAfterSeconds: number;
   usageFlushIntervalMs: number;
   memo: VerificationMemoOptions | false;
+  argon2Pool: Required<Argon2PoolOptions> | false;
   logger: Logger | undefined;
   onDecision: ((decision: AuthDecision) => void) | undefined;
   errorBody: ErrorBodyFormatter;
@@ -76,6 +84,7 @@ const OPTION_NAMES: readonly (keyof ApiKeyAuthOptions)[] = [
   'retryAfterSeconds',
   'usageFlushIntervalMs',
   'memo',
+  'argon2Pool',
   'logger',
   'onDecision',
   'errorBody',
@@ -130,6 +139,8 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
     if (memo.maxBytes !== undefined) assertInteger(memo.maxBytes, 'memo.maxBytes', 1_024, 2 ** 32);
   }
 
+  const argon2Pool = resolveArgon2Pool(options.argon2Pool);
+
   if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null)) {
     invalidOption('"logger" must be an object with debug, info, warn and error methods.');
   }
@@ -146,6 +157,7 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
     retryAfterSeconds,
     usageFlushIntervalMs,
     memo,
+    argon2Pool,
     logger: options.logger,
     onDecision: options.onDecision,
     errorBody: options.errorBody ?? defaultErrorBody,
@@ -164,6 +176,20 @@ export function assertStore(store: unknown): asserts store is KeyStore {
   }
   const missing = STORE_METHODS.filter((name) => typeof (store as Record<string, unknown>)[name] !== 'function');
   if (missing.length > 0) invalidOption(`"store" lacks the KeyStore method(s) ${missing.join(', ')}.`);
+}
+
+function resolveArgon2Pool(value: Argon2PoolOptions | false | undefined): Required<Argon2PoolOptions> | false {
+  if (value === false) return false;
+  const pool = value ?? {};
+  if (typeof pool !== 'object' || pool === null || Array.isArray(pool)) {
+    invalidOption('"argon2Pool" must be an object or false.');
+  }
+  assertKnownOptions(pool, ['threads', 'maxQueue'], 'argon2Pool');
+  const threads = pool.threads ?? defaultArgon2Threads();
+  assertInteger(threads, 'argon2Pool.threads', 1, 256);
+  const maxQueue = pool.maxQueue ?? DEFAULT_ARGON2_MAX_QUEUE;
+  assertInteger(maxQueue, 'argon2Pool.maxQueue', 0, 100_000);
+  return { threads, maxQueue };
 }
 
 function carrierName(value: unknown, fallback: string | false, name: string): string | false {

@@ -5,6 +5,7 @@ import { completeLogger, type CompleteLogger } from './logger.js';
 import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
 import { RefusalFactory, responseFor, type AuthResponse } from './responses.js';
 import { SecretVerifier } from './secret-verifier.js';
+import { Argon2Pool } from './argon2-pool.js';
 import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow } from './store.js';
 import { describeError, UsageRecorder } from './usage-recorder.js';
@@ -79,7 +80,11 @@ export interface ApiKeyAuth {
   authenticate(request: CredentialRequest, requirement?: RouteRequirement): Promise<AuthResult>;
   /** Writes pending `last_used_at` updates now. */
   flushUsage(): Promise<void>;
-  /** Flushes pending usage and stops background work. Call it on shutdown. */
+  /**
+   * Flushes pending usage and stops background work: the Argon2 threads finish what runs,
+   * drop what waits (those requests get 503) and exit. Call it on shutdown; after it, keys
+   * the memo does not know get 503 `ERR_OVERLOADED`. Safe to call more than once.
+   */
   close(): Promise<void>;
 }
 
@@ -105,14 +110,17 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const logger = completeLogger(settings.logger);
   const refusals = new RefusalFactory(settings.realm, settings.retryAfterSeconds);
   const memo = settings.memo ? new VerificationMemo(settings.memo) : undefined;
-  const verifier = new SecretVerifier(memo);
+  const pool = settings.argon2Pool ? new Argon2Pool(settings.argon2Pool) : undefined;
+  const verifier = new SecretVerifier(memo, pool?.run);
   const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, logger);
   const pipeline = new Pipeline(settings, logger, refusals, verifier, usage);
 
   return {
     authenticate: (request, requirement = {}) => pipeline.run(request, requirement),
     flushUsage: () => usage.flush(),
-    close: () => usage.close(),
+    close: async () => {
+      await Promise.all([usage.close(), pool?.close()]);
+    },
   };
 }
 
@@ -180,7 +188,11 @@ class Pipeline {
 
     // 5. Verify the secret.
     const check = await this.verifier.check(extracted.credential, secret, row.key_hash);
-    if (!check.ok) return this.storedHashFault(check.fault, facts);
+    if (!check.ok) {
+      // A full Argon2 queue says nothing about the key: 503 with Retry-After, never 401.
+      if (check.fault === 'overloaded') return this.refuse(this.refusals.overloaded(), 'overloaded', facts);
+      return this.storedHashFault(check.fault, facts);
+    }
     if (!check.matches) return this.refuse(this.refusals.invalid(), 'secret_mismatch', facts);
 
     // 6. Status, then expiry: only now, for a caller who holds the key.

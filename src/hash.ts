@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { argon2id } from 'hash-wasm';
+import { runArgon2Task, type Argon2Task } from './argon2-task.mjs';
 import { bytesEqual } from './compare.js';
 import { ApiKeyAuthError } from './errors.js';
 import {
@@ -14,7 +14,8 @@ import {
 
 /**
  * Computes the raw Argon2id output for a secret under a parsed hash's parameters and salt.
- * This is the only place that runs Argon2; the worker pool calls it too.
+ * The in-thread path; the worker pool runs the same `runArgon2Task` (src/argon2-task.mjs) in
+ * its threads, so both compute the very same bytes.
  *
  * @param secret - the secret part of a key, never empty.
  * @param target - parameters and salt to compute with; its `hash` gives the output length.
@@ -28,16 +29,24 @@ export async function computeArgon2id(
   // hash-wasm throws on an empty password instead of returning a mismatch; the key parser
   // never produces one, and this guard keeps that true for direct callers.
   if (secret.length === 0) throw new TypeError('secret must not be empty');
-  return argon2id({
-    password: secret,
-    salt: target.salt,
-    memorySize: target.params.memoryKiB,
-    iterations: target.params.iterations,
-    parallelism: target.params.parallelism,
-    hashLength: target.hashLength,
-    outputType: 'binary',
-    ...(pepper ? { secret: pepper } : {}),
-  });
+  return runArgon2Task(argon2TaskOf(secret, target, pepper));
+}
+
+/**
+ * The message a worker thread receives for one computation: plain data only.
+ *
+ * @param secret - the secret part of a key.
+ * @param target - parameters, salt and output length.
+ * @param pepper - optional app-held secret.
+ * @returns the task for {@link runArgon2Task}.
+ */
+export function argon2TaskOf(
+  secret: string,
+  target: Pick<ParsedArgon2Hash, 'params' | 'salt'> & { hashLength: number },
+  pepper?: Uint8Array,
+): Argon2Task {
+  const { memoryKiB, iterations, parallelism } = target.params;
+  return { secret, salt: target.salt, memoryKiB, iterations, parallelism, hashLength: target.hashLength, pepper };
 }
 
 /**

@@ -1,19 +1,27 @@
+import { Argon2PoolBusyError } from './argon2-pool.js';
 import { bytesEqual } from './compare.js';
 import { computeArgon2id } from './hash.js';
 import { parseStoredHash, type ParsedArgon2Hash, type StoredHashFault } from './phc.js';
 import type { VerificationMemo } from './verification-memo.js';
 
-/** Runs one Argon2id computation; in-thread by default, a worker pool in production setups. */
+/**
+ * Runs one Argon2id computation; in-thread by default, the worker pool (`Argon2Pool.run`) in
+ * production setups. A runner that cannot take the work now rejects with
+ * `Argon2PoolBusyError`.
+ */
 export type Argon2Runner = (
   secret: string,
   target: Pick<ParsedArgon2Hash, 'params' | 'salt'> & { hashLength: number },
   pepper?: Uint8Array,
 ) => Promise<Uint8Array>;
 
-/** Result of checking a presented secret against a row's stored hash. */
+/**
+ * Result of checking a presented secret against a row's stored hash. `overloaded` means the
+ * secret was not checked at all because the Argon2 pool is full.
+ */
 export type SecretCheck =
   | { ok: true; matches: boolean }
-  | { ok: false; fault: StoredHashFault };
+  | { ok: false; fault: StoredHashFault | 'overloaded' };
 
 /**
  * Checks secrets against stored hashes: memo first, then Argon2 (one computation shared by
@@ -46,8 +54,17 @@ export class SecretVerifier {
     if (!parsed.ok) return { ok: false, fault: parsed.fault };
     if (secret.length === 0) return { ok: true, matches: false };
 
-    if (memoKey === undefined) return { ok: true, matches: await this.#compute(secret, parsed.value) };
-    return { ok: true, matches: await this.#shared(memoKey, secret, parsed.value) };
+    try {
+      const matches =
+        memoKey === undefined
+          ? await this.#compute(secret, parsed.value)
+          : await this.#shared(memoKey, secret, parsed.value);
+      return { ok: true, matches };
+    } catch (error) {
+      // Only a full pool is an expected answer; anything else is a fault for the pipeline.
+      if (error instanceof Argon2PoolBusyError) return { ok: false, fault: 'overloaded' };
+      throw error;
+    }
   }
 
   #shared(memoKey: string, secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {

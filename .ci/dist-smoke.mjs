@@ -1,0 +1,44 @@
+// Checks the built package (run after `npm run build`): the ESM and the CommonJS entry each
+// authenticate a key through the Argon2 worker pool, refuse a wrong secret, close, and leave
+// nothing running. The pool's worker file is loaded from dist/, as in an installed package.
+import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
+
+const require = createRequire(import.meta.url);
+const builds = {
+  esm: await import('../dist/index.js'),
+  cjs: require('../dist/index.cjs'),
+};
+
+for (const [format, keyward] of Object.entries(builds)) {
+  const store = new keyward.MemoryKeyStore();
+  const manager = keyward.createKeyManager({ store });
+  const { key } = await manager.issue({ accountId: 'acct_smoke', environment: 'sandbox' });
+  // No memo: every check below must run Argon2 in a worker thread.
+  const reasons = [];
+  const auth = keyward.createApiKeyAuth({
+    store,
+    memo: false,
+    argon2Pool: { threads: 1 },
+    onDecision: (decision) => reasons.push(decision.reason),
+  });
+
+  const good = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+  assert.equal(good.ok, true, `${format}: a valid key must pass through the pool`);
+
+  const body = key.slice(8, -6);
+  const forged = `sk_test_${body.slice(0, 12)}${body.slice(12).replace(/^./, (c) => (c === 'a' ? 'b' : 'a'))}`;
+  const wrong = `${forged}${keyward.checksumOf(forged)}`;
+  const bad = await auth.authenticate({ headers: { authorization: `Bearer ${wrong}` } });
+  assert.equal(bad.ok, false, `${format}: a wrong secret must fail`);
+  assert.equal(bad.response.status, 401, `${format}: a wrong secret answers 401`);
+  assert.deepEqual(reasons, ['authenticated', 'secret_mismatch'], `${format}: decisions`);
+
+  await auth.close();
+  console.log(`dist ${format}: pool verify ok, wrong secret 401, closed`);
+}
+
+// Whatever remains would keep a gateway from exiting after close().
+const left = process.getActiveResourcesInfo().filter((name) => name !== 'TTYWrap');
+assert.deepEqual(left, [], `handles left open after close(): ${left.join(', ')}`);
+console.log('dist smoke: passed');

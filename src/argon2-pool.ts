@@ -1,0 +1,121 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { argon2TaskOf } from './hash.js';
+import type { Argon2Runner } from './secret-verifier.js';
+
+/** Options of the Argon2 worker pool (`argon2Pool` in {@link ApiKeyAuthOptions}). */
+export interface Argon2PoolOptions {
+  /**
+   * Worker threads that run Argon2 at once. The default leaves one core to the event loop,
+   * which serves memo hits, parses requests and talks to the store: a flood of made-up keys
+   * then slows first-seen keys down but not the keys this process already verified.
+   * @default Math.max(1, os.availableParallelism() - 1)
+   */
+  threads?: number;
+  /**
+   * Verifications that may wait for a free thread. One more gets 503 `ERR_OVERLOADED` with
+   * `Retry-After` at once, so a flood costs a bounded amount of memory and never stalls.
+   * 0 means none waits. @default 64
+   */
+  maxQueue?: number;
+}
+
+/** The thread count used when `threads` is not given. */
+export function defaultArgon2Threads(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+/** The queue length used when `maxQueue` is not given. */
+export const DEFAULT_ARGON2_MAX_QUEUE = 64;
+
+/**
+ * Why an Argon2 run did not happen: every thread is busy and the queue is full, or the pool
+ * is closing. The pipeline answers it with 503 `ERR_OVERLOADED`.
+ */
+export class Argon2PoolBusyError extends Error {
+  override readonly name = 'Argon2PoolBusyError';
+}
+
+// One shared instance: a flood rejects thousands of tasks a second, and each would otherwise
+// capture a stack trace nobody reads.
+const BUSY = new Argon2PoolBusyError('Argon2 pool busy');
+
+// Resolved relative to this module: src/ under the tests, dist/ (where the build copies the
+// file) in the package, for the ESM and the CommonJS build alike (tsup shims import.meta.url).
+const TASK_FILE = new URL('./argon2-task.mjs', import.meta.url).href;
+
+/**
+ * Runs Argon2 in worker threads (piscina), off the event loop. At most `threads` run and
+ * `maxQueue` wait; past that {@link run} rejects with {@link Argon2PoolBusyError} without
+ * queuing anything. Threads start on the first run, not at construction, and an idle pool
+ * keeps no process alive.
+ *
+ * @example
+ * ```ts
+ * const pool = new Argon2Pool({ threads: 2, maxQueue: 64 });
+ * const raw = await pool.run(secret, { params, salt, hashLength: 32 });
+ * await pool.close();
+ * ```
+ */
+export class Argon2Pool {
+  readonly #threads: number;
+  readonly #capacity: number;
+  #piscina: Piscina | undefined;
+  #pending = 0;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * @param options - already checked (see `resolveAuthOptions`); defaults apply to what is missing.
+   */
+  constructor(options: Argon2PoolOptions = {}) {
+    this.#threads = options.threads ?? defaultArgon2Threads();
+    this.#capacity = this.#threads + (options.maxQueue ?? DEFAULT_ARGON2_MAX_QUEUE);
+  }
+
+  /**
+   * An {@link Argon2Runner} backed by the pool.
+   *
+   * @throws {Argon2PoolBusyError} (as a rejection) when the queue is full or the pool is closing.
+   */
+  readonly run: Argon2Runner = async (secret, target, pepper) => {
+    // The bound is counted here rather than left to piscina, so that it is exact (running
+    // plus waiting) and a refused task never reaches the pool at all.
+    if (this.#closing || this.#pending >= this.#capacity) throw BUSY;
+    this.#pending++;
+    try {
+      const raw: Uint8Array = await this.#pool().run(argon2TaskOf(secret, target, pepper));
+      return raw;
+    } catch (error) {
+      // Tasks still waiting when close() runs are aborted: tell their callers to retry.
+      if (this.#closing) throw BUSY;
+      throw error;
+    } finally {
+      this.#pending--;
+    }
+  };
+
+  /** Computations running or waiting now. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /**
+   * Lets running computations finish, aborts waiting ones and stops the threads. Later runs
+   * reject with {@link Argon2PoolBusyError}. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#piscina ? this.#piscina.close({ force: true }) : Promise.resolve();
+    return this.#closing;
+  }
+
+  #pool(): Piscina {
+    this.#piscina ??= new Piscina({
+      filename: TASK_FILE,
+      minThreads: this.#threads,
+      maxThreads: this.#threads,
+      // Our own bound above decides; piscina only holds what it admitted.
+      maxQueue: this.#capacity,
+    });
+    return this.#piscina;
+  }
+}
