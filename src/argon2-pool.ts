@@ -99,6 +99,11 @@ export class Argon2Pool {
     return this.#pending;
   }
 
+  /** Worker threads alive now: none before the first run and after close. */
+  get liveThreads(): number {
+    return this.#piscina?.threads.length ?? 0;
+  }
+
   /**
    * Lets running computations finish, aborts waiting ones and stops the threads. Later runs
    * reject with {@link Argon2PoolBusyError}. Safe to call more than once.

@@ -1,0 +1,184 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth, type KeyUsage } from 'keyward';
+import { bearer, FAST_ARGON2, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
+
+/** A memory store that records every recordUsage batch and can be told to fail or hang. */
+class CountingStore extends MemoryKeyStore {
+  readonly batches: KeyUsage[][] = [];
+  failures = 0;
+  hold: Promise<void> | undefined;
+
+  override async recordUsage(usage: readonly KeyUsage[]): Promise<void> {
+    this.batches.push(usage.map((entry) => ({ ...entry })));
+    if (this.hold) await this.hold;
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('connection reset by peer');
+    }
+    return super.recordUsage(usage);
+  }
+}
+
+const INTERVAL = 1_000;
+let auth: ApiKeyAuth | undefined;
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+});
+
+afterEach(async () => {
+  await auth?.close();
+  auth = undefined;
+  vi.useRealTimers();
+});
+
+/** A clock that moves one millisecond per reading, so the latest use is identifiable. */
+function steppingClock(start = Date.UTC(2026, 0, 1)) {
+  let now = start;
+  return { clock: () => new Date(now++), latest: () => new Date(now - 1) };
+}
+
+async function authenticateTimes(times: number, key: string): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    const result = await auth!.authenticate(bearer(key));
+    if (!result.ok) throw new Error(`authentication ${i} failed with ${result.response.status}`);
+  }
+}
+
+describe('write-behind last_used_at', () => {
+  it('turns 10,000 successful authentications of one key into one store write per flush interval', async () => {
+    const store = new CountingStore();
+    const { key, keyId } = await issueKey({ store });
+    const time = steppingClock();
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL, clock: time.clock });
+
+    await authenticateTimes(10_000, key);
+    expect(store.batches).toHaveLength(0);
+
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(store.batches).toEqual([[{ id: keyId, used_at: time.latest() }]]);
+    expect(store.allRows()[0]!.last_used_at).toEqual(time.latest());
+
+    await authenticateTimes(10_000, key);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(store.batches).toHaveLength(2);
+    expect(store.batches[1]).toEqual([{ id: keyId, used_at: time.latest() }]);
+
+    // An interval without uses writes nothing.
+    await vi.advanceTimersByTimeAsync(INTERVAL * 3);
+    expect(store.batches).toHaveLength(2);
+  });
+
+  it('writes the uses of several keys in one batch, one entry per key', async () => {
+    const store = new CountingStore();
+    const first = await issueKey({ store, accountId: 'acct_a' });
+    const second = await issueKey({ store, accountId: 'acct_b' });
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL });
+
+    await authenticateTimes(50, first.key);
+    await authenticateTimes(50, second.key);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+
+    expect(store.batches).toHaveLength(1);
+    expect(store.batches[0]!.map((entry) => entry.id).sort()).toEqual([first.keyId, second.keyId].sort());
+  });
+
+  it('keeps answering while a write fails, logs each failed flush once and retries on the next flush', async () => {
+    const store = new CountingStore();
+    const { key, keyId } = await issueKey({ store });
+    const warn = vi.fn();
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    const time = steppingClock();
+    auth = createApiKeyAuth({
+      store,
+      argon2Pool: false,
+      usageFlushIntervalMs: INTERVAL,
+      clock: time.clock,
+      logger: { warn },
+    });
+
+    try {
+      store.failures = 2;
+      await authenticateTimes(100, key);
+      await vi.advanceTimersByTimeAsync(INTERVAL);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn).toHaveBeenCalledWith(
+        { event: 'keyward.usage_flush_failed', keys: 1, error: 'Error: connection reset by peer' },
+        'keyward could not record last_used_at; it will retry on the next flush',
+      );
+
+      // Nothing new was used, yet the next flush tries the failed batch again (and fails again).
+      await vi.advanceTimersByTimeAsync(INTERVAL);
+      expect(store.batches).toHaveLength(2);
+      expect(warn).toHaveBeenCalledTimes(2);
+
+      await authenticateTimes(100, key);
+      await vi.advanceTimersByTimeAsync(INTERVAL);
+      expect(store.batches).toHaveLength(3);
+      expect(store.batches[2]).toEqual([{ id: keyId, used_at: time.latest() }]);
+      expect(store.allRows()[0]!.last_used_at).toEqual(time.latest());
+      expect(warn).toHaveBeenCalledTimes(2);
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+  });
+
+  it('answers requests while a write hangs, and starts no second write for the same interval', async () => {
+    const store = new CountingStore();
+    const { key } = await issueKey({ store });
+    let release = () => {};
+    store.hold = new Promise((resolve) => (release = resolve));
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL });
+
+    await authenticateTimes(10, key);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(store.batches).toHaveLength(1);
+
+    await authenticateTimes(10, key);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(store.batches).toHaveLength(1);
+
+    store.hold = undefined;
+    release();
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(store.batches).toHaveLength(2);
+  });
+
+  it('writes pending uses on close()', async () => {
+    const store = new CountingStore();
+    const { key, keyId } = await issueKey({ store });
+    const time = steppingClock();
+    const closing = createApiKeyAuth({ store, argon2Pool: false, clock: time.clock });
+
+    await closing.authenticate(bearer(key));
+    expect(store.batches).toHaveLength(0);
+    await closing.close();
+
+    expect(store.batches).toEqual([[{ id: keyId, used_at: time.latest() }]]);
+    expect(store.allRows()[0]!.last_used_at).toEqual(time.latest());
+  });
+
+  it('records no use for refused requests', async () => {
+    const store = new CountingStore();
+    const manager = createKeyManager({ store, argon2: FAST_ARGON2 });
+    const live = await manager.issue({ accountId: 'acct_live', environment: 'sandbox' });
+    const suspended = await manager.issue({ accountId: 'acct_susp', environment: 'sandbox', status: 'suspended' });
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL });
+
+    const refused = await Promise.all([
+      auth.authenticate(bearer(wrongSecretOf(live.key))),
+      auth.authenticate(bearer(suspended.key)),
+      auth.authenticate(bearer(live.key), { keyType: 'voice_api' }),
+      auth.authenticate(bearer(`${live.key.slice(0, -1)}!`)),
+      auth.authenticate({ headers: {} }),
+    ]);
+    expect(refused.map((result) => (result.ok ? 200 : result.response.status))).toEqual([401, 403, 403, 401, 401]);
+
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    await auth.flushUsage();
+    expect(store.batches).toHaveLength(0);
+    expect(store.allRows().map((row) => row.last_used_at)).toEqual([null, null]);
+  });
+});
