@@ -100,6 +100,12 @@ function isLive(row: ApiKeyRow): boolean {
   return !row.soft_deleted && row.revoked_at === null;
 }
 
-function copy<T>(value: T): T {
-  return structuredClone(value);
+// Rows are flat: strings, numbers, booleans, null and Dates. A field-by-field copy with fresh
+// Dates is several times faster than structuredClone, and this runs on every authentication.
+function copy<T extends object>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(value)) {
+    out[name] = field instanceof Date ? new Date(field.getTime()) : field;
+  }
+  return out as T;
 }

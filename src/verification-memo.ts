@@ -34,12 +34,10 @@ export class VerificationMemo {
 
   /** The memo key of a presented key checked against a stored hash. */
   keyOf(presentedKey: string, storedHash: string, pepperId = ''): string {
+    // One update of the joined text gives the same MAC as one update per part, at less cost
+    // per request (this runs on every authentication, memo hit or not).
     return createHmac('sha256', this.#secret)
-      .update(presentedKey)
-      .update('\0')
-      .update(storedHash)
-      .update('\0')
-      .update(pepperId)
+      .update(`${presentedKey}\0${storedHash}\0${pepperId}`)
       .digest('base64url');
   }
 
