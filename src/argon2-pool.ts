@@ -15,18 +15,38 @@ export interface Argon2PoolOptions {
   /**
    * Verifications that may wait for a free thread. One more gets 503 `ERR_OVERLOADED` with
    * `Retry-After` at once, so a flood costs a bounded amount of memory and never stalls.
-   * 0 means none waits. @default 64
+   * The default bounds the wait rather than the count: with 16 waiting per thread, the last
+   * one waits about 16 Argon2 runs (0.8 s at the default cost), well inside any client's
+   * timeout. 0 means none waits.
+   * @default 16 × threads
    */
   maxQueue?: number;
+  /**
+   * How much lower than the event loop the Argon2 threads run (a Unix nice increment, 0 to
+   * 19). Argon2 is background work for first-seen keys; when the CPU is short, the event loop
+   * that answers memo hits should win. Needs piscina's optional `@napi-rs/nice` module and
+   * is ignored where it cannot be loaded or on Windows.
+   * @default 10
+   */
+  niceIncrement?: number;
 }
+
+/** The nice increment used when `niceIncrement` is not given. */
+export const DEFAULT_ARGON2_NICE_INCREMENT = 10;
 
 /** The thread count used when `threads` is not given. */
 export function defaultArgon2Threads(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
-/** The queue length used when `maxQueue` is not given. */
-export const DEFAULT_ARGON2_MAX_QUEUE = 64;
+/**
+ * The queue length used when `maxQueue` is not given.
+ *
+ * @param threads - the pool's thread count.
+ */
+export function defaultArgon2MaxQueue(threads: number): number {
+  return 16 * threads;
+}
 
 /**
  * Why an Argon2 run did not happen: every thread is busy and the queue is full, or the pool
@@ -60,6 +80,7 @@ const TASK_FILE = new URL('./argon2-task.mjs', import.meta.url).href;
 export class Argon2Pool {
   readonly #threads: number;
   readonly #capacity: number;
+  readonly #niceIncrement: number;
   #piscina: Piscina | undefined;
   #pending = 0;
   #closing: Promise<void> | undefined;
@@ -69,7 +90,8 @@ export class Argon2Pool {
    */
   constructor(options: Argon2PoolOptions = {}) {
     this.#threads = options.threads ?? defaultArgon2Threads();
-    this.#capacity = this.#threads + (options.maxQueue ?? DEFAULT_ARGON2_MAX_QUEUE);
+    this.#capacity = this.#threads + (options.maxQueue ?? defaultArgon2MaxQueue(this.#threads));
+    this.#niceIncrement = options.niceIncrement ?? DEFAULT_ARGON2_NICE_INCREMENT;
   }
 
   /**
@@ -120,6 +142,7 @@ export class Argon2Pool {
       maxThreads: this.#threads,
       // Our own bound above decides; piscina only holds what it admitted.
       maxQueue: this.#capacity,
+      niceIncrement: this.#niceIncrement,
     });
     return this.#piscina;
   }

@@ -13,7 +13,10 @@ import {
 import { defaultErrorBody, type ErrorBodyFormatter } from './responses.js';
 import type { KeyStore } from './store.js';
 import type { VerificationMemoOptions } from './verification-memo.js';
-import { DEFAULT_ARGON2_MAX_QUEUE, defaultArgon2Threads, type Argon2PoolOptions } from './argon2-pool.js';
+import {
+  DEFAULT_ARGON2_NICE_INCREMENT,
+  defaultArgon2MaxQueue,
+  defaultArgon2Threads, type Argon2PoolOptions } from './argon2-pool.js';
 
 /** Options of {@link createApiKeyAuth}. */
 export interface ApiKeyAuthOptions {
@@ -184,12 +187,14 @@ function resolveArgon2Pool(value: Argon2PoolOptions | false | undefined): Requir
   if (typeof pool !== 'object' || pool === null || Array.isArray(pool)) {
     invalidOption('"argon2Pool" must be an object or false.');
   }
-  assertKnownOptions(pool, ['threads', 'maxQueue'], 'argon2Pool');
+  assertKnownOptions(pool, ['threads', 'maxQueue', 'niceIncrement'], 'argon2Pool');
   const threads = pool.threads ?? defaultArgon2Threads();
   assertInteger(threads, 'argon2Pool.threads', 1, 256);
-  const maxQueue = pool.maxQueue ?? DEFAULT_ARGON2_MAX_QUEUE;
+  const maxQueue = pool.maxQueue ?? defaultArgon2MaxQueue(threads);
   assertInteger(maxQueue, 'argon2Pool.maxQueue', 0, 100_000);
-  return { threads, maxQueue };
+  const niceIncrement = pool.niceIncrement ?? DEFAULT_ARGON2_NICE_INCREMENT;
+  assertInteger(niceIncrement, 'argon2Pool.niceIncrement', 0, 19);
+  return { threads, maxQueue, niceIncrement };
 }
 
 function carrierName(value: unknown, fallback: string | false, name: string): string | false {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiKeyAuthError, createApiKeyAuth, DEFAULT_ARGON2_PARAMS, type ApiKeyAuth, type AuthResult } from 'keyward';
 import { Argon2Pool, Argon2PoolBusyError } from '../src/argon2-pool.js';
+import { resolveAuthOptions } from '../src/auth-options.js';
 import { computeArgon2id } from '../src/hash.js';
 import { bearer, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
 
@@ -166,11 +168,27 @@ describe('argon2Pool option checks', () => {
     ['zero threads', { threads: 0 }, '"argon2Pool.threads" must be an integer from 1 to 256.'],
     ['fractional threads', { threads: 1.5 }, '"argon2Pool.threads" must be an integer from 1 to 256.'],
     ['a negative queue', { maxQueue: -1 }, '"argon2Pool.maxQueue" must be an integer from 0 to 100000.'],
+    ['a nice increment past 19', { niceIncrement: 20 }, '"argon2Pool.niceIncrement" must be an integer from 0 to 19.'],
     ['true', true, '"argon2Pool" must be an object or false.'],
     ['an array', [], '"argon2Pool" must be an object or false.'],
   ])('refuses %s with ERR_OPTIONS_INVALID', (_name, value, message) => {
     expect(attempt(value)).toThrowError(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }));
     expect(attempt(value)).toThrowError(ApiKeyAuthError);
+  });
+
+  it('defaults to one thread per core but one, 16 waiting per thread and nice 10', () => {
+    const threads = Math.max(1, availableParallelism() - 1);
+    expect(resolveAuthOptions({ store: store as never }).argon2Pool).toEqual({
+      threads,
+      maxQueue: 16 * threads,
+      niceIncrement: 10,
+    });
+    expect(resolveAuthOptions({ store: store as never, argon2Pool: { threads: 3 } }).argon2Pool).toEqual({
+      threads: 3,
+      maxQueue: 48,
+      niceIncrement: 10,
+    });
+    expect(resolveAuthOptions({ store: store as never, argon2Pool: false }).argon2Pool).toBe(false);
   });
 
   it('accepts false, an empty object and a zero-length queue', async () => {

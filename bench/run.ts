@@ -1,0 +1,356 @@
+/**
+ * `npm run bench`: measures keyward's request path against the targets of BENCHMARKS.md,
+ * prints a table and writes bench/results.json. A script, not a test: the numbers depend on
+ * the machine. Every server and every load generator runs in a process of its own, and all
+ * traffic goes to 127.0.0.1.
+ *
+ * Environment: BENCH_SECONDS sets the length of each HTTP run (default 3; the flood runs
+ * three times as long).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { argon2Verify } from 'hash-wasm';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore } from 'keyward';
+import { FRAMEWORKS, type RouteForm } from './frameworks.js';
+import type { LoadJob, LoadSummary } from './load.js';
+import type { ServerMessage } from './server.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = 3;
+const THROUGHPUT_CONNECTIONS = 50;
+const FLOOD_CONNECTIONS = 500;
+const VALID_CONNECTIONS = 5;
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const bearer = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+const TARGETS = {
+  memoHitPerSecond: 100_000,
+  withKeywardRatio: 0.85,
+  firstSeenRatio: 1.15,
+  floodEventLoopP99Ms: 20,
+  floodValidP99Ms: 50,
+  floodRssGrowthMB: 256,
+  floodStatuses: ['401', '503'],
+};
+
+// ---------------------------------------------------------------------------------------
+// Child processes
+// ---------------------------------------------------------------------------------------
+
+function forkTs(file: string, args: string[] = []): ChildProcess {
+  return fork(here(file), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+async function nextMessage<T>(child: ChildProcess): Promise<T> {
+  const [message] = (await once(child, 'message')) as [T];
+  return message;
+}
+
+interface BenchServer {
+  port: number;
+  key: string;
+  measure(): Promise<Extract<ServerMessage, { type: 'measured' }>>;
+  startMeasuring(): void;
+  stop(): Promise<void>;
+}
+
+async function startServer(framework: string, form: RouteForm, pool: object | false = {}): Promise<BenchServer> {
+  const child = forkTs('./server.ts', [framework, form, JSON.stringify(pool)]);
+  const ready = await nextMessage<Extract<ServerMessage, { type: 'ready' }>>(child);
+  return {
+    port: ready.port,
+    key: ready.key,
+    startMeasuring: () => child.send({ type: 'measure-start' }),
+    measure: async () => {
+      child.send({ type: 'measure-stop' });
+      return nextMessage(child);
+    },
+    stop: async () => {
+      const exited = once(child, 'exit');
+      child.send({ type: 'stop' });
+      await exited;
+    },
+  };
+}
+
+async function load(job: LoadJob): Promise<LoadSummary> {
+  const child = forkTs('./load.ts');
+  child.send(job);
+  const summary = await nextMessage<LoadSummary>(child);
+  await once(child, 'exit');
+  return summary;
+}
+
+/** A short unreported run first, so JIT warm-up is not part of the numbers. */
+async function measuredLoad(job: LoadJob): Promise<LoadSummary> {
+  await load({ ...job, seconds: 1 });
+  return load(job);
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Core authenticate() with a memo hit
+// ---------------------------------------------------------------------------------------
+
+async function memoHitPerSecond(): Promise<{ perSecond: number; rounds: number[] }> {
+  const store = new MemoryKeyStore();
+  const { key } = await createKeyManager({ store }).issue({ accountId: 'acct_core', environment: 'production' });
+  const auth = createApiKeyAuth({ store });
+  const request = bearer(key);
+  const rounds: number[] = [];
+  for (let r = 0; r < 6; r++) {
+    const n = 100_000;
+    const started = performance.now();
+    for (let i = 0; i < n; i++) {
+      const result = await auth.authenticate(request);
+      if (!result.ok) throw new Error('memo-hit benchmark: the key did not pass');
+    }
+    rounds.push(Math.round((n / (performance.now() - started)) * 1000));
+  }
+  await auth.close();
+  // The first round is warm-up (JIT); the median of the rest is reported.
+  const measured = rounds.slice(1).sort((a, b) => a - b);
+  return { perSecond: measured[Math.floor(measured.length / 2)]!, rounds };
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. A first-seen key against a bare hash-wasm verify
+// ---------------------------------------------------------------------------------------
+
+async function firstSeen(samples = 15) {
+  const store = new MemoryKeyStore();
+  const manager = createKeyManager({ store });
+  const keys: string[] = [];
+  for (let i = 0; i <= samples; i++) {
+    keys.push((await manager.issue({ accountId: `acct_${i}`, environment: 'production' })).key);
+  }
+  const hashes = new Map(store.allRows().map((row) => [row.lookup_id, row.key_hash]));
+  const auth = createApiKeyAuth({ store });
+  const inThread = createApiKeyAuth({ store, argon2Pool: false });
+  // Key 0 warms the pool threads and both paths' WebAssembly; it is not measured.
+  await auth.authenticate(bearer(keys[0]!));
+  await argon2Verify({ password: keys[0]!.slice(-38, -6), hash: hashes.get(keys[0]!.slice(8, 20))! });
+
+  const time = async (work: () => Promise<unknown>) => {
+    const started = performance.now();
+    await work();
+    return performance.now() - started;
+  };
+  const pooled: number[] = [];
+  const bare: number[] = [];
+  const inThreadTimes: number[] = [];
+  for (const key of keys.slice(1)) {
+    const hash = hashes.get(key.slice(8, 20))!;
+    // Interleaved, so a slow moment of the machine hits all three alike.
+    bare.push(await time(() => argon2Verify({ password: key.slice(-38, -6), hash })));
+    pooled.push(await time(() => auth.authenticate(bearer(key))));
+    inThreadTimes.push(await time(() => inThread.authenticate(bearer(key))));
+  }
+  await Promise.all([auth.close(), inThread.close()]);
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return {
+    samples,
+    bareVerifyMedianMs: round(median(bare)),
+    firstSeenPoolMedianMs: round(median(pooled)),
+    firstSeenInThreadMedianMs: round(median(inThreadTimes)),
+    ratio: round(median(pooled) / median(bare), 3),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// 2 and 4. HTTP routes with and without keyward, and the naive baseline
+// ---------------------------------------------------------------------------------------
+
+async function route(framework: string, form: RouteForm, connections = THROUGHPUT_CONNECTIONS) {
+  const server = await startServer(framework, form);
+  try {
+    return await measuredLoad({ port: server.port, connections, seconds: SECONDS, key: server.key });
+  } finally {
+    await server.stop();
+  }
+}
+
+function httpRow(summary: LoadSummary) {
+  return {
+    requestsPerSecond: Math.round(summary.requestsPerSecond),
+    latencyP99Ms: summary.latencyP99Ms,
+    statusCodes: summary.statusCodes,
+    errors: summary.errors + summary.timeouts,
+  };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * Both forms of a framework's route run side by side: each server starts once, and short
+ * runs alternate between them, so a slow moment of the machine hits both alike. Medians of
+ * the rounds are reported.
+ */
+async function withAndWithout(framework: string) {
+  const bare = await startServer(framework, 'bare');
+  const keyward = await startServer(framework, 'keyward');
+  try {
+    const job = (server: BenchServer): LoadJob => ({ port: server.port, connections: THROUGHPUT_CONNECTIONS, seconds: SECONDS, key: server.key });
+    await load({ ...job(bare), seconds: 1 });
+    await load({ ...job(keyward), seconds: 1 });
+    const rounds: { bare: LoadSummary; keyward: LoadSummary }[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      rounds.push({ bare: await load(job(bare)), keyward: await load(job(keyward)) });
+    }
+    const summarize = (pick: (round: (typeof rounds)[number]) => LoadSummary) => ({
+      requestsPerSecond: Math.round(median(rounds.map((round) => pick(round).requestsPerSecond))),
+      latencyP99Ms: median(rounds.map((round) => pick(round).latencyP99Ms)),
+      rounds: rounds.map((round) => Math.round(pick(round).requestsPerSecond)),
+      statusCodes: mergeCounts(rounds.map((round) => pick(round).statusCodes)),
+      errors: rounds.reduce((sum, round) => sum + pick(round).errors + pick(round).timeouts, 0),
+    });
+    const bareRow = summarize((round) => round.bare);
+    const keywardRow = summarize((round) => round.keyward);
+    return { bare: bareRow, keyward: keywardRow, ratio: round(keywardRow.requestsPerSecond / bareRow.requestsPerSecond, 3) };
+  } finally {
+    await Promise.all([bare.stop(), keyward.stop()]);
+  }
+}
+
+function mergeCounts(counts: Record<string, number>[]): Record<string, number> {
+  const merged: Record<string, number> = {};
+  for (const count of counts) for (const [code, n] of Object.entries(count)) merged[code] = (merged[code] ?? 0) + n;
+  return merged;
+}
+
+async function frameworks() {
+  const rows: Record<string, unknown> = {};
+  for (const framework of FRAMEWORKS) {
+    rows[framework.name] = framework.pending ? { pending: framework.pending } : await withAndWithout(framework.name);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. The flood
+// ---------------------------------------------------------------------------------------
+
+/**
+ * The flood, against the keyward route and (as a control) against the same route without
+ * authentication: what the control shows is the framework's own cost of 500 connections.
+ */
+async function flood(form: RouteForm) {
+  const server = await startServer('express', form);
+  try {
+    const seconds = SECONDS * 3;
+    server.startMeasuring();
+    const [forged, valid] = await Promise.all([
+      load({ port: server.port, connections: FLOOD_CONNECTIONS, seconds, forgeFrom: server.key }),
+      load({ port: server.port, connections: VALID_CONNECTIONS, seconds, key: server.key }),
+    ]);
+    const measured = await server.measure();
+    return {
+      route: form,
+      seconds,
+      floodConnections: FLOOD_CONNECTIONS,
+      floodRequestsPerSecond: Math.round(forged.requestsPerSecond),
+      floodLatencyP99Ms: forged.latencyP99Ms,
+      floodStatusCodes: forged.statusCodes,
+      floodErrors: forged.errors,
+      floodTimeouts: forged.timeouts,
+      validConnections: VALID_CONNECTIONS,
+      validRequestsPerSecond: Math.round(valid.requestsPerSecond),
+      validLatencyP50Ms: valid.latencyP50Ms,
+      validLatencyP99Ms: valid.latencyP99Ms,
+      validStatusCodes: valid.statusCodes,
+      eventLoopDelayP99Ms: round(measured.eventLoopDelayP99Ms),
+      eventLoopDelayMaxMs: round(measured.eventLoopDelayMaxMs),
+      rssIdleMB: measured.rssIdleMB,
+      rssPeakMB: measured.rssPeakMB,
+      rssGrowthMB: round(measured.rssPeakMB - measured.rssIdleMB, 1),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------
+
+type Verdict = 'met' | 'MISSED' | 'pending' | 'info';
+
+function verdict(ok: boolean): Verdict {
+  return ok ? 'met' : 'MISSED';
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const loadBefore = loadavg().map((value) => round(value));
+  if (loadBefore[0]! > 0.5) {
+    console.error(`[bench] warning: load average ${loadBefore[0]} before the run; other work on this machine skews the numbers`);
+  }
+  const log = (text: string) => console.error(`[bench ${Math.round((Date.now() - started) / 1000)}s] ${text}`);
+
+  log('1/5 core authenticate() memo hit');
+  const core = await memoHitPerSecond();
+  log('2/5 routes with and without keyward');
+  const http = await frameworks();
+  log('3/5 first-seen key vs bare argon2Verify');
+  const cold = await firstSeen();
+  log('4/5 naive baseline (argon2Verify on every request)');
+  const naive = await route('express', 'naive', 10);
+  log('5/5 flood of forged keys with a valid client alongside (keyward, then the control)');
+  const attack = await flood('keyward');
+  const control = await flood('bare');
+
+  const express = http.express as { ratio: number; keyward: { requestsPerSecond: number } };
+  const rows: [string, string, string, Verdict][] = [
+    ['1 memo hit, core, one core', `${core.perSecond.toLocaleString('en')} /s`, `>= ${TARGETS.memoHitPerSecond.toLocaleString('en')} /s`, verdict(core.perSecond >= TARGETS.memoHitPerSecond)],
+  ];
+  for (const [name, row] of Object.entries(http)) {
+    const r = row as { pending?: string; ratio?: number; bare?: { requestsPerSecond: number; latencyP99Ms: number }; keyward?: { requestsPerSecond: number; latencyP99Ms: number } };
+    if (r.pending) {
+      rows.push([`2 ${name} with/without keyward`, r.pending, `>= ${TARGETS.withKeywardRatio * 100}%`, 'pending']);
+      continue;
+    }
+    rows.push([
+      `2 ${name} with/without keyward`,
+      `${r.keyward!.requestsPerSecond} / ${r.bare!.requestsPerSecond} req/s = ${round(r.ratio! * 100, 1)}% (p99 ${r.keyward!.latencyP99Ms} / ${r.bare!.latencyP99Ms} ms)`,
+      `>= ${TARGETS.withKeywardRatio * 100}%`,
+      // The issue sets the 85% target for Express and Fastify only; Koa is reported.
+      name === 'koa' ? 'info' : verdict(r.ratio! >= TARGETS.withKeywardRatio),
+    ]);
+  }
+  rows.push(
+    ['3 first-seen key / bare verify', `${cold.firstSeenPoolMedianMs} / ${cold.bareVerifyMedianMs} ms = ${cold.ratio}x`, `<= ${TARGETS.firstSeenRatio}x`, verdict(cold.ratio <= TARGETS.firstSeenRatio)],
+    ['4 naive route (verify every request)', `${Math.round(naive.requestsPerSecond)} req/s, p99 ${naive.latencyP99Ms} ms; keyward ${express.keyward.requestsPerSecond} req/s = ${round(express.keyward.requestsPerSecond / naive.requestsPerSecond, 0)}x`, 'baseline', 'info'],
+    ['5 flood: valid client p99', `${attack.validLatencyP99Ms} ms`, `< ${TARGETS.floodValidP99Ms} ms`, verdict(attack.validLatencyP99Ms < TARGETS.floodValidP99Ms)],
+    ['5 flood: event-loop delay p99', `${attack.eventLoopDelayP99Ms} ms`, `< ${TARGETS.floodEventLoopP99Ms} ms`, verdict(attack.eventLoopDelayP99Ms < TARGETS.floodEventLoopP99Ms)],
+    ['5 flood: peak RSS over idle', `${attack.rssGrowthMB} MB (idle ${attack.rssIdleMB} MB)`, `< ${TARGETS.floodRssGrowthMB} MB`, verdict(attack.rssGrowthMB < TARGETS.floodRssGrowthMB)],
+    ['5 flood: statuses seen', `${JSON.stringify(attack.floodStatusCodes)}, ${attack.floodErrors} errors, ${attack.floodTimeouts} timeouts`, '401/503 only', verdict(Object.keys(attack.floodStatusCodes).every((code) => TARGETS.floodStatuses.includes(code)) && attack.floodErrors + attack.floodTimeouts === 0)],
+    ['5 control: same flood, no keyward', `valid p99 ${control.validLatencyP99Ms} ms, loop p99 ${control.eventLoopDelayP99Ms} ms, RSS +${control.rssGrowthMB} MB`, 'for comparison', 'info'],
+  );
+
+  const results = {
+    when: new Date().toISOString(),
+    machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    settings: { httpSeconds: SECONDS, throughputConnections: THROUGHPUT_CONNECTIONS, argon2: 'm=19456,t=2,p=1', argon2Pool: 'defaults' },
+    targets: TARGETS,
+    memoHit: core,
+    routes: http,
+    firstSeen: cold,
+    naive: httpRow(naive),
+    flood: attack,
+    floodControl: control,
+    loadAverage: { before: loadBefore, after: loadavg().map((value) => round(value)) },
+    summary: rows.map(([item, achieved, target, result]) => ({ item, achieved, target, result })),
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+  };
+  await writeFile(here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+  console.table(results.summary);
+  console.log(`flood details: ${JSON.stringify(attack)}`);
+  console.log(`flood control: ${JSON.stringify(control)}`);
+  console.log(`written: bench/results.json (${results.durationSeconds} s)`);
+}
+
+await main();

@@ -1,0 +1,62 @@
+/**
+ * One benchmark server, in a process of its own (forked by bench/run.ts): it serves one
+ * framework's route in one form on 127.0.0.1 and, on request, measures its own event-loop
+ * delay and resident memory. Messages: it sends `ready`; it answers `measure-start`,
+ * `measure-stop` (with `measured`) and `stop`.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuthOptions } from 'keyward';
+import { FRAMEWORKS, type RouteForm } from './frameworks.js';
+
+export type ServerMessage =
+  | { type: 'ready'; port: number; key: string }
+  | { type: 'measured'; eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; rssIdleMB: number; rssPeakMB: number };
+
+const [frameworkName, form, poolJson] = process.argv.slice(2) as [string, RouteForm, string];
+const framework = FRAMEWORKS.find((candidate) => candidate.name === frameworkName);
+if (!framework || framework.pending) throw new Error(`cannot serve ${frameworkName}`);
+
+const store = new MemoryKeyStore();
+const { key } = await createKeyManager({ store }).issue({ accountId: 'acct_bench', environment: 'production' });
+const storedHash = store.allRows()[0]!.key_hash;
+const auth = createApiKeyAuth({ store, argon2Pool: JSON.parse(poolJson) as ApiKeyAuthOptions['argon2Pool'] });
+const server = await framework.start(form, { auth, storedHash });
+
+// A gateway that has served its key once: the memo knows it and the Argon2 threads are up.
+await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+
+const delay = monitorEventLoopDelay({ resolution: 10 });
+const megabytes = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+let rssIdle = 0;
+let rssPeak = 0;
+let sampler: NodeJS.Timeout | undefined;
+
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'measure-start') {
+    rssIdle = process.memoryUsage.rss();
+    rssPeak = rssIdle;
+    sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 20);
+    delay.reset();
+    delay.enable();
+  }
+  if (message.type === 'measure-stop') {
+    delay.disable();
+    clearInterval(sampler);
+    send({
+      type: 'measured',
+      eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
+      eventLoopDelayMaxMs: delay.max / 1e6,
+      rssIdleMB: megabytes(rssIdle),
+      rssPeakMB: megabytes(rssPeak),
+    });
+  }
+  if (message.type === 'stop') {
+    void Promise.all([server.close(), auth.close()]).then(() => process.disconnect());
+  }
+});
+
+send({ type: 'ready', port: server.port, key });
+
+function send(message: ServerMessage): void {
+  process.send!(message);
+}
