@@ -22,17 +22,22 @@ export interface Argon2PoolOptions {
    */
   maxQueue?: number;
   /**
-   * How much lower than the event loop the Argon2 threads run (a Unix nice increment, 0 to
-   * 19). Argon2 is background work for first-seen keys; when the CPU is short, the event loop
+   * How much lower than the event loop the Argon2 threads run (a nice increment, 0 to 19).
+   * Argon2 is background work for first-seen keys; when the CPU is short, the event loop
    * that answers memo hits should win. Needs piscina's optional `@napi-rs/nice` module and
-   * is ignored where it cannot be loaded or on Windows.
-   * @default 10
+   * is skipped where it cannot be loaded.
+   *
+   * > [!NOTE]
+   * > Only Linux sets a priority per thread. Elsewhere `nice()` would lower the whole
+   * > process, event loop included, so the default there is 0; set it only if you know
+   * > your platform applies it per thread.
+   * @default 10 on Linux, 0 elsewhere
    */
   niceIncrement?: number;
 }
 
-/** The nice increment used when `niceIncrement` is not given. */
-export const DEFAULT_ARGON2_NICE_INCREMENT = 10;
+/** The nice increment used when `niceIncrement` is not given (see its note). */
+export const DEFAULT_ARGON2_NICE_INCREMENT = process.platform === 'linux' ? 10 : 0;
 
 /** The thread count used when `threads` is not given. */
 export function defaultArgon2Threads(): number {

@@ -176,17 +176,18 @@ describe('argon2Pool option checks', () => {
     expect(attempt(value)).toThrowError(ApiKeyAuthError);
   });
 
-  it('defaults to one thread per core but one, 16 waiting per thread and nice 10', () => {
+  it('defaults to one thread per core but one, 16 waiting per thread and nice 10 on Linux', () => {
     const threads = Math.max(1, availableParallelism() - 1);
+    const niceIncrement = process.platform === 'linux' ? 10 : 0;
     expect(resolveAuthOptions({ store: store as never }).argon2Pool).toEqual({
       threads,
       maxQueue: 16 * threads,
-      niceIncrement: 10,
+      niceIncrement,
     });
     expect(resolveAuthOptions({ store: store as never, argon2Pool: { threads: 3 } }).argon2Pool).toEqual({
       threads: 3,
       maxQueue: 48,
-      niceIncrement: 10,
+      niceIncrement,
     });
     expect(resolveAuthOptions({ store: store as never, argon2Pool: false }).argon2Pool).toBe(false);
   });

@@ -1,6 +1,14 @@
 import type { Request } from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
-import type { ApiKeyAuthError, ApiKeyAuthErrorCode, ApiKeyContext, AuthResult, KeyStatus } from 'keyward';
+import type {
+  ApiKeyAuthError,
+  ApiKeyAuthErrorCode,
+  ApiKeyAuthOptions,
+  ApiKeyContext,
+  Argon2PoolOptions,
+  AuthResult,
+  KeyStatus,
+} from 'keyward';
 import type { expressApiKeyAuth } from 'keyward/express';
 
 describe('public types', () => {
@@ -24,5 +32,10 @@ describe('public types', () => {
     expectTypeOf<Parameters<typeof expressApiKeyAuth>[1]>().toEqualTypeOf<
       { keyType?: string; forwardErrors?: boolean } | undefined
     >();
+  });
+
+  it('takes the Argon2 pool options or false', () => {
+    expectTypeOf<ApiKeyAuthOptions['argon2Pool']>().toEqualTypeOf<Argon2PoolOptions | false | undefined>();
+    expectTypeOf<Argon2PoolOptions>().toEqualTypeOf<{ threads?: number; maxQueue?: number; niceIncrement?: number }>();
   });
 });
