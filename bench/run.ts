@@ -26,6 +26,7 @@ const VALID_CONNECTIONS = 5;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const bearer = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const TARGETS = {
   memoHitPerSecond: 100_000,
@@ -95,25 +96,40 @@ async function measuredLoad(job: LoadJob): Promise<LoadSummary> {
 // 1. Core authenticate() with a memo hit
 // ---------------------------------------------------------------------------------------
 
-async function memoHitPerSecond(): Promise<{ perSecond: number; rounds: number[] }> {
+/**
+ * Memo hits in a tight loop on this process's one event loop. Two rates are kept per round:
+ * per wall-clock second, and per CPU second of this process (user + system, all threads),
+ * which is what "per second on one core" means when other processes share the machine; the
+ * CPU-second rate is the one compared with the target.
+ */
+async function memoHitPerSecond() {
   const store = new MemoryKeyStore();
   const { key } = await createKeyManager({ store }).issue({ accountId: 'acct_core', environment: 'production' });
   const auth = createApiKeyAuth({ store });
   const request = bearer(key);
-  const rounds: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < 6; r++) {
     const n = 100_000;
+    const startedCpu = process.cpuUsage();
     const started = performance.now();
     for (let i = 0; i < n; i++) {
       const result = await auth.authenticate(request);
       if (!result.ok) throw new Error('memo-hit benchmark: the key did not pass');
     }
-    rounds.push(Math.round((n / (performance.now() - started)) * 1000));
+    const elapsedMs = performance.now() - started;
+    const used = process.cpuUsage(startedCpu);
+    wall.push(Math.round((n / elapsedMs) * 1000));
+    cpu.push(Math.round((n / (used.user + used.system)) * 1e6));
   }
   await auth.close();
   // The first round is warm-up (JIT); the median of the rest is reported.
-  const measured = rounds.slice(1).sort((a, b) => a - b);
-  return { perSecond: measured[Math.floor(measured.length / 2)]!, rounds };
+  return {
+    perCpuSecond: median(cpu.slice(1)),
+    perWallSecond: median(wall.slice(1)),
+    roundsPerCpuSecond: cpu,
+    roundsPerWallSecond: wall,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -150,7 +166,6 @@ async function firstSeen(samples = 15) {
     inThreadTimes.push(await time(() => inThread.authenticate(bearer(key))));
   }
   await Promise.all([auth.close(), inThread.close()]);
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   return {
     samples,
     bareVerifyMedianMs: round(median(bare)),
@@ -181,8 +196,6 @@ function httpRow(summary: LoadSummary) {
     errors: summary.errors + summary.timeouts,
   };
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
  * Both forms of a framework's route run side by side: each server starts once, and short
@@ -304,7 +317,7 @@ async function main(): Promise<void> {
 
   const express = http.express as { ratio: number; keyward: { requestsPerSecond: number } };
   const rows: [string, string, string, Verdict][] = [
-    ['1 memo hit, core, one core', `${core.perSecond.toLocaleString('en')} /s`, `>= ${TARGETS.memoHitPerSecond.toLocaleString('en')} /s`, verdict(core.perSecond >= TARGETS.memoHitPerSecond)],
+    ['1 memo hit, core, one core', `${core.perCpuSecond.toLocaleString('en')} per CPU-s (${core.perWallSecond.toLocaleString('en')} per wall-s)`, `>= ${TARGETS.memoHitPerSecond.toLocaleString('en')} /s`, verdict(core.perCpuSecond >= TARGETS.memoHitPerSecond)],
   ];
   for (const [name, row] of Object.entries(http)) {
     const r = row as { pending?: string; ratio?: number; bare?: { requestsPerSecond: number; latencyP99Ms: number }; keyward?: { requestsPerSecond: number; latencyP99Ms: number } };
