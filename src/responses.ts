@@ -1,4 +1,4 @@
-import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
+import { ApiKeyAuthError, type ApiKeyAuthErrorCode, type ApiKeyAuthErrorOptions } from './errors.js';
 import { statusMessage, type KeyStatus } from './statuses.js';
 
 /** What an adapter writes for a refused request: decided entirely by the core. */
@@ -54,7 +54,7 @@ export class RefusalFactory {
   }
 
   missing(): ApiKeyAuthError {
-    return new ApiKeyAuthError(
+    return refusal(
       'ERR_API_KEY_MISSING',
       'An API key is required. Send it as "Authorization: Bearer <key>".',
       { status: 401, headers: { 'www-authenticate': this.#missingChallenge } },
@@ -63,21 +63,21 @@ export class RefusalFactory {
 
   /** The one "invalid key" answer: the same bytes whatever the real reason was. */
   invalid(): ApiKeyAuthError {
-    return new ApiKeyAuthError('ERR_API_KEY_INVALID', 'The API key is invalid.', {
+    return refusal('ERR_API_KEY_INVALID', 'The API key is invalid.', {
       status: 401,
       headers: { 'www-authenticate': this.#invalidChallenge },
     });
   }
 
   inactive(status: KeyStatus | undefined): ApiKeyAuthError {
-    return new ApiKeyAuthError('ERR_API_KEY_INACTIVE', statusMessage(status), {
+    return refusal('ERR_API_KEY_INACTIVE', statusMessage(status), {
       status: 403,
       keyStatus: status ?? 'unknown',
     });
   }
 
   wrongType(required: string): ApiKeyAuthError {
-    return new ApiKeyAuthError(
+    return refusal(
       'ERR_API_KEY_WRONG_TYPE',
       `This route needs an API key of type "${required}".`,
       { status: 403 },
@@ -93,7 +93,7 @@ export class RefusalFactory {
   }
 
   overloaded(): ApiKeyAuthError {
-    return new ApiKeyAuthError('ERR_OVERLOADED', 'Too many key checks in progress. Retry shortly.', {
+    return refusal('ERR_OVERLOADED', 'Too many key checks in progress. Retry shortly.', {
       status: 503,
       expose: true,
       headers: { 'retry-after': this.#retryAfter },
@@ -103,6 +103,21 @@ export class RefusalFactory {
   /** A stored row keyward refuses to use; the client sees only a generic server fault. */
   fault(code: Extract<ApiKeyAuthErrorCode, `ERR_STORED_${string}`>, detail: string): ApiKeyAuthError {
     return new ApiKeyAuthError(code, detail, { status: 500, expose: false });
+  }
+}
+
+/**
+ * Builds a refusal without capturing a stack trace. Refusals are answers, not faults: their
+ * stack would only ever point into keyward, and a flood of forged keys creates thousands a
+ * second, where capturing it was the costliest step of a refusal. Faults keep their stacks.
+ */
+function refusal(code: ApiKeyAuthErrorCode, message: string, options: ApiKeyAuthErrorOptions): ApiKeyAuthError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new ApiKeyAuthError(code, message, options);
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
