@@ -66,3 +66,6 @@ export {
   type KeyManagerOptions,
 } from './key-manager.js';
 export { resolveRouteOptions, type ResolvedRouteOptions, type RouteOptions } from './route-options.js';
+// Option checks shared with the other entry points (keyward/postgres), which must throw the
+// one ApiKeyAuthError class of this entry.
+export { assertInteger, assertKnownOptions, assertOptionsObject } from './options.js';
