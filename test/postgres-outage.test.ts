@@ -6,8 +6,9 @@ import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 // Small bounds keep the test short; the authenticator's own timer is set far above them, so a
 // 503 with reason `store_error` shows that the store gave up by itself, within its bounds.
-const STATEMENT_TIMEOUT_MS = 300;
-const CONNECTION_TIMEOUT_MS = 300;
+// They are still generous enough for a loaded CI machine to open a connection in time.
+const STATEMENT_TIMEOUT_MS = 1_000;
+const CONNECTION_TIMEOUT_MS = 1_000;
 const AUTHENTICATOR_TIMEOUT_MS = 15_000;
 
 describePostgres('a gateway whose PostgreSQL goes down, hangs and comes back', (db) => {
@@ -57,6 +58,17 @@ describePostgres('a gateway whose PostgreSQL goes down, hangs and comes back', (
     return results;
   };
 
+  /**
+   * Waits for a pass after the database came back. A connection cut while idle may be handed
+   * out once before the pool sees it is closed, so a few refusals are allowed first.
+   */
+  const passesAgain = async () => {
+    let result = await call();
+    for (let attempt = 0; attempt < 3 && !result.ok; attempt++) result = await call();
+    expect(result.ok).toBe(true);
+    decisions.length = 0;
+  };
+
   const expectUnavailable = (results: AuthResult[]) => {
     for (const result of results) {
       expect(result.ok).toBe(false);
@@ -88,11 +100,10 @@ describePostgres('a gateway whose PostgreSQL goes down, hangs and comes back', (
 
   it('answers 503 within the store bounds, never a pass, while the database hangs', async () => {
     proxy.set('up');
-    expect((await call()).ok).toBe(true);
-    decisions.length = 0;
+    await passesAgain();
 
     proxy.set('hung');
-    const results = await burst(10);
+    const results = await burst(6);
     const details = decisions.map((decision) => decision.detail ?? '');
     expectUnavailable(results);
     // Each request ended on the statement bound (a connection it had) or on the connection
@@ -102,10 +113,7 @@ describePostgres('a gateway whose PostgreSQL goes down, hangs and comes back', (
 
   it('serves 200s again once the database is back, with the same authenticator and pool', async () => {
     proxy.set('up');
-    // A connection cut while idle may be handed out once before the pool sees it is closed.
-    let first = await call();
-    for (let attempt = 0; attempt < 3 && !first.ok; attempt++) first = await call();
-    expect(first.ok).toBe(true);
+    await passesAgain();
     const after = await burst(10);
     expect(after.every((result) => result.ok)).toBe(true);
   });
