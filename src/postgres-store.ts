@@ -46,7 +46,8 @@ const PATCHABLE = new Set<string>(
 );
 
 const COLUMNS = ROW_COLUMNS.join(', ');
-const LIVE = 'NOT soft_deleted AND revoked_at IS NULL';
+/** The SQL condition for a live row, on the columns of `alias` if given. */
+const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS NULL`;
 
 /**
  * The production {@link KeyStore}: one PostgreSQL table shared by every gateway instance.
@@ -251,10 +252,10 @@ function statements(table: string) {
   const select = `SELECT ${COLUMNS} FROM ${table}`;
   const placeholders = ROW_COLUMNS.map((_, index) => `$${index + 1}`).join(', ');
   return {
-    byLookupId: `${select} WHERE lookup_id = $1 AND ${LIVE}`,
-    byId: `${select} WHERE id = $1 AND ${LIVE}`,
-    live: `${select} WHERE account_id = $1 AND environment = $2 AND ${LIVE}`,
-    lockById: `${select} WHERE id = $1 AND ${LIVE} FOR UPDATE`,
+    byLookupId: `${select} WHERE lookup_id = $1 AND ${live()}`,
+    byId: `${select} WHERE id = $1 AND ${live()}`,
+    live: `${select} WHERE account_id = $1 AND environment = $2 AND ${live()}`,
+    lockById: `${select} WHERE id = $1 AND ${live()} FOR UPDATE`,
     insert: `INSERT INTO ${table} (${COLUMNS}) VALUES (${placeholders})`,
     // Duplicate ids in one batch collapse to their latest time first: an UPDATE joined to
     // several source rows would pick one of them at random. Rows are locked in id order, so
@@ -263,7 +264,7 @@ function statements(table: string) {
   SELECT id, max(used_at) AS used_at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, used_at) GROUP BY id
 ), target AS (
   SELECT k.id, used.used_at FROM ${table} AS k JOIN used ON used.id = k.id
-  WHERE ${LIVE.replaceAll('soft_deleted', 'k.soft_deleted').replace('revoked_at', 'k.revoked_at')}
+  WHERE ${live('k.')}
     AND (k.last_used_at IS NULL OR k.last_used_at < used.used_at)
   ORDER BY k.id FOR UPDATE OF k
 )
