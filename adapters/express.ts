@@ -73,7 +73,8 @@ export type ExpressBasicAuthOptions = BasicAuthOptions;
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad options.
  * @example
  * ```ts
- * app.post('/hooks/in', expressBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! }), express.json(), receive);
+ * const hookAuth = expressBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! });
+ * app.post('/hooks/in', hookAuth, express.json(), receive);
  * ```
  */
 export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandler {

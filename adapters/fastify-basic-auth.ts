@@ -24,7 +24,8 @@ export type FastifyBasicAuthHook = (
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad options.
  * @example
  * ```ts
- * const hookAuth = fastifyBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! });
+ * const password = process.env.HOOK_PASSWORD!;
+ * const hookAuth = fastifyBasicAuth({ username: 'hook-relay', password });
  * app.post('/hooks/in', { onRequest: hookAuth }, receive);
  * ```
  */
@@ -36,6 +37,7 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
     if (result.ok) return undefined;
     if (checker.forwardErrors) throw result.error;
     // Fastify's rule for async hooks that answer early: send, then return the reply.
-    return reply.code(result.response.status).headers(result.response.headers).send(result.response.body);
+    const { status, headers, body } = result.response;
+    return reply.code(status).headers(headers).send(body);
   };
 }

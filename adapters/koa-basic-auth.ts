@@ -18,7 +18,8 @@ export type KoaBasicAuthOptions = BasicAuthOptions;
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad options.
  * @example
  * ```ts
- * router.post('/hooks/in', koaBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! }), receive);
+ * const hookAuth = koaBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! });
+ * router.post('/hooks/in', hookAuth, receive);
  * ```
  */
 export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {

@@ -1,7 +1,17 @@
 import { secretsEqual } from './compare.js';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
-import { assertHeaderParameter, assertKnownOptions, assertOptionalFunction, assertOptionsObject } from './options.js';
-import { defaultErrorBody, responseFor, type AuthResponse, type ErrorBodyFormatter } from './responses.js';
+import {
+  assertHeaderParameter,
+  assertKnownOptions,
+  assertOptionalFunction,
+  assertOptionsObject,
+} from './options.js';
+import {
+  defaultErrorBody,
+  responseFor,
+  type AuthResponse,
+  type ErrorBodyFormatter,
+} from './responses.js';
 
 /** Options of {@link createBasicAuthChecker} and of the receiver middleware of each adapter. */
 export interface BasicAuthOptions {
@@ -22,7 +32,12 @@ export interface BasicAuthOptions {
 }
 
 /** Why Basic credentials were refused. For the app's logs; the client sees only the 401. */
-export type BasicAuthFailure = 'missing' | 'too_long' | 'malformed_header' | 'malformed_credentials' | 'mismatch';
+export type BasicAuthFailure =
+  | 'missing'
+  | 'too_long'
+  | 'malformed_header'
+  | 'malformed_credentials'
+  | 'mismatch';
 
 /** The result of {@link BasicAuthChecker.check}. */
 export type BasicAuthResult =
@@ -75,7 +90,8 @@ const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
  *   password, or a realm that would break the challenge header.
  * @example
  * ```ts
- * const checker = createBasicAuthChecker({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! });
+ * const password = process.env.HOOK_PASSWORD!;
+ * const checker = createBasicAuthChecker({ username: 'hook-relay', password });
  * const result = checker.check(req.headers.authorization);
  * if (!result.ok) return send(result.response); // 401 with WWW-Authenticate: Basic …
  * ```
@@ -95,7 +111,9 @@ export function createBasicAuthChecker(
   }
   assertHeaderParameter(realm, 'realm');
   assertOptionalFunction(options.errorBody, 'errorBody');
-  if (typeof forwardErrors !== 'boolean') invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
+  if (typeof forwardErrors !== 'boolean') {
+    invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
+  }
   const format = options.errorBody ?? defaultErrorBody;
   const challenge = { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` };
 

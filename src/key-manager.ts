@@ -265,9 +265,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
     async setWebhook(keyId, settings) {
       if (typeof settings !== 'object' || settings === null) {
-        throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', 'Webhook settings must be { url, username?, password? }.', {
-          status: 400,
-        });
+        const message = 'Webhook settings must be { url, username?, password? }.';
+        throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });
       }
       const url = normalizeWebhookUrl(settings.url);
       const username = normalizeWebhookUsername(settings.username);

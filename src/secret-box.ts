@@ -1,4 +1,10 @@
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import { assertKnownOptions, assertOptionsObject } from './options.js';
 
@@ -59,7 +65,8 @@ const MAX_SEALED_LENGTH = 4096;
  *   key material that is not exactly 32 bytes.
  * @example
  * ```ts
- * const box = createSecretBox({ current: 'k1', keys: { k1: Buffer.from(process.env.WEBHOOK_KEY!, 'base64') } });
+ * const k1 = Buffer.from(process.env.WEBHOOK_KEY_K1!, 'base64');
+ * const box = createSecretBox({ current: 'k1', keys: { k1 } });
  * const sealed = box.seal('p4ss:w0rd:x'); // 'v1.k1.…'
  * box.open(sealed); // 'p4ss:w0rd:x'
  * ```
@@ -106,7 +113,9 @@ export function createSecretBox(keys: SealingKeys): SecretBox {
         throw secretError(`The webhook password was sealed with key id "${parsed.keyId}", which is not configured.`);
       }
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, parsed.iv, { authTagLength: TAG_BYTES });
+        const decipher = createDecipheriv('aes-256-gcm', key, parsed.iv, {
+          authTagLength: TAG_BYTES,
+        });
         decipher.setAAD(additionalData(parsed.keyId));
         decipher.setAuthTag(parsed.tag);
         const plain = Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]);

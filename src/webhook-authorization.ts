@@ -39,7 +39,8 @@ export function basicAuthorizationHeader(username: string | null, password: stri
  * @example
  * ```ts
  * const authorization = webhookAuthorizationFor(row, box);
- * await fetch(row.webhook_url!, { method: 'POST', headers: authorization ? { authorization } : {}, body });
+ * const headers = authorization ? { authorization } : {};
+ * await fetch(row.webhook_url!, { method: 'POST', headers, body });
  * ```
  */
 export function webhookAuthorizationFor(row: ApiKeyRow, box: SecretBox): string | null {
