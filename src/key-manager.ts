@@ -320,15 +320,18 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 }
 
 /**
- * The card of a row. A key whose `expires_at` has passed reads EXPIRED whatever its status
- * value says, because that is what authenticating with it answers.
+ * The card of a row. The label is what authenticating with the key would answer: an `allowed`
+ * key whose `expires_at` has passed reads EXPIRED, while a suspended one keeps SUSPENDED
+ * (the status is checked before the expiry date).
  */
 export function toCard(row: ApiKeyRow, now: Date): KeyCard {
+  const status = normalizeStatus(row.status);
+  const expired = status === 'allowed' && isPast(row.expires_at, now);
   return {
     keyId: row.id,
     keyType: row.key_type,
     status: row.status,
-    statusLabel: isPast(row.expires_at, now) ? 'EXPIRED' : statusLabel(normalizeStatus(row.status)),
+    statusLabel: expired ? 'EXPIRED' : statusLabel(status),
     environment: row.environment,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,

@@ -157,6 +157,18 @@ describe('createKeyManager: describe', () => {
     expect((await call(key)).body.error.key_status).toBe('expired');
   });
 
+  it('keeps SUSPENDED for a suspended key whose expires_at has passed, as authentication answers', async () => {
+    const { key, card } = await manager.issue({
+      accountId: 'acct_1',
+      environment: 'sandbox',
+      status: 'suspended',
+      expiresAt: new Date(Date.now() - 1000),
+    });
+
+    expect(card.statusLabel).toBe('SUSPENDED');
+    expect((await call(key)).body.error.key_status).toBe('suspended');
+  });
+
   it('shows last used once the key has authenticated a call', async () => {
     const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     await call(key);
