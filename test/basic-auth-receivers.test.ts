@@ -5,7 +5,9 @@ import { createRequire } from 'node:module';
 import express from 'express';
 import Fastify from 'fastify';
 import Koa, { type Middleware } from 'koa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RequestHandler } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { expressBasicAuth } from '../adapters/express.js';
 import { fastifyBasicAuth } from '../adapters/fastify-basic-auth.js';
 import { koaBasicAuth } from '../adapters/koa-basic-auth.js';
@@ -246,6 +248,12 @@ describe('C20: Koa receiver behind a catch-all error middleware', () => {
 });
 
 describe('receiver middleware: setup', () => {
+  it('returns each framework\'s own middleware type', () => {
+    expectTypeOf(expressBasicAuth).returns.toEqualTypeOf<RequestHandler>();
+    expectTypeOf(koaBasicAuth).returns.toEqualTypeOf<Middleware>();
+    expectTypeOf(fastifyBasicAuth).returns.parameters.toEqualTypeOf<[FastifyRequest, FastifyReply]>();
+  });
+
   it.each([
     ['expressBasicAuth', () => expressBasicAuth({ username: 'a:b', password: 'p' })],
     ['koaBasicAuth', () => koaBasicAuth({ username: 'u', password: '' })],
