@@ -1,0 +1,39 @@
+import type { Server } from 'node:http';
+import express from 'express';
+import type { ApiKeyAuth } from 'keyward';
+import { expressApiKeyAuth } from 'keyward/express';
+import { acceptSms, health, whoami, type DemoReply } from './sms.js';
+
+/** The demo gateway's routes on Express. */
+export function createExpressDemo(auth: ApiKeyAuth): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const send = (res: express.Response, reply: DemoReply) => res.status(reply.status).json(reply.body);
+
+  app.get('/healthz', (_req, res) => send(res, health()));
+
+  // Authentication runs before the JSON parser: a refused request costs no body parse.
+  app.post(
+    '/v1/sms',
+    expressApiKeyAuth(auth, { keyType: 'sms_api' }),
+    express.json({ limit: '16kb' }),
+    (req, res) => send(res, acceptSms(req.body, req.apiKey!)),
+  );
+  app.get('/v1/whoami', expressApiKeyAuth(auth), (req, res) => send(res, whoami(req.apiKey!)));
+
+  // A body that is not JSON is the client's mistake, not a server fault.
+  app.use((error: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const status = error.status && error.status < 500 ? error.status : 500;
+    res.status(status).json({ error: { code: status === 500 ? 'ERR_INTERNAL' : 'ERR_INVALID_REQUEST', message: status === 500 ? 'Internal server error.' : 'The request body is not valid JSON.' } });
+  });
+  return app;
+}
+
+/** Starts the Express demo on host:port. */
+export function listenExpressDemo(auth: ApiKeyAuth, port: number, host: string): Promise<Server> {
+  const app = createExpressDemo(auth);
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, () => resolve(server));
+    server.once('error', reject);
+  });
+}

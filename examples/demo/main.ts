@@ -1,0 +1,68 @@
+/**
+ * The demo SMS gateway: `npm run demo [-- --framework express]`.
+ *
+ * Serves `POST /v1/sms`, `GET /v1/whoami` and `GET /healthz` on 127.0.0.1:$PORT (default
+ * 3000), backed by a MemoryKeyStore holding one sandbox key per status, printed at start.
+ */
+import type { Server } from 'node:http';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth, type AuthDecision } from 'keyward';
+import { listenExpressDemo } from './express-app.js';
+import { seedDemoKeys } from './seed-keys.js';
+
+/** Each framework's demo: the same routes, started on host:port. */
+const DEMO_APPS = {
+  express: listenExpressDemo,
+} satisfies Record<string, (auth: ApiKeyAuth, port: number, host: string) => Promise<Server>>;
+type Framework = keyof typeof DEMO_APPS;
+const FRAMEWORKS = Object.keys(DEMO_APPS) as Framework[];
+
+const host = '127.0.0.1';
+const port = Number(process.env.PORT ?? 3000);
+const framework = frameworkFromArgs(process.argv.slice(2));
+
+const store = new MemoryKeyStore();
+const manager = createKeyManager({ store });
+const auth = createApiKeyAuth({
+  store,
+  environments: ['sandbox', 'production'],
+  usageFlushIntervalMs: 1_000,
+  onDecision: logDecision,
+});
+
+const keys = await seedDemoKeys(manager);
+const server = await DEMO_APPS[framework](auth, port, host);
+const base = `http://${host}:${port}`;
+
+console.log(`keyward demo gateway (${framework}) listening on ${base}`);
+for (const { label, key } of keys) console.log(`demo key ${label}: ${key}`);
+const allowed = keys.find((entry) => entry.label === 'allowed')!.key;
+console.log(
+  `try: curl -i -X POST ${base}/v1/sms -H 'Authorization: Bearer ${allowed}' ` +
+    `-H 'Content-Type: application/json' -d '{"to":"+15550100","body":"hello"}'`,
+);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal));
+
+async function shutdown(signal: string): Promise<void> {
+  console.log(`${signal} received, shutting down`);
+  server.closeIdleConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await auth.close();
+  process.exit(0);
+}
+
+/** One line per decision: the public ids and the internal reason, never the key. */
+function logDecision(decision: AuthDecision): void {
+  const who = decision.keyId ?? decision.lookupId ?? '-';
+  console.log(`auth ${decision.outcome} ${decision.status} ${decision.reason} key=${who}`);
+}
+
+function frameworkFromArgs(args: string[]): Framework {
+  const index = args.indexOf('--framework');
+  const value = index === -1 ? 'express' : args[index + 1];
+  if (!FRAMEWORKS.includes(value as Framework)) {
+    console.error(`--framework must be one of ${FRAMEWORKS.join(', ')}`);
+    process.exit(2);
+  }
+  return value as Framework;
+}

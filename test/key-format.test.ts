@@ -1,0 +1,124 @@
+import { crc32 } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import {
+  API_KEY_PATTERN,
+  KEY_LENGTH,
+  checksumOf,
+  generateApiKey,
+  maskApiKey,
+  parseApiKey,
+} from 'keyward';
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** The documented checksum, written independently of src/ from the format's description. */
+function referenceChecksum(head: string): string {
+  let n = zlibCrc32(head);
+  let out = '';
+  while (n > 0) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out.padStart(6, '0');
+}
+
+function zlibCrc32(text: string): number {
+  // node:zlib gained crc32 in Node 22; on 20 fall back to a bitwise loop.
+  if (typeof crc32 === 'function') return crc32(Buffer.from(text, 'ascii'));
+  let crc = ~0;
+  for (const byte of Buffer.from(text, 'ascii')) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return ~crc >>> 0;
+}
+
+describe('generateApiKey', () => {
+  it('writes sk_live_ for production and sk_test_ for sandbox, 58 characters in all', () => {
+    expect(generateApiKey('production').key).toMatch(/^sk_live_[0-9A-Za-z]{50}$/);
+    expect(generateApiKey('sandbox').key).toMatch(/^sk_test_[0-9A-Za-z]{50}$/);
+    expect(generateApiKey('sandbox').key).toHaveLength(KEY_LENGTH);
+  });
+
+  it('ends with the documented CRC-32 base62 checksum of everything before it', () => {
+    for (let i = 0; i < 50; i++) {
+      const { key } = generateApiKey(i % 2 ? 'production' : 'sandbox');
+      expect(key.slice(-6)).toBe(referenceChecksum(key.slice(0, -6)));
+    }
+  });
+
+  it('splits the body into a 12-character lookup id and a 32-character secret', () => {
+    const generated = generateApiKey('production');
+    expect(generated.key.slice(8, 20)).toBe(generated.lookupId);
+    expect(generated.key.slice(20, 52)).toBe(generated.secret);
+  });
+
+  it('draws every base62 character about equally often (no modulo bias)', () => {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 2_000; i++) {
+      for (const c of generateApiKey('sandbox').secret) counts.set(c, (counts.get(c) ?? 0) + 1);
+    }
+    const expected = (2_000 * 32) / 62;
+    expect(counts.size).toBe(62);
+    // A byte-modulo-62 generator over-weights the first 8 characters by ~25%; allow ±15%.
+    for (const count of counts.values()) expect(Math.abs(count - expected) / expected).toBeLessThan(0.15);
+  });
+});
+
+describe('parseApiKey', () => {
+  const { key, lookupId, secret } = generateApiKey('production');
+
+  it('returns the environment, lookup id and secret of a valid key', () => {
+    expect(parseApiKey(key)).toEqual({ ok: true, key: { environment: 'production', lookupId, secret } });
+  });
+
+  it('refuses a key with any single character changed', () => {
+    for (let i = 8; i < KEY_LENGTH; i++) {
+      const swapped = key[i] === 'A' ? 'B' : 'A';
+      const changed = key.slice(0, i) + swapped + key.slice(i + 1);
+      expect(parseApiKey(changed).ok).toBe(false);
+    }
+  });
+
+  it.each([
+    ['one character short', key.slice(0, -1), 'bad_length'],
+    ['one character long', `${key}A`, 'bad_length'],
+    ['an unknown prefix', `sk_prod_${key.slice(8)}`, 'bad_prefix'],
+    ['an upper-case prefix', `SK_LIVE_${key.slice(8)}`, 'bad_prefix'],
+    ['a character outside base62', `${key.slice(0, 20)}-${key.slice(21)}`, 'bad_alphabet'],
+    ['a non-ASCII character', `${key.slice(0, 20)}é${key.slice(21)}`, 'bad_alphabet'],
+    ['a wrong checksum', `${key.slice(0, -6)}000000`, 'bad_checksum'],
+    ['the letter case of the body swapped', key.slice(0, 8) + swapCase(key.slice(8)), 'bad_checksum'],
+    ['an empty string', '', 'bad_length'],
+  ])('refuses %s with reason %s', (_name, candidate, reason) => {
+    expect(parseApiKey(candidate)).toEqual({ ok: false, reason });
+  });
+});
+
+describe('maskApiKey', () => {
+  it('keeps the prefix, the first four body characters, an ellipsis and the last four', () => {
+    const { key, masked } = generateApiKey('production');
+    expect(masked).toBe(`sk_live_${key.slice(8, 12)}\u2026${key.slice(-4)}`);
+    expect(maskApiKey(key)).toBe(masked);
+    expect(maskApiKey('sk_live_kqz3' + 'x'.repeat(42) + 'oU0i')).toBe('sk_live_kqz3…oU0i');
+  });
+});
+
+describe('API_KEY_PATTERN', () => {
+  it('finds keys inside text and nothing shorter', () => {
+    const { key } = generateApiKey('sandbox');
+    expect(`token=${key};`.match(API_KEY_PATTERN)?.[0]).toBe(key);
+    expect(API_KEY_PATTERN.test(key.slice(0, -1))).toBe(false);
+  });
+});
+
+describe('checksumOf', () => {
+  it('left-pads small checksums with 0 to six characters', () => {
+    // CRC-32 of the empty string is 0.
+    expect(checksumOf('')).toBe('000000');
+  });
+});
+
+function swapCase(text: string): string {
+  return [...text].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('');
+}
