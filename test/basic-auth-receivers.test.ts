@@ -1,18 +1,16 @@
-import { once } from 'node:events';
-import { request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
 import express from 'express';
-import Fastify from 'fastify';
-import Koa, { type Middleware } from 'koa';
 import type { RequestHandler } from 'express';
+import express4 from 'express4';
+import Fastify from 'fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import Koa, { type Middleware } from 'koa';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { expressBasicAuth } from '../adapters/express.js';
 import { fastifyBasicAuth } from '../adapters/fastify-basic-auth.js';
 import { koaBasicAuth } from '../adapters/koa-basic-auth.js';
-
-const express4 = createRequire(import.meta.url)('express4') as typeof express;
+import { send, type ClientResponse } from './helpers/http-client.js';
+import { listen } from './http/apps.js';
 
 /** Receiver routes and the credentials each one is configured with (public-cases.md). */
 const ROUTES = {
@@ -24,44 +22,24 @@ const ROUTES = {
 type RoutePath = keyof typeof ROUTES;
 
 const CHALLENGE = 'Basic realm="webhooks", charset="UTF-8"';
-const DELIVERY = '{"event":"delivered"}';
 
 interface Running {
-  port: number;
+  url: string;
   /** How many times a protected handler ran. */
   handled: () => number;
   close: () => Promise<void>;
 }
 
-interface Answer {
-  status: number;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-function post(port: number, path: string, authorization?: string): Promise<Answer> {
+/** Posts a delivery receipt, with the Authorization header exactly as given (or none). */
+function post(app: Running, path: string, authorization?: string): Promise<ClientResponse> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (authorization !== undefined) headers.authorization = authorization;
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(DELIVERY);
-  });
+  return send(app.url, path, { method: 'POST', headers, body: '{"event":"delivered"}' });
 }
 
-async function listen(server: Server, handled: () => number): Promise<Running> {
-  if (!server.listening) await once(server.listen(0, '127.0.0.1'), 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    port,
-    handled,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+async function running(server: Server, handled: () => number): Promise<Running> {
+  const app = await listen(server, []);
+  return { url: app.url, close: app.close, handled };
 }
 
 function startExpress(framework: typeof express): Promise<Running> {
@@ -77,7 +55,7 @@ function startExpress(framework: typeof express): Promise<Running> {
   app.use((error: any, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     res.status(error.status ?? 500).set(error.headers ?? {}).json({ app_error: error.code ?? 'unknown' });
   });
-  return listen(app.listen(0, '127.0.0.1'), () => handled);
+  return running(app.listen(0, '127.0.0.1'), () => handled);
 }
 
 function startKoa(): Promise<Running> {
@@ -105,7 +83,7 @@ function startKoa(): Promise<Running> {
       ctx.body = { received: true, event: JSON.parse(raw).event };
     });
   });
-  return listen(app.listen(0, '127.0.0.1'), () => handled);
+  return running(app.listen(0, '127.0.0.1'), () => handled);
 }
 
 async function startFastify(): Promise<Running> {
@@ -117,13 +95,15 @@ async function startFastify(): Promise<Running> {
       return { received: true, event: (req.body as { event: string }).event };
     });
   }
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return listen(app.server, () => handled);
+  await app.ready();
+  const server = app.server.listen(0, '127.0.0.1');
+  const result = await running(server, () => handled);
+  return { ...result, close: () => app.close() };
 }
 
 const FRAMEWORKS: [string, () => Promise<Running>][] = [
   ['Express 5', () => startExpress(express)],
-  ['Express 4', () => startExpress(express4)],
+  ['Express 4', () => startExpress(express4 as unknown as typeof express)],
   ['Koa', startKoa],
   ['Fastify', startFastify],
 ];
@@ -163,7 +143,7 @@ describe.each(FRAMEWORKS)('Basic-auth receiver on %s', (_name, start) => {
   it.each(CASES)('%s → %i', async (_what, path, authorization, status, code) => {
     const before = app.handled();
 
-    const answer = await post(app.port, path, authorization);
+    const answer = await post(app, path, authorization);
 
     expect(answer.status).toBe(status);
     if (status === 200) {
@@ -187,7 +167,7 @@ describe.each(FRAMEWORKS)('Basic-auth receiver on %s', (_name, start) => {
   });
 
   it('with forwardErrors, hands the 401 to the app\'s error handling with the challenge kept', async () => {
-    const answer = await post(app.port, '/hooks/forwarded', `Basic ${btoa('hook-relay:wrong')}`);
+    const answer = await post(app, '/hooks/forwarded', `Basic ${btoa('hook-relay:wrong')}`);
 
     expect(answer.status).toBe(401);
     expect(answer.headers['www-authenticate']).toBe(CHALLENGE);
@@ -195,13 +175,13 @@ describe.each(FRAMEWORKS)('Basic-auth receiver on %s', (_name, start) => {
   });
 
   it('with forwardErrors, still lets good credentials through', async () => {
-    const answer = await post(app.port, '/hooks/forwarded', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
+    const answer = await post(app, '/hooks/forwarded', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
 
     expect(answer.status).toBe(200);
   });
 
   it('never echoes the presented credentials', async () => {
-    const answer = await post(app.port, '/hooks/in', `Basic ${btoa('hook-relay:zz-guess-42')}`);
+    const answer = await post(app, '/hooks/in', `Basic ${btoa('hook-relay:zz-guess-42')}`);
 
     expect(answer.body).not.toContain('zz-guess-42');
     expect(JSON.stringify(answer.headers)).not.toContain('zz-guess-42');
@@ -212,9 +192,9 @@ describe('C20: Koa receiver behind a catch-all error middleware', () => {
   it('answers 401 with the Basic challenge and no 500, with and without forwarding', async () => {
     const app = await startKoa();
     try {
-      const missing = await post(app.port, '/hooks/in');
-      const wrong = await post(app.port, '/hooks/in', `Basic ${btoa('hook-relay:nope')}`);
-      const forwarded = await post(app.port, '/hooks/forwarded');
+      const missing = await post(app, '/hooks/in');
+      const wrong = await post(app, '/hooks/in', `Basic ${btoa('hook-relay:nope')}`);
+      const forwarded = await post(app, '/hooks/forwarded');
 
       for (const answer of [missing, wrong, forwarded]) {
         expect(answer.status).toBe(401);
@@ -234,15 +214,15 @@ describe('C20: Koa receiver behind a catch-all error middleware', () => {
       ctx.body = 'ok';
     }));
     // Koa logs thrown errors with status >= 500 only; a 401 stays quiet.
-    const running = await listen(app.listen(0, '127.0.0.1'), () => 0);
+    const server = await running(app.listen(0, '127.0.0.1'), () => 0);
     try {
-      const answer = await post(running.port, '/hooks/in', 'Basic !!!');
+      const answer = await post(server, '/hooks/in', 'Basic !!!');
 
       expect(answer.status).toBe(401);
       expect(answer.headers['www-authenticate']).toBe(CHALLENGE);
       expect(answer.body).toBe('The credentials are invalid.');
     } finally {
-      await running.close();
+      await server.close();
     }
   });
 });

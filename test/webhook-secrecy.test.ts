@@ -8,6 +8,7 @@ import {
   type ApiKeyAuth,
   type KeyManager,
 } from '../src/index.js';
+import { CaptureLogger } from './helpers/capture-logger.js';
 
 const CHEAP_ARGON2 = { memoryKiB: 256, iterations: 1, parallelism: 1 };
 const SEALING_KEY = Buffer.alloc(32, 0x5a);
@@ -45,7 +46,8 @@ describe('webhook password secrecy', () => {
   let store: MemoryKeyStore;
   let manager: KeyManager;
   let auth: ApiKeyAuth;
-  const logs: unknown[] = [];
+  let logger: CaptureLogger;
+  const decisions: unknown[] = [];
   let keyId: string;
   let key: string;
 
@@ -56,13 +58,9 @@ describe('webhook password secrecy', () => {
       argon2: CHEAP_ARGON2,
       webhookKeys: { current: 'k1', keys: { k1: SEALING_KEY } },
     });
-    const capture = (level: string) => (fields: unknown, message: string) => logs.push({ level, fields, message });
-    auth = createApiKeyAuth({
-      store,
-      logger: { debug: capture('debug'), info: capture('info'), warn: capture('warn'), error: capture('error') },
-      onDecision: (decision) => logs.push(decision),
-    });
-    logs.length = 0;
+    logger = new CaptureLogger(LEAK_FORMS);
+    auth = createApiKeyAuth({ store, logger, onDecision: (decision) => decisions.push(decision) });
+    decisions.length = 0;
     const issued = await manager.issue({ accountId: 'acct_1', environment: 'production' });
     keyId = issued.card.keyId;
     key = issued.key;
@@ -112,8 +110,11 @@ describe('webhook password secrecy', () => {
     await manager.setStatus(keyId, 'locked');
     await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
 
-    expect(logs.length).toBeGreaterThan(0);
-    expectNoPassword(logs);
+    expect(logger.entries.length).toBeGreaterThan(0);
+    expect(decisions).toHaveLength(3);
+    logger.assertNoLeaks();
+    expectNoPassword(logger.entries);
+    expectNoPassword(decisions);
   });
 
   it('puts no password into the errors of setWebhook', async () => {
