@@ -8,6 +8,8 @@ export default defineConfig({
     alias: [
       { find: /^keyward$/, replacement: here('./src/index.ts') },
       { find: /^keyward\/express$/, replacement: here('./adapters/express.ts') },
+      { find: /^keyward\/koa$/, replacement: here('./adapters/koa.ts') },
+      { find: /^keyward\/fastify$/, replacement: here('./adapters/fastify.ts') },
     ],
   },
   test: {
