@@ -104,8 +104,8 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
     }
     if (forwardErrors) throw result.error;
 
-    // A Buffer is sent as it is: a string with a JSON content type would go through an app's
-    // custom reply serializer. Returning the reply makes Fastify wait until it is written,
+    // A Buffer is sent as it is: a string would go through a serializer an earlier hook set
+    // with reply.serializer(). Returning the reply makes Fastify wait until it is written,
     // so async onSend hooks cannot let the request run on to the body parser and handler.
     const { status, headers, body } = result.response;
     return reply.code(status).headers(headers).send(Buffer.from(body));
