@@ -25,7 +25,10 @@ export interface FastifyApiKeyAuthOptions extends RouteOptions {
 }
 
 /** An `onRequest` hook that authenticates the request. */
-export type FastifyApiKeyAuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+export type FastifyApiKeyAuthHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<unknown>;
 
 /**
  * An `onRequest` hook (Fastify 4 and 5) that authenticates one route's API key. It runs before
@@ -97,7 +100,8 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, factory);
 
   return async function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply) {
-    const result = await auth.authenticate({ headers: request.raw.headers, url: request.raw.url }, requirement);
+    const raw = { headers: request.raw.headers, url: request.raw.url };
+    const result = await auth.authenticate(raw, requirement);
     if (result.ok) {
       request.apiKey = result.context;
       return;

@@ -40,8 +40,12 @@ export type KoaApiKeyAuthOptions = RouteOptions;
 export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = {}): Middleware {
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'koaApiKeyAuth');
 
-  return async function koaApiKeyAuthMiddleware(ctx: ParameterizedContext, next: () => Promise<unknown>) {
-    const result = await auth.authenticate({ headers: ctx.req.headers, url: ctx.originalUrl }, requirement);
+  return async function koaApiKeyAuthMiddleware(
+    ctx: ParameterizedContext,
+    next: () => Promise<unknown>,
+  ) {
+    const request = { headers: ctx.req.headers, url: ctx.originalUrl };
+    const result = await auth.authenticate(request, requirement);
     if (result.ok) {
       ctx.state.apiKey = result.context;
       return next();
