@@ -8,6 +8,13 @@ import {
   type RouteOptions,
 } from 'keyward';
 
+// The webhook receiver's Basic-auth hook ships from the same entry point.
+export {
+  fastifyBasicAuth,
+  type FastifyBasicAuthHook,
+  type FastifyBasicAuthOptions,
+} from './fastify-basic-auth.js';
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by keyward's hook once the key has passed every check. */

@@ -1,6 +1,9 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import { resolveRouteOptions, type ApiKeyAuth, type ApiKeyContext, type RouteOptions } from 'keyward';
 
+// The webhook receiver's Basic-auth middleware ships from the same entry point.
+export { koaBasicAuth, type KoaBasicAuthOptions } from './koa-basic-auth.js';
+
 declare module 'koa' {
   // Koa's augmentation point for what middleware puts on `ctx.state`.
   interface DefaultState {
