@@ -1,5 +1,5 @@
 /**
- * The demo SMS gateway: `npm run demo [-- --framework express]`.
+ * The demo SMS gateway: `npm run demo [-- --framework express|koa|fastify]`.
  *
  * Serves `POST /v1/sms`, `GET /v1/whoami` and `GET /healthz` on 127.0.0.1:$PORT (default
  * 3000), backed by a MemoryKeyStore holding one sandbox key per status, printed at start.
@@ -7,11 +7,15 @@
 import type { Server } from 'node:http';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth, type AuthDecision } from 'keyward';
 import { listenExpressDemo } from './express-app.js';
+import { listenFastifyDemo } from './fastify-app.js';
+import { listenKoaDemo } from './koa-app.js';
 import { seedDemoKeys } from './seed-keys.js';
 
 /** Each framework's demo: the same routes, started on host:port. */
 const DEMO_APPS = {
   express: listenExpressDemo,
+  koa: listenKoaDemo,
+  fastify: listenFastifyDemo,
 } satisfies Record<string, (auth: ApiKeyAuth, port: number, host: string) => Promise<Server>>;
 type Framework = keyof typeof DEMO_APPS;
 const FRAMEWORKS = Object.keys(DEMO_APPS) as Framework[];
