@@ -8,7 +8,6 @@
  * To add a framework: add an entry to FRAMEWORKS with a `start` that mounts the three forms
  * (see express below); the benchmark picks it up for every HTTP measurement.
  */
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { argon2Verify } from 'hash-wasm';
@@ -29,8 +28,6 @@ export interface RunningServer {
 
 export interface FrameworkBench {
   name: string;
-  /** Set while the framework cannot be measured yet; the report shows it instead of numbers. */
-  pending?: string;
   start(form: RouteForm, setup: RouteSetup): Promise<RunningServer>;
 }
 
@@ -79,19 +76,49 @@ const express: FrameworkBench = {
   },
 };
 
-/** A framework whose keyward adapter is not on this branch yet: reported, never measured. */
-function pendingAdapter(name: string, file: string): FrameworkBench {
-  return {
-    name,
-    pending: existsSync(new URL(`../adapters/${file}`, import.meta.url))
-      ? `adapters/${file} exists: add its start() in bench/frameworks.ts`
-      : `pending adapter (adapters/${file} not on this branch)`,
-    start: () => Promise.reject(new Error(`${name} is not wired into the benchmark yet`)),
-  };
-}
+const koa: FrameworkBench = {
+  name: 'koa',
+  async start(form, { auth, storedHash }) {
+    const { default: Koa } = await import('koa');
+    const { koaApiKeyAuth } = await import('keyward/koa');
+    const app = new Koa();
+    if (form === 'keyward') app.use(koaApiKeyAuth(auth));
+    if (form === 'naive') {
+      app.use(async (ctx, next) => {
+        if (await naiveVerify(ctx.get('authorization'), storedHash)) return next();
+        ctx.status = 401;
+      });
+    }
+    app.use((ctx) => {
+      if (ctx.path !== '/v1/ping') return;
+      ctx.type = 'application/json';
+      ctx.body = BODY;
+    });
+    return listen(createServer(app.callback()));
+  },
+};
 
-export const FRAMEWORKS: readonly FrameworkBench[] = [
-  express,
-  pendingAdapter('koa', 'koa.ts'),
-  pendingAdapter('fastify', 'fastify.ts'),
-];
+const fastify: FrameworkBench = {
+  name: 'fastify',
+  async start(form, { auth, storedHash }) {
+    const { default: Fastify } = await import('fastify');
+    const { fastifyApiKeyAuthHook } = await import('keyward/fastify');
+    const app = Fastify();
+    const send = async (_request: unknown, reply: import('fastify').FastifyReply) => {
+      reply.type('application/json');
+      return BODY;
+    };
+    if (form === 'bare') app.get('/v1/ping', send);
+    if (form === 'keyward') app.get('/v1/ping', { onRequest: fastifyApiKeyAuthHook(auth) }, send);
+    if (form === 'naive') {
+      const onRequest = async (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+        if (!(await naiveVerify(request.headers.authorization, storedHash))) await reply.code(401).send();
+      };
+      app.get('/v1/ping', { onRequest }, send);
+    }
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
+  },
+};
+
+export const FRAMEWORKS: readonly FrameworkBench[] = [express, koa, fastify];

@@ -10,11 +10,19 @@ import { FRAMEWORKS, type RouteForm } from './frameworks.js';
 
 export type ServerMessage =
   | { type: 'ready'; port: number; key: string }
-  | { type: 'measured'; eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; rssIdleMB: number; rssPeakMB: number };
+  | {
+      type: 'measured';
+      eventLoopDelayP99Ms: number;
+      eventLoopDelayMaxMs: number;
+      rssIdleMB: number;
+      rssPeakMB: number;
+      /** CPU time of this process (all threads) while measuring, in microseconds. */
+      cpuMicros: number;
+    };
 
 const [frameworkName, form, poolJson] = process.argv.slice(2) as [string, RouteForm, string];
 const framework = FRAMEWORKS.find((candidate) => candidate.name === frameworkName);
-if (!framework || framework.pending) throw new Error(`cannot serve ${frameworkName}`);
+if (!framework) throw new Error(`cannot serve ${frameworkName}`);
 
 const store = new MemoryKeyStore();
 const { key } = await createKeyManager({ store }).issue({ accountId: 'acct_bench', environment: 'production' });
@@ -30,6 +38,7 @@ const megabytes = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 let rssIdle = 0;
 let rssPeak = 0;
 let sampler: NodeJS.Timeout | undefined;
+let cpuAtStart = process.cpuUsage();
 
 process.on('message', (message: { type: string }) => {
   if (message.type === 'measure-start') {
@@ -38,8 +47,10 @@ process.on('message', (message: { type: string }) => {
     sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 20);
     delay.reset();
     delay.enable();
+    cpuAtStart = process.cpuUsage();
   }
   if (message.type === 'measure-stop') {
+    const cpu = process.cpuUsage(cpuAtStart);
     delay.disable();
     clearInterval(sampler);
     send({
@@ -48,6 +59,7 @@ process.on('message', (message: { type: string }) => {
       eventLoopDelayMaxMs: delay.max / 1e6,
       rssIdleMB: megabytes(rssIdle),
       rssPeakMB: megabytes(rssPeak),
+      cpuMicros: cpu.user + cpu.system,
     });
   }
   if (message.type === 'stop') {
