@@ -20,7 +20,9 @@ export class MemoryKeyStore implements KeyStore {
 
   async findByLookupId(lookupId: string): Promise<ApiKeyRow | null> {
     const id = this.#idByLookupId.get(lookupId);
-    return id === undefined ? null : this.findById(id);
+    // Read directly rather than through findById: this runs on every authentication.
+    const row = id === undefined ? undefined : this.#rows.get(id);
+    return row && isLive(row) ? copy(row) : null;
   }
 
   async findLive(accountId: string, environment: Environment): Promise<ApiKeyRow | null> {
@@ -110,7 +112,8 @@ function isLive(row: ApiKeyRow): boolean {
 // Dates is several times faster than structuredClone, and this runs on every authentication.
 function copy<T extends object>(value: T): T {
   const out: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(value)) {
+  for (const name of Object.keys(value)) {
+    const field = (value as Record<string, unknown>)[name];
     out[name] = field instanceof Date ? new Date(field.getTime()) : field;
   }
   return out as T;
