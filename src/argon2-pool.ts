@@ -3,7 +3,14 @@ import { Piscina } from 'piscina';
 import { argon2TaskOf } from './hash.js';
 import type { Argon2Runner } from './secret-verifier.js';
 
-/** Options of the Argon2 worker pool (`argon2Pool` in {@link ApiKeyAuthOptions}). */
+/**
+ * Options of the Argon2 worker pool (`argon2Pool` in `ApiKeyAuthOptions`).
+ *
+ * @example
+ * ```ts
+ * const auth = createApiKeyAuth({ store, argon2Pool: { threads: 3, maxQueue: 48 } });
+ * ```
+ */
 export interface Argon2PoolOptions {
   /**
    * Worker threads that run Argon2 at once. The default leaves one core to the event loop,
@@ -39,7 +46,15 @@ export interface Argon2PoolOptions {
 /** The nice increment used when `niceIncrement` is not given (see its note). */
 export const DEFAULT_ARGON2_NICE_INCREMENT = process.platform === 'linux' ? 10 : 0;
 
-/** The thread count used when `threads` is not given. */
+/**
+ * The thread count used when `threads` is not given.
+ *
+ * @returns one less than the cores Node may use, and at least 1.
+ * @example
+ * ```ts
+ * defaultArgon2Threads(); // 1 on a 2-core machine, 7 on an 8-core one
+ * ```
+ */
 export function defaultArgon2Threads(): number {
   return Math.max(1, availableParallelism() - 1);
 }
@@ -48,6 +63,11 @@ export function defaultArgon2Threads(): number {
  * The queue length used when `maxQueue` is not given.
  *
  * @param threads - the pool's thread count.
+ * @returns 16 per thread.
+ * @example
+ * ```ts
+ * defaultArgon2MaxQueue(3); // 48
+ * ```
  */
 export function defaultArgon2MaxQueue(threads: number): number {
   return 16 * threads;
@@ -55,7 +75,12 @@ export function defaultArgon2MaxQueue(threads: number): number {
 
 /**
  * Why an Argon2 run did not happen: every thread is busy and the queue is full, or the pool
- * is closing. The pipeline answers it with 503 `ERR_OVERLOADED`.
+ * is closing. The pipeline answers it with 503 `ERR_OVERLOADED`; it never reaches the app.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof Argon2PoolBusyError) return { ok: false, fault: 'overloaded' };
+ * ```
  */
 export class Argon2PoolBusyError extends Error {
   override readonly name = 'Argon2PoolBusyError';
