@@ -14,6 +14,8 @@ const $ = (id) => document.getElementById(id);
 let shownKey = null;
 /** The card as last read from the API, or null in the empty state. */
 let card = null;
+/** Bumped by every card update, so a slow read cannot overwrite a newer write's card. */
+let cardVersion = 0;
 
 class PortalError extends Error {
   constructor(code, message) {
@@ -139,7 +141,9 @@ function dismissBanner() {
 // ---- actions ----------------------------------------------------------------------------------
 
 async function loadCard({ withWebhook }) {
+  const version = ++cardVersion;
   const data = await api('GET', '/key');
+  if (version !== cardVersion) return;
   card = data.card;
   renderCard();
   if (withWebhook) renderWebhook();
@@ -151,6 +155,7 @@ async function generate() {
   showError('');
   try {
     const issued = await api('POST', '/key');
+    cardVersion++;
     card = issued.card;
     renderCard();
     renderWebhook();
@@ -175,6 +180,7 @@ async function confirmRegenerate() {
   confirm.disabled = true;
   try {
     const issued = await api('POST', '/key/regenerate');
+    cardVersion++;
     card = issued.card;
     renderCard();
     showBanner(issued.key, 'Your regenerated API key — the previous key no longer works');
@@ -204,6 +210,7 @@ async function saveWebhook(event) {
   button.disabled = true;
   try {
     const data = await api('PUT', '/webhook', body);
+    cardVersion++;
     card = data.card;
     renderCard();
     renderWebhook();
