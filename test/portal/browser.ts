@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-/** Debian's Chromium; playwright-core never downloads a browser of its own here. */
-export const CHROMIUM_PATH = '/usr/bin/chromium';
+/**
+ * Debian's Chromium (`CHROMIUM_PATH` to use another build); playwright-core never downloads a
+ * browser of its own here.
+ */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /**
  * Flags for a headless Chromium on a machine with no outside network: without the
@@ -30,7 +33,7 @@ export function browserSuiteState(): { run: boolean; skipNote?: string } {
   if (existsSync(CHROMIUM_PATH) || process.env.CI) return { run: true };
   return {
     run: false,
-    skipNote: `portal browser suite skipped: ${CHROMIUM_PATH} is missing (apt-get install -y chromium to run it)`,
+    skipNote: `portal browser suite skipped: ${CHROMIUM_PATH} is missing (apt-get install -y chromium, or set CHROMIUM_PATH)`,
   };
 }
 

@@ -95,6 +95,7 @@ function renderWebhook() {
     : 'webhook_basic_auth_configured: false. No password is saved.';
   $('password-state').dataset.configured = String(configured);
   $('clear-password-row').hidden = !configured;
+  $('webhook-off').hidden = card.webhook_url === null;
 }
 
 function showError(message) {
@@ -223,6 +224,22 @@ async function saveWebhook(event) {
   }
 }
 
+async function turnOffWebhook() {
+  $('webhook-error').textContent = '';
+  $('webhook-saved').textContent = '';
+  try {
+    const data = await api('DELETE', '/webhook');
+    cardVersion++;
+    card = data.card;
+    renderCard();
+    renderWebhook();
+    $('webhook-saved').textContent = 'Webhooks turned off: URL, username and password removed.';
+    $('webhook_url').focus();
+  } catch (error) {
+    $('webhook-error').textContent = error.message;
+  }
+}
+
 async function refresh() {
   showError('');
   await loadCard({ withWebhook: false }).catch((error) => showError(error.message));
@@ -236,6 +253,7 @@ async function start() {
   // Closed by Cancel, Escape or after confirming: focus goes back to where it came from.
   $('regenerate-dialog').addEventListener('close', () => $('regenerate').focus());
   $('webhook-form').addEventListener('submit', saveWebhook);
+  $('webhook-off').addEventListener('click', turnOffWebhook);
   $('refresh').addEventListener('click', refresh);
   // Coming back from a terminal after a curl call: show the new "Last used".
   window.addEventListener('focus', () => {
