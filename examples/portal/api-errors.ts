@@ -9,6 +9,20 @@ export type PortalErrorCode =
   | 'ERR_INTERNAL';
 
 /**
+ * A request the portal API refuses before keyward sees it (a body of the wrong shape). Its
+ * message is shown to the client, so it names fields, never their values.
+ *
+ * @example
+ * ```ts
+ * throw new PortalRequestError('The request body must be a JSON object.');
+ * ```
+ */
+export class PortalRequestError extends Error {
+  override readonly name = 'PortalRequestError';
+  readonly code = 'ERR_INVALID_REQUEST';
+}
+
+/**
  * HTTP status of each keyward error the portal's verbs can raise. A code missing here is a
  * server fault and is answered as a generic 500.
  */
@@ -38,7 +52,8 @@ export function sendError(
 
 /**
  * The portal API's error handler: keyward's lifecycle errors get their status and message,
- * a body the JSON parser refused gets 400, anything else a generic 500.
+ * a {@link PortalRequestError} or a body the JSON parser refused gets 400, anything else a
+ * generic 500.
  *
  * It logs only the code or error name and the status, never a message: a JSON parse error's
  * message quotes the request body, which may hold the webhook password.
@@ -58,6 +73,8 @@ export function portalErrorHandler(log: (line: string) => void): ErrorRequestHan
       log(`portal fault ${error.code}`);
       return sendError(res, 500, 'ERR_INTERNAL', 'Internal server error.');
     }
+
+    if (error instanceof PortalRequestError) return sendError(res, 400, error.code, error.message);
 
     const status = httpStatusOf(error);
     if (status !== undefined && status >= 400 && status < 500) {
