@@ -66,3 +66,23 @@ export {
   type KeyManagerOptions,
 } from './key-manager.js';
 export { resolveRouteOptions, type ResolvedRouteOptions, type RouteOptions } from './route-options.js';
+export {
+  MAX_WEBHOOK_PASSWORD_BYTES,
+  MAX_WEBHOOK_URL_LENGTH,
+  MAX_WEBHOOK_USERNAME_BYTES,
+  assertWebhookPassword,
+  normalizeWebhookUrl,
+  normalizeWebhookUsername,
+  type WebhookSettings,
+  type WebhookSettingsInput,
+} from './webhook-settings.js';
+export { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
+export { basicAuthorizationHeader, webhookAuthorizationFor } from './webhook-authorization.js';
+export {
+  MAX_BASIC_HEADER_LENGTH,
+  createBasicAuthChecker,
+  type BasicAuthChecker,
+  type BasicAuthFailure,
+  type BasicAuthOptions,
+  type BasicAuthResult,
+} from './basic-auth.js';

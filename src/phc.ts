@@ -117,7 +117,7 @@ export function formatArgon2Hash(params: Argon2Params, salt: Uint8Array, hash: U
  */
 export function assertArgon2Params(params: Argon2Params, optionName: string): void {
   const problem = checkParams(params);
-  if (problem !== undefined) invalidOption(`"${optionName}" ${problem}`);
+  if (problem !== undefined) invalidOption(`"${optionName}" ${problem}.`);
 }
 
 function checkParams({ memoryKiB, iterations, parallelism }: Argon2Params): string | undefined {
