@@ -17,6 +17,11 @@ export interface CardJson {
   /** Null when the key has never authenticated a call: the page shows "Never". */
   last_used_at: string | null;
   masked_key: string;
+  /** The HTTPS URL receipts are posted to, or null when webhooks are off. */
+  webhook_url: string | null;
+  webhook_basic_auth_username: string | null;
+  /** Whether a Basic-auth password is saved. The password itself is never part of a card. */
+  webhook_basic_auth_configured: boolean;
 }
 
 /**
@@ -39,6 +44,9 @@ export function cardJson(card: KeyCard): CardJson {
     created_at: isoDate(card.createdAt),
     last_used_at: card.lastUsedAt === null ? null : isoDate(card.lastUsedAt),
     masked_key: card.maskedKey,
+    webhook_url: card.webhook.url,
+    webhook_basic_auth_username: card.webhook.username,
+    webhook_basic_auth_configured: card.webhook.basicAuthConfigured,
   };
 }
 

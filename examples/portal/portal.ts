@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore } from 'keyward';
@@ -56,7 +57,9 @@ export async function startPortal(options: StartPortalOptions = {}): Promise<Run
   const log = options.log ?? console.log;
 
   const store = new MemoryKeyStore();
-  const manager = createKeyManager({ store });
+  // Demo only: a fresh sealing key per start. A real portal loads its keys from a secrets
+  // manager, or the saved passwords cannot be opened after a restart.
+  const manager = createKeyManager({ store, webhookKeys: { current: 'demo', keys: { demo: randomBytes(32) } } });
   const auth = createApiKeyAuth({
     store,
     environments: [DEMO_ACCOUNT.environment],

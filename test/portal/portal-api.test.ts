@@ -74,6 +74,9 @@ describe('portal API: reading and generating the key', () => {
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       last_used_at: null,
       masked_key: maskApiKey(key),
+      webhook_url: null,
+      webhook_basic_auth_username: null,
+      webhook_basic_auth_configured: false,
     });
 
     const read = await api('GET', '/key');
@@ -131,6 +134,142 @@ describe('portal API: regenerate', () => {
     expect(second.card.last_used_at).toBeNull();
     expect((await sendSms(first.key)).status).toBe(401);
     expect((await sendSms(second.key)).status).toBe(202);
+  });
+});
+
+describe('portal API: webhook settings', () => {
+  const PASSWORD = 'pw-api:Kx9#write-only';
+  const putWebhook = (body: unknown, headers: Record<string, string> = WRITE) =>
+    api('PUT', '/webhook', { ...headers, 'Content-Type': 'application/json' }, JSON.stringify(body));
+
+  it('saves URL, username and password, and answers with the configured flag, never the password', async () => {
+    await generate();
+
+    const response = await putWebhook({
+      webhook_url: 'https://Hooks.Example.com/sms-receipts',
+      webhook_basic_auth_username: 'receipts-bot',
+      webhook_basic_auth_password: PASSWORD,
+    });
+
+    expect(response.status).toBe(200);
+    expect(json(response).card).toMatchObject({
+      webhook_url: 'https://hooks.example.com/sms-receipts',
+      webhook_basic_auth_username: 'receipts-bot',
+      webhook_basic_auth_configured: true,
+    });
+    expect(response.body.includes(PASSWORD)).toBe(false);
+    const read = await api('GET', '/key');
+    expect(json(read).card.webhook_basic_auth_configured).toBe(true);
+    expect(read.body.includes(PASSWORD)).toBe(false);
+    expect(logs).toContain(`portal webhook saved id=${json(read).card.id} password=set`);
+  });
+
+  it('keeps the saved password when the field is left out, and removes it on null', async () => {
+    await generate();
+    await putWebhook({ webhook_url: 'https://hooks.example.com/a', webhook_basic_auth_password: PASSWORD });
+
+    const kept = await putWebhook({ webhook_url: 'https://hooks.example.com/b' });
+    expect(json(kept).card).toMatchObject({ webhook_url: 'https://hooks.example.com/b', webhook_basic_auth_configured: true });
+
+    const removed = await putWebhook({ webhook_url: 'https://hooks.example.com/b', webhook_basic_auth_password: null });
+    expect(json(removed).card.webhook_basic_auth_configured).toBe(false);
+  });
+
+  it('refuses a plain-http URL with 400 ERR_WEBHOOK_INVALID and changes nothing', async () => {
+    await generate();
+    await putWebhook({ webhook_url: 'https://hooks.example.com/a' });
+
+    const response = await putWebhook({ webhook_url: 'http://hooks.example.com/a', webhook_basic_auth_password: PASSWORD });
+
+    expect(response.status).toBe(400);
+    expect(json(response)).toEqual({
+      error: { code: 'ERR_WEBHOOK_INVALID', message: '"url" must use https://; plain http and other schemes are refused.' },
+    });
+    expect(response.body.includes(PASSWORD)).toBe(false);
+    expect(json(await api('GET', '/key')).card).toMatchObject({
+      webhook_url: 'https://hooks.example.com/a',
+      webhook_basic_auth_configured: false,
+    });
+  });
+
+  it('refuses a body that is not a JSON object, or names unknown fields, with 400 ERR_INVALID_REQUEST', async () => {
+    await generate();
+
+    const list = await putWebhook(['https://hooks.example.com/a']);
+    expect(list.status).toBe(400);
+    expect(json(list).error.code).toBe('ERR_INVALID_REQUEST');
+
+    const typo = await putWebhook({ webhook_url: 'https://hooks.example.com/a', password: PASSWORD });
+    expect(typo.status).toBe(400);
+    expect(json(typo)).toEqual({
+      error: {
+        code: 'ERR_INVALID_REQUEST',
+        message: 'Unknown field(s): "password". Expected webhook_url, webhook_basic_auth_username, webhook_basic_auth_password.',
+      },
+    });
+    expect(typo.body.includes(PASSWORD)).toBe(false);
+  });
+
+  it('answers malformed JSON with 400 and logs nothing of the body, not even the password in it', async () => {
+    await generate();
+
+    const response = await api('PUT', '/webhook', { ...WRITE, 'Content-Type': 'application/json' }, `{"webhook_basic_auth_password":"${PASSWORD}"`);
+
+    expect(response.status).toBe(400);
+    expect(json(response)).toEqual({
+      error: {
+        code: 'ERR_INVALID_REQUEST',
+        message: 'The request body must be a JSON object sent with Content-Type: application/json.',
+      },
+    });
+    expect(logs.some((line) => line.includes(PASSWORD))).toBe(false);
+  });
+
+  it('answers 404 ERR_KEY_NOT_FOUND before a key exists', async () => {
+    const response = await putWebhook({ webhook_url: 'https://hooks.example.com/a' });
+
+    expect(response.status).toBe(404);
+    expect(json(response).error.code).toBe('ERR_KEY_NOT_FOUND');
+  });
+
+  it('refuses a cross-site save with 403 and stores nothing', async () => {
+    await generate();
+
+    const response = await putWebhook({ webhook_url: 'https://evil.example/a' }, {});
+
+    expect(response.status).toBe(403);
+    expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
+  });
+
+  it('keeps the webhook settings across a regenerate', async () => {
+    await generate();
+    await putWebhook({
+      webhook_url: 'https://hooks.example.com/a',
+      webhook_basic_auth_username: 'bot',
+      webhook_basic_auth_password: PASSWORD,
+    });
+
+    const response = await api('POST', '/key/regenerate', WRITE);
+
+    expect(json(response).card).toMatchObject({
+      webhook_url: 'https://hooks.example.com/a',
+      webhook_basic_auth_username: 'bot',
+      webhook_basic_auth_configured: true,
+    });
+  });
+
+  it('turns webhooks off on DELETE: URL, username and password cleared', async () => {
+    await generate();
+    await putWebhook({ webhook_url: 'https://hooks.example.com/a', webhook_basic_auth_username: 'bot', webhook_basic_auth_password: PASSWORD });
+
+    const response = await api('DELETE', '/webhook', WRITE);
+
+    expect(response.status).toBe(200);
+    expect(json(response).card).toMatchObject({
+      webhook_url: null,
+      webhook_basic_auth_username: null,
+      webhook_basic_auth_configured: false,
+    });
   });
 });
 

@@ -28,7 +28,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
 
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true });
-    portal = await startPortal({ port: 0, gatewayPort: 0, usageFlushIntervalMs: 200, log: (line) => logs.push(line) });
+    portal = await startPortal({ port: 0, gatewayPort: 0, usageFlushIntervalMs: 1_000, log: (line) => logs.push(line) });
     browser = await launchFreshChromium();
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
       origin: new URL(portal.portalUrl).origin,
@@ -47,7 +47,12 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
 
   // The cleartext is masked in every screenshot: secrets never go into saved files.
   const shot = (name: string, target: Page = page, fullPage = true) =>
-    target.screenshot({ path: `${SHOTS}/${name}.png`, fullPage, mask: [target.locator('#cleartext-key')] });
+    target.screenshot({
+      path: `${SHOTS}/${name}.png`,
+      fullPage,
+      mask: [target.locator('#cleartext-key')],
+      maskColor: '#7a8190',
+    });
 
   const sendSms = (key: string) =>
     fetch(`${portal.gatewayUrl}/v1/sms`, {
@@ -181,6 +186,15 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await page.getByLabel('Webhook URL').inputValue()).toBe('https://hooks.example.com/sms-receipts');
     expect(await page.getByLabel('Basic auth username').inputValue()).toBe('receipts-bot');
     expect((await page.content()).includes(WEBHOOK_PASSWORD)).toBe(false);
+
+    // The new key's 202 above shows up as Last used; a refresh leaves the form as it is.
+    await expect
+      .poll(async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return page.locator('#field-last-used').innerText();
+      }, { timeout: 10_000, interval: 300 })
+      .not.toBe('Never');
+    expect(await page.locator('#webhook-saved').innerText()).toBe('Webhook settings saved.');
     await shot('07-webhook-saved');
   });
 
