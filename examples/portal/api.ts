@@ -36,10 +36,11 @@ export interface PortalApiOptions {
  * no cache keeps a cleartext. Writes must pass {@link sameOriginWrites}.
  *
  * @param options - see {@link PortalApiOptions}.
+ * @param log - one line per lifecycle action, with the key id; never a key or a password.
  * @returns an Express router.
  * @example
  * ```ts
- * app.use('/portal/api', createPortalApi({ manager, account, gatewayUrl, usageFlushIntervalMs: 1000 }));
+ * app.use('/portal/api', createPortalApi({ manager, account, gatewayUrl, usageFlushIntervalMs: 1000 }, console.log));
  * ```
  */
 export function createPortalApi(options: PortalApiOptions, log: (line: string) => void): express.Router {

@@ -55,6 +55,10 @@ export function cardJson(card: KeyCard): CardJson {
  *
  * @param issued - what `issue` or `regenerate` returned.
  * @returns `{ key, card }`.
+ * @example
+ * ```ts
+ * res.status(201).json(issuedJson(await manager.issue({ accountId, environment: 'sandbox' })));
+ * ```
  */
 export function issuedJson(issued: IssuedKey): { key: string; card: CardJson } {
   return { key: issued.key, card: cardJson(issued.card) };
