@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
+import { axeViolations } from './axe.js';
 import { browserSuiteState, launchFreshChromium, type FreshBrowser } from './browser.js';
 
 const SHOTS = 'test-results/portal';
@@ -72,6 +73,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await page.locator('#key-card').isVisible()).toBe(false);
     expect(await page.locator('#demo-ribbon').innerText()).toContain('Demo account — no real login.');
     expect(await page.locator('#account-id').innerText()).toBe('acct_portal_demo');
+    expect(await axeViolations(page)).toEqual([]);
     await shot('01-empty-state');
   });
 
@@ -85,6 +87,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     const background = "getComputedStyle(document.getElementById('key-banner')).backgroundColor";
     expect(await page.evaluate<string>(background)).toBe('rgb(255, 244, 191)');
     expect(await activeElementId()).toBe('copy-key');
+    expect(await axeViolations(page)).toEqual([]);
     await shot('02-generated-banner');
   });
 
@@ -142,6 +145,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     await dialog.waitFor();
     expect(await dialog.getAttribute('aria-modal')).toBe('true');
     expect(await activeElementId()).toBe('regenerate-cancel');
+    expect(await axeViolations(page)).toEqual([]);
     // The modal's backdrop covers the viewport only, so this one is not a full-page shot.
     await shot('05-regenerate-modal', page, false);
 
@@ -195,6 +199,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
       }, { timeout: 10_000, interval: 300 })
       .not.toBe('Never');
     expect(await page.locator('#webhook-saved').innerText()).toBe('Webhook settings saved.');
+    expect(await axeViolations(page)).toEqual([]);
     await shot('07-webhook-saved');
   });
 
@@ -238,6 +243,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
 
     const overflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
+    expect(await axeViolations(phone)).toEqual([]);
     await shot('09-phone-375', phone);
     await phone.close();
   });
