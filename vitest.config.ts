@@ -8,10 +8,13 @@ export default defineConfig({
     alias: [
       { find: /^keyward$/, replacement: here('./src/index.ts') },
       { find: /^keyward\/express$/, replacement: here('./adapters/express.ts') },
+      { find: /^keyward\/postgres$/, replacement: here('./src/postgres-store.ts') },
+      { find: /^keyward\/store-conformance$/, replacement: here('./src/testing/store-conformance.ts') },
     ],
   },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/postgres-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },

@@ -86,3 +86,6 @@ export {
   type BasicAuthOptions,
   type BasicAuthResult,
 } from './basic-auth.js';
+// Option checks shared with the other entry points (keyward/postgres), which must throw the
+// one ApiKeyAuthError class of this entry.
+export { assertInteger, assertKnownOptions, assertOptionsObject } from './options.js';
