@@ -248,6 +248,23 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     await phone.close();
   });
 
+  it('removes the saved password with its checkbox, then turns webhooks off', async () => {
+    await page.getByLabel('Remove the saved password').check();
+    await page.getByRole('button', { name: 'Save webhook settings' }).click();
+
+    await expect.poll(() => page.locator('#password-state').innerText()).toContain('webhook_basic_auth_configured: false');
+    expect(await page.getByLabel('Webhook URL').inputValue()).toBe('https://hooks.example.com/sms-receipts');
+    expect(await page.getByLabel('Remove the saved password').isVisible()).toBe(false);
+
+    await page.getByRole('button', { name: 'Turn off webhooks' }).click();
+
+    await expect.poll(() => page.locator('#webhook-saved').innerText()).toContain('Webhooks turned off');
+    expect(await page.getByLabel('Webhook URL').inputValue()).toBe('');
+    expect(await page.getByLabel('Basic auth username').inputValue()).toBe('');
+    expect(await page.getByRole('button', { name: 'Turn off webhooks' }).isVisible()).toBe(false);
+    expect(await activeElementId()).toBe('webhook_url');
+  });
+
   it('never writes a key or the webhook password to the server log', () => {
     expect(logs.length).toBeGreaterThan(5);
     const leaked = logs.some(
