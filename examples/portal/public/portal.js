@@ -256,8 +256,9 @@ async function start() {
   $('webhook-off').addEventListener('click', turnOffWebhook);
   $('refresh').addEventListener('click', refresh);
   // Coming back from a terminal after a curl call: show the new "Last used".
+  // Quietly: a failed background read must not replace a message the merchant is reading.
   window.addEventListener('focus', () => {
-    if (card !== null) void refresh();
+    if (card !== null) loadCard({ withWebhook: false }).catch(() => {});
   });
 
   try {
