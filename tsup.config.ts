@@ -6,6 +6,8 @@ export default defineConfig({
     express: 'adapters/express.ts',
     postgres: 'src/postgres-store.ts',
     'store-conformance': 'src/testing/store-conformance.ts',
+    koa: 'adapters/koa.ts',
+    fastify: 'adapters/fastify.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -10,6 +10,8 @@ export default defineConfig({
       { find: /^keyward\/express$/, replacement: here('./adapters/express.ts') },
       { find: /^keyward\/postgres$/, replacement: here('./src/postgres-store.ts') },
       { find: /^keyward\/store-conformance$/, replacement: here('./src/testing/store-conformance.ts') },
+      { find: /^keyward\/koa$/, replacement: here('./adapters/koa.ts') },
+      { find: /^keyward\/fastify$/, replacement: here('./adapters/fastify.ts') },
     ],
   },
   test: {
