@@ -41,7 +41,16 @@ export function expressApiKeyAuth(
 
   return function expressApiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction) {
     auth
-      .authenticate({ headers: req.headers, url: req.originalUrl ?? req.url }, requirement)
+      .authenticate(
+        {
+          // headersDistinct keeps a repeated Authorization header, which req.headers drops to
+          // its first copy: two different keys must be refused, not resolved by order.
+          headers: req.headersDistinct ?? req.headers,
+          url: req.originalUrl ?? req.url,
+          remoteAddress: req.socket?.remoteAddress,
+        },
+        requirement,
+      )
       .then((result) => {
         if (result.ok) {
           req.apiKey = result.context;

@@ -9,6 +9,11 @@ export interface CredentialRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>;
   /** Path and query, read only when a query parameter carrier is switched on. */
   url?: string;
+  /**
+   * The peer address of the connection (the socket's, so a proxy's when there is one). Read
+   * only by the default `clientAddress` of the attempt throttle.
+   */
+  remoteAddress?: string;
 }
 
 /** Where credentials may come from. */

@@ -66,3 +66,6 @@ export {
   type KeyManagerOptions,
 } from './key-manager.js';
 export { resolveRouteOptions, type ResolvedRouteOptions, type RouteOptions } from './route-options.js';
+export { DEFAULT_ATTEMPT_THROTTLE, type AttemptThrottleOptions } from './attempt-throttle.js';
+export type { PepperOptions } from './pepper.js';
+export { PEPPER_ID_SHAPE } from './phc.js';

@@ -11,6 +11,7 @@ import { assertArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './
 import { KEY_STATUSES, normalizeStatus, statusLabel, type KeyStatus, type StatusLabel } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { assertStore } from './auth-options.js';
+import { resolvePepper, type PepperOptions } from './pepper.js';
 
 /** Options of {@link createKeyManager}. */
 export interface KeyManagerOptions {
@@ -22,6 +23,11 @@ export interface KeyManagerOptions {
   defaultKeyType?: string;
   /** The current time. @default () => new Date() */
   clock?: () => Date;
+  /**
+   * Pepper new hashes are written with (`pepper.current`); give the authenticators the same
+   * option. @default none
+   */
+  pepper?: PepperOptions;
 }
 
 /** The portal card of a key: what may be shown after issue. Never the cleartext. */
@@ -87,7 +93,7 @@ export interface KeyManager {
   setStatus(keyId: string, status: KeyStatus): Promise<KeyCard>;
 }
 
-const OPTION_NAMES: readonly (keyof KeyManagerOptions)[] = ['store', 'argon2', 'defaultKeyType', 'clock'];
+const OPTION_NAMES: readonly (keyof KeyManagerOptions)[] = ['store', 'argon2', 'defaultKeyType', 'clock', 'pepper'];
 
 /** Statuses a regenerate lifts back to `allowed`; every other status is kept. */
 const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued', 'revoked']);
@@ -114,6 +120,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   assertOptionalFunction(options.clock, 'clock');
   const clock = options.clock ?? (() => new Date());
   const { store } = options;
+  const ring = resolvePepper(options.pepper, 'createKeyManager');
+  const pepper = ring && { id: ring.currentId, secret: ring.current };
 
   const liveRow = async (keyId: string): Promise<ApiKeyRow> => {
     const row = await store.findById(keyId);
@@ -143,7 +151,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         soft_deleted: false,
         revoked_at: null,
         lookup_id: generated.lookupId,
-        key_hash: await hashSecret(generated.secret, argon2),
+        key_hash: await hashSecret(generated.secret, argon2, pepper),
         masked_key: generated.masked,
         webhook_url: null,
         webhook_basic_auth_username: null,
@@ -167,7 +175,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       const before = await liveRow(keyId);
       const generated = generateApiKey(before.environment);
       // Hash outside the store's critical section: Argon2 is slow and needs no lock.
-      const keyHash = await hashSecret(generated.secret, argon2);
+      const keyHash = await hashSecret(generated.secret, argon2, pepper);
       const after = await store.modify(keyId, (current) => {
         if (current.lookup_id !== before.lookup_id) throw conflict();
         return {
