@@ -43,9 +43,9 @@ export function expressApiKeyAuth(
     auth
       .authenticate(
         {
-          // headersDistinct keeps a repeated Authorization header, which req.headers drops to
-          // its first copy: two different keys must be refused, not resolved by order.
-          headers: req.headersDistinct ?? req.headers,
+          headers: req.headers,
+          // Keeps a repeated Authorization header, which req.headers drops to its first copy.
+          headersDistinct: req.headersDistinct,
           url: req.originalUrl ?? req.url,
           remoteAddress: req.socket?.remoteAddress,
         },

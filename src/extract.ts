@@ -7,6 +7,12 @@
 /** The request parts keyward reads. Every adapter passes Node's own header object. */
 export interface CredentialRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /**
+   * Node's `headersDistinct`, when the adapter has it. Preferred for the credential headers:
+   * `headers` keeps only the first of two `Authorization` headers, and two different keys
+   * must be refused rather than resolved by their order.
+   */
+  headersDistinct?: Readonly<Record<string, string[] | undefined>>;
   /** Path and query, read only when a query parameter carrier is switched on. */
   url?: string;
   /**
@@ -56,8 +62,9 @@ export function extractCredential(
   const found: ExtractCredentialResult[] = [];
   const add = (result: CarrierResult) => result && found.push(result);
 
-  add(readAuthorization(request.headers.authorization));
-  if (carriers.apiKeyHeader) add(readBareHeader(request.headers[carriers.apiKeyHeader]));
+  const header = (name: string) => request.headersDistinct?.[name] ?? request.headers[name];
+  add(readAuthorization(header('authorization')));
+  if (carriers.apiKeyHeader) add(readBareHeader(header(carriers.apiKeyHeader)));
   if (carriers.queryParameter) add(readQuery(request.url, carriers.queryParameter));
 
   if (found.length === 0) return { ok: false, reason: 'missing' };
