@@ -115,13 +115,16 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   assertStore(options.store);
   const argon2 = options.argon2 ?? DEFAULT_ARGON2_PARAMS;
   assertArgon2Params(argon2, 'argon2');
+  const ring = resolvePepper(options.pepper, 'createKeyManager');
+  const pepper = ring && { id: ring.currentId, secret: ring.current };
   const defaultKeyType = options.defaultKeyType ?? 'sms_api';
-  assertKeyType(defaultKeyType, 'defaultKeyType');
+  if (typeof defaultKeyType !== 'string' || !/^[a-z0-9_]{1,64}$/.test(defaultKeyType)) {
+    const message = '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".';
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', message);
+  }
   assertOptionalFunction(options.clock, 'clock');
   const clock = options.clock ?? (() => new Date());
   const { store } = options;
-  const ring = resolvePepper(options.pepper, 'createKeyManager');
-  const pepper = ring && { id: ring.currentId, secret: ring.current };
 
   const liveRow = async (keyId: string): Promise<ApiKeyRow> => {
     const row = await store.findById(keyId);
