@@ -12,6 +12,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup/log-hygiene.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },
