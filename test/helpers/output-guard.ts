@@ -1,4 +1,6 @@
-import { API_KEY_PATTERN } from 'keyward';
+// The key-format module alone, not 'keyward': the setup file imports this, and loading the
+// whole package there would bind hash-wasm before a test file's vi.mock('hash-wasm') runs.
+import { API_KEY_PATTERN } from '../../src/key-format.js';
 
 /**
  * Shared state of the output guard (test/setup/log-hygiene.ts): secrets a test registered and
