@@ -493,6 +493,34 @@ describe.each(ADAPTERS)('public failure cases on $name', (adapter) => {
     });
   });
 
+  describe('store faults: malformed rows', () => {
+    it.each([
+      ['a string instead of a row', () => 'row', 'not_an_object'],
+      ['a row without its id', (row: object) => ({ ...row, id: undefined }), 'bad_id'],
+      ['an unknown environment', (row: object) => ({ ...row, environment: 'staging' }), 'bad_environment'],
+      ['a row for another lookup id', (row: object) => ({ ...row, lookup_id: 'AAAAAAAAAAAA' }), 'lookup_id_mismatch'],
+      ['an expiry that is not a date', (row: object) => ({ ...row, expires_at: 'tomorrow' }), 'bad_expires_at'],
+      ['soft_deleted as the string "false"', (row: object) => ({ ...row, soft_deleted: 'false' }), 'bad_lifecycle_fields'],
+      ['an empty key type', (row: object) => ({ ...row, key_type: '' }), 'bad_key_type'],
+    ])('answers %s with the generic 500, logs the reason once, and never passes', async (_name, corrupt, detail) => {
+      store.override = (row) => row && corrupt(row);
+      const errorsBefore = logger.entries.filter((entry) => entry.level === 'error').length;
+      const { response, argon2 } = await counted(() => send(app.url, '/v1/whoami', { headers: bearer(keys.valid!) }));
+      expect(response.status).toBe(500);
+      expect(response.body).toBe(FAULT_BODY);
+      expect(argon2).toBe(0);
+      expect(decisions.at(-1)).toMatchObject({ outcome: 'fault', code: 'ERR_STORED_ROW_INVALID', reason: 'stored_row_invalid', detail, lookupId: keys.valid!.slice(8, 20) });
+      const errors = logger.entries.filter((entry) => entry.level === 'error').slice(errorsBefore);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]!.message).toContain('stored row invalid');
+    });
+
+    it('answers a store that returns undefined for a lookup like an unknown key', async () => {
+      store.override = () => undefined;
+      expectGenericInvalid(await send(app.url, '/v1/whoami', { headers: bearer(keys.valid!) }));
+    });
+  });
+
   describe('C18: a lookup that rejects never leaves the request hanging', () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
