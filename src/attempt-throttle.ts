@@ -82,7 +82,9 @@ export function resolveThrottleOptions(value: unknown): Required<AttemptThrottle
  * > [!NOTE]
  * > When more than `maxTracked` ids or addresses fail within a window, the least recently
  * > failing ones are forgotten, so an attacker who spreads over more addresses than that gets
- * > a fresh allowance on the forgotten ones. The memo and the Argon2 pool still bound the cost.
+ * > a fresh allowance on the forgotten ones. Failures are counted when they are known, so a
+ * > burst sent all at once passes the check before its first failure is counted; the memo and
+ * > the bounded Argon2 queue (503 when full) are what bound such a burst.
  */
 export class AttemptThrottle {
   readonly #limits: Required<AttemptThrottleOptions>;
