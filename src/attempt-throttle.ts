@@ -75,22 +75,36 @@ export function resolveThrottleOptions(value: unknown): Required<AttemptThrottle
   return limits;
 }
 
+/** One attempt as the throttle sees it. */
+export interface Attempt {
+  lookupId: string;
+  /** The client's address, if the app can tell it. */
+  client: string | undefined;
+  /** The presented key; identical keys in flight share one Argon2 run and count once. */
+  credential: string;
+}
+
 /**
  * Counts failed attempts per lookup id and per client address, in fixed windows, in bounded
- * memory. Per process: several gateway instances each count their own.
+ * memory. Attempts still being verified count too (each distinct key once), so a burst of
+ * forgeries sent all at once cannot start more Argon2 runs than the limit allows. Per
+ * process: several gateway instances each count their own.
  *
  * > [!NOTE]
  * > When more than `maxTracked` ids or addresses fail within a window, the least recently
  * > failing ones are forgotten, so an attacker who spreads over more addresses than that gets
- * > a fresh allowance on the forgotten ones. Failures are counted when they are known, so a
- * > burst sent all at once passes the check before its first failure is counted; the memo and
- * > the bounded Argon2 queue (503 when full) are what bound such a burst.
+ * > a fresh allowance on the forgotten ones. The memo and the bounded Argon2 queue (503 when
+ * > full) still bound the cost.
  */
 export class AttemptThrottle {
   readonly #limits: Required<AttemptThrottleOptions>;
   readonly #now: () => number;
   readonly #byKey: LRUCache<string, Window>;
   readonly #byClient: LRUCache<string, Window>;
+  // Attempts under verification: id -> key -> how many requests carry it. Entries live only
+  // while a request is in the pipeline, so their number is bounded by the open requests.
+  readonly #keyInFlight = new Map<string, Map<string, number>>();
+  readonly #clientInFlight = new Map<string, Map<string, number>>();
 
   /**
    * @param limits - checked limits from {@link resolveThrottleOptions}.
@@ -104,18 +118,35 @@ export class AttemptThrottle {
   }
 
   /**
-   * Seconds until this lookup id and client may try again, or 0 when they may try now.
+   * Registers an attempt about to be verified and says whether it may go ahead. Every call
+   * must be paired with {@link leave}, whatever the outcome.
    *
-   * @param lookupId - the public lookup id of the presented key.
-   * @param client - the client's address, if the app can tell it.
+   * @param attempt - lookup id, client address and presented key.
+   * @returns seconds to wait before retrying (the rest of the window, or 1 when only attempts
+   *   in flight fill the limit), or 0 when the attempt may be verified now.
    */
-  retryAfterSeconds(lookupId: string, client: string | undefined): number {
+  enter(attempt: Attempt): number {
     const now = this.#now();
-    const waits = [this.#wait(this.#byKey.get(lookupId), this.#limits.maxFailuresPerKey, now)];
+    const client = attempt.client === undefined ? undefined : clip(attempt.client);
+    const waits = [
+      this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now),
+    ];
     if (client !== undefined) {
-      waits.push(this.#wait(this.#byClient.get(clip(client)), this.#limits.maxFailuresPerClient, now));
+      waits.push(this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now));
     }
+    adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, 1);
+    if (client !== undefined) adjust(this.#clientInFlight, client, attempt.credential, 1);
     return Math.max(...waits);
+  }
+
+  /**
+   * Ends an attempt registered with {@link enter}.
+   *
+   * @param attempt - the same object given to `enter`.
+   */
+  leave(attempt: Attempt): void {
+    adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, -1);
+    if (attempt.client !== undefined) adjust(this.#clientInFlight, clip(attempt.client), attempt.credential, -1);
   }
 
   /**
@@ -139,11 +170,31 @@ export class AttemptThrottle {
     }
   }
 
-  #wait(window: Window | undefined, max: number, now: number): number {
-    if (!window || window.failures < max) return 0;
-    const left = window.start + this.#limits.windowMs - now;
-    return left > 0 ? Math.ceil(left / 1000) : 0;
+  #wait(
+    windows: LRUCache<string, Window>,
+    inFlight: Map<string, Map<string, number>>,
+    id: string,
+    credential: string,
+    max: number,
+    now: number,
+  ): number {
+    const window = windows.get(id);
+    const left = window ? window.start + this.#limits.windowMs - now : 0;
+    const failures = left > 0 ? window!.failures : 0;
+    if (failures >= max) return Math.ceil(left / 1000);
+    const pending = inFlight.get(id);
+    const others = pending ? pending.size - (pending.has(credential) ? 1 : 0) : 0;
+    return failures + others >= max ? 1 : 0;
   }
+}
+
+function adjust(inFlight: Map<string, Map<string, number>>, id: string, credential: string, by: 1 | -1): void {
+  const pending = inFlight.get(id) ?? new Map<string, number>();
+  const count = (pending.get(credential) ?? 0) + by;
+  if (count > 0) pending.set(credential, count);
+  else pending.delete(credential);
+  if (pending.size > 0) inFlight.set(id, pending);
+  else inFlight.delete(id);
 }
 
 function clip(address: string): string {

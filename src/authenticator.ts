@@ -12,7 +12,7 @@ import { VerificationMemo } from './verification-memo.js';
 import { checkRow } from './row-check.js';
 import type { StoredHashFault } from './phc.js';
 import { AttemptThrottle } from './attempt-throttle.js';
-import { answeredFromMemo } from './secret-verifier.js';
+import { answeredFromMemo, type SecretCheck } from './secret-verifier.js';
 import { Rehasher } from './rehash.js';
 
 /** What a successful authentication attaches to the request. */
@@ -196,11 +196,17 @@ class Pipeline {
     // 5. Verify the secret. Past the failure limit, a check the memo cannot answer gets 429
     // instead of another Argon2 run; a key this instance already verified still passes.
     const client = this.throttle ? this.clientOf(request) : undefined;
-    const wait = this.throttle?.retryAfterSeconds(lookupId, client) ?? 0;
-    if (wait > 0 && !this.verifier.remembers(extracted.credential, row.key_hash)) {
-      return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
+    const attempt = { lookupId, client, credential: extracted.credential };
+    const wait = this.throttle?.enter(attempt) ?? 0;
+    let check: SecretCheck;
+    try {
+      if (wait > 0 && !this.verifier.remembers(extracted.credential, row.key_hash)) {
+        return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
+      }
+      check = await this.verifier.check(extracted.credential, secret, row.key_hash);
+    } finally {
+      this.throttle?.leave(attempt);
     }
-    const check = await this.verifier.check(extracted.credential, secret, row.key_hash);
     if (!check.ok) return this.storedHashFault(check.fault, facts);
     if (!check.matches) {
       if (!answeredFromMemo(check)) this.throttle?.recordFailure(lookupId, client);

@@ -52,41 +52,65 @@ function sendFrom(localAddress: string, baseUrl: string, path: string, headers: 
 
 describe('AttemptThrottle', () => {
   const limits = { maxFailuresPerKey: 2, maxFailuresPerClient: 3, windowMs: 10_000, maxTracked: 3 };
+  /** The wait a new, distinct attempt would get right now. */
+  const probe = (throttle: AttemptThrottle, lookupId: string, client: string | undefined) => {
+    const attempt = { lookupId, client, credential: `probe-${Math.random()}` };
+    const wait = throttle.enter(attempt);
+    throttle.leave(attempt);
+    return wait;
+  };
+
+  it('counts distinct keys still being verified toward the limit, identical ones once', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    const first = { lookupId: 'id1', client: undefined, credential: 'k1' };
+    const second = { lookupId: 'id1', client: undefined, credential: 'k2' };
+    expect(throttle.enter(first)).toBe(0);
+    expect(throttle.enter(second)).toBe(0);
+    expect(probe(throttle, 'id1', undefined)).toBe(1);
+    const again = { ...first };
+    expect(throttle.enter(again)).toBe(0);
+    throttle.leave(again);
+    throttle.leave(first);
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
+    throttle.leave(second);
+    throttle.recordFailure('id1', undefined);
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
+  });
 
   it('blocks a lookup id once its failures reach the limit, until its window ends', () => {
     let now = 1_000_000;
     const throttle = new AttemptThrottle(limits, () => now);
     throttle.recordFailure('id1', undefined);
-    expect(throttle.retryAfterSeconds('id1', undefined)).toBe(0);
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
     throttle.recordFailure('id1', undefined);
-    expect(throttle.retryAfterSeconds('id1', undefined)).toBe(10);
+    expect(probe(throttle, 'id1', undefined)).toBe(10);
     now += 4_500;
-    expect(throttle.retryAfterSeconds('id1', undefined)).toBe(6);
+    expect(probe(throttle, 'id1', undefined)).toBe(6);
     now += 5_500;
-    expect(throttle.retryAfterSeconds('id1', undefined)).toBe(0);
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
     throttle.recordFailure('id1', undefined);
-    expect(throttle.retryAfterSeconds('id1', undefined)).toBe(0);
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
   });
 
   it('counts client addresses apart from lookup ids, each address on its own', () => {
     const throttle = new AttemptThrottle(limits, () => 0);
     for (const id of ['a', 'b', 'c']) throttle.recordFailure(id, '203.0.113.7');
-    expect(throttle.retryAfterSeconds('d', '203.0.113.7')).toBe(10);
-    expect(throttle.retryAfterSeconds('d', '203.0.113.8')).toBe(0);
-    expect(throttle.retryAfterSeconds('d', undefined)).toBe(0);
+    expect(probe(throttle, 'd', '203.0.113.7')).toBe(10);
+    expect(probe(throttle, 'd', '203.0.113.8')).toBe(0);
+    expect(probe(throttle, 'd', undefined)).toBe(0);
   });
 
   it('keeps at most maxTracked ids, forgetting the least recently failing first', () => {
     const throttle = new AttemptThrottle(limits, () => 0);
     for (const id of ['a', 'a', 'b', 'c', 'd']) throttle.recordFailure(id, undefined);
-    expect(throttle.retryAfterSeconds('a', undefined)).toBe(0);
+    expect(probe(throttle, 'a', undefined)).toBe(0);
   });
 
   it('treats an overlong client address as its first 100 characters', () => {
     const throttle = new AttemptThrottle(limits, () => 0);
     const long = 'x'.repeat(100);
     for (let i = 0; i < 3; i++) throttle.recordFailure(`id${i}`, `${long}${i}`);
-    expect(throttle.retryAfterSeconds('other', long)).toBe(10);
+    expect(probe(throttle, 'other', long)).toBe(10);
   });
 });
 
@@ -178,6 +202,20 @@ describe.each(ADAPTERS)('throttling failed attempts on $name', (adapter) => {
     expect((await get(forged(attacked, 50))).status).toBe(429);
     expect((await get(bystander)).status).toBe(200);
     expect((await get(forged(bystander, 0))).status).toBe(401);
+  });
+
+  it('starts no more Argon2 runs than the limit for a burst of forgeries sent all at once', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: { maxFailuresPerKey: 3, windowMs: 60_000 } });
+    expect((await get(valid)).status).toBe(200);
+    const runs = argon2Runs();
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, n) => get(forged(valid, n))));
+    const computed = argon2Runs() - runs;
+    expect(computed).toBeGreaterThan(0);
+    expect(computed).toBeLessThanOrEqual(3);
+    expect(answers.filter((answer) => answer.status === 401)).toHaveLength(computed);
+    expect(answers.filter((answer) => answer.status === 429)).toHaveLength(30 - computed);
+    expect((await get(valid)).status).toBe(200);
   });
 
   it('lets attempts through again once the window has passed, counting afresh', async () => {
