@@ -102,7 +102,8 @@ export class AttemptThrottle {
   readonly #byKey: LRUCache<string, Window>;
   readonly #byClient: LRUCache<string, Window>;
   // Attempts under verification: id -> key -> how many requests carry it. Entries live only
-  // while a request is in the pipeline, so their number is bounded by the open requests.
+  // while a request is in the pipeline (as long as the request's own headers hold the key),
+  // so their number is bounded by the open requests.
   readonly #keyInFlight = new Map<string, Map<string, number>>();
   readonly #clientInFlight = new Map<string, Map<string, number>>();
 

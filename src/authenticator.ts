@@ -221,7 +221,9 @@ class Pipeline {
     }
     const now = this.settings.clock();
     // A clock that returns no valid time would make every expiry comparison false: fail closed.
-    if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('clock() returned no valid Date');
+    if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+      throw new TypeError('clock() returned no valid Date');
+    }
     if (row.expires_at !== null && new Date(row.expires_at) <= now) {
       return this.refuse(this.refusals.inactive('expired'), 'expired_at', { ...facts, keyStatus: 'expired' });
     }

@@ -54,7 +54,10 @@ export interface ParsedArgon2Hash {
  */
 export const PEPPER_ID_SHAPE = /^[A-Za-z0-9_-]{1,8}$/;
 
-/** Why a stored hash was refused; goes to the hook and logger with the key id. */
+/**
+ * Why a stored hash was refused; goes to the hook and logger with the key id. `unknown_pepper`:
+ * the hash names a pepper id (`keyid=`) the app did not configure.
+ */
 export type StoredHashFault =
   | 'not_a_string'
   | 'too_long'
