@@ -4,6 +4,10 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     express: 'adapters/express.ts',
+    postgres: 'src/postgres-store.ts',
+    'store-conformance': 'src/testing/store-conformance.ts',
+    koa: 'adapters/koa.ts',
+    fastify: 'adapters/fastify.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveRouteOptions, type ApiKeyAuth, type ApiKeyContext, type RouteOptions } from 'keyward';
+import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
 
 declare global {
   // Express's own augmentation point for properties that middleware adds to the request.
@@ -64,5 +65,35 @@ export function expressApiKeyAuth(
       })
       // Express 4 ignores a returned promise; anything thrown above must still reach next().
       .catch(next);
+  };
+}
+
+/** Options of {@link expressBasicAuth}. */
+export type ExpressBasicAuthOptions = BasicAuthOptions;
+
+/**
+ * Express middleware for a webhook receiver: lets the request through only with the configured
+ * HTTP Basic credentials, compared in constant time. Anything else gets 401 with
+ * `WWW-Authenticate: Basic realm="…", charset="UTF-8"` and keyward's JSON error body (or
+ * `next(err)` with `forwardErrors`).
+ *
+ * @param options - `username`, `password`, `realm`, `errorBody`, `forwardErrors`.
+ * @returns the middleware.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad options.
+ * @example
+ * ```ts
+ * const hookAuth = expressBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! });
+ * app.post('/hooks/in', hookAuth, express.json(), receive);
+ * ```
+ */
+export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandler {
+  const checker = createBasicAuthChecker(options, 'expressBasicAuth');
+
+  return function expressBasicAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    const result = checker.check(req.headers.authorization);
+    if (result.ok) return next();
+    if (checker.forwardErrors) return next(result.error);
+    res.writeHead(result.response.status, result.response.headers);
+    res.end(result.response.body);
   };
 }

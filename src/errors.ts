@@ -21,6 +21,9 @@
  * - `ERR_KEY_CONFLICT`: a concurrent regenerate won; read the key again.
  * - `ERR_WEBHOOK_INVALID`: webhook settings that cannot be stored (bad URL, bad credentials).
  * - `ERR_WEBHOOK_SECRET`: a sealed webhook password cannot be opened (unknown or wrong key).
+ * - `ERR_BASIC_AUTH_MISSING`: a webhook receiver got no `Authorization: Basic` header (401).
+ * - `ERR_BASIC_AUTH_INVALID`: a webhook receiver got Basic credentials that are malformed or
+ *   do not match (401).
  */
 export type ApiKeyAuthErrorCode =
   | 'ERR_API_KEY_MISSING'
@@ -38,7 +41,9 @@ export type ApiKeyAuthErrorCode =
   | 'ERR_KEY_NOT_FOUND'
   | 'ERR_KEY_CONFLICT'
   | 'ERR_WEBHOOK_INVALID'
-  | 'ERR_WEBHOOK_SECRET';
+  | 'ERR_WEBHOOK_SECRET'
+  | 'ERR_BASIC_AUTH_MISSING'
+  | 'ERR_BASIC_AUTH_INVALID';
 
 /** Options accepted by {@link ApiKeyAuthError}. */
 export interface ApiKeyAuthErrorOptions {

@@ -66,6 +66,29 @@ export {
   type KeyManagerOptions,
 } from './key-manager.js';
 export { resolveRouteOptions, type ResolvedRouteOptions, type RouteOptions } from './route-options.js';
+export {
+  MAX_WEBHOOK_PASSWORD_BYTES,
+  MAX_WEBHOOK_URL_LENGTH,
+  MAX_WEBHOOK_USERNAME_BYTES,
+  assertWebhookPassword,
+  normalizeWebhookUrl,
+  normalizeWebhookUsername,
+  type WebhookSettings,
+  type WebhookSettingsInput,
+} from './webhook-settings.js';
+export { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
+export { basicAuthorizationHeader, webhookAuthorizationFor } from './webhook-authorization.js';
+export {
+  MAX_BASIC_HEADER_LENGTH,
+  createBasicAuthChecker,
+  type BasicAuthChecker,
+  type BasicAuthFailure,
+  type BasicAuthOptions,
+  type BasicAuthResult,
+} from './basic-auth.js';
+// Option checks shared with the other entry points (keyward/postgres), which must throw the
+// one ApiKeyAuthError class of this entry.
+export { assertInteger, assertKnownOptions, assertOptionsObject } from './options.js';
 export { DEFAULT_ATTEMPT_THROTTLE, type AttemptThrottleOptions } from './attempt-throttle.js';
 export type { PepperOptions } from './pepper.js';
 export { PEPPER_ID_SHAPE } from './phc.js';

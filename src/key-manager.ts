@@ -1,4 +1,4 @@
-import { ApiKeyAuthError } from './errors.js';
+import { ApiKeyAuthError, invalidOption } from './errors.js';
 import { randomBase62 } from './base62.js';
 import { hashSecret } from './hash.js';
 import { ENVIRONMENTS, generateApiKey, type Environment } from './key-format.js';
@@ -11,6 +11,15 @@ import { assertArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './
 import { KEY_STATUSES, normalizeStatus, statusLabel, type KeyStatus, type StatusLabel } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { assertStore } from './auth-options.js';
+import { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
+import { webhookAuthorizationFor } from './webhook-authorization.js';
+import {
+  assertWebhookPassword,
+  normalizeWebhookUrl,
+  normalizeWebhookUsername,
+  type WebhookSettings,
+  type WebhookSettingsInput,
+} from './webhook-settings.js';
 import { resolvePepper, type PepperOptions } from './pepper.js';
 
 /** Options of {@link createKeyManager}. */
@@ -28,6 +37,11 @@ export interface KeyManagerOptions {
    * option. @default none
    */
   pepper?: PepperOptions;
+  /**
+   * Keys that seal webhook passwords (AES-256-GCM), checked here. Without them the manager
+   * still stores webhook URLs and usernames, but refuses to store a password.
+   */
+  webhookKeys?: SealingKeys;
 }
 
 /** The portal card of a key: what may be shown after issue. Never the cleartext. */
@@ -44,6 +58,8 @@ export interface KeyCard {
   expiresAt: Date | null;
   /** Such as `sk_live_kqz3…oU0i`. */
   maskedKey: string;
+  /** The webhook form's settings; the password is never part of a card. */
+  webhook: WebhookSettings;
 }
 
 /** What issue and regenerate return: the only moment the cleartext exists. */
@@ -79,9 +95,16 @@ export interface KeyManager {
   describeAccount(accountId: string, environment: Environment): Promise<KeyCard | null>;
   /**
    * Replaces the key's secret in one atomic store step: the old key fails from the moment
-   * this returns. See the README for what carries over.
+   * this returns. Key id, created date and webhook settings stay; `last_used_at` resets to
+   * never. `expired` and `revoqued` come back `allowed` (and an expiry date that has passed is
+   * cleared); `suspended`, `locked`, `pending_validation`, `rejected` and unknown values are
+   * kept, so regenerating never lifts a suspension. An expiry date still in the future is kept.
    *
-   * @throws {ApiKeyAuthError} `ERR_KEY_NOT_FOUND`, or `ERR_KEY_CONFLICT` when a concurrent
+   * Two regenerates of the same key at once: the store step compares the lookup id read before
+   * hashing, so exactly one wins and the other gets `ERR_KEY_CONFLICT` and no key (its
+   * cleartext was never stored and never works).
+   *
+   * @throws {ApiKeyAuthError} `ERR_KEY_NOT_FOUND`, or `ERR_KEY_CONFLICT` (409) when a concurrent
    *   regenerate of the same key won.
    */
   regenerate(keyId: string): Promise<IssuedKey>;
@@ -91,9 +114,44 @@ export interface KeyManager {
   softDelete(keyId: string): Promise<void>;
   /** Changes the status value; `allowed` is the only one that authenticates. */
   setStatus(keyId: string, status: KeyStatus): Promise<KeyCard>;
+  /**
+   * Saves the webhook form. The URL is replaced, the username set or cleared, and the password
+   * sealed and set (a string), cleared (`null`) or kept (left out). Everything is checked
+   * before anything is written.
+   *
+   * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (400) for a bad URL, username or password;
+   *   `ERR_OPTIONS_INVALID` when a password is given but the manager has no `webhookKeys`;
+   *   `ERR_KEY_NOT_FOUND`.
+   */
+  setWebhook(keyId: string, settings: WebhookSettingsInput): Promise<KeyCard>;
+  /** Turns webhooks off: URL, username and password are all cleared. */
+  clearWebhook(keyId: string): Promise<KeyCard>;
+  /**
+   * The `Authorization` header value for a webhook delivery of this key (a key id, or a row
+   * the gateway already read), or null when no Basic-auth password is configured.
+   *
+   * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` when the password cannot be opened (for
+   *   instance its key id was dropped from `webhookKeys`); `ERR_KEY_NOT_FOUND` for an unknown id.
+   */
+  webhookAuthorization(key: string | ApiKeyRow): Promise<string | null>;
+  /**
+   * Re-seals the key's webhook password under the current sealing key, for key rotation.
+   *
+   * @returns true when it was re-sealed, false when there is nothing to do (no password, or
+   *   already under the current key, or changed meanwhile by another write).
+   * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET`, `ERR_KEY_NOT_FOUND`.
+   */
+  resealWebhookPassword(keyId: string): Promise<boolean>;
 }
 
-const OPTION_NAMES: readonly (keyof KeyManagerOptions)[] = ['store', 'argon2', 'defaultKeyType', 'clock', 'pepper'];
+const OPTION_NAMES: readonly (keyof KeyManagerOptions)[] = [
+  'store',
+  'argon2',
+  'defaultKeyType',
+  'clock',
+  'webhookKeys',
+  'pepper',
+];
 
 /** Statuses a regenerate lifts back to `allowed`; every other status is kept. */
 const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued', 'revoked']);
@@ -102,10 +160,14 @@ const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued'
  * Creates the key manager a portal backend uses to issue, describe, rotate and retire keys.
  *
  * @param options - see {@link KeyManagerOptions}; only `store` is required.
- * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing store or a bad option.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing store or a bad option,
+ *   including sealing keys that are not 32 bytes or a `current` id that is not among them.
  * @example
  * ```ts
- * const manager = createKeyManager({ store });
+ * const manager = createKeyManager({
+ *   store,
+ *   webhookKeys: { current: 'k1', keys: { k1: Buffer.from(process.env.WEBHOOK_KEY_K1!, 'base64') } },
+ * });
  * const { key, card } = await manager.issue({ accountId: 'acct_42', environment: 'sandbox' });
  * ```
  */
@@ -124,7 +186,9 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   }
   assertOptionalFunction(options.clock, 'clock');
   const clock = options.clock ?? (() => new Date());
+  const box = options.webhookKeys === undefined ? undefined : createSecretBox(options.webhookKeys);
   const { store } = options;
+  const card = (row: ApiKeyRow) => toCard(row, clock());
 
   const liveRow = async (keyId: string): Promise<ApiKeyRow> => {
     const row = await store.findById(keyId);
@@ -141,6 +205,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   return {
     async issue(input) {
       assertIssueInput(input);
+      // The store enforces this too (two racing issues); asking first spares an Argon2 run.
+      if (await store.findLive(input.accountId, input.environment)) throw exists();
       const generated = generateApiKey(input.environment);
       const row: ApiKeyRow = {
         id: `key_${randomBase62(20)}`,
@@ -161,17 +227,17 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         webhook_basic_auth_password_sealed: null,
       };
       await store.insert(row);
-      return { key: generated.key, card: toCard(row) };
+      return { key: generated.key, card: card(row) };
     },
 
     async describe(keyId) {
       const row = await store.findById(keyId);
-      return row ? toCard(row) : null;
+      return row ? card(row) : null;
     },
 
     async describeAccount(accountId, environment) {
       const row = await store.findLive(accountId, environment);
-      return row ? toCard(row) : null;
+      return row ? card(row) : null;
     },
 
     async regenerate(keyId) {
@@ -191,7 +257,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         };
       });
       if (!after) throw notFound();
-      return { key: generated.key, card: toCard(after) };
+      return { key: generated.key, card: card(after) };
     },
 
     async revoke(keyId) {
@@ -206,23 +272,88 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       if (!KEY_STATUSES.includes(status)) {
         throw new TypeError(`status must be one of ${KEY_STATUSES.join(', ')}`);
       }
-      return toCard(await change(keyId, { status }));
+      return card(await change(keyId, { status }));
+    },
+
+    async setWebhook(keyId, settings) {
+      if (typeof settings !== 'object' || settings === null) {
+        const message = 'Webhook settings must be { url, username?, password? }.';
+        throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });
+      }
+      const url = normalizeWebhookUrl(settings.url);
+      const username = normalizeWebhookUsername(settings.username);
+      let sealed: string | null | undefined;
+      if (settings.password === null) sealed = null;
+      else if (settings.password !== undefined) {
+        const password = assertWebhookPassword(settings.password);
+        if (!box) invalidOption('createKeyManager needs "webhookKeys" to store webhook passwords.');
+        sealed = box.seal(password);
+      }
+      return card(
+        await change(keyId, {
+          webhook_url: url,
+          webhook_basic_auth_username: username,
+          ...(sealed === undefined ? {} : { webhook_basic_auth_password_sealed: sealed }),
+        }),
+      );
+    },
+
+    async clearWebhook(keyId) {
+      return card(
+        await change(keyId, {
+          webhook_url: null,
+          webhook_basic_auth_username: null,
+          webhook_basic_auth_password_sealed: null,
+        }),
+      );
+    },
+
+    async webhookAuthorization(key) {
+      const row = typeof key === 'string' ? await liveRow(key) : key;
+      if (row.webhook_basic_auth_password_sealed == null) return null;
+      if (!box) throw noSealingKeys();
+      return webhookAuthorizationFor(row, box);
+    },
+
+    async resealWebhookPassword(keyId) {
+      const { webhook_basic_auth_password_sealed: sealed } = await liveRow(keyId);
+      if (sealed == null) return false;
+      if (!box) throw noSealingKeys();
+      if (!box.needsReseal(sealed)) return false;
+      const resealed = box.seal(box.open(sealed));
+      const after = await store.modify(keyId, (current) =>
+        current.webhook_basic_auth_password_sealed === sealed
+          ? { webhook_basic_auth_password_sealed: resealed }
+          : null,
+      );
+      return after !== null;
     },
   };
 }
 
-/** The card of a row. */
-export function toCard(row: ApiKeyRow): KeyCard {
+/**
+ * The card of a row. The label is what authenticating with the key would answer: an `allowed`
+ * key whose `expires_at` has passed reads EXPIRED, while a suspended one keeps SUSPENDED
+ * (the status is checked before the expiry date).
+ */
+export function toCard(row: ApiKeyRow, now: Date): KeyCard {
+  const status = normalizeStatus(row.status);
+  const expired = status === 'allowed' && isPast(row.expires_at, now);
   return {
     keyId: row.id,
     keyType: row.key_type,
     status: row.status,
-    statusLabel: statusLabel(normalizeStatus(row.status)),
+    statusLabel: expired ? 'EXPIRED' : statusLabel(status),
     environment: row.environment,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
     expiresAt: row.expires_at,
     maskedKey: row.masked_key,
+    webhook: {
+      url: row.webhook_url ?? null,
+      username: row.webhook_basic_auth_username ?? null,
+      basicAuthConfigured: row.webhook_basic_auth_password_sealed != null,
+    },
   };
 }
 
@@ -254,6 +385,22 @@ function assertKeyType(value: unknown, name: string): void {
 
 function notFound(): ApiKeyAuthError {
   return new ApiKeyAuthError('ERR_KEY_NOT_FOUND', 'No live key with this id.', { status: 404 });
+}
+
+function exists(): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_KEY_EXISTS',
+    'This account already has a live key in this environment; regenerate it instead.',
+    { status: 409 },
+  );
+}
+
+function noSealingKeys(): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_WEBHOOK_SECRET',
+    'A webhook password is stored but the manager has no "webhookKeys" to open it.',
+    { status: 500, expose: false },
+  );
 }
 
 function conflict(): ApiKeyAuthError {

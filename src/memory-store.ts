@@ -62,7 +62,13 @@ export class MemoryKeyStore implements KeyStore {
     const patch = change(copy(row));
     if (patch === null) return null;
 
-    const next = { ...row, ...copy(patch) };
+    // A field given as undefined is not part of the change.
+    const fields = Object.entries(copy(patch)).filter(([, value]) => value !== undefined);
+    const next: ApiKeyRow = { ...row, ...Object.fromEntries(fields) };
+    const holder = this.#idByLookupId.get(next.lookup_id);
+    if (holder !== undefined && holder !== id) {
+      throw new ApiKeyAuthError('ERR_KEY_EXISTS', 'A key with this lookup id already exists.', { status: 409 });
+    }
     this.#rows.set(id, next);
     if (next.lookup_id !== row.lookup_id) {
       this.#idByLookupId.delete(row.lookup_id);

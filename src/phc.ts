@@ -162,7 +162,7 @@ export function assertArgon2Params(params: Argon2Params, optionName: string): vo
   }
   assertKnownOptions(params, ['memoryKiB', 'iterations', 'parallelism'], optionName);
   const problem = checkParams(params);
-  if (problem !== undefined) invalidOption(`"${optionName}" ${problem}`);
+  if (problem !== undefined) invalidOption(`"${optionName}" ${problem}.`);
 }
 
 function checkParams({ memoryKiB, iterations, parallelism }: Argon2Params): string | undefined {

@@ -19,17 +19,23 @@ const BYTES_PER_ENTRY = 256;
  * together with the stored hash it was checked against: the memo never holds a cleartext key,
  * and a rotated or rehashed row can never meet an old entry. Failures are remembered too,
  * so one wrong key sent again and again costs one Argon2 run.
+ *
+ * Matches and mismatches live in two separate LRUs that split the bounds: a flood of
+ * distinct forged keys can only evict other forgeries, never a verified key, so genuine
+ * callers keep their memo hits during an attack.
  */
 export class VerificationMemo {
   readonly #secret = randomBytes(32);
-  readonly #results: LRUCache<string, boolean>;
+  readonly #matches: LRUCache<string, true>;
+  readonly #mismatches: LRUCache<string, false>;
 
   constructor(options: VerificationMemoOptions = {}) {
-    this.#results = new LRUCache<string, boolean>({
-      max: options.maxEntries ?? 10_000,
-      maxSize: options.maxBytes ?? 4 * 1024 * 1024,
-      sizeCalculation: () => BYTES_PER_ENTRY,
-    });
+    const maxEntries = options.maxEntries ?? 10_000;
+    const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+    const half = (value: number) => Math.max(1, Math.floor(value / 2));
+    const bounds = { max: half(maxEntries), maxSize: half(maxBytes), sizeCalculation: () => BYTES_PER_ENTRY };
+    this.#matches = new LRUCache<string, true>(bounds);
+    this.#mismatches = new LRUCache<string, false>(bounds);
   }
 
   /** The memo key of a presented key checked against a stored hash. */
@@ -45,15 +51,16 @@ export class VerificationMemo {
 
   /** The remembered result, or undefined when this pair was never verified. */
   get(memoKey: string): boolean | undefined {
-    return this.#results.get(memoKey);
+    return this.#matches.get(memoKey) ?? this.#mismatches.get(memoKey);
   }
 
   set(memoKey: string, matches: boolean): void {
-    this.#results.set(memoKey, matches);
+    if (matches) this.#matches.set(memoKey, true);
+    else this.#mismatches.set(memoKey, false);
   }
 
   /** Entries currently held. */
   get size(): number {
-    return this.#results.size;
+    return this.#matches.size + this.#mismatches.size;
   }
 }

@@ -50,7 +50,7 @@ describe('createApiKeyAuth checks every option at creation', () => {
     ['Authorization as the bare-key header', { store, apiKeyHeader: 'Authorization' }, '"apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.'],
     ['a memo of no entries', { store, memo: { maxEntries: 0 } }, '"memo.maxEntries" must be an integer from 1 to 10000000.'],
     ['a throttle of zero failures', { store, throttle: { maxFailuresPerKey: 0 } }, '"throttle.maxFailuresPerKey" must be an integer from 1 to 1000000.'],
-    ['Argon2 memory of 4 GiB', { store, argon2: { memoryKiB: 4_194_304, iterations: 2, parallelism: 1 } }, '"argon2" memoryKiB must be an integer from 8 × parallelism to 1048576'],
+    ['Argon2 memory of 4 GiB', { store, argon2: { memoryKiB: 4_194_304, iterations: 2, parallelism: 1 } }, '"argon2" memoryKiB must be an integer from 8 × parallelism to 1048576.'],
     ['Argon2 parameters as a string', { store, argon2: 'strong' }, '"argon2" must be an object { memoryKiB, iterations, parallelism }.'],
     ['a misspelt Argon2 parameter', { store, argon2: { memoryKib: 19_456, iterations: 2, parallelism: 1 } }, 'argon2: unknown option "memoryKib". Did you mean "memoryKiB"?'],
     ['rehashOnSuccess as a string', { store, rehashOnSuccess: 'yes' }, '"rehashOnSuccess" must be a boolean.'],
@@ -70,7 +70,7 @@ describe('createKeyManager checks every option at creation', () => {
   it.each<[string, unknown, string]>([
     ['a missing store', {}, '"store" is required: pass a KeyStore such as new MemoryKeyStore().'],
     ['a misspelt option', { store, argon: TEST_ARGON2 }, 'createKeyManager: unknown option "argon". Did you mean "argon2"?'],
-    ['Argon2 iterations of zero', { store, argon2: { memoryKiB: 1024, iterations: 0, parallelism: 1 } }, '"argon2" iterations must be an integer from 1 to 32'],
+    ['Argon2 iterations of zero', { store, argon2: { memoryKiB: 1024, iterations: 0, parallelism: 1 } }, '"argon2" iterations must be an integer from 1 to 32.'],
     ['a default key type in capitals', { store, defaultKeyType: 'SMS' }, '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".'],
     ['a pepper without its current secret', { store, pepper: { current: 'p2', secrets: {} } }, 'createKeyManager: "pepper.current" must name one of the ids in "pepper.secrets".'],
   ])('refuses %s', (_name, options, message) => {

@@ -2,12 +2,14 @@ import type { Server } from 'node:http';
 import express from 'express';
 import type { ApiKeyAuth } from 'keyward';
 import { expressApiKeyAuth } from 'keyward/express';
-import { acceptSms, health, whoami, type DemoReply } from './sms.js';
+import { acceptSms, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
 
 /** The demo gateway's routes on Express. */
 export function createExpressDemo(auth: ApiKeyAuth): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: the Koa and Fastify demos send none, and the three must answer alike.
+  app.disable('etag');
   const send = (res: express.Response, reply: DemoReply) => res.status(reply.status).json(reply.body);
 
   app.get('/healthz', (_req, res) => send(res, health()));
@@ -16,15 +18,15 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
   app.post(
     '/v1/sms',
     expressApiKeyAuth(auth, { keyType: 'sms_api' }),
-    express.json({ limit: '16kb' }),
+    express.json({ limit: MAX_REQUEST_BODY_BYTES }),
     (req, res) => send(res, acceptSms(req.body, req.apiKey!)),
   );
   app.get('/v1/whoami', expressApiKeyAuth(auth), (req, res) => send(res, whoami(req.apiKey!)));
 
-  // A body that is not JSON is the client's mistake, not a server fault.
+  app.use((_req, res) => send(res, notFound()));
+  // A body that is not JSON, or too large, is the client's mistake, not a server fault.
   app.use((error: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    const status = error.status && error.status < 500 ? error.status : 500;
-    res.status(status).json({ error: { code: status === 500 ? 'ERR_INTERNAL' : 'ERR_INVALID_REQUEST', message: status === 500 ? 'Internal server error.' : 'The request body is not valid JSON.' } });
+    send(res, unreadableBody(error.status));
   });
   return app;
 }

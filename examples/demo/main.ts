@@ -1,17 +1,23 @@
 /**
- * The demo SMS gateway: `npm run demo [-- --framework express]`.
+ * The demo SMS gateway: `npm run demo [-- --framework express|koa|fastify]`.
  *
  * Serves `POST /v1/sms`, `GET /v1/whoami` and `GET /healthz` on 127.0.0.1:$PORT (default
- * 3000), backed by a MemoryKeyStore holding one sandbox key per status, printed at start.
+ * 3000), backed by a MemoryKeyStore (or PostgreSQL when DATABASE_URL is set) holding one
+ * sandbox key per status, printed at start.
  */
 import type { Server } from 'node:http';
-import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth, type AuthDecision } from 'keyward';
+import { createApiKeyAuth, createKeyManager, type ApiKeyAuth, type AuthDecision } from 'keyward';
+import { openDemoStore } from './demo-store.js';
 import { listenExpressDemo } from './express-app.js';
+import { listenFastifyDemo } from './fastify-app.js';
+import { listenKoaDemo } from './koa-app.js';
 import { seedDemoKeys } from './seed-keys.js';
 
 /** Each framework's demo: the same routes, started on host:port. */
 const DEMO_APPS = {
   express: listenExpressDemo,
+  koa: listenKoaDemo,
+  fastify: listenFastifyDemo,
 } satisfies Record<string, (auth: ApiKeyAuth, port: number, host: string) => Promise<Server>>;
 type Framework = keyof typeof DEMO_APPS;
 const FRAMEWORKS = Object.keys(DEMO_APPS) as Framework[];
@@ -20,7 +26,7 @@ const host = '127.0.0.1';
 const port = Number(process.env.PORT ?? 3000);
 const framework = frameworkFromArgs(process.argv.slice(2));
 
-const store = new MemoryKeyStore();
+const { store, close: closeStore } = await openDemoStore();
 const manager = createKeyManager({ store });
 const auth = createApiKeyAuth({
   store,
@@ -33,7 +39,8 @@ const keys = await seedDemoKeys(manager);
 const server = await DEMO_APPS[framework](auth, port, host);
 const base = `http://${host}:${port}`;
 
-console.log(`keyward demo gateway (${framework}) listening on ${base}`);
+const storeName = process.env.DATABASE_URL ? 'PostgreSQL' : 'memory';
+console.log(`keyward demo gateway (${framework}, ${storeName} store) listening on ${base}`);
 for (const { label, key } of keys) console.log(`demo key ${label}: ${key}`);
 const allowed = keys.find((entry) => entry.label === 'allowed')!.key;
 console.log(
@@ -48,6 +55,7 @@ async function shutdown(signal: string): Promise<void> {
   server.closeIdleConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await auth.close();
+  await closeStore();
   process.exit(0);
 }
 

@@ -39,6 +39,47 @@ export function health(): DemoReply {
   return { status: 200, body: { status: 'ok' } };
 }
 
+/** Largest request body the demo reads, on every framework. */
+export const MAX_REQUEST_BODY_BYTES = 16 * 1024;
+
+/**
+ * Parses a JSON request body by the rules of Express's `express.json()`, so every framework's
+ * demo accepts and refuses the same bodies: an empty body reads as `{}`, and only an object or
+ * an array may stand at the top level.
+ *
+ * @param text - the body as received.
+ * @returns the value, or `undefined` with `ok: false` when the body is not such JSON.
+ */
+export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
+  if (text.length === 0) return { ok: true, value: {} };
+  const first = text.trimStart()[0];
+  if (first !== '{' && first !== '[') return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/**
+ * What the demo answers when a request body cannot be read (413 too large, 400 not JSON) or
+ * anything else fails (500): the same on every framework.
+ *
+ * @param status - the status the framework or the body reader gave the failure.
+ */
+export function unreadableBody(status: number | undefined): DemoReply {
+  if (status === 413) {
+    return { status: 413, body: { error: { code: 'ERR_INVALID_REQUEST', message: `The request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes.` } } };
+  }
+  if (status !== undefined && status >= 400 && status < 500) return invalidRequest('The request body is not valid JSON.');
+  return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'Internal server error.' } } };
+}
+
+/** Any path or method the demo does not serve. */
+export function notFound(): DemoReply {
+  return { status: 404, body: { error: { code: 'ERR_NOT_FOUND', message: 'No such route.' } } };
+}
+
 function invalidRequest(message: string): DemoReply {
   return { status: 400, body: { error: { code: 'ERR_INVALID_REQUEST', message } } };
 }

@@ -1,9 +1,15 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import express5 from 'express';
 import express4 from 'express4';
+import fastify5, { type FastifyError } from 'fastify';
+import fastify4 from 'fastify4';
+import Koa3, { type Middleware } from 'koa';
+import Koa2 from 'koa2';
 import type { ApiKeyAuth, RouteOptions } from 'keyward';
 import { expressApiKeyAuth } from 'keyward/express';
+import { fastifyApiKeyAuth, fastifyApiKeyAuthHook } from 'keyward/fastify';
+import { koaApiKeyAuth } from 'keyward/koa';
 
 /** A running test app: its base URL, what its error handler saw, and how to stop it. */
 export interface RunningApp {
@@ -68,8 +74,110 @@ export function listen(server: Server, forwarded: unknown[]): Promise<RunningApp
   });
 }
 
+/** The error a forwarding app's handler sees: an ApiKeyAuthError, or anything else thrown. */
+interface ForwardedError {
+  status?: number;
+  code?: string;
+  headers?: Record<string, string>;
+}
+
+type KoaLike = typeof Koa3;
+
+/** Dispatches one method and path to a chain of Koa middleware (no router dependency). */
+function koaRoute(method: string, path: string, ...chain: Middleware[]): Middleware {
+  return (ctx, next) => {
+    if (ctx.method !== method || ctx.path !== path) return next();
+    const run = (index: number): Promise<unknown> =>
+      index < chain.length ? Promise.resolve(chain[index]!(ctx, () => run(index + 1))) : next();
+    return run(0);
+  };
+}
+
+function koaAdapter(name: string, Koa: KoaLike): AdapterUnderTest {
+  return {
+    name,
+    async start(auth, options = {}) {
+      const forwarded: unknown[] = [];
+      const app = new Koa();
+      const guard = (keyType?: string) => koaApiKeyAuth(auth, { ...options, ...(keyType ? { keyType } : {}) });
+      // The common try/catch error middleware of Koa apps, upstream of everything.
+      app.use(async (ctx, next) => {
+        try {
+          await next();
+        } catch (caught) {
+          const error = caught as ForwardedError;
+          forwarded.push(error);
+          ctx.status = error.status ?? 500;
+          ctx.set(error.headers ?? {});
+          ctx.body = { forwarded: error.code ?? 'unknown' };
+        }
+      });
+      app.use(koaRoute('GET', '/healthz', (ctx) => { ctx.body = { status: 'ok' }; }));
+      app.use(koaRoute('GET', '/v1/whoami', guard(), (ctx) => { ctx.body = { apiKey: ctx.state.apiKey }; }));
+      app.use(koaRoute('POST', '/v1/sms', guard('sms_api'), (ctx) => { ctx.status = 202; ctx.body = { apiKey: ctx.state.apiKey }; }));
+      app.use(koaRoute('GET', '/v1/admin', guard('admin_api'), (ctx) => { ctx.body = { apiKey: ctx.state.apiKey }; }));
+      return listen(createServer(app.callback()).listen(0, '127.0.0.1'), forwarded);
+    },
+  };
+}
+
+type FastifyLike = typeof fastify5;
+
+/**
+ * The same routes on Fastify, mounted all three ways: `/v1/whoami` and `/v1/admin` each in a
+ * context with the plugin (so `/healthz` outside them stays open), `/v1/sms` with the route hook.
+ */
+function fastifyAdapter(name: string, fastify: FastifyLike): AdapterUnderTest {
+  return {
+    name,
+    async start(auth, options = {}) {
+      const forwarded: unknown[] = [];
+      const app = fastify();
+      app.setErrorHandler((error: FastifyError & ForwardedError, _request, reply) => {
+        forwarded.push(error);
+        return reply.code(error.status ?? 500).headers(error.headers ?? {}).send({ forwarded: error.code ?? 'unknown' });
+      });
+      app.get('/healthz', async () => ({ status: 'ok' }));
+      app.register(async (v1) => {
+        await v1.register(fastifyApiKeyAuth, { auth, ...options });
+        v1.get('/v1/whoami', async (request) => ({ apiKey: request.apiKey }));
+      });
+      app.post(
+        '/v1/sms',
+        { onRequest: fastifyApiKeyAuthHook(auth, { ...options, keyType: 'sms_api' }) },
+        async (request, reply) => reply.code(202).send({ apiKey: request.apiKey }),
+      );
+      app.register(async (admin) => {
+        await admin.register(fastifyApiKeyAuth, { auth, ...options, keyType: 'admin_api' });
+        admin.get('/v1/admin', async (request) => ({ apiKey: request.apiKey }));
+      });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = app.server.address() as AddressInfo;
+      return {
+        url: `http://127.0.0.1:${port}`,
+        forwarded,
+        close: async () => {
+          app.server.closeAllConnections();
+          await app.close();
+        },
+      };
+    },
+  };
+}
+
 export const express5Adapter = expressAdapter('express 5', express5);
 export const express4Adapter = expressAdapter('express 4', express4 as unknown as ExpressLike);
+export const koa3Adapter = koaAdapter('koa 3', Koa3);
+export const koa2Adapter = koaAdapter('koa 2', Koa2);
+export const fastify5Adapter = fastifyAdapter('fastify 5', fastify5);
+export const fastify4Adapter = fastifyAdapter('fastify 4', fastify4 as unknown as FastifyLike);
 
 /** Every adapter the conformance suites run against. */
-export const ADAPTERS: readonly AdapterUnderTest[] = [express5Adapter, express4Adapter];
+export const ADAPTERS: readonly AdapterUnderTest[] = [
+  express5Adapter,
+  express4Adapter,
+  koa3Adapter,
+  koa2Adapter,
+  fastify5Adapter,
+  fastify4Adapter,
+];

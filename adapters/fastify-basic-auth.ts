@@ -1,0 +1,43 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+
+/** Options of {@link fastifyBasicAuth}. */
+export type FastifyBasicAuthOptions = BasicAuthOptions;
+
+/** The hook {@link fastifyBasicAuth} returns; use it as `onRequest` (or `preHandler`). */
+export type FastifyBasicAuthHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<FastifyReply | undefined>;
+
+/**
+ * Fastify hook for a webhook receiver: lets the request through only with the configured HTTP
+ * Basic credentials, compared in constant time. A refusal is answered with 401,
+ * `WWW-Authenticate: Basic realm="…", charset="UTF-8"` and keyward's JSON body; with
+ * `forwardErrors` the `ApiKeyAuthError` is thrown to the app's error handler instead (Fastify
+ * applies its `statusCode` and `headers`).
+ *
+ * Register it as an `onRequest` hook, so an unauthenticated body is never parsed.
+ *
+ * @param options - `username`, `password`, `realm`, `errorBody`, `forwardErrors`.
+ * @returns the hook.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad options.
+ * @example
+ * ```ts
+ * const password = process.env.HOOK_PASSWORD!;
+ * const hookAuth = fastifyBasicAuth({ username: 'hook-relay', password });
+ * app.post('/hooks/in', { onRequest: hookAuth }, receive);
+ * ```
+ */
+export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasicAuthHook {
+  const checker = createBasicAuthChecker(options, 'fastifyBasicAuth');
+
+  return async function fastifyBasicAuthHook(request, reply) {
+    const result = checker.check(request.headers.authorization);
+    if (result.ok) return undefined;
+    if (checker.forwardErrors) throw result.error;
+    // Fastify's rule for async hooks that answer early: send, then return the reply.
+    const { status, headers, body } = result.response;
+    return reply.code(status).headers(headers).send(body);
+  };
+}

@@ -1,0 +1,130 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import {
+  ApiKeyAuthError,
+  resolveRouteOptions,
+  type ApiKeyAuth,
+  type ApiKeyContext,
+  type RouteOptions,
+} from 'keyward';
+
+// The webhook receiver's Basic-auth hook ships from the same entry point.
+export {
+  fastifyBasicAuth,
+  type FastifyBasicAuthHook,
+  type FastifyBasicAuthOptions,
+} from './fastify-basic-auth.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by keyward's hook once the key has passed every check. */
+    apiKey?: ApiKeyContext;
+  }
+}
+
+/** Options of {@link fastifyApiKeyAuthHook}: `keyType` the route needs; `forwardErrors`. */
+export type FastifyApiKeyAuthHookOptions = RouteOptions;
+
+/** Options of the {@link fastifyApiKeyAuth} plugin. */
+export interface FastifyApiKeyAuthOptions extends RouteOptions {
+  /** The authenticator from `createApiKeyAuth`, shared by every route it guards. */
+  auth: ApiKeyAuth;
+}
+
+/** An `onRequest` hook that authenticates the request. */
+export type FastifyApiKeyAuthHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<unknown>;
+
+/**
+ * An `onRequest` hook (Fastify 4 and 5) that authenticates one route's API key. It runs before
+ * the body is read, so a refused request never costs a body parse. On success
+ * `request.apiKey` holds the key context; otherwise the refusal is answered with the status,
+ * headers and body the core decided (the same bytes as every other adapter), or, with
+ * `forwardErrors`, the `ApiKeyAuthError` goes to the error handler, carrying `statusCode` and
+ * `headers` that Fastify's default handler applies.
+ *
+ * @param auth - the authenticator from `createApiKeyAuth`.
+ * @param options - `keyType` the route needs; `forwardErrors`.
+ * @returns the hook, for a route's `onRequest` option.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad arguments.
+ * @example
+ * ```ts
+ * app.post('/v1/sms', { onRequest: fastifyApiKeyAuthHook(auth, { keyType: 'sms_api' }) }, send);
+ * ```
+ */
+export function fastifyApiKeyAuthHook(
+  auth: ApiKeyAuth,
+  options: FastifyApiKeyAuthHookOptions = {},
+): FastifyApiKeyAuthHook {
+  return hookFor(auth, options, 'fastifyApiKeyAuthHook');
+}
+
+/**
+ * Fastify plugin (Fastify 4 and 5) that authenticates every route of the context it is
+ * registered in, and of that context's children, in an `onRequest` hook: before the body is
+ * parsed. Wrapped with fastify-plugin, so it does not open a context of its own: register it
+ * inside the plugin that holds the protected routes, and routes outside that plugin (a health
+ * check, say) stay open. It decorates the request with `apiKey`.
+ *
+ * > [!NOTE]
+ * > Registered in a context and again in one of its children, both hooks run for the child's
+ * > routes. To demand another key type on a single route, use {@link fastifyApiKeyAuthHook}
+ * > on that route in a context without the plugin.
+ *
+ * @param fastify - the instance it is registered in (passed by Fastify).
+ * @param options - `auth` (required), `keyType`, `forwardErrors`.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at registration (surfacing from `ready()`
+ *   or `listen()`) for bad options.
+ * @example
+ * ```ts
+ * app.register(async (v1) => {
+ *   await v1.register(fastifyApiKeyAuth, { auth, keyType: 'sms_api' });
+ *   v1.post('/v1/sms', async (request) => ({ account: request.apiKey!.accountId }));
+ * });
+ * ```
+ */
+export const fastifyApiKeyAuth = fp(
+  async function keyward(fastify: FastifyInstance, options: FastifyApiKeyAuthOptions) {
+    const { auth, ...route } = options ?? ({} as FastifyApiKeyAuthOptions);
+    if ('prefix' in route) {
+      // fastify-plugin shares the parent's context, so a prefix would be silently ignored.
+      throw new ApiKeyAuthError(
+        'ERR_OPTIONS_INVALID',
+        'fastifyApiKeyAuth: "prefix" has no effect; register the plugin inside the prefixed plugin instead.',
+      );
+    }
+    const hook = hookFor(auth, route, 'fastifyApiKeyAuth');
+    // Declared once per context: a child inherits its parent's decorator.
+    if (!fastify.hasRequestDecorator('apiKey')) fastify.decorateRequest('apiKey', undefined);
+    fastify.addHook('onRequest', hook);
+  },
+  { name: 'keyward', fastify: '4.x || 5.x' },
+);
+
+function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): FastifyApiKeyAuthHook {
+  const { requirement, forwardErrors } = resolveRouteOptions(auth, options, factory);
+
+  return async function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply) {
+    const raw = {
+      headers: request.raw.headers,
+      // Keeps a repeated Authorization header, which raw.headers drops to its first copy.
+      headersDistinct: request.raw.headersDistinct,
+      url: request.raw.url,
+      remoteAddress: request.raw.socket?.remoteAddress,
+    };
+    const result = await auth.authenticate(raw, requirement);
+    if (result.ok) {
+      request.apiKey = result.context;
+      return;
+    }
+    if (forwardErrors) throw result.error;
+
+    // A Buffer is sent as it is: a string would go through a serializer an earlier hook set
+    // with reply.serializer(). Returning the reply makes Fastify wait until it is written,
+    // so async onSend hooks cannot let the request run on to the body parser and handler.
+    const { status, headers, body } = result.response;
+    return reply.code(status).headers(headers).send(Buffer.from(body));
+  };
+}

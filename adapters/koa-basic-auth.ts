@@ -1,0 +1,42 @@
+import type { Middleware } from 'koa';
+import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+
+/** Options of {@link koaBasicAuth}. */
+export type KoaBasicAuthOptions = BasicAuthOptions;
+
+/**
+ * Koa middleware for a webhook receiver: lets the request through only with the configured
+ * HTTP Basic credentials, compared in constant time.
+ *
+ * A refusal is answered here (401, `WWW-Authenticate: Basic realm="…", charset="UTF-8"`, JSON
+ * body) without throwing, so an app's own try/catch error middleware cannot turn it into a 500
+ * or drop the challenge. With `forwardErrors` the challenge header is set on the response and
+ * the `ApiKeyAuthError` (with `status`, `expose` and `headers`) is thrown for the app to shape.
+ *
+ * @param options - `username`, `password`, `realm`, `errorBody`, `forwardErrors`.
+ * @returns the middleware.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad options.
+ * @example
+ * ```ts
+ * const hookAuth = koaBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! });
+ * router.post('/hooks/in', hookAuth, receive);
+ * ```
+ */
+export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
+  const checker = createBasicAuthChecker(options, 'koaBasicAuth');
+
+  return async function koaBasicAuthMiddleware(ctx, next) {
+    const result = checker.check(ctx.request.headers.authorization);
+    if (result.ok) return next();
+
+    if (checker.forwardErrors) {
+      // Set before throwing: a catch-all error middleware that only sets status and body
+      // then still sends the challenge.
+      ctx.set({ ...result.error.headers });
+      throw result.error;
+    }
+    ctx.status = result.response.status;
+    ctx.set({ ...result.response.headers });
+    ctx.body = result.response.body;
+  };
+}

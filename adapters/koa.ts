@@ -1,0 +1,72 @@
+import type { Middleware, ParameterizedContext } from 'koa';
+import { resolveRouteOptions, type ApiKeyAuth, type ApiKeyContext, type RouteOptions } from 'keyward';
+
+// The webhook receiver's Basic-auth middleware ships from the same entry point.
+export { koaBasicAuth, type KoaBasicAuthOptions } from './koa-basic-auth.js';
+
+declare module 'koa' {
+  // Koa's augmentation point for what middleware puts on `ctx.state`.
+  interface DefaultState {
+    /** Set by keyward's middleware once the key has passed every check. */
+    apiKey?: ApiKeyContext;
+  }
+}
+
+/** Options of {@link koaApiKeyAuth}. */
+export type KoaApiKeyAuthOptions = RouteOptions;
+
+/**
+ * Koa middleware (Koa 2 and 3) that authenticates the request's API key. On success
+ * `ctx.state.apiKey` holds the key context and the downstream middleware runs; otherwise the
+ * refusal is answered here with the status, headers and body the core decided, so the bytes
+ * match every other adapter. With `forwardErrors` the `ApiKeyAuthError` is thrown instead: it
+ * carries `status`, `expose` and `headers`, so Koa's default error handling, or a try/catch
+ * error middleware that copies `err.headers`, keeps both the status and the challenge.
+ *
+ * Mount it before any body parser, so an unauthenticated request costs no parse.
+ *
+ * > [!NOTE]
+ * > `ctx.state.apiKey` is typed by augmenting Koa's `DefaultState` (this needs `@types/koa`).
+ * > An app that types its own state with `new Koa<MyState>()` adds `apiKey?: ApiKeyContext`
+ * > to `MyState`.
+ *
+ * @param auth - the authenticator from `createApiKeyAuth`.
+ * @param options - `keyType` the route needs; `forwardErrors`.
+ * @returns the middleware.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad arguments.
+ * @example
+ * ```ts
+ * const auth = createApiKeyAuth({ store });
+ * router.post('/v1/sms', koaApiKeyAuth(auth, { keyType: 'sms_api' }), bodyParser(), send);
+ * ```
+ */
+export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = {}): Middleware {
+  const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'koaApiKeyAuth');
+
+  return async function koaApiKeyAuthMiddleware(
+    ctx: ParameterizedContext,
+    next: () => Promise<unknown>,
+  ) {
+    const request = {
+      headers: ctx.req.headers,
+      // Keeps a repeated Authorization header, which ctx.req.headers drops to its first copy.
+      headersDistinct: ctx.req.headersDistinct,
+      url: ctx.originalUrl,
+      remoteAddress: ctx.req.socket?.remoteAddress,
+    };
+    const result = await auth.authenticate(request, requirement);
+    if (result.ok) {
+      ctx.state.apiKey = result.context;
+      return next();
+    }
+    if (forwardErrors) throw result.error;
+
+    // Through Koa's own response (not ctx.respond = false) so that upstream middleware, a
+    // request logger say, sees the real status. Content-Type is set before the body, so Koa
+    // keeps it; the length Koa computes for a string equals the one the core wrote.
+    const { status, headers, body } = result.response;
+    ctx.status = status;
+    ctx.set(headers);
+    ctx.body = body;
+  };
+}

@@ -1,0 +1,55 @@
+import type { Server } from 'node:http';
+import fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { ApiKeyAuth } from 'keyward';
+import { fastifyApiKeyAuth } from 'keyward/fastify';
+import {
+  acceptSms,
+  health,
+  MAX_REQUEST_BODY_BYTES,
+  notFound,
+  parseJsonBody,
+  unreadableBody,
+  whoami,
+  type DemoReply,
+} from './sms.js';
+
+/** The demo gateway's routes on Fastify: the same answers as the Express demo. */
+export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
+  // Express matches paths in any letter case and with a trailing slash; so does this demo.
+  const app = fastify({ routerOptions: { caseSensitive: false, ignoreTrailingSlash: true } });
+  const send = (reply: FastifyReply, answer: DemoReply) => reply.code(answer.status).send(answer.body);
+
+  // The body rules of express.json(): JSON bodies only, others are left unread.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_REQUEST_BODY_BYTES }, (_request, text, done) => {
+    const parsed = parseJsonBody(text as string);
+    if (parsed.ok) done(null, parsed.value);
+    else done(Object.assign(new Error('request body is not JSON'), { statusCode: 400 }), undefined);
+  });
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+
+  app.setNotFoundHandler((_request, reply) => send(reply, notFound()));
+  // A body that is not JSON, or too large, is the client's mistake, not a server fault.
+  app.setErrorHandler((error: { statusCode?: number }, _request, reply) => send(reply, unreadableBody(error.statusCode)));
+
+  app.get('/healthz', (_request, reply) => send(reply, health()));
+
+  // The plugin authenticates in onRequest, before the body is read: a refused request costs
+  // no body parse. Each context below holds the routes of one key requirement.
+  app.register(async (sms) => {
+    await sms.register(fastifyApiKeyAuth, { auth, keyType: 'sms_api' });
+    sms.post('/v1/sms', (request, reply) => send(reply, acceptSms(request.body, request.apiKey!)));
+  });
+  app.register(async (api) => {
+    await api.register(fastifyApiKeyAuth, { auth });
+    api.get('/v1/whoami', (request, reply) => send(reply, whoami(request.apiKey!)));
+  });
+  return app;
+}
+
+/** Starts the Fastify demo on host:port. */
+export async function listenFastifyDemo(auth: ApiKeyAuth, port: number, host: string): Promise<Server> {
+  const app = createFastifyDemo(auth);
+  await app.listen({ port, host });
+  return app.server;
+}

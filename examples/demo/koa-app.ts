@@ -1,0 +1,91 @@
+import { createServer, type Server } from 'node:http';
+import Koa, { type Context, type Middleware } from 'koa';
+import type { ApiKeyAuth } from 'keyward';
+import { koaApiKeyAuth } from 'keyward/koa';
+import {
+  acceptSms,
+  health,
+  MAX_REQUEST_BODY_BYTES,
+  notFound,
+  parseJsonBody,
+  unreadableBody,
+  whoami,
+  type DemoReply,
+} from './sms.js';
+
+/** The demo gateway's routes on Koa: the same answers as the Express demo. */
+export function createKoaDemo(auth: ApiKeyAuth): Koa {
+  const app = new Koa();
+  const send = (ctx: Context, reply: DemoReply) => {
+    ctx.status = reply.status;
+    ctx.body = reply.body;
+  };
+
+  // A body that is not JSON, or too large, is the client's mistake, not a server fault.
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      send(ctx, unreadableBody((error as { status?: number }).status));
+    }
+  });
+
+  // Authentication runs before the body is read: a refused request costs no body parse.
+  const routes: Record<string, Middleware[]> = {
+    'GET /healthz': [(ctx) => send(ctx, health())],
+    'POST /v1/sms': [
+      koaApiKeyAuth(auth, { keyType: 'sms_api' }),
+      async (ctx) => send(ctx, acceptSms(await readJson(ctx), ctx.state.apiKey!)),
+    ],
+    'GET /v1/whoami': [koaApiKeyAuth(auth), (ctx) => send(ctx, whoami(ctx.state.apiKey!))],
+  };
+
+  app.use(async (ctx) => {
+    const chain = routes[routeKey(ctx)];
+    if (!chain) return send(ctx, notFound());
+    const run = async (index: number): Promise<void> => {
+      await chain[index]?.(ctx, () => run(index + 1));
+    };
+    await run(0);
+  });
+  return app;
+}
+
+/** Method and path as Express matches them: HEAD as GET, any letter case, a trailing slash. */
+function routeKey(ctx: Context): string {
+  const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
+  const path = ctx.path.length > 1 ? ctx.path.replace(/\/$/, '') : ctx.path;
+  return `${method} ${path.toLowerCase()}`;
+}
+
+/**
+ * Reads a JSON body as `express.json()` does: only with a JSON content type (otherwise
+ * `undefined`), at most {@link MAX_REQUEST_BODY_BYTES}, UTF-8.
+ *
+ * @throws an error with `status` 413 (too large) or 400 (not JSON), for the error middleware.
+ */
+async function readJson(ctx: Context): Promise<unknown> {
+  if (!ctx.request.is('application/json')) return undefined;
+  const tooLarge = () => Object.assign(new Error('request body too large'), { status: 413 });
+  if (Number(ctx.get('content-length')) > MAX_REQUEST_BODY_BYTES) throw tooLarge();
+
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REQUEST_BODY_BYTES) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const parsed = parseJsonBody(Buffer.concat(chunks).toString('utf8'));
+  if (!parsed.ok) throw Object.assign(new Error('request body is not JSON'), { status: 400 });
+  return parsed.value;
+}
+
+/** Starts the Koa demo on host:port. */
+export function listenKoaDemo(auth: ApiKeyAuth, port: number, host: string): Promise<Server> {
+  const server = createServer(createKoaDemo(auth).callback());
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

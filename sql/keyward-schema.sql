@@ -1,0 +1,31 @@
+-- keyward: API key table for PostgreSQL 12 or newer (generated columns).
+-- Generated from src/postgres-schema.ts by `npm run schema:sql`; edit that file, not this one.
+-- Safe to run again: every statement is IF NOT EXISTS.
+BEGIN;
+CREATE TABLE IF NOT EXISTS "api_keys" (
+  id text NOT NULL CONSTRAINT "api_keys_pkey" PRIMARY KEY,
+  account_id text NOT NULL,
+  key_type text NOT NULL,
+  -- The seven statuses keyward knows, plus "revoked", accepted as an alias of "revoqued".
+  status text NOT NULL CONSTRAINT "api_keys_status_check" CHECK (status IN ('allowed', 'pending_validation', 'suspended', 'revoqued', 'locked', 'expired', 'rejected', 'revoked')),
+  environment text NOT NULL CONSTRAINT "api_keys_environment_check" CHECK (environment IN ('production', 'sandbox')),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  last_used_at timestamptz,
+  expires_at timestamptz,
+  soft_deleted boolean NOT NULL DEFAULT false,
+  revoked_at timestamptz,
+  lookup_id text NOT NULL,
+  key_hash text NOT NULL,
+  masked_key text NOT NULL,
+  webhook_url text,
+  webhook_basic_auth_username text,
+  -- AES-256-GCM sealed; never the cleartext password.
+  webhook_basic_auth_password_sealed text,
+  -- Derived, so it can never disagree with the sealed password.
+  webhook_basic_auth_configured boolean NOT NULL
+    GENERATED ALWAYS AS (webhook_basic_auth_password_sealed IS NOT NULL) STORED
+);
+CREATE UNIQUE INDEX IF NOT EXISTS "api_keys_lookup_id_key" ON "api_keys" (lookup_id);
+CREATE UNIQUE INDEX IF NOT EXISTS "api_keys_one_live_key" ON "api_keys" (account_id, environment)
+  WHERE NOT soft_deleted AND revoked_at IS NULL;
+COMMIT;

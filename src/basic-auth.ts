@@ -1,0 +1,216 @@
+import { secretsEqual } from './compare.js';
+import { ApiKeyAuthError, invalidOption } from './errors.js';
+import {
+  assertHeaderParameter,
+  assertKnownOptions,
+  assertOptionalFunction,
+  assertOptionsObject,
+} from './options.js';
+import {
+  defaultErrorBody,
+  responseFor,
+  type AuthResponse,
+  type ErrorBodyFormatter,
+} from './responses.js';
+
+/** Options of {@link createBasicAuthChecker} and of the receiver middleware of each adapter. */
+export interface BasicAuthOptions {
+  /** The username the sender is configured with; `''` when it sends none. Required. */
+  username: string;
+  /** The password the sender is configured with. Required, non-empty. */
+  password: string;
+  /** Realm named in the `WWW-Authenticate` challenge. @default 'webhooks' */
+  realm?: string;
+  /** Replaces the JSON body of the 401 answers. */
+  errorBody?: ErrorBodyFormatter;
+  /**
+   * Adapters only: hand refusals to the framework's error handling (`next(err)` in Express, a
+   * thrown error in Koa and Fastify) instead of answering them. The error carries `status`,
+   * `expose` and `headers` (the challenge). @default false
+   */
+  forwardErrors?: boolean;
+}
+
+/** Why Basic credentials were refused. For the app's logs; the client sees only the 401. */
+export type BasicAuthFailure =
+  | 'missing'
+  | 'too_long'
+  | 'malformed_header'
+  | 'malformed_credentials'
+  | 'mismatch';
+
+/** The result of {@link BasicAuthChecker.check}. */
+export type BasicAuthResult =
+  | { ok: true }
+  | { ok: false; reason: BasicAuthFailure; error: ApiKeyAuthError; response: AuthResponse };
+
+/** A receiver-side Basic-auth check, built once per route. */
+export interface BasicAuthChecker {
+  /** Whether adapters forward refusals instead of answering them. */
+  readonly forwardErrors: boolean;
+  /**
+   * Checks an `Authorization` header value. Never throws.
+   *
+   * @param authorization - the header as Node gives it (a repeated header is an array).
+   */
+  check(authorization: string | string[] | undefined): BasicAuthResult;
+}
+
+/**
+ * Longest `Authorization` value looked at. The longest credentials keyward lets a sender store
+ * (256-byte username, 1 KiB password) encode to about 1.7 KiB, so this leaves room to spare.
+ */
+export const MAX_BASIC_HEADER_LENGTH = 4096;
+
+const OPTION_NAMES: readonly (keyof BasicAuthOptions)[] = [
+  'username',
+  'password',
+  'realm',
+  'errorBody',
+  'forwardErrors',
+];
+
+const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
+
+/**
+ * Creates the framework-agnostic check behind `expressBasicAuth`, `koaBasicAuth` and
+ * `fastifyBasicAuth`: the receiving end of keyward's webhook deliveries.
+ *
+ * The scheme name is matched in any letter case, followed by one or more spaces. The base64
+ * part may come with or without `=` padding (some senders drop it), but any other character,
+ * a wrong amount of padding or an impossible length is refused. The bytes must be valid UTF-8
+ * (RFC 7617's `charset="UTF-8"`, which the challenge announces) and are split at the first
+ * colon, so a password may contain colons. Username and password are both compared, always,
+ * in constant time, so the timing does not tell which of the two was wrong.
+ *
+ * @param options - see {@link BasicAuthOptions}.
+ * @param factory - name used in option errors (adapters pass their own).
+ * @returns the checker.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing or malformed username or
+ *   password, or a realm that would break the challenge header.
+ * @example
+ * ```ts
+ * const password = process.env.HOOK_PASSWORD!;
+ * const checker = createBasicAuthChecker({ username: 'hook-relay', password });
+ * const result = checker.check(req.headers.authorization);
+ * if (!result.ok) return send(result.response); // 401 with WWW-Authenticate: Basic …
+ * ```
+ */
+export function createBasicAuthChecker(
+  options: BasicAuthOptions,
+  factory = 'createBasicAuthChecker',
+): BasicAuthChecker {
+  assertOptionsObject(options, factory);
+  assertKnownOptions(options, OPTION_NAMES, factory);
+  const { username, password, realm = 'webhooks', forwardErrors = false } = options;
+  if (typeof username !== 'string' || username.includes(':') || /[\p{Cc}\p{Cs}]/u.test(username)) {
+    invalidOption(`${factory}: "username" must be a string without ":" or control characters ('' for none).`);
+  }
+  if (typeof password !== 'string' || password.length === 0 || /\p{Cs}/u.test(password)) {
+    invalidOption(`${factory}: "password" must be a non-empty string.`);
+  }
+  assertHeaderParameter(realm, 'realm');
+  assertOptionalFunction(options.errorBody, 'errorBody');
+  if (typeof forwardErrors !== 'boolean') {
+    invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
+  }
+  const format = options.errorBody ?? defaultErrorBody;
+  const challenge = { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` };
+
+  const refuse = (reason: BasicAuthFailure): BasicAuthResult => {
+    const error =
+      reason === 'missing'
+        ? new ApiKeyAuthError(
+            'ERR_BASIC_AUTH_MISSING',
+            'Credentials are required. Send them as "Authorization: Basic <base64 of user:password>".',
+            { status: 401, headers: challenge },
+          )
+        : new ApiKeyAuthError('ERR_BASIC_AUTH_INVALID', 'The credentials are invalid.', {
+            status: 401,
+            headers: challenge,
+          });
+    return { ok: false, reason, error, response: responseFor(error, format) };
+  };
+
+  return {
+    forwardErrors,
+    check(authorization) {
+      const read = readBasicCredentials(authorization);
+      if (typeof read === 'string') return refuse(read);
+
+      // Both comparisons always run: `&&` would skip the password when the user is wrong.
+      const userMatches = secretsEqual(read.username, username);
+      const passwordMatches = secretsEqual(read.password, password);
+      return userMatches && passwordMatches ? { ok: true } : refuse('mismatch');
+    },
+  };
+}
+
+/**
+ * Reads `Basic <base64>` into a username and password, or says why it cannot. Linear in the
+ * input, which is capped before any work; nothing here throws.
+ */
+function readBasicCredentials(
+  header: string | string[] | undefined,
+): { username: string; password: string } | Exclude<BasicAuthFailure, 'mismatch'> {
+  const value = singleValue(header);
+  if (value === undefined) return 'missing';
+  if (value === null) return 'malformed_header';
+  if (value.length > MAX_BASIC_HEADER_LENGTH) return 'too_long';
+
+  const trimmed = trimOws(value);
+  const space = trimmed.indexOf(' ');
+  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
+  if (scheme.toLowerCase() !== 'basic' || space === -1) return 'malformed_header';
+
+  const token = trimmed.slice(space).replace(/^ +/, '');
+  const bytes = decodeBase64(token);
+  if (bytes === undefined) return 'malformed_credentials';
+
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return 'malformed_credentials';
+  }
+
+  // RFC 7617: the user-id cannot contain a colon, the password can. Split at the first one.
+  const colon = text.indexOf(':');
+  if (colon === -1) return 'malformed_credentials';
+  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+/** Strips spaces and tabs at both ends with a plain loop (a regex could backtrack). */
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return value.slice(start, end);
+}
+
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/** A header sent twice arrives as an array; two different copies are malformed (null). */
+function singleValue(value: string | string[] | undefined): string | null | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  if (value.length === 0) return undefined;
+  return value.every((item) => item === value[0]) ? value[0] : null;
+}
+
+/**
+ * Decodes standard base64 with or without `=` padding. Unlike `Buffer.from(x, 'base64')`, which
+ * skips characters it does not know, anything outside the alphabet is refused; unlike `atob`,
+ * nothing throws.
+ */
+function decodeBase64(token: string): Buffer | undefined {
+  const body = token.replace(/={1,2}$/, '');
+  const padding = token.length - body.length;
+  if (!BASE64_BODY.test(body)) return undefined;
+  // One leftover character cannot encode a byte; padding, when present, must complete a quad.
+  if (body.length % 4 === 1) return undefined;
+  if (padding > 0 && token.length % 4 !== 0) return undefined;
+  return Buffer.from(body, 'base64');
+}

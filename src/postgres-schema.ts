@@ -1,0 +1,157 @@
+import { ApiKeyAuthError, ENVIRONMENTS, KEY_STATUSES } from 'keyward';
+
+/** The table a {@link PostgresKeyStore} uses unless told otherwise. */
+export const DEFAULT_TABLE = 'api_keys';
+
+/** A validated table name and the identifiers derived from it, ready to paste into SQL. */
+export interface KeyTable {
+  /** As given, such as `api_keys` or `keyward.api_keys`. */
+  name: string;
+  /** The schema, or undefined for the connection's `search_path`. */
+  schema: string | undefined;
+  /** The table name without its schema. */
+  bare: string;
+  /** The quoted, possibly schema-qualified name for SQL text. */
+  sql: string;
+  /** Names of the constraints and indexes the schema creates, to recognise their violations. */
+  constraints: { primaryKey: string; lookupId: string; oneLiveKey: string };
+}
+
+/** Columns of `ApiKeyRow`, in table order. Each is also the row's field name. */
+export const ROW_COLUMNS = [
+  'id',
+  'account_id',
+  'key_type',
+  'status',
+  'environment',
+  'created_at',
+  'last_used_at',
+  'expires_at',
+  'soft_deleted',
+  'revoked_at',
+  'lookup_id',
+  'key_hash',
+  'masked_key',
+  'webhook_url',
+  'webhook_basic_auth_username',
+  'webhook_basic_auth_password_sealed',
+] as const;
+
+// Longest bare table name: the longest derived name ("_environment_check", 18 characters)
+// must stay within PostgreSQL's 63-byte identifier limit, or it would be cut silently.
+const MAX_TABLE_NAME = 40;
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * Checks a table name for the store and the migration: `name` or `schema.name`, lower-case
+ * letters, digits and `_` only, so it can be written into SQL without any escaping doubts.
+ *
+ * @param name - the table option.
+ * @returns the table and its derived identifiers.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for any other shape.
+ * @example
+ * ```ts
+ * keyTable('keyward.api_keys').sql; // '"keyward"."api_keys"'
+ * ```
+ */
+export function keyTable(name: unknown): KeyTable {
+  const parts = typeof name === 'string' ? name.split('.') : [];
+  const bare = parts.at(-1) ?? '';
+  const schema = parts.length === 2 ? parts[0] : undefined;
+  const valid =
+    (parts.length === 1 || parts.length === 2) &&
+    parts.every((part) => IDENTIFIER.test(part) && part.length <= 63) &&
+    bare.length <= MAX_TABLE_NAME;
+  if (!valid) {
+    throw new ApiKeyAuthError(
+      'ERR_OPTIONS_INVALID',
+      `"table" must be "name" or "schema.name" of lower-case letters, digits and "_" (name at most ${MAX_TABLE_NAME} characters).`,
+    );
+  }
+  const quoted = (identifier: string) => `"${identifier}"`;
+  return {
+    name: name as string,
+    schema,
+    bare,
+    sql: schema === undefined ? quoted(bare) : `${quoted(schema)}.${quoted(bare)}`,
+    constraints: {
+      primaryKey: `${bare}_pkey`,
+      lookupId: `${bare}_lookup_id_key`,
+      oneLiveKey: `${bare}_one_live_key`,
+    },
+  };
+}
+
+/** SQL list of quoted string literals; the values are keyward's own constants. */
+function literals(values: readonly string[]): string {
+  return values.map((value) => `'${value}'`).join(', ');
+}
+
+/**
+ * The statements that create the table and its indexes, each idempotent (`IF NOT EXISTS`).
+ * This is the one definition of the schema: `migrate()` runs it and
+ * `sql/keyward-schema.sql` is generated from it.
+ *
+ * @param table - from {@link keyTable}.
+ * @returns the statements, in order.
+ */
+export function schemaStatements(table: KeyTable): string[] {
+  const t = table.sql;
+  const statuses = literals([...KEY_STATUSES, 'revoked']);
+  const statements: string[] = [];
+  if (table.schema !== undefined) statements.push(`CREATE SCHEMA IF NOT EXISTS "${table.schema}";`);
+  statements.push(
+    `CREATE TABLE IF NOT EXISTS ${t} (
+  id text NOT NULL CONSTRAINT "${table.constraints.primaryKey}" PRIMARY KEY,
+  account_id text NOT NULL,
+  key_type text NOT NULL,
+  -- The seven statuses keyward knows, plus "revoked", accepted as an alias of "revoqued".
+  status text NOT NULL CONSTRAINT "${table.bare}_status_check" CHECK (status IN (${statuses})),
+  environment text NOT NULL CONSTRAINT "${table.bare}_environment_check" CHECK (environment IN (${literals(ENVIRONMENTS)})),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  last_used_at timestamptz,
+  expires_at timestamptz,
+  soft_deleted boolean NOT NULL DEFAULT false,
+  revoked_at timestamptz,
+  lookup_id text NOT NULL,
+  key_hash text NOT NULL,
+  masked_key text NOT NULL,
+  webhook_url text,
+  webhook_basic_auth_username text,
+  -- AES-256-GCM sealed; never the cleartext password.
+  webhook_basic_auth_password_sealed text,
+  -- Derived, so it can never disagree with the sealed password.
+  webhook_basic_auth_configured boolean NOT NULL
+    GENERATED ALWAYS AS (webhook_basic_auth_password_sealed IS NOT NULL) STORED
+);`,
+    // Every lookup id ever issued stays unique, also on dead rows: a retired key can never
+    // point at a new row.
+    `CREATE UNIQUE INDEX IF NOT EXISTS "${table.constraints.lookupId}" ON ${t} (lookup_id);`,
+    // One live key per account and environment; dead rows are kept for history.
+    `CREATE UNIQUE INDEX IF NOT EXISTS "${table.constraints.oneLiveKey}" ON ${t} (account_id, environment)
+  WHERE NOT soft_deleted AND revoked_at IS NULL;`,
+  );
+  return statements;
+}
+
+/**
+ * The schema as a plain SQL script in one transaction, for `psql -f` or a migration tool.
+ * The package ships it for the default table as `sql/keyward-schema.sql`.
+ *
+ * @param tableName - the table to create. @default 'api_keys'
+ * @returns the script.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a bad table name.
+ * @example
+ * ```ts
+ * await fs.writeFile('migrations/001_api_keys.sql', postgresSchemaSql('api_keys'));
+ * ```
+ */
+export function postgresSchemaSql(tableName: string = DEFAULT_TABLE): string {
+  const header = [
+    '-- keyward: API key table for PostgreSQL 12 or newer (generated columns).',
+    '-- Generated from src/postgres-schema.ts by `npm run schema:sql`; edit that file, not this one.',
+    '-- Safe to run again: every statement is IF NOT EXISTS.',
+  ];
+  const body = schemaStatements(keyTable(tableName));
+  return [...header, 'BEGIN;', ...body, 'COMMIT;', ''].join('\n');
+}

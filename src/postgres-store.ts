@@ -1,0 +1,330 @@
+import {
+  ApiKeyAuthError,
+  assertInteger,
+  assertKnownOptions,
+  assertOptionsObject,
+  type ApiKeyRow,
+  type ApiKeyRowChange,
+  type Environment,
+  type KeyStore,
+  type KeyUsage,
+  type Logger,
+} from 'keyward';
+import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './postgres-client.js';
+import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
+import { describeError } from './usage-recorder.js';
+
+export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
+export { DEFAULT_TABLE, postgresSchemaSql } from './postgres-schema.js';
+
+/** Options of {@link PostgresKeyStore}. */
+export interface PostgresKeyStoreOptions {
+  /**
+   * The app's `pg.Pool`. It must be created with `connectionTimeoutMillis`: that bounds how
+   * long a request waits for a connection when the database is down or hung. The app owns
+   * the pool and ends it on shutdown.
+   */
+  pool: PgPoolLike;
+  /** Table name, `name` or `schema.name`. @default 'api_keys' */
+  table?: string;
+  /**
+   * Longest wait for one statement's answer, in milliseconds. Past it the query fails, its
+   * connection is closed and the request gets 503. Inside `modify` it is also the server-side
+   * `statement_timeout` and `lock_timeout`, so a blocked row lock cannot hold on either.
+   * @default 2000
+   */
+  statementTimeoutMs?: number;
+  /** Where pool errors are logged (pino's call shape). @default silent */
+  logger?: Logger;
+}
+
+const OPTION_NAMES: readonly (keyof PostgresKeyStoreOptions)[] = ['pool', 'table', 'statementTimeoutMs', 'logger'];
+
+/** The columns a `modify` patch may set; the identity columns never change. */
+const PATCHABLE = new Set<string>(
+  ROW_COLUMNS.filter((column) => !['id', 'account_id', 'environment', 'created_at'].includes(column)),
+);
+
+const COLUMNS = ROW_COLUMNS.join(', ');
+/** The SQL condition for a live row, on the columns of `alias` if given. */
+const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS NULL`;
+
+/**
+ * The production {@link KeyStore}: one PostgreSQL table shared by every gateway instance.
+ * Lookups filter deleted and revoked rows in SQL; `modify` is one transaction with the row
+ * locked (`SELECT … FOR UPDATE`), so a regenerate on one instance is seen by every other
+ * instance on its next request; usage is one batched `UPDATE` that never moves
+ * `last_used_at` backwards.
+ *
+ * Every method is bounded: waiting for a connection by the pool's `connectionTimeoutMillis`,
+ * each statement by `statementTimeoutMs`. A database that is down or hung makes the method
+ * reject with `ERR_STORE_UNAVAILABLE`, which the authenticator answers with 503; the pool
+ * opens fresh connections once the database is back.
+ *
+ * > [!NOTE]
+ * > An idle connection that breaks makes `pg.Pool` emit `error`, which crashes a process that
+ * > has no listener. When the pool has none, the store attaches one that logs through
+ * > `logger`; attach your own `pool.on('error', …)` to handle it your way.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { PostgresKeyStore } from 'keyward/postgres';
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, connectionTimeoutMillis: 2000 });
+ * const store = new PostgresKeyStore({ pool });
+ * await store.migrate();
+ * const auth = createApiKeyAuth({ store });
+ * ```
+ */
+export class PostgresKeyStore implements KeyStore {
+  readonly #pool: PgPoolLike;
+  readonly #table: KeyTable;
+  readonly #timeoutMs: number;
+  readonly #sql: ReturnType<typeof statements>;
+
+  /**
+   * @param options - see {@link PostgresKeyStoreOptions}; only `pool` is required.
+   * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing pool, a pool without
+   *   `connectionTimeoutMillis`, a bad table name or timeout, or an unknown option.
+   */
+  constructor(options: PostgresKeyStoreOptions) {
+    assertOptionsObject(options, 'PostgresKeyStore');
+    assertKnownOptions(options, OPTION_NAMES, 'PostgresKeyStore');
+    this.#pool = checkedPool(options.pool);
+    this.#table = keyTable(options.table ?? DEFAULT_TABLE);
+    this.#timeoutMs = options.statementTimeoutMs ?? 2_000;
+    assertInteger(this.#timeoutMs, 'statementTimeoutMs', 1, 600_000);
+    if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null)) {
+      throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"logger" must be an object with a warn method.');
+    }
+    this.#sql = statements(this.#table.sql);
+    guardPoolErrors(this.#pool, options.logger);
+  }
+
+  /** The table this store reads, as configured (`api_keys` or `schema.name`). */
+  get table(): string {
+    return this.#table.name;
+  }
+
+  /**
+   * Creates the table and its indexes if they do not exist, in one transaction. Safe to run
+   * on every start and from several instances at once (an advisory lock serialises them).
+   * The same schema ships as `sql/keyward-schema.sql` for migration tools.
+   *
+   * @throws {ApiKeyAuthError} `ERR_STORE_UNAVAILABLE` when PostgreSQL fails.
+   * @example
+   * ```ts
+   * await new PostgresKeyStore({ pool }).migrate();
+   * ```
+   */
+  async migrate(): Promise<void> {
+    await this.#transaction('migrate', async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`keyward:${this.#table.name}`]);
+      await client.query(schemaStatements(this.#table).join('\n'));
+      return true;
+    });
+  }
+
+  async findByLookupId(lookupId: string): Promise<ApiKeyRow | null> {
+    return this.#one('findByLookupId', this.#sql.byLookupId, [lookupId]);
+  }
+
+  async findLive(accountId: string, environment: Environment): Promise<ApiKeyRow | null> {
+    return this.#one('findLive', this.#sql.live, [accountId, environment]);
+  }
+
+  async findById(id: string): Promise<ApiKeyRow | null> {
+    return this.#one('findById', this.#sql.byId, [id]);
+  }
+
+  /**
+   * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` (409) when the id or lookup id is taken or the
+   *   account already has a live key in that environment; `ERR_STORE_UNAVAILABLE` otherwise.
+   */
+  async insert(row: ApiKeyRow): Promise<void> {
+    const values = ROW_COLUMNS.map((column) => row[column]);
+    await this.#run('insert', async (client) => client.query(this.#sql.insert, values));
+  }
+
+  /**
+   * One transaction: `SELECT … FOR UPDATE` of the live row, `change` in JavaScript, `UPDATE`,
+   * `COMMIT`. If `change` throws, the transaction is rolled back and its error is rethrown
+   * as it is.
+   *
+   * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when the patch sets a lookup id another row
+   *   holds; `ERR_STORE_UNAVAILABLE` when PostgreSQL fails; whatever `change` throws.
+   * @throws {TypeError} when `change` returns something other than an object of row fields.
+   */
+  async modify(
+    id: string,
+    change: (current: ApiKeyRow) => ApiKeyRowChange | null,
+  ): Promise<ApiKeyRow | null> {
+    return this.#transaction('modify', async (client) => {
+      const [locked] = await client.query(this.#sql.lockById, [id]);
+      if (locked === undefined) return null;
+      const current = toRow(locked);
+      const patch = change(toRow(locked));
+      if (patch === null) return null;
+
+      const assignments = patchColumns(patch);
+      if (assignments.length === 0) return current;
+      const set = assignments.map(([column], index) => `${column} = $${index + 2}`).join(', ');
+      const values = [id, ...assignments.map(([, value]) => value)];
+      const [written] = await client.query(
+        `UPDATE ${this.#table.sql} SET ${set} WHERE id = $1 RETURNING ${COLUMNS}`,
+        values,
+      );
+      return toRow(written!);
+    });
+  }
+
+  async recordUsage(usage: readonly KeyUsage[]): Promise<void> {
+    if (usage.length === 0) return;
+    const ids = usage.map((entry) => entry.id);
+    const times = usage.map((entry) => isoTime(entry.used_at));
+    await this.#run('recordUsage', async (client) => client.query(this.#sql.usage, [ids, times]));
+  }
+
+  async #one(operation: string, text: string, values: unknown[]): Promise<ApiKeyRow | null> {
+    const rows = await this.#run(operation, (client) => client.query(text, values));
+    return rows[0] === undefined ? null : toRow(rows[0]);
+  }
+
+  /** One statement on a checked-out client, with pg's errors mapped to keyward's. */
+  async #run<T>(operation: string, work: (client: BoundedClient) => Promise<T>): Promise<T> {
+    const client = await BoundedClient.connect(this.#pool, this.#timeoutMs, operation);
+    try {
+      return await work(client);
+    } catch (error) {
+      throw this.#mapped(operation, error);
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Runs `work` in a transaction whose statements and lock waits are bounded on the server
+   * too. `work` resolving to null rolls back (nothing to write); an error thrown by `work`
+   * itself (such as `change`'s) rolls back and is rethrown unchanged.
+   */
+  async #transaction<T>(operation: string, work: (client: BoundedClient) => Promise<T | null>): Promise<T | null> {
+    const client = await BoundedClient.connect(this.#pool, this.#timeoutMs, operation);
+    let begun = false;
+    try {
+      // Inlined, not a parameter: SET takes no parameters, and the value is a checked integer.
+      await client.query(
+        `BEGIN; SET LOCAL statement_timeout = ${this.#timeoutMs}; SET LOCAL lock_timeout = ${this.#timeoutMs}`,
+      );
+      begun = true;
+      const result = await work(client);
+      await client.query(result === null ? 'ROLLBACK' : 'COMMIT');
+      return result;
+    } catch (error) {
+      // A failed statement has already marked the client to be closed, which ends the
+      // transaction on the server. An error of `work`'s own (such as `change`'s) leaves the
+      // connection healthy: roll back and hand the error on as it is.
+      if (client.threw(error)) throw this.#mapped(operation, error);
+      if (begun) await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** A failed statement's error as keyward's: a taken key, or the store being unavailable. */
+  #mapped(operation: string, error: unknown): ApiKeyAuthError {
+    const constraint = uniqueViolation(error);
+    if (constraint === undefined) return storeFault(operation, error);
+    const { primaryKey, lookupId } = this.#table.constraints;
+    const message =
+      constraint === primaryKey
+        ? 'A key with this id already exists.'
+        : constraint === lookupId
+          ? 'A key with this lookup id already exists.'
+          : 'This account already has a live key in this environment; regenerate it instead.';
+    return new ApiKeyAuthError('ERR_KEY_EXISTS', message, { status: 409, cause: error });
+  }
+}
+
+/** The statement texts of one table, built once. */
+function statements(table: string) {
+  const select = `SELECT ${COLUMNS} FROM ${table}`;
+  const placeholders = ROW_COLUMNS.map((_, index) => `$${index + 1}`).join(', ');
+  return {
+    byLookupId: `${select} WHERE lookup_id = $1 AND ${live()}`,
+    byId: `${select} WHERE id = $1 AND ${live()}`,
+    live: `${select} WHERE account_id = $1 AND environment = $2 AND ${live()}`,
+    lockById: `${select} WHERE id = $1 AND ${live()} FOR UPDATE`,
+    insert: `INSERT INTO ${table} (${COLUMNS}) VALUES (${placeholders})`,
+    // Duplicate ids in one batch collapse to their latest time first: an UPDATE joined to
+    // several source rows would pick one of them at random. Rows are locked in id order, so
+    // two instances flushing overlapping batches at once cannot deadlock.
+    usage: `WITH used AS (
+  SELECT id, max(used_at) AS used_at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, used_at) GROUP BY id
+), target AS (
+  SELECT k.id, used.used_at FROM ${table} AS k JOIN used ON used.id = k.id
+  WHERE ${live('k.')}
+    AND (k.last_used_at IS NULL OR k.last_used_at < used.used_at)
+  ORDER BY k.id FOR UPDATE OF k
+)
+UPDATE ${table} AS k SET last_used_at = target.used_at FROM target
+WHERE k.id = target.id AND (k.last_used_at IS NULL OR k.last_used_at < target.used_at)`,
+  };
+}
+
+function checkedPool(pool: unknown): PgPoolLike {
+  const candidate = pool as Partial<PgPoolLike> | null | undefined;
+  if (typeof candidate?.connect !== 'function' || typeof candidate.on !== 'function') {
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"pool" is required: pass your pg.Pool.');
+  }
+  const timeout = candidate.options?.connectionTimeoutMillis;
+  if (typeof timeout !== 'number' || !(timeout > 0)) {
+    // Without it a hung database holds every request and every pooled connection forever.
+    throw new ApiKeyAuthError(
+      'ERR_OPTIONS_INVALID',
+      '"pool" must be created with connectionTimeoutMillis (for example new pg.Pool({ ..., connectionTimeoutMillis: 2000 })), so a hung database cannot hold requests.',
+    );
+  }
+  return candidate as PgPoolLike;
+}
+
+/** Makes sure an idle connection's error cannot crash the process. */
+function guardPoolErrors(pool: PgPoolLike, logger: Logger | undefined): void {
+  if (pool.listenerCount('error') > 0) return;
+  pool.on('error', (error) => {
+    try {
+      logger?.warn?.(
+        { event: 'keyward.postgres_pool_error', error: describeError(error) },
+        'keyward: an idle PostgreSQL connection failed; the pool opens a new one when needed',
+      );
+    } catch {
+      // A broken logger must not turn a dropped connection into a crash.
+    }
+  });
+}
+
+/** Copies a result row into an `ApiKeyRow`, leaving out derived columns. */
+function toRow(raw: Record<string, unknown>): ApiKeyRow {
+  const row: Record<string, unknown> = {};
+  for (const column of ROW_COLUMNS) row[column] = raw[column];
+  return row as unknown as ApiKeyRow;
+}
+
+/** The patch's columns and values; fields given as undefined are left as they are. */
+function patchColumns(patch: unknown): [string, unknown][] {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch) || patch instanceof Promise) {
+    throw new TypeError('modify: change must return an object of row fields or null');
+  }
+  const entries = Object.entries(patch).filter(([, value]) => value !== undefined);
+  for (const [column] of entries) {
+    if (!PATCHABLE.has(column)) throw new TypeError(`modify: "${column}" is not a field a change may set`);
+  }
+  return entries;
+}
+
+function isoTime(value: unknown): string {
+  const time = value instanceof Date ? value.getTime() : Number.NaN;
+  if (Number.isNaN(time)) throw new TypeError('recordUsage: used_at must be a valid Date');
+  return new Date(time).toISOString();
+}

@@ -1,0 +1,173 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+import { ApiKeyAuthError, invalidOption } from './errors.js';
+import { assertKnownOptions, assertOptionsObject } from './options.js';
+
+/**
+ * The app's sealing keys for webhook passwords: every key that may open a stored value, and
+ * the one that seals new values. Rotate by adding a key, making it `current`, re-sealing the
+ * stored passwords (`KeyManager.resealWebhookPassword`), then dropping the old key.
+ */
+export interface SealingKeys {
+  /** Id of the key that seals new values. Must be one of `keys`. */
+  current: string;
+  /**
+   * Key id to 32 bytes of key material (AES-256). Ids are 1 to 32 characters of
+   * `A-Z a-z 0-9 _ -` and are stored in clear next to each sealed value.
+   */
+  keys: Readonly<Record<string, Uint8Array>>;
+}
+
+/** Seals and opens short secrets with AES-256-GCM. Create it with {@link createSecretBox}. */
+export interface SecretBox {
+  /** Id of the key new values are sealed with. */
+  readonly currentKeyId: string;
+  /**
+   * Encrypts a secret under the current key.
+   *
+   * @returns `v1.<keyId>.<iv>.<ciphertext>.<tag>`, each part base64url without padding.
+   */
+  seal(plaintext: string): string;
+  /**
+   * Decrypts a value made by `seal`.
+   *
+   * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` when the value is malformed, names a key id
+   *   this box does not hold, or fails authentication (wrong key or tampered value).
+   */
+  open(sealed: string): string;
+  /** Whether a sealed value was made under a key other than the current one. */
+  needsReseal(sealed: string): boolean;
+}
+
+const VERSION = 'v1';
+const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+/** Longest sealed value looked at; a 1 KiB password seals to well under this. */
+const MAX_SEALED_LENGTH = 4096;
+
+/**
+ * Creates the AES-256-GCM box that seals webhook passwords at rest. Each value gets a fresh
+ * random 12-byte IV, and the version and key id are bound as additional authenticated data,
+ * so a value cannot be relabelled to another key without failing to open.
+ *
+ * @param keys - see {@link SealingKeys}; the key bytes are copied, so later changes to the
+ *   caller's buffers have no effect.
+ * @returns the box.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing current key, a bad key id or
+ *   key material that is not exactly 32 bytes.
+ * @example
+ * ```ts
+ * const k1 = Buffer.from(process.env.WEBHOOK_KEY_K1!, 'base64');
+ * const box = createSecretBox({ current: 'k1', keys: { k1 } });
+ * const sealed = box.seal('p4ss:w0rd:x'); // 'v1.k1.…'
+ * box.open(sealed); // 'p4ss:w0rd:x'
+ * ```
+ */
+export function createSecretBox(keys: SealingKeys): SecretBox {
+  const factory = 'webhookKeys';
+  assertOptionsObject(keys, factory);
+  assertKnownOptions(keys, ['current', 'keys'], factory);
+  assertOptionsObject(keys.keys, `${factory}.keys`);
+
+  const material = new Map<string, KeyObject>();
+  for (const [id, bytes] of Object.entries(keys.keys)) {
+    if (!KEY_ID_PATTERN.test(id)) {
+      invalidOption(`"${factory}.keys": key id "${id}" must be 1 to 32 characters of A-Z, a-z, 0-9, "_" or "-".`);
+    }
+    if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_BYTES) {
+      invalidOption(`"${factory}.keys.${id}" must be a Buffer or Uint8Array of exactly ${KEY_BYTES} bytes.`);
+    }
+    material.set(id, createSecretKey(Uint8Array.from(bytes)));
+  }
+  if (material.size === 0) invalidOption(`"${factory}.keys" must hold at least one key.`);
+  if (typeof keys.current !== 'string' || !material.has(keys.current)) {
+    invalidOption(`"${factory}.current" must name one of the ids in "${factory}.keys".`);
+  }
+  const currentKeyId = keys.current;
+  const currentKey = material.get(currentKeyId)!;
+
+  return {
+    currentKeyId,
+
+    seal(plaintext) {
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', currentKey, iv, { authTagLength: TAG_BYTES });
+      cipher.setAAD(additionalData(currentKeyId));
+      const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+      const parts = [iv, ciphertext, cipher.getAuthTag()].map((part) => part.toString('base64url'));
+      return [VERSION, currentKeyId, ...parts].join('.');
+    },
+
+    open(sealed) {
+      const parsed = parseSealed(sealed);
+      const key = material.get(parsed.keyId);
+      if (!key) {
+        throw secretError(`The webhook password was sealed with key id "${parsed.keyId}", which is not configured.`);
+      }
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, parsed.iv, {
+          authTagLength: TAG_BYTES,
+        });
+        decipher.setAAD(additionalData(parsed.keyId));
+        decipher.setAuthTag(parsed.tag);
+        const plain = Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]);
+        return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+      } catch {
+        // The cause is left out on purpose: nothing about the bytes may travel with the error.
+        throw secretError('The webhook password cannot be opened: wrong key or altered value.');
+      }
+    },
+
+    needsReseal(sealed) {
+      return parseSealed(sealed).keyId !== currentKeyId;
+    },
+  };
+}
+
+interface SealedParts {
+  keyId: string;
+  iv: Buffer;
+  ciphertext: Buffer;
+  tag: Buffer;
+}
+
+function parseSealed(sealed: unknown): SealedParts {
+  if (typeof sealed !== 'string' || sealed.length > MAX_SEALED_LENGTH) {
+    throw secretError('The stored webhook password is not a sealed value.');
+  }
+  const parts = sealed.split('.');
+  const [version, keyId, iv, ciphertext, tag] = parts;
+  const wellFormed =
+    parts.length === 5 &&
+    version === VERSION &&
+    KEY_ID_PATTERN.test(keyId!) &&
+    [iv, ciphertext, tag].every((part) => BASE64URL_PATTERN.test(part!));
+  if (!wellFormed) throw secretError('The stored webhook password is not a sealed value.');
+
+  const decoded = {
+    keyId: keyId!,
+    iv: Buffer.from(iv!, 'base64url'),
+    ciphertext: Buffer.from(ciphertext!, 'base64url'),
+    tag: Buffer.from(tag!, 'base64url'),
+  };
+  if (decoded.iv.length !== IV_BYTES || decoded.tag.length !== TAG_BYTES) {
+    throw secretError('The stored webhook password is not a sealed value.');
+  }
+  return decoded;
+}
+
+function additionalData(keyId: string): Buffer {
+  return Buffer.from(`${VERSION}.${keyId}`, 'utf8');
+}
+
+function secretError(message: string): ApiKeyAuthError {
+  return new ApiKeyAuthError('ERR_WEBHOOK_SECRET', message, { status: 500, expose: false });
+}

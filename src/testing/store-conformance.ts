@@ -1,0 +1,409 @@
+import assert from 'node:assert/strict';
+import type { ApiKeyRow, ApiKeyRowChange, KeyStore } from 'keyward';
+import { at, lookupIdOf, rowFields, sampleRow } from './conformance-rows.js';
+
+export { sampleRow } from './conformance-rows.js';
+
+/**
+ * The two functions of a test framework the suite needs. Vitest, Jest, Mocha and `node:test`
+ * all have them. Assertions use `node:assert/strict`, which fails a test in any of them, so
+ * the suite does not depend on one framework's `expect`.
+ */
+export interface ConformanceRunner {
+  describe(name: string, body: () => void): unknown;
+  it(name: string, body: () => Promise<void>): unknown;
+}
+
+/** Options of {@link runStoreConformance}. */
+export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
+  /** Names the store in the test titles. */
+  name: string;
+  /** A new, empty store; called once per test. */
+  createStore(): S | Promise<S>;
+  /** Called after each test with its store: drop its table, end its connections. */
+  disposeStore?(store: S): void | Promise<void>;
+  /**
+   * Every row the store holds, live or not. With it the suite also checks that dead rows are
+   * kept and left alone; without it, only what the `KeyStore` methods show is checked.
+   */
+  readAllRows?(store: S): Promise<ApiKeyRow[]>;
+  /** How often each race is run; more rounds make a lost race likelier to show. @default 5 */
+  raceRounds?: number;
+}
+
+/**
+ * Registers the store conformance suite: every contract of the `KeyStore` interface, checked
+ * the way keyward checks `MemoryKeyStore` and `PostgresKeyStore`. Run it against your own
+ * store to prove that it can back keyward: live filtering, insert conflicts, atomic
+ * `modify` (a change that throws writes nothing, racing compare-and-set changes let exactly
+ * one win, no lost updates), `recordUsage` that batches and never moves backwards, and copies
+ * that never alias stored state.
+ *
+ * @param runner - the framework's `describe` and `it`.
+ * @param options - how to make (and dispose of) a fresh empty store.
+ * @example
+ * ```ts
+ * import { describe, it } from 'vitest';
+ * import { runStoreConformance } from 'keyward/store-conformance';
+ *
+ * runStoreConformance({ describe, it }, {
+ *   name: 'DynamoKeyStore',
+ *   createStore: () => new DynamoKeyStore({ table: `keys_${Date.now()}` }),
+ * });
+ * ```
+ */
+export function runStoreConformance<S extends KeyStore>(
+  runner: ConformanceRunner,
+  options: StoreConformanceOptions<S>,
+): void {
+  const { describe, it } = runner;
+  const rounds = options.raceRounds ?? 5;
+
+  /** Runs `test` on a fresh store and disposes of it, pass or fail. */
+  const withStore = (test: (store: S) => Promise<void>) => async () => {
+    const store = await options.createStore();
+    try {
+      await test(store);
+    } finally {
+      await options.disposeStore?.(store);
+    }
+  };
+
+  /** Every row, live or not, by id; undefined when the options give no way to read them. */
+  const allRows = async (store: S) => {
+    if (!options.readAllRows) return undefined;
+    const rows = await options.readAllRows(store);
+    return new Map(rows.map((row) => [row.id, rowFields(row)!]));
+  };
+
+  const inserted = async (store: S, overrides: Partial<ApiKeyRow> = {}) => {
+    const row = sampleRow(overrides);
+    await store.insert(row);
+    return row;
+  };
+
+  describe(`${options.name} conforms to KeyStore`, () => {
+    describe('findByLookupId, findById and findLive', () => {
+      it('return an inserted row with every field as it was given', withStore(async (store) => {
+        const row = await inserted(store, { last_used_at: at(5), webhook_url: null });
+        assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
+        assert.deepEqual(rowFields(await store.findById(row.id)), row);
+        assert.deepEqual(rowFields(await store.findLive(row.account_id, row.environment)), row);
+      }));
+
+      it('return null for an unknown lookup id, key id or account', withStore(async (store) => {
+        const row = await inserted(store);
+        assert.equal(await store.findByLookupId(lookupIdOf()), null);
+        assert.equal(await store.findById(`${row.id}x`), null);
+        assert.equal(await store.findLive(`${row.account_id}x`, row.environment), null);
+      }));
+
+      it('never return a soft-deleted row', withStore(async (store) => {
+        const stored = await inserted(store, { soft_deleted: true });
+        const deleted = await inserted(store);
+        await store.modify(deleted.id, () => ({ soft_deleted: true }));
+        for (const row of [stored, deleted]) await assertHidden(store, row);
+      }));
+
+      it('never return a revoked row', withStore(async (store) => {
+        const stored = await inserted(store, { revoked_at: at(0) });
+        const revoked = await inserted(store);
+        await store.modify(revoked.id, () => ({ revoked_at: at(1) }));
+        for (const row of [stored, revoked]) await assertHidden(store, row);
+      }));
+
+      it('find the live row of the asked account and environment only', withStore(async (store) => {
+        const sandbox = await inserted(store, { environment: 'sandbox' });
+        const production = await inserted(store, { account_id: sandbox.account_id, environment: 'production' });
+        const other = await inserted(store, { environment: 'sandbox' });
+        assert.equal((await store.findLive(sandbox.account_id, 'sandbox'))?.id, sandbox.id);
+        assert.equal((await store.findLive(sandbox.account_id, 'production'))?.id, production.id);
+        assert.equal((await store.findLive(other.account_id, 'sandbox'))?.id, other.id);
+        assert.equal(await store.findLive(other.account_id, 'production'), null);
+      }));
+
+      it('find a row by its new lookup id only, once modify has changed it', withStore(async (store) => {
+        const row = await inserted(store);
+        const next = lookupIdOf();
+        await store.modify(row.id, () => ({ lookup_id: next }));
+        assert.equal(await store.findByLookupId(row.lookup_id), null);
+        assert.equal((await store.findByLookupId(next))?.id, row.id);
+      }));
+    });
+
+    describe('insert', () => {
+      it('refuses a second live key for an account and environment with ERR_KEY_EXISTS', withStore(async (store) => {
+        const first = await inserted(store);
+        const second = sampleRow({ account_id: first.account_id, environment: first.environment });
+        await assertKeyExists(store.insert(second));
+        assert.equal(await store.findById(second.id), null);
+        assert.deepEqual(rowFields(await store.findLive(first.account_id, first.environment)), first);
+      }));
+
+      it('accepts a new live key once the previous one is revoked or soft-deleted', withStore(async (store) => {
+        const revoked = await inserted(store);
+        await store.modify(revoked.id, () => ({ revoked_at: at(0) }));
+        const next = await inserted(store, { account_id: revoked.account_id, environment: revoked.environment });
+        await store.modify(next.id, () => ({ soft_deleted: true }));
+        const last = await inserted(store, { account_id: revoked.account_id, environment: revoked.environment });
+        assert.equal((await store.findLive(revoked.account_id, revoked.environment))?.id, last.id);
+
+        const rows = await allRows(store);
+        if (rows) assert.deepEqual([...rows.keys()].sort(), [revoked.id, next.id, last.id].sort());
+      }));
+
+      it('accepts dead rows beside the live key of their account', withStore(async (store) => {
+        const live = await inserted(store);
+        const dead = await inserted(store, { account_id: live.account_id, revoked_at: at(0) });
+        assert.equal((await store.findLive(live.account_id, live.environment))?.id, live.id);
+        const rows = await allRows(store);
+        if (rows) assert.deepEqual(rows.get(dead.id), dead);
+      }));
+
+      it('refuses a lookup id that any row holds, live or not, with ERR_KEY_EXISTS', withStore(async (store) => {
+        const live = await inserted(store);
+        const dead = await inserted(store, { soft_deleted: true });
+        await assertKeyExists(store.insert(sampleRow({ lookup_id: live.lookup_id })));
+        await assertKeyExists(store.insert(sampleRow({ lookup_id: dead.lookup_id })));
+        assert.equal((await store.findByLookupId(live.lookup_id))?.id, live.id);
+      }));
+
+      it('refuses a key id that already exists with ERR_KEY_EXISTS', withStore(async (store) => {
+        const row = await inserted(store);
+        await assertKeyExists(store.insert(sampleRow({ id: row.id })));
+        assert.deepEqual(rowFields(await store.findById(row.id)), row);
+      }));
+
+      it('lets exactly one of two racing inserts for one account and environment succeed', withStore(async (store) => {
+        for (let round = 0; round < rounds; round++) {
+          const a = sampleRow();
+          const b = sampleRow({ account_id: a.account_id, environment: a.environment });
+          const results = await Promise.allSettled([store.insert(a), store.insert(b)]);
+          const failures = results.filter((result) => result.status === 'rejected');
+          assert.equal(failures.length, 1, 'exactly one insert must fail');
+          assertKeyExistsError(failures[0]!.reason);
+          const winner = results[0]!.status === 'fulfilled' ? a : b;
+          assert.equal((await store.findLive(a.account_id, a.environment))?.id, winner.id);
+        }
+      }));
+
+      it('stores a copy: changing the given object afterwards changes nothing', withStore(async (store) => {
+        const row = sampleRow();
+        const original = structuredClone(row);
+        await store.insert(row);
+        row.status = 'suspended';
+        row.created_at.setTime(0);
+        assert.deepEqual(rowFields(await store.findById(row.id)), original);
+      }));
+    });
+
+    describe('modify', () => {
+      it('hands change the current row and returns the row as written', withStore(async (store) => {
+        const row = await inserted(store);
+        let seen: ApiKeyRow | undefined;
+        const written = await store.modify(row.id, (current) => {
+          seen = rowFields(current)!;
+          return { status: 'suspended', last_used_at: null };
+        });
+        assert.deepEqual(seen, row);
+        const expected = { ...row, status: 'suspended', last_used_at: null };
+        assert.deepEqual(rowFields(written), expected);
+        assert.deepEqual(rowFields(await store.findById(row.id)), expected);
+      }));
+
+      it('returns null without calling change for an unknown id or a dead row', withStore(async (store) => {
+        const deleted = await inserted(store, { soft_deleted: true });
+        const revoked = await inserted(store, { revoked_at: at(0) });
+        let calls = 0;
+        const change = () => {
+          calls++;
+          return { soft_deleted: false, revoked_at: null };
+        };
+        for (const id of ['key_unknown', deleted.id, revoked.id]) {
+          assert.equal(await store.modify(id, change), null);
+        }
+        assert.equal(calls, 0);
+        await assertHidden(store, deleted);
+        await assertHidden(store, revoked);
+      }));
+
+      it('writes nothing when change returns null', withStore(async (store) => {
+        const row = await inserted(store);
+        assert.equal(await store.modify(row.id, () => null), null);
+        assert.deepEqual(rowFields(await store.findById(row.id)), row);
+      }));
+
+      it('writes nothing and rethrows the very error when change throws', withStore(async (store) => {
+        const row = await inserted(store);
+        const thrown = new Error('change refused');
+        await assert.rejects(
+          store.modify(row.id, (current) => {
+            current.status = 'locked';
+            throw thrown;
+          }),
+          (error) => error === thrown,
+        );
+        assert.deepEqual(rowFields(await store.findById(row.id)), row);
+        // The store is still usable after the aborted change.
+        assert.equal((await store.modify(row.id, () => ({ status: 'locked' })))?.status, 'locked');
+      }));
+
+      it('writes only the returned patch, not changes made to the row it was handed', withStore(async (store) => {
+        const row = await inserted(store);
+        await store.modify(row.id, (current) => {
+          current.status = 'rejected';
+          current.key_hash = 'tampered';
+          return { key_type: 'sms_bulk' };
+        });
+        assert.deepEqual(rowFields(await store.findById(row.id)), { ...row, key_type: 'sms_bulk' });
+      }));
+
+      it('leaves a field given as undefined unchanged', withStore(async (store) => {
+        const row = await inserted(store, { last_used_at: at(3) });
+        const patch = { status: undefined, last_used_at: undefined, key_type: 'sms_bulk' };
+        await store.modify(row.id, () => patch as unknown as ApiKeyRowChange);
+        assert.deepEqual(rowFields(await store.findById(row.id)), { ...row, key_type: 'sms_bulk' });
+      }));
+
+      it('returns a copy and keeps none of the patch: mutating either afterwards changes nothing', withStore(async (store) => {
+        const row = await inserted(store);
+        const expiry = at(10_000);
+        const patch: ApiKeyRowChange = { expires_at: expiry };
+        const written = (await store.modify(row.id, () => patch))!;
+        expiry.setTime(0);
+        patch.status = 'locked';
+        written.status = 'locked';
+        written.masked_key = 'changed';
+        const found = (await store.findById(row.id))!;
+        assert.deepEqual(rowFields(found), { ...row, expires_at: at(10_000) });
+        found.status = 'locked';
+        assert.equal((await store.findById(row.id))?.status, 'allowed');
+      }));
+
+      it('refuses a lookup id another row holds with ERR_KEY_EXISTS and writes nothing', withStore(async (store) => {
+        const a = await inserted(store);
+        const b = await inserted(store);
+        await assertKeyExists(store.modify(b.id, () => ({ lookup_id: a.lookup_id, status: 'locked' })));
+        assert.deepEqual(rowFields(await store.findByLookupId(a.lookup_id)), a);
+        assert.deepEqual(rowFields(await store.findByLookupId(b.lookup_id)), b);
+      }));
+
+      it('lets exactly one of two concurrent compare-and-set changes win', withStore(async (store) => {
+        for (let round = 0; round < rounds; round++) {
+          const row = await inserted(store);
+          const conflict = new Error('lookup id changed meanwhile');
+          const regenerate = (next: string) =>
+            store.modify(row.id, (current) => {
+              if (current.lookup_id !== row.lookup_id) throw conflict;
+              return { lookup_id: next, last_used_at: null };
+            });
+          const candidates = [lookupIdOf(), lookupIdOf()];
+          const results = await Promise.allSettled(candidates.map(regenerate));
+          const won = results.flatMap((result, index) => (result.status === 'fulfilled' ? [candidates[index]!] : []));
+          const lost = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+          assert.equal(won.length, 1, 'exactly one change must win');
+          assert.deepEqual(lost, [conflict]);
+          assert.equal((await store.findById(row.id))?.lookup_id, won[0]);
+          assert.equal(await store.findByLookupId(row.lookup_id), null);
+        }
+      }));
+
+      it('loses no update when many read-modify-writes of one row run at once', withStore(async (store) => {
+        const row = await inserted(store, { webhook_basic_auth_username: '' });
+        const writers = 12;
+        await Promise.all(
+          Array.from({ length: writers }, () =>
+            store.modify(row.id, (current) => ({
+              webhook_basic_auth_username: `${current.webhook_basic_auth_username}x`,
+            })),
+          ),
+        );
+        assert.equal((await store.findById(row.id))?.webhook_basic_auth_username, 'x'.repeat(writers));
+      }));
+    });
+
+    describe('recordUsage', () => {
+      it('sets last_used_at of a key never used', withStore(async (store) => {
+        const row = await inserted(store);
+        await store.recordUsage([{ id: row.id, used_at: at(1_000) }]);
+        assert.deepEqual(rowFields(await store.findById(row.id)), { ...row, last_used_at: at(1_000) });
+      }));
+
+      it('never moves last_used_at backwards', withStore(async (store) => {
+        const row = await inserted(store, { last_used_at: at(5_000) });
+        await store.recordUsage([{ id: row.id, used_at: at(4_000) }]);
+        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(5_000));
+        await store.recordUsage([{ id: row.id, used_at: at(6_000) }]);
+        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(6_000));
+      }));
+
+      it('records a whole batch in one call, the latest time of each key winning', withStore(async (store) => {
+        const a = await inserted(store);
+        const b = await inserted(store, { last_used_at: at(100) });
+        const c = await inserted(store, { last_used_at: at(9_000) });
+        await store.recordUsage([
+          { id: a.id, used_at: at(300) },
+          { id: b.id, used_at: at(700) },
+          { id: a.id, used_at: at(900) },
+          { id: c.id, used_at: at(8_000) },
+          { id: a.id, used_at: at(200) },
+        ]);
+        assert.deepEqual((await store.findById(a.id))?.last_used_at, at(900));
+        assert.deepEqual((await store.findById(b.id))?.last_used_at, at(700));
+        assert.deepEqual((await store.findById(c.id))?.last_used_at, at(9_000));
+      }));
+
+      it('ignores unknown ids and empty batches', withStore(async (store) => {
+        const row = await inserted(store);
+        await store.recordUsage([]);
+        await store.recordUsage([{ id: 'key_unknown', used_at: at(1) }, { id: row.id, used_at: at(2) }]);
+        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(2));
+      }));
+
+      it('skips rows that are not live and leaves them hidden', withStore(async (store) => {
+        const deleted = await inserted(store, { soft_deleted: true, last_used_at: at(10) });
+        const revoked = await inserted(store, { revoked_at: at(0), last_used_at: null });
+        await store.recordUsage([
+          { id: deleted.id, used_at: at(50) },
+          { id: revoked.id, used_at: at(50) },
+        ]);
+        await assertHidden(store, deleted);
+        await assertHidden(store, revoked);
+        const rows = await allRows(store);
+        if (rows) {
+          assert.deepEqual(rows.get(deleted.id), deleted);
+          assert.deepEqual(rows.get(revoked.id), revoked);
+        }
+      }));
+
+      it('keeps no reference to the batch it was given', withStore(async (store) => {
+        const row = await inserted(store);
+        const usedAt = at(70);
+        await store.recordUsage([{ id: row.id, used_at: usedAt }]);
+        usedAt.setTime(0);
+        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(70));
+      }));
+    });
+  });
+}
+
+/** Asserts that no find method returns the row. */
+async function assertHidden(store: KeyStore, row: ApiKeyRow): Promise<void> {
+  assert.equal(await store.findByLookupId(row.lookup_id), null, 'findByLookupId returned a dead row');
+  assert.equal(await store.findById(row.id), null, 'findById returned a dead row');
+  const live = await store.findLive(row.account_id, row.environment);
+  assert.notEqual(live?.id, row.id, 'findLive returned a dead row');
+}
+
+async function assertKeyExists(promise: Promise<unknown>): Promise<void> {
+  await assert.rejects(promise, (error) => {
+    assertKeyExistsError(error);
+    return true;
+  });
+}
+
+function assertKeyExistsError(error: unknown): void {
+  const { code, status } = (error ?? {}) as { code?: unknown; status?: unknown };
+  assert.equal(code, 'ERR_KEY_EXISTS');
+  assert.equal(status, 409);
+}

@@ -1,0 +1,50 @@
+import { ApiKeyAuthError } from './errors.js';
+import type { SecretBox } from './secret-box.js';
+import type { ApiKeyRow } from './store.js';
+
+/**
+ * Builds an `Authorization` header value for HTTP Basic auth: `Basic ` and the base64 of the
+ * UTF-8 bytes of `username:password` (RFC 7617 with `charset="UTF-8"`).
+ *
+ * @param username - the user-id, `''` or null for none; it cannot contain a colon.
+ * @param password - the password; colons are fine.
+ * @returns the header value, such as `Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==`.
+ * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` when the username contains a colon (the
+ *   receiver could not tell where the password starts). The message names neither value.
+ * @example
+ * ```ts
+ * basicAuthorizationHeader('hook-relay', 'p4ss:w0rd:x'); // 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA=='
+ * ```
+ */
+export function basicAuthorizationHeader(username: string | null, password: string): string {
+  const user = username ?? '';
+  if (user.includes(':')) {
+    throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', 'A Basic-auth username cannot contain ":".', {
+      status: 400,
+    });
+  }
+  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+}
+
+/**
+ * The `Authorization` header value a gateway sends with a webhook delivery for this row, or
+ * null when no Basic-auth password is configured (then no header is sent). The sealed password
+ * is opened only for the moment it takes to encode it.
+ *
+ * @param row - the key's row, as read from the store.
+ * @param box - the box holding the sealing keys (from `createSecretBox`).
+ * @returns the header value, or null.
+ * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` when the stored password cannot be opened
+ *   (sealed under a key id the box does not hold, or altered). No error carries the password.
+ * @example
+ * ```ts
+ * const authorization = webhookAuthorizationFor(row, box);
+ * const headers = authorization ? { authorization } : {};
+ * await fetch(row.webhook_url!, { method: 'POST', headers, body });
+ * ```
+ */
+export function webhookAuthorizationFor(row: ApiKeyRow, box: SecretBox): string | null {
+  const sealed = row.webhook_basic_auth_password_sealed;
+  if (sealed === null || sealed === undefined) return null;
+  return basicAuthorizationHeader(row.webhook_basic_auth_username, box.open(sealed));
+}

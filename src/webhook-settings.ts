@@ -1,0 +1,145 @@
+import { ApiKeyAuthError } from './errors.js';
+
+/**
+ * Input of `KeyManager.setWebhook`: what the portal's webhook form submits.
+ *
+ * - `url` is required and replaces the stored one.
+ * - `username`: a string sets it; `null`, `''` or leaving it out stores no username.
+ * - `password`: a string sets it (sealed before it is stored); `null` clears it; leaving it
+ *   out keeps the stored one, because the form never shows the password and an untouched
+ *   field must not wipe it.
+ */
+export interface WebhookSettingsInput {
+  url: string;
+  username?: string | null;
+  password?: string | null;
+}
+
+/** Webhook settings as every read returns them: never the password. */
+export interface WebhookSettings {
+  /** HTTPS URL delivery receipts are posted to, or null when webhooks are off. */
+  url: string | null;
+  username: string | null;
+  /** Whether a Basic-auth password is stored (`webhook_basic_auth_configured`). */
+  basicAuthConfigured: boolean;
+}
+
+/** Longest accepted webhook URL, in characters. */
+export const MAX_WEBHOOK_URL_LENGTH = 2048;
+/** Longest accepted Basic-auth username, in UTF-8 bytes. */
+export const MAX_WEBHOOK_USERNAME_BYTES = 256;
+/** Longest accepted Basic-auth password, in UTF-8 bytes. */
+export const MAX_WEBHOOK_PASSWORD_BYTES = 1024;
+
+/**
+ * Checks a webhook URL and returns its normalized form (as the WHATWG URL parser writes it,
+ * host lower-cased and punycoded), which is what gets stored.
+ *
+ * Refused: anything but a string, more than {@link MAX_WEBHOOK_URL_LENGTH} characters,
+ * whitespace or control characters anywhere (the URL parser would silently drop some of them),
+ * text that does not parse as an absolute URL, any scheme but `https`, a user name or password
+ * in the URL (credentials belong in the Basic-auth fields, never in a string that gets logged),
+ * and a `#fragment` (never sent to the server, so it is always a mistake).
+ *
+ * The host is not resolved: whether it points inside your network is for the delivery side to
+ * check when it connects, since DNS can change after the URL is saved.
+ *
+ * @param value - the submitted URL.
+ * @returns the normalized URL.
+ * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (status 400) saying what is wrong.
+ * @example
+ * ```ts
+ * normalizeWebhookUrl('https://Hooks.Example.com/in'); // 'https://hooks.example.com/in'
+ * normalizeWebhookUrl('http://hooks.example.com/in'); // throws ERR_WEBHOOK_INVALID
+ * ```
+ */
+export function normalizeWebhookUrl(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw invalid('"url" is required to enable webhooks and must be a non-empty string.');
+  }
+  if (value.length > MAX_WEBHOOK_URL_LENGTH) {
+    throw invalid(`"url" must be at most ${MAX_WEBHOOK_URL_LENGTH} characters.`);
+  }
+  if (/[\s\p{Cc}]/u.test(value)) {
+    throw invalid('"url" must not contain spaces, line breaks or control characters.');
+  }
+
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid('"url" is not a valid absolute URL, such as https://hooks.example.com/keyward.');
+  }
+
+  if (url.protocol !== 'https:') {
+    throw invalid('"url" must use https://; plain http and other schemes are refused.');
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw invalid('"url" must not contain credentials; use the Basic-auth username and password fields.');
+  }
+  if (value.includes('#')) {
+    throw invalid('"url" must not contain a #fragment: it is never sent to the server.');
+  }
+  if (url.href.length > MAX_WEBHOOK_URL_LENGTH) {
+    throw invalid(`"url" must be at most ${MAX_WEBHOOK_URL_LENGTH} characters.`);
+  }
+  return url.href;
+}
+
+/**
+ * Checks an optional Basic-auth username. RFC 7617 forbids a colon in it (the colon separates
+ * it from the password), control characters would not survive every receiver, and text that
+ * is not well-formed Unicode has no UTF-8 form.
+ *
+ * @param value - the submitted username; `undefined`, `null` and `''` mean none.
+ * @returns the username, or null for none.
+ * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (status 400).
+ * @example
+ * ```ts
+ * normalizeWebhookUsername('hook-relay'); // 'hook-relay'
+ * normalizeWebhookUsername('a:b'); // throws ERR_WEBHOOK_INVALID
+ * ```
+ */
+export function normalizeWebhookUsername(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') throw invalid('"username" must be a string or null.');
+  assertCredentialText(value, 'username', MAX_WEBHOOK_USERNAME_BYTES);
+  if (value.includes(':')) {
+    throw invalid('"username" must not contain ":" (RFC 7617 reserves it as the separator).');
+  }
+  return value;
+}
+
+/**
+ * Checks a Basic-auth password before it is sealed. Colons are allowed (only the username
+ * may not hold one). The message never repeats the value.
+ *
+ * @param value - the submitted password: a non-empty string.
+ * @returns the password.
+ * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (status 400).
+ * @example
+ * ```ts
+ * assertWebhookPassword('p4ss:w0rd:x'); // fine
+ * ```
+ */
+export function assertWebhookPassword(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw invalid('"password" must be a non-empty string; pass null to clear it, or leave it out to keep it.');
+  }
+  assertCredentialText(value, 'password', MAX_WEBHOOK_PASSWORD_BYTES);
+  return value;
+}
+
+function assertCredentialText(value: string, name: string, maxBytes: number): void {
+  // Checked on the character count first, so a huge value costs no encoding work.
+  if (value.length > maxBytes || Buffer.byteLength(value, 'utf8') > maxBytes) {
+    throw invalid(`"${name}" must be at most ${maxBytes} bytes in UTF-8.`);
+  }
+  // A lone surrogate has no UTF-8 form; with the u flag \p{Cs} matches only unpaired ones.
+  if (/\p{Cs}/u.test(value)) throw invalid(`"${name}" must be well-formed Unicode text.`);
+  if (/\p{Cc}/u.test(value)) throw invalid(`"${name}" must not contain control characters.`);
+}
+
+function invalid(message: string): ApiKeyAuthError {
+  return new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });
+}

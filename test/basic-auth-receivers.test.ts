@@ -1,0 +1,245 @@
+import type { Server } from 'node:http';
+import express from 'express';
+import type { RequestHandler } from 'express';
+import express4 from 'express4';
+import Fastify from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import Koa, { type Middleware } from 'koa';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { expressBasicAuth } from '../adapters/express.js';
+import { fastifyBasicAuth } from '../adapters/fastify-basic-auth.js';
+import { koaBasicAuth } from '../adapters/koa-basic-auth.js';
+import { send, type ClientResponse } from './helpers/http-client.js';
+import { listen } from './http/apps.js';
+
+/** Receiver routes and the credentials each one is configured with (public-cases.md). */
+const ROUTES = {
+  '/hooks/in': { username: 'hook-relay', password: 'p4ss:w0rd:x' },
+  '/hooks/pw1': { username: 'hook-relay', password: 'pw1' },
+  '/hooks/utf8': { username: 'hook-relay', password: 'p\u00e4ssw\u00f6rd' },
+  '/hooks/forwarded': { username: 'hook-relay', password: 'p4ss:w0rd:x', forwardErrors: true },
+} as const;
+type RoutePath = keyof typeof ROUTES;
+
+const CHALLENGE = 'Basic realm="webhooks", charset="UTF-8"';
+
+interface Running {
+  url: string;
+  /** How many times a protected handler ran. */
+  handled: () => number;
+  close: () => Promise<void>;
+}
+
+/** Posts a delivery receipt, with the Authorization header exactly as given (or none). */
+function post(app: Running, path: string, authorization?: string): Promise<ClientResponse> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (authorization !== undefined) headers.authorization = authorization;
+  return send(app.url, path, { method: 'POST', headers, body: '{"event":"delivered"}' });
+}
+
+async function running(server: Server, handled: () => number): Promise<Running> {
+  const app = await listen(server, []);
+  return { url: app.url, close: app.close, handled };
+}
+
+function startExpress(framework: typeof express): Promise<Running> {
+  let handled = 0;
+  const app = framework();
+  for (const [path, options] of Object.entries(ROUTES)) {
+    app.post(path, expressBasicAuth(options), framework.json(), (req, res) => {
+      handled++;
+      res.json({ received: true, event: req.body.event });
+    });
+  }
+  // An app's ordinary error handler: keeps the error's status and headers.
+  app.use((error: any, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(error.status ?? 500).set(error.headers ?? {}).json({ app_error: error.code ?? 'unknown' });
+  });
+  return running(app.listen(0, '127.0.0.1'), () => handled);
+}
+
+function startKoa(): Promise<Running> {
+  let handled = 0;
+  const app = new Koa();
+  // The common catch-all of Koa apps (C20): sets status and body only, keeps no headers itself.
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error: any) {
+      ctx.status = error.status || 500;
+      ctx.body = { app_error: error.code ?? 'unknown' };
+    }
+  });
+  const guards = new Map<string, Middleware>(
+    Object.entries(ROUTES).map(([path, options]) => [path, koaBasicAuth(options)]),
+  );
+  app.use(async (ctx, next) => {
+    const guard = guards.get(ctx.path);
+    if (!guard || ctx.method !== 'POST') return next();
+    await guard(ctx, async () => {
+      handled++;
+      let raw = '';
+      for await (const chunk of ctx.req) raw += chunk;
+      ctx.body = { received: true, event: JSON.parse(raw).event };
+    });
+  });
+  return running(app.listen(0, '127.0.0.1'), () => handled);
+}
+
+async function startFastify(): Promise<Running> {
+  let handled = 0;
+  const app = Fastify();
+  for (const [path, options] of Object.entries(ROUTES)) {
+    app.post(path, { onRequest: fastifyBasicAuth(options) }, async (req) => {
+      handled++;
+      return { received: true, event: (req.body as { event: string }).event };
+    });
+  }
+  await app.ready();
+  const server = app.server.listen(0, '127.0.0.1');
+  const result = await running(server, () => handled);
+  return { ...result, close: () => app.close() };
+}
+
+const FRAMEWORKS: [string, () => Promise<Running>][] = [
+  ['Express 5', () => startExpress(express)],
+  ['Express 4', () => startExpress(express4 as unknown as typeof express)],
+  ['Koa', startKoa],
+  ['Fastify', startFastify],
+];
+
+/** [what, route, Authorization header (undefined = none), expected status, expected code]. */
+const CASES: [string, RoutePath, string | undefined, number, string?][] = [
+  ['C21 a: a password with colons', '/hooks/in', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==', 200],
+  ['C21 b: no colon at all', '/hooks/in', 'Basic aG9vay1yZWxheQ==', 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['C22 a: first character dropped', '/hooks/in', 'Basic G9vay1yZWxheTpwNHNzOncwcmQ6eA==', 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['C22 b: not base64', '/hooks/in', 'Basic !!!', 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['C22 c: sent without encoding', '/hooks/in', 'Basic hook-relay:p4ss', 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['C22 d: nothing after the scheme', '/hooks/in', 'Basic', 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['C22 e: valid but unpadded', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzE', 200],
+  ['C22 e: the same, padded', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzE=', 200],
+  ['C23 a: UTF-8 credentials', '/hooks/utf8', 'Basic aG9vay1yZWxheTpww6Rzc3fDtnJk', 200],
+  ['C23 b: latin1 bytes', '/hooks/utf8', 'Basic aG9vay1yZWxheTpw5HNzd/ZyZA==', 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['C23 c: invalid UTF-8', '/hooks/utf8', 'Basic aG9vay1yZWxheTr//g==', 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['a missing header', '/hooks/in', undefined, 401, 'ERR_BASIC_AUTH_MISSING'],
+  ['a wrong user', '/hooks/in', `Basic ${btoa('hook-relax:p4ss:w0rd:x')}`, 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['a wrong password', '/hooks/in', `Basic ${btoa('hook-relay:p4ss:w0rd:y')}`, 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['a password cut at its first colon', '/hooks/in', `Basic ${btoa('hook-relay:p4ss')}`, 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['the scheme in lower case', '/hooks/in', 'basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==', 200],
+  ['a Bearer header instead', '/hooks/in', 'Bearer aG9vay1yZWxheTpwNHNzOncwcmQ6eA==', 401, 'ERR_BASIC_AUTH_INVALID'],
+];
+
+describe.each(FRAMEWORKS)('Basic-auth receiver on %s', (_name, start) => {
+  let app: Running;
+
+  beforeAll(async () => {
+    app = await start();
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it.each(CASES)('%s → %i', async (_what, path, authorization, status, code) => {
+    const before = app.handled();
+
+    const answer = await post(app, path, authorization);
+
+    expect(answer.status).toBe(status);
+    if (status === 200) {
+      expect(JSON.parse(answer.body)).toEqual({ received: true, event: 'delivered' });
+      expect(app.handled()).toBe(before + 1);
+      return;
+    }
+    expect(app.handled()).toBe(before);
+    expect(answer.headers['www-authenticate']).toBe(CHALLENGE);
+    expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(answer.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(answer.body)).toEqual({
+      error: {
+        code,
+        message:
+          code === 'ERR_BASIC_AUTH_MISSING'
+            ? 'Credentials are required. Send them as "Authorization: Basic <base64 of user:password>".'
+            : 'The credentials are invalid.',
+      },
+    });
+  });
+
+  it('with forwardErrors, hands the 401 to the app\'s error handling with the challenge kept', async () => {
+    const answer = await post(app, '/hooks/forwarded', `Basic ${btoa('hook-relay:wrong')}`);
+
+    expect(answer.status).toBe(401);
+    expect(answer.headers['www-authenticate']).toBe(CHALLENGE);
+    expect(answer.body).toContain('ERR_BASIC_AUTH_INVALID');
+  });
+
+  it('with forwardErrors, still lets good credentials through', async () => {
+    const answer = await post(app, '/hooks/forwarded', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
+
+    expect(answer.status).toBe(200);
+  });
+
+  it('never echoes the presented credentials', async () => {
+    const answer = await post(app, '/hooks/in', `Basic ${btoa('hook-relay:zz-guess-42')}`);
+
+    expect(answer.body).not.toContain('zz-guess-42');
+    expect(JSON.stringify(answer.headers)).not.toContain('zz-guess-42');
+  });
+});
+
+describe('C20: Koa receiver behind a catch-all error middleware', () => {
+  it('answers 401 with the Basic challenge and no 500, with and without forwarding', async () => {
+    const app = await startKoa();
+    try {
+      const missing = await post(app, '/hooks/in');
+      const wrong = await post(app, '/hooks/in', `Basic ${btoa('hook-relay:nope')}`);
+      const forwarded = await post(app, '/hooks/forwarded');
+
+      for (const answer of [missing, wrong, forwarded]) {
+        expect(answer.status).toBe(401);
+        expect(answer.headers['www-authenticate']).toBe(CHALLENGE);
+      }
+      // Forwarded errors reach the app's own middleware, which shapes the body.
+      expect(JSON.parse(forwarded.body)).toEqual({ app_error: 'ERR_BASIC_AUTH_MISSING' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keeps status and challenge through Koa\'s default error handler when forwarding', async () => {
+    const app = new Koa();
+    const guard = koaBasicAuth({ username: 'hook-relay', password: 'p4ss:w0rd:x', forwardErrors: true });
+    app.use((ctx, next) => guard(ctx, async () => {
+      ctx.body = 'ok';
+    }));
+    // Koa logs thrown errors with status >= 500 only; a 401 stays quiet.
+    const server = await running(app.listen(0, '127.0.0.1'), () => 0);
+    try {
+      const answer = await post(server, '/hooks/in', 'Basic !!!');
+
+      expect(answer.status).toBe(401);
+      expect(answer.headers['www-authenticate']).toBe(CHALLENGE);
+      expect(answer.body).toBe('The credentials are invalid.');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('receiver middleware: setup', () => {
+  it('returns each framework\'s own middleware type', () => {
+    expectTypeOf(expressBasicAuth).returns.toEqualTypeOf<RequestHandler>();
+    expectTypeOf(koaBasicAuth).returns.toEqualTypeOf<Middleware>();
+    expectTypeOf(fastifyBasicAuth).returns.parameters.toEqualTypeOf<[FastifyRequest, FastifyReply]>();
+  });
+
+  it.each([
+    ['expressBasicAuth', () => expressBasicAuth({ username: 'a:b', password: 'p' })],
+    ['koaBasicAuth', () => koaBasicAuth({ username: 'u', password: '' })],
+    ['fastifyBasicAuth', () => fastifyBasicAuth({ username: 'u', password: 'p', realm: 'a"b' })],
+  ])('%s refuses bad options at setup with ERR_OPTIONS_INVALID', (name, build) => {
+    expect(build).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID' }));
+    if (name !== 'fastifyBasicAuth') expect(build).toThrow(new RegExp(name));
+  });
+});

@@ -1,0 +1,193 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ApiKeyAuthError, createBasicAuthChecker, type BasicAuthResult } from '../src/index.js';
+import * as compare from '../src/compare.js';
+
+vi.mock('../src/compare.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/compare.js')>();
+  return { ...actual, secretsEqual: vi.fn(actual.secretsEqual) };
+});
+
+const checker = createBasicAuthChecker({ username: 'hook-relay', password: 'p4ss:w0rd:x' });
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+
+function failure(result: BasicAuthResult) {
+  expect(result.ok).toBe(false);
+  return result as Extract<BasicAuthResult, { ok: false }>;
+}
+
+describe('createBasicAuthChecker: accepted', () => {
+  it.each([
+    ['the exact header', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA=='],
+    ['the scheme in lower case', 'basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA=='],
+    ['the scheme in upper case', 'BASIC aG9vay1yZWxheTpwNHNzOncwcmQ6eA=='],
+    ['several spaces after the scheme', 'Basic    aG9vay1yZWxheTpwNHNzOncwcmQ6eA=='],
+    ['spaces and tabs around the value', ' \tBasic aG9vay1yZWxheTpwNHNzOncwcmQ6eA== \t'],
+    ['the padding left out', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA'],
+  ])('%s', (_what, header) => {
+    expect(checker.check(header)).toEqual({ ok: true });
+  });
+
+  it('accepts the same header sent twice', () => {
+    const header = `Basic ${b64('hook-relay:p4ss:w0rd:x')}`;
+
+    expect(checker.check([header, header])).toEqual({ ok: true });
+  });
+
+  it('accepts an empty user-id when configured with none', () => {
+    const noUser = createBasicAuthChecker({ username: '', password: 'pw1' });
+
+    expect(noUser.check(`Basic ${b64(':pw1')}`)).toEqual({ ok: true });
+    expect(noUser.check(`Basic ${b64('x:pw1')}`).ok).toBe(false);
+  });
+
+  it('accepts UTF-8 credentials (C23 a)', () => {
+    const utf8 = createBasicAuthChecker({ username: 'hook-relay', password: 'p\u00e4ssw\u00f6rd' });
+
+    expect(utf8.check('Basic aG9vay1yZWxheTpww6Rzc3fDtnJk')).toEqual({ ok: true });
+  });
+});
+
+describe('createBasicAuthChecker: refused', () => {
+  it.each([
+    ['a missing header', undefined, 'missing'],
+    ['an empty array of headers', [], 'missing'],
+    ['another scheme', 'Bearer aG9vay1yZWxheTpwNHNzOncwcmQ6eA==', 'malformed_header'],
+    ['the scheme alone (C22 d)', 'Basic', 'malformed_header'],
+    ['the scheme and spaces', 'Basic    ', 'malformed_header'],
+    ['a tab as separator', 'Basic\taG9vay1yZWxheTpwNHNzOncwcmQ6eA==', 'malformed_header'],
+    ['two different headers', [`Basic ${b64('hook-relay:p4ss:w0rd:x')}`, `Basic ${b64('a:b')}`], 'malformed_header'],
+    ['a value over the length cap', `Basic ${'A'.repeat(5000)}`, 'too_long'],
+    ['the first character dropped (C22 a)', 'Basic G9vay1yZWxheTpwNHNzOncwcmQ6eA==', 'malformed_credentials'],
+    ['characters outside base64 (C22 b)', 'Basic !!!', 'malformed_credentials'],
+    ['credentials not encoded (C22 c)', 'Basic hook-relay:p4ss', 'malformed_credentials'],
+    ['base64url characters', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA-_', 'malformed_credentials'],
+    ['too much padding', 'Basic aG9vay1yZWxheTpwdzE==', 'malformed_credentials'],
+    ['padding alone', 'Basic ==', 'malformed_credentials'],
+    ['an impossible length (one leftover character)', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6e', 'malformed_credentials'],
+    ['a second word after the credentials', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA== extra', 'malformed_credentials'],
+    ['no colon at all (C21 b)', 'Basic aG9vay1yZWxheQ==', 'malformed_credentials'],
+    ['invalid UTF-8 (C23 c)', 'Basic aG9vay1yZWxheTr//g==', 'malformed_credentials'],
+    ['latin1 bytes for a UTF-8 password (C23 b)', 'Basic aG9vay1yZWxheTpw5HNzd/ZyZA==', 'malformed_credentials'],
+    ['a wrong user', `Basic ${b64('hook-relayx:p4ss:w0rd:x')}`, 'mismatch'],
+    ['a wrong password', `Basic ${b64('hook-relay:p4ss:w0rd')}`, 'mismatch'],
+    ['the password cut at its first colon', `Basic ${b64('hook-relay:p4ss')}`, 'mismatch'],
+    ['user and password swapped', `Basic ${b64('p4ss:w0rd:x:hook-relay')}`, 'mismatch'],
+    ['the user in another case', `Basic ${b64('Hook-Relay:p4ss:w0rd:x')}`, 'mismatch'],
+  ])('refuses %s (%s)', (_what, header, reason) => {
+    const result = failure(checker.check(header as string | string[] | undefined));
+
+    expect(result.reason).toBe(reason);
+    expect(result.response.status).toBe(401);
+    expect(result.response.headers['www-authenticate']).toBe('Basic realm="webhooks", charset="UTF-8"');
+  });
+
+  it('refuses latin1-encoded and double-encoded forms of a UTF-8 password', () => {
+    const utf8 = createBasicAuthChecker({ username: 'hook-relay', password: 'p\u00e4ssw\u00f6rd' });
+
+    expect(failure(utf8.check('Basic aG9vay1yZWxheTpw5HNzd/ZyZA==')).reason).toBe('malformed_credentials');
+    expect(failure(utf8.check(`Basic ${b64('hook-relay:p\u00c3\u00a4ssw\u00c3\u00b6rd')}`)).reason).toBe('mismatch');
+  });
+
+  it('answers a missing header with ERR_BASIC_AUTH_MISSING and the exact response', () => {
+    const result = failure(checker.check(undefined));
+    const body = JSON.stringify({
+      error: {
+        code: 'ERR_BASIC_AUTH_MISSING',
+        message: 'Credentials are required. Send them as "Authorization: Basic <base64 of user:password>".',
+      },
+    });
+
+    expect(result.error).toBeInstanceOf(ApiKeyAuthError);
+    expect(result.error.code).toBe('ERR_BASIC_AUTH_MISSING');
+    expect(result.response).toEqual({
+      status: 401,
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+        'www-authenticate': 'Basic realm="webhooks", charset="UTF-8"',
+        'content-length': String(Buffer.byteLength(body)),
+      },
+      body,
+    });
+  });
+
+  it('answers every other refusal with the same ERR_BASIC_AUTH_INVALID bytes', () => {
+    const responses = ['Basic !!!', `Basic ${b64('hook-relay:nope')}`, `Basic ${b64('x:p4ss:w0rd:x')}`].map(
+      (header) => failure(checker.check(header)).response,
+    );
+
+    expect(JSON.parse(responses[0]!.body)).toEqual({
+      error: { code: 'ERR_BASIC_AUTH_INVALID', message: 'The credentials are invalid.' },
+    });
+    expect(responses[1]).toEqual(responses[0]);
+    expect(responses[2]).toEqual(responses[0]);
+  });
+
+  it('never echoes the presented credentials', () => {
+    const result = failure(checker.check(`Basic ${b64('hook-relay:zz-guess-42')}`));
+
+    expect(JSON.stringify(result.response)).not.toContain('zz-guess-42');
+    expect(result.error.message).not.toContain('zz-guess-42');
+  });
+
+  it('compares both username and password even when the username is wrong', () => {
+    const spy = vi.mocked(compare.secretsEqual);
+    spy.mockClear();
+
+    checker.check(`Basic ${b64('wrong-user:p4ss:w0rd:x')}`);
+
+    expect(spy).toHaveBeenCalledTimes(2);
+    expect(spy.mock.calls.map(([, expected]) => expected)).toEqual(['hook-relay', 'p4ss:w0rd:x']);
+  });
+
+  it('does no comparison at all for a header over the length cap', () => {
+    const spy = vi.mocked(compare.secretsEqual);
+    spy.mockClear();
+
+    checker.check(`Basic ${b64(`hook-relay:${'x'.repeat(4000)}`)}`);
+
+    expect(spy).not.toHaveBeenCalled();
+  });
+});
+
+describe('createBasicAuthChecker: options', () => {
+  it('names the realm in the challenge', () => {
+    const custom = createBasicAuthChecker({ username: 'u', password: 'p', realm: 'Acme deliveries' });
+
+    expect(failure(custom.check(undefined)).response.headers['www-authenticate']).toBe(
+      'Basic realm="Acme deliveries", charset="UTF-8"',
+    );
+  });
+
+  it('uses the app\'s error body', () => {
+    const custom = createBasicAuthChecker({
+      username: 'u',
+      password: 'p',
+      errorBody: (error) => ({ problem: error.code }),
+    });
+
+    expect(failure(custom.check('Basic !!!')).response.body).toBe('{"problem":"ERR_BASIC_AUTH_INVALID"}');
+  });
+
+  it.each([
+    ['a realm with a quote', { username: 'u', password: 'p', realm: 'a"b' }, /"realm"/],
+    ['a realm with a backslash', { username: 'u', password: 'p', realm: 'a\\b' }, /"realm"/],
+    ['a username with a colon', { username: 'u:v', password: 'p' }, /"username"/],
+    ['a username with a line break', { username: 'u\nv', password: 'p' }, /"username"/],
+    ['no username', { password: 'p' }, /"username"/],
+    ['an empty password', { username: 'u', password: '' }, /"password"/],
+    ['a password that is not a string', { username: 'u', password: 42 }, /"password"/],
+    ['a non-boolean forwardErrors', { username: 'u', password: 'p', forwardErrors: 'yes' }, /"forwardErrors"/],
+    ['a misspelt option', { username: 'u', password: 'p', relam: 'x' }, /Did you mean "realm"/],
+  ])('refuses %s at setup with ERR_OPTIONS_INVALID', (_what, options, message) => {
+    let error: unknown;
+    try {
+      createBasicAuthChecker(options as never);
+    } catch (caught) {
+      error = caught;
+    }
+
+    expect((error as ApiKeyAuthError).code).toBe('ERR_OPTIONS_INVALID');
+    expect((error as ApiKeyAuthError).message).toMatch(message);
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * The demo gateway on Express, Koa and Fastify answers every request of one matrix alike:
+ * keys, bodies the parser refuses, unknown routes. Express is the reference.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth } from 'keyward';
+import { listenExpressDemo } from '../../examples/demo/express-app.js';
+import { listenFastifyDemo } from '../../examples/demo/fastify-app.js';
+import { listenKoaDemo } from '../../examples/demo/koa-app.js';
+import { comparable, send, type ClientResponse } from '../helpers/http-client.js';
+import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
+
+const DEMOS = { express: listenExpressDemo, koa: listenKoaDemo, fastify: listenFastifyDemo };
+
+interface DemoRequest {
+  name: string;
+  status: number;
+  method?: string;
+  path: string;
+  key?: 'allowed' | 'suspended' | 'other_type';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+const json = { 'content-type': 'application/json' };
+const sms = (body: string, status: number, name: string, headers: Record<string, string> = json): DemoRequest => ({
+  name,
+  status,
+  method: 'POST',
+  path: '/v1/sms',
+  key: 'allowed',
+  headers,
+  body,
+});
+
+const MATRIX: DemoRequest[] = [
+  { name: 'the health check', status: 200, path: '/healthz' },
+  { name: 'whoami with the allowed key', status: 200, path: '/v1/whoami', key: 'allowed' },
+  { name: 'whoami with a trailing slash and capitals', status: 200, path: '/V1/WhoAmI/', key: 'allowed' },
+  { name: 'whoami without a key', status: 401, path: '/v1/whoami' },
+  { name: 'whoami with a suspended key', status: 403, path: '/v1/whoami', key: 'suspended' },
+  { name: 'an SMS with a key of another type', status: 403, method: 'POST', path: '/v1/sms', key: 'other_type', headers: json, body: '{}' },
+  { name: 'an SMS without a key and a body that is not JSON', status: 401, method: 'POST', path: '/v1/sms', headers: json, body: '{oops' },
+  sms('{"to":"+15550100","body":"hello"}', 202, 'a valid SMS'),
+  sms('{oops', 400, 'an SMS body that is not JSON'),
+  sms('"just a string"', 400, 'an SMS body that is a bare JSON string'),
+  sms('', 400, 'an empty SMS body'),
+  sms('{"to":"555","body":"hello"}', 400, 'an SMS to a bad number'),
+  sms('{"to":"+15550100","body":""}', 400, 'an empty SMS text'),
+  sms(JSON.stringify({ to: '+15550100', body: 'x'.repeat(20_000) }), 413, 'an SMS body over 16 KiB'),
+  sms('to=+15550100', 400, 'a form-encoded SMS body', { 'content-type': 'application/x-www-form-urlencoded' }),
+  { name: 'an unknown path', status: 404, path: '/v1/nothing', key: 'allowed' },
+  { name: 'a GET on the SMS route', status: 404, path: '/v1/sms', key: 'allowed' },
+];
+
+/** Status, headers and body, with the random message id replaced. */
+function normalized(response: ClientResponse) {
+  return { ...comparable(response), body: response.body.replace(/"msg_[0-9a-f]{32}"/, '"msg_…"') };
+}
+
+describe('the demo gateway on every framework', () => {
+  const servers = new Map<string, Server>();
+  const keys: Record<string, string> = {};
+  let auth: ApiKeyAuth;
+
+  beforeAll(async () => {
+    const store = new MemoryKeyStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    auth = createApiKeyAuth({ store });
+    keys.allowed = (await manager.issue({ accountId: 'acct_a', environment: 'sandbox' })).key;
+    keys.suspended = (await manager.issue({ accountId: 'acct_s', environment: 'sandbox', status: 'suspended' })).key;
+    keys.other_type = (await manager.issue({ accountId: 'acct_o', environment: 'sandbox', keyType: 'admin_api' })).key;
+    for (const [name, listen] of Object.entries(DEMOS)) servers.set(name, await listen(auth, 0, '127.0.0.1'));
+  });
+
+  afterAll(async () => {
+    for (const server of servers.values()) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await auth.close();
+  });
+
+  it.each(MATRIX)('answers $name like the Express demo', async (request) => {
+    const answers: Record<string, ReturnType<typeof normalized>> = {};
+    for (const [name, server] of servers) {
+      const { port } = server.address() as AddressInfo;
+      const headers = { ...request.headers, ...(request.key ? { authorization: `Bearer ${keys[request.key]}` } : {}) };
+      const response = await send(`http://127.0.0.1:${port}`, request.path, { method: request.method ?? 'GET', headers, body: request.body });
+      answers[name] = normalized(response);
+    }
+    expect(answers.express!.status).toBe(request.status);
+    expect(answers.koa).toEqual(answers.express);
+    expect(answers.fastify).toEqual(answers.express);
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { extractCredential, MAX_CREDENTIAL_HEADER_LENGTH, parseBearerHeader } from 'keyward';
+
+const carriers = { apiKeyHeader: 'x-api-key', queryParameter: false } as const;
+
+describe('parseBearerHeader', () => {
+  it.each([
+    ['Bearer abc', 'abc'],
+    ['bearer abc', 'abc'],
+    ['BEARER abc', 'abc'],
+    ['Bearer    abc', 'abc'],
+    ['  Bearer abc  ', 'abc'],
+    ['\tBearer abc\t', 'abc'],
+  ])('reads the token from %j', (header, token) => {
+    expect(parseBearerHeader(header)).toEqual({ ok: true, credential: token });
+  });
+
+  it.each([
+    ['Bearer', 'empty'],
+    ['Bearer   ', 'empty'],
+    ['Bearer\tabc', 'malformed_header'],
+    ['Bearer abc def', 'malformed_header'],
+    ['Bearer abc\tdef', 'malformed_header'],
+    ['Basic abc', 'malformed_header'],
+    ['Bearerabc', 'malformed_header'],
+    ['Token abc', 'malformed_header'],
+    ['Bearer ab\u00e9', 'malformed_header'],
+    ['Bearer ab\u0000c', 'malformed_header'],
+  ])('refuses %j as %s', (header, reason) => {
+    expect(parseBearerHeader(header)).toEqual({ ok: false, reason });
+  });
+
+  it('refuses a value longer than the cap before looking at it', () => {
+    expect(parseBearerHeader(`Bearer ${'a'.repeat(MAX_CREDENTIAL_HEADER_LENGTH)}`)).toEqual({ ok: false, reason: 'too_long' });
+    expect(parseBearerHeader(`Bearer${' '.repeat(50_000)}\n`)).toEqual({ ok: false, reason: 'too_long' });
+  });
+});
+
+describe('extractCredential', () => {
+  it('reports a request without any carrier as missing', () => {
+    expect(extractCredential({ headers: {} }, carriers)).toEqual({ ok: false, reason: 'missing' });
+  });
+
+  it('reads X-API-Key when it is switched on, and ignores it when it is off', () => {
+    expect(extractCredential({ headers: { 'x-api-key': 'k1' } }, carriers)).toEqual({ ok: true, credential: 'k1' });
+    expect(extractCredential({ headers: { 'x-api-key': 'k1' } }, { ...carriers, apiKeyHeader: false })).toEqual({
+      ok: false,
+      reason: 'missing',
+    });
+  });
+
+  it('reports an empty X-API-Key as empty', () => {
+    expect(extractCredential({ headers: { 'x-api-key': '' } }, carriers)).toEqual({ ok: false, reason: 'empty' });
+  });
+
+  it('refuses two carriers holding different keys, and accepts the same key twice', () => {
+    const both = (other: string) => ({ headers: { authorization: 'Bearer k1', 'x-api-key': other } });
+    expect(extractCredential(both('k2'), carriers)).toEqual({ ok: false, reason: 'conflicting_credentials' });
+    expect(extractCredential(both('k1'), carriers)).toEqual({ ok: true, credential: 'k1' });
+  });
+
+  it('lets a broken Authorization header win over a good X-API-Key', () => {
+    const request = { headers: { authorization: 'Basic abc', 'x-api-key': 'k1' } };
+    expect(extractCredential(request, carriers)).toEqual({ ok: false, reason: 'malformed_header' });
+  });
+
+  it('reads the query parameter only when the app opts in, and refuses it repeated', () => {
+    const request = { headers: {}, url: '/v1/x?api_key=k1' };
+    expect(extractCredential(request, carriers)).toEqual({ ok: false, reason: 'missing' });
+    const optedIn = { ...carriers, queryParameter: 'api_key' };
+    expect(extractCredential(request, optedIn)).toEqual({ ok: true, credential: 'k1' });
+    expect(extractCredential({ headers: {}, url: '/v1/x?api_key=k1&api_key=k2' }, optedIn)).toEqual({
+      ok: false,
+      reason: 'conflicting_credentials',
+    });
+  });
+
+  it('refuses a header sent twice with different values', () => {
+    const request = { headers: { 'x-api-key': ['k1', 'k2'] } };
+    expect(extractCredential(request, carriers)).toEqual({ ok: false, reason: 'conflicting_credentials' });
+  });
+});

@@ -1,0 +1,449 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ApiKeyAuthError,
+  API_KEY_PATTERN,
+  MemoryKeyStore,
+  createApiKeyAuth,
+  createKeyManager,
+  type ApiKeyAuth,
+  type KeyManager,
+  type KeyStatus,
+} from '../src/index.js';
+
+const CHEAP_ARGON2 = { memoryKiB: 256, iterations: 1, parallelism: 1 };
+const SEALING = { current: 'k1', keys: { k1: Buffer.alloc(32, 7) } };
+
+let store: MemoryKeyStore;
+let auth: ApiKeyAuth;
+let manager: KeyManager;
+
+beforeEach(() => {
+  store = new MemoryKeyStore();
+  auth = createApiKeyAuth({ store });
+  manager = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: SEALING });
+});
+
+afterEach(async () => {
+  await auth.close();
+});
+
+/** What a gateway answers for this key: 200, or the refusal's status and parsed body. */
+async function call(key: string): Promise<{ status: number; body?: any }> {
+  const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+  if (result.ok) return { status: 200 };
+  return { status: result.response.status, body: JSON.parse(result.response.body) };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ApiKeyAuthError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(ApiKeyAuthError);
+  return error as ApiKeyAuthError;
+}
+
+describe('createKeyManager: issue', () => {
+  it('returns a well-formed cleartext key once, and that key authenticates', async () => {
+    const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    expect(key).toMatch(API_KEY_PATTERN);
+    expect(key.startsWith('sk_test_')).toBe(true);
+    expect(card.keyId).toMatch(/^key_/);
+    expect(await call(key)).toEqual({ status: 200 });
+  });
+
+  it('stores no copy of the cleartext, only its hash and masked form', async () => {
+    const { key } = await manager.issue({ accountId: 'acct_1', environment: 'production' });
+    const [row] = store.allRows();
+
+    expect(JSON.stringify(row)).not.toContain(key);
+    expect(JSON.stringify(row)).not.toContain(key.slice(20, 52));
+    expect(row!.key_hash.startsWith('$argon2id$v=19$m=256,t=1,p=1$')).toBe(true);
+  });
+
+  it('refuses a second key for the same account and environment with ERR_KEY_EXISTS', async () => {
+    await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+
+    expect(error.code).toBe('ERR_KEY_EXISTS');
+    expect(error.status).toBe(409);
+    expect(error.message).toMatch(/regenerate/);
+    expect(store.allRows()).toHaveLength(1);
+  });
+
+  it('lets two racing issues for one account leave exactly one key', async () => {
+    const results = await Promise.allSettled([
+      manager.issue({ accountId: 'acct_1', environment: 'sandbox' }),
+      manager.issue({ accountId: 'acct_1', environment: 'sandbox' }),
+    ]);
+
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect((failed.reason as ApiKeyAuthError).code).toBe('ERR_KEY_EXISTS');
+    expect(store.allRows()).toHaveLength(1);
+  });
+
+  it('allows one key per environment for the same account', async () => {
+    await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'production' });
+
+    expect(card.environment).toBe('production');
+  });
+
+  it('allows a new key once the previous one is revoked or deleted', async () => {
+    const first = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await manager.revoke(first.card.keyId);
+    const second = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await manager.softDelete(second.card.keyId);
+
+    const third = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    expect(await call(third.key)).toEqual({ status: 200 });
+  });
+});
+
+describe('createKeyManager: describe', () => {
+  it('shows the six card fields, the masked key and webhook settings, and never the key', async () => {
+    const now = new Date('2026-03-01T10:00:00Z');
+    const clocked = createKeyManager({ store, argon2: CHEAP_ARGON2, clock: () => now });
+    const { key, card } = await clocked.issue({ accountId: 'acct_1', environment: 'production' });
+
+    const described = await clocked.describe(card.keyId);
+
+    expect(described).toEqual({
+      keyId: card.keyId,
+      keyType: 'sms_api',
+      status: 'allowed',
+      statusLabel: 'ACTIVE',
+      environment: 'production',
+      createdAt: now,
+      lastUsedAt: null,
+      expiresAt: null,
+      maskedKey: `${key.slice(0, 12)}\u2026${key.slice(-4)}`,
+      webhook: { url: null, username: null, basicAuthConfigured: false },
+    });
+    expect(described!.maskedKey).toMatch(/^sk_live_[0-9A-Za-z]{4}\u2026[0-9A-Za-z]{4}$/);
+    expect(JSON.stringify(described)).not.toContain(key.slice(12, 40));
+  });
+
+  it('labels suspended-like statuses SUSPENDED and expired ones EXPIRED', async () => {
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const labels: Record<string, string> = {};
+    for (const status of ['allowed', 'pending_validation', 'suspended', 'revoqued', 'locked', 'expired', 'rejected'] as const) {
+      labels[status] = (await manager.setStatus(card.keyId, status)).statusLabel;
+    }
+
+    expect(labels).toEqual({
+      allowed: 'ACTIVE',
+      pending_validation: 'SUSPENDED',
+      suspended: 'SUSPENDED',
+      revoqued: 'SUSPENDED',
+      locked: 'SUSPENDED',
+      expired: 'EXPIRED',
+      rejected: 'SUSPENDED',
+    });
+  });
+
+  it('labels an allowed key whose expires_at has passed EXPIRED, as authentication answers', async () => {
+    const { key, card } = await manager.issue({
+      accountId: 'acct_1',
+      environment: 'sandbox',
+      expiresAt: new Date(Date.now() - 1000),
+    });
+
+    expect(card.statusLabel).toBe('EXPIRED');
+    expect((await call(key)).body.error.key_status).toBe('expired');
+  });
+
+  it('keeps SUSPENDED for a suspended key whose expires_at has passed, as authentication answers', async () => {
+    const { key, card } = await manager.issue({
+      accountId: 'acct_1',
+      environment: 'sandbox',
+      status: 'suspended',
+      expiresAt: new Date(Date.now() - 1000),
+    });
+
+    expect(card.statusLabel).toBe('SUSPENDED');
+    expect((await call(key)).body.error.key_status).toBe('suspended');
+  });
+
+  it('shows last used once the key has authenticated a call', async () => {
+    const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await call(key);
+    await auth.flushUsage();
+
+    expect((await manager.describe(card.keyId))!.lastUsedAt).toBeInstanceOf(Date);
+  });
+
+  it('returns null for an unknown key, and the empty state for an account without one', async () => {
+    expect(await manager.describe('key_nope')).toBeNull();
+    expect(await manager.describeAccount('acct_none', 'sandbox')).toBeNull();
+  });
+
+  it('finds the live key of an account by environment', async () => {
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    expect((await manager.describeAccount('acct_1', 'sandbox'))!.keyId).toBe(card.keyId);
+    expect(await manager.describeAccount('acct_1', 'production')).toBeNull();
+  });
+});
+
+describe('createKeyManager: regenerate', () => {
+  it('makes the old key answer the generic 401 as soon as it returns, and the new one 200', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const unknown = await call(issued.key.replace(/^(sk_test_)./, '$1Z'));
+    expect(await call(issued.key)).toEqual({ status: 200 });
+
+    const regenerated = await manager.regenerate(issued.card.keyId);
+
+    const old = await call(issued.key);
+    expect(old.status).toBe(401);
+    expect(old.body).toEqual(unknown.body);
+    expect(await call(regenerated.key)).toEqual({ status: 200 });
+    expect(regenerated.key).not.toBe(issued.key);
+  });
+
+  it('keeps key id, created date and webhook settings, and resets last used to never', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'production' });
+    await manager.setWebhook(issued.card.keyId, {
+      url: 'https://hooks.example.com/in',
+      username: 'hook-relay',
+      password: 'p4ss:w0rd:x',
+    });
+    await call(issued.key);
+    await auth.flushUsage();
+    const sealedBefore = store.allRows()[0]!.webhook_basic_auth_password_sealed;
+
+    const { card } = await manager.regenerate(issued.card.keyId);
+
+    expect(card.keyId).toBe(issued.card.keyId);
+    expect(card.createdAt).toEqual(issued.card.createdAt);
+    expect(card.lastUsedAt).toBeNull();
+    expect(card.maskedKey).not.toBe(issued.card.maskedKey);
+    expect(card.webhook).toEqual({
+      url: 'https://hooks.example.com/in',
+      username: 'hook-relay',
+      basicAuthConfigured: true,
+    });
+    expect(store.allRows()[0]!.webhook_basic_auth_password_sealed).toBe(sealedBefore);
+    expect(await manager.webhookAuthorization(card.keyId)).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
+  });
+
+  const carryOver: [KeyStatus | 'revoked', string, number, string?][] = [
+    ['allowed', 'allowed', 200],
+    ['expired', 'allowed', 200],
+    ['revoqued', 'allowed', 200],
+    ['revoked', 'allowed', 200],
+    ['suspended', 'suspended', 403, 'suspended'],
+    ['locked', 'locked', 403, 'locked'],
+    ['pending_validation', 'pending_validation', 403, 'pending_validation'],
+    ['rejected', 'rejected', 403, 'rejected'],
+  ];
+
+  it.each(carryOver)('turns status %s into %s (new key answers %i)', async (before, after, status, keyStatus) => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    // 'revoked' is the alias a backend may have stored; the manager itself writes 'revoqued'.
+    await store.modify(issued.card.keyId, () => ({ status: before }));
+
+    const { key, card } = await manager.regenerate(issued.card.keyId);
+
+    expect(card.status).toBe(after);
+    const answer = await call(key);
+    expect(answer.status).toBe(status);
+    if (keyStatus) expect(answer.body.error.key_status).toBe(keyStatus);
+  });
+
+  it('keeps an unknown status value as it is (fails closed)', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await store.modify(issued.card.keyId, () => ({ status: 'Active' }));
+
+    const { key, card } = await manager.regenerate(issued.card.keyId);
+
+    expect(card.status).toBe('Active');
+    expect((await call(key)).status).toBe(403);
+  });
+
+  it('lifts an expires_at in the past: the new key works and the card reads ACTIVE', async () => {
+    const issued = await manager.issue({
+      accountId: 'acct_1',
+      environment: 'sandbox',
+      expiresAt: new Date(Date.now() - 60_000),
+    });
+    expect((await call(issued.key)).status).toBe(403);
+
+    const { key, card } = await manager.regenerate(issued.card.keyId);
+
+    expect(card.expiresAt).toBeNull();
+    expect(card.statusLabel).toBe('ACTIVE');
+    expect(await call(key)).toEqual({ status: 200 });
+  });
+
+  it('clears a passed expires_at but keeps a suspension in place', async () => {
+    const issued = await manager.issue({
+      accountId: 'acct_1',
+      environment: 'sandbox',
+      status: 'suspended',
+      expiresAt: new Date(Date.now() - 60_000),
+    });
+
+    const { key, card } = await manager.regenerate(issued.card.keyId);
+
+    expect(card.status).toBe('suspended');
+    expect((await call(key)).body.error.key_status).toBe('suspended');
+  });
+
+  it('keeps an expires_at still in the future', async () => {
+    const later = new Date(Date.now() + 86_400_000);
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox', expiresAt: later });
+
+    const { card } = await manager.regenerate(issued.card.keyId);
+
+    expect(card.expiresAt).toEqual(later);
+  });
+
+  it('lets exactly one of two racing regenerates win; the other gets ERR_KEY_CONFLICT and no key', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    const results = await Promise.allSettled([
+      manager.regenerate(issued.card.keyId),
+      manager.regenerate(issued.card.keyId),
+    ]);
+
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    const error = lost[0]!.reason as ApiKeyAuthError;
+    expect(error.code).toBe('ERR_KEY_CONFLICT');
+    expect(error.status).toBe(409);
+
+    const winner = won[0]!.value;
+    const live = store.allRows().filter((row) => !row.soft_deleted && row.revoked_at === null);
+    expect(live).toHaveLength(1);
+    expect(winner.key.slice(8, 20)).toBe(live[0]!.lookup_id);
+    expect(await call(winner.key)).toEqual({ status: 200 });
+    expect((await call(issued.key)).status).toBe(401);
+  });
+
+  it('never writes a losing regenerate\'s key to the store, with three racing', async () => {
+    // Capture the loser's key by reading every key the store ever mapped: the loser's
+    // lookup id must never have been written.
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const seen = new Set<string>();
+    const original = store.modify.bind(store);
+    store.modify = async (id, change) => {
+      const row = await original(id, change);
+      if (row) seen.add(row.lookup_id);
+      return row;
+    };
+
+    const results = await Promise.allSettled([
+      manager.regenerate(issued.card.keyId),
+      manager.regenerate(issued.card.keyId),
+      manager.regenerate(issued.card.keyId),
+    ]);
+
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    expect([...seen]).toEqual([won[0]!.value.key.slice(8, 20)]);
+  });
+
+  it('answers ERR_KEY_NOT_FOUND for a revoked, deleted or unknown key', async () => {
+    const revoked = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await manager.revoke(revoked.card.keyId);
+    const deleted = await manager.issue({ accountId: 'acct_2', environment: 'sandbox' });
+    await manager.softDelete(deleted.card.keyId);
+
+    for (const keyId of [revoked.card.keyId, deleted.card.keyId, 'key_unknown']) {
+      const error = await rejection(manager.regenerate(keyId));
+      expect(error.code).toBe('ERR_KEY_NOT_FOUND');
+      expect(error.status).toBe(404);
+    }
+  });
+});
+
+describe('createKeyManager: revoke, soft delete, set status', () => {
+  it('makes a revoked key answer the generic 401 and sets revoked_at', async () => {
+    const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const unknown = await call(key.replace(/^(sk_test_)./, '$1Z'));
+
+    await manager.revoke(card.keyId);
+
+    expect(await call(key)).toEqual(unknown);
+    expect(store.allRows()[0]!.revoked_at).toBeInstanceOf(Date);
+    expect(await manager.describe(card.keyId)).toBeNull();
+  });
+
+  it('makes a soft-deleted key answer the generic 401', async () => {
+    const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const unknown = await call(key.replace(/^(sk_test_)./, '$1Z'));
+
+    await manager.softDelete(card.keyId);
+
+    expect(await call(key)).toEqual(unknown);
+    expect(store.allRows()[0]!.soft_deleted).toBe(true);
+  });
+
+  it('answers 403 naming the status after setStatus, and 200 again once allowed', async () => {
+    const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    const suspended = await manager.setStatus(card.keyId, 'suspended');
+
+    expect(suspended.status).toBe('suspended');
+    expect(await call(key)).toEqual({
+      status: 403,
+      body: {
+        error: {
+          code: 'ERR_API_KEY_INACTIVE',
+          message: 'This API key is suspended. Contact your account manager.',
+          key_status: 'suspended',
+        },
+      },
+    });
+    await manager.setStatus(card.keyId, 'allowed');
+    expect(await call(key)).toEqual({ status: 200 });
+  });
+
+  it('refuses a status value it does not know', async () => {
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    await expect(manager.setStatus(card.keyId, 'Active' as KeyStatus)).rejects.toThrow(TypeError);
+    expect((await manager.describe(card.keyId))!.status).toBe('allowed');
+  });
+
+  it('answers ERR_KEY_NOT_FOUND when revoking a key twice', async () => {
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await manager.revoke(card.keyId);
+
+    expect((await rejection(manager.revoke(card.keyId))).code).toBe('ERR_KEY_NOT_FOUND');
+  });
+});
+
+describe('createKeyManager: options', () => {
+  it('refuses a misspelt option with a suggestion', () => {
+    expect(() => createKeyManager({ store, webhookKey: SEALING } as never)).toThrow(
+      /unknown option "webhookKey". Did you mean "webhookKeys"\?/,
+    );
+  });
+
+  it('refuses sealing keys that are not 32 bytes, or a current id that is not among them', () => {
+    const bad = [
+      { current: 'k1', keys: { k1: Buffer.alloc(16) } },
+      { current: 'k2', keys: { k1: Buffer.alloc(32) } },
+      { current: 'k1', keys: {} },
+      { current: 'k.1', keys: { 'k.1': Buffer.alloc(32) } },
+      { current: 'k1', keys: { k1: 'a'.repeat(32) } },
+    ];
+    for (const webhookKeys of bad) {
+      let thrown: unknown;
+      try {
+        createKeyManager({ store, webhookKeys: webhookKeys as never });
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as ApiKeyAuthError).code).toBe('ERR_OPTIONS_INVALID');
+    }
+  });
+});

@@ -1,0 +1,218 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ApiKeyAuthError } from 'keyward';
+import { PostgresKeyStore, postgresSchemaSql } from 'keyward/postgres';
+import { sampleRow } from 'keyward/store-conformance';
+import { describePostgres } from './support/postgres.js';
+
+/** A pool that is never connected: option checks need none. */
+const idlePool = (config: pg.PoolConfig = { connectionTimeoutMillis: 1_000 }) => new pg.Pool(config);
+
+describe('PostgresKeyStore options', () => {
+  const invalid = (make: () => unknown, message: RegExp) => {
+    expect(make).toThrow(ApiKeyAuthError);
+    expect(make).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(message) }));
+  };
+
+  it('requires a pool', () => {
+    invalid(() => new PostgresKeyStore({} as never), /"pool" is required/);
+    invalid(() => new PostgresKeyStore({ pool: { query: () => {} } } as never), /"pool" is required/);
+  });
+
+  it('refuses a pool without connectionTimeoutMillis, whose connection waits are unbounded', () => {
+    invalid(() => new PostgresKeyStore({ pool: idlePool({}) }), /connectionTimeoutMillis/);
+    invalid(() => new PostgresKeyStore({ pool: idlePool({ connectionTimeoutMillis: 0 }) }), /connectionTimeoutMillis/);
+  });
+
+  it.each(['Api_Keys', 'a.b.c', 'keys; DROP TABLE x', '', 'keyward.', '1keys', `k${'x'.repeat(40)}`])(
+    'refuses the table name %j',
+    (table) => invalid(() => new PostgresKeyStore({ pool: idlePool(), table }), /"table" must be/),
+  );
+
+  it('accepts a schema-qualified table name and defaults to api_keys', () => {
+    expect(new PostgresKeyStore({ pool: idlePool(), table: 'billing.keys_v2' }).table).toBe('billing.keys_v2');
+    expect(new PostgresKeyStore({ pool: idlePool() }).table).toBe('api_keys');
+  });
+
+  it('refuses an unknown option with a did-you-mean and an out-of-range timeout', () => {
+    invalid(() => new PostgresKeyStore({ pool: idlePool(), statementTimeout: 5 } as never), /Did you mean "statementTimeoutMs"/);
+    invalid(() => new PostgresKeyStore({ pool: idlePool(), statementTimeoutMs: 0 }), /"statementTimeoutMs" must be an integer/);
+    invalid(() => new PostgresKeyStore({ pool: idlePool(), statementTimeoutMs: 1.5 }), /"statementTimeoutMs"/);
+  });
+
+  it("attaches a logging 'error' listener to a pool that has none, and leaves the app's own alone", () => {
+    const bare = idlePool();
+    new PostgresKeyStore({ pool: bare });
+    expect(bare.listenerCount('error')).toBe(1);
+
+    const handled = idlePool();
+    const own = () => {};
+    handled.on('error', own);
+    new PostgresKeyStore({ pool: handled });
+    expect(handled.listeners('error')).toEqual([own]);
+  });
+});
+
+describe('sql/keyward-schema.sql', () => {
+  it('is exactly what the code generates (run `npm run schema:sql` after changing the schema)', () => {
+    const shipped = readFileSync(new URL('../sql/keyward-schema.sql', import.meta.url), 'utf8');
+    expect(shipped).toBe(postgresSchemaSql());
+  });
+
+  it('names a custom table everywhere and refuses a bad one', () => {
+    const sql = postgresSchemaSql('billing.keys');
+    expect(sql).toContain('CREATE SCHEMA IF NOT EXISTS "billing";');
+    expect(sql).toContain('CREATE TABLE IF NOT EXISTS "billing"."keys"');
+    expect(sql).toContain('"keys_one_live_key" ON "billing"."keys"');
+    expect(sql).not.toContain('api_keys');
+    expect(() => postgresSchemaSql('x"; DROP')).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID' }));
+  });
+});
+
+describePostgres('PostgresKeyStore on a real server', (db) => {
+  const pool = db.pool();
+  const migrated = async (options: { statementTimeoutMs?: number } = {}) => {
+    const store = new PostgresKeyStore({ pool, table: db.table(), ...options });
+    await store.migrate();
+    return store;
+  };
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('works on a table created by the shipped SQL file', async () => {
+    const schema = `${db.schema}_file`;
+    const client = await pool.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`);
+      await client.query(readFileSync(new URL('../sql/keyward-schema.sql', import.meta.url), 'utf8'));
+      await client.query('RESET search_path');
+    } finally {
+      client.release();
+    }
+    try {
+      const store = new PostgresKeyStore({ pool, table: `${schema}.api_keys` });
+      const row = sampleRow();
+      await store.insert(row);
+      expect(await store.findByLookupId(row.lookup_id)).toEqual(row);
+      await expect(store.insert(sampleRow({ account_id: row.account_id }))).rejects.toMatchObject({
+        code: 'ERR_KEY_EXISTS',
+      });
+    } finally {
+      await pool.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
+
+  it('migrates again and from two instances at once without error', async () => {
+    const table = db.table();
+    const stores = [db.pool(), db.pool(), db.pool()].map((each) => new PostgresKeyStore({ pool: each, table }));
+    await Promise.all(stores.map((store) => store.migrate()));
+    await stores[0]!.migrate();
+    const row = sampleRow();
+    await stores[1]!.insert(row);
+    expect((await stores[2]!.findById(row.id))?.lookup_id).toBe(row.lookup_id);
+  });
+
+  it('has a check constraint that admits the seven statuses and the alias revoked, nothing else', async () => {
+    const store = await migrated();
+    for (const status of ['allowed', 'pending_validation', 'suspended', 'revoqued', 'locked', 'expired', 'rejected', 'revoked']) {
+      await store.insert(sampleRow({ status }));
+    }
+    for (const status of ['Allowed', 'active', 'revoke']) {
+      await expect(store.insert(sampleRow({ status }))).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    }
+    await expect(
+      pool.query(`UPDATE ${store.table} SET status = 'ALLOWED'`),
+    ).rejects.toMatchObject({ code: '23514', constraint: expect.stringMatching(/_status_check$/) });
+  });
+
+  it('derives webhook_basic_auth_configured from the sealed password, and keeps it out of rows', async () => {
+    const store = await migrated();
+    const row = sampleRow();
+    await store.insert(row);
+    const flag = async () =>
+      (await pool.query(`SELECT webhook_basic_auth_configured AS v FROM ${store.table} WHERE id = $1`, [row.id])).rows[0].v;
+    expect(await flag()).toBe(true);
+    const written = await store.modify(row.id, () => ({ webhook_basic_auth_password_sealed: null }));
+    expect(await flag()).toBe(false);
+    expect(written).not.toHaveProperty('webhook_basic_auth_configured');
+  });
+
+  it('maps each unique violation to ERR_KEY_EXISTS with its reason, as keyward’s own error class', async () => {
+    const store = await migrated();
+    const row = sampleRow();
+    await store.insert(row);
+    const cases: [ReturnType<typeof sampleRow>, string][] = [
+      [sampleRow({ id: row.id }), 'A key with this id already exists.'],
+      [sampleRow({ lookup_id: row.lookup_id }), 'A key with this lookup id already exists.'],
+      [
+        sampleRow({ account_id: row.account_id }),
+        'This account already has a live key in this environment; regenerate it instead.',
+      ],
+    ];
+    for (const [duplicate, message] of cases) {
+      const error = await store.insert(duplicate).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ApiKeyAuthError);
+      expect(error).toMatchObject({ code: 'ERR_KEY_EXISTS', status: 409, message });
+    }
+  });
+
+  it('rejects with ERR_STORE_UNAVAILABLE (503) naming the operation when the table is missing', async () => {
+    const store = new PostgresKeyStore({ pool, table: db.table('missing') });
+    const error = await store.findByLookupId('AAAAAAAAAAAA').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiKeyAuthError);
+    expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503, expose: false });
+    expect((error as Error).message).toMatch(/^keyward postgres store: findByLookupId failed \(error 42P01: relation ".*" does not exist\)$/);
+  });
+
+  it('gives up on a row lock held elsewhere after statementTimeoutMs and writes nothing', async () => {
+    const store = await migrated({ statementTimeoutMs: 200 });
+    const row = sampleRow();
+    await store.insert(row);
+    const holder = await pool.connect();
+    try {
+      await holder.query(`BEGIN; SELECT 1 FROM ${store.table} WHERE id = '${row.id}' FOR UPDATE`);
+      const change = vi.fn(() => ({ status: 'locked' }));
+      await expect(store.modify(row.id, change)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+      expect(change).not.toHaveBeenCalled();
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect((await store.findById(row.id))?.status).toBe('allowed');
+    expect((await store.modify(row.id, () => ({ status: 'locked' })))?.status).toBe('locked');
+  });
+
+  it('refuses a change that sets an identity field or a field it does not know, writing nothing', async () => {
+    const store = await migrated();
+    const row = sampleRow();
+    await store.insert(row);
+    for (const patch of [{ id: 'key_other' }, { account_id: 'acct_other' }, { colour: 'red' }]) {
+      await expect(store.modify(row.id, () => patch as never)).rejects.toThrow(TypeError);
+    }
+    expect(await store.findById(row.id)).toEqual(row);
+  });
+
+  it('sends one statement per lookup, four per modify, and one for a whole usage batch', async () => {
+    const store = await migrated();
+    const rows = Array.from({ length: 40 }, () => sampleRow());
+    for (const row of rows) await store.insert(row);
+    const queries = vi.spyOn(pg.Client.prototype, 'query');
+
+    await store.findByLookupId(rows[0]!.lookup_id);
+    expect(queries).toHaveBeenCalledTimes(1);
+
+    queries.mockClear();
+    await store.modify(rows[0]!.id, () => ({ status: 'suspended' }));
+    expect(queries).toHaveBeenCalledTimes(4);
+
+    queries.mockClear();
+    const usedAt = new Date('2026-03-01T10:00:00.000Z');
+    await store.recordUsage(rows.map((row) => ({ id: row.id, used_at: usedAt })));
+    expect(queries).toHaveBeenCalledTimes(1);
+    const { rows: used } = await pool.query(`SELECT count(*)::int AS n FROM ${store.table} WHERE last_used_at = $1`, [usedAt]);
+    expect(used[0].n).toBe(40);
+  });
+});

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { ApiKeyAuthError, createSecretBox } from '../src/index.js';
+
+const K1 = Buffer.alloc(32, 0x11);
+const K2 = Buffer.alloc(32, 0x22);
+const SEALED_SHAPE = /^v1\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
+
+function openError(action: () => unknown): ApiKeyAuthError {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ApiKeyAuthError);
+    return error as ApiKeyAuthError;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('createSecretBox', () => {
+  it('seals to v1.<keyId>.<iv>.<ciphertext>.<tag> in base64url and opens it again', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+
+    const sealed = box.seal('p4ss:w0rd:x');
+
+    expect(sealed).toMatch(SEALED_SHAPE);
+    expect(sealed).not.toContain('p4ss');
+    expect(box.open(sealed)).toBe('p4ss:w0rd:x');
+  });
+
+  it('round-trips non-ASCII text as UTF-8', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+
+    expect(box.open(box.seal('p\u00e4ssw\u00f6rd \u{1f511}'))).toBe('p\u00e4ssw\u00f6rd \u{1f511}');
+  });
+
+  it('uses a fresh IV for every seal', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+    const seals = new Set(Array.from({ length: 20 }, () => box.seal('same')));
+    const ivs = new Set([...seals].map((sealed) => sealed.split('.')[2]));
+
+    expect(seals.size).toBe(20);
+    expect(ivs.size).toBe(20);
+  });
+
+  it('opens values sealed under an older key after rotation, and seals new ones under the current key', () => {
+    const before = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+    const after = createSecretBox({ current: 'k2', keys: { k1: K1, k2: K2 } });
+    const old = before.seal('rotate-me');
+
+    expect(after.open(old)).toBe('rotate-me');
+    expect(after.needsReseal(old)).toBe(true);
+    const fresh = after.seal('rotate-me');
+    expect(fresh.startsWith('v1.k2.')).toBe(true);
+    expect(after.needsReseal(fresh)).toBe(false);
+    expect(after.currentKeyId).toBe('k2');
+  });
+
+  it('refuses a value sealed under a key id it does not hold, naming the id', () => {
+    const old = createSecretBox({ current: 'k1', keys: { k1: K1 } }).seal('rotate-me');
+    const box = createSecretBox({ current: 'k2', keys: { k2: K2 } });
+
+    const error = openError(() => box.open(old));
+
+    expect(error.code).toBe('ERR_WEBHOOK_SECRET');
+    expect(error.message).toContain('"k1"');
+    expect(error.expose).toBe(false);
+  });
+
+  it('binds the key id: relabelling a value to another id with the same key bytes fails', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1, k2: K1 } });
+    const relabelled = box.seal('bound').replace(/^v1\.k1\./, 'v1.k2.');
+
+    expect(openError(() => box.open(relabelled)).code).toBe('ERR_WEBHOOK_SECRET');
+  });
+
+  it('refuses a value opened with the wrong key bytes under the same id', () => {
+    const sealed = createSecretBox({ current: 'k1', keys: { k1: K1 } }).seal('secret');
+    const wrong = createSecretBox({ current: 'k1', keys: { k1: K2 } });
+
+    expect(openError(() => wrong.open(sealed)).message).toMatch(/wrong key or altered value/);
+  });
+
+  it('refuses an altered ciphertext or tag', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+    const parts = box.seal('secret-value').split('.');
+    const flip = (text: string) => (text[0] === 'A' ? 'B' : 'A') + text.slice(1);
+
+    for (const index of [3, 4]) {
+      const altered = [...parts];
+      altered[index] = flip(altered[index]!);
+      expect(openError(() => box.open(altered.join('.'))).code).toBe('ERR_WEBHOOK_SECRET');
+    }
+  });
+
+  it.each([
+    ['the cleartext itself', 'p4ss:w0rd:x'],
+    ['an empty string', ''],
+    ['another version', 'v2.k1.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA'],
+    ['a short IV', 'v1.k1.AAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA'],
+    ['a short tag', 'v1.k1.AAAAAAAAAAAAAAAA.AAAA.AAAA'],
+    ['characters outside base64url', 'v1.k1.AAAAAAAAAAAAAAAA.AA+/.AAAAAAAAAAAAAAAAAAAAAA'],
+    ['six parts', 'v1.k1.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA.x'],
+    ['a huge value', `v1.k1.${'A'.repeat(10_000)}`],
+  ])('refuses %s with ERR_WEBHOOK_SECRET', (_what, value) => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+
+    expect(openError(() => box.open(value)).code).toBe('ERR_WEBHOOK_SECRET');
+  });
+
+  it('copies the key bytes: changing the caller buffer later has no effect', () => {
+    const material = Buffer.from(K1);
+    const box = createSecretBox({ current: 'k1', keys: { k1: material } });
+    const sealed = box.seal('copied');
+
+    material.fill(0);
+
+    expect(box.open(sealed)).toBe('copied');
+  });
+
+  it('accepts a Uint8Array as key material', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: new Uint8Array(32).fill(9) } });
+
+    expect(box.open(box.seal('ok'))).toBe('ok');
+  });
+
+  it.each([
+    ['a 31-byte key', { current: 'k1', keys: { k1: Buffer.alloc(31) } }, /exactly 32 bytes/],
+    ['a string key', { current: 'k1', keys: { k1: 'x'.repeat(32) } }, /exactly 32 bytes/],
+    ['a current id not among the keys', { current: 'k9', keys: { k1: K1 } }, /"webhookKeys.current"/],
+    ['no keys', { current: 'k1', keys: {} }, /at least one key/],
+    ['a key id with a dot', { current: 'a.b', keys: { 'a.b': K1 } }, /key id "a.b"/],
+    ['a misspelt field', { curent: 'k1', keys: { k1: K1 } }, /Did you mean "current"/],
+  ])('refuses %s at setup with ERR_OPTIONS_INVALID', (_what, keys, message) => {
+    const error = openError(() => createSecretBox(keys as never));
+
+    expect(error.code).toBe('ERR_OPTIONS_INVALID');
+    expect(error.message).toMatch(message);
+  });
+});

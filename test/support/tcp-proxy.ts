@@ -1,0 +1,67 @@
+import net from 'node:net';
+
+/** What the proxy does with connections. */
+export type ProxyMode = 'up' | 'down' | 'hung';
+
+/** A TCP proxy on loopback that a test can switch off or make hang. */
+export interface TcpProxy {
+  /** The port to connect to instead of the target's. */
+  port: number;
+  /**
+   * `up` forwards. `down` drops every open connection and refuses new ones (closed at once,
+   * like a stopped server). `hung` stops forwarding on open connections and accepts new ones
+   * without ever answering, like a server that froze. Going `up` again drops the connections
+   * held while hung, as a restarted server would.
+   */
+  set(mode: ProxyMode): void;
+  close(): Promise<void>;
+}
+
+/** Starts a proxy on 127.0.0.1 in front of `target`. */
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  let mode: ProxyMode = 'up';
+  const open = new Set<net.Socket>();
+
+  const track = (socket: net.Socket) => {
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+
+  const server = net.createServer((client) => {
+    track(client);
+    if (mode === 'down') return void client.destroy();
+    if (mode === 'hung') return void client.pause();
+    const upstream = net.connect(target.port, target.host);
+    track(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+
+  const dropAll = () => {
+    for (const socket of open) socket.destroy();
+  };
+
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    set(next) {
+      if (next === 'hung') {
+        // Freeze the open connections: nothing read from either side is passed on.
+        for (const socket of open) {
+          socket.unpipe();
+          socket.pause();
+        }
+      } else {
+        dropAll();
+      }
+      mode = next;
+    },
+    async close() {
+      dropAll();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  ApiKeyAuthError,
+  MemoryKeyStore,
+  basicAuthorizationHeader,
+  createBasicAuthChecker,
+  createKeyManager,
+  createSecretBox,
+  webhookAuthorizationFor,
+  type KeyManager,
+} from '../src/index.js';
+
+const CHEAP_ARGON2 = { memoryKiB: 256, iterations: 1, parallelism: 1 };
+const K1 = Buffer.alloc(32, 0x11);
+const K2 = Buffer.alloc(32, 0x22);
+
+async function rejection(promise: Promise<unknown>): Promise<ApiKeyAuthError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(ApiKeyAuthError);
+  return error as ApiKeyAuthError;
+}
+
+describe('basicAuthorizationHeader', () => {
+  it('encodes user:password, keeping colons in the password', () => {
+    expect(basicAuthorizationHeader('hook-relay', 'p4ss:w0rd:x')).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
+  });
+
+  it('encodes non-ASCII credentials as UTF-8 bytes', () => {
+    expect(basicAuthorizationHeader('hook-relay', 'p\u00e4ssw\u00f6rd')).toBe('Basic aG9vay1yZWxheTpww6Rzc3fDtnJk');
+  });
+
+  it('sends an empty user-id when there is no username', () => {
+    expect(basicAuthorizationHeader(null, 'pw1')).toBe(`Basic ${Buffer.from(':pw1').toString('base64')}`);
+  });
+
+  it('refuses a username with a colon, naming neither value', () => {
+    let error: unknown;
+    try {
+      basicAuthorizationHeader('hook:relay', 'top-s3cret');
+    } catch (caught) {
+      error = caught;
+    }
+
+    expect((error as ApiKeyAuthError).code).toBe('ERR_WEBHOOK_INVALID');
+    expect((error as ApiKeyAuthError).message).not.toMatch(/top-s3cret|hook:relay/);
+  });
+});
+
+describe('outbound Authorization for a delivery', () => {
+  let store: MemoryKeyStore;
+  let manager: KeyManager;
+  let keyId: string;
+
+  beforeEach(async () => {
+    store = new MemoryKeyStore();
+    manager = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: { current: 'k1', keys: { k1: K1 } } });
+    keyId = (await manager.issue({ accountId: 'acct_1', environment: 'production' })).card.keyId;
+  });
+
+  it('builds the header from a key id or from a row, the same either way', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'hook-relay', password: 'p4ss:w0rd:x' });
+    const row = store.allRows()[0]!;
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+
+    expect(await manager.webhookAuthorization(keyId)).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
+    expect(await manager.webhookAuthorization(row)).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
+    expect(webhookAuthorizationFor(row, box)).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
+  });
+
+  it('gives a header that keyward\'s own receiver accepts', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'Jos\u00e9', password: 'p\u00e4ss:w\u00f6rd' });
+    const receiver = createBasicAuthChecker({ username: 'Jos\u00e9', password: 'p\u00e4ss:w\u00f6rd' });
+
+    const header = await manager.webhookAuthorization(keyId);
+
+    expect(receiver.check(header!)).toEqual({ ok: true });
+  });
+
+  it('returns null when no password is configured, even with a username', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'hook-relay' });
+
+    expect(await manager.webhookAuthorization(keyId)).toBeNull();
+  });
+
+  it('answers ERR_KEY_NOT_FOUND for an unknown key id', async () => {
+    expect((await rejection(manager.webhookAuthorization('key_nope'))).code).toBe('ERR_KEY_NOT_FOUND');
+  });
+
+  it('keeps working through a sealing-key rotation, and re-seals under the new key', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'u', password: 'rotate-me' });
+    const rotated = createKeyManager({
+      store,
+      argon2: CHEAP_ARGON2,
+      webhookKeys: { current: 'k2', keys: { k1: K1, k2: K2 } },
+    });
+    const expected = `Basic ${Buffer.from('u:rotate-me').toString('base64')}`;
+
+    expect(await rotated.webhookAuthorization(keyId)).toBe(expected);
+    expect(await rotated.resealWebhookPassword(keyId)).toBe(true);
+    expect(store.allRows()[0]!.webhook_basic_auth_password_sealed).toMatch(/^v1\.k2\./);
+    expect(await rotated.resealWebhookPassword(keyId)).toBe(false);
+
+    const onlyK2 = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: { current: 'k2', keys: { k2: K2 } } });
+    expect(await onlyK2.webhookAuthorization(keyId)).toBe(expected);
+  });
+
+  it('reports nothing to re-seal for a key without a password', async () => {
+    expect(await manager.resealWebhookPassword(keyId)).toBe(false);
+  });
+
+  it('answers ERR_WEBHOOK_SECRET once the sealing key is dropped, with no password in the error', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'u', password: 'zz-hidden-77' });
+    const onlyK2 = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: { current: 'k2', keys: { k2: K2 } } });
+
+    const error = await rejection(onlyK2.webhookAuthorization(keyId));
+
+    expect(error.code).toBe('ERR_WEBHOOK_SECRET');
+    expect(error.status).toBe(500);
+    const everything = [error.message, error.stack, JSON.stringify(error), String(error.cause)].join('\n');
+    expect(everything).not.toContain('zz-hidden-77');
+  });
+
+  it('answers ERR_WEBHOOK_SECRET when a password is stored but the manager has no sealing keys', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password: 'pw' });
+    const bare = createKeyManager({ store, argon2: CHEAP_ARGON2 });
+
+    expect((await rejection(bare.webhookAuthorization(keyId))).code).toBe('ERR_WEBHOOK_SECRET');
+    expect((await rejection(bare.resealWebhookPassword(keyId))).code).toBe('ERR_WEBHOOK_SECRET');
+  });
+});

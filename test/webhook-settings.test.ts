@@ -1,0 +1,277 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  ApiKeyAuthError,
+  MemoryKeyStore,
+  assertWebhookPassword,
+  createKeyManager,
+  normalizeWebhookUrl,
+  normalizeWebhookUsername,
+  type KeyManager,
+} from '../src/index.js';
+
+const CHEAP_ARGON2 = { memoryKiB: 256, iterations: 1, parallelism: 1 };
+const SEALING = { current: 'k1', keys: { k1: Buffer.alloc(32, 1) } };
+
+function thrown(action: () => unknown): ApiKeyAuthError {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ApiKeyAuthError);
+    return error as ApiKeyAuthError;
+  }
+  throw new Error('expected a throw');
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ApiKeyAuthError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(ApiKeyAuthError);
+  return error as ApiKeyAuthError;
+}
+
+describe('normalizeWebhookUrl', () => {
+  it.each([
+    ['https://hooks.example.com/in', 'https://hooks.example.com/in'],
+    ['HTTPS://Hooks.Example.COM:8443/in?shop=42', 'https://hooks.example.com:8443/in?shop=42'],
+    ['https://hooks.example.com', 'https://hooks.example.com/'],
+    ['https://b\u00fccher.example/in', 'https://xn--bcher-kva.example/in'],
+    ['https://hooks.example.com:443/in', 'https://hooks.example.com/in'],
+  ])('accepts %s and stores %s', (input, stored) => {
+    expect(normalizeWebhookUrl(input)).toBe(stored);
+  });
+
+  it.each([
+    ['plain http', 'http://hooks.example.com/in', /must use https:\/\//],
+    ['another scheme', 'ftp://hooks.example.com/in', /must use https:\/\//],
+    ['a javascript: URL', 'javascript:alert(1)', /must use https:\/\//],
+    ['credentials in the URL', 'https://relay:s3cret@hooks.example.com/in', /must not contain credentials/],
+    ['a user name in the URL', 'https://relay@hooks.example.com/in', /must not contain credentials/],
+    ['not a URL at all', 'hooks.example.com/in', /not a valid absolute URL/],
+    ['a scheme with no host', 'https://', /not a valid absolute URL/],
+    ['an empty string', '', /required/],
+    ['overly long', `https://hooks.example.com/${'a'.repeat(2048)}`, /at most 2048 characters/],
+    ['leading whitespace', ' https://hooks.example.com/in', /spaces, line breaks or control/],
+    ['a line break the parser would drop', 'https://hooks.example.com/i\nn', /spaces, line breaks or control/],
+    ['a tab', 'https://hooks.example.com/\tin', /spaces, line breaks or control/],
+    ['an inner space', 'https://hooks.example.com/a b', /spaces, line breaks or control/],
+    ['a NUL byte', 'https://hooks.example.com/\u0000', /spaces, line breaks or control/],
+    ['a fragment', 'https://hooks.example.com/in#events', /#fragment/],
+    ['an empty fragment', 'https://hooks.example.com/in#', /#fragment/],
+  ])('refuses %s with ERR_WEBHOOK_INVALID', (_what, input, message) => {
+    const error = thrown(() => normalizeWebhookUrl(input));
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.status).toBe(400);
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses a value that is not a string', () => {
+    for (const value of [undefined, null, 42, { href: 'https://hooks.example.com/' }]) {
+      expect(thrown(() => normalizeWebhookUrl(value)).code).toBe('ERR_WEBHOOK_INVALID');
+    }
+  });
+
+  it('never repeats credentials from the URL in its message', () => {
+    const error = thrown(() => normalizeWebhookUrl('https://relay:s3cret@hooks.example.com/in'));
+
+    expect(error.message).not.toContain('s3cret');
+    expect(error.message).not.toContain('relay');
+  });
+
+  it('accepts a URL of exactly 2048 characters', () => {
+    const base = 'https://hooks.example.com/';
+    const url = base + 'a'.repeat(2048 - base.length);
+
+    expect(normalizeWebhookUrl(url)).toBe(url);
+  });
+});
+
+describe('normalizeWebhookUsername', () => {
+  it('treats undefined, null and an empty string as no username', () => {
+    expect(normalizeWebhookUsername(undefined)).toBeNull();
+    expect(normalizeWebhookUsername(null)).toBeNull();
+    expect(normalizeWebhookUsername('')).toBeNull();
+  });
+
+  it('accepts ASCII and non-ASCII usernames', () => {
+    expect(normalizeWebhookUsername('hook-relay')).toBe('hook-relay');
+    expect(normalizeWebhookUsername('Jos\u00e9 relay')).toBe('Jos\u00e9 relay');
+  });
+
+  it.each([
+    ['a colon (RFC 7617)', 'hook:relay', /must not contain ":"/],
+    ['a control character', 'hook\u0007relay', /control characters/],
+    ['a line break', 'hook\r\nrelay', /control characters/],
+    ['more than 256 bytes', 'a'.repeat(257), /at most 256 bytes/],
+    ['more than 256 bytes in UTF-8 though 129 characters', '\u00fc'.repeat(129), /at most 256 bytes/],
+    ['a lone surrogate', 'hook\ud800', /well-formed Unicode/],
+  ])('refuses %s', (_what, input, message) => {
+    const error = thrown(() => normalizeWebhookUsername(input));
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses a value that is not a string', () => {
+    expect(thrown(() => normalizeWebhookUsername(7)).code).toBe('ERR_WEBHOOK_INVALID');
+  });
+});
+
+describe('assertWebhookPassword', () => {
+  it('accepts colons and non-ASCII characters', () => {
+    expect(assertWebhookPassword('p4ss:w0rd:x')).toBe('p4ss:w0rd:x');
+    expect(assertWebhookPassword('p\u00e4ssw\u00f6rd')).toBe('p\u00e4ssw\u00f6rd');
+  });
+
+  it.each([
+    ['an empty string', '', /non-empty string/],
+    ['a number', 1234, /non-empty string/],
+    ['a control character', 'zq7\u0000xv9', /control characters/],
+    ['more than 1024 bytes', 'Qz'.repeat(513), /at most 1024 bytes/],
+  ])('refuses %s without repeating it', (_what, input, message) => {
+    const error = thrown(() => assertWebhookPassword(input));
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.message).toMatch(message);
+    if (typeof input === 'string' && input.length > 0) expect(error.message).not.toMatch(/zq7|Qz/);
+  });
+});
+
+describe('KeyManager: webhook settings', () => {
+  let store: MemoryKeyStore;
+  let manager: KeyManager;
+  let keyId: string;
+
+  const row = () => store.allRows().find((r) => r.id === keyId)!;
+
+  beforeEach(async () => {
+    store = new MemoryKeyStore();
+    manager = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: SEALING });
+    keyId = (await manager.issue({ accountId: 'acct_1', environment: 'production' })).card.keyId;
+  });
+
+  it('stores URL, username and a sealed password, and describes them without the password', async () => {
+    const card = await manager.setWebhook(keyId, {
+      url: 'https://Hooks.Example.com/in',
+      username: 'hook-relay',
+      password: 'p4ss:w0rd:x',
+    });
+
+    expect(card.webhook).toEqual({
+      url: 'https://hooks.example.com/in',
+      username: 'hook-relay',
+      basicAuthConfigured: true,
+    });
+    expect((await manager.describe(keyId))!.webhook).toEqual(card.webhook);
+    expect(row().webhook_url).toBe('https://hooks.example.com/in');
+    expect(row().webhook_basic_auth_username).toBe('hook-relay');
+    expect(row().webhook_basic_auth_password_sealed).toMatch(/^v1\.k1\./);
+  });
+
+  it('keeps the stored password when the password is left out', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    const sealed = row().webhook_basic_auth_password_sealed;
+
+    const card = await manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', username: 'relay' });
+
+    expect(card.webhook.basicAuthConfigured).toBe(true);
+    expect(row().webhook_basic_auth_password_sealed).toBe(sealed);
+    expect(row().webhook_url).toBe('https://hooks.example.com/b');
+  });
+
+  it('clears the password when it is null', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+
+    const card = await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: null });
+
+    expect(card.webhook.basicAuthConfigured).toBe(false);
+    expect(row().webhook_basic_auth_password_sealed).toBeNull();
+  });
+
+  it('replaces the password with a freshly sealed one', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'u', password: 'first-pass' });
+    const sealed = row().webhook_basic_auth_password_sealed;
+
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'u', password: 'second-pass' });
+
+    expect(row().webhook_basic_auth_password_sealed).not.toBe(sealed);
+    expect(await manager.webhookAuthorization(keyId)).toBe(
+      `Basic ${Buffer.from('u:second-pass').toString('base64')}`,
+    );
+  });
+
+  it('clears the username when it is left out, null or empty', async () => {
+    for (const username of [undefined, null, '']) {
+      await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay' });
+      const card = await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username });
+      expect(card.webhook.username).toBeNull();
+    }
+  });
+
+  it('writes nothing when any field is invalid', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me' });
+    const before = row();
+
+    for (const settings of [
+      { url: 'http://hooks.example.com/b', username: 'other', password: 'new-pass' },
+      { url: 'https://hooks.example.com/b', username: 'a:b', password: 'new-pass' },
+      { url: 'https://hooks.example.com/b', username: 'other', password: '' },
+    ]) {
+      const error = await rejection(manager.setWebhook(keyId, settings));
+      expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    }
+    expect(row()).toEqual(before);
+  });
+
+  it('requires a URL to enable webhooks', async () => {
+    const error = await rejection(manager.setWebhook(keyId, { username: 'relay' } as never));
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.message).toMatch(/"url" is required/);
+  });
+
+  it('refuses settings that are not an object', async () => {
+    expect((await rejection(manager.setWebhook(keyId, null as never))).code).toBe('ERR_WEBHOOK_INVALID');
+  });
+
+  it('refuses to store a password without sealing keys, and writes nothing', async () => {
+    const bare = createKeyManager({ store, argon2: CHEAP_ARGON2 });
+
+    const error = await rejection(bare.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'pw' }));
+
+    expect(error.code).toBe('ERR_OPTIONS_INVALID');
+    expect(row().webhook_url).toBeNull();
+  });
+
+  it('stores URL and username without sealing keys when no password is given', async () => {
+    const bare = createKeyManager({ store, argon2: CHEAP_ARGON2 });
+
+    const card = await bare.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay' });
+
+    expect(card.webhook).toEqual({ url: 'https://hooks.example.com/a', username: 'relay', basicAuthConfigured: false });
+  });
+
+  it('clears URL, username and password with clearWebhook', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'pw' });
+
+    const card = await manager.clearWebhook(keyId);
+
+    expect(card.webhook).toEqual({ url: null, username: null, basicAuthConfigured: false });
+    expect(row()).toMatchObject({
+      webhook_url: null,
+      webhook_basic_auth_username: null,
+      webhook_basic_auth_password_sealed: null,
+    });
+  });
+
+  it('answers ERR_KEY_NOT_FOUND for a key that is not live', async () => {
+    await manager.revoke(keyId);
+
+    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/a' }));
+
+    expect(error.code).toBe('ERR_KEY_NOT_FOUND');
+    expect((await rejection(manager.clearWebhook(keyId))).code).toBe('ERR_KEY_NOT_FOUND');
+  });
+});
