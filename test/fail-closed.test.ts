@@ -8,13 +8,17 @@ import {
   ApiKeyAuthError,
   checksumOf,
   createApiKeyAuth,
+  createBasicAuthChecker,
   createKeyManager,
   type ApiKeyAuth,
   type ApiKeyAuthOptions,
   type KeyManagerOptions,
   type KeyStore,
 } from 'keyward';
-import { expressApiKeyAuth } from 'keyward/express';
+import Fastify from 'fastify';
+import { expressApiKeyAuth, expressBasicAuth } from 'keyward/express';
+import { fastifyApiKeyAuth, fastifyApiKeyAuthHook, fastifyBasicAuth } from 'keyward/fastify';
+import { koaApiKeyAuth, koaBasicAuth } from 'keyward/koa';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { send } from './helpers/http-client.js';
 import { InstrumentedStore } from './helpers/stores.js';
@@ -201,6 +205,70 @@ describe('no combination of options leaves a route open', () => {
         }
       }),
       { numRuns: 40 },
+    );
+  });
+});
+
+describe('the other route factories check their arguments at setup', () => {
+  const auth = createApiKeyAuth({ store: new InstrumentedStore() });
+  afterAll(() => auth.close());
+
+  it.each<[string, () => unknown, string]>([
+    ['koaApiKeyAuth without an authenticator', () => koaApiKeyAuth(undefined as never), 'koaApiKeyAuth needs the authenticator from createApiKeyAuth() as its first argument.'],
+    ['koaApiKeyAuth with a misspelt option', () => koaApiKeyAuth(auth, { forwardError: true } as never), 'koaApiKeyAuth: unknown option "forwardError". Did you mean "forwardErrors"?'],
+    ['fastifyApiKeyAuthHook with an empty key type', () => fastifyApiKeyAuthHook(auth, { keyType: '' }), 'fastifyApiKeyAuthHook: "keyType" must be a non-empty string.'],
+    ['expressBasicAuth without a password', () => expressBasicAuth({ username: 'hook-relay' } as never), 'expressBasicAuth: "password" must be a non-empty string.'],
+    ['koaBasicAuth with a realm in quotes', () => koaBasicAuth({ username: 'u', password: 'p', realm: 'say "hi"' }), '"realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
+    ['fastifyBasicAuth with a misspelt option', () => fastifyBasicAuth({ username: 'u', pasword: 'p' } as never), 'fastifyBasicAuth: unknown option "pasword". Did you mean "password"?'],
+  ])('refuses %s', (_name, create, message) => {
+    expectInvalidOption(create, message);
+  });
+
+  it('refuses the Fastify plugin with bad options when the app starts', async () => {
+    const app = Fastify();
+    app.register(fastifyApiKeyAuth, { auth, keyTyp: 'sms_api' } as never);
+    await expect(app.ready()).rejects.toMatchObject({
+      code: 'ERR_OPTIONS_INVALID',
+      message: 'fastifyApiKeyAuth: unknown option "keyTyp". Did you mean "keyType"?',
+    });
+    await app.close();
+  });
+});
+
+describe('no accepted Basic-auth option set lets a request through without the credentials', () => {
+  it('refuses missing, malformed and wrong credentials with 401 for every accepted option set', () => {
+    const thrower = () => {
+      throw new Error('app bug');
+    };
+    const options = fc.record(
+      {
+        username: fc.oneof(fc.constantFrom('hook-relay', '', 'a:b', 'x\u0000'), fc.string({ maxLength: 8 })),
+        password: fc.oneof(fc.constantFrom('p4ss:w0rd:x', '', 'pässwörd'), fc.string({ maxLength: 8 })),
+        realm: fc.constantFrom(undefined, 'webhooks', 'a"b', ''),
+        errorBody: fc.constantFrom(undefined, thrower, () => undefined, () => 1n),
+        forwardErrors: fc.constantFrom(undefined, true, false, 'yes'),
+      },
+      { requiredKeys: [] },
+    );
+    const header = fc.oneof(
+      fc.constant(undefined),
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      fc.string({ maxLength: 20 }).map((text) => `Basic ${Buffer.from(text).toString('base64')}`),
+    );
+    fc.assert(
+      fc.property(options, header, (given, authorization) => {
+        let checker: ReturnType<typeof createBasicAuthChecker>;
+        try {
+          checker = createBasicAuthChecker(given as never);
+        } catch (error) {
+          return error instanceof ApiKeyAuthError && error.code === 'ERR_OPTIONS_INVALID';
+        }
+        const expected = `Basic ${Buffer.from(`${given.username}:${given.password}`).toString('base64')}`;
+        const result = checker.check(authorization);
+        if (result.ok) return authorization === expected;
+        return result.response.status === 401 && checker.check(undefined).ok === false;
+      }),
+      { numRuns: 2_000 },
     );
   });
 });
