@@ -49,6 +49,11 @@ export function expressApiKeyAuth(
           headersDistinct: req.headersDistinct,
           url: req.originalUrl ?? req.url,
           remoteAddress: req.socket?.remoteAddress,
+          // A getter: Express works req.ip out (trust proxy) only for requests that reach the
+          // secret check with throttling on.
+          get clientIp() {
+            return req.ip;
+          },
         },
         requirement,
       )

@@ -113,6 +113,10 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
       headersDistinct: request.raw.headersDistinct,
       url: request.raw.url,
       remoteAddress: request.raw.socket?.remoteAddress,
+      // Fastify's request.ip honours its trustProxy option.
+      get clientIp() {
+        return request.ip;
+      },
     };
     const result = await auth.authenticate(raw, requirement);
     if (result.ok) {

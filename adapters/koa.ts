@@ -53,6 +53,11 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
       headersDistinct: ctx.req.headersDistinct,
       url: ctx.originalUrl,
       remoteAddress: ctx.req.socket?.remoteAddress,
+      // A getter: Koa works ctx.ip out (app.proxy) only for requests that reach the secret
+      // check with throttling on.
+      get clientIp() {
+        return ctx.ip;
+      },
     };
     const result = await auth.authenticate(request, requirement);
     if (result.ok) {

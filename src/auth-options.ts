@@ -58,10 +58,12 @@ export interface ApiKeyAuthOptions {
    */
   throttle?: AttemptThrottleOptions | false;
   /**
-   * The client address failures are counted under. Behind a proxy or load balancer the socket
-   * address is the proxy's: supply a function that reads your proxy's header (trusting only
-   * the hop your proxy adds), or every client shares one counter.
-   * @default (request) => request.remoteAddress
+   * The client address failures are counted under. The default takes the framework's own
+   * client IP, so behind a proxy set the framework's trust-proxy option (Express
+   * `app.set('trust proxy', …)`, Koa `app.proxy`, Fastify `trustProxy`) to the hops your
+   * proxies add; without it every client behind the proxy shares one counter. Or supply a
+   * function that reads your proxy's header.
+   * @default (request) => request.clientIp ?? request.remoteAddress
    */
   clientAddress?: (request: CredentialRequest) => string | undefined;
   /** Peppers to verify with; the same option as on the key manager. @default none */
@@ -195,7 +197,7 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
     errorBody: options.errorBody ? guardErrorBody(options.errorBody) : defaultErrorBody,
     clock: options.clock ?? (() => new Date()),
     throttle,
-    clientAddress: options.clientAddress ?? ((request) => request.remoteAddress),
+    clientAddress: options.clientAddress ?? ((request) => request.clientIp ?? request.remoteAddress),
     pepper,
     argon2: { ...argon2 },
     rehashOnSuccess,

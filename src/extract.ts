@@ -20,6 +20,12 @@ export interface CredentialRequest {
    * only by the default `clientAddress` of the attempt throttle.
    */
   remoteAddress?: string;
+  /**
+   * The client address as the framework reports it, honouring the app's trust-proxy setting
+   * (Express `req.ip`, Koa `ctx.ip`, Fastify `request.ip`). Read only by the default
+   * `clientAddress` of the attempt throttle, for requests that reach the secret check.
+   */
+  readonly clientIp?: string;
 }
 
 /** Where credentials may come from. */

@@ -2,7 +2,11 @@
  * Throttling of failed attempts: a forger past the limit gets 429 with Retry-After and costs
  * no further Argon2 run, while a key this instance already verified keeps passing.
  */
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Fastify from 'fastify';
+import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { argon2id } from 'hash-wasm';
 import {
@@ -19,7 +23,10 @@ import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { IN_THREAD_ARGON2 } from './helpers/argon2-count.js';
 import { send, type ClientResponse } from './helpers/http-client.js';
 import { InstrumentedStore } from './helpers/stores.js';
-import { ADAPTERS, type RunningApp } from './http/apps.js';
+import { expressApiKeyAuth } from 'keyward/express';
+import { fastifyApiKeyAuthHook } from 'keyward/fastify';
+import { koaApiKeyAuth } from 'keyward/koa';
+import { ADAPTERS, listen, type RunningApp } from './http/apps.js';
 
 vi.mock('hash-wasm', async (importOriginal) => {
   const real = await importOriginal<typeof import('hash-wasm')>();
@@ -296,5 +303,74 @@ describe.each(ADAPTERS)('throttling failed attempts on $name', (adapter) => {
     await start({ throttle: false });
     for (let n = 0; n < 15; n++) expect((await get(forged(valid, n))).status).toBe(401);
     expect((await get(valid)).status).toBe(200);
+  });
+});
+
+/** One protected route on a framework with its trust-proxy option set as given. */
+const TRUSTING_APPS: { name: string; start(auth: ApiKeyAuth, trustProxy: boolean): Promise<RunningApp> }[] = [
+  {
+    name: 'express 5',
+    async start(auth, trustProxy) {
+      const app = express();
+      if (trustProxy) app.set('trust proxy', 'loopback');
+      app.get('/v1/whoami', expressApiKeyAuth(auth), (_req, res) => { res.json({ ok: true }); });
+      return listen(app.listen(0, '127.0.0.1'), []);
+    },
+  },
+  {
+    name: 'koa 3',
+    async start(auth, trustProxy) {
+      const app = new Koa({ proxy: trustProxy });
+      app.use(koaApiKeyAuth(auth));
+      app.use((ctx) => { ctx.body = { ok: true }; });
+      return listen(createServer(app.callback()).listen(0, '127.0.0.1'), []);
+    },
+  },
+  {
+    name: 'fastify 5',
+    async start(auth, trustProxy) {
+      const app = Fastify({ trustProxy: trustProxy ? '127.0.0.1' : false });
+      app.get('/v1/whoami', { onRequest: fastifyApiKeyAuthHook(auth) }, async () => ({ ok: true }));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = app.server.address() as AddressInfo;
+      return { url: `http://127.0.0.1:${port}`, forwarded: [], close: () => app.close() };
+    },
+  },
+];
+
+describe.each(TRUSTING_APPS)('the default client address on $name', (framework) => {
+  let app: RunningApp | undefined;
+  let auth: ApiKeyAuth | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await auth?.close();
+  });
+
+  const setUp = async (trustProxy: boolean) => {
+    const store = new InstrumentedStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const target = (await manager.issue({ accountId: 'acct_target', environment: 'sandbox' })).key;
+    const fresh = (await manager.issue({ accountId: 'acct_fresh', environment: 'sandbox' })).key;
+    auth = createApiKeyAuth({ store, throttle: { maxFailuresPerKey: 100, maxFailuresPerClient: 2, windowMs: 60_000 } });
+    app = await framework.start(auth, trustProxy);
+    const from = (forwardedFor: string, key: string) =>
+      send(app!.url, '/v1/whoami', { headers: { ...bearer(key), 'x-forwarded-for': forwardedFor } });
+    return { target, fresh, from };
+  };
+
+  it('follows the framework\'s trust-proxy setting: each forwarded client counts apart', async () => {
+    const { target, fresh, from } = await setUp(true);
+    await from('198.51.100.66', forged(target, 0));
+    await from('198.51.100.66', forged(target, 1));
+    expect((await from('198.51.100.66', forged(target, 2))).status).toBe(429);
+    expect((await from('198.51.100.1', forged(target, 2))).status).toBe(401);
+    expect((await from('198.51.100.2', fresh)).status).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For when the framework does not trust the proxy, so spoofing it gains nothing', async () => {
+    const { target, from } = await setUp(false);
+    await from('198.51.100.66', forged(target, 0));
+    await from('198.51.100.67', forged(target, 1));
+    expect((await from('198.51.100.68', forged(target, 2))).status).toBe(429);
   });
 });
