@@ -128,6 +128,11 @@ export function parseStoredHash(encoded: unknown): ParseStoredHashResult {
  * pepper was mixed in.
  *
  * @param pepperId - the pepper's id; must match {@link PEPPER_ID_SHAPE}.
+ * @throws {TypeError} for a pepper id that does not match {@link PEPPER_ID_SHAPE}.
+ * @example
+ * ```ts
+ * formatArgon2Hash(DEFAULT_ARGON2_PARAMS, salt, hash, 'p2'); // '$argon2id$v=19$m=19456,t=2,p=1,keyid=cDI$…'
+ * ```
  */
 export function formatArgon2Hash(
   params: Argon2Params,
