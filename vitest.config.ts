@@ -17,6 +17,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/postgres-setup.ts'],
+    setupFiles: ['test/setup/log-hygiene.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },

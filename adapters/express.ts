@@ -42,7 +42,21 @@ export function expressApiKeyAuth(
 
   return function expressApiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction) {
     auth
-      .authenticate({ headers: req.headers, url: req.originalUrl ?? req.url }, requirement)
+      .authenticate(
+        {
+          headers: req.headers,
+          // Keeps a repeated Authorization header, which req.headers drops to its first copy.
+          headersDistinct: req.headersDistinct,
+          url: req.originalUrl ?? req.url,
+          remoteAddress: req.socket?.remoteAddress,
+          // A getter: Express works req.ip out (trust proxy) only for requests that reach the
+          // secret check with throttling on.
+          get clientIp() {
+            return req.ip;
+          },
+        },
+        requirement,
+      )
       .then((result) => {
         if (result.ok) {
           req.apiKey = result.context;

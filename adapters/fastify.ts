@@ -107,7 +107,17 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, factory);
 
   return async function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply) {
-    const raw = { headers: request.raw.headers, url: request.raw.url };
+    const raw = {
+      headers: request.raw.headers,
+      // Keeps a repeated Authorization header, which raw.headers drops to its first copy.
+      headersDistinct: request.raw.headersDistinct,
+      url: request.raw.url,
+      remoteAddress: request.raw.socket?.remoteAddress,
+      // Fastify's request.ip honours its trustProxy option.
+      get clientIp() {
+        return request.ip;
+      },
+    };
     const result = await auth.authenticate(raw, requirement);
     if (result.ok) {
       request.apiKey = result.context;

@@ -47,7 +47,18 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
     ctx: ParameterizedContext,
     next: () => Promise<unknown>,
   ) {
-    const request = { headers: ctx.req.headers, url: ctx.originalUrl };
+    const request = {
+      headers: ctx.req.headers,
+      // Keeps a repeated Authorization header, which ctx.req.headers drops to its first copy.
+      headersDistinct: ctx.req.headersDistinct,
+      url: ctx.originalUrl,
+      remoteAddress: ctx.req.socket?.remoteAddress,
+      // A getter: Koa works ctx.ip out (app.proxy) only for requests that reach the secret
+      // check with throttling on.
+      get clientIp() {
+        return ctx.ip;
+      },
+    };
     const result = await auth.authenticate(request, requirement);
     if (result.ok) {
       ctx.state.apiKey = result.context;

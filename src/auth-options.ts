@@ -10,13 +10,19 @@ import {
   assertOptionalFunction,
   assertOptionsObject,
 } from './options.js';
-import { defaultErrorBody, type ErrorBodyFormatter } from './responses.js';
+import { defaultErrorBody, guardErrorBody, type ErrorBodyFormatter } from './responses.js';
 import type { KeyStore } from './store.js';
 import type { VerificationMemoOptions } from './verification-memo.js';
 import {
   DEFAULT_ARGON2_NICE_INCREMENT,
   defaultArgon2MaxQueue,
-  defaultArgon2Threads, type Argon2PoolOptions } from './argon2-pool.js';
+  defaultArgon2Threads,
+  type Argon2PoolOptions,
+} from './argon2-pool.js';
+import { resolveThrottleOptions, type AttemptThrottleOptions } from './attempt-throttle.js';
+import { resolvePepper, type PepperOptions, type PepperRing } from './pepper.js';
+import { assertArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
+import type { CredentialRequest } from './extract.js';
 
 /** Options of {@link createApiKeyAuth}. */
 export interface ApiKeyAuthOptions {
@@ -58,6 +64,31 @@ export interface ApiKeyAuthOptions {
   errorBody?: ErrorBodyFormatter;
   /** The current time, for expiry checks and usage timestamps. @default () => new Date() */
   clock?: () => Date;
+  /**
+   * Limits on failed attempts per lookup id and per client address, or `false` for none.
+   * @default {} (10 per key and 100 per client in 15 minutes; see AttemptThrottleOptions)
+   */
+  throttle?: AttemptThrottleOptions | false;
+  /**
+   * The client address failures are counted under. The default takes the framework's own
+   * client IP, so behind a proxy set the framework's trust-proxy option (Express
+   * `app.set('trust proxy', …)`, Koa `app.proxy`, Fastify `trustProxy`) to the hops your
+   * proxies add; without it every client behind the proxy shares one counter. Or supply a
+   * function that reads your proxy's header.
+   * @default (request) => request.clientIp ?? request.remoteAddress
+   */
+  clientAddress?: (request: CredentialRequest) => string | undefined;
+  /** Peppers to verify with; the same option as on the key manager. @default none */
+  pepper?: PepperOptions;
+  /** Parameters hashes are upgraded to by `rehashOnSuccess`. @default DEFAULT_ARGON2_PARAMS */
+  argon2?: Argon2Params;
+  /**
+   * After a successful verification, rewrite a hash whose parameters are below `argon2` or
+   * whose pepper is not the current one: one background Argon2 run and one compare-and-set
+   * `store.modify` per key. Off by default, because it makes a gateway write to the store.
+   * @default false
+   */
+  rehashOnSuccess?: boolean;
 }
 
 /** Options after defaults and checks. */
@@ -75,6 +106,11 @@ export interface ResolvedAuthOptions {
   onDecision: ((decision: AuthDecision) => void) | undefined;
   errorBody: ErrorBodyFormatter;
   clock: () => Date;
+  throttle: Required<AttemptThrottleOptions> | false;
+  clientAddress: (request: CredentialRequest) => string | undefined;
+  pepper: PepperRing | undefined;
+  argon2: Readonly<Argon2Params>;
+  rehashOnSuccess: boolean;
 }
 
 const OPTION_NAMES: readonly (keyof ApiKeyAuthOptions)[] = [
@@ -92,6 +128,11 @@ const OPTION_NAMES: readonly (keyof ApiKeyAuthOptions)[] = [
   'onDecision',
   'errorBody',
   'clock',
+  'throttle',
+  'clientAddress',
+  'pepper',
+  'argon2',
+  'rehashOnSuccess',
 ];
 
 const STORE_METHODS = ['findByLookupId', 'findLive', 'findById', 'insert', 'modify', 'recordUsage'];
@@ -150,6 +191,13 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
   assertOptionalFunction(options.onDecision, 'onDecision');
   assertOptionalFunction(options.errorBody, 'errorBody');
   assertOptionalFunction(options.clock, 'clock');
+  const throttle = resolveThrottleOptions(options.throttle);
+  assertOptionalFunction(options.clientAddress, 'clientAddress');
+  const pepper = resolvePepper(options.pepper, 'createApiKeyAuth');
+  const argon2 = options.argon2 ?? DEFAULT_ARGON2_PARAMS;
+  assertArgon2Params(argon2, 'argon2');
+  const rehashOnSuccess = options.rehashOnSuccess ?? false;
+  if (typeof rehashOnSuccess !== 'boolean') invalidOption('"rehashOnSuccess" must be a boolean.');
 
   return {
     store: options.store,
@@ -163,8 +211,13 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
     argon2Pool,
     logger: options.logger,
     onDecision: options.onDecision,
-    errorBody: options.errorBody ?? defaultErrorBody,
+    errorBody: options.errorBody ? guardErrorBody(options.errorBody) : defaultErrorBody,
     clock: options.clock ?? (() => new Date()),
+    throttle,
+    clientAddress: options.clientAddress ?? ((request) => request.clientIp ?? request.remoteAddress),
+    pepper,
+    argon2: { ...argon2 },
+    rehashOnSuccess,
   };
 }
 

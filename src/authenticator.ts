@@ -12,6 +12,9 @@ import { describeError, UsageRecorder } from './usage-recorder.js';
 import { VerificationMemo } from './verification-memo.js';
 import { checkRow } from './row-check.js';
 import type { StoredHashFault } from './phc.js';
+import { AttemptThrottle } from './attempt-throttle.js';
+import { answeredFromMemo, type SecretCheck } from './secret-verifier.js';
+import { Rehasher } from './rehash.js';
 
 /** What a successful authentication attaches to the request. */
 export interface ApiKeyContext {
@@ -45,6 +48,7 @@ export type DecisionReason =
   | 'overloaded'
   | 'stored_hash_unparseable'
   | 'stored_row_invalid'
+  | 'too_many_attempts'
   | 'internal_error';
 
 /**
@@ -111,14 +115,21 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const refusals = new RefusalFactory(settings.realm, settings.retryAfterSeconds);
   const memo = settings.memo ? new VerificationMemo(settings.memo) : undefined;
   const pool = settings.argon2Pool ? new Argon2Pool(settings.argon2Pool) : undefined;
-  const verifier = new SecretVerifier(memo, pool?.run);
+  const verifier = new SecretVerifier(memo, pool?.run, settings.pepper);
   const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, logger);
-  const pipeline = new Pipeline(settings, logger, refusals, verifier, usage);
+  const throttle = settings.throttle
+    ? new AttemptThrottle(settings.throttle, () => settings.clock().getTime())
+    : undefined;
+  const rehasher = settings.rehashOnSuccess
+    ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger)
+    : undefined;
+  const pipeline = new Pipeline(settings, logger, refusals, verifier, usage, throttle, rehasher);
 
   return {
     authenticate: (request, requirement = {}) => pipeline.run(request, requirement),
     flushUsage: () => usage.flush(),
     close: async () => {
+      await rehasher?.settle();
       await Promise.all([usage.close(), pool?.close()]);
     },
   };
@@ -131,6 +142,8 @@ class Pipeline {
     private readonly refusals: RefusalFactory,
     private readonly verifier: SecretVerifier,
     private readonly usage: UsageRecorder,
+    private readonly throttle?: AttemptThrottle,
+    private readonly rehasher?: Rehasher,
   ) {}
 
   async run(request: CredentialRequest, requirement: RouteRequirement): Promise<AuthResult> {
@@ -186,14 +199,29 @@ class Pipeline {
       return this.refuse(this.refusals.invalid(), 'environment_mismatch', facts);
     }
 
-    // 5. Verify the secret.
-    const check = await this.verifier.check(extracted.credential, secret, row.key_hash);
+    // 5. Verify the secret. Past the failure limit, a check the memo cannot answer gets 429
+    // instead of another Argon2 run; a key this instance already verified still passes.
+    const client = this.throttle ? this.clientOf(request) : undefined;
+    const attempt = { lookupId, client, credential: extracted.credential };
+    const wait = this.throttle?.enter(attempt) ?? 0;
+    let check: SecretCheck;
+    try {
+      if (wait > 0 && !this.verifier.remembers(extracted.credential, row.key_hash)) {
+        return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
+      }
+      check = await this.verifier.check(extracted.credential, secret, row.key_hash);
+    } finally {
+      this.throttle?.leave(attempt);
+    }
     if (!check.ok) {
       // A full Argon2 queue says nothing about the key: 503 with Retry-After, never 401.
       if (check.fault === 'overloaded') return this.refuse(this.refusals.overloaded(), 'overloaded', facts);
       return this.storedHashFault(check.fault, facts);
     }
-    if (!check.matches) return this.refuse(this.refusals.invalid(), 'secret_mismatch', facts);
+    if (!check.matches) {
+      if (!answeredFromMemo(check)) this.throttle?.recordFailure(lookupId, client);
+      return this.refuse(this.refusals.invalid(), 'secret_mismatch', facts);
+    }
 
     // 6. Status, then expiry: only now, for a caller who holds the key.
     const status = normalizeStatus(row.status);
@@ -202,6 +230,10 @@ class Pipeline {
       return this.refuse(this.refusals.inactive(status), 'inactive_status', { ...facts, keyStatus });
     }
     const now = this.settings.clock();
+    // A clock that returns no valid time would make every expiry comparison false: fail closed.
+    if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+      throw new TypeError('clock() returned no valid Date');
+    }
     if (row.expires_at !== null && new Date(row.expires_at) <= now) {
       return this.refuse(this.refusals.inactive('expired'), 'expired_at', { ...facts, keyStatus: 'expired' });
     }
@@ -213,6 +245,7 @@ class Pipeline {
 
     // 8. Success.
     this.usage.record(row.id, now);
+    this.rehasher?.schedule(row.id, row.key_hash, secret);
     this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {
       ok: true,
@@ -238,6 +271,12 @@ class Pipeline {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The app's reading of the client address; anything but a non-empty string counts as none. */
+  private clientOf(request: CredentialRequest): string | undefined {
+    const address = this.settings.clientAddress(request);
+    return typeof address === 'string' && address.length > 0 ? address : undefined;
   }
 
   private storedHashFault(fault: StoredHashFault, facts: Facts): AuthResult {

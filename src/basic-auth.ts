@@ -8,6 +8,7 @@ import {
 } from './options.js';
 import {
   defaultErrorBody,
+  guardErrorBody,
   responseFor,
   type AuthResponse,
   type ErrorBodyFormatter,
@@ -114,7 +115,8 @@ export function createBasicAuthChecker(
   if (typeof forwardErrors !== 'boolean') {
     invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
   }
-  const format = options.errorBody ?? defaultErrorBody;
+  // A formatter that throws or returns junk falls back to the default body: never a 500.
+  const format = options.errorBody ? guardErrorBody(options.errorBody) : defaultErrorBody;
   const challenge = { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` };
 
   const refuse = (reason: BasicAuthFailure): BasicAuthResult => {

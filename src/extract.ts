@@ -7,8 +7,25 @@
 /** The request parts keyward reads. Every adapter passes Node's own header object. */
 export interface CredentialRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /**
+   * Node's `headersDistinct`, when the adapter has it. Preferred for the credential headers:
+   * `headers` keeps only the first of two `Authorization` headers, and two different keys
+   * must be refused rather than resolved by their order.
+   */
+  headersDistinct?: Readonly<Record<string, string[] | undefined>>;
   /** Path and query, read only when a query parameter carrier is switched on. */
   url?: string;
+  /**
+   * The peer address of the connection (the socket's, so a proxy's when there is one). Read
+   * only by the default `clientAddress` of the attempt throttle.
+   */
+  remoteAddress?: string;
+  /**
+   * The client address as the framework reports it, honouring the app's trust-proxy setting
+   * (Express `req.ip`, Koa `ctx.ip`, Fastify `request.ip`). Read only by the default
+   * `clientAddress` of the attempt throttle, for requests that reach the secret check.
+   */
+  readonly clientIp?: string;
 }
 
 /** Where credentials may come from. */
@@ -51,8 +68,9 @@ export function extractCredential(
   const found: ExtractCredentialResult[] = [];
   const add = (result: CarrierResult) => result && found.push(result);
 
-  add(readAuthorization(request.headers.authorization));
-  if (carriers.apiKeyHeader) add(readBareHeader(request.headers[carriers.apiKeyHeader]));
+  const header = (name: string) => request.headersDistinct?.[name] ?? request.headers[name];
+  add(readAuthorization(header('authorization')));
+  if (carriers.apiKeyHeader) add(readBareHeader(header(carriers.apiKeyHeader)));
   if (carriers.queryParameter) add(readQuery(request.url, carriers.queryParameter));
 
   if (found.length === 0) return { ok: false, reason: 'missing' };

@@ -55,20 +55,26 @@ export function argon2TaskOf(
  *
  * @param secret - the secret part of a key.
  * @param params - cost parameters. @default DEFAULT_ARGON2_PARAMS
- * @param pepper - optional app-held secret mixed into the hash.
+ * @param pepper - optional app-held secret mixed into the hash. Given with its id, the id is
+ *   recorded as `keyid=` so that a verifier knows which pepper to use.
+ * @param run - the Argon2 computation (the authenticator passes its worker pool).
  * @example
  * ```ts
  * const stored = await hashSecret(generated.secret);
+ * const peppered = await hashSecret(generated.secret, DEFAULT_ARGON2_PARAMS, { id: 'p2', secret: p2 });
  * ```
  */
 export async function hashSecret(
   secret: string,
   params: Argon2Params = DEFAULT_ARGON2_PARAMS,
-  pepper?: Uint8Array,
+  pepper?: Uint8Array | { id: string; secret: Uint8Array },
+  run: typeof computeArgon2id = computeArgon2id,
 ): Promise<string> {
   const salt = new Uint8Array(randomBytes(SALT_BYTES));
-  const hash = await computeArgon2id(secret, { params, salt, hashLength: HASH_BYTES }, pepper);
-  return formatArgon2Hash(params, salt, hash);
+  const withId = pepper !== undefined && !(pepper instanceof Uint8Array) ? pepper : undefined;
+  const pepperBytes = withId ? withId.secret : (pepper as Uint8Array | undefined);
+  const hash = await run(secret, { params, salt, hashLength: HASH_BYTES }, pepperBytes);
+  return formatArgon2Hash(params, salt, hash, withId?.id);
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   type WebhookSettings,
   type WebhookSettingsInput,
 } from './webhook-settings.js';
+import { resolvePepper, type PepperOptions } from './pepper.js';
 
 /** Options of {@link createKeyManager}. */
 export interface KeyManagerOptions {
@@ -31,6 +32,11 @@ export interface KeyManagerOptions {
   defaultKeyType?: string;
   /** The current time. @default () => new Date() */
   clock?: () => Date;
+  /**
+   * Pepper new hashes are written with (`pepper.current`); give the authenticators the same
+   * option. @default none
+   */
+  pepper?: PepperOptions;
   /**
    * Keys that seal webhook passwords (AES-256-GCM), checked here. Without them the manager
    * still stores webhook URLs and usernames, but refuses to store a password.
@@ -144,6 +150,7 @@ const OPTION_NAMES: readonly (keyof KeyManagerOptions)[] = [
   'defaultKeyType',
   'clock',
   'webhookKeys',
+  'pepper',
 ];
 
 /** Statuses a regenerate lifts back to `allowed`; every other status is kept. */
@@ -170,8 +177,13 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   assertStore(options.store);
   const argon2 = options.argon2 ?? DEFAULT_ARGON2_PARAMS;
   assertArgon2Params(argon2, 'argon2');
+  const ring = resolvePepper(options.pepper, 'createKeyManager');
+  const pepper = ring && { id: ring.currentId, secret: ring.current };
   const defaultKeyType = options.defaultKeyType ?? 'sms_api';
-  assertKeyType(defaultKeyType, 'defaultKeyType');
+  if (typeof defaultKeyType !== 'string' || !/^[a-z0-9_]{1,64}$/.test(defaultKeyType)) {
+    const message = '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".';
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', message);
+  }
   assertOptionalFunction(options.clock, 'clock');
   const clock = options.clock ?? (() => new Date());
   const box = options.webhookKeys === undefined ? undefined : createSecretBox(options.webhookKeys);
@@ -208,7 +220,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         soft_deleted: false,
         revoked_at: null,
         lookup_id: generated.lookupId,
-        key_hash: await hashSecret(generated.secret, argon2),
+        key_hash: await hashSecret(generated.secret, argon2, pepper),
         masked_key: generated.masked,
         webhook_url: null,
         webhook_basic_auth_username: null,
@@ -232,7 +244,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       const before = await liveRow(keyId);
       const generated = generateApiKey(before.environment);
       // Hash outside the store's critical section: Argon2 is slow and needs no lock.
-      const keyHash = await hashSecret(generated.secret, argon2);
+      const keyHash = await hashSecret(generated.secret, argon2, pepper);
       const after = await store.modify(keyId, (current) => {
         if (current.lookup_id !== before.lookup_id) throw conflict();
         return {

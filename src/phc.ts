@@ -1,4 +1,5 @@
 import { invalidOption } from './errors.js';
+import { assertKnownOptions } from './options.js';
 
 /** Argon2id cost parameters. */
 export interface Argon2Params {
@@ -43,9 +44,20 @@ export interface ParsedArgon2Hash {
   params: Argon2Params;
   salt: Uint8Array;
   hash: Uint8Array;
+  /** Id of the pepper the hash was computed with (its `keyid=` parameter), if any. */
+  pepperId?: string;
 }
 
-/** Why a stored hash was refused; goes to the hook and logger with the key id. */
+/**
+ * Pepper ids: 1 to 8 ASCII letters, digits, `_` or `-`. Eight bytes is what the Argon2 PHC
+ * format allows in `keyid=`, which holds the id's bytes in unpadded base64.
+ */
+export const PEPPER_ID_SHAPE = /^[A-Za-z0-9_-]{1,8}$/;
+
+/**
+ * Why a stored hash was refused; goes to the hook and logger with the key id. `unknown_pepper`:
+ * the hash names a pepper id (`keyid=`) the app did not configure.
+ */
 export type StoredHashFault =
   | 'not_a_string'
   | 'too_long'
@@ -55,20 +67,25 @@ export type StoredHashFault =
   | 'bad_parameters'
   | 'parameters_out_of_bounds'
   | 'bad_salt'
-  | 'bad_hash';
+  | 'bad_hash'
+  | 'unknown_pepper';
 
 export type ParseStoredHashResult =
   | { ok: true; value: ParsedArgon2Hash }
   | { ok: false; fault: StoredHashFault };
 
-const PARAMS_SHAPE = /^m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,10})$/;
+// Decimal values without leading zeros (the PHC rule), then an optional `keyid=` in base64.
+const PARAMS_SHAPE =
+  /^m=(0|[1-9]\d{0,9}),t=(0|[1-9]\d{0,9}),p=(0|[1-9]\d{0,9})(?:,keyid=([A-Za-z0-9+/]{2,11}))?$/;
 
 /**
  * Parses a PHC string of the only form keyward computes:
  * `$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>`, base64 without padding.
  * Correct `=` padding on salt or hash is tolerated and stripped (other systems write it, and
- * it changes no byte). Argon2i, Argon2d, other versions, repeated or missing parameters and
- * anything outside {@link ARGON2_BOUNDS} are refused, never computed.
+ * it changes no byte). Argon2i, Argon2d, other versions, repeated, reordered or missing
+ * parameters, decimals with leading zeros and anything outside {@link ARGON2_BOUNDS} are
+ * refused, never computed. The one optional parameter is `keyid=`, the id of the pepper the
+ * hash was computed with (see {@link PEPPER_ID_SHAPE}).
  *
  * @param encoded - the value of the stored hash column.
  */
@@ -91,6 +108,8 @@ export function parseStoredHash(encoded: unknown): ParseStoredHashResult {
     parallelism: Number(match[3]),
   };
   if (checkParams(params) !== undefined) return { ok: false, fault: 'parameters_out_of_bounds' };
+  const pepperId = match[4] === undefined ? undefined : decodePepperId(match[4]);
+  if (pepperId === null) return { ok: false, fault: 'bad_parameters' };
 
   const salt = decodeBase64(saltText!);
   if (!salt || salt.length < ARGON2_BOUNDS.minSaltBytes || salt.length > ARGON2_BOUNDS.maxSaltBytes) {
@@ -101,13 +120,40 @@ export function parseStoredHash(encoded: unknown): ParseStoredHashResult {
     return { ok: false, fault: 'bad_hash' };
   }
 
-  return { ok: true, value: { params, salt, hash } };
+  return { ok: true, value: { params, salt, hash, ...(pepperId ? { pepperId } : {}) } };
 }
 
-/** Writes the PHC string for an Argon2id hash, base64 without padding. */
-export function formatArgon2Hash(params: Argon2Params, salt: Uint8Array, hash: Uint8Array): string {
-  const p = `m=${params.memoryKiB},t=${params.iterations},p=${params.parallelism}`;
+/**
+ * Writes the PHC string for an Argon2id hash, base64 without padding, with `keyid=` when a
+ * pepper was mixed in.
+ *
+ * @param pepperId - the pepper's id; must match {@link PEPPER_ID_SHAPE}.
+ * @throws {TypeError} for a pepper id that does not match {@link PEPPER_ID_SHAPE}.
+ * @example
+ * ```ts
+ * formatArgon2Hash(DEFAULT_ARGON2_PARAMS, salt, hash, 'p2'); // '$argon2id$v=19$m=19456,t=2,p=1,keyid=cDI$…'
+ * ```
+ */
+export function formatArgon2Hash(
+  params: Argon2Params,
+  salt: Uint8Array,
+  hash: Uint8Array,
+  pepperId?: string,
+): string {
+  let p = `m=${params.memoryKiB},t=${params.iterations},p=${params.parallelism}`;
+  if (pepperId !== undefined) {
+    if (!PEPPER_ID_SHAPE.test(pepperId)) throw new TypeError('pepper id must match PEPPER_ID_SHAPE');
+    p += `,keyid=${encodeBase64(Buffer.from(pepperId, 'ascii'))}`;
+  }
   return `$argon2id$v=19$${p}$${encodeBase64(salt)}$${encodeBase64(hash)}`;
+}
+
+/** The pepper id a `keyid=` value names, or null when it is not one keyward could have written. */
+function decodePepperId(text: string): string | null {
+  const bytes = decodeBase64(text);
+  if (!bytes) return null;
+  const id = Buffer.from(bytes).toString('latin1');
+  return PEPPER_ID_SHAPE.test(id) ? id : null;
 }
 
 /**
@@ -116,6 +162,10 @@ export function formatArgon2Hash(params: Argon2Params, salt: Uint8Array, hash: U
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the parameter and its bounds.
  */
 export function assertArgon2Params(params: Argon2Params, optionName: string): void {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    invalidOption(`"${optionName}" must be an object { memoryKiB, iterations, parallelism }.`);
+  }
+  assertKnownOptions(params, ['memoryKiB', 'iterations', 'parallelism'], optionName);
   const problem = checkParams(params);
   if (problem !== undefined) invalidOption(`"${optionName}" ${problem}.`);
 }

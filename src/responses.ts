@@ -29,6 +29,29 @@ const JSON_HEADERS = Object.freeze({
   'cache-control': 'no-store',
 });
 
+/**
+ * Wraps an app's body formatter so that one that throws, or returns something JSON cannot
+ * write, falls back to the default body instead of turning a refusal into a crash.
+ *
+ * @param format - the app's `errorBody` option.
+ * @returns a formatter whose result always serializes.
+ * @example
+ * ```ts
+ * const format = guardErrorBody(options.errorBody);
+ * ```
+ */
+export function guardErrorBody(format: ErrorBodyFormatter): ErrorBodyFormatter {
+  return (error) => {
+    try {
+      const body = format(error);
+      if (typeof JSON.stringify(body) === 'string') return body;
+    } catch {
+      // Fall through: an app bug in the formatter must not change the status or open a route.
+    }
+    return defaultErrorBody(error);
+  };
+}
+
 /** Serializes an error into the response adapters write. */
 export function responseFor(error: ApiKeyAuthError, format: ErrorBodyFormatter): AuthResponse {
   const body = JSON.stringify(format(error));
@@ -97,6 +120,18 @@ export class RefusalFactory {
       status: 503,
       expose: true,
       headers: { 'retry-after': this.#retryAfter },
+    });
+  }
+
+  /**
+   * Too many failed attempts for this key or client: no Argon2 run until the window ends.
+   *
+   * @param retryAfterSeconds - seconds until the counting window ends.
+   */
+  tooManyAttempts(retryAfterSeconds: number): ApiKeyAuthError {
+    return new ApiKeyAuthError('ERR_TOO_MANY_ATTEMPTS', 'Too many failed attempts. Retry later.', {
+      status: 429,
+      headers: { 'retry-after': String(retryAfterSeconds) },
     });
   }
 

@@ -1,6 +1,7 @@
 import { Argon2PoolBusyError } from './argon2-pool.js';
 import { bytesEqual } from './compare.js';
 import { computeArgon2id } from './hash.js';
+import type { PepperRing } from './pepper.js';
 import { parseStoredHash, type ParsedArgon2Hash, type StoredHashFault } from './phc.js';
 import type { VerificationMemo } from './verification-memo.js';
 
@@ -31,10 +32,29 @@ export class SecretVerifier {
   readonly #memo: VerificationMemo | undefined;
   readonly #run: Argon2Runner;
   readonly #inFlight = new Map<string, Promise<boolean>>();
+  readonly #peppers: PepperRing | undefined;
 
-  constructor(memo: VerificationMemo | undefined, run: Argon2Runner = computeArgon2id) {
+  /**
+   * @param memo - remembered results, or undefined to compute every time.
+   * @param run - the Argon2 computation.
+   * @param peppers - the app's peppers; a hash naming another pepper id is a stored-hash fault.
+   */
+  constructor(memo: VerificationMemo | undefined, run: Argon2Runner = computeArgon2id, peppers?: PepperRing) {
     this.#memo = memo;
     this.#run = run;
+    this.#peppers = peppers;
+  }
+
+  /**
+   * Whether the memo already holds the result for this key and hash, so that checking it
+   * costs no Argon2 run. The attempt throttle lets such checks through during an attack.
+   *
+   * @param presentedKey - the whole presented key.
+   * @param storedHash - the row's PHC string.
+   */
+  remembers(presentedKey: string, storedHash: unknown): boolean {
+    if (!this.#memo || typeof storedHash !== 'string') return false;
+    return this.#memo.get(this.#memo.keyOf(presentedKey, storedHash)) !== undefined;
   }
 
   /**
@@ -48,10 +68,12 @@ export class SecretVerifier {
         ? this.#memo.keyOf(presentedKey, storedHash)
         : undefined;
     const remembered = memoKey === undefined ? undefined : this.#memo!.get(memoKey);
-    if (remembered !== undefined) return { ok: true, matches: remembered };
+    if (remembered !== undefined) return remembered ? REMEMBERED_MATCH : REMEMBERED_MISMATCH;
 
     const parsed = parseStoredHash(storedHash);
     if (!parsed.ok) return { ok: false, fault: parsed.fault };
+    const { pepperId } = parsed.value;
+    if (pepperId !== undefined && !this.#peppers?.secretFor(pepperId)) return { ok: false, fault: 'unknown_pepper' };
     if (secret.length === 0) return { ok: true, matches: false };
 
     try {
@@ -82,7 +104,27 @@ export class SecretVerifier {
   }
 
   async #compute(secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {
-    const computed = await this.#run(secret, { ...parsed, hashLength: parsed.hash.length });
+    const pepper = parsed.pepperId === undefined ? undefined : this.#peppers?.secretFor(parsed.pepperId);
+    const computed = await this.#run(secret, { ...parsed, hashLength: parsed.hash.length }, pepper);
     return bytesEqual(computed, parsed.hash);
   }
+}
+
+// Memo answers carry a tag so the attempt throttle can tell them from computed ones: only a
+// computed mismatch cost an Argon2 run.
+const REMEMBERED_MATCH = Object.freeze({ ok: true, matches: true, remembered: true } as const);
+const REMEMBERED_MISMATCH = Object.freeze({ ok: true, matches: false, remembered: true } as const);
+
+/**
+ * Whether a check was answered from the memo, without an Argon2 run.
+ *
+ * @param check - a result of {@link SecretVerifier.check}.
+ * @returns true for memo answers.
+ * @example
+ * ```ts
+ * if (!check.matches && !answeredFromMemo(check)) throttle.recordFailure(lookupId, client);
+ * ```
+ */
+export function answeredFromMemo(check: SecretCheck): boolean {
+  return check === REMEMBERED_MATCH || check === REMEMBERED_MISMATCH;
 }

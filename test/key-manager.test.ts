@@ -5,6 +5,7 @@ import {
   MemoryKeyStore,
   createApiKeyAuth,
   createKeyManager,
+  generateApiKey,
   type ApiKeyAuth,
   type KeyManager,
   type KeyStatus,
@@ -193,7 +194,7 @@ describe('createKeyManager: describe', () => {
 describe('createKeyManager: regenerate', () => {
   it('makes the old key answer the generic 401 as soon as it returns, and the new one 200', async () => {
     const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
-    const unknown = await call(issued.key.replace(/^(sk_test_)./, '$1Z'));
+    const unknown = await call(generateApiKey('sandbox').key);
     expect(await call(issued.key)).toEqual({ status: 200 });
 
     const regenerated = await manager.regenerate(issued.card.keyId);
@@ -367,7 +368,7 @@ describe('createKeyManager: regenerate', () => {
 describe('createKeyManager: revoke, soft delete, set status', () => {
   it('makes a revoked key answer the generic 401 and sets revoked_at', async () => {
     const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
-    const unknown = await call(key.replace(/^(sk_test_)./, '$1Z'));
+    const unknown = await call(generateApiKey('sandbox').key);
 
     await manager.revoke(card.keyId);
 
@@ -378,7 +379,7 @@ describe('createKeyManager: revoke, soft delete, set status', () => {
 
   it('makes a soft-deleted key answer the generic 401', async () => {
     const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
-    const unknown = await call(key.replace(/^(sk_test_)./, '$1Z'));
+    const unknown = await call(generateApiKey('sandbox').key);
 
     await manager.softDelete(card.keyId);
 

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createApiKeyAuth, hashSecret, parseApiKey } from 'keyward';
 import { Argon2PoolBusyError } from '../src/argon2-pool.js';
 import { computeArgon2id } from '../src/hash.js';
-import { SecretVerifier, type Argon2Runner } from '../src/secret-verifier.js';
+import { answeredFromMemo, SecretVerifier, type Argon2Runner } from '../src/secret-verifier.js';
 import { VerificationMemo } from '../src/verification-memo.js';
 import { bearer, FAST_ARGON2, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
 
@@ -50,7 +50,8 @@ describe('SecretVerifier', () => {
     await verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', stored);
     const again = await verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', stored);
 
-    expect(again).toEqual({ ok: true, matches: false });
+    expect(again).toMatchObject({ ok: true, matches: false });
+    expect(answeredFromMemo(again)).toBe(true);
     expect(runner.count()).toBe(1);
   });
 

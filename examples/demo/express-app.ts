@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import express from 'express';
 import type { ApiKeyAuth } from 'keyward';
 import { expressApiKeyAuth } from 'keyward/express';
@@ -34,8 +34,11 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
 /** Starts the Express demo on host:port. */
 export function listenExpressDemo(auth: ApiKeyAuth, port: number, host: string): Promise<Server> {
   const app = createExpressDemo(auth);
+  // Not app.listen(): Express 5 hands a listen error to the callback, which would report a
+  // busy port as a successful start.
+  const server = createServer(app);
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, () => resolve(server));
     server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
   });
 }

@@ -1,0 +1,99 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from 'keyward';
+
+/** Codes of the portal's own refusals, next to keyward's codes in the same body shape. */
+export type PortalErrorCode =
+  | 'ERR_INVALID_REQUEST'
+  | 'ERR_CROSS_SITE_REQUEST'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_INTERNAL';
+
+/**
+ * A request the portal API refuses before keyward sees it (a body of the wrong shape). Its
+ * message is shown to the client, so it names fields, never their values.
+ *
+ * @example
+ * ```ts
+ * throw new PortalRequestError('The request body must be a JSON object.');
+ * ```
+ */
+export class PortalRequestError extends Error {
+  override readonly name = 'PortalRequestError';
+  readonly code = 'ERR_INVALID_REQUEST';
+}
+
+/**
+ * HTTP status of each keyward error the portal's verbs can raise. A code missing here is a
+ * server fault and is answered as a generic 500.
+ */
+const STATUS_BY_CODE: Partial<Record<ApiKeyAuthErrorCode, number>> = {
+  ERR_KEY_EXISTS: 409,
+  ERR_KEY_CONFLICT: 409,
+  ERR_KEY_NOT_FOUND: 404,
+  ERR_WEBHOOK_INVALID: 400,
+};
+
+/**
+ * Writes keyward's error body shape, `{"error":{"code","message"}}`.
+ *
+ * @param res - the response to write.
+ * @param status - the HTTP status.
+ * @param code - a keyward code or one of the portal's own.
+ * @param message - safe to show to the merchant; never holds a key or a password.
+ */
+export function sendError(
+  res: Response,
+  status: number,
+  code: ApiKeyAuthErrorCode | PortalErrorCode,
+  message: string,
+): void {
+  res.status(status).json({ error: { code, message } });
+}
+
+/**
+ * The portal API's error handler: keyward's lifecycle errors get their status and message,
+ * a {@link PortalRequestError} or a body the JSON parser refused gets 400, anything else a
+ * generic 500.
+ *
+ * It logs only the code or error name and the status, never a message: a JSON parse error's
+ * message quotes the request body, which may hold the webhook password.
+ *
+ * @param log - where the one-line fault note goes.
+ * @returns the Express error handler.
+ * @example
+ * ```ts
+ * router.use(portalErrorHandler(console.log));
+ * ```
+ */
+export function portalErrorHandler(log: (line: string) => void): ErrorRequestHandler {
+  return function portalErrorHandler(error: unknown, _req, res, _next) {
+    if (error instanceof ApiKeyAuthError) {
+      const status = STATUS_BY_CODE[error.code];
+      if (status !== undefined) return sendError(res, status, error.code, error.message);
+      log(`portal fault ${error.code}`);
+      return sendError(res, 500, 'ERR_INTERNAL', 'Internal server error.');
+    }
+
+    if (error instanceof PortalRequestError) return sendError(res, 400, error.code, error.message);
+
+    const status = httpStatusOf(error);
+    if (status !== undefined && status >= 400 && status < 500) {
+      return sendError(res, status === 413 ? 413 : 400, 'ERR_INVALID_REQUEST', bodyMessage(status));
+    }
+
+    log(`portal fault ${error instanceof Error ? error.name : typeof error}`);
+    return sendError(res, 500, 'ERR_INTERNAL', 'Internal server error.');
+  };
+}
+
+/** The status body-parser puts on the errors it raises (bad JSON, too large, bad charset). */
+function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function bodyMessage(status: number): string {
+  return status === 413
+    ? 'The request body is too large.'
+    : 'The request body must be a JSON object sent with Content-Type: application/json.';
+}

@@ -1,0 +1,117 @@
+import express from 'express';
+import type { Environment, KeyManager } from 'keyward';
+import { portalErrorHandler, sendError } from './api-errors.js';
+import { cardJson, issuedJson } from './card-json.js';
+import { sameOriginWrites } from './request-guards.js';
+import { webhookInput } from './webhook-input.js';
+
+/** The merchant the page acts for. The demo has one fixed account and no login. */
+export interface PortalAccount {
+  accountId: string;
+  environment: Environment;
+}
+
+/** Options of {@link createPortalApi}. */
+export interface PortalApiOptions {
+  /** keyward's key manager over the store the gateway reads. */
+  manager: KeyManager;
+  account: PortalAccount;
+  /** Where the gateway listens, shown in the page's "try it" line. */
+  gatewayUrl: string;
+  /** The authenticator's flush interval: how far "Last used" may trail a call. */
+  usageFlushIntervalMs: number;
+}
+
+/**
+ * The portal's JSON API, mounted at `/portal/api`:
+ *
+ * - `GET /session`: the demo account, the gateway URL and the "Last used" lag.
+ * - `GET /key`: `{ card }`, or `{ card: null }` for the empty state.
+ * - `POST /key`: generates the key; 201 `{ key, card }` is the only time the cleartext is sent.
+ * - `POST /key/regenerate`: rotates it; 200 `{ key, card }`, the old key is dead on return.
+ * - `PUT /webhook`: saves the webhook form; 200 `{ card }`, never the password.
+ * - `DELETE /webhook`: turns webhooks off; 200 `{ card }`.
+ *
+ * Errors use keyward's `{"error":{"code","message"}}` shape. Every answer is `no-store`, so
+ * no cache keeps a cleartext. Writes must pass {@link sameOriginWrites}.
+ *
+ * @param options - see {@link PortalApiOptions}.
+ * @param log - one line per lifecycle action, with the key id; never a key or a password.
+ * @returns an Express router.
+ * @example
+ * ```ts
+ * app.use('/portal/api', createPortalApi({ manager, account, gatewayUrl, usageFlushIntervalMs: 1000 }, console.log));
+ * ```
+ */
+export function createPortalApi(options: PortalApiOptions, log: (line: string) => void): express.Router {
+  const { manager, account } = options;
+  const api = express.Router();
+
+  api.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  api.use(sameOriginWrites());
+
+  api.get('/session', (_req, res) => {
+    res.json({
+      account_id: account.accountId,
+      environment: account.environment,
+      demo: true,
+      gateway_url: options.gatewayUrl,
+      usage_flush_interval_ms: options.usageFlushIntervalMs,
+    });
+  });
+
+  api.get('/key', async (_req, res) => {
+    const card = await manager.describeAccount(account.accountId, account.environment);
+    res.json({ card: card ? cardJson(card) : null });
+  });
+
+  api.post('/key', async (_req, res) => {
+    const issued = await manager.issue({ accountId: account.accountId, environment: account.environment });
+    log(`portal key issued id=${issued.card.keyId}`);
+    res.status(201).json(issuedJson(issued));
+  });
+
+  /** The account's key id, or a 404 answer when it has no key yet. */
+  const liveKeyId = async (res: express.Response): Promise<string | undefined> => {
+    const card = await manager.describeAccount(account.accountId, account.environment);
+    if (!card) sendError(res, 404, 'ERR_KEY_NOT_FOUND', 'This account has no key yet; generate one first.');
+    return card?.keyId;
+  };
+
+  api.post('/key/regenerate', async (_req, res) => {
+    const keyId = await liveKeyId(res);
+    if (keyId === undefined) return;
+
+    const issued = await manager.regenerate(keyId);
+    log(`portal key regenerated id=${keyId}`);
+    res.json(issuedJson(issued));
+  });
+
+  // The password arrives here once and is sealed by keyward; no answer ever carries it.
+  api.put('/webhook', express.json({ limit: '8kb' }), async (req, res) => {
+    const input = webhookInput(req.body);
+    const keyId = await liveKeyId(res);
+    if (keyId === undefined) return;
+
+    const card = await manager.setWebhook(keyId, input);
+    const password = input.password === undefined ? 'kept' : input.password === null ? 'removed' : 'set';
+    log(`portal webhook saved id=${keyId} password=${password}`);
+    res.json({ card: cardJson(card) });
+  });
+
+  api.delete('/webhook', async (_req, res) => {
+    const keyId = await liveKeyId(res);
+    if (keyId === undefined) return;
+
+    const card = await manager.clearWebhook(keyId);
+    log(`portal webhook cleared id=${keyId}`);
+    res.json({ card: cardJson(card) });
+  });
+
+  api.use((_req, res) => sendError(res, 404, 'ERR_NOT_FOUND', 'No such portal API route.'));
+  api.use(portalErrorHandler(log));
+  return api;
+}

@@ -1,0 +1,33 @@
+/**
+ * The developer-portal example: `npm run portal`.
+ *
+ * Serves the API-keys page on http://127.0.0.1:$PORT (default 3001) and the demo SMS gateway
+ * on $GATEWAY_PORT (default PORT + 1), both over one in-memory key store. Demo only: there is
+ * no login, and every visitor acts as the account `acct_portal_demo`.
+ */
+import { startPortal } from './portal.js';
+
+const port = portFrom('PORT', process.env.PORT, 3001);
+const gatewayPort = portFrom('GATEWAY_PORT', process.env.GATEWAY_PORT, port === 0 ? 0 : port + 1);
+
+const portal = await startPortal({ port, gatewayPort });
+console.log(`keyward portal (demo account, no login): ${portal.portalUrl}`);
+console.log(`keyward demo gateway:                    ${portal.gatewayUrl}  (POST /v1/sms, GET /v1/whoami)`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal));
+
+async function shutdown(signal: string): Promise<void> {
+  console.log(`${signal} received, shutting down`);
+  await portal.close();
+  process.exit(0);
+}
+
+function portFrom(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    console.error(`${name} must be a port number from 0 to 65535`);
+    process.exit(2);
+  }
+  return port;
+}

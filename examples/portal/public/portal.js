@@ -1,0 +1,278 @@
+// The API-keys page: plain browser JavaScript, no framework and no build step.
+//
+// The cleartext key exists in this page only between a generate/regenerate answer and the
+// "I have copied it" click: it is kept in the banner's DOM node and in `shownKey`, and both
+// are dropped on dismissal. Nothing writes it to storage, the URL or the console.
+
+const API = '/portal/api';
+/** Sent on every write; the server refuses writes without it (cross-site protection). */
+const WRITE_HEADER = { 'X-Portal-Request': '1' };
+
+const $ = (id) => document.getElementById(id);
+
+/** @type {string | null} */
+let shownKey = null;
+/** The card as last read from the API, or null in the empty state. */
+let card = null;
+/** Bumped by every card update, so a slow read cannot overwrite a newer write's card. */
+let cardVersion = 0;
+
+class PortalError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET') Object.assign(headers, WRITE_HEADER);
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+
+  let response;
+  try {
+    response = await fetch(API + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new PortalError('ERR_NETWORK', 'The portal server cannot be reached. Is `npm run portal` still running?');
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new PortalError(data?.error?.code ?? 'ERR_HTTP', data?.error?.message ?? `HTTP ${response.status}`);
+  }
+  return data;
+}
+
+// ---- rendering ------------------------------------------------------------------------------
+
+/** Dates as `2026-12-04 15:41:07 UTC`: the same on every machine, with the ISO value kept. */
+function timeElement(iso) {
+  const time = document.createElement('time');
+  time.dateTime = iso;
+  time.textContent = `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+  return time;
+}
+
+function renderCard() {
+  $('key-loading').hidden = true;
+  $('key-empty').hidden = card !== null;
+  $('key-card').hidden = card === null;
+  $('webhook-needs-key').hidden = card !== null;
+  $('webhook-form').hidden = card === null;
+  if (card === null) return;
+
+  $('masked-key').textContent = card.masked_key;
+  const badge = $('status-badge');
+  badge.textContent = card.status_lbl;
+  badge.dataset.label = card.status_lbl;
+  $('field-key-id').textContent = card.id;
+  $('field-key-type').textContent = card.key_type;
+  // The label is what the seed page's card shows; the stored value says why, e.g. "locked".
+  $('field-status').textContent =
+    card.status === 'allowed' ? card.status_lbl : `${card.status_lbl} (${card.status ?? 'unknown'})`;
+  $('field-environment').textContent = card.environment;
+  $('field-created').replaceChildren(timeElement(card.created_at));
+  $('field-last-used').replaceChildren(card.last_used_at === null ? 'Never' : timeElement(card.last_used_at));
+}
+
+/** Fills the webhook form from the card; not on a mere refresh, which must not wipe typing. */
+function renderWebhook() {
+  if (card === null || !('webhook_url' in card)) return;
+
+  $('webhook_url').value = card.webhook_url ?? '';
+  $('webhook_basic_auth_username').value = card.webhook_basic_auth_username ?? '';
+  // Write-only: the field is always empty; the flag tells whether a password is stored.
+  $('webhook_basic_auth_password').value = '';
+  $('webhook_clear_password').checked = false;
+  const configured = card.webhook_basic_auth_configured === true;
+  $('password-state').textContent = configured
+    ? 'webhook_basic_auth_configured: true. A password is saved and is never shown again; type a new one to replace it.'
+    : 'webhook_basic_auth_configured: false. No password is saved.';
+  $('password-state').dataset.configured = String(configured);
+  $('clear-password-row').hidden = !configured;
+  $('webhook-off').hidden = card.webhook_url === null;
+}
+
+function showError(message) {
+  $('page-error').textContent = message;
+}
+
+// ---- the one-time banner --------------------------------------------------------------------
+
+function showBanner(key, heading) {
+  shownKey = key;
+  const banner = $('banner-template').content.firstElementChild.cloneNode(true);
+  banner.querySelector('.banner-heading').textContent = heading;
+  banner.querySelector('.cleartext').textContent = key;
+  // Inserting a role="alert" element makes screen readers announce it.
+  $('banner-slot').replaceChildren(banner);
+  $('copy-key').addEventListener('click', copyKey);
+  $('dismiss-key').addEventListener('click', dismissBanner);
+}
+
+async function copyKey() {
+  const status = $('copy-status');
+  if (shownKey === null) return;
+  try {
+    await navigator.clipboard.writeText(shownKey);
+    status.textContent = 'Copied to clipboard.';
+  } catch {
+    // No clipboard access (an insecure origin or a denied permission): select the text so
+    // the usual keyboard shortcut copies it.
+    const range = document.createRange();
+    range.selectNodeContents($('cleartext-key'));
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    status.textContent = 'The browser blocked the clipboard. The key is selected: press Ctrl+C (⌘C on a Mac).';
+  }
+}
+
+function dismissBanner() {
+  shownKey = null;
+  $('banner-slot').replaceChildren();
+  getSelection().removeAllRanges();
+  $('key-heading').focus();
+}
+
+// ---- actions ----------------------------------------------------------------------------------
+
+async function loadCard({ withWebhook }) {
+  const version = ++cardVersion;
+  const data = await api('GET', '/key');
+  if (version !== cardVersion) return;
+  card = data.card;
+  renderCard();
+  if (withWebhook) renderWebhook();
+}
+
+async function generate() {
+  const button = $('generate');
+  button.disabled = true;
+  showError('');
+  try {
+    const issued = await api('POST', '/key');
+    cardVersion++;
+    card = issued.card;
+    renderCard();
+    renderWebhook();
+    showBanner(issued.key, 'Your new API key');
+    $('copy-key').focus();
+  } catch (error) {
+    showError(error.message);
+    if (error.code === 'ERR_KEY_EXISTS') await loadCard({ withWebhook: true }).catch(() => {});
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function openRegenerateDialog() {
+  showError('');
+  // showModal makes the rest of the page inert and moves focus to the autofocus button.
+  $('regenerate-dialog').showModal();
+}
+
+async function confirmRegenerate() {
+  const confirm = $('regenerate-confirm');
+  confirm.disabled = true;
+  try {
+    const issued = await api('POST', '/key/regenerate');
+    cardVersion++;
+    card = issued.card;
+    renderCard();
+    showBanner(issued.key, 'Your regenerated API key — the previous key no longer works');
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    confirm.disabled = false;
+    $('regenerate-dialog').close();
+  }
+}
+
+async function saveWebhook(event) {
+  event.preventDefault();
+  $('webhook-error').textContent = '';
+  $('webhook-saved').textContent = '';
+
+  const password = $('webhook_basic_auth_password').value;
+  const body = {
+    webhook_url: $('webhook_url').value.trim(),
+    webhook_basic_auth_username: $('webhook_basic_auth_username').value.trim() || null,
+  };
+  // An empty password field keeps the saved one (the field is always empty after a save).
+  if (password !== '') body.webhook_basic_auth_password = password;
+  else if ($('webhook_clear_password').checked) body.webhook_basic_auth_password = null;
+
+  const button = $('webhook-save');
+  button.disabled = true;
+  try {
+    const data = await api('PUT', '/webhook', body);
+    cardVersion++;
+    card = data.card;
+    renderCard();
+    renderWebhook();
+    $('webhook-saved').textContent = 'Webhook settings saved.';
+  } catch (error) {
+    $('webhook-error').textContent = error.message;
+  } finally {
+    $('webhook_basic_auth_password').value = '';
+    button.disabled = false;
+  }
+}
+
+async function turnOffWebhook() {
+  $('webhook-error').textContent = '';
+  $('webhook-saved').textContent = '';
+  try {
+    const data = await api('DELETE', '/webhook');
+    cardVersion++;
+    card = data.card;
+    renderCard();
+    renderWebhook();
+    $('webhook-saved').textContent = 'Webhooks turned off: URL, username and password removed.';
+    $('webhook_url').focus();
+  } catch (error) {
+    $('webhook-error').textContent = error.message;
+  }
+}
+
+async function refresh() {
+  showError('');
+  await loadCard({ withWebhook: false }).catch((error) => showError(error.message));
+}
+
+async function start() {
+  $('generate').addEventListener('click', generate);
+  $('regenerate').addEventListener('click', openRegenerateDialog);
+  $('regenerate-cancel').addEventListener('click', () => $('regenerate-dialog').close());
+  $('regenerate-confirm').addEventListener('click', confirmRegenerate);
+  // Closed by Cancel, Escape or after confirming: focus goes back to where it came from.
+  $('regenerate-dialog').addEventListener('close', () => $('regenerate').focus());
+  $('webhook-form').addEventListener('submit', saveWebhook);
+  $('webhook-off').addEventListener('click', turnOffWebhook);
+  $('refresh').addEventListener('click', refresh);
+  // Coming back from a terminal after a curl call: show the new "Last used".
+  // Quietly: a failed background read must not replace a message the merchant is reading.
+  window.addEventListener('focus', () => {
+    if (card !== null) loadCard({ withWebhook: false }).catch(() => {});
+  });
+
+  try {
+    const session = await api('GET', '/session');
+    $('account-id').textContent = session.account_id;
+    $('account-environment').textContent = session.environment;
+    $('gateway-url').textContent = session.gateway_url;
+    const seconds = session.usage_flush_interval_ms / 1000;
+    $('usage-lag').textContent = `${seconds} second${seconds === 1 ? '' : 's'}`;
+    await loadCard({ withWebhook: true });
+  } catch (error) {
+    $('key-loading').hidden = true;
+    showError(error.message);
+  }
+}
+
+void start();

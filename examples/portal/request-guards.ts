@@ -1,0 +1,66 @@
+import type { RequestHandler } from 'express';
+import { sendError } from './api-errors.js';
+
+/** The header every state-changing call of the page sends. */
+export const PORTAL_REQUEST_HEADER = 'X-Portal-Request';
+
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Refuses cross-site writes, in the simple way a demo can afford.
+ *
+ * A state-changing request must carry `X-Portal-Request: 1`. A page on another site cannot
+ * add a custom header without a CORS preflight, which this server never answers, so a forged
+ * form post or cross-site `fetch` never gets here with it. On top of that, an `Origin` header
+ * (browsers send one on every cross-origin request and on same-origin POST and PUT) must name
+ * this server, and `Sec-Fetch-Site` must not say `cross-site`.
+ *
+ * A real portal would also have a login session and its usual CSRF token; this demo has no
+ * login, so the header is the whole protection.
+ *
+ * @returns the middleware; mount it before the API routes.
+ * @example
+ * ```ts
+ * api.use(sameOriginWrites());
+ * ```
+ */
+export function sameOriginWrites(): RequestHandler {
+  return function sameOriginWrites(req, res, next) {
+    if (SAFE_METHODS.has(req.method)) return next();
+
+    const origin = req.get('origin');
+    const crossOrigin = origin !== undefined && origin !== `${req.protocol}://${req.get('host')}`;
+    if (req.get(PORTAL_REQUEST_HEADER) !== '1' || crossOrigin || req.get('sec-fetch-site') === 'cross-site') {
+      return sendError(
+        res,
+        403,
+        'ERR_CROSS_SITE_REQUEST',
+        `State-changing requests must come from the portal page itself (header ${PORTAL_REQUEST_HEADER}: 1, same origin).`,
+      );
+    }
+    next();
+  };
+}
+
+/**
+ * Answers only requests addressed to a loopback name. The portal listens on 127.0.0.1, but a
+ * web page elsewhere could still reach it through a DNS name that resolves there (DNS
+ * rebinding); such a request carries that name in `Host` and is refused.
+ *
+ * @returns the middleware; mount it first.
+ * @example
+ * ```ts
+ * app.use(loopbackHostOnly());
+ * ```
+ */
+export function loopbackHostOnly(): RequestHandler {
+  return function loopbackHostOnly(req, res, next) {
+    const host = req.get('host') ?? '';
+    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
+    if (!LOOPBACK_HOSTS.has(name ?? '')) {
+      return sendError(res, 403, 'ERR_CROSS_SITE_REQUEST', 'This demo portal only answers on 127.0.0.1 or localhost.');
+    }
+    next();
+  };
+}

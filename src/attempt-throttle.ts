@@ -1,0 +1,207 @@
+import { LRUCache } from 'lru-cache';
+import { invalidOption } from './errors.js';
+import { assertInteger, assertKnownOptions } from './options.js';
+
+/**
+ * Limits on failed attempts, counted in fixed windows. Only failures that cost an Argon2 run
+ * count (a secret that did not match a real row's hash): unknown lookup ids, malformed keys
+ * and a wrong key already in the verification memo cost nothing and are not counted.
+ */
+export interface AttemptThrottleOptions {
+  /**
+   * Failed attempts against one lookup id per window before further attempts get 429. Lookup
+   * ids are public, and a real key holder never fails against their own id (the checksum
+   * catches typos, a regenerated key has a new id), so a low number costs them nothing.
+   * @default 10
+   */
+  maxFailuresPerKey?: number;
+  /**
+   * Failed attempts from one client address per window before that address gets 429 for keys
+   * not yet verified. High enough for a NAT or office of honest clients with stale keys.
+   * @default 100
+   */
+  maxFailuresPerClient?: number;
+  /** Length of a counting window. @default 900000 (15 minutes) */
+  windowMs?: number;
+  /**
+   * Most lookup ids and most client addresses tracked (each, least recently used dropped
+   * first), so a flood of addresses cannot grow memory; about 150 bytes per entry.
+   * @default 10000
+   */
+  maxTracked?: number;
+}
+
+/** The defaults, frozen; see {@link AttemptThrottleOptions} for the reasoning. */
+export const DEFAULT_ATTEMPT_THROTTLE: Readonly<Required<AttemptThrottleOptions>> = Object.freeze({
+  maxFailuresPerKey: 10,
+  maxFailuresPerClient: 100,
+  windowMs: 15 * 60_000,
+  maxTracked: 10_000,
+});
+
+const OPTION_NAMES = ['maxFailuresPerKey', 'maxFailuresPerClient', 'windowMs', 'maxTracked'];
+
+/** Longest client address kept as a counter key; a proxy header can hold anything. */
+const MAX_ADDRESS_LENGTH = 100;
+
+interface Window {
+  start: number;
+  failures: number;
+}
+
+/**
+ * Checks the `throttle` option once, at the factory.
+ *
+ * @param value - the option: an object, `false` to switch throttling off, or undefined.
+ * @returns the limits with defaults applied, or false.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the bad limit.
+ * @example
+ * ```ts
+ * resolveThrottleOptions({ maxFailuresPerKey: 5 }); // { maxFailuresPerKey: 5, ... }
+ * ```
+ */
+export function resolveThrottleOptions(value: unknown): Required<AttemptThrottleOptions> | false {
+  if (value === false) return false;
+  const given = value ?? {};
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    invalidOption('"throttle" must be an object or false.');
+  }
+  assertKnownOptions(given, OPTION_NAMES, 'throttle');
+  const limits = { ...DEFAULT_ATTEMPT_THROTTLE, ...stripUndefined(given as AttemptThrottleOptions) };
+  assertInteger(limits.maxFailuresPerKey, 'throttle.maxFailuresPerKey', 1, 1_000_000);
+  assertInteger(limits.maxFailuresPerClient, 'throttle.maxFailuresPerClient', 1, 1_000_000);
+  assertInteger(limits.windowMs, 'throttle.windowMs', 1_000, 24 * 3_600_000);
+  assertInteger(limits.maxTracked, 'throttle.maxTracked', 1, 10_000_000);
+  return limits;
+}
+
+/** One attempt as the throttle sees it. */
+export interface Attempt {
+  lookupId: string;
+  /** The client's address, if the app can tell it. */
+  client: string | undefined;
+  /** The presented key; identical keys in flight share one Argon2 run and count once. */
+  credential: string;
+}
+
+/**
+ * Counts failed attempts per lookup id and per client address, in fixed windows, in bounded
+ * memory. Attempts still being verified count too (each distinct key once), so a burst of
+ * forgeries sent all at once cannot start more Argon2 runs than the limit allows. Per
+ * process: several gateway instances each count their own.
+ *
+ * > [!NOTE]
+ * > When more than `maxTracked` ids or addresses fail within a window, the least recently
+ * > failing ones are forgotten, so an attacker who spreads over more addresses than that gets
+ * > a fresh allowance on the forgotten ones. The memo and the bounded Argon2 queue (503 when
+ * > full) still bound the cost.
+ */
+export class AttemptThrottle {
+  readonly #limits: Required<AttemptThrottleOptions>;
+  readonly #now: () => number;
+  readonly #byKey: LRUCache<string, Window>;
+  readonly #byClient: LRUCache<string, Window>;
+  // Attempts under verification: id -> key -> how many requests carry it. Entries live only
+  // while a request is in the pipeline (as long as the request's own headers hold the key),
+  // so their number is bounded by the open requests.
+  readonly #keyInFlight = new Map<string, Map<string, number>>();
+  readonly #clientInFlight = new Map<string, Map<string, number>>();
+
+  /**
+   * @param limits - checked limits from {@link resolveThrottleOptions}.
+   * @param now - the current time in milliseconds.
+   */
+  constructor(limits: Required<AttemptThrottleOptions>, now: () => number) {
+    this.#limits = limits;
+    this.#now = now;
+    this.#byKey = new LRUCache({ max: limits.maxTracked });
+    this.#byClient = new LRUCache({ max: limits.maxTracked });
+  }
+
+  /**
+   * Registers an attempt about to be verified and says whether it may go ahead. Every call
+   * must be paired with {@link leave}, whatever the outcome.
+   *
+   * @param attempt - lookup id, client address and presented key.
+   * @returns seconds to wait before retrying (the rest of the window, or 1 when only attempts
+   *   in flight fill the limit), or 0 when the attempt may be verified now.
+   */
+  enter(attempt: Attempt): number {
+    const now = this.#now();
+    const client = attempt.client === undefined ? undefined : clip(attempt.client);
+    const waits = [
+      this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now),
+    ];
+    if (client !== undefined) {
+      waits.push(this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now));
+    }
+    adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, 1);
+    if (client !== undefined) adjust(this.#clientInFlight, client, attempt.credential, 1);
+    return Math.max(...waits);
+  }
+
+  /**
+   * Ends an attempt registered with {@link enter}.
+   *
+   * @param attempt - the same object given to `enter`.
+   */
+  leave(attempt: Attempt): void {
+    adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, -1);
+    if (attempt.client !== undefined) adjust(this.#clientInFlight, clip(attempt.client), attempt.credential, -1);
+  }
+
+  /**
+   * Counts one failed attempt that cost an Argon2 run.
+   *
+   * @param lookupId - the public lookup id of the presented key.
+   * @param client - the client's address, if the app can tell it.
+   */
+  recordFailure(lookupId: string, client: string | undefined): void {
+    const now = this.#now();
+    this.#count(this.#byKey, lookupId, now);
+    if (client !== undefined) this.#count(this.#byClient, clip(client), now);
+  }
+
+  #count(windows: LRUCache<string, Window>, id: string, now: number): void {
+    const current = windows.get(id);
+    if (current && now - current.start < this.#limits.windowMs) {
+      current.failures++;
+    } else {
+      windows.set(id, { start: now, failures: 1 });
+    }
+  }
+
+  #wait(
+    windows: LRUCache<string, Window>,
+    inFlight: Map<string, Map<string, number>>,
+    id: string,
+    credential: string,
+    max: number,
+    now: number,
+  ): number {
+    const window = windows.get(id);
+    const left = window ? window.start + this.#limits.windowMs - now : 0;
+    const failures = left > 0 ? window!.failures : 0;
+    if (failures >= max) return Math.ceil(left / 1000);
+    const pending = inFlight.get(id);
+    const others = pending ? pending.size - (pending.has(credential) ? 1 : 0) : 0;
+    return failures + others >= max ? 1 : 0;
+  }
+}
+
+function adjust(inFlight: Map<string, Map<string, number>>, id: string, credential: string, by: 1 | -1): void {
+  const pending = inFlight.get(id) ?? new Map<string, number>();
+  const count = (pending.get(credential) ?? 0) + by;
+  if (count > 0) pending.set(credential, count);
+  else pending.delete(credential);
+  if (pending.size > 0) inFlight.set(id, pending);
+  else inFlight.delete(id);
+}
+
+function clip(address: string): string {
+  return address.length > MAX_ADDRESS_LENGTH ? address.slice(0, MAX_ADDRESS_LENGTH) : address;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,77 @@
+import { invalidOption } from './errors.js';
+import { assertKnownOptions } from './options.js';
+import { PEPPER_ID_SHAPE } from './phc.js';
+
+/**
+ * An app-held secret mixed into every Argon2id hash as Argon2's secret input, so that a copy
+ * of the key table alone cannot be attacked offline. Each pepper has an id, recorded in the
+ * hash (`keyid=`), so the app can roll it: add the new secret, make it `current`, and keep
+ * the old one in `secrets` until every key has been rehashed or regenerated.
+ */
+export interface PepperOptions {
+  /** Id of the pepper new hashes are written with; must be a key of `secrets`. */
+  current: string;
+  /**
+   * Every pepper still in use, by id (1 to 8 letters, digits, `_` or `-`). Each secret is 16
+   * to 1024 bytes, random, and kept out of the database (an environment secret or a vault).
+   */
+  secrets: Readonly<Record<string, Uint8Array>>;
+}
+
+/** Peppers after checks, as the hashing code uses them. */
+export interface PepperRing {
+  readonly currentId: string;
+  readonly current: Uint8Array;
+  /** The secret of a pepper id, or undefined when the app did not configure that id. */
+  secretFor(id: string): Uint8Array | undefined;
+}
+
+const MIN_PEPPER_BYTES = 16;
+const MAX_PEPPER_BYTES = 1024;
+
+/**
+ * Checks the `pepper` option of a factory once and copies the secrets, so that a later change
+ * to the caller's object cannot change what keys hash to.
+ *
+ * @param value - the option as given, or undefined for no pepper.
+ * @param factory - the factory's name, for error messages.
+ * @returns the ring, or undefined when no pepper is configured.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a malformed option.
+ * @example
+ * ```ts
+ * const ring = resolvePepper({ current: 'p2', secrets: { p1, p2 } }, 'createApiKeyAuth');
+ * ```
+ */
+export function resolvePepper(value: unknown, factory: string): PepperRing | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    invalidOption(`${factory}: "pepper" must be an object { current, secrets }.`);
+  }
+  assertKnownOptions(value, ['current', 'secrets'], 'pepper');
+  const { current, secrets } = value as Partial<PepperOptions>;
+  if (typeof secrets !== 'object' || secrets === null || Array.isArray(secrets)) {
+    invalidOption(`${factory}: "pepper.secrets" must be an object mapping pepper ids to secrets.`);
+  }
+
+  const copies = new Map<string, Uint8Array>();
+  for (const [id, secret] of Object.entries(secrets)) {
+    if (!PEPPER_ID_SHAPE.test(id)) {
+      invalidOption(`${factory}: pepper id "${id.slice(0, 20)}" must be 1 to 8 letters, digits, "_" or "-".`);
+    }
+    if (!(secret instanceof Uint8Array) || secret.length < MIN_PEPPER_BYTES || secret.length > MAX_PEPPER_BYTES) {
+      invalidOption(
+        `${factory}: "pepper.secrets.${id}" must be a Buffer or Uint8Array of ${MIN_PEPPER_BYTES} to ${MAX_PEPPER_BYTES} bytes.`,
+      );
+    }
+    copies.set(id, new Uint8Array(secret));
+  }
+
+  if (typeof current !== 'string' || !copies.has(current)) {
+    invalidOption(`${factory}: "pepper.current" must name one of the ids in "pepper.secrets".`);
+  }
+  return {
+    currentId: current,
+    current: copies.get(current)!,
+    secretFor: (id) => copies.get(id),
+  };
+}

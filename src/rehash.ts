@@ -1,0 +1,101 @@
+import { computeArgon2id, hashSecret } from './hash.js';
+import type { CompleteLogger } from './logger.js';
+import type { PepperRing } from './pepper.js';
+import { HASH_BYTES, SALT_BYTES, parseStoredHash, type Argon2Params, type ParsedArgon2Hash } from './phc.js';
+import type { KeyStore } from './store.js';
+import { describeError } from './usage-recorder.js';
+
+/** What new hashes are written with: the target a stored hash is upgraded to. */
+export interface HashPolicy {
+  params: Readonly<Argon2Params>;
+  pepper: PepperRing | undefined;
+}
+
+/**
+ * Whether a stored hash falls short of the policy: weaker parameters, a shorter salt or
+ * output, or another pepper than the current one. Stronger parameters are left alone, so two
+ * gateway versions with different defaults never take turns rewriting the same row.
+ *
+ * @param stored - the parsed stored hash.
+ * @param policy - the current parameters and pepper.
+ * @returns true when the hash should be rewritten after the next successful verification.
+ * @example
+ * ```ts
+ * isBelowPolicy(parsed, { params: DEFAULT_ARGON2_PARAMS, pepper: undefined });
+ * ```
+ */
+export function isBelowPolicy(stored: ParsedArgon2Hash, policy: HashPolicy): boolean {
+  const { params } = stored;
+  return (
+    params.memoryKiB < policy.params.memoryKiB ||
+    params.iterations < policy.params.iterations ||
+    stored.salt.length < SALT_BYTES ||
+    stored.hash.length < HASH_BYTES ||
+    stored.pepperId !== policy.pepper?.currentId
+  );
+}
+
+/**
+ * Upgrades stored hashes after successful verifications, off the request path: one Argon2
+ * run and one compare-and-set `store.modify` per key, skipped when the row changed meanwhile
+ * (a regenerate or another instance's rehash won). A failure is logged and retried on a
+ * later success; it never touches a request.
+ */
+export class Rehasher {
+  readonly #store: KeyStore;
+  readonly #policy: HashPolicy;
+  readonly #logger: CompleteLogger;
+  readonly #run: typeof computeArgon2id;
+  readonly #pending = new Map<string, Promise<void>>();
+
+  /**
+   * @param store - where the row lives.
+   * @param policy - parameters and pepper to rehash to.
+   * @param logger - where outcomes go (key ids only).
+   * @param run - the Argon2 computation; the worker pool in production setups.
+   */
+  constructor(store: KeyStore, policy: HashPolicy, logger: CompleteLogger, run = computeArgon2id) {
+    this.#store = store;
+    this.#policy = policy;
+    this.#logger = logger;
+    this.#run = run;
+  }
+
+  /**
+   * Rewrites a row's hash in the background when it falls short of the policy.
+   *
+   * @param keyId - the row's key id.
+   * @param storedHash - the hash the secret was just verified against.
+   * @param secret - the verified secret part; held only until the new hash is computed.
+   */
+  schedule(keyId: string, storedHash: string, secret: string): void {
+    if (this.#pending.has(keyId)) return;
+    const parsed = parseStoredHash(storedHash);
+    if (!parsed.ok || !isBelowPolicy(parsed.value, this.#policy)) return;
+
+    const task = this.#rehash(keyId, storedHash, secret).finally(() => this.#pending.delete(keyId));
+    this.#pending.set(keyId, task);
+  }
+
+  /** Resolves once every rehash under way has finished. Never rejects. */
+  async settle(): Promise<void> {
+    await Promise.all(this.#pending.values());
+  }
+
+  async #rehash(keyId: string, storedHash: string, secret: string): Promise<void> {
+    try {
+      const { params, pepper } = this.#policy;
+      const peppered = pepper ? { id: pepper.currentId, secret: pepper.current } : undefined;
+      const upgraded = await hashSecret(secret, params, peppered, this.#run);
+      const written = await this.#store.modify(keyId, (current) =>
+        current.key_hash === storedHash ? { key_hash: upgraded } : null,
+      );
+      if (written) this.#logger.info({ event: 'keyward.rehashed', keyId }, `keyward: rehashed key ${keyId}`);
+    } catch (error) {
+      this.#logger.warn(
+        { event: 'keyward.rehash_failed', keyId, error: describeError(error) },
+        `keyward: could not rehash key ${keyId}; it will be tried again on a later success`,
+      );
+    }
+  }
+}

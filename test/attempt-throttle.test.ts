@@ -1,0 +1,376 @@
+/**
+ * Throttling of failed attempts: a forger past the limit gets 429 with Retry-After and costs
+ * no further Argon2 run, while a key this instance already verified keeps passing.
+ */
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Fastify from 'fastify';
+import Koa from 'koa';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { argon2id } from 'hash-wasm';
+import {
+  checksumOf,
+  createApiKeyAuth,
+  createKeyManager,
+  DEFAULT_ATTEMPT_THROTTLE,
+  type ApiKeyAuth,
+  type ApiKeyAuthOptions,
+  type KeyManager,
+} from 'keyward';
+import { AttemptThrottle, resolveThrottleOptions } from '../src/attempt-throttle.js';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { IN_THREAD_ARGON2 } from './helpers/argon2-count.js';
+import { send, type ClientResponse } from './helpers/http-client.js';
+import { InstrumentedStore } from './helpers/stores.js';
+import { expressApiKeyAuth } from 'keyward/express';
+import { fastifyApiKeyAuthHook } from 'keyward/fastify';
+import { koaApiKeyAuth } from 'keyward/koa';
+import { ADAPTERS, listen, type RunningApp } from './http/apps.js';
+
+vi.mock('hash-wasm', async (importOriginal) => {
+  const real = await importOriginal<typeof import('hash-wasm')>();
+  return { ...real, argon2id: vi.fn(real.argon2id) };
+});
+
+const argon2Runs = () => vi.mocked(argon2id).mock.calls.length;
+const TOO_MANY_BODY = '{"error":{"code":"ERR_TOO_MANY_ATTEMPTS","message":"Too many failed attempts. Retry later."}}';
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** The n-th forged key for a real key's lookup id: valid checksum, wrong secret. */
+function forged(key: string, n: number): string {
+  const head = key.slice(0, 20) + String(n).padStart(32, 'F');
+  return head + checksumOf(head);
+}
+
+/** A GET sent from a chosen loopback source address, so the server sees another client. */
+function sendFrom(localAddress: string, baseUrl: string, path: string, headers: Record<string, string>): Promise<ClientResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, baseUrl), { headers, localAddress, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers as Record<string, string>, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('AttemptThrottle', () => {
+  const limits = { maxFailuresPerKey: 2, maxFailuresPerClient: 3, windowMs: 10_000, maxTracked: 3 };
+  /** The wait a new, distinct attempt would get right now. */
+  const probe = (throttle: AttemptThrottle, lookupId: string, client: string | undefined) => {
+    const attempt = { lookupId, client, credential: `probe-${Math.random()}` };
+    const wait = throttle.enter(attempt);
+    throttle.leave(attempt);
+    return wait;
+  };
+
+  it('counts distinct keys still being verified toward the limit, identical ones once', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    const first = { lookupId: 'id1', client: undefined, credential: 'k1' };
+    const second = { lookupId: 'id1', client: undefined, credential: 'k2' };
+    expect(throttle.enter(first)).toBe(0);
+    expect(throttle.enter(second)).toBe(0);
+    expect(probe(throttle, 'id1', undefined)).toBe(1);
+    const again = { ...first };
+    expect(throttle.enter(again)).toBe(0);
+    throttle.leave(again);
+    throttle.leave(first);
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
+    throttle.leave(second);
+    throttle.recordFailure('id1', undefined);
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
+  });
+
+  it('blocks a lookup id once its failures reach the limit, until its window ends', () => {
+    let now = 1_000_000;
+    const throttle = new AttemptThrottle(limits, () => now);
+    throttle.recordFailure('id1', undefined);
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
+    throttle.recordFailure('id1', undefined);
+    expect(probe(throttle, 'id1', undefined)).toBe(10);
+    now += 4_500;
+    expect(probe(throttle, 'id1', undefined)).toBe(6);
+    now += 5_500;
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
+    throttle.recordFailure('id1', undefined);
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
+  });
+
+  it('counts client addresses apart from lookup ids, each address on its own', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    for (const id of ['a', 'b', 'c']) throttle.recordFailure(id, '203.0.113.7');
+    expect(probe(throttle, 'd', '203.0.113.7')).toBe(10);
+    expect(probe(throttle, 'd', '203.0.113.8')).toBe(0);
+    expect(probe(throttle, 'd', undefined)).toBe(0);
+  });
+
+  it('keeps at most maxTracked ids, forgetting the least recently failing first', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    for (const id of ['a', 'a', 'b', 'c', 'd']) throttle.recordFailure(id, undefined);
+    expect(probe(throttle, 'a', undefined)).toBe(0);
+  });
+
+  it('treats an overlong client address as its first 100 characters', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    const long = 'x'.repeat(100);
+    for (let i = 0; i < 3; i++) throttle.recordFailure(`id${i}`, `${long}${i}`);
+    expect(probe(throttle, 'other', long)).toBe(10);
+  });
+});
+
+describe('throttle options', () => {
+  it('defaults to 10 failures per key and 100 per client in 15 minutes, 10,000 tracked', () => {
+    expect(resolveThrottleOptions(undefined)).toEqual({ maxFailuresPerKey: 10, maxFailuresPerClient: 100, windowMs: 900_000, maxTracked: 10_000 });
+    expect(DEFAULT_ATTEMPT_THROTTLE).toEqual(resolveThrottleOptions({}));
+    expect(resolveThrottleOptions(false)).toBe(false);
+  });
+
+  it.each([
+    [{ maxFailuresPerKey: 0 }, '"throttle.maxFailuresPerKey" must be an integer from 1 to 1000000.'],
+    [{ maxFailuresPerClient: 2.5 }, '"throttle.maxFailuresPerClient" must be an integer from 1 to 1000000.'],
+    [{ windowMs: 10 }, '"throttle.windowMs" must be an integer from 1000 to 86400000.'],
+    [{ maxTracked: Number.POSITIVE_INFINITY }, '"throttle.maxTracked" must be an integer from 1 to 10000000.'],
+    [{ maxFailurePerKey: 3 }, 'throttle: unknown option "maxFailurePerKey". Did you mean "maxFailuresPerKey"?'],
+    [true, '"throttle" must be an object or false.'],
+  ])('refuses %j at setup with ERR_OPTIONS_INVALID', (throttle, message) => {
+    expect(() => createApiKeyAuth({ store: new InstrumentedStore(), throttle: throttle as ApiKeyAuthOptions['throttle'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }),
+    );
+  });
+
+  it('refuses a clientAddress that is not a function', () => {
+    expect(() => createApiKeyAuth({ store: new InstrumentedStore(), clientAddress: 'x-forwarded-for' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: '"clientAddress" must be a function.' }),
+    );
+  });
+});
+
+describe.each(ADAPTERS)('throttling failed attempts on $name', (adapter) => {
+  let store: InstrumentedStore;
+  let manager: KeyManager;
+  let auth: ApiKeyAuth;
+  let app: RunningApp;
+  let now: number;
+
+  const start = async (options: Partial<ApiKeyAuthOptions>) => {
+    auth = createApiKeyAuth({ store, clock: () => new Date(now), ...IN_THREAD_ARGON2, ...options });
+    app = await adapter.start(auth);
+  };
+  const issue = async (label: string) => (await manager.issue({ accountId: `acct_${label}`, environment: 'sandbox' })).key;
+  const get = (key: string, headers: Record<string, string> = {}) => send(app.url, '/v1/whoami', { headers: { ...bearer(key), ...headers } });
+
+  beforeEach(() => {
+    now = Date.parse('2026-06-01T12:00:00Z');
+    store = new InstrumentedStore();
+    manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+  });
+
+  afterEach(async () => {
+    await app?.close();
+    await auth?.close();
+  });
+
+  it('answers a forger hammering one lookup id with 429 after the limit, with no further Argon2 run', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: { maxFailuresPerKey: 3, windowMs: 60_000 } });
+
+    for (let n = 0; n < 3; n++) expect((await get(forged(valid, n))).status).toBe(401);
+    const runs = argon2Runs();
+    for (let n = 3; n < 13; n++) {
+      const response = await get(forged(valid, n));
+      expect(response.status).toBe(429);
+      expect(response.headers['retry-after']).toBe('60');
+      expect(response.headers['www-authenticate']).toBeUndefined();
+      expect(response.body).toBe(TOO_MANY_BODY);
+    }
+    expect(argon2Runs()).toBe(runs);
+  });
+
+  it('keeps letting the key holder through while its lookup id is under attack', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: { maxFailuresPerKey: 3, windowMs: 60_000 } });
+    expect((await get(valid)).status).toBe(200);
+
+    for (let n = 0; n < 10; n++) await get(forged(valid, n));
+    const runs = argon2Runs();
+    expect((await get(forged(valid, 99))).status).toBe(429);
+    for (let i = 0; i < 5; i++) expect((await get(valid)).status).toBe(200);
+    expect(argon2Runs()).toBe(runs);
+  });
+
+  it('limits other lookup ids separately', async () => {
+    const attacked = await issue('attacked');
+    const bystander = await issue('bystander');
+    await start({ throttle: { maxFailuresPerKey: 2, windowMs: 60_000 } });
+    for (let n = 0; n < 3; n++) await get(forged(attacked, n));
+    expect((await get(forged(attacked, 50))).status).toBe(429);
+    expect((await get(bystander)).status).toBe(200);
+    expect((await get(forged(bystander, 0))).status).toBe(401);
+  });
+
+  it('starts no more Argon2 runs than the limit for a burst of forgeries sent all at once', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: { maxFailuresPerKey: 3, windowMs: 60_000 } });
+    expect((await get(valid)).status).toBe(200);
+    const runs = argon2Runs();
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, n) => get(forged(valid, n))));
+    const computed = argon2Runs() - runs;
+    expect(computed).toBeGreaterThan(0);
+    expect(computed).toBeLessThanOrEqual(3);
+    expect(answers.filter((answer) => answer.status === 401)).toHaveLength(computed);
+    expect(answers.filter((answer) => answer.status === 429)).toHaveLength(30 - computed);
+    expect((await get(valid)).status).toBe(200);
+  });
+
+  it('lets attempts through again once the window has passed, counting afresh', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: { maxFailuresPerKey: 2, windowMs: 60_000 } });
+    await get(forged(valid, 0));
+    await get(forged(valid, 1));
+    expect((await get(forged(valid, 2))).headers['retry-after']).toBe('60');
+
+    now += 45_000;
+    expect((await get(forged(valid, 2))).headers['retry-after']).toBe('15');
+
+    now += 15_000;
+    const runs = argon2Runs();
+    expect((await get(forged(valid, 2))).status).toBe(401);
+    expect(argon2Runs()).toBe(runs + 1);
+    expect((await get(forged(valid, 3))).status).toBe(401);
+    expect((await get(forged(valid, 4))).status).toBe(429);
+  });
+
+  it('does not count unknown lookup ids, malformed keys or a wrong key the memo already knows', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: { maxFailuresPerKey: 2, maxFailuresPerClient: 2, windowMs: 60_000 } });
+    const unknownHead = `sk_test_${'U'.repeat(44)}`;
+    for (let i = 0; i < 5; i++) {
+      expect((await get(unknownHead + checksumOf(unknownHead))).status).toBe(401);
+      expect((await get('sk_test_garbage')).status).toBe(401);
+    }
+    expect((await get(forged(valid, 0))).status).toBe(401);
+    for (let i = 0; i < 5; i++) expect((await get(forged(valid, 0))).status).toBe(401);
+    expect((await get(valid)).status).toBe(200);
+  });
+
+  it('limits a client address that spreads failures over many lookup ids, and no other address', async () => {
+    const targets = await Promise.all(['a', 'b', 'c', 'd'].map(issue));
+    const fresh = await issue('fresh');
+    await start({ throttle: { maxFailuresPerKey: 100, maxFailuresPerClient: 3, windowMs: 60_000 } });
+
+    for (const [n, target] of targets.slice(0, 3).entries()) expect((await get(forged(target, n))).status).toBe(401);
+    const blocked = await get(forged(targets[3]!, 7));
+    expect(blocked.status).toBe(429);
+    expect(blocked.body).toBe(TOO_MANY_BODY);
+
+    // The socket address is the default: another loopback source is another client.
+    const other = await sendFrom('127.0.0.2', app.url, '/v1/whoami', bearer(forged(targets[3]!, 7)));
+    expect(other.status).toBe(401);
+    expect((await sendFrom('127.0.0.2', app.url, '/v1/whoami', bearer(fresh))).status).toBe(200);
+  });
+
+  it('counts under the address the app reads from its proxy header', async () => {
+    const target = await issue('target');
+    const fresh = await issue('fresh');
+    await start({
+      throttle: { maxFailuresPerKey: 100, maxFailuresPerClient: 2, windowMs: 60_000 },
+      clientAddress: (request) => {
+        const forwarded = request.headers['x-test-client'];
+        return typeof forwarded === 'string' ? forwarded : request.remoteAddress;
+      },
+    });
+    const mallory = { 'x-test-client': '198.51.100.66' };
+    await get(forged(target, 0), mallory);
+    await get(forged(target, 1), mallory);
+    expect((await get(forged(target, 2), mallory)).status).toBe(429);
+    expect((await get(forged(target, 2), { 'x-test-client': '198.51.100.1' })).status).toBe(401);
+    expect((await get(fresh, { 'x-test-client': '198.51.100.2' })).status).toBe(200);
+  });
+
+  it('answers a clientAddress function that throws with a generic 500, never a pass', async () => {
+    const valid = await issue('victim');
+    await start({ clientAddress: () => { throw new Error('no proxy header'); } });
+    const response = await get(valid);
+    expect(response.status).toBe(500);
+    expect(JSON.parse(response.body).error.code).toBe('ERR_INTERNAL');
+  });
+
+  it('does no throttling with throttle: false', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: false });
+    for (let n = 0; n < 15; n++) expect((await get(forged(valid, n))).status).toBe(401);
+    expect((await get(valid)).status).toBe(200);
+  });
+});
+
+/** One protected route on a framework with its trust-proxy option set as given. */
+const TRUSTING_APPS: { name: string; start(auth: ApiKeyAuth, trustProxy: boolean): Promise<RunningApp> }[] = [
+  {
+    name: 'express 5',
+    async start(auth, trustProxy) {
+      const app = express();
+      if (trustProxy) app.set('trust proxy', 'loopback');
+      app.get('/v1/whoami', expressApiKeyAuth(auth), (_req, res) => { res.json({ ok: true }); });
+      return listen(app.listen(0, '127.0.0.1'), []);
+    },
+  },
+  {
+    name: 'koa 3',
+    async start(auth, trustProxy) {
+      const app = new Koa({ proxy: trustProxy });
+      app.use(koaApiKeyAuth(auth));
+      app.use((ctx) => { ctx.body = { ok: true }; });
+      return listen(createServer(app.callback()).listen(0, '127.0.0.1'), []);
+    },
+  },
+  {
+    name: 'fastify 5',
+    async start(auth, trustProxy) {
+      const app = Fastify({ trustProxy: trustProxy ? '127.0.0.1' : false });
+      app.get('/v1/whoami', { onRequest: fastifyApiKeyAuthHook(auth) }, async () => ({ ok: true }));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = app.server.address() as AddressInfo;
+      return { url: `http://127.0.0.1:${port}`, forwarded: [], close: () => app.close() };
+    },
+  },
+];
+
+describe.each(TRUSTING_APPS)('the default client address on $name', (framework) => {
+  let app: RunningApp | undefined;
+  let auth: ApiKeyAuth | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await auth?.close();
+  });
+
+  const setUp = async (trustProxy: boolean) => {
+    const store = new InstrumentedStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const target = (await manager.issue({ accountId: 'acct_target', environment: 'sandbox' })).key;
+    const fresh = (await manager.issue({ accountId: 'acct_fresh', environment: 'sandbox' })).key;
+    auth = createApiKeyAuth({ store, throttle: { maxFailuresPerKey: 100, maxFailuresPerClient: 2, windowMs: 60_000 } });
+    app = await framework.start(auth, trustProxy);
+    const from = (forwardedFor: string, key: string) =>
+      send(app!.url, '/v1/whoami', { headers: { ...bearer(key), 'x-forwarded-for': forwardedFor } });
+    return { target, fresh, from };
+  };
+
+  it('follows the framework\'s trust-proxy setting: each forwarded client counts apart', async () => {
+    const { target, fresh, from } = await setUp(true);
+    await from('198.51.100.66', forged(target, 0));
+    await from('198.51.100.66', forged(target, 1));
+    expect((await from('198.51.100.66', forged(target, 2))).status).toBe(429);
+    expect((await from('198.51.100.1', forged(target, 2))).status).toBe(401);
+    expect((await from('198.51.100.2', fresh)).status).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For when the framework does not trust the proxy, so spoofing it gains nothing', async () => {
+    const { target, from } = await setUp(false);
+    await from('198.51.100.66', forged(target, 0));
+    await from('198.51.100.67', forged(target, 1));
+    expect((await from('198.51.100.68', forged(target, 2))).status).toBe(429);
+  });
+});

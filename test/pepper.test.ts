@@ -1,0 +1,220 @@
+/**
+ * The optional pepper: recorded as `keyid=` in the hash, required to verify, rollable, and
+ * rehashing on success (for an older pepper or weaker parameters) in one compare-and-set write.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  createApiKeyAuth,
+  createKeyManager,
+  hashSecret,
+  parseStoredHash,
+  type ApiKeyAuth,
+  type ApiKeyAuthOptions,
+  type AuthDecision,
+  type KeyManagerOptions,
+} from 'keyward';
+import { Rehasher, isBelowPolicy } from '../src/rehash.js';
+import { completeLogger } from '../src/logger.js';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { CaptureLogger } from './helpers/capture-logger.js';
+import { send } from './helpers/http-client.js';
+import { InstrumentedStore } from './helpers/stores.js';
+import { ADAPTERS, type RunningApp } from './http/apps.js';
+
+const P1 = Buffer.alloc(32, 1);
+const P2 = Buffer.alloc(32, 2);
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+const hashOf = (store: InstrumentedStore) => store.allRows()[0]!.key_hash;
+
+describe('pepper ids in PHC strings', () => {
+  it('records the pepper id as keyid= in unpadded base64 and reads it back', async () => {
+    const encoded = await hashSecret('a-secret', TEST_ARGON2, { id: 'p2', secret: P2 });
+    expect(encoded).toMatch(/^\$argon2id\$v=19\$m=256,t=1,p=1,keyid=cDI\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    const parsed = parseStoredHash(encoded);
+    expect(parsed.ok && parsed.value.pepperId).toBe('p2');
+  });
+
+  it('writes no keyid for a hash without a pepper', async () => {
+    const parsed = parseStoredHash(await hashSecret('a-secret', TEST_ARGON2));
+    expect(parsed.ok && parsed.value.pepperId).toBeUndefined();
+  });
+
+  it.each([
+    ['keyid before the costs', 'keyid=cDI,m=512,t=2,p=1'],
+    ['keyid twice', 'm=512,t=2,p=1,keyid=cDI,keyid=cDI'],
+    ['an empty keyid', 'm=512,t=2,p=1,keyid='],
+    ['a keyid that is not canonical base64', 'm=512,t=2,p=1,keyid=cDJ'],
+    ['a keyid longer than 8 bytes', 'm=512,t=2,p=1,keyid=cGVwcGVyMTIzNDU'],
+    ['a keyid whose bytes are not an id', 'm=512,t=2,p=1,keyid=JCQ'],
+    ['data= instead of keyid=', 'm=512,t=2,p=1,data=cDI'],
+  ])('refuses %s as bad_parameters', (_name, params) => {
+    const encoded = `$argon2id$v=19$${params}$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw`;
+    expect(parseStoredHash(encoded)).toEqual({ ok: false, fault: 'bad_parameters' });
+  });
+});
+
+describe('pepper options', () => {
+  const factories: [string, (pepper: unknown) => unknown][] = [
+    ['createApiKeyAuth', (pepper) => createApiKeyAuth({ store: new InstrumentedStore(), pepper } as ApiKeyAuthOptions)],
+    ['createKeyManager', (pepper) => createKeyManager({ store: new InstrumentedStore(), pepper } as KeyManagerOptions)],
+  ];
+
+  describe.each(factories)('%s', (factory, create) => {
+    it.each([
+      ['not an object', 'p1', `${factory}: "pepper" must be an object { current, secrets }.`],
+      ['a current id missing from secrets', { current: 'p3', secrets: { p1: P1 } }, `${factory}: "pepper.current" must name one of the ids in "pepper.secrets".`],
+      ['a secret of 8 bytes', { current: 'p1', secrets: { p1: Buffer.alloc(8) } }, `${factory}: "pepper.secrets.p1" must be a Buffer or Uint8Array of 16 to 1024 bytes.`],
+      ['a secret given as a string', { current: 'p1', secrets: { p1: 'x'.repeat(32) } }, `${factory}: "pepper.secrets.p1" must be a Buffer or Uint8Array of 16 to 1024 bytes.`],
+      ['an id with a dot', { current: 'p.1', secrets: { 'p.1': P1 } }, `${factory}: pepper id "p.1" must be 1 to 8 letters, digits, "_" or "-".`],
+      ['an id of nine characters', { current: 'pepper123', secrets: { pepper123: P1 } }, `${factory}: pepper id "pepper123" must be 1 to 8 letters, digits, "_" or "-".`],
+      ['a misspelt field', { curent: 'p1', secrets: { p1: P1 } }, 'pepper: unknown option "curent". Did you mean "current"?'],
+    ])('refuses %s with ERR_OPTIONS_INVALID', (_name, pepper, message) => {
+      expect(() => create(pepper)).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }));
+    });
+
+    it('never puts a pepper secret in an error message', () => {
+      const secret = Buffer.from('0123456789abcdef'.repeat(80));
+      try {
+        create({ current: 'p1', secrets: { p1: secret } });
+      } catch (error) {
+        expect(String((error as Error).message)).not.toContain('0123456789abcdef');
+      }
+    });
+  });
+});
+
+describe('isBelowPolicy', () => {
+  const parsed = (encoded: string) => {
+    const result = parseStoredHash(encoded);
+    if (!result.ok) throw new Error(result.fault);
+    return result.value;
+  };
+  const base = '$argon2id$v=19$m=512,t=2,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
+
+  it('asks for a rehash only for weaker costs, a shorter salt or output, or another pepper', async () => {
+    const ring = { currentId: 'p2', current: P2, secretFor: () => P2 };
+    const strong = await hashSecret('s', { memoryKiB: 1024, iterations: 3, parallelism: 1 });
+    expect(isBelowPolicy(parsed(strong), { params: { memoryKiB: 512, iterations: 2, parallelism: 1 }, pepper: undefined })).toBe(false);
+    expect(isBelowPolicy(parsed(strong), { params: { memoryKiB: 2048, iterations: 2, parallelism: 1 }, pepper: undefined })).toBe(true);
+    expect(isBelowPolicy(parsed(strong), { params: { memoryKiB: 512, iterations: 4, parallelism: 1 }, pepper: undefined })).toBe(true);
+    expect(isBelowPolicy(parsed(strong), { params: TEST_ARGON2, pepper: ring })).toBe(true);
+    // Hash A has a 16-byte salt and a 32-byte output, keyward's own sizes.
+    expect(isBelowPolicy(parsed(base), { params: TEST_ARGON2, pepper: undefined })).toBe(false);
+  });
+});
+
+describe.each(ADAPTERS)('pepper and rehash over HTTP on $name', (adapter) => {
+  let app: RunningApp | undefined;
+  let auth: ApiKeyAuth | undefined;
+
+  afterEach(async () => {
+    await app?.close();
+    await auth?.close();
+    app = undefined;
+    auth = undefined;
+  });
+
+  const start = async (options: ApiKeyAuthOptions) => {
+    auth = createApiKeyAuth(options);
+    app = await adapter.start(auth);
+    return (key: string) => send(app!.url, '/v1/whoami', { headers: bearer(key) });
+  };
+
+  it('verifies a peppered key only with its pepper; without it the row is a server fault, never a pass', async () => {
+    const store = new InstrumentedStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2, pepper: { current: 'p1', secrets: { p1: P1 } } })
+      .issue({ accountId: 'acct_1', environment: 'sandbox' });
+    expect(hashOf(store)).toContain(',keyid=cDE$');
+
+    const decisions: AuthDecision[] = [];
+    const unpeppered = await start({ store, onDecision: (d) => decisions.push(d) });
+    const fault = await unpeppered(key);
+    expect(fault.status).toBe(500);
+    expect(decisions.at(-1)).toMatchObject({ reason: 'stored_hash_unparseable', detail: 'unknown_pepper' });
+    await app!.close();
+    await auth!.close();
+
+    const withOtherBytes = await start({ store, pepper: { current: 'p1', secrets: { p1: P2 } } });
+    expect((await withOtherBytes(key)).status).toBe(401);
+    await app!.close();
+    await auth!.close();
+
+    const right = await start({ store, pepper: { current: 'p1', secrets: { p1: P1 } } });
+    expect((await right(key)).status).toBe(200);
+  });
+
+  it('keeps keys of an older pepper working after a roll and rehashes them to the current one in one write', async () => {
+    const store = new InstrumentedStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2, pepper: { current: 'p1', secrets: { p1: P1 } } })
+      .issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const modify = vi.spyOn(store, 'modify');
+    const logger = new CaptureLogger([key, key.slice(20, 52)]);
+    const get = await start({ store, logger, argon2: TEST_ARGON2, rehashOnSuccess: true, pepper: { current: 'p2', secrets: { p1: P1, p2: P2 } } });
+
+    expect((await get(key)).status).toBe(200);
+    await vi.waitFor(() => expect(hashOf(store)).toContain(',keyid=cDI$'));
+    for (let i = 0; i < 3; i++) expect((await get(key)).status).toBe(200);
+    await auth!.close();
+    expect(modify).toHaveBeenCalledTimes(1);
+    expect(logger.entries.some((entry) => entry.fields.event === 'keyward.rehashed')).toBe(true);
+    logger.assertNoLeaks();
+  });
+
+  it('rehashes a key from before peppers existed once a pepper is configured', async () => {
+    const store = new InstrumentedStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const get = await start({ store, argon2: TEST_ARGON2, rehashOnSuccess: true, pepper: { current: 'p1', secrets: { p1: P1 } } });
+    expect((await get(key)).status).toBe(200);
+    await vi.waitFor(() => expect(hashOf(store)).toContain(',keyid=cDE$'));
+    expect((await get(key)).status).toBe(200);
+  });
+
+  it('does not rehash without rehashOnSuccess, nor a hash with stronger parameters', async () => {
+    const store = new InstrumentedStore();
+    const { key } = await createKeyManager({ store, argon2: { memoryKiB: 512, iterations: 2, parallelism: 1 } })
+      .issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const before = hashOf(store);
+    const modify = vi.spyOn(store, 'modify');
+
+    let get = await start({ store, argon2: { memoryKiB: 1024, iterations: 2, parallelism: 1 } });
+    expect((await get(key)).status).toBe(200);
+    await auth!.close();
+    await app!.close();
+
+    get = await start({ store, argon2: TEST_ARGON2, rehashOnSuccess: true });
+    expect((await get(key)).status).toBe(200);
+    await auth!.close();
+    expect(modify).not.toHaveBeenCalled();
+    expect(hashOf(store)).toBe(before);
+  });
+
+  it('keeps answering 200 when the rehash write fails, and logs it once with the key id only', async () => {
+    const store = new InstrumentedStore();
+    const { key, card } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_1', environment: 'sandbox' });
+    vi.spyOn(store, 'modify').mockRejectedValue(new Error('read-only replica'));
+    const logger = new CaptureLogger([key, key.slice(20, 52)]);
+    const get = await start({ store, logger, argon2: { memoryKiB: 512, iterations: 1, parallelism: 1 }, rehashOnSuccess: true });
+    expect((await get(key)).status).toBe(200);
+    await auth!.close();
+    const failures = logger.entries.filter((entry) => entry.fields.event === 'keyward.rehash_failed');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.fields.keyId).toBe(card.keyId);
+    logger.assertNoLeaks();
+  });
+});
+
+describe('Rehasher', () => {
+  it('writes nothing when the row changed between the verification and the write', async () => {
+    const store = new InstrumentedStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const verifiedHash = hashOf(store);
+    await manager.regenerate(card.keyId);
+    const afterRegenerate = hashOf(store);
+
+    const rehasher = new Rehasher(store, { params: { memoryKiB: 512, iterations: 1, parallelism: 1 }, pepper: undefined }, completeLogger(undefined));
+    rehasher.schedule(card.keyId, verifiedHash, key.slice(20, 52));
+    await rehasher.settle();
+    expect(hashOf(store)).toBe(afterRegenerate);
+  });
+});

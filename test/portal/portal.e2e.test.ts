@@ -1,0 +1,275 @@
+/**
+ * The portal page driven in a real Chromium (Debian's, through playwright-core): the whole
+ * lifecycle of the seed page's screen, against the real portal API and the real demo gateway
+ * sharing one store. Screenshots of each state go to test-results/portal/.
+ *
+ * Secrets are compared with booleans (`includes(...)` then `toBe(false)`), so a failure never
+ * prints a key or the password.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Page, Response } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
+import { axeViolations } from './axe.js';
+import { browserSuiteState, launchFreshChromium, type FreshBrowser } from './browser.js';
+
+const SHOTS = 'test-results/portal';
+const WEBHOOK_PASSWORD = 'pw-e2e:Zq7#never-shown';
+const suite = browserSuiteState();
+if (suite.skipNote) console.log(suite.skipNote);
+
+describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () => {
+  let portal: RunningPortal;
+  let browser: FreshBrowser;
+  let page: Page;
+  const logs: string[] = [];
+  const apiBodies: Promise<string>[] = [];
+  let firstKey = '';
+  let secondKey = '';
+
+  beforeAll(async () => {
+    await mkdir(SHOTS, { recursive: true });
+    portal = await startPortal({ port: 0, gatewayPort: 0, usageFlushIntervalMs: 1_000, log: (line) => logs.push(line) });
+    browser = await launchFreshChromium();
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+      origin: new URL(portal.portalUrl).origin,
+    });
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    // Every answer of the portal API, to prove the password never comes back in any of them.
+    page.on('response', (response: Response) => {
+      if (response.url().includes('/portal/api/')) apiBodies.push(response.text().catch(() => ''));
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await portal?.close();
+  });
+
+  // The cleartext is masked in every screenshot: secrets never go into saved files.
+  const shot = (name: string, target: Page = page, fullPage = true) =>
+    target.screenshot({
+      path: `${SHOTS}/${name}.png`,
+      fullPage,
+      mask: [target.locator('#cleartext-key')],
+      maskColor: '#7a8190',
+    });
+
+  const sendSms = (key: string) =>
+    fetch(`${portal.gatewayUrl}/v1/sms`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ to: '+15550100', body: 'hello from the portal test' }),
+    });
+
+  // Browser-side code is passed as strings: the project's type check has no DOM library.
+  const activeElementId = () => page.evaluate<string>("document.activeElement?.id ?? ''");
+
+  it('opens on the empty state with a Generate API key button and the demo-account notice', async () => {
+    await page.goto(portal.portalUrl);
+
+    await expect.poll(() => page.locator('#key-empty').isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Generate API key' }).isVisible()).toBe(true);
+    expect(await page.locator('#key-card').isVisible()).toBe(false);
+    expect(await page.locator('#demo-ribbon').innerText()).toContain('Demo account — no real login.');
+    expect(await page.locator('#account-id').innerText()).toBe('acct_portal_demo');
+    expect(await axeViolations(page)).toEqual([]);
+    await shot('01-empty-state');
+  });
+
+  it('generates a key and shows the cleartext once in a yellow alert banner', async () => {
+    await page.getByRole('button', { name: 'Generate API key' }).click();
+
+    const banner = page.getByRole('alert').filter({ has: page.locator('#cleartext-key') });
+    await banner.waitFor();
+    firstKey = await page.locator('#cleartext-key').innerText();
+    expect(/^sk_test_[0-9A-Za-z]{50}$/.test(firstKey)).toBe(true);
+    const background = "getComputedStyle(document.getElementById('key-banner')).backgroundColor";
+    expect(await page.evaluate<string>(background)).toBe('rgb(255, 244, 191)');
+    expect(await activeElementId()).toBe('copy-key');
+    expect(await axeViolations(page)).toEqual([]);
+    await shot('02-generated-banner');
+  });
+
+  it('copies the cleartext to the clipboard', async () => {
+    await page.getByRole('button', { name: 'Copy to clipboard' }).click();
+
+    await expect.poll(() => page.locator('#copy-status').innerText()).toBe('Copied to clipboard.');
+    const clipboard = await page.evaluate<string>('navigator.clipboard.readText()');
+    expect(clipboard === firstKey).toBe(true);
+  });
+
+  it('drops the cleartext on "I have copied it" and shows the six card fields with the masked key', async () => {
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+
+    expect(await page.locator('#key-banner').count()).toBe(0);
+    expect((await page.content()).includes(firstKey)).toBe(false);
+    expect(await activeElementId()).toBe('key-heading');
+
+    const masked = await page.locator('#masked-key').innerText();
+    expect(masked).toBe(`${firstKey.slice(0, 12)}…${firstKey.slice(-4)}`);
+    const labels = await page.locator('#key-card dt').allInnerTexts();
+    expect(labels.map((label) => label.toLowerCase())).toEqual(
+      ['Key ID', 'Key type', 'Status', 'Environment', 'Created', 'Last used'].map((label) => label.toLowerCase()),
+    );
+    expect(await page.locator('#field-key-id').innerText()).toMatch(/^key_[0-9A-Za-z]{20}$/);
+    expect(await page.locator('#field-key-type').innerText()).toBe('sms_api');
+    expect(await page.locator('#field-status').innerText()).toBe('ACTIVE');
+    expect(await page.locator('#status-badge').innerText()).toBe('ACTIVE');
+    expect(await page.locator('#field-environment').innerText()).toBe('sandbox');
+    expect(await page.locator('#field-created time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(await page.locator('#field-last-used').innerText()).toBe('Never');
+    await shot('03-card-never-used');
+  });
+
+  it('lets the generated key call the gateway at once (202) and then shows Last used', async () => {
+    const response = await sendSms(firstKey);
+    expect(response.status).toBe(202);
+    expect(((await response.json()) as { status: string }).status).toBe('queued');
+
+    // Usage is written behind, every usageFlushIntervalMs: refresh until it shows.
+    await expect
+      .poll(async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return page.locator('#field-last-used').innerText();
+      }, { timeout: 10_000, interval: 300 })
+      .toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    await shot('04-card-used');
+  });
+
+  it('opens the regenerate modal with focus inside, and Escape closes it back onto the button', async () => {
+    const regenerate = page.getByRole('button', { name: 'Regenerate key' });
+    await regenerate.click();
+
+    const dialog = page.getByRole('dialog', { name: 'Regenerate this API key?' });
+    await dialog.waitFor();
+    expect(await dialog.getAttribute('aria-modal')).toBe('true');
+    expect(await activeElementId()).toBe('regenerate-cancel');
+    expect(await axeViolations(page)).toEqual([]);
+    // The modal's backdrop covers the viewport only, so this one is not a full-page shot.
+    await shot('05-regenerate-modal', page, false);
+
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await activeElementId()).toBe('regenerate');
+    // Cancelled: the key is untouched.
+    expect((await sendSms(firstKey)).status).toBe(202);
+  });
+
+  it('regenerates through the modal: old key 401, new key 202, new cleartext once, focus back on the button', async () => {
+    const keyId = await page.locator('#field-key-id').innerText();
+    await page.getByRole('button', { name: 'Regenerate key' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Yes, regenerate' }).click();
+
+    await page.locator('#cleartext-key').waitFor();
+    secondKey = await page.locator('#cleartext-key').innerText();
+    expect(secondKey === firstKey).toBe(false);
+    expect(await page.getByRole('dialog').count()).toBe(0);
+    expect(await activeElementId()).toBe('regenerate');
+    expect(await page.locator('#key-banner').getAttribute('role')).toBe('alert');
+    await shot('06-regenerated-banner');
+
+    expect((await sendSms(firstKey)).status).toBe(401);
+    expect((await sendSms(secondKey)).status).toBe(202);
+
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+    expect(await page.locator('#field-key-id').innerText()).toBe(keyId);
+    expect(await page.locator('#masked-key').innerText()).toBe(`${secondKey.slice(0, 12)}…${secondKey.slice(-4)}`);
+    expect(await page.locator('#field-last-used').innerText()).toBe('Never');
+  });
+
+  it('saves webhook settings and never shows the password again', async () => {
+    await page.getByLabel('Webhook URL').fill('https://hooks.example.com/sms-receipts');
+    await page.getByLabel('Basic auth username').fill('receipts-bot');
+    await page.getByLabel('Basic auth password').fill(WEBHOOK_PASSWORD);
+    await page.getByRole('button', { name: 'Save webhook settings' }).click();
+
+    await expect.poll(() => page.locator('#webhook-saved').innerText()).toBe('Webhook settings saved.');
+    expect(await page.getByLabel('Basic auth password').inputValue()).toBe('');
+    expect(await page.locator('#password-state').innerText()).toContain('webhook_basic_auth_configured: true');
+    expect(await page.getByLabel('Webhook URL').inputValue()).toBe('https://hooks.example.com/sms-receipts');
+    expect(await page.getByLabel('Basic auth username').inputValue()).toBe('receipts-bot');
+    expect((await page.content()).includes(WEBHOOK_PASSWORD)).toBe(false);
+
+    // The new key's 202 above shows up as Last used; a refresh leaves the form as it is.
+    await expect
+      .poll(async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return page.locator('#field-last-used').innerText();
+      }, { timeout: 10_000, interval: 300 })
+      .not.toBe('Never');
+    expect(await page.locator('#webhook-saved').innerText()).toBe('Webhook settings saved.');
+    expect(await axeViolations(page)).toEqual([]);
+    await shot('07-webhook-saved');
+  });
+
+  it('shows a refused webhook URL as an error next to the form', async () => {
+    await page.getByLabel('Webhook URL').fill('http://hooks.example.com/plain');
+    await page.getByRole('button', { name: 'Save webhook settings' }).click();
+
+    await expect.poll(() => page.locator('#webhook-error').innerText()).toMatch(/https/);
+    // The saved settings are unchanged.
+    await page.reload();
+    await page.locator('#key-card').waitFor();
+    expect(await page.getByLabel('Webhook URL').inputValue()).toBe('https://hooks.example.com/sms-receipts');
+  });
+
+  it('after a reload shows the masked key only: no cleartext, no password, anywhere', async () => {
+    await page.reload();
+    await page.locator('#key-card').waitFor();
+
+    expect(await page.locator('#key-banner').count()).toBe(0);
+    const html = await page.content();
+    expect(html.includes(firstKey) || html.includes(secondKey)).toBe(false);
+    expect(html.includes(WEBHOOK_PASSWORD)).toBe(false);
+    expect(await page.locator('#password-state').innerText()).toContain('webhook_basic_auth_configured: true');
+    await shot('08-after-reload');
+  });
+
+  it('never sends the webhook password back in any portal API response', async () => {
+    const bodies = await Promise.all(apiBodies);
+    expect(bodies.length).toBeGreaterThan(5);
+    expect(bodies.some((body) => body.includes(WEBHOOK_PASSWORD))).toBe(false);
+    // The cleartext keys appear in exactly the two generate/regenerate answers.
+    expect(bodies.filter((body) => body.includes(firstKey)).length).toBe(1);
+    expect(bodies.filter((body) => body.includes(secondKey)).length).toBe(1);
+  });
+
+  it('stays readable at phone width (375 px): nothing wider than the screen', async () => {
+    const phone = await browser.context.newPage();
+    await phone.setViewportSize({ width: 375, height: 812 });
+    await phone.goto(portal.portalUrl);
+    await phone.locator('#key-card').waitFor();
+
+    const overflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await axeViolations(phone)).toEqual([]);
+    await shot('09-phone-375', phone);
+    await phone.close();
+  });
+
+  it('removes the saved password with its checkbox, then turns webhooks off', async () => {
+    await page.getByLabel('Remove the saved password').check();
+    await page.getByRole('button', { name: 'Save webhook settings' }).click();
+
+    await expect.poll(() => page.locator('#password-state').innerText()).toContain('webhook_basic_auth_configured: false');
+    expect(await page.getByLabel('Webhook URL').inputValue()).toBe('https://hooks.example.com/sms-receipts');
+    expect(await page.getByLabel('Remove the saved password').isVisible()).toBe(false);
+
+    await page.getByRole('button', { name: 'Turn off webhooks' }).click();
+
+    await expect.poll(() => page.locator('#webhook-saved').innerText()).toContain('Webhooks turned off');
+    expect(await page.getByLabel('Webhook URL').inputValue()).toBe('');
+    expect(await page.getByLabel('Basic auth username').inputValue()).toBe('');
+    expect(await page.getByRole('button', { name: 'Turn off webhooks' }).isVisible()).toBe(false);
+    expect(await activeElementId()).toBe('webhook_url');
+  });
+
+  it('never writes a key or the webhook password to the server log', () => {
+    expect(logs.length).toBeGreaterThan(5);
+    const leaked = logs.some(
+      (line) => line.includes(firstKey) || line.includes(secondKey) || line.includes(WEBHOOK_PASSWORD) || /sk_(test|live)_/.test(line),
+    );
+    expect(leaked).toBe(false);
+  });
+});
