@@ -121,7 +121,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     ? new AttemptThrottle(settings.throttle, () => settings.clock().getTime())
     : undefined;
   const rehasher = settings.rehashOnSuccess
-    ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger)
+    ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, pool?.run)
     : undefined;
   const pipeline = new Pipeline(settings, logger, refusals, verifier, usage, throttle, rehasher);
 
