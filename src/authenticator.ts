@@ -13,7 +13,7 @@ import { VerificationMemo } from './verification-memo.js';
 import { checkRow } from './row-check.js';
 import type { StoredHashFault } from './phc.js';
 import { AttemptThrottle } from './attempt-throttle.js';
-import { answeredFromMemo, type SecretCheck } from './secret-verifier.js';
+import { answeredFromMemo } from './secret-verifier.js';
 import { Rehasher } from './rehash.js';
 
 /** What a successful authentication attaches to the request. */
@@ -199,19 +199,22 @@ class Pipeline {
       return this.refuse(this.refusals.invalid(), 'environment_mismatch', facts);
     }
 
-    // 5. Verify the secret. Past the failure limit, a check the memo cannot answer gets 429
-    // instead of another Argon2 run; a key this instance already verified still passes.
-    const client = this.throttle ? this.clientOf(request) : undefined;
-    const attempt = { lookupId, client, credential: extracted.credential };
-    const wait = this.throttle?.enter(attempt) ?? 0;
-    let check: SecretCheck;
-    try {
-      if (wait > 0 && !this.verifier.remembers(extracted.credential, row.key_hash)) {
-        return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
+    // 5. Verify the secret. An answer the memo holds costs no Argon2 run, so it skips the
+    // throttle: a key this instance already verified passes even during an attack, and the
+    // common case pays no throttle bookkeeping. Otherwise, past the failure limit, the check
+    // gets 429 instead of another Argon2 run.
+    const memoKey = this.verifier.memoKeyOf(extracted.credential, row.key_hash);
+    let check = this.verifier.recall(memoKey);
+    const client = check === undefined && this.throttle ? this.clientOf(request) : undefined;
+    if (check === undefined) {
+      const attempt = { lookupId, client, credential: extracted.credential };
+      const wait = this.throttle?.enter(attempt) ?? 0;
+      try {
+        if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
+        check = await this.verifier.check(extracted.credential, secret, row.key_hash, memoKey);
+      } finally {
+        this.throttle?.leave(attempt);
       }
-      check = await this.verifier.check(extracted.credential, secret, row.key_hash);
-    } finally {
-      this.throttle?.leave(attempt);
     }
     if (!check.ok) {
       // A full Argon2 queue says nothing about the key: 503 with Retry-After, never 401.

@@ -46,29 +46,43 @@ export class SecretVerifier {
   }
 
   /**
-   * Whether the memo already holds the result for this key and hash, so that checking it
-   * costs no Argon2 run. The attempt throttle lets such checks through during an attack.
+   * The memo key of a presented key checked against a stored hash, or undefined when there
+   * is no memo or the hash is not a string. Computed once per request and handed to
+   * {@link recall} and {@link check}.
    *
    * @param presentedKey - the whole presented key.
    * @param storedHash - the row's PHC string.
    */
-  remembers(presentedKey: string, storedHash: unknown): boolean {
-    if (!this.#memo || typeof storedHash !== 'string') return false;
-    return this.#memo.get(this.#memo.keyOf(presentedKey, storedHash)) !== undefined;
+  memoKeyOf(presentedKey: string, storedHash: unknown): string | undefined {
+    return this.#memo && typeof storedHash === 'string' ? this.#memo.keyOf(presentedKey, storedHash) : undefined;
+  }
+
+  /**
+   * The memo's answer, which costs no Argon2 run, or undefined when the check would have to
+   * compute. The attempt throttle lets such answers through during an attack.
+   *
+   * @param memoKey - from {@link memoKeyOf}.
+   */
+  recall(memoKey: string | undefined): SecretCheck | undefined {
+    const remembered = memoKey === undefined ? undefined : this.#memo!.get(memoKey);
+    if (remembered === undefined) return undefined;
+    return remembered ? REMEMBERED_MATCH : REMEMBERED_MISMATCH;
   }
 
   /**
    * @param presentedKey - the whole presented key (memo input only, never stored).
    * @param secret - its secret part.
    * @param storedHash - the row's PHC string.
+   * @param memoKey - from {@link memoKeyOf}, when the caller already has it.
    */
-  async check(presentedKey: string, secret: string, storedHash: unknown): Promise<SecretCheck> {
-    const memoKey =
-      this.#memo && typeof storedHash === 'string'
-        ? this.#memo.keyOf(presentedKey, storedHash)
-        : undefined;
-    const remembered = memoKey === undefined ? undefined : this.#memo!.get(memoKey);
-    if (remembered !== undefined) return remembered ? REMEMBERED_MATCH : REMEMBERED_MISMATCH;
+  async check(
+    presentedKey: string,
+    secret: string,
+    storedHash: unknown,
+    memoKey = this.memoKeyOf(presentedKey, storedHash),
+  ): Promise<SecretCheck> {
+    const remembered = this.recall(memoKey);
+    if (remembered !== undefined) return remembered;
 
     const parsed = parseStoredHash(storedHash);
     if (!parsed.ok) return { ok: false, fault: parsed.fault };
