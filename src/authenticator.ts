@@ -247,7 +247,7 @@ class Pipeline {
     }
 
     // 8. Success.
-    this.usage.record(row.id, now);
+    this.usage.record(row.id, lookupId, now);
     this.rehasher?.schedule(row.id, row.key_hash, secret);
     this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {

@@ -80,9 +80,9 @@ export class MemoryKeyStore implements KeyStore {
   }
 
   async recordUsage(usage: readonly KeyUsage[]): Promise<void> {
-    for (const { id, used_at } of usage) {
+    for (const { id, lookup_id, used_at } of usage) {
       const row = this.#rows.get(id);
-      if (!row || !isLive(row)) continue;
+      if (!row || !isLive(row) || row.lookup_id !== lookup_id) continue;
       if (row.last_used_at === null || row.last_used_at < used_at) {
         row.last_used_at = new Date(used_at);
       }

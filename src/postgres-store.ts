@@ -182,8 +182,9 @@ export class PostgresKeyStore implements KeyStore {
   async recordUsage(usage: readonly KeyUsage[]): Promise<void> {
     if (usage.length === 0) return;
     const ids = usage.map((entry) => entry.id);
+    const lookupIds = usage.map((entry) => entry.lookup_id);
     const times = usage.map((entry) => isoTime(entry.used_at));
-    await this.#run('recordUsage', async (client) => client.query(this.#sql.usage, [ids, times]));
+    await this.#run('recordUsage', async (client) => client.query(this.#sql.usage, [ids, lookupIds, times]));
   }
 
   async #one(operation: string, text: string, values: unknown[]): Promise<ApiKeyRow | null> {
@@ -258,12 +259,17 @@ function statements(table: string) {
     lockById: `${select} WHERE id = $1 AND ${live()} FOR UPDATE`,
     insert: `INSERT INTO ${table} (${COLUMNS}) VALUES (${placeholders})`,
     // Duplicate ids in one batch collapse to their latest time first: an UPDATE joined to
-    // several source rows would pick one of them at random. Rows are locked in id order, so
+    // several source rows would pick one of them at random. Only uses of the row's current
+    // lookup id count (one per row after the join), so a flush racing a regenerate cannot
+    // stamp the new key. Rows are locked in id order, so
     // two instances flushing overlapping batches at once cannot deadlock.
     usage: `WITH used AS (
-  SELECT id, max(used_at) AS used_at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, used_at) GROUP BY id
+  SELECT id, lookup_id, max(used_at) AS used_at
+  FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, lookup_id, used_at)
+  GROUP BY id, lookup_id
 ), target AS (
-  SELECT k.id, used.used_at FROM ${table} AS k JOIN used ON used.id = k.id
+  SELECT k.id, used.used_at FROM ${table} AS k
+  JOIN used ON used.id = k.id AND used.lookup_id = k.lookup_id
   WHERE ${live('k.')}
     AND (k.last_used_at IS NULL OR k.last_used_at < used.used_at)
   ORDER BY k.id FOR UPDATE OF k

@@ -40,9 +40,14 @@ export type ApiKeyRowChange = Partial<
   Omit<ApiKeyRow, 'id' | 'account_id' | 'environment' | 'created_at'>
 >;
 
-/** One coalesced usage record: the key was used successfully at `used_at`. */
+/**
+ * One coalesced usage record: the key with this lookup id was used successfully at `used_at`.
+ * The lookup id names the key that was used, not just the row: a write that arrives after a
+ * regenerate must not stamp the new key with the old key's use.
+ */
 export interface KeyUsage {
   id: string;
+  lookup_id: string;
   used_at: Date;
 }
 
@@ -81,8 +86,9 @@ export interface KeyStore {
     change: (current: ApiKeyRow) => ApiKeyRowChange | null,
   ): Promise<ApiKeyRow | null>;
   /**
-   * Records successful uses in one batch. A timestamp never moves `last_used_at` backwards,
-   * and rows that are no longer live are skipped.
+   * Records successful uses in one batch. A timestamp never moves `last_used_at` backwards;
+   * rows that are no longer live, or whose current lookup id is not the one used (the key was
+   * regenerated since), are skipped.
    */
   recordUsage(usage: readonly KeyUsage[]): Promise<void>;
 }

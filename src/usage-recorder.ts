@@ -11,7 +11,8 @@ export class UsageRecorder {
   readonly #store: KeyStore;
   readonly #logger: CompleteLogger;
   readonly #timer: NodeJS.Timeout;
-  #pending = new Map<string, Date>();
+  /** The latest use of each key id since the last flush. */
+  #pending = new Map<string, KeyUsage>();
   #flushing: Promise<void> | undefined;
 
   constructor(store: KeyStore, intervalMs: number, logger: CompleteLogger) {
@@ -22,9 +23,9 @@ export class UsageRecorder {
     this.#timer.unref();
   }
 
-  /** Notes a successful use; costs a map write. */
-  record(keyId: string, usedAt: Date): void {
-    this.#pending.set(keyId, usedAt);
+  /** Notes a successful use of the key with this lookup id; costs a map write. */
+  record(keyId: string, lookupId: string, usedAt: Date): void {
+    this.#pending.set(keyId, { id: keyId, lookup_id: lookupId, used_at: usedAt });
   }
 
   /** Writes every pending use now. Resolves when done; never rejects. */
@@ -46,15 +47,15 @@ export class UsageRecorder {
     if (this.#pending.size === 0) return;
     const batch = this.#pending;
     this.#pending = new Map();
-    const usage: KeyUsage[] = [...batch].map(([id, used_at]) => ({ id, used_at }));
+    const usage = [...batch.values()];
 
     try {
       await this.#store.recordUsage(usage);
     } catch (error) {
-      // Put the batch back under anything recorded meanwhile (later times win) for the next try.
-      for (const [id, usedAt] of batch) {
-        const newer = this.#pending.get(id);
-        if (!newer || newer < usedAt) this.#pending.set(id, usedAt);
+      // Put the batch back for the next try, except where a key was used again meanwhile:
+      // that later use supersedes it.
+      for (const entry of usage) {
+        if (!this.#pending.has(entry.id)) this.#pending.set(entry.id, entry);
       }
       this.#logger.warn(
         { event: 'keyward.usage_flush_failed', keys: usage.length, error: describeError(error) },

@@ -210,7 +210,7 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
 
     queries.mockClear();
     const usedAt = new Date('2026-03-01T10:00:00.000Z');
-    await store.recordUsage(rows.map((row) => ({ id: row.id, used_at: usedAt })));
+    await store.recordUsage(rows.map((row) => ({ id: row.id, lookup_id: row.lookup_id, used_at: usedAt })));
     expect(queries).toHaveBeenCalledTimes(1);
     const { rows: used } = await pool.query(`SELECT count(*)::int AS n FROM ${store.table} WHERE last_used_at = $1`, [usedAt]);
     expect(used[0].n).toBe(40);

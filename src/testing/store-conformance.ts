@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ApiKeyRow, ApiKeyRowChange, KeyStore } from 'keyward';
+import type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage } from 'keyward';
 import { at, lookupIdOf, rowFields, sampleRow } from './conformance-rows.js';
 
 export { sampleRow } from './conformance-rows.js';
@@ -325,15 +325,15 @@ export function runStoreConformance<S extends KeyStore>(
     describe('recordUsage', () => {
       it('sets last_used_at of a key never used', withStore(async (store) => {
         const row = await inserted(store);
-        await store.recordUsage([{ id: row.id, used_at: at(1_000) }]);
+        await store.recordUsage([usedAt(row, 1_000)]);
         assert.deepEqual(rowFields(await store.findById(row.id)), { ...row, last_used_at: at(1_000) });
       }));
 
       it('never moves last_used_at backwards', withStore(async (store) => {
         const row = await inserted(store, { last_used_at: at(5_000) });
-        await store.recordUsage([{ id: row.id, used_at: at(4_000) }]);
+        await store.recordUsage([usedAt(row, 4_000)]);
         assert.deepEqual((await store.findById(row.id))?.last_used_at, at(5_000));
-        await store.recordUsage([{ id: row.id, used_at: at(6_000) }]);
+        await store.recordUsage([usedAt(row, 6_000)]);
         assert.deepEqual((await store.findById(row.id))?.last_used_at, at(6_000));
       }));
 
@@ -342,11 +342,11 @@ export function runStoreConformance<S extends KeyStore>(
         const b = await inserted(store, { last_used_at: at(100) });
         const c = await inserted(store, { last_used_at: at(9_000) });
         await store.recordUsage([
-          { id: a.id, used_at: at(300) },
-          { id: b.id, used_at: at(700) },
-          { id: a.id, used_at: at(900) },
-          { id: c.id, used_at: at(8_000) },
-          { id: a.id, used_at: at(200) },
+          usedAt(a, 300),
+          usedAt(b, 700),
+          usedAt(a, 900),
+          usedAt(c, 8_000),
+          usedAt(a, 200),
         ]);
         assert.deepEqual((await store.findById(a.id))?.last_used_at, at(900));
         assert.deepEqual((await store.findById(b.id))?.last_used_at, at(700));
@@ -356,16 +356,26 @@ export function runStoreConformance<S extends KeyStore>(
       it('ignores unknown ids and empty batches', withStore(async (store) => {
         const row = await inserted(store);
         await store.recordUsage([]);
-        await store.recordUsage([{ id: 'key_unknown', used_at: at(1) }, { id: row.id, used_at: at(2) }]);
+        await store.recordUsage([{ id: 'key_unknown', lookup_id: 'unknownLook1', used_at: at(1) }, usedAt(row, 2)]);
         assert.deepEqual((await store.findById(row.id))?.last_used_at, at(2));
+      }));
+
+      it('skips a use of a lookup id the row no longer has (a regenerate came first)', withStore(async (store) => {
+        const row = await inserted(store);
+        const replaced = await store.modify(row.id, () => ({ lookup_id: 'ReplacedId01', last_used_at: null }));
+        assert.ok(replaced);
+        await store.recordUsage([usedAt(row, 500)]);
+        assert.equal((await store.findById(row.id))?.last_used_at, null);
+        await store.recordUsage([usedAt(replaced, 600)]);
+        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(600));
       }));
 
       it('skips rows that are not live and leaves them hidden', withStore(async (store) => {
         const deleted = await inserted(store, { soft_deleted: true, last_used_at: at(10) });
         const revoked = await inserted(store, { revoked_at: at(0), last_used_at: null });
         await store.recordUsage([
-          { id: deleted.id, used_at: at(50) },
-          { id: revoked.id, used_at: at(50) },
+          usedAt(deleted, 50),
+          usedAt(revoked, 50),
         ]);
         await assertHidden(store, deleted);
         await assertHidden(store, revoked);
@@ -379,12 +389,17 @@ export function runStoreConformance<S extends KeyStore>(
       it('keeps no reference to the batch it was given', withStore(async (store) => {
         const row = await inserted(store);
         const usedAt = at(70);
-        await store.recordUsage([{ id: row.id, used_at: usedAt }]);
+        await store.recordUsage([{ id: row.id, lookup_id: row.lookup_id, used_at: usedAt }]);
         usedAt.setTime(0);
         assert.deepEqual((await store.findById(row.id))?.last_used_at, at(70));
       }));
     });
   });
+}
+
+/** A usage record of a row's current key, `offsetMs` after the fixed base time. */
+function usedAt(row: ApiKeyRow, offsetMs: number): KeyUsage {
+  return { id: row.id, lookup_id: row.lookup_id, used_at: at(offsetMs) };
 }
 
 /** Asserts that no find method returns the row. */
