@@ -48,7 +48,7 @@ async function authenticateTimes(times: number, key: string): Promise<void> {
 describe('write-behind last_used_at', () => {
   it('turns 10,000 successful authentications of one key into one store write per flush interval', async () => {
     const store = new CountingStore();
-    const { key, keyId } = await issueKey({ store });
+    const { key, keyId, lookupId } = await issueKey({ store });
     const time = steppingClock();
     auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL, clock: time.clock });
 
@@ -56,13 +56,13 @@ describe('write-behind last_used_at', () => {
     expect(store.batches).toHaveLength(0);
 
     await vi.advanceTimersByTimeAsync(INTERVAL);
-    expect(store.batches).toEqual([[{ id: keyId, used_at: time.latest() }]]);
+    expect(store.batches).toEqual([[{ id: keyId, lookup_id: lookupId, used_at: time.latest() }]]);
     expect(store.allRows()[0]!.last_used_at).toEqual(time.latest());
 
     await authenticateTimes(10_000, key);
     await vi.advanceTimersByTimeAsync(INTERVAL);
     expect(store.batches).toHaveLength(2);
-    expect(store.batches[1]).toEqual([{ id: keyId, used_at: time.latest() }]);
+    expect(store.batches[1]).toEqual([{ id: keyId, lookup_id: lookupId, used_at: time.latest() }]);
 
     // An interval without uses writes nothing.
     await vi.advanceTimersByTimeAsync(INTERVAL * 3);
@@ -85,7 +85,7 @@ describe('write-behind last_used_at', () => {
 
   it('keeps answering while a write fails, logs each failed flush once and retries on the next flush', async () => {
     const store = new CountingStore();
-    const { key, keyId } = await issueKey({ store });
+    const { key, keyId, lookupId } = await issueKey({ store });
     const warn = vi.fn();
     const unhandled = vi.fn();
     process.on('unhandledRejection', unhandled);
@@ -116,7 +116,7 @@ describe('write-behind last_used_at', () => {
       await authenticateTimes(100, key);
       await vi.advanceTimersByTimeAsync(INTERVAL);
       expect(store.batches).toHaveLength(3);
-      expect(store.batches[2]).toEqual([{ id: keyId, used_at: time.latest() }]);
+      expect(store.batches[2]).toEqual([{ id: keyId, lookup_id: lookupId, used_at: time.latest() }]);
       expect(store.allRows()[0]!.last_used_at).toEqual(time.latest());
       expect(warn).toHaveBeenCalledTimes(2);
       expect(unhandled).not.toHaveBeenCalled();
@@ -148,7 +148,7 @@ describe('write-behind last_used_at', () => {
 
   it('writes pending uses on close()', async () => {
     const store = new CountingStore();
-    const { key, keyId } = await issueKey({ store });
+    const { key, keyId, lookupId } = await issueKey({ store });
     const time = steppingClock();
     const closing = createApiKeyAuth({ store, argon2Pool: false, clock: time.clock });
 
@@ -156,7 +156,7 @@ describe('write-behind last_used_at', () => {
     expect(store.batches).toHaveLength(0);
     await closing.close();
 
-    expect(store.batches).toEqual([[{ id: keyId, used_at: time.latest() }]]);
+    expect(store.batches).toEqual([[{ id: keyId, lookup_id: lookupId, used_at: time.latest() }]]);
     expect(store.allRows()[0]!.last_used_at).toEqual(time.latest());
   });
 

@@ -1,4 +1,4 @@
-import { checksumOf, createKeyManager, MemoryKeyStore, type Argon2Params, type KeyStore } from 'keyward';
+import { checksumOf, createKeyManager, parseApiKey, MemoryKeyStore, type Argon2Params, type KeyStore } from 'keyward';
 
 /** Cheap Argon2 parameters for tests that are about plumbing, not cost. */
 export const FAST_ARGON2: Argon2Params = { memoryKiB: 1_024, iterations: 1, parallelism: 1 };
@@ -19,14 +19,16 @@ export function wrongSecretOf(key: string, variant = 0): string {
 /** Issues one sandbox key into a fresh (or the given) store. */
 export async function issueKey(
   options: { store?: KeyStore; argon2?: Argon2Params; accountId?: string } = {},
-): Promise<{ store: KeyStore; key: string; keyId: string }> {
+): Promise<{ store: KeyStore; key: string; keyId: string; lookupId: string }> {
   const store = options.store ?? new MemoryKeyStore();
   const manager = createKeyManager({ store, argon2: options.argon2 ?? FAST_ARGON2 });
   const { key, card } = await manager.issue({
     accountId: options.accountId ?? 'acct_perf',
     environment: 'sandbox',
   });
-  return { store, key, keyId: card.keyId };
+  const parsed = parseApiKey(key);
+  if (!parsed.ok) throw new Error('the key manager issued a key that does not parse');
+  return { store, key, keyId: card.keyId, lookupId: parsed.key.lookupId };
 }
 
 /** The request shape `authenticate` takes, for a Bearer key. */
