@@ -20,14 +20,16 @@ export type ServerMessage =
       cpuMicros: number;
     };
 
-const [frameworkName, form, poolJson] = process.argv.slice(2) as [string, RouteForm, string];
+// The third argument: authenticator options beyond the defaults, as JSON (such as a throttle
+// switched off).
+const [frameworkName, form, optionsJson] = process.argv.slice(2) as [string, RouteForm, string];
 const framework = FRAMEWORKS.find((candidate) => candidate.name === frameworkName);
 if (!framework) throw new Error(`cannot serve ${frameworkName}`);
 
 const store = new MemoryKeyStore();
 const { key } = await createKeyManager({ store }).issue({ accountId: 'acct_bench', environment: 'production' });
 const storedHash = store.allRows()[0]!.key_hash;
-const auth = createApiKeyAuth({ store, argon2Pool: JSON.parse(poolJson) as ApiKeyAuthOptions['argon2Pool'] });
+const auth = createApiKeyAuth({ store, ...(JSON.parse(optionsJson) as Partial<ApiKeyAuthOptions>) });
 const server = await framework.start(form, { auth, storedHash });
 
 // A gateway that has served its key once: the memo knows it and the Argon2 threads are up.
