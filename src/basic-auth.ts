@@ -1,4 +1,5 @@
 import { secretsEqual } from './compare.js';
+import { trimOws } from './extract.js';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import {
   assertHeaderParameter,
@@ -180,19 +181,6 @@ function readBasicCredentials(
   const colon = text.indexOf(':');
   if (colon === -1) return 'malformed_credentials';
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
-/** Strips spaces and tabs at both ends with a plain loop (a regex could backtrack). */
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
-  return value.slice(start, end);
-}
-
-function isOws(code: number): boolean {
-  return code === 0x20 || code === 0x09;
 }
 
 /** A header sent twice arrives as an array; two different copies are malformed (null). */

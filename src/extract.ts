@@ -149,8 +149,11 @@ function singleValue(value: string | string[] | undefined): string | ExtractCred
   return value[0];
 }
 
-/** Strips optional whitespace (spaces and tabs) at both ends, as HTTP allows. */
-function trimOws(value: string): string {
+/**
+ * Strips optional whitespace (spaces and tabs) at both ends, as HTTP allows, with a plain
+ * loop: a regular expression could backtrack on a long run of whitespace.
+ */
+export function trimOws(value: string): string {
   let start = 0;
   let end = value.length;
   while (start < end && isOws(value.charCodeAt(start))) start++;

@@ -10,8 +10,9 @@ import {
   type KeyManager,
   type KeyStatus,
 } from '../src/index.js';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { rejection } from './helpers/errors.js';
 
-const CHEAP_ARGON2 = { memoryKiB: 256, iterations: 1, parallelism: 1 };
 const SEALING = { current: 'k1', keys: { k1: Buffer.alloc(32, 7) } };
 
 let store: MemoryKeyStore;
@@ -21,7 +22,7 @@ let manager: KeyManager;
 beforeEach(() => {
   store = new MemoryKeyStore();
   auth = createApiKeyAuth({ store });
-  manager = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: SEALING });
+  manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: SEALING });
 });
 
 afterEach(async () => {
@@ -33,15 +34,6 @@ async function call(key: string): Promise<{ status: number; body?: any }> {
   const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
   if (result.ok) return { status: 200 };
   return { status: result.response.status, body: JSON.parse(result.response.body) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ApiKeyAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(ApiKeyAuthError);
-  return error as ApiKeyAuthError;
 }
 
 describe('createKeyManager: issue', () => {
@@ -108,7 +100,7 @@ describe('createKeyManager: issue', () => {
 describe('createKeyManager: describe', () => {
   it('shows the six card fields, the masked key and webhook settings, and never the key', async () => {
     const now = new Date('2026-03-01T10:00:00Z');
-    const clocked = createKeyManager({ store, argon2: CHEAP_ARGON2, clock: () => now });
+    const clocked = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => now });
     const { key, card } = await clocked.issue({ accountId: 'acct_1', environment: 'production' });
 
     const described = await clocked.describe(card.keyId);

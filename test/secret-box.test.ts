@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKeyAuthError, createSecretBox } from '../src/index.js';
+import { thrown } from './helpers/errors.js';
 
 const K1 = Buffer.alloc(32, 0x11);
 const K2 = Buffer.alloc(32, 0x22);
 const SEALED_SHAPE = /^v1\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
-
-function openError(action: () => unknown): ApiKeyAuthError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ApiKeyAuthError);
-    return error as ApiKeyAuthError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('createSecretBox', () => {
   it('seals to v1.<keyId>.<iv>.<ciphertext>.<tag> in base64url and opens it again', () => {
@@ -58,7 +49,7 @@ describe('createSecretBox', () => {
     const old = createSecretBox({ current: 'k1', keys: { k1: K1 } }).seal('rotate-me');
     const box = createSecretBox({ current: 'k2', keys: { k2: K2 } });
 
-    const error = openError(() => box.open(old));
+    const error = thrown(() => box.open(old));
 
     expect(error.code).toBe('ERR_WEBHOOK_SECRET');
     expect(error.message).toContain('"k1"');
@@ -69,14 +60,14 @@ describe('createSecretBox', () => {
     const box = createSecretBox({ current: 'k1', keys: { k1: K1, k2: K1 } });
     const relabelled = box.seal('bound').replace(/^v1\.k1\./, 'v1.k2.');
 
-    expect(openError(() => box.open(relabelled)).code).toBe('ERR_WEBHOOK_SECRET');
+    expect(thrown(() => box.open(relabelled)).code).toBe('ERR_WEBHOOK_SECRET');
   });
 
   it('refuses a value opened with the wrong key bytes under the same id', () => {
     const sealed = createSecretBox({ current: 'k1', keys: { k1: K1 } }).seal('secret');
     const wrong = createSecretBox({ current: 'k1', keys: { k1: K2 } });
 
-    expect(openError(() => wrong.open(sealed)).message).toMatch(/wrong key or altered value/);
+    expect(thrown(() => wrong.open(sealed)).message).toMatch(/wrong key or altered value/);
   });
 
   it('refuses an altered ciphertext or tag', () => {
@@ -87,7 +78,7 @@ describe('createSecretBox', () => {
     for (const index of [3, 4]) {
       const altered = [...parts];
       altered[index] = flip(altered[index]!);
-      expect(openError(() => box.open(altered.join('.'))).code).toBe('ERR_WEBHOOK_SECRET');
+      expect(thrown(() => box.open(altered.join('.'))).code).toBe('ERR_WEBHOOK_SECRET');
     }
   });
 
@@ -103,7 +94,7 @@ describe('createSecretBox', () => {
   ])('refuses %s with ERR_WEBHOOK_SECRET', (_what, value) => {
     const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
 
-    expect(openError(() => box.open(value)).code).toBe('ERR_WEBHOOK_SECRET');
+    expect(thrown(() => box.open(value)).code).toBe('ERR_WEBHOOK_SECRET');
   });
 
   it('copies the key bytes: changing the caller buffer later has no effect', () => {
@@ -130,7 +121,7 @@ describe('createSecretBox', () => {
     ['a key id with a dot', { current: 'a.b', keys: { 'a.b': K1 } }, /key id "a.b"/],
     ['a misspelt field', { curent: 'k1', keys: { k1: K1 } }, /Did you mean "current"/],
   ])('refuses %s at setup with ERR_OPTIONS_INVALID', (_what, keys, message) => {
-    const error = openError(() => createSecretBox(keys as never));
+    const error = thrown(() => createSecretBox(keys as never));
 
     expect(error.code).toBe('ERR_OPTIONS_INVALID');
     expect(error.message).toMatch(message);

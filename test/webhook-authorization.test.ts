@@ -9,19 +9,11 @@ import {
   webhookAuthorizationFor,
   type KeyManager,
 } from '../src/index.js';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { rejection } from './helpers/errors.js';
 
-const CHEAP_ARGON2 = { memoryKiB: 256, iterations: 1, parallelism: 1 };
 const K1 = Buffer.alloc(32, 0x11);
 const K2 = Buffer.alloc(32, 0x22);
-
-async function rejection(promise: Promise<unknown>): Promise<ApiKeyAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(ApiKeyAuthError);
-  return error as ApiKeyAuthError;
-}
 
 describe('basicAuthorizationHeader', () => {
   it('encodes user:password, keeping colons in the password', () => {
@@ -56,7 +48,7 @@ describe('outbound Authorization for a delivery', () => {
 
   beforeEach(async () => {
     store = new MemoryKeyStore();
-    manager = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: { current: 'k1', keys: { k1: K1 } } });
+    manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k1', keys: { k1: K1 } } });
     keyId = (await manager.issue({ accountId: 'acct_1', environment: 'production' })).card.keyId;
   });
 
@@ -93,7 +85,7 @@ describe('outbound Authorization for a delivery', () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'u', password: 'rotate-me' });
     const rotated = createKeyManager({
       store,
-      argon2: CHEAP_ARGON2,
+      argon2: TEST_ARGON2,
       webhookKeys: { current: 'k2', keys: { k1: K1, k2: K2 } },
     });
     const expected = `Basic ${Buffer.from('u:rotate-me').toString('base64')}`;
@@ -103,7 +95,7 @@ describe('outbound Authorization for a delivery', () => {
     expect(store.allRows()[0]!.webhook_basic_auth_password_sealed).toMatch(/^v1\.k2\./);
     expect(await rotated.resealWebhookPassword(keyId)).toBe(false);
 
-    const onlyK2 = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: { current: 'k2', keys: { k2: K2 } } });
+    const onlyK2 = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: K2 } } });
     expect(await onlyK2.webhookAuthorization(keyId)).toBe(expected);
   });
 
@@ -113,7 +105,7 @@ describe('outbound Authorization for a delivery', () => {
 
   it('answers ERR_WEBHOOK_SECRET once the sealing key is dropped, with no password in the error', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'u', password: 'zz-hidden-77' });
-    const onlyK2 = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: { current: 'k2', keys: { k2: K2 } } });
+    const onlyK2 = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: K2 } } });
 
     const error = await rejection(onlyK2.webhookAuthorization(keyId));
 
@@ -125,7 +117,7 @@ describe('outbound Authorization for a delivery', () => {
 
   it('answers ERR_WEBHOOK_SECRET when a password is stored but the manager has no sealing keys', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password: 'pw' });
-    const bare = createKeyManager({ store, argon2: CHEAP_ARGON2 });
+    const bare = createKeyManager({ store, argon2: TEST_ARGON2 });
 
     expect((await rejection(bare.webhookAuthorization(keyId))).code).toBe('ERR_WEBHOOK_SECRET');
     expect((await rejection(bare.resealWebhookPassword(keyId))).code).toBe('ERR_WEBHOOK_SECRET');

@@ -8,9 +8,9 @@ import {
   type ApiKeyAuth,
   type KeyManager,
 } from '../src/index.js';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { CaptureLogger } from './helpers/capture-logger.js';
 
-const CHEAP_ARGON2 = { memoryKiB: 256, iterations: 1, parallelism: 1 };
 const SEALING_KEY = Buffer.alloc(32, 0x5a);
 const PASSWORD = 'Zq9-webhook-p\u00e4ss:word';
 
@@ -55,7 +55,7 @@ describe('webhook password secrecy', () => {
     store = new MemoryKeyStore();
     manager = createKeyManager({
       store,
-      argon2: CHEAP_ARGON2,
+      argon2: TEST_ARGON2,
       webhookKeys: { current: 'k1', keys: { k1: SEALING_KEY } },
     });
     logger = new CaptureLogger(LEAK_FORMS);
@@ -132,12 +132,12 @@ describe('webhook password secrecy', () => {
   it('puts no password into the error of a password that cannot be opened', async () => {
     const rotatedAway = createKeyManager({
       store,
-      argon2: CHEAP_ARGON2,
+      argon2: TEST_ARGON2,
       webhookKeys: { current: 'k2', keys: { k2: Buffer.alloc(32, 1) } },
     });
     const wrongBytes = createKeyManager({
       store,
-      argon2: CHEAP_ARGON2,
+      argon2: TEST_ARGON2,
       webhookKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 1) } },
     });
 

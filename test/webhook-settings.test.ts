@@ -8,28 +8,10 @@ import {
   normalizeWebhookUsername,
   type KeyManager,
 } from '../src/index.js';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { rejection, thrown } from './helpers/errors.js';
 
-const CHEAP_ARGON2 = { memoryKiB: 256, iterations: 1, parallelism: 1 };
 const SEALING = { current: 'k1', keys: { k1: Buffer.alloc(32, 1) } };
-
-function thrown(action: () => unknown): ApiKeyAuthError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ApiKeyAuthError);
-    return error as ApiKeyAuthError;
-  }
-  throw new Error('expected a throw');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ApiKeyAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(ApiKeyAuthError);
-  return error as ApiKeyAuthError;
-}
 
 describe('normalizeWebhookUrl', () => {
   it.each([
@@ -148,7 +130,7 @@ describe('KeyManager: webhook settings', () => {
 
   beforeEach(async () => {
     store = new MemoryKeyStore();
-    manager = createKeyManager({ store, argon2: CHEAP_ARGON2, webhookKeys: SEALING });
+    manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: SEALING });
     keyId = (await manager.issue({ accountId: 'acct_1', environment: 'production' })).card.keyId;
   });
 
@@ -237,7 +219,7 @@ describe('KeyManager: webhook settings', () => {
   });
 
   it('refuses to store a password without sealing keys, and writes nothing', async () => {
-    const bare = createKeyManager({ store, argon2: CHEAP_ARGON2 });
+    const bare = createKeyManager({ store, argon2: TEST_ARGON2 });
 
     const error = await rejection(bare.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'pw' }));
 
@@ -246,7 +228,7 @@ describe('KeyManager: webhook settings', () => {
   });
 
   it('stores URL and username without sealing keys when no password is given', async () => {
-    const bare = createKeyManager({ store, argon2: CHEAP_ARGON2 });
+    const bare = createKeyManager({ store, argon2: TEST_ARGON2 });
 
     const card = await bare.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay' });
 
