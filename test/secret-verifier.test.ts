@@ -4,7 +4,8 @@ import { Argon2PoolBusyError } from '../src/argon2-pool.js';
 import { computeArgon2id } from '../src/hash.js';
 import { answeredFromMemo, SecretVerifier, type Argon2Runner } from '../src/secret-verifier.js';
 import { VerificationMemo } from '../src/verification-memo.js';
-import { bearer, FAST_ARGON2, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { bearer, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
 
 // Counts the real in-thread Argon2 runs the authenticator makes (argon2Pool: false).
 vi.mock('../src/hash.js', async (importOriginal) => {
@@ -30,7 +31,7 @@ const KEY = 'presented-key-stand-in';
 
 describe('SecretVerifier', () => {
   it('runs Argon2 once for identical checks in flight together, and all get the same answer', async () => {
-    const stored = await hashSecret(SECRET, FAST_ARGON2);
+    const stored = await hashSecret(SECRET, TEST_ARGON2);
     const runner = countingRunner();
     const verifier = new SecretVerifier(new VerificationMemo(), runner.run);
 
@@ -43,7 +44,7 @@ describe('SecretVerifier', () => {
   });
 
   it('remembers a failure, so the same wrong key sent again runs no Argon2', async () => {
-    const stored = await hashSecret(SECRET, FAST_ARGON2);
+    const stored = await hashSecret(SECRET, TEST_ARGON2);
     const runner = countingRunner();
     const verifier = new SecretVerifier(new VerificationMemo(), runner.run);
 
@@ -56,7 +57,7 @@ describe('SecretVerifier', () => {
   });
 
   it('does not share between different keys or different stored hashes', async () => {
-    const [first, second] = await Promise.all([hashSecret(SECRET, FAST_ARGON2), hashSecret(SECRET, FAST_ARGON2)]);
+    const [first, second] = await Promise.all([hashSecret(SECRET, TEST_ARGON2), hashSecret(SECRET, TEST_ARGON2)]);
     const runner = countingRunner();
     const verifier = new SecretVerifier(new VerificationMemo(), runner.run);
 
@@ -71,7 +72,7 @@ describe('SecretVerifier', () => {
   });
 
   it('reports overloaded to every sharer when the pool refuses, and remembers nothing', async () => {
-    const stored = await hashSecret(SECRET, FAST_ARGON2);
+    const stored = await hashSecret(SECRET, TEST_ARGON2);
     let busy = true;
     const real = countingRunner();
     const run: Argon2Runner = (...args) => (busy ? Promise.reject(new Argon2PoolBusyError('busy')) : real.run(...args));
@@ -86,7 +87,7 @@ describe('SecretVerifier', () => {
   });
 
   it('lets any other runner failure through to the caller', async () => {
-    const stored = await hashSecret(SECRET, FAST_ARGON2);
+    const stored = await hashSecret(SECRET, TEST_ARGON2);
     const verifier = new SecretVerifier(new VerificationMemo(), () => Promise.reject(new RangeError('worker died')));
 
     await expect(verifier.check(KEY, SECRET, stored)).rejects.toThrow('worker died');

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth, type KeyUsage } from 'keyward';
-import { bearer, FAST_ARGON2, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { bearer, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
 
 /** A memory store that records every recordUsage batch and can be told to fail or hang. */
 class CountingStore extends MemoryKeyStore {
@@ -162,7 +163,7 @@ describe('write-behind last_used_at', () => {
 
   it('records no use for refused requests', async () => {
     const store = new CountingStore();
-    const manager = createKeyManager({ store, argon2: FAST_ARGON2 });
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
     const live = await manager.issue({ accountId: 'acct_live', environment: 'sandbox' });
     const suspended = await manager.issue({ accountId: 'acct_susp', environment: 'sandbox', status: 'suspended' });
     auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL });

@@ -1,7 +1,5 @@
 import { checksumOf, createKeyManager, parseApiKey, MemoryKeyStore, type Argon2Params, type KeyStore } from 'keyward';
-
-/** Cheap Argon2 parameters for tests that are about plumbing, not cost. */
-export const FAST_ARGON2: Argon2Params = { memoryKiB: 1_024, iterations: 1, parallelism: 1 };
+import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 
 /**
  * A well-formed key (valid checksum) with the same prefix and lookup id as `key` and another
@@ -21,7 +19,7 @@ export async function issueKey(
   options: { store?: KeyStore; argon2?: Argon2Params; accountId?: string } = {},
 ): Promise<{ store: KeyStore; key: string; keyId: string; lookupId: string }> {
   const store = options.store ?? new MemoryKeyStore();
-  const manager = createKeyManager({ store, argon2: options.argon2 ?? FAST_ARGON2 });
+  const manager = createKeyManager({ store, argon2: options.argon2 ?? TEST_ARGON2 });
   const { key, card } = await manager.issue({
     accountId: options.accountId ?? 'acct_perf',
     environment: 'sandbox',
