@@ -87,8 +87,10 @@ export interface Attempt {
 /**
  * Counts failed attempts per lookup id and per client address, in fixed windows, in bounded
  * memory. Attempts still being verified count too (each distinct key once), so a burst of
- * forgeries sent all at once cannot start more Argon2 runs than the limit allows. Per
- * process: several gateway instances each count their own.
+ * forgeries sent all at once cannot start more Argon2 runs than the limit allows. The
+ * per-lookup-id limit applies to suspect clients only (see `#isSuspect`), so forgeries from
+ * one address never lock out the key's holder at another. Per process: several gateway
+ * instances each count their own.
  *
  * > [!NOTE]
  * > When more than `maxTracked` ids or addresses fail within a window, the least recently
@@ -129,15 +131,32 @@ export class AttemptThrottle {
   enter(attempt: Attempt): number {
     const now = this.#now();
     const client = attempt.client === undefined ? undefined : clip(attempt.client);
-    const waits = [
-      this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now),
-    ];
+    const waits = [0];
     if (client !== undefined) {
       waits.push(this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now));
+    }
+    // The per-key limit stops only suspect clients. Otherwise anyone who knows a lookup id
+    // (public by design) could lock its genuine holder out for a whole window with ten
+    // forgeries, before this instance has verified the real key once.
+    if (this.#isSuspect(client, attempt.credential, now)) {
+      waits.push(this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now));
     }
     adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, 1);
     if (client !== undefined) adjust(this.#clientInFlight, client, attempt.credential, 1);
     return Math.max(...waits);
+  }
+
+  /**
+   * A client is suspect when its address is unknown, when it failed in the current window,
+   * or when it has another key under verification right now (a burst of forgeries). A
+   * genuine holder who sends only their own key is none of these.
+   */
+  #isSuspect(client: string | undefined, credential: string, now: number): boolean {
+    if (client === undefined) return true;
+    const window = this.#byClient.get(client);
+    if (window && now - window.start < this.#limits.windowMs) return true;
+    const pending = this.#clientInFlight.get(client);
+    return pending !== undefined && (pending.size > 1 || !pending.has(credential));
   }
 
   /**

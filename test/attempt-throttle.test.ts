@@ -99,6 +99,22 @@ describe('AttemptThrottle', () => {
     expect(probe(throttle, 'id1', undefined)).toBe(0);
   });
 
+  it('applies a lookup id\'s limit only to clients that failed or send several keys at once', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    throttle.recordFailure('id1', '203.0.113.7');
+    throttle.recordFailure('id1', '203.0.113.7');
+    // The forger's own address is stopped by the key's limit...
+    expect(probe(throttle, 'id1', '203.0.113.7')).toBe(10);
+    // ...but the holder at another address, who never failed, may still be verified.
+    const holder = { lookupId: 'id1', client: '198.51.100.1', credential: 'genuine' };
+    expect(throttle.enter(holder)).toBe(0);
+    // A second, different key from that address while the first is in flight is a burst.
+    expect(probe(throttle, 'id1', '198.51.100.1')).toBe(10);
+    throttle.leave(holder);
+    // An unknown address is always treated as suspect.
+    expect(probe(throttle, 'id1', undefined)).toBe(10);
+  });
+
   it('counts client addresses apart from lookup ids, each address on its own', () => {
     const throttle = new AttemptThrottle(limits, () => 0);
     for (const id of ['a', 'b', 'c']) throttle.recordFailure(id, '203.0.113.7');
@@ -199,6 +215,20 @@ describe.each(ADAPTERS)('throttling failed attempts on $name', (adapter) => {
     expect((await get(forged(valid, 99))).status).toBe(429);
     for (let i = 0; i < 5; i++) expect((await get(valid)).status).toBe(200);
     expect(argon2Runs()).toBe(runs);
+  });
+
+  it('never locks out a holder this instance has not verified yet, while the forger stays stopped', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: { maxFailuresPerKey: 3, windowMs: 60_000 } });
+
+    for (let n = 0; n < 6; n++) await sendFrom('127.0.0.2', app.url, '/v1/whoami', bearer(forged(valid, n)));
+    expect((await sendFrom('127.0.0.2', app.url, '/v1/whoami', bearer(forged(valid, 50)))).status).toBe(429);
+
+    // First request of the genuine holder on this instance, from another address: verified.
+    expect((await sendFrom('127.0.0.3', app.url, '/v1/whoami', bearer(valid))).status).toBe(200);
+    // A new forger address gets one Argon2 run, then the key's limit applies to it as well.
+    expect((await sendFrom('127.0.0.4', app.url, '/v1/whoami', bearer(forged(valid, 60)))).status).toBe(401);
+    expect((await sendFrom('127.0.0.4', app.url, '/v1/whoami', bearer(forged(valid, 61)))).status).toBe(429);
   });
 
   it('limits other lookup ids separately', async () => {
