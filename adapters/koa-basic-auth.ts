@@ -35,8 +35,9 @@ export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
       ctx.set({ ...result.error.headers });
       throw result.error;
     }
+    // Headers after the body, as in koaApiKeyAuth: they replace what Koa sets for a string.
     ctx.status = result.response.status;
-    ctx.set({ ...result.response.headers });
     ctx.body = result.response.body;
+    ctx.set({ ...result.response.headers });
   };
 }

@@ -67,11 +67,12 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
     if (forwardErrors) throw result.error;
 
     // Through Koa's own response (not ctx.respond = false) so that upstream middleware, a
-    // request logger say, sees the real status. Content-Type is set before the body, so Koa
-    // keeps it; the length Koa computes for a string equals the one the core wrote.
+    // request logger say, sees the real status. The headers go last: setting a string body
+    // makes Koa write its own `Content-Length` (and a default type), and the core's headers
+    // must replace them so the bytes match the other adapters, header-name case included.
     const { status, headers, body } = result.response;
     ctx.status = status;
-    ctx.set(headers);
     ctx.body = body;
+    ctx.set(headers);
   };
 }

@@ -3,6 +3,7 @@
  * Express 5 answer (status, headers other than transport ones, body). The pipeline suite
  * checks each adapter against the tables; this one catches any drift between frameworks.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksumOf, createApiKeyAuth, createKeyManager, generateApiKey, KEY_STATUSES, type ApiKeyAuth } from 'keyward';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
@@ -129,7 +130,35 @@ describe('every adapter answers exactly as Express 5', () => {
     }
   });
 
+  it('sends the same header names, letter case included, on every adapter', async () => {
+    const headerLines = async (url: string) => {
+      const raw = await rawGet(url, `Authorization: Bearer ${wrongSecret()}`);
+      const head = raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n').slice(1);
+      return head.filter((line) => !/^(date|connection|keep-alive|x-powered-by):/i.test(line)).sort();
+    };
+    const reference = await headerLines(apps.get(express5Adapter.name)!.url);
+    expect(reference).toContain(`content-length: ${'{"error":{"code":"ERR_API_KEY_INVALID","message":"The API key is invalid."}}'.length}`);
+    for (const [name, app] of apps) {
+      expect({ adapter: name, lines: await headerLines(app.url) }).toEqual({ adapter: name, lines: reference });
+    }
+  });
+
   it('runs against every adapter of the suite', () => {
     expect([...apps.keys()]).toEqual(['express 5', 'express 4', 'koa 3', 'koa 2', 'fastify 5', 'fastify 4']);
   });
 });
+
+/** The raw bytes of a response to one GET /v1/whoami, header names exactly as sent. */
+function rawGet(baseUrl: string, headerLine: string): Promise<string> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.end(`GET /v1/whoami HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${headerLine}\r\nConnection: close\r\n\r\n`);
+    });
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => (text += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+}
