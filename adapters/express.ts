@@ -1,5 +1,11 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { resolveRouteOptions, type ApiKeyAuth, type ApiKeyContext, type RouteOptions } from 'keyward';
+import {
+  resolveRouteOptions,
+  type ApiKeyAuth,
+  type ApiKeyContext,
+  type CredentialRequest,
+  type RouteOptions,
+} from 'keyward';
 import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
 
 declare global {
@@ -42,21 +48,7 @@ export function expressApiKeyAuth(
 
   return function expressApiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction) {
     auth
-      .authenticate(
-        {
-          headers: req.headers,
-          // Keeps a repeated Authorization header, which req.headers drops to its first copy.
-          headersDistinct: req.headersDistinct,
-          url: req.originalUrl ?? req.url,
-          remoteAddress: req.socket?.remoteAddress,
-          // A getter: Express works req.ip out (trust proxy) only for requests that reach the
-          // secret check with throttling on.
-          get clientIp() {
-            return req.ip;
-          },
-        },
-        requirement,
-      )
+      .authenticate(new ExpressCredentialRequest(req), requirement)
       .then((result) => {
         if (result.ok) {
           req.apiKey = result.context;
@@ -71,6 +63,36 @@ export function expressApiKeyAuth(
       // Express 4 ignores a returned promise; anything thrown above must still reach next().
       .catch(next);
   };
+}
+
+/**
+ * The request parts keyward reads. A class rather than an object literal with a `clientIp`
+ * getter: V8 builds a literal with an accessor slowly (about 0.4 µs per request here), a class
+ * instance with a prototype getter almost for free.
+ */
+class ExpressCredentialRequest implements CredentialRequest {
+  readonly headers: CredentialRequest['headers'];
+  // Keeps a repeated Authorization header, which req.headers drops to its first copy.
+  readonly headersDistinct: CredentialRequest['headersDistinct'];
+  readonly url: string;
+  readonly remoteAddress: string | undefined;
+  readonly #req: Request;
+
+  constructor(req: Request) {
+    this.headers = req.headers;
+    this.headersDistinct = req.headersDistinct;
+    this.url = req.originalUrl ?? req.url;
+    this.remoteAddress = req.socket?.remoteAddress;
+    this.#req = req;
+  }
+
+  /**
+   * Express works req.ip out (trust proxy) only when this is read: for requests that reach
+   * the secret check with throttling on.
+   */
+  get clientIp(): string | undefined {
+    return this.#req.ip;
+  }
 }
 
 /** Options of {@link expressBasicAuth}. */

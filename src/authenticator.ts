@@ -15,6 +15,7 @@ import type { StoredHashFault } from './phc.js';
 import { AttemptThrottle } from './attempt-throttle.js';
 import { answeredFromMemo } from './secret-verifier.js';
 import { Rehasher } from './rehash.js';
+import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 
 /** What a successful authentication attaches to the request. */
 export interface ApiKeyContext {
@@ -144,7 +145,12 @@ class Pipeline {
     private readonly usage: UsageRecorder,
     private readonly throttle?: AttemptThrottle,
     private readonly rehasher?: Rehasher,
-  ) {}
+  ) {
+    this.storeDeadline = new SharedDeadline(settings.storeTimeoutMs);
+  }
+
+  /** Bounds every store lookup with one shared timer rather than a timer per request. */
+  private readonly storeDeadline: SharedDeadline;
 
   async run(request: CredentialRequest, requirement: RouteRequirement): Promise<AuthResult> {
     try {
@@ -258,21 +264,13 @@ class Pipeline {
 
   /** The live row, null, or the 503 error for a store that failed or did not answer in time. */
   private async findRow(lookupId: string): Promise<ApiKeyRow | null | ApiKeyAuthError> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<typeof STORE_TIMEOUT>((resolve) => {
-      timer = setTimeout(resolve, this.settings.storeTimeoutMs, STORE_TIMEOUT);
-    });
     try {
-      const lookup = Promise.resolve().then(() => this.settings.store.findByLookupId(lookupId));
-      // A lookup that settles after the timeout must not surface as an unhandled rejection.
-      lookup.catch(() => {});
-      const row = await Promise.race([lookup, timeout]);
-      if (row === STORE_TIMEOUT) return this.refusals.unavailable(STORE_TIMEOUT);
+      const row = await this.storeDeadline.race(this.settings.store.findByLookupId(lookupId));
+      if (row === TIMED_OUT) return this.refusals.unavailable(STORE_TIMEOUT);
       return row ?? null;
     } catch (error) {
+      // A store that throws instead of rejecting lands here too.
       return this.refusals.unavailable(error);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

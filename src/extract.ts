@@ -65,22 +65,26 @@ export function extractCredential(
   request: CredentialRequest,
   carriers: CredentialCarriers,
 ): ExtractCredentialResult {
-  const found: ExtractCredentialResult[] = [];
-  const add = (result: CarrierResult) => result && found.push(result);
+  // Plain calls and no per-request closures, arrays or sets: this runs on every request.
+  const authorization = readAuthorization(headerValue(request, 'authorization'));
+  const bare = carriers.apiKeyHeader ? readBareHeader(headerValue(request, carriers.apiKeyHeader)) : undefined;
+  const query = carriers.queryParameter ? readQuery(request.url, carriers.queryParameter) : undefined;
 
-  const header = (name: string) => request.headersDistinct?.[name] ?? request.headers[name];
-  add(readAuthorization(header('authorization')));
-  if (carriers.apiKeyHeader) add(readBareHeader(header(carriers.apiKeyHeader)));
-  if (carriers.queryParameter) add(readQuery(request.url, carriers.queryParameter));
+  // The first unusable carrier, in this order, decides; then any two usable ones must agree.
+  if (authorization?.ok === false) return authorization;
+  if (bare?.ok === false) return bare;
+  if (query?.ok === false) return query;
+  const first = authorization ?? bare ?? query;
+  if (first === undefined) return { ok: false, reason: 'missing' };
+  if ((bare && bare.credential !== first.credential) || (query && query.credential !== first.credential)) {
+    return { ok: false, reason: 'conflicting_credentials' };
+  }
+  return first;
+}
 
-  if (found.length === 0) return { ok: false, reason: 'missing' };
-
-  const failure = found.find((result) => !result.ok);
-  if (failure) return failure;
-
-  const credentials = new Set(found.map((result) => (result.ok ? result.credential : '')));
-  if (credentials.size > 1) return { ok: false, reason: 'conflicting_credentials' };
-  return found[0]!;
+/** A header's value, from `headersDistinct` when the adapter passed it (it keeps repeats). */
+function headerValue(request: CredentialRequest, name: string): string | string[] | undefined {
+  return request.headersDistinct?.[name] ?? request.headers[name];
 }
 
 /**
@@ -143,8 +147,8 @@ function readBareValue(value: string): ExtractCredentialResult {
 function singleValue(value: string | string[] | undefined): string | ExtractCredentialResult | undefined {
   if (value === undefined || typeof value === 'string') return value;
   if (value.length === 0) return undefined;
-  if (value.some((item) => item !== value[0])) {
-    return { ok: false, reason: 'conflicting_credentials' };
+  for (let i = 1; i < value.length; i++) {
+    if (value[i] !== value[0]) return { ok: false, reason: 'conflicting_credentials' };
   }
   return value[0];
 }
