@@ -291,6 +291,10 @@ class Pipeline {
     return { ok: false, error, response: responseFor(error, this.settings.errorBody) };
   }
 
+  // Known shortcoming: every fault is logged, one line per request. During a flood that
+  // fills the Argon2 queue (overloaded) or a database outage that is thousands of error lines
+  // a second. It goes away with a per-reason sampler here (one line a second per reason with
+  // a count of those skipped); until then, rate-limit these events in the app's logger.
   private report(decision: AuthDecision): void {
     if (decision.outcome === 'fault') {
       this.logger.error({ event: 'keyward.auth', ...decision }, describeFault(decision));
