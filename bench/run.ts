@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { argon2Verify } from 'hash-wasm';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore } from 'keyward';
 import { FRAMEWORKS, type RouteForm } from './frameworks.js';
+import { memoHitOnPostgres } from './postgres.js';
 import type { LoadJob, LoadSummary } from './load.js';
 import type { ServerMessage } from './server.js';
 
@@ -341,8 +342,9 @@ async function main(): Promise<void> {
   }
   const log = (text: string) => console.error(`[bench ${Math.round((Date.now() - started) / 1000)}s] ${text}`);
 
-  log('1/5 core authenticate() memo hit');
+  log('1/5 core authenticate() memo hit, on memory and on PostgreSQL');
   const core = await memoHitPerSecond();
+  const postgres = await memoHitOnPostgres(Math.max(SECONDS, 3));
   log('2/5 routes with and without keyward');
   const http = await frameworks();
   log('3/5 first-seen key vs bare argon2Verify');
@@ -358,6 +360,14 @@ async function main(): Promise<void> {
   const express = http.express!;
   const rows: Row[] = [
     ['1 memo hit, core, one core', `${core.perCpuSecond.toLocaleString('en')} per CPU-s (${core.perWallSecond.toLocaleString('en')} per wall-s)`, `>= ${TARGETS.memoHitPerSecond.toLocaleString('en')} /s`, verdict(core.perCpuSecond >= TARGETS.memoHitPerSecond)],
+    [
+      '1 memo hit, PostgresKeyStore',
+      'skipped' in postgres
+        ? `skipped: ${postgres.skipped}`
+        : `${postgres.requestsPerSecond.toLocaleString('en')} req/s, ${postgres.queriesPerRequest} statements per request (${postgres.inFlight} in flight, pool of ${postgres.poolSize})`,
+      'reported',
+      'info',
+    ],
   ];
   for (const [name, row] of Object.entries(http)) {
     const { ratio, cpuRatio, bare, keyward } = row;
@@ -383,6 +393,7 @@ async function main(): Promise<void> {
     settings: { httpSeconds: SECONDS, throughputConnections: THROUGHPUT_CONNECTIONS, argon2: 'm=19456,t=2,p=1', argon2Pool: 'defaults' },
     targets: TARGETS,
     memoHit: core,
+    memoHitPostgres: postgres,
     routes: http,
     firstSeen: cold,
     naive: httpRow(naive),
