@@ -2,10 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import {
   ApiKeyAuthError,
+  NodeCredentialRequest,
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyContext,
-  type CredentialRequest,
   type RouteOptions,
 } from 'keyward';
 
@@ -108,7 +108,7 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, factory);
 
   return async function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply) {
-    const raw = new FastifyCredentialRequest(request);
+    const raw = new NodeCredentialRequest(request.raw, request.raw.url, request);
     const result = await auth.authenticate(raw, requirement);
     if (result.ok) {
       request.apiKey = result.context;
@@ -122,31 +122,4 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
     const { status, headers, body } = result.response;
     return reply.code(status).headers(headers).send(Buffer.from(body));
   };
-}
-
-/**
- * The request parts keyward reads. A class rather than an object literal with a `clientIp`
- * getter: V8 builds a literal with an accessor slowly (about 0.4 µs per request here), a class
- * instance with a prototype getter almost for free.
- */
-class FastifyCredentialRequest implements CredentialRequest {
-  readonly headers: CredentialRequest['headers'];
-  // Keeps a repeated Authorization header, which raw.headers drops to its first copy.
-  readonly headersDistinct: CredentialRequest['headersDistinct'];
-  readonly url: string | undefined;
-  readonly remoteAddress: string | undefined;
-  readonly #request: FastifyRequest;
-
-  constructor(request: FastifyRequest) {
-    this.headers = request.raw.headers;
-    this.headersDistinct = request.raw.headersDistinct;
-    this.url = request.raw.url;
-    this.remoteAddress = request.raw.socket?.remoteAddress;
-    this.#request = request;
-  }
-
-  /** Fastify's request.ip honours its trustProxy option; read only when the throttle needs it. */
-  get clientIp(): string {
-    return this.#request.ip;
-  }
 }

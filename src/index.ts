@@ -93,3 +93,4 @@ export { assertInteger, assertKnownOptions, assertOptionsObject } from './option
 export { DEFAULT_ATTEMPT_THROTTLE, type AttemptThrottleOptions } from './attempt-throttle.js';
 export type { PepperOptions } from './pepper.js';
 export { PEPPER_ID_SHAPE } from './phc.js';
+export { NodeCredentialRequest, type ClientIpSource } from './node-request.js';

@@ -1,0 +1,52 @@
+import type { IncomingMessage } from 'node:http';
+import type { CredentialRequest } from './extract.js';
+
+/** Whatever gives the client address as the framework works it out (`req.ip`, `ctx.ip`). */
+export interface ClientIpSource {
+  readonly ip?: string | undefined;
+}
+
+/**
+ * The request parts keyward reads, taken from Node's request message: what every adapter
+ * hands to `authenticate`.
+ *
+ * A class rather than an object literal with a `clientIp` getter: V8 builds a literal with an
+ * accessor slowly (about 0.4 µs per request on the benchmark machine), a class instance with
+ * a prototype getter almost for free.
+ *
+ * @example
+ * ```ts
+ * // In an Express middleware: the framework's request object knows the client IP.
+ * await auth.authenticate(new NodeCredentialRequest(req, req.originalUrl, req));
+ * ```
+ */
+export class NodeCredentialRequest implements CredentialRequest {
+  readonly headers: CredentialRequest['headers'];
+  // Keeps a repeated Authorization header, which `headers` drops to its first copy.
+  readonly headersDistinct: CredentialRequest['headersDistinct'];
+  readonly url: string | undefined;
+  readonly remoteAddress: string | undefined;
+  readonly #ipSource: ClientIpSource;
+
+  /**
+   * @param message - Node's request message.
+   * @param url - path and query as the framework sees them.
+   * @param ipSource - the framework's request or context, whose `ip` follows its trust-proxy
+   *   setting.
+   */
+  constructor(message: IncomingMessage, url: string | undefined, ipSource: ClientIpSource) {
+    this.headers = message.headers;
+    this.headersDistinct = message.headersDistinct;
+    this.url = url;
+    this.remoteAddress = message.socket?.remoteAddress;
+    this.#ipSource = ipSource;
+  }
+
+  /**
+   * The framework works its client IP out (trust proxy) only when this is read: for requests
+   * that reach the secret check with throttling on.
+   */
+  get clientIp(): string | undefined {
+    return this.#ipSource.ip;
+  }
+}
