@@ -15,6 +15,7 @@ import type { StoredHashFault } from './phc.js';
 import { AttemptThrottle } from './attempt-throttle.js';
 import { answeredFromMemo } from './secret-verifier.js';
 import { Rehasher } from './rehash.js';
+import { LogSampler } from './log-sampler.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 
 /** What a successful authentication attaches to the request. */
@@ -136,7 +137,12 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   };
 }
 
+/** Fault reasons an outsider can trigger at request rate: logged through a sampler. */
+const SAMPLED_FAULTS: ReadonlySet<DecisionReason> = new Set(['overloaded', 'store_error', 'store_timeout']);
+
 class Pipeline {
+  private readonly faultSampler = new LogSampler(1_000);
+
   constructor(
     private readonly settings: ResolvedAuthOptions,
     private readonly logger: CompleteLogger,
@@ -291,13 +297,15 @@ class Pipeline {
     return { ok: false, error, response: responseFor(error, this.settings.errorBody) };
   }
 
-  // Known shortcoming: every fault is logged, one line per request. During a flood that
-  // fills the Argon2 queue (overloaded) or a database outage that is thousands of error lines
-  // a second. It goes away with a per-reason sampler here (one line a second per reason with
-  // a count of those skipped); until then, rate-limit these events in the app's logger.
   private report(decision: AuthDecision): void {
     if (decision.outcome === 'fault') {
-      this.logger.error({ event: 'keyward.auth', ...decision }, describeFault(decision));
+      // Faults anyone can cause at request rate (a full queue, a database outage) are logged
+      // once a second per reason, with how many were held back; the hook still sees each one.
+      const skipped = SAMPLED_FAULTS.has(decision.reason) ? this.faultSampler.admit(decision.reason) : 0;
+      if (skipped !== undefined) {
+        const fields = skipped > 0 ? { event: 'keyward.auth', ...decision, skipped } : { event: 'keyward.auth', ...decision };
+        this.logger.error(fields, describeFault(decision));
+      }
     } else {
       this.logger.debug({ event: 'keyward.auth', ...decision }, `keyward: ${decision.reason}`);
     }
