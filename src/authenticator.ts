@@ -118,7 +118,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const memo = settings.memo ? new VerificationMemo(settings.memo) : undefined;
   const pool = settings.argon2Pool ? new Argon2Pool(settings.argon2Pool) : undefined;
   const verifier = new SecretVerifier(memo, pool?.run, settings.pepper);
-  const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, logger);
+  const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, settings.storeTimeoutMs, logger);
   const throttle = settings.throttle
     ? new AttemptThrottle(settings.throttle, () => settings.clock().getTime())
     : undefined;

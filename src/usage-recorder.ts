@@ -5,19 +5,22 @@ import type { KeyStore, KeyUsage } from './store.js';
  * Writes `last_used_at` behind the request path. Uses are coalesced per key (the latest time
  * wins) and flushed in one batch per interval, so the store sees at most one write per key per
  * interval however many requests arrive. A failed flush keeps its uses for the next one and
- * never touches a request.
+ * never touches a request. A write that does not finish within the store timeout counts as
+ * failed, so neither the interval nor `close()` can hang on a stuck store.
  */
 export class UsageRecorder {
   readonly #store: KeyStore;
   readonly #logger: CompleteLogger;
   readonly #timer: NodeJS.Timeout;
+  readonly #writeTimeoutMs: number;
   /** The latest use of each key id since the last flush. */
   #pending = new Map<string, KeyUsage>();
   #flushing: Promise<void> | undefined;
 
-  constructor(store: KeyStore, intervalMs: number, logger: CompleteLogger) {
+  constructor(store: KeyStore, intervalMs: number, writeTimeoutMs: number, logger: CompleteLogger) {
     this.#store = store;
     this.#logger = logger;
+    this.#writeTimeoutMs = writeTimeoutMs;
     this.#timer = setInterval(() => void this.flush(), intervalMs);
     // A pending write is no reason to keep the process alive; close() flushes it.
     this.#timer.unref();
@@ -50,7 +53,7 @@ export class UsageRecorder {
     const usage = [...batch.values()];
 
     try {
-      await this.#store.recordUsage(usage);
+      await this.#recordWithin(usage);
     } catch (error) {
       // Put the batch back for the next try, except where a key was used again meanwhile:
       // that later use supersedes it.
@@ -61,6 +64,22 @@ export class UsageRecorder {
         { event: 'keyward.usage_flush_failed', keys: usage.length, error: describeError(error) },
         'keyward could not record last_used_at; it will retry on the next flush',
       );
+    }
+  }
+
+  /** The store's write, or a rejection once the write timeout has passed. */
+  async #recordWithin(usage: KeyUsage[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`recordUsage took longer than ${this.#writeTimeoutMs} ms`)), this.#writeTimeoutMs);
+    });
+    const write = Promise.resolve().then(() => this.#store.recordUsage(usage));
+    // A write that settles after the timeout must not surface as an unhandled rejection.
+    write.catch(() => {});
+    try {
+      await Promise.race([write, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -147,6 +147,21 @@ describe('write-behind last_used_at', () => {
     expect(store.batches).toHaveLength(2);
   });
 
+  it('gives up on a write that never finishes after the store timeout, so close() returns', async () => {
+    const store = new CountingStore();
+    const { key } = await issueKey({ store });
+    store.hold = new Promise(() => {});
+    const warnings: string[] = [];
+    const logger = { warn: (fields: Record<string, unknown>) => warnings.push(String(fields.event)) };
+    const closing = createApiKeyAuth({ store, argon2Pool: false, storeTimeoutMs: 50, logger });
+
+    await closing.authenticate(bearer(key));
+    await closing.close();
+
+    expect(store.batches).toHaveLength(1);
+    expect(warnings).toEqual(['keyward.usage_flush_failed']);
+  });
+
   it('writes pending uses on close()', async () => {
     const store = new CountingStore();
     const { key, keyId, lookupId } = await issueKey({ store });
