@@ -27,6 +27,7 @@ import { expressApiKeyAuth } from 'keyward/express';
 import { fastifyApiKeyAuthHook } from 'keyward/fastify';
 import { koaApiKeyAuth } from 'keyward/koa';
 import { ADAPTERS, listen, type RunningApp } from './http/apps.js';
+import { bearer } from './helpers/keys.js';
 
 vi.mock('hash-wasm', async (importOriginal) => {
   const real = await importOriginal<typeof import('hash-wasm')>();
@@ -35,7 +36,6 @@ vi.mock('hash-wasm', async (importOriginal) => {
 
 const argon2Runs = () => vi.mocked(argon2id).mock.calls.length;
 const TOO_MANY_BODY = '{"error":{"code":"ERR_TOO_MANY_ATTEMPTS","message":"Too many failed attempts. Retry later."}}';
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 /** The n-th forged key for a real key's lookup id: valid checksum, wrong secret. */
 function forged(key: string, n: number): string {

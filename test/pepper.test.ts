@@ -20,10 +20,10 @@ import { CaptureLogger } from './helpers/capture-logger.js';
 import { send } from './helpers/http-client.js';
 import { InstrumentedStore } from './helpers/stores.js';
 import { ADAPTERS, type RunningApp } from './http/apps.js';
+import { bearer } from './helpers/keys.js';
 
 const P1 = Buffer.alloc(32, 1);
 const P2 = Buffer.alloc(32, 2);
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 const hashOf = (store: InstrumentedStore) => store.allRows()[0]!.key_hash;
 
 describe('pepper ids in PHC strings', () => {

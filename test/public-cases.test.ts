@@ -24,6 +24,7 @@ import { IN_THREAD_ARGON2 } from './helpers/argon2-count.js';
 import { comparable, send, sendRaw, type ClientResponse } from './helpers/http-client.js';
 import { InstrumentedStore, insertRawRow } from './helpers/stores.js';
 import { ADAPTERS, type RunningApp } from './http/apps.js';
+import { bearer, forgeSecret } from './helpers/keys.js';
 
 vi.mock('hash-wasm', async (importOriginal) => {
   const real = await importOriginal<typeof import('hash-wasm')>();
@@ -38,17 +39,11 @@ const HASH_A = '$argon2id$v=19$m=512,t=2,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7G
 /** A vector computed by the reference tool with a 32-character base62 secret: a real key can carry it. */
 const VECTOR = ARGON2_VECTORS[1]!;
 
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 /** The real-format key for a lookup id and a 32-character secret. */
 function keyOf(lookupId: string, secret: string, prefix = 'sk_test_'): string {
   const head = prefix + lookupId + secret;
   return head + checksumOf(head);
-}
-
-/** A key with a valid checksum for an existing lookup id but another secret. */
-function forgeSecret(key: string, fill = 'W'): string {
-  return keyOf(key.slice(8, 20), fill.repeat(32), key.slice(0, 8));
 }
 
 function swapCase(text: string): string {

@@ -5,9 +5,9 @@ import { ApiKeyAuthError, createApiKeyAuth, createKeyManager, type ApiKeyAuth, t
 import { fastifyApiKeyAuth, fastifyApiKeyAuthHook } from 'keyward/fastify';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { InstrumentedStore } from '../helpers/stores.js';
+import { bearer } from '../helpers/keys.js';
 
 const INVALID_BODY = '{"error":{"code":"ERR_API_KEY_INVALID","message":"The API key is invalid."}}';
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 describe('fastifyApiKeyAuth options', () => {
   const auth = createApiKeyAuth({ store: new InstrumentedStore() });

@@ -8,8 +8,8 @@ import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { send } from '../helpers/http-client.js';
 import { InstrumentedStore } from '../helpers/stores.js';
 import { listen, type RunningApp } from '../http/apps.js';
+import { bearer } from '../helpers/keys.js';
 
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 describe('koaApiKeyAuth options', () => {
   const auth = createApiKeyAuth({ store: new InstrumentedStore() });

@@ -5,11 +5,12 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checksumOf, createApiKeyAuth, createKeyManager, generateApiKey, KEY_STATUSES, type ApiKeyAuth } from 'keyward';
+import { createApiKeyAuth, createKeyManager, generateApiKey, KEY_STATUSES, type ApiKeyAuth } from 'keyward';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { comparable, send, type ClientResponse } from '../helpers/http-client.js';
 import { InstrumentedStore } from '../helpers/stores.js';
 import { ADAPTERS, express5Adapter, type RunningApp } from './apps.js';
+import { bearer, forgeSecret } from '../helpers/keys.js';
 
 interface Case {
   name: string;
@@ -22,7 +23,6 @@ interface Case {
   store?: (store: InstrumentedStore) => void;
 }
 
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 describe('every adapter answers exactly as Express 5', () => {
   const store = new InstrumentedStore();
@@ -52,10 +52,7 @@ describe('every adapter answers exactly as Express 5', () => {
     await auth.close();
   });
 
-  const wrongSecret = () => {
-    const head = keys.allowed!.slice(0, 20) + 'W'.repeat(32);
-    return head + checksumOf(head);
-  };
+  const wrongSecret = () => forgeSecret(keys.allowed!);
 
   const cases: Case[] = [
     ...KEY_STATUSES.filter((status) => status !== 'allowed').map((status) => ({

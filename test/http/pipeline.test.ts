@@ -16,8 +16,9 @@ import {
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { CaptureLogger } from '../helpers/capture-logger.js';
 import { comparable, send, sendRaw, type ClientResponse } from '../helpers/http-client.js';
-import { InstrumentedStore, insertRawRow } from '../helpers/stores.js';
+import { InstrumentedStore } from '../helpers/stores.js';
 import { ADAPTERS, type RunningApp } from './apps.js';
+import { bearer, forgeSecret } from '../helpers/keys.js';
 
 const INVALID_BODY = '{"error":{"code":"ERR_API_KEY_INVALID","message":"The API key is invalid."}}';
 const INVALID_HEADERS = {
@@ -35,13 +36,6 @@ const STATUS_MESSAGES: Record<string, string> = {
   rejected: 'This API key is rejected. Contact your account manager.',
 };
 
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-
-/** A key with a valid checksum for an existing lookup id but a different secret. */
-function forgeSecret(key: string): string {
-  const head = key.slice(0, 20) + 'W'.repeat(32);
-  return head + checksumOf(head);
-}
 
 function expectGenericInvalid(response: ClientResponse): void {
   expect(response.status).toBe(401);

@@ -8,6 +8,7 @@ import { Agent, request } from 'node:http';
 import { checksumOf, createApiKeyAuth, createKeyManager, generateApiKey, KEY_STATUSES, MemoryKeyStore, type ApiKeyAuth } from 'keyward';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { ADAPTERS, type RunningApp } from '../http/apps.js';
+import { bearer } from '../helpers/keys.js';
 
 const TOTAL = Number(process.env.SOAK_REQUESTS ?? 10_000);
 // A first, smaller round warms every framework's and module's one-time caches, so that the
@@ -42,7 +43,6 @@ async function probesFor(store: MemoryKeyStore): Promise<Probe[]> {
   const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
   const issue = async (label: string, input: object = {}) =>
     (await manager.issue({ accountId: `acct_${label}`, environment: 'sandbox', ...input })).key;
-  const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
   const get = (category: string, headers: Record<string, string>, expected: number[]): Probe => ({ category, app: 'main', method: 'GET', path: '/v1/whoami', headers, expected });
 
   const valid = await issue('valid');

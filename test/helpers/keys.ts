@@ -1,0 +1,15 @@
+import { checksumOf } from 'keyward';
+
+/** The headers of a request that presents `key` as a Bearer token. */
+export function bearer(key: string): { authorization: string } {
+  return { authorization: `Bearer ${key}` };
+}
+
+/**
+ * A key with a valid checksum for the same prefix and lookup id as `key` but another secret
+ * (`fill` repeated), so it finds the row and fails only at the Argon2 step.
+ */
+export function forgeSecret(key: string, fill = 'W'): string {
+  const head = key.slice(0, 20) + fill.repeat(32);
+  return head + checksumOf(head);
+}
