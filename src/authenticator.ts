@@ -1,22 +1,21 @@
+import { Argon2Pool } from './argon2-pool.js';
+import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
+import { AttemptThrottle } from './attempt-throttle.js';
 import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
 import { extractCredential, type CredentialFailure, type CredentialRequest } from './extract.js';
 import { parseApiKey, type Environment, type KeyFormatFailure } from './key-format.js';
+import { LogSampler } from './log-sampler.js';
 import { completeLogger, type CompleteLogger } from './logger.js';
-import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
+import type { StoredHashFault } from './phc.js';
+import { Rehasher } from './rehash.js';
 import { RefusalFactory, responseFor, type AuthResponse } from './responses.js';
-import { SecretVerifier } from './secret-verifier.js';
-import { Argon2Pool } from './argon2-pool.js';
+import { checkRow } from './row-check.js';
+import { answeredFromMemo, SecretVerifier } from './secret-verifier.js';
+import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow } from './store.js';
 import { describeError, UsageRecorder } from './usage-recorder.js';
 import { VerificationMemo } from './verification-memo.js';
-import { checkRow } from './row-check.js';
-import type { StoredHashFault } from './phc.js';
-import { AttemptThrottle } from './attempt-throttle.js';
-import { answeredFromMemo } from './secret-verifier.js';
-import { Rehasher } from './rehash.js';
-import { LogSampler } from './log-sampler.js';
-import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 
 /** What a successful authentication attaches to the request. */
 export interface ApiKeyContext {
