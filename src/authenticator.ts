@@ -1,6 +1,7 @@
 import { Argon2Pool } from './argon2-pool.js';
 import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
 import { AttemptThrottle } from './attempt-throttle.js';
+import { describeError } from './describe-error.js';
 import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
 import { extractCredential, type CredentialFailure, type CredentialRequest } from './extract.js';
 import { parseApiKey, type Environment, type KeyFormatFailure } from './key-format.js';
@@ -14,7 +15,7 @@ import { answeredFromMemo, SecretVerifier } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow } from './store.js';
-import { describeError, UsageRecorder } from './usage-recorder.js';
+import { UsageRecorder } from './usage-recorder.js';
 import { VerificationMemo } from './verification-memo.js';
 
 /** What a successful authentication attaches to the request. */

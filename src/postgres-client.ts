@@ -1,5 +1,5 @@
 import { ApiKeyAuthError } from 'keyward';
-import { describeError } from './usage-recorder.js';
+import { describeError } from './describe-error.js';
 
 /**
  * The part of a `pg` query result the store reads. keyward never imports `pg`: these shapes

@@ -3,7 +3,7 @@ import type { CompleteLogger } from './logger.js';
 import type { PepperRing } from './pepper.js';
 import { HASH_BYTES, SALT_BYTES, parseStoredHash, type Argon2Params, type ParsedArgon2Hash } from './phc.js';
 import type { KeyStore } from './store.js';
-import { describeError } from './usage-recorder.js';
+import { describeError } from './describe-error.js';
 
 /** What new hashes are written with: the target a stored hash is upgraded to. */
 export interface HashPolicy {

@@ -1,3 +1,4 @@
+import { describeError } from './describe-error.js';
 import type { CompleteLogger } from './logger.js';
 import type { KeyStore, KeyUsage } from './store.js';
 
@@ -82,11 +83,4 @@ export class UsageRecorder {
       clearTimeout(timer);
     }
   }
-}
-
-/** A store error's name, code and message, for operators. */
-export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message}`;
 }
