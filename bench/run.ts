@@ -5,9 +5,10 @@
  * traffic goes to 127.0.0.1.
  *
  * Environment: BENCH_SECONDS sets the length of each HTTP run (default 3; the flood runs
- * three times as long).
+ * three times as long). BENCH_ONLY runs some sections only (comma-separated: core, routes,
+ * first-seen, naive, flood) and then writes nothing. BENCH_PIN=0 turns core pinning off.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -44,8 +45,27 @@ const TARGETS = {
 // Child processes
 // ---------------------------------------------------------------------------------------
 
-function forkTs(file: string, args: string[] = []): ChildProcess {
-  return fork(here(file), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * On a machine with two or more cores, servers run on core 0 and load generators on the
+ * others (Linux `taskset`), so a load generator never takes CPU time from the server it
+ * measures; that is the closest this machine comes to a load generator on a machine of its
+ * own. The process running this script and the Argon2 threads follow their process.
+ */
+const PIN = process.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && canPin();
+const SERVER_CPUS = '0';
+const LOAD_CPUS = `1-${availableParallelism() - 1}`;
+
+function canPin(): boolean {
+  return spawnSync('taskset', ['-c', '0', process.execPath, '-e', '0']).status === 0;
+}
+
+function forkTs(file: string, args: string[], cpus: string): ChildProcess {
+  const execArgv = ['--import', 'tsx'];
+  const options = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[] };
+  if (!PIN) return fork(here(file), args, { ...options, execArgv });
+  // fork() starts `execPath ...execArgv file ...args`; taskset execs node in place, so the
+  // IPC channel passes through.
+  return fork(here(file), args, { ...options, execPath: 'taskset', execArgv: ['-c', cpus, process.execPath, ...execArgv] });
 }
 
 async function nextMessage<T>(child: ChildProcess): Promise<T> {
@@ -62,7 +82,7 @@ interface BenchServer {
 }
 
 async function startServer(framework: string, form: RouteForm, options: object = {}): Promise<BenchServer> {
-  const child = forkTs('./server.ts', [framework, form, JSON.stringify(options)]);
+  const child = forkTs('./server.ts', [framework, form, JSON.stringify(options)], SERVER_CPUS);
   const ready = await nextMessage<Extract<ServerMessage, { type: 'ready' }>>(child);
   return {
     port: ready.port,
@@ -81,7 +101,7 @@ async function startServer(framework: string, form: RouteForm, options: object =
 }
 
 async function load(job: LoadJob): Promise<LoadSummary> {
-  const child = forkTs('./load.ts');
+  const child = forkTs('./load.ts', [], LOAD_CPUS);
   child.send(job);
   const summary = await nextMessage<LoadSummary>(child);
   await once(child, 'exit');
@@ -334,7 +354,25 @@ function verdict(ok: boolean): Verdict {
   return ok ? 'met' : 'MISSED';
 }
 
+const SECTIONS: Record<string, () => Promise<unknown>> = {
+  core: memoHitPerSecond,
+  routes: frameworks,
+  'first-seen': () => firstSeen(),
+  naive: () => route('express', 'naive', 10, Math.max(SECONDS, 3)),
+  flood: async () => ({ keyward: await flood('keyward'), throttleOff: await flood('keyward', { throttle: false }), control: await flood('bare') }),
+};
+
+/** BENCH_ONLY: the named sections, printed as JSON; results.json is left as it is. */
+async function some(names: string[]): Promise<void> {
+  for (const name of names) {
+    const section = SECTIONS[name];
+    if (!section) throw new Error(`BENCH_ONLY: no section ${name}; sections: ${Object.keys(SECTIONS).join(', ')}`);
+    console.log(name, JSON.stringify(await section(), null, 2));
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY) return some(process.env.BENCH_ONLY.split(','));
   const started = Date.now();
   const loadBefore = loadavg().map((value) => round(value));
   if (loadBefore[0]! > 0.5) {
@@ -390,7 +428,13 @@ async function main(): Promise<void> {
   const results = {
     when: new Date().toISOString(),
     machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
-    settings: { httpSeconds: SECONDS, throughputConnections: THROUGHPUT_CONNECTIONS, argon2: 'm=19456,t=2,p=1', argon2Pool: 'defaults' },
+    settings: {
+      httpSeconds: SECONDS,
+      throughputConnections: THROUGHPUT_CONNECTIONS,
+      argon2: 'm=19456,t=2,p=1',
+      argon2Pool: 'defaults',
+      pinning: PIN ? { serverCpus: SERVER_CPUS, loadCpus: LOAD_CPUS } : 'off',
+    },
     targets: TARGETS,
     memoHit: core,
     memoHitPostgres: postgres,

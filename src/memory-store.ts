@@ -108,13 +108,14 @@ function isLive(row: ApiKeyRow): boolean {
   return !row.soft_deleted && row.revoked_at === null;
 }
 
-// Rows are flat: strings, numbers, booleans, null and Dates. A field-by-field copy with fresh
-// Dates is several times faster than structuredClone, and this runs on every authentication.
+// Rows are flat: strings, numbers, booleans, null and Dates. A spread (which V8 clones fast)
+// with fresh Dates put in afterwards is several times faster than structuredClone or a
+// field-by-field copy, and this runs on every authentication.
 function copy<T extends object>(value: T): T {
-  const out: Record<string, unknown> = {};
-  for (const name of Object.keys(value)) {
-    const field = (value as Record<string, unknown>)[name];
-    out[name] = field instanceof Date ? new Date(field.getTime()) : field;
+  const out = { ...value } as Record<string, unknown>;
+  for (const name in out) {
+    const field = out[name];
+    if (field instanceof Date) out[name] = new Date(field.getTime());
   }
   return out as T;
 }

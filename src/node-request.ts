@@ -10,9 +10,10 @@ export interface ClientIpSource {
  * The request parts keyward reads, taken from Node's request message: what every adapter
  * hands to `authenticate`.
  *
- * A class rather than an object literal with a `clientIp` getter: V8 builds a literal with an
- * accessor slowly (about 0.4 µs per request on the benchmark machine), a class instance with
- * a prototype getter almost for free.
+ * A class rather than an object literal with getters: V8 builds a literal with an accessor
+ * slowly (about 0.4 µs per request on the benchmark machine), a class instance with
+ * prototype getters almost for free. What only the attempt throttle reads (the client
+ * addresses) is worked out only when it is read.
  *
  * @example
  * ```ts
@@ -23,9 +24,9 @@ export interface ClientIpSource {
 export class NodeCredentialRequest implements CredentialRequest {
   readonly headers: CredentialRequest['headers'];
   // Keeps a repeated Authorization header, which `headers` drops to its first copy.
-  readonly headersDistinct: CredentialRequest['headersDistinct'];
+  readonly rawHeaders: readonly string[];
   readonly url: string | undefined;
-  readonly remoteAddress: string | undefined;
+  readonly #message: IncomingMessage;
   readonly #ipSource: ClientIpSource;
 
   /**
@@ -36,10 +37,15 @@ export class NodeCredentialRequest implements CredentialRequest {
    */
   constructor(message: IncomingMessage, url: string | undefined, ipSource: ClientIpSource) {
     this.headers = message.headers;
-    this.headersDistinct = message.headersDistinct;
+    this.rawHeaders = message.rawHeaders;
     this.url = url;
-    this.remoteAddress = message.socket?.remoteAddress;
+    this.#message = message;
     this.#ipSource = ipSource;
+  }
+
+  /** The socket's peer address, read only when asked for (it can cost a system call). */
+  get remoteAddress(): string | undefined {
+    return this.#message.socket?.remoteAddress;
   }
 
   /**

@@ -1,5 +1,5 @@
-import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { ProcessHmacSha256 } from './hmac-sha256.js';
 
 /** Bounds of the verification memo. */
 export interface VerificationMemoOptions {
@@ -25,7 +25,7 @@ const BYTES_PER_ENTRY = 256;
  * callers keep their memo hits during an attack.
  */
 export class VerificationMemo {
-  readonly #secret = randomBytes(32);
+  readonly #hmac = new ProcessHmacSha256();
   readonly #matches: LRUCache<string, true>;
   readonly #mismatches: LRUCache<string, false>;
 
@@ -43,9 +43,8 @@ export class VerificationMemo {
    * its own: its id is inside the stored hash (`keyid=`).
    */
   keyOf(presentedKey: string, storedHash: string): string {
-    // One update of the joined text, not one per part: cheaper, and this runs on every
-    // authentication, memo hit or not.
-    return createHmac('sha256', this.#secret).update(`${presentedKey}\0${storedHash}`).digest('base64url');
+    // Runs on every authentication, memo hit or not: one HMAC of the joined text.
+    return this.#hmac.digest(`${presentedKey}\0${storedHash}`);
   }
 
   /** The remembered result, or undefined when this pair was never verified. */

@@ -79,4 +79,19 @@ describe('extractCredential', () => {
     const request = { headers: { 'x-api-key': ['k1', 'k2'] } };
     expect(extractCredential(request, carriers)).toEqual({ ok: false, reason: 'conflicting_credentials' });
   });
+
+  it('finds a second Authorization header in rawHeaders, whatever its letter case, where headers keeps only the first', () => {
+    const request = (second: string) => ({
+      headers: { authorization: 'Bearer k1' },
+      rawHeaders: ['Host', 'x', 'Authorization', 'Bearer k1', 'AUTHORIZATION', second],
+    });
+    expect(extractCredential(request('Bearer k2'), carriers)).toEqual({ ok: false, reason: 'conflicting_credentials' });
+    expect(extractCredential(request('Bearer k1'), carriers)).toEqual({ ok: true, credential: 'k1' });
+  });
+
+  it('reads the credentials from rawHeaders when they are given', () => {
+    const request = { headers: {}, rawHeaders: ['authorization', 'Bearer k1', 'X-Api-Key', 'k1'] };
+    expect(extractCredential(request, carriers)).toEqual({ ok: true, credential: 'k1' });
+    expect(extractCredential({ headers: {}, rawHeaders: ['Host', 'x'] }, carriers)).toEqual({ ok: false, reason: 'missing' });
+  });
 });

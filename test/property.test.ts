@@ -84,9 +84,9 @@ describe('parseBearerHeader and extractCredential', () => {
     fc.assert(
       fc.property(headerValue, headerValue, fc.boolean(), (authorization, apiKey, distinct) => {
         const headers = { authorization, 'x-api-key': apiKey } as Record<string, string | string[] | undefined>;
-        const asArrays = (value: string | string[] | undefined) => (value === undefined || Array.isArray(value) ? value : [value]);
+        const raw = (name: string, value: string | string[] | undefined) => [value ?? []].flat().flatMap((v) => [name, v]);
         const request = distinct
-          ? { headers: {}, headersDistinct: { authorization: asArrays(authorization), 'x-api-key': asArrays(apiKey) } }
+          ? { headers: {}, rawHeaders: [...raw('Authorization', authorization), ...raw('X-API-Key', apiKey)] }
           : { headers };
         const result = extractCredential(request, CARRIERS);
         if (!result.ok) return CREDENTIAL_FAILURES.includes(result.reason);
