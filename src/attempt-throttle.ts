@@ -121,8 +121,9 @@ export class AttemptThrottle {
   }
 
   /**
-   * Registers an attempt about to be verified and says whether it may go ahead. Every call
-   * must be paired with {@link leave}, whatever the outcome.
+   * Says whether an attempt may be verified now and, when it may, registers it as in flight.
+   * Every call that returns 0 must be paired with {@link leave}, whatever the outcome; a
+   * refused attempt is not registered (it will not be verified).
    *
    * @param attempt - lookup id, client address and presented key.
    * @returns seconds to wait before retrying (the rest of the window, or 1 when only attempts
@@ -131,19 +132,21 @@ export class AttemptThrottle {
   enter(attempt: Attempt): number {
     const now = this.#now();
     const client = attempt.client === undefined ? undefined : clip(attempt.client);
-    const waits = [0];
+    let wait = 0;
     if (client !== undefined) {
-      waits.push(this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now));
+      wait = this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now);
     }
     // The per-key limit stops only suspect clients. Otherwise anyone who knows a lookup id
     // (public by design) could lock its genuine holder out for a whole window with ten
     // forgeries, before this instance has verified the real key once.
     if (this.#isSuspect(client, attempt.credential, now)) {
-      waits.push(this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now));
+      const keyWait = this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now);
+      wait = Math.max(wait, keyWait);
     }
+    if (wait > 0) return wait;
     adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, 1);
     if (client !== undefined) adjust(this.#clientInFlight, client, attempt.credential, 1);
-    return Math.max(...waits);
+    return 0;
   }
 
   /**
@@ -160,7 +163,7 @@ export class AttemptThrottle {
   }
 
   /**
-   * Ends an attempt registered with {@link enter}.
+   * Ends an attempt that {@link enter} let through.
    *
    * @param attempt - the same object given to `enter`.
    */

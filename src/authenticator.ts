@@ -221,8 +221,8 @@ class Pipeline {
     if (check === undefined) {
       const attempt = { lookupId, client, credential: extracted.credential };
       const wait = this.throttle?.enter(attempt) ?? 0;
+      if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
       try {
-        if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
         check = await this.verifier.check(extracted.credential, secret, row.key_hash, memoKey);
       } finally {
         this.throttle?.leave(attempt);

@@ -129,7 +129,7 @@ export class RefusalFactory {
    * @param retryAfterSeconds - seconds until the counting window ends.
    */
   tooManyAttempts(retryAfterSeconds: number): ApiKeyAuthError {
-    return new ApiKeyAuthError('ERR_TOO_MANY_ATTEMPTS', 'Too many failed attempts. Retry later.', {
+    return refusal('ERR_TOO_MANY_ATTEMPTS', 'Too many failed attempts. Retry later.', {
       status: 429,
       headers: { 'retry-after': String(retryAfterSeconds) },
     });

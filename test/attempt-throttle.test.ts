@@ -63,9 +63,21 @@ describe('AttemptThrottle', () => {
   const probe = (throttle: AttemptThrottle, lookupId: string, client: string | undefined) => {
     const attempt = { lookupId, client, credential: `probe-${Math.random()}` };
     const wait = throttle.enter(attempt);
-    throttle.leave(attempt);
+    if (wait === 0) throttle.leave(attempt);
     return wait;
   };
+
+  it('does not count a refused attempt as in flight, so it needs no leave()', () => {
+    let now = 1_000_000;
+    const throttle = new AttemptThrottle(limits, () => now);
+    throttle.recordFailure('id1', undefined);
+    throttle.recordFailure('id1', undefined);
+    expect(throttle.enter({ lookupId: 'id1', client: undefined, credential: 'refused' })).toBe(10);
+    now += 10_000;
+    expect(throttle.enter({ lookupId: 'id1', client: undefined, credential: 'verifying' })).toBe(0);
+    // One attempt in flight and a limit of two: a third distinct key may still go ahead.
+    expect(probe(throttle, 'id1', undefined)).toBe(0);
+  });
 
   it('counts distinct keys still being verified toward the limit, identical ones once', () => {
     const throttle = new AttemptThrottle(limits, () => 0);
