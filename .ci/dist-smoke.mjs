@@ -1,8 +1,28 @@
 // Checks the built package (run after `npm run build`): the ESM and the CommonJS entry each
 // authenticate a key through the Argon2 worker pool, refuse a wrong secret, close, and leave
 // nothing running. The pool's worker file is loaded from dist/, as in an installed package.
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
+
+/** This process's thread count (Linux), or undefined where /proc is not there. */
+function threadCount() {
+  try {
+    return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits up to two seconds for the thread count to drop below `count`. */
+async function threadsBelow(count) {
+  for (let waited = 0; waited < 2000; waited += 50) {
+    if (threadCount() < count) return true;
+    await sleep(50);
+  }
+  return false;
+}
 
 const require = createRequire(import.meta.url);
 // The process's own stdio handles (pipes when output is piped, TTYs on a terminal) stay open;
@@ -39,8 +59,16 @@ for (const [format, keyward] of Object.entries(builds)) {
   assert.equal(bad.response.status, 401, `${format}: a wrong secret answers 401`);
   assert.deepEqual(reasons, ['authenticated', 'secret_mismatch'], `${format}: decisions`);
 
+  // The pool's idle thread is unref'd, so it would not keep the process alive by itself:
+  // the thread count and the flushed usage are what tell that close() ran and worked.
+  const threadsWithPool = threadCount();
   await auth.close();
-  console.log(`dist ${format}: pool verify ok, wrong secret 401, closed`);
+  const [row] = store.allRows();
+  assert.ok(row.last_used_at instanceof Date, `${format}: close() must flush last_used_at`);
+  if (threadsWithPool !== undefined) {
+    assert.ok(await threadsBelow(threadsWithPool), `${format}: close() must stop the Argon2 thread`);
+  }
+  console.log(`dist ${format}: pool verify ok, wrong secret 401, closed (usage flushed, thread stopped)`);
 }
 
 // Whatever remains would keep a gateway from exiting after close().
