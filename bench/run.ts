@@ -291,8 +291,8 @@ async function frameworks() {
  * answers them), and, as a control, against the same route without authentication: what
  * the control shows is the framework's own cost of 500 connections.
  */
-async function flood(form: RouteForm, options: object = {}) {
-  const server = await startServer('express', form, options);
+async function flood(framework: string, form: RouteForm, options: object = {}) {
+  const server = await startServer(framework, form, options);
   try {
     const seconds = SECONDS * 3;
     server.startMeasuring();
@@ -302,6 +302,7 @@ async function flood(form: RouteForm, options: object = {}) {
     ]);
     const measured = await server.measure();
     return {
+      framework,
       route: form,
       seconds,
       floodConnections: FLOOD_CONNECTIONS,
@@ -326,6 +327,21 @@ async function flood(form: RouteForm, options: object = {}) {
   }
 }
 
+/** Per framework: the flood with keyward's defaults, with the throttle off, and the control. */
+async function floods() {
+  const runs: Record<string, { keyward: FloodRun; throttleOff: FloodRun; control: FloodRun }> = {};
+  for (const { name } of FRAMEWORKS) {
+    runs[name] = {
+      keyward: await flood(name, 'keyward'),
+      throttleOff: await flood(name, 'keyward', { throttle: false }),
+      control: await flood(name, 'bare'),
+    };
+  }
+  return runs;
+}
+
+type FloodRun = Awaited<ReturnType<typeof flood>>;
+
 // ---------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------
@@ -333,7 +349,7 @@ async function flood(form: RouteForm, options: object = {}) {
 type Verdict = 'met' | 'MISSED' | 'info';
 type Row = [string, string, string, Verdict];
 
-function floodRows(label: string, run: Awaited<ReturnType<typeof flood>>): Row[] {
+function floodRows(label: string, run: FloodRun): Row[] {
   const statuses = Object.keys(run.floodStatusCodes);
   // A valid client that got no answer at all has an empty latency histogram, which reads 0 ms.
   const validAnswered = Object.values(run.validStatusCodes).some((count) => count > 0);
@@ -359,7 +375,7 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   routes: frameworks,
   'first-seen': () => firstSeen(),
   naive: () => route('express', 'naive', 10, Math.max(SECONDS, 3)),
-  flood: async () => ({ keyward: await flood('keyward'), throttleOff: await flood('keyward', { throttle: false }), control: await flood('bare') }),
+  flood: () => floods(),
 };
 
 /** BENCH_ONLY: the named sections, printed as JSON; results.json is left as it is. */
@@ -390,10 +406,8 @@ async function main(): Promise<void> {
   log('4/5 naive baseline (argon2Verify on every request)');
   // At about 20 verifies a second, a run needs a few seconds to say anything.
   const naive = await route('express', 'naive', 10, Math.max(SECONDS, 3));
-  log('5/5 flood of forged keys with a valid client alongside (keyward, throttle off, control)');
-  const attack = await flood('keyward');
-  const unthrottled = await flood('keyward', { throttle: false });
-  const control = await flood('bare');
+  log('5/5 flood of forged keys with a valid client alongside (keyward, throttle off, control), per framework');
+  const flooded = await floods();
 
   const express = http.express!;
   const rows: Row[] = [
@@ -420,10 +434,14 @@ async function main(): Promise<void> {
   rows.push(
     ['3 first-seen key / bare verify', `${cold.firstSeenPoolMedianMs} / ${cold.bareVerifyMedianMs} ms = ${cold.ratio}x`, `<= ${TARGETS.firstSeenRatio}x`, verdict(cold.ratio <= TARGETS.firstSeenRatio)],
     ['4 naive route (verify every request)', `${Math.round(naive.requestsPerSecond)} req/s, p99 ${naive.latencyP99Ms} ms; keyward ${express.keyward.requestsPerSecond} req/s = ${round(express.keyward.requestsPerSecond / naive.requestsPerSecond, 0)}x`, 'baseline', 'info'],
-    ...floodRows('5 flood', attack),
-    ...floodRows('5 flood, throttle off', unthrottled),
-    ['5 control: same flood, no keyward', `valid p99 ${control.validLatencyP99Ms} ms, loop p99 ${control.eventLoopDelayP99Ms} ms, RSS +${control.rssGrowthMB} MB`, 'for comparison', 'info'],
   );
+  for (const [name, { keyward, throttleOff, control }] of Object.entries(flooded)) {
+    rows.push(
+      ...floodRows(`5 ${name} flood`, keyward),
+      ...floodRows(`5 ${name} flood, throttle off`, throttleOff),
+      [`5 ${name} control: same flood, no keyward`, `valid p99 ${control.validLatencyP99Ms} ms, loop p99 ${control.eventLoopDelayP99Ms} ms, RSS +${control.rssGrowthMB} MB`, 'for comparison', 'info'],
+    );
+  }
 
   const results = {
     when: new Date().toISOString(),
@@ -441,9 +459,7 @@ async function main(): Promise<void> {
     routes: http,
     firstSeen: cold,
     naive: httpRow(naive),
-    flood: attack,
-    floodThrottleOff: unthrottled,
-    floodControl: control,
+    flood: flooded,
     loadAverage: { before: loadBefore, after: loadavg().map((value) => round(value)) },
     summary: rows.map(([item, achieved, target, result]) => ({ item, achieved, target, result })),
     durationSeconds: Math.round((Date.now() - started) / 1000),
@@ -451,9 +467,7 @@ async function main(): Promise<void> {
   await writeFile(here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   console.table(results.summary);
-  console.log(`flood details: ${JSON.stringify(attack)}`);
-  console.log(`flood, throttle off: ${JSON.stringify(unthrottled)}`);
-  console.log(`flood control: ${JSON.stringify(control)}`);
+  for (const [name, runs] of Object.entries(flooded)) console.log(`${name} flood details: ${JSON.stringify(runs)}`);
   console.log(`written: bench/results.json (${results.durationSeconds} s)`);
 }
 
