@@ -19,6 +19,7 @@
  * - `ERR_KEY_EXISTS`: issuing a key for an account and environment that already has a live key.
  * - `ERR_KEY_NOT_FOUND`: a lifecycle operation named a key that is not live.
  * - `ERR_KEY_CONFLICT`: a concurrent regenerate won; read the key again.
+ * - `ERR_INVALID_ARGUMENT`: a key manager method was given an argument value it cannot use (400).
  * - `ERR_WEBHOOK_INVALID`: webhook settings that cannot be stored (bad URL, bad credentials).
  * - `ERR_WEBHOOK_SECRET`: a sealed webhook password cannot be opened (unknown or wrong key).
  * - `ERR_BASIC_AUTH_MISSING`: a webhook receiver got no `Authorization: Basic` header (401).
@@ -40,6 +41,7 @@ export type ApiKeyAuthErrorCode =
   | 'ERR_KEY_EXISTS'
   | 'ERR_KEY_NOT_FOUND'
   | 'ERR_KEY_CONFLICT'
+  | 'ERR_INVALID_ARGUMENT'
   | 'ERR_WEBHOOK_INVALID'
   | 'ERR_WEBHOOK_SECRET'
   | 'ERR_BASIC_AUTH_MISSING'

@@ -86,7 +86,9 @@ export interface KeyManager {
   /**
    * Creates the account's key for an environment and returns its cleartext, once.
    *
-   * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when a live key exists: regenerate it instead.
+   * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when a live key exists: regenerate it instead;
+   *   `ERR_INVALID_ARGUMENT` (400) for an account id, environment, key type, status or expiry
+   *   date it cannot use, before anything is written.
    */
   issue(input: IssueKeyInput): Promise<IssuedKey>;
   /** The card of a live key, or null when there is none. */
@@ -112,7 +114,12 @@ export interface KeyManager {
   revoke(keyId: string): Promise<void>;
   /** Sets `soft_deleted`: the key then answers the generic 401. */
   softDelete(keyId: string): Promise<void>;
-  /** Changes the status value; `allowed` is the only one that authenticates. */
+  /**
+   * Changes the status value; `allowed` is the only one that authenticates.
+   *
+   * @throws {ApiKeyAuthError} `ERR_INVALID_ARGUMENT` (400) for a value that is not one of the
+   *   seven statuses (checked before the store is touched); `ERR_KEY_NOT_FOUND`.
+   */
   setStatus(keyId: string, status: KeyStatus): Promise<KeyCard>;
   /**
    * Saves the webhook form. The URL is replaced, the username set or cleared, and the password
@@ -270,7 +277,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
     async setStatus(keyId, status) {
       if (!KEY_STATUSES.includes(status)) {
-        throw new TypeError(`status must be one of ${KEY_STATUSES.join(', ')}`);
+        throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
       }
       return card(await change(keyId, { status }));
     },
@@ -363,24 +370,29 @@ function isPast(when: Date | null, now: Date): boolean {
 
 function assertIssueInput(input: IssueKeyInput): void {
   if (typeof input?.accountId !== 'string' || input.accountId.length === 0 || input.accountId.length > 200) {
-    throw new TypeError('accountId must be a non-empty string of at most 200 characters');
+    throw invalidArgument('accountId must be a non-empty string of at most 200 characters');
   }
   if (!ENVIRONMENTS.includes(input.environment)) {
-    throw new TypeError('environment must be "production" or "sandbox"');
+    throw invalidArgument('environment must be "production" or "sandbox"');
   }
   if (input.keyType !== undefined) assertKeyType(input.keyType, 'keyType');
   if (input.status !== undefined && !KEY_STATUSES.includes(input.status)) {
-    throw new TypeError(`status must be one of ${KEY_STATUSES.join(', ')}`);
+    throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
   }
   if (input.expiresAt != null && Number.isNaN(new Date(input.expiresAt).getTime())) {
-    throw new TypeError('expiresAt must be a valid Date or null');
+    throw invalidArgument('expiresAt must be a valid Date or null');
   }
 }
 
 function assertKeyType(value: unknown, name: string): void {
   if (typeof value !== 'string' || !/^[a-z0-9_]{1,64}$/.test(value)) {
-    throw new TypeError(`${name} must be 1 to 64 lower-case letters, digits or "_"`);
+    throw invalidArgument(`${name} must be 1 to 64 lower-case letters, digits or "_"`);
   }
+}
+
+/** A manager method's argument value it cannot use; the message names the argument, never its value. */
+function invalidArgument(message: string): ApiKeyAuthError {
+  return new ApiKeyAuthError('ERR_INVALID_ARGUMENT', message, { status: 400, expose: true });
 }
 
 function notFound(): ApiKeyAuthError {
