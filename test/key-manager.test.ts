@@ -399,10 +399,12 @@ describe('createKeyManager: revoke, soft delete, set status', () => {
     expect(await call(key)).toEqual({ status: 200 });
   });
 
-  it('refuses a status value it does not know', async () => {
+  it('refuses a status value it does not know with ERR_INVALID_ARGUMENT and keeps the status', async () => {
     const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
 
-    await expect(manager.setStatus(card.keyId, 'Active' as KeyStatus)).rejects.toThrow(TypeError);
+    const error = await rejection(manager.setStatus(card.keyId, 'Active' as KeyStatus));
+
+    expect(error.code).toBe('ERR_INVALID_ARGUMENT');
     expect((await manager.describe(card.keyId))!.status).toBe('allowed');
   });
 
@@ -411,6 +413,80 @@ describe('createKeyManager: revoke, soft delete, set status', () => {
     await manager.revoke(card.keyId);
 
     expect((await rejection(manager.revoke(card.keyId))).code).toBe('ERR_KEY_NOT_FOUND');
+  });
+});
+
+/** Pins what a caller sees for an argument value the manager cannot use: a typed 400, no write. */
+function expectInvalidArgument(error: ApiKeyAuthError, argument: string): void {
+  expect(error.code).toBe('ERR_INVALID_ARGUMENT');
+  expect(error.status).toBe(400);
+  expect(error.statusCode).toBe(400);
+  expect(error.expose).toBe(true);
+  expect(error.message.startsWith(`${argument} must `)).toBe(true);
+}
+
+describe('createKeyManager: bad argument values', () => {
+  const valid = { accountId: 'acct_2', environment: 'sandbox' } as const;
+
+  it.each([
+    ['an empty accountId', { ...valid, accountId: '' }, 'accountId'],
+    ['an accountId over 200 characters', { ...valid, accountId: 'a'.repeat(201) }, 'accountId'],
+    ['an accountId that is not a string', { ...valid, accountId: 42 }, 'accountId'],
+    ['a missing accountId', { environment: 'sandbox' }, 'accountId'],
+    ['an unknown environment', { ...valid, environment: 'prod' }, 'environment'],
+    ['an environment in the wrong case', { ...valid, environment: 'Sandbox' }, 'environment'],
+    ['a keyType with spaces and capitals', { ...valid, keyType: 'SMS API' }, 'keyType'],
+    ['an empty keyType', { ...valid, keyType: '' }, 'keyType'],
+    ['a status that is not one of the seven', { ...valid, status: 'Active' }, 'status'],
+    ['an invalid Date as expiresAt', { ...valid, expiresAt: new Date('not a date') }, 'expiresAt'],
+    ['an unparseable expiresAt string', { ...valid, expiresAt: 'tomorrow' }, 'expiresAt'],
+  ])('issue answers %s with a 400 ERR_INVALID_ARGUMENT and writes nothing', async (_, input, argument) => {
+    await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const before = store.allRows();
+
+    const error = await rejection(manager.issue(input as never));
+
+    expectInvalidArgument(error, argument);
+    expect(store.allRows()).toEqual(before);
+  });
+
+  it('issue answers a missing input object with a 400 ERR_INVALID_ARGUMENT naming accountId', async () => {
+    expectInvalidArgument(await rejection(manager.issue(undefined as never)), 'accountId');
+    expect(store.allRows()).toEqual([]);
+  });
+
+  it.each([
+    ['a status in the wrong case', 'Active'],
+    ['an empty status', ''],
+    ['a number', 42],
+    ['null', null],
+  ])('setStatus answers %s with a 400 ERR_INVALID_ARGUMENT and writes nothing', async (_, status) => {
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const before = store.allRows();
+
+    const error = await rejection(manager.setStatus(card.keyId, status as never));
+
+    expectInvalidArgument(error, 'status');
+    expect(error.message).toBe(
+      'status must be one of allowed, pending_validation, suspended, revoqued, locked, expired, rejected',
+    );
+    expect(store.allRows()).toEqual(before);
+  });
+
+  it('setStatus checks the status before the key: a bad value for an unknown key is ERR_INVALID_ARGUMENT', async () => {
+    expectInvalidArgument(await rejection(manager.setStatus('key_nope', 'Active' as never)), 'status');
+  });
+
+  it('never repeats the refused value in the message', async () => {
+    const long = 'x'.repeat(201);
+    const errors = [
+      await rejection(manager.issue({ accountId: long, environment: 'sandbox' })),
+      await rejection(manager.issue({ accountId: 'acct_1', environment: 'staging' as never })),
+      await rejection(manager.issue({ ...valid, keyType: 'Secret_Type' })),
+      await rejection(manager.setStatus('key_1', 'Activated' as never)),
+    ];
+
+    expect(errors.map((e) => e.message).join('\n')).not.toMatch(/xxxx|staging|Secret_Type|Activated/);
   });
 });
 
