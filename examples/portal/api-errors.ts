@@ -31,6 +31,7 @@ const STATUS_BY_CODE: Partial<Record<ApiKeyAuthErrorCode, number>> = {
   ERR_KEY_CONFLICT: 409,
   ERR_KEY_NOT_FOUND: 404,
   ERR_WEBHOOK_INVALID: 400,
+  ERR_INVALID_ARGUMENT: 400,
 };
 
 /**

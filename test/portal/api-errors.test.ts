@@ -1,0 +1,61 @@
+/**
+ * The portal example's error handler over real HTTP: a key manager refusal of an argument
+ * value reaches the merchant as a 400 with keyward's code and message, not a generic 500.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryKeyStore, createKeyManager, type KeyManager } from 'keyward';
+import { portalErrorHandler } from '../../examples/portal/api-errors.js';
+import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
+import { send } from '../helpers/http-client.js';
+
+let store: MemoryKeyStore;
+let manager: KeyManager;
+let server: Server;
+let baseUrl: string;
+let logs: string[];
+
+beforeEach(async () => {
+  store = new MemoryKeyStore();
+  manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+  logs = [];
+  // A route that passes form input straight to the manager, as a careless portal would.
+  const app = express();
+  app.put('/status/:keyId', express.json(), async (req, res) => {
+    res.json({ card: await manager.setStatus(req.params.keyId, req.body.status) });
+  });
+  app.use(portalErrorHandler((line) => logs.push(line)));
+  server = await new Promise<Server>((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('portal error handler: manager argument refusals', () => {
+  it('answers a status the manager refuses with 400 ERR_INVALID_ARGUMENT, logs no fault and writes nothing', async () => {
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const before = store.allRows();
+
+    const response = await send(baseUrl, `/status/${card.keyId}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ status: 'Active' }),
+    });
+
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body)).toEqual({
+      error: {
+        code: 'ERR_INVALID_ARGUMENT',
+        message: 'status must be one of allowed, pending_validation, suspended, revoqued, locked, expired, rejected',
+      },
+    });
+    expect(logs).toEqual([]);
+    expect(store.allRows()).toEqual(before);
+  });
+});
