@@ -379,7 +379,7 @@ function assertIssueInput(input: IssueKeyInput): void {
   if (input.status !== undefined && !KEY_STATUSES.includes(input.status)) {
     throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
   }
-  if (input.expiresAt != null && Number.isNaN(new Date(input.expiresAt).getTime())) {
+  if (input.expiresAt != null && !(input.expiresAt instanceof Date && !Number.isNaN(input.expiresAt.getTime()))) {
     throw invalidArgument('expiresAt must be a valid Date or null');
   }
 }

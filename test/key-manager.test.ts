@@ -440,6 +440,7 @@ describe('createKeyManager: bad argument values', () => {
     ['a status that is not one of the seven', { ...valid, status: 'Active' }, 'status'],
     ['an invalid Date as expiresAt', { ...valid, expiresAt: new Date('not a date') }, 'expiresAt'],
     ['an unparseable expiresAt string', { ...valid, expiresAt: 'tomorrow' }, 'expiresAt'],
+    ['a date string as expiresAt, which is not a Date', { ...valid, expiresAt: '2030-01-01' }, 'expiresAt'],
   ])('issue answers %s with a 400 ERR_INVALID_ARGUMENT and writes nothing', async (_, input, argument) => {
     await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     const before = store.allRows();
