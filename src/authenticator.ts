@@ -9,7 +9,7 @@ import { LogSampler } from './log-sampler.js';
 import { completeLogger, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
-import { RefusalFactory, responseFor, type AuthResponse } from './responses.js';
+import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
 import { checkRow } from './row-check.js';
 import { answeredFromMemo, SecretVerifier } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
@@ -72,7 +72,12 @@ export interface AuthDecision {
   keyStatus?: string;
 }
 
-/** The result of {@link ApiKeyAuth.authenticate}. */
+/**
+ * The result of {@link ApiKeyAuth.authenticate}. On a refusal, `response` is the answer to
+ * write (status, headers, body) and `error` the same refusal as an `ApiKeyAuthError`, for
+ * `next(err)`-style error handling; the error is built the first time `error` is read (it is
+ * a getter, so a spread copy of the result leaves it out).
+ */
 export type AuthResult =
   | { ok: true; context: ApiKeyContext }
   | { ok: false; error: ApiKeyAuthError; response: AuthResponse };
@@ -114,7 +119,7 @@ const STORE_TIMEOUT = Symbol('store timeout');
 export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const settings = resolveAuthOptions(options);
   const logger = completeLogger(settings.logger);
-  const refusals = new RefusalFactory(settings.realm, settings.retryAfterSeconds);
+  const refusals = new RefusalFactory(settings.realm, settings.retryAfterSeconds, settings.errorBody);
   const memo = settings.memo ? new VerificationMemo(settings.memo) : undefined;
   const pool = settings.argon2Pool ? new Argon2Pool(settings.argon2Pool) : undefined;
   const verifier = new SecretVerifier(memo, pool?.run, settings.pepper);
@@ -162,12 +167,7 @@ class Pipeline {
     try {
       return await this.decide(request, requirement);
     } catch (error) {
-      const fault = new ApiKeyAuthError('ERR_INTERNAL', 'unexpected failure', {
-        status: 500,
-        expose: false,
-        cause: error,
-      });
-      return this.refuse(fault, 'internal_error', { detail: describeError(error) });
+      return this.refuse(this.refusals.internal(error), 'internal_error', { detail: describeError(error) });
     }
   }
 
@@ -189,9 +189,9 @@ class Pipeline {
 
     // 3. Find the live row.
     const found = await this.findRow(lookupId);
-    if (found instanceof ApiKeyAuthError) {
+    if (found instanceof StoreFailure) {
       const reason = found.cause === STORE_TIMEOUT ? 'store_timeout' : 'store_error';
-      return this.refuse(found, reason, { lookupId, detail: describeError(found.cause) });
+      return this.refuse(this.refusals.unavailable(found.cause), reason, { lookupId, detail: describeError(found.cause) });
     }
     if (found === null) return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { lookupId });
 
@@ -268,15 +268,15 @@ class Pipeline {
     };
   }
 
-  /** The live row, null, or the 503 error for a store that failed or did not answer in time. */
-  private async findRow(lookupId: string): Promise<ApiKeyRow | null | ApiKeyAuthError> {
+  /** The live row, null, or why the store gave neither in time. */
+  private async findRow(lookupId: string): Promise<ApiKeyRow | null | StoreFailure> {
     try {
       const row = await this.storeDeadline.race(this.settings.store.findByLookupId(lookupId));
-      if (row === TIMED_OUT) return this.refusals.unavailable(STORE_TIMEOUT);
+      if (row === TIMED_OUT) return new StoreFailure(STORE_TIMEOUT);
       return row ?? null;
     } catch (error) {
       // A store that throws instead of rejecting lands here too.
-      return this.refusals.unavailable(error);
+      return new StoreFailure(error);
     }
   }
 
@@ -291,10 +291,10 @@ class Pipeline {
     return this.refuse(error, 'stored_hash_unparseable', { ...facts, detail: fault });
   }
 
-  private refuse(error: ApiKeyAuthError, reason: DecisionReason, facts: Facts): AuthResult {
-    const outcome = error.status >= 500 ? 'fault' : 'refused';
-    this.report({ outcome, status: error.status, code: error.code, reason, ...facts });
-    return { ok: false, error, response: responseFor(error, this.settings.errorBody) };
+  private refuse(refusal: Refusal, reason: DecisionReason, facts: Facts): AuthResult {
+    const outcome = refusal.status >= 500 ? 'fault' : 'refused';
+    this.report({ outcome, status: refusal.status, code: refusal.code, reason, ...facts });
+    return new AuthFailure(refusal);
   }
 
   private report(decision: AuthDecision): void {
@@ -314,6 +314,31 @@ class Pipeline {
     } catch (error) {
       this.logger.warn({ event: 'keyward.hook_failed', error: describeError(error) }, 'keyward: onDecision threw');
     }
+  }
+}
+
+/** What the store lookup gave instead of a row: an error, or {@link STORE_TIMEOUT}. */
+class StoreFailure {
+  constructor(readonly cause: unknown) {}
+}
+
+/**
+ * A refused authentication. The error is built the first time it is read: adapters that
+ * answer the refusal themselves never read it, and it is the dearest part of a refusal.
+ */
+class AuthFailure {
+  readonly ok = false as const;
+  readonly response: AuthResponse;
+  readonly #refusal: Refusal;
+  #error: ApiKeyAuthError | undefined;
+
+  constructor(refusal: Refusal) {
+    this.response = refusal.response;
+    this.#refusal = refusal;
+  }
+
+  get error(): ApiKeyAuthError {
+    return (this.#error ??= this.#refusal.toError());
   }
 }
 

@@ -15,14 +15,19 @@ export interface AuthResponse {
  */
 export type ErrorBodyFormatter = (error: ApiKeyAuthError) => unknown;
 
-/** The default body: `{"error":{"code":"…","message":"…"}}`, plus `key_status` on a 403. */
-export const defaultErrorBody: ErrorBodyFormatter = (error) => ({
+/** The fields of an error that an answer is made from. */
+type ErrorFields = Pick<ApiKeyAuthError, 'code' | 'message' | 'status' | 'expose' | 'headers' | 'keyStatus'>;
+
+const formatDefault = (error: ErrorFields) => ({
   error: {
     code: publicCode(error),
     message: publicMessage(error),
     ...(error.keyStatus ? { key_status: error.keyStatus } : {}),
   },
 });
+
+/** The default body: `{"error":{"code":"…","message":"…"}}`, plus `key_status` on a 403. */
+export const defaultErrorBody: ErrorBodyFormatter = formatDefault;
 
 const JSON_HEADERS = Object.freeze({
   'content-type': 'application/json; charset=utf-8',
@@ -53,7 +58,7 @@ export function guardErrorBody(format: ErrorBodyFormatter): ErrorBodyFormatter {
 }
 
 /** Serializes an error into the response adapters write. */
-export function responseFor(error: ApiKeyAuthError, format: ErrorBodyFormatter): AuthResponse {
+export function responseFor<E extends ErrorFields>(error: E, format: (error: E) => unknown): AuthResponse {
   const body = JSON.stringify(format(error));
   // Content-Length is set here so that every adapter sends the very same header set.
   const length = String(Buffer.byteLength(body));
@@ -64,59 +69,74 @@ export function responseFor(error: ApiKeyAuthError, format: ErrorBodyFormatter):
   };
 }
 
-/** Builds the errors the pipeline refuses requests with. */
+/**
+ * A refused authentication as the pipeline decides it: the answer the adapter writes, and
+ * the error behind it, which is built only when asked for. Most refusals are answered
+ * without anyone reading the error, and an error object is the dearest part of a refusal.
+ */
+export interface Refusal {
+  readonly status: number;
+  readonly code: ApiKeyAuthErrorCode;
+  readonly response: AuthResponse;
+  /** A new error for this refusal each call (or the fault's own error). */
+  toError(): ApiKeyAuthError;
+}
+
+/**
+ * Builds the refusals the pipeline answers with. With the default error body, the answers
+ * that never vary (missing, invalid, overloaded, each inactive status, and the current 429)
+ * are serialized once and handed out again, frozen; an app's own `errorBody` is called for
+ * every refusal instead, since its answer may vary.
+ */
 export class RefusalFactory {
+  readonly #format: ErrorBodyFormatter;
   readonly #missingChallenge: string;
   readonly #invalidChallenge: string;
   readonly #retryAfter: string;
+  readonly #shared = new Map<string, Refusal>();
+  // The last 429: during a flood its Retry-After changes at most once a second.
+  #tooManyAttempts: { seconds: number; refusal: Refusal } | undefined;
 
-  constructor(realm: string, retryAfterSeconds: number) {
+  /**
+   * @param realm - the Bearer challenge's realm.
+   * @param retryAfterSeconds - `Retry-After` of the 503 answers.
+   * @param format - the refusals' body: `defaultErrorBody` or an app's guarded formatter.
+   */
+  constructor(realm: string, retryAfterSeconds: number, format: ErrorBodyFormatter = defaultErrorBody) {
+    this.#format = format;
     this.#missingChallenge = `Bearer realm="${realm}"`;
     this.#invalidChallenge = `Bearer realm="${realm}", error="invalid_token"`;
     this.#retryAfter = String(retryAfterSeconds);
   }
 
-  missing(): ApiKeyAuthError {
-    return refusal(
-      'ERR_API_KEY_MISSING',
-      'An API key is required. Send it as "Authorization: Bearer <key>".',
-      { status: 401, headers: { 'www-authenticate': this.#missingChallenge } },
-    );
+  missing(): Refusal {
+    return this.#reused('missing', 'ERR_API_KEY_MISSING', 'An API key is required. Send it as "Authorization: Bearer <key>".', {
+      status: 401,
+      headers: { 'www-authenticate': this.#missingChallenge },
+    });
   }
 
   /** The one "invalid key" answer: the same bytes whatever the real reason was. */
-  invalid(): ApiKeyAuthError {
-    return refusal('ERR_API_KEY_INVALID', 'The API key is invalid.', {
+  invalid(): Refusal {
+    return this.#reused('invalid', 'ERR_API_KEY_INVALID', 'The API key is invalid.', {
       status: 401,
       headers: { 'www-authenticate': this.#invalidChallenge },
     });
   }
 
-  inactive(status: KeyStatus | undefined): ApiKeyAuthError {
-    return refusal('ERR_API_KEY_INACTIVE', statusMessage(status), {
+  inactive(status: KeyStatus | undefined): Refusal {
+    return this.#reused(`inactive:${status}`, 'ERR_API_KEY_INACTIVE', statusMessage(status), {
       status: 403,
       keyStatus: status ?? 'unknown',
     });
   }
 
-  wrongType(required: string): ApiKeyAuthError {
-    return refusal(
-      'ERR_API_KEY_WRONG_TYPE',
-      `This route needs an API key of type "${required}".`,
-      { status: 403 },
-    );
+  wrongType(required: string): Refusal {
+    return this.#refusal('ERR_API_KEY_WRONG_TYPE', `This route needs an API key of type "${required}".`, { status: 403 });
   }
 
-  unavailable(cause?: unknown): ApiKeyAuthError {
-    return new ApiKeyAuthError(
-      'ERR_STORE_UNAVAILABLE',
-      'API keys cannot be checked right now. Retry shortly.',
-      { status: 503, expose: true, headers: { 'retry-after': this.#retryAfter }, cause },
-    );
-  }
-
-  overloaded(): ApiKeyAuthError {
-    return refusal('ERR_OVERLOADED', 'Too many key checks in progress. Retry shortly.', {
+  overloaded(): Refusal {
+    return this.#reused('overloaded', 'ERR_OVERLOADED', 'Too many key checks in progress. Retry shortly.', {
       status: 503,
       expose: true,
       headers: { 'retry-after': this.#retryAfter },
@@ -128,25 +148,81 @@ export class RefusalFactory {
    *
    * @param retryAfterSeconds - seconds until the counting window ends.
    */
-  tooManyAttempts(retryAfterSeconds: number): ApiKeyAuthError {
-    return refusal('ERR_TOO_MANY_ATTEMPTS', 'Too many failed attempts. Retry later.', {
-      status: 429,
-      headers: { 'retry-after': String(retryAfterSeconds) },
-    });
+  tooManyAttempts(retryAfterSeconds: number): Refusal {
+    const build = () =>
+      this.#refusal('ERR_TOO_MANY_ATTEMPTS', 'Too many failed attempts. Retry later.', {
+        status: 429,
+        headers: { 'retry-after': String(retryAfterSeconds) },
+      });
+    if (this.#format !== defaultErrorBody) return build();
+    if (this.#tooManyAttempts?.seconds !== retryAfterSeconds) {
+      this.#tooManyAttempts = { seconds: retryAfterSeconds, refusal: frozen(build()) };
+    }
+    return this.#tooManyAttempts.refusal;
+  }
+
+  /** The store failed or did not answer in time. A fault: its error keeps its stack. */
+  unavailable(cause?: unknown): Refusal {
+    return this.#fault(
+      new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', 'API keys cannot be checked right now. Retry shortly.', {
+        status: 503,
+        expose: true,
+        headers: { 'retry-after': this.#retryAfter },
+        cause,
+      }),
+    );
   }
 
   /** A stored row keyward refuses to use; the client sees only a generic server fault. */
-  fault(code: Extract<ApiKeyAuthErrorCode, `ERR_STORED_${string}`>, detail: string): ApiKeyAuthError {
-    return new ApiKeyAuthError(code, detail, { status: 500, expose: false });
+  fault(code: Extract<ApiKeyAuthErrorCode, `ERR_STORED_${string}`>, detail: string): Refusal {
+    return this.#fault(new ApiKeyAuthError(code, detail, { status: 500, expose: false }));
+  }
+
+  /** Anything unexpected inside the pipeline; what was thrown is the error's cause. */
+  internal(cause: unknown): Refusal {
+    return this.#fault(new ApiKeyAuthError('ERR_INTERNAL', 'unexpected failure', { status: 500, expose: false, cause }));
+  }
+
+  /**
+   * A refusal whose error is built on demand and without a stack trace: refusals are
+   * answers, not faults, their stack would only ever point into keyward, and a flood of
+   * forged keys creates thousands a second.
+   */
+  #refusal(code: ApiKeyAuthErrorCode, message: string, options: ApiKeyAuthErrorOptions): Refusal {
+    const toError = () => errorWithoutStack(code, message, options);
+    if (this.#format !== defaultErrorBody) {
+      // An app's formatter receives the error, so it is built now, once.
+      return this.#fault(toError());
+    }
+    const status = options.status ?? 500;
+    const fields = { code, message, status, expose: options.expose ?? status < 500, keyStatus: options.keyStatus, headers: options.headers ?? {} };
+    return { status, code, response: responseFor(fields, formatDefault), toError };
+  }
+
+  /** {@link #refusal}, kept under `key` and handed out again when the body is the default. */
+  #reused(key: string, code: ApiKeyAuthErrorCode, message: string, options: ApiKeyAuthErrorOptions): Refusal {
+    if (this.#format !== defaultErrorBody) return this.#refusal(code, message, options);
+    let refusal = this.#shared.get(key);
+    if (refusal === undefined) {
+      refusal = frozen(this.#refusal(code, message, options));
+      this.#shared.set(key, refusal);
+    }
+    return refusal;
+  }
+
+  #fault(error: ApiKeyAuthError): Refusal {
+    return { status: error.status, code: error.code, response: responseFor(error, this.#format), toError: () => error };
   }
 }
 
-/**
- * Builds a refusal without capturing a stack trace. Refusals are answers, not faults: their
- * stack would only ever point into keyward, and a flood of forged keys creates thousands a
- * second, where capturing it was the costliest step of a refusal. Faults keep their stacks.
- */
-function refusal(code: ApiKeyAuthErrorCode, message: string, options: ApiKeyAuthErrorOptions): ApiKeyAuthError {
+/** A refusal handed to many requests: frozen, so none can change another's answer. */
+function frozen(refusal: Refusal): Refusal {
+  Object.freeze(refusal.response.headers);
+  Object.freeze(refusal.response);
+  return Object.freeze(refusal);
+}
+
+function errorWithoutStack(code: ApiKeyAuthErrorCode, message: string, options: ApiKeyAuthErrorOptions): ApiKeyAuthError {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
@@ -156,10 +232,10 @@ function refusal(code: ApiKeyAuthErrorCode, message: string, options: ApiKeyAuth
   }
 }
 
-function publicCode(error: ApiKeyAuthError): string {
+function publicCode(error: ErrorFields): string {
   return error.expose ? error.code : 'ERR_INTERNAL';
 }
 
-function publicMessage(error: ApiKeyAuthError): string {
+function publicMessage(error: ErrorFields): string {
   return error.expose ? error.message : 'Internal server error.';
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { RefusalFactory } from '../src/responses.js';
+import { createApiKeyAuth } from '../src/authenticator.js';
+import { ApiKeyAuthError } from '../src/errors.js';
+import { MemoryKeyStore } from '../src/memory-store.js';
+import { RefusalFactory, type ErrorBodyFormatter } from '../src/responses.js';
 
 const refusals = new RefusalFactory('api', 1);
 const frames = (error: Error) => (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at '));
@@ -14,25 +17,87 @@ describe('RefusalFactory', () => {
     ['wrong type', () => refusals.wrongType('sms_api')],
     ['overloaded', () => refusals.overloaded()],
     ['too many attempts', () => refusals.tooManyAttempts(30)],
-  ])('builds the %s refusal without stack frames', (_name, build) => {
-    const error = build();
+  ])('builds the %s error without stack frames', (_name, build) => {
+    const error = build().toError();
+    expect(error).toBeInstanceOf(ApiKeyAuthError);
     expect(frames(error)).toEqual([]);
     expect(error.stack).toContain(error.message);
   });
 
   it('keeps the stack of faults, which point at a problem to fix', () => {
-    expect(frames(refusals.unavailable(new Error('down'))).length).toBeGreaterThan(0);
-    expect(frames(refusals.fault('ERR_STORED_ROW_INVALID', 'stored row invalid')).length).toBeGreaterThan(0);
+    expect(frames(refusals.unavailable(new Error('down')).toError()).length).toBeGreaterThan(0);
+    expect(frames(refusals.fault('ERR_STORED_ROW_INVALID', 'stored row invalid').toError()).length).toBeGreaterThan(0);
   });
 
   it('leaves the process stack trace limit as it found it', () => {
     const before = Error.stackTraceLimit;
-    refusals.tooManyAttempts(1);
+    refusals.tooManyAttempts(7).toError();
     expect(Error.stackTraceLimit).toBe(before);
   });
 
-  it('answers 429 with the Retry-After it was given', () => {
-    const error = refusals.tooManyAttempts(42);
+  it('answers 429 with the Retry-After it was given, in the error and in the response', () => {
+    const refusal = refusals.tooManyAttempts(42);
+    const error = refusal.toError();
     expect([error.status, error.code, error.headers]).toEqual([429, 'ERR_TOO_MANY_ATTEMPTS', { 'retry-after': '42' }]);
+    expect(refusal.response).toEqual({
+      status: 429,
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+        'retry-after': '42',
+        'content-length': '93',
+      },
+      body: '{"error":{"code":"ERR_TOO_MANY_ATTEMPTS","message":"Too many failed attempts. Retry later."}}',
+    });
+    expect(refusals.tooManyAttempts(41).response.headers['retry-after']).toBe('41');
+  });
+
+  it('hands out the unchanging answers frozen, so no request can change the next one', () => {
+    const invalid = refusals.invalid();
+    expect(refusals.invalid()).toBe(invalid);
+    expect(() => Object.assign(invalid.response.headers, { 'x-extra': '1' })).toThrow(TypeError);
+    expect(() => Object.assign(invalid.response, { status: 200 })).toThrow(TypeError);
+    expect(refusals.invalid().response.status).toBe(401);
+  });
+
+  it('builds a new error for every request even where the answer is shared', () => {
+    expect(refusals.invalid().toError()).not.toBe(refusals.invalid().toError());
+  });
+
+  it('calls an app body formatter for every refusal, with the error, since its answer may vary', () => {
+    let calls = 0;
+    const seen: unknown[] = [];
+    const format: ErrorBodyFormatter = (error) => {
+      seen.push(error);
+      return { code: error.code, n: ++calls };
+    };
+    const custom = new RefusalFactory('api', 1, format);
+    expect(custom.invalid().response.body).toBe('{"code":"ERR_API_KEY_INVALID","n":1}');
+    expect(custom.invalid().response.body).toBe('{"code":"ERR_API_KEY_INVALID","n":2}');
+    expect(seen.every((error) => error instanceof ApiKeyAuthError)).toBe(true);
+    const refusal = custom.tooManyAttempts(3);
+    expect(refusal.toError()).toBe(seen.at(-1));
+  });
+});
+
+describe('authenticate() refusals', () => {
+  it('give an error that is built once per result and never shared between requests', async () => {
+    const auth = createApiKeyAuth({ store: new MemoryKeyStore(), argon2Pool: false });
+    const request = { headers: { authorization: 'Bearer not-a-key' } };
+    const first = await auth.authenticate(request);
+    const second = await auth.authenticate(request);
+    await auth.close();
+    if (first.ok || second.ok) throw new Error('a malformed key passed');
+
+    const { error } = first;
+    expect(error).toBeInstanceOf(ApiKeyAuthError);
+    expect([error.code, error.status, error.headers]).toEqual([
+      'ERR_API_KEY_INVALID',
+      401,
+      { 'www-authenticate': 'Bearer realm="api", error="invalid_token"' },
+    ]);
+    expect(first.error).toBe(error);
+    expect(second.error).not.toBe(error);
+    expect(second.response).toEqual(first.response);
   });
 });
