@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+import { answerKoa } from './koa-response.js';
 
 /** Options of {@link koaBasicAuth}. */
 export type KoaBasicAuthOptions = BasicAuthOptions;
@@ -35,9 +36,6 @@ export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
       ctx.set({ ...result.error.headers });
       throw result.error;
     }
-    // Headers after the body, as in koaApiKeyAuth: they replace what Koa sets for a string.
-    ctx.status = result.response.status;
-    ctx.body = result.response.body;
-    ctx.set({ ...result.response.headers });
+    answerKoa(ctx, result.response);
   };
 }

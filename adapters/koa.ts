@@ -6,6 +6,7 @@ import {
   type ApiKeyContext,
   type RouteOptions,
 } from 'keyward';
+import { answerKoa } from './koa-response.js';
 
 // The webhook receiver's Basic-auth middleware ships from the same entry point.
 export { koaBasicAuth, type KoaBasicAuthOptions } from './koa-basic-auth.js';
@@ -61,13 +62,6 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
     }
     if (forwardErrors) throw result.error;
 
-    // Through Koa's own response (not ctx.respond = false) so that upstream middleware, a
-    // request logger say, sees the real status. The headers go last: setting a string body
-    // makes Koa write its own `Content-Length` (and a default type), and the core's headers
-    // must replace them so the bytes match the other adapters, header-name case included.
-    const { status, headers, body } = result.response;
-    ctx.status = status;
-    ctx.body = body;
-    ctx.set(headers);
+    answerKoa(ctx, result.response);
   };
 }

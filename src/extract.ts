@@ -42,13 +42,22 @@ export interface CredentialCarriers {
 /** Longest header or query value looked at; a key with `Bearer ` fits many times over. */
 export const MAX_CREDENTIAL_HEADER_LENGTH = 512;
 
+/**
+ * Most header lines a request may have for its credential to be read. Node's `headers`
+ * keeps only the first 1000 lines of a request (its default `maxHeadersCount`), and even
+ * `rawHeaders` stops a little later, so past this a second, different key could be cut off
+ * unseen: such a request is refused rather than read.
+ */
+export const MAX_HEADER_LINES = 1000;
+
 /** Why no usable credential was read. Goes to the decision hook, never to the client. */
 export type CredentialFailure =
   | 'missing'
   | 'empty'
   | 'too_long'
   | 'malformed_header'
-  | 'conflicting_credentials';
+  | 'conflicting_credentials'
+  | 'too_many_headers';
 
 export type ExtractCredentialResult =
   | { ok: true; credential: string }
@@ -68,6 +77,9 @@ export function extractCredential(
   request: CredentialRequest,
   carriers: CredentialCarriers,
 ): ExtractCredentialResult {
+  if (request.rawHeaders && request.rawHeaders.length > 2 * MAX_HEADER_LINES) {
+    return { ok: false, reason: 'too_many_headers' };
+  }
   // Plain calls and no per-request closures, arrays or sets: this runs on every request.
   const authorization = readAuthorization(headerValue(request, 'authorization'));
   const bare = carriers.apiKeyHeader ? readBareHeader(headerValue(request, carriers.apiKeyHeader)) : undefined;
@@ -133,17 +145,13 @@ export function parseBearerHeader(value: string): ExtractCredentialResult {
 }
 
 function readAuthorization(value: string | string[] | undefined): CarrierResult {
-  const single = singleValue(value);
-  if (single === undefined) return undefined;
-  if (typeof single !== 'string') return single;
-  return parseBearerHeader(single);
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? parseBearerHeader(value) : readEveryCopy(value, parseBearerHeader);
 }
 
 function readBareHeader(value: string | string[] | undefined): CarrierResult {
-  const single = singleValue(value);
-  if (single === undefined) return undefined;
-  if (typeof single !== 'string') return single;
-  return readBareValue(single);
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? readBareValue(value) : readEveryCopy(value, readBareValue);
 }
 
 function readQuery(url: string | undefined, parameter: string): CarrierResult {
@@ -164,14 +172,20 @@ function readBareValue(value: string): ExtractCredentialResult {
   return { ok: true, credential: token };
 }
 
-/** A header sent twice arrives as an array; two copies must agree. */
-function singleValue(value: string | string[] | undefined): string | ExtractCredentialResult | undefined {
-  if (value === undefined || typeof value === 'string') return value;
-  if (value.length === 0) return undefined;
-  for (let i = 1; i < value.length; i++) {
-    if (value[i] !== value[0]) return { ok: false, reason: 'conflicting_credentials' };
+/**
+ * A header sent more than once arrives as an array. Every copy must be usable and carry the
+ * same key; the copies are compared by the key they carry, so `Bearer K` and `bearer  K`
+ * agree.
+ */
+function readEveryCopy(values: string[], read: (value: string) => ExtractCredentialResult): CarrierResult {
+  let first: Extract<ExtractCredentialResult, { ok: true }> | undefined;
+  for (const value of values) {
+    const result = read(value);
+    if (!result.ok) return result;
+    if (first === undefined) first = result;
+    else if (result.credential !== first.credential) return { ok: false, reason: 'conflicting_credentials' };
   }
-  return value[0];
+  return first;
 }
 
 /**

@@ -89,6 +89,20 @@ describe('extractCredential', () => {
     expect(extractCredential(request('Bearer k1'), carriers)).toEqual({ ok: true, credential: 'k1' });
   });
 
+  it('compares repeated headers by the key they carry, so the same key written twice differently is one key', () => {
+    const raw = (...values: string[]) => ({ headers: {}, rawHeaders: values.flatMap((value) => ['Authorization', value]) });
+    expect(extractCredential(raw('Bearer k1', 'bearer   k1'), carriers)).toEqual({ ok: true, credential: 'k1' });
+    expect(extractCredential(raw('Bearer k1', 'Bearer k2'), carriers)).toEqual({ ok: false, reason: 'conflicting_credentials' });
+    expect(extractCredential(raw('Bearer k1', ''), carriers)).toEqual({ ok: false, reason: 'malformed_header' });
+    expect(extractCredential({ headers: { 'x-api-key': ['k1', ' k1'] } }, carriers)).toEqual({ ok: true, credential: 'k1' });
+  });
+
+  it('refuses to read a request with more than 1,000 header lines, where Node may have cut a second key off', () => {
+    const lines = (count: number) => ['Authorization', 'Bearer k1', ...Array.from({ length: count - 1 }, (_, i) => [`x-${i}`, '1']).flat()];
+    expect(extractCredential({ headers: {}, rawHeaders: lines(1_000) }, carriers)).toEqual({ ok: true, credential: 'k1' });
+    expect(extractCredential({ headers: {}, rawHeaders: lines(1_001) }, carriers)).toEqual({ ok: false, reason: 'too_many_headers' });
+  });
+
   it('reads the credentials from rawHeaders when they are given', () => {
     const request = { headers: {}, rawHeaders: ['authorization', 'Bearer k1', 'X-Api-Key', 'k1'] };
     expect(extractCredential(request, carriers)).toEqual({ ok: true, credential: 'k1' });

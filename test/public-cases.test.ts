@@ -287,6 +287,25 @@ describe.each(ADAPTERS)('public failure cases on $name', (adapter) => {
       }
     });
 
+    it('lets one key through when it comes twice in Authorization, written differently', async () => {
+      // The raw client half-closes at once, and Node then drops a request still in its
+      // Argon2 check; a memo hit answers before that.
+      await send(app.url, '/v1/whoami', { headers: bearer(keys.valid!) });
+      const response = await rawGet(app, '/v1/whoami', [`Authorization: Bearer ${keys.valid}`, `authorization: bearer  ${keys.valid}`]);
+      expect(response.status).toBe(200);
+    });
+
+    it('answers a key after 1,021 other header lines with the generic 401, since Node drops a second key there unseen', async () => {
+      // Node keeps only the first 1,000 header lines in req.headers and stops rawHeaders
+      // about 20 lines later: the second Authorization line below never reaches keyward.
+      const filler = Array.from({ length: 1_021 }, (_, i) => `f${i}: 1`);
+      const response = await rawGet(app, '/v1/whoami', [...filler, `Authorization: Bearer ${keys.valid}`, `Authorization: Bearer ${keys.admin}`]);
+      expectGenericInvalid(response);
+      await send(app.url, '/v1/whoami', { headers: bearer(keys.valid!) });
+      const justUnder = await rawGet(app, '/v1/whoami', [...filler.slice(0, 990), `Authorization: Bearer ${keys.valid}`]);
+      expect(justUnder.status).toBe(200);
+    });
+
     it('answers two X-API-Key headers with different keys with the generic 401', async () => {
       const response = await rawGet(app, '/v1/whoami', [`X-API-Key: ${keys.lowpriv}`, `X-API-Key: ${keys.admin}`]);
       expectGenericInvalid(response);

@@ -127,14 +127,18 @@ describe('every adapter answers exactly as Express 5', () => {
     }
   });
 
-  it('sends the same header names, letter case included, on every adapter', async () => {
+  it.each([
+    ['a wrong secret', () => `Authorization: Bearer ${wrongSecret()}`, 'content-length: 76'],
+    ['no key', () => 'X-Nothing: 1', 'www-authenticate: Bearer realm="api"'],
+    ['an expired key', () => `Authorization: Bearer ${keys.past_expiry}`, 'cache-control: no-store'],
+  ])('sends the same header lines for %s, in the same order and letter case, on every adapter', async (_name, line, expected) => {
     const headerLines = async (url: string) => {
-      const raw = await rawGet(url, `Authorization: Bearer ${wrongSecret()}`);
+      const raw = await rawGet(url, line());
       const head = raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n').slice(1);
-      return head.filter((line) => !/^(date|connection|keep-alive|x-powered-by):/i.test(line)).sort();
+      return head.filter((header) => !/^(date|connection|keep-alive|x-powered-by):/i.test(header));
     };
     const reference = await headerLines(apps.get(express5Adapter.name)!.url);
-    expect(reference).toContain(`content-length: ${'{"error":{"code":"ERR_API_KEY_INVALID","message":"The API key is invalid."}}'.length}`);
+    expect(reference).toContain(expected);
     for (const [name, app] of apps) {
       expect({ adapter: name, lines: await headerLines(app.url) }).toEqual({ adapter: name, lines: reference });
     }
@@ -149,8 +153,10 @@ describe('every adapter answers exactly as Express 5', () => {
 function rawGet(baseUrl: string, headerLine: string): Promise<string> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
+    // Written, not ended: Node drops a request whose client half-closes while it is still
+    // being answered (a first-seen key waits for Argon2); `Connection: close` ends it.
     const socket = connect(Number(port), hostname, () => {
-      socket.end(`GET /v1/whoami HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${headerLine}\r\nConnection: close\r\n\r\n`);
+      socket.write(`GET /v1/whoami HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${headerLine}\r\nConnection: close\r\n\r\n`);
     });
     let text = '';
     socket.setEncoding('latin1');
