@@ -35,7 +35,8 @@ export const MAX_WEBHOOK_PASSWORD_BYTES = 1024;
  * Checks a webhook URL and returns its normalized form (as the WHATWG URL parser writes it,
  * host lower-cased and punycoded), which is what gets stored.
  *
- * Refused: anything but a string, more than {@link MAX_WEBHOOK_URL_LENGTH} characters,
+ * Refused: anything but a string, more than {@link MAX_WEBHOOK_URL_LENGTH} characters, text
+ * that is not well-formed Unicode (a lone surrogate, which the parser would turn into U+FFFD),
  * whitespace or control characters anywhere (the URL parser would silently drop some of them),
  * text that does not parse as an absolute URL, any scheme but `https`, a user name or password
  * in the URL (credentials belong in the Basic-auth fields, never in a string that gets logged),
@@ -60,6 +61,10 @@ export function normalizeWebhookUrl(value: unknown): string {
   if (value.length > MAX_WEBHOOK_URL_LENGTH) {
     throw invalid(`"url" must be at most ${MAX_WEBHOOK_URL_LENGTH} characters.`);
   }
+  // The URL parser would store a lone surrogate as %EF%BF%BD (U+FFFD), not what was typed. As
+  // in assertCredentialText, with the u flag \p{Cs} matches only unpaired surrogates (the same
+  // test as String.prototype.isWellFormed, which the ES2023 lib this project compiles against lacks).
+  if (/\p{Cs}/u.test(value)) throw invalid('"url" must be well-formed Unicode text.');
   if (/[\s\p{Cc}]/u.test(value)) {
     throw invalid('"url" must not contain spaces, line breaks or control characters.');
   }

@@ -62,6 +62,23 @@ describe('normalizeWebhookUrl', () => {
     expect(error.message).not.toContain('relay');
   });
 
+  it.each([
+    ['a lone high surrogate', 'https://a.example/\ud800'],
+    ['a lone low surrogate', 'https://a.example/in\udc00x'],
+    ['a lone surrogate in the host', 'https://a\ud83d.example/'],
+  ])('refuses %s instead of storing it as U+FFFD, without repeating the URL', (_what, input) => {
+    const error = thrown(() => normalizeWebhookUrl(input));
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.status).toBe(400);
+    expect(error.message).toBe('"url" must be well-formed Unicode text.');
+    expect(error.message).not.toContain('a.example');
+  });
+
+  it('accepts a surrogate pair (an emoji) in the path, percent-encoded as UTF-8', () => {
+    expect(normalizeWebhookUrl('https://a.example/\ud83d\ude00')).toBe('https://a.example/%F0%9F%98%80');
+  });
+
   it('accepts a URL of exactly 2048 characters', () => {
     const base = 'https://hooks.example.com/';
     const url = base + 'a'.repeat(2048 - base.length);
@@ -203,6 +220,19 @@ describe('KeyManager: webhook settings', () => {
     ]) {
       const error = await rejection(manager.setWebhook(keyId, settings));
       expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    }
+    expect(row()).toEqual(before);
+  });
+
+  it('refuses a URL with a lone surrogate and stores nothing', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me' });
+    const before = row();
+
+    for (const url of ['https://a.example/\ud800', 'https://a.example/\udfff']) {
+      const error = await rejection(manager.setWebhook(keyId, { url, username: 'other', password: 'new-pass' }));
+      expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+      expect(error.status).toBe(400);
+      expect(error.message).not.toContain('a.example');
     }
     expect(row()).toEqual(before);
   });

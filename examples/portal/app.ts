@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import express from 'express';
+import { API_KEY_PATTERN } from 'keyward';
 import { createPortalApi, type PortalApiOptions } from './api.js';
 import { loopbackHostOnly } from './request-guards.js';
 
@@ -46,8 +47,8 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
       'Referrer-Policy': 'no-referrer',
     });
     // Read now: routers rewrite req.url while they run. The query string is never logged.
-    const path = req.path;
-    if (path.startsWith('/portal/api/')) {
+    const path = loggablePath(req.path);
+    if (req.path.startsWith('/portal/api/')) {
       res.on('finish', () => log(`portal ${req.method} ${path} ${res.statusCode}`));
     }
     next();
@@ -56,4 +57,26 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
   app.use('/portal/api', createPortalApi(options, log));
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
   return app;
+}
+
+/** A keyward key anywhere in a text: API_KEY_PATTERN without its `\b`s, global. */
+const KEY_ANYWHERE = new RegExp(API_KEY_PATTERN.source.replaceAll('\\b', ''), `${API_KEY_PATTERN.flags.replace('g', '')}g`);
+
+/**
+ * The request path as the log may show it. A key pasted where a key id goes ends up in the
+ * path, and the log must never carry one, so every key-shaped run is replaced with
+ * `[redacted]`. The `\b`s of API_KEY_PATTERN are dropped so that `/x_sk_test_…` cannot slip
+ * through. A key can also arrive percent-encoded (`%73k_test_…`, or `%2573…` encoded twice);
+ * keys are ASCII, so decoding only the `%00`–`%7F` escapes, a few rounds deep, finds one, and
+ * that cannot throw on a malformed `%`. When the decoded path holds a key the whole path is
+ * withheld, since where it sits in the raw text is not known. The raw form is what gets
+ * logged, so a `%0A` never splits the log line.
+ */
+export function loggablePath(path: string): string {
+  const redacted = path.replace(KEY_ANYWHERE, '[redacted]');
+  let decoded = redacted;
+  for (let round = 0; round < 4 && decoded.includes('%'); round += 1) {
+    decoded = decoded.replace(/%([0-7][0-9A-Fa-f])/g, (_escape, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  }
+  return decoded.search(KEY_ANYWHERE) === -1 ? redacted : '[redacted path]';
 }

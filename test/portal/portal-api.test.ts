@@ -3,9 +3,10 @@
  * bodies, the cross-site guard, and the shared store with the demo gateway.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { API_KEY_PATTERN, maskApiKey } from 'keyward';
+import { API_KEY_PATTERN, generateApiKey, maskApiKey } from 'keyward';
 import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
 import { send, type ClientResponse } from '../helpers/http-client.js';
+import { forbidInOutput } from '../helpers/output-guard.js';
 
 const WRITE = { 'X-Portal-Request': '1' };
 
@@ -344,5 +345,69 @@ describe('portal API: logs', () => {
     expect(logs).toContain('portal POST /portal/api/key 201');
     expect(logs).toContain(`portal key regenerated id=${second.card.id}`);
     expect(logs.some((line) => line.includes(first.key) || line.includes(second.key) || /sk_(test|live)_/.test(line))).toBe(false);
+  });
+});
+
+describe('portal API: a key in the request path never reaches the log', () => {
+  const percentEncoded = (text: string) => [...text].map((char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`).join('');
+
+  /** Requests the path and returns the lines it logged, after checking none carries the key. */
+  const logsOf = async (path: string, key: { key: string; secret: string }) => {
+    const before = logs.length;
+    const response = await api('GET', path);
+    expect(response.status).toBe(404);
+    const lines = logs.slice(before);
+    // Booleans only: a failing diff must not print the key either.
+    const decoded = lines.map((line) => line.replace(/(%25)+/g, '%').replace(/%[0-9A-F]{2}/gi, (escape) => String.fromCharCode(parseInt(escape.slice(1), 16))));
+    expect([...lines, ...decoded].some((line) => line.includes(key.key) || line.includes(key.secret))).toBe(false);
+    return lines;
+  };
+
+  it('replaces a key written as is in the path with [redacted] and keeps the rest of the path', async () => {
+    const key = generateApiKey('sandbox');
+    forbidInOutput(key.key, key.secret);
+
+    expect(await logsOf(`/keys/${key.key}`, key)).toEqual(['portal GET /portal/api/keys/[redacted] 404']);
+    expect(await logsOf(`/${key.key}/x`, key)).toEqual(['portal GET /portal/api/[redacted]/x 404']);
+  });
+
+  it('redacts a key glued to other word characters, which API_KEY_PATTERN\'s \\b alone would miss', async () => {
+    const key = generateApiKey('production');
+    forbidInOutput(key.key, key.secret);
+
+    expect(await logsOf(`/x_${key.key}0`, key)).toEqual(['portal GET /portal/api/x_[redacted]0 404']);
+  });
+
+  it('withholds the whole path when the key is percent-encoded, in part, in full or twice', async () => {
+    const key = generateApiKey('sandbox');
+    forbidInOutput(key.key, key.secret);
+    const paths = [
+      `/%73${key.key.slice(1)}`,
+      `/keys/${key.key.slice(0, 30)}%${key.key.charCodeAt(30).toString(16)}${key.key.slice(31)}`,
+      `/${percentEncoded(key.key)}`,
+      `/%2573${key.key.slice(1)}`,
+    ];
+
+    for (const path of paths) {
+      expect(await logsOf(path, key)).toEqual(['portal GET [redacted path] 404']);
+    }
+  });
+
+  it('logs a path with a malformed percent-encoding as it came and keeps answering', async () => {
+    for (const path of ['/%ZZ', '/keys/%', '/%E0%A4%A', '/%C0%AF']) {
+      const before = logs.length;
+      const response = await api('GET', path);
+      expect(response.status).toBe(404);
+      expect(logs.slice(before)).toEqual([`portal GET /portal/api${path} 404`]);
+    }
+    expect((await api('GET', '/session')).status).toBe(200);
+  });
+
+  it('redacts a key next to a malformed percent-encoding', async () => {
+    const key = generateApiKey('sandbox');
+    forbidInOutput(key.key, key.secret);
+
+    expect(await logsOf(`/%ZZ/%73${key.key.slice(1)}/%`, key)).toEqual(['portal GET [redacted path] 404']);
+    expect(await logsOf(`/%ZZ/${key.key}/%`, key)).toEqual(['portal GET /portal/api/%ZZ/[redacted]/% 404']);
   });
 });
