@@ -6,6 +6,7 @@ import {
   assertKnownOptions,
   assertOptionalFunction,
   assertOptionsObject,
+  unknownOptionMessage,
 } from './options.js';
 import { assertArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
 import { KEY_STATUSES, normalizeStatus, statusLabel, type KeyStatus, type StatusLabel } from './statuses.js';
@@ -88,12 +89,21 @@ export interface KeyManager {
    *
    * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when a live key exists: regenerate it instead;
    *   `ERR_INVALID_ARGUMENT` (400) for an account id, environment, key type, status or expiry
-   *   date it cannot use, before anything is written.
+   *   date it cannot use, or a property name it does not know (a misspelt `expires_at` would
+   *   otherwise issue a key that never expires), before anything is written.
    */
   issue(input: IssueKeyInput): Promise<IssuedKey>;
-  /** The card of a live key, or null when there is none. */
+  /**
+   * The card of a live key, or null when there is none. Every key-id method treats a value
+   * that cannot be a key id (not a string, not well-formed, control characters, over 200
+   * characters) as an unknown id without asking the store.
+   */
   describe(keyId: string): Promise<KeyCard | null>;
-  /** The card of an account's live key in an environment, or null (the empty state). */
+  /**
+   * The card of an account's live key in an environment, or null (the empty state).
+   *
+   * @throws {ApiKeyAuthError} `ERR_INVALID_ARGUMENT` (400) for an account id `issue` would refuse.
+   */
   describeAccount(accountId: string, environment: Environment): Promise<KeyCard | null>;
   /**
    * Replaces the key's secret in one atomic store step: the old key fails from the moment
@@ -197,13 +207,17 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   const { store } = options;
   const card = (row: ApiKeyRow) => toCard(row, clock());
 
+  // A key id that could never have been stored is unknown without asking the store, which
+  // might fail on it (PostgreSQL refuses NUL) instead of answering "no such key".
   const liveRow = async (keyId: string): Promise<ApiKeyRow> => {
+    if (!isPossibleKeyId(keyId)) throw notFound();
     const row = await store.findById(keyId);
     if (!row) throw notFound();
     return row;
   };
 
   const change = async (keyId: string, patch: Partial<ApiKeyRow>): Promise<ApiKeyRow> => {
+    if (!isPossibleKeyId(keyId)) throw notFound();
     const row = await store.modify(keyId, () => patch);
     if (!row) throw notFound();
     return row;
@@ -238,11 +252,13 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     },
 
     async describe(keyId) {
+      if (!isPossibleKeyId(keyId)) return null;
       const row = await store.findById(keyId);
       return row ? card(row) : null;
     },
 
     async describeAccount(accountId, environment) {
+      assertAccountId(accountId);
       const row = await store.findLive(accountId, environment);
       return row ? card(row) : null;
     },
@@ -316,7 +332,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     },
 
     async webhookAuthorization(key) {
-      const row = typeof key === 'string' ? await liveRow(key) : key;
+      const row = typeof key === 'object' && key !== null ? key : await liveRow(key);
       if (row.webhook_basic_auth_password_sealed == null) return null;
       if (!box) throw noSealingKeys();
       return webhookAuthorizationFor(row, box);
@@ -368,10 +384,28 @@ function isPast(when: Date | null, now: Date): boolean {
   return when !== null && new Date(when) <= now;
 }
 
+/** The property names {@link KeyManager.issue} reads; any other is a misspelling. */
+const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
+  'accountId',
+  'environment',
+  'keyType',
+  'status',
+  'expiresAt',
+];
+
+/** The range of `expiresAt`: what PostgreSQL's timestamptz and every store can hold. */
+const MIN_EXPIRES_AT = Date.UTC(1970, 0, 1);
+const MAX_EXPIRES_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** C0 controls, DEL and C1 controls. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
 function assertIssueInput(input: IssueKeyInput): void {
-  if (typeof input?.accountId !== 'string' || input.accountId.length === 0 || input.accountId.length > 200) {
-    throw invalidArgument('accountId must be a non-empty string of at most 200 characters');
+  if (typeof input === 'object' && input !== null) {
+    const unknown = unknownOptionMessage(input, ISSUE_INPUT_NAMES, 'issue');
+    if (unknown !== undefined) throw invalidArgument(unknown);
   }
+  assertAccountId(input?.accountId);
   if (!ENVIRONMENTS.includes(input.environment)) {
     throw invalidArgument('environment must be "production" or "sandbox"');
   }
@@ -379,9 +413,56 @@ function assertIssueInput(input: IssueKeyInput): void {
   if (input.status !== undefined && !KEY_STATUSES.includes(input.status)) {
     throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
   }
-  if (input.expiresAt != null && !(input.expiresAt instanceof Date && !Number.isNaN(input.expiresAt.getTime()))) {
-    throw invalidArgument('expiresAt must be a valid Date or null');
+  if (input.expiresAt != null) assertExpiresAt(input.expiresAt);
+}
+
+/**
+ * An account id is what the store indexes one live key per environment on, so two different
+ * ids must stay different once stored: well-formed Unicode (PostgreSQL would turn each lone
+ * surrogate into U+FFFD, and refuses NUL), no control characters, not blank.
+ */
+function assertAccountId(value: unknown): asserts value is string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > 200 ||
+    value.trim() === '' ||
+    !isWellFormed(value) ||
+    CONTROL_CHARACTER.test(value)
+  ) {
+    throw invalidArgument(
+      'accountId must be a string of 1 to 200 characters, not only whitespace, of well-formed Unicode without control characters',
+    );
   }
+}
+
+function assertExpiresAt(value: unknown): void {
+  const time = value instanceof Date ? value.getTime() : Number.NaN;
+  if (!(time >= MIN_EXPIRES_AT && time <= MAX_EXPIRES_AT)) {
+    throw invalidArgument(
+      'expiresAt must be null or a valid Date from 1970-01-01T00:00:00.000Z through 9999-12-31T23:59:59.999Z',
+    );
+  }
+}
+
+/**
+ * Whether a value could be the id of a stored key. Deliberately loose (rows written by other
+ * tools need not look like `key_` + base62): it only keeps out what no store can look up
+ * safely, which then reads as an unknown id.
+ */
+function isPossibleKeyId(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length > 0 &&
+    value.length <= 200 &&
+    isWellFormed(value) &&
+    !CONTROL_CHARACTER.test(value)
+  );
+}
+
+/** `String.prototype.isWellFormed` (Node 20), which the ES2023 lib this compiles with leaves out. */
+function isWellFormed(value: string): boolean {
+  return (value as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 function assertKeyType(value: unknown, name: string): void {

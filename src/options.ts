@@ -11,12 +11,25 @@ export function assertKnownOptions(
   known: readonly string[],
   factory: string,
 ): void {
-  for (const name of Object.keys(options)) {
-    if (known.includes(name)) continue;
-    const suggestion = closest(name, known);
-    const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
-    invalidOption(`${factory}: unknown option "${name}".${hint}`);
-  }
+  const message = unknownOptionMessage(options, known, factory);
+  if (message !== undefined) invalidOption(message);
+}
+
+/**
+ * The message for the first option name of `options` that is not in `known`, with the closest
+ * known name as a did-you-mean, or undefined when every name is known. Callers pick the error
+ * it is thrown with.
+ */
+export function unknownOptionMessage(
+  options: object,
+  known: readonly string[],
+  owner: string,
+): string | undefined {
+  const name = Object.keys(options).find((each) => !known.includes(each));
+  if (name === undefined) return undefined;
+  const suggestion = closest(name, known);
+  const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
+  return `${owner}: unknown option "${name}".${hint}`;
 }
 
 /** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a plain object. */

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ApiKeyAuthError,
   API_KEY_PATTERN,
@@ -10,6 +10,7 @@ import {
   type KeyManager,
   type KeyStatus,
 } from '../src/index.js';
+import { sampleRow } from 'keyward/store-conformance';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 
@@ -478,6 +479,105 @@ describe('createKeyManager: bad argument values', () => {
     expectInvalidArgument(await rejection(manager.setStatus('key_nope', 'Active' as never)), 'status');
   });
 
+  const unusableAccountIds: [string, string][] = [
+    ['a NUL character', 'acct\u0000nul'],
+    ['a lone high surrogate', 'acct\ud800'],
+    ['a lone low surrogate', 'acct\udc00'],
+    ['a surrogate pair in the wrong order', 'acct\udc00\ud800'],
+    ['a newline', 'a\nb'],
+    ['a tab', 'a\tb'],
+    ['DEL', 'a\u007fb'],
+    ['a C1 control (NEL)', 'a\u0085b'],
+    ['spaces only', '   '],
+    ['whitespace of several kinds only', ' \u00a0\u3000 '],
+  ];
+
+  it.each(unusableAccountIds)(
+    'issue answers an accountId with %s with a 400 ERR_INVALID_ARGUMENT and writes nothing',
+    async (_, accountId) => {
+      await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+      const before = store.allRows();
+
+      const error = await rejection(manager.issue({ accountId, environment: 'sandbox' }));
+
+      expectInvalidArgument(error, 'accountId');
+      expect(store.allRows()).toEqual(before);
+    },
+  );
+
+  it.each(unusableAccountIds)(
+    'describeAccount answers an accountId with %s with a 400 ERR_INVALID_ARGUMENT without asking the store',
+    async (_, accountId) => {
+      const findLive = vi.spyOn(store, 'findLive');
+
+      const error = await rejection(manager.describeAccount(accountId, 'sandbox'));
+
+      expectInvalidArgument(error, 'accountId');
+      expect(findLive).not.toHaveBeenCalled();
+    },
+  );
+
+  it('describeAccount answers an accountId issue would refuse for its length or type with ERR_INVALID_ARGUMENT', async () => {
+    expectInvalidArgument(await rejection(manager.describeAccount('a'.repeat(201), 'sandbox')), 'accountId');
+    expectInvalidArgument(await rejection(manager.describeAccount(42 as never, 'sandbox')), 'accountId');
+  });
+
+  it('accepts account ids with non-ASCII letters, inner spaces and surrogate pairs', async () => {
+    for (const accountId of ['Zürich Ltd', 'acct_\u{1F600}', '\u5317\u4eac', ' padded ']) {
+      const { card } = await manager.issue({ accountId, environment: 'sandbox' });
+      expect((await manager.describeAccount(accountId, 'sandbox'))!.keyId).toBe(card.keyId);
+    }
+    expect(store.allRows().map((row) => row.account_id).sort()).toEqual(
+      ['Zürich Ltd', 'acct_\u{1F600}', '\u5317\u4eac', ' padded '].sort(),
+    );
+  });
+
+  it.each([
+    ['the earliest JavaScript date', new Date(-8.64e15)],
+    ['the latest JavaScript date', new Date(8.64e15)],
+    ['one millisecond before 1970', new Date(Date.UTC(1970, 0, 1) - 1)],
+    ['the first moment of year 10000', new Date(Date.UTC(10000, 0, 1))],
+  ])('issue answers an expiresAt of %s with a 400 ERR_INVALID_ARGUMENT naming the range', async (_, expiresAt) => {
+    const error = await rejection(manager.issue({ ...valid, expiresAt }));
+
+    expectInvalidArgument(error, 'expiresAt');
+    expect(error.message).toContain('1970-01-01T00:00:00.000Z through 9999-12-31T23:59:59.999Z');
+    expect(store.allRows()).toEqual([]);
+  });
+
+  it('accepts an expiresAt at either end of the range', async () => {
+    const first = new Date('1970-01-01T00:00:00.000Z');
+    const last = new Date('9999-12-31T23:59:59.999Z');
+
+    expect((await manager.issue({ accountId: 'acct_1', environment: 'sandbox', expiresAt: first })).card.expiresAt).toEqual(first);
+    expect((await manager.issue({ accountId: 'acct_2', environment: 'sandbox', expiresAt: last })).card.expiresAt).toEqual(last);
+  });
+
+  it.each([
+    ['expires_at', { ...valid, expires_at: new Date(Date.now() - 1000) }, 'expiresAt'],
+    ['accountID', { accountID: 'acct_2', accountId: 'acct_2', environment: 'sandbox' }, 'accountId'],
+    ['keytype', { ...valid, keytype: 'sms_api' }, 'keyType'],
+    ['env', { ...valid, env: 'production' }, undefined],
+  ])(
+    'issue answers the unknown property %s with a 400 ERR_INVALID_ARGUMENT and a did-you-mean, and writes nothing',
+    async (name, input, suggestion) => {
+      const error = await rejection(manager.issue(input as never));
+
+      expect(error.code).toBe('ERR_INVALID_ARGUMENT');
+      expect(error.status).toBe(400);
+      expect(error.expose).toBe(true);
+      const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`;
+      expect(error.message).toBe(`issue: unknown option "${name}".${hint}`);
+      expect(store.allRows()).toEqual([]);
+    },
+  );
+
+  it('issue names a misspelt accountId as unknown rather than only reporting accountId missing', async () => {
+    const error = await rejection(manager.issue({ accountid: 'acct_2', environment: 'sandbox' } as never));
+
+    expect(error.message).toBe('issue: unknown option "accountid". Did you mean "accountId"?');
+  });
+
   it('never repeats the refused value in the message', async () => {
     const long = 'x'.repeat(201);
     const errors = [
@@ -488,6 +588,68 @@ describe('createKeyManager: bad argument values', () => {
     ];
 
     expect(errors.map((e) => e.message).join('\n')).not.toMatch(/xxxx|staging|Secret_Type|Activated/);
+  });
+});
+
+describe('createKeyManager: key ids that cannot be stored', () => {
+  const impossibleKeyIds: [string, unknown][] = [
+    ['a NUL character', 'key_\u0000'],
+    ['a lone surrogate', 'key_\ud800'],
+    ['a newline', 'key_\nabc'],
+    ['a C1 control', 'key_\u009f'],
+    ['201 characters', `key_${'a'.repeat(197)}`],
+    ['an empty string', ''],
+    ['a number', 42],
+    ['null', null],
+    ['undefined', undefined],
+  ];
+
+  /** Fails the test if the manager asks the store about anything. */
+  const untouchedStore = () => {
+    const calls = ['findById', 'findLive', 'modify', 'insert'].map((name) => vi.spyOn(store, name as never));
+    return () => calls.forEach((call) => expect(call).not.toHaveBeenCalled());
+  };
+
+  it.each(impossibleKeyIds)('describe answers a key id with %s with null without asking the store', async (_, keyId) => {
+    const expectUntouched = untouchedStore();
+
+    expect(await manager.describe(keyId as string)).toBeNull();
+    expectUntouched();
+  });
+
+  const changes: [string, (keyId: string) => Promise<unknown>][] = [
+    ['regenerate', (keyId) => manager.regenerate(keyId)],
+    ['revoke', (keyId) => manager.revoke(keyId)],
+    ['softDelete', (keyId) => manager.softDelete(keyId)],
+    ['setStatus', (keyId) => manager.setStatus(keyId, 'suspended')],
+    ['setWebhook', (keyId) => manager.setWebhook(keyId, { url: 'https://hooks.example.com/in' })],
+    ['clearWebhook', (keyId) => manager.clearWebhook(keyId)],
+    ['webhookAuthorization', (keyId) => manager.webhookAuthorization(keyId)],
+    ['resealWebhookPassword', (keyId) => manager.resealWebhookPassword(keyId)],
+  ];
+
+  it.each(changes)('%s answers every impossible key id with ERR_KEY_NOT_FOUND without asking the store', async (_, act) => {
+    await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const before = store.allRows();
+    const expectUntouched = untouchedStore();
+
+    for (const [, keyId] of impossibleKeyIds) {
+      const error = await rejection(act(keyId as string));
+      expect(error.code).toBe('ERR_KEY_NOT_FOUND');
+      expect(error.status).toBe(404);
+    }
+    expectUntouched();
+    expect(store.allRows()).toEqual(before);
+  });
+
+  it('still finds and changes a stored key whose id is not key_ + base62, as other tools may write', async () => {
+    const row = sampleRow({ id: 'legacy-Key.42/\u00e9', account_id: 'acct_legacy' });
+    await store.insert(row);
+
+    expect((await manager.describe(row.id))!.keyId).toBe(row.id);
+    expect((await manager.setStatus(row.id, 'suspended')).status).toBe('suspended');
+    await manager.revoke(row.id);
+    expect(await manager.describe(row.id)).toBeNull();
   });
 });
 

@@ -1,0 +1,75 @@
+import { beforeAll, expect, it } from 'vitest';
+import { createKeyManager, type KeyManager } from 'keyward';
+import { PostgresKeyStore } from 'keyward/postgres';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { rejection } from './helpers/errors.js';
+import { describePostgres } from './support/postgres.js';
+
+// Values PostgreSQL refuses (NUL, a timestamp out of its range) or silently changes (a lone
+// surrogate becomes U+FFFD) must be refused by the manager as bad arguments before they reach
+// the server, not come back from it as a 503.
+describePostgres('createKeyManager over PostgreSQL: argument values the server cannot hold', (db) => {
+  const table = db.table('keys');
+  let manager: KeyManager;
+
+  beforeAll(async () => {
+    const store = new PostgresKeyStore({ pool: db.pool(), table });
+    await store.migrate();
+    manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+  });
+
+  const expectRefused = async (attempt: () => Promise<unknown>, argument: string) => {
+    const before = await db.rows(table);
+    const error = await rejection(attempt());
+    expect(error.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(error.status).toBe(400);
+    expect(error.message.startsWith(`${argument} must `)).toBe(true);
+    expect(await db.rows(table)).toEqual(before);
+  };
+
+  it('issue answers an accountId with NUL with 400 ERR_INVALID_ARGUMENT, not 503, and writes no row', async () => {
+    await expectRefused(() => manager.issue({ accountId: 'acct\u0000nul', environment: 'sandbox' }), 'accountId');
+  });
+
+  it('issue refuses both lone-surrogate account ids instead of storing them as one U+FFFD account', async () => {
+    await expectRefused(() => manager.issue({ accountId: 'acct\ud800', environment: 'sandbox' }), 'accountId');
+    await expectRefused(() => manager.issue({ accountId: 'acct\udc00', environment: 'sandbox' }), 'accountId');
+  });
+
+  it('describeAccount answers an accountId with NUL or a lone surrogate with 400 ERR_INVALID_ARGUMENT, not 503', async () => {
+    await expectRefused(() => manager.describeAccount('acct\u0000nul', 'sandbox'), 'accountId');
+    await expectRefused(() => manager.describeAccount('acct\ud800', 'sandbox'), 'accountId');
+  });
+
+  it('issue answers an expiresAt outside PostgreSQL-safe range with 400 ERR_INVALID_ARGUMENT, not 503, and writes no row', async () => {
+    await expectRefused(
+      () => manager.issue({ accountId: 'acct_2', environment: 'sandbox', expiresAt: new Date(-8.64e15) }),
+      'expiresAt',
+    );
+    await expectRefused(
+      () => manager.issue({ accountId: 'acct_2', environment: 'sandbox', expiresAt: new Date(8.64e15) }),
+      'expiresAt',
+    );
+  });
+
+  it('stores and reads back an expiresAt at either end of the accepted range', async () => {
+    const first = new Date('1970-01-01T00:00:00.000Z');
+    const last = new Date('9999-12-31T23:59:59.999Z');
+    const a = await manager.issue({ accountId: 'acct_first', environment: 'sandbox', expiresAt: first });
+    const b = await manager.issue({ accountId: 'acct_last', environment: 'sandbox', expiresAt: last });
+
+    expect((await manager.describe(a.card.keyId))!.expiresAt).toEqual(first);
+    expect((await manager.describe(b.card.keyId))!.expiresAt).toEqual(last);
+  });
+
+  it('answers a key id with NUL or a lone surrogate as unknown (null, 404), not 503', async () => {
+    for (const keyId of ['key_\u0000', 'key_\ud800']) {
+      expect(await manager.describe(keyId)).toBeNull();
+      const error = await rejection(manager.revoke(keyId));
+      expect(error.code).toBe('ERR_KEY_NOT_FOUND');
+      expect(error.status).toBe(404);
+      expect((await rejection(manager.regenerate(keyId))).code).toBe('ERR_KEY_NOT_FOUND');
+    }
+  });
+});
