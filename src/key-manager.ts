@@ -397,8 +397,12 @@ const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
 const MIN_EXPIRES_AT = Date.UTC(1970, 0, 1);
 const MAX_EXPIRES_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-/** C0 controls, DEL and C1 controls. */
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * Text a store cannot keep as it is: control characters (C0, DEL, C1; PostgreSQL refuses
+ * NUL) and lone surrogates (`\p{Cs}` with the u flag matches only unpaired ones, the test of
+ * `String.prototype.isWellFormed`; PostgreSQL would store each as U+FFFD).
+ */
+const UNSTORABLE_TEXT = /[\p{Cc}\p{Cs}]/u;
 
 function assertIssueInput(input: IssueKeyInput): void {
   if (typeof input === 'object' && input !== null) {
@@ -427,8 +431,7 @@ function assertAccountId(value: unknown): asserts value is string {
     value.length === 0 ||
     value.length > 200 ||
     value.trim() === '' ||
-    !isWellFormed(value) ||
-    CONTROL_CHARACTER.test(value)
+    UNSTORABLE_TEXT.test(value)
   ) {
     throw invalidArgument(
       'accountId must be a string of 1 to 200 characters, not only whitespace, of well-formed Unicode without control characters',
@@ -455,14 +458,8 @@ function isPossibleKeyId(value: unknown): value is string {
     typeof value === 'string' &&
     value.length > 0 &&
     value.length <= 200 &&
-    isWellFormed(value) &&
-    !CONTROL_CHARACTER.test(value)
+    !UNSTORABLE_TEXT.test(value)
   );
-}
-
-/** `String.prototype.isWellFormed` (Node 20), which the ES2023 lib this compiles with leaves out. */
-function isWellFormed(value: string): boolean {
-  return (value as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 function assertKeyType(value: unknown, name: string): void {

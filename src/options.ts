@@ -29,7 +29,10 @@ export function unknownOptionMessage(
   if (name === undefined) return undefined;
   const suggestion = closest(name, known);
   const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
-  return `${owner}: unknown option "${name}".${hint}`;
+  // The name may come from a client's JSON passed straight through: quoted as JSON and cut
+  // short, it cannot break a log line or fill an answer.
+  const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
+  return `${owner}: unknown option ${JSON.stringify(shown)}.${hint}`;
 }
 
 /** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a plain object. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, MemoryKeyStore, resolveRouteOptions, type ApiKeyAuthOptions } from 'keyward';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, resolveRouteOptions, type ApiKeyAuthError, type ApiKeyAuthOptions } from 'keyward';
 
 const store = new MemoryKeyStore();
 const make = (options: unknown) => () => createApiKeyAuth(options as ApiKeyAuthOptions);
@@ -50,5 +50,20 @@ describe('createKeyManager options', () => {
     expect(() => createKeyManager({ store, argon2: { memoryKiB: 4_194_304, iterations: 2, parallelism: 1 } })).toThrow(
       expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: '"argon2" memoryKiB must be an integer from 8 × parallelism to 1048576.' }),
     );
+  });
+});
+
+describe('unknown option names in messages', () => {
+  it('are quoted as JSON and cut to 40 characters, so a name sent by a client cannot break a log line', () => {
+    const name = `${'x'.repeat(60)}\nforged log line`;
+    const thrown = (() => {
+      try {
+        createApiKeyAuth({ store: new MemoryKeyStore(), [name]: 1 } as never);
+      } catch (error) {
+        return error as ApiKeyAuthError;
+      }
+    })();
+    expect(thrown?.code).toBe('ERR_OPTIONS_INVALID');
+    expect(thrown?.message).toBe(`createApiKeyAuth: unknown option "${'x'.repeat(40)}…".`);
   });
 });
