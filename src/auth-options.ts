@@ -10,7 +10,7 @@ import {
   assertOptionalFunction,
   assertOptionsObject,
 } from './options.js';
-import { defaultErrorBody, guardErrorBody, type ErrorBodyFormatter } from './responses.js';
+import { defaultErrorBody, type ErrorBodyFormatter } from './responses.js';
 import type { KeyStore } from './store.js';
 import type { VerificationMemoOptions } from './verification-memo.js';
 import {
@@ -211,7 +211,7 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
     argon2Pool,
     logger: options.logger,
     onDecision: options.onDecision,
-    errorBody: options.errorBody ? guardErrorBody(options.errorBody) : defaultErrorBody,
+    errorBody: options.errorBody ?? defaultErrorBody,
     clock: options.clock ?? (() => new Date()),
     throttle,
     clientAddress: options.clientAddress ?? ((request) => request.clientIp ?? request.remoteAddress),

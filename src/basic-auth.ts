@@ -9,7 +9,6 @@ import {
 } from './options.js';
 import {
   defaultErrorBody,
-  guardErrorBody,
   responseFor,
   type AuthResponse,
   type ErrorBodyFormatter,
@@ -117,7 +116,7 @@ export function createBasicAuthChecker(
     invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
   }
   // A formatter that throws or returns junk falls back to the default body: never a 500.
-  const format = options.errorBody ? guardErrorBody(options.errorBody) : defaultErrorBody;
+  const format = options.errorBody ?? defaultErrorBody;
   const challenge = { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` };
 
   const refuse = (reason: BasicAuthFailure): BasicAuthResult => {

@@ -35,38 +35,34 @@ const JSON_HEADERS = Object.freeze({
 });
 
 /**
- * Wraps an app's body formatter so that one that throws, or returns something JSON cannot
- * write, falls back to the default body instead of turning a refusal into a crash.
- *
- * @param format - the app's `errorBody` option.
- * @returns a formatter whose result always serializes.
- * @example
- * ```ts
- * const format = guardErrorBody(options.errorBody);
- * ```
+ * Serializes an error into the response adapters write. The status and headers are read
+ * before an app's formatter runs, so a formatter that changes the error changes only the
+ * body. A formatter that throws, or whose result JSON cannot write, falls back to the
+ * default body instead of turning a refusal into a crash; its result is serialized exactly
+ * once, so a `toJSON` that answers differently a second time cannot slip past that check.
  */
-export function guardErrorBody(format: ErrorBodyFormatter): ErrorBodyFormatter {
-  return (error) => {
-    try {
-      const body = format(error);
-      if (typeof JSON.stringify(body) === 'string') return body;
-    } catch {
-      // Fall through: an app bug in the formatter must not change the status or open a route.
-    }
-    return defaultErrorBody(error);
-  };
-}
-
-/** Serializes an error into the response adapters write. */
 export function responseFor<E extends ErrorFields>(error: E, format: (error: E) => unknown): AuthResponse {
-  const body = JSON.stringify(format(error));
+  const { status, headers } = error;
+  const body = serializedBody(error, format);
   // Content-Length is set here so that every adapter sends the very same header set.
   const length = String(Buffer.byteLength(body));
   return {
-    status: error.status,
-    headers: { ...JSON_HEADERS, ...error.headers, 'content-length': length },
+    status,
+    headers: { ...JSON_HEADERS, ...headers, 'content-length': length },
     body,
   };
+}
+
+function serializedBody<E extends ErrorFields>(error: E, format: (error: E) => unknown): string {
+  if (format !== formatDefault) {
+    try {
+      const body = JSON.stringify(format(error));
+      if (typeof body === 'string') return body;
+    } catch {
+      // Fall through: an app bug in the formatter must not change the status or open a route.
+    }
+  }
+  return JSON.stringify(formatDefault(error));
 }
 
 /**
@@ -100,7 +96,7 @@ export class RefusalFactory {
   /**
    * @param realm - the Bearer challenge's realm.
    * @param retryAfterSeconds - `Retry-After` of the 503 answers.
-   * @param format - the refusals' body: `defaultErrorBody` or an app's guarded formatter.
+   * @param format - the refusals' body: `defaultErrorBody` or an app's `errorBody`.
    */
   constructor(realm: string, retryAfterSeconds: number, format: ErrorBodyFormatter = defaultErrorBody) {
     this.#format = format;

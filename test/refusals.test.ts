@@ -101,3 +101,37 @@ describe('authenticate() refusals', () => {
     expect(second.response).toEqual(first.response);
   });
 });
+
+describe('an app errorBody formatter', () => {
+  const refuse = async (errorBody: ErrorBodyFormatter) => {
+    const auth = createApiKeyAuth({ store: new MemoryKeyStore(), argon2Pool: false, errorBody });
+    const results = [await auth.authenticate({ headers: {} }), await auth.authenticate({ headers: {} })];
+    await auth.close();
+    return results.map((result) => (result.ok ? undefined : result.response));
+  };
+
+  it('is serialized once, so a result that fails only when serialized again still gets an answer', async () => {
+    let calls = 0;
+    const flaky = {
+      toJSON() {
+        calls += 1;
+        if (calls % 2 === 0) throw new Error('second serialization');
+        return { problem: 'missing key' };
+      },
+    };
+    const [first, second] = await refuse(() => flaky);
+    expect([first?.status, first?.body]).toEqual([401, '{"problem":"missing key"}']);
+    expect([second?.status, JSON.parse(second!.body).error.code]).toEqual([401, 'ERR_API_KEY_MISSING']);
+  });
+
+  it('changes only the body, even when it changes the error it is given', async () => {
+    const [response] = await refuse((error) => {
+      Object.assign(error, { status: 200, headers: { 'set-cookie': 'x=1' } });
+      return { problem: error.code };
+    });
+    expect(response?.status).toBe(401);
+    expect(response?.headers['www-authenticate']).toBe('Bearer realm="api"');
+    expect(response?.headers['set-cookie']).toBeUndefined();
+    expect(response?.body).toBe('{"problem":"ERR_API_KEY_MISSING"}');
+  });
+});
