@@ -224,8 +224,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   };
 
   return {
-    async issue(input) {
-      assertIssueInput(input);
+    async issue(given) {
+      const input = checkedIssueInput(given);
       // The store enforces this too (two racing issues); asking first spares an Argon2 run.
       if (await store.findLive(input.accountId, input.environment)) throw exists();
       const generated = generateApiKey(input.environment);
@@ -237,7 +237,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         environment: input.environment,
         created_at: clock(),
         last_used_at: null,
-        expires_at: input.expiresAt ?? null,
+        expires_at: input.expiresAt,
         soft_deleted: false,
         revoked_at: null,
         lookup_id: generated.lookupId,
@@ -259,6 +259,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
     async describeAccount(accountId, environment) {
       assertAccountId(accountId);
+      assertEnvironment(environment);
       const row = await store.findLive(accountId, environment);
       return row ? card(row) : null;
     },
@@ -398,32 +399,43 @@ const MIN_EXPIRES_AT = Date.UTC(1970, 0, 1);
 const MAX_EXPIRES_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
- * Text a store cannot keep as it is: control characters (C0, DEL, C1; PostgreSQL refuses
- * NUL) and lone surrogates (`\p{Cs}` with the u flag matches only unpaired ones, the test of
- * `String.prototype.isWellFormed`; PostgreSQL would store each as U+FFFD).
+ * Characters an id must not hold: control characters (C0, DEL, C1; PostgreSQL refuses NUL),
+ * lone surrogates (`\p{Cs}` with the u flag matches only unpaired ones, the test of
+ * `String.prototype.isWellFormed`; PostgreSQL would store each as U+FFFD), invisible format
+ * characters (zero-width space, bidirectional overrides) and line or paragraph separators,
+ * which would make two ids that look the same differ, or break the lines they are logged on.
  */
-const UNSTORABLE_TEXT = /[\p{Cc}\p{Cs}]/u;
+const UNSTORABLE_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
-function assertIssueInput(input: IssueKeyInput): void {
-  if (typeof input === 'object' && input !== null) {
-    const unknown = unknownOptionMessage(input, ISSUE_INPUT_NAMES, 'issue');
+/**
+ * The `issue` input, each property read exactly once (a getter cannot pass the checks with
+ * one value and be stored with another) and checked, with `expiresAt` as a new plain Date.
+ */
+function checkedIssueInput(given: IssueKeyInput): IssueKeyInput & { expiresAt: Date | null } {
+  if (typeof given === 'object' && given !== null) {
+    const unknown = unknownOptionMessage(given, ISSUE_INPUT_NAMES, 'issue');
     if (unknown !== undefined) throw invalidArgument(unknown);
   }
-  assertAccountId(input?.accountId);
-  if (!ENVIRONMENTS.includes(input.environment)) {
-    throw invalidArgument('environment must be "production" or "sandbox"');
-  }
-  if (input.keyType !== undefined) assertKeyType(input.keyType, 'keyType');
-  if (input.status !== undefined && !KEY_STATUSES.includes(input.status)) {
+  const { accountId, environment, keyType, status, expiresAt } = given ?? ({} as Partial<IssueKeyInput>);
+  assertAccountId(accountId);
+  assertEnvironment(environment);
+  if (keyType !== undefined) assertKeyType(keyType, 'keyType');
+  if (status !== undefined && !KEY_STATUSES.includes(status)) {
     throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
   }
-  if (input.expiresAt != null) assertExpiresAt(input.expiresAt);
+  return { accountId, environment, keyType, status, expiresAt: expiresAt == null ? null : checkedExpiry(expiresAt) };
+}
+
+function assertEnvironment(value: unknown): asserts value is Environment {
+  if (!ENVIRONMENTS.includes(value as Environment)) {
+    throw invalidArgument('environment must be "production" or "sandbox"');
+  }
 }
 
 /**
  * An account id is what the store indexes one live key per environment on, so two different
- * ids must stay different once stored: well-formed Unicode (PostgreSQL would turn each lone
- * surrogate into U+FFFD, and refuses NUL), no control characters, not blank.
+ * ids must stay different once stored, and look different: none of {@link UNSTORABLE_TEXT},
+ * not blank.
  */
 function assertAccountId(value: unknown): asserts value is string {
   if (
@@ -434,18 +446,28 @@ function assertAccountId(value: unknown): asserts value is string {
     UNSTORABLE_TEXT.test(value)
   ) {
     throw invalidArgument(
-      'accountId must be a string of 1 to 200 characters, not only whitespace, of well-formed Unicode without control characters',
+      'accountId must be a string of 1 to 200 characters, not only whitespace, of well-formed Unicode without control, invisible or line-separator characters',
     );
   }
 }
 
-function assertExpiresAt(value: unknown): void {
-  const time = value instanceof Date ? value.getTime() : Number.NaN;
+/**
+ * The expiry as a new plain Date. The time is read from the Date's own slot, not through a
+ * `getTime` a subclass may override, and anything that is not a real Date is refused.
+ */
+function checkedExpiry(value: unknown): Date {
+  let time = Number.NaN;
+  try {
+    time = Date.prototype.getTime.call(value);
+  } catch {
+    // Not a Date at all (a plain object, or one that only inherits from Date.prototype).
+  }
   if (!(time >= MIN_EXPIRES_AT && time <= MAX_EXPIRES_AT)) {
     throw invalidArgument(
       'expiresAt must be null or a valid Date from 1970-01-01T00:00:00.000Z through 9999-12-31T23:59:59.999Z',
     );
   }
+  return new Date(time);
 }
 
 /**

@@ -29,10 +29,12 @@ export function unknownOptionMessage(
   if (name === undefined) return undefined;
   const suggestion = closest(name, known);
   const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
-  // The name may come from a client's JSON passed straight through: quoted as JSON and cut
-  // short, it cannot break a log line or fill an answer.
+  // The name may come from a client's JSON passed straight through: cut short, quoted, and
+  // with everything but printable ASCII escaped, it cannot break or reorder a log line (line
+  // separators, bidirectional overrides) or fill an answer.
   const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
-  return `${owner}: unknown option ${JSON.stringify(shown)}.${hint}`;
+  const quoted = JSON.stringify(shown).replace(/[^\x20-\x7e…]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `${owner}: unknown option ${quoted}.${hint}`;
 }
 
 /** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a plain object. */

@@ -442,6 +442,11 @@ describe('createKeyManager: bad argument values', () => {
     ['an invalid Date as expiresAt', { ...valid, expiresAt: new Date('not a date') }, 'expiresAt'],
     ['an unparseable expiresAt string', { ...valid, expiresAt: 'tomorrow' }, 'expiresAt'],
     ['a date string as expiresAt, which is not a Date', { ...valid, expiresAt: '2030-01-01' }, 'expiresAt'],
+    ['an object that only inherits from Date.prototype as expiresAt', { ...valid, expiresAt: Object.create(Date.prototype) }, 'expiresAt'],
+    ['a Date subclass whose getTime lies about a date past 9999', { ...valid, expiresAt: lyingDate(8.64e15, Date.now() + 86_400_000) }, 'expiresAt'],
+    ['an accountId of zero-width spaces only', { ...valid, accountId: '\u200b\u200b' }, 'accountId'],
+    ['an accountId with a line separator', { ...valid, accountId: 'acct\u2028x' }, 'accountId'],
+    ['an accountId with a right-to-left override', { ...valid, accountId: 'acct\u202ex' }, 'accountId'],
   ])('issue answers %s with a 400 ERR_INVALID_ARGUMENT and writes nothing', async (_, input, argument) => {
     await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     const before = store.allRows();
@@ -450,6 +455,36 @@ describe('createKeyManager: bad argument values', () => {
 
     expectInvalidArgument(error, argument);
     expect(store.allRows()).toEqual(before);
+  });
+
+  it('issue reads each input property once, so a getter cannot pass the checks and store another value', async () => {
+    let reads = 0;
+    const input = {
+      environment: 'sandbox' as const,
+      get accountId() {
+        reads += 1;
+        return reads === 1 ? 'acct_checked' : 'acct\u0000stored';
+      },
+    };
+    await manager.issue(input);
+    expect(reads).toBe(1);
+    expect(store.allRows().map((row) => row.account_id)).toEqual(['acct_checked']);
+  });
+
+  it('issue stores expiresAt as a plain Date of the given time', async () => {
+    const later = Date.now() + 86_400_000;
+    const { card } = await manager.issue({ ...valid, expiresAt: lyingDate(later, 0) });
+    expect(card.expiresAt).toEqual(new Date(later));
+    expect(Object.getPrototypeOf(store.allRows()[0]!.expires_at)).toBe(Date.prototype);
+  });
+
+  it('describeAccount answers an unknown environment with a 400 ERR_INVALID_ARGUMENT', async () => {
+    expectInvalidArgument(await rejection(manager.describeAccount('acct_1', 'prod\n' as never)), 'environment');
+  });
+
+  it('escapes everything but printable ASCII in an unknown option name it repeats', async () => {
+    const error = await rejection(manager.issue({ ...valid, ['a\u2028b\u202ec']: 1 } as never));
+    expect(error.message).toBe('issue: unknown option "a\\u2028b\\u202ec".');
   });
 
   it('issue answers a missing input object with a 400 ERR_INVALID_ARGUMENT naming accountId', async () => {
@@ -679,3 +714,12 @@ describe('createKeyManager: options', () => {
     }
   });
 });
+
+/** A Date holding `time` whose getTime() claims `claimed`: keyward must read the real time. */
+function lyingDate(time: number, claimed: number): Date {
+  return new (class extends Date {
+    override getTime(): number {
+      return claimed;
+    }
+  })(time);
+}
