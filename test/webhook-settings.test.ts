@@ -20,7 +20,26 @@ describe('normalizeWebhookUrl', () => {
     ['https://hooks.example.com', 'https://hooks.example.com/'],
     ['https://b\u00fccher.example/in', 'https://xn--bcher-kva.example/in'],
     ['https://hooks.example.com:443/in', 'https://hooks.example.com/in'],
+    ['https://hooks.example.com/a@b?to=x@y', 'https://hooks.example.com/a@b?to=x@y'],
   ])('accepts %s and stores %s', (input, stored) => {
+    expect(normalizeWebhookUrl(input)).toBe(stored);
+  });
+
+  // The README's list of what the WHATWG URL parser's normalized form changes.
+  it.each([
+    ['https:\\\\hooks.example.com\\a', 'https://hooks.example.com/a'],
+    ['https:hooks.example.com/a', 'https://hooks.example.com/a'],
+    ['https://hooks.example.com/a/../b', 'https://hooks.example.com/b'],
+    ['https://hooks.example.com/%2e%2E/b', 'https://hooks.example.com/b'],
+    ['https://0x7f.1/', 'https://127.0.0.1/'],
+    ['https://2130706433/', 'https://127.0.0.1/'],
+    ['https://127.1/', 'https://127.0.0.1/'],
+    ['https://exa%6Dple.com/', 'https://example.com/'],
+    ['https://\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com/', 'https://example.com/'],
+    ['https://exam\u00adple.com/', 'https://example.com/'],
+    ['https://hooks.example.com:0443/in', 'https://hooks.example.com/in'],
+    ['https://hooks.example.com/b\u00fccher', 'https://hooks.example.com/b%C3%BCcher'],
+  ])('stores %s in the URL parser\'s normalized form %s', (input, stored) => {
     expect(normalizeWebhookUrl(input)).toBe(stored);
   });
 
@@ -30,6 +49,11 @@ describe('normalizeWebhookUrl', () => {
     ['a javascript: URL', 'javascript:alert(1)', /must use https:\/\//],
     ['credentials in the URL', 'https://relay:s3cret@hooks.example.com/in', /must not contain credentials/],
     ['a user name in the URL', 'https://relay@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user info', 'https://@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user name and password', 'https://:@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user info without slashes', 'https:@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user info after backslashes', 'https:\\\\@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user info in upper case', 'HTTPS://@hooks.example.com/in', /must not contain credentials/],
     ['not a URL at all', 'hooks.example.com/in', /not a valid absolute URL/],
     ['a scheme with no host', 'https://', /not a valid absolute URL/],
     ['an empty string', '', /required/],
