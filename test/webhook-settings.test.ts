@@ -268,8 +268,35 @@ describe('KeyManager: webhook settings', () => {
     expect(error.message).toMatch(/"url" is required/);
   });
 
+  it('refuses a misspelt field name with a did-you-mean, and stores nothing', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me' });
+    const before = row();
+
+    const error = await rejection(
+      manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', usernmae: 'other' } as never),
+    );
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.status).toBe(400);
+    expect(error.message).toBe('setWebhook: unknown option "usernmae". Did you mean "username"?');
+    expect(row()).toEqual(before);
+  });
+
+  it('refuses an unknown field name even next to valid ones, without repeating its value', async () => {
+    const error = await rejection(
+      manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', password: 'pw-zq7', webhook_secret: 'zq7-secret' } as never),
+    );
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.message).toBe('setWebhook: unknown option "webhook_secret".');
+    expect(row().webhook_url).toBeNull();
+  });
+
   it('refuses settings that are not an object', async () => {
     expect((await rejection(manager.setWebhook(keyId, null as never))).code).toBe('ERR_WEBHOOK_INVALID');
+    const list = await rejection(manager.setWebhook(keyId, ['https://hooks.example.com/a'] as never));
+    expect(list.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(list.message).toBe('Webhook settings must be { url, username?, password? }.');
   });
 
   it('refuses to store a password without sealing keys, and writes nothing', async () => {
