@@ -136,7 +136,8 @@ export interface KeyManager {
    * sealed and set (a string), cleared (`null`) or kept (left out). Everything is checked
    * before anything is written.
    *
-   * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (400) for a bad URL, username or password;
+   * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (400) for a bad URL, username or password,
+   *   or a field name other than `url`, `username` and `password` (with a did-you-mean);
    *   `ERR_OPTIONS_INVALID` when a password is given but the manager has no `webhookKeys`;
    *   `ERR_KEY_NOT_FOUND`.
    */
@@ -300,10 +301,13 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     },
 
     async setWebhook(keyId, settings) {
-      if (typeof settings !== 'object' || settings === null) {
+      if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
         const message = 'Webhook settings must be { url, username?, password? }.';
         throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });
       }
+      // A misspelt `usernmae` would otherwise store no username and report success.
+      const unknown = unknownOptionMessage(settings, WEBHOOK_SETTINGS_NAMES, 'setWebhook');
+      if (unknown !== undefined) throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', unknown, { status: 400 });
       const url = normalizeWebhookUrl(settings.url);
       const username = normalizeWebhookUsername(settings.username);
       let sealed: string | null | undefined;
@@ -393,6 +397,9 @@ const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
   'status',
   'expiresAt',
 ];
+
+/** The field names `setWebhook` accepts; any other is refused with a did-you-mean. */
+const WEBHOOK_SETTINGS_NAMES: readonly (keyof WebhookSettingsInput)[] = ['url', 'username', 'password'];
 
 /** The range of `expiresAt`: what PostgreSQL's timestamptz and every store can hold. */
 const MIN_EXPIRES_AT = Date.UTC(1970, 0, 1);

@@ -32,15 +32,17 @@ export const MAX_WEBHOOK_USERNAME_BYTES = 256;
 export const MAX_WEBHOOK_PASSWORD_BYTES = 1024;
 
 /**
- * Checks a webhook URL and returns its normalized form (as the WHATWG URL parser writes it,
- * host lower-cased and punycoded), which is what gets stored.
+ * Checks a webhook URL and returns its normalized form, which is what gets stored: the URL as
+ * the WHATWG URL parser writes it back (`url.href`), so it can differ from the text typed in
+ * more than case (see the README's webhook section for examples).
  *
  * Refused: anything but a string, more than {@link MAX_WEBHOOK_URL_LENGTH} characters, text
  * that is not well-formed Unicode (a lone surrogate, which the parser would turn into U+FFFD),
  * whitespace or control characters anywhere (the URL parser would silently drop some of them),
  * text that does not parse as an absolute URL, any scheme but `https`, a user name or password
  * in the URL (credentials belong in the Basic-auth fields, never in a string that gets logged),
- * and a `#fragment` (never sent to the server, so it is always a mistake).
+ * even an empty one as in `https://@host/`, and a `#fragment` (never sent to the server, so it
+ * is always a mistake).
  *
  * The host is not resolved: whether it points inside your network is for the delivery side to
  * check when it connects, since DNS can change after the URL is saved.
@@ -79,7 +81,7 @@ export function normalizeWebhookUrl(value: unknown): string {
   if (url.protocol !== 'https:') {
     throw invalid('"url" must use https://; plain http and other schemes are refused.');
   }
-  if (url.username !== '' || url.password !== '') {
+  if (url.username !== '' || url.password !== '' || hasUserinfo(value)) {
     throw invalid('"url" must not contain credentials; use the Basic-auth username and password fields.');
   }
   if (value.includes('#')) {
@@ -143,6 +145,18 @@ function assertCredentialText(value: string, name: string, maxBytes: number): vo
   // A lone surrogate has no UTF-8 form; with the u flag \p{Cs} matches only unpaired ones.
   if (/\p{Cs}/u.test(value)) throw invalid(`"${name}" must be well-formed Unicode text.`);
   if (/\p{Cc}/u.test(value)) throw invalid(`"${name}" must not contain control characters.`);
+}
+
+/**
+ * Whether the authority of an `https:` URL text holds an `@`, even with nothing before it:
+ * `https://@host/` and `https://:@host/` parse with an empty username and password, so only
+ * the text shows them. As the URL parser does for a special scheme, any run of `/` and `\`
+ * after the scheme is skipped, and the authority ends at the next `/`, `\`, `?` or `#`.
+ * `value` has passed the checks above: no whitespace or control characters, scheme https.
+ */
+function hasUserinfo(value: string): boolean {
+  const authority = /^https:[/\\]*([^/\\?#]*)/i.exec(value)?.[1] ?? '';
+  return authority.includes('@');
 }
 
 function invalid(message: string): ApiKeyAuthError {

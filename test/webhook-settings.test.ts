@@ -20,7 +20,26 @@ describe('normalizeWebhookUrl', () => {
     ['https://hooks.example.com', 'https://hooks.example.com/'],
     ['https://b\u00fccher.example/in', 'https://xn--bcher-kva.example/in'],
     ['https://hooks.example.com:443/in', 'https://hooks.example.com/in'],
+    ['https://hooks.example.com/a@b?to=x@y', 'https://hooks.example.com/a@b?to=x@y'],
   ])('accepts %s and stores %s', (input, stored) => {
+    expect(normalizeWebhookUrl(input)).toBe(stored);
+  });
+
+  // The README's list of what the WHATWG URL parser's normalized form changes.
+  it.each([
+    ['https:\\\\hooks.example.com\\a', 'https://hooks.example.com/a'],
+    ['https:hooks.example.com/a', 'https://hooks.example.com/a'],
+    ['https://hooks.example.com/a/../b', 'https://hooks.example.com/b'],
+    ['https://hooks.example.com/%2e%2E/b', 'https://hooks.example.com/b'],
+    ['https://0x7f.1/', 'https://127.0.0.1/'],
+    ['https://2130706433/', 'https://127.0.0.1/'],
+    ['https://127.1/', 'https://127.0.0.1/'],
+    ['https://exa%6Dple.com/', 'https://example.com/'],
+    ['https://\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com/', 'https://example.com/'],
+    ['https://exam\u00adple.com/', 'https://example.com/'],
+    ['https://hooks.example.com:0443/in', 'https://hooks.example.com/in'],
+    ['https://hooks.example.com/b\u00fccher', 'https://hooks.example.com/b%C3%BCcher'],
+  ])('stores %s in the URL parser\'s normalized form %s', (input, stored) => {
     expect(normalizeWebhookUrl(input)).toBe(stored);
   });
 
@@ -30,6 +49,11 @@ describe('normalizeWebhookUrl', () => {
     ['a javascript: URL', 'javascript:alert(1)', /must use https:\/\//],
     ['credentials in the URL', 'https://relay:s3cret@hooks.example.com/in', /must not contain credentials/],
     ['a user name in the URL', 'https://relay@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user info', 'https://@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user name and password', 'https://:@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user info without slashes', 'https:@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user info after backslashes', 'https:\\\\@hooks.example.com/in', /must not contain credentials/],
+    ['an empty user info in upper case', 'HTTPS://@hooks.example.com/in', /must not contain credentials/],
     ['not a URL at all', 'hooks.example.com/in', /not a valid absolute URL/],
     ['a scheme with no host', 'https://', /not a valid absolute URL/],
     ['an empty string', '', /required/],
@@ -244,8 +268,35 @@ describe('KeyManager: webhook settings', () => {
     expect(error.message).toMatch(/"url" is required/);
   });
 
+  it('refuses a misspelt field name with a did-you-mean, and stores nothing', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me' });
+    const before = row();
+
+    const error = await rejection(
+      manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', usernmae: 'other' } as never),
+    );
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.status).toBe(400);
+    expect(error.message).toBe('setWebhook: unknown option "usernmae". Did you mean "username"?');
+    expect(row()).toEqual(before);
+  });
+
+  it('refuses an unknown field name even next to valid ones, without repeating its value', async () => {
+    const error = await rejection(
+      manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', password: 'pw-zq7', webhook_secret: 'zq7-secret' } as never),
+    );
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.message).toBe('setWebhook: unknown option "webhook_secret".');
+    expect(row().webhook_url).toBeNull();
+  });
+
   it('refuses settings that are not an object', async () => {
     expect((await rejection(manager.setWebhook(keyId, null as never))).code).toBe('ERR_WEBHOOK_INVALID');
+    const list = await rejection(manager.setWebhook(keyId, ['https://hooks.example.com/a'] as never));
+    expect(list.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(list.message).toBe('Webhook settings must be { url, username?, password? }.');
   });
 
   it('refuses to store a password without sealing keys, and writes nothing', async () => {

@@ -337,7 +337,7 @@ describe('portal API: cross-site and stray requests', () => {
 });
 
 describe('portal API: logs', () => {
-  it('logs method, path, status and key ids, never a cleartext key', async () => {
+  it('logs method, route, status and key ids, never a cleartext key', async () => {
     const first = await generate();
     await sendSms(first.key);
     const second = json(await api('POST', '/key/regenerate', WRITE)) as { key: string; card: { id: string } };
@@ -348,66 +348,112 @@ describe('portal API: logs', () => {
   });
 });
 
-describe('portal API: a key in the request path never reaches the log', () => {
-  const percentEncoded = (text: string) => [...text].map((char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`).join('');
-
-  /** Requests the path and returns the lines it logged, after checking none carries the key. */
-  const logsOf = async (path: string, key: { key: string; secret: string }) => {
+describe('portal API: the request log shows the route, never the path the client sent', () => {
+  /** The request lines (not the lifecycle ones) logged while `request` runs. */
+  const linesOf = async (request: () => Promise<ClientResponse>) => {
     const before = logs.length;
-    const response = await api('GET', path);
-    expect(response.status).toBe(404);
-    const lines = logs.slice(before);
-    // Booleans only: a failing diff must not print the key either.
-    const decoded = lines.map((line) => line.replace(/(%25)+/g, '%').replace(/%[0-9A-F]{2}/gi, (escape) => String.fromCharCode(parseInt(escape.slice(1), 16))));
-    expect([...lines, ...decoded].some((line) => line.includes(key.key) || line.includes(key.secret))).toBe(false);
-    return lines;
+    const response = await request();
+    const all = logs.slice(before);
+    return { status: response.status, all, lines: all.filter((line) => /^portal [A-Z]+ /.test(line)) };
   };
 
-  it('replaces a key written as is in the path with [redacted] and keeps the rest of the path', async () => {
-    const key = generateApiKey('sandbox');
-    forbidInOutput(key.key, key.secret);
-
-    expect(await logsOf(`/keys/${key.key}`, key)).toEqual(['portal GET /portal/api/keys/[redacted] 404']);
-    expect(await logsOf(`/${key.key}/x`, key)).toEqual(['portal GET /portal/api/[redacted]/x 404']);
-  });
-
-  it('redacts a key glued to other word characters, which API_KEY_PATTERN\'s \\b alone would miss', async () => {
-    const key = generateApiKey('production');
-    forbidInOutput(key.key, key.secret);
-
-    expect(await logsOf(`/x_${key.key}0`, key)).toEqual(['portal GET /portal/api/x_[redacted]0 404']);
-  });
-
-  it('withholds the whole path when the key is percent-encoded, in part, in full or twice', async () => {
-    const key = generateApiKey('sandbox');
-    forbidInOutput(key.key, key.secret);
-    const paths = [
-      `/%73${key.key.slice(1)}`,
-      `/keys/${key.key.slice(0, 30)}%${key.key.charCodeAt(30).toString(16)}${key.key.slice(31)}`,
-      `/${percentEncoded(key.key)}`,
-      `/%2573${key.key.slice(1)}`,
+  it('logs the pattern of the route that answered, with method and status', async () => {
+    const expected: Array<[() => Promise<ClientResponse>, string]> = [
+      [() => api('GET', '/session'), 'portal GET /portal/api/session 200'],
+      [() => api('GET', '/key'), 'portal GET /portal/api/key 200'],
+      [() => api('POST', '/key/regenerate', WRITE), 'portal POST /portal/api/key/regenerate 404'],
+      [() => api('POST', '/key', WRITE), 'portal POST /portal/api/key 201'],
+      [() => api('PUT', '/webhook', { ...WRITE, 'Content-Type': 'application/json' }, '{"webhook_url":'), 'portal PUT /portal/api/webhook 400'],
+      [() => api('DELETE', '/webhook', WRITE), 'portal DELETE /portal/api/webhook 200'],
+      [() => api('GET', '/key?anything=at-all'), 'portal GET /portal/api/key 200'],
     ];
 
-    for (const path of paths) {
-      expect(await logsOf(path, key)).toEqual(['portal GET [redacted path] 404']);
+    for (const [request, line] of expected) {
+      expect((await linesOf(request)).lines).toEqual([line]);
     }
   });
 
-  it('logs a path with a malformed percent-encoding as it came and keeps answering', async () => {
-    for (const path of ['/%ZZ', '/keys/%', '/%E0%A4%A', '/%C0%AF']) {
-      const before = logs.length;
-      const response = await api('GET', path);
-      expect(response.status).toBe(404);
-      expect(logs.slice(before)).toEqual([`portal GET /portal/api${path} 404`]);
+  it('logs a request that matched no route as "(no route)", whatever its path', async () => {
+    for (const path of ['/keys', '/key/regenerate', '/nope/%ZZ', '/keys/%', '/%E0%A4%A', '/%C0%AF', '/a%0Ab']) {
+      const { status, lines } = await linesOf(() => api('GET', path));
+      expect(status).toBe(404);
+      expect(lines).toEqual(['portal GET (no route) 404']);
     }
+    expect((await linesOf(() => api('PATCH', '/key', WRITE))).lines).toEqual(['portal PATCH (no route) 404']);
     expect((await api('GET', '/session')).status).toBe(200);
   });
 
-  it('redacts a key next to a malformed percent-encoding', async () => {
-    const key = generateApiKey('sandbox');
-    forbidInOutput(key.key, key.secret);
+  describe('a key written into the path in any form', () => {
+    const percentEncoded = (text: string) => [...text].map((char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    /** Every character percent-encoded, then every `%` encoded again, `times` encodings in all. */
+    const encodedTimes = (text: string, times: number) => {
+      let encoded = percentEncoded(text);
+      for (let round = 1; round < times; round += 1) encoded = encoded.replaceAll('%', '%25');
+      return encoded;
+    };
+    /** Unicode lookalikes of the ASCII characters a key is made of. */
+    const fullwidth = (text: string) => [...text].map((char) => String.fromCharCode(char.charCodeAt(0) + 0xfee0)).join('');
+    const cyrillic = (text: string) => text.replaceAll('s', '\u0455').replaceAll('k', '\u043a').replaceAll('e', '\u0435').replaceAll('t', '\u0442');
+    const split = (text: string, separator: string) => [text.slice(0, 13), text.slice(13, 30), text.slice(30, 47), text.slice(47)].join(separator);
 
-    expect(await logsOf(`/%ZZ/%73${key.key.slice(1)}/%`, key)).toEqual(['portal GET [redacted path] 404']);
-    expect(await logsOf(`/%ZZ/${key.key}/%`, key)).toEqual(['portal GET /portal/api/%ZZ/[redacted]/% 404']);
+    /** The path forms a tester used to get a key, or its secret, into the old log. */
+    const forms = (key: { key: string; lookupId: string; secret: string }) => {
+      const body = key.key.slice('sk_test_'.length);
+      return {
+        'as is': `/keys/${key.key}`,
+        'glued to word characters': `/x_${key.key}0`,
+        'without its prefix': `/keys/${body}`,
+        'the secret alone': `/keys/${key.secret}`,
+        'lookup id and secret': `/${key.lookupId}${key.secret}`,
+        'percent-encoded once': `/${percentEncoded(key.key)}`,
+        'percent-encoded 5 times': `/${encodedTimes(key.key, 5)}`,
+        'overlong UTF-8 for its first letter': `/%C1%B3${key.key.slice(1)}`,
+        'split by /': `/${split(key.key, '/')}`,
+        'split by ;': `/keys/${split(key.key, ';')}`,
+        'split by +': `/keys/${split(key.key, '+')}`,
+        'split by %00': `/keys/${split(key.key, '%00')}`,
+        'upper-case prefix': `/keys/${key.key.slice(0, 8).toUpperCase()}${body}`,
+        'fullwidth letters': `/keys/${encodeURIComponent(fullwidth(key.key))}`,
+        'Cyrillic lookalikes in its prefix': `/keys/${encodeURIComponent(cyrillic(key.key.slice(0, 8)))}${body}`,
+        'as the key id of a real route': `/key/${key.key}`,
+        'in the query string': `/key?key=${key.key}`,
+      };
+    };
+
+    /**
+     * Whether a log line holds the key, its secret or its lookup id and secret, in any case,
+     * after undoing percent-encoding (any depth) and Unicode compatibility forms.
+     */
+    const leaks = (line: string, key: { key: string; lookupId: string; secret: string }) => {
+      const decodeRun = (run: string) => {
+        try {
+          return decodeURIComponent(run);
+        } catch {
+          // Not UTF-8 (an overlong form, say): decode the ASCII escapes alone.
+          return run.replace(/%([0-7][0-9A-Fa-f])/g, (_escape, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+        }
+      };
+      let decoded = line;
+      for (let round = 0; round < 10; round += 1) decoded = decoded.replace(/(%[0-9A-Fa-f]{2})+/g, decodeRun);
+      const seen = [line, decoded, decoded.normalize('NFKC')].map((text) => text.toLowerCase().replace(/[^0-9a-z]/g, ''));
+      const wanted = [key.key, key.secret, key.lookupId + key.secret].map((text) => text.toLowerCase().replace(/[^0-9a-z]/g, ''));
+      return seen.some((text) => wanted.some((secret) => text.includes(secret)));
+    };
+
+    for (const environment of ['sandbox', 'production'] as const) {
+      it(`never logs a ${environment} key, its secret or its body, and logs the fixed line instead`, async () => {
+        const key = generateApiKey(environment);
+        const body = key.lookupId + key.secret;
+        forbidInOutput(key.key, key.secret, body, key.key.slice(8));
+
+        for (const [form, path] of Object.entries(forms(key))) {
+          const { status, all, lines } = await linesOf(() => api('GET', path));
+          // Booleans only, named by the form: a failure must not print the key either.
+          expect.soft(all.some((line) => leaks(line, key)), `${form}: the key reached the log`).toBe(false);
+          const route = path.startsWith('/key?') ? '/portal/api/key' : '(no route)';
+          expect.soft(lines.length === 1 && lines[0] === `portal GET ${route} ${status}`, `${form}: the log line`).toBe(true);
+        }
+      });
+    }
   });
 });
