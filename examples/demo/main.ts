@@ -6,7 +6,8 @@
  * sandbox key per status, printed at start.
  */
 import type { Server } from 'node:http';
-import { createApiKeyAuth, createKeyManager, type ApiKeyAuth, type AuthDecision } from 'keyward';
+import { createApiKeyAuth, createKeyManager, type ApiKeyAuth } from 'keyward';
+import { createDecisionLog } from './decision-log.js';
 import { openDemoStore } from './demo-store.js';
 import { listenExpressDemo } from './express-app.js';
 import { listenFastifyDemo } from './fastify-app.js';
@@ -32,7 +33,7 @@ const auth = createApiKeyAuth({
   store,
   environments: ['sandbox', 'production'],
   usageFlushIntervalMs: 1_000,
-  onDecision: logDecision,
+  onDecision: createDecisionLog((line) => console.log(line)),
 });
 
 const keys = await seedDemoKeys(manager);
@@ -60,10 +61,6 @@ async function shutdown(signal: string): Promise<void> {
 }
 
 /** One line per decision: the public ids and the internal reason, never the key. */
-function logDecision(decision: AuthDecision): void {
-  const who = decision.keyId ?? decision.lookupId ?? '-';
-  console.log(`auth ${decision.outcome} ${decision.status} ${decision.reason} key=${who}`);
-}
 
 function frameworkFromArgs(args: string[]): Framework {
   const index = args.indexOf('--framework');
