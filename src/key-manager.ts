@@ -277,7 +277,9 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
           key_hash: keyHash,
           masked_key: generated.masked,
           last_used_at: null,
-          ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed', expires_at: null } : {}),
+          // The status and a passed expiry are lifted on their own: a date still ahead is the
+          // key's agreed lifetime, whatever its status, and stays.
+          ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed' } : {}),
           ...(isPast(current.expires_at, clock()) ? { expires_at: null } : {}),
         };
       });

@@ -288,6 +288,19 @@ describe('createKeyManager: regenerate', () => {
     expect((await call(key)).body.error.key_status).toBe('suspended');
   });
 
+  it.each(['revoqued', 'expired'] as const)(
+    'lifts %s to allowed but keeps an expires_at still in the future',
+    async (status) => {
+      const later = new Date(Date.now() + 30 * 86_400_000);
+      const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox', expiresAt: later });
+      await manager.setStatus(issued.card.keyId, status);
+
+      const { card } = await manager.regenerate(issued.card.keyId);
+
+      expect([card.status, card.expiresAt]).toEqual(['allowed', later]);
+    },
+  );
+
   it('keeps an expires_at still in the future', async () => {
     const later = new Date(Date.now() + 86_400_000);
     const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox', expiresAt: later });
