@@ -410,11 +410,13 @@ const MAX_EXPIRES_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /**
  * Characters an id must not hold: control characters (C0, DEL, C1; PostgreSQL refuses NUL),
  * lone surrogates (`\p{Cs}` with the u flag matches only unpaired ones, the test of
- * `String.prototype.isWellFormed`; PostgreSQL would store each as U+FFFD), invisible format
- * characters (zero-width space, bidirectional overrides) and line or paragraph separators,
- * which would make two ids that look the same differ, or break the lines they are logged on.
+ * `String.prototype.isWellFormed`; PostgreSQL would store each as U+FFFD), format and other
+ * default-ignorable characters that render as nothing (zero-width space, bidirectional
+ * overrides, the combining grapheme joiner, Hangul fillers), and line or paragraph
+ * separators: they would make two ids that look the same differ, or break the lines they are
+ * logged on.
  */
-const UNSTORABLE_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+const UNSTORABLE_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
 
 /**
  * The `issue` input, each property read exactly once (a getter cannot pass the checks with
@@ -444,18 +446,18 @@ function assertEnvironment(value: unknown): asserts value is Environment {
 /**
  * An account id is what the store indexes one live key per environment on, so two different
  * ids must stay different once stored, and look different: none of {@link UNSTORABLE_TEXT},
- * not blank.
+ * no whitespace at either end (so none made only of it).
  */
 function assertAccountId(value: unknown): asserts value is string {
   if (
     typeof value !== 'string' ||
     value.length === 0 ||
     value.length > 200 ||
-    value.trim() === '' ||
+    value.trim() !== value ||
     UNSTORABLE_TEXT.test(value)
   ) {
     throw invalidArgument(
-      'accountId must be a string of 1 to 200 characters, not only whitespace, of well-formed Unicode without control, invisible or line-separator characters',
+      'accountId must be a string of 1 to 200 characters without whitespace at either end, of well-formed Unicode without control, invisible or line-separator characters',
     );
   }
 }

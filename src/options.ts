@@ -27,14 +27,23 @@ export function unknownOptionMessage(
 ): string | undefined {
   const name = Object.keys(options).find((each) => !known.includes(each));
   if (name === undefined) return undefined;
-  const suggestion = closest(name, known);
+  // The name may come from a client's JSON passed straight through. A name far longer than
+  // any known one gets no suggestion (the edit distance would cost time in its length), and
+  // it is shown cut short, quoted, and with everything but printable ASCII escaped, so it
+  // cannot break or reorder a log line (line separators, bidirectional overrides) or fill an
+  // answer.
+  const suggestion = name.length <= MAX_SHOWN_NAME ? closest(name, known) : undefined;
   const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
-  // The name may come from a client's JSON passed straight through: cut short, quoted, and
-  // with everything but printable ASCII escaped, it cannot break or reorder a log line (line
-  // separators, bidirectional overrides) or fill an answer.
-  const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
-  const quoted = JSON.stringify(shown).replace(/[^\x20-\x7e…]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return `${owner}: unknown option ${quoted}.${hint}`;
+  const quoted = JSON.stringify(name.slice(0, MAX_SHOWN_NAME)).replace(/[^\x20-\x7e]/g, unicodeEscape);
+  const shown = name.length > MAX_SHOWN_NAME ? `${quoted.slice(0, -1)}…"` : quoted;
+  return `${owner}: unknown option ${shown}.${hint}`;
+}
+
+/** Longest part of an unknown option name a message repeats. */
+const MAX_SHOWN_NAME = 40;
+
+function unicodeEscape(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
 /** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a plain object. */

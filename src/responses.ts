@@ -35,15 +35,17 @@ const JSON_HEADERS = Object.freeze({
 });
 
 /**
- * Serializes an error into the response adapters write. The status and headers are read
- * before an app's formatter runs, so a formatter that changes the error changes only the
- * body. A formatter that throws, or whose result JSON cannot write, falls back to the
- * default body instead of turning a refusal into a crash; its result is serialized exactly
- * once, so a `toJSON` that answers differently a second time cannot slip past that check.
+ * Serializes an error into the response adapters write. Everything but the body is taken
+ * from the error before an app's formatter runs, so a formatter that changes the error
+ * changes only its own body. A formatter that throws, returns a promise, or returns
+ * something JSON cannot write falls back to the default body, made from those untouched
+ * fields, instead of turning a refusal into a crash; its result is serialized exactly once,
+ * so a `toJSON` that answers differently a second time cannot slip past that check.
  */
 export function responseFor<E extends ErrorFields>(error: E, format: (error: E) => unknown): AuthResponse {
-  const { status, headers } = error;
-  const body = serializedBody(error, format);
+  const { code, message, status, expose, headers, keyStatus } = error;
+  const fallback = () => JSON.stringify(formatDefault({ code, message, status, expose, headers, keyStatus }));
+  const body = format === formatDefault ? fallback() : (formattedBody(error, format) ?? fallback());
   // Content-Length is set here so that every adapter sends the very same header set.
   const length = String(Buffer.byteLength(body));
   return {
@@ -53,16 +55,18 @@ export function responseFor<E extends ErrorFields>(error: E, format: (error: E) 
   };
 }
 
-function serializedBody<E extends ErrorFields>(error: E, format: (error: E) => unknown): string {
-  if (format !== formatDefault) {
-    try {
-      const body = JSON.stringify(format(error));
-      if (typeof body === 'string') return body;
-    } catch {
-      // Fall through: an app bug in the formatter must not change the status or open a route.
-    }
+/** An app formatter's body, or undefined when it is no usable JSON. */
+function formattedBody<E>(error: E, format: (error: E) => unknown): string | undefined {
+  try {
+    const value = format(error);
+    // A promise would serialize as `{}`: an async formatter is a mistake to fall back from.
+    if (typeof (value as PromiseLike<unknown> | undefined)?.then === 'function') return undefined;
+    const body = JSON.stringify(value);
+    return typeof body === 'string' ? body : undefined;
+  } catch {
+    // An app bug in the formatter must not change the status or open a route.
+    return undefined;
   }
-  return JSON.stringify(formatDefault(error));
 }
 
 /**

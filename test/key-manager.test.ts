@@ -460,6 +460,9 @@ describe('createKeyManager: bad argument values', () => {
     ['an accountId of zero-width spaces only', { ...valid, accountId: '\u200b\u200b' }, 'accountId'],
     ['an accountId with a line separator', { ...valid, accountId: 'acct\u2028x' }, 'accountId'],
     ['an accountId with a right-to-left override', { ...valid, accountId: 'acct\u202ex' }, 'accountId'],
+    ['an accountId with a space in front, which looks like the one without', { ...valid, accountId: ' acct_2' }, 'accountId'],
+    ['an accountId with a combining grapheme joiner', { ...valid, accountId: 'acct\u034f_2' }, 'accountId'],
+    ['an accountId of Hangul fillers, which render as nothing', { ...valid, accountId: '\u3164\u3164' }, 'accountId'],
   ])('issue answers %s with a 400 ERR_INVALID_ARGUMENT and writes nothing', async (_, input, argument) => {
     await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     const before = store.allRows();
@@ -495,9 +498,14 @@ describe('createKeyManager: bad argument values', () => {
     expectInvalidArgument(await rejection(manager.describeAccount('acct_1', 'prod\n' as never)), 'environment');
   });
 
-  it('escapes everything but printable ASCII in an unknown option name it repeats', async () => {
-    const error = await rejection(manager.issue({ ...valid, ['a\u2028b\u202ec']: 1 } as never));
-    expect(error.message).toBe('issue: unknown option "a\\u2028b\\u202ec".');
+  it('escapes everything but printable ASCII in an unknown option name it repeats, an ellipsis too', async () => {
+    const error = await rejection(manager.issue({ ...valid, ['a\u2028b\u202ec\u2026']: 1 } as never));
+    expect(error.message).toBe('issue: unknown option "a\\u2028b\\u202ec\\u2026".');
+  });
+
+  it('cuts a long unknown option name to 40 characters and offers no did-you-mean for it', async () => {
+    const error = await rejection(manager.issue({ ...valid, [`expiresAt${'x'.repeat(100_000)}`]: 1 } as never));
+    expect(error.message).toBe(`issue: unknown option "expiresAt${'x'.repeat(31)}…".`);
   });
 
   it('issue answers a missing input object with a 400 ERR_INVALID_ARGUMENT naming accountId', async () => {
@@ -571,12 +579,12 @@ describe('createKeyManager: bad argument values', () => {
   });
 
   it('accepts account ids with non-ASCII letters, inner spaces and surrogate pairs', async () => {
-    for (const accountId of ['Zürich Ltd', 'acct_\u{1F600}', '\u5317\u4eac', ' padded ']) {
+    for (const accountId of ['Zürich Ltd', 'acct_\u{1F600}', '\u5317\u4eac', 'two  spaces']) {
       const { card } = await manager.issue({ accountId, environment: 'sandbox' });
       expect((await manager.describeAccount(accountId, 'sandbox'))!.keyId).toBe(card.keyId);
     }
     expect(store.allRows().map((row) => row.account_id).sort()).toEqual(
-      ['Zürich Ltd', 'acct_\u{1F600}', '\u5317\u4eac', ' padded '].sort(),
+      ['Zürich Ltd', 'acct_\u{1F600}', '\u5317\u4eac', 'two  spaces'].sort(),
     );
   });
 

@@ -124,6 +124,21 @@ describe('an app errorBody formatter', () => {
     expect([second?.status, JSON.parse(second!.body).error.code]).toEqual([401, 'ERR_API_KEY_MISSING']);
   });
 
+  it('falls back to the default body of the untouched error when it changes the error and then throws', async () => {
+    const [response] = await refuse((error) => {
+      Object.assign(error, { expose: true, code: 'ERR_X', message: 'LEAKED-INTERNAL' });
+      throw new Error('formatter bug');
+    });
+    expect(response?.body).toBe(
+      '{"error":{"code":"ERR_API_KEY_MISSING","message":"An API key is required. Send it as \\"Authorization: Bearer <key>\\"."}}',
+    );
+  });
+
+  it('falls back to the default body when it is async, whose promise would serialize as {}', async () => {
+    const [response] = await refuse(async () => ({ problem: 'never seen' }));
+    expect(JSON.parse(response!.body).error.code).toBe('ERR_API_KEY_MISSING');
+  });
+
   it('changes only the body, even when it changes the error it is given', async () => {
     const [response] = await refuse((error) => {
       Object.assign(error, { status: 200, headers: { 'set-cookie': 'x=1' } });
