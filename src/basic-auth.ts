@@ -51,7 +51,8 @@ export interface BasicAuthChecker {
   /** Whether adapters forward refusals instead of answering them. */
   readonly forwardErrors: boolean;
   /**
-   * Checks an `Authorization` header value. Never throws.
+   * Checks an `Authorization` header value. Never throws: anything but a string, an array of
+   * strings or undefined is refused like a malformed header (`malformed_header`).
    *
    * @param authorization - the header as Node gives it (a repeated header is an array).
    */
@@ -163,7 +164,7 @@ export function createBasicAuthChecker(
  * input, which is capped before any work; nothing here throws.
  */
 function readBasicCredentials(
-  header: string | string[] | undefined,
+  header: unknown,
 ): { username: string; password: string } | Exclude<BasicAuthFailure, 'mismatch'> {
   const value = singleValue(header);
   if (value === undefined) return 'missing';
@@ -192,11 +193,19 @@ function readBasicCredentials(
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-/** A header sent twice arrives as an array; two different copies are malformed (null). */
-function singleValue(value: string | string[] | undefined): string | null | undefined {
+/**
+ * A header sent twice arrives as an array; two different copies are malformed (null), and so
+ * is anything Node never gives (a number, an object, null, an array holding a non-string).
+ */
+function singleValue(value: unknown): string | null | undefined {
   if (value === undefined || typeof value === 'string') return value;
+  if (!Array.isArray(value)) return null;
   if (value.length === 0) return undefined;
-  return value.every((item) => item === value[0]) ? value[0] : null;
+  // An index loop, not every(): every() skips the holes of a sparse array.
+  for (let i = 0; i < value.length; i++) {
+    if (typeof value[i] !== 'string' || value[i] !== value[0]) return null;
+  }
+  return value[0] as string;
 }
 
 /**

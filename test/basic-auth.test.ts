@@ -102,6 +102,23 @@ describe('createBasicAuthChecker: refused', () => {
     expect(result.response.headers['www-authenticate']).toBe('Basic realm="webhooks", charset="UTF-8"');
   });
 
+  it.each([
+    ['a number', 123],
+    ['an object', {}],
+    ['null', null],
+    ['an array holding a number', [1]],
+    ['an array holding a header and a number', ['Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==', 1]],
+    ['a sparse array', [, 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==']],
+  ])('refuses %s as a malformed header instead of throwing', (_what, input) => {
+    const malformed = failure(checker.check('Bearer x'));
+
+    const result = failure(checker.check(input as never));
+
+    expect(result.reason).toBe('malformed_header');
+    expect(result.error.code).toBe('ERR_BASIC_AUTH_INVALID');
+    expect(result.response).toEqual(malformed.response);
+  });
+
   it('refuses latin1-encoded and double-encoded forms of a UTF-8 password', () => {
     const utf8 = createBasicAuthChecker({ username: 'hook-relay', password: 'p\u00e4ssw\u00f6rd' });
 
