@@ -348,6 +348,21 @@ describe('portal API: logs', () => {
   });
 });
 
+describe('portal API: the gateway decision log', () => {
+  it('logs at most ten refusals of one kind per second, prefixed "gateway"', async () => {
+    const forged = generateApiKey('sandbox').key;
+
+    const answers = await Promise.all(Array.from({ length: 15 }, () => sendSms(forged)));
+
+    expect(answers.map((answer) => answer.status)).toEqual(Array(15).fill(401));
+    const refused = logs.filter((line) => line.startsWith('gateway auth refused '));
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThanOrEqual(10);
+    // One kind: the same outcome, status and reason on every line.
+    expect(new Set(refused.map((line) => line.split(' key=')[0])).size).toBe(1);
+  });
+});
+
 describe('portal API: the request log shows the route, never the path the client sent', () => {
   /** The request lines (not the lifecycle ones) logged while `request` runs. */
   const linesOf = async (request: () => Promise<ClientResponse>) => {
