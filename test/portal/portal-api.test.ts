@@ -301,6 +301,14 @@ describe('portal API: cross-site and stray requests', () => {
     expect(response.status).toBe(403);
   });
 
+  it.each(['Cross-Site', 'CROSS-SITE'])('refuses Sec-Fetch-Site: %s whatever its letter case, and issues nothing', async (value) => {
+    const response = await api('POST', '/key', { ...WRITE, 'Sec-Fetch-Site': value });
+
+    expect(response.status).toBe(403);
+    expect(json(response).error.code).toBe('ERR_CROSS_SITE_REQUEST');
+    expect((await api('GET', '/key')).body).toBe('{"card":null}');
+  });
+
   it('accepts a write whose Origin is the portal itself', async () => {
     const origin = new URL(portal.portalUrl).origin;
 
