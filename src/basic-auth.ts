@@ -13,6 +13,7 @@ import {
   type AuthResponse,
   type ErrorBodyFormatter,
 } from './responses.js';
+import { webhookPasswordProblem, webhookUsernameProblem } from './webhook-settings.js';
 
 /** Options of {@link createBasicAuthChecker} and of the receiver middleware of each adapter. */
 export interface BasicAuthOptions {
@@ -50,7 +51,8 @@ export interface BasicAuthChecker {
   /** Whether adapters forward refusals instead of answering them. */
   readonly forwardErrors: boolean;
   /**
-   * Checks an `Authorization` header value. Never throws.
+   * Checks an `Authorization` header value. Never throws: anything but a string, an array of
+   * strings or undefined is refused like a malformed header (`malformed_header`).
    *
    * @param authorization - the header as Node gives it (a repeated header is an array).
    */
@@ -58,8 +60,9 @@ export interface BasicAuthChecker {
 }
 
 /**
- * Longest `Authorization` value looked at. The longest credentials keyward lets a sender store
- * (256-byte username, 1 KiB password) encode to about 1.7 KiB, so this leaves room to spare.
+ * Longest `Authorization` value looked at. The longest credentials keyward lets a sender store,
+ * and so the longest a receiver accepts at setup (256-byte username, 1 KiB password), encode
+ * to about 1.7 KiB, so this leaves room to spare.
  */
 export const MAX_BASIC_HEADER_LENGTH = 4096;
 
@@ -88,7 +91,9 @@ const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
  * @param factory - name used in option errors (adapters pass their own).
  * @returns the checker.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing or malformed username or
- *   password, or a realm that would break the challenge header.
+ *   password (the same rules as `setWebhook`: at most 256 and 1,024 bytes of UTF-8, no control
+ *   characters, and for the username no `:`, invisible format characters or line separators),
+ *   or a realm that would break the challenge header.
  * @example
  * ```ts
  * const password = process.env.HOOK_PASSWORD!;
@@ -104,12 +109,18 @@ export function createBasicAuthChecker(
   assertOptionsObject(options, factory);
   assertKnownOptions(options, OPTION_NAMES, factory);
   const { username, password, realm = 'webhooks', forwardErrors = false } = options;
-  if (typeof username !== 'string' || username.includes(':') || /[\p{Cc}\p{Cs}]/u.test(username)) {
-    invalidOption(`${factory}: "username" must be a string without ":" or control characters ('' for none).`);
+  if (typeof username !== 'string') {
+    invalidOption(`${factory}: "username" must be a string ('' for none).`);
   }
-  if (typeof password !== 'string' || password.length === 0 || /\p{Cs}/u.test(password)) {
+  if (typeof password !== 'string' || password.length === 0) {
     invalidOption(`${factory}: "password" must be a non-empty string.`);
   }
+  // The same checks as setWebhook's, so the receiver takes exactly what a keyward sender can be
+  // configured with. Their byte limits also keep every correct header within
+  // MAX_BASIC_HEADER_LENGTH: a credential no request under the cap could carry is refused here
+  // rather than turning every delivery into a `too_long` refusal.
+  const problem = webhookUsernameProblem(username) ?? webhookPasswordProblem(password);
+  if (problem !== undefined) invalidOption(`${factory}: ${problem}`);
   assertHeaderParameter(realm, 'realm');
   assertOptionalFunction(options.errorBody, 'errorBody');
   if (typeof forwardErrors !== 'boolean') {
@@ -153,7 +164,7 @@ export function createBasicAuthChecker(
  * input, which is capped before any work; nothing here throws.
  */
 function readBasicCredentials(
-  header: string | string[] | undefined,
+  header: unknown,
 ): { username: string; password: string } | Exclude<BasicAuthFailure, 'mismatch'> {
   const value = singleValue(header);
   if (value === undefined) return 'missing';
@@ -182,11 +193,19 @@ function readBasicCredentials(
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-/** A header sent twice arrives as an array; two different copies are malformed (null). */
-function singleValue(value: string | string[] | undefined): string | null | undefined {
+/**
+ * A header sent twice arrives as an array; two different copies are malformed (null), and so
+ * is anything Node never gives (a number, an object, null, an array holding a non-string).
+ */
+function singleValue(value: unknown): string | null | undefined {
   if (value === undefined || typeof value === 'string') return value;
+  if (!Array.isArray(value)) return null;
   if (value.length === 0) return undefined;
-  return value.every((item) => item === value[0]) ? value[0] : null;
+  // An index loop, not every(): every() skips the holes of a sparse array.
+  for (let i = 0; i < value.length; i++) {
+    if (typeof value[i] !== 'string' || value[i] !== value[0]) return null;
+  }
+  return value[0] as string;
 }
 
 /**

@@ -64,7 +64,7 @@ export function normalizeWebhookUrl(value: unknown): string {
     throw invalid(`"url" must be at most ${MAX_WEBHOOK_URL_LENGTH} characters.`);
   }
   // The URL parser would store a lone surrogate as %EF%BF%BD (U+FFFD), not what was typed. As
-  // in assertCredentialText, with the u flag \p{Cs} matches only unpaired surrogates (the same
+  // in credentialTextProblem, with the u flag \p{Cs} matches only unpaired surrogates (the same
   // test as String.prototype.isWellFormed, which the ES2023 lib this project compiles against lacks).
   if (/\p{Cs}/u.test(value)) throw invalid('"url" must be well-formed Unicode text.');
   if (/[\s\p{Cc}]/u.test(value)) {
@@ -95,8 +95,9 @@ export function normalizeWebhookUrl(value: unknown): string {
 
 /**
  * Checks an optional Basic-auth username. RFC 7617 forbids a colon in it (the colon separates
- * it from the password), control characters would not survive every receiver, and text that
- * is not well-formed Unicode has no UTF-8 form.
+ * it from the password), control characters would not survive every receiver, invisible format
+ * characters and line or paragraph separators would disguise it, and text that is not
+ * well-formed Unicode has no UTF-8 form. See {@link webhookUsernameProblem}.
  *
  * @param value - the submitted username; `undefined`, `null` and `''` mean none.
  * @returns the username, or null for none.
@@ -110,10 +111,8 @@ export function normalizeWebhookUrl(value: unknown): string {
 export function normalizeWebhookUsername(value: unknown): string | null {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value !== 'string') throw invalid('"username" must be a string or null.');
-  assertCredentialText(value, 'username', MAX_WEBHOOK_USERNAME_BYTES);
-  if (value.includes(':')) {
-    throw invalid('"username" must not contain ":" (RFC 7617 reserves it as the separator).');
-  }
+  const problem = webhookUsernameProblem(value);
+  if (problem !== undefined) throw invalid(problem);
   return value;
 }
 
@@ -133,18 +132,59 @@ export function assertWebhookPassword(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {
     throw invalid('"password" must be a non-empty string; pass null to clear it, or leave it out to keep it.');
   }
-  assertCredentialText(value, 'password', MAX_WEBHOOK_PASSWORD_BYTES);
+  const problem = webhookPasswordProblem(value);
+  if (problem !== undefined) throw invalid(problem);
   return value;
 }
 
-function assertCredentialText(value: string, name: string, maxBytes: number): void {
+/**
+ * Characters a username must not hold: control characters, invisible format characters (such
+ * as U+202E, the right-to-left override, or a zero-width space), lone surrogates, and line or
+ * paragraph separators (U+2028, U+2029). They would make two usernames that look the same
+ * differ, or break the log lines and forms that show one.
+ */
+const UNSAFE_USERNAME_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+/**
+ * What is wrong with a Basic-auth username, or undefined when nothing is (`''` passes: it
+ * means none). The one check behind both `setWebhook` and the receivers
+ * (`createBasicAuthChecker` and the adapters), so a receiver accepts exactly the usernames a
+ * keyward sender can be configured with. The message names the field, never the value.
+ *
+ * @param value - the username.
+ * @returns the problem, as a sentence starting with `"username"`, or undefined.
+ */
+export function webhookUsernameProblem(value: string): string | undefined {
+  const problem = credentialTextProblem(value, 'username', MAX_WEBHOOK_USERNAME_BYTES);
+  if (problem !== undefined) return problem;
+  if (UNSAFE_USERNAME_TEXT.test(value)) {
+    return '"username" must not contain control characters, invisible format characters or line or paragraph separators.';
+  }
+  if (value.includes(':')) return '"username" must not contain ":" (RFC 7617 reserves it as the separator).';
+  return undefined;
+}
+
+/**
+ * What is wrong with a non-empty Basic-auth password, or undefined when nothing is. Shared by
+ * `setWebhook` and the receivers, like {@link webhookUsernameProblem}. Colons are fine. The
+ * message names the field, never the value.
+ *
+ * @param value - the password.
+ * @returns the problem, as a sentence starting with `"password"`, or undefined.
+ */
+export function webhookPasswordProblem(value: string): string | undefined {
+  return credentialTextProblem(value, 'password', MAX_WEBHOOK_PASSWORD_BYTES);
+}
+
+function credentialTextProblem(value: string, name: string, maxBytes: number): string | undefined {
   // Checked on the character count first, so a huge value costs no encoding work.
   if (value.length > maxBytes || Buffer.byteLength(value, 'utf8') > maxBytes) {
-    throw invalid(`"${name}" must be at most ${maxBytes} bytes in UTF-8.`);
+    return `"${name}" must be at most ${maxBytes} bytes in UTF-8.`;
   }
   // A lone surrogate has no UTF-8 form; with the u flag \p{Cs} matches only unpaired ones.
-  if (/\p{Cs}/u.test(value)) throw invalid(`"${name}" must be well-formed Unicode text.`);
-  if (/\p{Cc}/u.test(value)) throw invalid(`"${name}" must not contain control characters.`);
+  if (/\p{Cs}/u.test(value)) return `"${name}" must be well-formed Unicode text.`;
+  if (/\p{Cc}/u.test(value)) return `"${name}" must not contain control characters.`;
+  return undefined;
 }
 
 /**

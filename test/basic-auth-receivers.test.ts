@@ -12,9 +12,13 @@ import { koaBasicAuth } from '../adapters/koa-basic-auth.js';
 import { send, type ClientResponse } from './helpers/http-client.js';
 import { listen } from './http/apps.js';
 
+/** A password of exactly 1,024 bytes of UTF-8, the longest setWebhook stores. */
+const LONGEST_PASSWORD = `${'p\u00e4'.repeat(341)}x`;
+
 /** Receiver routes and the credentials each one is configured with (public-cases.md). */
 const ROUTES = {
   '/hooks/in': { username: 'hook-relay', password: 'p4ss:w0rd:x' },
+  '/hooks/longest': { username: 'hook-relay', password: LONGEST_PASSWORD },
   '/hooks/pw1': { username: 'hook-relay', password: 'pw1' },
   '/hooks/utf8': { username: 'hook-relay', password: 'p\u00e4ssw\u00f6rd' },
   '/hooks/forwarded': { username: 'hook-relay', password: 'p4ss:w0rd:x', forwardErrors: true },
@@ -126,6 +130,8 @@ const CASES: [string, RoutePath, string | undefined, number, string?][] = [
   ['a wrong password', '/hooks/in', `Basic ${btoa('hook-relay:p4ss:w0rd:y')}`, 401, 'ERR_BASIC_AUTH_INVALID'],
   ['a password cut at its first colon', '/hooks/in', `Basic ${btoa('hook-relay:p4ss')}`, 401, 'ERR_BASIC_AUTH_INVALID'],
   ['the scheme in lower case', '/hooks/in', 'basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==', 200],
+  ['a 1,024-byte password', '/hooks/longest', `Basic ${Buffer.from(`hook-relay:${LONGEST_PASSWORD}`).toString('base64')}`, 200],
+  ['the 1,024-byte password less its last byte', '/hooks/longest', `Basic ${Buffer.from(`hook-relay:${LONGEST_PASSWORD.slice(0, -1)}`).toString('base64')}`, 401, 'ERR_BASIC_AUTH_INVALID'],
   ['a Bearer header instead', '/hooks/in', 'Bearer aG9vay1yZWxheTpwNHNzOncwcmQ6eA==', 401, 'ERR_BASIC_AUTH_INVALID'],
 ];
 
@@ -241,5 +247,23 @@ describe('receiver middleware: setup', () => {
   ])('%s refuses bad options at setup with ERR_OPTIONS_INVALID', (name, build) => {
     expect(build).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID' }));
     if (name !== 'fastifyBasicAuth') expect(build).toThrow(new RegExp(name));
+  });
+
+  describe.each([
+    ['expressBasicAuth', expressBasicAuth],
+    ['koaBasicAuth', koaBasicAuth],
+    ['fastifyBasicAuth', fastifyBasicAuth],
+  ] as const)('%s', (name, build) => {
+    it.each([
+      ['a 3,100-character password (no header under the cap could carry it)', { username: 'u', password: 'x'.repeat(3100) }, /"password" must be at most 1024 bytes/],
+      ['a password ending in a line break', { username: 'u', password: 'SECRET\n' }, /"password" must not contain control characters/],
+      ['a password with a tab', { username: 'u', password: 'SEC\tRET' }, /"password" must not contain control characters/],
+      ['a username with a right-to-left override', { username: 'u\u202ev', password: 'p' }, /"username"/],
+      ['a username with a line separator', { username: 'u\u2028v', password: 'p' }, /"username"/],
+    ])('refuses %s at setup with ERR_OPTIONS_INVALID, naming itself', (_what, options, message) => {
+      expect(() => build(options)).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID' }));
+      expect(() => build(options)).toThrow(message);
+      expect(() => build(options)).toThrow(new RegExp(`^${name}: `));
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiKeyAuthError, createBasicAuthChecker, type BasicAuthResult } from '../src/index.js';
+import { MAX_BASIC_HEADER_LENGTH } from '../src/basic-auth.js';
 import * as compare from '../src/compare.js';
 
 vi.mock('../src/compare.js', async (importOriginal) => {
@@ -38,6 +39,26 @@ describe('createBasicAuthChecker: accepted', () => {
 
     expect(noUser.check(`Basic ${b64(':pw1')}`)).toEqual({ ok: true });
     expect(noUser.check(`Basic ${b64('x:pw1')}`).ok).toBe(false);
+  });
+
+  it('accepts a password of exactly 1,024 bytes (the longest setWebhook stores)', () => {
+    for (const password of ['x'.repeat(1024), `${'p\u00e4'.repeat(341)}x`]) {
+      expect(Buffer.byteLength(password)).toBe(1024);
+      const longest = createBasicAuthChecker({ username: 'hook-relay', password });
+
+      expect(longest.check(`Basic ${b64(`hook-relay:${password}`)}`)).toEqual({ ok: true });
+      expect(longest.check(`Basic ${b64(`hook-relay:${password.slice(1)}`)}`).ok).toBe(false);
+    }
+  });
+
+  it('accepts the longest username and password together, their header within the length cap', () => {
+    const username = '\u00fc'.repeat(128);
+    const password = '\u00e4'.repeat(512);
+    const header = `Basic ${b64(`${username}:${password}`)}`;
+    const longest = createBasicAuthChecker({ username, password });
+
+    expect(header.length).toBeLessThanOrEqual(MAX_BASIC_HEADER_LENGTH);
+    expect(longest.check(header)).toEqual({ ok: true });
   });
 
   it('accepts UTF-8 credentials (C23 a)', () => {
@@ -79,6 +100,23 @@ describe('createBasicAuthChecker: refused', () => {
     expect(result.reason).toBe(reason);
     expect(result.response.status).toBe(401);
     expect(result.response.headers['www-authenticate']).toBe('Basic realm="webhooks", charset="UTF-8"');
+  });
+
+  it.each([
+    ['a number', 123],
+    ['an object', {}],
+    ['null', null],
+    ['an array holding a number', [1]],
+    ['an array holding a header and a number', ['Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==', 1]],
+    ['a sparse array', [, 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==']],
+  ])('refuses %s as a malformed header instead of throwing', (_what, input) => {
+    const malformed = failure(checker.check('Bearer x'));
+
+    const result = failure(checker.check(input as never));
+
+    expect(result.reason).toBe('malformed_header');
+    expect(result.error.code).toBe('ERR_BASIC_AUTH_INVALID');
+    expect(result.response).toEqual(malformed.response);
   });
 
   it('refuses latin1-encoded and double-encoded forms of a UTF-8 password', () => {
@@ -179,6 +217,16 @@ describe('createBasicAuthChecker: options', () => {
     ['a password that is not a string', { username: 'u', password: 42 }, /"password"/],
     ['a non-boolean forwardErrors', { username: 'u', password: 'p', forwardErrors: 'yes' }, /"forwardErrors"/],
     ['a misspelt option', { username: 'u', password: 'p', relam: 'x' }, /Did you mean "realm"/],
+    ['a password too long for any header under the cap', { username: 'u', password: 'x'.repeat(3100) }, /"password" must be at most 1024 bytes/],
+    ['a password of 1,025 bytes', { username: 'u', password: `${'\u00e4'.repeat(512)}x` }, /"password" must be at most 1024 bytes/],
+    ['a password ending in a line break', { username: 'u', password: 'SECRET\n' }, /"password" must not contain control characters/],
+    ['a password with a tab', { username: 'u', password: 'SEC\tRET' }, /"password" must not contain control characters/],
+    ['a password with a lone surrogate', { username: 'u', password: 'p\ud800' }, /"password" must be well-formed/],
+    ['a username of 257 bytes', { username: 'u'.repeat(257), password: 'p' }, /"username" must be at most 256 bytes/],
+    ['a username with a right-to-left override (U+202E)', { username: 'u\u202ev', password: 'p' }, /"username" must not contain .*invisible format characters/],
+    ['a username with a line separator (U+2028)', { username: 'u\u2028v', password: 'p' }, /"username" must not contain .*line or paragraph separators/],
+    ['a username with a paragraph separator (U+2029)', { username: 'u\u2029v', password: 'p' }, /"username"/],
+    ['a username with a zero-width space', { username: 'u\u200bv', password: 'p' }, /"username"/],
   ])('refuses %s at setup with ERR_OPTIONS_INVALID', (_what, options, message) => {
     let error: unknown;
     try {
@@ -189,5 +237,6 @@ describe('createBasicAuthChecker: options', () => {
 
     expect((error as ApiKeyAuthError).code).toBe('ERR_OPTIONS_INVALID');
     expect((error as ApiKeyAuthError).message).toMatch(message);
+    expect((error as ApiKeyAuthError).message).not.toMatch(/xxxx|SECRET|SEC\tRET|u\u202ev|u\u2028v/);
   });
 });

@@ -130,6 +130,10 @@ describe('normalizeWebhookUsername', () => {
     ['more than 256 bytes', 'a'.repeat(257), /at most 256 bytes/],
     ['more than 256 bytes in UTF-8 though 129 characters', '\u00fc'.repeat(129), /at most 256 bytes/],
     ['a lone surrogate', 'hook\ud800', /well-formed Unicode/],
+    ['a right-to-left override (U+202E)', 'hook\u202erelay', /invisible format characters/],
+    ['a zero-width space (U+200B)', 'hook\u200brelay', /invisible format characters/],
+    ['a line separator (U+2028)', 'hook\u2028relay', /line or paragraph separators/],
+    ['a paragraph separator (U+2029)', 'hook\u2029relay', /line or paragraph separators/],
   ])('refuses %s', (_what, input, message) => {
     const error = thrown(() => normalizeWebhookUsername(input));
 
@@ -139,6 +143,14 @@ describe('normalizeWebhookUsername', () => {
 
   it('refuses a value that is not a string', () => {
     expect(thrown(() => normalizeWebhookUsername(7)).code).toBe('ERR_WEBHOOK_INVALID');
+  });
+
+  it('never repeats a refused invisible or separator character, or the text around it', () => {
+    for (const input of ['zq7\u202exv9', 'zq7\u2028xv9']) {
+      const error = thrown(() => normalizeWebhookUsername(input));
+
+      expect(error.message).not.toMatch(/zq7|xv9|\u202e|\u2028/);
+    }
   });
 });
 
@@ -244,6 +256,18 @@ describe('KeyManager: webhook settings', () => {
     ]) {
       const error = await rejection(manager.setWebhook(keyId, settings));
       expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    }
+    expect(row()).toEqual(before);
+  });
+
+  it('refuses a username with a right-to-left override or a line separator and stores nothing', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me' });
+    const before = row();
+
+    for (const username of ['relay\u202eyaler', 'relay\u2028two']) {
+      const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', username }));
+      expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+      expect(error.status).toBe(400);
     }
     expect(row()).toEqual(before);
   });

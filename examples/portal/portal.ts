@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore } from 'keyward';
+import { createDecisionLog } from '../demo/decision-log.js';
 import { listenExpressDemo } from '../demo/express-app.js';
 import type { PortalAccount } from './api.js';
 import { createPortalApp } from './app.js';
@@ -64,8 +65,8 @@ export async function startPortal(options: StartPortalOptions = {}): Promise<Run
     store,
     environments: [DEMO_ACCOUNT.environment],
     usageFlushIntervalMs,
-    onDecision: (decision) =>
-      log(`gateway auth ${decision.outcome} ${decision.status} ${decision.reason} key=${decision.keyId ?? decision.lookupId ?? '-'}`),
+    // The demo gateway's log, at most ten lines of a kind per second, each line prefixed.
+    onDecision: createDecisionLog((line) => log(`gateway ${line}`)),
   });
 
   const gateway = await listenExpressDemo(auth, gatewayPort, host);

@@ -14,7 +14,7 @@ const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '
  * add a custom header without a CORS preflight, which this server never answers, so a forged
  * form post or cross-site `fetch` never gets here with it. On top of that, an `Origin` header
  * (browsers send one on every cross-origin request and on same-origin POST and PUT) must name
- * this server, and `Sec-Fetch-Site` must not say `cross-site`.
+ * this server, and `Sec-Fetch-Site` must not say `cross-site` (in any letter case).
  *
  * A real portal would also have a login session and its usual CSRF token; this demo has no
  * login, so the header is the whole protection.
@@ -31,7 +31,7 @@ export function sameOriginWrites(): RequestHandler {
 
     const origin = req.get('origin');
     const crossOrigin = origin !== undefined && origin !== `${req.protocol}://${req.get('host')}`;
-    if (req.get(PORTAL_REQUEST_HEADER) !== '1' || crossOrigin || req.get('sec-fetch-site') === 'cross-site') {
+    if (req.get(PORTAL_REQUEST_HEADER) !== '1' || crossOrigin || req.get('sec-fetch-site')?.toLowerCase() === 'cross-site') {
       return sendError(
         res,
         403,

@@ -301,6 +301,14 @@ describe('portal API: cross-site and stray requests', () => {
     expect(response.status).toBe(403);
   });
 
+  it.each(['Cross-Site', 'CROSS-SITE'])('refuses Sec-Fetch-Site: %s whatever its letter case, and issues nothing', async (value) => {
+    const response = await api('POST', '/key', { ...WRITE, 'Sec-Fetch-Site': value });
+
+    expect(response.status).toBe(403);
+    expect(json(response).error.code).toBe('ERR_CROSS_SITE_REQUEST');
+    expect((await api('GET', '/key')).body).toBe('{"card":null}');
+  });
+
   it('accepts a write whose Origin is the portal itself', async () => {
     const origin = new URL(portal.portalUrl).origin;
 
@@ -345,6 +353,21 @@ describe('portal API: logs', () => {
     expect(logs).toContain('portal POST /portal/api/key 201');
     expect(logs).toContain(`portal key regenerated id=${second.card.id}`);
     expect(logs.some((line) => line.includes(first.key) || line.includes(second.key) || /sk_(test|live)_/.test(line))).toBe(false);
+  });
+});
+
+describe('portal API: the gateway decision log', () => {
+  it('logs at most ten refusals of one kind per second, prefixed "gateway"', async () => {
+    const forged = generateApiKey('sandbox').key;
+
+    const answers = await Promise.all(Array.from({ length: 15 }, () => sendSms(forged)));
+
+    expect(answers.map((answer) => answer.status)).toEqual(Array(15).fill(401));
+    const refused = logs.filter((line) => line.startsWith('gateway auth refused '));
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThanOrEqual(10);
+    // One kind: the same outcome, status and reason on every line.
+    expect(new Set(refused.map((line) => line.split(' key=')[0])).size).toBe(1);
   });
 });
 
