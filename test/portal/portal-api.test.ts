@@ -360,12 +360,16 @@ describe('portal API: the gateway decision log', () => {
   it('logs at most ten refusals of one kind per second, prefixed "gateway"', async () => {
     const forged = generateApiKey('sandbox').key;
 
-    const answers = await Promise.all(Array.from({ length: 15 }, () => sendSms(forged)));
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 40 }, () => sendSms(forged)));
+    // Each one-second window the requests touched lets ten through (one window on any
+    // reasonable machine; more only if the burst took longer).
+    const windows = Math.floor((Date.now() - started) / 1_000) + 1;
 
-    expect(answers.map((answer) => answer.status)).toEqual(Array(15).fill(401));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(40).fill(401));
     const refused = logs.filter((line) => line.startsWith('gateway auth refused '));
     expect(refused.length).toBeGreaterThan(0);
-    expect(refused.length).toBeLessThanOrEqual(10);
+    expect(refused.length).toBeLessThanOrEqual(Math.min(10 * (windows + 1), 39));
     // One kind: the same outcome, status and reason on every line.
     expect(new Set(refused.map((line) => line.split(' key=')[0])).size).toBe(1);
   });
