@@ -35,38 +35,55 @@ const JSON_HEADERS = Object.freeze({
 });
 
 /**
- * Serializes an error into the response adapters write. Everything but the body is taken
- * from the error before an app's formatter runs, so a formatter that changes the error
- * changes only its own body. A formatter that throws, returns a promise, or returns
- * something JSON cannot write falls back to the default body, made from those untouched
- * fields, instead of turning a refusal into a crash; its result is serialized exactly once,
- * so a `toJSON` that answers differently a second time cannot slip past that check.
+ * Serializes an error into the response adapters write. An app's formatter gets a copy of
+ * the error, so whatever it does to it changes neither this answer's status and headers, nor
+ * the default body it falls back to, nor the error handed on with `forwardErrors`. A
+ * formatter that throws, returns a promise, or returns something JSON cannot write falls
+ * back to the default body instead of turning a refusal into a crash; its result is
+ * serialized exactly once, so a `toJSON` that answers differently a second time cannot slip
+ * past that check.
  */
-export function responseFor<E extends ErrorFields>(error: E, format: (error: E) => unknown): AuthResponse {
-  const { code, message, status, expose, headers, keyStatus } = error;
-  const fallback = () => JSON.stringify(formatDefault({ code, message, status, expose, headers, keyStatus }));
-  const body = format === formatDefault ? fallback() : (formattedBody(error, format) ?? fallback());
+export function responseFor(error: ApiKeyAuthError, format: ErrorBodyFormatter): AuthResponse {
+  const custom = format === defaultErrorBody ? undefined : formattedBody(copyOf(error), format);
+  return responseWith(error, custom ?? JSON.stringify(formatDefault(error)));
+}
+
+function responseWith(error: ErrorFields, body: string): AuthResponse {
   // Content-Length is set here so that every adapter sends the very same header set.
   const length = String(Buffer.byteLength(body));
   return {
-    status,
-    headers: { ...JSON_HEADERS, ...headers, 'content-length': length },
+    status: error.status,
+    headers: { ...JSON_HEADERS, ...error.headers, 'content-length': length },
     body,
   };
 }
 
 /** An app formatter's body, or undefined when it is no usable JSON. */
-function formattedBody<E>(error: E, format: (error: E) => unknown): string | undefined {
+function formattedBody(error: ApiKeyAuthError, format: ErrorBodyFormatter): string | undefined {
   try {
     const value = format(error);
-    // A promise would serialize as `{}`: an async formatter is a mistake to fall back from.
-    if (typeof (value as PromiseLike<unknown> | undefined)?.then === 'function') return undefined;
+    if (isThenable(value)) {
+      // A promise would serialize as `{}`, and one that rejects unobserved would end the
+      // process: observe it, and fall back.
+      value.then(undefined, () => {});
+      return undefined;
+    }
     const body = JSON.stringify(value);
     return typeof body === 'string' ? body : undefined;
   } catch {
     // An app bug in the formatter must not change the status or open a route.
     return undefined;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}
+
+/** The same error, built again without a stack trace: what an app's formatter is given. */
+function copyOf(error: ApiKeyAuthError): ApiKeyAuthError {
+  const { status, expose, headers, keyStatus, cause } = error;
+  return errorWithoutStack(error.code, error.message, { status, expose, headers: { ...headers }, keyStatus, cause });
 }
 
 /**
@@ -196,7 +213,7 @@ export class RefusalFactory {
     }
     const status = options.status ?? 500;
     const fields = { code, message, status, expose: options.expose ?? status < 500, keyStatus: options.keyStatus, headers: options.headers ?? {} };
-    return { status, code, response: responseFor(fields, formatDefault), toError };
+    return { status, code, response: responseWith(fields, JSON.stringify(formatDefault(fields))), toError };
   }
 
   /** {@link #refusal}, kept under `key` and handed out again when the body is the default. */

@@ -76,7 +76,10 @@ describe('RefusalFactory', () => {
     expect(custom.invalid().response.body).toBe('{"code":"ERR_API_KEY_INVALID","n":2}');
     expect(seen.every((error) => error instanceof ApiKeyAuthError)).toBe(true);
     const refusal = custom.tooManyAttempts(3);
-    expect(refusal.toError()).toBe(seen.at(-1));
+    // The formatter gets a copy of the error the refusal hands on.
+    expect(seen.at(-1)).toMatchObject({ code: 'ERR_TOO_MANY_ATTEMPTS', status: 429, headers: { 'retry-after': '3' } });
+    expect(refusal.toError()).not.toBe(seen.at(-1));
+    expect(refusal.toError()).toMatchObject({ code: 'ERR_TOO_MANY_ATTEMPTS', status: 429 });
   });
 });
 
@@ -137,6 +140,35 @@ describe('an app errorBody formatter', () => {
   it('falls back to the default body when it is async, whose promise would serialize as {}', async () => {
     const [response] = await refuse(async () => ({ problem: 'never seen' }));
     expect(JSON.parse(response!.body).error.code).toBe('ERR_API_KEY_MISSING');
+  });
+
+  it('falls back to the default body when it is async and rejects, and leaves no unhandled rejection', async () => {
+    const [response] = await refuse(async () => {
+      throw new Error('formatter bug');
+    });
+    // An unobserved rejection would surface by now and fail this run.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(JSON.parse(response!.body).error.code).toBe('ERR_API_KEY_MISSING');
+  });
+
+  it('is given a copy, so the error handed on (forwardErrors) keeps its status, message and headers', async () => {
+    const auth = createApiKeyAuth({
+      store: new MemoryKeyStore(),
+      argon2Pool: false,
+      errorBody: (error) => {
+        Object.assign(error, { status: 200, statusCode: 200, expose: true, message: 'mutated', headers: {} });
+        return {};
+      },
+    });
+    const result = await auth.authenticate({ headers: {} });
+    await auth.close();
+    if (result.ok) throw new Error('a request without a key passed');
+    expect([result.error.status, result.error.statusCode, result.error.message, result.error.headers]).toEqual([
+      401,
+      401,
+      'An API key is required. Send it as "Authorization: Bearer <key>".',
+      { 'www-authenticate': 'Bearer realm="api"' },
+    ]);
   });
 
   it('changes only the body, even when it changes the error it is given', async () => {
