@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   createBasicAuthChecker,
   NodeCredentialRequest,
+  rawHeaderValue,
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyContext,
@@ -89,7 +90,8 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandl
   const checker = createBasicAuthChecker(options, 'expressBasicAuth');
 
   return function expressBasicAuthMiddleware(req: Request, res: Response, next: NextFunction) {
-    const result = checker.check(req.headers.authorization);
+    // Every copy, not Node's first: two different Authorization headers must be refused.
+    const result = checker.check(rawHeaderValue(req.rawHeaders, 'authorization'));
     if (result.ok) return next();
     if (checker.forwardErrors) return next(result.error);
     res.writeHead(result.response.status, result.response.headers);

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+import { createBasicAuthChecker, rawHeaderValue, type BasicAuthOptions } from 'keyward';
 import { answerKoa } from './koa-response.js';
 
 /** Options of {@link koaBasicAuth}. */
@@ -27,7 +27,8 @@ export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
   const checker = createBasicAuthChecker(options, 'koaBasicAuth');
 
   return async function koaBasicAuthMiddleware(ctx, next) {
-    const result = checker.check(ctx.request.headers.authorization);
+    // Every copy, not Node's first: two different Authorization headers must be refused.
+    const result = checker.check(rawHeaderValue(ctx.req.rawHeaders, 'authorization'));
     if (result.ok) return next();
 
     if (checker.forwardErrors) {

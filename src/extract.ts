@@ -104,9 +104,18 @@ function headerValue(request: CredentialRequest, name: string): string | string[
 
 /**
  * Every value of the header `name` (lower case) in Node's `rawHeaders`: one string, an
- * array when it was sent more than once, or undefined. Allocates only for a repeat.
+ * array when it was sent more than once, or undefined. Allocates only for a repeat. Node's
+ * `headers` keeps only the first copy of a repeated `Authorization`; this keeps them all, so
+ * a check can refuse two different ones.
+ *
+ * @param rawHeaders - Node's `message.rawHeaders` (names and values alternating).
+ * @param name - the header name in lower case.
+ * @example
+ * ```ts
+ * const result = checker.check(rawHeaderValue(req.rawHeaders, 'authorization'));
+ * ```
  */
-function rawHeaderValue(rawHeaders: readonly string[], name: string): string | string[] | undefined {
+export function rawHeaderValue(rawHeaders: readonly string[], name: string): string | string[] | undefined {
   let found: string | string[] | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const field = rawHeaders[i]!;

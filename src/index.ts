@@ -38,6 +38,7 @@ export { MemoryKeyStore } from './memory-store.js';
 export {
   MAX_CREDENTIAL_HEADER_LENGTH,
   extractCredential,
+  rawHeaderValue,
   parseBearerHeader,
   type CredentialCarriers,
   type CredentialFailure,

@@ -1,6 +1,7 @@
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import { randomBase62 } from './base62.js';
 import { hashSecret } from './hash.js';
+import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
 import { ENVIRONMENTS, generateApiKey, type Environment } from './key-format.js';
 import {
   assertKnownOptions,
@@ -407,16 +408,6 @@ const WEBHOOK_SETTINGS_NAMES: readonly (keyof WebhookSettingsInput)[] = ['url', 
 const MIN_EXPIRES_AT = Date.UTC(1970, 0, 1);
 const MAX_EXPIRES_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-/**
- * Characters an id must not hold: control characters (C0, DEL, C1; PostgreSQL refuses NUL),
- * lone surrogates (`\p{Cs}` with the u flag matches only unpaired ones, the test of
- * `String.prototype.isWellFormed`; PostgreSQL would store each as U+FFFD), format and other
- * default-ignorable characters that render as nothing (zero-width space, bidirectional
- * overrides, the combining grapheme joiner, Hangul fillers), and line or paragraph
- * separators: they would make two ids that look the same differ, or break the lines they are
- * logged on.
- */
-const UNSTORABLE_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
 
 /**
  * The `issue` input, each property read exactly once (a getter cannot pass the checks with
@@ -445,7 +436,7 @@ function assertEnvironment(value: unknown): asserts value is Environment {
 
 /**
  * An account id is what the store indexes one live key per environment on, so two different
- * ids must stay different once stored, and look different: none of {@link UNSTORABLE_TEXT},
+ * ids must stay different once stored, and look different: none of {@link UNSAFE_IDENTIFIER_TEXT},
  * no whitespace at either end (so none made only of it).
  */
 function assertAccountId(value: unknown): asserts value is string {
@@ -454,7 +445,7 @@ function assertAccountId(value: unknown): asserts value is string {
     value.length === 0 ||
     value.length > 200 ||
     value.trim() !== value ||
-    UNSTORABLE_TEXT.test(value)
+    UNSAFE_IDENTIFIER_TEXT.test(value)
   ) {
     throw invalidArgument(
       'accountId must be a string of 1 to 200 characters without whitespace at either end, of well-formed Unicode without control, invisible or line-separator characters',
@@ -491,7 +482,7 @@ function isPossibleKeyId(value: unknown): value is string {
     typeof value === 'string' &&
     value.length > 0 &&
     value.length <= 200 &&
-    !UNSTORABLE_TEXT.test(value)
+    !UNSAFE_IDENTIFIER_TEXT.test(value)
   );
 }
 

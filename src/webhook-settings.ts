@@ -1,4 +1,5 @@
 import { ApiKeyAuthError } from './errors.js';
+import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
 
 /**
  * Input of `KeyManager.setWebhook`: what the portal's webhook form submits.
@@ -137,13 +138,6 @@ export function assertWebhookPassword(value: unknown): string {
   return value;
 }
 
-/**
- * Characters a username must not hold: control characters, invisible format characters (such
- * as U+202E, the right-to-left override, or a zero-width space), lone surrogates, and line or
- * paragraph separators (U+2028, U+2029). They would make two usernames that look the same
- * differ, or break the log lines and forms that show one.
- */
-const UNSAFE_USERNAME_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 /**
  * What is wrong with a Basic-auth username, or undefined when nothing is (`''` passes: it
@@ -157,7 +151,7 @@ const UNSAFE_USERNAME_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 export function webhookUsernameProblem(value: string): string | undefined {
   const problem = credentialTextProblem(value, 'username', MAX_WEBHOOK_USERNAME_BYTES);
   if (problem !== undefined) return problem;
-  if (UNSAFE_USERNAME_TEXT.test(value)) {
+  if (UNSAFE_IDENTIFIER_TEXT.test(value)) {
     return '"username" must not contain control characters, invisible format characters or line or paragraph separators.';
   }
   if (value.includes(':')) return '"username" must not contain ":" (RFC 7617 reserves it as the separator).';

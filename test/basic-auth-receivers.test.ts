@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { expressBasicAuth } from '../adapters/express.js';
 import { fastifyBasicAuth } from '../adapters/fastify-basic-auth.js';
 import { koaBasicAuth } from '../adapters/koa-basic-auth.js';
-import { send, type ClientResponse } from './helpers/http-client.js';
+import { send, sendRaw, type ClientResponse } from './helpers/http-client.js';
 import { listen } from './http/apps.js';
 
 /** A password of exactly 1,024 bytes of UTF-8, the longest setWebhook stores. */
@@ -170,6 +170,23 @@ describe.each(FRAMEWORKS)('Basic-auth receiver on %s', (_name, start) => {
             : 'The credentials are invalid.',
       },
     });
+  });
+
+  it('refuses two different Authorization headers, which Node would cut to the first, and takes the same one twice', async () => {
+    const good = 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==';
+    const postTwice = (second: string) => {
+      const { host } = new URL(app.url);
+      const body = '{"event":"delivered"}';
+      const request =
+        `POST /hooks/in HTTP/1.1\r\nHost: ${host}\r\nAuthorization: ${good}\r\nAuthorization: ${second}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+      return sendRaw(app.url, Buffer.from(request));
+    };
+    const before = app.handled();
+
+    expect((await postTwice(`Basic ${btoa('hook-relay:wrong')}`)).status).toBe(401);
+    expect(app.handled()).toBe(before);
+    expect((await postTwice(good)).status).toBe(200);
   });
 
   it('with forwardErrors, hands the 401 to the app\'s error handling with the challenge kept', async () => {

@@ -14,7 +14,8 @@ const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '
  * add a custom header without a CORS preflight, which this server never answers, so a forged
  * form post or cross-site `fetch` never gets here with it. On top of that, an `Origin` header
  * (browsers send one on every cross-origin request and on same-origin POST and PUT) must name
- * this server, and `Sec-Fetch-Site` must not say `cross-site` (in any letter case).
+ * this server, and `Sec-Fetch-Site`, when sent, must be one of the values a browser sends for
+ * a request from this site (in any letter case; two copies joined by Node are refused).
  *
  * A real portal would also have a login session and its usual CSRF token; this demo has no
  * login, so the header is the whole protection.
@@ -31,7 +32,7 @@ export function sameOriginWrites(): RequestHandler {
 
     const origin = req.get('origin');
     const crossOrigin = origin !== undefined && origin !== `${req.protocol}://${req.get('host')}`;
-    if (req.get(PORTAL_REQUEST_HEADER) !== '1' || crossOrigin || req.get('sec-fetch-site')?.toLowerCase() === 'cross-site') {
+    if (req.get(PORTAL_REQUEST_HEADER) !== '1' || crossOrigin || !fromThisSite(req.get('sec-fetch-site'))) {
       return sendError(
         res,
         403,
@@ -63,4 +64,11 @@ export function loopbackHostOnly(): RequestHandler {
     }
     next();
   };
+}
+
+/** The `Sec-Fetch-Site` values a browser sends for a request that did not come from another site. */
+const SITE_VALUES_ALLOWED: ReadonlySet<string> = new Set(['same-origin', 'same-site', 'none']);
+
+function fromThisSite(secFetchSite: string | undefined): boolean {
+  return secFetchSite === undefined || SITE_VALUES_ALLOWED.has(secFetchSite.trim().toLowerCase());
 }

@@ -1,0 +1,11 @@
+/**
+ * Characters an identifier a person reads (an account id, a key id, a Basic-auth username)
+ * must not hold: control characters (C0, DEL, C1; PostgreSQL refuses NUL); lone surrogates
+ * (`\p{Cs}` with the u flag matches only unpaired ones, the test of
+ * `String.prototype.isWellFormed`; PostgreSQL would store each as U+FFFD); format and other
+ * default-ignorable characters that render as nothing (a zero-width space, a bidirectional
+ * override, the combining grapheme joiner, a Hangul filler, a variation selector); and line or
+ * paragraph separators. They would make two identifiers that look the same differ, or break
+ * the log lines and forms that show one.
+ */
+export const UNSAFE_IDENTIFIER_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
