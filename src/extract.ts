@@ -81,8 +81,8 @@ export function extractCredential(
     return { ok: false, reason: 'too_many_headers' };
   }
   // Plain calls and no per-request closures, arrays or sets: this runs on every request.
-  const authorization = readAuthorization(headerValue(request, 'authorization'));
-  const bare = carriers.apiKeyHeader ? readBareHeader(headerValue(request, carriers.apiKeyHeader)) : undefined;
+  const authorization = readHeader(headerValue(request, 'authorization'), parseBearerHeader);
+  const bare = carriers.apiKeyHeader ? readHeader(headerValue(request, carriers.apiKeyHeader), readBareValue) : undefined;
   const query = carriers.queryParameter ? readQuery(request.url, carriers.queryParameter) : undefined;
 
   // The first unusable carrier, in this order, decides; then any two usable ones must agree.
@@ -153,14 +153,10 @@ export function parseBearerHeader(value: string): ExtractCredentialResult {
   return { ok: true, credential: token };
 }
 
-function readAuthorization(value: string | string[] | undefined): CarrierResult {
+/** A credential header read with `read`: every copy of a repeated one (see readEveryCopy). */
+function readHeader(value: string | string[] | undefined, read: (value: string) => ExtractCredentialResult): CarrierResult {
   if (value === undefined) return undefined;
-  return typeof value === 'string' ? parseBearerHeader(value) : readEveryCopy(value, parseBearerHeader);
-}
-
-function readBareHeader(value: string | string[] | undefined): CarrierResult {
-  if (value === undefined) return undefined;
-  return typeof value === 'string' ? readBareValue(value) : readEveryCopy(value, readBareValue);
+  return typeof value === 'string' ? read(value) : readEveryCopy(value, read);
 }
 
 function readQuery(url: string | undefined, parameter: string): CarrierResult {
