@@ -118,9 +118,7 @@ describe.each(ADAPTERS)('public failure cases on $name', (adapter) => {
   });
 
   afterEach(() => {
-    store.failure = undefined;
-    store.hang = false;
-    store.override = undefined;
+    store.heal();
     logger.assertNoLeaks();
   });
 

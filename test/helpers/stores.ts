@@ -17,6 +17,13 @@ export class InstrumentedStore extends MemoryKeyStore {
     return this.override ? (this.override(row) as ApiKeyRow | null) : row;
   }
 
+  /** Clears every fault a test injected: failure, hang and override. */
+  heal(): void {
+    this.failure = undefined;
+    this.hang = false;
+    this.override = undefined;
+  }
+
   override async recordUsage(usage: Parameters<KeyStore['recordUsage']>[0]): Promise<void> {
     this.usageWrites++;
     return super.recordUsage(usage);

@@ -88,9 +88,7 @@ describe.each(ADAPTERS)('authentication pipeline on $name', (adapter) => {
   });
 
   afterEach(() => {
-    store.failure = undefined;
-    store.hang = false;
-    store.override = undefined;
+    store.heal();
     logger.assertNoLeaks();
   });
 
