@@ -4,17 +4,17 @@ import { AttemptThrottle } from './attempt-throttle.js';
 import { describeError } from './describe-error.js';
 import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
 import { extractCredential, type CredentialFailure, type CredentialRequest } from './extract.js';
-import { parseApiKey, type Environment, type KeyFormatFailure } from './key-format.js';
+import { parseApiKey, type Environment, type KeyFormatFailure, type ParsedApiKey } from './key-format.js';
 import { LogSampler } from './log-sampler.js';
 import { completeLogger, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
 import { checkRow } from './row-check.js';
-import { answeredFromMemo, SecretVerifier } from './secret-verifier.js';
+import { answeredFromMemo, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
-import type { ApiKeyRow } from './store.js';
+import type { ApiKeyRow, KeyStore } from './store.js';
 import { UsageRecorder } from './usage-recorder.js';
 import { VerificationMemo } from './verification-memo.js';
 
@@ -89,6 +89,21 @@ export interface ApiKeyAuth {
    * and corrupted rows become refusals with a 5xx status.
    */
   authenticate(request: CredentialRequest, requirement?: RouteRequirement): Promise<AuthResult>;
+  /**
+   * The same decision as {@link authenticate}, given as it is when it needed no waiting and as
+   * a promise when it did (a store query, an Argon2 run). Malformed keys, 429s and memo hits
+   * on a store that answers from memory need none, so a framework can go on in the same turn
+   * instead of a later microtask; keyward's adapters use it. Check which you got with
+   * `instanceof Promise`. Never throws.
+   *
+   * @example
+   * ```ts
+   * const decided = auth.decide({ headers: req.headers });
+   * if (decided instanceof Promise) decided.then(answer);
+   * else answer(decided);
+   * ```
+   */
+  decide(request: CredentialRequest, requirement?: RouteRequirement): AuthResult | Promise<AuthResult>;
   /** Writes pending `last_used_at` updates now. */
   flushUsage(): Promise<void>;
   /**
@@ -100,6 +115,16 @@ export interface ApiKeyAuth {
 }
 
 type Facts = Pick<AuthDecision, 'keyId' | 'accountId' | 'lookupId' | 'environment' | 'keyStatus' | 'detail'>;
+
+/** A value now, or a promise of it once something had to be waited for. */
+type Pending<T> = T | Promise<T>;
+
+/** The request's credential, read and parsed, handed from one pipeline step to the next. */
+interface Presented extends ParsedApiKey {
+  request: CredentialRequest;
+  requirement: RouteRequirement;
+  credential: string;
+}
 
 const STORE_TIMEOUT = Symbol('store timeout');
 
@@ -133,7 +158,11 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const pipeline = new Pipeline(settings, logger, refusals, verifier, usage, throttle, rehasher);
 
   return {
-    authenticate: (request, requirement = {}) => pipeline.run(request, requirement),
+    authenticate: (request, requirement = {}) => {
+      const decided = pipeline.run(request, requirement);
+      return decided instanceof Promise ? decided : Promise.resolve(decided);
+    },
+    decide: (request, requirement = {}) => pipeline.run(request, requirement),
     flushUsage: () => usage.flush(),
     close: async () => {
       await rehasher?.settle();
@@ -163,15 +192,27 @@ class Pipeline {
   /** Bounds every store lookup with one shared timer rather than a timer per request. */
   private readonly storeDeadline: SharedDeadline;
 
-  async run(request: CredentialRequest, requirement: RouteRequirement): Promise<AuthResult> {
+  /**
+   * Most decisions need no waiting: a malformed key, a 429, or a memo hit on a store that
+   * answers from memory. Only a pending store lookup or an Argon2 run has to be awaited, so
+   * the pipeline runs synchronously until it meets one, and a decision made without waiting
+   * costs no promise chain (a measurable part of a memo hit inside an HTTP server).
+   */
+  run(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
     try {
-      return await this.decide(request, requirement);
+      const decided = this.decide(request, requirement);
+      return decided instanceof Promise ? decided.catch((error: unknown) => this.internal(error)) : decided;
     } catch (error) {
-      return this.refuse(this.refusals.internal(error), 'internal_error', { detail: describeError(error) });
+      return this.internal(error);
     }
   }
 
-  private async decide(request: CredentialRequest, requirement: RouteRequirement): Promise<AuthResult> {
+  private internal(error: unknown): AuthResult {
+    return this.refuse(this.refusals.internal(error), 'internal_error', { detail: describeError(error) });
+  }
+
+  /** Steps 1 to 3: read and parse the credential, then find the row. */
+  private decide(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
     // 1. Read the credential.
     const extracted = extractCredential(request, this.settings.carriers);
     if (!extracted.ok) {
@@ -182,13 +223,20 @@ class Pipeline {
     // 2. Parse the key; nothing malformed reaches the store or Argon2.
     const parsed = parseApiKey(extracted.credential);
     if (!parsed.ok) return this.refuse(this.refusals.invalid(), parsed.reason, {});
-    const { lookupId, environment, secret } = parsed.key;
+    const { lookupId, environment } = parsed.key;
     if (!this.settings.environments.has(environment)) {
       return this.refuse(this.refusals.invalid(), 'environment_not_accepted', { lookupId, environment });
     }
 
     // 3. Find the live row.
-    const found = await this.findRow(lookupId);
+    const presented: Presented = { request, requirement, credential: extracted.credential, ...parsed.key };
+    const found = this.findRow(lookupId);
+    return found instanceof Promise ? found.then((row) => this.withRow(row, presented)) : this.withRow(found, presented);
+  }
+
+  /** Steps 3 (the row found) to 5: check the row, then verify the secret against its hash. */
+  private withRow(found: ApiKeyRow | null | StoreFailure, presented: Presented): Pending<AuthResult> {
+    const { lookupId, environment } = presented;
     if (found instanceof StoreFailure) {
       const reason = found.cause === STORE_TIMEOUT ? 'store_timeout' : 'store_error';
       return this.refuse(this.refusals.unavailable(found.cause), reason, { lookupId, detail: describeError(found.cause) });
@@ -215,26 +263,30 @@ class Pipeline {
     // throttle: a key this instance already verified passes even during an attack, and the
     // common case pays no throttle bookkeeping. Otherwise, past the failure limit, the check
     // gets 429 instead of another Argon2 run.
-    const memoKey = this.verifier.memoKeyOf(extracted.credential, row.key_hash);
-    let check = this.verifier.recall(memoKey);
-    const client = check === undefined && this.throttle ? this.clientOf(request) : undefined;
-    if (check === undefined) {
-      const attempt = { lookupId, client, credential: extracted.credential };
-      const wait = this.throttle?.enter(attempt) ?? 0;
-      if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
-      try {
-        check = await this.verifier.check(extracted.credential, secret, row.key_hash, memoKey);
-      } finally {
-        this.throttle?.leave(attempt);
-      }
-    }
+    const { credential, secret } = presented;
+    const memoKey = this.verifier.memoKeyOf(credential, row.key_hash);
+    const remembered = this.verifier.recall(memoKey);
+    if (remembered !== undefined) return this.withCheck(remembered, row, facts, presented, undefined);
+
+    const client = this.throttle ? this.clientOf(presented.request) : undefined;
+    const attempt = { lookupId, client, credential };
+    const wait = this.throttle?.enter(attempt) ?? 0;
+    if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
+    return this.verifier
+      .check(credential, secret, row.key_hash, memoKey)
+      .finally(() => this.throttle?.leave(attempt))
+      .then((check) => this.withCheck(check, row, facts, presented, client));
+  }
+
+  /** Steps 5 (the verification's answer) to 8. */
+  private withCheck(check: SecretCheck, row: ApiKeyRow, facts: Facts, presented: Presented, client: string | undefined): AuthResult {
     if (!check.ok) {
       // A full Argon2 queue says nothing about the key: 503 with Retry-After, never 401.
       if (check.fault === 'overloaded') return this.refuse(this.refusals.overloaded(), 'overloaded', facts);
       return this.storedHashFault(check.fault, facts);
     }
     if (!check.matches) {
-      if (!answeredFromMemo(check)) this.throttle?.recordFailure(lookupId, client);
+      if (!answeredFromMemo(check)) this.throttle?.recordFailure(presented.lookupId, client);
       return this.refuse(this.refusals.invalid(), 'secret_mismatch', facts);
     }
 
@@ -254,6 +306,7 @@ class Pipeline {
     }
 
     // 7. Key type, where the route asks for one.
+    const { requirement, lookupId, environment, secret } = presented;
     if (requirement.keyType !== undefined && row.key_type !== requirement.keyType) {
       return this.refuse(this.refusals.wrongType(requirement.keyType), 'wrong_key_type', facts);
     }
@@ -268,16 +321,24 @@ class Pipeline {
     };
   }
 
-  /** The live row, null, or why the store gave neither in time. */
-  private async findRow(lookupId: string): Promise<ApiKeyRow | null | StoreFailure> {
+  /**
+   * The live row, null, or why the store gave neither in time. A store that answers from
+   * memory is not waited for: a row in hand cannot hang, so only a pending answer races the
+   * store timeout.
+   */
+  private findRow(lookupId: string): Pending<ApiKeyRow | null | StoreFailure> {
+    let answer: ReturnType<KeyStore['findByLookupId']>;
     try {
-      const row = await this.storeDeadline.race(this.settings.store.findByLookupId(lookupId));
-      if (row === TIMED_OUT) return new StoreFailure(STORE_TIMEOUT);
-      return row ?? null;
+      answer = this.settings.store.findByLookupId(lookupId);
     } catch (error) {
-      // A store that throws instead of rejecting lands here too.
+      // A store that throws instead of rejecting.
       return new StoreFailure(error);
     }
+    if (!isThenable(answer)) return answer ?? null;
+    return this.storeDeadline.race(answer).then(
+      (row) => (row === TIMED_OUT ? new StoreFailure(STORE_TIMEOUT) : (row ?? null)),
+      (error: unknown) => new StoreFailure(error),
+    );
   }
 
   /** The app's reading of the client address; anything but a non-empty string counts as none. */
@@ -346,6 +407,11 @@ function describeFault(decision: AuthDecision): string {
   const subject = decision.keyId ? `key ${decision.keyId}` : `lookup id ${decision.lookupId ?? '-'}`;
   const what = decision.reason.replaceAll('_', ' ');
   return `keyward: ${what} for ${subject}${decision.detail ? ` (${decision.detail})` : ''}`;
+}
+
+/** Whether a store's answer is still to come: a promise, or any other thenable. */
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function idOf(row: unknown): string | undefined {

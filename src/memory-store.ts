@@ -18,7 +18,11 @@ export class MemoryKeyStore implements KeyStore {
   readonly #rows = new Map<string, ApiKeyRow>();
   readonly #idByLookupId = new Map<string, string>();
 
-  async findByLookupId(lookupId: string): Promise<ApiKeyRow | null> {
+  /**
+   * Answers synchronously (see {@link KeyStore.findByLookupId}); the declared promise is for
+   * subclasses that wait.
+   */
+  findByLookupId(lookupId: string): ApiKeyRow | null | Promise<ApiKeyRow | null> {
     const id = this.#idByLookupId.get(lookupId);
     // Read directly rather than through findById: this runs on every authentication.
     const row = id === undefined ? undefined : this.#rows.get(id);

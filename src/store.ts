@@ -60,8 +60,13 @@ export interface KeyUsage {
  * throwing (or rejecting); the authenticator turns that into 503.
  */
 export interface KeyStore {
-  /** The live row whose current key has this lookup id, or null. */
-  findByLookupId(lookupId: string): Promise<ApiKeyRow | null>;
+  /**
+   * The live row whose current key has this lookup id, or null. It runs on every request, so
+   * a store that holds the row in memory may return it directly instead of a promise: the
+   * authenticator then decides without waiting, and skips the store timeout, which only
+   * bounds waiting.
+   */
+  findByLookupId(lookupId: string): ApiKeyRow | null | Promise<ApiKeyRow | null>;
   /** The live row of an account in an environment, or null. */
   findLive(accountId: string, environment: Environment): Promise<ApiKeyRow | null>;
   /** The live row with this key id, or null. */

@@ -1,6 +1,10 @@
 import { MemoryKeyStore, type ApiKeyRow, type KeyStore } from 'keyward';
 
-/** A MemoryKeyStore that counts calls, and can be told to fail or hang. */
+/**
+ * A MemoryKeyStore that counts calls, and can be told to fail or hang. It answers lookups as
+ * MemoryKeyStore does, with the row itself, or, with `answersLater`, with a promise, as a
+ * database store does: the authenticator takes a different path for each.
+ */
 export class InstrumentedStore extends MemoryKeyStore {
   lookups = 0;
   usageWrites = 0;
@@ -9,12 +13,20 @@ export class InstrumentedStore extends MemoryKeyStore {
   /** Replaces what findByLookupId returns, for malformed-row tests. */
   override: ((row: ApiKeyRow | null) => unknown) | undefined;
 
-  override async findByLookupId(lookupId: string): Promise<ApiKeyRow | null> {
+  constructor(readonly answersLater = true) {
+    super();
+  }
+
+  override findByLookupId(lookupId: string): ApiKeyRow | null | Promise<ApiKeyRow | null> {
     this.lookups++;
     if (this.hang) return new Promise(() => {});
-    if (this.failure) throw this.failure;
-    const row = await super.findByLookupId(lookupId);
-    return this.override ? (this.override(row) as ApiKeyRow | null) : row;
+    if (this.failure) {
+      if (this.answersLater) return Promise.reject(this.failure);
+      throw this.failure;
+    }
+    const found = super.findByLookupId(lookupId) as ApiKeyRow | null;
+    const row = (this.override ? this.override(found) : found) as ApiKeyRow | null;
+    return this.answersLater ? Promise.resolve(row) : row;
   }
 
   /** Clears every fault a test injected: failure, hang and override. */

@@ -43,7 +43,15 @@ function expectGenericInvalid(response: ClientResponse): void {
   expect(comparable(response).headers).toEqual(INVALID_HEADERS);
 }
 
-describe.each(ADAPTERS)('authentication pipeline on $name', (adapter) => {
+// Each adapter against a store that answers lookups at once (as MemoryKeyStore does, so
+// most decisions are made without waiting) and one that answers with a promise (as a
+// database does): the answers must be the same.
+const SETUPS = ADAPTERS.flatMap((adapter) => [
+  { ...adapter, storeAnswers: 'at once' },
+  { ...adapter, storeAnswers: 'later' },
+]);
+
+describe.each(SETUPS)('authentication pipeline on $name, store answering $storeAnswers', (adapter) => {
   let store: InstrumentedStore;
   let manager: KeyManager;
   let auth: ApiKeyAuth;
@@ -54,7 +62,7 @@ describe.each(ADAPTERS)('authentication pipeline on $name', (adapter) => {
   const keyIds: Record<string, string> = {};
 
   beforeAll(async () => {
-    store = new InstrumentedStore();
+    store = new InstrumentedStore(adapter.storeAnswers === 'later');
     manager = createKeyManager({ store, argon2: TEST_ARGON2 });
     logger = new CaptureLogger();
     auth = createApiKeyAuth({
