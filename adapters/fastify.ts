@@ -6,6 +6,7 @@ import {
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyContext,
+  type AuthResult,
   type RouteOptions,
 } from 'keyward';
 
@@ -32,11 +33,12 @@ export interface FastifyApiKeyAuthOptions extends RouteOptions {
   auth: ApiKeyAuth;
 }
 
-/** An `onRequest` hook that authenticates the request. */
+/** An `onRequest` hook (callback style) that authenticates the request. */
 export type FastifyApiKeyAuthHook = (
   request: FastifyRequest,
   reply: FastifyReply,
-) => Promise<unknown>;
+  done: (error?: Error) => void,
+) => void;
 
 /**
  * An `onRequest` hook (Fastify 4 and 5) that authenticates one route's API key. It runs before
@@ -107,19 +109,24 @@ export const fastifyApiKeyAuth = fp(
 function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): FastifyApiKeyAuthHook {
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, factory);
 
-  return async function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply) {
-    const raw = new NodeCredentialRequest(request.raw, request.raw.url, request);
-    const result = await auth.authenticate(raw, requirement);
-    if (result.ok) {
-      request.apiKey = result.context;
-      return;
-    }
-    if (forwardErrors) throw result.error;
+  // Callback style rather than async: a decision made without waiting goes on in the same
+  // turn, and a refusal is answered by sending the reply and never calling done(), which
+  // ends the hook chain, so neither the body parser nor the handler runs.
+  return function fastifyApiKeyAuthOnRequest(request, reply, done) {
+    const decided = auth.decide(new NodeCredentialRequest(request.raw, request.raw.url, request), requirement);
+    if (!(decided instanceof Promise)) return finish(decided);
+    decided.then(finish).catch((error: unknown) => done(error as Error));
 
-    // A Buffer is sent as it is: a string would go through a serializer an earlier hook set
-    // with reply.serializer(). Returning the reply makes Fastify wait until it is written,
-    // so async onSend hooks cannot let the request run on to the body parser and handler.
-    const { status, headers, body } = result.response;
-    return reply.code(status).headers(headers).send(Buffer.from(body));
+    function finish(result: AuthResult): void {
+      if (result.ok) {
+        request.apiKey = result.context;
+        return done();
+      }
+      if (forwardErrors) return done(result.error);
+      // A Buffer is sent as it is: a string would go through a serializer an earlier hook
+      // set with reply.serializer().
+      const { status, headers, body } = result.response;
+      reply.code(status).headers(headers).send(Buffer.from(body));
+    }
   };
 }

@@ -4,6 +4,7 @@ import {
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyContext,
+  type AuthResult,
   type RouteOptions,
 } from 'keyward';
 import { answerKoa } from './koa-response.js';
@@ -50,18 +51,19 @@ export type KoaApiKeyAuthOptions = RouteOptions;
 export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = {}): Middleware {
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'koaApiKeyAuth');
 
-  return async function koaApiKeyAuthMiddleware(
-    ctx: ParameterizedContext,
-    next: () => Promise<unknown>,
-  ) {
-    const request = new NodeCredentialRequest(ctx.req, ctx.originalUrl, ctx);
-    const result = await auth.authenticate(request, requirement);
-    if (result.ok) {
-      ctx.state.apiKey = result.context;
-      return next();
-    }
-    if (forwardErrors) throw result.error;
+  return function koaApiKeyAuthMiddleware(ctx: ParameterizedContext, next: () => Promise<unknown>) {
+    const decided = auth.decide(new NodeCredentialRequest(ctx.req, ctx.originalUrl, ctx), requirement);
+    // A decision made without waiting goes on at once rather than a microtask later.
+    return decided instanceof Promise ? decided.then(finish) : finish(decided);
 
-    answerKoa(ctx, result.response);
+    function finish(result: AuthResult): unknown {
+      if (result.ok) {
+        ctx.state.apiKey = result.context;
+        return next();
+      }
+      if (forwardErrors) throw result.error;
+      answerKoa(ctx, result.response);
+      return undefined;
+    }
   };
 }

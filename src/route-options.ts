@@ -32,7 +32,7 @@ export function resolveRouteOptions(
   options: RouteOptions,
   factory: string,
 ): ResolvedRouteOptions {
-  if (typeof auth?.authenticate !== 'function') {
+  if (typeof auth?.decide !== 'function') {
     invalidOption(`${factory} needs the authenticator from createApiKeyAuth() as its first argument.`);
   }
   assertOptionsObject(options, factory);

@@ -1,0 +1,86 @@
+/**
+ * decide(): the authenticator's decision, given as it is when it needed no waiting and as a
+ * promise when it did. The adapters rely on which of the two they get.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth, type ApiKeyRow, type AuthResult } from 'keyward';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { bearer, forgeSecret } from './helpers/keys.js';
+import { InstrumentedStore } from './helpers/stores.js';
+
+describe('decide()', () => {
+  const store = new MemoryKeyStore();
+  let auth: ApiKeyAuth;
+  let key: string;
+  let keyId: string;
+
+  beforeAll(async () => {
+    const issued = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_decide', environment: 'sandbox' });
+    key = issued.key;
+    keyId = issued.card.keyId;
+    auth = createApiKeyAuth({ store, environments: ['sandbox'] });
+  });
+  afterAll(() => auth.close());
+
+  const request = (presented: string) => ({ headers: bearer(presented) });
+
+  it('gives a key that needs an Argon2 run as a promise of the result', async () => {
+    const decided = auth.decide(request(key));
+    expect(decided).toBeInstanceOf(Promise);
+    expect(((await decided) as AuthResult & { ok: true }).context.keyId).toBe(keyId);
+  });
+
+  it('gives a memo hit on a store that answers at once as the result itself', async () => {
+    await auth.authenticate(request(key));
+    const decided = auth.decide(request(key));
+    expect(decided).not.toBeInstanceOf(Promise);
+    expect(decided).toEqual({
+      ok: true,
+      context: { keyId, accountId: 'acct_decide', keyType: 'sms_api', environment: 'sandbox' },
+    });
+  });
+
+  it('gives a malformed key and a missing one their refusals as the result itself', () => {
+    const malformed = auth.decide(request(`${key}x`)) as AuthResult & { ok: false };
+    const missing = auth.decide({ headers: {} }) as AuthResult & { ok: false };
+    expect([malformed.response.status, malformed.error.code]).toEqual([401, 'ERR_API_KEY_INVALID']);
+    expect([missing.response.status, missing.error.code]).toEqual([401, 'ERR_API_KEY_MISSING']);
+  });
+
+  it('gives the same result as authenticate(), which always gives a promise', async () => {
+    const forged = forgeSecret(key);
+    for (const presented of [key, `${key}x`, forged]) {
+      const authenticated = auth.authenticate(request(presented));
+      expect(authenticated).toBeInstanceOf(Promise);
+      const decided = await auth.decide(request(presented));
+      expect(JSON.stringify(await authenticated)).toBe(JSON.stringify(decided));
+    }
+  });
+});
+
+describe('decide() with a store that answers later', () => {
+  it('gives even a memo hit as a promise when the store answers with one', async () => {
+    const store = new InstrumentedStore(true);
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_later', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'] });
+    expect((await auth.decide({ headers: bearer(key) })).ok).toBe(true);
+    const decided = auth.decide({ headers: bearer(key) });
+    expect(decided).toBeInstanceOf(Promise);
+    expect((await decided).ok).toBe(true);
+    await auth.close();
+  });
+
+  it('waits for a store answer that is a thenable but not a native promise', async () => {
+    const memory = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store: memory, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_thenable', environment: 'sandbox' });
+    const store = Object.assign(Object.create(memory) as MemoryKeyStore, {
+      findByLookupId: (lookupId: string) => ({
+        then: (resolve: (row: ApiKeyRow | null) => void) => resolve(memory.findByLookupId(lookupId) as ApiKeyRow | null),
+      }),
+    });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'] });
+    const result = await auth.decide({ headers: bearer(key) });
+    expect(result.ok).toBe(true);
+    await auth.close();
+  });
+});
