@@ -82,7 +82,8 @@ const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
  *
  * The scheme name is matched in any letter case, followed by one or more spaces. The base64
  * part may come with or without `=` padding (some senders drop it), but any other character,
- * a wrong amount of padding or an impossible length is refused. The bytes must be valid UTF-8
+ * a wrong amount of padding, an impossible length or a last character whose unused bits are
+ * not zero (non-canonical base64) is refused. The bytes must be valid UTF-8
  * (RFC 7617's `charset="UTF-8"`, which the challenge announces) and are split at the first
  * colon, so a password may contain colons. Username and password are both compared, always,
  * in constant time, so the timing does not tell which of the two was wrong.
@@ -209,7 +210,7 @@ function singleValue(value: unknown): string | null | undefined {
 }
 
 /**
- * Decodes standard base64 with or without `=` padding. Unlike `Buffer.from(x, 'base64')`, which
+ * Decodes canonical standard base64 with or without `=` padding. Unlike `Buffer.from(x, 'base64')`, which
  * skips characters it does not know, anything outside the alphabet is refused; unlike `atob`,
  * nothing throws.
  */
@@ -220,5 +221,9 @@ function decodeBase64(token: string): Buffer | undefined {
   // One leftover character cannot encode a byte; padding, when present, must complete a quad.
   if (body.length % 4 === 1) return undefined;
   if (padding > 0 && token.length % 4 !== 0) return undefined;
-  return Buffer.from(body, 'base64');
+
+  const bytes = Buffer.from(body, 'base64');
+  // Re-encoding gives the input back only when the unused low bits of its last character are
+  // zero; otherwise two different headers (`dTpwdw==`, `dTpwdx==`) would mean one credential.
+  return bytes.toString('base64').startsWith(body) ? bytes : undefined;
 }

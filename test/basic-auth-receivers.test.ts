@@ -122,6 +122,8 @@ const CASES: [string, RoutePath, string | undefined, number, string?][] = [
   ['C22 d: nothing after the scheme', '/hooks/in', 'Basic', 401, 'ERR_BASIC_AUTH_INVALID'],
   ['C22 e: valid but unpadded', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzE', 200],
   ['C22 e: the same, padded', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzE=', 200],
+  ['the same with unused bits set in the last character', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzF=', 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['the same unpadded, with unused bits set', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzF', 401, 'ERR_BASIC_AUTH_INVALID'],
   ['C23 a: UTF-8 credentials', '/hooks/utf8', 'Basic aG9vay1yZWxheTpww6Rzc3fDtnJk', 200],
   ['C23 b: latin1 bytes', '/hooks/utf8', 'Basic aG9vay1yZWxheTpw5HNzd/ZyZA==', 401, 'ERR_BASIC_AUTH_INVALID'],
   ['C23 c: invalid UTF-8', '/hooks/utf8', 'Basic aG9vay1yZWxheTr//g==', 401, 'ERR_BASIC_AUTH_INVALID'],

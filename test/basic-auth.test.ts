@@ -85,6 +85,7 @@ describe('createBasicAuthChecker: refused', () => {
     ['too much padding', 'Basic aG9vay1yZWxheTpwdzE==', 'malformed_credentials'],
     ['padding alone', 'Basic ==', 'malformed_credentials'],
     ['an impossible length (one leftover character)', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6e', 'malformed_credentials'],
+    ['non-canonical base64 (unused bits set in the last character)', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eB==', 'malformed_credentials'],
     ['a second word after the credentials', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA== extra', 'malformed_credentials'],
     ['no colon at all (C21 b)', 'Basic aG9vay1yZWxheQ==', 'malformed_credentials'],
     ['invalid UTF-8 (C23 c)', 'Basic aG9vay1yZWxheTr//g==', 'malformed_credentials'],
@@ -117,6 +118,19 @@ describe('createBasicAuthChecker: refused', () => {
     expect(result.reason).toBe('malformed_header');
     expect(result.error.code).toBe('ERR_BASIC_AUTH_INVALID');
     expect(result.response).toEqual(malformed.response);
+  });
+
+  it('refuses non-canonical base64 that decodes to the right credentials, padded or not', () => {
+    const short = createBasicAuthChecker({ username: 'u', password: 'pw' });
+    const malformed = failure(short.check('Bearer x'));
+
+    expect(short.check('Basic dTpwdw==')).toEqual({ ok: true });
+    expect(short.check('Basic dTpwdw')).toEqual({ ok: true });
+    for (const header of ['Basic dTpwdx==', 'Basic dTpwdx', 'Basic dTpwd/==']) {
+      const result = failure(short.check(header));
+      expect(result.reason).toBe('malformed_credentials');
+      expect(result.response).toEqual(malformed.response);
+    }
   });
 
   it('refuses latin1-encoded and double-encoded forms of a UTF-8 password', () => {
