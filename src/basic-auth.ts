@@ -1,5 +1,5 @@
 import { secretsEqual } from './compare.js';
-import { trimOws } from './extract.js';
+import { hasTooManyHeaderLines, rawHeaderValue, trimOws } from './extract.js';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import {
   assertHeaderParameter,
@@ -57,6 +57,14 @@ export interface BasicAuthChecker {
    * @param authorization - the header as Node gives it (a repeated header is an array).
    */
   check(authorization: string | string[] | undefined): BasicAuthResult;
+  /**
+   * Checks a request by Node's `rawHeaders`, as the adapters do: every `Authorization` copy is
+   * read, so two different ones are refused, and a request with more than 1,000 header lines
+   * is refused as `malformed_header`, since Node may have cut a second one off unseen.
+   *
+   * @param rawHeaders - the request's `rawHeaders` (names and values alternating).
+   */
+  checkRawHeaders(rawHeaders: readonly string[]): BasicAuthResult;
 }
 
 /**
@@ -99,7 +107,7 @@ const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
  * ```ts
  * const password = process.env.HOOK_PASSWORD!;
  * const checker = createBasicAuthChecker({ username: 'hook-relay', password });
- * const result = checker.check(req.headers.authorization);
+ * const result = checker.checkRawHeaders(req.rawHeaders);
  * if (!result.ok) return send(result.response); // 401 with WWW-Authenticate: Basic …
  * ```
  */
@@ -146,16 +154,22 @@ export function createBasicAuthChecker(
     return { ok: false, reason, error, response: responseFor(error, format) };
   };
 
+  const check = (authorization: unknown): BasicAuthResult => {
+    const read = readBasicCredentials(authorization);
+    if (typeof read === 'string') return refuse(read);
+
+    // Both comparisons always run: `&&` would skip the password when the user is wrong.
+    const userMatches = secretsEqual(read.username, username);
+    const passwordMatches = secretsEqual(read.password, password);
+    return userMatches && passwordMatches ? { ok: true } : refuse('mismatch');
+  };
+
   return {
     forwardErrors,
-    check(authorization) {
-      const read = readBasicCredentials(authorization);
-      if (typeof read === 'string') return refuse(read);
-
-      // Both comparisons always run: `&&` would skip the password when the user is wrong.
-      const userMatches = secretsEqual(read.username, username);
-      const passwordMatches = secretsEqual(read.password, password);
-      return userMatches && passwordMatches ? { ok: true } : refuse('mismatch');
+    check,
+    checkRawHeaders(rawHeaders) {
+      if (hasTooManyHeaderLines(rawHeaders)) return refuse('malformed_header');
+      return check(rawHeaderValue(rawHeaders, 'authorization'));
     },
   };
 }

@@ -202,6 +202,27 @@ describe('createBasicAuthChecker: refused', () => {
   });
 });
 
+describe('createBasicAuthChecker: checkRawHeaders', () => {
+  const good = `Basic ${b64('hook-relay:p4ss:w0rd:x')}`;
+  /** rawHeaders with `count` lines: Authorization first, then filler. */
+  const lines = (count: number) => ['Authorization', good, ...Array.from({ length: count - 1 }, (_, i) => [`x-${i}`, '1']).flat()];
+
+  it('reads every Authorization copy, whatever its letter case', () => {
+    expect(checker.checkRawHeaders(['Host', 'x', 'authorization', good, 'AUTHORIZATION', good])).toEqual({ ok: true });
+    expect(failure(checker.checkRawHeaders(['Authorization', good, 'authorization', `Basic ${b64('a:b')}`])).reason).toBe('malformed_header');
+    expect(failure(checker.checkRawHeaders(['Host', 'x'])).reason).toBe('missing');
+  });
+
+  it('refuses a request with more than 1,000 header lines as a malformed header, good credentials or not', () => {
+    const malformed = failure(checker.check('Bearer x'));
+
+    expect(checker.checkRawHeaders(lines(1_000))).toEqual({ ok: true });
+    const result = failure(checker.checkRawHeaders(lines(1_001)));
+    expect(result.reason).toBe('malformed_header');
+    expect(result.response).toEqual(malformed.response);
+  });
+});
+
 describe('createBasicAuthChecker: options', () => {
   it('names the realm in the challenge', () => {
     const custom = createBasicAuthChecker({ username: 'u', password: 'p', realm: 'Acme deliveries' });
