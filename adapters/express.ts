@@ -2,7 +2,6 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   createBasicAuthChecker,
   NodeCredentialRequest,
-  rawHeaderValue,
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyContext,
@@ -94,8 +93,7 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandl
   const checker = createBasicAuthChecker(options, 'expressBasicAuth');
 
   return function expressBasicAuthMiddleware(req: Request, res: Response, next: NextFunction) {
-    // Every copy, not Node's first: two different Authorization headers must be refused.
-    const result = checker.check(rawHeaderValue(req.rawHeaders, 'authorization'));
+    const result = checker.checkRawHeaders(req.rawHeaders);
     if (result.ok) return next();
     if (checker.forwardErrors) return next(result.error);
     res.writeHead(result.response.status, result.response.headers);

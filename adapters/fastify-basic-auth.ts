@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createBasicAuthChecker, rawHeaderValue, type BasicAuthOptions } from 'keyward';
+import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
 
 /** Options of {@link fastifyBasicAuth}. */
 export type FastifyBasicAuthOptions = BasicAuthOptions;
@@ -33,8 +33,7 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
   const checker = createBasicAuthChecker(options, 'fastifyBasicAuth');
 
   return async function fastifyBasicAuthHook(request, reply) {
-    // Every copy, not Node's first: two different Authorization headers must be refused.
-    const result = checker.check(rawHeaderValue(request.raw.rawHeaders, 'authorization'));
+    const result = checker.checkRawHeaders(request.raw.rawHeaders);
     if (result.ok) return undefined;
     if (checker.forwardErrors) throw result.error;
     // Fastify's rule for async hooks that answer early: send, then return the reply.

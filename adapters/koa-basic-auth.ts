@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { createBasicAuthChecker, rawHeaderValue, type BasicAuthOptions } from 'keyward';
+import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
 import { answerKoa } from './koa-response.js';
 
 /** Options of {@link koaBasicAuth}. */
@@ -27,8 +27,7 @@ export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
   const checker = createBasicAuthChecker(options, 'koaBasicAuth');
 
   return async function koaBasicAuthMiddleware(ctx, next) {
-    // Every copy, not Node's first: two different Authorization headers must be refused.
-    const result = checker.check(rawHeaderValue(ctx.req.rawHeaders, 'authorization'));
+    const result = checker.checkRawHeaders(ctx.req.rawHeaders);
     if (result.ok) return next();
 
     if (checker.forwardErrors) {

@@ -1,5 +1,5 @@
 import { secretsEqual } from './compare.js';
-import { trimOws } from './extract.js';
+import { hasTooManyHeaderLines, rawHeaderValue, trimOws } from './extract.js';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import {
   assertHeaderParameter,
@@ -57,6 +57,14 @@ export interface BasicAuthChecker {
    * @param authorization - the header as Node gives it (a repeated header is an array).
    */
   check(authorization: string | string[] | undefined): BasicAuthResult;
+  /**
+   * Checks a request by Node's `rawHeaders`, as the adapters do: every `Authorization` copy is
+   * read, so two different ones are refused, and a request with more than 1,000 header lines
+   * is refused as `malformed_header`, since Node may have cut a second one off unseen.
+   *
+   * @param rawHeaders - the request's `rawHeaders` (names and values alternating).
+   */
+  checkRawHeaders(rawHeaders: readonly string[]): BasicAuthResult;
 }
 
 /**
@@ -82,7 +90,8 @@ const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
  *
  * The scheme name is matched in any letter case, followed by one or more spaces. The base64
  * part may come with or without `=` padding (some senders drop it), but any other character,
- * a wrong amount of padding or an impossible length is refused. The bytes must be valid UTF-8
+ * a wrong amount of padding, an impossible length or a last character whose unused bits are
+ * not zero (non-canonical base64) is refused. The bytes must be valid UTF-8
  * (RFC 7617's `charset="UTF-8"`, which the challenge announces) and are split at the first
  * colon, so a password may contain colons. Username and password are both compared, always,
  * in constant time, so the timing does not tell which of the two was wrong.
@@ -98,7 +107,7 @@ const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
  * ```ts
  * const password = process.env.HOOK_PASSWORD!;
  * const checker = createBasicAuthChecker({ username: 'hook-relay', password });
- * const result = checker.check(req.headers.authorization);
+ * const result = checker.checkRawHeaders(req.rawHeaders);
  * if (!result.ok) return send(result.response); // 401 with WWW-Authenticate: Basic …
  * ```
  */
@@ -145,16 +154,22 @@ export function createBasicAuthChecker(
     return { ok: false, reason, error, response: responseFor(error, format) };
   };
 
+  const check = (authorization: unknown): BasicAuthResult => {
+    const read = readBasicCredentials(authorization);
+    if (typeof read === 'string') return refuse(read);
+
+    // Both comparisons always run: `&&` would skip the password when the user is wrong.
+    const userMatches = secretsEqual(read.username, username);
+    const passwordMatches = secretsEqual(read.password, password);
+    return userMatches && passwordMatches ? { ok: true } : refuse('mismatch');
+  };
+
   return {
     forwardErrors,
-    check(authorization) {
-      const read = readBasicCredentials(authorization);
-      if (typeof read === 'string') return refuse(read);
-
-      // Both comparisons always run: `&&` would skip the password when the user is wrong.
-      const userMatches = secretsEqual(read.username, username);
-      const passwordMatches = secretsEqual(read.password, password);
-      return userMatches && passwordMatches ? { ok: true } : refuse('mismatch');
+    check,
+    checkRawHeaders(rawHeaders) {
+      if (hasTooManyHeaderLines(rawHeaders)) return refuse('malformed_header');
+      return check(rawHeaderValue(rawHeaders, 'authorization'));
     },
   };
 }
@@ -209,7 +224,7 @@ function singleValue(value: unknown): string | null | undefined {
 }
 
 /**
- * Decodes standard base64 with or without `=` padding. Unlike `Buffer.from(x, 'base64')`, which
+ * Decodes canonical standard base64 with or without `=` padding. Unlike `Buffer.from(x, 'base64')`, which
  * skips characters it does not know, anything outside the alphabet is refused; unlike `atob`,
  * nothing throws.
  */
@@ -220,5 +235,9 @@ function decodeBase64(token: string): Buffer | undefined {
   // One leftover character cannot encode a byte; padding, when present, must complete a quad.
   if (body.length % 4 === 1) return undefined;
   if (padding > 0 && token.length % 4 !== 0) return undefined;
-  return Buffer.from(body, 'base64');
+
+  const bytes = Buffer.from(body, 'base64');
+  // Re-encoding gives the input back only when the unused low bits of its last character are
+  // zero; otherwise two different headers (`dTpwdw==`, `dTpwdx==`) would mean one credential.
+  return bytes.toString('base64').startsWith(body) ? bytes : undefined;
 }

@@ -77,7 +77,7 @@ export function extractCredential(
   request: CredentialRequest,
   carriers: CredentialCarriers,
 ): ExtractCredentialResult {
-  if (request.rawHeaders && request.rawHeaders.length > 2 * MAX_HEADER_LINES) {
+  if (request.rawHeaders && hasTooManyHeaderLines(request.rawHeaders)) {
     return { ok: false, reason: 'too_many_headers' };
   }
   // Plain calls and no per-request closures, arrays or sets: this runs on every request.
@@ -97,6 +97,16 @@ export function extractCredential(
   return first;
 }
 
+/**
+ * Whether a request has more than {@link MAX_HEADER_LINES} header lines, so Node may have cut a
+ * second credential off unseen. For every check that reads credentials from `rawHeaders`.
+ *
+ * @param rawHeaders - Node's `message.rawHeaders` (names and values alternating).
+ */
+export function hasTooManyHeaderLines(rawHeaders: readonly string[]): boolean {
+  return rawHeaders.length > 2 * MAX_HEADER_LINES;
+}
+
 /** A header's value, from `rawHeaders` when the caller passed them (they keep repeats). */
 function headerValue(request: CredentialRequest, name: string): string | string[] | undefined {
   return request.rawHeaders ? rawHeaderValue(request.rawHeaders, name) : request.headers[name];
@@ -112,7 +122,7 @@ function headerValue(request: CredentialRequest, name: string): string | string[
  * @param name - the header name in lower case.
  * @example
  * ```ts
- * const result = checker.check(rawHeaderValue(req.rawHeaders, 'authorization'));
+ * const signatures = rawHeaderValue(req.rawHeaders, 'x-signature'); // 'a', ['a', 'b'] or undefined
  * ```
  */
 export function rawHeaderValue(rawHeaders: readonly string[], name: string): string | string[] | undefined {

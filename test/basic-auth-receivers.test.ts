@@ -122,6 +122,8 @@ const CASES: [string, RoutePath, string | undefined, number, string?][] = [
   ['C22 d: nothing after the scheme', '/hooks/in', 'Basic', 401, 'ERR_BASIC_AUTH_INVALID'],
   ['C22 e: valid but unpadded', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzE', 200],
   ['C22 e: the same, padded', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzE=', 200],
+  ['the same with unused bits set in the last character', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzF=', 401, 'ERR_BASIC_AUTH_INVALID'],
+  ['the same unpadded, with unused bits set', '/hooks/pw1', 'Basic aG9vay1yZWxheTpwdzF', 401, 'ERR_BASIC_AUTH_INVALID'],
   ['C23 a: UTF-8 credentials', '/hooks/utf8', 'Basic aG9vay1yZWxheTpww6Rzc3fDtnJk', 200],
   ['C23 b: latin1 bytes', '/hooks/utf8', 'Basic aG9vay1yZWxheTpw5HNzd/ZyZA==', 401, 'ERR_BASIC_AUTH_INVALID'],
   ['C23 c: invalid UTF-8', '/hooks/utf8', 'Basic aG9vay1yZWxheTr//g==', 401, 'ERR_BASIC_AUTH_INVALID'],
@@ -187,6 +189,30 @@ describe.each(FRAMEWORKS)('Basic-auth receiver on %s', (_name, start) => {
     expect((await postTwice(`Basic ${btoa('hook-relay:wrong')}`)).status).toBe(401);
     expect(app.handled()).toBe(before);
     expect((await postTwice(good)).status).toBe(200);
+  });
+
+  it('refuses a request with more than 1,000 header lines, where Node may have cut a second Authorization off', async () => {
+    const { host } = new URL(app.url);
+    const body = '{"event":"delivered"}';
+    // Host, Authorization, Content-Type, Content-Length and Connection, then filler up to `lines`.
+    const postWithLines = (lines: number) => {
+      const filler = Array.from({ length: lines - 5 }, (_, i) => `x-filler-${i}: 1\r\n`).join('');
+      const request =
+        `POST /hooks/in HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n${filler}\r\n${body}`;
+      return sendRaw(app.url, Buffer.from(request));
+    };
+    const before = app.handled();
+
+    const refused = await postWithLines(1_001);
+
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toBe(CHALLENGE);
+    expect(JSON.parse(refused.body)).toEqual({ error: { code: 'ERR_BASIC_AUTH_INVALID', message: 'The credentials are invalid.' } });
+    expect(app.handled()).toBe(before);
+    expect((await postWithLines(1_000)).status).toBe(200);
+    expect((await postWithLines(999)).status).toBe(200);
+    expect(app.handled()).toBe(before + 2);
   });
 
   it('with forwardErrors, hands the 401 to the app\'s error handling with the challenge kept', async () => {

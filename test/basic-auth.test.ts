@@ -85,6 +85,7 @@ describe('createBasicAuthChecker: refused', () => {
     ['too much padding', 'Basic aG9vay1yZWxheTpwdzE==', 'malformed_credentials'],
     ['padding alone', 'Basic ==', 'malformed_credentials'],
     ['an impossible length (one leftover character)', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6e', 'malformed_credentials'],
+    ['non-canonical base64 (unused bits set in the last character)', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eB==', 'malformed_credentials'],
     ['a second word after the credentials', 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA== extra', 'malformed_credentials'],
     ['no colon at all (C21 b)', 'Basic aG9vay1yZWxheQ==', 'malformed_credentials'],
     ['invalid UTF-8 (C23 c)', 'Basic aG9vay1yZWxheTr//g==', 'malformed_credentials'],
@@ -117,6 +118,19 @@ describe('createBasicAuthChecker: refused', () => {
     expect(result.reason).toBe('malformed_header');
     expect(result.error.code).toBe('ERR_BASIC_AUTH_INVALID');
     expect(result.response).toEqual(malformed.response);
+  });
+
+  it('refuses non-canonical base64 that decodes to the right credentials, padded or not', () => {
+    const short = createBasicAuthChecker({ username: 'u', password: 'pw' });
+    const malformed = failure(short.check('Bearer x'));
+
+    expect(short.check('Basic dTpwdw==')).toEqual({ ok: true });
+    expect(short.check('Basic dTpwdw')).toEqual({ ok: true });
+    for (const header of ['Basic dTpwdx==', 'Basic dTpwdx', 'Basic dTpwd/==']) {
+      const result = failure(short.check(header));
+      expect(result.reason).toBe('malformed_credentials');
+      expect(result.response).toEqual(malformed.response);
+    }
   });
 
   it('refuses latin1-encoded and double-encoded forms of a UTF-8 password', () => {
@@ -185,6 +199,27 @@ describe('createBasicAuthChecker: refused', () => {
     checker.check(`Basic ${b64(`hook-relay:${'x'.repeat(4000)}`)}`);
 
     expect(spy).not.toHaveBeenCalled();
+  });
+});
+
+describe('createBasicAuthChecker: checkRawHeaders', () => {
+  const good = `Basic ${b64('hook-relay:p4ss:w0rd:x')}`;
+  /** rawHeaders with `count` lines: Authorization first, then filler. */
+  const lines = (count: number) => ['Authorization', good, ...Array.from({ length: count - 1 }, (_, i) => [`x-${i}`, '1']).flat()];
+
+  it('reads every Authorization copy, whatever its letter case', () => {
+    expect(checker.checkRawHeaders(['Host', 'x', 'authorization', good, 'AUTHORIZATION', good])).toEqual({ ok: true });
+    expect(failure(checker.checkRawHeaders(['Authorization', good, 'authorization', `Basic ${b64('a:b')}`])).reason).toBe('malformed_header');
+    expect(failure(checker.checkRawHeaders(['Host', 'x'])).reason).toBe('missing');
+  });
+
+  it('refuses a request with more than 1,000 header lines as a malformed header, good credentials or not', () => {
+    const malformed = failure(checker.check('Bearer x'));
+
+    expect(checker.checkRawHeaders(lines(1_000))).toEqual({ ok: true });
+    const result = failure(checker.checkRawHeaders(lines(1_001)));
+    expect(result.reason).toBe('malformed_header');
+    expect(result.response).toEqual(malformed.response);
   });
 });
 
