@@ -126,10 +126,26 @@ export class AttemptThrottle {
    * refused attempt is not registered (it will not be verified).
    *
    * @param attempt - lookup id, client address and presented key.
+   * @returns seconds to wait before retrying, as {@link waitFor} gives them, or 0 when the
+   *   attempt may be verified now.
+   */
+  enter(attempt: Attempt): number {
+    const wait = this.waitFor(attempt);
+    if (wait > 0) return wait;
+    adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, 1);
+    if (attempt.client !== undefined) adjust(this.#clientInFlight, clip(attempt.client), attempt.credential, 1);
+    return 0;
+  }
+
+  /**
+   * How long an attempt would have to wait, without registering anything: lets a client over
+   * its limit be answered before the store is asked for the row.
+   *
+   * @param attempt - lookup id, client address and presented key.
    * @returns seconds to wait before retrying (the rest of the window, or 1 when only attempts
    *   in flight fill the limit), or 0 when the attempt may be verified now.
    */
-  enter(attempt: Attempt): number {
+  waitFor(attempt: Attempt): number {
     const now = this.#now();
     const client = attempt.client === undefined ? undefined : clip(attempt.client);
     let wait = 0;
@@ -143,10 +159,7 @@ export class AttemptThrottle {
       const keyWait = this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now);
       wait = Math.max(wait, keyWait);
     }
-    if (wait > 0) return wait;
-    adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, 1);
-    if (client !== undefined) adjust(this.#clientInFlight, client, attempt.credential, 1);
-    return 0;
+    return wait;
   }
 
   /**

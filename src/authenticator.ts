@@ -1,6 +1,6 @@
 import { Argon2Pool } from './argon2-pool.js';
 import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
-import { AttemptThrottle } from './attempt-throttle.js';
+import { AttemptThrottle, type Attempt } from './attempt-throttle.js';
 import { describeError } from './describe-error.js';
 import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
 import { extractCredential, type CredentialFailure, type CredentialRequest } from './extract.js';
@@ -124,6 +124,10 @@ interface Presented extends ParsedApiKey {
   request: CredentialRequest;
   requirement: RouteRequirement;
   credential: string;
+  /** The credential's memo key, or undefined without a memo. */
+  memoKey: string | undefined;
+  /** Built when the attempt throttle first needs it. */
+  attempt?: Attempt;
 }
 
 const STORE_TIMEOUT = Symbol('store timeout');
@@ -228,8 +232,17 @@ class Pipeline {
       return this.refuse(this.refusals.invalid(), 'environment_not_accepted', { lookupId, environment });
     }
 
+    // A client over its attempt limit gets 429 before the store is asked, unless it presents
+    // a key that has verified here: under a flood of forgeries the store sees no query for
+    // them, and a key this instance verified still passes (its row is read as always).
+    const credential = extracted.credential;
+    const presented: Presented = { request, requirement, credential, ...parsed.key, memoKey: this.verifier.memoKeyOf(credential) };
+    if (this.throttle && !this.verifier.hasMatched(presented.memoKey)) {
+      const wait = this.throttle.waitFor(this.attemptOf(presented));
+      if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', { lookupId, environment });
+    }
+
     // 3. Find the live row.
-    const presented: Presented = { request, requirement, credential: extracted.credential, ...parsed.key };
     const found = this.findRow(lookupId);
     return found instanceof Promise ? found.then((row) => this.withRow(row, presented)) : this.withRow(found, presented);
   }
@@ -263,30 +276,28 @@ class Pipeline {
     // throttle: a key this instance already verified passes even during an attack, and the
     // common case pays no throttle bookkeeping. Otherwise, past the failure limit, the check
     // gets 429 instead of another Argon2 run.
-    const { credential, secret } = presented;
-    const memoKey = this.verifier.memoKeyOf(credential, row.key_hash);
-    const remembered = this.verifier.recall(memoKey);
-    if (remembered !== undefined) return this.withCheck(remembered, row, facts, presented, undefined);
+    const { credential, secret, memoKey } = presented;
+    const remembered = this.verifier.recall(memoKey, row.key_hash);
+    if (remembered !== undefined) return this.withCheck(remembered, row, facts, presented);
 
-    const client = this.throttle ? this.clientOf(presented.request) : undefined;
-    const attempt = { lookupId, client, credential };
-    const wait = this.throttle?.enter(attempt) ?? 0;
+    const attempt = this.throttle ? this.attemptOf(presented) : undefined;
+    const wait = attempt ? this.throttle!.enter(attempt) : 0;
     if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
     return this.verifier
       .check(credential, secret, row.key_hash, memoKey)
-      .finally(() => this.throttle?.leave(attempt))
-      .then((check) => this.withCheck(check, row, facts, presented, client));
+      .finally(() => attempt && this.throttle!.leave(attempt))
+      .then((check) => this.withCheck(check, row, facts, presented));
   }
 
   /** Steps 5 (the verification's answer) to 8. */
-  private withCheck(check: SecretCheck, row: ApiKeyRow, facts: Facts, presented: Presented, client: string | undefined): AuthResult {
+  private withCheck(check: SecretCheck, row: ApiKeyRow, facts: Facts, presented: Presented): AuthResult {
     if (!check.ok) {
       // A full Argon2 queue says nothing about the key: 503 with Retry-After, never 401.
       if (check.fault === 'overloaded') return this.refuse(this.refusals.overloaded(), 'overloaded', facts);
       return this.storedHashFault(check.fault, facts);
     }
     if (!check.matches) {
-      if (!answeredFromMemo(check)) this.throttle?.recordFailure(presented.lookupId, client);
+      if (!answeredFromMemo(check)) this.throttle?.recordFailure(presented.lookupId, presented.attempt?.client);
       return this.refuse(this.refusals.invalid(), 'secret_mismatch', facts);
     }
 
@@ -339,6 +350,11 @@ class Pipeline {
       (row) => (row === TIMED_OUT ? new StoreFailure(STORE_TIMEOUT) : (row ?? null)),
       (error: unknown) => new StoreFailure(error),
     );
+  }
+
+  /** The attempt as the throttle counts it, built once per request. */
+  private attemptOf(presented: Presented): Attempt {
+    return (presented.attempt ??= { lookupId: presented.lookupId, client: this.clientOf(presented.request), credential: presented.credential });
   }
 
   /** The app's reading of the client address; anything but a non-empty string counts as none. */

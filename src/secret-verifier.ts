@@ -46,25 +46,36 @@ export class SecretVerifier {
   }
 
   /**
-   * The memo key of a presented key checked against a stored hash, or undefined when there
-   * is no memo or the hash is not a string. Computed once per request and handed to
-   * {@link recall} and {@link check}.
+   * The memo key of a presented key, or undefined when there is no memo. Computed once per
+   * request and handed to {@link recall}, {@link hasMatched} and {@link check}.
    *
    * @param presentedKey - the whole presented key.
-   * @param storedHash - the row's PHC string.
    */
-  memoKeyOf(presentedKey: string, storedHash: unknown): string | undefined {
-    return this.#memo && typeof storedHash === 'string' ? this.#memo.keyOf(presentedKey, storedHash) : undefined;
+  memoKeyOf(presentedKey: string): string | undefined {
+    return this.#memo?.keyOf(presentedKey);
   }
 
   /**
-   * The memo's answer, which costs no Argon2 run, or undefined when the check would have to
-   * compute. The attempt throttle lets such answers through during an attack.
+   * Whether the presented key has matched some stored hash here: the row is worth reading
+   * even for a client over its attempt limit.
    *
    * @param memoKey - from {@link memoKeyOf}.
    */
-  recall(memoKey: string | undefined): SecretCheck | undefined {
-    const remembered = memoKey === undefined ? undefined : this.#memo!.get(memoKey);
+  hasMatched(memoKey: string | undefined): boolean {
+    return memoKey !== undefined && this.#memo!.hasMatched(memoKey);
+  }
+
+  /**
+   * The memo's answer for this key against this stored hash, which costs no Argon2 run, or
+   * undefined when the check would have to compute. The attempt throttle lets such answers
+   * through during an attack.
+   *
+   * @param memoKey - from {@link memoKeyOf}.
+   * @param storedHash - the row's PHC string.
+   */
+  recall(memoKey: string | undefined, storedHash: unknown): SecretCheck | undefined {
+    if (memoKey === undefined || typeof storedHash !== 'string') return undefined;
+    const remembered = this.#memo!.get(memoKey, storedHash);
     if (remembered === undefined) return undefined;
     return remembered ? REMEMBERED_MATCH : REMEMBERED_MISMATCH;
   }
@@ -79,9 +90,9 @@ export class SecretVerifier {
     presentedKey: string,
     secret: string,
     storedHash: unknown,
-    memoKey = this.memoKeyOf(presentedKey, storedHash),
+    memoKey = this.memoKeyOf(presentedKey),
   ): Promise<SecretCheck> {
-    const remembered = this.recall(memoKey);
+    const remembered = this.recall(memoKey, storedHash);
     if (remembered !== undefined) return remembered;
 
     const parsed = parseStoredHash(storedHash);
@@ -94,7 +105,7 @@ export class SecretVerifier {
       const matches =
         memoKey === undefined
           ? await this.#compute(secret, parsed.value)
-          : await this.#shared(memoKey, secret, parsed.value);
+          : await this.#shared(memoKey, storedHash as string, secret, parsed.value);
       return { ok: true, matches };
     } catch (error) {
       // Only a full pool is an expected answer; anything else is a fault for the pipeline.
@@ -103,16 +114,19 @@ export class SecretVerifier {
     }
   }
 
-  #shared(memoKey: string, secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {
-    let pending = this.#inFlight.get(memoKey);
+  #shared(memoKey: string, storedHash: string, secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {
+    // The same key against the same hash: during a rehash, one key may be checked against
+    // the old and the new hash at once, and those are two computations.
+    const computation = `${memoKey}\0${storedHash}`;
+    let pending = this.#inFlight.get(computation);
     if (!pending) {
       pending = this.#compute(secret, parsed)
         .then((matches) => {
-          this.#memo!.set(memoKey, matches);
+          this.#memo!.set(memoKey, storedHash, matches);
           return matches;
         })
-        .finally(() => this.#inFlight.delete(memoKey));
-      this.#inFlight.set(memoKey, pending);
+        .finally(() => this.#inFlight.delete(computation));
+      this.#inFlight.set(computation, pending);
     }
     return pending;
   }

@@ -9,16 +9,27 @@ export interface VerificationMemoOptions {
   maxBytes?: number;
 }
 
-// A memo key is 43 base64url characters; with the map and LRU links an entry costs a few
-// hundred bytes at most. Counting a flat 256 keeps the byte bound honest and cheap.
-const BYTES_PER_ENTRY = 256;
+// An entry holds a 43-character memo key, the stored hash it was checked against (about 100
+// characters) and the LRU's links: a few hundred bytes. Counting a flat 384 keeps the byte
+// bound honest and cheap.
+const BYTES_PER_ENTRY = 384;
+
+interface Remembered {
+  /** The stored hash the key was checked against. */
+  storedHash: string;
+}
 
 /**
- * Remembers Argon2 results so that a key is hashed once, not once per request. An entry is
- * keyed by an HMAC, under a secret that lives only in this process, of the presented key
- * together with the stored hash it was checked against: the memo never holds a cleartext key,
- * and a rotated or rehashed row can never meet an old entry. Failures are remembered too,
- * so one wrong key sent again and again costs one Argon2 run.
+ * Remembers Argon2 results so that a key is hashed once, not once per request. Entries are
+ * found by an HMAC of the presented key under a secret that lives only in this process, and
+ * each holds the stored hash it was checked against: a result counts only for a row whose
+ * hash is that very hash, so a rotated or rehashed row never meets an old entry, and the memo
+ * never holds a cleartext key. Failures are remembered too, so one wrong key sent again and
+ * again costs one Argon2 run.
+ *
+ * Keyed by the presented key alone, the memo can tell before the store is asked whether a key
+ * has verified here: the attempt throttle answers a client over its limit without a store
+ * query, except for keys this instance has verified.
  *
  * Matches and mismatches live in two separate LRUs that split the bounds: a flood of
  * distinct forged keys can only evict other forgeries, never a verified key, so genuine
@@ -26,35 +37,47 @@ const BYTES_PER_ENTRY = 256;
  */
 export class VerificationMemo {
   readonly #hmac = new ProcessHmacSha256();
-  readonly #matches: LRUCache<string, true>;
-  readonly #mismatches: LRUCache<string, false>;
+  readonly #matches: LRUCache<string, Remembered>;
+  readonly #mismatches: LRUCache<string, Remembered>;
 
   constructor(options: VerificationMemoOptions = {}) {
     const maxEntries = options.maxEntries ?? 10_000;
     const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
     const half = (value: number) => Math.max(1, Math.floor(value / 2));
     const bounds = { max: half(maxEntries), maxSize: half(maxBytes), sizeCalculation: () => BYTES_PER_ENTRY };
-    this.#matches = new LRUCache<string, true>(bounds);
-    this.#mismatches = new LRUCache<string, false>(bounds);
+    this.#matches = new LRUCache<string, Remembered>(bounds);
+    this.#mismatches = new LRUCache<string, Remembered>(bounds);
   }
 
   /**
-   * The memo key of a presented key checked against a stored hash. A pepper needs no part of
-   * its own: its id is inside the stored hash (`keyid=`).
+   * The memo key of a presented key: its HMAC, in base64url. A pepper needs no part of its
+   * own: its id is inside the stored hash (`keyid=`), which an entry must equal.
    */
-  keyOf(presentedKey: string, storedHash: string): string {
-    // Runs on every authentication, memo hit or not: one HMAC of the joined text.
-    return this.#hmac.digest(`${presentedKey}\0${storedHash}`);
+  keyOf(presentedKey: string): string {
+    // Runs on every authentication, memo hit or not.
+    return this.#hmac.digest(presentedKey);
   }
 
-  /** The remembered result, or undefined when this pair was never verified. */
-  get(memoKey: string): boolean | undefined {
-    return this.#matches.get(memoKey) ?? this.#mismatches.get(memoKey);
+  /** The remembered result of this key against this stored hash, or undefined. */
+  get(memoKey: string, storedHash: string): boolean | undefined {
+    if (this.#matches.get(memoKey)?.storedHash === storedHash) return true;
+    if (this.#mismatches.get(memoKey)?.storedHash === storedHash) return false;
+    return undefined;
   }
 
-  set(memoKey: string, matches: boolean): void {
-    if (matches) this.#matches.set(memoKey, true);
-    else this.#mismatches.set(memoKey, false);
+  /**
+   * Whether this key matched a stored hash here, before any row is read. Only says that the
+   * row is worth reading: the result counts only if the row still has that hash.
+   */
+  hasMatched(memoKey: string): boolean {
+    return this.#matches.has(memoKey);
+  }
+
+  /** Remembers one result; a key keeps only its latest result. */
+  set(memoKey: string, storedHash: string, matches: boolean): void {
+    const [keep, drop] = matches ? [this.#matches, this.#mismatches] : [this.#mismatches, this.#matches];
+    drop.delete(memoKey);
+    keep.set(memoKey, { storedHash });
   }
 
   /** Entries currently held. */

@@ -243,6 +243,35 @@ describe.each(ADAPTERS)('throttling failed attempts on $name', (adapter) => {
     expect((await sendFrom('127.0.0.4', app.url, '/v1/whoami', bearer(forged(valid, 61)))).status).toBe(429);
   });
 
+  it('answers a client over its limit before the store is asked, for a forged key and an unknown lookup id alike', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: { maxFailuresPerClient: 2, windowMs: 60_000 } });
+    for (let n = 0; n < 2; n++) expect((await get(forged(valid, n))).status).toBe(401);
+
+    const lookups = store.lookups;
+    const unknownHead = `sk_test_${'U'.repeat(44)}`;
+    for (const key of [forged(valid, 2), forged(valid, 3), unknownHead + checksumOf(unknownHead)]) {
+      const response = await get(key);
+      expect([response.status, response.body]).toEqual([429, TOO_MANY_BODY]);
+    }
+    expect(store.lookups).toBe(lookups);
+  });
+
+  it('still reads the row for a key it verified when the client is over its limit, so a revoke applies at once', async () => {
+    const valid = await issue('victim');
+    const keyId = (await store.findByLookupId(valid.slice(8, 20)))!.id;
+    await start({ throttle: { maxFailuresPerClient: 2, windowMs: 60_000 } });
+    expect((await get(valid)).status).toBe(200);
+    for (let n = 0; n < 3; n++) await get(forged(valid, n));
+    expect((await get(forged(valid, 9))).status).toBe(429);
+
+    const lookups = store.lookups;
+    expect((await get(valid)).status).toBe(200);
+    expect(store.lookups).toBe(lookups + 1);
+    await manager.revoke(keyId);
+    expect((await get(valid)).status).toBe(401);
+  });
+
   it('limits other lookup ids separately', async () => {
     const attacked = await issue('attacked');
     const bystander = await issue('bystander');
