@@ -6,7 +6,7 @@
  *
  * Environment: BENCH_SECONDS sets the length of each HTTP run (default 3; the flood runs
  * three times as long). BENCH_ONLY runs some sections only (comma-separated: core, routes,
- * first-seen, naive, flood) and then writes nothing. BENCH_PIN=0 turns core pinning off.
+ * first-seen, naive, flood, postgres) and then writes nothing. BENCH_PIN=0 turns core pinning off.
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { argon2Verify } from 'hash-wasm';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore } from 'keyward';
 import { FRAMEWORKS, type RouteForm } from './frameworks.js';
-import { memoHitOnPostgres } from './postgres.js';
+import { forgeriesOnPostgres, memoHitOnPostgres } from './postgres.js';
 import type { LoadJob, LoadSummary } from './load.js';
 import type { ServerMessage } from './server.js';
 
@@ -376,6 +376,7 @@ const SECTIONS: Record<string, () => Promise<unknown>> = {
   'first-seen': () => firstSeen(),
   naive: () => route('express', 'naive', 10, Math.max(SECONDS, 3)),
   flood: () => floods(),
+  postgres: async () => ({ memoHit: await memoHitOnPostgres(Math.max(SECONDS, 3)), forgeries: await forgeriesOnPostgres() }),
 };
 
 /** BENCH_ONLY: the named sections, printed as JSON; results.json is left as it is. */
@@ -408,6 +409,7 @@ async function main(): Promise<void> {
   const naive = await route('express', 'naive', 10, Math.max(SECONDS, 3));
   log('5/5 flood of forged keys with a valid client alongside (keyward, throttle off, control), per framework');
   const flooded = await floods();
+  const pgForgeries = await forgeriesOnPostgres();
 
   const express = http.express!;
   const rows: Row[] = [
@@ -443,6 +445,15 @@ async function main(): Promise<void> {
     );
   }
 
+  rows.push([
+    '5 forged keys on PostgresKeyStore, one client',
+    'skipped' in pgForgeries
+      ? `skipped: ${pgForgeries.skipped}`
+      : `${pgForgeries.queriesPerForgedRequest} statements per forged request (${pgForgeries.forgedRequests} requests: ${JSON.stringify(pgForgeries.statusCodes)})`,
+    'reported',
+    'info',
+  ]);
+
   const results = {
     when: new Date().toISOString(),
     machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
@@ -460,6 +471,7 @@ async function main(): Promise<void> {
     firstSeen: cold,
     naive: httpRow(naive),
     flood: flooded,
+    forgeriesPostgres: pgForgeries,
     loadAverage: { before: loadBefore, after: loadavg().map((value) => round(value)) },
     summary: rows.map(([item, achieved, target, result]) => ({ item, achieved, target, result })),
     durationSeconds: Math.round((Date.now() - started) / 1000),
