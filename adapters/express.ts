@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   createBasicAuthChecker,
+  isPendingDecision,
   NodeCredentialRequest,
   resolveRouteOptions,
   type ApiKeyAuth,
@@ -52,16 +53,17 @@ export function expressApiKeyAuth(
     const decided = auth.decide(new NodeCredentialRequest(req, req.originalUrl ?? req.url, req), requirement);
     // A decision made without waiting is applied at once: Express going on in a later
     // microtask instead cost about 25 µs per request (measured on Express 5).
-    if (!(decided instanceof Promise)) return finish(decided);
+    if (!isPendingDecision(decided)) return finish(decided);
     // Express 4 ignores a returned promise; anything thrown in finish must still reach next().
-    decided.then(finish).catch(next);
+    Promise.resolve(decided).then(finish).catch(next);
 
     function finish(result: AuthResult): void {
-      if (result.ok) {
+      // Only a clear pass goes on; anything else is answered or forwarded as a refusal.
+      if (result.ok === true) {
         req.apiKey = result.context;
         return next();
       }
-      if (forwardErrors) return next(result.error);
+      if (forwardErrors) return next(result.error ?? new Error('keyward: the authenticator gave no decision'));
       // Raw Node calls, not res.send(): Express would add an ETag and the answer must be
       // the same bytes on every framework.
       res.writeHead(result.response.status, result.response.headers);

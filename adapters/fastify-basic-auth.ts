@@ -36,8 +36,9 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
     const result = checker.checkRawHeaders(request.raw.rawHeaders);
     if (result.ok) return undefined;
     if (checker.forwardErrors) throw result.error;
-    // Fastify's rule for async hooks that answer early: send, then return the reply.
+    // Fastify's rule for async hooks that answer early: send, then return the reply. A
+    // Buffer is sent as it is, never through a serializer an earlier hook set.
     const { status, headers, body } = result.response;
-    return reply.code(status).headers(headers).send(body);
+    return reply.code(status).headers(headers).send(Buffer.from(body));
   };
 }

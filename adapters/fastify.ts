@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import {
   ApiKeyAuthError,
+  isPendingDecision,
   NodeCredentialRequest,
   resolveRouteOptions,
   type ApiKeyAuth,
@@ -114,15 +115,16 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
   // ends the hook chain, so neither the body parser nor the handler runs.
   return function fastifyApiKeyAuthOnRequest(request, reply, done) {
     const decided = auth.decide(new NodeCredentialRequest(request.raw, request.raw.url, request), requirement);
-    if (!(decided instanceof Promise)) return finish(decided);
-    decided.then(finish).catch((error: unknown) => done(error as Error));
+    if (!isPendingDecision(decided)) return finish(decided);
+    Promise.resolve(decided).then(finish).catch((error: unknown) => done(error as Error));
 
     function finish(result: AuthResult): void {
-      if (result.ok) {
+      // Only a clear pass goes on; anything else is answered or forwarded as a refusal.
+      if (result.ok === true) {
         request.apiKey = result.context;
         return done();
       }
-      if (forwardErrors) return done(result.error);
+      if (forwardErrors) return done(result.error ?? new Error('keyward: the authenticator gave no decision'));
       // A Buffer is sent as it is: a string would go through a serializer an earlier hook
       // set with reply.serializer().
       const { status, headers, body } = result.response;

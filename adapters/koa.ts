@@ -1,5 +1,6 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import {
+  isPendingDecision,
   NodeCredentialRequest,
   resolveRouteOptions,
   type ApiKeyAuth,
@@ -53,17 +54,24 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
 
   return function koaApiKeyAuthMiddleware(ctx: ParameterizedContext, next: () => Promise<unknown>) {
     const decided = auth.decide(new NodeCredentialRequest(ctx.req, ctx.originalUrl, ctx), requirement);
-    // A decision made without waiting goes on at once rather than a microtask later.
-    return decided instanceof Promise ? decided.then(finish) : finish(decided);
+    if (isPendingDecision(decided)) return Promise.resolve(decided).then(finish);
+    // A decision made without waiting goes on at once rather than a microtask later; the
+    // middleware still returns a promise, as wrappers that chain on it expect.
+    try {
+      return finish(decided);
+    } catch (error) {
+      return Promise.reject(error);
+    }
 
-    function finish(result: AuthResult): unknown {
-      if (result.ok) {
+    function finish(result: AuthResult): Promise<unknown> {
+      // Only a clear pass goes on; anything else is answered or thrown as a refusal.
+      if (result.ok === true) {
         ctx.state.apiKey = result.context;
         return next();
       }
-      if (forwardErrors) throw result.error;
+      if (forwardErrors) throw result.error ?? new Error('keyward: the authenticator gave no decision');
       answerKoa(ctx, result.response);
-      return undefined;
+      return Promise.resolve();
     }
   };
 }

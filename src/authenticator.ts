@@ -15,6 +15,7 @@ import { answeredFromMemo, SecretVerifier, type SecretCheck } from './secret-ver
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
+import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
 import { VerificationMemo } from './verification-memo.js';
 
@@ -82,6 +83,24 @@ export type AuthResult =
   | { ok: true; context: ApiKeyContext }
   | { ok: false; error: ApiKeyAuthError; response: AuthResponse };
 
+/**
+ * Whether {@link ApiKeyAuth.decide} gave a decision still to come rather than the result.
+ * Checked by shape (any thenable), not with `instanceof Promise`, which a patched global
+ * `Promise` or an app's wrapper would defeat: a pending decision taken for a result has no
+ * `ok: true`, and must never be read as anything but a refusal.
+ *
+ * @param decided - what `decide()` returned.
+ * @returns true when it must be awaited.
+ * @example
+ * ```ts
+ * const decided = auth.decide(request);
+ * const result = isPendingDecision(decided) ? await decided : decided;
+ * ```
+ */
+export function isPendingDecision(decided: AuthResult | PromiseLike<AuthResult>): decided is PromiseLike<AuthResult> {
+  return isThenable(decided);
+}
+
 /** An authenticator: create one per process and share it across routes. */
 export interface ApiKeyAuth {
   /**
@@ -93,13 +112,13 @@ export interface ApiKeyAuth {
    * The same decision as {@link authenticate}, given as it is when it needed no waiting and as
    * a promise when it did (a store query, an Argon2 run). Malformed keys, 429s and memo hits
    * on a store that answers from memory need none, so a framework can go on in the same turn
-   * instead of a later microtask; keyward's adapters use it. Check which you got with
-   * `instanceof Promise`. Never throws.
+   * instead of a later microtask; keyward's adapters use it. Tell the two apart with
+   * {@link isPendingDecision}. Never throws.
    *
    * @example
    * ```ts
    * const decided = auth.decide({ headers: req.headers });
-   * if (decided instanceof Promise) decided.then(answer);
+   * if (isPendingDecision(decided)) void decided.then(answer);
    * else answer(decided);
    * ```
    */
@@ -164,7 +183,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   return {
     authenticate: (request, requirement = {}) => {
       const decided = pipeline.run(request, requirement);
-      return decided instanceof Promise ? decided : Promise.resolve(decided);
+      return isThenable(decided) ? decided : Promise.resolve(decided);
     },
     decide: (request, requirement = {}) => pipeline.run(request, requirement),
     flushUsage: () => usage.flush(),
@@ -205,7 +224,7 @@ class Pipeline {
   run(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
     try {
       const decided = this.decide(request, requirement);
-      return decided instanceof Promise ? decided.catch((error: unknown) => this.internal(error)) : decided;
+      return isThenable(decided) ? decided.catch((error: unknown) => this.internal(error)) : decided;
     } catch (error) {
       return this.internal(error);
     }
@@ -244,7 +263,7 @@ class Pipeline {
 
     // 3. Find the live row.
     const found = this.findRow(lookupId);
-    return found instanceof Promise ? found.then((row) => this.withRow(row, presented)) : this.withRow(found, presented);
+    return isThenable(found) ? found.then((row) => this.withRow(row, presented)) : this.withRow(found, presented);
   }
 
   /** Steps 3 (the row found) to 5: check the row, then verify the secret against its hash. */
@@ -387,10 +406,16 @@ class Pipeline {
       this.logger.debug({ event: 'keyward.auth', ...decision }, `keyward: ${decision.reason}`);
     }
     try {
-      this.settings.onDecision?.(decision);
+      const handled: unknown = this.settings.onDecision?.(decision);
+      // An async hook's rejection, left unobserved, would end the process.
+      if (isThenable(handled)) handled.then(undefined, (error: unknown) => this.hookFailed(error));
     } catch (error) {
-      this.logger.warn({ event: 'keyward.hook_failed', error: describeError(error) }, 'keyward: onDecision threw');
+      this.hookFailed(error);
     }
+  }
+
+  private hookFailed(error: unknown): void {
+    this.logger.warn({ event: 'keyward.hook_failed', error: describeError(error) }, 'keyward: onDecision failed');
   }
 }
 
@@ -423,11 +448,6 @@ function describeFault(decision: AuthDecision): string {
   const subject = decision.keyId ? `key ${decision.keyId}` : `lookup id ${decision.lookupId ?? '-'}`;
   const what = decision.reason.replaceAll('_', ' ');
   return `keyward: ${what} for ${subject}${decision.detail ? ` (${decision.detail})` : ''}`;
-}
-
-/** Whether a store's answer is still to come: a promise, or any other thenable. */
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function idOf(row: unknown): string | undefined {

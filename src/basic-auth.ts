@@ -168,7 +168,8 @@ export function createBasicAuthChecker(
     forwardErrors,
     check,
     checkRawHeaders(rawHeaders) {
-      if (hasTooManyHeaderLines(rawHeaders)) return refuse('malformed_header');
+      // Like check(), never throws: anything but an array is no readable request.
+      if (!Array.isArray(rawHeaders) || hasTooManyHeaderLines(rawHeaders)) return refuse('malformed_header');
       return check(rawHeaderValue(rawHeaders, 'authorization'));
     },
   };

@@ -1,9 +1,17 @@
 // A module of its own, with no imports: the postgres entry point bundles it without pulling
 // in a second copy of the core's classes.
 
-/** An error's name, code and message, for operators' logs (never for clients). */
+/**
+ * An error's name, code and message, for operators' logs (never for clients). Never throws:
+ * what is thrown can be anything, including an object without a prototype or an Error whose
+ * `message` is a getter that throws, and describing it must not become a second fault.
+ */
 export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message}`;
+  try {
+    if (!(error instanceof Error)) return String(error);
+    const code = (error as { code?: unknown }).code;
+    return `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message}`;
+  } catch {
+    return 'an error that cannot be described';
+  }
 }

@@ -47,6 +47,7 @@ export {
 } from './extract.js';
 export {
   createApiKeyAuth,
+  isPendingDecision,
   type ApiKeyAuth,
   type ApiKeyContext,
   type AuthDecision,

@@ -1,3 +1,5 @@
+import { isThenable } from './thenable.js';
+
 /** Fields attached to a log event: codes, reasons, key ids. Never a key or a password. */
 export type LogFields = Record<string, unknown>;
 
@@ -25,7 +27,9 @@ export function completeLogger(logger: Logger | undefined): CompleteLogger {
     if (typeof write !== 'function') return noop;
     return (fields: LogFields, message: string) => {
       try {
-        write.call(logger, fields, message);
+        const written: unknown = write.call(logger, fields, message);
+        // An async logger's rejection, left unobserved, would end the process.
+        if (isThenable(written)) written.then(undefined, noop);
       } catch {
         // A broken logger must not turn an authentication decision into a crash.
       }

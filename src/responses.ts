@@ -1,5 +1,6 @@
 import { ApiKeyAuthError, type ApiKeyAuthErrorCode, type ApiKeyAuthErrorOptions } from './errors.js';
 import { statusMessage, type KeyStatus } from './statuses.js';
+import { isThenable } from './thenable.js';
 
 /** What an adapter writes for a refused request: decided entirely by the core. */
 export interface AuthResponse {
@@ -74,10 +75,6 @@ function formattedBody(error: ApiKeyAuthError, format: ErrorBodyFormatter): stri
     // An app bug in the formatter must not change the status or open a route.
     return undefined;
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
 
 /** The same error, built again without a stack trace: what an app's formatter is given. */

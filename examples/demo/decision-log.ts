@@ -18,13 +18,14 @@ interface KindLog {
  *
  * @param write - where a line goes (`console.log` in the demo).
  * @param perSecond - lines of one kind let through per second.
- * @param now - the clock, in milliseconds.
+ * @param now - the clock, in milliseconds; monotonic by default, so a step of the wall clock
+ *   (an NTP correction) neither holds lines back nor lets a burst through.
  * @returns the `onDecision` hook.
  */
 export function createDecisionLog(
   write: (line: string) => void,
   perSecond = 10,
-  now: () => number = Date.now,
+  now: () => number = () => performance.now(),
 ): (decision: AuthDecision) => void {
   // Kinds are a closed set (outcomes × reasons), so this stays small.
   const kinds = new Map<string, KindLog>();
@@ -62,9 +63,10 @@ export function createDecisionLog(
     }
 
     log.writtenAt.push(at);
-    const who = decision.keyId ?? decision.lookupId ?? '-';
+    // A refusal before the row is found names only the (public) lookup id.
+    const who = decision.keyId ? `key=${decision.keyId}` : `lookup=${decision.lookupId ?? '-'}`;
     const note = log.heldBack > 0 ? ` (${log.heldBack} more like it held back)` : '';
     log.heldBack = 0;
-    write(`auth ${kind} key=${who}${note}`);
+    write(`auth ${kind} ${who}${note}`);
   };
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import fastify5, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastify4 from 'fastify4';
 import { ApiKeyAuthError, createApiKeyAuth, createKeyManager, type ApiKeyAuth, type ApiKeyContext } from 'keyward';
-import { fastifyApiKeyAuth, fastifyApiKeyAuthHook } from 'keyward/fastify';
+import { fastifyApiKeyAuth, fastifyApiKeyAuthHook, fastifyBasicAuth } from 'keyward/fastify';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { InstrumentedStore } from '../helpers/stores.js';
 import { bearer } from '../helpers/keys.js';
@@ -157,6 +157,21 @@ describe.each([
       expect(refused.body).toBe(INVALID_BODY);
       expect(refused.headers['content-type']).toBe('application/json; charset=utf-8');
       expect(refused.headers['content-length']).toBe(String(INVALID_BODY.length));
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("sends the Basic receiver's bytes even when the app has its own reply serializer", async () => {
+    const app = fastify();
+    const wrap = (payload: unknown) => JSON.stringify({ wrapped: payload });
+    app.addHook('onRequest', async (_request, reply) => { reply.serializer(wrap); });
+    app.post('/hooks/in', { onRequest: fastifyBasicAuth({ username: 'hook-relay', password: 'correct-horse-battery' }) }, async () => ({ ok: true }));
+    try {
+      const refused = await app.inject({ method: 'POST', url: '/hooks/in' });
+      expect(refused.statusCode).toBe(401);
+      expect(JSON.parse(refused.body)).toEqual({ error: { code: 'ERR_BASIC_AUTH_MISSING', message: expect.any(String) } });
+      expect(refused.headers['content-length']).toBe(String(refused.body.length));
     } finally {
       await app.close();
     }

@@ -4,7 +4,7 @@ import { createDecisionLog } from '../../examples/demo/decision-log.js';
 
 const forged: AuthDecision = { outcome: 'refused', status: 429, reason: 'too_many_attempts', lookupId: 'AbCdEfGhIjKl' };
 const allowed: AuthDecision = { outcome: 'allowed', status: 200, reason: 'authenticated', keyId: 'key_demo' };
-const FORGED_LINE = 'auth refused 429 too_many_attempts key=AbCdEfGhIjKl';
+const FORGED_LINE = 'auth refused 429 too_many_attempts lookup=AbCdEfGhIjKl';
 
 describe('the demo decision log', () => {
   // The fake timers drive Date.now too, so the injected clock and the summary timer agree.
@@ -17,6 +17,17 @@ describe('the demo decision log', () => {
   });
 
   const createLog = (lines: string[]) => createDecisionLog((line) => lines.push(line), 3, () => Date.now());
+
+  it('counts by a monotonic clock by default, so a step back of the wall clock holds nothing back', () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+    const lines: string[] = [];
+    const log = createDecisionLog((line) => lines.push(line), 3);
+    for (let i = 0; i < 3; i++) log(forged);
+    vi.setSystemTime(Date.now() - 3_600_000);
+    vi.advanceTimersByTime(1_000);
+    log(forged);
+    expect(lines).toEqual([FORGED_LINE, FORGED_LINE, FORGED_LINE, FORGED_LINE]);
+  });
 
   it('writes at most three lines of a kind per second and counts the rest on the next line', () => {
     const lines: string[] = [];
