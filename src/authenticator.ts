@@ -223,7 +223,7 @@ class Pipeline {
    */
   run(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
     try {
-      const decided = this.decide(request, requirement);
+      const decided = this.readAndFind(request, requirement);
       return isThenable(decided) ? decided.catch((error: unknown) => this.internal(error)) : decided;
     } catch (error) {
       return this.internal(error);
@@ -235,7 +235,7 @@ class Pipeline {
   }
 
   /** Steps 1 to 3: read and parse the credential, then find the row. */
-  private decide(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
+  private readAndFind(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
     // 1. Read the credential.
     const extracted = extractCredential(request, this.settings.carriers);
     if (!extracted.ok) {
