@@ -59,6 +59,12 @@ for (const [format, keyward] of Object.entries(builds)) {
   assert.equal(bad.response.status, 401, `${format}: a wrong secret answers 401`);
   assert.deepEqual(reasons, ['authenticated', 'secret_mismatch'], `${format}: decisions`);
 
+  // decide() gives a decision made without waiting as it is, and a pending one as a promise.
+  const malformed = auth.decide({ headers: { authorization: 'Bearer sk_test_short' } });
+  assert.equal(keyward.isPendingDecision(malformed), false, `${format}: a malformed key is decided at once`);
+  assert.equal(malformed.response.status, 401, `${format}: a malformed key answers 401`);
+  assert.equal(keyward.isPendingDecision(auth.decide({ headers: { authorization: `Bearer ${key}` } })), true, `${format}: an Argon2 check is pending`);
+
   // The pool's idle thread is unref'd, so it would not keep the process alive by itself:
   // the thread count and the flushed usage are what tell that close() ran and worked.
   const threadsWithPool = threadCount();
