@@ -88,7 +88,7 @@ export interface Attempt {
  * Counts failed attempts per lookup id and per client address, in fixed windows, in bounded
  * memory. Attempts still being verified count too (each distinct key once), so a burst of
  * forgeries sent all at once cannot start more Argon2 runs than the limit allows. The
- * per-lookup-id limit applies to suspect clients only (see `#isSuspect`), so forgeries from
+ * per-lookup-id limit applies to suspect clients only (see `#suspicion`), so forgeries from
  * one address never lock out the key's holder at another. Per process: several gateway
  * instances each count their own.
  *
@@ -155,24 +155,28 @@ export class AttemptThrottle {
     // The per-key limit stops only suspect clients. Otherwise anyone who knows a lookup id
     // (public by design) could lock its genuine holder out for a whole window with ten
     // forgeries, before this instance has verified the real key once.
-    if (this.#isSuspect(client, attempt.credential, now)) {
+    const suspicion = this.#suspicion(client, attempt.credential, now);
+    if (suspicion !== undefined) {
       const keyWait = this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now);
-      wait = Math.max(wait, keyWait);
+      // A suspicion that ends with the verification in flight asks for a retry in a second,
+      // not the rest of the window: behind a NAT it may be an honest neighbour's request.
+      wait = Math.max(wait, suspicion === 'busy' ? Math.min(keyWait, 1) : keyWait);
     }
     return wait;
   }
 
   /**
-   * A client is suspect when its address is unknown, when it failed in the current window,
-   * or when it has another key under verification right now (a burst of forgeries). A
+   * Why a client is suspect, or undefined when it is not: `lasting` when its address is
+   * unknown or it failed in the current window, `busy` when it has another key under
+   * verification right now (a burst of forgeries, or a neighbour behind the same address). A
    * genuine holder who sends only their own key is none of these.
    */
-  #isSuspect(client: string | undefined, credential: string, now: number): boolean {
-    if (client === undefined) return true;
+  #suspicion(client: string | undefined, credential: string, now: number): 'lasting' | 'busy' | undefined {
+    if (client === undefined) return 'lasting';
     const window = this.#byClient.get(client);
-    if (window && now - window.start < this.#limits.windowMs) return true;
+    if (window && now - window.start < this.#limits.windowMs) return 'lasting';
     const pending = this.#clientInFlight.get(client);
-    return pending !== undefined && (pending.size > 1 || !pending.has(credential));
+    return pending !== undefined && (pending.size > 1 || !pending.has(credential)) ? 'busy' : undefined;
   }
 
   /**
