@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { clientCounterKey } from './client-block.js';
 import { invalidOption } from './errors.js';
 import { assertInteger, assertKnownOptions } from './options.js';
 
@@ -41,8 +42,6 @@ export const DEFAULT_ATTEMPT_THROTTLE: Readonly<Required<AttemptThrottleOptions>
 
 const OPTION_NAMES = ['maxFailuresPerKey', 'maxFailuresPerClient', 'windowMs', 'maxTracked'];
 
-/** Longest client address kept as a counter key; a proxy header can hold anything. */
-const MAX_ADDRESS_LENGTH = 100;
 
 interface Window {
   start: number;
@@ -133,7 +132,7 @@ export class AttemptThrottle {
     const wait = this.waitFor(attempt);
     if (wait > 0) return wait;
     adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, 1);
-    if (attempt.client !== undefined) adjust(this.#clientInFlight, clip(attempt.client), attempt.credential, 1);
+    if (attempt.client !== undefined) adjust(this.#clientInFlight, clientCounterKey(attempt.client), attempt.credential, 1);
     return 0;
   }
 
@@ -147,7 +146,7 @@ export class AttemptThrottle {
    */
   waitFor(attempt: Attempt): number {
     const now = this.#now();
-    const client = attempt.client === undefined ? undefined : clip(attempt.client);
+    const client = attempt.client === undefined ? undefined : clientCounterKey(attempt.client);
     let wait = 0;
     if (client !== undefined) {
       wait = this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now);
@@ -186,7 +185,7 @@ export class AttemptThrottle {
    */
   leave(attempt: Attempt): void {
     adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, -1);
-    if (attempt.client !== undefined) adjust(this.#clientInFlight, clip(attempt.client), attempt.credential, -1);
+    if (attempt.client !== undefined) adjust(this.#clientInFlight, clientCounterKey(attempt.client), attempt.credential, -1);
   }
 
   /**
@@ -198,7 +197,7 @@ export class AttemptThrottle {
   recordFailure(lookupId: string, client: string | undefined): void {
     const now = this.#now();
     this.#count(this.#byKey, lookupId, now);
-    if (client !== undefined) this.#count(this.#byClient, clip(client), now);
+    if (client !== undefined) this.#count(this.#byClient, clientCounterKey(client), now);
   }
 
   #count(windows: LRUCache<string, Window>, id: string, now: number): void {
@@ -237,9 +236,6 @@ function adjust(inFlight: Map<string, Map<string, number>>, id: string, credenti
   else inFlight.delete(id);
 }
 
-function clip(address: string): string {
-  return address.length > MAX_ADDRESS_LENGTH ? address.slice(0, MAX_ADDRESS_LENGTH) : address;
-}
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -129,6 +129,22 @@ describe('AttemptThrottle', () => {
     expect(probe(throttle, 'id1', undefined)).toBe(10);
   });
 
+  it('counts an IPv6 client by its /64, so rotating addresses within it gains nothing', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    for (const address of ['2001:db8:7:9::1', '2001:DB8:7:9:ffff::2', '2001:0db8:0007:0009:0:0:0:3']) {
+      throttle.recordFailure(`id-${address}`, address);
+    }
+    expect(probe(throttle, 'other', '2001:db8:7:9:abcd::4')).toBe(10);
+    expect(probe(throttle, 'other', '2001:db8:7:a::1')).toBe(0);
+  });
+
+  it('counts IPv4 clients seen through a dual-stack socket as their IPv4 address, each on its own', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    for (const id of ['a', 'b', 'c']) throttle.recordFailure(id, '::ffff:203.0.113.7');
+    expect(probe(throttle, 'd', '203.0.113.7')).toBe(10);
+    expect(probe(throttle, 'd', '::ffff:203.0.113.8')).toBe(0);
+  });
+
   it('counts client addresses apart from lookup ids, each address on its own', () => {
     const throttle = new AttemptThrottle(limits, () => 0);
     for (const id of ['a', 'b', 'c']) throttle.recordFailure(id, '203.0.113.7');
