@@ -147,6 +147,8 @@ interface Presented extends ParsedApiKey {
   memoKey: string | undefined;
   /** Built when the attempt throttle first needs it. */
   attempt?: Attempt;
+  /** A match Argon2 computed for this request, and the stored hash it holds for. */
+  verified?: { storedHash: unknown; check: SecretCheck };
 }
 
 const STORE_TIMEOUT = Symbol('store timeout');
@@ -262,7 +264,12 @@ class Pipeline {
     }
 
     // 3. Find the live row.
-    const found = this.findRow(lookupId);
+    return this.lookUp(presented);
+  }
+
+  /** Finds the row of the presented lookup id, and goes on with it. */
+  private lookUp(presented: Presented): Pending<AuthResult> {
+    const found = this.findRow(presented.lookupId);
     return isThenable(found) ? found.then((row) => this.withRow(row, presented)) : this.withRow(found, presented);
   }
 
@@ -295,9 +302,9 @@ class Pipeline {
     // throttle: a key this instance already verified passes even during an attack, and the
     // common case pays no throttle bookkeeping. Otherwise, past the failure limit, the check
     // gets 429 instead of another Argon2 run.
-    const { credential, secret, memoKey } = presented;
-    const remembered = this.verifier.recall(memoKey, row.key_hash);
-    if (remembered !== undefined) return this.withCheck(remembered, row, facts, presented);
+    const { credential, secret, memoKey, verified } = presented;
+    const known = verified !== undefined && verified.storedHash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash);
+    if (known !== undefined) return this.withCheck(known, row, facts, presented);
 
     const attempt = this.throttle ? this.attemptOf(presented) : undefined;
     const wait = attempt ? this.throttle!.enter(attempt) : 0;
@@ -305,7 +312,19 @@ class Pipeline {
     return this.verifier
       .check(credential, secret, row.key_hash, memoKey)
       .finally(() => attempt && this.throttle!.leave(attempt))
-      .then((check) => this.withCheck(check, row, facts, presented));
+      .then((check) => this.afterArgon2(check, row, facts, presented));
+  }
+
+  /**
+   * A key that matched after an Argon2 run is decided on its row as it is now, read again:
+   * the run may have waited in the queue, and a revoke, regenerate or status change that
+   * resolved meanwhile must apply to this request too. Memo hits need no second read, as
+   * they read the row after any such change. Once per request.
+   */
+  private afterArgon2(check: SecretCheck, row: ApiKeyRow, facts: Facts, presented: Presented): Pending<AuthResult> {
+    if (!check.ok || !check.matches || presented.verified) return this.withCheck(check, row, facts, presented);
+    presented.verified = { storedHash: row.key_hash, check };
+    return this.lookUp(presented);
   }
 
   /** Steps 5 (the verification's answer) to 8. */

@@ -84,3 +84,40 @@ describe('decide() with a store that answers later', () => {
     await auth.close();
   });
 });
+
+describe('a key whose row changes while its Argon2 run is under way', () => {
+  // Default Argon2 parameters: each first-seen check takes tens of milliseconds in the
+  // worker thread, while a lifecycle change on MemoryKeyStore takes microseconds.
+  const store = new InstrumentedStore(false);
+  const manager = createKeyManager({ store });
+  const auth = createApiKeyAuth({ store });
+  afterAll(() => auth.close());
+
+  const firstSeenThen = async (change: (keyId: string) => Promise<unknown>) => {
+    const { key, card } = await manager.issue({ accountId: `acct_change_${Math.random()}`, environment: 'production' });
+    const pending = auth.authenticate({ headers: bearer(key) });
+    await change(card.keyId);
+    return (await pending) as AuthResult & { ok: false };
+  };
+
+  it('is answered on the row as it is once the run ends: a revoke made meanwhile gives the generic 401', async () => {
+    const result = await firstSeenThen((keyId) => manager.revoke(keyId));
+    expect([result.ok, result.response.status, result.error.code]).toEqual([false, 401, 'ERR_API_KEY_INVALID']);
+  });
+
+  it('gives 403 for a suspension made meanwhile, and 401 for a regenerate', async () => {
+    const suspended = await firstSeenThen((keyId) => manager.setStatus(keyId, 'suspended'));
+    expect([suspended.response.status, suspended.error.code]).toEqual([403, 'ERR_API_KEY_INACTIVE']);
+    const regenerated = await firstSeenThen((keyId) => manager.regenerate(keyId));
+    expect(regenerated.response.status).toBe(401);
+  });
+
+  it('reads the row twice for a key that needed an Argon2 run, once for a memo hit', async () => {
+    const { key } = await manager.issue({ accountId: 'acct_reads', environment: 'production' });
+    const before = store.lookups;
+    expect((await auth.authenticate({ headers: bearer(key) })).ok).toBe(true);
+    expect(store.lookups - before).toBe(2);
+    expect((await auth.authenticate({ headers: bearer(key) })).ok).toBe(true);
+    expect(store.lookups - before).toBe(3);
+  });
+});
