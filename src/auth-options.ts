@@ -72,9 +72,10 @@ export interface ApiKeyAuthOptions {
   /**
    * The client address failures are counted under. The default takes the framework's own
    * client IP, so behind a proxy set the framework's trust-proxy option (Express
-   * `app.set('trust proxy', …)`, Koa `app.proxy`, Fastify `trustProxy`) to the hops your
-   * proxies add; without it every client behind the proxy shares one counter. Or supply a
-   * function that reads your proxy's header.
+   * `app.set('trust proxy', 1)`, Koa `{ proxy: true, maxIpsCount: 1 }`, Fastify `trustProxy`
+   * with your proxies' addresses) to the proxies you run; without it every client behind the
+   * proxy shares one counter. Or supply a function that reads your proxy's header. IPv6
+   * clients are counted per /64 (see the README).
    * @default (request) => request.clientIp ?? request.remoteAddress
    */
   clientAddress?: (request: CredentialRequest) => string | undefined;

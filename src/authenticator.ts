@@ -11,7 +11,7 @@ import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
 import { checkRow } from './row-check.js';
-import { answeredFromMemo, SecretVerifier, type SecretCheck } from './secret-verifier.js';
+import { costNoArgon2Run, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
@@ -147,8 +147,8 @@ interface Presented extends ParsedApiKey {
   memoKey: string | undefined;
   /** Built when the attempt throttle first needs it. */
   attempt?: Attempt;
-  /** A match Argon2 computed for this request, and the stored hash it holds for. */
-  verified?: { storedHash: unknown; check: SecretCheck };
+  /** A match Argon2 computed for this request, and the row it was computed for. */
+  verified?: { row: ApiKeyRow; check: SecretCheck };
 }
 
 const STORE_TIMEOUT = Symbol('store timeout');
@@ -303,7 +303,12 @@ class Pipeline {
     // common case pays no throttle bookkeeping. Otherwise, past the failure limit, the check
     // gets 429 instead of another Argon2 run.
     const { credential, secret, memoKey, verified } = presented;
-    const known = verified !== undefined && verified.storedHash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash);
+    if (verified !== undefined && (row.id !== verified.row.id || row.account_id !== verified.row.account_id)) {
+      // Read again after the Argon2 run, the lookup id names another key: the verified one is gone.
+      return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { ...facts, detail: 'row replaced during verification' });
+    }
+    // A corrupt row may lack key_hash: only a match in hand is compared with it.
+    const known = verified !== undefined && verified.row.key_hash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash);
     if (known !== undefined) return this.withCheck(known, row, facts, presented);
 
     const attempt = this.throttle ? this.attemptOf(presented) : undefined;
@@ -323,7 +328,7 @@ class Pipeline {
    */
   private afterArgon2(check: SecretCheck, row: ApiKeyRow, facts: Facts, presented: Presented): Pending<AuthResult> {
     if (!check.ok || !check.matches || presented.verified) return this.withCheck(check, row, facts, presented);
-    presented.verified = { storedHash: row.key_hash, check };
+    presented.verified = { row, check };
     return this.lookUp(presented);
   }
 
@@ -335,7 +340,7 @@ class Pipeline {
       return this.storedHashFault(check.fault, facts);
     }
     if (!check.matches) {
-      if (!answeredFromMemo(check)) this.throttle?.recordFailure(presented.lookupId, presented.attempt?.client);
+      if (!costNoArgon2Run(check)) this.throttle?.recordFailure(presented.lookupId, presented.attempt?.client);
       return this.refuse(this.refusals.invalid(), 'secret_mismatch', facts);
     }
 

@@ -1,14 +1,20 @@
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** Longest client address kept as a counter key; a proxy header can hold anything. */
 const MAX_ADDRESS_LENGTH = 100;
 
 /**
- * The attempt throttle's counter key for a client address. An IPv6 address counts as its
- * /64, the block a single subscriber is usually given: counted one by one, a client with a
- * /64 would have as many fresh allowances as it likes. An IPv4-mapped IPv6 address (how a
- * dual-stack server sees an IPv4 client) counts as that IPv4 address. Anything else counts
- * as it is, cut to 100 characters.
+ * The attempt throttle's counter key for a client address.
+ *
+ * - A global unicast IPv6 address (2000::/3, Teredo's 2001::/32 aside) counts as its /64,
+ *   the smallest block a subscriber is given: counted one by one, a client with a /64 would
+ *   have as many fresh allowances as it likes.
+ * - An IPv6 address that carries an IPv4 address (mapped `::ffff:a.b.c.d`, translated,
+ *   compatible, or NAT64's `64:ff9b::/96`) counts as that IPv4 address, so such clients
+ *   never share a counter.
+ * - Any other IPv6 address (loopback, link-local, unique local, Teredo) counts as itself.
+ * - An address with a port (`203.0.113.7:5678`, `[2001:db8::1]:443`, as some proxies write
+ *   it) counts without the port; anything else counts as it is, cut to 100 characters.
  *
  * @param address - the client address as the app reads it.
  * @returns the key its failures are counted under.
@@ -19,23 +25,45 @@ const MAX_ADDRESS_LENGTH = 100;
  * ```
  */
 export function clientCounterKey(address: string): string {
-  const bare = address.split('%')[0]!.toLowerCase(); // without an IPv6 zone id
-  if (address.length <= MAX_ADDRESS_LENGTH && isIPv6(bare)) {
-    const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(bare);
-    return mapped ? mapped[1]! : block64(bare);
-  }
-  return address.length > MAX_ADDRESS_LENGTH ? address.slice(0, MAX_ADDRESS_LENGTH) : address;
+  if (address.length > MAX_ADDRESS_LENGTH) return address.slice(0, MAX_ADDRESS_LENGTH);
+  const host = withoutPort(address);
+  const bare = host.split('%')[0]!.toLowerCase(); // an IPv6 zone id names the server's interface
+  return isIPv6(bare) ? ipv6Key(groupsOf(bare)) : host;
 }
 
-/** The /64 of a valid IPv6 address, its first four groups written without leading zeros. */
-function block64(address: string): string {
+/** The host of `a.b.c.d:port` or `[v6]:port`; anything else as it is. */
+function withoutPort(address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(address);
+  if (bracketed) return bracketed[1]!;
+  const ipv4WithPort = /^([\d.]+):\d{1,5}$/.exec(address);
+  return ipv4WithPort && isIPv4(ipv4WithPort[1]!) ? ipv4WithPort[1]! : address;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address. */
+function groupsOf(address: string): number[] {
+  const parse = (part: string): number[] =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [Number.parseInt(group, 16)];
+          const [a, b, c, d] = group.split('.').map(Number) as [number, number, number, number];
+          return [(a << 8) | b, (c << 8) | d];
+        });
   const [head = '', tail] = address.split('::');
-  const groupsOf = (part: string) => (part === '' ? [] : part.split(':'));
-  // An embedded IPv4 address at the end takes the room of two groups.
-  const width = (groups: string[]) => groups.reduce((sum, group) => sum + (group.includes('.') ? 2 : 1), 0);
-  const left = groupsOf(head);
-  const right = tail === undefined ? [] : groupsOf(tail);
-  const zeros = tail === undefined ? [] : Array<string>(8 - width(left) - width(right)).fill('0');
-  const first4 = [...left, ...zeros, ...right].slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16));
-  return `${first4.join(':')}::/64`;
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
+function ipv6Key(groups: number[]): string {
+  const [g0, g1, g2, g3, g4, g5, g6, g7] = groups as [number, number, number, number, number, number, number, number];
+  const ipv4 = () => `${g6 >> 8}.${g6 & 0xff}.${g7 >> 8}.${g7 & 0xff}`;
+  const zeroUpTo = (end: number) => groups.slice(0, end).every((group) => group === 0);
+  if (zeroUpTo(5) && g5 === 0xffff) return ipv4(); // mapped
+  if (zeroUpTo(4) && g4 === 0xffff && g5 === 0) return ipv4(); // translated
+  if (g0 === 0x64 && g1 === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) return ipv4(); // NAT64
+  if (zeroUpTo(6) && (g6 !== 0 || g7 > 1)) return ipv4(); // compatible; not :: or ::1
+  const hex = (list: number[]) => list.map((group) => group.toString(16)).join(':');
+  const globalUnicast = (g0 & 0xe000) === 0x2000 && !(g0 === 0x2001 && g1 === 0); // Teredo aside
+  return globalUnicast ? `${hex([g0, g1, g2, g3])}::/64` : hex(groups);
 }

@@ -77,7 +77,7 @@ export class SecretVerifier {
     if (memoKey === undefined || typeof storedHash !== 'string') return undefined;
     const remembered = this.#memo!.get(memoKey, storedHash);
     if (remembered === undefined) return undefined;
-    return remembered ? REMEMBERED_MATCH : REMEMBERED_MISMATCH;
+    return remembered ? NO_RUN_MATCH : NO_RUN_MISMATCH;
   }
 
   /**
@@ -102,10 +102,11 @@ export class SecretVerifier {
     if (secret.length === 0) return { ok: true, matches: false };
 
     try {
-      const matches =
-        memoKey === undefined
-          ? await this.#compute(secret, parsed.value)
-          : await this.#shared(memoKey, storedHash as string, secret, parsed.value);
+      if (memoKey === undefined) return { ok: true, matches: await this.#compute(secret, parsed.value) };
+      const { computation, joined } = this.#shared(memoKey, storedHash as string, secret, parsed.value);
+      const matches = await computation;
+      // A check that joined a computation already running cost no Argon2 run of its own.
+      if (joined) return matches ? NO_RUN_MATCH : NO_RUN_MISMATCH;
       return { ok: true, matches };
     } catch (error) {
       // Only a full pool is an expected answer; anything else is a fault for the pipeline.
@@ -114,21 +115,21 @@ export class SecretVerifier {
     }
   }
 
-  #shared(memoKey: string, storedHash: string, secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {
+  /** The computation of this key against this hash, and whether it was already running. */
+  #shared(memoKey: string, storedHash: string, secret: string, parsed: ParsedArgon2Hash): { computation: Promise<boolean>; joined: boolean } {
     // The same key against the same hash: during a rehash, one key may be checked against
     // the old and the new hash at once, and those are two computations.
-    const computation = `${memoKey}\0${storedHash}`;
-    let pending = this.#inFlight.get(computation);
-    if (!pending) {
-      pending = this.#compute(secret, parsed)
-        .then((matches) => {
-          this.#memo!.set(memoKey, storedHash, matches);
-          return matches;
-        })
-        .finally(() => this.#inFlight.delete(computation));
-      this.#inFlight.set(computation, pending);
-    }
-    return pending;
+    const id = `${memoKey}\0${storedHash}`;
+    const running = this.#inFlight.get(id);
+    if (running) return { computation: running, joined: true };
+    const computation = this.#compute(secret, parsed)
+      .then((matches) => {
+        this.#memo!.set(memoKey, storedHash, matches);
+        return matches;
+      })
+      .finally(() => this.#inFlight.delete(id));
+    this.#inFlight.set(id, computation);
+    return { computation, joined: false };
   }
 
   async #compute(secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {
@@ -138,21 +139,22 @@ export class SecretVerifier {
   }
 }
 
-// Memo answers carry a tag so the attempt throttle can tell them from computed ones: only a
-// computed mismatch cost an Argon2 run.
-const REMEMBERED_MATCH = Object.freeze({ ok: true, matches: true, remembered: true } as const);
-const REMEMBERED_MISMATCH = Object.freeze({ ok: true, matches: false, remembered: true } as const);
+// Answers that cost no Argon2 run of their own (from the memo, or from a computation another
+// request had started) carry a tag, so the attempt throttle counts a failure once per run.
+const NO_RUN_MATCH = Object.freeze({ ok: true, matches: true, noRun: true } as const);
+const NO_RUN_MISMATCH = Object.freeze({ ok: true, matches: false, noRun: true } as const);
 
 /**
- * Whether a check was answered from the memo, without an Argon2 run.
+ * Whether a check cost no Argon2 run of its own: answered from the memo, or by a computation
+ * of the same key and hash that another request had already started.
  *
  * @param check - a result of {@link SecretVerifier.check}.
- * @returns true for memo answers.
+ * @returns true for such answers.
  * @example
  * ```ts
- * if (!check.matches && !answeredFromMemo(check)) throttle.recordFailure(lookupId, client);
+ * if (!check.matches && !costNoArgon2Run(check)) throttle.recordFailure(lookupId, client);
  * ```
  */
-export function answeredFromMemo(check: SecretCheck): boolean {
-  return check === REMEMBERED_MATCH || check === REMEMBERED_MISMATCH;
+export function costNoArgon2Run(check: SecretCheck): boolean {
+  return check === NO_RUN_MATCH || check === NO_RUN_MISMATCH;
 }

@@ -290,6 +290,16 @@ describe.each(ADAPTERS)('throttling failed attempts on $name', (adapter) => {
     expect((await get(valid)).status).toBe(401);
   });
 
+  it('counts identical forgeries sent at once as one failure, as they share one Argon2 run', async () => {
+    const valid = await issue('victim');
+    const neighbour = await issue('neighbour');
+    await start({ throttle: { maxFailuresPerClient: 2, windowMs: 60_000 } });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => get(forged(valid, 0))));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(401));
+    // One failure counted for the address, so an honest client behind it still gets its key checked.
+    expect((await get(neighbour)).status).toBe(200);
+  });
+
   it('limits other lookup ids separately', async () => {
     const attacked = await issue('attacked');
     const bystander = await issue('bystander');

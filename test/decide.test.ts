@@ -114,6 +114,15 @@ describe('a key whose row changes while its Argon2 run is under way', () => {
     expect(regenerated.response.status).toBe(401);
   });
 
+  it('refuses a key whose lookup id names another key id or account when read again after the run', async () => {
+    const { key } = await manager.issue({ accountId: 'acct_replaced', environment: 'production' });
+    let reads = 0;
+    store.override = (row) => (row && ++reads === 2 ? { ...row, id: 'key_other', account_id: 'acct_other' } : row);
+    const result = (await auth.authenticate({ headers: bearer(key) })) as AuthResult & { ok: false };
+    store.heal();
+    expect([result.ok, result.response.status]).toEqual([false, 401]);
+  });
+
   it('reads the row twice for a key that needed an Argon2 run, once for a memo hit', async () => {
     const { key } = await manager.issue({ accountId: 'acct_reads', environment: 'production' });
     const before = store.lookups;
