@@ -311,7 +311,9 @@ class Pipeline {
     const known = verified !== undefined && verified.row.key_hash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash);
     if (known !== undefined) return this.withCheck(known, row, facts, presented);
 
-    const attempt = this.throttle ? this.attemptOf(presented) : undefined;
+    // A key that has matched here before (its row rehashed since, say) is no forger's guess:
+    // it is checked again without the throttle, as before the store lookup.
+    const attempt = this.throttle && !this.verifier.hasMatched(memoKey) ? this.attemptOf(presented) : undefined;
     const wait = attempt ? this.throttle!.enter(attempt) : 0;
     if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
     return this.verifier

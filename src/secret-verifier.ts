@@ -102,8 +102,7 @@ export class SecretVerifier {
     if (secret.length === 0) return { ok: true, matches: false };
 
     try {
-      if (memoKey === undefined) return { ok: true, matches: await this.#compute(secret, parsed.value) };
-      const { computation, joined } = this.#shared(memoKey, storedHash as string, secret, parsed.value);
+      const { computation, joined } = this.#shared(presentedKey, memoKey, storedHash as string, secret, parsed.value);
       const matches = await computation;
       // A check that joined a computation already running cost no Argon2 run of its own.
       if (joined) return matches ? NO_RUN_MATCH : NO_RUN_MISMATCH;
@@ -115,16 +114,26 @@ export class SecretVerifier {
     }
   }
 
-  /** The computation of this key against this hash, and whether it was already running. */
-  #shared(memoKey: string, storedHash: string, secret: string, parsed: ParsedArgon2Hash): { computation: Promise<boolean>; joined: boolean } {
-    // The same key against the same hash: during a rehash, one key may be checked against
-    // the old and the new hash at once, and those are two computations.
-    const id = `${memoKey}\0${storedHash}`;
+  /**
+   * The computation of this key against this hash, and whether it was already running: the
+   * same key against the same hash (during a rehash, one key may be checked against the old
+   * and the new hash at once, and those are two computations). Without a memo, the running
+   * computations are found by the presented key itself, held only while it runs, as the
+   * request holding it does.
+   */
+  #shared(
+    presentedKey: string,
+    memoKey: string | undefined,
+    storedHash: string,
+    secret: string,
+    parsed: ParsedArgon2Hash,
+  ): { computation: Promise<boolean>; joined: boolean } {
+    const id = `${memoKey ?? presentedKey}\0${storedHash}`;
     const running = this.#inFlight.get(id);
     if (running) return { computation: running, joined: true };
     const computation = this.#compute(secret, parsed)
       .then((matches) => {
-        this.#memo!.set(memoKey, storedHash, matches);
+        if (memoKey !== undefined) this.#memo!.set(memoKey, storedHash, matches);
         return matches;
       })
       .finally(() => this.#inFlight.delete(id));

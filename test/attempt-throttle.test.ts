@@ -14,6 +14,7 @@ import {
   createApiKeyAuth,
   createKeyManager,
   DEFAULT_ATTEMPT_THROTTLE,
+  hashSecret,
   type ApiKeyAuth,
   type ApiKeyAuthOptions,
   type KeyManager,
@@ -298,6 +299,20 @@ describe.each(ADAPTERS)('throttling failed attempts on $name', (adapter) => {
     expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(401));
     // One failure counted for the address, so an honest client behind it still gets its key checked.
     expect((await get(neighbour)).status).toBe(200);
+  });
+
+  it('lets a key it verified through a client over its limit after the row is rehashed', async () => {
+    const valid = await issue('victim');
+    const row = (await store.findByLookupId(valid.slice(8, 20)))!;
+    await start({ throttle: { maxFailuresPerClient: 2, windowMs: 60_000 } });
+    expect((await get(valid)).status).toBe(200);
+    for (let n = 0; n < 3; n++) await get(forged(valid, n));
+    expect((await get(forged(valid, 9))).status).toBe(429);
+
+    // Another gateway rehashed the row: the same secret under other parameters.
+    const rehashed = await hashSecret(valid.slice(-38, -6), { ...TEST_ARGON2, iterations: 2 });
+    await store.modify(row.id, () => ({ key_hash: rehashed }));
+    expect((await get(valid)).status).toBe(200);
   });
 
   it('limits other lookup ids separately', async () => {

@@ -45,6 +45,21 @@ describe('SecretVerifier', () => {
     expect(checks.filter((check) => !costNoArgon2Run(check))).toHaveLength(1);
   });
 
+  it('shares one Argon2 run among identical checks in flight without a memo too', async () => {
+    const stored = await hashSecret(SECRET, TEST_ARGON2);
+    const runner = countingRunner();
+    const verifier = new SecretVerifier(undefined, runner.run);
+
+    const checks = await Promise.all(
+      Array.from({ length: 25 }, () => verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', stored)),
+    );
+
+    expect(runner.count()).toBe(1);
+    expect(checks.filter((check) => !costNoArgon2Run(check))).toHaveLength(1);
+    await verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', stored);
+    expect(runner.count()).toBe(2);
+  });
+
   it('remembers a failure, so the same wrong key sent again runs no Argon2', async () => {
     const stored = await hashSecret(SECRET, TEST_ARGON2);
     const runner = countingRunner();
