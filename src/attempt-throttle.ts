@@ -30,6 +30,14 @@ export interface AttemptThrottleOptions {
    * @default 10000
    */
   maxTracked?: number;
+  /**
+   * The leading bits of a global IPv6 address that name one client: the usual /64 a
+   * subscriber is given, so rotating addresses within it gains nothing. Set 128 where your
+   * clients each have one address out of a shared /64 (some cloud hosts), 56 or 48 where
+   * whole blocks go to one customer. From 32 to 128.
+   * @default 64
+   */
+  ipv6PrefixLength?: number;
 }
 
 /** The defaults, frozen; see {@link AttemptThrottleOptions} for the reasoning. */
@@ -38,9 +46,10 @@ export const DEFAULT_ATTEMPT_THROTTLE: Readonly<Required<AttemptThrottleOptions>
   maxFailuresPerClient: 100,
   windowMs: 15 * 60_000,
   maxTracked: 10_000,
+  ipv6PrefixLength: 64,
 });
 
-const OPTION_NAMES = ['maxFailuresPerKey', 'maxFailuresPerClient', 'windowMs', 'maxTracked'];
+const OPTION_NAMES = ['maxFailuresPerKey', 'maxFailuresPerClient', 'windowMs', 'maxTracked', 'ipv6PrefixLength'];
 
 
 interface Window {
@@ -71,6 +80,7 @@ export function resolveThrottleOptions(value: unknown): Required<AttemptThrottle
   assertInteger(limits.maxFailuresPerClient, 'throttle.maxFailuresPerClient', 1, 1_000_000);
   assertInteger(limits.windowMs, 'throttle.windowMs', 1_000, 24 * 3_600_000);
   assertInteger(limits.maxTracked, 'throttle.maxTracked', 1, 10_000_000);
+  assertInteger(limits.ipv6PrefixLength, 'throttle.ipv6PrefixLength', 32, 128);
   return limits;
 }
 
@@ -132,7 +142,7 @@ export class AttemptThrottle {
     const wait = this.waitFor(attempt);
     if (wait > 0) return wait;
     adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, 1);
-    if (attempt.client !== undefined) adjust(this.#clientInFlight, clientCounterKey(attempt.client), attempt.credential, 1);
+    if (attempt.client !== undefined) adjust(this.#clientInFlight, this.#counterKeyOf(attempt.client), attempt.credential, 1);
     return 0;
   }
 
@@ -146,7 +156,7 @@ export class AttemptThrottle {
    */
   waitFor(attempt: Attempt): number {
     const now = this.#now();
-    const client = attempt.client === undefined ? undefined : clientCounterKey(attempt.client);
+    const client = attempt.client === undefined ? undefined : this.#counterKeyOf(attempt.client);
     let wait = 0;
     if (client !== undefined) {
       wait = this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now);
@@ -185,7 +195,7 @@ export class AttemptThrottle {
    */
   leave(attempt: Attempt): void {
     adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, -1);
-    if (attempt.client !== undefined) adjust(this.#clientInFlight, clientCounterKey(attempt.client), attempt.credential, -1);
+    if (attempt.client !== undefined) adjust(this.#clientInFlight, this.#counterKeyOf(attempt.client), attempt.credential, -1);
   }
 
   /**
@@ -197,7 +207,11 @@ export class AttemptThrottle {
   recordFailure(lookupId: string, client: string | undefined): void {
     const now = this.#now();
     this.#count(this.#byKey, lookupId, now);
-    if (client !== undefined) this.#count(this.#byClient, clientCounterKey(client), now);
+    if (client !== undefined) this.#count(this.#byClient, this.#counterKeyOf(client), now);
+  }
+
+  #counterKeyOf(address: string): string {
+    return clientCounterKey(address, this.#limits.ipv6PrefixLength);
   }
 
   #count(windows: LRUCache<string, Window>, id: string, now: number): void {

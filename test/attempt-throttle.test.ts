@@ -59,7 +59,7 @@ function sendFrom(localAddress: string, baseUrl: string, path: string, headers: 
 }
 
 describe('AttemptThrottle', () => {
-  const limits = { maxFailuresPerKey: 2, maxFailuresPerClient: 3, windowMs: 10_000, maxTracked: 3 };
+  const limits = { maxFailuresPerKey: 2, maxFailuresPerClient: 3, windowMs: 10_000, maxTracked: 3, ipv6PrefixLength: 64 };
   /** The wait a new, distinct attempt would get right now. */
   const probe = (throttle: AttemptThrottle, lookupId: string, client: string | undefined) => {
     const attempt = { lookupId, client, credential: `probe-${Math.random()}` };
@@ -139,6 +139,20 @@ describe('AttemptThrottle', () => {
     expect(probe(throttle, 'other', '2001:db8:7:a::1')).toBe(0);
   });
 
+  it('counts an IPv6 client by as many leading bits as ipv6PrefixLength says', () => {
+    const perAddress = new AttemptThrottle({ ...limits, ipv6PrefixLength: 128 }, () => 0);
+    const per56 = new AttemptThrottle({ ...limits, ipv6PrefixLength: 56 }, () => 0);
+    for (const throttle of [perAddress, per56]) {
+      for (const id of ['a', 'b', 'c']) throttle.recordFailure(id, '2001:db8:7:9::1');
+    }
+    // One address out of a shared /64 is not held back for its neighbour's failures...
+    expect(probe(perAddress, 'd', '2001:db8:7:9::2')).toBe(0);
+    expect(probe(perAddress, 'd', '2001:db8:7:9::1')).toBe(10);
+    // ...while a /56 holder cannot escape by moving to another of its /64s.
+    expect(probe(per56, 'd', '2001:db8:7:ff::2')).toBe(10);
+    expect(probe(per56, 'd', '2001:db8:7:100::2')).toBe(0);
+  });
+
   it('counts IPv4 clients seen through a dual-stack socket as their IPv4 address, each on its own', () => {
     const throttle = new AttemptThrottle(limits, () => 0);
     for (const id of ['a', 'b', 'c']) throttle.recordFailure(id, '::ffff:203.0.113.7');
@@ -169,8 +183,8 @@ describe('AttemptThrottle', () => {
 });
 
 describe('throttle options', () => {
-  it('defaults to 10 failures per key and 100 per client in 15 minutes, 10,000 tracked', () => {
-    expect(resolveThrottleOptions(undefined)).toEqual({ maxFailuresPerKey: 10, maxFailuresPerClient: 100, windowMs: 900_000, maxTracked: 10_000 });
+  it('defaults to 10 failures per key and 100 per client in 15 minutes, 10,000 tracked, IPv6 per /64', () => {
+    expect(resolveThrottleOptions(undefined)).toEqual({ maxFailuresPerKey: 10, maxFailuresPerClient: 100, windowMs: 900_000, maxTracked: 10_000, ipv6PrefixLength: 64 });
     expect(DEFAULT_ATTEMPT_THROTTLE).toEqual(resolveThrottleOptions({}));
     expect(resolveThrottleOptions(false)).toBe(false);
   });
@@ -180,6 +194,7 @@ describe('throttle options', () => {
     [{ maxFailuresPerClient: 2.5 }, '"throttle.maxFailuresPerClient" must be an integer from 1 to 1000000.'],
     [{ windowMs: 10 }, '"throttle.windowMs" must be an integer from 1000 to 86400000.'],
     [{ maxTracked: Number.POSITIVE_INFINITY }, '"throttle.maxTracked" must be an integer from 1 to 10000000.'],
+    [{ ipv6PrefixLength: 16 }, '"throttle.ipv6PrefixLength" must be an integer from 32 to 128.'],
     [{ maxFailurePerKey: 3 }, 'throttle: unknown option "maxFailurePerKey". Did you mean "maxFailuresPerKey"?'],
     [true, '"throttle" must be an object or false.'],
   ])('refuses %j at setup with ERR_OPTIONS_INVALID', (throttle, message) => {
