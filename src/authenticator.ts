@@ -311,9 +311,10 @@ class Pipeline {
     const known = verified !== undefined && verified.row.key_hash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash);
     if (known !== undefined) return this.withCheck(known, row, facts, presented);
 
-    // A key that has matched here before (its row rehashed since, say) is no forger's guess:
-    // it is checked again without the throttle, as before the store lookup.
-    const attempt = this.throttle && !this.verifier.hasMatched(memoKey) ? this.attemptOf(presented) : undefined;
+    // A key that has matched here before, or in this very request (its row rehashed since,
+    // say), is no forger's guess: it is checked again without the throttle.
+    const matchedBefore = verified !== undefined || this.verifier.hasMatched(memoKey);
+    const attempt = this.throttle && !matchedBefore ? this.attemptOf(presented) : undefined;
     const wait = attempt ? this.throttle!.enter(attempt) : 0;
     if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
     return this.verifier

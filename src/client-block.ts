@@ -11,8 +11,9 @@ const MAX_ADDRESS_LENGTH = 100;
  *   given): counted one by one, a client with a /64 would have as many fresh allowances as
  *   it likes. Hosts that hand each customer one address out of a shared /64 want 128.
  * - An IPv6 address that carries an IPv4 address (mapped `::ffff:a.b.c.d`, translated,
- *   compatible, NAT64's `64:ff9b::/96`, or a Teredo client's) counts as that IPv4 address,
- *   so such clients never share a counter.
+ *   compatible, NAT64's `64:ff9b::/96`, 6to4's `2002::/16`, or a Teredo client's) counts as
+ *   that IPv4 address, so such clients never share a counter, and an IPv4 host gains
+ *   nothing from the IPv6 blocks its address gives it.
  * - Any other IPv6 address (loopback, link-local, unique local) counts as itself.
  * - An address with a port (`203.0.113.7:5678`, `[2001:db8::1]:443`, as some proxies write
  *   it) counts without the port; anything else counts as it is, cut to 100 characters.
@@ -66,6 +67,7 @@ function ipv6Key(groups: number[], prefixLength: number): string {
   if (g0 === 0x64 && g1 === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) return ipv4(g6, g7); // NAT64
   if (zeroUpTo(6) && (g6 !== 0 || g7 > 1)) return ipv4(g6, g7); // compatible; not :: or ::1
   if (g0 === 0x2001 && g1 === 0) return ipv4(g6 ^ 0xffff, g7 ^ 0xffff); // Teredo: the client's own address
+  if (g0 === 0x2002) return ipv4(g1, g2); // 6to4: the site's IPv4 address
   const hex = (list: number[]) => list.map((group) => group.toString(16)).join(':');
   if ((g0 & 0xe000) !== 0x2000) return hex(groups); // not global unicast
   const masked = groups.map((group, index) => group & maskOf(prefixLength - index * 16));

@@ -13,6 +13,7 @@ describe('clientCounterKey', () => {
     ['an IPv4-compatible address', '::203.0.113.7', '203.0.113.7'],
     ['a NAT64 address', '64:ff9b::203.0.113.7', '203.0.113.7'],
     ['an IPv4 address with a port', '203.0.113.7:5678', '203.0.113.7'],
+    ['a 6to4 address, as its site\'s IPv4 address', '2002:cb00:7107:2::1', '203.0.113.7'],
     ['the IPv6 loopback, as itself', '::1', '0:0:0:0:0:0:0:1'],
     ['the unspecified address, as itself', '::', '0:0:0:0:0:0:0:0'],
     ['a link-local address, without its zone', 'fe80::1%eth0', 'fe80:0:0:0:0:0:0:1'],

@@ -3,7 +3,7 @@
  * promise when it did. The adapters rely on which of the two they get.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth, type ApiKeyRow, type AuthResult } from 'keyward';
+import { createApiKeyAuth, createKeyManager, hashSecret, MemoryKeyStore, type ApiKeyAuth, type ApiKeyRow, type AuthResult } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { bearer, forgeSecret } from './helpers/keys.js';
 import { InstrumentedStore } from './helpers/stores.js';
@@ -130,5 +130,40 @@ describe('a key whose row changes while its Argon2 run is under way', () => {
     expect(store.lookups - before).toBe(2);
     expect((await auth.authenticate({ headers: bearer(key) })).ok).toBe(true);
     expect(store.lookups - before).toBe(3);
+  });
+});
+
+describe('a key rehashed between its two reads, while forgeries fail from its address', () => {
+  it('is checked again without the throttle, even without a memo: it matched in this very request', async () => {
+    const memory = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store: memory, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_rehashed', environment: 'sandbox' });
+    const lookupId = key.slice(8, 20);
+    const rehashed = await hashSecret(key.slice(-38, -6), { ...TEST_ARGON2, iterations: 2 });
+    // The second read of the genuine key's lookup id waits for the gate, then sees a new hash.
+    let reads = 0;
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const store = Object.assign(Object.create(memory) as MemoryKeyStore, {
+      findByLookupId: async (id: string) => {
+        const row = memory.findByLookupId(id) as ApiKeyRow | null;
+        if (id !== lookupId || !row || ++reads !== 2) return row;
+        await gate;
+        return { ...row, key_hash: rehashed };
+      },
+    });
+    const auth = createApiKeyAuth({
+      store,
+      memo: false,
+      environments: ['sandbox'],
+      throttle: { maxFailuresPerKey: 1 },
+      clientAddress: () => '203.0.113.7',
+    });
+    const genuine = auth.authenticate({ headers: bearer(key) });
+    while (reads < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    // A forgery from the same address fails meanwhile: the address and the lookup id are now over.
+    expect((await auth.authenticate({ headers: bearer(forgeSecret(key)) })).ok).toBe(false);
+    openGate();
+    expect((await genuine).ok).toBe(true);
+    await auth.close();
   });
 });
