@@ -6,7 +6,7 @@ import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
 import { extractCredential, type CredentialFailure, type CredentialRequest } from './extract.js';
 import { parseApiKey, type Environment, type KeyFormatFailure, type ParsedApiKey } from './key-format.js';
 import { LogSampler } from './log-sampler.js';
-import { completeLogger, type CompleteLogger } from './logger.js';
+import { completeLogger, isSilent, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
@@ -212,7 +212,14 @@ class Pipeline {
     private readonly rehasher?: Rehasher,
   ) {
     this.storeDeadline = new SharedDeadline(settings.storeTimeoutMs);
+    this.decisionsWatched = !isSilent(logger.debug) || settings.onDecision !== undefined;
   }
+
+  /**
+   * Whether anything reads decisions that are not faults: a logger with a debug level, or an
+   * onDecision hook. Without either, such a decision is not built at all.
+   */
+  private readonly decisionsWatched: boolean;
 
   /** Bounds every store lookup with one shared timer rather than a timer per request. */
   private readonly storeDeadline: SharedDeadline;
@@ -257,7 +264,9 @@ class Pipeline {
     // a key that has verified here: under a flood of forgeries the store sees no query for
     // them, and a key this instance verified still passes (its row is read as always).
     const credential = extracted.credential;
-    const presented: Presented = { request, requirement, credential, ...parsed.key, memoKey: this.verifier.memoKeyOf(credential) };
+    const { secret } = parsed.key;
+    const memoKey = this.verifier.memoKeyOf(credential);
+    const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey };
     if (this.throttle && !this.verifier.hasMatched(presented.memoKey)) {
       const wait = this.throttle.waitFor(this.attemptOf(presented));
       if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', { lookupId, environment });
@@ -371,7 +380,7 @@ class Pipeline {
     // 8. Success.
     this.usage.record(row.id, lookupId, now);
     this.rehasher?.schedule(row.id, row.key_hash, secret);
-    this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
+    if (this.decisionsWatched) this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {
       ok: true,
       context: { keyId: row.id, accountId: row.account_id, keyType: row.key_type, environment },
@@ -416,7 +425,10 @@ class Pipeline {
 
   private refuse(refusal: Refusal, reason: DecisionReason, facts: Facts): AuthResult {
     const outcome = refusal.status >= 500 ? 'fault' : 'refused';
-    this.report({ outcome, status: refusal.status, code: refusal.code, reason, ...facts });
+    // Faults are always logged; refusals only built for someone who reads them.
+    if (outcome === 'fault' || this.decisionsWatched) {
+      this.report({ outcome, status: refusal.status, code: refusal.code, reason, ...facts });
+    }
     return new AuthFailure(refusal);
   }
 

@@ -41,9 +41,35 @@ export function encodeBase62(value: number, width: number): string {
   return out.padStart(width, '0');
 }
 
-/** Whether every character of `text` is in the base62 alphabet. Runs in linear time. */
-export function isBase62(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
+/**
+ * Reads `width` base62 characters of `text` from `start` as a non-negative integer, most
+ * significant digit first: the inverse of {@link encodeBase62}. The characters must already
+ * be known to be base62 ({@link isBase62}).
+ *
+ * @param text - holds the digits.
+ * @param start - index of the first digit.
+ * @param width - number of digits; at most 8, so the value stays below 2^53.
+ */
+export function decodeBase62(text: string, start: number, width: number): number {
+  let value = 0;
+  for (let i = start; i < start + width; i++) {
+    const c = text.charCodeAt(i);
+    // Digits, then upper case, then lower case, as in BASE62_ALPHABET.
+    const digit = c <= 57 ? c - 48 : c <= 90 ? c - 55 : c - 61;
+    value = value * 62 + digit;
+  }
+  return value;
+}
+
+/**
+ * Whether every character of `text` from `start` on is in the base62 alphabet. Runs in
+ * linear time.
+ *
+ * @param text - the text to check.
+ * @param start - index of the first character checked (0 by default).
+ */
+export function isBase62(text: string, start = 0): boolean {
+  for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
     const digit = c >= 48 && c <= 57;
     const upper = c >= 65 && c <= 90;

@@ -18,14 +18,16 @@ function buildTable(): Uint32Array {
 }
 
 /**
- * CRC-32 of an ASCII string (each character's code unit is taken as one byte).
+ * CRC-32 of an ASCII string, or of its first `length` characters (each character's code unit
+ * is taken as one byte).
  *
  * @param ascii - a string whose characters are all below U+0080.
+ * @param length - how many characters from the start are checksummed (all by default).
  * @returns the checksum as an unsigned 32-bit integer.
  */
-export function crc32Ascii(ascii: string): number {
+export function crc32Ascii(ascii: string, length = ascii.length): number {
   let crc = 0xffffffff;
-  for (let i = 0; i < ascii.length; i++) {
+  for (let i = 0; i < length; i++) {
     crc = TABLE[(crc ^ ascii.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
   }
   return (crc ^ 0xffffffff) >>> 0;

@@ -1,4 +1,4 @@
-import { encodeBase62, isBase62, randomBase62 } from './base62.js';
+import { decodeBase62, encodeBase62, isBase62, randomBase62 } from './base62.js';
 import { crc32Ascii } from './crc32.js';
 
 /** The environment a key belongs to: `sk_live_` keys are production, `sk_test_` keys sandbox. */
@@ -22,6 +22,9 @@ export const CHECKSUM_LENGTH = 6;
 
 const PREFIX_LENGTH = 8;
 const BODY_LENGTH = LOOKUP_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
+const SECRET_START = PREFIX_LENGTH + LOOKUP_ID_LENGTH;
+/** Everything before the checksum, which the checksum covers. */
+const CHECKED_LENGTH = SECRET_START + SECRET_LENGTH;
 
 /** Exact length of every keyward key. */
 export const KEY_LENGTH = PREFIX_LENGTH + BODY_LENGTH;
@@ -72,14 +75,15 @@ export type ParseApiKeyResult =
 export function parseApiKey(candidate: string): ParseApiKeyResult {
   if (candidate.length !== KEY_LENGTH) return { ok: false, reason: 'bad_length' };
 
-  const environment = environmentOfPrefix(candidate.slice(0, PREFIX_LENGTH));
+  const environment = environmentOfPrefix(candidate);
   if (environment === undefined) return { ok: false, reason: 'bad_prefix' };
 
-  const body = candidate.slice(PREFIX_LENGTH);
-  if (!isBase62(body)) return { ok: false, reason: 'bad_alphabet' };
+  if (!isBase62(candidate, PREFIX_LENGTH)) return { ok: false, reason: 'bad_alphabet' };
 
-  const checked = candidate.slice(0, KEY_LENGTH - CHECKSUM_LENGTH);
-  if (checksumOf(checked) !== candidate.slice(KEY_LENGTH - CHECKSUM_LENGTH)) {
+  // Fixed-width base62 is one-to-one, so comparing the checksum's value with the CRC is the
+  // same test as comparing it with the CRC's encoding, without building that string. This
+  // runs on every request.
+  if (decodeBase62(candidate, CHECKED_LENGTH, CHECKSUM_LENGTH) !== crc32Ascii(candidate, CHECKED_LENGTH)) {
     return { ok: false, reason: 'bad_checksum' };
   }
 
@@ -87,8 +91,8 @@ export function parseApiKey(candidate: string): ParseApiKeyResult {
     ok: true,
     key: {
       environment,
-      lookupId: body.slice(0, LOOKUP_ID_LENGTH),
-      secret: body.slice(LOOKUP_ID_LENGTH, LOOKUP_ID_LENGTH + SECRET_LENGTH),
+      lookupId: candidate.slice(PREFIX_LENGTH, SECRET_START),
+      secret: candidate.slice(SECRET_START, CHECKED_LENGTH),
     },
   };
 }
@@ -132,8 +136,8 @@ export function checksumOf(head: string): string {
   return encodeBase62(crc32Ascii(head), CHECKSUM_LENGTH);
 }
 
-function environmentOfPrefix(prefix: string): Environment | undefined {
-  if (prefix === KEY_PREFIXES.production) return 'production';
-  if (prefix === KEY_PREFIXES.sandbox) return 'sandbox';
+function environmentOfPrefix(candidate: string): Environment | undefined {
+  if (candidate.startsWith(KEY_PREFIXES.production)) return 'production';
+  if (candidate.startsWith(KEY_PREFIXES.sandbox)) return 'sandbox';
   return undefined;
 }

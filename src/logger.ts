@@ -39,6 +39,14 @@ export function completeLogger(logger: Logger | undefined): CompleteLogger {
 }
 
 /**
+ * Whether a level of a completed logger writes nothing (the logger given had no such
+ * method), so that callers can skip building its fields.
+ */
+export function isSilent(write: CompleteLogger[keyof Logger]): boolean {
+  return write === noop;
+}
+
+/**
  * Paths to redact from request logs, in pino's `redact` syntax: the headers that carry keys.
  *
  * @example

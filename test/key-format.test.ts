@@ -13,7 +13,12 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** The documented checksum, written independently of src/ from the format's description. */
 function referenceChecksum(head: string): string {
-  let n = zlibCrc32(head);
+  return referenceBase62(zlibCrc32(head));
+}
+
+/** A non-negative integer as six base62 digits, most significant first. */
+function referenceBase62(value: number): string {
+  let n = value;
   let out = '';
   while (n > 0) {
     out = BASE62[n % 62] + out;
@@ -80,6 +85,18 @@ describe('parseApiKey', () => {
     }
   });
 
+  it('accepts keys built with the reference checksum, and refuses a checksum one off or 2^32 past it', () => {
+    for (let n = 0; n < 300; n++) {
+      const head = `sk_test_${randomBase62Text(44)}`;
+      const crc = zlibCrc32(head);
+      expect(parseApiKey(head + referenceChecksum(head)).ok).toBe(true);
+      // 2^32 past the CRC still fits six digits: only a comparison of the whole value refuses it.
+      for (const wrong of [crc + 1, crc + 2 ** 32, Math.abs(crc - 1)].filter((value) => value !== crc)) {
+        expect(parseApiKey(head + referenceBase62(wrong))).toEqual({ ok: false, reason: 'bad_checksum' });
+      }
+    }
+  });
+
   it.each([
     ['one character short', key.slice(0, -1), 'bad_length'],
     ['one character long', `${key}A`, 'bad_length'],
@@ -118,6 +135,10 @@ describe('checksumOf', () => {
     expect(checksumOf('')).toBe('000000');
   });
 });
+
+function randomBase62Text(length: number): string {
+  return Array.from({ length }, () => BASE62[Math.floor(Math.random() * 62)]).join('');
+}
 
 function swapCase(text: string): string {
   return [...text].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('');
