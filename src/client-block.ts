@@ -29,6 +29,9 @@ const MAX_ADDRESS_LENGTH = 100;
  */
 export function clientCounterKey(address: string, ipv6PrefixLength = 64): string {
   if (address.length > MAX_ADDRESS_LENGTH) return address.slice(0, MAX_ADDRESS_LENGTH);
+  // Neither IPv6 nor bracketed nor with a port: counts as it is. Most addresses are plain
+  // IPv4 ones, and this runs for every request a throttled client sends.
+  if (!address.includes(':') && !address.includes('[')) return address;
   const host = withoutPort(address);
   const bare = host.split('%')[0]!.toLowerCase(); // an IPv6 zone id names the server's interface
   return isIPv6(bare) ? ipv6Key(groupsOf(bare), ipv6PrefixLength) : host;

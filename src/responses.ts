@@ -163,16 +163,18 @@ export class RefusalFactory {
    * @param retryAfterSeconds - seconds until the counting window ends.
    */
   tooManyAttempts(retryAfterSeconds: number): Refusal {
-    const build = () =>
-      this.#refusal('ERR_TOO_MANY_ATTEMPTS', 'Too many failed attempts. Retry later.', {
-        status: 429,
-        headers: { 'retry-after': String(retryAfterSeconds) },
-      });
-    if (this.#format !== defaultErrorBody) return build();
+    if (this.#format !== defaultErrorBody) return this.#newTooManyAttempts(retryAfterSeconds);
     if (this.#tooManyAttempts?.seconds !== retryAfterSeconds) {
-      this.#tooManyAttempts = { seconds: retryAfterSeconds, refusal: frozen(build()) };
+      this.#tooManyAttempts = { seconds: retryAfterSeconds, refusal: frozen(this.#newTooManyAttempts(retryAfterSeconds)) };
     }
     return this.#tooManyAttempts.refusal;
+  }
+
+  #newTooManyAttempts(retryAfterSeconds: number): Refusal {
+    return this.#refusal('ERR_TOO_MANY_ATTEMPTS', 'Too many failed attempts. Retry later.', {
+      status: 429,
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    });
   }
 
   /** The store failed or did not answer in time. A fault: its error keeps its stack. */

@@ -20,6 +20,8 @@ describe('clientCounterKey', () => {
     ['a unique local address, as itself', 'fd00::7', 'fd00:0:0:0:0:0:0:7'],
     ['a Teredo address, as its client\'s IPv4 address', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '192.0.2.45'],
     ['an IPv4 address', '203.0.113.7', '203.0.113.7'],
+    ['a bracketed IPv4 address with a port', '[203.0.113.7]:443', '203.0.113.7'],
+    ['a bracketed IPv4 address', '[203.0.113.7]', '203.0.113.7'],
     ['anything else', 'client-42', 'client-42'],
   ])('counts %s', (_name, address, key) => {
     expect(clientCounterKey(address)).toBe(key);
