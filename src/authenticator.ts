@@ -6,7 +6,7 @@ import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
 import { extractCredential, type CredentialFailure, type CredentialRequest } from './extract.js';
 import { parseApiKey, type Environment, type KeyFormatFailure, type ParsedApiKey } from './key-format.js';
 import { LogSampler } from './log-sampler.js';
-import { completeLogger, isSilent, type CompleteLogger } from './logger.js';
+import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
@@ -175,7 +175,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const verifier = new SecretVerifier(memo, pool?.run, settings.pepper);
   const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, settings.storeTimeoutMs, logger);
   const throttle = settings.throttle
-    ? new AttemptThrottle(settings.throttle, () => settings.clock().getTime())
+    ? new AttemptThrottle(settings.throttle, () => validNow(settings.clock).getTime())
     : undefined;
   const rehasher = settings.rehashOnSuccess
     ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, pool?.run)
@@ -196,9 +196,6 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   };
 }
 
-/** Fault reasons an outsider can trigger at request rate: logged through a sampler. */
-const SAMPLED_FAULTS: ReadonlySet<DecisionReason> = new Set(['overloaded', 'store_error', 'store_timeout']);
-
 class Pipeline {
   private readonly faultSampler = new LogSampler(1_000);
 
@@ -212,14 +209,15 @@ class Pipeline {
     private readonly rehasher?: Rehasher,
   ) {
     this.storeDeadline = new SharedDeadline(settings.storeTimeoutMs);
-    this.decisionsWatched = !isSilent(logger.debug) || settings.onDecision !== undefined;
   }
 
   /**
-   * Whether anything reads decisions that are not faults: a logger with a debug level, or an
-   * onDecision hook. Without either, such a decision is not built at all.
+   * Whether anything reads decisions that are not faults right now: an onDecision hook, or a
+   * logger whose debug level is on. Without either, such a decision is not built at all.
    */
-  private readonly decisionsWatched: boolean;
+  private decisionsWatched(): boolean {
+    return this.settings.onDecision !== undefined || mayLog(this.settings.logger, 'debug');
+  }
 
   /** Bounds every store lookup with one shared timer rather than a timer per request. */
   private readonly storeDeadline: SharedDeadline;
@@ -359,14 +357,11 @@ class Pipeline {
     // 6. Status, then expiry: only now, for a caller who holds the key.
     const status = normalizeStatus(row.status);
     if (status !== 'allowed') {
+      if (status === undefined) this.unknownStatusSeen(row, facts);
       const keyStatus = status ?? 'unknown';
       return this.refuse(this.refusals.inactive(status), 'inactive_status', { ...facts, keyStatus });
     }
-    const now = this.settings.clock();
-    // A clock that returns no valid time would make every expiry comparison false: fail closed.
-    if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
-      throw new TypeError('clock() returned no valid Date');
-    }
+    const now = validNow(this.settings.clock);
     if (row.expires_at !== null && new Date(row.expires_at) <= now) {
       return this.refuse(this.refusals.inactive('expired'), 'expired_at', { ...facts, keyStatus: 'expired' });
     }
@@ -380,7 +375,7 @@ class Pipeline {
     // 8. Success.
     this.usage.record(row.id, lookupId, now);
     this.rehasher?.schedule(row.id, row.key_hash, secret);
-    if (this.decisionsWatched) this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
+    if (this.decisionsWatched()) this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {
       ok: true,
       context: { keyId: row.id, accountId: row.account_id, keyType: row.key_type, environment },
@@ -426,7 +421,7 @@ class Pipeline {
   private refuse(refusal: Refusal, reason: DecisionReason, facts: Facts): AuthResult {
     const outcome = refusal.status >= 500 ? 'fault' : 'refused';
     // Faults are always logged; refusals only built for someone who reads them.
-    if (outcome === 'fault' || this.decisionsWatched) {
+    if (outcome === 'fault' || this.decisionsWatched()) {
       this.report({ outcome, status: refusal.status, code: refusal.code, reason, ...facts });
     }
     return new AuthFailure(refusal);
@@ -434,9 +429,11 @@ class Pipeline {
 
   private report(decision: AuthDecision): void {
     if (decision.outcome === 'fault') {
-      // Faults anyone can cause at request rate (a full queue, a database outage) are logged
-      // once a second per reason, with how many were held back; the hook still sees each one.
-      const skipped = SAMPLED_FAULTS.has(decision.reason) ? this.faultSampler.admit(decision.reason) : 0;
+      // Once a fault exists, anyone can cause it at request rate (a full queue, a database
+      // outage, forged keys for a corrupt row's lookup id), so faults are logged once a second
+      // per reason, and per row for a corrupt one, with how many were held back; the hook
+      // still sees each one.
+      const skipped = this.faultSampler.admit(sampleKeyOf(decision));
       if (skipped !== undefined) {
         const fields = skipped > 0 ? { event: 'keyward.auth', ...decision, skipped } : { event: 'keyward.auth', ...decision };
         this.logger.error(fields, describeFault(decision));
@@ -451,6 +448,19 @@ class Pipeline {
     } catch (error) {
       this.hookFailed(error);
     }
+  }
+
+  /**
+   * A 403 for a status keyward does not know is a refusal, not a fault, but it means a row
+   * was written wrong: the operator hears of it at warn (once a second at most), whatever
+   * the debug level.
+   */
+  private unknownStatusSeen(row: ApiKeyRow, facts: Facts): void {
+    const skipped = this.faultSampler.admit('unknown_status');
+    if (skipped === undefined) return;
+    const stored = typeof row.status === 'string' ? row.status.slice(0, 40) : row.status === null ? null : typeof row.status;
+    const fields = { event: 'keyward.unknown_status', ...facts, storedStatus: stored, ...(skipped > 0 ? { skipped } : {}) };
+    this.logger.warn(fields, `keyward: key ${facts.keyId} has a status keyward does not know; refused with 403`);
   }
 
   private hookFailed(error: unknown): void {
@@ -481,6 +491,28 @@ class AuthFailure {
   get error(): ApiKeyAuthError {
     return (this.#error ??= this.#refusal.toError());
   }
+}
+
+/**
+ * The clock's time, or a throw (a 500 for the request) when it gives no valid Date: every
+ * expiry comparison and every throttle window would silently come out false, letting expired
+ * keys and unlimited forgeries through.
+ */
+function validNow(clock: () => Date): Date {
+  const now = clock();
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('clock() returned no valid Date');
+  return now;
+}
+
+/**
+ * What fault lines are counted under: the reason, and for a corrupt row also the row and what
+ * is wrong with it, so each problem of each corrupt row is named at least once a second. Rows
+ * are the store's own, so this stays as small as the number of corrupt rows.
+ */
+function sampleKeyOf(decision: AuthDecision): string {
+  const perRow = decision.reason === 'stored_hash_unparseable' || decision.reason === 'stored_row_invalid';
+  if (!perRow) return decision.reason;
+  return `${decision.reason}:${decision.keyId ?? decision.lookupId ?? ''}:${decision.detail ?? ''}`;
 }
 
 function describeFault(decision: AuthDecision): string {

@@ -31,7 +31,9 @@ export const KEY_LENGTH = PREFIX_LENGTH + BODY_LENGTH;
 
 /**
  * Matches a keyward key anywhere in a text, for secret scanners. A match still has to pass
- * {@link parseApiKey} (the checksum) before it is reported as a real key.
+ * {@link parseApiKey} (the checksum) before it is reported as a real key. Nothing is asked of
+ * the character before a key, so one glued to a word (`KEY_sk_live_…`) or to an encoded `=`
+ * (`api_key%3Dsk_live_…`) is found; after it, only another base62 character stops a match.
  *
  * @example
  * ```ts
@@ -40,7 +42,7 @@ export const KEY_LENGTH = PREFIX_LENGTH + BODY_LENGTH;
  * }
  * ```
  */
-export const API_KEY_PATTERN = /\bsk_(?:live|test)_[0-9A-Za-z]{50}\b/;
+export const API_KEY_PATTERN = /sk_(?:live|test)_[0-9A-Za-z]{50}(?![0-9A-Za-z])/;
 
 /** A key that passed the strict format check. */
 export interface ParsedApiKey {

@@ -29,7 +29,7 @@ const RULES: Readonly<Record<KeyStatus, StatusRule>> = Object.freeze({
   },
   revoqued: {
     label: 'SUSPENDED',
-    message: 'This API key is revoqued. Regenerate it if you still need the integration.',
+    message: 'This API key is revoked. Regenerate it if you still need the integration.',
   },
   locked: { label: 'SUSPENDED', message: 'This API key is locked. Contact support.' },
   expired: { label: 'EXPIRED', message: 'This API key is expired. Regenerate it.' },

@@ -427,6 +427,19 @@ describe.each(ADAPTERS)('throttling failed attempts on $name', (adapter) => {
     expect(JSON.parse(response.body).error.code).toBe('ERR_INTERNAL');
   });
 
+  it('answers forgeries with a generic 500 and no Argon2 run when the clock gives an invalid Date', async () => {
+    const valid = await issue('victim');
+    auth = createApiKeyAuth({ store, clock: () => new Date(Number.NaN), ...IN_THREAD_ARGON2, throttle: { maxFailuresPerKey: 3 } });
+    app = await adapter.start(auth);
+    const runs = argon2Runs();
+    for (let n = 0; n < 6; n++) {
+      const response = await get(forged(valid, n));
+      expect(response.status).toBe(500);
+      expect(JSON.parse(response.body).error.code).toBe('ERR_INTERNAL');
+    }
+    expect(argon2Runs()).toBe(runs);
+  });
+
   it('does no throttling with throttle: false', async () => {
     const valid = await issue('victim');
     await start({ throttle: false });

@@ -1,10 +1,13 @@
 /**
  * Who hears about a decision: passes and refusals go to the logger's debug level and to the
- * onDecision hook, faults always go to the error level. With neither a debug level nor a hook,
- * passes and refusals are not built at all, which must change nothing anyone can observe.
+ * onDecision hook, faults always go to the error level (once a second per reason). With
+ * neither a debug level nor a hook, passes and refusals are not built at all, which must
+ * change nothing anyone can observe. The logger is read when keyward writes, so a level
+ * changed at runtime applies at once.
  */
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type AuthDecision, type LogFields } from 'keyward';
+import { checksumOf, createApiKeyAuth, createKeyManager, MemoryKeyStore, type AuthDecision, type LogFields } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { bearer } from './helpers/keys.js';
 
@@ -72,7 +75,7 @@ describe('decision reporting', () => {
     expect(lines[0]![1]).toMatchObject({ event: 'keyward.auth', outcome: 'fault', status: 503, reason: 'store_error', lookupId });
   });
 
-  it('does not call a debug method added to the logger after the authenticator was created', async () => {
+  it('calls a debug method added to the logger after the authenticator was created', async () => {
     const { store, key } = await storeWithKey();
     const logger: { debug?: (fields: LogFields, message: string) => void } = {};
     const auth = createApiKeyAuth({ store, logger });
@@ -84,6 +87,104 @@ describe('decision reporting', () => {
     } finally {
       await auth.close();
     }
-    expect(late).toEqual([]);
+    expect(late).toEqual(['keyward: authenticated']);
+  });
+
+  it('follows a pino level changed at runtime, from silent to error and from info to debug', async () => {
+    const { store, key } = await storeWithKey();
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'silent' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const auth = createApiKeyAuth({ store, logger });
+    try {
+      await auth.authenticate({ headers: bearer(key) });
+      logger.level = 'error';
+      store.findByLookupId = () => {
+        throw new Error('connection refused');
+      };
+      await auth.authenticate({ headers: bearer(key) });
+      expect(lines.map((line) => [line.level, line.msg])).toEqual([[50, expect.stringContaining('keyward: store error')]]);
+    } finally {
+      await auth.close();
+    }
+
+    const second = await storeWithKey();
+    lines.length = 0;
+    const infoLogger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const auth2 = createApiKeyAuth({ store: second.store, logger: infoLogger });
+    try {
+      await auth2.authenticate({ headers: bearer(second.key) });
+      expect(lines).toEqual([]);
+      infoLogger.level = 'debug';
+      await auth2.authenticate({ headers: bearer(second.key) });
+    } finally {
+      await auth2.close();
+    }
+    expect(lines.map((line) => [line.level, line.msg])).toEqual([[20, 'keyward: authenticated']]);
+  });
+
+  it('does not build passes for a logger that says its debug level is off', async () => {
+    const { store, key } = await storeWithKey();
+    const asked: string[] = [];
+    const logger = {
+      isLevelEnabled: (level: string) => (asked.push(level), false),
+      debug: () => {
+        throw new Error('debug must not be called while it is off');
+      },
+    };
+    const auth = createApiKeyAuth({ store, logger });
+    try {
+      const result = await auth.authenticate({ headers: bearer(key) });
+      expect(result.ok).toBe(true);
+    } finally {
+      await auth.close();
+    }
+    expect(asked).toEqual(['debug']);
+  });
+
+  it('logs one error line a second for forged keys aimed at a row whose hash is corrupt', async () => {
+    const { store, key, lookupId } = await storeWithKey();
+    const row = store.allRows()[0]!;
+    await store.modify(row.id, () => ({ key_hash: '$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA' }));
+    const lines: Line[] = [];
+    const auth = createApiKeyAuth({ store, logger: { error: (fields, message) => void lines.push(['error', fields, message]) } });
+    const statuses: number[] = [];
+    try {
+      for (let i = 0; i < 30; i++) {
+        const head = key.slice(0, 20) + String(i).padStart(32, 'Q');
+        const result = await auth.authenticate({ headers: bearer(head + checksumOf(head)), remoteAddress: '192.0.2.9' });
+        statuses.push(result.ok ? 200 : result.response.status);
+      }
+    } finally {
+      await auth.close();
+    }
+    expect(new Set(statuses)).toEqual(new Set([500]));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]![1]).toMatchObject({ outcome: 'fault', status: 500, reason: 'stored_hash_unparseable', lookupId });
+  });
+
+  it('tells an operator with an error-and-warn logger about a status keyward does not know', async () => {
+    const { store, key, keyId, lookupId } = await storeWithKey();
+    await store.modify(keyId, () => ({ status: 'Active' }));
+    const lines: Line[] = [];
+    const logger = {
+      warn: (fields: LogFields, message: string) => void lines.push(['warn', fields, message]),
+      error: (fields: LogFields, message: string) => void lines.push(['error', fields, message]),
+    };
+    const auth = createApiKeyAuth({ store, logger });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const result = await auth.authenticate({ headers: bearer(key) });
+        expect(result.ok === false && result.response.status).toBe(403);
+      }
+    } finally {
+      await auth.close();
+    }
+    expect(lines).toEqual([
+      [
+        'warn',
+        { event: 'keyward.unknown_status', keyId, accountId: 'acct_1', lookupId, environment: 'production', storedStatus: 'Active' },
+        `keyward: key ${keyId} has a status keyward does not know; refused with 403`,
+      ],
+    ]);
   });
 });

@@ -127,6 +127,21 @@ describe('API_KEY_PATTERN', () => {
     expect(`token=${key};`.match(API_KEY_PATTERN)?.[0]).toBe(key);
     expect(API_KEY_PATTERN.test(key.slice(0, -1))).toBe(false);
   });
+
+  it.each([
+    ['a URL-encoded query', (key: string) => `/v1/sms?api_key%3D${key}&to=1`],
+    ['a word glued before it', (key: string) => `KEY_${key}`],
+    ['an underscore suffix after it', (key: string) => `${key}_old`],
+    ['a line of JSON', (key: string) => `{"key":"${key}"}`],
+  ])('finds a key in %s', (_name, wrap) => {
+    const { key } = generateApiKey('production');
+    expect(wrap(key).match(API_KEY_PATTERN)?.[0]).toBe(key);
+  });
+
+  it('does not match a key with more base62 characters glued after it', () => {
+    const { key } = generateApiKey('production');
+    expect(API_KEY_PATTERN.test(`${key}x`)).toBe(false);
+  });
 });
 
 describe('checksumOf', () => {

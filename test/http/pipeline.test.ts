@@ -30,7 +30,7 @@ const INVALID_HEADERS = {
 const STATUS_MESSAGES: Record<string, string> = {
   pending_validation: 'This API key is pending validation. Contact your account manager to activate it.',
   suspended: 'This API key is suspended. Contact your account manager.',
-  revoqued: 'This API key is revoqued. Regenerate it if you still need the integration.',
+  revoqued: 'This API key is revoked. Regenerate it if you still need the integration.',
   locked: 'This API key is locked. Contact support.',
   expired: 'This API key is expired. Regenerate it.',
   rejected: 'This API key is rejected. Contact your account manager.',
