@@ -452,11 +452,11 @@ class Pipeline {
 
   /**
    * A 403 for a status keyward does not know is a refusal, not a fault, but it means a row
-   * was written wrong: the operator hears of it at warn (once a second at most), whatever
-   * the debug level.
+   * was written wrong: the operator hears of it at warn (once a second per row at most),
+   * whatever the debug level.
    */
   private unknownStatusSeen(row: ApiKeyRow, facts: Facts): void {
-    const skipped = this.faultSampler.admit('unknown_status');
+    const skipped = this.faultSampler.admit(`unknown_status:${row.id}`);
     if (skipped === undefined) return;
     const stored = typeof row.status === 'string' ? row.status.slice(0, 40) : row.status === null ? null : typeof row.status;
     const fields = { event: 'keyward.unknown_status', ...facts, storedStatus: stored, ...(skipped > 0 ? { skipped } : {}) };
