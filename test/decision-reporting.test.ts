@@ -7,7 +7,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { checksumOf, createApiKeyAuth, createKeyManager, MemoryKeyStore, type AuthDecision, type LogFields } from 'keyward';
+import { checksumOf, createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth, type AuthDecision, type LogFields } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { bearer } from './helpers/keys.js';
 
@@ -18,6 +18,16 @@ async function storeWithKey() {
 }
 
 type Line = [level: string, fields: LogFields, message: string];
+
+/** Authenticates the key once, expects it to pass, and closes the authenticator. */
+async function passOnceThenClose(auth: ApiKeyAuth, key: string): Promise<void> {
+  try {
+    const result = await auth.authenticate({ headers: bearer(key) });
+    expect(result.ok).toBe(true);
+  } finally {
+    await auth.close();
+  }
+}
 
 describe('decision reporting', () => {
   it('logs a pass and a refusal at debug to a logger that has only a debug level', async () => {
@@ -81,12 +91,7 @@ describe('decision reporting', () => {
     const auth = createApiKeyAuth({ store, logger });
     const late: string[] = [];
     logger.debug = (_fields, message) => void late.push(message);
-    try {
-      const result = await auth.authenticate({ headers: bearer(key) });
-      expect(result.ok).toBe(true);
-    } finally {
-      await auth.close();
-    }
+    await passOnceThenClose(auth, key);
     expect(late).toEqual(['keyward: authenticated']);
   });
 
@@ -132,12 +137,7 @@ describe('decision reporting', () => {
       },
     };
     const auth = createApiKeyAuth({ store, logger });
-    try {
-      const result = await auth.authenticate({ headers: bearer(key) });
-      expect(result.ok).toBe(true);
-    } finally {
-      await auth.close();
-    }
+    await passOnceThenClose(auth, key);
     expect(asked).toEqual(['debug']);
   });
 
