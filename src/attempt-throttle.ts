@@ -182,8 +182,7 @@ export class AttemptThrottle {
    */
   #suspicion(client: string | undefined, credential: string, now: number): 'lasting' | 'busy' | undefined {
     if (client === undefined) return 'lasting';
-    const window = this.#byClient.get(client);
-    if (window && now - window.start < this.#limits.windowMs) return 'lasting';
+    if (this.#leftIn(this.#byClient.get(client), now) > 0) return 'lasting';
     const pending = this.#clientInFlight.get(client);
     return pending !== undefined && (pending.size > 1 || !pending.has(credential)) ? 'busy' : undefined;
   }
@@ -210,13 +209,24 @@ export class AttemptThrottle {
     if (client !== undefined) this.#count(this.#byClient, this.#counterKeyOf(client), now);
   }
 
+  /**
+   * Milliseconds left in a counting window, or 0 once it has ended. A window that starts after
+   * `now` was opened while the clock ran ahead and has since been set back: it counts as ended,
+   * or a client would wait out the clock's whole error (a year, say) instead of a window.
+   */
+  #leftIn(window: Window | undefined, now: number): number {
+    if (window === undefined) return 0;
+    const elapsed = now - window.start;
+    return elapsed >= 0 && elapsed < this.#limits.windowMs ? this.#limits.windowMs - elapsed : 0;
+  }
+
   #counterKeyOf(address: string): string {
     return clientCounterKey(address, this.#limits.ipv6PrefixLength);
   }
 
   #count(windows: LRUCache<string, Window>, id: string, now: number): void {
     const current = windows.get(id);
-    if (current && now - current.start < this.#limits.windowMs) {
+    if (current && this.#leftIn(current, now) > 0) {
       current.failures++;
     } else {
       windows.set(id, { start: now, failures: 1 });
@@ -232,7 +242,7 @@ export class AttemptThrottle {
     now: number,
   ): number {
     const window = windows.get(id);
-    const left = window ? window.start + this.#limits.windowMs - now : 0;
+    const left = this.#leftIn(window, now);
     const failures = left > 0 ? window!.failures : 0;
     if (failures >= max) return Math.ceil(left / 1000);
     const pending = inFlight.get(id);

@@ -186,8 +186,10 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
 
   const argon2Pool = resolveArgon2Pool(options.argon2Pool);
 
-  if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null)) {
-    invalidOption('"logger" must be an object with debug, info, warn and error methods.');
+  // A function with level methods (a callable logger) is as good as an object.
+  const loggerKind = typeof options.logger;
+  if (options.logger !== undefined && ((loggerKind !== 'object' && loggerKind !== 'function') || options.logger === null)) {
+    invalidOption('"logger" must be an object (or a function) with any of the debug, info, warn and error methods.');
   }
   assertOptionalFunction(options.onDecision, 'onDecision');
   assertOptionalFunction(options.errorBody, 'errorBody');

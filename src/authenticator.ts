@@ -192,12 +192,18 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     close: async () => {
       await rehasher?.settle();
       await Promise.all([usage.close(), pool?.close()]);
+      pipeline.flushLogs();
     },
   };
 }
 
 class Pipeline {
-  private readonly faultSampler = new LogSampler(1_000);
+  // Once it exists, anyone can repeat a fault at request rate (a full queue, a database
+  // outage, forged keys aimed at a corrupt row), and a failing hook or a row with an unknown
+  // status at the rate of requests: each kind of line is written once a second at most, and
+  // how many were held back is written when the second is over.
+  private readonly errorLines = new LogSampler(1_000, (kind, skipped) => this.heldBack('error', kind, skipped));
+  private readonly warnLines = new LogSampler(1_000, (kind, skipped) => this.heldBack('warn', kind, skipped));
 
   constructor(
     private readonly settings: ResolvedAuthOptions,
@@ -429,15 +435,9 @@ class Pipeline {
 
   private report(decision: AuthDecision): void {
     if (decision.outcome === 'fault') {
-      // Once a fault exists, anyone can cause it at request rate (a full queue, a database
-      // outage, forged keys for a corrupt row's lookup id), so faults are logged once a second
-      // per reason, and per row for a corrupt one, with how many were held back; the hook
-      // still sees each one.
-      const skipped = this.faultSampler.admit(sampleKeyOf(decision));
-      if (skipped !== undefined) {
-        const fields = skipped > 0 ? { event: 'keyward.auth', ...decision, skipped } : { event: 'keyward.auth', ...decision };
-        this.logger.error(fields, describeFault(decision));
-      }
+      // Once a second per reason (per row and problem for a corrupt row); the hook still
+      // sees each one.
+      if (this.errorLines.admit(kindOfFault(decision))) this.logger.error({ event: 'keyward.auth', ...decision }, describeFault(decision));
     } else {
       this.logger.debug({ event: 'keyward.auth', ...decision }, `keyward: ${decision.reason}`);
     }
@@ -456,15 +456,26 @@ class Pipeline {
    * whatever the debug level.
    */
   private unknownStatusSeen(row: ApiKeyRow, facts: Facts): void {
-    const skipped = this.faultSampler.admit(`unknown_status:${row.id}`);
-    if (skipped === undefined) return;
+    if (!this.warnLines.admit(`unknown_status:${row.id}`)) return;
     const stored = typeof row.status === 'string' ? row.status.slice(0, 40) : row.status === null ? null : typeof row.status;
-    const fields = { event: 'keyward.unknown_status', ...facts, storedStatus: stored, ...(skipped > 0 ? { skipped } : {}) };
+    const fields = { event: 'keyward.unknown_status', ...facts, storedStatus: stored };
     this.logger.warn(fields, `keyward: key ${facts.keyId} has a status keyward does not know; refused with 403`);
   }
 
   private hookFailed(error: unknown): void {
+    if (!this.warnLines.admit('hook_failed')) return;
     this.logger.warn({ event: 'keyward.hook_failed', error: describeError(error) }, 'keyward: onDecision failed');
+  }
+
+  /** The count of one kind of line held back during a second, once that second is over. */
+  private heldBack(level: 'error' | 'warn', kind: string, skipped: number): void {
+    this.logger[level]({ event: 'keyward.log_held_back', kind, skipped }, `keyward: ${skipped} more "${kind}" lines in the last second were not logged`);
+  }
+
+  /** Writes the counts still held back; on close(). */
+  flushLogs(): void {
+    this.errorLines.flush();
+    this.warnLines.flush();
   }
 }
 
@@ -505,14 +516,15 @@ function validNow(clock: () => Date): Date {
 }
 
 /**
- * What fault lines are counted under: the reason, and for a corrupt row also the row and what
- * is wrong with it, so each problem of each corrupt row is named at least once a second. Rows
- * are the store's own, so this stays as small as the number of corrupt rows.
+ * What fault lines are counted under: the reason, and for a corrupt row also what is wrong
+ * with it and the row's own id, so each problem of each corrupt row is named at least once a
+ * second. A row without a usable id counts under its problem alone: the lookup id is the
+ * caller's choice, and a line per forged lookup id would be the very flood this prevents.
  */
-function sampleKeyOf(decision: AuthDecision): string {
+function kindOfFault(decision: AuthDecision): string {
   const perRow = decision.reason === 'stored_hash_unparseable' || decision.reason === 'stored_row_invalid';
   if (!perRow) return decision.reason;
-  return `${decision.reason}:${decision.keyId ?? decision.lookupId ?? ''}:${decision.detail ?? ''}`;
+  return `${decision.reason}:${decision.detail ?? ''}${decision.keyId === undefined ? '' : `:${decision.keyId}`}`;
 }
 
 function describeFault(decision: AuthDecision): string {

@@ -32,8 +32,9 @@ export const KEY_LENGTH = PREFIX_LENGTH + BODY_LENGTH;
 /**
  * Matches a keyward key anywhere in a text, for secret scanners. A match still has to pass
  * {@link parseApiKey} (the checksum) before it is reported as a real key. Nothing is asked of
- * the character before a key, so one glued to a word (`KEY_sk_live_…`) or to an encoded `=`
- * (`api_key%3Dsk_live_…`) is found; after it, only another base62 character stops a match.
+ * the characters around a key, so one glued to a word (`KEY_sk_live_…`, `…_old`), to an
+ * encoded `=` (`api_key%3Dsk_live_…`) or to another key is found: the checksum, not a word
+ * boundary, tells keys from text that only looks like one.
  *
  * @example
  * ```ts
@@ -42,7 +43,7 @@ export const KEY_LENGTH = PREFIX_LENGTH + BODY_LENGTH;
  * }
  * ```
  */
-export const API_KEY_PATTERN = /sk_(?:live|test)_[0-9A-Za-z]{50}(?![0-9A-Za-z])/;
+export const API_KEY_PATTERN = /sk_(?:live|test)_[0-9A-Za-z]{50}/;
 
 /** A key that passed the strict format check. */
 export interface ParsedApiKey {

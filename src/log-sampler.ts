@@ -2,32 +2,56 @@
  * Lets one log line per key through per interval and counts the ones it holds back. Meant for
  * events an outsider can trigger at request rate, such as a full Argon2 queue or a database
  * outage, where one line per request would flood the app's logs.
+ *
+ * Each window is a timer, not a comparison with the wall clock, so a clock stepped back
+ * cannot silence lines for the length of the step. When a window ends, its held-back count
+ * is reported through `onHeldBack` (once the burst is over, not with the next line, which may
+ * come days later) and the key is forgotten: only keys seen within the last interval are
+ * held in memory.
  */
 export class LogSampler {
   readonly #intervalMs: number;
-  readonly #now: () => number;
-  // Keyed by a closed set of reasons, so it stays a handful of entries.
-  readonly #windows = new Map<string, { openedAt: number; skipped: number }>();
+  readonly #onHeldBack: (key: string, skipped: number) => void;
+  readonly #windows = new Map<string, { skipped: number; timer: NodeJS.Timeout }>();
 
-  constructor(intervalMs: number, now: () => number = Date.now) {
+  /**
+   * @param intervalMs - how long a window lasts.
+   * @param onHeldBack - called when a window that held lines back ends, with its count.
+   */
+  constructor(intervalMs: number, onHeldBack: (key: string, skipped: number) => void) {
     this.#intervalMs = intervalMs;
-    this.#now = now;
+    this.#onHeldBack = onHeldBack;
   }
 
   /**
-   * Asks whether a line for `key` may be written now.
-   *
-   * @returns the number of lines held back since the last one let through (0 for none), or
-   *   undefined when this line is to be held back too.
+   * Asks whether a line for `key` may be written now: true for the first line of a window,
+   * false (and counted) for the others.
    */
-  admit(key: string): number | undefined {
-    const now = this.#now();
-    const window = this.#windows.get(key);
-    if (window && now - window.openedAt < this.#intervalMs) {
-      window.skipped++;
-      return undefined;
+  admit(key: string): boolean {
+    const open = this.#windows.get(key);
+    if (open) {
+      open.skipped++;
+      return false;
     }
-    this.#windows.set(key, { openedAt: now, skipped: 0 });
-    return window?.skipped ?? 0;
+    const window = {
+      skipped: 0,
+      timer: setTimeout(() => {
+        this.#windows.delete(key);
+        if (window.skipped > 0) this.#onHeldBack(key, window.skipped);
+      }, this.#intervalMs),
+    };
+    // An open window is no reason to keep the process alive; flush() reports what it holds.
+    window.timer.unref();
+    this.#windows.set(key, window);
+    return true;
+  }
+
+  /** Reports every count still held back now, and ends every window. */
+  flush(): void {
+    for (const [key, window] of this.#windows) {
+      clearTimeout(window.timer);
+      if (window.skipped > 0) this.#onHeldBack(key, window.skipped);
+    }
+    this.#windows.clear();
   }
 }

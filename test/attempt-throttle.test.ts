@@ -440,6 +440,19 @@ describe.each(ADAPTERS)('throttling failed attempts on $name', (adapter) => {
     expect(argon2Runs()).toBe(runs);
   });
 
+  it('ends a window the clock opened while it ran a year ahead once the clock is set back', async () => {
+    const valid = await issue('victim');
+    await start({ throttle: { maxFailuresPerKey: 3, maxFailuresPerClient: 3, windowMs: 60_000 } });
+    const setBack = now;
+    now += 365 * 24 * 3_600_000;
+    for (let n = 0; n < 3; n++) expect((await get(forged(valid, n))).status).toBe(401);
+    expect((await get(forged(valid, 3))).status).toBe(429);
+    now = setBack;
+    const response = await get(forged(valid, 4));
+    expect(response.status).toBe(401);
+    expect(response.headers['retry-after']).toBeUndefined();
+  });
+
   it('does no throttling with throttle: false', async () => {
     const valid = await issue('victim');
     await start({ throttle: false });

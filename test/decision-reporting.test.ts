@@ -95,6 +95,15 @@ describe('decision reporting', () => {
     expect(late).toEqual(['keyward: authenticated']);
   });
 
+  it('accepts a logger that is a function with level methods', async () => {
+    const { store, key } = await storeWithKey();
+    const messages: string[] = [];
+    const logger = Object.assign(() => {}, { debug: (_fields: LogFields, message: string) => void messages.push(message) });
+    const auth = createApiKeyAuth({ store, logger });
+    await passOnceThenClose(auth, key);
+    expect(messages).toEqual(['keyward: authenticated']);
+  });
+
   it('follows a pino level changed at runtime, from silent to error and from info to debug', async () => {
     const { store, key } = await storeWithKey();
     const lines: { level: number; msg: string }[] = [];
@@ -158,8 +167,10 @@ describe('decision reporting', () => {
       await auth.close();
     }
     expect(new Set(statuses)).toEqual(new Set([500]));
-    expect(lines).toHaveLength(1);
+    // The fault once, then (written by close()) how many lines were held back.
+    expect(lines).toHaveLength(2);
     expect(lines[0]![1]).toMatchObject({ outcome: 'fault', status: 500, reason: 'stored_hash_unparseable', lookupId });
+    expect(lines[1]![1]).toMatchObject({ event: 'keyward.log_held_back', skipped: 29 });
   });
 
   it('tells an operator with an error-and-warn logger about a status keyward does not know', async () => {
@@ -184,6 +195,11 @@ describe('decision reporting', () => {
         'warn',
         { event: 'keyward.unknown_status', keyId, accountId: 'acct_1', lookupId, environment: 'production', storedStatus: 'Active' },
         `keyward: key ${keyId} has a status keyward does not know; refused with 403`,
+      ],
+      [
+        'warn',
+        { event: 'keyward.log_held_back', kind: `unknown_status:${keyId}`, skipped: 2 },
+        `keyward: 2 more "unknown_status:${keyId}" lines in the last second were not logged`,
       ],
     ]);
   });

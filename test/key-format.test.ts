@@ -138,9 +138,12 @@ describe('API_KEY_PATTERN', () => {
     expect(wrap(key).match(API_KEY_PATTERN)?.[0]).toBe(key);
   });
 
-  it('does not match a key with more base62 characters glued after it', () => {
-    const { key } = generateApiKey('production');
-    expect(API_KEY_PATTERN.test(`${key}x`)).toBe(false);
+  it('finds a key with letters glued after it, and both of two keys glued together', () => {
+    const first = generateApiKey('production').key;
+    const second = generateApiKey('sandbox').key;
+    expect(`${first}abc`.match(API_KEY_PATTERN)?.[0]).toBe(first);
+    const found = [...`${first}${second}`.matchAll(new RegExp(API_KEY_PATTERN, 'g'))].map((match) => match[0]);
+    expect(found).toEqual([first, second]);
   });
 });
 
