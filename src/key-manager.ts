@@ -32,7 +32,11 @@ export interface KeyManagerOptions {
   argon2?: Argon2Params;
   /** Key type of issued keys unless `issue` names one. @default 'sms_api' */
   defaultKeyType?: string;
-  /** The current time. @default () => new Date() */
+  /**
+   * The current time. A call reads it once, before it writes anything; a value that is not a
+   * valid Date fails that call with `ERR_OPTIONS_INVALID` (500) and nothing is written.
+   * @default () => new Date()
+   */
   clock?: () => Date;
   /**
    * Pepper new hashes are written with (`pepper.current`); give the authenticators the same
@@ -205,9 +209,15 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   }
   assertOptionalFunction(options.clock, 'clock');
   const clock = options.clock ?? (() => new Date());
+  // An invalid Date would be stored as it is (a card's createdAt null on MemoryKeyStore, a
+  // store fault quoting the value on PostgreSQL) and makes every expiry comparison false.
+  const now = (): Date => {
+    const time = clock();
+    if (!(time instanceof Date) || Number.isNaN(time.getTime())) throw badClock();
+    return time;
+  };
   const box = options.webhookKeys === undefined ? undefined : createSecretBox(options.webhookKeys);
   const { store } = options;
-  const card = (row: ApiKeyRow) => toCard(row, clock());
 
   // A key id that could never have been stored is unknown without asking the store, which
   // might fail on it (PostgreSQL refuses NUL) instead of answering "no such key".
@@ -228,6 +238,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   return {
     async issue(given) {
       const input = checkedIssueInput(given);
+      const at = now();
       // The store enforces this too (two racing issues); asking first spares an Argon2 run.
       if (await store.findLive(input.accountId, input.environment)) throw exists();
       const generated = generateApiKey(input.environment);
@@ -237,7 +248,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         key_type: input.keyType ?? defaultKeyType,
         status: input.status ?? 'allowed',
         environment: input.environment,
-        created_at: clock(),
+        created_at: at,
         last_used_at: null,
         expires_at: input.expiresAt,
         soft_deleted: false,
@@ -250,23 +261,27 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         webhook_basic_auth_password_sealed: null,
       };
       await store.insert(row);
-      return { key: generated.key, card: card(row) };
+      return { key: generated.key, card: toCard(row, at) };
     },
 
     async describe(keyId) {
       if (!isPossibleKeyId(keyId)) return null;
+      const at = now();
       const row = await store.findById(keyId);
-      return row ? card(row) : null;
+      return row ? toCard(row, at) : null;
     },
 
     async describeAccount(accountId, environment) {
       assertAccountId(accountId);
       assertEnvironment(environment);
+      const at = now();
       const row = await store.findLive(accountId, environment);
-      return row ? card(row) : null;
+      return row ? toCard(row, at) : null;
     },
 
     async regenerate(keyId) {
+      // Read before the Argon2 run, so a bad clock costs none; the expiry is judged at it too.
+      const at = now();
       const before = await liveRow(keyId);
       const generated = generateApiKey(before.environment);
       // Hash outside the store's critical section: Argon2 is slow and needs no lock.
@@ -281,15 +296,15 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
           // The status and a passed expiry are lifted on their own: a date still ahead is the
           // key's agreed lifetime, whatever its status, and stays.
           ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed' } : {}),
-          ...(isPast(current.expires_at, clock()) ? { expires_at: null } : {}),
+          ...(isPast(current.expires_at, at) ? { expires_at: null } : {}),
         };
       });
       if (!after) throw notFound();
-      return { key: generated.key, card: card(after) };
+      return { key: generated.key, card: toCard(after, at) };
     },
 
     async revoke(keyId) {
-      await change(keyId, { revoked_at: clock() });
+      await change(keyId, { revoked_at: now() });
     },
 
     async softDelete(keyId) {
@@ -300,7 +315,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       if (!KEY_STATUSES.includes(status)) {
         throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
       }
-      return card(await change(keyId, { status }));
+      const at = now();
+      return toCard(await change(keyId, { status }), at);
     },
 
     async setWebhook(keyId, settings) {
@@ -320,22 +336,26 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         if (!box) invalidOption('createKeyManager needs "webhookKeys" to store webhook passwords.');
         sealed = box.seal(password);
       }
-      return card(
+      const at = now();
+      return toCard(
         await change(keyId, {
           webhook_url: url,
           webhook_basic_auth_username: username,
           ...(sealed === undefined ? {} : { webhook_basic_auth_password_sealed: sealed }),
         }),
+        at,
       );
     },
 
     async clearWebhook(keyId) {
-      return card(
+      const at = now();
+      return toCard(
         await change(keyId, {
           webhook_url: null,
           webhook_basic_auth_username: null,
           webhook_basic_auth_password_sealed: null,
         }),
+        at,
       );
     },
 
@@ -515,6 +535,14 @@ function noSealingKeys(): ApiKeyAuthError {
     'A webhook password is stored but the manager has no "webhookKeys" to open it.',
     { status: 500, expose: false },
   );
+}
+
+/** The `clock` option gave no valid Date; the message never repeats what it gave. */
+function badClock(): ApiKeyAuthError {
+  return new ApiKeyAuthError('ERR_OPTIONS_INVALID', 'createKeyManager: clock() returned no valid Date.', {
+    status: 500,
+    expose: false,
+  });
 }
 
 function conflict(): ApiKeyAuthError {

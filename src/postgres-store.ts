@@ -13,6 +13,7 @@ import {
 import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './postgres-client.js';
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
+import { completeLogger } from './logger.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
 export { DEFAULT_TABLE, postgresSchemaSql } from './postgres-schema.js';
@@ -298,15 +299,14 @@ function checkedPool(pool: unknown): PgPoolLike {
 /** Makes sure an idle connection's error cannot crash the process. */
 function guardPoolErrors(pool: PgPoolLike, logger: Logger | undefined): void {
   if (pool.listenerCount('error') > 0) return;
+  // A logger that throws, or an async one whose promise rejects, would turn a dropped
+  // connection into a crash here; completeLogger swallows both.
+  const log = completeLogger(logger);
   pool.on('error', (error) => {
-    try {
-      logger?.warn?.(
-        { event: 'keyward.postgres_pool_error', error: describeError(error) },
-        'keyward: an idle PostgreSQL connection failed; the pool opens a new one when needed',
-      );
-    } catch {
-      // A broken logger must not turn a dropped connection into a crash.
-    }
+    log.warn(
+      { event: 'keyward.postgres_pool_error', error: describeError(error) },
+      'keyward: an idle PostgreSQL connection failed; the pool opens a new one when needed',
+    );
   });
 }
 

@@ -4,6 +4,14 @@ import type { PepperRing } from './pepper.js';
 import { HASH_BYTES, SALT_BYTES, parseStoredHash, type Argon2Params, type ParsedArgon2Hash } from './phc.js';
 import type { KeyStore } from './store.js';
 import { describeError } from './describe-error.js';
+import { LogSampler } from './log-sampler.js';
+
+// After a failed rehash, a key is left alone for a minute, then 2, 4, ... up to an hour.
+const BACKOFF_FIRST_MS = 60_000;
+const BACKOFF_MAX_MS = 3_600_000;
+// Keys whose backoff is remembered; past that the oldest failure is forgotten (and that key
+// may cost one early retry), so a store that rejects every write costs bounded memory.
+const BACKOFF_MAX_KEYS = 10_000;
 
 /** What new hashes are written with: the target a stored hash is upgraded to. */
 export interface HashPolicy {
@@ -38,27 +46,44 @@ export function isBelowPolicy(stored: ParsedArgon2Hash, policy: HashPolicy): boo
 /**
  * Upgrades stored hashes after successful verifications, off the request path: one Argon2
  * run and one compare-and-set `store.modify` per key, skipped when the row changed meanwhile
- * (a regenerate or another instance's rehash won). A failure is logged and retried on a
- * later success; it never touches a request.
+ * (a regenerate or another instance's rehash won). A failure (the write rejected, or no pool
+ * thread free) never touches a request: it is logged, at most once a second with a `skipped`
+ * count, and the key is tried again on a success after a backoff, doubling from a minute up
+ * to an hour. Without it, a store that rejects every write (a read-only role) would cost an
+ * Argon2 run per success of every key on old parameters, and starve first-seen
+ * verifications of pool threads.
  */
 export class Rehasher {
   readonly #store: KeyStore;
   readonly #policy: HashPolicy;
   readonly #logger: CompleteLogger;
   readonly #run: typeof computeArgon2id;
+  readonly #now: () => number;
   readonly #pending = new Map<string, Promise<void>>();
+  // Keys whose last rehash failed, oldest failure first.
+  readonly #backoff = new Map<string, { failures: number; retryAt: number }>();
+  readonly #failureLog: LogSampler;
 
   /**
    * @param store - where the row lives.
    * @param policy - parameters and pepper to rehash to.
    * @param logger - where outcomes go (key ids only).
    * @param run - the Argon2 computation; the worker pool in production setups.
+   * @param now - a monotonic clock in milliseconds, for the backoff and the log sampling.
    */
-  constructor(store: KeyStore, policy: HashPolicy, logger: CompleteLogger, run = computeArgon2id) {
+  constructor(
+    store: KeyStore,
+    policy: HashPolicy,
+    logger: CompleteLogger,
+    run = computeArgon2id,
+    now: () => number = () => performance.now(),
+  ) {
     this.#store = store;
     this.#policy = policy;
     this.#logger = logger;
     this.#run = run;
+    this.#now = now;
+    this.#failureLog = new LogSampler(1_000, now);
   }
 
   /**
@@ -70,6 +95,8 @@ export class Rehasher {
    */
   schedule(keyId: string, storedHash: string, secret: string): void {
     if (this.#pending.has(keyId)) return;
+    const backoff = this.#backoff.get(keyId);
+    if (backoff !== undefined && this.#now() < backoff.retryAt) return;
     const parsed = parseStoredHash(storedHash);
     if (!parsed.ok || !isBelowPolicy(parsed.value, this.#policy)) return;
 
@@ -90,12 +117,27 @@ export class Rehasher {
       const written = await this.#store.modify(keyId, (current) =>
         current.key_hash === storedHash ? { key_hash: upgraded } : null,
       );
+      this.#backoff.delete(keyId);
       if (written) this.#logger.info({ event: 'keyward.rehashed', keyId }, `keyward: rehashed key ${keyId}`);
     } catch (error) {
+      const retryInSeconds = this.#recordFailure(keyId) / 1_000;
+      const skipped = this.#failureLog.admit('rehash_failed');
+      if (skipped === undefined) return;
       this.#logger.warn(
-        { event: 'keyward.rehash_failed', keyId, error: describeError(error) },
-        `keyward: could not rehash key ${keyId}; it will be tried again on a later success`,
+        { event: 'keyward.rehash_failed', keyId, error: describeError(error), retryInSeconds, ...(skipped > 0 ? { skipped } : {}) },
+        `keyward: could not rehash key ${keyId}; it will be tried again on a success in ${retryInSeconds} s or later`,
       );
     }
+  }
+
+  /** Records one more failure of the key's rehash; returns how long the key is left alone. */
+  #recordFailure(keyId: string): number {
+    const failures = (this.#backoff.get(keyId)?.failures ?? 0) + 1;
+    const delay = Math.min(BACKOFF_FIRST_MS * 2 ** (failures - 1), BACKOFF_MAX_MS);
+    // Deleted first so the key moves to the end: the map stays ordered by last failure.
+    this.#backoff.delete(keyId);
+    this.#backoff.set(keyId, { failures, retryAt: this.#now() + delay });
+    if (this.#backoff.size > BACKOFF_MAX_KEYS) this.#backoff.delete(this.#backoff.keys().next().value!);
+    return delay;
   }
 }

@@ -12,8 +12,10 @@ describePostgres('createKeyManager over PostgreSQL: argument values the server c
   const table = db.table('keys');
   let manager: KeyManager;
 
+  let store: PostgresKeyStore;
+
   beforeAll(async () => {
-    const store = new PostgresKeyStore({ pool: db.pool(), table });
+    store = new PostgresKeyStore({ pool: db.pool(), table });
     await store.migrate();
     manager = createKeyManager({ store, argon2: TEST_ARGON2 });
     await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
@@ -71,5 +73,20 @@ describePostgres('createKeyManager over PostgreSQL: argument values the server c
       expect(error.status).toBe(404);
       expect((await rejection(manager.regenerate(keyId))).code).toBe('ERR_KEY_NOT_FOUND');
     }
+  });
+
+  it.each([
+    ['an invalid Date', () => new Date(Number.NaN)],
+    ['a number', () => Date.now()],
+  ])('issue and revoke with a clock giving %s throw 500 ERR_OPTIONS_INVALID, not 503, and write no row', async (_name, clock) => {
+    const broken = createKeyManager({ store, argon2: TEST_ARGON2, clock: clock as () => Date });
+    const live = (await db.rows(table)).find((row) => row.revoked_at === null)!;
+    const before = await db.rows(table);
+    for (const attempt of [broken.issue({ accountId: 'acct_clock', environment: 'sandbox' }), broken.revoke(live.id)]) {
+      const error = await rejection(attempt);
+      expect(error).toMatchObject({ code: 'ERR_OPTIONS_INVALID', status: 500, expose: false });
+      expect(error.message).toBe('createKeyManager: clock() returned no valid Date.');
+    }
+    expect(await db.rows(table)).toEqual(before);
   });
 });

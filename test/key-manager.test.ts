@@ -744,3 +744,44 @@ function lyingDate(time: number, claimed: number): Date {
     }
   })(time);
 }
+
+describe('createKeyManager: a clock with no valid Date', () => {
+  const badClocks: [string, () => unknown][] = [
+    ['an invalid Date', () => new Date(Number.NaN)],
+    ['a number', () => Date.now()],
+    ['an ISO string', () => new Date().toISOString()],
+    ['null', () => null],
+  ];
+  const verbs: [string, (m: KeyManager, keyId: string) => Promise<unknown>][] = [
+    ['issue', (m) => m.issue({ accountId: 'acct_new', environment: 'sandbox' })],
+    ['regenerate', (m, keyId) => m.regenerate(keyId)],
+    ['revoke', (m, keyId) => m.revoke(keyId)],
+    ['setStatus', (m, keyId) => m.setStatus(keyId, 'suspended')],
+    ['setWebhook', (m, keyId) => m.setWebhook(keyId, { url: 'https://hooks.example.com/in' })],
+    ['clearWebhook', (m, keyId) => m.clearWebhook(keyId)],
+    ['describe', (m, keyId) => m.describe(keyId)],
+    ['describeAccount', (m) => m.describeAccount('acct_1', 'sandbox')],
+  ];
+
+  describe.each(badClocks)('from %s', (_name, clock) => {
+    it.each(verbs)('%s throws 500 ERR_OPTIONS_INVALID, not exposed, and writes nothing', async (_verb, act) => {
+      const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+      const before = structuredClone(store.allRows());
+      const broken = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: SEALING, clock: clock as () => Date });
+
+      const error = await rejection(act(broken, card.keyId));
+
+      expect(error).toMatchObject({ code: 'ERR_OPTIONS_INVALID', status: 500, expose: false });
+      expect(error.message).toBe('createKeyManager: clock() returned no valid Date.');
+      expect(store.allRows()).toEqual(before);
+    });
+  });
+
+  it('issue reads the clock once: a clock that breaks after that read does not fail the call after its insert', async () => {
+    const times = [new Date('2026-03-01T10:00:00Z')];
+    const once = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => times.shift() ?? new Date(Number.NaN) });
+    const { card } = await once.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    expect(card.createdAt).toEqual(new Date('2026-03-01T10:00:00Z'));
+    expect(store.allRows()[0]!.created_at).toEqual(new Date('2026-03-01T10:00:00Z'));
+  });
+});

@@ -52,6 +52,37 @@ describe('PostgresKeyStore options', () => {
     new PostgresKeyStore({ pool: handled });
     expect(handled.listeners('error')).toEqual([own]);
   });
+
+  it.each([
+    ['whose warn returns a rejected promise', () => ({ warn: () => Promise.reject(new Error('log shipper down')) })],
+    ['whose warn is async and throws', () => ({ warn: async () => { throw new Error('log shipper down'); } })],
+    ['whose warn throws', () => ({ warn: () => { throw new Error('log shipper down'); } })],
+    ['whose warn getter throws', () => Object.defineProperty({}, 'warn', { get: () => { throw new Error('log shipper down'); } })],
+  ])('survives an idle connection error with a logger %s: no throw, no unhandled rejection', async (_name, make) => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const pool = idlePool();
+      new PostgresKeyStore({ pool, logger: make() as never });
+      expect(() => pool.emit('error', new Error('terminating connection due to administrator command'))).not.toThrow();
+      // Unhandled rejections are reported after the microtask queue drains.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
+  it('logs an idle connection error through the logger as it is at write time', () => {
+    const pool = idlePool();
+    const warnings: unknown[] = [];
+    const logger: { warn?: (fields: unknown) => void } = {};
+    new PostgresKeyStore({ pool, logger: logger as never });
+    logger.warn = (fields) => warnings.push(fields);
+    pool.emit('error', Object.assign(new Error('terminating connection'), { code: '57P01' }));
+    expect(warnings).toEqual([{ event: 'keyward.postgres_pool_error', error: 'Error 57P01: terminating connection' }]);
+  });
 });
 
 describe('sql/keyward-schema.sql', () => {
@@ -102,6 +133,28 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
       });
     } finally {
       await pool.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
+
+  it('keeps the process up and logs keyward.postgres_pool_error when an idle connection is terminated and the async logger rejects', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const name = `kw_idle_${db.schema}`;
+      const own = db.pool({ application_name: name, max: 2 });
+      const events: unknown[] = [];
+      const logger = { warn: async (fields: { event?: unknown }) => { events.push(fields.event); throw new Error('log shipper down'); } };
+      const store = new PostgresKeyStore({ pool: own, table: db.table(), logger: logger as never });
+      await store.migrate();
+      expect(own.idleCount).toBeGreaterThan(0);
+      await db.admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [name]);
+      await vi.waitFor(() => expect(events).toContain('keyward.postgres_pool_error'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+      expect(await store.findById('no_such_key')).toBeNull();
+    } finally {
+      process.off('unhandledRejection', record);
     }
   });
 

@@ -1,0 +1,133 @@
+/**
+ * rehashOnSuccess on a store that cannot write (a read-only role): a key whose rehash failed
+ * is left alone for a while, doubling from a minute up to an hour, so it costs one Argon2 run
+ * per backoff rather than one per success; and `keyward.rehash_failed` is logged at most once
+ * a second, with a `skipped` count.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { createApiKeyAuth, createKeyManager } from 'keyward';
+import { Rehasher } from '../src/rehash.js';
+import { completeLogger } from '../src/logger.js';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { CaptureLogger } from './helpers/capture-logger.js';
+import { InstrumentedStore } from './helpers/stores.js';
+import { bearer } from './helpers/keys.js';
+
+const POLICY = { params: { memoryKiB: 512, iterations: 1, parallelism: 1 }, pepper: undefined };
+// A stored hash on weaker parameters than POLICY (m=256), so every success asks for a rehash.
+const OLD_HASH = '$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
+const MINUTE = 60_000;
+
+/** A Rehasher on a store whose writes all fail, with a hand-driven clock and counted Argon2 runs. */
+function failingRehasher(logger = new CaptureLogger()) {
+  const clock = { now: 0 };
+  const store = new InstrumentedStore();
+  const modify = vi.spyOn(store, 'modify').mockRejectedValue(new Error('permission denied for table api_keys'));
+  const run = vi.fn(async () => new Uint8Array(32));
+  const rehasher = new Rehasher(store, POLICY, completeLogger(logger), run, () => clock.now);
+  const succeed = async (keyId: string) => {
+    rehasher.schedule(keyId, OLD_HASH, 'the-verified-secret');
+    await rehasher.settle();
+  };
+  return { clock, modify, run, succeed, logger };
+}
+
+describe('Rehasher backoff after a failed write', () => {
+  it('runs Argon2 once for a key whose write failed, however often it succeeds within a minute', async () => {
+    const { clock, run, modify, succeed } = failingRehasher();
+    for (let i = 0; i < 50; i++) {
+      await succeed('key_1');
+      clock.now += 1_000;
+    }
+    expect(run).toHaveBeenCalledTimes(1);
+    expect(modify).toHaveBeenCalledTimes(1);
+  });
+
+  it('tries the key again after 1, 2, 4 ... minutes, and never waits more than an hour', async () => {
+    const { clock, run, succeed } = failingRehasher();
+    const retriedAt: number[] = [];
+    for (clock.now = 0; clock.now <= 365 * MINUTE; clock.now += MINUTE / 4) {
+      const before = run.mock.calls.length;
+      await succeed('key_1');
+      if (run.mock.calls.length > before) retriedAt.push(clock.now / MINUTE);
+    }
+    // Gaps of 1, 2, 4, 8, 16, 32 minutes, then 60 each time.
+    expect(retriedAt).toEqual([0, 1, 3, 7, 15, 31, 63, 123, 183, 243, 303, 363]);
+  });
+
+  it('forgets the backoff once a rehash of the key is written', async () => {
+    const { clock, run, modify, succeed } = failingRehasher();
+    await succeed('key_1');
+    clock.now = MINUTE;
+    modify.mockImplementation(async () => null);
+    await succeed('key_1');
+    // Back to no backoff: a later failure waits one minute again, not two.
+    modify.mockRejectedValue(new Error('read-only'));
+    clock.now += 1;
+    await succeed('key_1');
+    clock.now += MINUTE;
+    await succeed('key_1');
+    expect(run).toHaveBeenCalledTimes(4);
+  });
+
+  it('backs off each key on its own: a failing key does not delay another', async () => {
+    const { run, succeed } = failingRehasher();
+    await succeed('key_1');
+    await succeed('key_1');
+    await succeed('key_2');
+    expect(run).toHaveBeenCalledTimes(2);
+  });
+
+  it('remembers at most 10,000 keys, forgetting the oldest failure first', async () => {
+    const { run, succeed } = failingRehasher();
+    for (let i = 0; i <= 10_000; i++) await succeed(`key_${i}`);
+    expect(run).toHaveBeenCalledTimes(10_001);
+    await succeed('key_1'); // still remembered
+    expect(run).toHaveBeenCalledTimes(10_001);
+    await succeed('key_0'); // the oldest, forgotten when key_10000 failed
+    expect(run).toHaveBeenCalledTimes(10_002);
+  }, 60_000);
+
+  it('logs keyward.rehash_failed at most once a second, with the count held back', async () => {
+    const { clock, succeed, logger } = failingRehasher();
+    for (let i = 0; i < 20; i++) await succeed(`key_${i}`);
+    clock.now = 999;
+    await succeed('key_20');
+    clock.now = 1_000;
+    await succeed('key_21');
+    const lines = logger.entries.filter((entry) => entry.fields.event === 'keyward.rehash_failed');
+    expect(lines).toHaveLength(2);
+    expect(lines.map((line) => line.level)).toEqual(['warn', 'warn']);
+    expect(lines[0]!.fields).toMatchObject({ keyId: 'key_0', retryInSeconds: 60 });
+    expect(lines[0]!.fields).not.toHaveProperty('skipped');
+    expect(lines[1]!.fields).toMatchObject({ keyId: 'key_21', skipped: 20, retryInSeconds: 60 });
+  });
+});
+
+describe('rehashOnSuccess on a read-only store', () => {
+  it('answers a first-seen key 200, not 503 ERR_OVERLOADED, while an old-hash key is used over and over', async () => {
+    const store = new InstrumentedStore();
+    const old = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_old', environment: 'sandbox' });
+    const fresh = await createKeyManager({ store, argon2: POLICY.params }).issue({ accountId: 'acct_new', environment: 'sandbox' });
+    const modify = vi.spyOn(store, 'modify').mockRejectedValue(new Error('permission denied for table api_keys'));
+    const logger = new CaptureLogger([old.key, fresh.key]);
+    // One thread and no queue: a rehash running when the new key arrives would take its slot.
+    const auth = createApiKeyAuth({ store, logger, argon2: POLICY.params, rehashOnSuccess: true, argon2Pool: { threads: 1, maxQueue: 0 } });
+    try {
+      expect((await auth.authenticate({ headers: bearer(old.key) })).ok).toBe(true);
+      await vi.waitFor(() => expect(modify).toHaveBeenCalledTimes(1));
+      for (let i = 0; i < 200; i++) {
+        const result = await auth.authenticate({ headers: bearer(old.key) });
+        expect(result.ok ? 200 : result.response.status).toBe(200);
+      }
+      const first = await auth.authenticate({ headers: bearer(fresh.key) });
+      expect(first.ok ? 200 : first.response.status).toBe(200);
+    } finally {
+      await auth.close();
+    }
+    // One rehash attempt (one Argon2 run, one write) for the old key, one warn line.
+    expect(modify).toHaveBeenCalledTimes(1);
+    expect(logger.entries.filter((entry) => entry.fields.event === 'keyward.rehash_failed')).toHaveLength(1);
+    logger.assertNoLeaks();
+  });
+});
