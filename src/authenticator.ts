@@ -5,7 +5,7 @@ import { describeError } from './describe-error.js';
 import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
 import { extractCredential, type CredentialFailure, type CredentialRequest } from './extract.js';
 import { parseApiKey, type Environment, type KeyFormatFailure, type ParsedApiKey } from './key-format.js';
-import { LogSampler } from './log-sampler.js';
+import { heldBackLine, LogSampler } from './log-sampler.js';
 import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
@@ -177,10 +177,18 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const throttle = settings.throttle
     ? new AttemptThrottle(settings.throttle, () => validNow(settings.clock).getTime())
     : undefined;
+  // Once it exists, anyone can repeat a fault at request rate (a full queue, a database
+  // outage, forged keys aimed at a corrupt row), and a failing hook, a row with an unknown
+  // status or a failing rehash at the rate of requests: each kind of line is written once a
+  // second at most, and how many were held back when the second is over.
+  const lines: SampledLines = {
+    error: new LogSampler(1_000, heldBackLine(logger.error)),
+    warn: new LogSampler(1_000, heldBackLine(logger.warn)),
+  };
   const rehasher = settings.rehashOnSuccess
-    ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, pool?.run)
+    ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, pool?.run, undefined, lines.warn)
     : undefined;
-  const pipeline = new Pipeline(settings, logger, refusals, verifier, usage, throttle, rehasher);
+  const pipeline = new Pipeline(settings, logger, lines, refusals, verifier, usage, throttle, rehasher);
 
   return {
     authenticate: (request, requirement = {}) => {
@@ -192,22 +200,24 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     close: async () => {
       await rehasher?.settle();
       await Promise.all([usage.close(), pool?.close()]);
-      pipeline.flushLogs();
+      lines.error.flush();
+      lines.warn.flush();
     },
   };
 }
 
+/** The log samplers of one authenticator, per level. */
+interface SampledLines {
+  error: LogSampler;
+  warn: LogSampler;
+}
+
 class Pipeline {
-  // Once it exists, anyone can repeat a fault at request rate (a full queue, a database
-  // outage, forged keys aimed at a corrupt row), and a failing hook or a row with an unknown
-  // status at the rate of requests: each kind of line is written once a second at most, and
-  // how many were held back is written when the second is over.
-  private readonly errorLines = new LogSampler(1_000, (kind, skipped) => this.heldBack('error', kind, skipped));
-  private readonly warnLines = new LogSampler(1_000, (kind, skipped) => this.heldBack('warn', kind, skipped));
 
   constructor(
     private readonly settings: ResolvedAuthOptions,
     private readonly logger: CompleteLogger,
+    private readonly lines: SampledLines,
     private readonly refusals: RefusalFactory,
     private readonly verifier: SecretVerifier,
     private readonly usage: UsageRecorder,
@@ -437,7 +447,7 @@ class Pipeline {
     if (decision.outcome === 'fault') {
       // Once a second per reason (per row and problem for a corrupt row); the hook still
       // sees each one.
-      if (this.errorLines.admit(kindOfFault(decision))) this.logger.error({ event: 'keyward.auth', ...decision }, describeFault(decision));
+      if (this.lines.error.admit(kindOfFault(decision))) this.logger.error({ event: 'keyward.auth', ...decision }, describeFault(decision));
     } else {
       this.logger.debug({ event: 'keyward.auth', ...decision }, `keyward: ${decision.reason}`);
     }
@@ -456,27 +466,17 @@ class Pipeline {
    * whatever the debug level.
    */
   private unknownStatusSeen(row: ApiKeyRow, facts: Facts): void {
-    if (!this.warnLines.admit(`unknown_status:${row.id}`)) return;
+    if (!this.lines.warn.admit(`unknown_status:${row.id}`)) return;
     const stored = typeof row.status === 'string' ? row.status.slice(0, 40) : row.status === null ? null : typeof row.status;
     const fields = { event: 'keyward.unknown_status', ...facts, storedStatus: stored };
     this.logger.warn(fields, `keyward: key ${facts.keyId} has a status keyward does not know; refused with 403`);
   }
 
   private hookFailed(error: unknown): void {
-    if (!this.warnLines.admit('hook_failed')) return;
+    if (!this.lines.warn.admit('hook_failed')) return;
     this.logger.warn({ event: 'keyward.hook_failed', error: describeError(error) }, 'keyward: onDecision failed');
   }
 
-  /** The count of one kind of line held back during a second, once that second is over. */
-  private heldBack(level: 'error' | 'warn', kind: string, skipped: number): void {
-    this.logger[level]({ event: 'keyward.log_held_back', kind, skipped }, `keyward: ${skipped} more "${kind}" lines in the last second were not logged`);
-  }
-
-  /** Writes the counts still held back; on close(). */
-  flushLogs(): void {
-    this.errorLines.flush();
-    this.warnLines.flush();
-  }
 }
 
 /** What the store lookup gave instead of a row: an error, or {@link STORE_TIMEOUT}. */

@@ -1,3 +1,5 @@
+import type { LogFields } from './logger.js';
+
 /**
  * Lets one log line per key through per interval and counts the ones it holds back. Meant for
  * events an outsider can trigger at request rate, such as a full Argon2 queue or a database
@@ -54,4 +56,15 @@ export class LogSampler {
     }
     this.#windows.clear();
   }
+}
+
+/**
+ * The usual `onHeldBack` of a sampler: one `keyward.log_held_back` line, at the level the
+ * held-back lines would have gone to, naming their kind and count.
+ *
+ * @param write - the logger level the sampled lines go to.
+ */
+export function heldBackLine(write: (fields: LogFields, message: string) => void): (kind: string, skipped: number) => void {
+  return (kind, skipped) =>
+    write({ event: 'keyward.log_held_back', kind, skipped }, `keyward: ${skipped} more "${kind}" lines in the last second were not logged`);
 }

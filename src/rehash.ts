@@ -4,7 +4,7 @@ import type { PepperRing } from './pepper.js';
 import { HASH_BYTES, SALT_BYTES, parseStoredHash, type Argon2Params, type ParsedArgon2Hash } from './phc.js';
 import type { KeyStore } from './store.js';
 import { describeError } from './describe-error.js';
-import { LogSampler } from './log-sampler.js';
+import { heldBackLine, LogSampler } from './log-sampler.js';
 
 // After a failed rehash, a key is left alone for a minute, then 2, 4, ... up to an hour.
 const BACKOFF_FIRST_MS = 60_000;
@@ -47,8 +47,8 @@ export function isBelowPolicy(stored: ParsedArgon2Hash, policy: HashPolicy): boo
  * Upgrades stored hashes after successful verifications, off the request path: one Argon2
  * run and one compare-and-set `store.modify` per key, skipped when the row changed meanwhile
  * (a regenerate or another instance's rehash won). A failure (the write rejected, or no pool
- * thread free) never touches a request: it is logged, at most once a second with a `skipped`
- * count, and the key is tried again on a success after a backoff, doubling from a minute up
+ * thread free) never touches a request: it is logged, at most once a second (then a count of
+ * the lines held back), and the key is tried again on a success after a backoff, doubling from a minute up
  * to an hour. Without it, a store that rejects every write (a read-only role) would cost an
  * Argon2 run per success of every key on old parameters, and starve first-seen
  * verifications of pool threads.
@@ -69,7 +69,8 @@ export class Rehasher {
    * @param policy - parameters and pepper to rehash to.
    * @param logger - where outcomes go (key ids only).
    * @param run - the Argon2 computation; the worker pool in production setups.
-   * @param now - a monotonic clock in milliseconds, for the backoff and the log sampling.
+   * @param now - a monotonic clock in milliseconds, for the backoff.
+   * @param failureLog - samples the failure lines; the authenticator shares its own.
    */
   constructor(
     store: KeyStore,
@@ -77,13 +78,14 @@ export class Rehasher {
     logger: CompleteLogger,
     run = computeArgon2id,
     now: () => number = () => performance.now(),
+    failureLog = new LogSampler(1_000, heldBackLine(logger.warn)),
   ) {
     this.#store = store;
     this.#policy = policy;
     this.#logger = logger;
     this.#run = run;
     this.#now = now;
-    this.#failureLog = new LogSampler(1_000, now);
+    this.#failureLog = failureLog;
   }
 
   /**
@@ -121,10 +123,9 @@ export class Rehasher {
       if (written) this.#logger.info({ event: 'keyward.rehashed', keyId }, `keyward: rehashed key ${keyId}`);
     } catch (error) {
       const retryInSeconds = this.#recordFailure(keyId) / 1_000;
-      const skipped = this.#failureLog.admit('rehash_failed');
-      if (skipped === undefined) return;
+      if (!this.#failureLog.admit('rehash_failed')) return;
       this.#logger.warn(
-        { event: 'keyward.rehash_failed', keyId, error: describeError(error), retryInSeconds, ...(skipped > 0 ? { skipped } : {}) },
+        { event: 'keyward.rehash_failed', keyId, error: describeError(error), retryInSeconds },
         `keyward: could not rehash key ${keyId}; it will be tried again on a success in ${retryInSeconds} s or later`,
       );
     }
