@@ -1,4 +1,5 @@
-import { Argon2Pool } from './argon2-pool.js';
+import { Argon2Pool, Argon2PoolBusyError } from './argon2-pool.js';
+import { computeArgon2id } from './hash.js';
 import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
 import { AttemptThrottle, type Attempt } from './attempt-throttle.js';
 import { describeError } from './describe-error.js';
@@ -172,7 +173,12 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const refusals = new RefusalFactory(settings.realm, settings.retryAfterSeconds, settings.errorBody);
   const memo = settings.memo ? new VerificationMemo(settings.memo) : undefined;
   const pool = settings.argon2Pool ? new Argon2Pool(settings.argon2Pool) : undefined;
-  const verifier = new SecretVerifier(memo, pool?.run, settings.pepper);
+  let closed = false;
+  // In-thread, as after close() with a pool: no new Argon2 run once closed (503, retry later).
+  const inThread: typeof computeArgon2id = (...args) =>
+    closed ? Promise.reject(new Argon2PoolBusyError('closed')) : computeArgon2id(...args);
+  const run = pool?.run ?? inThread;
+  const verifier = new SecretVerifier(memo, run, settings.pepper);
   const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, settings.storeTimeoutMs, logger);
   const throttle = settings.throttle
     ? new AttemptThrottle(settings.throttle, () => validNow(settings.clock).getTime())
@@ -186,7 +192,12 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     warn: new LogSampler(1_000, heldBackLine(logger.warn)),
   };
   const rehasher = settings.rehashOnSuccess
-    ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, pool?.run, undefined, lines.warn)
+    ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, {
+        run,
+        idle: () => (pool?.pending ?? 0) === 0,
+        writeTimeoutMs: settings.storeTimeoutMs,
+        failureLog: lines.warn,
+      })
     : undefined;
   const pipeline = new Pipeline(settings, logger, lines, refusals, verifier, usage, throttle, rehasher);
 
@@ -198,6 +209,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     decide: (request, requirement = {}) => pipeline.run(request, requirement),
     flushUsage: () => usage.flush(),
     close: async () => {
+      closed = true;
       await rehasher?.settle();
       await Promise.all([usage.close(), pool?.close()]);
       lines.error.flush();

@@ -96,8 +96,9 @@ export class PostgresKeyStore implements KeyStore {
     this.#table = keyTable(options.table ?? DEFAULT_TABLE);
     this.#timeoutMs = options.statementTimeoutMs ?? 2_000;
     assertInteger(this.#timeoutMs, 'statementTimeoutMs', 1, 600_000);
-    if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null)) {
-      throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"logger" must be an object with a warn method.');
+    const loggerKind = typeof options.logger;
+    if (options.logger !== undefined && ((loggerKind !== 'object' && loggerKind !== 'function') || options.logger === null)) {
+      throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"logger" must be an object (or a function) with a warn method.');
     }
     this.#sql = statements(this.#table.sql);
     guardPoolErrors(this.#pool, options.logger);

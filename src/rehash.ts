@@ -5,13 +5,32 @@ import { HASH_BYTES, SALT_BYTES, parseStoredHash, type Argon2Params, type Parsed
 import type { KeyStore } from './store.js';
 import { describeError } from './describe-error.js';
 import { heldBackLine, LogSampler } from './log-sampler.js';
+import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 
 // After a failed rehash, a key is left alone for a minute, then 2, 4, ... up to an hour.
 const BACKOFF_FIRST_MS = 60_000;
 const BACKOFF_MAX_MS = 3_600_000;
-// Keys whose backoff is remembered; past that the oldest failure is forgotten (and that key
-// may cost one early retry), so a store that rejects every write costs bounded memory.
+// Keys whose backoff is remembered. Once that many are backing off, no other key is rehashed
+// until one of them succeeds: forgetting one instead would let it retry at once and push the
+// next out, so past the bound every key would cost a run per use again.
 const BACKOFF_MAX_KEYS = 10_000;
+
+/** How a {@link Rehasher} runs, beyond its store, policy and logger. */
+export interface RehasherOptions {
+  /** The Argon2 computation; the worker pool in production setups. */
+  run?: typeof computeArgon2id;
+  /**
+   * Whether the Argon2 computation is free now (no verification running or waiting). A rehash
+   * starts only then, so it never takes a queue place from a key's first check.
+   */
+  idle?: () => boolean;
+  /** Longest a rehash's `store.modify` may take before it counts as failed. @default 2000 */
+  writeTimeoutMs?: number;
+  /** A monotonic clock in milliseconds, for the backoff. */
+  now?: () => number;
+  /** Samples the failure lines; the authenticator shares its own. */
+  failureLog?: LogSampler;
+}
 
 /** What new hashes are written with: the target a stored hash is upgraded to. */
 export interface HashPolicy {
@@ -46,7 +65,8 @@ export function isBelowPolicy(stored: ParsedArgon2Hash, policy: HashPolicy): boo
 /**
  * Upgrades stored hashes after successful verifications, off the request path: one Argon2
  * run and one compare-and-set `store.modify` per key, skipped when the row changed meanwhile
- * (a regenerate or another instance's rehash won). A failure (the write rejected, or no pool
+ * (a regenerate or another instance's rehash won). One runs at a time, and only while the
+ * Argon2 computation is idle. A failure (the write rejected or too slow, or no pool
  * thread free) never touches a request: it is logged, at most once a second (then a count of
  * the lines held back), and the key is tried again on a success after a backoff, doubling from a minute up
  * to an hour. Without it, a store that rejects every write (a read-only role) would cost an
@@ -58,9 +78,11 @@ export class Rehasher {
   readonly #policy: HashPolicy;
   readonly #logger: CompleteLogger;
   readonly #run: typeof computeArgon2id;
+  readonly #idle: () => boolean;
+  readonly #writeDeadline: SharedDeadline;
   readonly #now: () => number;
   readonly #pending = new Map<string, Promise<void>>();
-  // Keys whose last rehash failed, oldest failure first.
+  // Keys whose last rehash failed.
   readonly #backoff = new Map<string, { failures: number; retryAt: number }>();
   readonly #failureLog: LogSampler;
 
@@ -68,24 +90,18 @@ export class Rehasher {
    * @param store - where the row lives.
    * @param policy - parameters and pepper to rehash to.
    * @param logger - where outcomes go (key ids only).
-   * @param run - the Argon2 computation; the worker pool in production setups.
-   * @param now - a monotonic clock in milliseconds, for the backoff.
-   * @param failureLog - samples the failure lines; the authenticator shares its own.
+   * @param options - the Argon2 computation, when it is idle, the write timeout, a clock and
+   *   a log sampler; see {@link RehasherOptions}.
    */
-  constructor(
-    store: KeyStore,
-    policy: HashPolicy,
-    logger: CompleteLogger,
-    run = computeArgon2id,
-    now: () => number = () => performance.now(),
-    failureLog = new LogSampler(1_000, heldBackLine(logger.warn)),
-  ) {
+  constructor(store: KeyStore, policy: HashPolicy, logger: CompleteLogger, options: RehasherOptions = {}) {
     this.#store = store;
     this.#policy = policy;
     this.#logger = logger;
-    this.#run = run;
-    this.#now = now;
-    this.#failureLog = failureLog;
+    this.#run = options.run ?? computeArgon2id;
+    this.#idle = options.idle ?? (() => true);
+    this.#writeDeadline = new SharedDeadline(options.writeTimeoutMs ?? 2_000);
+    this.#now = options.now ?? (() => performance.now());
+    this.#failureLog = options.failureLog ?? new LogSampler(1_000, heldBackLine(logger.warn));
   }
 
   /**
@@ -96,9 +112,11 @@ export class Rehasher {
    * @param secret - the verified secret part; held only until the new hash is computed.
    */
   schedule(keyId: string, storedHash: string, secret: string): void {
-    if (this.#pending.has(keyId)) return;
+    // One at a time, and never while a verification runs or waits: a rehash only improves a
+    // stored hash, and the next success will offer it again.
+    if (this.#pending.size > 0 || !this.#idle()) return;
     const backoff = this.#backoff.get(keyId);
-    if (backoff !== undefined && this.#now() < backoff.retryAt) return;
+    if (backoff === undefined ? this.#backoff.size >= BACKOFF_MAX_KEYS : this.#now() < backoff.retryAt) return;
     const parsed = parseStoredHash(storedHash);
     if (!parsed.ok || !isBelowPolicy(parsed.value, this.#policy)) return;
 
@@ -116,9 +134,11 @@ export class Rehasher {
       const { params, pepper } = this.#policy;
       const peppered = pepper ? { id: pepper.currentId, secret: pepper.current } : undefined;
       const upgraded = await hashSecret(secret, params, peppered, this.#run);
-      const written = await this.#store.modify(keyId, (current) =>
-        current.key_hash === storedHash ? { key_hash: upgraded } : null,
+      const written = await this.#writeDeadline.race(
+        this.#store.modify(keyId, (current) => (current.key_hash === storedHash ? { key_hash: upgraded } : null)),
       );
+      // A stuck store must not hold close() or keep the key marked as under way.
+      if (written === TIMED_OUT) throw new Error('store.modify did not finish within the store timeout');
       this.#backoff.delete(keyId);
       if (written) this.#logger.info({ event: 'keyward.rehashed', keyId }, `keyward: rehashed key ${keyId}`);
     } catch (error) {
@@ -135,10 +155,7 @@ export class Rehasher {
   #recordFailure(keyId: string): number {
     const failures = (this.#backoff.get(keyId)?.failures ?? 0) + 1;
     const delay = Math.min(BACKOFF_FIRST_MS * 2 ** (failures - 1), BACKOFF_MAX_MS);
-    // Deleted first so the key moves to the end: the map stays ordered by last failure.
-    this.#backoff.delete(keyId);
     this.#backoff.set(keyId, { failures, retryAt: this.#now() + delay });
-    if (this.#backoff.size > BACKOFF_MAX_KEYS) this.#backoff.delete(this.#backoff.keys().next().value!);
     return delay;
   }
 }

@@ -156,6 +156,19 @@ describe('authenticator with the Argon2 pool', () => {
     expect(late.response.status).toBe(503);
     expect(process.getActiveResourcesInfo()).not.toContain('MessagePort');
   });
+
+  it('answers 503 ERR_OVERLOADED for a first-seen key after close() with argon2Pool: false too', async () => {
+    const { store, key } = await issueKey();
+    const auth = createApiKeyAuth({ store, argon2Pool: false });
+    expect((await auth.authenticate(bearer(key))).ok).toBe(true);
+
+    await auth.close();
+
+    expect((await auth.authenticate(bearer(key))).ok).toBe(true);
+    const late = refusal(await auth.authenticate(bearer(wrongSecretOf(key))));
+    expect(late.error.code).toBe('ERR_OVERLOADED');
+    expect(late.response.status).toBe(503);
+  });
 });
 
 describe('argon2Pool option checks', () => {

@@ -74,6 +74,15 @@ describe('PostgresKeyStore options', () => {
     }
   });
 
+  it('accepts a logger that is a function with a warn method, and logs through it', () => {
+    const pool = idlePool();
+    const warnings: unknown[] = [];
+    const logger = Object.assign(() => {}, { warn: (fields: unknown) => void warnings.push(fields) });
+    new PostgresKeyStore({ pool, logger });
+    pool.emit('error', Object.assign(new Error('terminating connection'), { code: '57P01' }));
+    expect(warnings).toEqual([{ event: 'keyward.postgres_pool_error', error: 'Error 57P01: terminating connection' }]);
+  });
+
   it('logs an idle connection error through the logger as it is at write time', () => {
     const pool = idlePool();
     const warnings: unknown[] = [];

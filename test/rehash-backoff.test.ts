@@ -24,7 +24,7 @@ function failingRehasher(logger = new CaptureLogger()) {
   const store = new InstrumentedStore();
   const modify = vi.spyOn(store, 'modify').mockRejectedValue(new Error('permission denied for table api_keys'));
   const run = vi.fn(async () => new Uint8Array(32));
-  const rehasher = new Rehasher(store, POLICY, completeLogger(logger), run, () => clock.now);
+  const rehasher = new Rehasher(store, POLICY, completeLogger(logger), { run, now: () => clock.now });
   const succeed = async (keyId: string) => {
     rehasher.schedule(keyId, OLD_HASH, 'the-verified-secret');
     await rehasher.settle();
@@ -78,15 +78,47 @@ describe('Rehasher backoff after a failed write', () => {
     expect(run).toHaveBeenCalledTimes(2);
   });
 
-  it('remembers at most 10,000 keys, forgetting the oldest failure first', async () => {
-    const { run, succeed } = failingRehasher();
-    for (let i = 0; i <= 10_000; i++) await succeed(`key_${i}`);
-    expect(run).toHaveBeenCalledTimes(10_001);
-    await succeed('key_1'); // still remembered
-    expect(run).toHaveBeenCalledTimes(10_001);
-    await succeed('key_0'); // the oldest, forgotten when key_10000 failed
+  it('rehashes no other key while 10,000 keys back off, and none of them early', async () => {
+    const { clock, run, modify, succeed } = failingRehasher();
+    for (let i = 0; i < 10_000; i++) await succeed(`key_${i}`);
+    expect(run).toHaveBeenCalledTimes(10_000);
+    // Over and over, as a busy gateway would: no key beyond the bound, no early retry.
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 12_000; i += 7) await succeed(`key_${i}`);
+    }
+    expect(run).toHaveBeenCalledTimes(10_000);
+    // Once a backing-off key succeeds, its place frees up for another.
+    clock.now = MINUTE;
+    modify.mockImplementation(async () => null);
+    await succeed('key_0');
+    await succeed('key_10001');
     expect(run).toHaveBeenCalledTimes(10_002);
   }, 60_000);
+
+  it('counts a store.modify that never settles as a failure after the write timeout, so settle() returns', async () => {
+    const store = new InstrumentedStore();
+    vi.spyOn(store, 'modify').mockReturnValue(new Promise(() => {}));
+    const logger = new CaptureLogger();
+    const rehasher = new Rehasher(store, POLICY, completeLogger(logger), { run: async () => new Uint8Array(32), writeTimeoutMs: 50 });
+    rehasher.schedule('key_1', OLD_HASH, 'the-verified-secret');
+    await rehasher.settle();
+    expect(logger.entries.map((entry) => entry.fields)).toEqual([
+      expect.objectContaining({ event: 'keyward.rehash_failed', keyId: 'key_1', retryInSeconds: 60 }),
+    ]);
+  });
+
+  it('starts no rehash while the Argon2 computation is busy, and one at a time', async () => {
+    const run = vi.fn(async () => new Uint8Array(32));
+    let busy = true;
+    const rehasher = new Rehasher(new InstrumentedStore(), POLICY, completeLogger(undefined), { run, idle: () => !busy });
+    rehasher.schedule('key_1', OLD_HASH, 'the-verified-secret');
+    expect(run).not.toHaveBeenCalled();
+    busy = false;
+    rehasher.schedule('key_1', OLD_HASH, 'the-verified-secret');
+    rehasher.schedule('key_2', OLD_HASH, 'the-verified-secret');
+    await rehasher.settle();
+    expect(run).toHaveBeenCalledTimes(1);
+  });
 
   it('logs keyward.rehash_failed at most once a second, then how many lines it held back', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });

@@ -49,12 +49,16 @@ console.log(
     `-H 'Content-Type: application/json' -d '{"to":"+15550100","body":"hello"}'`,
 );
 
+const SHUTDOWN_DEADLINE_MS = 10_000;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal));
 
 async function shutdown(signal: string): Promise<void> {
   console.log(`${signal} received, shutting down`);
   server.closeIdleConnections();
+  // A client that never finishes its request would hold close() past a usual grace period.
+  const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DEADLINE_MS).unref();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  clearTimeout(deadline);
   await auth.close();
   await closeStore();
   process.exit(0);

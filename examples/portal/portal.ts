@@ -105,7 +105,14 @@ function listen(app: Listener, port: number, host: string): Promise<Server> {
 
 function stop(server: Server): Promise<void> {
   server.closeIdleConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
+  // A client that never finishes its request would hold close() past a usual grace period.
+  const deadline = setTimeout(() => server.closeAllConnections(), 10_000).unref();
+  return new Promise((resolve) =>
+    server.close(() => {
+      clearTimeout(deadline);
+      resolve();
+    }),
+  );
 }
 
 function urlOf(server: Server, host: string): string {
