@@ -18,6 +18,7 @@ import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
+import { isValidDate } from './valid-date.js';
 import { VerificationMemo } from './verification-memo.js';
 
 /** What a successful authentication attaches to the request. */
@@ -523,7 +524,7 @@ class AuthFailure {
  */
 function validNow(clock: () => Date): Date {
   const now = clock();
-  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('clock() returned no valid Date');
+  if (!isValidDate(now)) throw new TypeError('clock() returned no valid Date');
   return now;
 }
 

@@ -23,6 +23,7 @@ import {
   type WebhookSettingsInput,
 } from './webhook-settings.js';
 import { resolvePepper, type PepperOptions } from './pepper.js';
+import { isValidDate } from './valid-date.js';
 
 /** Options of {@link createKeyManager}. */
 export interface KeyManagerOptions {
@@ -213,7 +214,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   // store fault quoting the value on PostgreSQL) and makes every expiry comparison false.
   const now = (): Date => {
     const time = clock();
-    if (!(time instanceof Date) || Number.isNaN(time.getTime())) throw badClock();
+    if (!isValidDate(time)) throw badClock();
     return time;
   };
   const box = options.webhookKeys === undefined ? undefined : createSecretBox(options.webhookKeys);
