@@ -66,11 +66,11 @@ export function isBelowPolicy(stored: ParsedArgon2Hash, policy: HashPolicy): boo
  * Upgrades stored hashes after successful verifications, off the request path: one Argon2
  * run and one compare-and-set `store.modify` per key, skipped when the row changed meanwhile
  * (a regenerate or another instance's rehash won). One runs at a time, and only while the
- * Argon2 computation is idle. A failure (the write rejected or too slow, or no pool
- * thread free) never touches a request: it is logged, at most once a second (then a count of
- * the lines held back), and the key is tried again on a success after a backoff, doubling from a minute up
- * to an hour. Without it, a store that rejects every write (a read-only role) would cost an
- * Argon2 run per success of every key on old parameters, and starve first-seen
+ * Argon2 computation is idle. A failure (the write rejected or too slow, or no pool thread
+ * free) never touches a request: it is logged, at most once a second (then a count of the
+ * lines held back), and the key is tried again on a success after a backoff, doubling from a
+ * minute up to an hour. Without it, a store that rejects every write (a read-only role) would
+ * cost an Argon2 run per success of every key on old parameters, and starve first-seen
  * verifications of pool threads.
  */
 export class Rehasher {
