@@ -2,7 +2,7 @@ import type { AuthDecision } from './authenticator.js';
 import { invalidOption } from './errors.js';
 import type { CredentialCarriers } from './extract.js';
 import { ENVIRONMENTS, type Environment } from './key-format.js';
-import type { Logger } from './logger.js';
+import { isLoggerShaped, type Logger } from './logger.js';
 import {
   assertHeaderParameter,
   assertInteger,
@@ -186,9 +186,7 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
 
   const argon2Pool = resolveArgon2Pool(options.argon2Pool);
 
-  // A function with level methods (a callable logger) is as good as an object.
-  const loggerKind = typeof options.logger;
-  if (options.logger !== undefined && ((loggerKind !== 'object' && loggerKind !== 'function') || options.logger === null)) {
+  if (options.logger !== undefined && !isLoggerShaped(options.logger)) {
     invalidOption('"logger" must be an object (or a function) with any of the debug, info, warn and error methods.');
   }
   assertOptionalFunction(options.onDecision, 'onDecision');

@@ -44,6 +44,15 @@ export function completeLogger(logger: Logger | undefined): CompleteLogger {
 }
 
 /**
+ * Whether an option value can be a logger: an object, or a function with level methods.
+ *
+ * @param value - the `logger` option as given.
+ */
+export function isLoggerShaped(value: unknown): boolean {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function';
+}
+
+/**
  * Whether a line at this level could be written now: the logger has a method for it and, if
  * it can tell (`isLevelEnabled`), the level is on. Lets callers skip building lines nobody
  * writes. Never throws: a logger that throws here counts as writing.

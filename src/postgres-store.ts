@@ -13,7 +13,7 @@ import {
 import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './postgres-client.js';
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
-import { completeLogger } from './logger.js';
+import { completeLogger, isLoggerShaped } from './logger.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
 export { DEFAULT_TABLE, postgresSchemaSql } from './postgres-schema.js';
@@ -96,8 +96,7 @@ export class PostgresKeyStore implements KeyStore {
     this.#table = keyTable(options.table ?? DEFAULT_TABLE);
     this.#timeoutMs = options.statementTimeoutMs ?? 2_000;
     assertInteger(this.#timeoutMs, 'statementTimeoutMs', 1, 600_000);
-    const loggerKind = typeof options.logger;
-    if (options.logger !== undefined && ((loggerKind !== 'object' && loggerKind !== 'function') || options.logger === null)) {
+    if (options.logger !== undefined && !isLoggerShaped(options.logger)) {
       throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"logger" must be an object (or a function) with a warn method.');
     }
     this.#sql = statements(this.#table.sql);
