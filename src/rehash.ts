@@ -81,7 +81,8 @@ export class Rehasher {
   readonly #idle: () => boolean;
   readonly #writeDeadline: SharedDeadline;
   readonly #now: () => number;
-  readonly #pending = new Map<string, Promise<void>>();
+  // The rehash under way: at most one at a time.
+  #underWay: Promise<void> | undefined;
   // Keys whose last rehash failed.
   readonly #backoff = new Map<string, { failures: number; retryAt: number }>();
   readonly #failureLog: LogSampler;
@@ -114,19 +115,18 @@ export class Rehasher {
   schedule(keyId: string, storedHash: string, secret: string): void {
     // One at a time, and never while a verification runs or waits: a rehash only improves a
     // stored hash, and the next success will offer it again.
-    if (this.#pending.size > 0 || !this.#idle()) return;
+    if (this.#underWay !== undefined || !this.#idle()) return;
     const backoff = this.#backoff.get(keyId);
     if (backoff === undefined ? this.#backoff.size >= BACKOFF_MAX_KEYS : this.#now() < backoff.retryAt) return;
     const parsed = parseStoredHash(storedHash);
     if (!parsed.ok || !isBelowPolicy(parsed.value, this.#policy)) return;
 
-    const task = this.#rehash(keyId, storedHash, secret).finally(() => this.#pending.delete(keyId));
-    this.#pending.set(keyId, task);
+    this.#underWay = this.#rehash(keyId, storedHash, secret).finally(() => (this.#underWay = undefined));
   }
 
-  /** Resolves once every rehash under way has finished. Never rejects. */
+  /** Resolves once the rehash under way, if any, has finished. Never rejects. */
   async settle(): Promise<void> {
-    await Promise.all(this.#pending.values());
+    await this.#underWay;
   }
 
   async #rehash(keyId: string, storedHash: string, secret: string): Promise<void> {
