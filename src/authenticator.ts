@@ -282,7 +282,7 @@ class Pipeline {
     // 2. Parse the key; nothing malformed reaches the store or Argon2.
     const parsed = parseApiKey(extracted.credential);
     if (!parsed.ok) return this.refuse(this.refusals.invalid(), parsed.reason, {});
-    const { lookupId, environment } = parsed.key;
+    const { lookupId, environment, secret } = parsed.key;
     if (!this.settings.environments.has(environment)) {
       return this.refuse(this.refusals.invalid(), 'environment_not_accepted', { lookupId, environment });
     }
@@ -291,10 +291,9 @@ class Pipeline {
     // a key that has verified here: under a flood of forgeries the store sees no query for
     // them, and a key this instance verified still passes (its row is read as always).
     const credential = extracted.credential;
-    const { secret } = parsed.key;
     const memoKey = this.verifier.memoKeyOf(credential);
     const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey };
-    if (this.throttle && !this.verifier.hasMatched(presented.memoKey)) {
+    if (this.throttle && !this.verifier.hasMatched(memoKey)) {
       const wait = this.throttle.waitFor(this.attemptOf(presented));
       if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', { lookupId, environment });
     }
