@@ -213,7 +213,12 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   // An invalid Date would be stored as it is (a card's createdAt null on MemoryKeyStore, a
   // store fault quoting the value on PostgreSQL) and makes every expiry comparison false.
   const now = (): Date => {
-    const time = clock();
+    let time: unknown;
+    try {
+      time = clock();
+    } catch (error) {
+      throw badClock(error);
+    }
     if (!isValidDate(time)) throw badClock();
     return time;
   };
@@ -538,11 +543,16 @@ function noSealingKeys(): ApiKeyAuthError {
   );
 }
 
-/** The `clock` option gave no valid Date; the message never repeats what it gave. */
-function badClock(): ApiKeyAuthError {
-  return new ApiKeyAuthError('ERR_OPTIONS_INVALID', 'createKeyManager: clock() returned no valid Date.', {
+/**
+ * The `clock` option gave no valid Date, or threw (`cause`); the message never repeats what
+ * it gave.
+ */
+function badClock(cause?: unknown): ApiKeyAuthError {
+  const what = cause === undefined ? 'returned no valid Date' : 'threw (see cause)';
+  return new ApiKeyAuthError('ERR_OPTIONS_INVALID', `createKeyManager: clock() ${what}.`, {
     status: 500,
     expose: false,
+    ...(cause === undefined ? {} : { cause }),
   });
 }
 

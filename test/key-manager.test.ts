@@ -777,6 +777,19 @@ describe('createKeyManager: a clock with no valid Date', () => {
     });
   });
 
+  it.each(verbs)('%s with a clock that throws: 500 ERR_OPTIONS_INVALID carrying the thrown error as cause, and writes nothing', async (_verb, act) => {
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const before = structuredClone(store.allRows());
+    const thrown = new Error('NTP daemon unreachable');
+    const broken = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: SEALING, clock: () => { throw thrown; } });
+
+    const error = await rejection(act(broken, card.keyId));
+
+    expect(error).toMatchObject({ code: 'ERR_OPTIONS_INVALID', status: 500, expose: false, cause: thrown });
+    expect(error.message).toBe('createKeyManager: clock() threw (see cause).');
+    expect(store.allRows()).toEqual(before);
+  });
+
   it('issue reads the clock once: a clock that breaks after that read does not fail the call after its insert', async () => {
     const times = [new Date('2026-03-01T10:00:00Z')];
     const once = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => times.shift() ?? new Date(Number.NaN) });
