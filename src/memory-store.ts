@@ -1,5 +1,6 @@
 import { ApiKeyAuthError } from './errors.js';
 import type { Environment } from './key-format.js';
+import { changedFields } from './row-change.js';
 import type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage } from './store.js';
 
 /**
@@ -68,9 +69,7 @@ export class MemoryKeyStore implements KeyStore {
     const patch = change(copy(row));
     if (patch === null) return null;
 
-    // A field given as undefined is not part of the change.
-    const fields = Object.entries(copy(patch)).filter(([, value]) => value !== undefined);
-    const next: ApiKeyRow = { ...row, ...Object.fromEntries(fields) };
+    const next: ApiKeyRow = { ...row, ...copy(Object.fromEntries(changedFields(patch))) };
     const holder = this.#idByLookupId.get(next.lookup_id);
     if (holder !== undefined && holder !== id) {
       throw new ApiKeyAuthError('ERR_KEY_EXISTS', 'A key with this lookup id already exists.', { status: 409 });

@@ -14,6 +14,7 @@ import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './p
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
 import { completeLogger, isLoggerShaped } from './logger.js';
+import { changedFields } from './row-change.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
 export { DEFAULT_TABLE, postgresSchemaSql } from './postgres-schema.js';
@@ -40,11 +41,6 @@ export interface PostgresKeyStoreOptions {
 }
 
 const OPTION_NAMES: readonly (keyof PostgresKeyStoreOptions)[] = ['pool', 'table', 'statementTimeoutMs', 'logger'];
-
-/** The columns a `modify` patch may set; the identity columns never change. */
-const PATCHABLE = new Set<string>(
-  ROW_COLUMNS.filter((column) => !['id', 'account_id', 'environment', 'created_at'].includes(column)),
-);
 
 const COLUMNS = ROW_COLUMNS.join(', ');
 /** The SQL condition for a live row, on the columns of `alias` if given. */
@@ -168,7 +164,7 @@ export class PostgresKeyStore implements KeyStore {
       const patch = change(toRow(locked));
       if (patch === null) return null;
 
-      const assignments = patchColumns(patch);
+      const assignments = changedFields(patch);
       if (assignments.length === 0) return current;
       const set = assignments.map(([column], index) => `${column} = $${index + 2}`).join(', ');
       const values = [id, ...assignments.map(([, value]) => value)];
@@ -315,18 +311,6 @@ function toRow(raw: Record<string, unknown>): ApiKeyRow {
   const row: Record<string, unknown> = {};
   for (const column of ROW_COLUMNS) row[column] = raw[column];
   return row as unknown as ApiKeyRow;
-}
-
-/** The patch's columns and values; fields given as undefined are left as they are. */
-function patchColumns(patch: unknown): [string, unknown][] {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch) || patch instanceof Promise) {
-    throw new TypeError('modify: change must return an object of row fields or null');
-  }
-  const entries = Object.entries(patch).filter(([, value]) => value !== undefined);
-  for (const [column] of entries) {
-    if (!PATCHABLE.has(column)) throw new TypeError(`modify: "${column}" is not a field a change may set`);
-  }
-  return entries;
 }
 
 function isoTime(value: unknown): string {

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryKeyStore } from 'keyward';
+import { sampleRow } from 'keyward/store-conformance';
+
+describe('MemoryKeyStore.modify checks a change as PostgresKeyStore does', () => {
+  const thenable = { then: (resolve: (value: unknown) => void) => resolve({ status: 'locked' }) };
+  const refused: [string, unknown][] = [
+    ['sets the key id', { id: 'key_other' }],
+    ['sets the account', { account_id: 'acct_other' }],
+    ['sets the environment', { environment: 'sandbox' }],
+    ['sets the created date', { created_at: new Date(0) }],
+    ['sets a field rows do not have', { colour: 'red' }],
+    ['gives a promise', Promise.resolve({ status: 'locked' })],
+    ['gives a thenable', thenable],
+    ['gives an array', [['status', 'locked']]],
+    ['gives a string', 'locked'],
+  ];
+
+  it.each(refused)('refuses a change that %s with a TypeError and writes nothing', async (_what, patch) => {
+    const store = new MemoryKeyStore();
+    const row = sampleRow();
+    await store.insert(row);
+
+    await expect(store.modify(row.id, () => patch as never)).rejects.toThrow(TypeError);
+    expect(store.allRows()).toEqual([row]);
+  });
+
+  it('writes the fields a change may set and leaves those given as undefined', async () => {
+    const store = new MemoryKeyStore();
+    const row = sampleRow();
+    await store.insert(row);
+
+    const written = await store.modify(row.id, () => ({ status: 'locked', webhook_url: undefined }));
+
+    expect(written).toEqual({ ...row, status: 'locked' });
+    expect(store.allRows()).toEqual([{ ...row, status: 'locked' }]);
+  });
+});
