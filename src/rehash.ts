@@ -10,10 +10,13 @@ import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 // After a failed rehash, a key is left alone for a minute, then 2, 4, ... up to an hour.
 const BACKOFF_FIRST_MS = 60_000;
 const BACKOFF_MAX_MS = 3_600_000;
-// Keys whose backoff is remembered. Once that many are backing off, no other key is rehashed
-// until one of them succeeds: forgetting one instead would let it retry at once and push the
-// next out, so past the bound every key would cost a run per use again.
+// Keys backing off at once. Once that many are, no other key is rehashed until one's backoff
+// runs out or it succeeds: forgetting one still backing off instead would let it retry at once
+// and push the next out, so past the bound every key would cost a run per use again.
 const BACKOFF_MAX_KEYS = 10_000;
+// At the bound, how often the keys whose backoff ran out are looked for: a pass over every
+// entry, so at most once a second rather than once per success while the bound holds.
+const SWEEP_INTERVAL_MS = 1_000;
 
 /** How a {@link Rehasher} runs, beyond its store, policy and logger. */
 export interface RehasherOptions {
@@ -71,7 +74,8 @@ export function isBelowPolicy(stored: ParsedArgon2Hash, policy: HashPolicy): boo
  * lines held back), and the key is tried again on a success after a backoff, doubling from a
  * minute up to an hour. Without it, a store that rejects every write (a read-only role) would
  * cost an Argon2 run per success of every key on old parameters, and starve first-seen
- * verifications of pool threads.
+ * verifications of pool threads. While {@link BACKOFF_MAX_KEYS} keys are backing off, no
+ * other key is rehashed, and `keyward.rehash_paused` says so.
  */
 export class Rehasher {
   readonly #store: KeyStore;
@@ -83,8 +87,19 @@ export class Rehasher {
   readonly #now: () => number;
   // The rehash under way: at most one at a time.
   #underWay: Promise<void> | undefined;
-  // Keys whose last rehash failed.
+  // Keys whose last rehash failed: the ones backing off, and some whose backoff ran out since
+  // the last sweep. Never more than BACKOFF_MAX_KEYS, as a key is added only below it.
   readonly #backoff = new Map<string, { failures: number; retryAt: number }>();
+  // Failure counts of keys swept out of #backoff, so a key that fails again after its backoff
+  // ran out still waits twice as long as the last time. Dropping them with the sweep would be
+  // simpler, but once 10,000 keys fail, sweeps would keep resetting their backoff to a minute:
+  // up to 10,000 Argon2 runs a minute instead of about 10,000 an hour. They do not count
+  // toward the bound (such a key may be tried again anyway), and past BACKOFF_MAX_KEYS the
+  // oldest is forgotten, its key starting over at a minute, so memory stays bounded.
+  readonly #history = new Map<string, number>();
+  #sweptAt = -Infinity;
+  // Whether the last key offered found the bound reached, so the pause is logged once.
+  #paused = false;
   readonly #failureLog: LogSampler;
 
   /**
@@ -117,9 +132,11 @@ export class Rehasher {
     // stored hash, and the next success will offer it again.
     if (this.#underWay !== undefined || !this.#idle()) return;
     const backoff = this.#backoff.get(keyId);
-    if (backoff === undefined ? this.#backoff.size >= BACKOFF_MAX_KEYS : this.#now() < backoff.retryAt) return;
+    if (backoff !== undefined && this.#now() < backoff.retryAt) return;
     const parsed = parseStoredHash(storedHash);
     if (!parsed.ok || !isBelowPolicy(parsed.value, this.#policy)) return;
+    // A key already in #backoff keeps its place; any other would take a new one.
+    if (backoff === undefined && !this.#hasRoom()) return;
 
     this.#underWay = this.#rehash(keyId, storedHash, secret).finally(() => (this.#underWay = undefined));
   }
@@ -140,6 +157,7 @@ export class Rehasher {
       // A stuck store must not hold close() or keep the key marked as under way.
       if (written === TIMED_OUT) throw new Error('store.modify did not finish within the store timeout');
       this.#backoff.delete(keyId);
+      this.#history.delete(keyId);
       if (written) this.#logger.info({ event: 'keyward.rehashed', keyId }, `keyward: rehashed key ${keyId}`);
     } catch (error) {
       const retryInSeconds = this.#recordFailure(keyId) / 1_000;
@@ -151,10 +169,48 @@ export class Rehasher {
     }
   }
 
+  /**
+   * Whether fewer than {@link BACKOFF_MAX_KEYS} keys are backing off, so one more key may be
+   * rehashed. Logs `keyward.rehash_paused` when a key first finds the bound reached (through
+   * the failure log, so at most once a second).
+   */
+  #hasRoom(): boolean {
+    if (this.#backoff.size >= BACKOFF_MAX_KEYS) this.#sweep();
+    const room = this.#backoff.size < BACKOFF_MAX_KEYS;
+    if (!room && !this.#paused && this.#failureLog.admit('rehash_paused')) {
+      this.#logger.warn(
+        { event: 'keyward.rehash_paused', backingOff: this.#backoff.size },
+        `keyward: rehashing is paused: ${this.#backoff.size} keys are backing off after a failed rehash; no other key is rehashed until one of them is done backing off`,
+      );
+    }
+    this.#paused = !room;
+    return room;
+  }
+
+  /**
+   * Moves the keys whose backoff ran out from #backoff to #history, at most once per
+   * {@link SWEEP_INTERVAL_MS}, and forgets the oldest histories past the bound.
+   */
+  #sweep(): void {
+    const now = this.#now();
+    if (now - this.#sweptAt < SWEEP_INTERVAL_MS) return;
+    this.#sweptAt = now;
+    for (const [keyId, { failures, retryAt }] of this.#backoff) {
+      if (now < retryAt) continue;
+      this.#backoff.delete(keyId);
+      this.#history.set(keyId, failures);
+    }
+    for (const keyId of this.#history.keys()) {
+      if (this.#history.size <= BACKOFF_MAX_KEYS) break;
+      this.#history.delete(keyId);
+    }
+  }
+
   /** Records one more failure of the key's rehash; returns how long the key is left alone. */
   #recordFailure(keyId: string): number {
-    const failures = (this.#backoff.get(keyId)?.failures ?? 0) + 1;
+    const failures = (this.#backoff.get(keyId)?.failures ?? this.#history.get(keyId) ?? 0) + 1;
     const delay = Math.min(BACKOFF_FIRST_MS * 2 ** (failures - 1), BACKOFF_MAX_MS);
+    this.#history.delete(keyId);
     this.#backoff.set(keyId, { failures, retryAt: this.#now() + delay });
     return delay;
   }

@@ -2,10 +2,11 @@
  * rehashOnSuccess on a store that cannot write (a read-only role): a key whose rehash failed
  * is left alone for a while, doubling from a minute up to an hour, so it costs one Argon2 run
  * per backoff rather than one per success; and `keyward.rehash_failed` is logged at most once
- * a second, followed by a count of the lines held back.
+ * a second, followed by a count of the lines held back. While 10,000 keys back off no other
+ * key is rehashed (`keyward.rehash_paused`); a key whose backoff ran out no longer counts.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { createApiKeyAuth, createKeyManager } from 'keyward';
+import { createApiKeyAuth, createKeyManager, type ApiKeyRow } from 'keyward';
 import { Rehasher } from '../src/rehash.js';
 import { completeLogger } from '../src/logger.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
@@ -93,6 +94,77 @@ describe('Rehasher backoff after a failed write', () => {
     await succeed('key_0');
     await succeed('key_10001');
     expect(run).toHaveBeenCalledTimes(10_002);
+  }, 60_000);
+
+  it('rehashes other keys again once the backoff of the 10,000 keys has run out', async () => {
+    const { clock, run, modify, succeed, logger } = failingRehasher();
+    for (let i = 0; i < 10_000; i++) await succeed(`key_${i}`);
+    // The store takes writes again two hours later; none of the 10,000 comes back (revoked,
+    // regenerated or simply unused), so only a sweep can make room for the fresh keys.
+    clock.now += 120 * MINUTE;
+    modify.mockImplementation(async (keyId) => ({ id: keyId }) as ApiKeyRow);
+    for (let i = 0; i < 100; i++) await succeed(`fresh_${i}`);
+    expect(run).toHaveBeenCalledTimes(10_100);
+    expect(modify).toHaveBeenCalledTimes(10_100);
+    expect(logger.entries.filter((entry) => entry.fields.event === 'keyward.rehashed')).toHaveLength(100);
+    expect(logger.entries.filter((entry) => entry.fields.event === 'keyward.rehash_paused')).toHaveLength(0);
+  }, 60_000);
+
+  it('rehashes no fresh key while the 10,000 keys are still backing off 30 s later, and logs the pause once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { clock, run, modify, succeed, logger } = failingRehasher();
+      for (let i = 0; i < 10_000; i++) await succeed(`key_${i}`);
+      clock.now += 30_000;
+      modify.mockImplementation(async (keyId) => ({ id: keyId }) as ApiKeyRow);
+      for (let i = 0; i < 100; i++) {
+        await succeed(`fresh_${i}`);
+        clock.now += 20; // a sweep or two more, none of which frees a place
+        if (i === 50) vi.advanceTimersByTime(1_000); // and a new log window
+      }
+      expect(run).toHaveBeenCalledTimes(10_000);
+      expect(modify).toHaveBeenCalledTimes(10_000);
+      vi.advanceTimersByTime(1_000);
+      // The pause line, and no held-back count of further ones.
+      const pauseLines = logger.entries.filter((entry) => entry.fields.event === 'keyward.rehash_paused' || entry.fields.kind === 'rehash_paused');
+      expect(pauseLines.map((entry) => [entry.level, entry.fields])).toEqual([
+        ['warn', { event: 'keyward.rehash_paused', backingOff: 10_000 }],
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
+  }, 60_000);
+
+  it('still doubles the backoff of a key that fails again after its backoff ran out and was swept', async () => {
+    const { clock, run, succeed } = failingRehasher();
+    for (let i = 0; i < 10_000; i++) await succeed(`key_${i}`);
+    clock.now += 120 * MINUTE;
+    await succeed('fresh'); // at the bound: sweeps the 10,000 out, then fails too
+    await succeed('key_0'); // its second failure: two minutes this time
+    expect(run).toHaveBeenCalledTimes(10_002);
+    clock.now += MINUTE + 1;
+    await succeed('key_0');
+    expect(run).toHaveBeenCalledTimes(10_002);
+    clock.now += MINUTE;
+    await succeed('key_0');
+    expect(run).toHaveBeenCalledTimes(10_003);
+  }, 60_000);
+
+  it('remembers the failures of at most 10,000 keys done backing off: the oldest start over at a minute', async () => {
+    const { clock, run, succeed } = failingRehasher();
+    for (let i = 0; i < 10_000; i++) await succeed(`old_${i}`);
+    clock.now += 120 * MINUTE;
+    for (let i = 0; i < 10_000; i++) await succeed(`new_${i}`);
+    clock.now += 120 * MINUTE;
+    await succeed('fresh'); // sweeps the new_ keys out too, past the old_ ones' histories
+    await succeed('old_0');
+    await succeed('new_0');
+    expect(run).toHaveBeenCalledTimes(20_003);
+    // One minute on, old_0 (forgotten, first failure again) is due; new_0 (second) is not.
+    clock.now += MINUTE;
+    await succeed('old_0');
+    await succeed('new_0');
+    expect(run).toHaveBeenCalledTimes(20_004);
   }, 60_000);
 
   it('counts a store.modify that never settles as a failure after the write timeout, so settle() returns', async () => {
