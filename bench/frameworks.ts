@@ -3,7 +3,10 @@
  * `{"ok":true}`, in one of three forms:
  * - `bare`: no authentication at all (the ceiling);
  * - `keyward`: behind the framework's keyward adapter;
- * - `naive`: behind a hand-written check that runs hash-wasm's argon2Verify on every request.
+ * - `naive`: behind a hand-written check that runs hash-wasm's argon2Verify on every request;
+ * - `floor`: behind a hand-written check that does only what the issue's design cannot skip
+ *   on a memo hit: the memo's HMAC of the presented key and one map lookup. No parse, no
+ *   store, no status: the least any implementation of that design could add.
  *
  * To add a framework: add an entry to FRAMEWORKS with a `start` that mounts the three forms
  * (see express below); the benchmark picks it up for every HTTP measurement.
@@ -11,14 +14,16 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { argon2Verify } from 'hash-wasm';
-import type { ApiKeyAuth } from 'keyward';
+import type { ApiKeyAuth, ApiKeyContext } from 'keyward';
+import { ProcessHmacSha256 } from '../src/hmac-sha256.js';
 
-export type RouteForm = 'bare' | 'keyward' | 'naive';
+export type RouteForm = 'bare' | 'keyward' | 'naive' | 'floor';
 
-/** What a route form needs: the authenticator, and for `naive` the one stored hash. */
+/** What a route form needs: the authenticator, for `naive` the one stored hash, for `floor` the key. */
 export interface RouteSetup {
   auth: ApiKeyAuth;
   storedHash: string;
+  key: string;
 }
 
 export interface RunningServer {
@@ -44,6 +49,18 @@ export async function naiveVerify(authorization: string | undefined, storedHash:
   return argon2Verify({ password: key.slice(-38, -6), hash: storedHash });
 }
 
+/**
+ * The `floor` check: the memo's HMAC (keyward's own, two one-shot SHA-256 calls) of the
+ * presented bearer token looked up in a map that holds the valid key's. Returns the context
+ * a pass attaches, or undefined.
+ */
+function floorCheck(key: string): (authorization: string | undefined) => ApiKeyContext | undefined {
+  const hmac = new ProcessHmacSha256();
+  const context: ApiKeyContext = { keyId: 'key_bench', accountId: 'acct_bench', keyType: 'sms_api', environment: 'production' };
+  const known = new Map([[hmac.digest(key), context]]);
+  return (authorization) => (authorization === undefined ? undefined : known.get(hmac.digest(authorization.slice(7))));
+}
+
 async function listen(server: Server): Promise<RunningServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -54,7 +71,7 @@ async function listen(server: Server): Promise<RunningServer> {
 
 const express: FrameworkBench = {
   name: 'express',
-  async start(form, { auth, storedHash }) {
+  async start(form, { auth, storedHash, key }) {
     const { default: createApp } = await import('express');
     const { expressApiKeyAuth } = await import('keyward/express');
     const app = createApp();
@@ -64,6 +81,15 @@ const express: FrameworkBench = {
     };
     if (form === 'bare') app.get('/v1/ping', send);
     if (form === 'keyward') app.get('/v1/ping', expressApiKeyAuth(auth), send);
+    if (form === 'floor') {
+      const check = floorCheck(key);
+      app.get('/v1/ping', (req, res, next) => {
+        const context = check(req.headers.authorization);
+        if (context === undefined) return void res.status(401).end();
+        req.apiKey = context;
+        next();
+      }, send);
+    }
     if (form === 'naive') {
       app.get('/v1/ping', (req, res, next) => {
         naiveVerify(req.headers.authorization, storedHash).then(
@@ -78,11 +104,20 @@ const express: FrameworkBench = {
 
 const koa: FrameworkBench = {
   name: 'koa',
-  async start(form, { auth, storedHash }) {
+  async start(form, { auth, storedHash, key }) {
     const { default: Koa } = await import('koa');
     const { koaApiKeyAuth } = await import('keyward/koa');
     const app = new Koa();
     if (form === 'keyward') app.use(koaApiKeyAuth(auth));
+    if (form === 'floor') {
+      const check = floorCheck(key);
+      app.use((ctx, next) => {
+        const context = check(ctx.req.headers.authorization);
+        if (context === undefined) return void (ctx.status = 401);
+        ctx.state.apiKey = context;
+        return next();
+      });
+    }
     if (form === 'naive') {
       app.use(async (ctx, next) => {
         if (await naiveVerify(ctx.get('authorization'), storedHash)) return next();
@@ -100,7 +135,7 @@ const koa: FrameworkBench = {
 
 const fastify: FrameworkBench = {
   name: 'fastify',
-  async start(form, { auth, storedHash }) {
+  async start(form, { auth, storedHash, key }) {
     const { default: Fastify } = await import('fastify');
     const { fastifyApiKeyAuthHook } = await import('keyward/fastify');
     const app = Fastify();
@@ -110,6 +145,17 @@ const fastify: FrameworkBench = {
     };
     if (form === 'bare') app.get('/v1/ping', send);
     if (form === 'keyward') app.get('/v1/ping', { onRequest: fastifyApiKeyAuthHook(auth) }, send);
+    if (form === 'floor') {
+      const check = floorCheck(key);
+      app.decorateRequest('apiKey', undefined);
+      const onRequest = (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply, done: () => void) => {
+        const context = check(request.raw.headers.authorization);
+        if (context === undefined) return void reply.code(401).send();
+        request.apiKey = context;
+        done();
+      };
+      app.get('/v1/ping', { onRequest }, send);
+    }
     if (form === 'naive') {
       const onRequest = async (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
         if (!(await naiveVerify(request.headers.authorization, storedHash))) await reply.code(401).send();

@@ -33,7 +33,7 @@ const store = new MemoryKeyStore();
 const { key } = await createKeyManager({ store }).issue({ accountId: 'acct_bench', environment: 'production' });
 const storedHash = store.allRows()[0]!.key_hash;
 const auth = createApiKeyAuth({ store, ...(JSON.parse(optionsJson) as Partial<ApiKeyAuthOptions>) });
-const server = await framework.start(form, { auth, storedHash });
+const server = await framework.start(form, { auth, storedHash, key });
 
 // A gateway that has served its key once: the memo knows it and the Argon2 threads are up.
 await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
