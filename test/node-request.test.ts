@@ -4,7 +4,7 @@
  * headers must still be refused, and the attempt throttle must count the socket address.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createApiKeyAuth,
@@ -63,6 +63,17 @@ describe('NodeCredentialRequest on a plain node:http server', () => {
     expect(readme).toContain('const decided = auth.decide(new NodeCredentialRequest(req, req.url));');
   });
 
+  it('is what every shipped example passes: none hands decide() or authenticate() the headers alone', () => {
+    const root = new URL('../', import.meta.url);
+    const sources = ['src/', 'adapters/'].flatMap((dir) =>
+      readdirSync(new URL(dir, root)).filter((name) => name.endsWith('.ts')).map((name) => `${dir}${name}`),
+    );
+    const offending = [...sources, 'README.md'].filter((path) =>
+      /\b(decide|authenticate)\(\s*\{\s*headers\s*[:,}]/.test(readFileSync(new URL(path, root), 'utf8')),
+    );
+    expect(offending).toEqual([]);
+  });
+
   describe('with the default throttle', () => {
     let auth: ApiKeyAuth;
     let app: RunningApp;
@@ -86,6 +97,16 @@ describe('NodeCredentialRequest on a plain node:http server', () => {
       const response = await send(app.url, '/', { headers: { authorization: [`Bearer ${keyA}`, `Bearer ${keyB}`] } });
       expect(response.status).toBe(401);
       expect(JSON.parse(response.body).error.code).toBe('ERR_API_KEY_INVALID');
+    });
+
+    it('with headers alone (no rawHeaders), lets the first of two Authorization headers decide, as the README warns', async () => {
+      const bare = await start(auth, (req) => ({ headers: req.headers }));
+      try {
+        const response = await send(bare.url, '/', { headers: { authorization: [`Bearer ${keyA}`, `Bearer ${keyB}`] } });
+        expect(response.status).toBe(200);
+      } finally {
+        await bare.close();
+      }
     });
   });
 
