@@ -2,7 +2,7 @@ import type { AuthDecision } from './authenticator.js';
 import { invalidOption } from './errors.js';
 import type { CredentialCarriers } from './extract.js';
 import { ENVIRONMENTS, type Environment } from './key-format.js';
-import { isLoggerShaped, type Logger } from './logger.js';
+import { assertLoggerShaped, type Logger } from './logger.js';
 import {
   assertHeaderParameter,
   assertInteger,
@@ -56,7 +56,10 @@ export interface ApiKeyAuthOptions {
    * @default {} (see {@link Argon2PoolOptions} for the thread and queue defaults)
    */
   argon2Pool?: Argon2PoolOptions | false;
-  /** Where decisions and faults are logged; pino's call shape. @default silent */
+  /**
+   * Where decisions and faults are logged; pino's call shape. Needs at least one of the
+   * `debug`, `info`, `warn` and `error` methods when passed. @default silent
+   */
   logger?: Logger;
   /** Called with every decision and its internal reason. Never receives the key. */
   onDecision?: (decision: AuthDecision) => void;
@@ -186,9 +189,7 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
 
   const argon2Pool = resolveArgon2Pool(options.argon2Pool);
 
-  if (options.logger !== undefined && !isLoggerShaped(options.logger)) {
-    invalidOption('"logger" must be an object (or a function) with any of the debug, info, warn and error methods.');
-  }
+  if (options.logger !== undefined) assertLoggerShaped(options.logger);
   assertOptionalFunction(options.onDecision, 'onDecision');
   assertOptionalFunction(options.errorBody, 'errorBody');
   assertOptionalFunction(options.clock, 'clock');

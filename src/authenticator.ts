@@ -108,6 +108,18 @@ export interface ApiKeyAuth {
   /**
    * Runs the authentication pipeline for one request. Never throws: store faults, timeouts
    * and corrupted rows become refusals with a 5xx status.
+   *
+   * Pass a `NodeCredentialRequest`, or give `rawHeaders` and `remoteAddress` (or `clientIp`)
+   * yourself: with `headers` alone, a second `Authorization` header is not seen (Node's
+   * `req.headers` keeps the first), and the attempt throttle has no client address, so
+   * forgeries aimed at a key's lookup id lock out its holder too.
+   *
+   * @example
+   * ```ts
+   * // A plain node:http request; a framework also passes where it keeps the client IP
+   * // (Express's `req`, Koa's `ctx`) as the third argument.
+   * const result = await auth.authenticate(new NodeCredentialRequest(req, req.url), { keyType: 'sms_api' });
+   * ```
    */
   authenticate(request: CredentialRequest, requirement?: RouteRequirement): Promise<AuthResult>;
   /**
@@ -119,7 +131,7 @@ export interface ApiKeyAuth {
    *
    * @example
    * ```ts
-   * const decided = auth.decide({ headers: req.headers });
+   * const decided = auth.decide(new NodeCredentialRequest(req, req.url));
    * if (isPendingDecision(decided)) void decided.then(answer);
    * else answer(decided);
    * ```
@@ -165,7 +177,8 @@ const STORE_TIMEOUT = Symbol('store timeout');
  * @example
  * ```ts
  * const auth = createApiKeyAuth({ store: new MemoryKeyStore() });
- * const result = await auth.authenticate({ headers: req.headers }, { keyType: 'sms_api' });
+ * // Not `{ headers: req.headers }`: that hides a second Authorization header and the client address.
+ * const result = await auth.authenticate(new NodeCredentialRequest(req, req.url), { keyType: 'sms_api' });
  * ```
  */
 export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {

@@ -4,7 +4,11 @@
  * scanned, and no regular expression runs on request data.
  */
 
-/** The request parts keyward reads. Every adapter passes Node's own header object. */
+/**
+ * The request parts keyward reads. Every adapter passes a `NodeCredentialRequest`, which fills
+ * all of them from Node's request message; so should other callers. `{ headers: req.headers }`
+ * alone type-checks but gives up two protections: see `rawHeaders` and `remoteAddress`.
+ */
 export interface CredentialRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>;
   /**
@@ -13,14 +17,20 @@ export interface CredentialRequest {
    * `Authorization` headers, and two different keys must be refused rather than resolved by
    * their order. (Node's `headersDistinct` would tell the same, but building it costs
    * several microseconds per request; the credential headers are found in `rawHeaders`
-   * with a short scan.)
+   * with a short scan.) Without it only `headers` is read: from Node's `req.headers`, a
+   * second `Authorization` header is not seen and the first one decides, and a request with
+   * more than 1,000 header lines is not recognised as such.
    */
   rawHeaders?: readonly string[];
   /** Path and query, read only when a query parameter carrier is switched on. */
   url?: string;
   /**
    * The peer address of the connection (the socket's, so a proxy's when there is one). Read
-   * only by the default `clientAddress` of the attempt throttle.
+   * only by the default `clientAddress` of the attempt throttle. With neither this nor
+   * `clientIp` (and no `clientAddress` option), a request has no address: no per-client limit
+   * counts it, and once a lookup id has failed too often in the window, requests for it get
+   * 429 unless this instance has already verified the key they carry, so forgeries can lock
+   * out the key's holder.
    */
   remoteAddress?: string;
   /**

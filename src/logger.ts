@@ -1,3 +1,5 @@
+import { invalidOption } from './errors.js';
+import { closestName, quotedName } from './options.js';
 import { isThenable } from './thenable.js';
 
 /** Fields attached to a log event: codes, reasons, key ids. Never a key or a password. */
@@ -5,9 +7,11 @@ export type LogFields = Record<string, unknown>;
 
 /**
  * The logger keyward writes to. The call shape is pino's `(fields, message)`, so a pino or
- * Fastify `request.log` logger can be passed as it is; `console` works too. Every method is
- * optional, and each is looked up when keyward writes, so a level changed at runtime (pino's
- * `logger.level = 'debug'`) applies to the next line.
+ * Fastify `request.log` logger can be passed as it is; `console` works too (`console.log` does
+ * not: it has no level methods). Each method is optional, but a logger must have at least one
+ * of them when it is passed (`PostgresKeyStore` needs `warn`), or the factory throws
+ * `ERR_OPTIONS_INVALID`. Each is looked up when keyward writes, so a level changed at runtime
+ * (pino's `logger.level = 'debug'`) applies to the next line.
  */
 export interface Logger {
   debug?(fields: LogFields, message: string): void;
@@ -43,13 +47,65 @@ export function completeLogger(logger: Logger | undefined): CompleteLogger {
   return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
 }
 
+/** The level methods a logger may have. */
+export type LogLevel = keyof CompleteLogger;
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
 /**
- * Whether an option value can be a logger: an object, or a function with level methods.
+ * Checks that an option value can be a logger: an object, or a function (a callable logger),
+ * that has at least one of `levels` as a method when it is passed. Anything else would be
+ * taken and then never written to, so a store outage would go unlogged. Methods are still
+ * looked up on every write (see {@link completeLogger}), so one replaced later applies; the
+ * check only refuses a logger that could never write. A getter that throws counts as a
+ * method, as in {@link mayLog}: the writes guard against it.
  *
  * @param value - the `logger` option as given.
+ * @param levels - the levels the caller writes to; the logger needs at least one of them.
+ * @param why - what the caller writes at those levels, for the message, or empty.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`, naming what was expected, with a
+ *   did-you-mean for a misspelt level method.
  */
-export function isLoggerShaped(value: unknown): boolean {
-  return (typeof value === 'object' && value !== null) || typeof value === 'function';
+export function assertLoggerShaped(value: unknown, levels: readonly LogLevel[] = LEVELS, why = ''): void {
+  const wanted = levels.length === 1
+    ? `a ${levels[0]} method`
+    : `at least one of the ${levels.slice(0, -1).join(', ')} and ${levels.at(-1)} methods`;
+  const expected = `"logger" must be an object (or a function) with ${wanted}${why}`;
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
+    invalidOption(`${expected}; got ${value === null ? 'null' : `a ${typeof value}`}.`);
+  }
+  const logger = value as Record<string, unknown>;
+  for (const level of levels) {
+    try {
+      if (typeof logger[level] === 'function') return;
+    } catch {
+      return;
+    }
+  }
+  const near = nearLevel(logger, levels);
+  if (near && near.name === near.level) invalidOption(`${expected}; it has none ("${near.level}" is not a function).`);
+  if (near) invalidOption(`${expected}; it has none (${quotedName(near.name)} is not one). Did you mean "${near.level}"?`);
+  // console.log, or a bare (fields, message) function: keyward calls level methods only.
+  if (typeof value === 'function') invalidOption(`${expected}; the function given has none (pass console, not console.log).`);
+  invalidOption(`${expected}; it has none.`);
+}
+
+/**
+ * The first own property of `logger` named as one of `levels` (so not a function) or close to
+ * one (misspelt), and that level.
+ */
+function nearLevel(logger: object, levels: readonly LogLevel[]): { name: string; level: string } | undefined {
+  let names: string[];
+  try {
+    names = Object.keys(logger);
+  } catch {
+    return undefined; // a proxy whose ownKeys trap throws
+  }
+  for (const name of names) {
+    const level = closestName(name, levels);
+    if (level !== undefined) return { name, level };
+  }
+  return undefined;
 }
 
 /**

@@ -19,6 +19,8 @@ export interface ClientIpSource {
  * ```ts
  * // In an Express middleware: the framework's request object knows the client IP.
  * await auth.authenticate(new NodeCredentialRequest(req, req.originalUrl, req));
+ * // On a plain node:http server there is no framework IP: the throttle counts the socket's.
+ * await auth.authenticate(new NodeCredentialRequest(req, req.url));
  * ```
  */
 export class NodeCredentialRequest implements CredentialRequest {
@@ -27,15 +29,16 @@ export class NodeCredentialRequest implements CredentialRequest {
   readonly rawHeaders: readonly string[];
   readonly url: string | undefined;
   readonly #message: IncomingMessage;
-  readonly #ipSource: ClientIpSource;
+  readonly #ipSource: ClientIpSource | undefined;
 
   /**
    * @param message - Node's request message.
    * @param url - path and query as the framework sees them.
    * @param ipSource - the framework's request or context, whose `ip` follows its trust-proxy
-   *   setting.
+   *   setting. Leave it out where there is none (plain `node:http`): `clientIp` is then
+   *   undefined, and the default `clientAddress` counts the socket's `remoteAddress`.
    */
-  constructor(message: IncomingMessage, url: string | undefined, ipSource: ClientIpSource) {
+  constructor(message: IncomingMessage, url: string | undefined, ipSource?: ClientIpSource) {
     this.headers = message.headers;
     this.rawHeaders = message.rawHeaders;
     this.url = url;
@@ -53,6 +56,6 @@ export class NodeCredentialRequest implements CredentialRequest {
    * that reach the secret check with throttling on.
    */
   get clientIp(): string | undefined {
-    return this.#ipSource.ip;
+    return this.#ipSource?.ip;
   }
 }

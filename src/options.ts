@@ -27,16 +27,28 @@ export function unknownOptionMessage(
 ): string | undefined {
   const name = Object.keys(options).find((each) => !known.includes(each));
   if (name === undefined) return undefined;
-  // The name may come from a client's JSON passed straight through. A name far longer than
-  // any known one gets no suggestion (the edit distance would cost time in its length), and
-  // it is shown cut short, quoted, and with everything but printable ASCII escaped, so it
-  // cannot break or reorder a log line (line separators, bidirectional overrides) or fill an
-  // answer.
-  const suggestion = name.length <= MAX_SHOWN_NAME ? closest(name, known) : undefined;
+  const suggestion = closestName(name, known);
   const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
+  return `${owner}: unknown option ${quotedName(name)}.${hint}`;
+}
+
+/**
+ * The known name closest to `name` (a few edits at most, letter case aside), or undefined.
+ * The name may come from a client's JSON passed straight through: one far longer than any
+ * known name gets no suggestion, since the edit distance would cost time in its length.
+ */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  return name.length <= MAX_SHOWN_NAME ? closest(name, known) : undefined;
+}
+
+/**
+ * A name as a message shows it: cut short, quoted, and with everything but printable ASCII
+ * escaped, so it cannot break or reorder a log line (line separators, bidirectional
+ * overrides) or fill an answer.
+ */
+export function quotedName(name: string): string {
   const quoted = JSON.stringify(name.slice(0, MAX_SHOWN_NAME)).replace(/[^\x20-\x7e]/g, unicodeEscape);
-  const shown = name.length > MAX_SHOWN_NAME ? `${quoted.slice(0, -1)}…"` : quoted;
-  return `${owner}: unknown option ${shown}.${hint}`;
+  return name.length > MAX_SHOWN_NAME ? `${quoted.slice(0, -1)}…"` : quoted;
 }
 
 /** Longest part of an unknown option name a message repeats. */

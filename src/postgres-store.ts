@@ -13,7 +13,7 @@ import {
 import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './postgres-client.js';
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
-import { completeLogger, isLoggerShaped } from './logger.js';
+import { assertLoggerShaped, completeLogger } from './logger.js';
 import { changedFields } from './row-change.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
@@ -36,7 +36,7 @@ export interface PostgresKeyStoreOptions {
    * @default 2000
    */
   statementTimeoutMs?: number;
-  /** Where pool errors are logged (pino's call shape). @default silent */
+  /** Where pool errors are logged, at `warn` (pino's call shape); needs a `warn` method. @default silent */
   logger?: Logger;
 }
 
@@ -83,7 +83,8 @@ export class PostgresKeyStore implements KeyStore {
   /**
    * @param options - see {@link PostgresKeyStoreOptions}; only `pool` is required.
    * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing pool, a pool without
-   *   `connectionTimeoutMillis`, a bad table name or timeout, or an unknown option.
+   *   `connectionTimeoutMillis`, a bad table name or timeout, a logger without a `warn`
+   *   method, or an unknown option.
    */
   constructor(options: PostgresKeyStoreOptions) {
     assertOptionsObject(options, 'PostgresKeyStore');
@@ -92,9 +93,8 @@ export class PostgresKeyStore implements KeyStore {
     this.#table = keyTable(options.table ?? DEFAULT_TABLE);
     this.#timeoutMs = options.statementTimeoutMs ?? 2_000;
     assertInteger(this.#timeoutMs, 'statementTimeoutMs', 1, 600_000);
-    if (options.logger !== undefined && !isLoggerShaped(options.logger)) {
-      throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"logger" must be an object (or a function) with a warn method.');
-    }
+    // Pool errors are the one thing the store logs, at warn: a logger without warn never would.
+    if (options.logger !== undefined) assertLoggerShaped(options.logger, ['warn'], ' (pool errors are logged at warn)');
     this.#sql = statements(this.#table.sql);
     guardPoolErrors(this.#pool, options.logger);
   }

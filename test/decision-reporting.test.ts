@@ -87,7 +87,8 @@ describe('decision reporting', () => {
 
   it('calls a debug method added to the logger after the authenticator was created', async () => {
     const { store, key } = await storeWithKey();
-    const logger: { debug?: (fields: LogFields, message: string) => void } = {};
+    // A logger needs one level method when it is passed; the others are looked up per line.
+    const logger: { debug?: (fields: LogFields, message: string) => void; error: () => void } = { error: () => {} };
     const auth = createApiKeyAuth({ store, logger });
     const late: string[] = [];
     logger.debug = (_fields, message) => void late.push(message);

@@ -37,6 +37,8 @@ const expectInvalidOption = (create: () => unknown, message: string | RegExp) =>
   else expect((thrown as Error).message).toMatch(message);
 };
 
+const LOGGER_SHAPE = '"logger" must be an object (or a function) with at least one of the debug, info, warn and error methods';
+
 describe('createApiKeyAuth checks every option at creation', () => {
   const store = new InstrumentedStore();
   it.each<[string, unknown, string | RegExp]>([
@@ -59,8 +61,27 @@ describe('createApiKeyAuth checks every option at creation', () => {
     ['a misspelt Argon2 parameter', { store, argon2: { memoryKib: 19_456, iterations: 2, parallelism: 1 } }, 'argon2: unknown option "memoryKib". Did you mean "memoryKiB"?'],
     ['rehashOnSuccess as a string', { store, rehashOnSuccess: 'yes' }, '"rehashOnSuccess" must be a boolean.'],
     ['a clock that is not a function', { store, clock: Date.now() }, '"clock" must be a function.'],
+    ['console.log as the logger', { store, logger: console.log }, `${LOGGER_SHAPE}; the function given has none (pass console, not console.log).`],
+    ['a (fields, message) function as the logger', { store, logger: (_fields: unknown, _message: string) => {} }, `${LOGGER_SHAPE}; the function given has none (pass console, not console.log).`],
+    ['a logger without methods', { store, logger: {} }, `${LOGGER_SHAPE}; it has none.`],
+    ['a logger whose only method is misspelt', { store, logger: { eror() {} } }, `${LOGGER_SHAPE}; it has none ("eror" is not one). Did you mean "error"?`],
+    ['a callable logger whose only method is misspelt', { store, logger: Object.assign(() => {}, { wran() {} }) }, `${LOGGER_SHAPE}; it has none ("wran" is not one). Did you mean "warn"?`],
+    ['a logger with a level that is not a method', { store, logger: { error: 'stderr' } }, `${LOGGER_SHAPE}; it has none ("error" is not a function).`],
+    ['a logger named by a string', { store, logger: 'console' }, `${LOGGER_SHAPE}; got a string.`],
+    ['a null logger', { store, logger: null }, `${LOGGER_SHAPE}; got null.`],
   ])('refuses %s', (_name, options, message) => {
     expectInvalidOption(() => createApiKeyAuth(options as ApiKeyAuthOptions), message);
+  });
+
+  it.each<[string, () => unknown]>([
+    ['console', () => console],
+    ['a logger with only an error method', () => ({ error() {} })],
+    ['a callable logger with level methods', () => Object.assign(() => {}, { warn() {} })],
+    ['a logger whose methods come from its class', () => new (class { debug() {} })()],
+    ['a logger whose level getter throws', () => Object.defineProperty({}, 'error', { get: () => { throw new Error('app bug'); } })],
+  ])('accepts %s as the logger', async (_name, make) => {
+    const auth = createApiKeyAuth({ store, logger: make() as ApiKeyAuthOptions['logger'] });
+    await auth.close();
   });
 
   it('leaves the caller\'s options object untouched', () => {
@@ -122,7 +143,7 @@ function optionArbitrary(store: KeyStore) {
       retryAfterSeconds: pick([undefined, 1, 3_600], [0, 3_601, null]),
       usageFlushIntervalMs: pick([undefined, 10, 10_000], [5, -10]),
       memo: pick([undefined, false, {}, { maxEntries: 1 }], [{ maxEntries: 0 }, { maxEntrys: 5 }, null, true, { maxBytes: 10 }]),
-      logger: pick([undefined, {}, { debug: thrower, error: thrower, warn: thrower }], [null, 'console']),
+      logger: pick([undefined, { error: () => undefined }, { debug: thrower, error: thrower, warn: thrower }], [null, 'console', {}, console.log]),
       onDecision: pick([undefined, thrower, () => undefined], [42]),
       errorBody: pick([undefined, thrower, () => undefined, () => circular, () => 1n, () => 'denied'], ['json']),
       clock: pick([undefined, () => new Date(Number.NaN), thrower, () => 0, () => new Date()], ['now']),

@@ -41,6 +41,33 @@ describe('PostgresKeyStore options', () => {
     invalid(() => new PostgresKeyStore({ pool: idlePool(), statementTimeoutMs: 1.5 }), /"statementTimeoutMs"/);
   });
 
+  const LOGGER_SHAPE = '"logger" must be an object (or a function) with a warn method (pool errors are logged at warn)';
+
+  it.each<[string, unknown, string]>([
+    ['console.log', console.log, `${LOGGER_SHAPE}; the function given has none (pass console, not console.log).`],
+    ['a (fields, message) function', (_fields: unknown, _message: string) => {}, `${LOGGER_SHAPE}; the function given has none (pass console, not console.log).`],
+    ['an object without methods', {}, `${LOGGER_SHAPE}; it has none.`],
+    ['a logger with only an error method, which pool errors never reach', { error() {} }, `${LOGGER_SHAPE}; it has none.`],
+    ['a logger whose warn is misspelt', { wran() {} }, `${LOGGER_SHAPE}; it has none ("wran" is not one). Did you mean "warn"?`],
+    ['a string', 'console', `${LOGGER_SHAPE}; got a string.`],
+  ])('refuses %s as the logger with ERR_OPTIONS_INVALID', (_name, logger, message) => {
+    const make = () => new PostgresKeyStore({ pool: idlePool(), logger: logger as never });
+    expect(make).toThrow(ApiKeyAuthError);
+    expect(make).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }));
+  });
+
+  it('accepts console as the logger and logs an idle connection error to console.warn', () => {
+    const pool = idlePool();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      new PostgresKeyStore({ pool, logger: console });
+      pool.emit('error', Object.assign(new Error('terminating connection'), { code: '57P01' }));
+      expect(warn).toHaveBeenCalledWith({ event: 'keyward.postgres_pool_error', error: 'Error 57P01: terminating connection' }, expect.any(String));
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it("attaches a logging 'error' listener to a pool that has none, and leaves the app's own alone", () => {
     const bare = idlePool();
     new PostgresKeyStore({ pool: bare });
@@ -86,8 +113,8 @@ describe('PostgresKeyStore options', () => {
   it('logs an idle connection error through the logger as it is at write time', () => {
     const pool = idlePool();
     const warnings: unknown[] = [];
-    const logger: { warn?: (fields: unknown) => void } = {};
-    new PostgresKeyStore({ pool, logger: logger as never });
+    const logger: { warn: (fields: unknown) => void } = { warn: () => {} };
+    new PostgresKeyStore({ pool, logger });
     logger.warn = (fields) => warnings.push(fields);
     pool.emit('error', Object.assign(new Error('terminating connection'), { code: '57P01' }));
     expect(warnings).toEqual([{ event: 'keyward.postgres_pool_error', error: 'Error 57P01: terminating connection' }]);

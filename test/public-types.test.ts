@@ -1,13 +1,17 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
-import type {
-  ApiKeyAuthError,
-  ApiKeyAuthErrorCode,
-  ApiKeyAuthOptions,
-  ApiKeyContext,
-  Argon2PoolOptions,
-  AuthResult,
-  KeyStatus,
+import {
+  isPendingDecision,
+  NodeCredentialRequest,
+  type ApiKeyAuth,
+  type ApiKeyAuthError,
+  type ApiKeyAuthErrorCode,
+  type ApiKeyAuthOptions,
+  type ApiKeyContext,
+  type Argon2PoolOptions,
+  type AuthResult,
+  type KeyStatus,
 } from 'keyward';
 import type { expressApiKeyAuth } from 'keyward/express';
 
@@ -32,6 +36,36 @@ describe('public types', () => {
     expectTypeOf<Parameters<typeof expressApiKeyAuth>[1]>().toEqualTypeOf<
       { keyType?: string; forwardErrors?: boolean } | undefined
     >();
+  });
+
+  // Checked by `npx tsc --noEmit` (test/ is in tsconfig.json), like every expectTypeOf here.
+  it("builds a NodeCredentialRequest from Node's request message alone, as on a plain node:http server", () => {
+    expectTypeOf(NodeCredentialRequest).toBeConstructibleWith({} as IncomingMessage, '/v1/whoami');
+    expectTypeOf(NodeCredentialRequest).toBeConstructibleWith({} as IncomingMessage, undefined, { ip: '203.0.113.7' });
+    expectTypeOf(NodeCredentialRequest).toBeConstructibleWith({} as IncomingMessage, '/', {} as Request);
+  });
+
+  it('compiles the guard of the README section "Another framework"', () => {
+    // The README's code block as it stands, with `auth` made a parameter.
+    const guardFor = (auth: ApiKeyAuth) =>
+      function guard(req: IncomingMessage, res: ServerResponse, next: () => void) {
+        const finish = (result: AuthResult) => {
+          if (result.ok === true) return next(); // result.context: keyId, accountId, keyType, environment
+          res.writeHead(result.response.status, result.response.headers);
+          res.end(result.response.body);
+        };
+        // A framework passes a third argument: where it keeps the client IP after its trust-proxy
+        // rules (Express's `req`, Koa's `ctx`). Plain Node has none, so the throttle counts the
+        // socket's address.
+        const decided = auth.decide(new NodeCredentialRequest(req, req.url));
+        if (!isPendingDecision(decided)) return finish(decided);
+        // A decision never rejects; the catch is for a throw in finish or next.
+        Promise.resolve(decided).then(finish).catch(() => {
+          if (!res.headersSent) res.writeHead(500);
+          res.end();
+        });
+      };
+    expectTypeOf(guardFor).returns.parameters.toEqualTypeOf<[IncomingMessage, ServerResponse, () => void]>();
   });
 
   it('takes the Argon2 pool options or false', () => {

@@ -13,15 +13,17 @@ const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer
 
 /**
  * Sends one request with headers exactly as given (node:http, so tabs and odd casing pass
- * through unchanged), and reads the whole answer.
+ * through unchanged; an array sends the header once per value), and reads the whole answer.
+ * `localAddress` picks the client's address, such as another loopback address (127.0.0.2).
  */
 export function send(
   baseUrl: string,
   path: string,
-  options: { method?: string; headers?: Record<string, string | string[]>; body?: string } = {},
+  options: { method?: string; headers?: Record<string, string | string[]>; body?: string; localAddress?: string } = {},
 ): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(new URL(path, baseUrl), { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+    const settings = { method: options.method ?? 'GET', headers: options.headers, agent: false, localAddress: options.localAddress };
+    const req = request(new URL(path, baseUrl), settings, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => (body += chunk));
