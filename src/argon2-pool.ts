@@ -132,7 +132,7 @@ export class Argon2Pool {
   readonly run: Argon2Runner = async (secret, target, pepper) => {
     // The bound is counted here rather than left to piscina, so that it is exact (running
     // plus waiting) and a refused task never reaches the pool at all.
-    if (this.#closing || this.#pending >= this.#capacity) throw BUSY;
+    if (this.busy) throw BUSY;
     this.#pending++;
     try {
       const raw: Uint8Array = await this.#pool().run(argon2TaskOf(secret, target, pepper));
@@ -145,6 +145,11 @@ export class Argon2Pool {
       this.#pending--;
     }
   };
+
+  /** Whether {@link run} would refuse a new computation now: the queue is full, or closing. */
+  get busy(): boolean {
+    return this.#closing !== undefined || this.#pending >= this.#capacity;
+  }
 
   /** Computations running or waiting now. */
   get pending(): number {

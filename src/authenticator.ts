@@ -124,8 +124,9 @@ export interface ApiKeyAuth {
   authenticate(request: CredentialRequest, requirement?: RouteRequirement): Promise<AuthResult>;
   /**
    * The same decision as {@link authenticate}, given as it is when it needed no waiting and as
-   * a promise when it did (a store query, an Argon2 run). Malformed keys, 429s and memo hits
-   * on a store that answers from memory need none, so a framework can go on in the same turn
+   * a promise when it did (a store query, an Argon2 run). Malformed keys, 429s, 503s from a
+   * full Argon2 pool and memo hits on a store that answers from memory need none (the 503 and
+   * the memo hit only on such a store), so a framework can go on in the same turn
    * instead of a later microtask; keyward's adapters use it. Tell the two apart with
    * {@link isPendingDecision}. Never throws.
    *
@@ -192,7 +193,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const inThread: typeof computeArgon2id = (...args) =>
     closed ? Promise.reject(new Argon2PoolBusyError('closed')) : computeArgon2id(...args);
   const run = pool?.run ?? inThread;
-  const verifier = new SecretVerifier(memo, run, settings.pepper);
+  const verifier = new SecretVerifier(memo, run, settings.pepper, pool ? () => pool.busy : () => closed);
   const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, settings.storeTimeoutMs, logger);
   const throttle = settings.throttle
     ? new AttemptThrottle(settings.throttle, () => validNow(settings.clock).getTime())
@@ -365,8 +366,13 @@ class Pipeline {
     const attempt = this.throttle && !matchedBefore ? this.attemptOf(presented) : undefined;
     const wait = attempt ? this.throttle!.enter(attempt) : 0;
     if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
-    return this.verifier
-      .check(credential, secret, row.key_hash, memoKey)
+    const checked = this.verifier.check(credential, secret, row.key_hash, memoKey);
+    if (!isThenable(checked)) {
+      // Answered without a computation: a stored-hash fault, or 503 from a full pool.
+      if (attempt) this.throttle!.leave(attempt);
+      return this.afterArgon2(checked, row, facts, presented);
+    }
+    return checked
       .finally(() => attempt && this.throttle!.leave(attempt))
       .then((check) => this.afterArgon2(check, row, facts, presented));
   }

@@ -33,16 +33,24 @@ export class SecretVerifier {
   readonly #run: Argon2Runner;
   readonly #inFlight = new Map<string, Promise<boolean>>();
   readonly #peppers: PepperRing | undefined;
+  readonly #busy: () => boolean;
 
   /**
    * @param memo - remembered results, or undefined to compute every time.
    * @param run - the Argon2 computation.
    * @param peppers - the app's peppers; a hash naming another pepper id is a stored-hash fault.
+   * @param busy - whether `run` would refuse a new computation now (a full pool, or closed).
    */
-  constructor(memo: VerificationMemo | undefined, run: Argon2Runner = computeArgon2id, peppers?: PepperRing) {
+  constructor(
+    memo: VerificationMemo | undefined,
+    run: Argon2Runner = computeArgon2id,
+    peppers?: PepperRing,
+    busy: () => boolean = () => false,
+  ) {
     this.#memo = memo;
     this.#run = run;
     this.#peppers = peppers;
+    this.#busy = busy;
   }
 
   /**
@@ -81,17 +89,22 @@ export class SecretVerifier {
   }
 
   /**
+   * Checks the secret. The answer comes as it is when no computation has to be waited for (the
+   * memo knows it, the stored hash is at fault, or the pool is full and no identical check is
+   * running to join), and as a promise otherwise: under a flood of forgeries that fills the
+   * pool, each 503 then costs no promise chain.
+   *
    * @param presentedKey - the whole presented key (memo input only, never stored).
    * @param secret - its secret part.
    * @param storedHash - the row's PHC string.
    * @param memoKey - from {@link memoKeyOf}, when the caller already has it.
    */
-  async check(
+  check(
     presentedKey: string,
     secret: string,
     storedHash: unknown,
     memoKey = this.memoKeyOf(presentedKey),
-  ): Promise<SecretCheck> {
+  ): SecretCheck | Promise<SecretCheck> {
     const remembered = this.recall(memoKey, storedHash);
     if (remembered !== undefined) return remembered;
 
@@ -101,36 +114,26 @@ export class SecretVerifier {
     if (pepperId !== undefined && !this.#peppers?.secretFor(pepperId)) return { ok: false, fault: 'unknown_pepper' };
     if (secret.length === 0) return { ok: true, matches: false };
 
-    try {
-      const { computation, joined } = this.#shared(presentedKey, memoKey, storedHash as string, secret, parsed.value);
-      const matches = await computation;
-      // A check that joined a computation already running cost no Argon2 run of its own.
-      if (joined) return matches ? NO_RUN_MATCH : NO_RUN_MISMATCH;
-      return { ok: true, matches };
-    } catch (error) {
-      // Only a full pool is an expected answer; anything else is a fault for the pipeline.
-      if (error instanceof Argon2PoolBusyError) return { ok: false, fault: 'overloaded' };
-      throw error;
-    }
+    // The same key against the same hash (during a rehash, one key may be checked against the
+    // old and the new hash at once, and those are two computations) shares one computation.
+    // Without a memo, running computations are found by the presented key itself, held only
+    // while it runs, as the request holding it does.
+    const id = `${memoKey ?? presentedKey}\0${storedHash as string}`;
+    const running = this.#inFlight.get(id);
+    // A check that joins a computation already running costs no Argon2 run of its own.
+    if (running) return settle(running, true);
+    if (this.#busy()) return OVERLOADED;
+    return settle(this.#started(id, memoKey, storedHash as string, secret, parsed.value), false);
   }
 
-  /**
-   * The computation of this key against this hash, and whether it was already running: the
-   * same key against the same hash (during a rehash, one key may be checked against the old
-   * and the new hash at once, and those are two computations). Without a memo, the running
-   * computations are found by the presented key itself, held only while it runs, as the
-   * request holding it does.
-   */
-  #shared(
-    presentedKey: string,
+  /** Starts the computation of `id` and shares it until it ends. */
+  #started(
+    id: string,
     memoKey: string | undefined,
     storedHash: string,
     secret: string,
     parsed: ParsedArgon2Hash,
-  ): { computation: Promise<boolean>; joined: boolean } {
-    const id = `${memoKey ?? presentedKey}\0${storedHash}`;
-    const running = this.#inFlight.get(id);
-    if (running) return { computation: running, joined: true };
+  ): Promise<boolean> {
     const computation = this.#compute(secret, parsed)
       .then((matches) => {
         if (memoKey !== undefined) this.#memo!.set(memoKey, storedHash, matches);
@@ -138,7 +141,7 @@ export class SecretVerifier {
       })
       .finally(() => this.#inFlight.delete(id));
     this.#inFlight.set(id, computation);
-    return { computation, joined: false };
+    return computation;
   }
 
   async #compute(secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {
@@ -148,10 +151,24 @@ export class SecretVerifier {
   }
 }
 
+/** A computation's answer as a check; a full pool is an expected answer, anything else a fault. */
+async function settle(computation: Promise<boolean>, joined: boolean): Promise<SecretCheck> {
+  try {
+    const matches = await computation;
+    if (joined) return matches ? NO_RUN_MATCH : NO_RUN_MISMATCH;
+    return { ok: true, matches };
+  } catch (error) {
+    // The pool may still refuse what it looked ready for (it began closing meanwhile).
+    if (error instanceof Argon2PoolBusyError) return OVERLOADED;
+    throw error;
+  }
+}
+
 // Answers that cost no Argon2 run of their own (from the memo, or from a computation another
 // request had started) carry a tag, so the attempt throttle counts a failure once per run.
 const NO_RUN_MATCH = Object.freeze({ ok: true, matches: true, noRun: true } as const);
 const NO_RUN_MISMATCH = Object.freeze({ ok: true, matches: false, noRun: true } as const);
+const OVERLOADED: SecretCheck = Object.freeze({ ok: false, fault: 'overloaded' } as const);
 
 /**
  * Whether a check cost no Argon2 run of its own: answered from the memo, or by a computation

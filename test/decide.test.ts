@@ -167,3 +167,65 @@ describe('a key rehashed between its two reads, while forgeries fail from its ad
     await auth.close();
   });
 });
+
+describe('decide() while the Argon2 pool is full', () => {
+  const store = new MemoryKeyStore();
+  const keys: string[] = [];
+  let auth: ApiKeyAuth;
+
+  beforeAll(async () => {
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    for (const accountId of ['acct_full_1', 'acct_full_2', 'acct_full_3']) {
+      keys.push((await manager.issue({ accountId, environment: 'sandbox' })).key);
+    }
+    // One thread and no queue: one computation fills the pool.
+    auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: { threads: 1, maxQueue: 0 }, throttle: false });
+  });
+  afterAll(() => auth.close());
+
+  const request = (presented: string) => ({ headers: bearer(presented) });
+
+  it('answers a key that needs a new computation with 503 and Retry-After as the result itself, and the running one still passes', async () => {
+    const running = auth.decide(request(keys[0]!));
+    expect(running).toBeInstanceOf(Promise);
+
+    const refused = auth.decide(request(keys[1]!)) as AuthResult & { ok: false };
+    expect(refused).not.toBeInstanceOf(Promise);
+    expect(refused.response.status).toBe(503);
+    expect(refused.response.headers['retry-after']).toBe('1');
+    expect(refused.error.code).toBe('ERR_OVERLOADED');
+
+    expect(((await running) as AuthResult).ok).toBe(true);
+  });
+
+  it('lets the same key join the computation already running instead of answering 503', async () => {
+    const first = auth.decide(request(keys[2]!));
+    const second = auth.decide(request(keys[2]!));
+    expect(second).toBeInstanceOf(Promise);
+    expect([((await first) as AuthResult).ok, ((await second) as AuthResult).ok]).toEqual([true, true]);
+  });
+
+  it('still answers a corrupt stored hash with 500, not 503, when the pool is full', async () => {
+    const corrupt = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_full_corrupt', environment: 'sandbox' });
+    await store.modify(corrupt.card.keyId, () => ({ key_hash: '$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA' }));
+    const running = auth.decide(request(forgeSecret(keys[0]!)));
+
+    const fault = auth.decide(request(corrupt.key)) as AuthResult & { ok: false };
+    expect(fault).not.toBeInstanceOf(Promise);
+    expect([fault.response.status, fault.error.code]).toEqual([500, 'ERR_STORED_HASH_INVALID']);
+    await running;
+  });
+});
+
+describe('decide() after close() without a pool', () => {
+  it('answers a key the memo does not know with 503 as the result itself', async () => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_closed', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false });
+    await auth.close();
+
+    const refused = auth.decide({ headers: bearer(key) }) as AuthResult & { ok: false };
+    expect(refused).not.toBeInstanceOf(Promise);
+    expect([refused.response.status, refused.error.code]).toEqual([503, 'ERR_OVERLOADED']);
+  });
+});
