@@ -18,7 +18,7 @@ import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
-import { isValidDate } from './valid-date.js';
+import { validTimeOf } from './valid-date.js';
 import { VerificationMemo } from './verification-memo.js';
 
 /** What a successful authentication attaches to the request. */
@@ -541,8 +541,8 @@ class AuthFailure {
  * keys and unlimited forgeries through.
  */
 function validNow(clock: () => Date): Date {
-  const now = clock();
-  if (!isValidDate(now)) throw new TypeError('clock() returned no valid Date');
+  const now = validTimeOf(clock());
+  if (now === undefined) throw new TypeError('clock() returned no valid Date');
   return now;
 }
 

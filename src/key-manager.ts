@@ -23,7 +23,7 @@ import {
   type WebhookSettingsInput,
 } from './webhook-settings.js';
 import { resolvePepper, type PepperOptions } from './pepper.js';
-import { isValidDate } from './valid-date.js';
+import { validTimeOf } from './valid-date.js';
 
 /** Options of {@link createKeyManager}. */
 export interface KeyManagerOptions {
@@ -213,13 +213,13 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   // An invalid Date would be stored as it is (a card's createdAt null on MemoryKeyStore, a
   // store fault quoting the value on PostgreSQL) and makes every expiry comparison false.
   const now = (): Date => {
-    let time: unknown;
+    let time: Date | undefined;
     try {
-      time = clock();
+      time = validTimeOf(clock());
     } catch (error) {
       throw badClock(error);
     }
-    if (!isValidDate(time)) throw badClock();
+    if (time === undefined) throw badClock();
     return time;
   };
   const box = options.webhookKeys === undefined ? undefined : createSecretBox(options.webhookKeys);
