@@ -1,7 +1,7 @@
 // Checks the built package (run after `npm run build`): the ESM and the CommonJS entry each
 // authenticate a key through the Argon2 worker pool, refuse a wrong secret, close, and leave
 // nothing running. The pool's worker file is loaded from dist/, as in an installed package.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
@@ -76,6 +76,25 @@ for (const [format, keyward] of Object.entries(builds)) {
   }
   console.log(`dist ${format}: pool verify ok, wrong secret 401, closed (usage flushed, thread stopped)`);
 }
+
+// Every entry point throws the core's one ApiKeyAuthError class, in both formats, so an app's
+// `instanceof ApiKeyAuthError` holds whichever entry threw. A subpath that bundled its own copy
+// of the class (CommonJS builds share no code between entries) would fail this.
+const postgresBuilds = { esm: await import('../dist/postgres.js'), cjs: require('../dist/postgres.cjs') };
+for (const [format, { PostgresKeyStore }] of Object.entries(postgresBuilds)) {
+  const fakePool = { options: { connectionTimeoutMillis: 1000 }, query() {}, connect() {}, on() {}, listenerCount: () => 0 };
+  assert.throws(
+    () => new PostgresKeyStore({ pool: fakePool, logger: console.log }),
+    (error) => error instanceof builds[format].ApiKeyAuthError && error.code === 'ERR_OPTIONS_INVALID' && /"logger"/.test(error.message),
+    `${format}: keyward/postgres must throw the core's ApiKeyAuthError`,
+  );
+}
+for (const file of readdirSync(new URL('../dist/', import.meta.url))) {
+  if (!/\.(c?js)$/.test(file) || file.startsWith('index.') || file.startsWith('chunk-')) continue;
+  const text = readFileSync(new URL(`../dist/${file}`, import.meta.url), 'utf8');
+  assert.ok(!/class ApiKeyAuthError|ApiKeyAuthError\d* = class/.test(text), `dist/${file} must not define its own ApiKeyAuthError`);
+}
+console.log('dist: one ApiKeyAuthError class across entry points, in both formats');
 
 // Whatever remains would keep a gateway from exiting after close().
 const left = process.getActiveResourcesInfo();

@@ -2,7 +2,9 @@ import {
   ApiKeyAuthError,
   assertInteger,
   assertKnownOptions,
+  assertLoggerShaped,
   assertOptionsObject,
+  completeLogger,
   type ApiKeyRow,
   type ApiKeyRowChange,
   type Environment,
@@ -13,7 +15,6 @@ import {
 import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './postgres-client.js';
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
-import { assertLoggerShaped, completeLogger } from './logger.js';
 import { changedFields } from './row-change.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
