@@ -163,7 +163,7 @@ interface Presented extends ParsedApiKey {
   /** Built when the attempt throttle first needs it. */
   attempt?: Attempt;
   /** A match Argon2 computed for this request, and the row it was computed for. */
-  verified?: { row: ApiKeyRow; check: SecretCheck };
+  verified?: { row: ApiKeyRow; storedHash: unknown; check: SecretCheck };
 }
 
 const STORE_TIMEOUT = Symbol('store timeout');
@@ -356,9 +356,11 @@ class Pipeline {
       // Read again after the Argon2 run, the lookup id names another key: the verified one is gone.
       return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { ...facts, detail: 'row replaced during verification' });
     }
-    // A corrupt row may lack key_hash: only a match in hand is compared with it.
-    const known = verified !== undefined && verified.row.key_hash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash);
-    if (known !== undefined) return this.withCheck(known, row, facts, presented);
+    // Read once: a row from a custom store may compute it (a getter), and every step below must
+    // see the same value. A corrupt row may lack it: only a match in hand is compared with it.
+    const storedHash: unknown = row.key_hash;
+    const known = verified !== undefined && verified.storedHash === storedHash ? verified.check : this.verifier.recall(memoKey, storedHash);
+    if (known !== undefined) return this.withCheck(known, row, storedHash, facts, presented);
 
     // A key that has matched here before, or in this very request (its row rehashed since,
     // say), is no forger's guess: it is checked again without the throttle.
@@ -366,15 +368,22 @@ class Pipeline {
     const attempt = this.throttle && !matchedBefore ? this.attemptOf(presented) : undefined;
     const wait = attempt ? this.throttle!.enter(attempt) : 0;
     if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
-    const checked = this.verifier.check(credential, secret, row.key_hash, memoKey);
+    let checked: ReturnType<SecretVerifier['check']>;
+    try {
+      checked = this.verifier.check(credential, secret, storedHash, memoKey);
+    } catch (error) {
+      // An attempt entered is always left, or the throttle would count it in flight for good.
+      if (attempt) this.throttle!.leave(attempt);
+      throw error;
+    }
     if (!isThenable(checked)) {
       // Answered without a computation: a stored-hash fault, or 503 from a full pool.
       if (attempt) this.throttle!.leave(attempt);
-      return this.afterArgon2(checked, row, facts, presented);
+      return this.afterArgon2(checked, row, storedHash, facts, presented);
     }
     return checked
       .finally(() => attempt && this.throttle!.leave(attempt))
-      .then((check) => this.afterArgon2(check, row, facts, presented));
+      .then((check) => this.afterArgon2(check, row, storedHash, facts, presented));
   }
 
   /**
@@ -383,14 +392,14 @@ class Pipeline {
    * resolved meanwhile must apply to this request too. Memo hits need no second read, as
    * they read the row after any such change. Once per request.
    */
-  private afterArgon2(check: SecretCheck, row: ApiKeyRow, facts: Facts, presented: Presented): Pending<AuthResult> {
-    if (!check.ok || !check.matches || presented.verified) return this.withCheck(check, row, facts, presented);
-    presented.verified = { row, check };
+  private afterArgon2(check: SecretCheck, row: ApiKeyRow, storedHash: unknown, facts: Facts, presented: Presented): Pending<AuthResult> {
+    if (!check.ok || !check.matches || presented.verified) return this.withCheck(check, row, storedHash, facts, presented);
+    presented.verified = { row, storedHash, check };
     return this.lookUp(presented);
   }
 
   /** Steps 5 (the verification's answer) to 8. */
-  private withCheck(check: SecretCheck, row: ApiKeyRow, facts: Facts, presented: Presented): AuthResult {
+  private withCheck(check: SecretCheck, row: ApiKeyRow, storedHash: unknown, facts: Facts, presented: Presented): AuthResult {
     if (!check.ok) {
       // A full Argon2 queue says nothing about the key: 503 with Retry-After, never 401.
       if (check.fault === 'overloaded') return this.refuse(this.refusals.overloaded(), 'overloaded', facts);
@@ -421,7 +430,8 @@ class Pipeline {
 
     // 8. Success.
     this.usage.record(row.id, lookupId, now);
-    this.rehasher?.schedule(row.id, row.key_hash, secret);
+    // A match means the stored hash parsed, so it is a string.
+    this.rehasher?.schedule(row.id, storedHash as string, secret);
     if (this.decisionsWatched()) this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {
       ok: true,

@@ -430,9 +430,6 @@ const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
 /** The field names `setWebhook` accepts; any other is refused with a did-you-mean. */
 const WEBHOOK_SETTINGS_NAMES: readonly (keyof WebhookSettingsInput)[] = ['url', 'username', 'password'];
 
-/** The range of `expiresAt`: what PostgreSQL's timestamptz and every store can hold. */
-const MIN_EXPIRES_AT = Date.UTC(1970, 0, 1);
-const MAX_EXPIRES_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 
 /**
@@ -484,18 +481,13 @@ function assertAccountId(value: unknown): asserts value is string {
  * `getTime` a subclass may override, and anything that is not a real Date is refused.
  */
 function checkedExpiry(value: unknown): Date {
-  let time = Number.NaN;
-  try {
-    time = Date.prototype.getTime.call(value);
-  } catch {
-    // Not a Date at all (a plain object, or one that only inherits from Date.prototype).
-  }
-  if (!(time >= MIN_EXPIRES_AT && time <= MAX_EXPIRES_AT)) {
+  const time = validTimeOf(value);
+  if (time === undefined) {
     throw invalidArgument(
       'expiresAt must be null or a valid Date from 1970-01-01T00:00:00.000Z through 9999-12-31T23:59:59.999Z',
     );
   }
-  return new Date(time);
+  return time;
 }
 
 /**

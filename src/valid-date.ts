@@ -1,8 +1,17 @@
+/** The earliest time keyward takes from a clock or stores: 1970-01-01T00:00:00.000Z. */
+export const MIN_STORABLE_TIME = Date.UTC(1970, 0, 1);
 /**
- * The time a clock's answer holds, as a plain Date of this realm, or undefined when it is not
- * a Date holding a real time. An invalid Date compares false with everything, so an expiry, a
- * throttle window or a stored timestamp built on one would silently stop meaning anything;
- * callers fail closed instead.
+ * The latest: 9999-12-31T23:59:59.999Z. Together with {@link MIN_STORABLE_TIME}, what
+ * PostgreSQL's timestamptz and every store can hold.
+ */
+export const MAX_STORABLE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * The time a Date holds, as a plain Date of this realm, or undefined when it is not a Date
+ * holding a time from {@link MIN_STORABLE_TIME} to {@link MAX_STORABLE_TIME}. An invalid Date
+ * compares false with everything, so an expiry, a throttle window or a stored timestamp built
+ * on one would silently stop meaning anything, and a time outside the range cannot be stored
+ * (PostgreSQL refuses it, so every usage write would fail); callers fail closed instead.
  *
  * The time is read from the Date itself (`Date.prototype.getTime`, which reads the internal
  * time slot), never through the value's own methods, which a subclass or an own property
@@ -11,7 +20,7 @@
  * copy returned is what callers compare and store, so a `valueOf` override cannot reach them
  * either.
  *
- * @param value - what a `clock()` returned.
+ * @param value - what a `clock()` returned, or a Date given as input.
  * @returns a new Date with the same time, or undefined.
  */
 export function validTimeOf(value: unknown): Date | undefined {
@@ -22,5 +31,5 @@ export function validTimeOf(value: unknown): Date | undefined {
   } catch {
     return undefined;
   }
-  return Number.isNaN(time) ? undefined : new Date(time);
+  return time >= MIN_STORABLE_TIME && time <= MAX_STORABLE_TIME ? new Date(time) : undefined;
 }

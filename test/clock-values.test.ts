@@ -117,3 +117,37 @@ describe('createKeyManager: the clock read through the Date itself', () => {
     expect(card.createdAt.toISOString()).toBe('2026-01-01T00:00:00.000Z');
   });
 });
+
+describe('clock times outside what stores can hold', () => {
+  const outside: [string, () => Date][] = [
+    ['before 1970', () => new Date(-1)],
+    ['the earliest Date', () => new Date(-8.64e15)],
+    ['after 9999', () => new Date(Date.UTC(10000, 0, 1))],
+    ['the latest Date', () => new Date(8.64e15)],
+  ];
+
+  it.each(outside)('the key manager refuses a clock %s with ERR_OPTIONS_INVALID and writes nothing', async (_name, clock) => {
+    const store = new MemoryKeyStore();
+    const error = await rejection(createKeyManager({ store, argon2: TEST_ARGON2, clock }).issue({ accountId: 'acct_clock', environment: 'sandbox' }));
+    expect(error).toMatchObject({ code: 'ERR_OPTIONS_INVALID', status: 500 });
+    expect(store.allRows()).toEqual([]);
+  });
+
+  it.each(outside)('the authenticator answers a live key with 500, not 200, under a clock %s', async (_name, clock) => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_clock', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false, clock });
+    const result = (await auth.authenticate({ headers: bearer(key) })) as AuthResult & { ok: false };
+    expect([result.response.status, result.error.code]).toEqual([500, 'ERR_INTERNAL']);
+    await auth.close();
+    expect(store.allRows()[0]!.last_used_at).toBeNull();
+  });
+
+  it('takes the first and the last millisecond of the range', async () => {
+    for (const time of [Date.UTC(1970, 0, 1), Date.UTC(9999, 11, 31, 23, 59, 59, 999)]) {
+      const store = new MemoryKeyStore();
+      const { card } = await createKeyManager({ store, argon2: TEST_ARGON2, clock: () => new Date(time) }).issue({ accountId: 'acct_clock', environment: 'sandbox' });
+      expect(card.createdAt.getTime()).toBe(time);
+    }
+  });
+});

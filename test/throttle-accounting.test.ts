@@ -1,0 +1,52 @@
+/**
+ * The attempt throttle's count of attempts in flight: every attempt entered is left, whatever
+ * the store's rows do, so no client is left with a 429 that no window ever ends.
+ */
+import { describe, expect, it } from 'vitest';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyRow, type AuthResult } from 'keyward';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { bearer, forgeSecret } from './helpers/keys.js';
+
+/** A MemoryKeyStore whose rows compute key_hash: the second read of a row's key_hash throws. */
+class GetterRowStore extends MemoryKeyStore {
+  override findByLookupId(lookupId: string): ApiKeyRow | null {
+    const row = super.findByLookupId(lookupId) as ApiKeyRow | null;
+    if (row === null) return null;
+    const { key_hash: hash, ...rest } = row;
+    let reads = 0;
+    return Object.defineProperty(rest, 'key_hash', {
+      enumerable: true,
+      get: () => {
+        if (++reads > 1) throw new Error('key_hash read twice');
+        return hash;
+      },
+    }) as ApiKeyRow;
+  }
+}
+
+describe('attempt throttle in-flight accounting', () => {
+  it('reads a row\'s key_hash once, so a getter that throws on a second read leaves no lasting 429', async () => {
+    const store = new GetterRowStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_getter', environment: 'sandbox' });
+    let now = Date.parse('2026-06-01T00:00:00Z');
+    const auth = createApiKeyAuth({
+      store,
+      environments: ['sandbox'],
+      argon2Pool: false,
+      clock: () => new Date(now),
+      throttle: { maxFailuresPerKey: 3, maxFailuresPerClient: 3, windowMs: 1_000 },
+    });
+    const ask = async (presented: string) => {
+      const result: AuthResult = await auth.authenticate({ headers: bearer(presented), remoteAddress: '10.1.1.1' });
+      return result.ok ? 200 : result.response.status;
+    };
+
+    const forgeries = [];
+    for (const fill of ['A', 'B', 'C', 'D']) forgeries.push(await ask(forgeSecret(key, fill)));
+    expect(forgeries).toEqual([401, 401, 401, 429]);
+
+    now += 2_000; // the window is over
+    expect(await ask(key)).toBe(200);
+    await auth.close();
+  });
+});
