@@ -209,9 +209,11 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const rehasher = settings.rehashOnSuccess
     ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, {
         run,
-        idle: () => (pool?.pending ?? 0) === 0,
+        // None starts once close() has begun: it would only find the pool closing.
+        idle: () => !closed && (pool?.pending ?? 0) === 0,
         writeTimeoutMs: settings.storeTimeoutMs,
         failureLog: lines.warn,
+        rehashed: (memoKey, upgraded) => memo?.set(memoKey, upgraded, true),
       })
     : undefined;
   const pipeline = new Pipeline(settings, logger, lines, refusals, verifier, usage, throttle, rehasher);
@@ -226,7 +228,11 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     close: async () => {
       closed = true;
       await rehasher?.settle();
-      await Promise.all([usage.close(), pool?.close()]);
+      // Running computations finish (waiting ones get 503), then the decisions under way end
+      // and record their uses, and only then is usage flushed for the last time.
+      await pool?.close();
+      await pipeline.settled();
+      await usage.close();
       lines.error.flush();
       lines.warn.flush();
     },
@@ -274,10 +280,29 @@ class Pipeline {
   run(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
     try {
       const decided = this.readAndFind(request, requirement);
-      return isThenable(decided) ? decided.catch((error: unknown) => this.internal(error)) : decided;
+      return isThenable(decided) ? this.tracked(decided.catch((error: unknown) => this.internal(error))) : decided;
     } catch (error) {
       return this.internal(error);
     }
+  }
+
+  /** Decisions still waiting (for a store query or an Argon2 run), for close(). */
+  private readonly underWay = new Set<Promise<AuthResult>>();
+
+  private tracked(decision: Promise<AuthResult>): Promise<AuthResult> {
+    this.underWay.add(decision);
+    // The decision never rejects (faults become refusals), so neither does this.
+    void decision.finally(() => this.underWay.delete(decision));
+    return decision;
+  }
+
+  /**
+   * Resolves once the decisions waiting now have ended: their successes have recorded their
+   * uses. Decisions that start later are not waited for, so a server still taking requests
+   * cannot hold close() open.
+   */
+  async settled(): Promise<void> {
+    await Promise.all(this.underWay);
   }
 
   private internal(error: unknown): AuthResult {
@@ -431,7 +456,7 @@ class Pipeline {
     // 8. Success.
     this.usage.record(row.id, lookupId, now);
     // A match means the stored hash parsed, so it is a string.
-    this.rehasher?.schedule(row.id, storedHash as string, secret);
+    this.rehasher?.schedule(row.id, storedHash as string, secret, presented.memoKey);
     if (this.decisionsWatched()) this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {
       ok: true,

@@ -33,6 +33,12 @@ export interface RehasherOptions {
   now?: () => number;
   /** Samples the failure lines; the authenticator shares its own. */
   failureLog?: LogSampler;
+  /**
+   * Told of each hash written, with the token `schedule` was given for that key: the new hash
+   * is known to match the secret it was computed from, so the authenticator's memo can take
+   * it and the key's next request needs no Argon2 run at the new, dearer parameters.
+   */
+  rehashed?: (token: string, upgradedHash: string) => void;
 }
 
 /** What new hashes are written with: the target a stored hash is upgraded to. */
@@ -101,6 +107,7 @@ export class Rehasher {
   // Whether the last key offered found the bound reached, so the pause is logged once.
   #paused = false;
   readonly #failureLog: LogSampler;
+  readonly #rehashed: RehasherOptions['rehashed'];
 
   /**
    * @param store - where the row lives.
@@ -118,6 +125,7 @@ export class Rehasher {
     this.#writeDeadline = new SharedDeadline(options.writeTimeoutMs ?? 2_000);
     this.#now = options.now ?? (() => performance.now());
     this.#failureLog = options.failureLog ?? new LogSampler(1_000, heldBackLine(logger.warn));
+    this.#rehashed = options.rehashed;
   }
 
   /**
@@ -126,8 +134,9 @@ export class Rehasher {
    * @param keyId - the row's key id.
    * @param storedHash - the hash the secret was just verified against.
    * @param secret - the verified secret part; held only until the new hash is computed.
+   * @param token - handed back with the new hash to the `rehashed` option (the memo key).
    */
-  schedule(keyId: string, storedHash: string, secret: string): void {
+  schedule(keyId: string, storedHash: string, secret: string, token?: string): void {
     // One at a time, and never while a verification runs or waits: a rehash only improves a
     // stored hash, and the next success will offer it again.
     if (this.#underWay !== undefined || !this.#idle()) return;
@@ -138,7 +147,7 @@ export class Rehasher {
     // A key already in #backoff keeps its place; any other would take a new one.
     if (backoff === undefined && !this.#hasRoom()) return;
 
-    this.#underWay = this.#rehash(keyId, storedHash, secret).finally(() => (this.#underWay = undefined));
+    this.#underWay = this.#rehash(keyId, storedHash, secret, token).finally(() => (this.#underWay = undefined));
   }
 
   /** Resolves once the rehash under way, if any, has finished. Never rejects. */
@@ -146,7 +155,7 @@ export class Rehasher {
     await this.#underWay;
   }
 
-  async #rehash(keyId: string, storedHash: string, secret: string): Promise<void> {
+  async #rehash(keyId: string, storedHash: string, secret: string, token: string | undefined): Promise<void> {
     try {
       const { params, pepper } = this.#policy;
       const peppered = pepper ? { id: pepper.currentId, secret: pepper.current } : undefined;
@@ -158,7 +167,9 @@ export class Rehasher {
       if (written === TIMED_OUT) throw new Error('store.modify did not finish within the store timeout');
       this.#backoff.delete(keyId);
       this.#history.delete(keyId);
-      if (written) this.#logger.info({ event: 'keyward.rehashed', keyId }, `keyward: rehashed key ${keyId}`);
+      if (!written) return;
+      if (token !== undefined) this.#rehashed?.(token, upgraded);
+      this.#logger.info({ event: 'keyward.rehashed', keyId }, `keyward: rehashed key ${keyId}`);
     } catch (error) {
       const retryInSeconds = this.#recordFailure(keyId) / 1_000;
       if (!this.#failureLog.admit('rehash_failed')) return;

@@ -1,0 +1,82 @@
+/**
+ * close() lets the decisions under way finish before the last usage flush, and a key whose
+ * hash rehashOnSuccess rewrote keeps passing from the memo, even while the Argon2 pool is full.
+ */
+import { describe, expect, it } from 'vitest';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type AuthResult } from 'keyward';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { CaptureLogger } from './helpers/capture-logger.js';
+import { bearer, forgeSecret } from './helpers/keys.js';
+
+// Dearer than TEST_ARGON2 (m=256), so a key issued with TEST_ARGON2 asks for a rehash.
+const POLICY = { memoryKiB: 2048, iterations: 2, parallelism: 1 };
+
+async function issueKeys(store: MemoryKeyStore, count: number): Promise<{ key: string; keyId: string }[]> {
+  const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+  const keys = [];
+  for (let i = 0; i < count; i++) {
+    const { key, card } = await manager.issue({ accountId: `acct_${i}`, environment: 'sandbox' });
+    keys.push({ key, keyId: card.keyId });
+  }
+  return keys;
+}
+
+const statusOf = (result: AuthResult) => (result.ok ? 200 : result.response.status);
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; waited < 5_000 && !condition(); waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(condition()).toBe(true);
+}
+
+describe('close() with decisions under way', () => {
+  it('answers the running check, refuses the waiting ones with 503, records the running key\'s use, and starts no rehash', async () => {
+    const store = new MemoryKeyStore();
+    const [a, b, c] = await issueKeys(store, 3);
+    const logger = new CaptureLogger();
+    const auth = createApiKeyAuth({
+      store,
+      environments: ['sandbox'],
+      argon2: POLICY,
+      argon2Pool: { threads: 1, maxQueue: 1 },
+      rehashOnSuccess: true,
+      logger,
+    });
+
+    const running = auth.authenticate({ headers: bearer(a!.key) });
+    const waiting = auth.authenticate({ headers: bearer(b!.key) });
+    const refused = auth.authenticate({ headers: bearer(c!.key) });
+    await auth.close();
+
+    expect((await Promise.all([running, waiting, refused])).map(statusOf)).toEqual([200, 503, 503]);
+    const used = store.allRows().find((row) => row.id === a!.keyId)!;
+    expect(used.last_used_at).toBeInstanceOf(Date);
+    expect(logger.entries.filter((entry) => String(entry.fields.event).startsWith('keyward.rehash'))).toEqual([]);
+  });
+});
+
+describe('rehashOnSuccess and the memo', () => {
+  it('lets a key whose hash was just rewritten pass from the memo while the pool is full', async () => {
+    const store = new MemoryKeyStore();
+    const [a, b] = await issueKeys(store, 2);
+    const oldHash = store.allRows().find((row) => row.id === a!.keyId)!.key_hash;
+    const auth = createApiKeyAuth({
+      store,
+      environments: ['sandbox'],
+      argon2: POLICY,
+      argon2Pool: { threads: 1, maxQueue: 0 },
+      rehashOnSuccess: true,
+      throttle: false,
+    });
+
+    expect(statusOf(await auth.authenticate({ headers: bearer(a!.key) }))).toBe(200);
+    await until(() => store.allRows().find((row) => row.id === a!.keyId)!.key_hash !== oldHash);
+
+    // A forgery of the other key takes the pool's one thread; the rehashed key needs none.
+    const forgery = auth.authenticate({ headers: bearer(forgeSecret(b!.key)) });
+    const decided = auth.decide({ headers: bearer(a!.key) });
+    expect(decided).not.toBeInstanceOf(Promise);
+    expect(statusOf(decided as AuthResult)).toBe(200);
+    expect(statusOf(await forgery)).toBe(401);
+    await auth.close();
+  });
+});
