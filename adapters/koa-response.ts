@@ -4,17 +4,21 @@ import type { AuthResponse } from 'keyward';
 /**
  * Answers with a response the core built, through Koa's own response (not
  * `ctx.respond = false`), so that upstream middleware, a request logger say, sees the real
- * status. Setting a string body makes Koa write its own `Content-Type` and `Content-Length`;
- * they are removed and the core's headers set after, so the bytes match the other adapters:
- * the same header names, letter case and order.
+ * status. The core's headers are set first, so Koa's string-body setter keeps their
+ * `Content-Type` and only writes its own `Content-Length` (the same number, under its own
+ * letter case), which is then set back: the bytes match the other adapters, with the same
+ * header names, letter case and order. Setting them on Node's response directly skips Koa's
+ * per-call copying, which showed under a flood of refusals.
  *
  * @param ctx - the request's context.
  * @param response - the core's answer.
  */
 export function answerKoa(ctx: ParameterizedContext, response: AuthResponse): void {
+  // As Koa's own setters do once the head is out: nothing more can be said.
+  if (ctx.headerSent) return;
+  const { headers } = response;
   ctx.status = response.status;
+  for (const name in headers) ctx.res.setHeader(name, headers[name]!);
   ctx.body = response.body;
-  ctx.remove('Content-Type');
-  ctx.remove('Content-Length');
-  ctx.set({ ...response.headers });
+  ctx.res.setHeader('content-length', headers['content-length']!);
 }
