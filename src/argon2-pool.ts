@@ -113,6 +113,7 @@ export class Argon2Pool {
   readonly #niceIncrement: number;
   #piscina: Piscina | undefined;
   #pending = 0;
+  #backgroundPending = false;
   #closing: Promise<void> | undefined;
 
   /**
@@ -125,15 +126,33 @@ export class Argon2Pool {
   }
 
   /**
-   * An {@link Argon2Runner} backed by the pool.
+   * An {@link Argon2Runner} backed by the pool, for verifications.
    *
    * @throws {Argon2PoolBusyError} (as a rejection) when the queue is full or the pool is closing.
    */
-  readonly run: Argon2Runner = async (secret, target, pepper) => {
+  readonly run: Argon2Runner = (secret, target, pepper) => {
     // The bound is counted here rather than left to piscina, so that it is exact (running
     // plus waiting) and a refused task never reaches the pool at all.
-    if (this.busy) throw BUSY;
+    if (this.busy) return Promise.reject(BUSY);
     this.#pending++;
+    return this.#submit(secret, target, pepper).finally(() => this.#pending--);
+  };
+
+  /**
+   * An {@link Argon2Runner} for one piece of background work at a time (`rehashOnSuccess`),
+   * on a place of its own beyond `threads + maxQueue`: it waits for a thread like any task,
+   * but never takes a place from a verification, so a key's first check never finds the
+   * queue full because of it. It is not counted in {@link pending}.
+   *
+   * @throws {Argon2PoolBusyError} (as a rejection) while one is under way, or when closing.
+   */
+  readonly runInBackground: Argon2Runner = (secret, target, pepper) => {
+    if (this.#closing || this.#backgroundPending) return Promise.reject(BUSY);
+    this.#backgroundPending = true;
+    return this.#submit(secret, target, pepper).finally(() => (this.#backgroundPending = false));
+  };
+
+  async #submit(...[secret, target, pepper]: Parameters<Argon2Runner>): Promise<Uint8Array> {
     try {
       const raw: Uint8Array = await this.#pool().run(argon2TaskOf(secret, target, pepper));
       return raw;
@@ -141,17 +160,15 @@ export class Argon2Pool {
       // Tasks still waiting when close() runs are aborted: tell their callers to retry.
       if (this.#closing) throw BUSY;
       throw error;
-    } finally {
-      this.#pending--;
     }
-  };
+  }
 
   /** Whether {@link run} would refuse a new computation now: the queue is full, or closing. */
   get busy(): boolean {
     return this.#closing !== undefined || this.#pending >= this.#capacity;
   }
 
-  /** Computations running or waiting now. */
+  /** Verifications running or waiting now (not the background one). */
   get pending(): number {
     return this.#pending;
   }
@@ -175,8 +192,9 @@ export class Argon2Pool {
       filename: TASK_FILE,
       minThreads: this.#threads,
       maxThreads: this.#threads,
-      // Our own bound above decides; piscina only holds what it admitted.
-      maxQueue: this.#capacity,
+      // Our own bounds above decide; piscina only holds what they admitted (and the one
+      // background task).
+      maxQueue: this.#capacity + 1,
       niceIncrement: this.#niceIncrement,
     });
     return this.#piscina;

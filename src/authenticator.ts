@@ -166,7 +166,6 @@ interface Presented extends ParsedApiKey {
   verified?: { row: ApiKeyRow; storedHash: unknown; check: SecretCheck };
 }
 
-const STORE_TIMEOUT = Symbol('store timeout');
 
 /**
  * Creates the framework-agnostic authenticator that every adapter runs. Options are checked
@@ -208,7 +207,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   };
   const rehasher = settings.rehashOnSuccess
     ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, {
-        run,
+        run: pool?.runInBackground ?? inThread,
         // None starts once close() has begun: it would only find the pool closing.
         idle: () => !closed && (pool?.pending ?? 0) === 0,
         writeTimeoutMs: settings.storeTimeoutMs,
@@ -351,7 +350,7 @@ class Pipeline {
   private withRow(found: ApiKeyRow | null | StoreFailure, presented: Presented): Pending<AuthResult> {
     const { lookupId, environment } = presented;
     if (found instanceof StoreFailure) {
-      const reason = found.cause === STORE_TIMEOUT ? 'store_timeout' : 'store_error';
+      const reason = found.timedOut ? 'store_timeout' : 'store_error';
       return this.refuse(this.refusals.unavailable(found.cause), reason, { lookupId, detail: describeError(found.cause) });
     }
     if (found === null) return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { lookupId });
@@ -471,15 +470,19 @@ class Pipeline {
    */
   private findRow(lookupId: string): Pending<ApiKeyRow | null | StoreFailure> {
     let answer: ReturnType<KeyStore['findByLookupId']>;
+    let pending: boolean;
     try {
       answer = this.settings.store.findByLookupId(lookupId);
+      // Inside the try: an answer whose `then` getter throws is the store's fault too.
+      pending = isThenable(answer);
     } catch (error) {
       // A store that throws instead of rejecting.
       return new StoreFailure(error);
     }
-    if (!isThenable(answer)) return answer ?? null;
+    if (!pending) return (answer as ApiKeyRow | null) ?? null;
+    const timeoutMs = this.settings.storeTimeoutMs;
     return this.storeDeadline.race(answer).then(
-      (row) => (row === TIMED_OUT ? new StoreFailure(STORE_TIMEOUT) : (row ?? null)),
+      (row) => (row === TIMED_OUT ? new StoreFailure(new Error(`findByLookupId did not answer within ${timeoutMs} ms`), true) : (row ?? null)),
       (error: unknown) => new StoreFailure(error),
     );
   }
@@ -545,9 +548,12 @@ class Pipeline {
 
 }
 
-/** What the store lookup gave instead of a row: an error, or {@link STORE_TIMEOUT}. */
+/** What the store lookup gave instead of a row: the error, and whether it was the timeout. */
 class StoreFailure {
-  constructor(readonly cause: unknown) {}
+  constructor(
+    readonly cause: unknown,
+    readonly timedOut = false,
+  ) {}
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ENVIRONMENTS } from './key-format.js';
 import type { ApiKeyRow } from './store.js';
+import { dateTimeOf } from './valid-date.js';
 
 /** What is wrong with a row a store returned, or `not_live` for one it should have hidden. */
 export type RowProblem =
@@ -43,7 +44,8 @@ function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
 }
 
+/** A Date holding a time (from any realm), or a string that parses as one. */
 function isValidTime(value: unknown): boolean {
-  if (!(value instanceof Date) && typeof value !== 'string') return false;
-  return !Number.isNaN(new Date(value).getTime());
+  if (typeof value === 'string') return !Number.isNaN(new Date(value).getTime());
+  return dateTimeOf(value) !== undefined;
 }

@@ -24,6 +24,18 @@ export const MAX_STORABLE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
  * @returns a new Date with the same time, or undefined.
  */
 export function validTimeOf(value: unknown): Date | undefined {
+  const time = dateTimeOf(value);
+  return time !== undefined && time >= MIN_STORABLE_TIME && time <= MAX_STORABLE_TIME ? new Date(time) : undefined;
+}
+
+/**
+ * The time a Date holds, in milliseconds, read from its internal time slot (so from any
+ * realm, and whatever its own methods say), or undefined for anything that is not a Date
+ * holding a time.
+ *
+ * @param value - any value.
+ */
+export function dateTimeOf(value: unknown): number | undefined {
   let time: number;
   try {
     // Throws a TypeError for anything without a Date's internal time slot.
@@ -31,5 +43,5 @@ export function validTimeOf(value: unknown): Date | undefined {
   } catch {
     return undefined;
   }
-  return time >= MIN_STORABLE_TIME && time <= MAX_STORABLE_TIME ? new Date(time) : undefined;
+  return Number.isNaN(time) ? undefined : time;
 }

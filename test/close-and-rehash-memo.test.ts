@@ -80,3 +80,28 @@ describe('rehashOnSuccess and the memo', () => {
     await auth.close();
   });
 });
+
+describe('rehashOnSuccess and the pool bound', () => {
+  it('gives a rehash a place of its own: a first-seen key that arrives while one runs on the only thread waits for it, not 503', async () => {
+    const store = new MemoryKeyStore();
+    const [a, b, c] = await issueKeys(store, 3);
+    const oldHash = store.allRows().find((row) => row.id === a!.keyId)!.key_hash;
+    const auth = createApiKeyAuth({
+      store,
+      environments: ['sandbox'],
+      // Dear enough that the rehash is still running when the next keys arrive.
+      argon2: { memoryKiB: 32768, iterations: 3, parallelism: 1 },
+      argon2Pool: { threads: 1, maxQueue: 0 },
+      rehashOnSuccess: true,
+      throttle: false,
+    });
+
+    expect(statusOf(await auth.authenticate({ headers: bearer(a!.key) }))).toBe(200);
+    // The rehash of a's hash now holds the only thread; b takes the one verification place.
+    const first = auth.authenticate({ headers: bearer(b!.key) });
+    const second = auth.authenticate({ headers: bearer(c!.key) });
+    expect((await Promise.all([first, second])).map(statusOf)).toEqual([200, 503]);
+    await until(() => store.allRows().find((row) => row.id === a!.keyId)!.key_hash !== oldHash);
+    await auth.close();
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * Odd answers from a custom store: each is the store's fault (503) or a row keyward can read,
+ * never a 500 of keyward's own, and the operator's log line says what happened in words.
+ */
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyRow, type AuthDecision, type AuthResult } from 'keyward';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { bearer } from './helpers/keys.js';
+
+async function storeWithKey<T extends MemoryKeyStore>(store: T) {
+  const { key } = await createKeyManager({ store: new MemoryKeyStore(), argon2: TEST_ARGON2 }).issue({ accountId: 'acct_odd', environment: 'sandbox' });
+  return { store, key };
+}
+
+describe('odd store answers', () => {
+  it('answers a lookup whose answer has a `then` getter that throws with 503 ERR_STORE_UNAVAILABLE, not 500', async () => {
+    class ThrowingThen extends MemoryKeyStore {
+      override findByLookupId(): ApiKeyRow | null {
+        return { get then(): never { throw new Error('then getter'); } } as never;
+      }
+    }
+    const { store, key } = await storeWithKey(new ThrowingThen());
+    const decisions: AuthDecision[] = [];
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false, onDecision: (d) => decisions.push(d) });
+    const result = (await auth.authenticate({ headers: bearer(key) })) as AuthResult & { ok: false };
+    expect([result.response.status, result.error.code]).toEqual([503, 'ERR_STORE_UNAVAILABLE']);
+    expect(decisions.map((d) => [d.reason, d.detail])).toEqual([['store_error', 'Error: then getter']]);
+    await auth.close();
+  });
+
+  it('names a store timeout in words, with an Error as the 503\'s cause', async () => {
+    class NeverAnswers extends MemoryKeyStore {
+      override findByLookupId(): Promise<ApiKeyRow | null> {
+        return new Promise(() => {});
+      }
+    }
+    const { store, key } = await storeWithKey(new NeverAnswers());
+    const decisions: AuthDecision[] = [];
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false, storeTimeoutMs: 20, onDecision: (d) => decisions.push(d) });
+    const result = (await auth.authenticate({ headers: bearer(key) })) as AuthResult & { ok: false };
+    expect([result.response.status, result.error.code]).toEqual([503, 'ERR_STORE_UNAVAILABLE']);
+    expect((result.error.cause as Error).message).toBe('findByLookupId did not answer within 20 ms');
+    expect(decisions.map((d) => [d.reason, d.detail])).toEqual([['store_timeout', 'Error: findByLookupId did not answer within 20 ms']]);
+    await auth.close();
+  });
+
+  it.each([
+    ['a day ahead', 86_400_000, 200],
+    ['a day ago', -86_400_000, 403],
+  ])('reads an expires_at Date from another realm (%s) as a time, not a corrupt row', async (_when, offset, status) => {
+    const OtherDate = runInNewContext('Date') as DateConstructor;
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_realm', environment: 'sandbox' });
+    class OtherRealmExpiry extends MemoryKeyStore {
+      override findByLookupId(lookupId: string): ApiKeyRow | null {
+        const row = store.findByLookupId(lookupId) as ApiKeyRow | null;
+        return row && { ...row, expires_at: new OtherDate(Date.now() + offset) };
+      }
+    }
+    const auth = createApiKeyAuth({ store: new OtherRealmExpiry(), environments: ['sandbox'], argon2Pool: false });
+    const result = await auth.authenticate({ headers: bearer(key) });
+    expect(result.ok ? 200 : result.response.status).toBe(status);
+    await auth.close();
+  });
+});
