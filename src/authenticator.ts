@@ -166,7 +166,6 @@ interface Presented extends ParsedApiKey {
   verified?: { row: ApiKeyRow; storedHash: unknown; check: SecretCheck };
 }
 
-
 /**
  * Creates the framework-agnostic authenticator that every adapter runs. Options are checked
  * here, once; a mistake is an error at startup, never an open route.
