@@ -11,7 +11,7 @@ import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
-import { checkRow } from './row-check.js';
+import { checkRow, expiryTimeOf, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
@@ -163,7 +163,7 @@ interface Presented extends ParsedApiKey {
   /** Built when the attempt throttle first needs it. */
   attempt?: Attempt;
   /** A match Argon2 computed for this request, and the row it was computed for. */
-  verified?: { row: ApiKeyRow; storedHash: unknown; check: SecretCheck };
+  verified?: { row: RowView; check: SecretCheck };
 }
 
 /**
@@ -307,6 +307,12 @@ class Pipeline {
     return this.refuse(this.refusals.internal(error), 'internal_error', { detail: describeError(error) });
   }
 
+  /** 503: the store could not give the row (an error, a timeout, a row that threw when read). */
+  private storeFault(failure: StoreFailure, lookupId: string): AuthResult {
+    const reason = failure.timedOut ? 'store_timeout' : 'store_error';
+    return this.refuse(this.refusals.unavailable(failure.cause), reason, { lookupId, detail: describeError(failure.cause) });
+  }
+
   /** Steps 1 to 3: read and parse the credential, then find the row. */
   private readAndFind(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
     // 1. Read the credential.
@@ -348,21 +354,26 @@ class Pipeline {
   /** Steps 3 (the row found) to 5: check the row, then verify the secret against its hash. */
   private withRow(found: ApiKeyRow | null | StoreFailure, presented: Presented): Pending<AuthResult> {
     const { lookupId, environment } = presented;
-    if (found instanceof StoreFailure) {
-      const reason = found.timedOut ? 'store_timeout' : 'store_error';
-      return this.refuse(this.refusals.unavailable(found.cause), reason, { lookupId, detail: describeError(found.cause) });
-    }
+    if (StoreFailure.is(found)) return this.storeFault(found, lookupId);
     if (found === null) return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { lookupId });
 
-    const rowProblem = checkRow(found, lookupId);
+    // Every step below reads this copy, so a row whose fields are computed (getters, a Proxy,
+    // an ORM's lazy fields) cannot show one value to a check and another to the next. A throw
+    // while reading them is the store failing to give the row.
+    let row: RowView;
+    try {
+      row = readRow(found);
+    } catch (error) {
+      return this.storeFault(new StoreFailure(error), lookupId);
+    }
+    const rowProblem = checkRow(row, lookupId);
     if (rowProblem === 'not_live') {
       return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { lookupId });
     }
     if (rowProblem !== undefined) {
       const error = this.refusals.fault('ERR_STORED_ROW_INVALID', 'stored row invalid');
-      return this.refuse(error, 'stored_row_invalid', { lookupId, keyId: idOf(found), detail: rowProblem });
+      return this.refuse(error, 'stored_row_invalid', { lookupId, keyId: idOf(row), detail: rowProblem });
     }
-    const row = found;
     const facts: Facts = { keyId: row.id, accountId: row.account_id, lookupId, environment };
 
     // 4. The row's environment must be the prefix's.
@@ -379,11 +390,9 @@ class Pipeline {
       // Read again after the Argon2 run, the lookup id names another key: the verified one is gone.
       return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { ...facts, detail: 'row replaced during verification' });
     }
-    // Read once: a row from a custom store may compute it (a getter), and every step below must
-    // see the same value. A corrupt row may lack it: only a match in hand is compared with it.
-    const storedHash: unknown = row.key_hash;
-    const known = verified !== undefined && verified.storedHash === storedHash ? verified.check : this.verifier.recall(memoKey, storedHash);
-    if (known !== undefined) return this.withCheck(known, row, storedHash, facts, presented);
+    // A corrupt row may lack key_hash: only a match in hand is compared with it.
+    const known = verified !== undefined && verified.row.key_hash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash);
+    if (known !== undefined) return this.withCheck(known, row, facts, presented);
 
     // A key that has matched here before, or in this very request (its row rehashed since,
     // say), is no forger's guess: it is checked again without the throttle.
@@ -393,7 +402,7 @@ class Pipeline {
     if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
     let checked: ReturnType<SecretVerifier['check']>;
     try {
-      checked = this.verifier.check(credential, secret, storedHash, memoKey);
+      checked = this.verifier.check(credential, secret, row.key_hash, memoKey);
     } catch (error) {
       // An attempt entered is always left, or the throttle would count it in flight for good.
       if (attempt) this.throttle!.leave(attempt);
@@ -402,11 +411,11 @@ class Pipeline {
     if (!isThenable(checked)) {
       // Answered without a computation: a stored-hash fault, or 503 from a full pool.
       if (attempt) this.throttle!.leave(attempt);
-      return this.afterArgon2(checked, row, storedHash, facts, presented);
+      return this.afterArgon2(checked, row, facts, presented);
     }
     return checked
       .finally(() => attempt && this.throttle!.leave(attempt))
-      .then((check) => this.afterArgon2(check, row, storedHash, facts, presented));
+      .then((check) => this.afterArgon2(check, row, facts, presented));
   }
 
   /**
@@ -415,14 +424,14 @@ class Pipeline {
    * resolved meanwhile must apply to this request too. Memo hits need no second read, as
    * they read the row after any such change. Once per request.
    */
-  private afterArgon2(check: SecretCheck, row: ApiKeyRow, storedHash: unknown, facts: Facts, presented: Presented): Pending<AuthResult> {
-    if (!check.ok || !check.matches || presented.verified) return this.withCheck(check, row, storedHash, facts, presented);
-    presented.verified = { row, storedHash, check };
+  private afterArgon2(check: SecretCheck, row: RowView, facts: Facts, presented: Presented): Pending<AuthResult> {
+    if (!check.ok || !check.matches || presented.verified) return this.withCheck(check, row, facts, presented);
+    presented.verified = { row, check };
     return this.lookUp(presented);
   }
 
   /** Steps 5 (the verification's answer) to 8. */
-  private withCheck(check: SecretCheck, row: ApiKeyRow, storedHash: unknown, facts: Facts, presented: Presented): AuthResult {
+  private withCheck(check: SecretCheck, row: RowView, facts: Facts, presented: Presented): AuthResult {
     if (!check.ok) {
       // A full Argon2 queue says nothing about the key: 503 with Retry-After, never 401.
       if (check.fault === 'overloaded') return this.refuse(this.refusals.overloaded(), 'overloaded', facts);
@@ -441,7 +450,8 @@ class Pipeline {
       return this.refuse(this.refusals.inactive(status), 'inactive_status', { ...facts, keyStatus });
     }
     const now = validNow(this.settings.clock);
-    if (row.expires_at !== null && new Date(row.expires_at) <= now) {
+    // checkRow let only a readable expiry through; anything else would count as passed.
+    if (row.expires_at !== null && !(expiryTimeOf(row.expires_at)! > now.getTime())) {
       return this.refuse(this.refusals.inactive('expired'), 'expired_at', { ...facts, keyStatus: 'expired' });
     }
 
@@ -453,8 +463,7 @@ class Pipeline {
 
     // 8. Success.
     this.usage.record(row.id, lookupId, now);
-    // A match means the stored hash parsed, so it is a string.
-    this.rehasher?.schedule(row.id, storedHash as string, secret, presented.memoKey);
+    this.rehasher?.schedule(row.id, row.key_hash, secret, presented.memoKey);
     if (this.decisionsWatched()) this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {
       ok: true,
@@ -533,7 +542,7 @@ class Pipeline {
    * was written wrong: the operator hears of it at warn (once a second per row at most),
    * whatever the debug level.
    */
-  private unknownStatusSeen(row: ApiKeyRow, facts: Facts): void {
+  private unknownStatusSeen(row: RowView, facts: Facts): void {
     if (!this.lines.warn.admit(`unknown_status:${row.id}`)) return;
     const stored = typeof row.status === 'string' ? row.status.slice(0, 40) : row.status === null ? null : typeof row.status;
     const fields = { event: 'keyward.unknown_status', ...facts, storedStatus: stored };
@@ -549,10 +558,20 @@ class Pipeline {
 
 /** What the store lookup gave instead of a row: the error, and whether it was the timeout. */
 class StoreFailure {
+  readonly #brand = true;
+
   constructor(
     readonly cause: unknown,
     readonly timedOut = false,
   ) {}
+
+  /**
+   * Whether `value` is a StoreFailure. By brand, not `instanceof`, which would run a trap of
+   * a Proxy row (and could throw from it).
+   */
+  static is(value: unknown): value is StoreFailure {
+    return typeof value === 'object' && value !== null && #brand in value;
+  }
 }
 
 /**

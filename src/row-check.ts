@@ -14,14 +14,35 @@ export type RowProblem =
   | 'lookup_id_mismatch'
   | 'bad_expires_at';
 
+/** The fields of a row the authenticator reads, each read from the store's row exactly once. */
+export type RowView = Pick<
+  ApiKeyRow,
+  'id' | 'account_id' | 'key_type' | 'status' | 'environment' | 'lookup_id' | 'key_hash' | 'expires_at' | 'soft_deleted' | 'revoked_at'
+>;
+
+/**
+ * Copies the fields the authenticator reads out of a row a store returned, each read once, so
+ * every step of a request sees the same values even when a custom store's row computes them
+ * (getters, a Proxy, an ORM's lazy fields). Whatever reading them throws, the caller treats as
+ * the store's fault.
+ *
+ * @param row - what the store returned: an object, or anything else for {@link checkRow} to refuse.
+ * @returns the copy, or `row` itself when it is not an object.
+ */
+export function readRow(row: unknown): RowView {
+  if (typeof row !== 'object' || row === null) return row as RowView;
+  const { id, account_id, key_type, status, environment, lookup_id, key_hash, expires_at, soft_deleted, revoked_at } = row as RowView;
+  return { id, account_id, key_type, status, environment, lookup_id, key_hash, expires_at, soft_deleted, revoked_at };
+}
+
 /**
  * Checks a row from a store before it is trusted: a custom store may return rows with
  * missing fields or values of the wrong type, and none of that may turn into a pass. The
  * status and the hash are checked later, in their own steps.
  *
- * @param row - what the store returned for `lookupId`.
+ * @param row - what the store returned for `lookupId`, as {@link readRow} copied it.
  */
-export function checkRow(row: ApiKeyRow, lookupId: string): RowProblem | undefined {
+export function checkRow(row: RowView, lookupId: string): RowProblem | undefined {
   if (typeof row !== 'object' || row === null) return 'not_an_object';
   // Deleted and revoked rows are refused exactly like unknown ones, even if a store forgot
   // to filter them out.
@@ -34,7 +55,7 @@ export function checkRow(row: ApiKeyRow, lookupId: string): RowProblem | undefin
   if (!isNonEmptyString(row.key_type)) return 'bad_key_type';
   if (!ENVIRONMENTS.includes(row.environment)) return 'bad_environment';
   if (row.lookup_id !== lookupId) return 'lookup_id_mismatch';
-  if (row.expires_at !== null && !isValidTime(row.expires_at)) {
+  if (row.expires_at !== null && expiryTimeOf(row.expires_at) === undefined) {
     return 'bad_expires_at';
   }
   return undefined;
@@ -44,8 +65,20 @@ function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
 }
 
-/** A Date holding a time (from any realm), or a string that parses as one. */
-function isValidTime(value: unknown): boolean {
-  if (typeof value === 'string') return !Number.isNaN(new Date(value).getTime());
-  return dateTimeOf(value) !== undefined;
+// ISO 8601 with a date, a time and a zone, as a custom store might give it in text: without
+// the zone the moment would depend on the server's time zone, and `new Date()` would also
+// read text such as "1" as a year.
+const ISO_TIME_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A stored expiry's time in milliseconds: a Date holding a time (from any realm), or ISO 8601
+ * text with a zone; undefined for anything else, which {@link checkRow} refuses.
+ *
+ * @param value - a row's `expires_at`, not null.
+ */
+export function expiryTimeOf(value: unknown): number | undefined {
+  if (typeof value !== 'string') return dateTimeOf(value);
+  if (!ISO_TIME_WITH_ZONE.test(value)) return undefined;
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? undefined : time;
 }

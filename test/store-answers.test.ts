@@ -64,3 +64,70 @@ describe('odd store answers', () => {
     await auth.close();
   });
 });
+
+describe('rows whose fields are computed', () => {
+  /** A store that hands out the issued row with `field` replaced by a getter or a Proxy. */
+  async function computedRowStore(dress: (row: ApiKeyRow) => object) {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_computed', environment: 'sandbox' });
+    class Dressed extends MemoryKeyStore {
+      override findByLookupId(lookupId: string): ApiKeyRow | null {
+        const row = store.findByLookupId(lookupId) as ApiKeyRow | null;
+        return row && (dress(row) as ApiKeyRow);
+      }
+    }
+    return { key, auth: createApiKeyAuth({ store: new Dressed(), environments: ['sandbox'], argon2Pool: false }) };
+  }
+  const statusOf = (result: AuthResult) => (result.ok ? 200 : result.response.status);
+
+  it.each([
+    ['null', null],
+    ['text that is no time', 'garbage'],
+  ])('decides on the first value of an expires_at getter that later gives %s: an expired key gets 403, never 200', async (_later, later) => {
+    const { key, auth } = await computedRowStore((row) => {
+      let reads = 0;
+      return Object.defineProperty({ ...row }, 'expires_at', { enumerable: true, get: () => (reads++ === 0 ? new Date(1000) : later) });
+    });
+    expect(statusOf(await auth.authenticate({ headers: bearer(key) }))).toBe(403);
+    await auth.close();
+  });
+
+  it('answers a row whose status getter throws (a lazy field whose connection dropped) with 503 and Retry-After', async () => {
+    const { key, auth } = await computedRowStore((row) =>
+      Object.defineProperty({ ...row }, 'status', { enumerable: true, get: () => { throw new Error('connection terminated'); } }),
+    );
+    const result = (await auth.authenticate({ headers: bearer(key) })) as AuthResult & { ok: false };
+    expect([result.response.status, result.error.code, result.response.headers['retry-after']]).toEqual([503, 'ERR_STORE_UNAVAILABLE', '1']);
+    await auth.close();
+  });
+
+  it('reads a Proxy row whose getPrototypeOf trap throws like any other row', async () => {
+    const { key, auth } = await computedRowStore((row) => new Proxy({ ...row }, { getPrototypeOf: () => { throw new Error('trap'); } }));
+    expect(statusOf(await auth.authenticate({ headers: bearer(key) }))).toBe(200);
+    await auth.close();
+  });
+});
+
+describe('expires_at given as text by a custom store', () => {
+  it.each([
+    ['ISO 8601 with Z, passed', '2001-01-01T00:00:00Z', 403],
+    ['ISO 8601 with an offset, passed', '2001-01-01T00:00:00.123+02:00', 403],
+    ['ISO 8601 with Z, ahead', '2999-01-01T00:00:00Z', 200],
+    ['a bare number', '1', 500],
+    ['a time without a zone', '2001-01-01 00:00:00', 500],
+    ['a date alone', '2001-01-01', 500],
+  ])('%s (%s) gives %i', async (_what, text, status) => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_text', environment: 'sandbox' });
+    class TextExpiry extends MemoryKeyStore {
+      override findByLookupId(lookupId: string): ApiKeyRow | null {
+        const row = store.findByLookupId(lookupId) as ApiKeyRow | null;
+        return row && ({ ...row, expires_at: text } as unknown as ApiKeyRow);
+      }
+    }
+    const auth = createApiKeyAuth({ store: new TextExpiry(), environments: ['sandbox'], argon2Pool: false });
+    const result = await auth.authenticate({ headers: bearer(key) });
+    expect(result.ok ? 200 : result.response.status).toBe(status);
+    await auth.close();
+  });
+});
