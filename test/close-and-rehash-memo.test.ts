@@ -3,7 +3,7 @@
  * hash rehashOnSuccess rewrote keeps passing from the memo, even while the Argon2 pool is full.
  */
 import { describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type AuthResult } from 'keyward';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuthOptions, type AuthResult } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { CaptureLogger } from './helpers/capture-logger.js';
 import { bearer, forgeSecret } from './helpers/keys.js';
@@ -23,6 +23,15 @@ async function issueKeys(store: MemoryKeyStore, count: number): Promise<{ key: s
 
 const statusOf = (result: AuthResult) => (result.ok ? 200 : result.response.status);
 
+/** An authenticator that rehashes onto POLICY, on a pool of one thread and `maxQueue` places. */
+function rehashingAuth(store: MemoryKeyStore, maxQueue: number, options: Partial<ApiKeyAuthOptions> = {}) {
+  return createApiKeyAuth({ store, environments: ['sandbox'], argon2: POLICY, argon2Pool: { threads: 1, maxQueue }, rehashOnSuccess: true, ...options });
+}
+
+function storedHashOf(store: MemoryKeyStore, keyId: string): string {
+  return store.allRows().find((row) => row.id === keyId)!.key_hash;
+}
+
 async function until(condition: () => boolean): Promise<void> {
   for (let waited = 0; waited < 5_000 && !condition(); waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(condition()).toBe(true);
@@ -33,14 +42,7 @@ describe('close() with decisions under way', () => {
     const store = new MemoryKeyStore();
     const [a, b, c] = await issueKeys(store, 3);
     const logger = new CaptureLogger();
-    const auth = createApiKeyAuth({
-      store,
-      environments: ['sandbox'],
-      argon2: POLICY,
-      argon2Pool: { threads: 1, maxQueue: 1 },
-      rehashOnSuccess: true,
-      logger,
-    });
+    const auth = rehashingAuth(store, 1, { logger });
 
     const running = auth.authenticate({ headers: bearer(a!.key) });
     const waiting = auth.authenticate({ headers: bearer(b!.key) });
@@ -58,18 +60,11 @@ describe('rehashOnSuccess and the memo', () => {
   it('lets a key whose hash was just rewritten pass from the memo while the pool is full', async () => {
     const store = new MemoryKeyStore();
     const [a, b] = await issueKeys(store, 2);
-    const oldHash = store.allRows().find((row) => row.id === a!.keyId)!.key_hash;
-    const auth = createApiKeyAuth({
-      store,
-      environments: ['sandbox'],
-      argon2: POLICY,
-      argon2Pool: { threads: 1, maxQueue: 0 },
-      rehashOnSuccess: true,
-      throttle: false,
-    });
+    const oldHash = storedHashOf(store, a!.keyId);
+    const auth = rehashingAuth(store, 0, { throttle: false });
 
     expect(statusOf(await auth.authenticate({ headers: bearer(a!.key) }))).toBe(200);
-    await until(() => store.allRows().find((row) => row.id === a!.keyId)!.key_hash !== oldHash);
+    await until(() => storedHashOf(store, a!.keyId) !== oldHash);
 
     // A forgery of the other key takes the pool's one thread; the rehashed key needs none.
     const forgery = auth.authenticate({ headers: bearer(forgeSecret(b!.key)) });
@@ -85,23 +80,16 @@ describe('rehashOnSuccess and the pool bound', () => {
   it('gives a rehash a place of its own: a first-seen key that arrives while one runs on the only thread waits for it, not 503', async () => {
     const store = new MemoryKeyStore();
     const [a, b, c] = await issueKeys(store, 3);
-    const oldHash = store.allRows().find((row) => row.id === a!.keyId)!.key_hash;
-    const auth = createApiKeyAuth({
-      store,
-      environments: ['sandbox'],
-      // Dear enough that the rehash is still running when the next keys arrive.
-      argon2: { memoryKiB: 32768, iterations: 3, parallelism: 1 },
-      argon2Pool: { threads: 1, maxQueue: 0 },
-      rehashOnSuccess: true,
-      throttle: false,
-    });
+    const oldHash = storedHashOf(store, a!.keyId);
+    // Dear enough that the rehash is still running when the next keys arrive.
+    const auth = rehashingAuth(store, 0, { argon2: { memoryKiB: 32768, iterations: 3, parallelism: 1 }, throttle: false });
 
     expect(statusOf(await auth.authenticate({ headers: bearer(a!.key) }))).toBe(200);
     // The rehash of a's hash now holds the only thread; b takes the one verification place.
     const first = auth.authenticate({ headers: bearer(b!.key) });
     const second = auth.authenticate({ headers: bearer(c!.key) });
     expect((await Promise.all([first, second])).map(statusOf)).toEqual([200, 503]);
-    await until(() => store.allRows().find((row) => row.id === a!.keyId)!.key_hash !== oldHash);
+    await until(() => storedHashOf(store, a!.keyId) !== oldHash);
     await auth.close();
   });
 });
