@@ -23,6 +23,7 @@ import {
   type WebhookSettingsInput,
 } from './webhook-settings.js';
 import { resolvePepper, type PepperOptions } from './pepper.js';
+import { expiryTimeOf } from './row-check.js';
 import { validTimeOf } from './valid-date.js';
 
 /** Options of {@link createKeyManager}. */
@@ -414,8 +415,12 @@ export function toCard(row: ApiKeyRow, now: Date): KeyCard {
   };
 }
 
+/**
+ * Whether an expiry has passed, read as the authenticator reads it; one it cannot read (a
+ * custom store's corrupt value) counts as passed, as such a key passes no request.
+ */
 function isPast(when: Date | null, now: Date): boolean {
-  return when !== null && new Date(when) <= now;
+  return when !== null && !(expiryTimeOf(when)! > now.getTime());
 }
 
 /** The property names {@link KeyManager.issue} reads; any other is a misspelling. */

@@ -110,15 +110,25 @@ describe('rows whose fields are computed', () => {
 
 describe('expires_at given as text by a custom store', () => {
   it.each([
-    ['ISO 8601 with Z, passed', '2001-01-01T00:00:00Z', 403],
+    ['PostgreSQL timestamptz text (a pg type parser that keeps strings)', '2999-12-06 01:20:06.685+00', 200],
+    ['PostgreSQL text, passed', '2001-12-06 01:20:06.685+00', 403],
+    ['lower-case t and z', '2999-01-01t00:00:00z', 200],
+    ['an offset without a colon', '2999-01-01T00:00:00+0000', 200],
+    ['a leap second', '2999-12-31T23:59:60Z', 200],
+    ['24:00 as the next midnight', '2999-12-31T24:00:00Z', 200],
+    ['more than nine fraction digits', '2999-01-01T00:00:00.1234567890123Z', 200],
+    ['the year 0000', '0000-01-01T00:00:00Z', 403],
+    ['February 31st, not carried into March', '2999-02-31T00:00:00Z', 500],
+    ['April 31st', '2999-04-31T00:00:00Z', 500],
+    ['hour 25', '2999-01-01T25:00:00Z', 500],
+    ['an offset of 24 hours', '2999-01-01T00:00:00+24:00', 500],
     ['ISO 8601 with an offset, passed', '2001-01-01T00:00:00.123+02:00', 403],
-    ['ISO 8601 with Z, ahead', '2999-01-01T00:00:00Z', 200],
     ['a bare number', '1', 500],
     ['a time without a zone', '2001-01-01 00:00:00', 500],
     ['a date alone', '2001-01-01', 500],
   ])('%s (%s) gives %i', async (_what, text, status) => {
     const store = new MemoryKeyStore();
-    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_text', environment: 'sandbox' });
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_forms', environment: 'sandbox' });
     class TextExpiry extends MemoryKeyStore {
       override findByLookupId(lookupId: string): ApiKeyRow | null {
         const row = store.findByLookupId(lookupId) as ApiKeyRow | null;
@@ -129,5 +139,25 @@ describe('expires_at given as text by a custom store', () => {
     const result = await auth.authenticate({ headers: bearer(key) });
     expect(result.ok ? 200 : result.response.status).toBe(status);
     await auth.close();
+  });
+});
+
+describe('the portal card reads expires_at as the authenticator does', () => {
+  it.each([
+    ['PostgreSQL text ahead', '2999-12-06 01:20:06.685+00', 'ACTIVE'],
+    ['PostgreSQL text passed', '2001-12-06 01:20:06.685+00', 'EXPIRED'],
+    ['text it cannot read (no request passes)', 'tomorrow', 'EXPIRED'],
+  ])('labels %s %s', async (_what, text, label) => {
+    const store = new MemoryKeyStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { card } = await manager.issue({ accountId: 'acct_card', environment: 'sandbox' });
+    class TextExpiry extends MemoryKeyStore {
+      override async findById(id: string): Promise<ApiKeyRow | null> {
+        const row = await store.findById(id);
+        return row && ({ ...row, expires_at: text } as unknown as ApiKeyRow);
+      }
+    }
+    const described = await createKeyManager({ store: new TextExpiry(), argon2: TEST_ARGON2 }).describe(card.keyId);
+    expect(described?.statusLabel).toBe(label);
   });
 });
