@@ -11,7 +11,7 @@ import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
-import { checkRow, expiryTimeOf, readRow, type RowView } from './row-check.js';
+import { checkRow, storedTimeOf, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
@@ -451,7 +451,7 @@ class Pipeline {
     }
     const now = validNow(this.settings.clock);
     // checkRow let only a readable expiry through; anything else would count as passed.
-    if (row.expires_at !== null && !(expiryTimeOf(row.expires_at)! > now.getTime())) {
+    if (row.expires_at !== null && !(storedTimeOf(row.expires_at)! > now.getTime())) {
       return this.refuse(this.refusals.inactive('expired'), 'expired_at', { ...facts, keyStatus: 'expired' });
     }
 

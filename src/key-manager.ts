@@ -23,7 +23,7 @@ import {
   type WebhookSettingsInput,
 } from './webhook-settings.js';
 import { resolvePepper, type PepperOptions } from './pepper.js';
-import { expiryTimeOf } from './row-check.js';
+import { storedTimeOf } from './row-check.js';
 import { validTimeOf } from './valid-date.js';
 
 /** Options of {@link createKeyManager}. */
@@ -420,7 +420,7 @@ export function toCard(row: ApiKeyRow, now: Date): KeyCard {
  * custom store's corrupt value) counts as passed, as such a key passes no request.
  */
 function isPast(when: Date | null, now: Date): boolean {
-  return when !== null && !(expiryTimeOf(when)! > now.getTime());
+  return when !== null && !(storedTimeOf(when)! > now.getTime());
 }
 
 /** The property names {@link KeyManager.issue} reads; any other is a misspelling. */

@@ -16,6 +16,7 @@ import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './p
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
 import { changedFields } from './row-change.js';
+import { storedTimeOf } from './row-check.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
 export { DEFAULT_TABLE, postgresSchemaSql } from './postgres-schema.js';
@@ -311,8 +312,17 @@ function guardPoolErrors(pool: PgPoolLike, logger: Logger | undefined): void {
 function toRow(raw: Record<string, unknown>): ApiKeyRow {
   const row: Record<string, unknown> = {};
   for (const column of ROW_COLUMNS) row[column] = raw[column];
+  // An app may have pg hand timestamptz values over as text (a type parser that keeps
+  // microseconds, say); rows still carry Dates, as ApiKeyRow promises.
+  for (const column of TIME_COLUMNS) {
+    const value = row[column];
+    const time = typeof value === 'string' ? storedTimeOf(value) : undefined;
+    if (time !== undefined) row[column] = new Date(time);
+  }
   return row as unknown as ApiKeyRow;
 }
+
+const TIME_COLUMNS = ['created_at', 'last_used_at', 'expires_at', 'revoked_at'] as const;
 
 function isoTime(value: unknown): string {
   const time = value instanceof Date ? value.getTime() : Number.NaN;

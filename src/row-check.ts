@@ -55,7 +55,7 @@ export function checkRow(row: RowView, lookupId: string): RowProblem | undefined
   if (!isNonEmptyString(row.key_type)) return 'bad_key_type';
   if (!ENVIRONMENTS.includes(row.environment)) return 'bad_environment';
   if (row.lookup_id !== lookupId) return 'lookup_id_mismatch';
-  if (row.expires_at !== null && expiryTimeOf(row.expires_at) === undefined) {
+  if (row.expires_at !== null && storedTimeOf(row.expires_at) === undefined) {
     return 'bad_expires_at';
   }
   return undefined;
@@ -74,15 +74,16 @@ const STORED_TIME =
   /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})[Tt ](?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:\.(?<fraction>\d+))?)?(?:[Zz]|(?<sign>[+-])(?<offsetHours>\d{2})(?::?(?<offsetMinutes>\d{2}))?)$/;
 
 /**
- * A stored expiry's time in milliseconds: a Date holding a time (from any realm), or text
+ * A stored timestamp's time in milliseconds (`expires_at` and the other time columns): a Date
+ * holding a time (from any realm), or text
  * with a date, a time and a zone (see STORED_TIME) naming a real calendar moment; undefined
  * for anything else, which {@link checkRow} refuses. A day the month does not have (February
  * 31st) is refused rather than carried into the next month, a leap second reads as the second
  * before it, 24:00:00 as the next midnight, and digits past the millisecond are cut off.
  *
- * @param value - a row's `expires_at`, not null.
+ * @param value - a row's `expires_at` or other time column, not null.
  */
-export function expiryTimeOf(value: unknown): number | undefined {
+export function storedTimeOf(value: unknown): number | undefined {
   if (typeof value !== 'string') return dateTimeOf(value);
   const written = STORED_TIME.exec(value)?.groups;
   if (written === undefined) return undefined;

@@ -1,5 +1,6 @@
 import { beforeAll, expect, it } from 'vitest';
-import { createKeyManager, type KeyManager } from 'keyward';
+import pg from 'pg';
+import { createApiKeyAuth, createKeyManager, type KeyManager } from 'keyward';
 import { PostgresKeyStore } from 'keyward/postgres';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
@@ -88,5 +89,33 @@ describePostgres('createKeyManager over PostgreSQL: argument values the server c
       expect(error.message).toBe('createKeyManager: clock() returned no valid Date.');
     }
     expect(await db.rows(table)).toEqual(before);
+  });
+});
+
+// An app may have pg hand timestamptz values over as text (to keep microseconds, say): the
+// rows then carry PostgreSQL's own text form, which must read as the moment it names.
+describePostgres('PostgresKeyStore on a pool whose pg type parser keeps timestamptz as text', (db) => {
+  it('passes a key whose expiry is ahead, refuses one whose expiry has passed with 403, and labels both cards', async () => {
+    const keepText = { getTypeParser: (oid: number, format?: string) => (oid === 1184 ? (text: string) => text : pg.types.getTypeParser(oid, format as 'text')) };
+    const store = new PostgresKeyStore({ pool: db.pool({ types: keepText as never }), table: db.table('text_times') });
+    await store.migrate();
+    let now = Date.now();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => new Date(now) });
+    const ahead = await manager.issue({ accountId: 'acct_ahead', environment: 'sandbox', expiresAt: new Date(now + 86_400_000) });
+    const soon = await manager.issue({ accountId: 'acct_soon', environment: 'sandbox', expiresAt: new Date(now + 60_000) });
+    // The store turns the text back into Dates, as ApiKeyRow promises.
+    const row = (await store.findById(ahead.card.keyId))!;
+    expect([row.expires_at, row.created_at]).toEqual([ahead.card.expiresAt, ahead.card.createdAt]);
+    expect(row.expires_at).toBeInstanceOf(Date);
+
+    now += 120_000; // soon's expiry has passed
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false, clock: () => new Date(now) });
+    const statusOf = async (key: string) => {
+      const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+      return result.ok ? 200 : result.response.status;
+    };
+    expect([await statusOf(ahead.key), await statusOf(soon.key)]).toEqual([200, 403]);
+    expect([(await manager.describe(ahead.card.keyId))!.statusLabel, (await manager.describe(soon.card.keyId))!.statusLabel]).toEqual(['ACTIVE', 'EXPIRED']);
+    await auth.close();
   });
 });
