@@ -11,14 +11,14 @@ import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
-import { checkRow, storedTimeOf, readRow, type RowView } from './row-check.js';
+import { checkRow, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
-import { validTimeOf } from './valid-date.js';
+import { storedTimeOf, validTimeOf } from './valid-date.js';
 import { VerificationMemo } from './verification-memo.js';
 
 /** What a successful authentication attaches to the request. */

@@ -23,8 +23,7 @@ import {
   type WebhookSettingsInput,
 } from './webhook-settings.js';
 import { resolvePepper, type PepperOptions } from './pepper.js';
-import { storedTimeOf } from './row-check.js';
-import { validTimeOf } from './valid-date.js';
+import { storedTimeOf, validTimeOf } from './valid-date.js';
 
 /** Options of {@link createKeyManager}. */
 export interface KeyManagerOptions {

@@ -16,7 +16,7 @@ import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './p
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
 import { changedFields } from './row-change.js';
-import { storedTimeOf } from './row-check.js';
+import { storedTimeOf } from './valid-date.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
 export { DEFAULT_TABLE, postgresSchemaSql } from './postgres-schema.js';
@@ -308,6 +308,8 @@ function guardPoolErrors(pool: PgPoolLike, logger: Logger | undefined): void {
   });
 }
 
+const TIME_COLUMNS = ['created_at', 'last_used_at', 'expires_at', 'revoked_at'] as const;
+
 /** Copies a result row into an `ApiKeyRow`, leaving out derived columns. */
 function toRow(raw: Record<string, unknown>): ApiKeyRow {
   const row: Record<string, unknown> = {};
@@ -322,7 +324,6 @@ function toRow(raw: Record<string, unknown>): ApiKeyRow {
   return row as unknown as ApiKeyRow;
 }
 
-const TIME_COLUMNS = ['created_at', 'last_used_at', 'expires_at', 'revoked_at'] as const;
 
 function isoTime(value: unknown): string {
   const time = value instanceof Date ? value.getTime() : Number.NaN;

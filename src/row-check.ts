@@ -1,6 +1,6 @@
 import { ENVIRONMENTS } from './key-format.js';
 import type { ApiKeyRow } from './store.js';
-import { dateTimeOf } from './valid-date.js';
+import { storedTimeOf } from './valid-date.js';
 
 /** What is wrong with a row a store returned, or `not_live` for one it should have hidden. */
 export type RowProblem =
@@ -63,49 +63,4 @@ export function checkRow(row: RowView, lookupId: string): RowProblem | undefined
 
 function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
-}
-
-// A date, a time and a zone, as ISO 8601 / RFC 3339 write them (`T` or `t`, `Z` or `z`) and as
-// PostgreSQL writes a timestamptz as text (a space, an offset of hours alone): a custom store
-// or a `pg` type parser may hand either over. Without the zone the moment would depend on the
-// server's time zone, so text without one is refused, as is anything looser (`new Date()`
-// reads "1" as a year).
-const STORED_TIME =
-  /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})[Tt ](?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:\.(?<fraction>\d+))?)?(?:[Zz]|(?<sign>[+-])(?<offsetHours>\d{2})(?::?(?<offsetMinutes>\d{2}))?)$/;
-
-/**
- * A stored timestamp's time in milliseconds (`expires_at` and the other time columns): a Date
- * holding a time (from any realm), or text
- * with a date, a time and a zone (see STORED_TIME) naming a real calendar moment; undefined
- * for anything else, which {@link checkRow} refuses. A day the month does not have (February
- * 31st) is refused rather than carried into the next month, a leap second reads as the second
- * before it, 24:00:00 as the next midnight, and digits past the millisecond are cut off.
- *
- * @param value - a row's `expires_at` or other time column, not null.
- */
-export function storedTimeOf(value: unknown): number | undefined {
-  if (typeof value !== 'string') return dateTimeOf(value);
-  const written = STORED_TIME.exec(value)?.groups;
-  if (written === undefined) return undefined;
-  const number = (name: string) => Number(written[name] ?? 0);
-  const [year, month, day, hour, minute, second] = ['year', 'month', 'day', 'hour', 'minute', 'second'].map(number) as [number, number, number, number, number, number];
-  const fraction = written.fraction ?? '';
-  const offsetMinutes = number('offsetHours') * 60 + number('offsetMinutes');
-
-  const midnightAfter = hour === 24 && minute === 0 && second === 0 && !/[1-9]/.test(fraction);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if ((hour > 23 && !midnightAfter) || minute > 59 || second > 60) return undefined;
-  if (number('offsetHours') > 23 || number('offsetMinutes') > 59) return undefined;
-
-  const time = new Date(0);
-  time.setUTCFullYear(year, month - 1, day); // unlike Date.UTC, years 0 to 99 stay themselves
-  time.setUTCHours(hour, minute, Math.min(second, 59), Number(fraction.slice(0, 3).padEnd(3, '0')));
-  return time.getTime() - (written.sign === '-' ? -offsetMinutes : offsetMinutes) * 60_000;
-}
-
-function daysInMonth(year: number, month: number): number {
-  // Day 0 of the next month is this month's last day.
-  const last = new Date(0);
-  last.setUTCFullYear(year, month, 0);
-  return last.getUTCDate();
 }
