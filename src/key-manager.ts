@@ -302,7 +302,9 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
           // The status and a passed expiry are lifted on their own: a date still ahead is the
           // key's agreed lifetime, whatever its status, and stays.
           ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed' } : {}),
-          ...(isPast(current.expires_at, at) ? { expires_at: null } : {}),
+          // Only an expiry known to have passed is lifted: one that cannot be read might still
+          // be ahead, and lifting it would make the key permanent.
+          ...(expiryState(current.expires_at, at) === 'passed' ? { expires_at: null } : {}),
         };
       });
       if (!after) throw notFound();
@@ -395,7 +397,9 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
  */
 export function toCard(row: ApiKeyRow, now: Date): KeyCard {
   const status = normalizeStatus(row.status);
-  const expired = status === 'allowed' && isPast(row.expires_at, now);
+  // An expiry that cannot be read shows as expired: no request passes with it.
+  const expiry = expiryState(row.expires_at, now);
+  const expired = status === 'allowed' && (expiry === 'passed' || expiry === 'unreadable');
   return {
     keyId: row.id,
     keyType: row.key_type,
@@ -415,11 +419,14 @@ export function toCard(row: ApiKeyRow, now: Date): KeyCard {
 }
 
 /**
- * Whether an expiry has passed, read as the authenticator reads it; one it cannot read (a
- * custom store's corrupt value) counts as passed, as such a key passes no request.
+ * Where an expiry stands, read as the authenticator reads it. `unreadable` is a custom
+ * store's value keyward cannot read as a moment: no request passes with it (500).
  */
-function isPast(when: Date | null, now: Date): boolean {
-  return when !== null && !(storedTimeOf(when)! > now.getTime());
+function expiryState(when: Date | null, now: Date): 'none' | 'ahead' | 'passed' | 'unreadable' {
+  if (when === null) return 'none';
+  const time = storedTimeOf(when);
+  if (time === undefined) return 'unreadable';
+  return time > now.getTime() ? 'ahead' : 'passed';
 }
 
 /** The property names {@link KeyManager.issue} reads; any other is a misspelling. */

@@ -45,6 +45,14 @@ export interface PostgresKeyStoreOptions {
 const OPTION_NAMES: readonly (keyof PostgresKeyStoreOptions)[] = ['pool', 'table', 'statementTimeoutMs', 'logger'];
 
 const COLUMNS = ROW_COLUMNS.join(', ');
+const TIME_COLUMNS: ReadonlySet<string> = new Set(['created_at', 'last_used_at', 'expires_at', 'revoked_at']);
+// Times are read as UTC text of a fixed shape rather than as timestamptz values: pg's own
+// parser reads only the ISO DateStyle and gives null for any other (SQL, Postgres, German),
+// which would read a passed expiry as "never expires". This text does not depend on the
+// session's DateStyle, its TimeZone or the app's pg type parsers.
+const SELECTED = ROW_COLUMNS.map((column) =>
+  TIME_COLUMNS.has(column) ? `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${column}` : column,
+).join(', ');
 /** The SQL condition for a live row, on the columns of `alias` if given. */
 const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS NULL`;
 
@@ -171,7 +179,7 @@ export class PostgresKeyStore implements KeyStore {
       const set = assignments.map(([column], index) => `${column} = $${index + 2}`).join(', ');
       const values = [id, ...assignments.map(([, value]) => value)];
       const [written] = await client.query(
-        `UPDATE ${this.#table.sql} SET ${set} WHERE id = $1 RETURNING ${COLUMNS}`,
+        `UPDATE ${this.#table.sql} SET ${set} WHERE id = $1 RETURNING ${SELECTED}`,
         values,
       );
       return toRow(written!);
@@ -187,8 +195,10 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   async #one(operation: string, text: string, values: unknown[]): Promise<ApiKeyRow | null> {
-    const rows = await this.#run(operation, (client) => client.query(text, values));
-    return rows[0] === undefined ? null : toRow(rows[0]);
+    return this.#run(operation, async (client) => {
+      const [row] = await client.query(text, values);
+      return row === undefined ? null : toRow(row);
+    });
   }
 
   /** One statement on a checked-out client, with pg's errors mapped to keyward's. */
@@ -249,7 +259,7 @@ export class PostgresKeyStore implements KeyStore {
 
 /** The statement texts of one table, built once. */
 function statements(table: string) {
-  const select = `SELECT ${COLUMNS} FROM ${table}`;
+  const select = `SELECT ${SELECTED} FROM ${table}`;
   const placeholders = ROW_COLUMNS.map((_, index) => `$${index + 1}`).join(', ');
   return {
     byLookupId: `${select} WHERE lookup_id = $1 AND ${live()}`,
@@ -308,20 +318,20 @@ function guardPoolErrors(pool: PgPoolLike, logger: Logger | undefined): void {
   });
 }
 
-const TIME_COLUMNS = ['created_at', 'last_used_at', 'expires_at', 'revoked_at'] as const;
-
 /** Copies a result row into an `ApiKeyRow`, leaving out derived columns. */
 function toRow(raw: Record<string, unknown>): ApiKeyRow {
   const row: Record<string, unknown> = {};
-  for (const column of ROW_COLUMNS) row[column] = raw[column];
-  // An app may have pg hand timestamptz values over as text (a type parser that keeps
-  // microseconds, say); rows still carry Dates, as ApiKeyRow promises.
-  for (const column of TIME_COLUMNS) {
-    const value = row[column];
-    const time = typeof value === 'string' ? storedTimeOf(value) : undefined;
-    if (time !== undefined) row[column] = new Date(time);
-  }
+  for (const column of ROW_COLUMNS) row[column] = TIME_COLUMNS.has(column) ? timeOf(raw[column], column) : raw[column];
   return row as unknown as ApiKeyRow;
+}
+
+/** A time column as SELECTED reads it: null, or UTC text that must read as a moment. */
+function timeOf(value: unknown, column: string): Date | null {
+  if (value === null) return null;
+  const time = storedTimeOf(value);
+  // Never null for a time that is there: a missing expiry would mean "never expires".
+  if (time === undefined) throw new TypeError(`${column} came back in a form keyward cannot read`);
+  return new Date(time);
 }
 
 

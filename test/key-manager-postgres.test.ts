@@ -119,3 +119,30 @@ describePostgres('PostgresKeyStore on a pool whose pg type parser keeps timestam
     await auth.close();
   });
 });
+
+// DateStyle and TimeZone are the server's, the database's, the role's or the pool's to set;
+// pg's own timestamptz parser reads only ISO output and gives null for the rest, which would
+// read a passed expiry as "never expires".
+describePostgres('PostgresKeyStore under any DateStyle and TimeZone', (db) => {
+  it.each([
+    ['SQL, DMY', '-c DateStyle=SQL,DMY'],
+    ['Postgres, MDY', '-c DateStyle=Postgres,MDY'],
+    ['German', '-c DateStyle=German'],
+    ['ISO with a zone of odd offset (Africa/Monrovia, 1971)', '-c TimeZone=Africa/Monrovia'],
+  ])('refuses a key whose expiry has passed with 403 and reads every time as a Date under %s', async (name, options) => {
+    const store = new PostgresKeyStore({ pool: db.pool({ options }), table: db.table(`style_${name.replace(/\W+/g, '_').toLowerCase().slice(0, 20)}`) });
+    await store.migrate();
+    let now = Date.UTC(1971, 4, 31, 12);
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => new Date(now) });
+    const { key, card } = await manager.issue({ accountId: 'acct_style', environment: 'sandbox', expiresAt: new Date(now + 60_000) });
+    now += 120_000;
+
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false, clock: () => new Date(now) });
+    const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+    expect(result.ok ? 200 : result.response.status).toBe(403);
+    const described = (await manager.describe(card.keyId))!;
+    expect(described.statusLabel).toBe('EXPIRED');
+    expect([described.createdAt, described.expiresAt]).toEqual([card.createdAt, card.expiresAt]);
+    await auth.close();
+  });
+});

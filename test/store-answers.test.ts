@@ -161,3 +161,16 @@ describe('the portal card reads expires_at as the authenticator does', () => {
     expect(described?.statusLabel).toBe(label);
   });
 });
+
+describe('regenerate and an expiry it cannot read', () => {
+  it('keeps the value rather than lifting it, so a key that may still have an expiry ahead never becomes permanent', async () => {
+    const store = new MemoryKeyStore();
+    const { card } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_unreadable', environment: 'sandbox' });
+    // A custom store handing out zone-less text, as SQLite would: keyward cannot read it.
+    await store.modify(card.keyId, () => ({ expires_at: '2031-01-01 00:00:00' as unknown as Date }));
+
+    const { card: regenerated } = await createKeyManager({ store, argon2: TEST_ARGON2 }).regenerate(card.keyId);
+    expect(regenerated.expiresAt as unknown).toBe('2031-01-01 00:00:00');
+    expect(regenerated.statusLabel).toBe('EXPIRED');
+  });
+});
