@@ -16,7 +16,6 @@ import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './p
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
 import { changedFields } from './row-change.js';
-import { storedTimeOf } from './valid-date.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
 export { DEFAULT_TABLE, postgresSchemaSql } from './postgres-schema.js';
@@ -46,12 +45,13 @@ const OPTION_NAMES: readonly (keyof PostgresKeyStoreOptions)[] = ['pool', 'table
 
 const COLUMNS = ROW_COLUMNS.join(', ');
 const TIME_COLUMNS: ReadonlySet<string> = new Set(['created_at', 'last_used_at', 'expires_at', 'revoked_at']);
-// Times are read as UTC text of a fixed shape rather than as timestamptz values: pg's own
-// parser reads only the ISO DateStyle and gives null for any other (SQL, Postgres, German),
-// which would read a passed expiry as "never expires". This text does not depend on the
-// session's DateStyle, its TimeZone or the app's pg type parsers.
+// Times are read as milliseconds since the epoch, in text, rather than as timestamptz values:
+// pg's own parser reads only the ISO DateStyle and gives null for any other (SQL, Postgres,
+// German), which would read a passed expiry as "never expires". A number of milliseconds
+// depends on no DateStyle, TimeZone or app type parser, and keeps BC dates and the
+// infinities ('Infinity', '-Infinity'), which text of a fixed shape would lose.
 const SELECTED = ROW_COLUMNS.map((column) =>
-  TIME_COLUMNS.has(column) ? `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${column}` : column,
+  TIME_COLUMNS.has(column) ? `(extract(epoch FROM ${column}) * 1000)::text AS ${column}` : column,
 ).join(', ');
 /** The SQL condition for a live row, on the columns of `alias` if given. */
 const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS NULL`;
@@ -325,14 +325,21 @@ function toRow(raw: Record<string, unknown>): ApiKeyRow {
   return row as unknown as ApiKeyRow;
 }
 
-/** A time column as SELECTED reads it: null, or UTC text that must read as a moment. */
+/** A time column as SELECTED reads it: null, or milliseconds since the epoch in text. */
 function timeOf(value: unknown, column: string): Date | null {
   if (value === null) return null;
-  const time = storedTimeOf(value);
+  const milliseconds = typeof value === 'string' && EPOCH_MILLISECONDS.test(value) ? Number(value) : Number.NaN;
   // Never null for a time that is there: a missing expiry would mean "never expires".
-  if (time === undefined) throw new TypeError(`${column} came back in a form keyward cannot read`);
-  return new Date(time);
+  if (Number.isNaN(milliseconds)) {
+    throw storeFault('read', new TypeError(`${column} came back in a form keyward cannot read`));
+  }
+  // Beyond what a Date holds (PostgreSQL's infinities, years past 275,760) the time is held
+  // at the nearest end, which keeps its order against any real clock.
+  return new Date(Math.max(-MAX_DATE_MILLISECONDS, Math.min(MAX_DATE_MILLISECONDS, milliseconds)));
 }
+
+const EPOCH_MILLISECONDS = /^(?:-?\d+(?:\.\d+)?|-?Infinity)$/;
+const MAX_DATE_MILLISECONDS = 8.64e15;
 
 
 function isoTime(value: unknown): string {

@@ -146,3 +146,42 @@ describePostgres('PostgresKeyStore under any DateStyle and TimeZone', (db) => {
     await auth.close();
   });
 });
+
+// Times set by hand in SQL that no keyward call writes: PostgreSQL's infinities and BC dates.
+describePostgres('PostgresKeyStore with times set by hand in SQL', (db) => {
+  const table = db.table('hand_times');
+  let store: PostgresKeyStore;
+  beforeAll(async () => {
+    store = new PostgresKeyStore({ pool: db.pool({ options: '-c DateStyle=SQL,DMY' }), table });
+    await store.migrate();
+  });
+
+  it.each([
+    ["'-infinity'", 403, 'EXPIRED'],
+    ["'3000-01-01 BC'", 403, 'EXPIRED'],
+    ["'infinity'", 200, 'ACTIVE'],
+    ["'10000-01-01 00:00:00+00'", 200, 'ACTIVE'],
+  ])('reads an expiry of %s in its order against now: %i, card %s', async (literal, status, label) => {
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { key, card } = await manager.issue({ accountId: `acct_${status}_${label}_${literal.length}`, environment: 'sandbox' });
+    await db.admin.query(`UPDATE ${table} SET expires_at = ${literal}::timestamptz WHERE id = $1`, [card.keyId]);
+
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false });
+    const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+    expect(result.ok ? 200 : result.response.status).toBe(status);
+    expect((await manager.describe(card.keyId))!.statusLabel).toBe(label);
+    await auth.close();
+  });
+
+  it('revokes a key whose times were set to infinities by hand', async () => {
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { key, card } = await manager.issue({ accountId: 'acct_revoke_infinite', environment: 'sandbox' });
+    await db.admin.query(`UPDATE ${table} SET expires_at = 'infinity', last_used_at = '-infinity' WHERE id = $1`, [card.keyId]);
+
+    await manager.revoke(card.keyId);
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false });
+    const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+    expect(result.ok ? 200 : result.response.status).toBe(401);
+    await auth.close();
+  });
+});
