@@ -51,7 +51,9 @@ const TIME_COLUMNS: ReadonlySet<string> = new Set(['created_at', 'last_used_at',
 // depends on no DateStyle, TimeZone or app type parser, and keeps BC dates and the
 // infinities ('Infinity', '-Infinity'), which text of a fixed shape would lose.
 const SELECTED = ROW_COLUMNS.map((column) =>
-  TIME_COLUMNS.has(column) ? `(extract(epoch FROM ${column}) * 1000)::text AS ${column}` : column,
+  // Never NULL: 'none' stands for a time that is not set, so a JS null can only be an app's
+  // type parser that made the value vanish, and is refused rather than read as "never".
+  TIME_COLUMNS.has(column) ? `coalesce((extract(epoch FROM ${column}) * 1000)::text, 'none') AS ${column}` : column,
 ).join(', ');
 /** The SQL condition for a live row, on the columns of `alias` if given. */
 const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS NULL`;
@@ -170,8 +172,8 @@ export class PostgresKeyStore implements KeyStore {
     return this.#transaction('modify', async (client) => {
       const [locked] = await client.query(this.#sql.lockById, [id]);
       if (locked === undefined) return null;
-      const current = toRow(locked);
-      const patch = change(toRow(locked));
+      const current = readModified(locked);
+      const patch = change(readModified(locked));
       if (patch === null) return null;
 
       const assignments = changedFields(patch);
@@ -182,7 +184,7 @@ export class PostgresKeyStore implements KeyStore {
         `UPDATE ${this.#table.sql} SET ${set} WHERE id = $1 RETURNING ${SELECTED}`,
         values,
       );
-      return toRow(written!);
+      return readModified(written!);
     });
   }
 
@@ -325,14 +327,24 @@ function toRow(raw: Record<string, unknown>): ApiKeyRow {
   return row as unknown as ApiKeyRow;
 }
 
-/** A time column as SELECTED reads it: null, or milliseconds since the epoch in text. */
+/**
+ * toRow inside `modify`, whose errors from the caller's `change` come back as thrown: a row it
+ * cannot read is the store's fault, so it is made one here.
+ */
+function readModified(raw: Record<string, unknown>): ApiKeyRow {
+  try {
+    return toRow(raw);
+  } catch (error) {
+    throw storeFault('modify', error);
+  }
+}
+
+/** A time column as SELECTED reads it: 'none', or milliseconds since the epoch in text. */
 function timeOf(value: unknown, column: string): Date | null {
-  if (value === null) return null;
+  if (value === 'none') return null;
   const milliseconds = typeof value === 'string' && EPOCH_MILLISECONDS.test(value) ? Number(value) : Number.NaN;
   // Never null for a time that is there: a missing expiry would mean "never expires".
-  if (Number.isNaN(milliseconds)) {
-    throw storeFault('read', new TypeError(`${column} came back in a form keyward cannot read`));
-  }
+  if (Number.isNaN(milliseconds)) throw new TypeError(`${column} came back in a form keyward cannot read`);
   // Beyond what a Date holds (PostgreSQL's infinities, years past 275,760) the time is held
   // at the nearest end, which keeps its order against any real clock.
   return new Date(Math.max(-MAX_DATE_MILLISECONDS, Math.min(MAX_DATE_MILLISECONDS, milliseconds)));

@@ -185,3 +185,31 @@ describePostgres('PostgresKeyStore with times set by hand in SQL', (db) => {
     await auth.close();
   });
 });
+
+// An app's own pg type parsers are global: one that makes a value vanish must never make a
+// set time read as "not set".
+describePostgres('PostgresKeyStore under an app type parser that turns number-looking text into null', (db) => {
+  it('answers a key whose expiry has passed with 503 ERR_STORE_UNAVAILABLE, never 200, and describe and revoke with the same typed error', async () => {
+    const vanishing = {
+      getTypeParser: (oid: number, format?: string) =>
+        oid === 25 ? (text: string) => (/^-?[\d.]+$/.test(text) ? null : text) : pg.types.getTypeParser(oid, format as 'text'),
+    };
+    const table = db.table('vanishing');
+    const plain = new PostgresKeyStore({ pool: db.pool(), table });
+    await plain.migrate();
+    const { key, card } = await createKeyManager({ store: plain, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_vanish', environment: 'sandbox' });
+    await db.admin.query(`UPDATE ${table} SET expires_at = now() - interval '1 day' WHERE id = $1`, [card.keyId]);
+
+    const store = new PostgresKeyStore({ pool: db.pool({ types: vanishing as never }), table });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false });
+    const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+    expect(result.ok ? 200 : [result.response.status, result.error.code]).toEqual([503, 'ERR_STORE_UNAVAILABLE']);
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    for (const attempt of [manager.describe(card.keyId), manager.revoke(card.keyId)]) {
+      const error = await rejection(attempt);
+      expect([error.code, error.status]).toEqual(['ERR_STORE_UNAVAILABLE', 503]);
+      expect(error.message).not.toMatch(/failed \(ApiKeyAuthError/);
+    }
+    await auth.close();
+  });
+});
