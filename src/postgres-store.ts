@@ -350,7 +350,8 @@ function timeOf(value: unknown, column: string): Date | null {
   return new Date(Math.max(-MAX_DATE_MILLISECONDS, Math.min(MAX_DATE_MILLISECONDS, milliseconds)));
 }
 
-const EPOCH_MILLISECONDS = /^(?:-?\d+(?:\.\d+)?|-?Infinity)$/;
+// Exponents too: before PostgreSQL 14, extract() gives a double, printed as 1e+15 past 10^15.
+const EPOCH_MILLISECONDS = /^-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|Infinity)$/;
 const MAX_DATE_MILLISECONDS = 8.64e15;
 
 
