@@ -18,7 +18,7 @@ import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
-import { storedTimeOf, validTimeOf } from './valid-date.js';
+import { expiryState, validTimeOf } from './valid-date.js';
 import { VerificationMemo } from './verification-memo.js';
 
 /** What a successful authentication attaches to the request. */
@@ -450,8 +450,9 @@ class Pipeline {
       return this.refuse(this.refusals.inactive(status), 'inactive_status', { ...facts, keyStatus });
     }
     const now = validNow(this.settings.clock);
-    // checkRow let only a readable expiry through; anything else would count as passed.
-    if (row.expires_at !== null && !(storedTimeOf(row.expires_at)! > now.getTime())) {
+    const expiry = expiryState(row.expires_at, now);
+    // checkRow let only a readable expiry through; one that is not still counts as passed.
+    if (expiry === 'passed' || expiry === 'unreadable') {
       return this.refuse(this.refusals.inactive('expired'), 'expired_at', { ...facts, keyStatus: 'expired' });
     }
 

@@ -23,7 +23,7 @@ import {
   type WebhookSettingsInput,
 } from './webhook-settings.js';
 import { resolvePepper, type PepperOptions } from './pepper.js';
-import { storedTimeOf, validTimeOf } from './valid-date.js';
+import { expiryState, validTimeOf } from './valid-date.js';
 
 /** Options of {@link createKeyManager}. */
 export interface KeyManagerOptions {
@@ -418,17 +418,6 @@ export function toCard(row: ApiKeyRow, now: Date): KeyCard {
   };
 }
 
-/**
- * Where an expiry stands, read as the authenticator reads it. `unreadable` is a custom
- * store's value keyward cannot read as a moment: no request passes with it (500).
- */
-function expiryState(when: Date | null, now: Date): 'none' | 'ahead' | 'passed' | 'unreadable' {
-  if (when === null) return 'none';
-  const time = storedTimeOf(when);
-  if (time === undefined) return 'unreadable';
-  return time > now.getTime() ? 'ahead' : 'passed';
-}
-
 /** The property names {@link KeyManager.issue} reads; any other is a misspelling. */
 const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
   'accountId',
@@ -440,8 +429,6 @@ const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
 
 /** The field names `setWebhook` accepts; any other is refused with a did-you-mean. */
 const WEBHOOK_SETTINGS_NAMES: readonly (keyof WebhookSettingsInput)[] = ['url', 'username', 'password'];
-
-
 
 /**
  * The `issue` input, each property read exactly once (a getter cannot pass the checks with

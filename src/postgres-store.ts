@@ -354,7 +354,6 @@ function timeOf(value: unknown, column: string): Date | null {
 const EPOCH_MILLISECONDS = /^-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|Infinity)$/;
 const MAX_DATE_MILLISECONDS = 8.64e15;
 
-
 function isoTime(value: unknown): string {
   const time = value instanceof Date ? value.getTime() : Number.NaN;
   if (Number.isNaN(time)) throw new TypeError('recordUsage: used_at must be a valid Date');

@@ -1,10 +1,10 @@
 /** The earliest time keyward takes from a clock or stores: 1970-01-01T00:00:00.000Z. */
-export const MIN_STORABLE_TIME = Date.UTC(1970, 0, 1);
+const MIN_STORABLE_TIME = Date.UTC(1970, 0, 1);
 /**
  * The latest: 9999-12-31T23:59:59.999Z. Together with {@link MIN_STORABLE_TIME}, what
  * PostgreSQL's timestamptz and every store can hold.
  */
-export const MAX_STORABLE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const MAX_STORABLE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
  * The time a Date holds, as a plain Date of this realm, or undefined when it is not a Date
@@ -35,7 +35,7 @@ export function validTimeOf(value: unknown): Date | undefined {
  *
  * @param value - any value.
  */
-export function dateTimeOf(value: unknown): number | undefined {
+function dateTimeOf(value: unknown): number | undefined {
   let time: number;
   try {
     // Throws a TypeError for anything without a Date's internal time slot.
@@ -88,4 +88,19 @@ function daysInMonth(year: number, month: number): number {
   const last = new Date(0);
   last.setUTCFullYear(year, month, 0);
   return last.getUTCDate();
+}
+
+/**
+ * Where a row's expiry stands at `now`, for the authenticator and the key manager alike.
+ * `unreadable` is a custom store's value keyward cannot read as a moment: no request passes
+ * with it (500), and nothing may treat it as passed and lift it.
+ *
+ * @param when - a row's `expires_at`.
+ * @param now - the clock's time.
+ */
+export function expiryState(when: unknown, now: Date): 'none' | 'ahead' | 'passed' | 'unreadable' {
+  if (when === null) return 'none';
+  const time = storedTimeOf(when);
+  if (time === undefined) return 'unreadable';
+  return time > now.getTime() ? 'ahead' : 'passed';
 }
