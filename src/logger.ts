@@ -75,12 +75,22 @@ export function assertLoggerShaped(value: unknown, levels: readonly LogLevel[] =
     invalidOption(`${expected}; got ${value === null ? 'null' : `a ${typeof value}`}.`);
   }
   const logger = value as Record<string, unknown>;
+  let classLevel: LogLevel | undefined;
   for (const level of levels) {
     try {
-      if (typeof logger[level] === 'function') return;
+      const method = logger[level];
+      if (typeof method !== 'function') continue;
+      // A class is a function that throws when called without `new`: every write would fail.
+      if (!isClass(method as (...args: never[]) => unknown)) return;
+      classLevel ??= level;
     } catch {
       return;
     }
+  }
+  if (classLevel) invalidOption(`${expected}; it has none ("${classLevel}" is a class, which cannot be called).`);
+  // winston's syslog levels name it `warning`, which no spelling distance reaches from `warn`.
+  if (levels.includes('warn') && hasMethod(logger, 'warning')) {
+    invalidOption(`${expected}; it has none ("warning" is not one). Did you mean "warn"? (winston with syslog levels needs a warn method added.)`);
   }
   const near = nearLevel(logger, levels);
   if (near && near.name === near.level) invalidOption(`${expected}; it has none ("${near.level}" is not a function).`);
@@ -88,6 +98,22 @@ export function assertLoggerShaped(value: unknown, levels: readonly LogLevel[] =
   // console.log, or a bare (fields, message) function: keyward calls level methods only.
   if (typeof value === 'function') invalidOption(`${expected}; the function given has none (pass console, not console.log).`);
   invalidOption(`${expected}; it has none.`);
+}
+
+function isClass(method: (...args: never[]) => unknown): boolean {
+  try {
+    return Function.prototype.toString.call(method).startsWith('class');
+  } catch {
+    return false;
+  }
+}
+
+function hasMethod(logger: Record<string, unknown>, name: string): boolean {
+  try {
+    return typeof logger[name] === 'function';
+  } catch {
+    return false;
+  }
 }
 
 /**

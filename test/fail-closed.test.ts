@@ -66,6 +66,8 @@ describe('createApiKeyAuth checks every option at creation', () => {
     ['a logger without methods', { store, logger: {} }, `${LOGGER_SHAPE}; it has none.`],
     ['a logger whose only method is misspelt', { store, logger: { eror() {} } }, `${LOGGER_SHAPE}; it has none ("eror" is not one). Did you mean "error"?`],
     ['a callable logger whose only method is misspelt', { store, logger: Object.assign(() => {}, { wran() {} }) }, `${LOGGER_SHAPE}; it has none ("wran" is not one). Did you mean "warn"?`],
+    ['a logger whose only level is a class', { store, logger: { warn: class {} } }, `${LOGGER_SHAPE}; it has none ("warn" is a class, which cannot be called).`],
+    ['a winston logger with syslog levels (warning, no warn)', { store, logger: { warning() {} } }, `${LOGGER_SHAPE}; it has none ("warning" is not one). Did you mean "warn"? (winston with syslog levels needs a warn method added.)`],
     ['a logger with a level that is not a method', { store, logger: { error: 'stderr' } }, `${LOGGER_SHAPE}; it has none ("error" is not a function).`],
     ['a logger named by a string', { store, logger: 'console' }, `${LOGGER_SHAPE}; got a string.`],
     ['a null logger', { store, logger: null }, `${LOGGER_SHAPE}; got null.`],
@@ -78,6 +80,7 @@ describe('createApiKeyAuth checks every option at creation', () => {
     ['a logger with only an error method', () => ({ error() {} })],
     ['a callable logger with level methods', () => Object.assign(() => {}, { warn() {} })],
     ['a logger whose methods come from its class', () => new (class { debug() {} })()],
+    ['a logger with one level a class and another a method', () => ({ debug: class {}, error() {} })],
     ['a logger whose level getter throws', () => Object.defineProperty({}, 'error', { get: () => { throw new Error('app bug'); } })],
   ])('accepts %s as the logger', async (_name, make) => {
     const auth = createApiKeyAuth({ store, logger: make() as ApiKeyAuthOptions['logger'] });

@@ -49,6 +49,8 @@ describe('PostgresKeyStore options', () => {
     ['an object without methods', {}, `${LOGGER_SHAPE}; it has none.`],
     ['a logger with only an error method, which pool errors never reach', { error() {} }, `${LOGGER_SHAPE}; it has none.`],
     ['a logger whose warn is misspelt', { wran() {} }, `${LOGGER_SHAPE}; it has none ("wran" is not one). Did you mean "warn"?`],
+    ['a logger whose warn is a class', { warn: class {} }, `${LOGGER_SHAPE}; it has none ("warn" is a class, which cannot be called).`],
+    ["winston's syslog levels, whose methods live on the prototype", Object.create({ warning() {}, error() {} }), `${LOGGER_SHAPE}; it has none ("warning" is not one). Did you mean "warn"? (winston with syslog levels needs a warn method added.)`],
     ['a string', 'console', `${LOGGER_SHAPE}; got a string.`],
   ])('refuses %s as the logger with ERR_OPTIONS_INVALID', (_name, logger, message) => {
     const make = () => new PostgresKeyStore({ pool: idlePool(), logger: logger as never });
