@@ -10,6 +10,12 @@ describe('MemoryKeyStore.modify checks a change as PostgresKeyStore does', () =>
     ['sets the environment', { environment: 'sandbox' }],
     ['sets the created date', { created_at: new Date(0) }],
     ['sets a field rows do not have', { colour: 'red' }],
+    ['sets the status to null', { status: null }],
+    ['sets the key type to null', { key_type: null }],
+    ['sets the stored hash to null', { key_hash: null }],
+    ['sets the lookup id to null', { lookup_id: null }],
+    ['sets the masked key to null', { masked_key: null }],
+    ['sets soft_deleted to null', { soft_deleted: null }],
     ['gives a promise', Promise.resolve({ status: 'locked' })],
     ['gives a thenable', thenable],
     ['gives an array', [['status', 'locked']]],
@@ -34,5 +40,15 @@ describe('MemoryKeyStore.modify checks a change as PostgresKeyStore does', () =>
 
     expect(written).toEqual({ ...row, status: 'locked' });
     expect(store.allRows()).toEqual([{ ...row, status: 'locked' }]);
+  });
+
+  it('writes null to the fields that may be unset', async () => {
+    const store = new MemoryKeyStore();
+    const row = { ...sampleRow(), expires_at: new Date('2030-01-01T00:00:00Z'), webhook_url: 'https://hooks.example/in' };
+    await store.insert(row);
+
+    const written = await store.modify(row.id, () => ({ expires_at: null, webhook_url: null, last_used_at: null }));
+
+    expect(written).toEqual({ ...row, expires_at: null, webhook_url: null, last_used_at: null });
   });
 });
