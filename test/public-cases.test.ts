@@ -422,7 +422,14 @@ describe.each(ADAPTERS)('public failure cases on $name', (adapter) => {
   describe('C14: deleted, disabled or expired keys', () => {
     const withRow = async (label: string, change: Record<string, unknown>) => {
       const issued = await issue(`c14_${label}`);
-      await store.modify(issued.card.keyId, () => change);
+      if (Object.values(change).includes(null)) {
+        // modify refuses null where the row needs a value, as PostgreSQL's NOT NULL does; a
+        // custom store or a table without the constraint can still return one.
+        const keyId = issued.card.keyId;
+        store.override = (row) => (row?.id === keyId ? { ...row, ...change } : row);
+      } else {
+        await store.modify(issued.card.keyId, () => change);
+      }
       return issued.key;
     };
 
