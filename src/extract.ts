@@ -1,7 +1,8 @@
 /**
  * Reading the presented credential from a request. Everything here is linear in a bounded
  * input: values longer than {@link MAX_CREDENTIAL_HEADER_LENGTH} are refused before they are
- * scanned, and no regular expression runs on request data.
+ * scanned, and the one regular expression that runs on request data is a single anchored
+ * character class, which matches in one pass with nothing to backtrack into.
  */
 
 /**
@@ -160,8 +161,7 @@ export function parseBearerHeader(value: string): ExtractCredentialResult {
   const trimmed = trimOws(value);
 
   const space = trimmed.indexOf(' ');
-  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer') return { ok: false, reason: 'malformed_header' };
+  if (!isBearerScheme(trimmed, space === -1 ? trimmed.length : space)) return { ok: false, reason: 'malformed_header' };
   if (space === -1) return { ok: false, reason: 'empty' };
 
   let start = space;
@@ -229,11 +229,26 @@ function isOws(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
 
-/** Visible ASCII only: no space, tab, control or non-ASCII character anywhere. */
-function isSingleVisibleToken(token: string): boolean {
-  for (let i = 0; i < token.length; i++) {
-    const code = token.charCodeAt(i);
-    if (code <= 0x20 || code >= 0x7f) return false;
+/**
+ * Whether the first `length` characters of `value` are `Bearer` in any ASCII letter case,
+ * compared in place: this runs on every request.
+ */
+function isBearerScheme(value: string, length: number): boolean {
+  if (length !== BEARER.length) return false;
+  for (let i = 0; i < length; i++) {
+    // Setting bit 5 lower-cases an ASCII letter; only B/b gives b, and so on.
+    if ((value.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return false;
   }
   return true;
+}
+
+const BEARER = 'bearer';
+
+// One anchored character class: V8 runs it as a single native pass, several times faster
+// than a charCodeAt loop over a slice of the header.
+const VISIBLE_ASCII = /^[\x21-\x7e]*$/;
+
+/** Visible ASCII only: no space, tab, control or non-ASCII character anywhere. */
+function isSingleVisibleToken(token: string): boolean {
+  return VISIBLE_ASCII.test(token);
 }

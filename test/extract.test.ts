@@ -8,6 +8,7 @@ describe('parseBearerHeader', () => {
     ['Bearer abc', 'abc'],
     ['bearer abc', 'abc'],
     ['BEARER abc', 'abc'],
+    ['bEaReR abc', 'abc'],
     ['Bearer    abc', 'abc'],
     ['  Bearer abc  ', 'abc'],
     ['\tBearer abc\t', 'abc'],
@@ -24,6 +25,14 @@ describe('parseBearerHeader', () => {
     ['Basic abc', 'malformed_header'],
     ['Bearerabc', 'malformed_header'],
     ['Token abc', 'malformed_header'],
+    ['Bearers abc', 'malformed_header'],
+    ['Beare abc', 'malformed_header'],
+    // Characters one bit (not the case bit) away from a letter of Bearer, and a lookalike.
+    ['Bearer\u00a0abc', 'malformed_header'],
+    ['\u0392earer abc', 'malformed_header'],
+    ['Bearer\u0000 abc', 'malformed_header'],
+    ['@earer abc', 'malformed_header'],
+    ['Bea\u0012er abc', 'malformed_header'],
     ['Bearer ab\u00e9', 'malformed_header'],
     ['Bearer ab\u0000c', 'malformed_header'],
   ])('refuses %j as %s', (header, reason) => {
