@@ -44,7 +44,7 @@ export function encodeBase62(value: number, width: number): string {
 /**
  * Reads `width` base62 characters of `text` from `start` as a non-negative integer, most
  * significant digit first: the inverse of {@link encodeBase62}. The characters must already
- * be known to be base62 ({@link isBase62}).
+ * be known to be base62 ({@link isBase62Code}).
  *
  * @param text - holds the digits.
  * @param start - index of the first digit.
@@ -61,20 +61,7 @@ export function decodeBase62(text: string, start: number, width: number): number
   return value;
 }
 
-/**
- * Whether every character of `text` from `start` on is in the base62 alphabet. Runs in
- * linear time.
- *
- * @param text - the text to check.
- * @param start - index of the first character checked (0 by default).
- */
-export function isBase62(text: string, start = 0): boolean {
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const digit = c >= 48 && c <= 57;
-    const upper = c >= 65 && c <= 90;
-    const lower = c >= 97 && c <= 122;
-    if (!digit && !upper && !lower) return false;
-  }
-  return true;
+/** Whether a UTF-16 code unit is a character of the base62 alphabet. */
+export function isBase62Code(code: number): boolean {
+  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
 }

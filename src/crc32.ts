@@ -17,18 +17,32 @@ function buildTable(): Uint32Array {
   return table;
 }
 
+/** A running CRC-32 before its first byte. */
+export const CRC32_START = 0xffffffff;
+
 /**
- * CRC-32 of an ASCII string, or of its first `length` characters (each character's code unit
- * is taken as one byte).
+ * Feeds one byte into a running CRC-32, for callers that checksum while they scan.
+ *
+ * @param crc - the running value: {@link CRC32_START}, then what the last step returned.
+ * @param byte - 0 to 255.
+ */
+export function crc32Step(crc: number, byte: number): number {
+  return TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+}
+
+/** The checksum, as an unsigned 32-bit integer, of a running CRC-32 that has had every byte. */
+export function crc32Final(crc: number): number {
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * CRC-32 of an ASCII string (each character's code unit is taken as one byte).
  *
  * @param ascii - a string whose characters are all below U+0080.
- * @param length - how many characters from the start are checksummed (all by default).
  * @returns the checksum as an unsigned 32-bit integer.
  */
-export function crc32Ascii(ascii: string, length = ascii.length): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < length; i++) {
-    crc = TABLE[(crc ^ ascii.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
-  }
-  return (crc ^ 0xffffffff) >>> 0;
+export function crc32Ascii(ascii: string): number {
+  let crc = CRC32_START;
+  for (let i = 0; i < ascii.length; i++) crc = crc32Step(crc, ascii.charCodeAt(i));
+  return crc32Final(crc);
 }

@@ -85,6 +85,24 @@ describe('parseApiKey', () => {
     }
   });
 
+  it.each([
+    ['Ł (U+0141), whose low byte is A', 'Ł'],
+    ['Ａ (U+FF21, fullwidth A)', 'Ａ'],
+    ['Á (U+00C1, a Latin-1 letter)', 'Á'],
+  ])('refuses a key with %s in place of an A whose checksum is right for the A', (_name, lookalike) => {
+    const head = `sk_live_${'A'.repeat(12)}${'b'.repeat(32)}`;
+    const genuine = head + checksumOf(head);
+    expect(parseApiKey(genuine).ok).toBe(true);
+    const forged = `sk_live_${lookalike}${genuine.slice(9)}`;
+    expect(forged).toHaveLength(KEY_LENGTH);
+    expect(parseApiKey(forged)).toEqual({ ok: false, reason: 'bad_alphabet' });
+  });
+
+  it('refuses a key with a character outside the BMP (two UTF-16 units) in place of two', () => {
+    const { key: genuine } = generateApiKey('production');
+    expect(parseApiKey(`${genuine.slice(0, 30)}😀${genuine.slice(32)}`)).toEqual({ ok: false, reason: 'bad_alphabet' });
+  });
+
   it('accepts keys built with the reference checksum, and refuses a checksum one off or 2^32 past it', () => {
     for (let n = 0; n < 300; n++) {
       const head = `sk_test_${randomBase62Text(44)}`;
