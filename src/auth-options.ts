@@ -13,6 +13,7 @@ import {
 import { defaultErrorBody, type ErrorBodyFormatter } from './responses.js';
 import type { KeyStore } from './store.js';
 import type { VerificationMemoOptions } from './verification-memo.js';
+import { systemClock } from './valid-date.js';
 import {
   DEFAULT_ARGON2_NICE_INCREMENT,
   defaultArgon2MaxQueue,
@@ -214,7 +215,7 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
     logger: options.logger,
     onDecision: options.onDecision,
     errorBody: options.errorBody ?? defaultErrorBody,
-    clock: options.clock ?? (() => new Date()),
+    clock: options.clock ?? systemClock,
     throttle,
     clientAddress: options.clientAddress ?? ((request) => request.clientIp ?? request.remoteAddress),
     pepper,

@@ -18,7 +18,7 @@ import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
-import { expiryState, validTimeOf } from './valid-date.js';
+import { expiryState, timeFromClock } from './valid-date.js';
 import { VerificationMemo } from './verification-memo.js';
 
 /** What a successful authentication attaches to the request. */
@@ -601,7 +601,7 @@ class AuthFailure {
  * keys and unlimited forgeries through.
  */
 function validNow(clock: () => Date): Date {
-  const now = validTimeOf(clock());
+  const now = timeFromClock(clock);
   if (now === undefined) throw new TypeError('clock() returned no valid Date');
   return now;
 }

@@ -28,6 +28,25 @@ export function validTimeOf(value: unknown): Date | undefined {
   return time !== undefined && time >= MIN_STORABLE_TIME && time <= MAX_STORABLE_TIME ? new Date(time) : undefined;
 }
 
+/** The clock keyward uses when the app gives none. */
+export function systemClock(): Date {
+  return new Date();
+}
+
+/**
+ * The time `clock()` gives, read as {@link validTimeOf} reads it, or undefined. The system
+ * clock's Date needs no such distrust (it is of this realm, made just now, with no methods of
+ * its own), so only its range is checked, and one Date is made instead of two: this runs on
+ * every successful authentication.
+ *
+ * @param clock - the app's clock, or {@link systemClock}.
+ */
+export function timeFromClock(clock: () => Date): Date | undefined {
+  if (clock !== systemClock) return validTimeOf(clock());
+  const now = Date.now();
+  return now >= MIN_STORABLE_TIME && now <= MAX_STORABLE_TIME ? new Date(now) : undefined;
+}
+
 /**
  * The time a Date holds, in milliseconds, read from its internal time slot (so from any
  * realm, and whatever its own methods say), or undefined for anything that is not a Date

@@ -4,7 +4,7 @@
  * pass or switch the attempt throttle off, and a real Date from another realm is accepted.
  */
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { checksumOf, createApiKeyAuth, createKeyManager, MemoryKeyStore, type AuthResult } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
@@ -141,6 +141,24 @@ describe('clock times outside what stores can hold', () => {
     expect([result.response.status, result.error.code]).toEqual([500, 'ERR_INTERNAL']);
     await auth.close();
     expect(store.allRows()[0]!.last_used_at).toBeNull();
+  });
+
+  it.each([
+    ['before 1970', -1],
+    ['after 9999', Date.UTC(10000, 0, 1)],
+  ])('the authenticator answers a live key with 500, not 200, when the system clock (no clock option) reads a time %s', async (_name, time) => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_clock', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false });
+    expect((await auth.authenticate({ headers: bearer(key) })).ok).toBe(true);
+    const now = vi.spyOn(Date, 'now').mockReturnValue(time);
+    try {
+      const result = (await auth.authenticate({ headers: bearer(key) })) as AuthResult & { ok: false };
+      expect([result.response.status, result.error.code]).toEqual([500, 'ERR_INTERNAL']);
+    } finally {
+      now.mockRestore();
+    }
+    await auth.close();
   });
 
   it('takes the first and the last millisecond of the range', async () => {
