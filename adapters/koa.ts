@@ -30,7 +30,9 @@ export type KoaApiKeyAuthOptions = RouteOptions;
  * refusal is answered here with the status, headers and body the core decided, so the bytes
  * match every other adapter. With `forwardErrors` the `ApiKeyAuthError` is thrown instead: it
  * carries `status`, `expose` and `headers`, so Koa's default error handling, or a try/catch
- * error middleware that copies `err.headers`, keeps both the status and the challenge.
+ * error middleware that copies `err.headers`, keeps both the status and the challenge. The
+ * headers are also set on `ctx` before the throw, so a catch-all that sets only status and
+ * body still sends the challenge and `Retry-After`.
  *
  * Mount it before any body parser, so an unauthenticated request costs no parse.
  *
@@ -69,7 +71,14 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
         ctx.state.apiKey = result.context;
         return next();
       }
-      if (forwardErrors) throw result.error ?? new Error('keyward: the authenticator gave no decision');
+      if (forwardErrors) {
+        const error = result.error;
+        if (error === undefined) throw new Error('keyward: the authenticator gave no decision');
+        // Set before throwing, as koaBasicAuth does: a catch-all error middleware that only
+        // sets status and body then still sends the challenge (or Retry-After).
+        ctx.set({ ...error.headers });
+        throw error;
+      }
       answerKoa(ctx, result.response);
       return Promise.resolve();
     }

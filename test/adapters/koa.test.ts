@@ -111,6 +111,33 @@ describe.each([
     }
   });
 
+  it('with forwardErrors, still sends the challenge and Retry-After through a catch-all that sets only status and body', async () => {
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch (error) {
+        ctx.status = (error as { status?: number }).status ?? 500;
+        ctx.body = { error: 'refused' };
+      }
+    });
+    app.use(koaApiKeyAuth(auth, { forwardErrors: true }));
+    app.use((ctx) => { ctx.body = { ok: true }; });
+    const running = await start(app);
+    try {
+      const missing = await send(running.url, '/v1/x');
+      expect([missing.status, missing.headers['www-authenticate'], missing.body]).toEqual([401, 'Bearer realm="api"', '{"error":"refused"}']);
+      expect(missing.headers['content-type']).toBe('application/json; charset=utf-8');
+
+      store.failure = new Error('ECONNRESET');
+      const failed = await send(running.url, '/v1/x', { headers: bearer(keys.allowed!) });
+      expect([failed.status, failed.headers['retry-after']]).toEqual([503, '1']);
+    } finally {
+      store.failure = undefined;
+      await running.close();
+    }
+  });
+
   it('lets upstream middleware see the refusal status it answered with', async () => {
     const seen: number[] = [];
     const app = new Koa();
