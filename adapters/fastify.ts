@@ -34,12 +34,15 @@ export interface FastifyApiKeyAuthOptions extends RouteOptions {
   auth: ApiKeyAuth;
 }
 
-/** An `onRequest` hook (callback style) that authenticates the request. */
-export type FastifyApiKeyAuthHook = (
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: (error?: Error) => void,
-) => void;
+/**
+ * A callback-style hook that authenticates the request: `onRequest` (best: before anything
+ * else runs), `preParsing`, `preValidation` or `preHandler`. In `preParsing` Fastify passes
+ * the payload stream before `done`, and the hook hands it on unchanged.
+ */
+export type FastifyApiKeyAuthHook = {
+  (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void;
+  (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error?: Error | null) => void): void;
+};
 
 /**
  * An `onRequest` hook (Fastify 4 and 5) that authenticates one route's API key. It runs before
@@ -107,13 +110,31 @@ export const fastifyApiKeyAuth = fp(
   { name: 'keyward', fastify: '4.x || 5.x' },
 );
 
+/** Whether a hook's payload argument is a stream: the request body in `preParsing`. */
+function isStream(payload: unknown): boolean {
+  return typeof (payload as { pipe?: unknown } | null)?.pipe === 'function';
+}
+
+function misplaced(factory: string): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_OPTIONS_INVALID',
+    `${factory}: the hook ran after the route handler (preSerialization or onSend); authenticate in onRequest, preParsing, preValidation or preHandler.`,
+  );
+}
+
 function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): FastifyApiKeyAuthHook {
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, factory);
 
   // Callback style rather than async: a decision made without waiting goes on in the same
   // turn, and a refusal is answered by sending the reply and never calling done(), which
   // ends the hook chain, so neither the body parser nor the handler runs.
-  return function fastifyApiKeyAuthOnRequest(request, reply, done) {
+  return function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply, ...rest: unknown[]) {
+    // `preParsing` passes the payload stream before done; `done()` without a new payload keeps it.
+    const done = rest[rest.length - 1] as (error?: Error) => void;
+    if (rest.length === 2 && !isStream(rest[0])) {
+      // preSerialization or onSend: the route's handler has already run, unauthenticated.
+      return done(misplaced(factory));
+    }
     const decided = auth.decide(new NodeCredentialRequest(request.raw, request.raw.url, request), requirement);
     if (!isPendingDecision(decided)) return finish(decided);
     Promise.resolve(decided).then(finish).catch((error: unknown) => done(error as Error));

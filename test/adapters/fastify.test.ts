@@ -127,6 +127,42 @@ describe.each([
     }
   });
 
+  it.each(['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const)(
+    'works as a route %s hook with a store that answers later: 401 without a key, 200 with the body parsed with one',
+    async (hook) => {
+      const app = fastify();
+      app.post('/v1/sms', { [hook]: fastifyApiKeyAuthHook(auth) }, async (request) => ({ account: request.apiKey?.accountId, body: request.body }));
+      try {
+        const missing = await post(app, {}, '{"to":"+15550100"}');
+        expect(missing.statusCode).toBe(401);
+        const refused = await post(app, bearer('sk_test_forged'), '{"to":"+15550100"}');
+        expect([refused.statusCode, refused.body]).toEqual([401, INVALID_BODY]);
+        const accepted = await post(app, bearer(keys.allowed!), '{"to":"+15550100"}');
+        expect([accepted.statusCode, accepted.json()]).toEqual([200, { account: 'acct_a', body: { to: '+15550100' } }]);
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  it.each(['preSerialization', 'onSend'] as const)(
+    'answers 500 ERR_OPTIONS_INVALID, never the handler\'s answer, when mounted as %s, which runs after the handler',
+    async (hook) => {
+      const app = fastify();
+      app.post('/v1/sms', { [hook]: fastifyApiKeyAuthHook(auth) as never }, async () => ({ secret: 'handler output' }));
+      try {
+        for (const headers of [{}, bearer(keys.allowed!)]) {
+          const answer = await post(app, headers, '{}');
+          expect(answer.statusCode).toBe(500);
+          expect(answer.json()).toMatchObject({ code: 'ERR_OPTIONS_INVALID' });
+          expect(answer.body).not.toContain('handler output');
+        }
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
   it('never reaches the parser or the handler when an async onSend hook delays the refusal', async () => {
     const { app, counts } = await countingApp((root) => {
       root.addHook('onSend', async (_request, _reply, payload) => {
