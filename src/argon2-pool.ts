@@ -111,6 +111,8 @@ export class Argon2Pool {
   readonly #threads: number;
   readonly #capacity: number;
   readonly #niceIncrement: number;
+  readonly #onWorkerError: (error: unknown) => void;
+  readonly #taskFile: string;
   #piscina: Piscina | undefined;
   #pending = 0;
   #backgroundPending = false;
@@ -118,8 +120,13 @@ export class Argon2Pool {
 
   /**
    * @param options - already checked (see `resolveAuthOptions`); defaults apply to what is missing.
+   * @param onWorkerError - told when a worker thread fails outside a task (it could not load
+   *   the task file, say); the pool has by then started over (see {@link #pool}).
+   * @param taskFile - for tests only: the worker's module.
    */
-  constructor(options: Argon2PoolOptions = {}) {
+  constructor(options: Argon2PoolOptions = {}, onWorkerError: (error: unknown) => void = () => {}, taskFile = TASK_FILE) {
+    this.#onWorkerError = onWorkerError;
+    this.#taskFile = taskFile;
     this.#threads = options.threads ?? defaultArgon2Threads();
     this.#capacity = this.#threads + (options.maxQueue ?? defaultArgon2MaxQueue(this.#threads));
     this.#niceIncrement = options.niceIncrement ?? DEFAULT_ARGON2_NICE_INCREMENT;
@@ -188,8 +195,9 @@ export class Argon2Pool {
   }
 
   #pool(): Piscina {
-    this.#piscina ??= new Piscina({
-      filename: TASK_FILE,
+    if (this.#piscina) return this.#piscina;
+    const piscina = new Piscina({
+      filename: this.#taskFile,
       minThreads: this.#threads,
       maxThreads: this.#threads,
       // Our own bounds above decide; piscina only holds what they admitted (and the one
@@ -197,6 +205,17 @@ export class Argon2Pool {
       maxQueue: this.#capacity + 1,
       niceIncrement: this.#niceIncrement,
     });
-    return this.#piscina;
+    // A worker that fails outside a task (its module cannot load: a bundle without
+    // argon2-task.mjs, say) is an 'error' event, which unheard would end the process; and
+    // piscina then waits for a thread that never comes, so queued tasks would never settle.
+    // This pool is dropped instead: its tasks are aborted (their requests get 500) and the
+    // next run starts a new one, which works again once the cause is gone.
+    piscina.on('error', (error: unknown) => {
+      this.#onWorkerError(error);
+      if (this.#piscina === piscina) this.#piscina = undefined;
+      piscina.close({ force: true }).catch(() => {});
+    });
+    this.#piscina = piscina;
+    return piscina;
   }
 }

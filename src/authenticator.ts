@@ -184,8 +184,21 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const settings = resolveAuthOptions(options);
   const logger = completeLogger(settings.logger);
   const refusals = new RefusalFactory(settings.realm, settings.retryAfterSeconds, settings.errorBody);
+  // Once it exists, anyone can repeat a fault at request rate (a full queue, a database
+  // outage, forged keys aimed at a corrupt row), and a failing hook, a row with an unknown
+  // status or a failing rehash at the rate of requests: each kind of line is written once a
+  // second at most, and how many were held back when the second is over.
+  const lines: SampledLines = {
+    error: new LogSampler(1_000, heldBackLine(logger.error)),
+    warn: new LogSampler(1_000, heldBackLine(logger.warn)),
+  };
   const memo = settings.memo ? new VerificationMemo(settings.memo) : undefined;
-  const pool = settings.argon2Pool ? new Argon2Pool(settings.argon2Pool) : undefined;
+  const pool = settings.argon2Pool
+    ? new Argon2Pool(settings.argon2Pool, (error) => {
+        if (!lines.error.admit('argon2_worker_error')) return;
+        logger.error({ event: 'keyward.argon2_worker_error', error: describeError(error) }, 'keyward: an Argon2 worker thread failed; verifications it held get 500');
+      })
+    : undefined;
   let closed = false;
   // In-thread, as after close() with a pool: no new Argon2 run once closed (503, retry later).
   const inThread: typeof computeArgon2id = (...args) =>
@@ -196,14 +209,6 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const throttle = settings.throttle
     ? new AttemptThrottle(settings.throttle, () => validNow(settings.clock).getTime())
     : undefined;
-  // Once it exists, anyone can repeat a fault at request rate (a full queue, a database
-  // outage, forged keys aimed at a corrupt row), and a failing hook, a row with an unknown
-  // status or a failing rehash at the rate of requests: each kind of line is written once a
-  // second at most, and how many were held back when the second is over.
-  const lines: SampledLines = {
-    error: new LogSampler(1_000, heldBackLine(logger.error)),
-    warn: new LogSampler(1_000, heldBackLine(logger.warn)),
-  };
   const rehasher = settings.rehashOnSuccess
     ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, {
         run: pool?.runInBackground ?? inThread,

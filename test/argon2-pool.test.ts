@@ -44,6 +44,26 @@ describe('Argon2Pool', () => {
     );
   });
 
+  it('survives workers that cannot load their module: every run rejects (none hangs), the failure is reported, and close() ends', async () => {
+    const reported: unknown[] = [];
+    const missing = new URL('./fixtures/no-such-argon2-task.mjs', import.meta.url).href;
+    const pool = open(new Argon2Pool({ threads: 1, maxQueue: 4 }, (error) => reported.push(error), missing));
+    const target = { params: { memoryKiB: 2_048, iterations: 2, parallelism: 1 }, salt: randomBytes(16), hashLength: 32 };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const outcome = await Promise.race([
+        pool.run('a-secret-of-some-length', target).then(() => 'computed', () => 'rejected'),
+        new Promise((resolve) => setTimeout(resolve, 5_000, 'still waiting')),
+      ]);
+      expect(outcome).toBe('rejected');
+      // Give the thread that replaces the failed one the time to fail too.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(reported.length).toBeGreaterThan(0);
+    expect(String(reported[0])).toContain('no-such-argon2-task.mjs');
+    await pool.close();
+    expect(pool.liveThreads).toBe(0);
+  });
+
   it('refuses work beyond threads + maxQueue with Argon2PoolBusyError and queues nothing', async () => {
     const pool = open(new Argon2Pool({ threads: 1, maxQueue: 1 }));
     const target = { params: DEFAULT_ARGON2_PARAMS, salt: randomBytes(16), hashLength: 32 };
