@@ -11,6 +11,7 @@ import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
+import { requirementProblem } from './route-options.js';
 import { checkRow, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
@@ -222,11 +223,11 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const pipeline = new Pipeline(settings, logger, lines, refusals, verifier, usage, throttle, rehasher);
 
   return {
-    authenticate: (request, requirement = {}) => {
+    authenticate: (request, requirement = NO_REQUIREMENT) => {
       const decided = pipeline.run(request, requirement);
       return isThenable(decided) ? decided : Promise.resolve(decided);
     },
-    decide: (request, requirement = {}) => pipeline.run(request, requirement),
+    decide: (request, requirement = NO_REQUIREMENT) => pipeline.run(request, requirement),
     flushUsage: () => usage.flush(),
     close: async () => {
       closed = true;
@@ -282,12 +283,24 @@ class Pipeline {
    */
   run(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
     try {
+      if (!this.checkedRequirements.has(requirement)) {
+        const problem = requirementProblem(requirement);
+        // A requirement keyward cannot read must not turn into none: 500, never a pass.
+        if (problem !== undefined) return this.internal(new TypeError(problem));
+        this.checkedRequirements.add(requirement);
+      }
       const decided = this.readAndFind(request, requirement);
       return isThenable(decided) ? this.tracked(decided.catch((error: unknown) => this.internal(error))) : decided;
     } catch (error) {
       return this.internal(error);
     }
   }
+
+  /**
+   * Requirements already found readable: an adapter passes the same object on every request,
+   * so each is checked once.
+   */
+  private readonly checkedRequirements = new WeakSet<object>();
 
   /** Decisions still waiting (for a store query or an Argon2 run), for close(). */
   private readonly underWay = new Set<Promise<AuthResult>>();
@@ -561,6 +574,9 @@ class Pipeline {
   }
 
 }
+
+/** The requirement of a route that asks for a live key only. */
+const NO_REQUIREMENT: RouteRequirement = Object.freeze({});
 
 /** What the store lookup gave instead of a row: the error, and whether it was the timeout. */
 class StoreFailure {

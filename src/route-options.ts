@@ -1,6 +1,6 @@
 import type { ApiKeyAuth, RouteRequirement } from './authenticator.js';
 import { invalidOption } from './errors.js';
-import { assertKnownOptions, assertOptionsObject } from './options.js';
+import { assertKnownOptions, assertOptionsObject, unknownOptionMessage } from './options.js';
 
 /** Options every adapter takes for one route or one mount point. */
 export interface RouteOptions extends RouteRequirement {
@@ -43,4 +43,29 @@ export function resolveRouteOptions(
   }
   if (typeof forwardErrors !== 'boolean') invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
   return { requirement: keyType === undefined ? {} : { keyType }, forwardErrors };
+}
+
+/**
+ * What is wrong with a requirement handed to `decide()` or `authenticate()`, or undefined when
+ * nothing is: it must be an object whose only field is an optional non-empty `keyType`. The
+ * adapters check theirs at setup; a direct caller's mistake (`'sms_api'`, `{ keytype }`) must
+ * not drop the route's key-type check.
+ *
+ * @param requirement - as the caller gave it.
+ */
+export function requirementProblem(requirement: unknown): string | undefined {
+  if (typeof requirement !== 'object' || requirement === null || Array.isArray(requirement)) {
+    return 'the route requirement must be an object such as { keyType: "sms_api" }';
+  }
+  try {
+    const unknown = unknownOptionMessage(requirement, ['keyType'], 'the route requirement');
+    if (unknown !== undefined) return unknown;
+    const { keyType } = requirement as RouteRequirement;
+    if (keyType !== undefined && (typeof keyType !== 'string' || keyType.length === 0)) {
+      return 'the route requirement\'s "keyType" must be a non-empty string';
+    }
+  } catch {
+    return 'the route requirement could not be read';
+  }
+  return undefined;
 }

@@ -47,6 +47,37 @@ describe('decide()', () => {
     expect([missing.response.status, missing.error.code]).toEqual([401, 'ERR_API_KEY_MISSING']);
   });
 
+  it.each<[string, unknown]>([
+    ['a bare string', 'reporting'],
+    ['a misspelt field', { keytype: 'reporting' }],
+    ['the column name', { key_type: 'reporting' }],
+    ['an array', ['reporting']],
+    ['an empty key type', { keyType: '' }],
+    ['a key type that is not a string', { keyType: 7 }],
+    ['null', null],
+  ])('answers 500, never a pass, when the route requirement is %s, and logs why', async (_name, requirement) => {
+    const errors: string[] = [];
+    const strict = createApiKeyAuth({ store, environments: ['sandbox'], logger: { error: (_fields, message) => void errors.push(message) } });
+    try {
+      for (const result of [strict.decide(request(key), requirement as never), strict.authenticate(request(key), requirement as never)]) {
+        const refused = (await result) as AuthResult & { ok: false };
+        expect([refused.ok, refused.response.status, refused.error.code]).toEqual([false, 500, 'ERR_INTERNAL']);
+      }
+      expect(errors[0]).toContain('the route requirement');
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it.each<[string, unknown]>([
+    ['none', undefined],
+    ['an empty object', {}],
+    ['an undefined key type', { keyType: undefined }],
+    ['the key type the key has', { keyType: 'sms_api' }],
+  ])('passes a valid key when the route requirement is %s', async (_name, requirement) => {
+    expect((await auth.authenticate(request(key), requirement as never)).ok).toBe(true);
+  });
+
   it('gives the same result as authenticate(), which always gives a promise', async () => {
     const forged = forgeSecret(key);
     for (const presented of [key, `${key}x`, forged]) {
