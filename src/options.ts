@@ -44,12 +44,19 @@ export function closestName(name: string, known: readonly string[]): string | un
 /**
  * A name as a message shows it: cut short, quoted, and with everything but printable ASCII
  * escaped, so it cannot break or reorder a log line (line separators, bidirectional
- * overrides) or fill an answer.
+ * overrides) or fill an answer. A name holding a key (one pasted where a field name goes) is
+ * cut right after the key's prefix, so no message carries a lookup id or any of a secret.
  */
 export function quotedName(name: string): string {
-  const quoted = JSON.stringify(name.slice(0, MAX_SHOWN_NAME)).replace(/[^\x20-\x7e]/g, unicodeEscape);
-  return name.length > MAX_SHOWN_NAME ? `${quoted.slice(0, -1)}…"` : quoted;
+  const keyAt = name.search(KEY_PREFIX);
+  const shown = keyAt === -1 ? MAX_SHOWN_NAME : Math.min(MAX_SHOWN_NAME, keyAt + KEY_PREFIX_LENGTH);
+  const quoted = JSON.stringify(name.slice(0, shown)).replace(/[^\x20-\x7e]/g, unicodeEscape);
+  return name.length > shown ? `${quoted.slice(0, -1)}…"` : quoted;
 }
+
+// `sk_live_` or `sk_test_`, wherever it stands in a name.
+const KEY_PREFIX = /sk_(?:live|test)_/;
+const KEY_PREFIX_LENGTH = 'sk_live_'.length;
 
 /** Longest part of an unknown option name a message repeats. */
 const MAX_SHOWN_NAME = 40;

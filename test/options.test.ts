@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, MemoryKeyStore, resolveRouteOptions, type ApiKeyAuthError, type ApiKeyAuthOptions } from 'keyward';
+import { createApiKeyAuth, createKeyManager, generateApiKey, MemoryKeyStore, resolveRouteOptions, type ApiKeyAuthError, type ApiKeyAuthOptions } from 'keyward';
 
 const store = new MemoryKeyStore();
 const make = (options: unknown) => () => createApiKeyAuth(options as ApiKeyAuthOptions);
@@ -65,5 +65,23 @@ describe('unknown option names in messages', () => {
     })();
     expect(thrown?.code).toBe('ERR_OPTIONS_INVALID');
     expect(thrown?.message).toBe(`createApiKeyAuth: unknown option "${'x'.repeat(40)}…".`);
+  });
+
+  it.each([
+    ['a key', (key: string) => key, '"sk_test_…"'],
+    ['a key after text', (key: string) => `key=${key}`, '"key=sk_test_…"'],
+    ['a key behind 30 characters', (key: string) => `${'y'.repeat(30)}${key}`, `"${'y'.repeat(30)}sk_test_…"`],
+  ])('show %s only up to its prefix, never its lookup id or secret', (_name, nameOf, shown) => {
+    const { key } = generateApiKey('sandbox');
+    const name = nameOf(key);
+    const message = (() => {
+      try {
+        createApiKeyAuth({ store: new MemoryKeyStore(), [name]: 1 } as never);
+      } catch (error) {
+        return (error as ApiKeyAuthError).message;
+      }
+    })();
+    expect(message).toBe(`createApiKeyAuth: unknown option ${shown}.`);
+    expect(message).not.toContain(key.slice(8, 20));
   });
 });
