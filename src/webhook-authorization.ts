@@ -1,6 +1,7 @@
 import { ApiKeyAuthError } from './errors.js';
 import type { SecretBox } from './secret-box.js';
 import type { ApiKeyRow } from './store.js';
+import { webhookPasswordProblem, webhookUsernameProblem } from './webhook-settings.js';
 
 /**
  * Builds an `Authorization` header value for HTTP Basic auth: `Basic ` and the base64 of the
@@ -9,8 +10,10 @@ import type { ApiKeyRow } from './store.js';
  * @param username - the user-id, `''` or null for none; it cannot contain a colon.
  * @param password - the password; colons are fine.
  * @returns the header value, such as `Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==`.
- * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` when the username contains a colon (the
- *   receiver could not tell where the password starts). The message names neither value.
+ * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` for credentials `setWebhook` would refuse:
+ *   a username with a colon (the receiver could not tell where the password starts), an empty
+ *   or missing password, control characters, lone surrogates, or over 256 bytes of username
+ *   or 1 KiB of password. The message names neither value.
  * @example
  * ```ts
  * basicAuthorizationHeader('hook-relay', 'p4ss:w0rd:x'); // 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA=='
@@ -18,10 +21,16 @@ import type { ApiKeyRow } from './store.js';
  */
 export function basicAuthorizationHeader(username: string | null, password: string): string {
   const user = username ?? '';
-  if (user.includes(':')) {
-    throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', 'A Basic-auth username cannot contain ":".', {
-      status: 400,
-    });
+  // The rules setWebhook and the receivers apply, so a header built here is one a keyward
+  // receiver can be configured to accept (and `process.env.UNSET` is not sent as "undefined").
+  const problem =
+    typeof user !== 'string'
+      ? '"username" must be a string or null.'
+      : typeof password !== 'string' || password.length === 0
+        ? '"password" must be a non-empty string.'
+        : (webhookUsernameProblem(user) ?? webhookPasswordProblem(password));
+  if (problem !== undefined) {
+    throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', `basicAuthorizationHeader: ${problem}`, { status: 400 });
   }
   return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 }

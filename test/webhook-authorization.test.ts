@@ -39,6 +39,28 @@ describe('basicAuthorizationHeader', () => {
     expect((error as ApiKeyAuthError).code).toBe('ERR_WEBHOOK_INVALID');
     expect((error as ApiKeyAuthError).message).not.toMatch(/top-s3cret|hook:relay/);
   });
+
+  it.each<[string, unknown, unknown, string]>([
+    ['an unset password (process.env.UNSET)', 'hook-relay', undefined, '"password" must be a non-empty string.'],
+    ['a null password', 'hook-relay', null, '"password" must be a non-empty string.'],
+    ['an empty password', 'hook-relay', '', '"password" must be a non-empty string.'],
+    ['a numeric username', 42, 'top-s3cret', '"username" must be a string or null.'],
+    ['a password with a line break', 'hook-relay', 'top\r\ns3cret', '"password"'],
+    ['a password with a lone surrogate', 'hook-relay', 'top\ud800s3cret', '"password"'],
+    ['a password over 1 KiB', 'hook-relay', 'p'.repeat(5_000), '"password"'],
+    ['a username with a control character', 'hook\u0007relay', 'top-s3cret', '"username"'],
+  ])('refuses %s as setWebhook and the receivers do, with ERR_WEBHOOK_INVALID naming neither value', (_name, username, password, message) => {
+    let error: unknown;
+    try {
+      basicAuthorizationHeader(username as string, password as string);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ApiKeyAuthError);
+    expect((error as ApiKeyAuthError).code).toBe('ERR_WEBHOOK_INVALID');
+    expect((error as ApiKeyAuthError).message).toContain(message);
+    expect((error as ApiKeyAuthError).message).not.toMatch(/s3cret|relay|ppppp/);
+  });
 });
 
 describe('outbound Authorization for a delivery', () => {
