@@ -153,11 +153,13 @@ export function mayLog(logger: Logger | undefined, level: keyof CompleteLogger):
 }
 
 /**
- * Paths to redact from request logs, in pino's `redact` syntax: the headers that carry keys.
+ * Paths to redact from request logs, in pino's `redact` syntax: the default headers that carry
+ * keys (add your own for another `apiKeyHeader` or a query carrier). Frozen; spread it where a
+ * logger's types want a mutable array.
  *
  * @example
  * ```ts
- * const app = Fastify({ logger: { redact: KEYWARD_REDACT_PATHS } });
+ * const app = Fastify({ logger: { redact: [...KEYWARD_REDACT_PATHS] } });
  * ```
  */
 export const KEYWARD_REDACT_PATHS: readonly string[] = Object.freeze([
