@@ -388,6 +388,12 @@ class Pipeline {
     if (rowProblem === 'not_live') {
       return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { lookupId });
     }
+    if (rowProblem === 'lookup_id_case_differs') {
+      // The presented lookup id does not exist as sent: the generic 401, not a 500 any client
+      // could call up at will. The store still has to be fixed, so the operator hears of it.
+      this.caseInsensitiveStoreSeen(row);
+      return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { lookupId, detail: rowProblem });
+    }
     if (rowProblem !== undefined) {
       const error = this.refusals.fault('ERR_STORED_ROW_INVALID', 'stored row invalid');
       return this.refuse(error, 'stored_row_invalid', { lookupId, keyId: idOf(row), detail: rowProblem });
@@ -566,6 +572,13 @@ class Pipeline {
     const stored = typeof row.status === 'string' ? row.status.slice(0, 40) : row.status === null ? null : typeof row.status;
     const fields = { event: 'keyward.unknown_status', ...facts, storedStatus: stored };
     this.logger.warn(fields, `keyward: key ${facts.keyId} has a status keyward does not know; refused with 403`);
+  }
+
+  /** Warns, once a second at most, that the store finds lookup ids whatever their letter case. */
+  private caseInsensitiveStoreSeen(row: RowView): void {
+    if (!this.lines.warn.admit('store_ignores_case')) return;
+    const fields = { event: 'keyward.store_ignores_case', keyId: idOf(row) };
+    this.logger.warn(fields, 'keyward: the store found a row whose lookup_id differs from the one asked for in letter case only; lookups must be exact (a case-sensitive collation), see runStoreConformance');
   }
 
   private hookFailed(error: unknown): void {

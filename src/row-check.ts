@@ -12,6 +12,7 @@ export type RowProblem =
   | 'bad_key_type'
   | 'bad_environment'
   | 'lookup_id_mismatch'
+  | 'lookup_id_case_differs'
   | 'bad_expires_at';
 
 /** The fields of a row the authenticator reads, each read from the store's row exactly once. */
@@ -54,7 +55,12 @@ export function checkRow(row: RowView, lookupId: string): RowProblem | undefined
   if (!isNonEmptyString(row.account_id)) return 'bad_account_id';
   if (!isNonEmptyString(row.key_type)) return 'bad_key_type';
   if (!ENVIRONMENTS.includes(row.environment)) return 'bad_environment';
-  if (row.lookup_id !== lookupId) return 'lookup_id_mismatch';
+  if (row.lookup_id !== lookupId) {
+    // A store whose lookup ignores letter case (a case-insensitive collation, citext) finds a
+    // row for a lookup id that differs in case only, which anyone can send.
+    const caseOnly = typeof row.lookup_id === 'string' && row.lookup_id.toLowerCase() === lookupId.toLowerCase();
+    return caseOnly ? 'lookup_id_case_differs' : 'lookup_id_mismatch';
+  }
   if (row.expires_at !== null && storedTimeOf(row.expires_at) === undefined) {
     return 'bad_expires_at';
   }

@@ -537,6 +537,19 @@ describe.each(ADAPTERS)('public failure cases on $name', (adapter) => {
       expect(errors[0]!.message).toContain('stored row invalid');
     });
 
+    it('answers a lookup id in other letter case, which a case-insensitive store finds, like an unknown key, and warns', async () => {
+      const sent = keys.valid!.slice(8, 20);
+      const other = [...sent].map((char) => (char === char.toLowerCase() ? char.toUpperCase() : char.toLowerCase())).join('');
+      store.override = (row) => row && { ...row, lookup_id: other };
+      const warningsBefore = logger.entries.filter((entry) => entry.level === 'warn').length;
+      const { response, argon2 } = await counted(() => send(app.url, '/v1/whoami', { headers: bearer(keys.valid!) }));
+      expectGenericInvalid(response);
+      expect(argon2).toBe(0);
+      expect(decisions.at(-1)).toMatchObject({ outcome: 'refused', reason: 'unknown_lookup_id', detail: 'lookup_id_case_differs' });
+      const warnings = logger.entries.filter((entry) => entry.level === 'warn').slice(warningsBefore);
+      expect(warnings.map((entry) => entry.message).join('\n')).toContain('letter case only');
+    });
+
     it('answers a store that returns undefined for a lookup like an unknown key', async () => {
       store.override = () => undefined;
       expectGenericInvalid(await send(app.url, '/v1/whoami', { headers: bearer(keys.valid!) }));

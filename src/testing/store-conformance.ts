@@ -91,6 +91,15 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual(rowFields(await store.findLive(row.account_id, row.environment)), row);
       }));
 
+      it('find a lookup id exactly: one that differs in letter case only finds nothing', withStore(async (store) => {
+        // A case-insensitive collation (or citext) would find it: anyone can then send a key
+        // whose lookup id is a known one in other letter case, with its checksum made anew.
+        const row = await inserted(store, { lookup_id: 'abcdefABCDEF' });
+        assert.equal(await store.findByLookupId('ABCDEFabcdef'), null);
+        assert.equal(await store.findByLookupId('abcdefabcdef'), null);
+        assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
+      }));
+
       it('return null for an unknown lookup id, key id or account', withStore(async (store) => {
         const row = await inserted(store);
         assert.equal(await store.findByLookupId(lookupIdOf()), null);
