@@ -14,7 +14,7 @@ export class UsageRecorder {
   readonly #logger: CompleteLogger;
   readonly #timer: NodeJS.Timeout;
   readonly #writeTimeoutMs: number;
-  /** The latest use of each key id since the last flush. */
+  /** The latest use of each key since the last flush, per lookup id (see {@link #slotOf}). */
   #pending = new Map<string, KeyUsage>();
   #flushing: Promise<void> | undefined;
 
@@ -29,7 +29,19 @@ export class UsageRecorder {
 
   /** Notes a successful use of the key with this lookup id; costs a map write. */
   record(keyId: string, lookupId: string, usedAt: Date): void {
-    this.#pending.set(keyId, { id: keyId, lookup_id: lookupId, used_at: usedAt });
+    this.#pending.set(this.#slotOf(keyId, lookupId), { id: keyId, lookup_id: lookupId, used_at: usedAt });
+  }
+
+  /**
+   * Where a use waits: under the key id, or, when a use of the same key under another lookup
+   * id already waits there, under the pair. That happens only around a regenerate: a request
+   * of the old key that read the row just before it can pass after the new key's first use.
+   * Both are sent, and the store records the one whose lookup id the row has, so the late old
+   * use cannot hide the new key's.
+   */
+  #slotOf(keyId: string, lookupId: string): string {
+    const waiting = this.#pending.get(keyId);
+    return waiting === undefined || waiting.lookup_id === lookupId ? keyId : `${keyId}\0${lookupId}`;
   }
 
   /** Writes every pending use now. Resolves when done; never rejects. */
@@ -59,7 +71,8 @@ export class UsageRecorder {
       // Put the batch back for the next try, except where a key was used again meanwhile:
       // that later use supersedes it.
       for (const entry of usage) {
-        if (!this.#pending.has(entry.id)) this.#pending.set(entry.id, entry);
+        const slot = this.#slotOf(entry.id, entry.lookup_id);
+        if (!this.#pending.has(slot)) this.#pending.set(slot, entry);
       }
       this.#logger.warn(
         { event: 'keyward.usage_flush_failed', keys: usage.length, error: describeError(error) },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, MemoryKeyStore } from 'keyward';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyRow } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 
 describe('last_used_at across a regenerate', () => {
@@ -17,6 +17,40 @@ describe('last_used_at across a regenerate', () => {
       expect((await manager.describe(card.keyId))?.lastUsedAt).toBeNull();
 
       await auth.authenticate({ headers: { authorization: `Bearer ${regenerated.key}` } });
+      await auth.flushUsage();
+      expect((await manager.describe(card.keyId))?.lastUsedAt).toBeInstanceOf(Date);
+    } finally {
+      await auth.close();
+    }
+  });
+
+  it("keeps the new key's first use when an old-key request that read the row before the regenerate passes after it", async () => {
+    // The old key's lookup reads the row at once but answers only when the test lets it.
+    class HeldStore extends MemoryKeyStore {
+      held: { lookupId: string; release?: () => void } | undefined;
+      override findByLookupId(lookupId: string): ApiKeyRow | null | Promise<ApiKeyRow | null> {
+        const row = super.findByLookupId(lookupId);
+        const held = this.held;
+        if (held?.lookupId !== lookupId) return row;
+        return new Promise((resolve) => (held.release = () => resolve(row)));
+      }
+    }
+    const store = new HeldStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'] });
+    try {
+      const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+      expect((await auth.authenticate({ headers: { authorization: `Bearer ${key}` } })).ok).toBe(true);
+      await auth.flushUsage();
+      await store.modify(card.keyId, () => ({ last_used_at: null }));
+
+      store.held = { lookupId: key.slice(8, 20) };
+      const late = auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+      const regenerated = await manager.regenerate(card.keyId);
+      expect((await auth.authenticate({ headers: { authorization: `Bearer ${regenerated.key}` } })).ok).toBe(true);
+      store.held.release!();
+      expect((await late).ok).toBe(true);
+
       await auth.flushUsage();
       expect((await manager.describe(card.keyId))?.lastUsedAt).toBeInstanceOf(Date);
     } finally {
