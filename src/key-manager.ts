@@ -466,10 +466,12 @@ function assertAccountId(value: unknown): asserts value is string {
     value.length === 0 ||
     value.length > 200 ||
     value.trim() !== value ||
-    UNSAFE_IDENTIFIER_TEXT.test(value)
+    UNSAFE_IDENTIFIER_TEXT.test(value) ||
+    // One spelling per id: `é` may also be `e` and a combining accent, which looks the same.
+    value.normalize('NFC') !== value
   ) {
     throw invalidArgument(
-      'accountId must be a string of 1 to 200 characters without whitespace at either end, of well-formed Unicode without control, invisible or line-separator characters',
+      'accountId must be a string of 1 to 200 characters without whitespace at either end, of well-formed Unicode in normalization form C without control, invisible or line-separator characters',
     );
   }
 }

@@ -463,6 +463,8 @@ describe('createKeyManager: bad argument values', () => {
     ['an accountId with a space in front, which looks like the one without', { ...valid, accountId: ' acct_2' }, 'accountId'],
     ['an accountId with a combining grapheme joiner', { ...valid, accountId: 'acct\u034f_2' }, 'accountId'],
     ['an accountId of Hangul fillers, which render as nothing', { ...valid, accountId: '\u3164\u3164' }, 'accountId'],
+    ['an accountId with an accent as a combining mark (NFD), which looks like the composed one', { ...valid, accountId: 'cafe\u0301' }, 'accountId'],
+    ['an accountId with the Angstrom sign, which NFC turns into Å', { ...valid, accountId: 'acct_\u212b' }, 'accountId'],
   ])('issue answers %s with a 400 ERR_INVALID_ARGUMENT and writes nothing', async (_, input, argument) => {
     await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     const before = store.allRows();
@@ -485,6 +487,12 @@ describe('createKeyManager: bad argument values', () => {
     await manager.issue(input);
     expect(reads).toBe(1);
     expect(store.allRows().map((row) => row.account_id)).toEqual(['acct_checked']);
+  });
+
+  it('issue takes an accountId with a composed accented letter (NFC) as it is', async () => {
+    await manager.issue({ accountId: 'caf\u00e9', environment: 'sandbox' });
+    expect(store.allRows().map((row) => row.account_id)).toEqual(['caf\u00e9']);
+    expectInvalidArgument(await rejection(manager.issue({ accountId: 'cafe\u0301', environment: 'sandbox' })), 'accountId');
   });
 
   it('issue stores expiresAt as a plain Date of the given time', async () => {
