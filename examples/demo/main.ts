@@ -6,6 +6,7 @@
  * sandbox key per status, printed at start.
  */
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createApiKeyAuth, createKeyManager, type ApiKeyAuth } from 'keyward';
 import { createDecisionLog } from './decision-log.js';
 import { openDemoStore } from './demo-store.js';
@@ -24,7 +25,7 @@ type Framework = keyof typeof DEMO_APPS;
 const FRAMEWORKS = Object.keys(DEMO_APPS) as Framework[];
 
 const host = '127.0.0.1';
-const port = Number(process.env.PORT ?? 3000);
+const port = portFromEnv(process.env.PORT);
 const framework = frameworkFromArgs(process.argv.slice(2));
 
 const { store, close: closeStore } = await openDemoStore();
@@ -38,7 +39,8 @@ const auth = createApiKeyAuth({
 
 const keys = await seedDemoKeys(manager);
 const server = await DEMO_APPS[framework](auth, port, host);
-const base = `http://${host}:${port}`;
+// The port listened on, which PORT=0 leaves to the system.
+const base = `http://${host}:${(server.address() as AddressInfo).port}`;
 
 const storeName = process.env.DATABASE_URL ? 'PostgreSQL' : 'memory';
 console.log(`keyward demo gateway (${framework}, ${storeName} store) listening on ${base}`);
@@ -64,14 +66,31 @@ async function shutdown(signal: string): Promise<void> {
   process.exit(0);
 }
 
-/** One line per decision: the public ids and the internal reason, never the key. */
-
+/**
+ * `--framework koa` or `--framework=koa`; Express without one. Anything else ends the demo
+ * with a usage line rather than quietly serving Express.
+ */
 function frameworkFromArgs(args: string[]): Framework {
-  const index = args.indexOf('--framework');
-  const value = index === -1 ? 'express' : args[index + 1];
-  if (!FRAMEWORKS.includes(value as Framework)) {
-    console.error(`--framework must be one of ${FRAMEWORKS.join(', ')}`);
-    process.exit(2);
+  let value: string | undefined = 'express';
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--framework') value = args[++i];
+    else if (arg.startsWith('--framework=')) value = arg.slice('--framework='.length);
+    else usage(`unknown argument ${JSON.stringify(arg)}`);
   }
+  if (!FRAMEWORKS.includes(value as Framework)) usage(`--framework must be one of ${FRAMEWORKS.join(', ')}`);
   return value as Framework;
+}
+
+/** PORT as a TCP port (0 for any free one), 3000 when unset. */
+function portFromEnv(text: string | undefined): number {
+  if (text === undefined || text === '') return 3000;
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65_535) usage(`PORT must be a whole number from 0 to 65535, not ${JSON.stringify(text)}`);
+  return port;
+}
+
+function usage(problem: string): never {
+  console.error(`${problem}\nusage: npm run demo [-- --framework express|koa|fastify]   (PORT=3000 by default)`);
+  process.exit(2);
 }
