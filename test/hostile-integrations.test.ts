@@ -130,7 +130,7 @@ describe.each(ADAPTERS)('hostile integrations on $name', (adapter) => {
 describe('koaApiKeyAuth', () => {
   it('returns a promise for a decision made without waiting too, rejecting with forwardErrors', async () => {
     const auth = createApiKeyAuth({ store: new InstrumentedStore(false), environments: ['sandbox'] });
-    const ctx = { req: { headers: {}, rawHeaders: [] }, res: { setHeader() {} }, headerSent: false, originalUrl: '/', state: {}, status: 404 };
+    const ctx = { req: { headers: {}, rawHeaders: [] }, res: { setHeader() {} }, set() {}, headerSent: false, originalUrl: '/', state: {}, status: 404 };
     const answered = koaApiKeyAuth(auth)(ctx as never, async () => {});
     const forwarded = koaApiKeyAuth(auth, { forwardErrors: true })(ctx as never, async () => {});
     expect(answered).toBeInstanceOf(Promise);
