@@ -5,20 +5,22 @@
  */
 const TABLE = buildTable();
 
-function buildTable(): Uint32Array {
-  const table = new Uint32Array(256);
+// Signed 32-bit entries and a signed running value: the bits are the same, and V8 keeps every
+// step in integer registers (an unsigned value above 2^31 would be a float).
+function buildTable(): Int32Array {
+  const table = new Int32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let bit = 0; bit < 8; bit++) {
       c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     }
-    table[n] = c >>> 0;
+    table[n] = c;
   }
   return table;
 }
 
-/** A running CRC-32 before its first byte. */
-export const CRC32_START = 0xffffffff;
+/** A running CRC-32 before its first byte (all bits set). */
+export const CRC32_START = -1;
 
 /**
  * Feeds one byte into a running CRC-32, for callers that checksum while they scan.
@@ -32,7 +34,7 @@ export function crc32Step(crc: number, byte: number): number {
 
 /** The checksum, as an unsigned 32-bit integer, of a running CRC-32 that has had every byte. */
 export function crc32Final(crc: number): number {
-  return (crc ^ 0xffffffff) >>> 0;
+  return ~crc >>> 0;
 }
 
 /**
