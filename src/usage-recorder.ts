@@ -29,7 +29,10 @@ export class UsageRecorder {
 
   /** Notes a successful use of the key with this lookup id; costs a map write. */
   record(keyId: string, lookupId: string, usedAt: Date): void {
-    this.#pending.set(this.#slotOf(keyId, lookupId), { id: keyId, lookup_id: lookupId, used_at: usedAt });
+    const waiting = this.#pending.get(keyId);
+    // The common case, a key used again within the interval, changes the waiting use in place.
+    if (waiting !== undefined && waiting.lookup_id === lookupId) waiting.used_at = usedAt;
+    else this.#pending.set(this.#slotOf(keyId, lookupId), { id: keyId, lookup_id: lookupId, used_at: usedAt });
   }
 
   /**
