@@ -225,8 +225,13 @@ export class PostgresKeyStore implements KeyStore {
     let begun = false;
     try {
       // Inlined, not a parameter: SET takes no parameters, and the value is a checked integer.
+      // READ COMMITTED whatever the database's default: `modify` compares the row it locked
+      // with what its caller read, which needs the locked row's latest committed version.
+      // Under REPEATABLE READ or SERIALIZABLE a row changed since the snapshot fails with
+      // 40001 instead, and a regenerate that lost a race would read as an outage (503), not as
+      // ERR_KEY_CONFLICT.
       await client.query(
-        `BEGIN; SET LOCAL statement_timeout = ${this.#timeoutMs}; SET LOCAL lock_timeout = ${this.#timeoutMs}`,
+        `BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = ${this.#timeoutMs}; SET LOCAL lock_timeout = ${this.#timeoutMs}`,
       );
       begun = true;
       const result = await work(client);

@@ -309,3 +309,39 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     expect(used[0].n).toBe(40);
   });
 });
+
+// The database, the role or the app's pool may set default_transaction_isolation. modify
+// compares the row it locked with what its caller read, so it must see the latest committed
+// version after a lock wait, whatever that default is.
+describePostgres('PostgresKeyStore under a default isolation level above READ COMMITTED', (db) => {
+  it.each([
+    ['repeatable read', 'repeatable\\ read'],
+    ['serializable', 'serializable'],
+  ])('modify waits for a row lock under %s and then reads the committed change, no 503', async (level, option) => {
+    const applicationName = `kw_iso_${level.replace(' ', '_')}_${db.schema}`;
+    const pool = db.pool({ options: `-c default_transaction_isolation=${option}`, application_name: applicationName });
+    expect((await pool.query('SHOW default_transaction_isolation')).rows[0].default_transaction_isolation).toBe(level);
+    const store = new PostgresKeyStore({ pool, table: db.table('isolation'), statementTimeoutMs: 5_000 });
+    await store.migrate();
+    const row = sampleRow();
+    await store.insert(row);
+
+    const holder = await db.admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`UPDATE ${store.table} SET status = 'suspended' WHERE id = $1`, [row.id]);
+      const seen: (string | null)[] = [];
+      const modified = store.modify(row.id, (current) => {
+        seen.push(current.status);
+        return current.status === 'allowed' ? { status: 'locked' } : null;
+      });
+      await vi.waitFor(async () => expect((await db.backends(applicationName)).waitingOnLock).toBe(1));
+      await holder.query('COMMIT');
+
+      expect(await modified).toBeNull();
+      expect(seen).toEqual(['suspended']);
+    } finally {
+      holder.release();
+    }
+  });
+});
