@@ -29,15 +29,22 @@ export interface PgPoolLike {
 }
 
 /**
- * A checked-out client with the store's statement bound on every query. A client whose query
- * failed in any way, or that emitted an error while checked out, is closed on release rather
- * than handed to the next caller: after a timeout its connection may still be busy with the
- * abandoned statement, and an aborted transaction must not leak.
+ * A checked-out client with the store's statement bound on every query. On release it goes
+ * back to the pool only when it is known to be in step with the server and outside a
+ * transaction. It is closed instead after a timeout (its connection may still be busy with the
+ * abandoned statement), an error that is not the server's answer to a statement (a dropped
+ * socket, a session the server ended), an error event while checked out, or a transaction
+ * that was not ended with COMMIT or ROLLBACK (an aborted transaction must not leak).
+ *
+ * An error the server answered with (a SQLSTATE of severity ERROR: a missing table, a refused
+ * permission, a unique violation) keeps the connection: while such a fault lasts, closing it
+ * would open one new server backend per request.
  */
 export class BoundedClient {
   readonly #client: PgClientLike;
   readonly #timeoutMs: number;
   #broken: Error | undefined;
+  #inTransaction = false;
   readonly #queryErrors = new WeakSet<object>();
   readonly #onError = (error: Error) => {
     // Without a listener, an error event on a checked-out client would crash the process.
@@ -70,10 +77,33 @@ export class BoundedClient {
       return result.rows;
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
-      this.#broken ??= failure;
+      if (!answeredInStep(failure)) this.#broken ??= failure;
       this.#queryErrors.add(failure);
       throw failure;
     }
+  }
+
+  /** Runs `text`, which opens a transaction: until {@link end}, release closes the client. */
+  async begin(text: string): Promise<void> {
+    // Set first: a BEGIN that fails part-way through a multi-statement text may leave one open.
+    this.#inTransaction = true;
+    await this.query(text);
+  }
+
+  /** Runs COMMIT or ROLLBACK; once it is answered, the client may go back to the pool. */
+  async end(text: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    await this.query(text);
+    this.#inTransaction = false;
+  }
+
+  /**
+   * Rolls back an open transaction after a failure, when the connection can still take a
+   * statement; otherwise (or if the ROLLBACK fails) the client is closed on release, which
+   * ends the transaction on the server. Never throws.
+   */
+  async rollBack(): Promise<void> {
+    if (!this.#inTransaction || this.#broken !== undefined) return;
+    await this.end('ROLLBACK').catch(() => {});
   }
 
   /** Whether `error` is one a query on this client failed with (not the caller's own). */
@@ -81,11 +111,37 @@ export class BoundedClient {
     return typeof error === 'object' && error !== null && this.#queryErrors.has(error);
   }
 
-  /** Gives the client back to the pool, or closes it if anything went wrong on it. */
+  /** Gives the client back to the pool, or closes it (see the class's description). */
   release(): void {
     this.#client.removeListener('error', this.#onError);
-    this.#client.release(this.#broken);
+    this.#client.release(this.#broken ?? (this.#inTransaction ? TRANSACTION_LEFT_OPEN : undefined));
   }
+}
+
+const TRANSACTION_LEFT_OPEN = new Error('keyward: a transaction was left open; the connection is closed');
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+// Answers that end the session or say it cannot be trusted: connection exceptions (08),
+// the server shutting down or ending the session (57P01-57P05), an idle transaction timed out
+// (25P03), internal errors (XX).
+const ENDS_SESSION = /^(?:08|57P|XX)|^25P03$/;
+
+/**
+ * Whether `error` is PostgreSQL's answer to a statement (pg's DatabaseError: a SQLSTATE `code`
+ * and a `severity`), after which the connection is in step and can run the next statement.
+ * A socket error also has a `code` (`EPIPE` even looks like a SQLSTATE) but no severity;
+ * pg's own `Query read timeout` has neither.
+ */
+function answeredInStep(error: Error): boolean {
+  const { code, severity } = error as { code?: unknown; severity?: unknown };
+  return (
+    typeof code === 'string' &&
+    SQLSTATE.test(code) &&
+    !ENDS_SESSION.test(code) &&
+    typeof severity === 'string' &&
+    severity !== 'FATAL' &&
+    severity !== 'PANIC'
+  );
 }
 
 /**

@@ -222,7 +222,6 @@ export class PostgresKeyStore implements KeyStore {
    */
   async #transaction<T>(operation: string, work: (client: BoundedClient) => Promise<T | null>): Promise<T | null> {
     const client = await BoundedClient.connect(this.#pool, this.#timeoutMs, operation);
-    let begun = false;
     try {
       // Inlined, not a parameter: SET takes no parameters, and the value is a checked integer.
       // READ COMMITTED whatever the database's default: `modify` compares the row it locked
@@ -230,19 +229,19 @@ export class PostgresKeyStore implements KeyStore {
       // Under REPEATABLE READ or SERIALIZABLE a row changed since the snapshot fails with
       // 40001 instead, and a regenerate that lost a race would read as an outage (503), not as
       // ERR_KEY_CONFLICT.
-      await client.query(
+      await client.begin(
         `BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = ${this.#timeoutMs}; SET LOCAL lock_timeout = ${this.#timeoutMs}`,
       );
-      begun = true;
       const result = await work(client);
-      await client.query(result === null ? 'ROLLBACK' : 'COMMIT');
+      await client.end(result === null ? 'ROLLBACK' : 'COMMIT');
       return result;
     } catch (error) {
-      // A failed statement has already marked the client to be closed, which ends the
-      // transaction on the server. An error of `work`'s own (such as `change`'s) leaves the
-      // connection healthy: roll back and hand the error on as it is.
+      // The server's own error (a lock wait that ran out, a taken lookup id) and an error of
+      // `work`'s own (such as `change`'s) leave the connection usable: roll back on it. After a
+      // timeout or a broken connection, the client is closed instead, which ends the
+      // transaction on the server.
+      await client.rollBack();
       if (client.threw(error)) throw this.#mapped(operation, error);
-      if (begun) await client.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
       client.release();
