@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiKeyAuthError } from 'keyward';
 import { PostgresKeyStore, postgresSchemaSql } from 'keyward/postgres';
 import { sampleRow } from 'keyward/store-conformance';
+import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
 
 /** A pool that is never connected: option checks need none. */
@@ -393,10 +394,10 @@ describePostgres('PostgresKeyStore connections after a statement fails', (db) =>
     const holder = await db.admin.connect();
     try {
       await holder.query(`BEGIN; LOCK TABLE ${store.table} IN ACCESS EXCLUSIVE MODE`);
-      const lookup = store.findById(row.id);
+      const lookup = rejection(store.findById(row.id));
       await vi.waitFor(async () => expect((await db.backends(applicationName)).waitingOnLock).toBe(1));
       await db.admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
-      await expect(lookup).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining('57P01') });
+      expect(await lookup).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining('57P01') });
     } finally {
       await holder.query('ROLLBACK');
       holder.release();
