@@ -14,12 +14,19 @@ export interface TcpProxy {
    * held while hung, as a restarted server would.
    */
   set(mode: ProxyMode): void;
+  /**
+   * From now on, a connection on which the client sends a chunk that `trigger` matches gets
+   * none of the server's replies any more (the server still gets everything sent to it), like
+   * an answer lost on its way back. Other connections are not touched. `null` stops matching.
+   */
+  muteRepliesAfter(trigger: ((chunk: Buffer) => boolean) | null): void;
   close(): Promise<void>;
 }
 
 /** Starts a proxy on 127.0.0.1 in front of `target`. */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: ProxyMode = 'up';
+  let muteTrigger: ((chunk: Buffer) => boolean) | null = null;
   const open = new Set<net.Socket>();
 
   const track = (socket: net.Socket) => {
@@ -34,8 +41,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     if (mode === 'hung') return void client.pause();
     const upstream = net.connect(target.port, target.host);
     track(upstream);
+    let muted = false;
+    client.on('data', (chunk: Buffer) => {
+      muted ||= muteTrigger?.(chunk) ?? false;
+    });
     client.pipe(upstream);
-    upstream.pipe(client);
+    // Forwarded by hand rather than piped, so a muted connection can drop the replies. Pausing
+    // the socket (hung) stops this as it stops a pipe.
+    upstream.on('data', (chunk: Buffer) => {
+      if (!muted) client.write(chunk);
+    });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -58,6 +73,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         dropAll();
       }
       mode = next;
+    },
+    muteRepliesAfter(trigger) {
+      muteTrigger = trigger;
     },
     async close() {
       dropAll();
