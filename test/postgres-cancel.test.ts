@@ -120,3 +120,33 @@ describePostgres('PostgresKeyStore when a statement cannot be cancelled', (db) =
     }
   });
 });
+
+// A write whose answer comes after statementTimeoutMs, but before the server could act on the
+// cancel (the statement had already finished): the store waits for that answer and reports the
+// write as done, rather than as failed while it landed.
+describePostgres('PostgresKeyStore writes whose answer comes late', (db) => {
+  it('resolves a modify whose COMMIT answer arrives after the timeout but within the wait that follows the cancel', async () => {
+    const table = db.table('late');
+    const direct = new PostgresKeyStore({ pool: db.pool(), table });
+    await direct.migrate();
+    const row = sampleRow();
+    await direct.insert(row);
+
+    const server = new URL(db.url);
+    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    server.hostname = '127.0.0.1';
+    server.port = String(proxy.port);
+    try {
+      const store = new PostgresKeyStore({ pool: db.pool({ connectionString: server.href }), table, statementTimeoutMs: TIMEOUT_MS });
+      proxy.muteRepliesAfter((chunk) => chunk[0] === 0x51 && chunk.includes('COMMIT\u0000'), TIMEOUT_MS + 150);
+
+      const started = Date.now();
+      const written = await store.modify(row.id, () => ({ status: 'suspended' }));
+      expect(Date.now() - started).toBeGreaterThan(TIMEOUT_MS);
+      expect(written?.status).toBe('suspended');
+      expect((await direct.findById(row.id))?.status).toBe('suspended');
+    } finally {
+      await proxy.close();
+    }
+  });
+});

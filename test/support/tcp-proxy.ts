@@ -18,8 +18,9 @@ export interface TcpProxy {
    * From now on, a connection on which the client sends a chunk that `trigger` matches gets
    * none of the server's replies any more (the server still gets everything sent to it), like
    * an answer lost on its way back. Other connections are not touched. `null` stops matching.
+   * With `holdMs`, the replies are held back that long instead, then passed on: a slow answer.
    */
-  muteRepliesAfter(trigger: ((chunk: Buffer) => boolean) | null): void;
+  muteRepliesAfter(trigger: ((chunk: Buffer) => boolean) | null, holdMs?: number): void;
   close(): Promise<void>;
 }
 
@@ -27,6 +28,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: ProxyMode = 'up';
   let muteTrigger: ((chunk: Buffer) => boolean) | null = null;
+  let muteHoldMs: number | undefined;
   const open = new Set<net.Socket>();
 
   const track = (socket: net.Socket) => {
@@ -42,14 +44,23 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     const upstream = net.connect(target.port, target.host);
     track(upstream);
     let muted = false;
+    let held: Buffer[] = [];
     client.on('data', (chunk: Buffer) => {
-      muted ||= muteTrigger?.(chunk) ?? false;
+      if (muted || !(muteTrigger?.(chunk) ?? false)) return;
+      muted = true;
+      if (muteHoldMs === undefined) return;
+      setTimeout(() => {
+        muted = false;
+        for (const reply of held) client.write(reply);
+        held = [];
+      }, muteHoldMs);
     });
     client.pipe(upstream);
-    // Forwarded by hand rather than piped, so a muted connection can drop the replies. Pausing
-    // the socket (hung) stops this as it stops a pipe.
+    // Forwarded by hand rather than piped, so a muted connection can drop or hold the replies.
+    // Pausing the socket (hung) stops this as it stops a pipe.
     upstream.on('data', (chunk: Buffer) => {
       if (!muted) client.write(chunk);
+      else if (muteHoldMs !== undefined) held.push(chunk);
     });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
@@ -74,8 +85,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       }
       mode = next;
     },
-    muteRepliesAfter(trigger) {
+    muteRepliesAfter(trigger, holdMs) {
       muteTrigger = trigger;
+      muteHoldMs = holdMs;
     },
     async close() {
       dropAll();
