@@ -93,10 +93,15 @@ export interface KeyManager {
   /**
    * Creates the account's key for an environment and returns its cleartext, once.
    *
+   * When the store fails with `ERR_STORE_UNAVAILABLE`, the new row is read again: if it
+   * landed after all (its answer lost), the key is returned as usual.
+   *
    * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when a live key exists: regenerate it instead;
    *   `ERR_INVALID_ARGUMENT` (400) for an account id, environment, key type, status or expiry
    *   date it cannot use, or a property name it does not know (a misspelt `expires_at` would
-   *   otherwise issue a key that never expires), before anything is written.
+   *   otherwise issue a key that never expires), before anything is written;
+   *   `ERR_STORE_UNAVAILABLE` (503) when the store failed, with a message saying that the
+   *   outcome is unknown when the row could not be read again either (issuing again is safe).
    */
   issue(input: IssueKeyInput): Promise<IssuedKey>;
   /**
@@ -122,8 +127,14 @@ export interface KeyManager {
    * hashing, so exactly one wins and the other gets `ERR_KEY_CONFLICT` and no key (its
    * cleartext was never stored and never works).
    *
+   * When the store step fails with `ERR_STORE_UNAVAILABLE`, the row is read again under its
+   * lock: if it holds this call's new key (the COMMIT landed, its answer did not), the key is
+   * returned as usual; if it still holds the old one, nothing changed and the error is passed on.
+   *
    * @throws {ApiKeyAuthError} `ERR_KEY_NOT_FOUND`, or `ERR_KEY_CONFLICT` (409) when a concurrent
-   *   regenerate of the same key won.
+   *   regenerate of the same key won; `ERR_STORE_UNAVAILABLE` (503) when the store failed,
+   *   with a message saying that the outcome is unknown when the row could not be read again
+   *   either (regenerating again is safe).
    */
   regenerate(keyId: string): Promise<IssuedKey>;
   /** Sets `revoked_at`: the key then answers the generic 401. */
@@ -266,7 +277,17 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         webhook_basic_auth_username: null,
         webhook_basic_auth_password_sealed: null,
       };
-      await store.insert(row);
+      try {
+        await store.insert(row);
+      } catch (error) {
+        if (!isUnavailable(error)) throw error;
+        // The store gave up, but the row may have landed all the same (the answer lost on the
+        // way back). A row with this call's random id, lookup id and hash can only be its own.
+        const found = await readAgain(() => store.findById(row.id));
+        if (found === undefined) throw outcomeUnknown('issue', error);
+        if (found === null || !isWrittenBy(found, row)) throw error;
+        return { key: generated.key, card: toCard(found, at) };
+      }
       return { key: generated.key, card: toCard(row, at) };
     },
 
@@ -292,21 +313,45 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       const generated = generateApiKey(before.environment);
       // Hash outside the store's critical section: Argon2 is slow and needs no lock.
       const keyHash = await hashSecret(generated.secret, argon2, pepper);
-      const after = await store.modify(keyId, (current) => {
-        if (current.lookup_id !== before.lookup_id) throw conflict();
-        return {
-          lookup_id: generated.lookupId,
-          key_hash: keyHash,
-          masked_key: generated.masked,
-          last_used_at: null,
-          // The status and a passed expiry are lifted on their own: a date still ahead is the
-          // key's agreed lifetime, whatever its status, and stays.
-          ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed' } : {}),
-          // Only an expiry known to have passed is lifted: one that cannot be read might still
-          // be ahead, and lifting it would make the key permanent.
-          ...(expiryState(current.expires_at, at) === 'passed' ? { expires_at: null } : {}),
-        };
-      });
+      const written = { lookup_id: generated.lookupId, key_hash: keyHash };
+      let after: ApiKeyRow | null;
+      try {
+        after = await store.modify(keyId, (current) => {
+          if (current.lookup_id !== before.lookup_id) throw conflict();
+          return {
+            ...written,
+            masked_key: generated.masked,
+            last_used_at: null,
+            // The status and a passed expiry are lifted on their own: a date still ahead is the
+            // key's agreed lifetime, whatever its status, and stays.
+            ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed' } : {}),
+            // Only an expiry known to have passed is lifted: one that cannot be read might still
+            // be ahead, and lifting it would make the key permanent.
+            ...(expiryState(current.expires_at, at) === 'passed' ? { expires_at: null } : {}),
+          };
+        });
+      } catch (error) {
+        if (!isUnavailable(error)) throw error;
+        // The store gave up, but its COMMIT may have landed (its answer lost or late): the old
+        // key would then be dead, and the new one must not be thrown away. Read through modify,
+        // which locks the row: a plain read could still see the old row while this call's
+        // COMMIT is under way (one waiting for a synchronous replica is not visible yet), and
+        // the lock waits for that transaction to end, so what it reads is final.
+        const current = await readAgain(async () => {
+          let locked = null as ApiKeyRow | null;
+          await store.modify(keyId, (row) => {
+            locked = row;
+            return null;
+          });
+          return locked;
+        });
+        if (current === undefined) throw outcomeUnknown('regenerate', error);
+        if (current === null) throw notFound();
+        // Still the key this call read: nothing changed, and the old key still works.
+        if (current.lookup_id === before.lookup_id) throw error;
+        if (!isWrittenBy(current, written)) throw conflict();
+        after = current;
+      }
       if (!after) throw notFound();
       return { key: generated.key, card: toCard(after, at) };
     },
@@ -546,6 +591,45 @@ function badClock(cause?: unknown): ApiKeyAuthError {
     expose: false,
     ...(cause === undefined ? {} : { cause }),
   });
+}
+
+function isUnavailable(error: unknown): error is ApiKeyAuthError {
+  return error instanceof ApiKeyAuthError && error.code === 'ERR_STORE_UNAVAILABLE';
+}
+
+/** Whether `row` holds the lookup id and hash one call generated (they are random). */
+function isWrittenBy(row: ApiKeyRow, written: Pick<ApiKeyRow, 'lookup_id' | 'key_hash'>): boolean {
+  return row.lookup_id === written.lookup_id && row.key_hash === written.key_hash;
+}
+
+/**
+ * After a write the store could not confirm, reads the row again, twice at most (each read is
+ * bounded by the store): the row as read (null when there is no live row), or undefined when no
+ * read succeeded.
+ */
+async function readAgain(read: () => Promise<ApiKeyRow | null>): Promise<ApiKeyRow | null | undefined> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!isUnavailable(error)) return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A write the store did not confirm and that could not be checked afterwards. Both calls are
+ * safe to repeat: a repeated `issue` finds a key that landed after all (ERR_KEY_EXISTS, and
+ * regenerate replaces it), and a repeated `regenerate` replaces whichever key is current (a
+ * write still under way makes it ERR_KEY_CONFLICT instead, never a second live key).
+ */
+function outcomeUnknown(verb: 'issue' | 'regenerate', cause: ApiKeyAuthError): ApiKeyAuthError {
+  const message =
+    verb === 'issue'
+      ? 'The store did not confirm the new key and could not be read again: it may have been stored, and nobody holds it. Issuing again is safe: if it was stored, issue answers ERR_KEY_EXISTS, and regenerate replaces it.'
+      : 'The store did not confirm the regenerate and could not be read again: the old key may already have stopped working, and the new key was not returned. Regenerating again is safe: it replaces whichever key is current.';
+  return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', message, { status: 503, expose: false, cause });
 }
 
 function conflict(): ApiKeyAuthError {

@@ -1,5 +1,6 @@
-import { ApiKeyAuthError } from 'keyward';
+import { ApiKeyAuthError, type completeLogger } from 'keyward';
 import { describeError } from './describe-error.js';
+import { requestCancel } from './postgres-cancel.js';
 
 /**
  * The part of a `pg` query result the store reads. keyward never imports `pg`: these shapes
@@ -17,6 +18,15 @@ export interface PgClientLike {
   release(destroy?: Error | boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   removeListener(event: 'error', listener: (error: Error) => void): unknown;
+  /**
+   * The backend's key and the server's address, as `pg.Client` has them: what cancels a
+   * statement that ran out of time. A client without them can only abandon such a statement,
+   * which then keeps running on the server until it ends by itself.
+   */
+  readonly processID?: number | null;
+  readonly secretKey?: number | null;
+  readonly host?: string;
+  readonly port?: number;
 }
 
 /** The part of a `pg.Pool` the store uses. */
@@ -28,25 +38,56 @@ export interface PgPoolLike {
   readonly options?: { connectionTimeoutMillis?: number | undefined };
 }
 
+/** How a {@link BoundedClient} runs its statements. */
+export interface BoundedClientOptions {
+  /** Longest wait for one statement's answer, in milliseconds. */
+  timeoutMs: number;
+  /** The store method, for error messages and logs. */
+  operation: string;
+  /** Where a cancel that fails is logged, at warn. */
+  log: ReturnType<typeof completeLogger>;
+  /**
+   * After cancelling a statement that ran out of time, wait up to `timeoutMs` again for the
+   * server's answer, which says whether the statement took effect. For writes; a read gives up
+   * at once.
+   */
+  waitForOutcome: boolean;
+}
+
 /**
- * A checked-out client with the store's statement bound on every query. A client whose query
- * failed in any way, or that emitted an error while checked out, is closed on release rather
- * than handed to the next caller: after a timeout its connection may still be busy with the
- * abandoned statement, and an aborted transaction must not leak.
+ * A checked-out client with the store's statement bound on every query. On release it goes
+ * back to the pool only when it is known to be in step with the server and outside a
+ * transaction. It is closed instead after a timeout (its connection may still be busy with the
+ * abandoned statement), an error that is not the server's answer to a statement (a dropped
+ * socket, a session the server ended), an error event while checked out, or a transaction
+ * that was not ended with COMMIT or ROLLBACK (an aborted transaction must not leak).
+ *
+ * An error the server answered with (a SQLSTATE of severity ERROR: a missing table, a refused
+ * permission, a unique violation) keeps the connection: while such a fault lasts, closing it
+ * would open one new server backend per request.
+ *
+ * A statement that runs out of time is cancelled on the server, not only given up on here.
+ * Closing the connection alone does not stop it: a backend waiting on a lock does not read
+ * its socket, so it would wait on until the lock goes and then run, late (a usage UPDATE, or
+ * an INSERT that `issue` already reported as failed), and every such request would leave one
+ * more backend behind, up to `max_connections`. Bounding the statement on the server instead
+ * (`SET statement_timeout` before it) would cost a round trip per lookup, or change a setting
+ * on a connection of the app's pool that the app uses too.
  */
 export class BoundedClient {
   readonly #client: PgClientLike;
-  readonly #timeoutMs: number;
+  readonly #options: BoundedClientOptions;
   #broken: Error | undefined;
+  #inTransaction = false;
   readonly #queryErrors = new WeakSet<object>();
   readonly #onError = (error: Error) => {
     // Without a listener, an error event on a checked-out client would crash the process.
     this.#broken = error;
   };
 
-  private constructor(client: PgClientLike, timeoutMs: number) {
+  private constructor(client: PgClientLike, options: BoundedClientOptions) {
     this.#client = client;
-    this.#timeoutMs = timeoutMs;
+    this.#options = options;
     client.on('error', this.#onError);
   }
 
@@ -55,25 +96,84 @@ export class BoundedClient {
    *
    * @throws {ApiKeyAuthError} `ERR_STORE_UNAVAILABLE` when no connection can be had.
    */
-  static async connect(pool: PgPoolLike, timeoutMs: number, operation: string): Promise<BoundedClient> {
+  static async connect(pool: PgPoolLike, options: BoundedClientOptions): Promise<BoundedClient> {
     try {
-      return new BoundedClient(await pool.connect(), timeoutMs);
+      return new BoundedClient(await pool.connect(), options);
     } catch (error) {
-      throw storeFault(operation, error);
+      throw storeFault(options.operation, error);
     }
   }
 
-  /** Runs one statement; its rows. Rejects with pg's own error, for the caller to map. */
+  /**
+   * Runs one statement; its rows. Rejects with pg's own error, for the caller to map, or with
+   * a timeout of its own when the statement did not answer in time: it is then cancelled on
+   * the server, and with `waitForOutcome` its answer to the cancel decides (its rows if it
+   * finished after all, its error, typically 57014, if it was cancelled).
+   */
   async query(text: string, values?: unknown[]): Promise<Record<string, unknown>[]> {
-    try {
-      const result = await this.#client.query({ text, values, query_timeout: this.#timeoutMs });
-      return result.rows;
-    } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      this.#broken ??= failure;
-      this.#queryErrors.add(failure);
-      throw failure;
+    const { timeoutMs, waitForOutcome } = this.#options;
+    // No pg `query_timeout`: past it pg throws the statement's answer away, and that answer
+    // is what tells whether a write that ran out of time took effect. The bound is kept here.
+    const pending = Promise.resolve().then(() => this.#client.query({ text, values }));
+    let answer = await settledWithin(pending, timeoutMs);
+    if (answer === undefined) {
+      // Closed on release whatever comes next: a cancel still on its way could otherwise
+      // reach the next statement run on this connection, the app's own included.
+      this.#broken ??= new Error(`Query read timeout: no answer within ${timeoutMs} ms; cancel requested`);
+      this.#cancel();
+      if (waitForOutcome) answer = await settledWithin(pending, timeoutMs);
+      if (answer === undefined) {
+        const unknown = waitForOutcome
+          ? new Error(`Query read timeout: no answer within ${timeoutMs} ms, nor within ${timeoutMs} ms of the cancel request; whether the statement took effect is unknown`)
+          : this.#broken!;
+        this.#queryErrors.add(unknown);
+        throw unknown;
+      }
     }
+    if (answer.ok) return answer.value.rows;
+
+    const failure = answer.error instanceof Error ? answer.error : new Error(String(answer.error));
+    if (!answeredInStep(failure)) this.#broken ??= failure;
+    this.#queryErrors.add(failure);
+    throw failure;
+  }
+
+  /**
+   * Sends the cancel without waiting for it. The backend key is read now, while the
+   * connection is open: its process id cannot have been reused by another session yet.
+   */
+  #cancel(): void {
+    const { processID, secretKey, host, port } = this.#client;
+    const { timeoutMs, operation, log } = this.#options;
+    requestCancel({ processID, secretKey, host, port }, timeoutMs).catch((error: unknown) => {
+      log.warn(
+        { event: 'keyward.postgres_cancel_failed', operation, error: describeError(error) },
+        'keyward: a PostgreSQL statement ran out of time and could not be cancelled; it may keep running on the server until it ends',
+      );
+    });
+  }
+
+  /** Runs `text`, which opens a transaction: until {@link end}, release closes the client. */
+  async begin(text: string): Promise<void> {
+    // Set first: a BEGIN that fails part-way through a multi-statement text may leave one open.
+    this.#inTransaction = true;
+    await this.query(text);
+  }
+
+  /** Runs COMMIT or ROLLBACK; once it is answered, the client may go back to the pool. */
+  async end(text: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    await this.query(text);
+    this.#inTransaction = false;
+  }
+
+  /**
+   * Rolls back an open transaction after a failure, when the connection can still take a
+   * statement; otherwise (or if the ROLLBACK fails) the client is closed on release, which
+   * ends the transaction on the server. Never throws.
+   */
+  async rollBack(): Promise<void> {
+    if (!this.#inTransaction || this.#broken !== undefined) return;
+    await this.end('ROLLBACK').catch(() => {});
   }
 
   /** Whether `error` is one a query on this client failed with (not the caller's own). */
@@ -81,11 +181,58 @@ export class BoundedClient {
     return typeof error === 'object' && error !== null && this.#queryErrors.has(error);
   }
 
-  /** Gives the client back to the pool, or closes it if anything went wrong on it. */
+  /** Gives the client back to the pool, or closes it (see the class's description). */
   release(): void {
     this.#client.removeListener('error', this.#onError);
-    this.#client.release(this.#broken);
+    this.#client.release(this.#broken ?? (this.#inTransaction ? TRANSACTION_LEFT_OPEN : undefined));
   }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** How `promise` settled within `ms`, or undefined if it had not (its rejection is handled). */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T> | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        (value): Settled<T> => ({ ok: true, value }),
+        (error: unknown): Settled<T> => ({ ok: false, error }),
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const TRANSACTION_LEFT_OPEN = new Error('keyward: a transaction was left open; the connection is closed');
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+// Answers that end the session or say it cannot be trusted: connection exceptions (08),
+// the server shutting down or ending the session (57P01-57P05), an idle transaction timed out
+// (25P03), internal errors (XX).
+const ENDS_SESSION = /^(?:08|57P|XX)|^25P03$/;
+
+/**
+ * Whether `error` is PostgreSQL's answer to a statement (pg's DatabaseError: a SQLSTATE `code`
+ * and a `severity`), after which the connection is in step and can run the next statement.
+ * A socket error also has a `code` (`EPIPE` even looks like a SQLSTATE) but no severity;
+ * pg's own `Query read timeout` has neither.
+ */
+function answeredInStep(error: Error): boolean {
+  const { code, severity } = error as { code?: unknown; severity?: unknown };
+  return (
+    typeof code === 'string' &&
+    SQLSTATE.test(code) &&
+    !ENDS_SESSION.test(code) &&
+    typeof severity === 'string' &&
+    severity !== 'FATAL' &&
+    severity !== 'PANIC'
+  );
 }
 
 /**

@@ -31,13 +31,21 @@ export interface PostgresKeyStoreOptions {
   /** Table name, `name` or `schema.name`. @default 'api_keys' */
   table?: string;
   /**
-   * Longest wait for one statement's answer, in milliseconds. Past it the query fails, its
-   * connection is closed and the request gets 503. Inside `modify` it is also the server-side
-   * `statement_timeout` and `lock_timeout`, so a blocked row lock cannot hold on either.
+   * Longest wait for one statement's answer, in milliseconds. Past it the statement is
+   * cancelled on the server (PostgreSQL's CancelRequest, sent on a connection of its own), its
+   * connection is closed and the call rejects with `ERR_STORE_UNAVAILABLE` (the request gets
+   * 503). A read gives up at once; a write (`insert`, `recordUsage`, each statement of
+   * `modify` and `migrate`) waits up to the same time again for the server's answer to the
+   * cancel, so it resolves if the statement finished after all and otherwise rejects knowing it
+   * was stopped; only a server that cannot be reached leaves its outcome unknown. Inside
+   * `modify` it is also the server-side `statement_timeout` and `lock_timeout`.
    * @default 2000
    */
   statementTimeoutMs?: number;
-  /** Where pool errors are logged, at `warn` (pino's call shape); needs a `warn` method. @default silent */
+  /**
+   * Where pool errors and cancels that fail are logged, at `warn` (pino's call shape); needs a
+   * `warn` method. @default silent
+   */
   logger?: Logger;
 }
 
@@ -66,9 +74,18 @@ const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS
  * `last_used_at` backwards.
  *
  * Every method is bounded: waiting for a connection by the pool's `connectionTimeoutMillis`,
- * each statement by `statementTimeoutMs`. A database that is down or hung makes the method
- * reject with `ERR_STORE_UNAVAILABLE`, which the authenticator answers with 503; the pool
- * opens fresh connections once the database is back.
+ * each statement by `statementTimeoutMs`, past which the statement is also cancelled on the
+ * server. A database that is down or hung makes the method reject with
+ * `ERR_STORE_UNAVAILABLE`, which the authenticator answers with 503; the pool opens fresh
+ * connections once the database is back.
+ *
+ * > [!NOTE]
+ * > Cancelling uses the `processID`, `secretKey`, `host` and `port` of `pg.Client`, and the
+ * > server (or a pooler in front of it) must accept a CancelRequest on that address. Where it
+ * > cannot (a pool whose clients lack those fields, a `stream` option that reaches the server
+ * > some other way), the store logs `keyward.postgres_cancel_failed` and the statement keeps
+ * > running on the server until it ends by itself; set a server-side `statement_timeout` for
+ * > the store's role then.
  *
  * > [!NOTE]
  * > An idle connection that breaks makes `pg.Pool` emit `error`, which crashes a process that
@@ -91,6 +108,7 @@ export class PostgresKeyStore implements KeyStore {
   readonly #table: KeyTable;
   readonly #timeoutMs: number;
   readonly #sql: ReturnType<typeof statements>;
+  readonly #log: ReturnType<typeof completeLogger>;
 
   /**
    * @param options - see {@link PostgresKeyStoreOptions}; only `pool` is required.
@@ -105,10 +123,13 @@ export class PostgresKeyStore implements KeyStore {
     this.#table = keyTable(options.table ?? DEFAULT_TABLE);
     this.#timeoutMs = options.statementTimeoutMs ?? 2_000;
     assertInteger(this.#timeoutMs, 'statementTimeoutMs', 1, 600_000);
-    // Pool errors are the one thing the store logs, at warn: a logger without warn never would.
+    // The store logs only at warn (pool errors, failed cancels): a logger without warn never would.
     if (options.logger !== undefined) assertLoggerShaped(options.logger, ['warn'], ' (pool errors are logged at warn)');
     this.#sql = statements(this.#table.sql);
-    guardPoolErrors(this.#pool, options.logger);
+    // A logger that throws, or an async one whose promise rejects, would turn a dropped
+    // connection into a crash; completeLogger swallows both.
+    this.#log = completeLogger(options.logger);
+    guardPoolErrors(this.#pool, this.#log);
   }
 
   /** The table this store reads, as configured (`api_keys` or `schema.name`). */
@@ -153,7 +174,7 @@ export class PostgresKeyStore implements KeyStore {
    */
   async insert(row: ApiKeyRow): Promise<void> {
     const values = ROW_COLUMNS.map((column) => row[column]);
-    await this.#run('insert', async (client) => client.query(this.#sql.insert, values));
+    await this.#run('insert', true, async (client) => client.query(this.#sql.insert, values));
   }
 
   /**
@@ -193,19 +214,25 @@ export class PostgresKeyStore implements KeyStore {
     const ids = usage.map((entry) => entry.id);
     const lookupIds = usage.map((entry) => entry.lookup_id);
     const times = usage.map((entry) => isoTime(entry.used_at));
-    await this.#run('recordUsage', async (client) => client.query(this.#sql.usage, [ids, lookupIds, times]));
+    await this.#run('recordUsage', true, async (client) => client.query(this.#sql.usage, [ids, lookupIds, times]));
   }
 
   async #one(operation: string, text: string, values: unknown[]): Promise<ApiKeyRow | null> {
-    return this.#run(operation, async (client) => {
+    return this.#run(operation, false, async (client) => {
       const [row] = await client.query(text, values);
       return row === undefined ? null : toRow(row);
     });
   }
 
-  /** One statement on a checked-out client, with pg's errors mapped to keyward's. */
-  async #run<T>(operation: string, work: (client: BoundedClient) => Promise<T>): Promise<T> {
-    const client = await BoundedClient.connect(this.#pool, this.#timeoutMs, operation);
+  /**
+   * One statement on a checked-out client, with pg's errors mapped to keyward's. A write that
+   * runs out of time is cancelled and its answer awaited (see BoundedClient), so that it
+   * either resolves (it finished after all) or rejects having been stopped; it cannot commit
+   * after the store reported it failed, unless the server could not be reached at all. A read
+   * is cancelled too, but gives up at once: it changes nothing, and the request is waiting.
+   */
+  async #run<T>(operation: string, writes: boolean, work: (client: BoundedClient) => Promise<T>): Promise<T> {
+    const client = await this.#connect(operation, writes);
     try {
       return await work(client);
     } catch (error) {
@@ -221,27 +248,37 @@ export class PostgresKeyStore implements KeyStore {
    * itself (such as `change`'s) rolls back and is rethrown unchanged.
    */
   async #transaction<T>(operation: string, work: (client: BoundedClient) => Promise<T | null>): Promise<T | null> {
-    const client = await BoundedClient.connect(this.#pool, this.#timeoutMs, operation);
-    let begun = false;
+    // Its statements wait for their outcome too: above all COMMIT, whose late answer says
+    // whether the change landed.
+    const client = await this.#connect(operation, true);
     try {
       // Inlined, not a parameter: SET takes no parameters, and the value is a checked integer.
-      await client.query(
-        `BEGIN; SET LOCAL statement_timeout = ${this.#timeoutMs}; SET LOCAL lock_timeout = ${this.#timeoutMs}`,
+      // READ COMMITTED whatever the database's default: `modify` compares the row it locked
+      // with what its caller read, which needs the locked row's latest committed version.
+      // Under REPEATABLE READ or SERIALIZABLE a row changed since the snapshot fails with
+      // 40001 instead, and a regenerate that lost a race would read as an outage (503), not as
+      // ERR_KEY_CONFLICT.
+      await client.begin(
+        `BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = ${this.#timeoutMs}; SET LOCAL lock_timeout = ${this.#timeoutMs}`,
       );
-      begun = true;
       const result = await work(client);
-      await client.query(result === null ? 'ROLLBACK' : 'COMMIT');
+      await client.end(result === null ? 'ROLLBACK' : 'COMMIT');
       return result;
     } catch (error) {
-      // A failed statement has already marked the client to be closed, which ends the
-      // transaction on the server. An error of `work`'s own (such as `change`'s) leaves the
-      // connection healthy: roll back and hand the error on as it is.
+      // The server's own error (a lock wait that ran out, a taken lookup id) and an error of
+      // `work`'s own (such as `change`'s) leave the connection usable: roll back on it. After a
+      // timeout or a broken connection, the client is closed instead, which ends the
+      // transaction on the server.
+      await client.rollBack();
       if (client.threw(error)) throw this.#mapped(operation, error);
-      if (begun) await client.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
       client.release();
     }
+  }
+
+  async #connect(operation: string, waitForOutcome: boolean): Promise<BoundedClient> {
+    return BoundedClient.connect(this.#pool, { timeoutMs: this.#timeoutMs, operation, log: this.#log, waitForOutcome });
   }
 
   /** A failed statement's error as keyward's: a taken key, or the store being unavailable. */
@@ -307,11 +344,8 @@ function checkedPool(pool: unknown): PgPoolLike {
 }
 
 /** Makes sure an idle connection's error cannot crash the process. */
-function guardPoolErrors(pool: PgPoolLike, logger: Logger | undefined): void {
+function guardPoolErrors(pool: PgPoolLike, log: ReturnType<typeof completeLogger>): void {
   if (pool.listenerCount('error') > 0) return;
-  // A logger that throws, or an async one whose promise rejects, would turn a dropped
-  // connection into a crash here; completeLogger swallows both.
-  const log = completeLogger(logger);
   pool.on('error', (error) => {
     log.warn(
       { event: 'keyward.postgres_pool_error', error: describeError(error) },

@@ -1,10 +1,11 @@
-import { beforeAll, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import pg from 'pg';
 import { createApiKeyAuth, createKeyManager, type KeyManager } from 'keyward';
 import { PostgresKeyStore } from 'keyward/postgres';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 // Values PostgreSQL refuses (NUL, a timestamp out of its range) or silently changes (a lone
 // surrogate becomes U+FFFD) must be refused by the manager as bad arguments before they reach
@@ -211,5 +212,75 @@ describePostgres('PostgresKeyStore under an app type parser that turns number-lo
       expect(error.message).not.toMatch(/failed \(ApiKeyAuthError/);
     }
     await auth.close();
+  });
+});
+
+// The server committed a regenerate, but its answer to COMMIT never came back (a dropped
+// connection, or a COMMIT slower than statementTimeoutMs): the old key is dead on every
+// gateway, so the new one must not be thrown away.
+describePostgres('regenerate over PostgreSQL when the answer to its COMMIT is lost', (db) => {
+  const STATEMENT_TIMEOUT_MS = 300;
+  const isCommit = (chunk: Buffer) => chunk[0] === 0x51 /* simple Query */ && chunk.includes('COMMIT\u0000');
+  let proxy: TcpProxy;
+  let direct: PostgresKeyStore;
+  let manager: KeyManager;
+  let table: string;
+
+  beforeEach(async () => {
+    table = db.table('commit');
+    direct = new PostgresKeyStore({ pool: db.pool(), table });
+    await direct.migrate();
+    const server = new URL(db.url);
+    proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    server.hostname = '127.0.0.1';
+    server.port = String(proxy.port);
+    const store = new PostgresKeyStore({
+      pool: db.pool({ connectionString: server.href, connectionTimeoutMillis: 500 }),
+      table,
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+    });
+    manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+  });
+  afterEach(async () => {
+    await proxy.close();
+  });
+
+  /** What a gateway on the direct pool answers for this key: 200 or the refusal's status. */
+  const statusOf = async (key: string) => {
+    const auth = createApiKeyAuth({ store: direct, environments: ['sandbox'], argon2Pool: false });
+    const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+    await auth.close();
+    return result.ok ? 200 : result.response.status;
+  };
+
+  it('returns the new key, found by reading the row again under its lock; the new key passes and the old one does not', async () => {
+    const issued = await manager.issue({ accountId: 'acct_commit', environment: 'sandbox' });
+    proxy.muteRepliesAfter(isCommit);
+
+    const regenerated = await manager.regenerate(issued.card.keyId);
+
+    expect(await statusOf(regenerated.key)).toBe(200);
+    expect(await statusOf(issued.key)).toBe(401);
+    expect(regenerated.card.maskedKey).toBe((await direct.findById(issued.card.keyId))!.masked_key);
+  });
+
+  it('says the outcome is unknown when the row cannot be read again either; regenerating again then gives a working key', async () => {
+    const issued = await manager.issue({ accountId: 'acct_commit_down', environment: 'sandbox' });
+    proxy.muteRepliesAfter((chunk) => {
+      if (!isCommit(chunk)) return false;
+      // Once the COMMIT is on its way, the database stops answering anyone.
+      setImmediate(() => proxy.set('hung'));
+      return true;
+    });
+
+    const error = await rejection(manager.regenerate(issued.card.keyId));
+    expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+    expect(error.message).toMatch(/could not be read again: the old key may already have stopped working.*Regenerating again is safe/);
+
+    proxy.muteRepliesAfter(null);
+    proxy.set('up');
+    const again = await manager.regenerate(issued.card.keyId);
+    expect(await statusOf(again.key)).toBe(200);
+    expect(await statusOf(issued.key)).toBe(401);
   });
 });

@@ -7,6 +7,7 @@ import {
   createKeyManager,
   generateApiKey,
   type ApiKeyAuth,
+  type ApiKeyRow,
   type KeyManager,
   type KeyStatus,
 } from '../src/index.js';
@@ -368,6 +369,132 @@ describe('createKeyManager: regenerate', () => {
       expect(error.code).toBe('ERR_KEY_NOT_FOUND');
       expect(error.status).toBe(404);
     }
+  });
+});
+
+/**
+ * A MemoryKeyStore whose next writes fail with ERR_STORE_UNAVAILABLE, either after they were
+ * done (`landed`: the answer was lost on the way back) or instead (`lost`). With `staysDown`,
+ * every call after such a failure fails too, until `down` is cleared.
+ */
+class LossyStore extends MemoryKeyStore {
+  writes: ('landed' | 'lost')[] = [];
+  staysDown = false;
+  down = false;
+
+  static unavailable(): ApiKeyAuthError {
+    return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', 'keyward test store: no answer', { status: 503, expose: false });
+  }
+
+  override async findById(id: string): Promise<ApiKeyRow | null> {
+    if (this.down) throw LossyStore.unavailable();
+    return super.findById(id);
+  }
+
+  override async insert(row: ApiKeyRow): Promise<void> {
+    await this.#write(() => super.insert(row));
+  }
+
+  override async modify(...args: Parameters<MemoryKeyStore['modify']>): Promise<ApiKeyRow | null> {
+    return this.#write(() => super.modify(...args));
+  }
+
+  async #write<T>(write: () => Promise<T>): Promise<T> {
+    if (this.down) throw LossyStore.unavailable();
+    const fault = this.writes.shift();
+    if (fault === 'lost') this.down = this.staysDown;
+    if (fault === 'lost') throw LossyStore.unavailable();
+    const result = await write();
+    if (fault === 'landed') {
+      this.down = this.staysDown;
+      throw LossyStore.unavailable();
+    }
+    return result;
+  }
+}
+
+describe('createKeyManager: a write the store could not confirm', () => {
+  let lossy: LossyStore;
+
+  beforeEach(async () => {
+    await auth.close();
+    store = lossy = new LossyStore();
+    auth = createApiKeyAuth({ store });
+    manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+  });
+
+  it('regenerate returns the new key when its write landed but the answer was lost', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    lossy.writes = ['landed'];
+
+    const regenerated = await manager.regenerate(issued.card.keyId);
+
+    expect(await call(regenerated.key)).toEqual({ status: 200 });
+    expect((await call(issued.key)).status).toBe(401);
+    expect(regenerated.card.maskedKey).toBe(lossy.allRows()[0]!.masked_key);
+  });
+
+  it('regenerate passes the store error on when the row still holds the old key, which keeps working', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    lossy.writes = ['lost'];
+
+    const error = await rejection(manager.regenerate(issued.card.keyId));
+
+    expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'keyward test store: no answer']);
+    expect(await call(issued.key)).toEqual({ status: 200 });
+  });
+
+  it('regenerate says the outcome is unknown when the row cannot be read again, and regenerating again is safe', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    lossy.writes = ['landed'];
+    lossy.staysDown = true;
+
+    const error = await rejection(manager.regenerate(issued.card.keyId));
+    expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503, expose: false });
+    expect(error.message).toBe(
+      'The store did not confirm the regenerate and could not be read again: the old key may already have stopped working, and the new key was not returned. Regenerating again is safe: it replaces whichever key is current.',
+    );
+    expect((error.cause as Error).message).toBe('keyward test store: no answer');
+
+    lossy.down = false;
+    const again = await manager.regenerate(issued.card.keyId);
+    expect(await call(again.key)).toEqual({ status: 200 });
+    expect((await call(issued.key)).status).toBe(401);
+  });
+
+  it('issue returns the key when its row landed but the answer was lost', async () => {
+    lossy.writes = ['landed'];
+
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    expect(await call(issued.key)).toEqual({ status: 200 });
+    expect(lossy.allRows()).toHaveLength(1);
+  });
+
+  it('issue passes the store error on when no row landed, and issuing again works', async () => {
+    lossy.writes = ['lost'];
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+
+    expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'keyward test store: no answer']);
+    expect(lossy.allRows()).toHaveLength(0);
+    expect(await call((await manager.issue({ accountId: 'acct_1', environment: 'sandbox' })).key)).toEqual({ status: 200 });
+  });
+
+  it('issue says the outcome is unknown when the row cannot be read again; issuing again then says ERR_KEY_EXISTS and regenerate recovers', async () => {
+    lossy.writes = ['landed'];
+    lossy.staysDown = true;
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+    expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503, expose: false });
+    expect(error.message).toBe(
+      'The store did not confirm the new key and could not be read again: it may have been stored, and nobody holds it. Issuing again is safe: if it was stored, issue answers ERR_KEY_EXISTS, and regenerate replaces it.',
+    );
+
+    lossy.down = false;
+    expect((await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }))).code).toBe('ERR_KEY_EXISTS');
+    const card = (await manager.describeAccount('acct_1', 'sandbox'))!;
+    expect(await call((await manager.regenerate(card.keyId)).key)).toEqual({ status: 200 });
   });
 });
 

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiKeyAuthError } from 'keyward';
 import { PostgresKeyStore, postgresSchemaSql } from 'keyward/postgres';
 import { sampleRow } from 'keyward/store-conformance';
+import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
 
 /** A pool that is never connected: option checks need none. */
@@ -307,5 +308,101 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     expect(queries).toHaveBeenCalledTimes(1);
     const { rows: used } = await pool.query(`SELECT count(*)::int AS n FROM ${store.table} WHERE last_used_at = $1`, [usedAt]);
     expect(used[0].n).toBe(40);
+  });
+});
+
+// The database, the role or the app's pool may set default_transaction_isolation. modify
+// compares the row it locked with what its caller read, so it must see the latest committed
+// version after a lock wait, whatever that default is.
+describePostgres('PostgresKeyStore under a default isolation level above READ COMMITTED', (db) => {
+  it.each([
+    ['repeatable read', 'repeatable\\ read'],
+    ['serializable', 'serializable'],
+  ])('modify waits for a row lock under %s and then reads the committed change, no 503', async (level, option) => {
+    const applicationName = `kw_iso_${level.replace(' ', '_')}_${db.schema}`;
+    const pool = db.pool({ options: `-c default_transaction_isolation=${option}`, application_name: applicationName });
+    expect((await pool.query('SHOW default_transaction_isolation')).rows[0].default_transaction_isolation).toBe(level);
+    const store = new PostgresKeyStore({ pool, table: db.table('isolation'), statementTimeoutMs: 5_000 });
+    await store.migrate();
+    const row = sampleRow();
+    await store.insert(row);
+
+    const holder = await db.admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`UPDATE ${store.table} SET status = 'suspended' WHERE id = $1`, [row.id]);
+      const seen: (string | null)[] = [];
+      const modified = store.modify(row.id, (current) => {
+        seen.push(current.status);
+        return current.status === 'allowed' ? { status: 'locked' } : null;
+      });
+      await vi.waitFor(async () => expect((await db.backends(applicationName)).waitingOnLock).toBe(1));
+      await holder.query('COMMIT');
+
+      expect(await modified).toBeNull();
+      expect(seen).toEqual(['suspended']);
+    } finally {
+      holder.release();
+    }
+  });
+});
+
+// While a fault of the server's own lasts (a table missing after a restore, a revoked grant),
+// closing the connection after each refused statement would open one new backend per request.
+describePostgres('PostgresKeyStore connections after a statement fails', (db) => {
+  /** A pool that counts the connections it opens, and a name to find its backends by. */
+  const countedPool = (config: pg.PoolConfig = {}) => {
+    const applicationName = `kw_conn_${db.schema}_${Math.random().toString(36).slice(2, 8)}`;
+    const pool = db.pool({ application_name: applicationName, ...config });
+    const counter = { opened: 0 };
+    pool.on('connect', () => counter.opened++);
+    return { pool, applicationName, counter };
+  };
+
+  it('keeps the connection when the server answers with an error (a missing table): no new backend per request', async () => {
+    const { pool, counter } = countedPool({ max: 2 });
+    const store = new PostgresKeyStore({ pool, table: db.table('missing') });
+    for (let i = 0; i < 10; i++) {
+      await expect(store.findByLookupId('AAAAAAAAAAAA')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    }
+    await Promise.all(Array.from({ length: 10 }, () => expect(store.findById('key_x')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })));
+    expect(counter.opened).toBeLessThanOrEqual(2);
+  });
+
+  it('rolls back on the same connection when the server refuses a statement inside modify, and keeps it', async () => {
+    const { pool, applicationName, counter } = countedPool({ max: 1 });
+    const store = new PostgresKeyStore({ pool, table: db.table('refused') });
+    await store.migrate();
+    const [first, second] = [sampleRow(), sampleRow()];
+    await store.insert(first);
+    await store.insert(second);
+
+    await expect(store.modify(first.id, () => ({ lookup_id: second.lookup_id }))).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
+    const { rows } = await db.admin.query('SELECT state FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+    expect(rows).toEqual([{ state: 'idle' }]);
+    expect((await store.modify(first.id, () => ({ status: 'locked' })))?.status).toBe('locked');
+    expect(counter.opened).toBe(1);
+  });
+
+  it('closes the connection when the server ends the session mid-statement (57P01), and the next call works on a new one', async () => {
+    const { pool, applicationName, counter } = countedPool({ max: 1 });
+    const store = new PostgresKeyStore({ pool, table: db.table('ended'), statementTimeoutMs: 5_000 });
+    await store.migrate();
+    const row = sampleRow();
+    await store.insert(row);
+
+    const holder = await db.admin.connect();
+    try {
+      await holder.query(`BEGIN; LOCK TABLE ${store.table} IN ACCESS EXCLUSIVE MODE`);
+      const lookup = rejection(store.findById(row.id));
+      await vi.waitFor(async () => expect((await db.backends(applicationName)).waitingOnLock).toBe(1));
+      await db.admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+      expect(await lookup).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining('57P01') });
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect((await store.findById(row.id))?.id).toBe(row.id);
+    expect(counter.opened).toBe(2);
   });
 });

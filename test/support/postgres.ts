@@ -16,6 +16,11 @@ export interface TestDatabase {
   table(prefix?: string): string;
   /** Every row of a table, live or not. */
   rows(table: string): Promise<ApiKeyRow[]>;
+  /**
+   * Server backends of pools created with this `application_name`, by state: how many are
+   * waiting on a lock, and how many are open at all.
+   */
+  backends(applicationName: string): Promise<{ waitingOnLock: number; open: number }>;
 }
 
 /**
@@ -51,6 +56,14 @@ export function describePostgres(title: string, body: (db: TestDatabase) => void
     async rows(table) {
       const result = await admin.query(`SELECT * FROM ${table} ORDER BY id`);
       return result.rows as ApiKeyRow[];
+    },
+    async backends(applicationName) {
+      const result = await admin.query(
+        `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS "waitingOnLock", count(*)::int AS open
+         FROM pg_stat_activity WHERE application_name = $1`,
+        [applicationName],
+      );
+      return result.rows[0] as { waitingOnLock: number; open: number };
     },
   };
 

@@ -14,12 +14,21 @@ export interface TcpProxy {
    * held while hung, as a restarted server would.
    */
   set(mode: ProxyMode): void;
+  /**
+   * From now on, a connection on which the client sends a chunk that `trigger` matches gets
+   * none of the server's replies any more (the server still gets everything sent to it), like
+   * an answer lost on its way back. Other connections are not touched. `null` stops matching.
+   * With `holdMs`, the replies are held back that long instead, then passed on: a slow answer.
+   */
+  muteRepliesAfter(trigger: ((chunk: Buffer) => boolean) | null, holdMs?: number): void;
   close(): Promise<void>;
 }
 
 /** Starts a proxy on 127.0.0.1 in front of `target`. */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: ProxyMode = 'up';
+  let muteTrigger: ((chunk: Buffer) => boolean) | null = null;
+  let muteHoldMs: number | undefined;
   const open = new Set<net.Socket>();
 
   const track = (socket: net.Socket) => {
@@ -34,8 +43,25 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     if (mode === 'hung') return void client.pause();
     const upstream = net.connect(target.port, target.host);
     track(upstream);
+    let muted = false;
+    let held: Buffer[] = [];
+    client.on('data', (chunk: Buffer) => {
+      if (muted || !(muteTrigger?.(chunk) ?? false)) return;
+      muted = true;
+      if (muteHoldMs === undefined) return;
+      setTimeout(() => {
+        muted = false;
+        for (const reply of held) client.write(reply);
+        held = [];
+      }, muteHoldMs);
+    });
     client.pipe(upstream);
-    upstream.pipe(client);
+    // Forwarded by hand rather than piped, so a muted connection can drop or hold the replies.
+    // Pausing the socket (hung) stops this as it stops a pipe.
+    upstream.on('data', (chunk: Buffer) => {
+      if (!muted) client.write(chunk);
+      else if (muteHoldMs !== undefined) held.push(chunk);
+    });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -58,6 +84,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         dropAll();
       }
       mode = next;
+    },
+    muteRepliesAfter(trigger, holdMs) {
+      muteTrigger = trigger;
+      muteHoldMs = holdMs;
     },
     async close() {
       dropAll();

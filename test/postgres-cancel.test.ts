@@ -1,0 +1,152 @@
+import pg from 'pg';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import type { LogFields } from 'keyward';
+import { PostgresKeyStore } from 'keyward/postgres';
+import { sampleRow } from 'keyward/store-conformance';
+import { rejection } from './helpers/errors.js';
+import { describePostgres } from './support/postgres.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
+
+const TIMEOUT_MS = 300;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A statement the store gave up on must not keep running on the server: closing the
+// connection alone leaves a backend that waits on a lock (it does not read its socket) to run
+// the statement once the lock goes, and leaves one such backend per request.
+describePostgres('PostgresKeyStore statements that run out of time', (db) => {
+  let applicationName: string;
+  let store: PostgresKeyStore;
+  let holder: pg.PoolClient;
+  let row: ReturnType<typeof sampleRow>;
+
+  beforeEach(async () => {
+    applicationName = `kw_cancel_${db.schema}_${Math.random().toString(36).slice(2, 8)}`;
+    const pool = db.pool({ application_name: applicationName, max: 5 });
+    store = new PostgresKeyStore({ pool, table: db.table('cancel'), statementTimeoutMs: TIMEOUT_MS });
+    await store.migrate();
+    row = sampleRow();
+    await store.insert(row);
+    holder = await db.admin.connect();
+    await holder.query('BEGIN');
+  });
+  afterEach(async () => {
+    await holder.query('ROLLBACK');
+    holder.release();
+  });
+
+  const noneWaiting = () =>
+    vi.waitFor(async () => expect((await db.backends(applicationName)).waitingOnLock).toBe(0), { timeout: 2_000 });
+
+  it('cancels lookups blocked by a table lock: each answers 503 and no backend of the store is left waiting', async () => {
+    await holder.query(`LOCK TABLE ${store.table} IN ACCESS EXCLUSIVE MODE`);
+    for (let round = 0; round < 2; round++) {
+      const errors = await Promise.all(Array.from({ length: 8 }, () => rejection(store.findByLookupId(row.lookup_id))));
+      for (const error of errors) expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+      await noneWaiting();
+      for (const error of errors) {
+        expect(error.message).toMatch(/^keyward postgres store: findByLookupId failed \(Error: Query read timeout: no answer within 300 ms; cancel requested\)$/);
+      }
+    }
+  });
+
+  it('cancels an insert blocked by a table lock: 503 naming the cancel (57014), and the row never lands once the lock goes', async () => {
+    await holder.query(`LOCK TABLE ${store.table} IN SHARE MODE`);
+    const fresh = sampleRow();
+    const error = await rejection(store.insert(fresh));
+    expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+    // The store waited for the server to confirm the cancel: nothing of it is left waiting.
+    const waiting = (await db.backends(applicationName)).waitingOnLock;
+
+    await holder.query('COMMIT');
+    await holder.query('BEGIN');
+    await sleep(200);
+    expect(await store.findById(fresh.id)).toBeNull();
+    expect(waiting).toBe(0);
+    expect(error.message).toMatch(/^keyward postgres store: insert failed \(error 57014: canceling statement due to user request\)$/);
+    await store.insert(fresh);
+    expect((await store.findById(fresh.id))?.lookup_id).toBe(fresh.lookup_id);
+  });
+
+  it('cancels a usage flush blocked by a row lock: 503, and last_used_at is never written once the lock goes', async () => {
+    await holder.query(`SELECT 1 FROM ${store.table} WHERE id = $1 FOR UPDATE`, [row.id]);
+    const usedAt = new Date('2026-03-01T10:00:00.000Z');
+    const error = await rejection(store.recordUsage([{ id: row.id, lookup_id: row.lookup_id, used_at: usedAt }]));
+    const waiting = (await db.backends(applicationName)).waitingOnLock;
+
+    await holder.query('COMMIT');
+    await holder.query('BEGIN');
+    await sleep(200);
+    expect((await store.findById(row.id))?.last_used_at).toBeNull();
+    expect(waiting).toBe(0);
+    expect(error.message).toMatch(/^keyward postgres store: recordUsage failed \(error 57014: canceling statement due to user request\)$/);
+  });
+});
+
+describePostgres('PostgresKeyStore when a statement cannot be cancelled', (db) => {
+  it('logs keyward.postgres_cancel_failed at warn, without the backend secret, and still answers 503 within its bounds', async () => {
+    const table = db.table('uncancelled');
+    const direct = new PostgresKeyStore({ pool: db.pool(), table });
+    await direct.migrate();
+
+    const server = new URL(db.url);
+    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    server.hostname = '127.0.0.1';
+    server.port = String(proxy.port);
+    try {
+      const pool = db.pool({ connectionString: server.href, max: 1 });
+      const secrets: string[] = [];
+      pool.on('connect', (client) => secrets.push(String((client as unknown as { secretKey: number }).secretKey)));
+      const warnings: LogFields[] = [];
+      const store = new PostgresKeyStore({ pool, table, statementTimeoutMs: TIMEOUT_MS, logger: { warn: (fields) => warnings.push(fields) } });
+      expect(await store.findById('key_none')).toBeNull();
+
+      // The proxy stops answering: the statement runs out of time, and so does the cancel
+      // request, which also goes through the proxy.
+      proxy.set('hung');
+      const started = Date.now();
+      const error = await rejection(store.findById('key_none'));
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 200);
+      expect(error.message).toMatch(/Query read timeout/);
+      await vi.waitFor(() => expect(warnings).toHaveLength(1));
+      expect(warnings[0]).toEqual({
+        event: 'keyward.postgres_cancel_failed',
+        operation: 'findById',
+        error: `Error: the cancel request got no answer within ${TIMEOUT_MS} ms`,
+      });
+      expect(secrets).toHaveLength(1);
+      expect(JSON.stringify(warnings)).not.toContain(secrets[0]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+// A write whose answer comes after statementTimeoutMs, but before the server could act on the
+// cancel (the statement had already finished): the store waits for that answer and reports the
+// write as done, rather than as failed while it landed.
+describePostgres('PostgresKeyStore writes whose answer comes late', (db) => {
+  it('resolves a modify whose COMMIT answer arrives after the timeout but within the wait that follows the cancel', async () => {
+    const table = db.table('late');
+    const direct = new PostgresKeyStore({ pool: db.pool(), table });
+    await direct.migrate();
+    const row = sampleRow();
+    await direct.insert(row);
+
+    const server = new URL(db.url);
+    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    server.hostname = '127.0.0.1';
+    server.port = String(proxy.port);
+    try {
+      const store = new PostgresKeyStore({ pool: db.pool({ connectionString: server.href }), table, statementTimeoutMs: TIMEOUT_MS });
+      proxy.muteRepliesAfter((chunk) => chunk[0] === 0x51 && chunk.includes('COMMIT\u0000'), TIMEOUT_MS + 150);
+
+      const started = Date.now();
+      const written = await store.modify(row.id, () => ({ status: 'suspended' }));
+      expect(Date.now() - started).toBeGreaterThan(TIMEOUT_MS);
+      expect(written?.status).toBe('suspended');
+      expect((await direct.findById(row.id))?.status).toBe('suspended');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
