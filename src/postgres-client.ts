@@ -13,7 +13,7 @@ export interface PgQueryResult {
 
 /** The part of a checked-out `pg.PoolClient` the store uses. */
 export interface PgClientLike {
-  query(config: { text: string; values?: unknown[]; query_timeout?: number }): Promise<PgQueryResult>;
+  query(config: { text: string; values?: unknown[] }): Promise<PgQueryResult>;
   /** Returns the client; passing an error or `true` closes it instead of keeping it idle. */
   release(destroy?: Error | boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
