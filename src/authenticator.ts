@@ -11,7 +11,7 @@ import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
-import { requirementProblem } from './route-options.js';
+import { readRequirement } from './route-options.js';
 import { checkRow, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
@@ -283,13 +283,14 @@ class Pipeline {
    */
   run(request: CredentialRequest, requirement: RouteRequirement): Pending<AuthResult> {
     try {
-      if (!this.checkedRequirements.has(requirement)) {
-        const problem = requirementProblem(requirement);
+      let read = this.requirements.get(requirement);
+      if (read === undefined) {
+        const checked = readRequirement(requirement);
         // A requirement keyward cannot read must not turn into none: 500, never a pass.
-        if (problem !== undefined) return this.internal(new TypeError(problem));
-        this.checkedRequirements.add(requirement);
+        if (typeof checked === 'string') return this.internal(new TypeError(checked));
+        this.requirements.set(requirement, (read = checked));
       }
-      const decided = this.readAndFind(request, requirement);
+      const decided = this.readAndFind(request, read);
       return isThenable(decided) ? this.tracked(decided.catch((error: unknown) => this.internal(error))) : decided;
     } catch (error) {
       return this.internal(error);
@@ -297,10 +298,11 @@ class Pipeline {
   }
 
   /**
-   * Requirements already found readable: an adapter passes the same object on every request,
-   * so each is checked once.
+   * Each requirement object as it was read and checked on its first use, frozen: an adapter
+   * passes the same object on every request, so it is read once, and nothing done to it
+   * later (a field changed or misspelt, a getter that changes its answer) can reach a decision.
    */
-  private readonly checkedRequirements = new WeakSet<object>();
+  private readonly requirements = new WeakMap<object, RouteRequirement>();
 
   /** Decisions still waiting (for a store query or an Argon2 run), for close(). */
   private readonly underWay = new Set<Promise<AuthResult>>();

@@ -1,6 +1,6 @@
 import type { ApiKeyAuth, RouteRequirement } from './authenticator.js';
 import { invalidOption } from './errors.js';
-import { assertKnownOptions, assertOptionsObject, unknownOptionMessage } from './options.js';
+import { assertKnownOptions, assertOptionsObject, closestName, quotedName } from './options.js';
 
 /** Options every adapter takes for one route or one mount point. */
 export interface RouteOptions extends RouteRequirement {
@@ -46,26 +46,38 @@ export function resolveRouteOptions(
 }
 
 /**
- * What is wrong with a requirement handed to `decide()` or `authenticate()`, or undefined when
- * nothing is: it must be an object whose only field is an optional non-empty `keyType`. The
- * adapters check theirs at setup; a direct caller's mistake (`'sms_api'`, `{ keytype }`) must
- * not drop the route's key-type check.
+ * A requirement handed to `decide()` or `authenticate()`, read once: a frozen copy of it, or
+ * what is wrong with it. It must be a plain object whose only own property is an optional
+ * non-empty `keyType` (no other field, inherited, hidden or symbol-named, and no class
+ * instance), because a direct caller's mistake (`'sms_api'`, `{ keytype }`, a field on a
+ * prototype) must not drop the route's key-type check. The adapters check theirs at setup.
  *
  * @param requirement - as the caller gave it.
  */
-export function requirementProblem(requirement: unknown): string | undefined {
+export function readRequirement(requirement: unknown): RouteRequirement | string {
   if (typeof requirement !== 'object' || requirement === null || Array.isArray(requirement)) {
     return 'the route requirement must be an object such as { keyType: "sms_api" }';
   }
   try {
-    const unknown = unknownOptionMessage(requirement, ['keyType'], 'the route requirement');
-    if (unknown !== undefined) return unknown;
+    const prototype: unknown = Object.getPrototypeOf(requirement);
+    if (prototype !== Object.prototype && prototype !== null) {
+      return 'the route requirement must be a plain object such as { keyType: "sms_api" }';
+    }
+    const other = Reflect.ownKeys(requirement).find((name) => name !== 'keyType');
+    if (other !== undefined) {
+      const name = typeof other === 'string' ? other : String(other);
+      const hint = closestName(name, ['keyType']);
+      return `the route requirement: unknown field ${quotedName(name)}.${hint ? ` Did you mean "${hint}"?` : ''}`;
+    }
     const { keyType } = requirement as RouteRequirement;
-    if (keyType !== undefined && (typeof keyType !== 'string' || keyType.length === 0)) {
+    if (keyType === undefined) return NO_KEY_TYPE;
+    if (typeof keyType !== 'string' || keyType.length === 0) {
       return 'the route requirement\'s "keyType" must be a non-empty string';
     }
+    return Object.freeze({ keyType });
   } catch {
     return 'the route requirement could not be read';
   }
-  return undefined;
 }
+
+const NO_KEY_TYPE: RouteRequirement = Object.freeze({});

@@ -55,6 +55,11 @@ describe('decide()', () => {
     ['an empty key type', { keyType: '' }],
     ['a key type that is not a string', { keyType: 7 }],
     ['null', null],
+    ['an object whose misspelt field is inherited', Object.create({ keytype: 'reporting' })],
+    ['a class instance with a misspelt getter', new (class { get keytype() { return 'reporting'; } })()],
+    ['an object with a hidden misspelt field', Object.defineProperty({}, 'keytype', { value: 'reporting', enumerable: false })],
+    ['an object with a symbol-named field', { [Symbol('keyType')]: 'reporting' }],
+    ['a Proxy whose traps throw', new Proxy({}, { ownKeys: () => { throw new Error('trap'); } })],
   ])('answers 500, never a pass, when the route requirement is %s, and logs why', async (_name, requirement) => {
     const errors: string[] = [];
     const strict = createApiKeyAuth({ store, environments: ['sandbox'], logger: { error: (_fields, message) => void errors.push(message) } });
@@ -76,6 +81,22 @@ describe('decide()', () => {
     ['the key type the key has', { keyType: 'sms_api' }],
   ])('passes a valid key when the route requirement is %s', async (_name, requirement) => {
     expect((await auth.authenticate(request(key), requirement as never)).ok).toBe(true);
+  });
+
+  it('reads a requirement object once: changing it afterwards changes no decision', async () => {
+    let reads = 0;
+    const requirement: { keyType?: string; keytype?: string } = { keyType: 'reporting' };
+    const wrongType = async () => ((await auth.authenticate(request(key), requirement as never)) as AuthResult & { ok: false }).response?.status;
+    expect(await wrongType()).toBe(403);
+    delete requirement.keyType;
+    requirement.keytype = 'reporting';
+    expect(await wrongType()).toBe(403);
+
+    const flipping = Object.defineProperty({}, 'keyType', { enumerable: true, get: () => (reads++ === 0 ? 'reporting' : undefined) });
+    for (let i = 0; i < 3; i++) {
+      expect(((await auth.authenticate(request(key), flipping)) as AuthResult & { ok: false }).response.status).toBe(403);
+    }
+    expect(reads).toBe(1);
   });
 
   it('gives the same result as authenticate(), which always gives a promise', async () => {
