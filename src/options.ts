@@ -48,15 +48,15 @@ export function closestName(name: string, known: readonly string[]): string | un
  * cut right after the key's prefix, so no message carries a lookup id or any of a secret.
  */
 export function quotedName(name: string): string {
-  const keyAt = name.search(KEY_PREFIX);
-  const shown = keyAt === -1 ? MAX_SHOWN_NAME : Math.min(MAX_SHOWN_NAME, keyAt + KEY_PREFIX_LENGTH);
+  const prefix = KEY_PREFIX.exec(name);
+  const shown = prefix === null ? MAX_SHOWN_NAME : Math.min(MAX_SHOWN_NAME, prefix.index + prefix[0].length);
   const quoted = JSON.stringify(name.slice(0, shown)).replace(/[^\x20-\x7e]/g, unicodeEscape);
   return name.length > shown ? `${quoted.slice(0, -1)}…"` : quoted;
 }
 
-// `sk_live_` or `sk_test_`, wherever it stands in a name.
-const KEY_PREFIX = /sk_(?:live|test)_/;
-const KEY_PREFIX_LENGTH = 'sk_live_'.length;
+// `sk_live_` or `sk_test_` wherever it stands in a name, in any letter case and with its
+// underscores percent-encoded too. A key's body alone, without its prefix, is not recognised.
+const KEY_PREFIX = /sk(?:_|%5f)(?:live|test)(?:_|%5f)/i;
 
 /** Longest part of an unknown option name a message repeats. */
 const MAX_SHOWN_NAME = 40;
