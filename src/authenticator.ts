@@ -11,7 +11,7 @@ import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
-import { readRequirement } from './route-options.js';
+import { NO_REQUIREMENT, readRequirement } from './route-options.js';
 import { checkRow, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
@@ -589,9 +589,6 @@ class Pipeline {
   }
 
 }
-
-/** The requirement of a route that asks for a live key only. */
-const NO_REQUIREMENT: RouteRequirement = Object.freeze({});
 
 /** What the store lookup gave instead of a row: the error, and whether it was the timeout. */
 class StoreFailure {

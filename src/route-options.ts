@@ -38,11 +38,9 @@ export function resolveRouteOptions(
   assertOptionsObject(options, factory);
   assertKnownOptions(options, ['keyType', 'forwardErrors'], factory);
   const { keyType, forwardErrors = false } = options;
-  if (keyType !== undefined && (typeof keyType !== 'string' || keyType.length === 0)) {
-    invalidOption(`${factory}: "keyType" must be a non-empty string.`);
-  }
+  if (!isKeyTypeOption(keyType)) invalidOption(`${factory}: "keyType" must be a non-empty string.`);
   if (typeof forwardErrors !== 'boolean') invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
-  return { requirement: keyType === undefined ? {} : { keyType }, forwardErrors };
+  return { requirement: keyType === undefined ? NO_REQUIREMENT : { keyType }, forwardErrors };
 }
 
 /**
@@ -70,14 +68,17 @@ export function readRequirement(requirement: unknown): RouteRequirement | string
       return `the route requirement: unknown field ${quotedName(name)}.${hint ? ` Did you mean "${hint}"?` : ''}`;
     }
     const { keyType } = requirement as RouteRequirement;
-    if (keyType === undefined) return NO_KEY_TYPE;
-    if (typeof keyType !== 'string' || keyType.length === 0) {
-      return 'the route requirement\'s "keyType" must be a non-empty string';
-    }
-    return Object.freeze({ keyType });
+    if (!isKeyTypeOption(keyType)) return 'the route requirement\'s "keyType" must be a non-empty string';
+    return keyType === undefined ? NO_REQUIREMENT : Object.freeze({ keyType });
   } catch {
     return 'the route requirement could not be read';
   }
 }
 
-const NO_KEY_TYPE: RouteRequirement = Object.freeze({});
+/** The requirement of a route that asks for a live key only. */
+export const NO_REQUIREMENT: RouteRequirement = Object.freeze({});
+
+/** A route's `keyType`: left out, or a non-empty string. */
+function isKeyTypeOption(value: unknown): value is string | undefined {
+  return value === undefined || (typeof value === 'string' && value.length > 0);
+}

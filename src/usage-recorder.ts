@@ -32,7 +32,7 @@ export class UsageRecorder {
     const waiting = this.#pending.get(keyId);
     // The common case, a key used again within the interval, changes the waiting use in place.
     if (waiting !== undefined && waiting.lookup_id === lookupId) waiting.used_at = usedAt;
-    else this.#pending.set(this.#slotOf(keyId, lookupId), { id: keyId, lookup_id: lookupId, used_at: usedAt });
+    else this.#pending.set(this.#slotOf(keyId, lookupId, waiting), { id: keyId, lookup_id: lookupId, used_at: usedAt });
   }
 
   /**
@@ -42,8 +42,7 @@ export class UsageRecorder {
    * Both are sent, and the store records the one whose lookup id the row has, so the late old
    * use cannot hide the new key's.
    */
-  #slotOf(keyId: string, lookupId: string): string {
-    const waiting = this.#pending.get(keyId);
+  #slotOf(keyId: string, lookupId: string, waiting = this.#pending.get(keyId)): string {
     return waiting === undefined || waiting.lookup_id === lookupId ? keyId : `${keyId}\0${lookupId}`;
   }
 
