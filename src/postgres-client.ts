@@ -120,8 +120,11 @@ export class BoundedClient {
       // Closed on release whatever comes next: a cancel still on its way could otherwise
       // reach the next statement run on this connection, the app's own included.
       this.#broken ??= new Error(`Query read timeout: no answer within ${timeoutMs} ms; cancel requested`);
-      this.#cancel();
+      const cancelled = this.#cancel();
       if (waitForOutcome) answer = await settledWithin(pending, timeoutMs);
+      // A read does not wait for its answer, but the connection stays open until the cancel is
+      // delivered: a pooler (PgBouncer) forwards a cancel only for a client still connected.
+      else await cancelled;
       if (answer === undefined) {
         const unknown = waitForOutcome
           ? new Error(`Query read timeout: no answer within ${timeoutMs} ms, nor within ${timeoutMs} ms of the cancel request; whether the statement took effect is unknown`)
@@ -133,19 +136,26 @@ export class BoundedClient {
     if (answer.ok) return answer.value.rows;
 
     const failure = answer.error instanceof Error ? answer.error : new Error(String(answer.error));
+    if (isPgReadTimeout(failure)) {
+      // pg's own `query_timeout` (set on the app's pool, below statementTimeoutMs) gave up
+      // first and threw the answer away: the statement still runs on the server.
+      this.#broken ??= failure;
+      await this.#cancel();
+    }
     if (!answeredInStep(failure)) this.#broken ??= failure;
     this.#queryErrors.add(failure);
     throw failure;
   }
 
   /**
-   * Sends the cancel without waiting for it. The backend key is read now, while the
-   * connection is open: its process id cannot have been reused by another session yet.
+   * Sends the cancel; resolves once it is delivered or has failed (and was logged), never
+   * rejects. The backend key is read now, while the connection is open: its process id cannot
+   * have been reused by another session yet.
    */
-  #cancel(): void {
+  #cancel(): Promise<void> {
     const { processID, secretKey, host, port } = this.#client;
     const { timeoutMs, operation, log } = this.#options;
-    requestCancel({ processID, secretKey, host, port }, timeoutMs).catch((error: unknown) => {
+    return requestCancel({ processID, secretKey, host, port }, timeoutMs).catch((error: unknown) => {
       log.warn(
         { event: 'keyward.postgres_cancel_failed', operation, error: describeError(error) },
         'keyward: a PostgreSQL statement ran out of time and could not be cancelled; it may keep running on the server until it ends',
@@ -207,6 +217,11 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<Settle
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** pg's own `query_timeout` error: no SQLSTATE, this message. */
+function isPgReadTimeout(error: Error): boolean {
+  return error.message === 'Query read timeout' && (error as { code?: unknown }).code === undefined;
 }
 
 const TRANSACTION_LEFT_OPEN = new Error('keyward: a transaction was left open; the connection is closed');

@@ -34,11 +34,12 @@ export interface PostgresKeyStoreOptions {
    * Longest wait for one statement's answer, in milliseconds. Past it the statement is
    * cancelled on the server (PostgreSQL's CancelRequest, sent on a connection of its own), its
    * connection is closed and the call rejects with `ERR_STORE_UNAVAILABLE` (the request gets
-   * 503). A read gives up at once; a write (`insert`, `recordUsage`, each statement of
-   * `modify` and `migrate`) waits up to the same time again for the server's answer to the
-   * cancel, so it resolves if the statement finished after all and otherwise rejects knowing it
-   * was stopped; only a server that cannot be reached leaves its outcome unknown. Inside
-   * `modify` it is also the server-side `statement_timeout` and `lock_timeout`.
+   * 503). A read gives up once the cancel is sent; a write (`insert`, `recordUsage`, each
+   * statement of `modify` and `migrate`) waits up to the same time again for the server's
+   * answer to the cancel, so it resolves if the statement finished after all and otherwise
+   * rejects knowing it was stopped; only a server that cannot be reached leaves its outcome
+   * unknown. Every write runs in a transaction where it is also the server-side
+   * `statement_timeout` and `lock_timeout`, so a write the cancel cannot reach still ends there.
    * @default 2000
    */
   statementTimeoutMs?: number;
@@ -174,7 +175,14 @@ export class PostgresKeyStore implements KeyStore {
    */
   async insert(row: ApiKeyRow): Promise<void> {
     const values = ROW_COLUMNS.map((column) => row[column]);
-    await this.#run('insert', true, async (client) => client.query(this.#sql.insert, values));
+    // In a transaction, so bounded on the server too (statement_timeout, lock_timeout): an
+    // INSERT waiting on the one-live-key index behind another session's uncommitted insert
+    // must end there, not commit after `issue` has reported it failed. A cancel alone cannot
+    // promise that (a client without a backend key, a pooler that drops it).
+    await this.#transaction('insert', async (client) => {
+      await client.query(this.#sql.insert, values);
+      return true;
+    });
   }
 
   /**
@@ -214,25 +222,28 @@ export class PostgresKeyStore implements KeyStore {
     const ids = usage.map((entry) => entry.id);
     const lookupIds = usage.map((entry) => entry.lookup_id);
     const times = usage.map((entry) => isoTime(entry.used_at));
-    await this.#run('recordUsage', true, async (client) => client.query(this.#sql.usage, [ids, lookupIds, times]));
+    // In a transaction, bounded on the server like insert: an UPDATE waiting on a row lock
+    // must end there, not land after its flush was reported failed.
+    await this.#transaction('recordUsage', async (client) => {
+      await client.query(this.#sql.usage, [ids, lookupIds, times]);
+      return true;
+    });
   }
 
   async #one(operation: string, text: string, values: unknown[]): Promise<ApiKeyRow | null> {
-    return this.#run(operation, false, async (client) => {
+    return this.#read(operation, async (client) => {
       const [row] = await client.query(text, values);
       return row === undefined ? null : toRow(row);
     });
   }
 
   /**
-   * One statement on a checked-out client, with pg's errors mapped to keyward's. A write that
-   * runs out of time is cancelled and its answer awaited (see BoundedClient), so that it
-   * either resolves (it finished after all) or rejects having been stopped; it cannot commit
-   * after the store reported it failed, unless the server could not be reached at all. A read
-   * is cancelled too, but gives up at once: it changes nothing, and the request is waiting.
+   * One read on a checked-out client, with pg's errors mapped to keyward's. Every write goes
+   * through {@link #transaction} instead, bounded on the server. A read that runs out of time
+   * is cancelled (see BoundedClient); it changes nothing, so its answer is not waited for.
    */
-  async #run<T>(operation: string, writes: boolean, work: (client: BoundedClient) => Promise<T>): Promise<T> {
-    const client = await this.#connect(operation, writes);
+  async #read<T>(operation: string, work: (client: BoundedClient) => Promise<T>): Promise<T> {
+    const client = await this.#connect(operation, false);
     try {
       return await work(client);
     } catch (error) {

@@ -49,12 +49,12 @@ describePostgres('PostgresKeyStore statements that run out of time', (db) => {
     }
   });
 
-  it('cancels an insert blocked by a table lock: 503 naming the cancel (57014), and the row never lands once the lock goes', async () => {
+  it('ends an insert blocked by a table lock on the server: 503 naming 57014, and the row never lands once the lock goes', async () => {
     await holder.query(`LOCK TABLE ${store.table} IN SHARE MODE`);
     const fresh = sampleRow();
     const error = await rejection(store.insert(fresh));
     expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
-    // The store waited for the server to confirm the cancel: nothing of it is left waiting.
+    // Ended on the server (its statement_timeout, or the cancel): nothing of it is left waiting.
     const waiting = (await db.backends(applicationName)).waitingOnLock;
 
     await holder.query('COMMIT');
@@ -62,12 +62,12 @@ describePostgres('PostgresKeyStore statements that run out of time', (db) => {
     await sleep(200);
     expect(await store.findById(fresh.id)).toBeNull();
     expect(waiting).toBe(0);
-    expect(error.message).toMatch(/^keyward postgres store: insert failed \(error 57014: canceling statement due to user request\)$/);
+    expect(error.message).toMatch(/^keyward postgres store: insert failed \(error (?:57014|55P03): canceling statement due to (?:statement timeout|lock timeout|user request)\)$/);
     await store.insert(fresh);
     expect((await store.findById(fresh.id))?.lookup_id).toBe(fresh.lookup_id);
   });
 
-  it('cancels a usage flush blocked by a row lock: 503, and last_used_at is never written once the lock goes', async () => {
+  it('ends a usage flush blocked by a row lock on the server: 503, and last_used_at is never written once the lock goes', async () => {
     await holder.query(`SELECT 1 FROM ${store.table} WHERE id = $1 FOR UPDATE`, [row.id]);
     const usedAt = new Date('2026-03-01T10:00:00.000Z');
     const error = await rejection(store.recordUsage([{ id: row.id, lookup_id: row.lookup_id, used_at: usedAt }]));
@@ -78,7 +78,50 @@ describePostgres('PostgresKeyStore statements that run out of time', (db) => {
     await sleep(200);
     expect((await store.findById(row.id))?.last_used_at).toBeNull();
     expect(waiting).toBe(0);
-    expect(error.message).toMatch(/^keyward postgres store: recordUsage failed \(error 57014: canceling statement due to user request\)$/);
+    expect(error.message).toMatch(/^keyward postgres store: recordUsage failed \(error (?:57014|55P03): canceling statement due to (?:statement timeout|lock timeout|user request)\)$/);
+  });
+});
+
+describePostgres('PostgresKeyStore writes that no cancel can reach', (db) => {
+  it("ends an insert waiting behind another session's uncommitted live key on the server: it never lands after issue failed", async () => {
+    const applicationName = `kw_nocancel_${db.schema}`;
+    const pool = db.pool({ application_name: applicationName, max: 2 });
+    // Clients without a backend key, as pg-native's are: the store cannot cancel.
+    pool.on('connect', (client) => Object.defineProperty(client, 'processID', { value: null }));
+    const store = new PostgresKeyStore({ pool, table: db.table('nocancel'), statementTimeoutMs: TIMEOUT_MS });
+    await store.migrate();
+    const first = sampleRow();
+    const second = sampleRow({ account_id: first.account_id, environment: first.environment });
+    const other = await db.admin.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO ${store.table} (id, account_id, key_type, status, environment, lookup_id, key_hash, masked_key) VALUES ($1, $2, 'sms_api', 'allowed', $3, $4, 'x', 'm')`, [first.id, first.account_id, first.environment, first.lookup_id]);
+      const error = await rejection(store.insert(second));
+      expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+      expect((await db.backends(applicationName)).waitingOnLock).toBe(0);
+      await other.query('ROLLBACK');
+      await sleep(200);
+      expect(await store.findById(second.id)).toBeNull();
+    } finally {
+      other.release();
+    }
+  });
+
+  it("cancels a read that pg's own query_timeout (set on the app's pool, below statementTimeoutMs) gave up on", async () => {
+    const applicationName = `kw_pgtimeout_${db.schema}`;
+    const pool = db.pool({ application_name: applicationName, max: 2, query_timeout: 100 });
+    const store = new PostgresKeyStore({ pool, table: db.table('pgtimeout'), statementTimeoutMs: 2_000 });
+    await store.migrate();
+    const holder = await db.admin.connect();
+    try {
+      await holder.query(`BEGIN; LOCK TABLE ${store.table} IN ACCESS EXCLUSIVE MODE`);
+      const error = await rejection(store.findById('key_none'));
+      expect(error.message).toMatch(/Query read timeout/);
+      await vi.waitFor(async () => expect((await db.backends(applicationName)).waitingOnLock).toBe(0), { timeout: 2_000 });
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
   });
 });
 
@@ -105,7 +148,9 @@ describePostgres('PostgresKeyStore when a statement cannot be cancelled', (db) =
       proxy.set('hung');
       const started = Date.now();
       const error = await rejection(store.findById('key_none'));
-      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 200);
+      // The read waits for its cancel request to be delivered (or to run out), so that a pooler
+      // still has the client connected when the cancel arrives.
+      expect(Date.now() - started).toBeLessThan(2 * TIMEOUT_MS + 200);
       expect(error.message).toMatch(/Query read timeout/);
       await vi.waitFor(() => expect(warnings).toHaveLength(1));
       expect(warnings[0]).toEqual({

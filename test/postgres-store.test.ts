@@ -289,7 +289,7 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     expect(await store.findById(row.id)).toEqual(row);
   });
 
-  it('sends one statement per lookup, four per modify, and one for a whole usage batch', async () => {
+  it('sends one statement per lookup, four per modify, and one transaction of three for a whole usage batch', async () => {
     const store = await migrated();
     const rows = Array.from({ length: 40 }, () => sampleRow());
     for (const row of rows) await store.insert(row);
@@ -305,7 +305,8 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     queries.mockClear();
     const usedAt = new Date('2026-03-01T10:00:00.000Z');
     await store.recordUsage(rows.map((row) => ({ id: row.id, lookup_id: row.lookup_id, used_at: usedAt })));
-    expect(queries).toHaveBeenCalledTimes(1);
+    // BEGIN with its server-side bounds, the one UPDATE, COMMIT.
+    expect(queries).toHaveBeenCalledTimes(3);
     const { rows: used } = await pool.query(`SELECT count(*)::int AS n FROM ${store.table} WHERE last_used_at = $1`, [usedAt]);
     expect(used[0].n).toBe(40);
   });
