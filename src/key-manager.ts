@@ -315,8 +315,10 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       const keyHash = await hashSecret(generated.secret, argon2, pepper);
       const written = { lookup_id: generated.lookupId, key_hash: keyHash };
       let after: ApiKeyRow | null;
+      let changeRan = false;
       try {
         after = await store.modify(keyId, (current) => {
+          changeRan = true;
           if (current.lookup_id !== before.lookup_id) throw conflict();
           return {
             ...written,
@@ -331,7 +333,9 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
           };
         });
       } catch (error) {
-        if (!isUnavailable(error)) throw error;
+        // A store that failed before it handed over the row (a row lock held elsewhere ran
+        // out its wait) wrote nothing: the old key still works.
+        if (!isUnavailable(error) || !changeRan) throw error;
         // The store gave up, but its COMMIT may have landed (its answer lost or late): the old
         // key would then be dead, and the new one must not be thrown away. Read through modify,
         // which locks the row: a plain read could still see the old row while this call's

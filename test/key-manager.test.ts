@@ -438,10 +438,13 @@ describe('createKeyManager: a write the store could not confirm', () => {
     const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     lossy.writes = ['lost'];
 
+    const modify = vi.spyOn(lossy, 'modify');
     const error = await rejection(manager.regenerate(issued.card.keyId));
 
     expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'keyward test store: no answer']);
     expect(await call(issued.key)).toEqual({ status: 200 });
+    // The store failed before it handed the row to the change: nothing to read again.
+    expect(modify).toHaveBeenCalledTimes(1);
   });
 
   it('regenerate says the outcome is unknown when the row cannot be read again, and regenerating again is safe', async () => {
