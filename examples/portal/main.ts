@@ -8,9 +8,14 @@
 import { startPortal } from './portal.js';
 
 const port = portFrom('PORT', process.env.PORT, 3001);
-const gatewayPort = portFrom('GATEWAY_PORT', process.env.GATEWAY_PORT, port === 0 ? 0 : port + 1);
+const gatewayPort = portFrom('GATEWAY_PORT', process.env.GATEWAY_PORT, port === 0 || port === 65_535 ? 0 : port + 1);
 
-const portal = await startPortal({ port, gatewayPort });
+const portal = await startPortal({ port, gatewayPort }).catch((error: unknown) => {
+  // A port in use is the usual cause: one line, not a stack trace.
+  const { code, message } = error as { code?: string; message?: string };
+  console.error(`keyward portal could not start: ${code === 'EADDRINUSE' ? `${message} (set PORT or GATEWAY_PORT)` : String(message ?? error)}`);
+  process.exit(2);
+});
 console.log(`keyward portal (demo account, no login): ${portal.portalUrl}`);
 console.log(`keyward demo gateway:                    ${portal.gatewayUrl}  (POST /v1/sms, GET /v1/whoami)`);
 
