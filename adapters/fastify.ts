@@ -128,10 +128,12 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
   // Callback style rather than async: a decision made without waiting goes on in the same
   // turn, and a refusal is answered by sending the reply and never calling done(), which
   // ends the hook chain, so neither the body parser nor the handler runs.
-  return function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply, ...rest: unknown[]) {
+  // Named parameters rather than a rest array: this runs on every request.
+  return function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
     // `preParsing` passes the payload stream before done; `done()` without a new payload keeps it.
-    const done = rest[rest.length - 1] as (error?: Error) => void;
-    if (rest.length === 2 && !isStream(rest[0])) {
+    const hasPayload = typeof doneAfterPayload === 'function';
+    const done = (hasPayload ? doneAfterPayload : doneOrPayload) as (error?: Error) => void;
+    if (hasPayload && !isStream(doneOrPayload)) {
       // preSerialization or onSend: the route's handler has already run, unauthenticated.
       return done(misplaced(factory));
     }
