@@ -56,7 +56,8 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
   const copies = new Map<string, Uint8Array>();
   for (const [id, secret] of Object.entries(secrets)) {
     if (!PEPPER_ID_SHAPE.test(id)) {
-      invalidOption(`${factory}: pepper id "${id.slice(0, 20)}" must be 1 to 8 letters, digits, "_" or "-".`);
+      // The id is not repeated: one that breaks the rule may be the secret pasted as an id.
+      invalidOption(`${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`);
     }
     if (!(secret instanceof Uint8Array) || secret.length < MIN_PEPPER_BYTES || secret.length > MAX_PEPPER_BYTES) {
       invalidOption(

@@ -80,7 +80,8 @@ export function createSecretBox(keys: SealingKeys): SecretBox {
   const material = new Map<string, KeyObject>();
   for (const [id, bytes] of Object.entries(keys.keys)) {
     if (!KEY_ID_PATTERN.test(id)) {
-      invalidOption(`"${factory}.keys": key id "${id}" must be 1 to 32 characters of A-Z, a-z, 0-9, "_" or "-".`);
+      // The id is not repeated: one that breaks the rule may be key material pasted as an id.
+      invalidOption(`"${factory}.keys": every key id must be 1 to 32 characters of A-Z, a-z, 0-9, "_" or "-" (the one given is not shown, as it may be a key).`);
     }
     if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_BYTES) {
       invalidOption(`"${factory}.keys.${id}" must be a Buffer or Uint8Array of exactly ${KEY_BYTES} bytes.`);

@@ -65,8 +65,9 @@ describe('pepper options', () => {
       ['a current id missing from secrets', { current: 'p3', secrets: { p1: P1 } }, `${factory}: "pepper.current" must name one of the ids in "pepper.secrets".`],
       ['a secret of 8 bytes', { current: 'p1', secrets: { p1: Buffer.alloc(8) } }, `${factory}: "pepper.secrets.p1" must be a Buffer or Uint8Array of 16 to 1024 bytes.`],
       ['a secret given as a string', { current: 'p1', secrets: { p1: 'x'.repeat(32) } }, `${factory}: "pepper.secrets.p1" must be a Buffer or Uint8Array of 16 to 1024 bytes.`],
-      ['an id with a dot', { current: 'p.1', secrets: { 'p.1': P1 } }, `${factory}: pepper id "p.1" must be 1 to 8 letters, digits, "_" or "-".`],
-      ['an id of nine characters', { current: 'pepper123', secrets: { pepper123: P1 } }, `${factory}: pepper id "pepper123" must be 1 to 8 letters, digits, "_" or "-".`],
+      ['an id with a dot', { current: 'p.1', secrets: { 'p.1': P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
+      ['an id of nine characters', { current: 'pepper123', secrets: { pepper123: P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
+      ['a secret pasted as an id', { current: 'p1', secrets: { p1: P1, [P1.toString('base64')]: P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
       ['a misspelt field', { curent: 'p1', secrets: { p1: P1 } }, 'pepper: unknown option "curent". Did you mean "current"?'],
     ])('refuses %s with ERR_OPTIONS_INVALID', (_name, pepper, message) => {
       expect(() => create(pepper)).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }));
