@@ -31,6 +31,8 @@ export interface SecretBox {
    * Encrypts a secret under the current key.
    *
    * @returns `v1.<keyId>.<iv>.<ciphertext>.<tag>`, each part base64url without padding.
+   * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (400) for anything but well-formed text of at
+   *   most 2048 UTF-8 bytes, which `open` could not give back as it was. The message names no value.
    */
   seal(plaintext: string): string;
   /**
@@ -52,6 +54,10 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** Longest sealed value looked at; a 1 KiB password seals to well under this. */
 const MAX_SEALED_LENGTH = 4096;
+/** Longest text `seal` takes: its sealed form (base64url, with IV, tag and labels) fits the above. */
+const MAX_PLAINTEXT_BYTES = 2048;
+// With the u flag, \p{Cs} matches only a surrogate without its pair.
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * Creates the AES-256-GCM box that seals webhook passwords at rest. Each value gets a fresh
@@ -99,6 +105,11 @@ export function createSecretBox(keys: SealingKeys): SecretBox {
     currentKeyId,
 
     seal(plaintext) {
+      // Only what open() can take back: text (a lone surrogate would come back as U+FFFD) short
+      // enough that its sealed form stays within MAX_SEALED_LENGTH. The message names no value.
+      if (typeof plaintext !== 'string' || LONE_SURROGATE.test(plaintext) || Buffer.byteLength(plaintext, 'utf8') > MAX_PLAINTEXT_BYTES) {
+        throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', `seal takes well-formed text of at most ${MAX_PLAINTEXT_BYTES} bytes.`, { status: 400 });
+      }
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', currentKey, iv, { authTagLength: TAG_BYTES });
       cipher.setAAD(additionalData(currentKeyId));

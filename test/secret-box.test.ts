@@ -17,6 +17,25 @@ describe('createSecretBox', () => {
     expect(box.open(sealed)).toBe('p4ss:w0rd:x');
   });
 
+  it('seals exactly what it can open again: the longest text it takes round-trips', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+    const longest = '\u00e4'.repeat(1024); // 2048 UTF-8 bytes
+    expect(box.open(box.seal(longest))).toBe(longest);
+  });
+
+  it.each<[string, unknown]>([
+    ['text over 2048 UTF-8 bytes', 'p'.repeat(2049)],
+    ['text with a lone surrogate', 'pass\ud800word'],
+    ['a number', 31415926],
+    ['undefined', undefined],
+  ])('refuses to seal %s with ERR_WEBHOOK_INVALID, naming no value', (_name, plaintext) => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+    const error = thrown(() => box.seal(plaintext as string)) as ApiKeyAuthError;
+    expect(error).toBeInstanceOf(ApiKeyAuthError);
+    expect([error.code, error.status]).toEqual(['ERR_WEBHOOK_INVALID', 400]);
+    expect(error.message).not.toMatch(/31415926|pass|pppp/);
+  });
+
   it('round-trips non-ASCII text as UTF-8', () => {
     const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
 
