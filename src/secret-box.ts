@@ -170,7 +170,13 @@ function parseSealed(sealed: unknown): SealedParts {
     ciphertext: Buffer.from(ciphertext!, 'base64url'),
     tag: Buffer.from(tag!, 'base64url'),
   };
-  if (decoded.iv.length !== IV_BYTES || decoded.tag.length !== TAG_BYTES) {
+  // Canonical text only: base64url decoding ignores a last character's spare bits and a
+  // trailing lone character, so an altered string could still open.
+  const canonical =
+    decoded.iv.toString('base64url') === iv &&
+    decoded.ciphertext.toString('base64url') === ciphertext &&
+    decoded.tag.toString('base64url') === tag;
+  if (!canonical || decoded.iv.length !== IV_BYTES || decoded.tag.length !== TAG_BYTES) {
     throw secretError('The stored webhook password is not a sealed value.');
   }
   return decoded;

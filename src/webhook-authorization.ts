@@ -43,8 +43,9 @@ export function basicAuthorizationHeader(username: string | null, password: stri
  * @param row - the key's row, as read from the store.
  * @param box - the box holding the sealing keys (from `createSecretBox`).
  * @returns the header value, or null.
- * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` when the stored password cannot be opened
- *   (sealed under a key id the box does not hold, or altered). No error carries the password.
+ * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` (500) when the stored password cannot be opened
+ *   (sealed under a key id the box does not hold, or altered) or the stored credentials are
+ *   ones `setWebhook` would refuse. No error carries the password.
  * @example
  * ```ts
  * const authorization = webhookAuthorizationFor(row, box);
@@ -55,5 +56,11 @@ export function basicAuthorizationHeader(username: string | null, password: stri
 export function webhookAuthorizationFor(row: ApiKeyRow, box: SecretBox): string | null {
   const sealed = row.webhook_basic_auth_password_sealed;
   if (sealed === null || sealed === undefined) return null;
-  return basicAuthorizationHeader(row.webhook_basic_auth_username, box.open(sealed));
+  try {
+    return basicAuthorizationHeader(row.webhook_basic_auth_username, box.open(sealed));
+  } catch (error) {
+    // Stored credentials setWebhook would have refused are a fault of the row, not of a caller.
+    if (!(error instanceof ApiKeyAuthError) || error.code !== 'ERR_WEBHOOK_INVALID') throw error;
+    throw new ApiKeyAuthError('ERR_WEBHOOK_SECRET', 'The stored webhook credentials are not usable.', { status: 500, expose: false });
+  }
 }

@@ -101,6 +101,25 @@ describe('createSecretBox', () => {
     }
   });
 
+  it('refuses a sealed value whose text is changed only where base64url decoding would not notice', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+    const parts = box.seal('secret-value').split('.');
+    const tag = parts[4]!;
+    // 16 bytes are 22 characters, whose last one carries 4 spare bits: another character with
+    // the same top bits decodes to the same tag.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(tag.at(-1)!);
+    const spare = alphabet[(last & ~0xf) | (~last & 0xf)]!;
+    const variants = [
+      [...parts.slice(0, 4), tag.slice(0, -1) + spare],
+      [parts[0], parts[1], `${parts[2]}A`, parts[3], tag],
+    ];
+    for (const variant of variants) {
+      expect(Buffer.from(variant[4]!, 'base64url')).toEqual(Buffer.from(tag, 'base64url'));
+      expect(thrown(() => box.open(variant.join('.'))).code).toBe('ERR_WEBHOOK_SECRET');
+    }
+  });
+
   it.each([
     ['the cleartext itself', 'p4ss:w0rd:x'],
     ['an empty string', ''],

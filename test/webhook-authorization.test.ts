@@ -84,6 +84,20 @@ describe('outbound Authorization for a delivery', () => {
     expect(webhookAuthorizationFor(row, box)).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
   });
 
+  it('answers a stored row with credentials setWebhook would refuse with ERR_WEBHOOK_SECRET (500, not exposed), not a client error', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'hook-relay', password: 'p4ss:w0rd:x' });
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+    const row = { ...store.allRows()[0]!, webhook_basic_auth_username: 'hook:relay' };
+    let error: unknown;
+    try {
+      webhookAuthorizationFor(row, box);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ code: 'ERR_WEBHOOK_SECRET', status: 500, expose: false });
+    expect((error as Error).message).not.toMatch(/p4ss|hook:relay/);
+  });
+
   it('gives a header that keyward\'s own receiver accepts', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'Jos\u00e9', password: 'p\u00e4ss:w\u00f6rd' });
     const receiver = createBasicAuthChecker({ username: 'Jos\u00e9', password: 'p\u00e4ss:w\u00f6rd' });
