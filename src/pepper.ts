@@ -16,12 +16,23 @@ export interface PepperOptions {
    * to 1024 bytes, random, and kept out of the database (an environment secret or a vault).
    */
   secrets: Readonly<Record<string, Uint8Array>>;
+  /**
+   * Refuse stored hashes without a pepper (no `keyid=`) as a server fault (500) instead of
+   * verifying them without one. Off by default, because keys issued before a pepper was
+   * configured carry none until they are rehashed or regenerated. Turn it on once every hash
+   * is peppered: someone who can write to the key table but does not hold a pepper can then no
+   * longer plant a hash of a key of their own. Read by the authenticator only.
+   * @default false
+   */
+  refuseUnpeppered?: boolean;
 }
 
 /** Peppers after checks, as the hashing code uses them. */
 export interface PepperRing {
   readonly currentId: string;
   readonly current: Uint8Array;
+  /** Whether a stored hash without a pepper id is refused rather than verified without one. */
+  readonly refuseUnpeppered: boolean;
   /** The secret of a pepper id, or undefined when the app did not configure that id. */
   secretFor(id: string): Uint8Array | undefined;
 }
@@ -47,8 +58,9 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     invalidOption(`${factory}: "pepper" must be an object { current, secrets }.`);
   }
-  assertKnownOptions(value, ['current', 'secrets'], 'pepper');
-  const { current, secrets } = value as Partial<PepperOptions>;
+  assertKnownOptions(value, ['current', 'secrets', 'refuseUnpeppered'], 'pepper');
+  const { current, secrets, refuseUnpeppered = false } = value as Partial<PepperOptions>;
+  if (typeof refuseUnpeppered !== 'boolean') invalidOption(`${factory}: "pepper.refuseUnpeppered" must be a boolean.`);
   if (typeof secrets !== 'object' || secrets === null || Array.isArray(secrets)) {
     invalidOption(`${factory}: "pepper.secrets" must be an object mapping pepper ids to secrets.`);
   }
@@ -73,6 +85,7 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
   return {
     currentId: current,
     current: copies.get(current)!,
+    refuseUnpeppered,
     secretFor: (id) => copies.get(id),
   };
 }

@@ -56,7 +56,8 @@ export const PEPPER_ID_SHAPE = /^[A-Za-z0-9_-]{1,8}$/;
 
 /**
  * Why a stored hash was refused; goes to the hook and logger with the key id. `unknown_pepper`:
- * the hash names a pepper id (`keyid=`) the app did not configure.
+ * the hash names a pepper id (`keyid=`) the app did not configure; `unpeppered`: it names none
+ * while the app's pepper has `refuseUnpeppered`.
  */
 export type StoredHashFault =
   | 'not_a_string'
@@ -68,7 +69,8 @@ export type StoredHashFault =
   | 'parameters_out_of_bounds'
   | 'bad_salt'
   | 'bad_hash'
-  | 'unknown_pepper';
+  | 'unknown_pepper'
+  | 'unpeppered';
 
 export type ParseStoredHashResult =
   | { ok: true; value: ParsedArgon2Hash }

@@ -112,6 +112,7 @@ export class SecretVerifier {
     if (!parsed.ok) return { ok: false, fault: parsed.fault };
     const { pepperId } = parsed.value;
     if (pepperId !== undefined && !this.#peppers?.secretFor(pepperId)) return { ok: false, fault: 'unknown_pepper' };
+    if (pepperId === undefined && this.#peppers?.refuseUnpeppered) return { ok: false, fault: 'unpeppered' };
     if (secret.length === 0) return { ok: true, matches: false };
 
     // The same key against the same hash (during a rehash, one key may be checked against the

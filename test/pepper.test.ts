@@ -63,6 +63,7 @@ describe('pepper options', () => {
     it.each([
       ['not an object', 'p1', `${factory}: "pepper" must be an object { current, secrets }.`],
       ['a current id missing from secrets', { current: 'p3', secrets: { p1: P1 } }, `${factory}: "pepper.current" must name one of the ids in "pepper.secrets".`],
+      ['refuseUnpeppered as a string', { current: 'p1', secrets: { p1: P1 }, refuseUnpeppered: 'yes' }, `${factory}: "pepper.refuseUnpeppered" must be a boolean.`],
       ['a secret of 8 bytes', { current: 'p1', secrets: { p1: Buffer.alloc(8) } }, `${factory}: "pepper.secrets.p1" must be a Buffer or Uint8Array of 16 to 1024 bytes.`],
       ['a secret given as a string', { current: 'p1', secrets: { p1: 'x'.repeat(32) } }, `${factory}: "pepper.secrets.p1" must be a Buffer or Uint8Array of 16 to 1024 bytes.`],
       ['an id with a dot', { current: 'p.1', secrets: { 'p.1': P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
@@ -93,7 +94,7 @@ describe('isBelowPolicy', () => {
   const base = '$argon2id$v=19$m=512,t=2,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
 
   it('asks for a rehash only for weaker costs, a shorter salt or output, or another pepper', async () => {
-    const ring = { currentId: 'p2', current: P2, secretFor: () => P2 };
+    const ring = { currentId: 'p2', current: P2, refuseUnpeppered: false, secretFor: () => P2 };
     const strong = await hashSecret('s', { memoryKiB: 1024, iterations: 3, parallelism: 1 });
     expect(isBelowPolicy(parsed(strong), { params: { memoryKiB: 512, iterations: 2, parallelism: 1 }, pepper: undefined })).toBe(false);
     expect(isBelowPolicy(parsed(strong), { params: { memoryKiB: 2048, iterations: 2, parallelism: 1 }, pepper: undefined })).toBe(true);
@@ -142,6 +143,27 @@ describe.each(ADAPTERS)('pepper and rehash over HTTP on $name', (adapter) => {
 
     const right = await start({ store, pepper: { current: 'p1', secrets: { p1: P1 } } });
     expect((await right(key)).status).toBe(200);
+  });
+
+  it('with refuseUnpeppered, answers a row whose hash has no pepper with 500 (a planted hash), and still passes peppered keys', async () => {
+    const store = new InstrumentedStore();
+    const peppered = await createKeyManager({ store, argon2: TEST_ARGON2, pepper: { current: 'p1', secrets: { p1: P1 } } })
+      .issue({ accountId: 'acct_1', environment: 'sandbox' });
+    // A key issued before the pepper, or a hash planted by someone who can write to the table.
+    const plain = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_2', environment: 'sandbox' });
+
+    const decisions: AuthDecision[] = [];
+    const strict = await start({ store, onDecision: (d) => decisions.push(d), pepper: { current: 'p1', secrets: { p1: P1 }, refuseUnpeppered: true } });
+    expect((await strict(peppered.key)).status).toBe(200);
+    const fault = await strict(plain.key);
+    expect(fault.status).toBe(500);
+    expect(decisions.at(-1)).toMatchObject({ reason: 'stored_hash_unparseable', detail: 'unpeppered' });
+    await app!.close();
+    await auth!.close();
+
+    // Off (the default), the same unpeppered key passes: keys issued before the pepper must.
+    const lenient = await start({ store, pepper: { current: 'p1', secrets: { p1: P1 } } });
+    expect((await lenient(plain.key)).status).toBe(200);
   });
 
   it('keeps keys of an older pepper working after a roll and rehashes them to the current one in one write', async () => {
