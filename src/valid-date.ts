@@ -25,7 +25,7 @@ const MAX_STORABLE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
  */
 export function validTimeOf(value: unknown): Date | undefined {
   const time = dateTimeOf(value);
-  return time !== undefined && time >= MIN_STORABLE_TIME && time <= MAX_STORABLE_TIME ? new Date(time) : undefined;
+  return time !== undefined && isStorable(time) ? new Date(time) : undefined;
 }
 
 /** The clock keyward uses when the app gives none. */
@@ -44,7 +44,11 @@ export function systemClock(): Date {
 export function timeFromClock(clock: () => Date): Date | undefined {
   if (clock !== systemClock) return validTimeOf(clock());
   const now = Date.now();
-  return now >= MIN_STORABLE_TIME && now <= MAX_STORABLE_TIME ? new Date(now) : undefined;
+  return isStorable(now) ? new Date(now) : undefined;
+}
+
+function isStorable(time: number): boolean {
+  return time >= MIN_STORABLE_TIME && time <= MAX_STORABLE_TIME;
 }
 
 /**
