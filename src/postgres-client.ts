@@ -48,8 +48,8 @@ export interface BoundedClientOptions {
   log: ReturnType<typeof completeLogger>;
   /**
    * After cancelling a statement that ran out of time, wait up to `timeoutMs` again for the
-   * server's answer, which says whether the statement took effect. For writes; a read gives up
-   * at once.
+   * server's answer, which says whether the statement took effect. For writes; a read waits
+   * only until its cancel request is delivered.
    */
   waitForOutcome: boolean;
 }
@@ -70,9 +70,9 @@ export interface BoundedClientOptions {
  * Closing the connection alone does not stop it: a backend waiting on a lock does not read
  * its socket, so it would wait on until the lock goes and then run, late (a usage UPDATE, or
  * an INSERT that `issue` already reported as failed), and every such request would leave one
- * more backend behind, up to `max_connections`. Bounding the statement on the server instead
- * (`SET statement_timeout` before it) would cost a round trip per lookup, or change a setting
- * on a connection of the app's pool that the app uses too.
+ * more backend behind, up to `max_connections`. Writes are also bounded on the server (the
+ * store runs them in transactions with `SET LOCAL` timeouts); for a read that would cost a
+ * round trip per lookup, or a setting changed on a connection the app's pool shares.
  */
 export class BoundedClient {
   readonly #client: PgClientLike;
@@ -136,13 +136,11 @@ export class BoundedClient {
     if (answer.ok) return answer.value.rows;
 
     const failure = answer.error instanceof Error ? answer.error : new Error(String(answer.error));
-    if (isPgReadTimeout(failure)) {
-      // pg's own `query_timeout` (set on the app's pool, below statementTimeoutMs) gave up
-      // first and threw the answer away: the statement still runs on the server.
-      this.#broken ??= failure;
-      await this.#cancel();
-    }
+    // Not the server's answer, so the client is closed on release (pg's read timeout included).
     if (!answeredInStep(failure)) this.#broken ??= failure;
+    // pg's own `query_timeout` (set on the app's pool, below statementTimeoutMs) gave up first
+    // and threw the answer away: the statement still runs on the server.
+    if (isPgReadTimeout(failure)) await this.#cancel();
     this.#queryErrors.add(failure);
     throw failure;
   }

@@ -84,9 +84,9 @@ const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS
  * > Cancelling uses the `processID`, `secretKey`, `host` and `port` of `pg.Client`, and the
  * > server (or a pooler in front of it) must accept a CancelRequest on that address. Where it
  * > cannot (a pool whose clients lack those fields, a `stream` option that reaches the server
- * > some other way), the store logs `keyward.postgres_cancel_failed` and the statement keeps
- * > running on the server until it ends by itself; set a server-side `statement_timeout` for
- * > the store's role then.
+ * > some other way), the store logs `keyward.postgres_cancel_failed` and a read keeps running
+ * > on the server until it ends by itself (writes end on their own server-side timeouts); set
+ * > a server-side `statement_timeout` for the store's role then.
  *
  * > [!NOTE]
  * > An idle connection that breaks makes `pg.Pool` emit `error`, which crashes a process that
