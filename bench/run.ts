@@ -28,6 +28,14 @@ const FLOOD_CONNECTIONS = 500;
 const VALID_CONNECTIONS = 5;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const bearer = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+
+// What users run is the build: `npm run bench` builds it and maps `keyward` to it (through
+// bench/tsconfig.json, which every child process inherits from tsx). Run any other way, the
+// root config would map `keyward` to src/ and the numbers would be of other code.
+const MEASURED = import.meta.resolve('keyward');
+if (!MEASURED.startsWith(new URL('../dist/', import.meta.url).href)) {
+  throw new Error(`bench: keyward resolves to ${fileURLToPath(MEASURED)}, not to the build; run it with \`npm run bench\``);
+}
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -480,6 +488,7 @@ async function main(): Promise<void> {
       argon2: 'm=19456,t=2,p=1',
       argon2Pool: 'defaults',
       pinning: PIN ? { serverCpus: SERVER_CPUS, loadCpus: LOAD_CPUS } : 'off',
+      measured: 'dist (the build)',
     },
     targets: TARGETS,
     memoHit: core,
