@@ -139,7 +139,11 @@ export interface ApiKeyAuth {
    * ```
    */
   decide(request: CredentialRequest, requirement?: RouteRequirement): AuthResult | Promise<AuthResult>;
-  /** Writes pending `last_used_at` updates now. */
+  /**
+   * Writes now every `last_used_at` noted before the call; if an interval write is under way,
+   * waits for it and then writes what it did not take. Never rejects (a failed write is
+   * logged and retried, as on the interval).
+   */
   flushUsage(): Promise<void>;
   /**
    * Flushes pending usage and stops background work: the Argon2 threads finish what runs,

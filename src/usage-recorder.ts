@@ -22,7 +22,7 @@ export class UsageRecorder {
     this.#store = store;
     this.#logger = logger;
     this.#writeTimeoutMs = writeTimeoutMs;
-    this.#timer = setInterval(() => void this.flush(), intervalMs);
+    this.#timer = setInterval(() => void this.#flushOnce(), intervalMs);
     // A pending write is no reason to keep the process alive; close() flushes it.
     this.#timer.unref();
   }
@@ -46,18 +46,30 @@ export class UsageRecorder {
     return waiting === undefined || waiting.lookup_id === lookupId ? keyId : `${keyId}\0${lookupId}`;
   }
 
-  /** Writes every pending use now. Resolves when done; never rejects. */
-  flush(): Promise<void> {
+  /**
+   * Writes the pending uses, unless a write is already under way: then that write is the
+   * interval's. Resolves when done; never rejects.
+   */
+  #flushOnce(): Promise<void> {
     this.#flushing ??= this.#writePending().finally(() => {
       this.#flushing = undefined;
     });
     return this.#flushing;
   }
 
+  /**
+   * Writes every use noted before this call. A write already under way took only the uses
+   * noted before it began, so it is waited for and what came after is written next. Never
+   * rejects.
+   */
+  async flush(): Promise<void> {
+    await this.#flushing;
+    await this.#flushOnce();
+  }
+
   /** Stops the interval and writes what is pending. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#flushing;
     await this.flush();
   }
 

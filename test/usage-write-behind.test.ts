@@ -147,6 +147,30 @@ describe('write-behind last_used_at', () => {
     expect(store.batches).toHaveLength(2);
   });
 
+  it('flushUsage() during an interval write also writes the uses noted after that write began', async () => {
+    const store = new CountingStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const first = await manager.issue({ accountId: 'acct_first', environment: 'sandbox' });
+    const later = await manager.issue({ accountId: 'acct_later', environment: 'sandbox' });
+    let release = () => {};
+    store.hold = new Promise((resolve) => (release = resolve));
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL });
+
+    await authenticateTimes(1, first.key);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(store.batches.map((batch) => batch.map((use) => use.id))).toEqual([[first.card.keyId]]);
+
+    await authenticateTimes(1, later.key);
+    const flushed = auth.flushUsage();
+    store.hold = undefined;
+    release();
+    await flushed;
+
+    expect(store.batches.map((batch) => batch.map((use) => use.id))).toEqual([[first.card.keyId], [later.card.keyId]]);
+    const lastUsed = new Map(store.allRows().map((row) => [row.id, row.last_used_at]));
+    expect(lastUsed.get(later.card.keyId)).toBeInstanceOf(Date);
+  });
+
   it('gives up on a write that never finishes after the store timeout, so close() returns', async () => {
     const store = new CountingStore();
     const { key } = await issueKey({ store });
