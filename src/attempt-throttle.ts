@@ -75,6 +75,7 @@ export function resolveThrottleOptions(value: unknown): Required<AttemptThrottle
     invalidOption('"throttle" must be an object or false.');
   }
   assertKnownOptions(given, OPTION_NAMES, 'throttle');
+  // Own fields only (a spread copies no inherited ones); defaults fill the rest.
   const limits = { ...DEFAULT_ATTEMPT_THROTTLE, ...stripUndefined(given as AttemptThrottleOptions) };
   assertInteger(limits.maxFailuresPerKey, 'throttle.maxFailuresPerKey', 1, 1_000_000);
   assertInteger(limits.maxFailuresPerClient, 'throttle.maxFailuresPerClient', 1, 1_000_000);

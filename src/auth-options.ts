@@ -9,6 +9,7 @@ import {
   assertKnownOptions,
   assertOptionalFunction,
   assertOptionsObject,
+  ownOptions,
 } from './options.js';
 import { defaultErrorBody, type ErrorBodyFormatter } from './responses.js';
 import type { KeyStore } from './store.js';
@@ -147,8 +148,9 @@ const STORE_METHODS = ['findByLookupId', 'findLive', 'findById', 'insert', 'modi
  *
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the option.
  */
-export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOptions {
-  assertOptionsObject(options, 'createApiKeyAuth');
+export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOptions {
+  assertOptionsObject(given, 'createApiKeyAuth');
+  const options = ownOptions(given);
   assertKnownOptions(options, OPTION_NAMES, 'createApiKeyAuth');
   assertStore(options.store);
 
@@ -180,9 +182,10 @@ export function resolveAuthOptions(options: ApiKeyAuthOptions): ResolvedAuthOpti
   const usageFlushIntervalMs = options.usageFlushIntervalMs ?? 60_000;
   assertInteger(usageFlushIntervalMs, 'usageFlushIntervalMs', 10, 24 * 3_600_000);
 
-  const memo = options.memo ?? {};
+  let memo = options.memo ?? {};
   if (memo !== false) {
     if (typeof memo !== 'object' || memo === null) invalidOption('"memo" must be an object or false.');
+    memo = ownOptions(memo);
     assertKnownOptions(memo, ['maxEntries', 'maxBytes'], 'memo');
     if (memo.maxEntries !== undefined) assertInteger(memo.maxEntries, 'memo.maxEntries', 1, 10_000_000);
     if (memo.maxBytes !== undefined) assertInteger(memo.maxBytes, 'memo.maxBytes', 1_024, 2 ** 32);
@@ -239,10 +242,11 @@ export function assertStore(store: unknown): asserts store is KeyStore {
 
 function resolveArgon2Pool(value: Argon2PoolOptions | false | undefined): Required<Argon2PoolOptions> | false {
   if (value === false) return false;
-  const pool = value ?? {};
-  if (typeof pool !== 'object' || pool === null || Array.isArray(pool)) {
+  const given = value ?? {};
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     invalidOption('"argon2Pool" must be an object or false.');
   }
+  const pool = ownOptions(given);
   assertKnownOptions(pool, ['threads', 'maxQueue', 'niceIncrement'], 'argon2Pool');
   const threads = pool.threads ?? defaultArgon2Threads();
   assertInteger(threads, 'argon2Pool.threads', 1, 256);

@@ -6,6 +6,7 @@ import {
   assertKnownOptions,
   assertOptionalFunction,
   assertOptionsObject,
+  ownOptions,
 } from './options.js';
 import {
   defaultErrorBody,
@@ -112,10 +113,11 @@ const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
  * ```
  */
 export function createBasicAuthChecker(
-  options: BasicAuthOptions,
+  given: BasicAuthOptions,
   factory = 'createBasicAuthChecker',
 ): BasicAuthChecker {
-  assertOptionsObject(options, factory);
+  assertOptionsObject(given, factory);
+  const options = ownOptions(given);
   assertKnownOptions(options, OPTION_NAMES, factory);
   const { username, password, realm = 'webhooks', forwardErrors = false } = options;
   if (typeof username !== 'string') {

@@ -7,6 +7,7 @@ import {
   assertKnownOptions,
   assertOptionalFunction,
   assertOptionsObject,
+  ownOptions,
   unknownOptionMessage,
 } from './options.js';
 import { assertArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
@@ -206,8 +207,9 @@ const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued'
  * const { key, card } = await manager.issue({ accountId: 'acct_42', environment: 'sandbox' });
  * ```
  */
-export function createKeyManager(options: KeyManagerOptions): KeyManager {
-  assertOptionsObject(options, 'createKeyManager');
+export function createKeyManager(given: KeyManagerOptions): KeyManager {
+  assertOptionsObject(given, 'createKeyManager');
+  const options = ownOptions(given);
   assertKnownOptions(options, OPTION_NAMES, 'createKeyManager');
   assertStore(options.store);
   const argon2 = options.argon2 ?? DEFAULT_ARGON2_PARAMS;
@@ -376,11 +378,12 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       return toCard(await change(keyId, { status }), at);
     },
 
-    async setWebhook(keyId, settings) {
-      if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+    async setWebhook(keyId, given) {
+      if (typeof given !== 'object' || given === null || Array.isArray(given)) {
         const message = 'Webhook settings must be { url, username?, password? }.';
         throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });
       }
+      const settings = ownOptions(given);
       // A misspelt `usernmae` would otherwise store no username and report success.
       const unknown = unknownOptionMessage(settings, WEBHOOK_SETTINGS_NAMES, 'setWebhook');
       if (unknown !== undefined) throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', unknown, { status: 400 });
@@ -488,7 +491,7 @@ function checkedIssueInput(given: IssueKeyInput): IssueKeyInput & { expiresAt: D
     const unknown = unknownOptionMessage(given, ISSUE_INPUT_NAMES, 'issue');
     if (unknown !== undefined) throw invalidArgument(unknown);
   }
-  const { accountId, environment, keyType, status, expiresAt } = given ?? ({} as Partial<IssueKeyInput>);
+  const { accountId, environment, keyType, status, expiresAt } = ownOptions(given ?? ({} as Partial<IssueKeyInput>));
   assertAccountId(accountId);
   assertEnvironment(environment);
   if (keyType !== undefined) assertKeyType(keyType, 'keyType');

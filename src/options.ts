@@ -65,6 +65,18 @@ function unicodeEscape(char: string): string {
   return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
+/**
+ * The own enumerable properties of an options object, each read once, on an object without a
+ * prototype. A field the caller left out then reads as undefined even when something else in
+ * the app has put that name on `Object.prototype` (prototype pollution), so a polluted
+ * `forwardErrors`, `keyType` or `password` cannot switch a setting or slip into stored data.
+ *
+ * @param options - an object the caller checked is one.
+ */
+export function ownOptions<T extends object>(options: T): T {
+  return Object.assign(Object.create(null) as T, options);
+}
+
 /** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a plain object. */
 export function assertOptionsObject(value: unknown, factory: string): asserts value is object {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -1,5 +1,5 @@
 import { invalidOption } from './errors.js';
-import { assertKnownOptions } from './options.js';
+import { assertKnownOptions, ownOptions } from './options.js';
 
 /** Argon2id cost parameters. */
 export interface Argon2Params {
@@ -168,7 +168,7 @@ export function assertArgon2Params(params: Argon2Params, optionName: string): vo
     invalidOption(`"${optionName}" must be an object { memoryKiB, iterations, parallelism }.`);
   }
   assertKnownOptions(params, ['memoryKiB', 'iterations', 'parallelism'], optionName);
-  const problem = checkParams(params);
+  const problem = checkParams(ownOptions(params));
   if (problem !== undefined) invalidOption(`"${optionName}" ${problem}.`);
 }
 

@@ -1,6 +1,6 @@
 import type { ApiKeyAuth, RouteRequirement } from './authenticator.js';
 import { invalidOption } from './errors.js';
-import { assertKnownOptions, assertOptionsObject, closestName, quotedName } from './options.js';
+import { assertKnownOptions, assertOptionsObject, closestName, ownOptions, quotedName } from './options.js';
 
 /** Options every adapter takes for one route or one mount point. */
 export interface RouteOptions extends RouteRequirement {
@@ -37,7 +37,7 @@ export function resolveRouteOptions(
   }
   assertOptionsObject(options, factory);
   assertKnownOptions(options, ['keyType', 'forwardErrors'], factory);
-  const { keyType, forwardErrors = false } = options;
+  const { keyType, forwardErrors = false } = ownOptions(options);
   if (!isKeyTypeOption(keyType)) invalidOption(`${factory}: "keyType" must be a non-empty string.`);
   if (typeof forwardErrors !== 'boolean') invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
   return { requirement: keyType === undefined ? NO_REQUIREMENT : { keyType }, forwardErrors };

@@ -6,7 +6,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
-import { assertKnownOptions, assertOptionsObject } from './options.js';
+import { assertKnownOptions, assertOptionsObject, ownOptions } from './options.js';
 
 /**
  * The app's sealing keys for webhook passwords: every key that may open a stored value, and
@@ -77,9 +77,10 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * box.open(sealed); // 'p4ss:w0rd:x'
  * ```
  */
-export function createSecretBox(keys: SealingKeys): SecretBox {
+export function createSecretBox(given: SealingKeys): SecretBox {
   const factory = 'webhookKeys';
-  assertOptionsObject(keys, factory);
+  assertOptionsObject(given, factory);
+  const keys = ownOptions(given);
   assertKnownOptions(keys, ['current', 'keys'], factory);
   assertOptionsObject(keys.keys, `${factory}.keys`);
 

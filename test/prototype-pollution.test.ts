@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, resolveRouteOptions, type ApiKeyAuth } from 'keyward';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { rejection } from './helpers/errors.js';
+import { bearer, wrongSecretOf } from './helpers/perf-keys.js';
+
+// Something else in an app (a vulnerable merge, a query-string parser) may have put names on
+// Object.prototype. keyward reads only the fields a caller passed, so none of them can switch
+// a setting or end up in a stored row. Each test pollutes only around the synchronous call
+// that reads its input, so the test runner itself never sees the polluted prototype.
+const SEALING = { current: 'k1', keys: { k1: Buffer.alloc(32, 7) } };
+let auth: ApiKeyAuth | undefined;
+
+afterEach(async () => {
+  await auth?.close();
+  auth = undefined;
+});
+
+function withPolluted<T>(name: string, value: unknown, read: () => T): T {
+  Object.defineProperty(Object.prototype, name, { value, configurable: true, writable: true });
+  try {
+    return read();
+  } finally {
+    delete (Object.prototype as Record<string, unknown>)[name];
+  }
+}
+
+describe('options and inputs read only their own fields', () => {
+  it('issue() ignores an inherited accountId and refuses the input as having none', async () => {
+    const manager = createKeyManager({ store: new MemoryKeyStore(), argon2: TEST_ARGON2 });
+    const input = Object.create({ accountId: 'acct_inherited', environment: 'sandbox' }) as { accountId: string; environment: 'sandbox' };
+
+    const error = await rejection(manager.issue(input));
+
+    expect(error.code).toBe('ERR_INVALID_ARGUMENT');
+  });
+
+  it('issue() stores the default key type and status when keyType and status are polluted', async () => {
+    const manager = createKeyManager({ store: new MemoryKeyStore(), argon2: TEST_ARGON2 });
+
+    const issuing = withPolluted('keyType', 'admin_api', () =>
+      withPolluted('status', 'suspended', () => manager.issue({ accountId: 'acct_1', environment: 'sandbox' })),
+    );
+    const { card } = await issuing;
+
+    expect([card.keyType, card.status]).toEqual(['sms_api', 'allowed']);
+  });
+
+  it('setWebhook() stores no password or username that the settings did not carry', async () => {
+    const store = new MemoryKeyStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: SEALING });
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    const setting = withPolluted('password', 'planted-password', () =>
+      withPolluted('username', 'planted', () => manager.setWebhook(card.keyId, { url: 'https://hooks.example/in' })),
+    );
+    const updated = await setting;
+
+    expect(updated.webhook).toEqual({ url: 'https://hooks.example/in', username: null, basicAuthConfigured: false });
+    expect(store.allRows()[0]!.webhook_basic_auth_password_sealed).toBeNull();
+  });
+
+  it('createApiKeyAuth() keeps the attempt throttle on when "throttle: false" is inherited', async () => {
+    const store = new MemoryKeyStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { key } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    auth = withPolluted('throttle', false, () => createApiKeyAuth({ store, argon2Pool: false }));
+
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const result = await auth.authenticate({ ...bearer(wrongSecretOf(key, attempt)), remoteAddress: '192.0.2.1' });
+      statuses.push(result.ok ? 200 : result.response.status);
+    }
+
+    expect(statuses).toContain(429);
+  });
+
+  it('a route does not forward its errors when "forwardErrors" is inherited', () => {
+    auth = createApiKeyAuth({ store: new MemoryKeyStore() });
+
+    const resolved = withPolluted('forwardErrors', true, () => resolveRouteOptions(auth!, {}, 'expressApiKeyAuth'));
+
+    expect(resolved.forwardErrors).toBe(false);
+  });
+});
