@@ -10,6 +10,7 @@ export {
   checksumOf,
   generateApiKey,
   maskApiKey,
+  NOT_A_KEY_MASK,
   parseApiKey,
   type Environment,
   type GeneratedApiKey,

@@ -119,15 +119,22 @@ export function generateApiKey(environment: Environment): GeneratedApiKey {
   return { key, environment, lookupId, secret, masked: maskApiKey(key) };
 }
 
+/** What {@link maskApiKey} gives for text without a key's shape: none of its characters. */
+export const NOT_A_KEY_MASK = '[not a key]';
+
 /**
  * The display form of a key: prefix, first four body characters, `…` and last four
- * characters, as in `sk_live_kqz3…oU0i`.
+ * characters, as in `sk_live_kqz3…oU0i`. Text without a key's shape (its length, a keyward
+ * prefix, a base62 body) gives {@link NOT_A_KEY_MASK} instead: masking a short token or a
+ * password the usual way would show most or all of it. A mistyped key (its checksum wrong)
+ * is still masked as a key.
  *
  * @param key - a full key in the keyward format.
  */
 export function maskApiKey(key: string): string {
-  const body = key.slice(PREFIX_LENGTH);
-  return `${key.slice(0, PREFIX_LENGTH)}${body.slice(0, 4)}\u2026${key.slice(-4)}`;
+  const shaped = typeof key === 'string' && key.length === KEY_LENGTH && environmentOfPrefix(key) !== undefined && crcOfBase62Body(key) !== undefined;
+  if (!shaped) return NOT_A_KEY_MASK;
+  return `${key.slice(0, PREFIX_LENGTH)}${key.slice(PREFIX_LENGTH, PREFIX_LENGTH + 4)}\u2026${key.slice(-4)}`;
 }
 
 /**

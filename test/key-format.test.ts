@@ -6,6 +6,7 @@ import {
   checksumOf,
   generateApiKey,
   maskApiKey,
+  NOT_A_KEY_MASK,
   parseApiKey,
 } from 'keyward';
 
@@ -136,6 +137,22 @@ describe('maskApiKey', () => {
     expect(masked).toBe(`sk_live_${key.slice(8, 12)}\u2026${key.slice(-4)}`);
     expect(maskApiKey(key)).toBe(masked);
     expect(maskApiKey('sk_live_kqz3' + 'x'.repeat(42) + 'oU0i')).toBe('sk_live_kqz3…oU0i');
+  });
+
+  it.each([
+    ['a short token', 'nope'],
+    ['a password', 'my-database-password-hunter2'],
+    ['a key one character short', generateApiKey('sandbox').key.slice(0, -1)],
+    ['a key-length text with another prefix', `pk_live_${'a'.repeat(50)}`],
+    ['a key-length text outside base62', `sk_test_${'a'.repeat(49)}-`],
+    ['an empty string', ''],
+  ])('shows none of %s, giving "[not a key]"', (_name, text) => {
+    expect(maskApiKey(text)).toBe(NOT_A_KEY_MASK);
+    expect(NOT_A_KEY_MASK).toBe('[not a key]');
+  });
+
+  it('shows none of a value that is not a string', () => {
+    expect(maskApiKey(12345678 as unknown as string)).toBe('[not a key]');
   });
 });
 
