@@ -188,7 +188,6 @@ interface Presented extends ParsedApiKey {
 export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const settings = resolveAuthOptions(options);
   const logger = completeLogger(settings.logger);
-  const refusals = new RefusalFactory(settings.realm, settings.retryAfterSeconds, settings.errorBody);
   // Once it exists, anyone can repeat a fault at request rate (a full queue, a database
   // outage, forged keys aimed at a corrupt row), and a failing hook, a row with an unknown
   // status or a failing rehash at the rate of requests: each kind of line is written once a
@@ -197,6 +196,11 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     error: new LogSampler(1_000, heldBackLine(logger.error)),
     warn: new LogSampler(1_000, heldBackLine(logger.warn)),
   };
+  const refusals = new RefusalFactory(settings.realm, settings.retryAfterSeconds, settings.errorBody, (failure, cause) => {
+    if (!lines.warn.admit('error_body_failed')) return;
+    const fields = { event: 'keyward.error_body_failed', failure, ...(cause === undefined ? {} : { error: describeError(cause) }) };
+    logger.warn(fields, `keyward: errorBody ${failure}; the refusal was sent with the default body`);
+  });
   const memo = settings.memo ? new VerificationMemo(settings.memo) : undefined;
   const pool = settings.argon2Pool
     ? new Argon2Pool(settings.argon2Pool, (error) => {

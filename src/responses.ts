@@ -44,8 +44,8 @@ const JSON_HEADERS = Object.freeze({
  * serialized exactly once, so a `toJSON` that answers differently a second time cannot slip
  * past that check.
  */
-export function responseFor(error: ApiKeyAuthError, format: ErrorBodyFormatter): AuthResponse {
-  const custom = format === defaultErrorBody ? undefined : formattedBody(copyOf(error), format);
+export function responseFor(error: ApiKeyAuthError, format: ErrorBodyFormatter, onFailure?: ErrorBodyFailureListener): AuthResponse {
+  const custom = format === defaultErrorBody ? undefined : formattedBody(copyOf(error), format, onFailure);
   return responseWith(error, custom ?? JSON.stringify(formatDefault(error)));
 }
 
@@ -59,22 +59,37 @@ function responseWith(error: ErrorFields, body: string): AuthResponse {
   };
 }
 
+/** Why an app's `errorBody` gave no body it could send (the default body went instead). */
+export type ErrorBodyFailure = 'threw' | 'returned a promise' | 'returned no JSON';
+
+/** Told each time an app's `errorBody` fails; `cause` is what it threw, if it threw. */
+export type ErrorBodyFailureListener = (failure: ErrorBodyFailure, cause?: unknown) => void;
+
 /** An app formatter's body, or undefined when it is no usable JSON. */
-function formattedBody(error: ApiKeyAuthError, format: ErrorBodyFormatter): string | undefined {
+function formattedBody(error: ApiKeyAuthError, format: ErrorBodyFormatter, onFailure?: ErrorBodyFailureListener): string | undefined {
+  let value: unknown;
   try {
-    const value = format(error);
-    if (isThenable(value)) {
-      // A promise would serialize as `{}`, and one that rejects unobserved would end the
-      // process: observe it, and fall back.
-      value.then(undefined, () => {});
-      return undefined;
-    }
-    const body = JSON.stringify(value);
-    return typeof body === 'string' ? body : undefined;
-  } catch {
+    value = format(error);
+  } catch (cause) {
     // An app bug in the formatter must not change the status or open a route.
+    onFailure?.('threw', cause);
     return undefined;
   }
+  if (isThenable(value)) {
+    // A promise would serialize as `{}`, and one that rejects unobserved would end the
+    // process: observe it, and fall back.
+    value.then(undefined, () => {});
+    onFailure?.('returned a promise');
+    return undefined;
+  }
+  let body: string | undefined;
+  try {
+    body = JSON.stringify(value);
+  } catch {
+    // A BigInt, a cycle, a toJSON that throws.
+  }
+  if (typeof body !== 'string') onFailure?.('returned no JSON');
+  return typeof body === 'string' ? body : undefined;
 }
 
 /** The same error, built again without a stack trace: what an app's formatter is given. */
@@ -104,6 +119,7 @@ export interface Refusal {
  */
 export class RefusalFactory {
   readonly #format: ErrorBodyFormatter;
+  readonly #onFormatFailure: ErrorBodyFailureListener | undefined;
   readonly #missingChallenge: string;
   readonly #invalidChallenge: string;
   readonly #retryAfter: string;
@@ -115,9 +131,11 @@ export class RefusalFactory {
    * @param realm - the Bearer challenge's realm.
    * @param retryAfterSeconds - `Retry-After` of the 503 answers.
    * @param format - the refusals' body: `defaultErrorBody` or an app's `errorBody`.
+   * @param onFormatFailure - told when the app's `errorBody` fails and the default body is sent.
    */
-  constructor(realm: string, retryAfterSeconds: number, format: ErrorBodyFormatter = defaultErrorBody) {
+  constructor(realm: string, retryAfterSeconds: number, format: ErrorBodyFormatter = defaultErrorBody, onFormatFailure?: ErrorBodyFailureListener) {
     this.#format = format;
+    this.#onFormatFailure = onFormatFailure;
     this.#missingChallenge = `Bearer realm="${realm}"`;
     this.#invalidChallenge = `Bearer realm="${realm}", error="invalid_token"`;
     this.#retryAfter = String(retryAfterSeconds);
@@ -227,7 +245,7 @@ export class RefusalFactory {
   }
 
   #fault(error: ApiKeyAuthError): Refusal {
-    return { status: error.status, code: error.code, response: responseFor(error, this.#format), toError: () => error };
+    return { status: error.status, code: error.code, response: responseFor(error, this.#format, this.#onFormatFailure), toError: () => error };
   }
 }
 

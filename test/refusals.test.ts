@@ -3,6 +3,7 @@ import { createApiKeyAuth } from '../src/authenticator.js';
 import { ApiKeyAuthError } from '../src/errors.js';
 import { MemoryKeyStore } from '../src/memory-store.js';
 import { RefusalFactory, type ErrorBodyFormatter } from '../src/responses.js';
+import { CaptureLogger } from './helpers/capture-logger.js';
 
 const refusals = new RefusalFactory('api', 1);
 const frames = (error: Error) => (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at '));
@@ -169,6 +170,23 @@ describe('an app errorBody formatter', () => {
       'An API key is required. Send it as "Authorization: Bearer <key>".',
       { 'www-authenticate': 'Bearer realm="api"' },
     ]);
+  });
+
+  it.each([
+    ['throws', () => { throw new Error('formatter bug'); }, 'threw', 'Error: formatter bug'],
+    ['is async', async () => ({ problem: 'never seen' }), 'returned a promise', undefined],
+    ['returns a BigInt', () => 1n, 'returned no JSON', undefined],
+    ['returns undefined', () => undefined, 'returned no JSON', undefined],
+  ])('logs one keyward.error_body_failed warning a second when it %s, and answers with the default body', async (_name, errorBody, failure, error) => {
+    const logger = new CaptureLogger();
+    const auth = createApiKeyAuth({ store: new MemoryKeyStore(), argon2Pool: false, errorBody: errorBody as ErrorBodyFormatter, logger });
+    const results = await Promise.all([1, 2, 3].map(() => auth.authenticate({ headers: {} })));
+    await auth.close();
+
+    expect(results.map((result) => (result.ok ? 200 : JSON.parse(result.response.body).error.code))).toEqual(Array(3).fill('ERR_API_KEY_MISSING'));
+    const warnings = logger.entries.filter((entry) => entry.fields.event === 'keyward.error_body_failed');
+    expect(warnings.map((entry) => [entry.level, entry.fields.failure, entry.fields.error])).toEqual([['warn', failure, error]]);
+    expect(warnings[0]!.message).toBe(`keyward: errorBody ${failure}; the refusal was sent with the default body`);
   });
 
   it('changes only the body, even when it changes the error it is given', async () => {
