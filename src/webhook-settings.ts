@@ -89,7 +89,8 @@ export function normalizeWebhookUrl(value: unknown): string {
     throw invalid('"url" must not contain a #fragment: it is never sent to the server.');
   }
   if (url.href.length > MAX_WEBHOOK_URL_LENGTH) {
-    throw invalid(`"url" must be at most ${MAX_WEBHOOK_URL_LENGTH} characters.`);
+    // Shorter as typed: non-ASCII characters grow into %XX escapes (`é` into six characters).
+    throw invalid(`"url" must be at most ${MAX_WEBHOOK_URL_LENGTH} characters once normalized (non-ASCII characters are percent-encoded, up to 12 characters each).`);
   }
   return url.href;
 }

@@ -58,6 +58,7 @@ describe('normalizeWebhookUrl', () => {
     ['a scheme with no host', 'https://', /not a valid absolute URL/],
     ['an empty string', '', /required/],
     ['overly long', `https://hooks.example.com/${'a'.repeat(2048)}`, /at most 2048 characters/],
+    ['short as typed but long once percent-encoded', `https://hooks.example.com/${'é'.repeat(700)}`, /at most 2048 characters once normalized \(non-ASCII characters are percent-encoded/],
     ['leading whitespace', ' https://hooks.example.com/in', /spaces, line breaks or control/],
     ['a line break the parser would drop', 'https://hooks.example.com/i\nn', /spaces, line breaks or control/],
     ['a tab', 'https://hooks.example.com/\tin', /spaces, line breaks or control/],
