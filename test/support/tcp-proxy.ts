@@ -21,6 +21,12 @@ export interface TcpProxy {
    * With `holdMs`, the replies are held back that long instead, then passed on: a slow answer.
    */
   muteRepliesAfter(trigger: ((chunk: Buffer) => boolean) | null, holdMs?: number): void;
+  /**
+   * The next connection opened ends once `lastChunk`, given all the server has replied so far,
+   * returns a chunk: the client gets that chunk, in one piece, in place of the replies not yet
+   * passed on, and then the connection is closed both ways.
+   */
+  endNextConnection(lastChunk: (replies: Buffer) => Buffer | undefined): void;
   close(): Promise<void>;
 }
 
@@ -29,6 +35,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let mode: ProxyMode = 'up';
   let muteTrigger: ((chunk: Buffer) => boolean) | null = null;
   let muteHoldMs: number | undefined;
+  let lastChunkOfNext: ((replies: Buffer) => Buffer | undefined) | undefined;
   const open = new Set<net.Socket>();
 
   const track = (socket: net.Socket) => {
@@ -43,6 +50,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     if (mode === 'hung') return void client.pause();
     const upstream = net.connect(target.port, target.host);
     track(upstream);
+    let lastChunk = lastChunkOfNext;
+    lastChunkOfNext = undefined;
+    let replies = Buffer.alloc(0);
     let muted = false;
     let held: Buffer[] = [];
     client.on('data', (chunk: Buffer) => {
@@ -59,6 +69,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     // Forwarded by hand rather than piped, so a muted connection can drop or hold the replies.
     // Pausing the socket (hung) stops this as it stops a pipe.
     upstream.on('data', (chunk: Buffer) => {
+      if (lastChunk !== undefined) {
+        replies = Buffer.concat([replies, chunk]);
+        const last = lastChunk(replies);
+        if (last === undefined) return;
+        // Whatever the server says after this is dropped: the client has had its last chunk.
+        lastChunk = () => undefined;
+        client.end(last);
+        upstream.end();
+        return;
+      }
       if (!muted) client.write(chunk);
       else if (muteHoldMs !== undefined) held.push(chunk);
     });
@@ -88,6 +108,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     muteRepliesAfter(trigger, holdMs) {
       muteTrigger = trigger;
       muteHoldMs = holdMs;
+    },
+    endNextConnection(lastChunk) {
+      lastChunkOfNext = lastChunk;
     },
     async close() {
       dropAll();
