@@ -143,7 +143,8 @@ export class PostgresKeyStore implements KeyStore {
 
   /**
    * Creates the table and its indexes if they do not exist, in one transaction. Safe to run
-   * on every start and from several instances at once (an advisory lock serialises them).
+   * on every start and from several instances at once (an advisory lock serialises them). On
+   * a schema that is up to date it locks no table, so it never waits behind writes.
    * The same schema ships as `sql/keyward-schema.sql` for migration tools.
    *
    * @throws {ApiKeyAuthError} `ERR_STORE_UNAVAILABLE` when PostgreSQL fails.
