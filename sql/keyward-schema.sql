@@ -1,6 +1,6 @@
 -- keyward: API key table for PostgreSQL 12 or newer (generated columns).
 -- Generated from src/postgres-schema.ts by `npm run schema:sql`; edit that file, not this one.
--- Safe to run again: every statement is IF NOT EXISTS.
+-- Safe to run again: every statement creates only what is missing, and locks no table that exists.
 BEGIN;
 CREATE TABLE IF NOT EXISTS "api_keys" (
   id text NOT NULL CONSTRAINT "api_keys_pkey" PRIMARY KEY,
@@ -25,7 +25,26 @@ CREATE TABLE IF NOT EXISTS "api_keys" (
   webhook_basic_auth_configured boolean NOT NULL
     GENERATED ALWAYS AS (webhook_basic_auth_password_sealed IS NOT NULL) STORED
 );
-CREATE UNIQUE INDEX IF NOT EXISTS "api_keys_lookup_id_key" ON "api_keys" (lookup_id);
-CREATE UNIQUE INDEX IF NOT EXISTS "api_keys_one_live_key" ON "api_keys" (account_id, environment)
-  WHERE NOT soft_deleted AND revoked_at IS NULL;
+DO $$
+BEGIN
+  IF NOT EXISTS (
+    SELECT FROM pg_class
+    WHERE relname = 'api_keys_lookup_id_key'
+      AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = '"api_keys"'::regclass)
+  ) THEN
+    CREATE UNIQUE INDEX "api_keys_lookup_id_key" ON "api_keys" (lookup_id);
+  END IF;
+END
+$$;
+DO $$
+BEGIN
+  IF NOT EXISTS (
+    SELECT FROM pg_class
+    WHERE relname = 'api_keys_one_live_key'
+      AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = '"api_keys"'::regclass)
+  ) THEN
+    CREATE UNIQUE INDEX "api_keys_one_live_key" ON "api_keys" (account_id, environment) WHERE NOT soft_deleted AND revoked_at IS NULL;
+  END IF;
+END
+$$;
 COMMIT;

@@ -31,7 +31,12 @@ export interface PgClientLike {
 
 /** The part of a `pg.Pool` the store uses. */
 export interface PgPoolLike {
-  connect(): Promise<PgClientLike>;
+  /**
+   * Checks out a client and hands it to `callback`, in `pg.Pool`'s callback form: the store
+   * attaches its `'error'` listener inside the callback, before the connection reads another
+   * byte (see {@link BoundedClient.connect}).
+   */
+  connect(callback: (error: Error | undefined, client: PgClientLike | undefined) => void): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   listenerCount(event: 'error'): number;
   /** The pool's settings; `connectionTimeoutMillis` must be set (see the store's docs). */
@@ -96,12 +101,24 @@ export class BoundedClient {
    *
    * @throws {ApiKeyAuthError} `ERR_STORE_UNAVAILABLE` when no connection can be had.
    */
-  static async connect(pool: PgPoolLike, options: BoundedClientOptions): Promise<BoundedClient> {
-    try {
-      return new BoundedClient(await pool.connect(), options);
-    } catch (error) {
-      throw storeFault(options.operation, error);
-    }
+  static connect(pool: PgPoolLike, options: BoundedClientOptions): Promise<BoundedClient> {
+    return new Promise((resolve, reject) => {
+      const unavailable = (error: unknown) => reject(storeFault(options.operation, error));
+      try {
+        // The callback form, not `await pool.connect()`: pg-pool takes its own 'error' listener
+        // off the client as it hands it over, and an awaited promise would attach ours only a
+        // microtask later. A session the server ends in that gap (its FATAL in the same TCP
+        // chunk as the ReadyForQuery that completed the connection) would emit 'error' with no
+        // listener, which crashes the process. The callback runs while pg is still reading
+        // that chunk, so the listener is on before the FATAL is read.
+        pool.connect((error, client) => {
+          if (error || !client) unavailable(error);
+          else resolve(new BoundedClient(client, options));
+        });
+      } catch (error) {
+        unavailable(error);
+      }
+    });
   }
 
   /**

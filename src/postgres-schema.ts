@@ -88,7 +88,8 @@ function literals(values: readonly string[]): string {
 }
 
 /**
- * The statements that create the table and its indexes, each idempotent (`IF NOT EXISTS`).
+ * The statements that create the schema, the table and its indexes, each only if it is
+ * missing, so they can run again at every start.
  * This is the one definition of the schema: `migrate()` runs it and
  * `sql/keyward-schema.sql` is generated from it.
  *
@@ -126,12 +127,36 @@ export function schemaStatements(table: KeyTable): string[] {
 );`,
     // Every lookup id ever issued stays unique, also on dead rows: a retired key can never
     // point at a new row.
-    `CREATE UNIQUE INDEX IF NOT EXISTS "${table.constraints.lookupId}" ON ${t} (lookup_id);`,
+    uniqueIndexUnlessPresent(table, table.constraints.lookupId, '(lookup_id)'),
     // One live key per account and environment; dead rows are kept for history.
-    `CREATE UNIQUE INDEX IF NOT EXISTS "${table.constraints.oneLiveKey}" ON ${t} (account_id, environment)
-  WHERE NOT soft_deleted AND revoked_at IS NULL;`,
+    uniqueIndexUnlessPresent(
+      table,
+      table.constraints.oneLiveKey,
+      '(account_id, environment) WHERE NOT soft_deleted AND revoked_at IS NULL',
+    ),
   );
   return statements;
+}
+
+/**
+ * Creates a unique index unless a relation of that name is already in the table's schema,
+ * which is what `CREATE UNIQUE INDEX IF NOT EXISTS` checks too. Not that statement itself: it
+ * takes a SHARE lock on the table before it checks, so on an up-to-date schema it would wait
+ * behind any open write transaction (and fail once `lock_timeout` runs out), while every write
+ * queued behind it waits too. Looking the name up in the catalog locks no table.
+ */
+function uniqueIndexUnlessPresent(table: KeyTable, name: string, definition: string): string {
+  return `DO $$
+BEGIN
+  IF NOT EXISTS (
+    SELECT FROM pg_class
+    WHERE relname = '${name}'
+      AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = '${table.sql}'::regclass)
+  ) THEN
+    CREATE UNIQUE INDEX "${name}" ON ${table.sql} ${definition};
+  END IF;
+END
+$$;`;
 }
 
 /**
@@ -150,7 +175,7 @@ export function postgresSchemaSql(tableName: string = DEFAULT_TABLE): string {
   const header = [
     '-- keyward: API key table for PostgreSQL 12 or newer (generated columns).',
     '-- Generated from src/postgres-schema.ts by `npm run schema:sql`; edit that file, not this one.',
-    '-- Safe to run again: every statement is IF NOT EXISTS.',
+    '-- Safe to run again: every statement creates only what is missing, and locks no table that exists.',
   ];
   const body = schemaStatements(keyTable(tableName));
   return [...header, 'BEGIN;', ...body, 'COMMIT;', ''].join('\n');

@@ -39,7 +39,10 @@ export interface PostgresKeyStoreOptions {
    * answer to the cancel, so it resolves if the statement finished after all and otherwise
    * rejects knowing it was stopped; only a server that cannot be reached leaves its outcome
    * unknown. Every write runs in a transaction where it is also the server-side
-   * `statement_timeout` and `lock_timeout`, so a write the cancel cannot reach still ends there.
+   * `statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout`, so a write
+   * the cancel cannot reach still ends there, and a transaction whose next statement (its
+   * COMMIT) is held up on the network is ended there too, its row locks released, long before
+   * the store reports the write failed.
    * @default 2000
    */
   statementTimeoutMs?: number;
@@ -126,7 +129,7 @@ export class PostgresKeyStore implements KeyStore {
     assertInteger(this.#timeoutMs, 'statementTimeoutMs', 1, 600_000);
     // The store logs only at warn (pool errors, failed cancels): a logger without warn never would.
     if (options.logger !== undefined) assertLoggerShaped(options.logger, ['warn'], ' (pool errors are logged at warn)');
-    this.#sql = statements(this.#table.sql);
+    this.#sql = statements(this.#table.sql, this.#timeoutMs);
     // A logger that throws, or an async one whose promise rejects, would turn a dropped
     // connection into a crash; completeLogger swallows both.
     this.#log = completeLogger(options.logger);
@@ -140,7 +143,8 @@ export class PostgresKeyStore implements KeyStore {
 
   /**
    * Creates the table and its indexes if they do not exist, in one transaction. Safe to run
-   * on every start and from several instances at once (an advisory lock serialises them).
+   * on every start and from several instances at once (an advisory lock serialises them). On
+   * a schema that is up to date it locks no table, so it never waits behind writes.
    * The same schema ships as `sql/keyward-schema.sql` for migration tools.
    *
    * @throws {ApiKeyAuthError} `ERR_STORE_UNAVAILABLE` when PostgreSQL fails.
@@ -188,7 +192,9 @@ export class PostgresKeyStore implements KeyStore {
   /**
    * One transaction: `SELECT … FOR UPDATE` of the live row, `change` in JavaScript, `UPDATE`,
    * `COMMIT`. If `change` throws, the transaction is rolled back and its error is rethrown
-   * as it is.
+   * as it is. `change` runs while the row is locked, so do slow work (hashing, sealing) before
+   * calling: the server ends a transaction that waits `statementTimeoutMs` for its next
+   * statement, and the call then fails with `ERR_STORE_UNAVAILABLE`, having written nothing.
    *
    * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when the patch sets a lookup id another row
    *   holds; `ERR_STORE_UNAVAILABLE` when PostgreSQL fails; whatever `change` throws.
@@ -263,15 +269,7 @@ export class PostgresKeyStore implements KeyStore {
     // whether the change landed.
     const client = await this.#connect(operation, true);
     try {
-      // Inlined, not a parameter: SET takes no parameters, and the value is a checked integer.
-      // READ COMMITTED whatever the database's default: `modify` compares the row it locked
-      // with what its caller read, which needs the locked row's latest committed version.
-      // Under REPEATABLE READ or SERIALIZABLE a row changed since the snapshot fails with
-      // 40001 instead, and a regenerate that lost a race would read as an outage (503), not as
-      // ERR_KEY_CONFLICT.
-      await client.begin(
-        `BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = ${this.#timeoutMs}; SET LOCAL lock_timeout = ${this.#timeoutMs}`,
-      );
+      await client.begin(this.#sql.begin);
       const result = await work(client);
       await client.end(result === null ? 'ROLLBACK' : 'COMMIT');
       return result;
@@ -308,10 +306,11 @@ export class PostgresKeyStore implements KeyStore {
 }
 
 /** The statement texts of one table, built once. */
-function statements(table: string) {
+function statements(table: string, timeoutMs: number) {
   const select = `SELECT ${SELECTED} FROM ${table}`;
   const placeholders = ROW_COLUMNS.map((_, index) => `$${index + 1}`).join(', ');
   return {
+    begin: transactionStart(timeoutMs),
     byLookupId: `${select} WHERE lookup_id = $1 AND ${live()}`,
     byId: `${select} WHERE id = $1 AND ${live()}`,
     live: `${select} WHERE account_id = $1 AND environment = $2 AND ${live()}`,
@@ -336,6 +335,41 @@ function statements(table: string) {
 UPDATE ${table} AS k SET last_used_at = target.used_at FROM target
 WHERE k.id = target.id AND (k.last_used_at IS NULL OR k.last_used_at < target.used_at)`,
   };
+}
+
+/**
+ * What opens every write transaction, with the store's bounds set on the server for it alone.
+ * The values are inlined, not parameters: SET takes none, and `timeoutMs` is a checked integer.
+ */
+function transactionStart(timeoutMs: number): string {
+  // READ COMMITTED whatever the database's default: `modify` compares the row it locked with
+  // what its caller read, which needs the locked row's latest committed version. Under
+  // REPEATABLE READ or SERIALIZABLE a row changed since the snapshot fails with 40001 instead,
+  // and a regenerate that lost a race would read as an outage (503), not as ERR_KEY_CONFLICT.
+  //
+  // idle_in_transaction_session_timeout: a COMMIT (or the close) held up on the network would
+  // otherwise leave the transaction open on the server, holding its row locks, free to commit
+  // whenever the COMMIT arrives, after the store has reported the write failed. The server
+  // ends the session once the transaction has waited `timeoutMs` for its next statement.
+  // - Long enough for every healthy write: nothing runs between a transaction's statements but
+  //   synchronous code (`change` may not return a promise; the Argon2 run of regenerate and of
+  //   a rehash, and the sealing of a webhook password, are done before `modify` begins), and
+  //   the next statement goes out in the same turn of the event loop as the answer before it
+  //   came in. So the server waits one round trip, less than the `timeoutMs` within which
+  //   every statement must be answered anyway.
+  // - Short enough that a rejected write cannot land later: the store reports a COMMIT that
+  //   got no answer failed 2 × `timeoutMs` after sending it (its bound, then the wait for the
+  //   cancel's outcome), so more than 2 × `timeoutMs` after the server's last answer. A COMMIT
+  //   that reaches the server at all arrives within `timeoutMs` of that answer, which leaves it
+  //   more than another `timeoutMs` (its statement_timeout) to finish before the store gives
+  //   up. A longer bound would narrow that margin; at 2 × `timeoutMs` or more, a COMMIT could
+  //   arrive just as the store rejects and land after it.
+  return [
+    'BEGIN ISOLATION LEVEL READ COMMITTED',
+    `SET LOCAL statement_timeout = ${timeoutMs}`,
+    `SET LOCAL lock_timeout = ${timeoutMs}`,
+    `SET LOCAL idle_in_transaction_session_timeout = ${timeoutMs}`,
+  ].join('; ');
 }
 
 function checkedPool(pool: unknown): PgPoolLike {

@@ -207,6 +207,34 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     expect((await stores[2]!.findById(row.id))?.lookup_id).toBe(row.lookup_id);
   });
 
+  it('migrates an up-to-date table at once while a write transaction holds one of its rows', async () => {
+    const store = await migrated({ statementTimeoutMs: 1_000 });
+    const row = sampleRow();
+    await store.insert(row);
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`UPDATE ${store.table} SET status = 'suspended' WHERE id = $1`, [row.id]);
+      // CREATE INDEX IF NOT EXISTS would wait for a SHARE lock behind this transaction, and every
+      // write queued behind it, until lock_timeout failed the migration.
+      const started = Date.now();
+      await store.migrate();
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  });
+
+  it('creates an index missing from an existing table when it migrates', async () => {
+    const store = await migrated();
+    const row = sampleRow();
+    await store.insert(row);
+    await pool.query(`DROP INDEX ${store.table}_one_live_key`);
+    await store.migrate();
+    await expect(store.insert(sampleRow({ account_id: row.account_id }))).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
+  });
+
   it('has a check constraint that admits the seven statuses and the alias revoked, nothing else', async () => {
     const store = await migrated();
     for (const status of ['allowed', 'pending_validation', 'suspended', 'revoqued', 'locked', 'expired', 'rejected', 'revoked']) {
