@@ -1,5 +1,6 @@
 -- keyward: API key table for PostgreSQL 12 or newer (generated columns).
--- Generated from src/postgres-schema.ts by `npm run schema:sql`; edit that file, not this one.
+-- Generated from keyward's own source (src/postgres-schema.ts in its repository); for another
+-- table name, postgresSchemaSql("schema.table") from keyward/postgres gives this script for it.
 -- Safe to run again: every statement creates only what is missing, and locks no table that exists.
 BEGIN;
 CREATE TABLE IF NOT EXISTS "api_keys" (

@@ -174,7 +174,8 @@ $$;`;
 export function postgresSchemaSql(tableName: string = DEFAULT_TABLE): string {
   const header = [
     '-- keyward: API key table for PostgreSQL 12 or newer (generated columns).',
-    '-- Generated from src/postgres-schema.ts by `npm run schema:sql`; edit that file, not this one.',
+    "-- Generated from keyward's own source (src/postgres-schema.ts in its repository); for another",
+    '-- table name, postgresSchemaSql("schema.table") from keyward/postgres gives this script for it.',
     '-- Safe to run again: every statement creates only what is missing, and locks no table that exists.',
   ];
   const body = schemaStatements(keyTable(tableName));
