@@ -17,7 +17,7 @@ declare global {
   namespace Express {
     interface Request {
       /** Set by keyward's middleware once the key has passed every check. */
-      apiKey?: ApiKeyContext;
+      apiKey?: ApiKeyContext | undefined;
     }
   }
 }

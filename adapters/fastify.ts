@@ -21,7 +21,7 @@ export {
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by keyward's hook once the key has passed every check. */
-    apiKey?: ApiKeyContext;
+    apiKey?: ApiKeyContext | undefined;
   }
 }
 

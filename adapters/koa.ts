@@ -17,7 +17,7 @@ declare module 'koa' {
   // Koa's augmentation point for what middleware puts on `ctx.state`.
   interface DefaultState {
     /** Set by keyward's middleware once the key has passed every check. */
-    apiKey?: ApiKeyContext;
+    apiKey?: ApiKeyContext | undefined;
   }
 }
 
@@ -38,8 +38,8 @@ export type KoaApiKeyAuthOptions = RouteOptions;
  *
  * > [!NOTE]
  * > `ctx.state.apiKey` is typed by augmenting Koa's `DefaultState` (this needs `@types/koa`).
- * > An app that types its own state with `new Koa<MyState>()` adds `apiKey?: ApiKeyContext`
- * > to `MyState`.
+ * > An app that types its own state with `new Koa<MyState>()` adds
+ * > `apiKey?: ApiKeyContext | undefined` to `MyState`.
  *
  * @param auth - the authenticator from `createApiKeyAuth`.
  * @param options - `keyType` the route needs; `forwardErrors`.
