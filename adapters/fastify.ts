@@ -122,6 +122,19 @@ function misplaced(factory: string): ApiKeyAuthError {
   );
 }
 
+/** Whether a hook's first argument is a Fastify instance rather than a request. */
+function isFastifyInstance(value: unknown): boolean {
+  const candidate = value as { register?: unknown; addHook?: unknown } | null;
+  return typeof candidate?.register === 'function' && typeof candidate.addHook === 'function';
+}
+
+function registeredAsPlugin(factory: string): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_OPTIONS_INVALID',
+    `${factory}: the hook was registered as a plugin; pass it as a route's onRequest option ({ onRequest: ${factory}(auth) }), or register the plugin instead: app.register(fastifyApiKeyAuth, { auth }).`,
+  );
+}
+
 function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): FastifyApiKeyAuthHook {
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, factory);
 
@@ -137,7 +150,11 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
       // preSerialization or onSend: the route's handler has already run, unauthenticated.
       return done(misplaced(factory));
     }
-    const decided = auth.decide(new NodeCredentialRequest(request.raw, request.raw.url, request), requirement);
+    const raw = request.raw;
+    // app.register(hook): avvio calls it as a plugin, (instance, options, done). A throw here
+    // would crash the process; done(error) makes ready() reject instead.
+    if (raw === undefined && isFastifyInstance(request)) return done(registeredAsPlugin(factory));
+    const decided = auth.decide(new NodeCredentialRequest(raw, raw.url, request), requirement);
     if (!isPendingDecision(decided)) return finish(decided);
     Promise.resolve(decided).then(finish).catch((error: unknown) => done(error as Error));
 

@@ -44,6 +44,23 @@ describe('fastifyApiKeyAuth options', () => {
     });
   });
 
+  it.each([
+    ['fastify 5', fastify5],
+    ['fastify 4', fastify4 as unknown as typeof fastify5],
+  ])('on %s, rejects ready() with ERR_OPTIONS_INVALID, not a crash, when the route hook is registered as a plugin', async (_name, fastify) => {
+    const app = fastify();
+    app.register(fastifyApiKeyAuthHook(auth) as never);
+    try {
+      await expect(app.ready()).rejects.toMatchObject({
+        code: 'ERR_OPTIONS_INVALID',
+        message:
+          "fastifyApiKeyAuthHook: the hook was registered as a plugin; pass it as a route's onRequest option ({ onRequest: fastifyApiKeyAuthHook(auth) }), or register the plugin instead: app.register(fastifyApiKeyAuth, { auth }).",
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('refuses bad route hook options when the hook is made', () => {
     expect(() => fastifyApiKeyAuthHook(auth, { keyType: '' })).toThrow(ApiKeyAuthError);
     expect(() => fastifyApiKeyAuthHook({} as ApiKeyAuth)).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID' }));
