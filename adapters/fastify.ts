@@ -102,6 +102,13 @@ export const fastifyApiKeyAuth = fp(
         'fastifyApiKeyAuth: "prefix" has no effect; register the plugin inside the prefixed plugin instead.',
       );
     }
+    // Checked before hookFor, whose message names a first argument: here it is an option.
+    if (typeof auth?.decide !== 'function') {
+      throw new ApiKeyAuthError(
+        'ERR_OPTIONS_INVALID',
+        'fastifyApiKeyAuth needs the "auth" option, the authenticator from createApiKeyAuth(): app.register(fastifyApiKeyAuth, { auth }).',
+      );
+    }
     const hook = hookFor(auth, route, 'fastifyApiKeyAuth');
     // Declared once per context: a child inherits its parent's decorator.
     if (!fastify.hasRequestDecorator('apiKey')) fastify.decorateRequest('apiKey', undefined);

@@ -23,10 +23,10 @@ describe('fastifyApiKeyAuth options', () => {
     }
   };
 
-  it('refuses a registration without the authenticator at ready() with ERR_OPTIONS_INVALID', async () => {
+  it('refuses a registration without the authenticator at ready() with ERR_OPTIONS_INVALID naming the auth option', async () => {
     await expect(registerWith({ keyType: 'sms_api' })).rejects.toMatchObject({
       code: 'ERR_OPTIONS_INVALID',
-      message: expect.stringContaining('fastifyApiKeyAuth needs the authenticator'),
+      message: 'fastifyApiKeyAuth needs the "auth" option, the authenticator from createApiKeyAuth(): app.register(fastifyApiKeyAuth, { auth }).',
     });
   });
 
