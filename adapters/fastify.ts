@@ -10,6 +10,7 @@ import {
   type AuthResult,
   type RouteOptions,
 } from 'keyward';
+import { refuseMountedFactory } from './mounted-factory.js';
 
 // The webhook receiver's Basic-auth hook ships from the same entry point.
 export {
@@ -65,6 +66,7 @@ export function fastifyApiKeyAuthHook(
   auth: ApiKeyAuth,
   options: FastifyApiKeyAuthHookOptions = {},
 ): FastifyApiKeyAuthHook {
+  refuseMountedFactory(auth, 'fastifyApiKeyAuthHook', 'auth', 'hook');
   return hookFor(auth, options, 'fastifyApiKeyAuthHook');
 }
 

@@ -9,6 +9,7 @@ import {
   type RouteOptions,
 } from 'keyward';
 import { answerKoa } from './koa-response.js';
+import { refuseMountedFactory } from './mounted-factory.js';
 
 // The webhook receiver's Basic-auth middleware ships from the same entry point.
 export { koaBasicAuth, type KoaBasicAuthOptions } from './koa-basic-auth.js';
@@ -52,6 +53,7 @@ export type KoaApiKeyAuthOptions = RouteOptions;
  * ```
  */
 export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = {}): Middleware {
+  refuseMountedFactory(auth, 'koaApiKeyAuth', 'auth', 'middleware');
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'koaApiKeyAuth');
 
   return function koaApiKeyAuthMiddleware(ctx: ParameterizedContext, next: () => Promise<unknown>) {
