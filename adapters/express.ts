@@ -10,6 +10,7 @@ import {
   type BasicAuthOptions,
   type RouteOptions,
 } from 'keyward';
+import { refuseMountedFactory } from './mounted-factory.js';
 
 declare global {
   // Express's own augmentation point for properties that middleware adds to the request.
@@ -17,7 +18,7 @@ declare global {
   namespace Express {
     interface Request {
       /** Set by keyward's middleware once the key has passed every check. */
-      apiKey?: ApiKeyContext;
+      apiKey?: ApiKeyContext | undefined;
     }
   }
 }
@@ -47,6 +48,7 @@ export function expressApiKeyAuth(
   auth: ApiKeyAuth,
   options: ExpressApiKeyAuthOptions = {},
 ): RequestHandler {
+  refuseMountedFactory(auth, 'expressApiKeyAuth', 'auth', 'middleware');
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'expressApiKeyAuth');
 
   return function expressApiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction) {
@@ -92,6 +94,7 @@ export type ExpressBasicAuthOptions = BasicAuthOptions;
  * ```
  */
 export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandler {
+  refuseMountedFactory(options, 'expressBasicAuth', '{ username, password }', 'middleware');
   const checker = createBasicAuthChecker(options, 'expressBasicAuth');
 
   return function expressBasicAuthMiddleware(req: Request, res: Response, next: NextFunction) {

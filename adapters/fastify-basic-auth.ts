@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+import { refuseMountedFactory } from './mounted-factory.js';
 
 /** Options of {@link fastifyBasicAuth}. */
 export type FastifyBasicAuthOptions = BasicAuthOptions;
@@ -30,6 +31,7 @@ export type FastifyBasicAuthHook = (
  * ```
  */
 export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasicAuthHook {
+  refuseMountedFactory(options, 'fastifyBasicAuth', '{ username, password }', 'hook');
   const checker = createBasicAuthChecker(options, 'fastifyBasicAuth');
 
   return async function fastifyBasicAuthHook(request, reply) {

@@ -10,6 +10,7 @@ import {
   type AuthResult,
   type RouteOptions,
 } from 'keyward';
+import { refuseMountedFactory } from './mounted-factory.js';
 
 // The webhook receiver's Basic-auth hook ships from the same entry point.
 export {
@@ -21,7 +22,7 @@ export {
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by keyward's hook once the key has passed every check. */
-    apiKey?: ApiKeyContext;
+    apiKey?: ApiKeyContext | undefined;
   }
 }
 
@@ -65,6 +66,7 @@ export function fastifyApiKeyAuthHook(
   auth: ApiKeyAuth,
   options: FastifyApiKeyAuthHookOptions = {},
 ): FastifyApiKeyAuthHook {
+  refuseMountedFactory(auth, 'fastifyApiKeyAuthHook', 'auth', 'hook');
   return hookFor(auth, options, 'fastifyApiKeyAuthHook');
 }
 
@@ -102,6 +104,13 @@ export const fastifyApiKeyAuth = fp(
         'fastifyApiKeyAuth: "prefix" has no effect; register the plugin inside the prefixed plugin instead.',
       );
     }
+    // Checked before hookFor, whose message names a first argument: here it is an option.
+    if (typeof auth?.decide !== 'function') {
+      throw new ApiKeyAuthError(
+        'ERR_OPTIONS_INVALID',
+        'fastifyApiKeyAuth needs the "auth" option, the authenticator from createApiKeyAuth(): app.register(fastifyApiKeyAuth, { auth }).',
+      );
+    }
     const hook = hookFor(auth, route, 'fastifyApiKeyAuth');
     // Declared once per context: a child inherits its parent's decorator.
     if (!fastify.hasRequestDecorator('apiKey')) fastify.decorateRequest('apiKey', undefined);
@@ -122,6 +131,19 @@ function misplaced(factory: string): ApiKeyAuthError {
   );
 }
 
+/** Whether a hook's first argument is a Fastify instance rather than a request. */
+function isFastifyInstance(value: unknown): boolean {
+  const candidate = value as { register?: unknown; addHook?: unknown } | null;
+  return typeof candidate?.register === 'function' && typeof candidate.addHook === 'function';
+}
+
+function registeredAsPlugin(factory: string): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_OPTIONS_INVALID',
+    `${factory}: the hook was registered as a plugin; pass it as a route's onRequest option ({ onRequest: ${factory}(auth) }), or register the plugin instead: app.register(fastifyApiKeyAuth, { auth }).`,
+  );
+}
+
 function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): FastifyApiKeyAuthHook {
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, factory);
 
@@ -137,7 +159,11 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
       // preSerialization or onSend: the route's handler has already run, unauthenticated.
       return done(misplaced(factory));
     }
-    const decided = auth.decide(new NodeCredentialRequest(request.raw, request.raw.url, request), requirement);
+    const raw = request.raw;
+    // app.register(hook): avvio calls it as a plugin, (instance, options, done). A throw here
+    // would crash the process; done(error) makes ready() reject instead.
+    if (raw === undefined && isFastifyInstance(request)) return done(registeredAsPlugin(factory));
+    const decided = auth.decide(new NodeCredentialRequest(raw, raw.url, request), requirement);
     if (!isPendingDecision(decided)) return finish(decided);
     Promise.resolve(decided).then(finish).catch((error: unknown) => done(error as Error));
 

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
 import { answerKoa } from './koa-response.js';
+import { refuseMountedFactory } from './mounted-factory.js';
 
 /** Options of {@link koaBasicAuth}. */
 export type KoaBasicAuthOptions = BasicAuthOptions;
@@ -24,6 +25,7 @@ export type KoaBasicAuthOptions = BasicAuthOptions;
  * ```
  */
 export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
+  refuseMountedFactory(options, 'koaBasicAuth', '{ username, password }', 'middleware');
   const checker = createBasicAuthChecker(options, 'koaBasicAuth');
 
   return async function koaBasicAuthMiddleware(ctx, next) {

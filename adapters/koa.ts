@@ -9,6 +9,7 @@ import {
   type RouteOptions,
 } from 'keyward';
 import { answerKoa } from './koa-response.js';
+import { refuseMountedFactory } from './mounted-factory.js';
 
 // The webhook receiver's Basic-auth middleware ships from the same entry point.
 export { koaBasicAuth, type KoaBasicAuthOptions } from './koa-basic-auth.js';
@@ -17,7 +18,7 @@ declare module 'koa' {
   // Koa's augmentation point for what middleware puts on `ctx.state`.
   interface DefaultState {
     /** Set by keyward's middleware once the key has passed every check. */
-    apiKey?: ApiKeyContext;
+    apiKey?: ApiKeyContext | undefined;
   }
 }
 
@@ -38,8 +39,8 @@ export type KoaApiKeyAuthOptions = RouteOptions;
  *
  * > [!NOTE]
  * > `ctx.state.apiKey` is typed by augmenting Koa's `DefaultState` (this needs `@types/koa`).
- * > An app that types its own state with `new Koa<MyState>()` adds `apiKey?: ApiKeyContext`
- * > to `MyState`.
+ * > An app that types its own state with `new Koa<MyState>()` adds
+ * > `apiKey?: ApiKeyContext | undefined` to `MyState`.
  *
  * @param auth - the authenticator from `createApiKeyAuth`.
  * @param options - `keyType` the route needs; `forwardErrors`.
@@ -52,6 +53,7 @@ export type KoaApiKeyAuthOptions = RouteOptions;
  * ```
  */
 export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = {}): Middleware {
+  refuseMountedFactory(auth, 'koaApiKeyAuth', 'auth', 'middleware');
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'koaApiKeyAuth');
 
   return function koaApiKeyAuthMiddleware(ctx: ParameterizedContext, next: () => Promise<unknown>) {

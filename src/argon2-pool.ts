@@ -18,7 +18,7 @@ export interface Argon2PoolOptions {
    * then slows first-seen keys down but not the keys this process already verified.
    * @default Math.max(1, os.availableParallelism() - 1)
    */
-  threads?: number;
+  threads?: number | undefined;
   /**
    * Verifications that may wait for a free thread. One more gets 503 `ERR_OVERLOADED` with
    * `Retry-After` at once, so a flood costs a bounded amount of memory and never stalls.
@@ -27,7 +27,7 @@ export interface Argon2PoolOptions {
    * timeout. 0 means none waits.
    * @default 16 × threads
    */
-  maxQueue?: number;
+  maxQueue?: number | undefined;
   /**
    * How much lower than the event loop the Argon2 threads run (a nice increment, 0 to 19).
    * Argon2 is background work for first-seen keys; when the CPU is short, the event loop
@@ -40,7 +40,7 @@ export interface Argon2PoolOptions {
    * > your platform applies it per thread.
    * @default 10 on Linux, 0 elsewhere
    */
-  niceIncrement?: number;
+  niceIncrement?: number | undefined;
 }
 
 /** The nice increment used when `niceIncrement` is not given (see its note). */

@@ -15,21 +15,21 @@ export interface AttemptThrottleOptions {
    * catches typos, a regenerated key has a new id), so a low number costs them nothing.
    * @default 10
    */
-  maxFailuresPerKey?: number;
+  maxFailuresPerKey?: number | undefined;
   /**
    * Failed attempts from one client address per window before that address gets 429 for keys
    * not yet verified. High enough for a NAT or office of honest clients with stale keys.
    * @default 100
    */
-  maxFailuresPerClient?: number;
+  maxFailuresPerClient?: number | undefined;
   /** Length of a counting window. @default 900000 (15 minutes) */
-  windowMs?: number;
+  windowMs?: number | undefined;
   /**
    * Most lookup ids and most client addresses tracked (each, least recently used dropped
    * first), so a flood of addresses cannot grow memory; about 150 bytes per entry.
    * @default 10000
    */
-  maxTracked?: number;
+  maxTracked?: number | undefined;
   /**
    * The leading bits of a global IPv6 address that name one client: the usual /64 a
    * subscriber is given, so rotating addresses within it gains nothing. Set 128 where your
@@ -37,11 +37,17 @@ export interface AttemptThrottleOptions {
    * whole blocks go to one customer. From 32 to 128.
    * @default 64
    */
-  ipv6PrefixLength?: number;
+  ipv6PrefixLength?: number | undefined;
 }
 
+/**
+ * Every limit of {@link AttemptThrottleOptions}, set. Spelt out rather than
+ * `Required<AttemptThrottleOptions>`, which keeps `| undefined` under exactOptionalPropertyTypes.
+ */
+export type AttemptThrottleLimits = Record<keyof AttemptThrottleOptions, number>;
+
 /** The defaults, frozen; see {@link AttemptThrottleOptions} for the reasoning. */
-export const DEFAULT_ATTEMPT_THROTTLE: Readonly<Required<AttemptThrottleOptions>> = Object.freeze({
+export const DEFAULT_ATTEMPT_THROTTLE: Readonly<AttemptThrottleLimits> = Object.freeze({
   maxFailuresPerKey: 10,
   maxFailuresPerClient: 100,
   windowMs: 15 * 60_000,
@@ -68,7 +74,7 @@ interface Window {
  * resolveThrottleOptions({ maxFailuresPerKey: 5 }); // { maxFailuresPerKey: 5, ... }
  * ```
  */
-export function resolveThrottleOptions(value: unknown): Required<AttemptThrottleOptions> | false {
+export function resolveThrottleOptions(value: unknown): AttemptThrottleLimits | false {
   if (value === false) return false;
   const given = value ?? {};
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
@@ -109,7 +115,7 @@ export interface Attempt {
  * > full) still bound the cost.
  */
 export class AttemptThrottle {
-  readonly #limits: Required<AttemptThrottleOptions>;
+  readonly #limits: AttemptThrottleLimits;
   readonly #now: () => number;
   readonly #byKey: LRUCache<string, Window>;
   readonly #byClient: LRUCache<string, Window>;
@@ -123,7 +129,7 @@ export class AttemptThrottle {
    * @param limits - checked limits from {@link resolveThrottleOptions}.
    * @param now - the current time in milliseconds.
    */
-  constructor(limits: Required<AttemptThrottleOptions>, now: () => number) {
+  constructor(limits: AttemptThrottleLimits, now: () => number) {
     this.#limits = limits;
     this.#now = now;
     this.#byKey = new LRUCache({ max: limits.maxTracked });
@@ -262,6 +268,9 @@ function adjust(inFlight: Map<string, Map<string, number>>, id: string, credenti
 }
 
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** `value` without its undefined properties, so spreading it over defaults keeps them. */
+function stripUndefined<T extends object>(value: T): { [Name in keyof T]?: Exclude<T[Name], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [Name in keyof T]?: Exclude<T[Name], undefined>;
+  };
 }

@@ -21,7 +21,7 @@ import {
   defaultArgon2Threads,
   type Argon2PoolOptions,
 } from './argon2-pool.js';
-import { resolveThrottleOptions, type AttemptThrottleOptions } from './attempt-throttle.js';
+import { resolveThrottleOptions, type AttemptThrottleLimits, type AttemptThrottleOptions } from './attempt-throttle.js';
 import { resolvePepper, type PepperOptions, type PepperRing } from './pepper.js';
 import { assertArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
 import type { CredentialRequest } from './extract.js';
@@ -31,49 +31,49 @@ export interface ApiKeyAuthOptions {
   /** Where keys live. Required. */
   store: KeyStore;
   /** Realm named in the `WWW-Authenticate` challenge. @default 'api' */
-  realm?: string;
+  realm?: string | undefined;
   /** Environments this gateway accepts; keys of others get the generic 401. @default both */
-  environments?: readonly Environment[];
+  environments?: readonly Environment[] | undefined;
   /**
    * Header that may carry a bare key besides `Authorization: Bearer`, or `false` to accept
    * the Bearer header only. @default 'x-api-key'
    */
-  apiKeyHeader?: string | false;
+  apiKeyHeader?: string | false | undefined;
   /**
    * Query parameter that may carry a key. Off by default: keys in URLs end up in access logs.
    * @default false
    */
-  queryParameter?: string | false;
+  queryParameter?: string | false | undefined;
   /** How long a store lookup may take before the request gets 503. @default 2000 */
-  storeTimeoutMs?: number;
+  storeTimeoutMs?: number | undefined;
   /** `Retry-After` seconds on 503 answers. @default 1 */
-  retryAfterSeconds?: number;
+  retryAfterSeconds?: number | undefined;
   /** How often pending `last_used_at` updates are written. @default 60000 */
-  usageFlushIntervalMs?: number;
+  usageFlushIntervalMs?: number | undefined;
   /** Bounds of the verification memo, or `false` to hash on every request. @default {} */
-  memo?: VerificationMemoOptions | false;
+  memo?: VerificationMemoOptions | false | undefined;
   /**
    * The worker threads that run Argon2 off the event loop, or `false` to run it in-thread
    * (tests, one-off tools: it blocks the event loop about 50 ms per first-seen key).
    * @default {} (see {@link Argon2PoolOptions} for the thread and queue defaults)
    */
-  argon2Pool?: Argon2PoolOptions | false;
+  argon2Pool?: Argon2PoolOptions | false | undefined;
   /**
    * Where decisions and faults are logged; pino's call shape. Needs at least one of the
    * `debug`, `info`, `warn` and `error` methods when passed. @default silent
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Called with every decision and its internal reason. Never receives the key. */
-  onDecision?: (decision: AuthDecision) => void;
+  onDecision?: ((decision: AuthDecision) => void) | undefined;
   /** Replaces the JSON body of refusals. */
-  errorBody?: ErrorBodyFormatter;
+  errorBody?: ErrorBodyFormatter | undefined;
   /** The current time, for expiry checks and usage timestamps. @default () => new Date() */
-  clock?: () => Date;
+  clock?: (() => Date) | undefined;
   /**
    * Limits on failed attempts per lookup id and per client address, or `false` for none.
    * @default {} (10 per key and 100 per client in 15 minutes; see AttemptThrottleOptions)
    */
-  throttle?: AttemptThrottleOptions | false;
+  throttle?: AttemptThrottleOptions | false | undefined;
   /**
    * The client address failures are counted under. The default takes the framework's own
    * client IP, so behind a proxy set the framework's trust-proxy option (Express
@@ -83,18 +83,18 @@ export interface ApiKeyAuthOptions {
    * clients are counted per /64 (see the README).
    * @default (request) => request.clientIp ?? request.remoteAddress
    */
-  clientAddress?: (request: CredentialRequest) => string | undefined;
+  clientAddress?: ((request: CredentialRequest) => string | undefined) | undefined;
   /** Peppers to verify with; the same option as on the key manager. @default none */
-  pepper?: PepperOptions;
+  pepper?: PepperOptions | undefined;
   /** Parameters hashes are upgraded to by `rehashOnSuccess`. @default DEFAULT_ARGON2_PARAMS */
-  argon2?: Argon2Params;
+  argon2?: Argon2Params | undefined;
   /**
    * After a successful verification, rewrite a hash whose parameters are below `argon2` or
    * whose pepper is not the current one: one background Argon2 run and one compare-and-set
    * `store.modify` per key. Off by default, because it makes a gateway write to the store.
    * @default false
    */
-  rehashOnSuccess?: boolean;
+  rehashOnSuccess?: boolean | undefined;
 }
 
 /** Options after defaults and checks. */
@@ -112,7 +112,7 @@ export interface ResolvedAuthOptions {
   onDecision: ((decision: AuthDecision) => void) | undefined;
   errorBody: ErrorBodyFormatter;
   clock: () => Date;
-  throttle: Required<AttemptThrottleOptions> | false;
+  throttle: AttemptThrottleLimits | false;
   clientAddress: (request: CredentialRequest) => string | undefined;
   pepper: PepperRing | undefined;
   argon2: Readonly<Argon2Params>;

@@ -34,7 +34,7 @@ export interface ApiKeyContext {
 /** What a route may demand beyond a live key. */
 export interface RouteRequirement {
   /** The key type the route needs, such as `sms_api`. Other types get 403. */
-  keyType?: string;
+  keyType?: string | undefined;
 }
 
 /** The internal reason behind a decision. Never sent to the client. */
@@ -65,15 +65,15 @@ export interface AuthDecision {
   outcome: 'allowed' | 'refused' | 'fault';
   /** HTTP status of the answer (200 when allowed). */
   status: number;
-  code?: ApiKeyAuthErrorCode;
+  code?: ApiKeyAuthErrorCode | undefined;
   reason: DecisionReason;
   /** More detail for operators, such as which stored-hash check failed. */
-  detail?: string;
-  keyId?: string;
-  accountId?: string;
-  lookupId?: string;
-  environment?: Environment;
-  keyStatus?: string;
+  detail?: string | undefined;
+  keyId?: string | undefined;
+  accountId?: string | undefined;
+  lookupId?: string | undefined;
+  environment?: Environment | undefined;
+  keyStatus?: string | undefined;
 }
 
 /**

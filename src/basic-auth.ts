@@ -23,15 +23,15 @@ export interface BasicAuthOptions {
   /** The password the sender is configured with. Required, non-empty. */
   password: string;
   /** Realm named in the `WWW-Authenticate` challenge. @default 'webhooks' */
-  realm?: string;
+  realm?: string | undefined;
   /** Replaces the JSON body of the 401 answers. */
-  errorBody?: ErrorBodyFormatter;
+  errorBody?: ErrorBodyFormatter | undefined;
   /**
    * Adapters only: hand refusals to the framework's error handling (`next(err)` in Express, a
    * thrown error in Koa and Fastify) instead of answering them. The error carries `status`,
    * `expose` and `headers` (the challenge). @default false
    */
-  forwardErrors?: boolean;
+  forwardErrors?: boolean | undefined;
 }
 
 /** Why Basic credentials were refused. For the app's logs; the client sees only the 401. */

@@ -51,15 +51,15 @@ export type ApiKeyAuthErrorCode =
 /** Options accepted by {@link ApiKeyAuthError}. */
 export interface ApiKeyAuthErrorOptions {
   /** HTTP status that answers a request failing with this error. @default 500 */
-  status?: number;
+  status?: number | undefined;
   /** Whether the message may be shown to the client. @default status < 500 */
-  expose?: boolean;
+  expose?: boolean | undefined;
   /** Response headers that belong to the answer, such as `WWW-Authenticate` or `Retry-After`. */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   /** The lower-level error that caused this one, if any. */
   cause?: unknown;
   /** On `ERR_API_KEY_INACTIVE`: the key's status (`suspended`, `expired`, … or `unknown`). */
-  keyStatus?: string;
+  keyStatus?: string | undefined;
 }
 
 /**

@@ -22,9 +22,9 @@ export interface CredentialRequest {
    * second `Authorization` header is not seen and the first one decides, and a request with
    * more than 1,000 header lines is not recognised as such.
    */
-  rawHeaders?: readonly string[];
+  rawHeaders?: readonly string[] | undefined;
   /** Path and query, read only when a query parameter carrier is switched on. */
-  url?: string;
+  url?: string | undefined;
   /**
    * The peer address of the connection (the socket's, so a proxy's when there is one). Read
    * only by the default `clientAddress` of the attempt throttle. With neither this nor
@@ -33,13 +33,13 @@ export interface CredentialRequest {
    * 429 unless this instance has already verified the key they carry, so forgeries can lock
    * out the key's holder.
    */
-  remoteAddress?: string;
+  remoteAddress?: string | undefined;
   /**
    * The client address as the framework reports it, honouring the app's trust-proxy setting
    * (Express `req.ip`, Koa `ctx.ip`, Fastify `request.ip`). Read only by the default
    * `clientAddress` of the attempt throttle, for requests that reach the secret check.
    */
-  readonly clientIp?: string;
+  readonly clientIp?: string | undefined;
 }
 
 /** Where credentials may come from. */

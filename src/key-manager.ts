@@ -31,25 +31,25 @@ export interface KeyManagerOptions {
   /** The same store the authenticators read. Required. */
   store: KeyStore;
   /** Argon2id parameters for new hashes. @default DEFAULT_ARGON2_PARAMS */
-  argon2?: Argon2Params;
+  argon2?: Argon2Params | undefined;
   /** Key type of issued keys unless `issue` names one. @default 'sms_api' */
-  defaultKeyType?: string;
+  defaultKeyType?: string | undefined;
   /**
    * The current time. A call reads it once, before it writes anything; a value that is not a
    * valid Date fails that call with `ERR_OPTIONS_INVALID` (500) and nothing is written.
    * @default () => new Date()
    */
-  clock?: () => Date;
+  clock?: (() => Date) | undefined;
   /**
    * Pepper new hashes are written with (`pepper.current`); give the authenticators the same
    * option. @default none
    */
-  pepper?: PepperOptions;
+  pepper?: PepperOptions | undefined;
   /**
    * Keys that seal webhook passwords (AES-256-GCM), checked here. Without them the manager
    * still stores webhook URLs and usernames, but refuses to store a password.
    */
-  webhookKeys?: SealingKeys;
+  webhookKeys?: SealingKeys | undefined;
 }
 
 /** The portal card of a key: what may be shown after issue. Never the cleartext. */
@@ -82,11 +82,11 @@ export interface IssueKeyInput {
   accountId: string;
   environment: Environment;
   /** @default the manager's `defaultKeyType` */
-  keyType?: string;
+  keyType?: string | undefined;
   /** Initial status. @default 'allowed' */
-  status?: KeyStatus;
+  status?: KeyStatus | undefined;
   /** Hard expiry, if any. */
-  expiresAt?: Date | null;
+  expiresAt?: Date | null | undefined;
 }
 
 /** The portal's verbs over a {@link KeyStore}. */

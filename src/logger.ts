@@ -14,19 +14,27 @@ export type LogFields = Record<string, unknown>;
  * (pino's `logger.level = 'debug'`) applies to the next line.
  */
 export interface Logger {
-  debug?(fields: LogFields, message: string): void;
-  info?(fields: LogFields, message: string): void;
-  warn?(fields: LogFields, message: string): void;
-  error?(fields: LogFields, message: string): void;
+  // Properties rather than methods, so each can say `| undefined`: a level left undefined is
+  // one the logger lacks, and apps compiled with exactOptionalPropertyTypes may pass it so.
+  debug?: LogMethod | undefined;
+  info?: LogMethod | undefined;
+  warn?: LogMethod | undefined;
+  error?: LogMethod | undefined;
   /**
    * Whether a level writes anything now (pino and winston have it). When it says `debug` is
    * off, keyward does not even build the line for a pass or a refusal.
    */
-  isLevelEnabled?(level: string): boolean;
+  isLevelEnabled?: ((level: string) => boolean) | undefined;
 }
 
-/** A logger whose every level exists; missing levels of the app's logger do nothing. */
-export type CompleteLogger = Required<Omit<Logger, 'isLevelEnabled'>>;
+/** One level of a {@link Logger}: pino's `(fields, message)` call shape. */
+export type LogMethod = (fields: LogFields, message: string) => void;
+
+/**
+ * A logger whose every level exists; missing levels of the app's logger do nothing. Spelt
+ * out rather than `Required<Logger>`, which keeps `| undefined` under exactOptionalPropertyTypes.
+ */
+export type CompleteLogger = Record<'debug' | 'info' | 'warn' | 'error', LogMethod>;
 
 const noop = () => {};
 

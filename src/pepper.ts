@@ -24,7 +24,7 @@ export interface PepperOptions {
    * longer plant a hash of a key of their own. Read by the authenticator only.
    * @default false
    */
-  refuseUnpeppered?: boolean;
+  refuseUnpeppered?: boolean | undefined;
 }
 
 /** Peppers after checks, as the hashing code uses them. */

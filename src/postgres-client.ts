@@ -13,7 +13,7 @@ export interface PgQueryResult {
 
 /** The part of a checked-out `pg.PoolClient` the store uses. */
 export interface PgClientLike {
-  query(config: { text: string; values?: unknown[] }): Promise<PgQueryResult>;
+  query(config: { text: string; values?: unknown[] | undefined }): Promise<PgQueryResult>;
   /** Returns the client; passing an error or `true` closes it instead of keeping it idle. */
   release(destroy?: Error | boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -23,10 +23,10 @@ export interface PgClientLike {
    * statement that ran out of time. A client without them can only abandon such a statement,
    * which then keeps running on the server until it ends by itself.
    */
-  readonly processID?: number | null;
-  readonly secretKey?: number | null;
-  readonly host?: string;
-  readonly port?: number;
+  readonly processID?: number | null | undefined;
+  readonly secretKey?: number | null | undefined;
+  readonly host?: string | undefined;
+  readonly port?: number | undefined;
 }
 
 /** The part of a `pg.Pool` the store uses. */
@@ -40,7 +40,7 @@ export interface PgPoolLike {
   on(event: 'error', listener: (error: Error) => void): unknown;
   listenerCount(event: 'error'): number;
   /** The pool's settings; `connectionTimeoutMillis` must be set (see the store's docs). */
-  readonly options?: { connectionTimeoutMillis?: number | undefined };
+  readonly options?: { connectionTimeoutMillis?: number | undefined } | undefined;
 }
 
 /** How a {@link BoundedClient} runs its statements. */

@@ -29,7 +29,7 @@ export interface PostgresKeyStoreOptions {
    */
   pool: PgPoolLike;
   /** Table name, `name` or `schema.name`. @default 'api_keys' */
-  table?: string;
+  table?: string | undefined;
   /**
    * Longest wait for one statement's answer, in milliseconds. Past it the statement is
    * cancelled on the server (PostgreSQL's CancelRequest, sent on a connection of its own), its
@@ -45,12 +45,12 @@ export interface PostgresKeyStoreOptions {
    * the store reports the write failed.
    * @default 2000
    */
-  statementTimeoutMs?: number;
+  statementTimeoutMs?: number | undefined;
   /**
    * Where pool errors and cancels that fail are logged, at `warn` (pino's call shape); needs a
    * `warn` method. @default silent
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 const OPTION_NAMES: readonly (keyof PostgresKeyStoreOptions)[] = ['pool', 'table', 'statementTimeoutMs', 'logger'];

@@ -9,7 +9,7 @@ export interface RouteOptions extends RouteRequirement {
    * Koa, the error handler in Fastify) instead of answering them. The error is an
    * `ApiKeyAuthError` carrying `status`, `expose` and `headers`. @default false
    */
-  forwardErrors?: boolean;
+  forwardErrors?: boolean | undefined;
 }
 
 /** Route options after checks. */

@@ -4,9 +4,9 @@ import { ProcessHmacSha256 } from './hmac-sha256.js';
 /** Bounds of the verification memo. */
 export interface VerificationMemoOptions {
   /** Most results kept. @default 10000 */
-  maxEntries?: number;
+  maxEntries?: number | undefined;
   /** Most bytes of keys and bookkeeping kept. @default 4 MiB */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
 }
 
 // An entry holds a 43-character memo key, the stored hash it was checked against (about 100

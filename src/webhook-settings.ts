@@ -12,8 +12,8 @@ import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
  */
 export interface WebhookSettingsInput {
   url: string;
-  username?: string | null;
-  password?: string | null;
+  username?: string | null | undefined;
+  password?: string | null | undefined;
 }
 
 /** Webhook settings as every read returns them: never the password. */

@@ -21,14 +21,14 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
   /** A new, empty store; called once per test. */
   createStore(): S | Promise<S>;
   /** Called after each test with its store: drop its table, end its connections. */
-  disposeStore?(store: S): void | Promise<void>;
+  disposeStore?: ((store: S) => void | Promise<void>) | undefined;
   /**
    * Every row the store holds, live or not. With it the suite also checks that dead rows are
    * kept and left alone; without it, only what the `KeyStore` methods show is checked.
    */
-  readAllRows?(store: S): Promise<ApiKeyRow[]>;
+  readAllRows?: ((store: S) => Promise<ApiKeyRow[]>) | undefined;
   /** How often each race is run; more rounds make a lost race likelier to show. @default 5 */
-  raceRounds?: number;
+  raceRounds?: number | undefined;
 }
 
 /**

@@ -23,10 +23,10 @@ describe('fastifyApiKeyAuth options', () => {
     }
   };
 
-  it('refuses a registration without the authenticator at ready() with ERR_OPTIONS_INVALID', async () => {
+  it('refuses a registration without the authenticator at ready() with ERR_OPTIONS_INVALID naming the auth option', async () => {
     await expect(registerWith({ keyType: 'sms_api' })).rejects.toMatchObject({
       code: 'ERR_OPTIONS_INVALID',
-      message: expect.stringContaining('fastifyApiKeyAuth needs the authenticator'),
+      message: 'fastifyApiKeyAuth needs the "auth" option, the authenticator from createApiKeyAuth(): app.register(fastifyApiKeyAuth, { auth }).',
     });
   });
 
@@ -42,6 +42,23 @@ describe('fastifyApiKeyAuth options', () => {
       code: 'ERR_OPTIONS_INVALID',
       message: expect.stringContaining('"prefix" has no effect'),
     });
+  });
+
+  it.each([
+    ['fastify 5', fastify5],
+    ['fastify 4', fastify4 as unknown as typeof fastify5],
+  ])('on %s, rejects ready() with ERR_OPTIONS_INVALID, not a crash, when the route hook is registered as a plugin', async (_name, fastify) => {
+    const app = fastify();
+    app.register(fastifyApiKeyAuthHook(auth) as never);
+    try {
+      await expect(app.ready()).rejects.toMatchObject({
+        code: 'ERR_OPTIONS_INVALID',
+        message:
+          "fastifyApiKeyAuthHook: the hook was registered as a plugin; pass it as a route's onRequest option ({ onRequest: fastifyApiKeyAuthHook(auth) }), or register the plugin instead: app.register(fastifyApiKeyAuth, { auth }).",
+      });
+    } finally {
+      await app.close();
+    }
   });
 
   it('refuses bad route hook options when the hook is made', () => {
