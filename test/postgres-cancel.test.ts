@@ -5,6 +5,7 @@ import { PostgresKeyStore } from 'keyward/postgres';
 import { sampleRow } from 'keyward/store-conformance';
 import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
+import { rowBehindProxy } from './support/proxied-row.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 
 const TIMEOUT_MS = 300;
@@ -171,18 +172,8 @@ describePostgres('PostgresKeyStore when a statement cannot be cancelled', (db) =
 // write as done, rather than as failed while it landed.
 describePostgres('PostgresKeyStore writes whose answer comes late', (db) => {
   it('resolves a modify whose COMMIT answer arrives after the timeout but within the wait that follows the cancel', async () => {
-    const table = db.table('late');
-    const direct = new PostgresKeyStore({ pool: db.pool(), table });
-    await direct.migrate();
-    const row = sampleRow();
-    await direct.insert(row);
-
-    const server = new URL(db.url);
-    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
-    server.hostname = '127.0.0.1';
-    server.port = String(proxy.port);
+    const { row, direct, proxy, store } = await rowBehindProxy(db, 'late', TIMEOUT_MS);
     try {
-      const store = new PostgresKeyStore({ pool: db.pool({ connectionString: server.href }), table, statementTimeoutMs: TIMEOUT_MS });
       proxy.muteRepliesAfter((chunk) => chunk[0] === 0x51 && chunk.includes('COMMIT\u0000'), TIMEOUT_MS + 150);
 
       const started = Date.now();

@@ -1,9 +1,7 @@
 import { expect, it } from 'vitest';
-import { PostgresKeyStore } from 'keyward/postgres';
-import { sampleRow } from 'keyward/store-conformance';
 import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
-import { startTcpProxy } from './support/tcp-proxy.js';
+import { rowBehindProxy } from './support/proxied-row.js';
 
 const TIMEOUT_MS = 300;
 // Well past the store's give-up on a COMMIT (its bound, then as long again for the cancel's
@@ -18,18 +16,8 @@ const isCommit = (chunk: Buffer) => chunk[0] === 0x51 /* simple Query */ && chun
 // to check.
 describePostgres('PostgresKeyStore writes whose connection stalls just as they COMMIT', (db) => {
   it('reports the write failed, has released its row lock by then, and the held COMMIT never lands once the link is back', async () => {
-    const table = db.table('stall');
-    const direct = new PostgresKeyStore({ pool: db.pool(), table });
-    await direct.migrate();
-    const row = sampleRow();
-    await direct.insert(row);
-
-    const server = new URL(db.url);
-    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
-    server.hostname = '127.0.0.1';
-    server.port = String(proxy.port);
+    const { table, row, direct, proxy, store } = await rowBehindProxy(db, 'stall', TIMEOUT_MS);
     try {
-      const store = new PostgresKeyStore({ pool: db.pool({ connectionString: server.href }), table, statementTimeoutMs: TIMEOUT_MS });
       proxy.stallAfter(isCommit, STALL_MS);
 
       const started = Date.now();
