@@ -97,7 +97,7 @@ export function fastifyApiKeyAuthHook(
 export const fastifyApiKeyAuth = fp(
   async function keyward(fastify: FastifyInstance, options: FastifyApiKeyAuthOptions) {
     const { auth, ...route } = options ?? ({} as FastifyApiKeyAuthOptions);
-    if ('prefix' in route) {
+    if (Object.hasOwn(route, 'prefix')) {
       // fastify-plugin shares the parent's context, so a prefix would be silently ignored.
       throw new ApiKeyAuthError(
         'ERR_OPTIONS_INVALID',

@@ -18,7 +18,7 @@ export function answerKoa(ctx: ParameterizedContext, response: AuthResponse): vo
   if (ctx.headerSent) return;
   const { headers } = response;
   ctx.status = response.status;
-  for (const name in headers) ctx.res.setHeader(name, headers[name]!);
+  for (const name of Object.keys(headers)) ctx.res.setHeader(name, headers[name]!);
   ctx.body = response.body;
   ctx.res.setHeader('content-length', headers['content-length']!);
 }

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { clientCounterKey } from './client-block.js';
 import { invalidOption } from './errors.js';
-import { assertInteger, assertKnownOptions } from './options.js';
+import { assertInteger, knownOptions } from './options.js';
 
 /**
  * Limits on failed attempts, counted in fixed windows. Only failures that cost an Argon2 run
@@ -80,9 +80,7 @@ export function resolveThrottleOptions(value: unknown): AttemptThrottleLimits | 
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     invalidOption('"throttle" must be an object or false.');
   }
-  assertKnownOptions(given, OPTION_NAMES, 'throttle');
-  // Own fields only (a spread copies no inherited ones); defaults fill the rest.
-  const limits = { ...DEFAULT_ATTEMPT_THROTTLE, ...stripUndefined(given as AttemptThrottleOptions) };
+  const limits = { ...DEFAULT_ATTEMPT_THROTTLE, ...stripUndefined(knownOptions(given as AttemptThrottleOptions, OPTION_NAMES, 'throttle')) };
   assertInteger(limits.maxFailuresPerKey, 'throttle.maxFailuresPerKey', 1, 1_000_000);
   assertInteger(limits.maxFailuresPerClient, 'throttle.maxFailuresPerClient', 1, 1_000_000);
   assertInteger(limits.windowMs, 'throttle.windowMs', 1_000, 24 * 3_600_000);

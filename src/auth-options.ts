@@ -6,10 +6,9 @@ import { assertLoggerShaped, type Logger } from './logger.js';
 import {
   assertHeaderParameter,
   assertInteger,
-  assertKnownOptions,
   assertOptionalFunction,
   assertOptionsObject,
-  ownOptions,
+  knownOptions,
 } from './options.js';
 import { defaultErrorBody, type ErrorBodyFormatter } from './responses.js';
 import type { KeyStore } from './store.js';
@@ -150,8 +149,7 @@ const STORE_METHODS = ['findByLookupId', 'findLive', 'findById', 'insert', 'modi
  */
 export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOptions {
   assertOptionsObject(given, 'createApiKeyAuth');
-  const options = ownOptions(given);
-  assertKnownOptions(options, OPTION_NAMES, 'createApiKeyAuth');
+  const options = knownOptions(given, OPTION_NAMES, 'createApiKeyAuth');
   assertStore(options.store);
 
   const realm = options.realm ?? 'api';
@@ -185,8 +183,7 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
   let memo = options.memo ?? {};
   if (memo !== false) {
     if (typeof memo !== 'object' || memo === null) invalidOption('"memo" must be an object or false.');
-    memo = ownOptions(memo);
-    assertKnownOptions(memo, ['maxEntries', 'maxBytes'], 'memo');
+    memo = knownOptions(memo, ['maxEntries', 'maxBytes'], 'memo');
     if (memo.maxEntries !== undefined) assertInteger(memo.maxEntries, 'memo.maxEntries', 1, 10_000_000);
     if (memo.maxBytes !== undefined) assertInteger(memo.maxBytes, 'memo.maxBytes', 1_024, 2 ** 32);
   }
@@ -246,8 +243,7 @@ function resolveArgon2Pool(value: Argon2PoolOptions | false | undefined): Requir
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     invalidOption('"argon2Pool" must be an object or false.');
   }
-  const pool = ownOptions(given);
-  assertKnownOptions(pool, ['threads', 'maxQueue', 'niceIncrement'], 'argon2Pool');
+  const pool = knownOptions(given, ['threads', 'maxQueue', 'niceIncrement'], 'argon2Pool');
   const threads = pool.threads ?? defaultArgon2Threads();
   assertInteger(threads, 'argon2Pool.threads', 1, 256);
   const maxQueue = pool.maxQueue ?? defaultArgon2MaxQueue(threads);

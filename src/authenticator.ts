@@ -166,9 +166,9 @@ interface Presented extends ParsedApiKey {
   /** The credential's memo key, or undefined without a memo. */
   memoKey: string | undefined;
   /** Built when the attempt throttle first needs it. */
-  attempt?: Attempt;
+  attempt: Attempt | undefined;
   /** A match Argon2 computed for this request, and the row it was computed for. */
-  verified?: { row: RowView; check: SecretCheck };
+  verified: { row: RowView; check: SecretCheck } | undefined;
 }
 
 /**
@@ -363,7 +363,9 @@ class Pipeline {
     // them, and a key this instance verified still passes (its row is read as always).
     const credential = extracted.credential;
     const memoKey = this.verifier.memoKeyOf(credential);
-    const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey };
+    // Every field is set here, even those still unknown: one left out would be read from
+    // Object.prototype, which a polluted app could have given an `attempt` or a `verified`.
+    const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey, attempt: undefined, verified: undefined };
     if (this.throttle && !this.verifier.hasMatched(memoKey)) {
       const wait = this.throttle.waitFor(this.attemptOf(presented));
       if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', { lookupId, environment });

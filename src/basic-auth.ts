@@ -3,10 +3,9 @@ import { hasTooManyHeaderLines, rawHeaderValue, trimOws } from './extract.js';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import {
   assertHeaderParameter,
-  assertKnownOptions,
   assertOptionalFunction,
   assertOptionsObject,
-  ownOptions,
+  knownOptions,
 } from './options.js';
 import {
   defaultErrorBody,
@@ -117,8 +116,7 @@ export function createBasicAuthChecker(
   factory = 'createBasicAuthChecker',
 ): BasicAuthChecker {
   assertOptionsObject(given, factory);
-  const options = ownOptions(given);
-  assertKnownOptions(options, OPTION_NAMES, factory);
+  const options = knownOptions(given, OPTION_NAMES, factory);
   const { username, password, realm = 'webhooks', forwardErrors = false } = options;
   if (typeof username !== 'string') {
     invalidOption(`${factory}: "username" must be a string ('' for none).`);

@@ -1,3 +1,5 @@
+import { ownField } from './own-field.js';
+
 /**
  * Every error code keyward gives out. Codes are public API: they never change meaning, and a
  * new one is added only in a minor release.
@@ -90,14 +92,15 @@ export class ApiKeyAuthError extends Error {
   readonly keyStatus: string | undefined;
 
   constructor(code: ApiKeyAuthErrorCode, message: string, options: ApiKeyAuthErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const cause = ownField(options, 'cause');
+    super(message, cause === undefined ? undefined : { cause });
     this.code = code;
-    this.status = options.status ?? 500;
+    this.status = ownField(options, 'status') ?? 500;
     // Express's final handler and Fastify read `statusCode`; Koa reads `status`.
     this.statusCode = this.status;
-    this.expose = options.expose ?? this.status < 500;
-    this.headers = Object.freeze({ ...options.headers });
-    this.keyStatus = options.keyStatus;
+    this.expose = ownField(options, 'expose') ?? this.status < 500;
+    this.headers = Object.freeze({ ...ownField(options, 'headers') });
+    this.keyStatus = ownField(options, 'keyStatus');
   }
 }
 

@@ -4,9 +4,9 @@ import { hashSecret } from './hash.js';
 import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
 import { ENVIRONMENTS, generateApiKey, type Environment } from './key-format.js';
 import {
-  assertKnownOptions,
   assertOptionalFunction,
   assertOptionsObject,
+  knownOptions,
   ownOptions,
   unknownOptionMessage,
 } from './options.js';
@@ -209,8 +209,7 @@ const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued'
  */
 export function createKeyManager(given: KeyManagerOptions): KeyManager {
   assertOptionsObject(given, 'createKeyManager');
-  const options = ownOptions(given);
-  assertKnownOptions(options, OPTION_NAMES, 'createKeyManager');
+  const options = knownOptions(given, OPTION_NAMES, 'createKeyManager');
   assertStore(options.store);
   const argon2 = options.argon2 ?? DEFAULT_ARGON2_PARAMS;
   assertArgon2Params(argon2, 'argon2');
@@ -383,10 +382,10 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         const message = 'Webhook settings must be { url, username?, password? }.';
         throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });
       }
-      const settings = ownOptions(given);
       // A misspelt `usernmae` would otherwise store no username and report success.
-      const unknown = unknownOptionMessage(settings, WEBHOOK_SETTINGS_NAMES, 'setWebhook');
+      const unknown = unknownOptionMessage(given, WEBHOOK_SETTINGS_NAMES, 'setWebhook');
       if (unknown !== undefined) throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', unknown, { status: 400 });
+      const settings = ownOptions(given, WEBHOOK_SETTINGS_NAMES);
       const url = normalizeWebhookUrl(settings.url);
       const username = normalizeWebhookUsername(settings.username);
       let sealed: string | null | undefined;
@@ -491,7 +490,7 @@ function checkedIssueInput(given: IssueKeyInput): IssueKeyInput & { expiresAt: D
     const unknown = unknownOptionMessage(given, ISSUE_INPUT_NAMES, 'issue');
     if (unknown !== undefined) throw invalidArgument(unknown);
   }
-  const { accountId, environment, keyType, status, expiresAt } = ownOptions(given ?? ({} as Partial<IssueKeyInput>));
+  const { accountId, environment, keyType, status, expiresAt } = ownOptions(given ?? ({} as Partial<IssueKeyInput>), ISSUE_INPUT_NAMES);
   assertAccountId(accountId);
   assertEnvironment(environment);
   if (keyType !== undefined) assertKeyType(keyType, 'keyType');

@@ -116,7 +116,8 @@ function isLive(row: ApiKeyRow): boolean {
 // field-by-field copy, and this runs on every authentication.
 function copy<T extends object>(value: T): T {
   const out = { ...value } as Record<string, unknown>;
-  for (const name in out) {
+  // Own fields only: `for…in` would also visit what a polluted Object.prototype holds.
+  for (const name of Object.keys(out)) {
     const field = out[name];
     if (field instanceof Date) out[name] = new Date(field.getTime());
   }

@@ -66,15 +66,39 @@ function unicodeEscape(char: string): string {
 }
 
 /**
- * The own enumerable properties of an options object, each read once, on an object without a
- * prototype. A field the caller left out then reads as undefined even when something else in
- * the app has put that name on `Object.prototype` (prototype pollution), so a polluted
- * `forwardErrors`, `keyType` or `password` cannot switch a setting or slip into stored data.
+ * The named fields of an options object, each read once, on an object without a prototype.
+ * A field counts when the object or a prototype of its own holds it (a plain field, a
+ * non-enumerable one, a class's getter), never when only `Object.prototype` does: a field the
+ * caller left out reads as undefined even when something else in the app has put that name
+ * there (prototype pollution), so a polluted `forwardErrors`, `keyType` or `password` cannot
+ * switch a setting or slip into stored data.
  *
  * @param options - an object the caller checked is one.
+ * @param names - the fields to read.
  */
-export function ownOptions<T extends object>(options: T): T {
-  return Object.assign(Object.create(null) as T, options);
+export function ownOptions<T extends object>(options: T, names: readonly string[]): T {
+  const read = Object.create(null) as Record<string, unknown>;
+  for (const name of names) {
+    if (holdsBelowObjectPrototype(options, name)) read[name] = (options as Record<string, unknown>)[name];
+  }
+  return read as T;
+}
+
+/**
+ * {@link assertKnownOptions}, then {@link ownOptions} of the known names.
+ *
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for an unknown name.
+ */
+export function knownOptions<T extends object>(options: T, known: readonly string[], owner: string): T {
+  assertKnownOptions(options, known, owner);
+  return ownOptions(options, known);
+}
+
+function holdsBelowObjectPrototype(value: object, name: string): boolean {
+  for (let holder: object | null = value; holder !== null && holder !== Object.prototype; holder = Object.getPrototypeOf(holder) as object | null) {
+    if (Object.hasOwn(holder, name)) return true;
+  }
+  return false;
 }
 
 /** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a plain object. */

@@ -1,5 +1,5 @@
 import { invalidOption } from './errors.js';
-import { assertKnownOptions, ownOptions } from './options.js';
+import { knownOptions } from './options.js';
 import { PEPPER_ID_SHAPE } from './phc.js';
 
 /**
@@ -58,8 +58,7 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     invalidOption(`${factory}: "pepper" must be an object { current, secrets }.`);
   }
-  assertKnownOptions(value, ['current', 'secrets', 'refuseUnpeppered'], 'pepper');
-  const { current, secrets, refuseUnpeppered = false } = ownOptions(value as Partial<PepperOptions>);
+  const { current, secrets, refuseUnpeppered = false } = knownOptions(value as Partial<PepperOptions>, ['current', 'secrets', 'refuseUnpeppered'], 'pepper');
   if (typeof refuseUnpeppered !== 'boolean') invalidOption(`${factory}: "pepper.refuseUnpeppered" must be a boolean.`);
   if (typeof secrets !== 'object' || secrets === null || Array.isArray(secrets)) {
     invalidOption(`${factory}: "pepper.secrets" must be an object mapping pepper ids to secrets.`);

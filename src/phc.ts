@@ -1,5 +1,5 @@
 import { invalidOption } from './errors.js';
-import { assertKnownOptions, ownOptions } from './options.js';
+import { knownOptions } from './options.js';
 
 /** Argon2id cost parameters. */
 export interface Argon2Params {
@@ -167,8 +167,7 @@ export function assertArgon2Params(params: Argon2Params, optionName: string): vo
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
     invalidOption(`"${optionName}" must be an object { memoryKiB, iterations, parallelism }.`);
   }
-  assertKnownOptions(params, ['memoryKiB', 'iterations', 'parallelism'], optionName);
-  const problem = checkParams(ownOptions(params));
+  const problem = checkParams(knownOptions(params, ['memoryKiB', 'iterations', 'parallelism'], optionName));
   if (problem !== undefined) invalidOption(`"${optionName}" ${problem}.`);
 }
 

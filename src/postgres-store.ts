@@ -1,10 +1,10 @@
 import {
   ApiKeyAuthError,
   assertInteger,
-  assertKnownOptions,
   assertLoggerShaped,
   assertOptionsObject,
   completeLogger,
+  knownOptions,
   type ApiKeyRow,
   type ApiKeyRowChange,
   type Environment,
@@ -120,9 +120,9 @@ export class PostgresKeyStore implements KeyStore {
    *   `connectionTimeoutMillis`, a bad table name or timeout, a logger without a `warn`
    *   method, or an unknown option.
    */
-  constructor(options: PostgresKeyStoreOptions) {
-    assertOptionsObject(options, 'PostgresKeyStore');
-    assertKnownOptions(options, OPTION_NAMES, 'PostgresKeyStore');
+  constructor(given: PostgresKeyStoreOptions) {
+    assertOptionsObject(given, 'PostgresKeyStore');
+    const options = knownOptions(given, OPTION_NAMES, 'PostgresKeyStore');
     this.#pool = checkedPool(options.pool);
     this.#table = keyTable(options.table ?? DEFAULT_TABLE);
     this.#timeoutMs = options.statementTimeoutMs ?? 2_000;

@@ -1,5 +1,6 @@
 import { ApiKeyAuthError, type ApiKeyAuthErrorCode, type ApiKeyAuthErrorOptions } from './errors.js';
 import { statusMessage, type KeyStatus } from './statuses.js';
+import { ownField } from './own-field.js';
 import { isThenable } from './thenable.js';
 
 /** What an adapter writes for a refused request: decided entirely by the core. */
@@ -68,17 +69,20 @@ export type ErrorBodyFailureListener = (failure: ErrorBodyFailure, cause?: unkno
 /** An app formatter's body, or undefined when it is no usable JSON. */
 function formattedBody(error: ApiKeyAuthError, format: ErrorBodyFormatter, onFailure?: ErrorBodyFailureListener): string | undefined {
   let value: unknown;
+  let pending: boolean;
   try {
     value = format(error);
+    // Inside the try: a result whose `then` getter throws is the formatter's bug too.
+    pending = isThenable(value);
+    // A promise would serialize as `{}`, and one that rejects unobserved would end the
+    // process: observe it, and fall back.
+    if (pending) (value as PromiseLike<unknown>).then(undefined, () => {});
   } catch (cause) {
     // An app bug in the formatter must not change the status or open a route.
     onFailure?.('threw', cause);
     return undefined;
   }
-  if (isThenable(value)) {
-    // A promise would serialize as `{}`, and one that rejects unobserved would end the
-    // process: observe it, and fall back.
-    value.then(undefined, () => {});
+  if (pending) {
     onFailure?.('returned a promise');
     return undefined;
   }
@@ -228,8 +232,9 @@ export class RefusalFactory {
       // An app's formatter receives the error, so it is built now, once.
       return this.#fault(toError());
     }
-    const status = options.status ?? 500;
-    const fields = { code, message, status, expose: options.expose ?? status < 500, keyStatus: options.keyStatus, headers: options.headers ?? {} };
+    const status = ownField(options, 'status') ?? 500;
+    const expose = ownField(options, 'expose') ?? status < 500;
+    const fields = { code, message, status, expose, keyStatus: ownField(options, 'keyStatus'), headers: ownField(options, 'headers') ?? {} };
     return { status, code, response: responseWith(fields, JSON.stringify(formatDefault(fields))), toError };
   }
 

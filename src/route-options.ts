@@ -1,6 +1,6 @@
 import type { ApiKeyAuth, RouteRequirement } from './authenticator.js';
 import { invalidOption } from './errors.js';
-import { assertKnownOptions, assertOptionsObject, closestName, ownOptions, quotedName } from './options.js';
+import { assertOptionsObject, closestName, knownOptions, quotedName } from './options.js';
 
 /** Options every adapter takes for one route or one mount point. */
 export interface RouteOptions extends RouteRequirement {
@@ -36,8 +36,7 @@ export function resolveRouteOptions(
     invalidOption(`${factory} needs the authenticator from createApiKeyAuth() as its first argument.`);
   }
   assertOptionsObject(options, factory);
-  assertKnownOptions(options, ['keyType', 'forwardErrors'], factory);
-  const { keyType, forwardErrors = false } = ownOptions(options);
+  const { keyType, forwardErrors = false } = knownOptions(options, ['keyType', 'forwardErrors'], factory);
   if (!isKeyTypeOption(keyType)) invalidOption(`${factory}: "keyType" must be a non-empty string.`);
   if (typeof forwardErrors !== 'boolean') invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
   return { requirement: keyType === undefined ? NO_REQUIREMENT : { keyType }, forwardErrors };
@@ -67,7 +66,7 @@ export function readRequirement(requirement: unknown): RouteRequirement | string
       const hint = closestName(name, ['keyType']);
       return `the route requirement: unknown field ${quotedName(name)}.${hint ? ` Did you mean "${hint}"?` : ''}`;
     }
-    const { keyType } = requirement as RouteRequirement;
+    const keyType = Object.hasOwn(requirement, 'keyType') ? (requirement as RouteRequirement).keyType : undefined;
     if (!isKeyTypeOption(keyType)) return 'the route requirement\'s "keyType" must be a non-empty string';
     return keyType === undefined ? NO_REQUIREMENT : Object.freeze({ keyType });
   } catch {
@@ -75,8 +74,11 @@ export function readRequirement(requirement: unknown): RouteRequirement | string
   }
 }
 
-/** The requirement of a route that asks for a live key only. */
-export const NO_REQUIREMENT: RouteRequirement = Object.freeze({});
+/**
+ * The requirement of a route that asks for a live key only. Its `keyType` is its own, so none
+ * is read from a polluted Object.prototype.
+ */
+export const NO_REQUIREMENT: RouteRequirement = Object.freeze({ keyType: undefined });
 
 /** A route's `keyType`: left out, or a non-empty string. */
 function isKeyTypeOption(value: unknown): value is string | undefined {

@@ -6,7 +6,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
-import { assertKnownOptions, assertOptionsObject, ownOptions } from './options.js';
+import { assertOptionsObject, knownOptions } from './options.js';
 
 /**
  * The app's sealing keys for webhook passwords: every key that may open a stored value, and
@@ -80,8 +80,7 @@ const LONE_SURROGATE = /\p{Cs}/u;
 export function createSecretBox(given: SealingKeys): SecretBox {
   const factory = 'webhookKeys';
   assertOptionsObject(given, factory);
-  const keys = ownOptions(given);
-  assertKnownOptions(keys, ['current', 'keys'], factory);
+  const keys = knownOptions(given, ['current', 'keys'], factory);
   assertOptionsObject(keys.keys, `${factory}.keys`);
 
   const material = new Map<string, KeyObject>();

@@ -26,13 +26,12 @@ function withPolluted<T>(name: string, value: unknown, read: () => T): T {
 }
 
 describe('options and inputs read only their own fields', () => {
-  it('issue() ignores an inherited accountId and refuses the input as having none', async () => {
+  it('issue() refuses an input whose accountId only Object.prototype holds', async () => {
     const manager = createKeyManager({ store: new MemoryKeyStore(), argon2: TEST_ARGON2 });
-    const input = Object.create({ accountId: 'acct_inherited', environment: 'sandbox' }) as { accountId: string; environment: 'sandbox' };
 
-    const error = await rejection(manager.issue(input));
+    const issuing = withPolluted('accountId', 'acct_planted', () => manager.issue({ environment: 'sandbox' } as never));
 
-    expect(error.code).toBe('ERR_INVALID_ARGUMENT');
+    expect((await rejection(issuing)).code).toBe('ERR_INVALID_ARGUMENT');
   });
 
   it('issue() stores the default key type and status when keyType and status are polluted', async () => {
@@ -81,5 +80,87 @@ describe('options and inputs read only their own fields', () => {
     const resolved = withPolluted('forwardErrors', true, () => resolveRouteOptions(auth!, {}, 'expressApiKeyAuth'));
 
     expect(resolved.forwardErrors).toBe(false);
+  });
+});
+
+describe("keyward's own request state reads nothing from a polluted Object.prototype", () => {
+  async function setUp() {
+    const store = new MemoryKeyStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { key } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    auth = createApiKeyAuth({ store, argon2Pool: false });
+    return { store, key };
+  }
+
+  it('a planted "attempt: false" does not switch the attempt throttle off', async () => {
+    const { key } = await setUp();
+    Object.defineProperty(Object.prototype, 'attempt', { value: false, configurable: true, writable: true });
+    const statuses: number[] = [];
+    try {
+      for (let attempt = 0; attempt < 12; attempt++) {
+        const result = await auth!.authenticate({ ...bearer(wrongSecretOf(key, attempt)), remoteAddress: '192.0.2.1' });
+        statuses.push(result.ok ? 200 : result.response.status);
+      }
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).attempt;
+    }
+    expect(statuses).toContain(429);
+  });
+
+  it('a planted "verified" match does not let a forged key with a real lookup id through', async () => {
+    const { store, key } = await setUp();
+    const row = store.allRows()[0]!;
+    const planted = { row: { id: row.id, account_id: row.account_id, key_hash: row.key_hash }, check: { ok: true, matches: true } };
+    const result = await withPolluted('verified', planted, () => auth!.authenticate(bearer(wrongSecretOf(key))));
+    expect(result.ok ? 200 : result.response.status).toBe(401);
+  });
+
+  it('a planted "keyType" does not become the requirement of a route that asks for none', async () => {
+    const { key } = await setUp();
+    const result = await withPolluted('keyType', 'admin_api', () => auth!.authenticate(bearer(key)));
+    expect(result.ok).toBe(true);
+  });
+
+  it('planted "headers" and "keyStatus" reach no refusal', async () => {
+    await setUp();
+    const result = await withPolluted('headers', { 'set-cookie': 'planted=1' }, () =>
+      withPolluted('keyStatus', 'planted', () => auth!.authenticate({ headers: {} })),
+    );
+    if (result.ok) throw new Error('a request without a key passed');
+    expect(result.response.headers['set-cookie']).toBeUndefined();
+    expect(result.response.body).not.toContain('planted');
+  });
+});
+
+describe('options given as class instances', () => {
+  it('honours a getter on the class, as before options were read from own fields', async () => {
+    const store = new MemoryKeyStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { key } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    class ProductionOnly {
+      readonly store = store;
+      readonly argon2Pool = false as const;
+      get environments(): ['production'] {
+        return ['production'];
+      }
+    }
+    auth = createApiKeyAuth(new ProductionOnly());
+
+    const result = await auth.authenticate(bearer(key));
+
+    expect(result.ok ? 200 : result.response.status).toBe(401);
+  });
+
+  it('honours a keyType getter on a route options class', () => {
+    auth = createApiKeyAuth({ store: new MemoryKeyStore() });
+    class AdminRoute {
+      get keyType(): string {
+        return 'admin_api';
+      }
+    }
+
+    const resolved = resolveRouteOptions(auth, new AdminRoute(), 'expressApiKeyAuth');
+
+    expect(resolved.requirement).toEqual({ keyType: 'admin_api' });
   });
 });

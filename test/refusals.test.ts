@@ -177,6 +177,7 @@ describe('an app errorBody formatter', () => {
     ['is async', async () => ({ problem: 'never seen' }), 'returned a promise', undefined],
     ['returns a BigInt', () => 1n, 'returned no JSON', undefined],
     ['returns undefined', () => undefined, 'returned no JSON', undefined],
+    ['returns a thenable whose then getter throws', () => ({ get then() { throw new Error('then getter'); } }), 'threw', 'Error: then getter'],
   ])('logs one keyward.error_body_failed warning a second when it %s, and answers with the default body', async (_name, errorBody, failure, error) => {
     const logger = new CaptureLogger();
     const auth = createApiKeyAuth({ store: new MemoryKeyStore(), argon2Pool: false, errorBody: errorBody as ErrorBodyFormatter, logger });
