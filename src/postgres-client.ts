@@ -1,6 +1,7 @@
 import { ApiKeyAuthError, type completeLogger } from 'keyward';
 import { describeError } from './describe-error.js';
 import { requestCancel } from './postgres-cancel.js';
+import { isThenable } from './thenable.js';
 
 /**
  * The part of a `pg` query result the store reads. keyward never imports `pg`: these shapes
@@ -111,10 +112,23 @@ export class BoundedClient {
         // chunk as the ReadyForQuery that completed the connection) would emit 'error' with no
         // listener, which crashes the process. The callback runs while pg is still reading
         // that chunk, so the listener is on before the FATAL is read.
-        pool.connect((error, client) => {
+        let handedOver = false;
+        const take = (error: unknown, client: PgClientLike | undefined) => {
+          if (handedOver) return;
+          handedOver = true;
           if (error || !client) unavailable(error);
           else resolve(new BoundedClient(client, options));
-        });
+        };
+        const returned: unknown = pool.connect(take);
+        // A pool (or a wrapper of one) with only the promise form ignores the callback and
+        // returns a promise: take the client from it, or the lookup would wait for ever with
+        // the client checked out. Such a pool keeps the hand-over gap described above.
+        if (isThenable(returned)) {
+          (returned as PromiseLike<PgClientLike | undefined>).then(
+            (client) => take(undefined, client),
+            (error: unknown) => take(error, undefined),
+          );
+        }
       } catch (error) {
         unavailable(error);
       }

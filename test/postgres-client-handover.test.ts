@@ -53,3 +53,26 @@ describePostgres('a pool connection whose session the server ends as it is hande
     }
   });
 });
+
+// A pool, or a thin wrapper of one, that has only the promise form of connect() ignores the
+// callback the store passes: the store takes the client from the promise instead of waiting
+// for ever with the client checked out.
+describePostgres('a pool whose connect() has only the promise form', (db) => {
+  it('serves lookups and migrations, and leaves no client checked out', async () => {
+    const real = db.pool({ max: 2 });
+    const promiseOnly = {
+      connect: () => real.connect(),
+      on: real.on.bind(real),
+      listenerCount: real.listenerCount.bind(real),
+      options: real.options,
+    };
+    const store = new PostgresKeyStore({ pool: promiseOnly, table: db.table('promise_pool') });
+
+    await store.migrate();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { card } = await manager.issue({ accountId: 'acct_promise', environment: 'sandbox' });
+
+    expect((await store.findById(card.keyId))?.account_id).toBe('acct_promise');
+    expect(real.totalCount - real.idleCount).toBe(0);
+  });
+});
