@@ -155,7 +155,10 @@ export class PostgresKeyStore implements KeyStore {
    */
   async migrate(): Promise<void> {
     await this.#transaction('migrate', async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`keyward:${this.#table.name}`]);
+      // Locked by the table's own name, not as the option spells it: `api_keys` and
+      // `public.api_keys` are one table, and two instances creating it at once unlocked would
+      // collide on PostgreSQL's catalog. Same-named tables in other schemas merely take turns.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`keyward:${this.#table.bare}`]);
       await client.query(schemaStatements(this.#table).join('\n'));
       return true;
     });
@@ -294,13 +297,15 @@ export class PostgresKeyStore implements KeyStore {
   #mapped(operation: string, error: unknown): ApiKeyAuthError {
     const constraint = uniqueViolation(error);
     if (constraint === undefined) return storeFault(operation, error);
-    const { primaryKey, lookupId } = this.#table.constraints;
-    const message =
-      constraint === primaryKey
-        ? 'A key with this id already exists.'
-        : constraint === lookupId
-          ? 'A key with this lookup id already exists.'
-          : 'This account already has a live key in this environment; regenerate it instead.';
+    const { primaryKey, lookupId, oneLiveKey } = this.#table.constraints;
+    const messages = new Map([
+      [primaryKey, 'A key with this id already exists.'],
+      [lookupId, 'A key with this lookup id already exists.'],
+      [oneLiveKey, 'This account already has a live key in this environment; regenerate it instead.'],
+    ]);
+    const message = messages.get(constraint);
+    // Any other unique violation (PostgreSQL's own catalog, say) is no taken key.
+    if (message === undefined) return storeFault(operation, error);
     return new ApiKeyAuthError('ERR_KEY_EXISTS', message, { status: 409, cause: error });
   }
 }

@@ -207,6 +207,19 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     expect((await stores[2]!.findById(row.id))?.lookup_id).toBe(row.lookup_id);
   });
 
+  it('migrates one table from two instances at once when one names it with its schema and one without', async () => {
+    for (let round = 0; round < 5; round++) {
+      const qualified = db.table('spelt');
+      const bare = qualified.split('.')[1]!;
+      const onSearchPath = db.pool({ options: `-c search_path=${db.schema}` });
+      const stores = [new PostgresKeyStore({ pool: onSearchPath, table: bare }), new PostgresKeyStore({ pool: db.pool(), table: qualified })];
+      await Promise.all(stores.map((store) => store.migrate()));
+      const row = sampleRow();
+      await stores[0]!.insert(row);
+      expect((await stores[1]!.findById(row.id))?.id).toBe(row.id);
+    }
+  });
+
   it('migrates an up-to-date table at once while a write transaction holds one of its rows', async () => {
     const store = await migrated({ statementTimeoutMs: 1_000 });
     const row = sampleRow();
