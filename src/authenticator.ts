@@ -19,7 +19,7 @@ import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
-import { expiryState, timeFromClock } from './valid-date.js';
+import { expiryState, millisFromClock } from './valid-date.js';
 import { VerificationMemo } from './verification-memo.js';
 
 /** What a successful authentication attaches to the request. */
@@ -216,7 +216,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const verifier = new SecretVerifier(memo, run, settings.pepper, pool ? () => pool.busy : () => closed);
   const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, settings.storeTimeoutMs, logger);
   const throttle = settings.throttle
-    ? new AttemptThrottle(settings.throttle, () => validNow(settings.clock).getTime())
+    ? new AttemptThrottle(settings.throttle, () => validMillis(settings.clock))
     : undefined;
   const rehasher = settings.rehashOnSuccess
     ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, {
@@ -644,7 +644,12 @@ class AuthFailure {
  * keys and unlimited forgeries through.
  */
 function validNow(clock: () => Date): Date {
-  const now = timeFromClock(clock);
+  return new Date(validMillis(clock));
+}
+
+/** {@link validNow} in milliseconds. */
+function validMillis(clock: () => Date): number {
+  const now = millisFromClock(clock);
   if (now === undefined) throw new TypeError('clock() returned no valid Date');
   return now;
 }

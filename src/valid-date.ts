@@ -34,17 +34,17 @@ export function systemClock(): Date {
 }
 
 /**
- * The time `clock()` gives, read as {@link validTimeOf} reads it, or undefined. The system
- * clock's Date needs no such distrust (it is of this realm, made just now, with no methods of
- * its own), so only its range is checked, and one Date is made instead of two: this runs on
- * every successful authentication.
+ * The time `clock()` gives, in milliseconds, read as {@link validTimeOf} reads it, or
+ * undefined. The system clock needs no such distrust (its Date is of this realm, made just
+ * now, with no methods of its own), so only its range is checked and no Date is made: this
+ * runs on every successful authentication and every attempt the throttle counts.
  *
  * @param clock - the app's clock, or {@link systemClock}.
  */
-export function timeFromClock(clock: () => Date): Date | undefined {
-  if (clock !== systemClock) return validTimeOf(clock());
+export function millisFromClock(clock: () => Date): number | undefined {
+  if (clock !== systemClock) return validTimeOf(clock())?.getTime();
   const now = Date.now();
-  return isStorable(now) ? new Date(now) : undefined;
+  return isStorable(now) ? now : undefined;
 }
 
 function isStorable(time: number): boolean {
