@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import {
   ApiKeyAuthError,
   isPendingDecision,
+  knownOptions,
   NodeCredentialRequest,
   resolveRouteOptions,
   type ApiKeyAuth,
@@ -96,14 +97,16 @@ export function fastifyApiKeyAuthHook(
  */
 export const fastifyApiKeyAuth = fp(
   async function keyward(fastify: FastifyInstance, options: FastifyApiKeyAuthOptions) {
-    const { auth, ...route } = options ?? ({} as FastifyApiKeyAuthOptions);
-    if (Object.hasOwn(route, 'prefix')) {
+    const given = options ?? ({} as FastifyApiKeyAuthOptions);
+    if (Object.hasOwn(given, 'prefix')) {
       // fastify-plugin shares the parent's context, so a prefix would be silently ignored.
       throw new ApiKeyAuthError(
         'ERR_OPTIONS_INVALID',
         'fastifyApiKeyAuth: "prefix" has no effect; register the plugin inside the prefixed plugin instead.',
       );
     }
+    // Read as every other option object is: a class's getters count, Object.prototype does not.
+    const { auth, keyType, forwardErrors } = knownOptions(given, ['auth', 'keyType', 'forwardErrors'], 'fastifyApiKeyAuth');
     // Checked before hookFor, whose message names a first argument: here it is an option.
     if (typeof auth?.decide !== 'function') {
       throw new ApiKeyAuthError(
@@ -111,7 +114,7 @@ export const fastifyApiKeyAuth = fp(
         'fastifyApiKeyAuth needs the "auth" option, the authenticator from createApiKeyAuth(): app.register(fastifyApiKeyAuth, { auth }).',
       );
     }
-    const hook = hookFor(auth, route, 'fastifyApiKeyAuth');
+    const hook = hookFor(auth, { keyType, forwardErrors }, 'fastifyApiKeyAuth');
     // Declared once per context: a child inherits its parent's decorator.
     if (!fastify.hasRequestDecorator('apiKey')) fastify.decorateRequest('apiKey', undefined);
     fastify.addHook('onRequest', hook);

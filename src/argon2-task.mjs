@@ -20,7 +20,9 @@ export function runArgon2Task(task) {
     parallelism: task.parallelism,
     hashLength: task.hashLength,
     outputType: 'binary',
-    ...(task.pepper ? { secret: task.pepper } : {}),
+    // Always given, empty without a pepper (Argon2's "no secret"): hash-wasm reads a missing
+    // `secret` through the prototype chain, where a polluted Object.prototype could put one.
+    secret: task.pepper ?? new Uint8Array(0),
   });
 }
 

@@ -1,6 +1,7 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
 import { clientCounterKey } from './client-block.js';
 import { invalidOption } from './errors.js';
+import { boundedLru, NO_LRU_CALL_OPTIONS } from './lru-options.js';
 import { assertInteger, knownOptions } from './options.js';
 
 /**
@@ -130,8 +131,8 @@ export class AttemptThrottle {
   constructor(limits: AttemptThrottleLimits, now: () => number) {
     this.#limits = limits;
     this.#now = now;
-    this.#byKey = new LRUCache({ max: limits.maxTracked });
-    this.#byClient = new LRUCache({ max: limits.maxTracked });
+    this.#byKey = boundedLru<Window>({ max: limits.maxTracked });
+    this.#byClient = boundedLru<Window>({ max: limits.maxTracked });
   }
 
   /**
@@ -187,7 +188,7 @@ export class AttemptThrottle {
    */
   #suspicion(client: string | undefined, credential: string, now: number): 'lasting' | 'busy' | undefined {
     if (client === undefined) return 'lasting';
-    if (this.#leftIn(this.#byClient.get(client), now) > 0) return 'lasting';
+    if (this.#leftIn(this.#byClient.get(client, NO_LRU_CALL_OPTIONS), now) > 0) return 'lasting';
     const pending = this.#clientInFlight.get(client);
     return pending !== undefined && (pending.size > 1 || !pending.has(credential)) ? 'busy' : undefined;
   }
@@ -230,11 +231,11 @@ export class AttemptThrottle {
   }
 
   #count(windows: LRUCache<string, Window>, id: string, now: number): void {
-    const current = windows.get(id);
+    const current = windows.get(id, NO_LRU_CALL_OPTIONS);
     if (current && this.#leftIn(current, now) > 0) {
       current.failures++;
     } else {
-      windows.set(id, { start: now, failures: 1 });
+      windows.set(id, { start: now, failures: 1 }, NO_LRU_CALL_OPTIONS);
     }
   }
 
@@ -246,7 +247,7 @@ export class AttemptThrottle {
     max: number,
     now: number,
   ): number {
-    const window = windows.get(id);
+    const window = windows.get(id, NO_LRU_CALL_OPTIONS);
     const left = this.#leftIn(window, now);
     const failures = left > 0 ? window!.failures : 0;
     if (failures >= max) return Math.ceil(left / 1000);

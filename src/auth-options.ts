@@ -22,7 +22,7 @@ import {
 } from './argon2-pool.js';
 import { resolveThrottleOptions, type AttemptThrottleLimits, type AttemptThrottleOptions } from './attempt-throttle.js';
 import { resolvePepper, type PepperOptions, type PepperRing } from './pepper.js';
-import { assertArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
+import { checkedArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
 import type { CredentialRequest } from './extract.js';
 
 /** Options of {@link createApiKeyAuth}. */
@@ -197,8 +197,7 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
   const throttle = resolveThrottleOptions(options.throttle);
   assertOptionalFunction(options.clientAddress, 'clientAddress');
   const pepper = resolvePepper(options.pepper, 'createApiKeyAuth');
-  const argon2 = options.argon2 ?? DEFAULT_ARGON2_PARAMS;
-  assertArgon2Params(argon2, 'argon2');
+  const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2');
   const rehashOnSuccess = options.rehashOnSuccess ?? false;
   if (typeof rehashOnSuccess !== 'boolean') invalidOption('"rehashOnSuccess" must be a boolean.');
 
@@ -219,7 +218,7 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
     throttle,
     clientAddress: options.clientAddress ?? ((request) => request.clientIp ?? request.remoteAddress),
     pepper,
-    argon2: { ...argon2 },
+    argon2,
     rehashOnSuccess,
   };
 }

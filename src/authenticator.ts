@@ -557,7 +557,10 @@ class Pipeline {
     return new AuthFailure(refusal);
   }
 
-  private report(decision: AuthDecision): void {
+  private report(given: AuthDecision): void {
+    // Every field its own, undefined where a step does not know it: a field left out would be
+    // read from Object.prototype, by the lines below and by the app's hook.
+    const decision: AuthDecision = { ...UNKNOWN_DECISION_FIELDS, ...given };
     if (decision.outcome === 'fault') {
       // Once a second per reason (per row and problem for a corrupt row); the hook still
       // sees each one.
@@ -660,6 +663,17 @@ function validMillis(clock: () => Date): number {
  * second. A row without a usable id counts under its problem alone: the lookup id is the
  * caller's choice, and a line per forged lookup id would be the very flood this prevents.
  */
+/** The optional fields of a decision, none known yet. */
+const UNKNOWN_DECISION_FIELDS = Object.freeze({
+  code: undefined,
+  detail: undefined,
+  keyId: undefined,
+  accountId: undefined,
+  lookupId: undefined,
+  environment: undefined,
+  keyStatus: undefined,
+});
+
 function kindOfFault(decision: AuthDecision): string {
   const perRow = decision.reason === 'stored_hash_unparseable' || decision.reason === 'stored_row_invalid';
   if (!perRow) return decision.reason;

@@ -9,7 +9,8 @@
 export function describeError(error: unknown): string {
   try {
     if (!(error instanceof Error)) return String(error);
-    const code = (error as { code?: unknown }).code;
+    // The error's own code only: one read through the prototype chain could be planted.
+    const code = Object.hasOwn(error, 'code') ? (error as { code?: unknown }).code : undefined;
     return `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message}`;
   } catch {
     return 'an error that cannot be described';

@@ -10,7 +10,7 @@ import {
   ownOptions,
   unknownOptionMessage,
 } from './options.js';
-import { assertArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
+import { checkedArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
 import { KEY_STATUSES, normalizeStatus, statusLabel, type KeyStatus, type StatusLabel } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { assertStore } from './auth-options.js';
@@ -211,8 +211,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   assertOptionsObject(given, 'createKeyManager');
   const options = knownOptions(given, OPTION_NAMES, 'createKeyManager');
   assertStore(options.store);
-  const argon2 = options.argon2 ?? DEFAULT_ARGON2_PARAMS;
-  assertArgon2Params(argon2, 'argon2');
+  const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2');
   const ring = resolvePepper(options.pepper, 'createKeyManager');
   const pepper = ring && { id: ring.currentId, secret: ring.current };
   const defaultKeyType = options.defaultKeyType ?? 'sms_api';

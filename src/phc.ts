@@ -45,7 +45,7 @@ export interface ParsedArgon2Hash {
   salt: Uint8Array;
   hash: Uint8Array;
   /** Id of the pepper the hash was computed with (its `keyid=` parameter), if any. */
-  pepperId?: string;
+  pepperId: string | undefined;
 }
 
 /**
@@ -122,7 +122,8 @@ export function parseStoredHash(encoded: unknown): ParseStoredHashResult {
     return { ok: false, fault: 'bad_hash' };
   }
 
-  return { ok: true, value: { params, salt, hash, ...(pepperId ? { pepperId } : {}) } };
+  // pepperId is always set, undefined when absent, so it is never read from Object.prototype.
+  return { ok: true, value: { params, salt, hash, pepperId: pepperId || undefined } };
 }
 
 /**
@@ -159,16 +160,20 @@ function decodePepperId(text: string): string | null {
 }
 
 /**
- * Checks app-supplied parameters once, at setup.
+ * Reads app-supplied parameters once, at setup, and checks them.
  *
+ * @returns the parameters as read (a plain copy): what is checked is what is used.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the parameter and its bounds.
  */
-export function assertArgon2Params(params: Argon2Params, optionName: string): void {
+export function checkedArgon2Params(params: Argon2Params, optionName: string): Argon2Params {
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
     invalidOption(`"${optionName}" must be an object { memoryKiB, iterations, parallelism }.`);
   }
-  const problem = checkParams(knownOptions(params, ['memoryKiB', 'iterations', 'parallelism'], optionName));
+  const { memoryKiB, iterations, parallelism } = knownOptions(params, ['memoryKiB', 'iterations', 'parallelism'], optionName);
+  const read = { memoryKiB, iterations, parallelism };
+  const problem = checkParams(read);
   if (problem !== undefined) invalidOption(`"${optionName}" ${problem}.`);
+  return read;
 }
 
 function checkParams({ memoryKiB, iterations, parallelism }: Argon2Params): string | undefined {

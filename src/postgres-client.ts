@@ -1,6 +1,7 @@
 import { ApiKeyAuthError, type completeLogger } from 'keyward';
 import { describeError } from './describe-error.js';
 import { requestCancel } from './postgres-cancel.js';
+import { ownField } from './own-field.js';
 import { isThenable } from './thenable.js';
 
 /**
@@ -294,7 +295,10 @@ export function storeFault(operation: string, cause: unknown): ApiKeyAuthError {
 
 /** The constraint a unique violation names, or undefined for any other error. */
 export function uniqueViolation(error: unknown): string | undefined {
-  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
+  if (typeof error !== 'object' || error === null) return undefined;
+  // pg sets both on the error itself; one read through the prototype chain could be planted.
+  const code = ownField(error as { code?: unknown }, 'code');
+  const constraint = ownField(error as { constraint?: unknown }, 'constraint');
   if (code !== '23505') return undefined;
   return typeof constraint === 'string' ? constraint : '';
 }

@@ -1,4 +1,5 @@
 import { computeArgon2id, hashSecret } from './hash.js';
+import { ownOptions } from './options.js';
 import type { CompleteLogger } from './logger.js';
 import type { PepperRing } from './pepper.js';
 import { HASH_BYTES, SALT_BYTES, parseStoredHash, type Argon2Params, type ParsedArgon2Hash } from './phc.js';
@@ -116,7 +117,9 @@ export class Rehasher {
    * @param options - the Argon2 computation, when it is idle, the write timeout, a clock and
    *   a log sampler; see {@link RehasherOptions}.
    */
-  constructor(store: KeyStore, policy: HashPolicy, logger: CompleteLogger, options: RehasherOptions = {}) {
+  constructor(store: KeyStore, policy: HashPolicy, logger: CompleteLogger, given: RehasherOptions = {}) {
+    // Fields left out read as undefined, not as what a polluted Object.prototype holds.
+    const options = ownOptions(given, ['run', 'idle', 'writeTimeoutMs', 'now', 'failureLog', 'rehashed']);
     this.#store = store;
     this.#policy = policy;
     this.#logger = logger;

@@ -131,7 +131,8 @@ export function createSecretBox(given: SealingKeys): SecretBox {
         decipher.setAAD(additionalData(parsed.keyId));
         decipher.setAuthTag(parsed.tag);
         const plain = Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]);
-        return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+        // ignoreBOM keeps a leading U+FEFF, which is part of the password as it was sealed.
+        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(plain);
       } catch {
         // The cause is left out on purpose: nothing about the bytes may travel with the error.
         throw secretError('The webhook password cannot be opened: wrong key or altered value.');

@@ -1,5 +1,6 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
 import { ProcessHmacSha256 } from './hmac-sha256.js';
+import { boundedLru, NO_LRU_CALL_OPTIONS } from './lru-options.js';
 
 /** Bounds of the verification memo. */
 export interface VerificationMemoOptions {
@@ -45,8 +46,8 @@ export class VerificationMemo {
     const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
     const half = (value: number) => Math.max(1, Math.floor(value / 2));
     const bounds = { max: half(maxEntries), maxSize: half(maxBytes), sizeCalculation: () => BYTES_PER_ENTRY };
-    this.#matches = new LRUCache<string, Remembered>(bounds);
-    this.#mismatches = new LRUCache<string, Remembered>(bounds);
+    this.#matches = boundedLru<Remembered>(bounds);
+    this.#mismatches = boundedLru<Remembered>(bounds);
   }
 
   /**
@@ -60,8 +61,8 @@ export class VerificationMemo {
 
   /** The remembered result of this key against this stored hash, or undefined. */
   get(memoKey: string, storedHash: string): boolean | undefined {
-    if (this.#matches.get(memoKey)?.storedHash === storedHash) return true;
-    if (this.#mismatches.get(memoKey)?.storedHash === storedHash) return false;
+    if (this.#matches.get(memoKey, NO_LRU_CALL_OPTIONS)?.storedHash === storedHash) return true;
+    if (this.#mismatches.get(memoKey, NO_LRU_CALL_OPTIONS)?.storedHash === storedHash) return false;
     return undefined;
   }
 
@@ -70,14 +71,14 @@ export class VerificationMemo {
    * row is worth reading: the result counts only if the row still has that hash.
    */
   hasMatched(memoKey: string): boolean {
-    return this.#matches.has(memoKey);
+    return this.#matches.has(memoKey, NO_LRU_CALL_OPTIONS);
   }
 
   /** Remembers one result; a key keeps only its latest result. */
   set(memoKey: string, storedHash: string, matches: boolean): void {
     const [keep, drop] = matches ? [this.#matches, this.#mismatches] : [this.#mismatches, this.#matches];
     drop.delete(memoKey);
-    keep.set(memoKey, { storedHash });
+    keep.set(memoKey, { storedHash }, NO_LRU_CALL_OPTIONS);
   }
 
   /** Entries currently held. */

@@ -132,6 +132,43 @@ describe("keyward's own request state reads nothing from a polluted Object.proto
   });
 });
 
+describe('what keyward hands to its dependencies reads nothing from a polluted Object.prototype', () => {
+  function polluted<T>(name: string, value: unknown, run: () => Promise<T>): Promise<T> {
+    Object.defineProperty(Object.prototype, name, { value, configurable: true, writable: true });
+    return run().finally(() => delete (Object.prototype as Record<string, unknown>)[name]);
+  }
+
+  it('a planted lru-cache "ttl" turns neither the attempt throttle nor the memo off', async () => {
+    const store = new MemoryKeyStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { key } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    const statuses = await polluted('ttl', 1, async () => {
+      auth = createApiKeyAuth({ store, argon2Pool: false });
+      const answers: number[] = [];
+      for (let attempt = 0; attempt < 12; attempt++) {
+        const result = await auth.authenticate({ ...bearer(wrongSecretOf(key, attempt)), remoteAddress: '192.0.2.1' });
+        answers.push(result.ok ? 200 : result.response.status);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      return answers;
+    });
+
+    expect(statuses).toContain(429);
+  });
+
+  it('a planted Argon2 "secret" does not get into the hashes keyward computes', async () => {
+    const store = new MemoryKeyStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+
+    const { key } = await polluted('secret', new Uint8Array([1, 2, 3]), () => manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+    auth = createApiKeyAuth({ store, argon2Pool: false });
+    const result = await auth.authenticate(bearer(key));
+
+    expect(result.ok).toBe(true);
+  });
+});
+
 describe('options given as class instances', () => {
   it('honours a getter on the class, as before options were read from own fields', async () => {
     const store = new MemoryKeyStore();

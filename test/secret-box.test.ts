@@ -17,6 +17,12 @@ describe('createSecretBox', () => {
     expect(box.open(sealed)).toBe('p4ss:w0rd:x');
   });
 
+  it('opens a password that starts with a byte-order mark as it was sealed, mark included', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+
+    expect(box.open(box.seal('\uFEFFhook-pass'))).toBe('\uFEFFhook-pass');
+  });
+
   it('seals exactly what it can open again: the longest text it takes round-trips', () => {
     const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
     const longest = '\u00e4'.repeat(1024); // 2048 UTF-8 bytes
