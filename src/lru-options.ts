@@ -3,10 +3,25 @@ import { LRUCache } from 'lru-cache';
 // lru-cache reads every option it is not given through the prototype chain (defaults in a
 // destructuring), so a value planted on Object.prototype would reach it: a `ttl` that expires
 // every entry at once turns the memo and the attempt throttle off. Its options are therefore
-// given on objects without a prototype, at construction and on every call.
+// given on an object without a prototype at construction, and on every call on an object
+// that holds each option a call reads (lru-cache 11) as its own, left undefined so that
+// lru-cache's own defaults apply. (An object without a prototype would do as well, but V8
+// keeps it in its slower dictionary mode, and these calls run on every authentication.)
 
-/** Options for every `get`, `set` and `has`: none, on an object without a prototype. */
-export const NO_LRU_CALL_OPTIONS = Object.freeze(Object.create(null) as Record<string, never>);
+/** Options for every `get`, `set` and `has`: each one they read, none set. */
+export const NO_LRU_CALL_OPTIONS = Object.freeze({
+  status: undefined,
+  allowStale: undefined,
+  updateAgeOnGet: undefined,
+  noDeleteOnStaleGet: undefined,
+  updateAgeOnHas: undefined,
+  ttl: undefined,
+  start: undefined,
+  noDisposeOnSet: undefined,
+  sizeCalculation: undefined,
+  noUpdateTTL: undefined,
+  size: undefined,
+});
 
 /**
  * A bounded LRU whose options are exactly `bounds`: nothing else is read from anywhere.

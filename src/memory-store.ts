@@ -116,10 +116,12 @@ function isLive(row: ApiKeyRow): boolean {
 // field-by-field copy, and this runs on every authentication.
 function copy<T extends object>(value: T): T {
   const out = { ...value } as Record<string, unknown>;
-  // Own fields only: `for…in` would also visit what a polluted Object.prototype holds.
-  for (const name of Object.keys(out)) {
+  for (const name in out) {
     const field = out[name];
-    if (field instanceof Date) out[name] = new Date(field.getTime());
+    // `for…in` also visits what a polluted Object.prototype holds: only own Dates are copied,
+    // so a planted one never becomes a field. (Object.keys would allocate an array, and a
+    // hasOwn on every field would cost a tenth of an authentication.)
+    if (field instanceof Date && Object.hasOwn(out, name)) out[name] = new Date(field.getTime());
   }
   return out as T;
 }
