@@ -1,5 +1,6 @@
-// A module of its own, with no imports: the postgres entry point bundles it without pulling
-// in a second copy of the core's classes.
+// A module of its own, importing only own-field.ts (which imports nothing): the postgres
+// entry point bundles it without pulling in a second copy of the core's classes.
+import { ownField } from './own-field.js';
 
 /**
  * An error's name, code and message, for operators' logs (never for clients). Never throws:
@@ -10,7 +11,7 @@ export function describeError(error: unknown): string {
   try {
     if (!(error instanceof Error)) return String(error);
     // The error's own code only: one read through the prototype chain could be planted.
-    const code = Object.hasOwn(error, 'code') ? (error as { code?: unknown }).code : undefined;
+    const code = ownField(error as { code?: unknown }, 'code');
     return `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message}`;
   } catch {
     return 'an error that cannot be described';

@@ -1,6 +1,7 @@
 import type { ApiKeyAuth, RouteRequirement } from './authenticator.js';
 import { invalidOption } from './errors.js';
 import { assertOptionsObject, closestName, knownOptions, quotedName } from './options.js';
+import { ownField } from './own-field.js';
 
 /** Options every adapter takes for one route or one mount point. */
 export interface RouteOptions extends RouteRequirement {
@@ -66,7 +67,7 @@ export function readRequirement(requirement: unknown): RouteRequirement | string
       const hint = closestName(name, ['keyType']);
       return `the route requirement: unknown field ${quotedName(name)}.${hint ? ` Did you mean "${hint}"?` : ''}`;
     }
-    const keyType = Object.hasOwn(requirement, 'keyType') ? (requirement as RouteRequirement).keyType : undefined;
+    const keyType = ownField(requirement as RouteRequirement, 'keyType');
     if (!isKeyTypeOption(keyType)) return 'the route requirement\'s "keyType" must be a non-empty string';
     return keyType === undefined ? NO_REQUIREMENT : Object.freeze({ keyType });
   } catch {
