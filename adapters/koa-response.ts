@@ -18,7 +18,11 @@ export function answerKoa(ctx: ParameterizedContext, response: AuthResponse): vo
   if (ctx.headerSent) return;
   const { headers } = response;
   ctx.status = response.status;
-  for (const name of Object.keys(headers)) ctx.res.setHeader(name, headers[name]!);
+  for (const name in headers) {
+    // Own headers only: `for…in` also visits what a polluted Object.prototype holds. (Not
+    // Object.keys, which would allocate an array for every refusal of a flood.)
+    if (Object.hasOwn(headers, name)) ctx.res.setHeader(name, headers[name]!);
+  }
   ctx.body = response.body;
   ctx.res.setHeader('content-length', headers['content-length']!);
 }

@@ -90,9 +90,9 @@ export {
   type BasicAuthOptions,
   type BasicAuthResult,
 } from './basic-auth.js';
-// Option checks shared with the other entry points (keyward/postgres), which must throw the
-// one ApiKeyAuthError class of this entry.
-export { assertInteger, assertKnownOptions, assertOptionsObject, knownOptions } from './options.js';
+// Option checks shared with the other entry points (keyward/postgres, keyward/fastify), which
+// must throw the one ApiKeyAuthError class of this entry.
+export { assertInteger, assertOptionsObject, knownOptions } from './options.js';
 export { assertLoggerShaped, completeLogger } from './logger.js';
 export { DEFAULT_ATTEMPT_THROTTLE, type AttemptThrottleOptions } from './attempt-throttle.js';
 export type { PepperOptions } from './pepper.js';

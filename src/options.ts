@@ -6,7 +6,7 @@ import { invalidOption } from './errors.js';
  *
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`.
  */
-export function assertKnownOptions(
+function assertKnownOptions(
   options: object,
   known: readonly string[],
   factory: string,
