@@ -5,7 +5,7 @@ import { AttemptThrottle, type Attempt } from './attempt-throttle.js';
 import { describeError } from './describe-error.js';
 import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from './errors.js';
 import { extractCredential, type CredentialFailure, type CredentialRequest } from './extract.js';
-import { parseApiKey, type Environment, type KeyFormatFailure, type ParsedApiKey } from './key-format.js';
+import { KEY_LENGTH, parseApiKey, partsOfAcceptedKey, type Environment, type KeyFormatFailure, type ParsedApiKey } from './key-format.js';
 import { heldBackLine, LogSampler } from './log-sampler.js';
 import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
@@ -163,8 +163,10 @@ interface Presented extends ParsedApiKey {
   request: CredentialRequest;
   requirement: RouteRequirement;
   credential: string;
-  /** The credential's memo key, or undefined without a memo. */
+  /** The credential's memo key, or undefined without a memo or for text of another length. */
   memoKey: string | undefined;
+  /** The stored hash the credential had matched here when the request came, if any. */
+  matchedHash: string | undefined;
   /** Built when the attempt throttle first needs it. */
   attempt: Attempt | undefined;
   /** A match Argon2 computed for this request, and the row it was computed for. */
@@ -350,10 +352,22 @@ class Pipeline {
       return this.refuse(error, extracted.reason, {});
     }
 
-    // 2. Parse the key; nothing malformed reaches the store or Argon2.
-    const parsed = parseApiKey(extracted.credential);
-    if (!parsed.ok) return this.refuse(this.refusals.invalid(), parsed.reason, {});
-    const { lookupId, environment, secret } = parsed.key;
+    // 2. Parse the key; nothing malformed reaches the store or Argon2. A key that has matched
+    // here is the very text that passed this check then (its memo key is an HMAC of the whole
+    // text), so it is only taken apart: the check could only agree, and it is the dearest
+    // part of a memo hit's own work. Text of any other length never costs an HMAC.
+    const credential = extracted.credential;
+    const memoKey = credential.length === KEY_LENGTH ? this.verifier.memoKeyOf(credential) : undefined;
+    const matchedHash = this.verifier.matchedHash(memoKey);
+    let key: ParsedApiKey;
+    if (matchedHash !== undefined) {
+      key = partsOfAcceptedKey(credential);
+    } else {
+      const parsed = parseApiKey(credential);
+      if (!parsed.ok) return this.refuse(this.refusals.invalid(), parsed.reason, {});
+      key = parsed.key;
+    }
+    const { lookupId, environment, secret } = key;
     if (!this.settings.environments.has(environment)) {
       return this.refuse(this.refusals.invalid(), 'environment_not_accepted', { lookupId, environment });
     }
@@ -361,12 +375,10 @@ class Pipeline {
     // A client over its attempt limit gets 429 before the store is asked, unless it presents
     // a key that has verified here: under a flood of forgeries the store sees no query for
     // them, and a key this instance verified still passes (its row is read as always).
-    const credential = extracted.credential;
-    const memoKey = this.verifier.memoKeyOf(credential);
     // Every field is set here, even those still unknown: one left out would be read from
     // Object.prototype, which a polluted app could have given an `attempt` or a `verified`.
-    const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey, attempt: undefined, verified: undefined };
-    if (this.throttle && !this.verifier.hasMatched(memoKey)) {
+    const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey, matchedHash, attempt: undefined, verified: undefined };
+    if (this.throttle && matchedHash === undefined) {
       const wait = this.throttle.waitFor(this.attemptOf(presented));
       if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', { lookupId, environment });
     }
@@ -427,7 +439,7 @@ class Pipeline {
       return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { ...facts, detail: 'row replaced during verification' });
     }
     // A corrupt row may lack key_hash: only a match in hand is compared with it.
-    const known = verified !== undefined && verified.row.key_hash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash);
+    const known = verified !== undefined && verified.row.key_hash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash, presented.matchedHash);
     if (known !== undefined) return this.withCheck(known, row, facts, presented);
 
     // A key that has matched here before, or in this very request (its row rehashed since,

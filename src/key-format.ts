@@ -99,6 +99,23 @@ export function parseApiKey(candidate: string): ParseApiKeyResult {
   };
 }
 
+/**
+ * The parts of a text that {@link parseApiKey} accepted before, taken apart without checking
+ * it again. For a key the verification memo has seen match: the memo key is an HMAC of the
+ * whole text, so the text is the very one whose alphabet and checksum were checked when it
+ * first came, and checking them again (the dearest part of a parse) could only agree. Any
+ * other text gets parts that mean nothing.
+ *
+ * @param accepted - a text that parseApiKey accepted.
+ */
+export function partsOfAcceptedKey(accepted: string): ParsedApiKey {
+  return {
+    environment: accepted.startsWith(KEY_PREFIXES.production) ? 'production' : 'sandbox',
+    lookupId: accepted.slice(PREFIX_LENGTH, SECRET_START),
+    secret: accepted.slice(SECRET_START, CHECKED_LENGTH),
+  };
+}
+
 /** A freshly generated key. `key` is the cleartext: show it once, then drop it. */
 export interface GeneratedApiKey extends ParsedApiKey {
   key: string;

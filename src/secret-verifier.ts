@@ -55,7 +55,8 @@ export class SecretVerifier {
 
   /**
    * The memo key of a presented key, or undefined when there is no memo. Computed once per
-   * request and handed to {@link recall}, {@link hasMatched} and {@link check}.
+   * request and handed to {@link matchedHash}, {@link recall}, {@link hasMatched} and
+   * {@link check}.
    *
    * @param presentedKey - the whole presented key.
    */
@@ -74,15 +75,29 @@ export class SecretVerifier {
   }
 
   /**
+   * The stored hash the presented key last matched here, or undefined (always without a
+   * memo). Counts as a use of the memo's entry.
+   *
+   * @param memoKey - from {@link memoKeyOf}.
+   */
+  matchedHash(memoKey: string | undefined): string | undefined {
+    return memoKey === undefined ? undefined : this.#memo!.matchedHash(memoKey);
+  }
+
+  /**
    * The memo's answer for this key against this stored hash, which costs no Argon2 run, or
    * undefined when the check would have to compute. The attempt throttle lets such answers
    * through during an attack.
    *
    * @param memoKey - from {@link memoKeyOf}.
    * @param storedHash - the row's PHC string.
+   * @param matchedHash - what {@link matchedHash} gave earlier in the request, if asked: a
+   *   match remembered then is still true (a key and a hash always verify the same), so the
+   *   same hash needs no second lookup.
    */
-  recall(memoKey: string | undefined, storedHash: unknown): SecretCheck | undefined {
+  recall(memoKey: string | undefined, storedHash: unknown, matchedHash?: string): SecretCheck | undefined {
     if (memoKey === undefined || typeof storedHash !== 'string') return undefined;
+    if (matchedHash === storedHash) return NO_RUN_MATCH;
     const remembered = this.#memo!.get(memoKey, storedHash);
     if (remembered === undefined) return undefined;
     return remembered ? NO_RUN_MATCH : NO_RUN_MISMATCH;

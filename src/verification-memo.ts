@@ -74,6 +74,14 @@ export class VerificationMemo {
     return this.#matches.has(memoKey, NO_LRU_CALL_OPTIONS);
   }
 
+  /**
+   * The stored hash this key last matched here, or undefined; counts as a use of the entry.
+   * Read before the row: a row that still has this hash needs no second lookup.
+   */
+  matchedHash(memoKey: string): string | undefined {
+    return this.#matches.get(memoKey, NO_LRU_CALL_OPTIONS)?.storedHash;
+  }
+
   /** Remembers one result; a key keeps only its latest result. */
   set(memoKey: string, storedHash: string, matches: boolean): void {
     const [keep, drop] = matches ? [this.#matches, this.#mismatches] : [this.#mismatches, this.#matches];

@@ -110,6 +110,25 @@ describe('decide()', () => {
   });
 });
 
+describe('near misses of a key that has matched here', () => {
+  it('are each checked in full: a changed character is malformed and never reaches the store, while the key still passes', async () => {
+    const store = new InstrumentedStore(false);
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_near', environment: 'production' });
+    const reasons: string[] = [];
+    const auth = createApiKeyAuth({ store, onDecision: (decision) => void reasons.push(decision.reason) });
+    expect((await auth.authenticate({ headers: bearer(key) })).ok).toBe(true);
+    const lookupsAfterFirstPass = store.lookups;
+    const swap = (index: number) => key.slice(0, index) + (key[index] === 'A' ? 'B' : 'A') + key.slice(index + 1);
+    const nearMisses = [swap(key.length - 1), swap(30), swap(8), `sk_test_${key.slice(8)}`, `${key.slice(0, -1)}!`];
+    reasons.length = 0;
+    for (const presented of nearMisses) expect((await auth.decide({ headers: bearer(presented) })).ok).toBe(false);
+    expect(reasons).toEqual(['bad_checksum', 'bad_checksum', 'bad_checksum', 'bad_checksum', 'bad_alphabet']);
+    expect(store.lookups).toBe(lookupsAfterFirstPass);
+    expect(auth.decide({ headers: bearer(key) })).toMatchObject({ ok: true, context: { environment: 'production' } });
+    await auth.close();
+  });
+});
+
 describe('decide() with a store that answers later', () => {
   it('gives even a memo hit as a promise when the store answers with one', async () => {
     const store = new InstrumentedStore(true);

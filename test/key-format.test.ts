@@ -9,6 +9,7 @@ import {
   NOT_A_KEY_MASK,
   parseApiKey,
 } from 'keyward';
+import { partsOfAcceptedKey } from '../src/key-format.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -128,6 +129,16 @@ describe('parseApiKey', () => {
     ['an empty string', '', 'bad_length'],
   ])('refuses %s with reason %s', (_name, candidate, reason) => {
     expect(parseApiKey(candidate)).toEqual({ ok: false, reason });
+  });
+});
+
+describe('partsOfAcceptedKey (the memo hit\'s parse)', () => {
+  it('gives every key parseApiKey accepts the very parts parseApiKey gives it', () => {
+    for (let i = 0; i < 200; i++) {
+      const { key } = generateApiKey(i % 2 === 0 ? 'production' : 'sandbox');
+      const parsed = parseApiKey(key);
+      expect(parsed.ok && partsOfAcceptedKey(key)).toEqual(parsed.ok && parsed.key);
+    }
   });
 });
 

@@ -29,6 +29,16 @@ describe('VerificationMemo', () => {
     expect(memo.hasMatched(memo.keyOf('never-seen'))).toBe(false);
   });
 
+  it('gives the stored hash a key last matched, and nothing for a key whose latest result is a mismatch', () => {
+    const memo = new VerificationMemo();
+    const key = memo.keyOf('genuine');
+    memo.set(key, 'hash-a', true);
+    expect(memo.matchedHash(key)).toBe('hash-a');
+    memo.set(key, 'hash-b', false);
+    expect(memo.matchedHash(key)).toBeUndefined();
+    expect(memo.matchedHash(memo.keyOf('never-seen'))).toBeUndefined();
+  });
+
   it('never holds the presented key in its memo key', () => {
     const memo = new VerificationMemo();
     expect(memo.keyOf('sk_test_visible')).not.toContain('visible');
