@@ -18,6 +18,8 @@ import type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage } from './store.js'
 export class MemoryKeyStore implements KeyStore {
   readonly #rows = new Map<string, ApiKeyRow>();
   readonly #idByLookupId = new Map<string, string>();
+  /** Whether a row was ever stored with a Date outside its time columns (a field of its own). */
+  #otherDatesStored = false;
 
   /**
    * Answers synchronously (see {@link KeyStore.findByLookupId}); the declared promise is for
@@ -27,17 +29,17 @@ export class MemoryKeyStore implements KeyStore {
     const id = this.#idByLookupId.get(lookupId);
     // Read directly rather than through findById: this runs on every authentication.
     const row = id === undefined ? undefined : this.#rows.get(id);
-    return row && isLive(row) ? copy(row) : null;
+    return row && isLive(row) ? this.#served(row) : null;
   }
 
   async findLive(accountId: string, environment: Environment): Promise<ApiKeyRow | null> {
     const row = this.#liveOf(accountId, environment);
-    return row ? copy(row) : null;
+    return row ? this.#served(row) : null;
   }
 
   async findById(id: string): Promise<ApiKeyRow | null> {
     const row = this.#rows.get(id);
-    return row && isLive(row) ? copy(row) : null;
+    return row && isLive(row) ? this.#served(row) : null;
   }
 
   async insert(row: ApiKeyRow): Promise<void> {
@@ -54,7 +56,7 @@ export class MemoryKeyStore implements KeyStore {
     if (this.#idByLookupId.has(row.lookup_id)) {
       throw new ApiKeyAuthError('ERR_KEY_EXISTS', 'A key with this lookup id already exists.', { status: 409 });
     }
-    this.#rows.set(row.id, copy(row));
+    this.#store(row.id, copy(row));
     this.#idByLookupId.set(row.lookup_id, row.id);
   }
 
@@ -66,7 +68,7 @@ export class MemoryKeyStore implements KeyStore {
     if (!row || !isLive(row)) return null;
 
     // No await between the read and the write: the change is atomic on this event loop.
-    const patch = change(copy(row));
+    const patch = change(this.#served(row));
     if (patch === null) return null;
 
     const next: ApiKeyRow = { ...row, ...copy(Object.fromEntries(changedFields(patch))) };
@@ -74,12 +76,12 @@ export class MemoryKeyStore implements KeyStore {
     if (holder !== undefined && holder !== id) {
       throw new ApiKeyAuthError('ERR_KEY_EXISTS', 'A key with this lookup id already exists.', { status: 409 });
     }
-    this.#rows.set(id, next);
+    this.#store(id, next);
     if (next.lookup_id !== row.lookup_id) {
       this.#idByLookupId.delete(row.lookup_id);
       this.#idByLookupId.set(next.lookup_id, id);
     }
-    return copy(next);
+    return this.#served(next);
   }
 
   async recordUsage(usage: readonly KeyUsage[]): Promise<void> {
@@ -94,7 +96,17 @@ export class MemoryKeyStore implements KeyStore {
 
   /** Every row, live or not, copied: for tests and tools that inspect what was stored. */
   allRows(): ApiKeyRow[] {
-    return [...this.#rows.values()].map(copy);
+    return [...this.#rows.values()].map((row) => this.#served(row));
+  }
+
+  #store(id: string, row: ApiKeyRow): void {
+    if (hasDateOutsideTimeColumns(row)) this.#otherDatesStored = true;
+    this.#rows.set(id, row);
+  }
+
+  /** A stored row as a caller gets it: an object of its own, with Dates of its own. */
+  #served(row: ApiKeyRow): ApiKeyRow {
+    return this.#otherDatesStored ? copy(row) : copyRow(row);
   }
 
   #liveOf(accountId: string, environment: Environment): ApiKeyRow | undefined {
@@ -113,7 +125,7 @@ function isLive(row: ApiKeyRow): boolean {
 
 // Rows are flat: strings, numbers, booleans, null and Dates. A spread (which V8 clones fast)
 // with fresh Dates put in afterwards is several times faster than structuredClone or a
-// field-by-field copy, and this runs on every authentication.
+// field-by-field copy.
 function copy<T extends object>(value: T): T {
   const out = { ...value } as Record<string, unknown>;
   for (const name in out) {
@@ -124,4 +136,30 @@ function copy<T extends object>(value: T): T {
     if (field instanceof Date && Object.hasOwn(out, name)) out[name] = new Date(field.getTime());
   }
   return out as T;
+}
+
+/** The columns of a row that hold a time. */
+const TIME_COLUMNS: ReadonlySet<string> = new Set(['created_at', 'last_used_at', 'expires_at', 'revoked_at']);
+
+function hasDateOutsideTimeColumns(row: ApiKeyRow): boolean {
+  for (const name in row) {
+    if (!TIME_COLUMNS.has(name) && (row as unknown as Record<string, unknown>)[name] instanceof Date && Object.hasOwn(row, name)) return true;
+  }
+  return false;
+}
+
+/**
+ * {@link copy} for a row whose only Dates are in its time columns: those four are copied by
+ * name rather than by visiting every field, which saves about a tenth of a memo hit's
+ * authentication. A Date is copied only where the row has it as its own field, so one planted
+ * on a polluted Object.prototype never becomes a field.
+ */
+function copyRow(row: ApiKeyRow): ApiKeyRow {
+  const out = { ...row };
+  const { created_at, last_used_at, expires_at, revoked_at } = row;
+  if (created_at instanceof Date && Object.hasOwn(row, 'created_at')) out.created_at = new Date(created_at.getTime());
+  if (last_used_at instanceof Date && Object.hasOwn(row, 'last_used_at')) out.last_used_at = new Date(last_used_at.getTime());
+  if (expires_at instanceof Date && Object.hasOwn(row, 'expires_at')) out.expires_at = new Date(expires_at.getTime());
+  if (revoked_at instanceof Date && Object.hasOwn(row, 'revoked_at')) out.revoked_at = new Date(revoked_at.getTime());
+  return out;
 }

@@ -52,3 +52,31 @@ describe('MemoryKeyStore.modify checks a change as PostgresKeyStore does', () =>
     expect(written).toEqual({ ...row, expires_at: null, webhook_url: null, last_used_at: null });
   });
 });
+
+describe('MemoryKeyStore hands out rows of their own', () => {
+  it('copies every Date of a row, in a field rows do not name as in the time columns', async () => {
+    const store = new MemoryKeyStore();
+    const row = { ...sampleRow(), reviewed_at: new Date('2026-01-01T00:00:00Z') };
+    await store.insert(row);
+
+    const served = (await store.findByLookupId(row.lookup_id)) as typeof row;
+    served.reviewed_at.setTime(0);
+    served.created_at.setTime(0);
+
+    expect(store.allRows()).toEqual([row]);
+  });
+
+  it('never turns a time column that only a polluted Object.prototype holds into a field', async () => {
+    const store = new MemoryKeyStore();
+    const { expires_at: _left, ...rowWithoutExpiry } = sampleRow();
+    await store.insert(rowWithoutExpiry as never);
+
+    Object.defineProperty(Object.prototype, 'expires_at', { value: new Date(0), configurable: true, writable: true });
+    try {
+      const served = (await store.findByLookupId(rowWithoutExpiry.lookup_id))!;
+      expect(Object.hasOwn(served, 'expires_at')).toBe(false);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).expires_at;
+    }
+  });
+});
