@@ -329,7 +329,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
             ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed' } : {}),
             // Only an expiry known to have passed is lifted: one that cannot be read might still
             // be ahead, and lifting it would make the key permanent.
-            ...(expiryState(current.expires_at, at) === 'passed' ? { expires_at: null } : {}),
+            ...(expiryState(current.expires_at, at.getTime()) === 'passed' ? { expires_at: null } : {}),
           };
         });
       } catch (error) {
@@ -448,7 +448,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
 export function toCard(row: ApiKeyRow, now: Date): KeyCard {
   const status = normalizeStatus(row.status);
   // An expiry that cannot be read shows as expired: no request passes with it.
-  const expiry = expiryState(row.expires_at, now);
+  const expiry = expiryState(row.expires_at, now.getTime());
   const expired = status === 'allowed' && (expiry === 'passed' || expiry === 'unreadable');
   return {
     keyId: row.id,

@@ -2,6 +2,13 @@ import { describeError } from './describe-error.js';
 import type { CompleteLogger } from './logger.js';
 import type { KeyStore, KeyUsage } from './store.js';
 
+/** One key's latest use, waiting for the next flush. */
+interface NotedUse {
+  keyId: string;
+  lookupId: string;
+  usedAtMs: number;
+}
+
 /**
  * Writes `last_used_at` behind the request path. Uses are coalesced per key (the latest time
  * wins) and flushed in one batch per interval, so the store sees at most one write per key per
@@ -15,7 +22,7 @@ export class UsageRecorder {
   readonly #timer: NodeJS.Timeout;
   readonly #writeTimeoutMs: number;
   /** The latest use of each key since the last flush, per lookup id (see {@link #slotOf}). */
-  #pending = new Map<string, KeyUsage>();
+  #pending = new Map<string, NotedUse>();
   #flushing: Promise<void> | undefined;
 
   constructor(store: KeyStore, intervalMs: number, writeTimeoutMs: number, logger: CompleteLogger) {
@@ -27,12 +34,17 @@ export class UsageRecorder {
     this.#timer.unref();
   }
 
-  /** Notes a successful use of the key with this lookup id; costs a map write. */
-  record(keyId: string, lookupId: string, usedAt: Date): void {
+  /**
+   * Notes a successful use of the key with this lookup id; costs a map write.
+   *
+   * @param usedAtMs - when, in milliseconds: the Date is made once per key and flush, not
+   *   once per request.
+   */
+  record(keyId: string, lookupId: string, usedAtMs: number): void {
     const waiting = this.#pending.get(keyId);
     // The common case, a key used again within the interval, changes the waiting use in place.
-    if (waiting !== undefined && waiting.lookup_id === lookupId) waiting.used_at = usedAt;
-    else this.#pending.set(this.#slotOf(keyId, lookupId, waiting), { id: keyId, lookup_id: lookupId, used_at: usedAt });
+    if (waiting !== undefined && waiting.lookupId === lookupId) waiting.usedAtMs = usedAtMs;
+    else this.#pending.set(this.#slotOf(keyId, lookupId, waiting), { keyId, lookupId, usedAtMs });
   }
 
   /**
@@ -43,7 +55,7 @@ export class UsageRecorder {
    * use cannot hide the new key's.
    */
   #slotOf(keyId: string, lookupId: string, waiting = this.#pending.get(keyId)): string {
-    return waiting === undefined || waiting.lookup_id === lookupId ? keyId : `${keyId}\0${lookupId}`;
+    return waiting === undefined || waiting.lookupId === lookupId ? keyId : `${keyId}\0${lookupId}`;
   }
 
   /**
@@ -75,18 +87,18 @@ export class UsageRecorder {
 
   async #writePending(): Promise<void> {
     if (this.#pending.size === 0) return;
-    const batch = this.#pending;
+    const batch = [...this.#pending.values()];
     this.#pending = new Map();
-    const usage = [...batch.values()];
+    const usage = batch.map(({ keyId, lookupId, usedAtMs }): KeyUsage => ({ id: keyId, lookup_id: lookupId, used_at: new Date(usedAtMs) }));
 
     try {
       await this.#recordWithin(usage);
     } catch (error) {
       // Put the batch back for the next try, except where a key was used again meanwhile:
       // that later use supersedes it.
-      for (const entry of usage) {
-        const slot = this.#slotOf(entry.id, entry.lookup_id);
-        if (!this.#pending.has(slot)) this.#pending.set(slot, entry);
+      for (const use of batch) {
+        const slot = this.#slotOf(use.keyId, use.lookupId);
+        if (!this.#pending.has(slot)) this.#pending.set(slot, use);
       }
       this.#logger.warn(
         { event: 'keyward.usage_flush_failed', keys: usage.length, error: describeError(error) },

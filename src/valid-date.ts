@@ -119,11 +119,11 @@ function daysInMonth(year: number, month: number): number {
  * with it (500), and nothing may treat it as passed and lift it.
  *
  * @param when - a row's `expires_at`.
- * @param now - the clock's time.
+ * @param nowMs - the clock's time, in milliseconds.
  */
-export function expiryState(when: unknown, now: Date): 'none' | 'ahead' | 'passed' | 'unreadable' {
+export function expiryState(when: unknown, nowMs: number): 'none' | 'ahead' | 'passed' | 'unreadable' {
   if (when === null) return 'none';
   const time = storedTimeOf(when);
   if (time === undefined) return 'unreadable';
-  return time > now.getTime() ? 'ahead' : 'passed';
+  return time > nowMs ? 'ahead' : 'passed';
 }
