@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
-import { refuseMountedFactory } from './mounted-factory.js';
+import { refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
 
 /** Options of {@link fastifyBasicAuth}. */
 export type FastifyBasicAuthOptions = BasicAuthOptions;
@@ -31,6 +31,10 @@ export type FastifyBasicAuthHook = (
  * ```
  */
 export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasicAuthHook {
+  // `arguments`, not a parameter: only avvio passes more than one (see the function called).
+  const registered = refusePluginRegistration(arguments, 'fastifyBasicAuth', 'fastifyBasicAuth({ username, password })');
+  // Fastify ignores what a plugin returns; a hook that fails every request keeps the type.
+  if (registered) return () => Promise.reject(registered);
   refuseMountedFactory(options, 'fastifyBasicAuth', '{ username, password }', 'hook');
   const checker = createBasicAuthChecker(options, 'fastifyBasicAuth');
 

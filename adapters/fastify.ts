@@ -11,7 +11,7 @@ import {
   type AuthResult,
   type RouteOptions,
 } from 'keyward';
-import { refuseMountedFactory } from './mounted-factory.js';
+import { isFastifyInstance, refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
 
 // The webhook receiver's Basic-auth hook ships from the same entry point.
 export {
@@ -67,8 +67,24 @@ export function fastifyApiKeyAuthHook(
   auth: ApiKeyAuth,
   options: FastifyApiKeyAuthHookOptions = {},
 ): FastifyApiKeyAuthHook {
+  // `arguments`, not a parameter: only avvio passes three (see the function called).
+  const registered = refusePluginRegistration(
+    arguments,
+    'fastifyApiKeyAuthHook',
+    'fastifyApiKeyAuthHook(auth)',
+    'or register the plugin instead: app.register(fastifyApiKeyAuth, { auth })',
+  );
+  // Fastify ignores what a plugin returns; a hook that fails every request keeps the type.
+  if (registered) return failingHook(registered);
   refuseMountedFactory(auth, 'fastifyApiKeyAuthHook', 'auth', 'hook');
   return hookFor(auth, options, 'fastifyApiKeyAuthHook');
+}
+
+function failingHook(error: ApiKeyAuthError): FastifyApiKeyAuthHook {
+  return function fastifyApiKeyAuthFailing(_request: FastifyRequest, _reply: FastifyReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
+    const done = (typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload) as (error: Error) => void;
+    done(error);
+  };
 }
 
 /**
@@ -132,12 +148,6 @@ function misplaced(factory: string): ApiKeyAuthError {
     'ERR_OPTIONS_INVALID',
     `${factory}: the hook ran after the route handler (preSerialization or onSend); authenticate in onRequest, preParsing, preValidation or preHandler.`,
   );
-}
-
-/** Whether a hook's first argument is a Fastify instance rather than a request. */
-function isFastifyInstance(value: unknown): boolean {
-  const candidate = value as { register?: unknown; addHook?: unknown } | null;
-  return typeof candidate?.register === 'function' && typeof candidate.addHook === 'function';
 }
 
 function registeredAsPlugin(factory: string): ApiKeyAuthError {

@@ -35,3 +35,36 @@ function isFrameworkRequest(value: unknown): boolean {
     return false;
   }
 }
+
+/**
+ * Answers a Fastify factory registered uncalled as a plugin (`app.register(fastifyBasicAuth)`):
+ * avvio calls it with the instance, the plugin's options and `done`. The mistake goes to
+ * `done`, so `ready()` rejects with it; a throw there would end the process.
+ *
+ * @param args - the factory's arguments.
+ * @param factory - the factory's name.
+ * @param call - the call to make instead, such as `fastifyBasicAuth({ username, password })`.
+ * @param orElse - another way, if there is one, as the end of the sentence.
+ * @returns the error given to `done`, or undefined when the call was not such a registration.
+ */
+export function refusePluginRegistration(
+  args: ArrayLike<unknown>,
+  factory: string,
+  call: string,
+  orElse?: string,
+): ApiKeyAuthError | undefined {
+  const done = args[2];
+  if (!isFastifyInstance(args[0]) || typeof done !== 'function') return undefined;
+  const error = new ApiKeyAuthError(
+    'ERR_OPTIONS_INVALID',
+    `${factory} was registered as a plugin, but it makes a hook: pass ${call} as a route's onRequest option${orElse ? `, ${orElse}` : ''}.`,
+  );
+  (done as (error: Error) => void)(error);
+  return error;
+}
+
+/** Whether `value` is a Fastify instance, as avvio passes one to a plugin. */
+export function isFastifyInstance(value: unknown): boolean {
+  const candidate = value as { register?: unknown; addHook?: unknown } | null;
+  return typeof candidate?.register === 'function' && typeof candidate.addHook === 'function';
+}

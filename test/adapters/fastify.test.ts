@@ -61,6 +61,27 @@ describe('fastifyApiKeyAuth options', () => {
     }
   });
 
+  it.each([
+    ['fastify 5', fastify5],
+    ['fastify 4', fastify4 as unknown as typeof fastify5],
+  ])('on %s, rejects ready() with ERR_OPTIONS_INVALID, not a crash, when a hook factory is registered uncalled as a plugin', async (_name, fastify) => {
+    const messages = {
+      fastifyApiKeyAuthHook:
+        "fastifyApiKeyAuthHook was registered as a plugin, but it makes a hook: pass fastifyApiKeyAuthHook(auth) as a route's onRequest option, or register the plugin instead: app.register(fastifyApiKeyAuth, { auth }).",
+      fastifyBasicAuth:
+        "fastifyBasicAuth was registered as a plugin, but it makes a hook: pass fastifyBasicAuth({ username, password }) as a route's onRequest option.",
+    };
+    for (const [factory, message] of [[fastifyApiKeyAuthHook, messages.fastifyApiKeyAuthHook], [fastifyBasicAuth, messages.fastifyBasicAuth]] as const) {
+      const app = fastify();
+      app.register(factory as never);
+      try {
+        await expect(app.ready()).rejects.toMatchObject({ code: 'ERR_OPTIONS_INVALID', message });
+      } finally {
+        await app.close();
+      }
+    }
+  });
+
   it('refuses bad route hook options when the hook is made', () => {
     expect(() => fastifyApiKeyAuthHook(auth, { keyType: '' })).toThrow(ApiKeyAuthError);
     expect(() => fastifyApiKeyAuthHook({} as ApiKeyAuth)).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID' }));
