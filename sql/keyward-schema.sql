@@ -34,6 +34,20 @@ BEGIN
       AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = '"api_keys"'::regclass)
   ) THEN
     CREATE UNIQUE INDEX "api_keys_lookup_id_key" ON "api_keys" (lookup_id);
+  ELSIF NOT EXISTS (
+    SELECT FROM pg_index JOIN pg_class ON pg_class.oid = pg_index.indexrelid
+    WHERE pg_class.relname = 'api_keys_lookup_id_key'
+      AND pg_index.indrelid = '"api_keys"'::regclass
+      AND pg_index.indisunique
+      AND (pg_index.indpred IS NOT NULL) = false
+      -- indkey is an int2vector, written as its column numbers with spaces between.
+      AND pg_index.indkey::text = array_to_string(ARRAY(
+        SELECT attnum FROM pg_attribute
+        WHERE attrelid = '"api_keys"'::regclass AND attname = ANY (ARRAY['lookup_id'])
+        ORDER BY array_position(ARRAY['lookup_id'], attname::text)
+      ), ' ')
+  ) THEN
+    RAISE EXCEPTION 'keyward: "api_keys_lookup_id_key" exists but is not the unique index keyward needs: on api_keys (lookup_id); drop or rename it, then migrate again';
   END IF;
 END
 $$;
@@ -45,6 +59,20 @@ BEGIN
       AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = '"api_keys"'::regclass)
   ) THEN
     CREATE UNIQUE INDEX "api_keys_one_live_key" ON "api_keys" (account_id, environment) WHERE NOT soft_deleted AND revoked_at IS NULL;
+  ELSIF NOT EXISTS (
+    SELECT FROM pg_index JOIN pg_class ON pg_class.oid = pg_index.indexrelid
+    WHERE pg_class.relname = 'api_keys_one_live_key'
+      AND pg_index.indrelid = '"api_keys"'::regclass
+      AND pg_index.indisunique
+      AND (pg_index.indpred IS NOT NULL) = true
+      -- indkey is an int2vector, written as its column numbers with spaces between.
+      AND pg_index.indkey::text = array_to_string(ARRAY(
+        SELECT attnum FROM pg_attribute
+        WHERE attrelid = '"api_keys"'::regclass AND attname = ANY (ARRAY['account_id', 'environment'])
+        ORDER BY array_position(ARRAY['account_id', 'environment'], attname::text)
+      ), ' ')
+  ) THEN
+    RAISE EXCEPTION 'keyward: "api_keys_one_live_key" exists but is not the unique index keyward needs: on api_keys (account_id, environment) WHERE NOT soft_deleted AND revoked_at IS NULL; drop or rename it, then migrate again';
   END IF;
 END
 $$;

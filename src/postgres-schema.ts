@@ -127,12 +127,13 @@ export function schemaStatements(table: KeyTable): string[] {
 );`,
     // Every lookup id ever issued stays unique, also on dead rows: a retired key can never
     // point at a new row.
-    uniqueIndexUnlessPresent(table, table.constraints.lookupId, '(lookup_id)'),
+    uniqueIndexUnlessPresent(table, table.constraints.lookupId, ['lookup_id']),
     // One live key per account and environment; dead rows are kept for history.
     uniqueIndexUnlessPresent(
       table,
       table.constraints.oneLiveKey,
-      '(account_id, environment) WHERE NOT soft_deleted AND revoked_at IS NULL',
+      ['account_id', 'environment'],
+      'NOT soft_deleted AND revoked_at IS NULL',
     ),
   );
   return statements;
@@ -144,8 +145,14 @@ export function schemaStatements(table: KeyTable): string[] {
  * takes a SHARE lock on the table before it checks, so on an up-to-date schema it would wait
  * behind any open write transaction (and fail once `lock_timeout` runs out), while every write
  * queued behind it waits too. Looking the name up in the catalog locks no table.
+ *
+ * A relation of that name that is not a unique index of this table on these columns, partial
+ * exactly when this one is, fails the migration: keyward's uniqueness rules would otherwise
+ * be missing without a word (an index made by hand under the same name, say). The predicate
+ * itself is not compared, as PostgreSQL rewrites its text.
  */
-function uniqueIndexUnlessPresent(table: KeyTable, name: string, definition: string): string {
+function uniqueIndexUnlessPresent(table: KeyTable, name: string, columns: string[], predicate?: string): string {
+  const columnList = `ARRAY[${literals(columns)}]`;
   return `DO $$
 BEGIN
   IF NOT EXISTS (
@@ -153,7 +160,21 @@ BEGIN
     WHERE relname = '${name}'
       AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = '${table.sql}'::regclass)
   ) THEN
-    CREATE UNIQUE INDEX "${name}" ON ${table.sql} ${definition};
+    CREATE UNIQUE INDEX "${name}" ON ${table.sql} (${columns.join(', ')})${predicate ? ` WHERE ${predicate}` : ''};
+  ELSIF NOT EXISTS (
+    SELECT FROM pg_index JOIN pg_class ON pg_class.oid = pg_index.indexrelid
+    WHERE pg_class.relname = '${name}'
+      AND pg_index.indrelid = '${table.sql}'::regclass
+      AND pg_index.indisunique
+      AND (pg_index.indpred IS NOT NULL) = ${predicate ? 'true' : 'false'}
+      -- indkey is an int2vector, written as its column numbers with spaces between.
+      AND pg_index.indkey::text = array_to_string(ARRAY(
+        SELECT attnum FROM pg_attribute
+        WHERE attrelid = '${table.sql}'::regclass AND attname = ANY (${columnList})
+        ORDER BY array_position(${columnList}, attname::text)
+      ), ' ')
+  ) THEN
+    RAISE EXCEPTION 'keyward: "${name}" exists but is not the unique index keyward needs: on ${table.bare} (${columns.join(', ')})${predicate ? ` WHERE ${predicate}` : ''}; drop or rename it, then migrate again';
   END IF;
 END
 $$;`;

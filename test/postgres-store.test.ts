@@ -248,6 +248,35 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     await expect(store.insert(sampleRow({ account_id: row.account_id }))).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
   });
 
+  it.each([
+    ['not unique', (table: string, bare: string) => `CREATE INDEX ${bare}_lookup_id_key ON ${table} (lookup_id)`],
+    ['on other columns', (table: string, bare: string) => `CREATE UNIQUE INDEX ${bare}_lookup_id_key ON ${table} (key_hash)`],
+    ['partial where keyward\'s is not', (table: string, bare: string) => `CREATE UNIQUE INDEX ${bare}_lookup_id_key ON ${table} (lookup_id) WHERE NOT soft_deleted`],
+  ])('refuses to migrate when an index named as keyward\'s lookup id index is %s, and keeps it', async (_what, create) => {
+    const store = await migrated();
+    const bare = store.table.split('.').pop()!;
+    await pool.query(`DROP INDEX ${store.table}_lookup_id_key`);
+    await pool.query(create(store.table, bare));
+
+    const error = await rejection(store.migrate());
+
+    expect(error.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect((error.cause as Error).message).toBe(
+      `keyward: "${bare}_lookup_id_key" exists but is not the unique index keyward needs: on ${bare} (lookup_id); drop or rename it, then migrate again`,
+    );
+    const { rows } = await pool.query('SELECT indexdef FROM pg_indexes WHERE indexname = $1', [`${bare}_lookup_id_key`]);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('refuses to migrate when the one-live-key index is there without its WHERE clause', async () => {
+    const store = await migrated();
+    const bare = store.table.split('.').pop()!;
+    await pool.query(`DROP INDEX ${store.table}_one_live_key`);
+    await pool.query(`CREATE UNIQUE INDEX ${bare}_one_live_key ON ${store.table} (account_id, environment)`);
+
+    await expect(store.migrate()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+  });
+
   it('has a check constraint that admits the seven statuses and the alias revoked, nothing else', async () => {
     const store = await migrated();
     for (const status of ['allowed', 'pending_validation', 'suspended', 'revoqued', 'locked', 'expired', 'rejected', 'revoked']) {
