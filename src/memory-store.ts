@@ -1,3 +1,4 @@
+import { isDate } from 'node:util/types';
 import { ApiKeyAuthError } from './errors.js';
 import type { Environment } from './key-format.js';
 import { changedFields } from './row-change.js';
@@ -125,15 +126,20 @@ function isLive(row: ApiKeyRow): boolean {
 
 // Rows are flat: strings, numbers, booleans, null and Dates. A spread (which V8 clones fast)
 // with fresh Dates put in afterwards is several times faster than structuredClone or a
-// field-by-field copy.
+// field-by-field copy. Every own Date is copied, under a symbol key too.
 function copy<T extends object>(value: T): T {
-  const out = { ...value } as Record<string, unknown>;
+  const out = { ...value } as Record<string | symbol, unknown>;
   for (const name in out) {
     const field = out[name];
     // `for…in` also visits what a polluted Object.prototype holds: only own Dates are copied,
     // so a planted one never becomes a field. (Object.keys would allocate an array, and a
     // hasOwn on every field would cost a tenth of an authentication.)
-    if (field instanceof Date && Object.hasOwn(out, name)) out[name] = new Date(field.getTime());
+    if (isAnyDate(field) && Object.hasOwn(out, name)) out[name] = copiedDate(field);
+  }
+  // The spread copied symbol keys too, which `for…in` never visits.
+  for (const symbol of Object.getOwnPropertySymbols(out)) {
+    const field = out[symbol];
+    if (isAnyDate(field)) out[symbol] = copiedDate(field);
   }
   return out as T;
 }
@@ -142,10 +148,11 @@ function copy<T extends object>(value: T): T {
 const TIME_COLUMNS: ReadonlySet<string> = new Set(['created_at', 'last_used_at', 'expires_at', 'revoked_at']);
 
 function hasDateOutsideTimeColumns(row: ApiKeyRow): boolean {
-  for (const name in row) {
-    if (!TIME_COLUMNS.has(name) && (row as unknown as Record<string, unknown>)[name] instanceof Date && Object.hasOwn(row, name)) return true;
+  const fields = row as unknown as Record<string | symbol, unknown>;
+  for (const name in fields) {
+    if (!TIME_COLUMNS.has(name) && isAnyDate(fields[name]) && Object.hasOwn(fields, name)) return true;
   }
-  return false;
+  return Object.getOwnPropertySymbols(fields).some((symbol) => isAnyDate(fields[symbol]));
 }
 
 /**
@@ -157,9 +164,22 @@ function hasDateOutsideTimeColumns(row: ApiKeyRow): boolean {
 function copyRow(row: ApiKeyRow): ApiKeyRow {
   const out = { ...row };
   const { created_at, last_used_at, expires_at, revoked_at } = row;
-  if (created_at instanceof Date && Object.hasOwn(row, 'created_at')) out.created_at = new Date(created_at.getTime());
-  if (last_used_at instanceof Date && Object.hasOwn(row, 'last_used_at')) out.last_used_at = new Date(last_used_at.getTime());
-  if (expires_at instanceof Date && Object.hasOwn(row, 'expires_at')) out.expires_at = new Date(expires_at.getTime());
-  if (revoked_at instanceof Date && Object.hasOwn(row, 'revoked_at')) out.revoked_at = new Date(revoked_at.getTime());
+  if (isAnyDate(created_at) && Object.hasOwn(row, 'created_at')) out.created_at = copiedDate(created_at);
+  if (isAnyDate(last_used_at) && Object.hasOwn(row, 'last_used_at')) out.last_used_at = copiedDate(last_used_at);
+  if (isAnyDate(expires_at) && Object.hasOwn(row, 'expires_at')) out.expires_at = copiedDate(expires_at);
+  if (isAnyDate(revoked_at) && Object.hasOwn(row, 'revoked_at')) out.revoked_at = copiedDate(revoked_at);
   return out;
+}
+
+/**
+ * Whether a field holds a Date: of this realm (the cheap test, first) or of another, such as a
+ * `vm` context's, which `instanceof` does not see and which must be copied all the same.
+ */
+function isAnyDate(value: unknown): value is Date {
+  return value instanceof Date || (typeof value === 'object' && value !== null && isDate(value));
+}
+
+/** A Date of this realm holding the same time, read from the Date itself, not its methods. */
+function copiedDate(value: Date): Date {
+  return new Date(Date.prototype.getTime.call(value));
 }

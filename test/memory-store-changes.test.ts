@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemoryKeyStore } from 'keyward';
 import { sampleRow } from 'keyward/store-conformance';
@@ -64,6 +65,22 @@ describe('MemoryKeyStore hands out rows of their own', () => {
     served.created_at.setTime(0);
 
     expect(store.allRows()).toEqual([row]);
+  });
+
+  it('copies a Date under a symbol key and a Date of another realm too', async () => {
+    const store = new MemoryKeyStore();
+    const reviewed = Symbol('reviewed');
+    const row = { ...sampleRow(), expires_at: runInNewContext('new Date(2e12)') as Date, [reviewed]: new Date(1e12) };
+    await store.insert(row);
+    row[reviewed].setTime(5);
+
+    const served = (await store.findByLookupId(row.lookup_id)) as typeof row;
+    served[reviewed].setTime(7);
+    served.expires_at!.setTime(4e12);
+
+    const stored = store.allRows()[0] as typeof row;
+    expect([stored[reviewed].getTime(), stored.expires_at!.getTime()]).toEqual([1e12, 2e12]);
+    expect(Object.getPrototypeOf(stored.expires_at)).toBe(Date.prototype);
   });
 
   it('never turns a time column that only a polluted Object.prototype holds into a field', async () => {
