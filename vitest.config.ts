@@ -16,7 +16,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/postgres-setup.ts'],
+    globalSetup: ['test/support/postgres-setup.ts', 'test/setup/reporter-hygiene.ts'],
     setupFiles: ['test/setup/log-hygiene.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,

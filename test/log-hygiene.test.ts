@@ -8,6 +8,7 @@ import { createApiKeyAuth, createKeyManager, generateApiKey, KEYWARD_REDACT_PATH
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { forbidInOutput, inspectOutput, takeCaught } from './helpers/output-guard.js';
 import { InstrumentedStore } from './helpers/stores.js';
+import { masked } from './setup/reporter-hygiene.js';
 
 /** A pino logger at debug level that writes its JSON lines into an array. */
 function capturingPino(options: pino.LoggerOptions = {}) {
@@ -37,6 +38,21 @@ describe('the output guard', () => {
   it('lets ordinary output and masked keys through', () => {
     expect(inspectOutput('key sk_live_kqz3…oU0i used by acct_42', 'console.log')).toBe(false);
     expect(takeCaught()).toEqual([]);
+  });
+});
+
+describe('the reporter\'s guard (failed assertions print in the main process)', () => {
+  it('masks a key even where colour codes split it, as a diff highlights one, and a suite password', () => {
+    const { key } = generateApiKey('production');
+    const highlighted = `Received: "\x1b[31m${key.slice(0, 20)}\x1b[7m${key.slice(20)}\x1b[27m\x1b[39m" and p4ss:w0rd:x`;
+
+    const safe = masked(highlighted)!;
+
+    expect(safe).toBe(`Received: "${key.slice(0, 12)}\u2026${key.slice(-4)} [masked by reporter-hygiene]" and [secret masked by reporter-hygiene]`);
+  });
+
+  it('leaves text without a key or password alone', () => {
+    expect(masked('\x1b[32m✓\x1b[39m 12 tests passed')).toBeUndefined();
   });
 });
 

@@ -12,6 +12,9 @@ interface GuardState {
   caught: string[];
 }
 
+/** The webhook passwords of public-cases.md, used as configured passwords across the suite. */
+export const SUITE_PASSWORDS: readonly string[] = ['p4ss:w0rd:x', 'pässwörd'];
+
 const STATE_KEY = Symbol.for('keyward.test.output-guard');
 const state: GuardState = ((globalThis as Record<symbol, GuardState>)[STATE_KEY] ??= { forbidden: new Set(), caught: [] });
 

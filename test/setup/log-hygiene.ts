@@ -6,10 +6,9 @@
  */
 import { formatWithOptions } from 'node:util';
 import { afterEach } from 'vitest';
-import { forbidInOutput, inspectOutput, takeCaught } from '../helpers/output-guard.js';
+import { forbidInOutput, inspectOutput, SUITE_PASSWORDS, takeCaught } from '../helpers/output-guard.js';
 
-// The webhook passwords of public-cases.md, used as configured passwords across the suite.
-forbidInOutput('p4ss:w0rd:x', 'pässwörd');
+forbidInOutput(...SUITE_PASSWORDS);
 
 const NOTICE = '[log-hygiene: output withheld, it looked like a keyward key or a registered secret]\n';
 const GUARDED = Symbol.for('keyward.test.log-hygiene');
