@@ -10,10 +10,18 @@ function assertKnownOptions(
   options: object,
   known: readonly string[],
   factory: string,
+  naming: UnknownNameShown,
 ): void {
-  const message = unknownOptionMessage(options, known, factory);
+  const message = unknownOptionMessage(options, known, factory, naming);
   if (message !== undefined) invalidOption(message);
 }
+
+/**
+ * How an unknown option's name is shown: `always` (cut at 40 characters or a key prefix), or
+ * `near-miss` for an object that holds a password: a name is repeated only when it is a
+ * misspelling of a known one, as an object built wrong could have a password as a name.
+ */
+export type UnknownNameShown = 'always' | 'near-miss';
 
 /**
  * The message for the first option name of `options` that is not in `known`, with the closest
@@ -24,10 +32,14 @@ export function unknownOptionMessage(
   options: object,
   known: readonly string[],
   owner: string,
+  naming: UnknownNameShown = 'always',
 ): string | undefined {
   const name = Object.keys(options).find((each) => !known.includes(each));
   if (name === undefined) return undefined;
   const suggestion = closestName(name, known);
+  if (suggestion === undefined && naming === 'near-miss') {
+    return `${owner}: unknown option (its name is not repeated, as it could be a secret); the options are ${known.join(', ')}.`;
+  }
   const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
   return `${owner}: unknown option ${quotedName(name)}.${hint}`;
 }
@@ -87,10 +99,16 @@ export function ownOptions<T extends object>(options: T, names: readonly string[
 /**
  * {@link assertKnownOptions}, then {@link ownOptions} of the known names.
  *
+ * @param naming - how the message shows an unknown name (see {@link UnknownNameShown}).
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for an unknown name.
  */
-export function knownOptions<T extends object>(options: T, known: readonly string[], owner: string): T {
-  assertKnownOptions(options, known, owner);
+export function knownOptions<T extends object>(
+  options: T,
+  known: readonly string[],
+  owner: string,
+  naming: UnknownNameShown = 'always',
+): T {
+  assertKnownOptions(options, known, owner, naming);
   return ownOptions(options, known);
 }
 

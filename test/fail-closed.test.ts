@@ -244,6 +244,11 @@ describe('the other route factories check their arguments at setup', () => {
     ['expressBasicAuth without a password', () => expressBasicAuth({ username: 'hook-relay' } as never), 'expressBasicAuth: "password" must be a non-empty string.'],
     ['koaBasicAuth with a realm in quotes', () => koaBasicAuth({ username: 'u', password: 'p', realm: 'say "hi"' }), '"realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
     ['fastifyBasicAuth with a misspelt option', () => fastifyBasicAuth({ username: 'u', pasword: 'p' } as never), 'fastifyBasicAuth: unknown option "pasword". Did you mean "password"?'],
+    [
+      'expressBasicAuth with a password as an option name, without repeating it',
+      () => expressBasicAuth({ username: 'u', password: 'p', 'Pa55-word-VERY-secret-0123456789': 1 } as never),
+      'expressBasicAuth: unknown option (its name is not repeated, as it could be a secret); the options are username, password, realm, errorBody, forwardErrors.',
+    ],
   ])('refuses %s', (_name, create, message) => {
     expectInvalidOption(create, message);
   });

@@ -310,14 +310,22 @@ describe('KeyManager: webhook settings', () => {
     expect(row()).toEqual(before);
   });
 
-  it('refuses an unknown field name even next to valid ones, without repeating its value', async () => {
+  it('refuses an unknown field name even next to valid ones, repeating neither its value nor its name', async () => {
     const error = await rejection(
       manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', password: 'pw-zq7', webhook_secret: 'zq7-secret' } as never),
     );
 
     expect(error.code).toBe('ERR_WEBHOOK_INVALID');
-    expect(error.message).toBe('setWebhook: unknown option "webhook_secret".');
+    expect(error.message).toBe('setWebhook: unknown option (its name is not repeated, as it could be a secret); the options are url, username, password.');
     expect(row().webhook_url).toBeNull();
+  });
+
+  it('never repeats a password that an object built wrong holds as a field name', async () => {
+    const password = 'Pa55-word-VERY-secret-0123456789';
+    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', username: 'relay', [password]: 1 } as never));
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.message).not.toContain(password.slice(0, 8));
   });
 
   it('refuses settings that are not an object', async () => {
