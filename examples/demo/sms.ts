@@ -12,10 +12,15 @@ const MAX_BODY_LENGTH = 1_600;
 /**
  * `POST /v1/sms`: accepts `{ "to", "body" }` and pretends to queue the message.
  *
- * @param payload - the parsed JSON body.
+ * @param payload - the parsed JSON body; undefined when the body was not sent as JSON, which
+ *   every framework's demo leaves unread.
  * @param apiKey - the authenticated key's context.
  */
 export function acceptSms(payload: unknown, apiKey: ApiKeyContext): DemoReply {
+  if (payload === undefined) {
+    const message = 'Send the message as JSON, with Content-Type: application/json.';
+    return { status: 415, body: { error: { code: 'ERR_INVALID_REQUEST', message } } };
+  }
   const { to, body } = (payload ?? {}) as { to?: unknown; body?: unknown };
   if (typeof to !== 'string' || !/^\+?[0-9]{6,15}$/.test(to)) {
     return invalidRequest('"to" must be a phone number such as +15550100.');

@@ -50,7 +50,9 @@ const MATRIX: DemoRequest[] = [
   sms('{"to":"555","body":"hello"}', 400, 'an SMS to a bad number'),
   sms('{"to":"+15550100","body":""}', 400, 'an empty SMS text'),
   sms(JSON.stringify({ to: '+15550100', body: 'x'.repeat(20_000) }), 413, 'an SMS body over 16 KiB'),
-  sms('to=+15550100', 400, 'a form-encoded SMS body', { 'content-type': 'application/x-www-form-urlencoded' }),
+  sms('to=+15550100', 415, 'a form-encoded SMS body', { 'content-type': 'application/x-www-form-urlencoded' }),
+  sms('{"to":"+15550100","body":"hello"}', 415, 'a JSON SMS body sent as text/plain', { 'content-type': 'text/plain' }),
+  sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body without a content type', {}),
   { name: 'an unknown path', status: 404, path: '/v1/nothing', key: 'allowed' },
   { name: 'a GET on the SMS route', status: 404, path: '/v1/sms', key: 'allowed' },
 ];
