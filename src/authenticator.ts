@@ -666,12 +666,6 @@ function validMillis(clock: () => Date): number {
   return now;
 }
 
-/**
- * What fault lines are counted under: the reason, and for a corrupt row also what is wrong
- * with it and the row's own id, so each problem of each corrupt row is named at least once a
- * second. A row without a usable id counts under its problem alone: the lookup id is the
- * caller's choice, and a line per forged lookup id would be the very flood this prevents.
- */
 /** The optional fields of a decision, none known yet. */
 const UNKNOWN_DECISION_FIELDS = Object.freeze({
   code: undefined,
@@ -683,6 +677,12 @@ const UNKNOWN_DECISION_FIELDS = Object.freeze({
   keyStatus: undefined,
 });
 
+/**
+ * What fault lines are counted under: the reason, and for a corrupt row also what is wrong
+ * with it and the row's own id, so each problem of each corrupt row is named at least once a
+ * second. A row without a usable id counts under its problem alone: the lookup id is the
+ * caller's choice, and a line per forged lookup id would be the very flood this prevents.
+ */
 function kindOfFault(decision: AuthDecision): string {
   const perRow = decision.reason === 'stored_hash_unparseable' || decision.reason === 'stored_row_invalid';
   if (!perRow) return decision.reason;
