@@ -51,7 +51,9 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
     res.set('Cache-Control', 'no-store');
     next();
   });
-  api.use(sameOriginWrites());
+  // On each write route rather than router-wide, so the request log names the route a
+  // refused write aimed at.
+  const sameOrigin = sameOriginWrites();
 
   api.get('/session', (_req, res) => {
     res.json({
@@ -68,7 +70,7 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
     res.json({ card: card ? cardJson(card) : null });
   });
 
-  api.post('/key', async (_req, res) => {
+  api.post('/key', sameOrigin, async (_req, res) => {
     const issued = await manager.issue({ accountId: account.accountId, environment: account.environment });
     log(`portal key issued id=${issued.card.keyId}`);
     res.status(201).json(issuedJson(issued));
@@ -81,7 +83,7 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
     return card?.keyId;
   };
 
-  api.post('/key/regenerate', async (_req, res) => {
+  api.post('/key/regenerate', sameOrigin, async (_req, res) => {
     const keyId = await liveKeyId(res);
     if (keyId === undefined) return;
 
@@ -91,7 +93,7 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
   });
 
   // The password arrives here once and is sealed by keyward; no answer ever carries it.
-  api.put('/webhook', express.json({ limit: '8kb' }), async (req, res) => {
+  api.put('/webhook', sameOrigin, express.json({ limit: '8kb' }), async (req, res) => {
     const input = webhookInput(req.body);
     const keyId = await liveKeyId(res);
     if (keyId === undefined) return;
@@ -102,7 +104,7 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
     res.json({ card: cardJson(card) });
   });
 
-  api.delete('/webhook', async (_req, res) => {
+  api.delete('/webhook', sameOrigin, async (_req, res) => {
     const keyId = await liveKeyId(res);
     if (keyId === undefined) return;
 

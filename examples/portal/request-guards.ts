@@ -20,10 +20,11 @@ const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '
  * A real portal would also have a login session and its usual CSRF token; this demo has no
  * login, so the header is the whole protection.
  *
- * @returns the middleware; mount it before the API routes.
+ * @returns the middleware; put it first on every route that changes state.
  * @example
  * ```ts
- * api.use(sameOriginWrites());
+ * const sameOrigin = sameOriginWrites();
+ * api.post('/key', sameOrigin, issueKey);
  * ```
  */
 export function sameOriginWrites(): RequestHandler {

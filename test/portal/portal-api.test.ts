@@ -400,6 +400,14 @@ describe('portal API: the request log shows the route, never the path the client
     }
   });
 
+  it('logs a refused cross-site write under the route it aimed at', async () => {
+    for (const [method, path] of [['POST', '/key'], ['POST', '/key/regenerate'], ['PUT', '/webhook'], ['DELETE', '/webhook']] as const) {
+      const { status, lines } = await linesOf(() => api(method, path, { ...WRITE, 'Sec-Fetch-Site': 'cross-site' }));
+      expect(status).toBe(403);
+      expect(lines).toEqual([`portal ${method} /portal/api${path} 403`]);
+    }
+  });
+
   it('logs a request that matched no route as "(no route)", whatever its path', async () => {
     for (const path of ['/keys', '/key/regenerate', '/nope/%ZZ', '/keys/%', '/%E0%A4%A', '/%C0%AF', '/a%0Ab']) {
       const { status, lines } = await linesOf(() => api('GET', path));
