@@ -133,7 +133,7 @@ function copy<T extends object>(value: T): T {
     const field = out[name];
     // `for…in` also visits what a polluted Object.prototype holds: only own Dates are copied,
     // so a planted one never becomes a field. (Object.keys would allocate an array, and a
-    // hasOwn on every field would cost a tenth of an authentication.)
+    // hasOwn on every field costs more than one on the Dates alone.)
     if (isAnyDate(field) && Object.hasOwn(out, name)) out[name] = copiedDate(field);
   }
   // The spread copied symbol keys too, which `for…in` never visits.
