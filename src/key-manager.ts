@@ -245,9 +245,58 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
     return row;
   };
 
-  const change = async (keyId: string, patch: Partial<ApiKeyRow>): Promise<ApiKeyRow> => {
+  /**
+   * The key's live row, read through modify, which locks it: a write still under way (a
+   * COMMIT waiting for a synchronous replica, say, which a plain read would not see yet) is
+   * waited for, so what it reads is final.
+   */
+  const lockedRow = async (keyId: string): Promise<ApiKeyRow | null> => {
+    let locked = null as ApiKeyRow | null;
+    await store.modify(keyId, (row) => {
+      locked = row;
+      return null;
+    });
+    return locked;
+  };
+
+  /**
+   * Writes `patch` to the key's live row: the row as written, or null when the patch ended the
+   * key (`revoked_at`, `soft_deleted`) and the store could not confirm it but no live row is
+   * left. A write the store did not confirm after it had the row in hand may have landed all
+   * the same (its COMMIT answer lost or late), so the row is read again: the call succeeds if
+   * the row holds the patch, fails with the store's error if it does not (nothing changed),
+   * and says the outcome is unknown if it cannot be read.
+   */
+  const write = async (keyId: string, patch: Partial<ApiKeyRow>, verb: ChangeVerb): Promise<ApiKeyRow | null> => {
     if (!isPossibleKeyId(keyId)) throw notFound();
-    const row = await store.modify(keyId, () => patch);
+    let changeRan = false;
+    let row: ApiKeyRow | null;
+    try {
+      row = await store.modify(keyId, () => {
+        changeRan = true;
+        return patch;
+      });
+    } catch (error) {
+      // A store that failed before it handed over the row wrote nothing.
+      if (!isUnavailable(error) || !changeRan) throw error;
+      const current = await readAgain(() => lockedRow(keyId));
+      if (current === undefined) throw outcomeUnknown(verb, error);
+      // The row was live when the store handed it over: gone now, the key has ended, by this
+      // call or by another, which is what a revoke or a soft delete asked for.
+      if (current === null) {
+        if (endsKey(patch)) return null;
+        throw notFound();
+      }
+      if (!holdsPatch(current, patch)) throw error;
+      row = current;
+    }
+    if (!row) throw notFound();
+    return row;
+  };
+
+  /** {@link write} of a patch that leaves the key live: the row as written. */
+  const change = async (keyId: string, patch: Partial<ApiKeyRow>, verb: ChangeVerb): Promise<ApiKeyRow> => {
+    const row = await write(keyId, patch, verb);
     if (!row) throw notFound();
     return row;
   };
@@ -337,18 +386,8 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         // out its wait) wrote nothing: the old key still works.
         if (!isUnavailable(error) || !changeRan) throw error;
         // The store gave up, but its COMMIT may have landed (its answer lost or late): the old
-        // key would then be dead, and the new one must not be thrown away. Read through modify,
-        // which locks the row: a plain read could still see the old row while this call's
-        // COMMIT is under way (one waiting for a synchronous replica is not visible yet), and
-        // the lock waits for that transaction to end, so what it reads is final.
-        const current = await readAgain(async () => {
-          let locked = null as ApiKeyRow | null;
-          await store.modify(keyId, (row) => {
-            locked = row;
-            return null;
-          });
-          return locked;
-        });
+        // key would then be dead, and the new one must not be thrown away.
+        const current = await readAgain(() => lockedRow(keyId));
         if (current === undefined) throw outcomeUnknown('regenerate', error);
         if (current === null) throw notFound();
         // Still the key this call read: nothing changed, and the old key still works.
@@ -361,11 +400,11 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
     },
 
     async revoke(keyId) {
-      await change(keyId, { revoked_at: now() });
+      await write(keyId, { revoked_at: now() }, 'revoke');
     },
 
     async softDelete(keyId) {
-      await change(keyId, { soft_deleted: true });
+      await write(keyId, { soft_deleted: true }, 'softDelete');
     },
 
     async setStatus(keyId, status) {
@@ -373,7 +412,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
       }
       const at = now();
-      return toCard(await change(keyId, { status }), at);
+      return toCard(await change(keyId, { status }, 'setStatus'), at);
     },
 
     async setWebhook(keyId, given) {
@@ -396,11 +435,15 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       }
       const at = now();
       return toCard(
-        await change(keyId, {
-          webhook_url: url,
-          webhook_basic_auth_username: username,
-          ...(sealed === undefined ? {} : { webhook_basic_auth_password_sealed: sealed }),
-        }),
+        await change(
+          keyId,
+          {
+            webhook_url: url,
+            webhook_basic_auth_username: username,
+            ...(sealed === undefined ? {} : { webhook_basic_auth_password_sealed: sealed }),
+          },
+          'setWebhook',
+        ),
         at,
       );
     },
@@ -408,11 +451,11 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
     async clearWebhook(keyId) {
       const at = now();
       return toCard(
-        await change(keyId, {
-          webhook_url: null,
-          webhook_basic_auth_username: null,
-          webhook_basic_auth_password_sealed: null,
-        }),
+        await change(
+          keyId,
+          { webhook_url: null, webhook_basic_auth_username: null, webhook_basic_auth_password_sealed: null },
+          'clearWebhook',
+        ),
         at,
       );
     },
@@ -623,18 +666,38 @@ async function readAgain(read: () => Promise<ApiKeyRow | null>): Promise<ApiKeyR
   return undefined;
 }
 
+/** The key manager's writes through {@link KeyStore.modify} of a patch. */
+type ChangeVerb = 'revoke' | 'softDelete' | 'setStatus' | 'setWebhook' | 'clearWebhook';
+
+/** Whether a patch ends the key, so that no live row is left once it has landed. */
+function endsKey(patch: Partial<ApiKeyRow>): boolean {
+  return (patch.revoked_at !== undefined && patch.revoked_at !== null) || patch.soft_deleted === true;
+}
+
+/** Whether `row` holds every field of `patch` (strings and null; no patch of these writes a Date). */
+function holdsPatch(row: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
+  return Object.entries(patch).every(([field, value]) => row[field as keyof ApiKeyRow] === value);
+}
+
 /**
- * A write the store did not confirm and that could not be checked afterwards. Both calls are
+ * A write the store did not confirm and that could not be checked afterwards. Every call is
  * safe to repeat: a repeated `issue` finds a key that landed after all (ERR_KEY_EXISTS, and
- * regenerate replaces it), and a repeated `regenerate` replaces whichever key is current (a
- * write still under way makes it ERR_KEY_CONFLICT instead, never a second live key).
+ * regenerate replaces it), a repeated `regenerate` replaces whichever key is current (a write
+ * still under way makes it ERR_KEY_CONFLICT instead, never a second live key), a repeated
+ * `revoke` or `softDelete` answers ERR_KEY_NOT_FOUND once the key has ended, and the other
+ * writes set the same values again.
  */
-function outcomeUnknown(verb: 'issue' | 'regenerate', cause: ApiKeyAuthError): ApiKeyAuthError {
-  const message =
-    verb === 'issue'
-      ? 'The store did not confirm the new key and could not be read again: it may have been stored, and nobody holds it. Issuing again is safe: if it was stored, issue answers ERR_KEY_EXISTS, and regenerate replaces it.'
-      : 'The store did not confirm the regenerate and could not be read again: the old key may already have stopped working, and the new key was not returned. Regenerating again is safe: it replaces whichever key is current.';
-  return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', message, { status: 503, expose: false, cause });
+function outcomeUnknown(verb: 'issue' | 'regenerate' | ChangeVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
+  const messages: Record<typeof verb, string> = {
+    issue: 'The store did not confirm the new key and could not be read again: it may have been stored, and nobody holds it. Issuing again is safe: if it was stored, issue answers ERR_KEY_EXISTS, and regenerate replaces it.',
+    regenerate: 'The store did not confirm the regenerate and could not be read again: the old key may already have stopped working, and the new key was not returned. Regenerating again is safe: it replaces whichever key is current.',
+    revoke: 'The store did not confirm the revoke and could not be read again: the key may already have stopped working. Revoking again is safe: if it was revoked, revoke answers ERR_KEY_NOT_FOUND.',
+    softDelete: 'The store did not confirm the soft delete and could not be read again: the key may already have stopped working. Deleting again is safe: if it was deleted, softDelete answers ERR_KEY_NOT_FOUND.',
+    setStatus: 'The store did not confirm the new status and could not be read again: it may have been written. Setting it again is safe.',
+    setWebhook: 'The store did not confirm the webhook settings and could not be read again: they may have been written. Setting them again is safe.',
+    clearWebhook: 'The store did not confirm clearing the webhook settings and could not be read again: they may have been cleared. Clearing them again is safe.',
+  };
+  return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', messages[verb], { status: 503, expose: false, cause });
 }
 
 function conflict(): ApiKeyAuthError {

@@ -264,6 +264,19 @@ describePostgres('regenerate over PostgreSQL when the answer to its COMMIT is lo
     expect(regenerated.card.maskedKey).toBe((await direct.findById(issued.card.keyId))!.masked_key);
   });
 
+  it('reports a revoke and a status change whose COMMIT answer was lost as done, as they are', async () => {
+    const issued = await manager.issue({ accountId: 'acct_commit_revoke', environment: 'sandbox' });
+    proxy.muteRepliesAfter(isCommit);
+    expect((await manager.setStatus(issued.card.keyId, 'suspended')).status).toBe('suspended');
+    expect(await statusOf(issued.key)).toBe(403);
+
+    proxy.muteRepliesAfter(isCommit);
+    await manager.revoke(issued.card.keyId);
+
+    expect(await statusOf(issued.key)).toBe(401);
+    expect(await direct.findById(issued.card.keyId)).toBeNull();
+  });
+
   it('says the outcome is unknown when the row cannot be read again either; regenerating again then gives a working key', async () => {
     const issued = await manager.issue({ accountId: 'acct_commit_down', environment: 'sandbox' });
     proxy.muteRepliesAfter((chunk) => {

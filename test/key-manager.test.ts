@@ -8,6 +8,7 @@ import {
   generateApiKey,
   type ApiKeyAuth,
   type ApiKeyRow,
+  type IssuedKey,
   type KeyManager,
   type KeyStatus,
 } from '../src/index.js';
@@ -374,11 +375,12 @@ describe('createKeyManager: regenerate', () => {
 
 /**
  * A MemoryKeyStore whose next writes fail with ERR_STORE_UNAVAILABLE, either after they were
- * done (`landed`: the answer was lost on the way back) or instead (`lost`). With `staysDown`,
- * every call after such a failure fails too, until `down` is cleared.
+ * done (`landed`: the answer was lost on the way back), instead (`lost`), or after `modify`
+ * handed the row to the change but wrote nothing (`dropped`: a transaction rolled back). With
+ * `staysDown`, every call after such a failure fails too, until `down` is cleared.
  */
 class LossyStore extends MemoryKeyStore {
-  writes: ('landed' | 'lost')[] = [];
+  writes: ('landed' | 'lost' | 'dropped')[] = [];
   staysDown = false;
   down = false;
 
@@ -396,6 +398,15 @@ class LossyStore extends MemoryKeyStore {
   }
 
   override async modify(...args: Parameters<MemoryKeyStore['modify']>): Promise<ApiKeyRow | null> {
+    if (this.writes[0] === 'dropped') {
+      this.writes.shift();
+      const [id, change] = args;
+      await super.modify(id, (row) => {
+        change(row);
+        return null;
+      });
+      throw LossyStore.unavailable();
+    }
     return this.#write(() => super.modify(...args));
   }
 
@@ -498,6 +509,67 @@ describe('createKeyManager: a write the store could not confirm', () => {
     expect((await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }))).code).toBe('ERR_KEY_EXISTS');
     const card = (await manager.describeAccount('acct_1', 'sandbox'))!;
     expect(await call((await manager.regenerate(card.keyId)).key)).toEqual({ status: 200 });
+  });
+});
+
+describe('createKeyManager: a revoke, soft delete, status or webhook write the store could not confirm', () => {
+  let lossy: LossyStore;
+  let issued: IssuedKey;
+
+  beforeEach(async () => {
+    await auth.close();
+    store = lossy = new LossyStore();
+    auth = createApiKeyAuth({ store });
+    manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+  });
+
+  it('revoke and softDelete succeed when the write landed but the answer was lost; the key then gets 401', async () => {
+    lossy.writes = ['landed'];
+    await manager.revoke(issued.card.keyId);
+    expect((await call(issued.key)).status).toBe(401);
+    expect(lossy.allRows()[0]!.revoked_at).toBeInstanceOf(Date);
+
+    const other = await manager.issue({ accountId: 'acct_2', environment: 'sandbox' });
+    lossy.writes = ['landed'];
+    await manager.softDelete(other.card.keyId);
+    expect((await call(other.key)).status).toBe(401);
+  });
+
+  it('setStatus, setWebhook and clearWebhook return the card as written when the write landed but the answer was lost', async () => {
+    lossy.writes = ['landed'];
+    expect((await manager.setStatus(issued.card.keyId, 'suspended')).status).toBe('suspended');
+
+    lossy.writes = ['landed'];
+    const card = await manager.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', username: 'relay' });
+    expect(card.webhook).toEqual({ url: 'https://hooks.example.com/in', username: 'relay', basicAuthConfigured: false });
+
+    lossy.writes = ['landed'];
+    expect((await manager.clearWebhook(issued.card.keyId)).webhook.url).toBeNull();
+  });
+
+  it('passes the store error on when the row was handed over but nothing landed, and the key keeps working', async () => {
+    for (const write of [() => manager.revoke(issued.card.keyId), () => manager.setStatus(issued.card.keyId, 'suspended')]) {
+      lossy.writes = ['dropped'];
+      const error = await rejection(write());
+      expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'keyward test store: no answer']);
+      expect(await call(issued.key)).toEqual({ status: 200 });
+    }
+  });
+
+  it('says the outcome is unknown when the row cannot be read again, and revoking again is then safe', async () => {
+    lossy.writes = ['landed'];
+    lossy.staysDown = true;
+
+    const error = await rejection(manager.revoke(issued.card.keyId));
+    expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503, expose: false });
+    expect(error.message).toBe(
+      'The store did not confirm the revoke and could not be read again: the key may already have stopped working. Revoking again is safe: if it was revoked, revoke answers ERR_KEY_NOT_FOUND.',
+    );
+
+    lossy.down = false;
+    expect((await rejection(manager.revoke(issued.card.keyId))).code).toBe('ERR_KEY_NOT_FOUND');
+    expect((await call(issued.key)).status).toBe(401);
   });
 });
 
