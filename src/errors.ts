@@ -18,7 +18,8 @@ import { ownField } from './own-field.js';
  * - `ERR_INTERNAL`: anything else that went wrong inside keyward (500). Clients see this code
  *   for every non-exposed server fault.
  * - `ERR_OPTIONS_INVALID`: a factory was given options it cannot work with (thrown at setup),
- *   or a key manager's `clock` option returned no valid Date (thrown by the call, 500).
+ *   a key manager's `clock` option returned no valid Date (thrown by the call, 500), or
+ *   `webhookAuthorizationFor` was given something other than a row and a box.
  * - `ERR_KEY_EXISTS`: issuing a key for an account and environment that already has a live key.
  * - `ERR_KEY_NOT_FOUND`: a lifecycle operation named a key that is not live.
  * - `ERR_KEY_CONFLICT`: a concurrent regenerate won; read the key again.

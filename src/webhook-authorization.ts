@@ -1,4 +1,4 @@
-import { ApiKeyAuthError } from './errors.js';
+import { ApiKeyAuthError, invalidOption } from './errors.js';
 import type { SecretBox } from './secret-box.js';
 import type { ApiKeyRow } from './store.js';
 import { webhookPasswordProblem, webhookUsernameProblem } from './webhook-settings.js';
@@ -45,7 +45,8 @@ export function basicAuthorizationHeader(username: string | null, password: stri
  * @returns the header value, or null.
  * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` (500) when the stored password cannot be opened
  *   (sealed under a key id the box does not hold, or altered) or the stored credentials are
- *   ones `setWebhook` would refuse. No error carries the password.
+ *   ones `setWebhook` would refuse; `ERR_OPTIONS_INVALID` when `row` is not an object or `box`
+ *   is not a box (the sealing keys themselves, say). No error carries the password.
  * @example
  * ```ts
  * const authorization = webhookAuthorizationFor(row, box);
@@ -54,6 +55,12 @@ export function basicAuthorizationHeader(username: string | null, password: stri
  * ```
  */
 export function webhookAuthorizationFor(row: ApiKeyRow, box: SecretBox): string | null {
+  if (typeof row !== 'object' || row === null) {
+    invalidOption('webhookAuthorizationFor needs the key\'s row, as read from the store, as its first argument.');
+  }
+  if (typeof (box as Partial<SecretBox> | null)?.open !== 'function') {
+    invalidOption('webhookAuthorizationFor needs the box from createSecretBox(keys) as its second argument, not the sealing keys themselves.');
+  }
   const sealed = row.webhook_basic_auth_password_sealed;
   if (sealed === null || sealed === undefined) return null;
   try {

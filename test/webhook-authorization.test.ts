@@ -98,6 +98,22 @@ describe('outbound Authorization for a delivery', () => {
     expect((error as Error).message).not.toMatch(/p4ss|hook:relay/);
   });
 
+  it('refuses the sealing keys in place of the box, and a missing row, with ERR_OPTIONS_INVALID saying what to pass', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'hook-relay', password: 'p4ss:w0rd:x' });
+    const row = store.allRows()[0]!;
+    const keys = { current: 'k1', keys: { k1: K1 } };
+
+    expect(() => webhookAuthorizationFor(row, keys as never)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_OPTIONS_INVALID',
+        message: 'webhookAuthorizationFor needs the box from createSecretBox(keys) as its second argument, not the sealing keys themselves.',
+      }),
+    );
+    expect(() => webhookAuthorizationFor(null as never, createSecretBox(keys))).toThrow(
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: "webhookAuthorizationFor needs the key's row, as read from the store, as its first argument." }),
+    );
+  });
+
   it('gives a header that keyward\'s own receiver accepts', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'Jos\u00e9', password: 'p\u00e4ss:w\u00f6rd' });
     const receiver = createBasicAuthChecker({ username: 'Jos\u00e9', password: 'p\u00e4ss:w\u00f6rd' });
