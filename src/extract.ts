@@ -140,14 +140,29 @@ export function rawHeaderValue(rawHeaders: readonly string[], name: string): str
   let found: string | string[] | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const field = rawHeaders[i]!;
-    // Comparing lengths first keeps the lower-casing to the few fields that could match.
-    if (field.length !== name.length || field.toLowerCase() !== name) continue;
+    if (!isHeaderName(field, name)) continue;
     const value = rawHeaders[i + 1]!;
     if (found === undefined) found = value;
     else if (typeof found === 'string') found = [found, value];
     else found.push(value);
   }
   return found;
+}
+
+/**
+ * Whether a received header field name is `name` (lower case), with ASCII letters compared in
+ * any case and nothing else folded: `toLowerCase()` would also fold a Kelvin sign into `k`,
+ * and allocate a string for every field of the right length. Runs for every header of every
+ * request.
+ */
+function isHeaderName(field: string, name: string): boolean {
+  if (field.length !== name.length) return false;
+  for (let i = 0; i < field.length; i++) {
+    let code = field.charCodeAt(i);
+    if (code >= 0x41 && code <= 0x5a) code |= 0x20;
+    if (code !== name.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**

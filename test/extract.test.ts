@@ -58,6 +58,15 @@ describe('extractCredential', () => {
     });
   });
 
+  it('finds header names in rawHeaders in any ASCII letter case, and no other folding', () => {
+    const raw = (...rawHeaders: string[]) => ({ headers: {}, rawHeaders });
+    expect(extractCredential(raw('AUTHORIZATION', 'Bearer k1'), carriers)).toEqual({ ok: true, credential: 'k1' });
+    expect(extractCredential(raw('X-Api-Key', 'k1'), carriers)).toEqual({ ok: true, credential: 'k1' });
+    // U+212A KELVIN SIGN lower-cases to "k" in JavaScript; it is no X-API-Key.
+    expect(extractCredential(raw('X-API-\u212AEY', 'k1'), carriers)).toEqual({ ok: false, reason: 'missing' });
+    expect(extractCredential(raw('x-api-kez', 'k1', 'authorizatioN', 'Bearer k2'), carriers)).toEqual({ ok: true, credential: 'k2' });
+  });
+
   it('reports an empty X-API-Key as empty', () => {
     expect(extractCredential({ headers: { 'x-api-key': '' } }, carriers)).toEqual({ ok: false, reason: 'empty' });
   });
