@@ -96,6 +96,12 @@ for (const file of readdirSync(new URL('../dist/', import.meta.url))) {
 }
 console.log('dist: one ApiKeyAuthError class across entry points, in both formats');
 
+// An app that both imports and requires keyward holds two copies of the class; either copy's
+// errors count as the other's.
+assert.ok(new builds.cjs.ApiKeyAuthError('ERR_INTERNAL', 'x') instanceof builds.esm.ApiKeyAuthError, 'a CommonJS error must be an ESM ApiKeyAuthError');
+assert.ok(new builds.esm.ApiKeyAuthError('ERR_INTERNAL', 'x') instanceof builds.cjs.ApiKeyAuthError, 'an ESM error must be a CommonJS ApiKeyAuthError');
+console.log('dist: an ApiKeyAuthError of either format is one of the other');
+
 // Whatever remains would keep a gateway from exiting after close().
 const left = process.getActiveResourcesInfo();
 for (const name of atStart) left.splice(left.indexOf(name), left.includes(name) ? 1 : 0);

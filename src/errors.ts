@@ -65,11 +65,18 @@ export interface ApiKeyAuthErrorOptions {
   keyStatus?: string | undefined;
 }
 
+/** Marks keyward's errors; `Symbol.for`, so every copy of keyward uses the same one. */
+const ERROR_BRAND = Symbol.for('keyward.ApiKeyAuthError');
+
 /**
  * The one error class keyward throws or hands to your error handling. It carries a stable
  * `code`, the HTTP `status` to answer with, `expose` (whether `message` is safe for clients)
  * and `headers` (a challenge or `Retry-After`), the shape Koa, Express and Fastify error
  * handlers already understand. Messages never contain a key, a secret or a password.
+ *
+ * `instanceof ApiKeyAuthError` also holds for an error from another copy of keyward: an app
+ * that both imports and requires it loads the ESM and the CommonJS build, two classes of this
+ * name, and a store or handler written against one meets errors of the other.
  *
  * @example
  * ```ts
@@ -83,6 +90,15 @@ export interface ApiKeyAuthErrorOptions {
  * ```
  */
 export class ApiKeyAuthError extends Error {
+  /**
+   * True for keyward's errors, whichever copy of keyward made them (see the class note).
+   * A subclass is checked the usual way, by its prototype chain.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== ApiKeyAuthError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ERROR_BRAND] === true;
+  }
+
   override readonly name = 'ApiKeyAuthError';
   readonly code: ApiKeyAuthErrorCode;
   readonly status: number;
@@ -104,6 +120,9 @@ export class ApiKeyAuthError extends Error {
     this.keyStatus = ownField(options, 'keyStatus');
   }
 }
+
+// Shared by every copy of keyward in a process, through the global symbol registry.
+Object.defineProperty(ApiKeyAuthError.prototype, ERROR_BRAND, { value: true });
 
 /**
  * Throws the setup-time error for a bad option.
