@@ -121,6 +121,12 @@ export const fastifyApiKeyAuth = fp(
         'fastifyApiKeyAuth: "prefix" has no effect; register the plugin inside the prefixed plugin instead.',
       );
     }
+    if (typeof (given as Partial<ApiKeyAuth>).decide === 'function') {
+      throw new ApiKeyAuthError(
+        'ERR_OPTIONS_INVALID',
+        'fastifyApiKeyAuth takes options, not the authenticator itself: app.register(fastifyApiKeyAuth, { auth }).',
+      );
+    }
     // Read as every other option object is: a class's getters count, Object.prototype does not.
     const { auth, keyType, forwardErrors } = knownOptions(given, ['auth', 'keyType', 'forwardErrors'], 'fastifyApiKeyAuth');
     // Checked before hookFor, whose message names a first argument: here it is an option.

@@ -143,12 +143,27 @@ const OPTION_NAMES: readonly (keyof ApiKeyAuthOptions)[] = [
 const STORE_METHODS = ['findByLookupId', 'findLive', 'findById', 'insert', 'modify', 'recordUsage'];
 
 /**
+ * Refuses a store passed where the options go (`createApiKeyAuth(store)`), which would
+ * otherwise read as options without a store.
+ *
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`.
+ */
+export function refuseStoreAsOptions(given: object, factory: string): void {
+  if (isStoreShaped(given)) invalidOption(`${factory} takes options, not the store itself: ${factory}({ store }).`);
+}
+
+function isStoreShaped(value: unknown): boolean {
+  return typeof (value as { findByLookupId?: unknown } | null | undefined)?.findByLookupId === 'function';
+}
+
+/**
  * Applies defaults and checks every option once.
  *
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the option.
  */
 export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOptions {
   assertOptionsObject(given, 'createApiKeyAuth');
+  refuseStoreAsOptions(given, 'createApiKeyAuth');
   const options = knownOptions(given, OPTION_NAMES, 'createApiKeyAuth');
   assertStore(options.store);
 
@@ -229,6 +244,9 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`.
  */
 export function assertStore(store: unknown): asserts store is KeyStore {
+  if (typeof store === 'function' && isStoreShaped((store as { prototype?: unknown }).prototype)) {
+    invalidOption('"store" is a class; pass an instance, such as new MemoryKeyStore().');
+  }
   if (typeof store !== 'object' || store === null) {
     invalidOption('"store" is required: pass a KeyStore such as new MemoryKeyStore().');
   }

@@ -13,7 +13,7 @@ import {
 import { checkedArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
 import { KEY_STATUSES, normalizeStatus, statusLabel, type KeyStatus, type StatusLabel } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
-import { assertStore } from './auth-options.js';
+import { assertStore, refuseStoreAsOptions } from './auth-options.js';
 import { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
 import { webhookAuthorizationFor } from './webhook-authorization.js';
 import {
@@ -209,6 +209,7 @@ const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued'
  */
 export function createKeyManager(given: KeyManagerOptions): KeyManager {
   assertOptionsObject(given, 'createKeyManager');
+  refuseStoreAsOptions(given, 'createKeyManager');
   const options = knownOptions(given, OPTION_NAMES, 'createKeyManager');
   assertStore(options.store);
   const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2');

@@ -40,7 +40,7 @@ export function unknownOptionMessage(
   if (suggestion === undefined && naming === 'near-miss') {
     return `${owner}: unknown option (its name is not repeated, as it could be a secret); the options are ${known.join(', ')}.`;
   }
-  const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
+  const hint = suggestion ? ` Did you mean "${suggestion}"?` : known.length <= MAX_LISTED_OPTIONS ? ` The options are ${known.join(', ')}.` : '';
   return `${owner}: unknown option ${quotedName(name)}.${hint}`;
 }
 
@@ -69,6 +69,9 @@ export function quotedName(name: string): string {
 // `sk_live_` or `sk_test_` wherever it stands in a name, in any letter case and with its
 // underscores percent-encoded too. A key's body alone, without its prefix, is not recognised.
 const KEY_PREFIX = /sk(?:_|%5f)(?:live|test)(?:_|%5f)/i;
+
+/** Most option names a message lists when an unknown one is no misspelling of any. */
+const MAX_LISTED_OPTIONS = 8;
 
 /** Longest part of an unknown option name a message repeats. */
 const MAX_SHOWN_NAME = 40;

@@ -171,6 +171,8 @@ export function checkedArgon2Params(params: Argon2Params, optionName: string): A
   }
   const { memoryKiB, iterations, parallelism } = knownOptions(params, ['memoryKiB', 'iterations', 'parallelism'], optionName);
   const read = { memoryKiB, iterations, parallelism };
+  const missing = Object.entries(read).filter(([, value]) => value === undefined).map(([name]) => name);
+  if (missing.length > 0) invalidOption(`"${optionName}" needs all three parameters; ${missing.join(' and ')} missing: { memoryKiB, iterations, parallelism }.`);
   const problem = checkParams(read);
   if (problem !== undefined) invalidOption(`"${optionName}" ${problem}.`);
   return read;

@@ -286,9 +286,12 @@ function answeredInStep(error: Error): boolean {
  * authenticator answers it with 503.
  */
 export function storeFault(operation: string, cause: unknown): ApiKeyAuthError {
+  // 42P01 undefined_table: most often a schema never migrated.
+  const undefinedTable = typeof cause === 'object' && cause !== null && ownField(cause as { code?: unknown }, 'code') === '42P01';
+  const hint = undefinedTable ? '; create the table first: await store.migrate(), or sql/keyward-schema.sql' : '';
   return new ApiKeyAuthError(
     'ERR_STORE_UNAVAILABLE',
-    `keyward postgres store: ${operation} failed (${describeError(cause)})`,
+    `keyward postgres store: ${operation} failed (${describeError(cause)})${hint}`,
     { status: 503, expose: false, cause },
   );
 }

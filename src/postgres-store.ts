@@ -382,6 +382,10 @@ function checkedPool(pool: unknown): PgPoolLike {
   if (typeof candidate?.connect !== 'function' || typeof candidate.on !== 'function') {
     throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"pool" is required: pass your pg.Pool.');
   }
+  // A pg.Client has connect() and on() too, and its settings under another name.
+  if ('connectionParameters' in candidate && !('totalCount' in candidate)) {
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"pool" is a pg.Client; pass a pg.Pool (new pg.Pool({ ..., connectionTimeoutMillis: 2000 })), which the store takes its connections from.');
+  }
   const timeout = candidate.options?.connectionTimeoutMillis;
   if (typeof timeout !== 'number' || !(timeout > 0)) {
     // Without it a hung database holds every request and every pooled connection forever.

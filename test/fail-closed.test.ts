@@ -10,6 +10,7 @@ import {
   createApiKeyAuth,
   createBasicAuthChecker,
   createKeyManager,
+  MemoryKeyStore,
   type ApiKeyAuth,
   type ApiKeyAuthOptions,
   type KeyManagerOptions,
@@ -44,6 +45,10 @@ describe('createApiKeyAuth checks every option at creation', () => {
   it.each<[string, unknown, string | RegExp]>([
     ['no options at all', undefined, 'createApiKeyAuth expects an options object.'],
     ['a missing store', {}, '"store" is required: pass a KeyStore such as new MemoryKeyStore().'],
+    ['the store in place of the options', store, 'createApiKeyAuth takes options, not the store itself: createApiKeyAuth({ store }).'],
+    ['the store class in place of a store', { store: MemoryKeyStore }, '"store" is a class; pass an instance, such as new MemoryKeyStore().'],
+    ['a throttle option that is no misspelling', { store, throttle: { maxFailures: 3 } }, 'throttle: unknown option "maxFailures". The options are maxFailuresPerKey, maxFailuresPerClient, windowMs, maxTracked, ipv6PrefixLength.'],
+    ['Argon2 parameters with two left out', { store, argon2: { memoryKiB: 19_456 } }, '"argon2" needs all three parameters; iterations and parallelism missing: { memoryKiB, iterations, parallelism }.'],
     ['a store without lookups', { store: { insert() {} } }, /^"store" lacks the KeyStore method\(s\) findByLookupId, findLive, findById, modify, recordUsage\.$/],
     ['a misspelt option', { store, storeTimeout: 100 }, 'createApiKeyAuth: unknown option "storeTimeout". Did you mean "storeTimeoutMs"?'],
     ['a misspelt carrier', { store, apiKeyHeadr: false }, 'createApiKeyAuth: unknown option "apiKeyHeadr". Did you mean "apiKeyHeader"?'],
@@ -97,6 +102,7 @@ describe('createKeyManager checks every option at creation', () => {
   const store = new InstrumentedStore();
   it.each<[string, unknown, string]>([
     ['a missing store', {}, '"store" is required: pass a KeyStore such as new MemoryKeyStore().'],
+    ['the store in place of the options', store, 'createKeyManager takes options, not the store itself: createKeyManager({ store }).'],
     ['a misspelt option', { store, argon: TEST_ARGON2 }, 'createKeyManager: unknown option "argon". Did you mean "argon2"?'],
     ['Argon2 iterations of zero', { store, argon2: { memoryKiB: 1024, iterations: 0, parallelism: 1 } }, '"argon2" iterations must be an integer from 1 to 32.'],
     ['a default key type in capitals', { store, defaultKeyType: 'SMS' }, '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".'],

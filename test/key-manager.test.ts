@@ -710,12 +710,12 @@ describe('createKeyManager: bad argument values', () => {
 
   it('escapes everything but printable ASCII in an unknown option name it repeats, an ellipsis too', async () => {
     const error = await rejection(manager.issue({ ...valid, ['a\u2028b\u202ec\u2026']: 1 } as never));
-    expect(error.message).toBe('issue: unknown option "a\\u2028b\\u202ec\\u2026".');
+    expect(error.message).toBe('issue: unknown option "a\\u2028b\\u202ec\\u2026". The options are accountId, environment, keyType, status, expiresAt.');
   });
 
   it('cuts a long unknown option name to 40 characters and offers no did-you-mean for it', async () => {
     const error = await rejection(manager.issue({ ...valid, [`expiresAt${'x'.repeat(100_000)}`]: 1 } as never));
-    expect(error.message).toBe(`issue: unknown option "expiresAt${'x'.repeat(31)}…".`);
+    expect(error.message).toBe(`issue: unknown option "expiresAt${'x'.repeat(31)}…". The options are accountId, environment, keyType, status, expiresAt.`);
   });
 
   it('issue answers a missing input object with a 400 ERR_INVALID_ARGUMENT naming accountId', async () => {
@@ -825,14 +825,14 @@ describe('createKeyManager: bad argument values', () => {
     ['keytype', { ...valid, keytype: 'sms_api' }, 'keyType'],
     ['env', { ...valid, env: 'production' }, undefined],
   ])(
-    'issue answers the unknown property %s with a 400 ERR_INVALID_ARGUMENT and a did-you-mean, and writes nothing',
+    'issue answers the unknown property %s with a 400 ERR_INVALID_ARGUMENT and a did-you-mean (or the known names), and writes nothing',
     async (name, input, suggestion) => {
       const error = await rejection(manager.issue(input as never));
 
       expect(error.code).toBe('ERR_INVALID_ARGUMENT');
       expect(error.status).toBe(400);
       expect(error.expose).toBe(true);
-      const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`;
+      const hint = suggestion === undefined ? ' The options are accountId, environment, keyType, status, expiresAt.' : ` Did you mean "${suggestion}"?`;
       expect(error.message).toBe(`issue: unknown option "${name}".${hint}`);
       expect(store.allRows()).toEqual([]);
     },

@@ -16,9 +16,11 @@ describe('PostgresKeyStore options', () => {
     expect(make).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(message) }));
   };
 
-  it('requires a pool', () => {
+  it('requires a pool, and says so when given a pg.Client', () => {
     invalid(() => new PostgresKeyStore({} as never), /"pool" is required/);
     invalid(() => new PostgresKeyStore({ pool: { query: () => {} } } as never), /"pool" is required/);
+    const client = new pg.Client({ connectionString: 'postgres://127.0.0.1:1/none', connectionTimeoutMillis: 1000 });
+    invalid(() => new PostgresKeyStore({ pool: client as never }), /^"pool" is a pg\.Client; pass a pg\.Pool/);
   });
 
   it('refuses a pool without connectionTimeoutMillis, whose connection waits are unbounded', () => {
@@ -321,12 +323,14 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     }
   });
 
-  it('rejects with ERR_STORE_UNAVAILABLE (503) naming the operation when the table is missing', async () => {
+  it('rejects with ERR_STORE_UNAVAILABLE (503) naming the operation and saying to migrate when the table is missing', async () => {
     const store = new PostgresKeyStore({ pool, table: db.table('missing') });
     const error = await store.findByLookupId('AAAAAAAAAAAA').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ApiKeyAuthError);
     expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503, expose: false });
-    expect((error as Error).message).toMatch(/^keyward postgres store: findByLookupId failed \(error 42P01: relation ".*" does not exist\)$/);
+    expect((error as Error).message).toMatch(
+      /^keyward postgres store: findByLookupId failed \(error 42P01: relation ".*" does not exist\); create the table first: await store\.migrate\(\), or sql\/keyward-schema\.sql$/,
+    );
   });
 
   it('gives up on a row lock held elsewhere after statementTimeoutMs and writes nothing', async () => {

@@ -37,6 +37,13 @@ describe('fastifyApiKeyAuth options', () => {
     });
   });
 
+  it('refuses the authenticator given in place of the options, saying to pass { auth }', async () => {
+    await expect(registerWith(auth)).rejects.toMatchObject({
+      code: 'ERR_OPTIONS_INVALID',
+      message: 'fastifyApiKeyAuth takes options, not the authenticator itself: app.register(fastifyApiKeyAuth, { auth }).',
+    });
+  });
+
   it('refuses a prefix, which a context-sharing plugin would silently ignore', async () => {
     await expect(registerWith({ auth, prefix: '/v1' })).rejects.toMatchObject({
       code: 'ERR_OPTIONS_INVALID',
