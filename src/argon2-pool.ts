@@ -82,6 +82,19 @@ export function defaultArgon2MaxQueue(threads: number): number {
  * if (error instanceof Argon2PoolBusyError) return { ok: false, fault: 'overloaded' };
  * ```
  */
+/**
+ * The log message for a worker thread that failed. A worker that cannot load its module most
+ * often means keyward was bundled into the app, which leaves `argon2-task.mjs` behind.
+ *
+ * @param error - what the pool reported.
+ */
+export function workerFailureMessage(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const unloadable = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+  const hint = unloadable ? ' (its module was not found: if keyward was bundled into the app, keep it external; see the README)' : '';
+  return `keyward: an Argon2 worker thread failed; verifications it held get 500${hint}`;
+}
+
 export class Argon2PoolBusyError extends Error {
   override readonly name = 'Argon2PoolBusyError';
 }

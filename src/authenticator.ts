@@ -1,4 +1,4 @@
-import { Argon2Pool, Argon2PoolBusyError } from './argon2-pool.js';
+import { Argon2Pool, Argon2PoolBusyError, workerFailureMessage } from './argon2-pool.js';
 import { computeArgon2id } from './hash.js';
 import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
 import { AttemptThrottle, type Attempt } from './attempt-throttle.js';
@@ -207,7 +207,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const pool = settings.argon2Pool
     ? new Argon2Pool(settings.argon2Pool, (error) => {
         if (!lines.error.admit('argon2_worker_error')) return;
-        logger.error({ event: 'keyward.argon2_worker_error', error: describeError(error) }, 'keyward: an Argon2 worker thread failed; verifications it held get 500');
+        logger.error({ event: 'keyward.argon2_worker_error', error: describeError(error) }, workerFailureMessage(error));
       })
     : undefined;
   let closed = false;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiKeyAuthError, createApiKeyAuth, DEFAULT_ARGON2_PARAMS, type ApiKeyAuth, type AuthResult } from 'keyward';
-import { Argon2Pool, Argon2PoolBusyError } from '../src/argon2-pool.js';
+import { Argon2Pool, Argon2PoolBusyError, workerFailureMessage } from '../src/argon2-pool.js';
 import { resolveAuthOptions } from '../src/auth-options.js';
 import { computeArgon2id } from '../src/hash.js';
 import { bearer, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
@@ -60,6 +60,10 @@ describe('Argon2Pool', () => {
     }
     expect(reported.length).toBeGreaterThan(0);
     expect(String(reported[0])).toContain('no-such-argon2-task.mjs');
+    expect(workerFailureMessage(reported[0])).toBe(
+      'keyward: an Argon2 worker thread failed; verifications it held get 500 (its module was not found: if keyward was bundled into the app, keep it external; see the README)',
+    );
+    expect(workerFailureMessage(new Error('out of memory'))).toBe('keyward: an Argon2 worker thread failed; verifications it held get 500');
     await pool.close();
     expect(pool.liveThreads).toBe(0);
   });
