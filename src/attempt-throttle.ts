@@ -59,6 +59,9 @@ export const DEFAULT_ATTEMPT_THROTTLE: Readonly<AttemptThrottleLimits> = Object.
 const OPTION_NAMES = ['maxFailuresPerKey', 'maxFailuresPerClient', 'windowMs', 'maxTracked', 'ipv6PrefixLength'];
 
 
+/** The counter every client without a known address shares (see #counterKeyOf). */
+const UNKNOWN_CLIENT = '';
+
 interface Window {
   start: number;
   failures: number;
@@ -148,7 +151,7 @@ export class AttemptThrottle {
     const wait = this.waitFor(attempt);
     if (wait > 0) return wait;
     adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, 1);
-    if (attempt.client !== undefined) adjust(this.#clientInFlight, this.#counterKeyOf(attempt.client), attempt.credential, 1);
+    adjust(this.#clientInFlight, this.#counterKeyOf(attempt.client), attempt.credential, 1);
     return 0;
   }
 
@@ -162,15 +165,12 @@ export class AttemptThrottle {
    */
   waitFor(attempt: Attempt): number {
     const now = this.#now();
-    const client = attempt.client === undefined ? undefined : this.#counterKeyOf(attempt.client);
-    let wait = 0;
-    if (client !== undefined) {
-      wait = this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now);
-    }
+    const client = this.#counterKeyOf(attempt.client);
+    let wait = this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now);
     // The per-key limit stops only suspect clients. Otherwise anyone who knows a lookup id
     // (public by design) could lock its genuine holder out for a whole window with ten
     // forgeries, before this instance has verified the real key once.
-    const suspicion = this.#suspicion(client, attempt.credential, now);
+    const suspicion = attempt.client === undefined ? 'lasting' : this.#suspicion(client, attempt.credential, now);
     if (suspicion !== undefined) {
       const keyWait = this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now);
       // A suspicion that ends with the verification in flight asks for a retry in a second,
@@ -181,13 +181,13 @@ export class AttemptThrottle {
   }
 
   /**
-   * Why a client is suspect, or undefined when it is not: `lasting` when its address is
-   * unknown or it failed in the current window, `busy` when it has another key under
-   * verification right now (a burst of forgeries, or a neighbour behind the same address). A
-   * genuine holder who sends only their own key is none of these.
+   * Why a client with a known address is suspect, or undefined when it is not: `lasting` when
+   * it failed in the current window, `busy` when it has another key under verification right
+   * now (a burst of forgeries, or a neighbour behind the same address). A genuine holder who
+   * sends only their own key is none of these. (A client without an address is always
+   * suspect: `lasting`.)
    */
-  #suspicion(client: string | undefined, credential: string, now: number): 'lasting' | 'busy' | undefined {
-    if (client === undefined) return 'lasting';
+  #suspicion(client: string, credential: string, now: number): 'lasting' | 'busy' | undefined {
     if (this.#leftIn(this.#byClient.get(client, NO_LRU_CALL_OPTIONS), now) > 0) return 'lasting';
     const pending = this.#clientInFlight.get(client);
     return pending !== undefined && (pending.size > 1 || !pending.has(credential)) ? 'busy' : undefined;
@@ -200,7 +200,7 @@ export class AttemptThrottle {
    */
   leave(attempt: Attempt): void {
     adjust(this.#keyInFlight, attempt.lookupId, attempt.credential, -1);
-    if (attempt.client !== undefined) adjust(this.#clientInFlight, this.#counterKeyOf(attempt.client), attempt.credential, -1);
+    adjust(this.#clientInFlight, this.#counterKeyOf(attempt.client), attempt.credential, -1);
   }
 
   /**
@@ -212,7 +212,7 @@ export class AttemptThrottle {
   recordFailure(lookupId: string, client: string | undefined): void {
     const now = this.#now();
     this.#count(this.#byKey, lookupId, now);
-    if (client !== undefined) this.#count(this.#byClient, this.#counterKeyOf(client), now);
+    this.#count(this.#byClient, this.#counterKeyOf(client), now);
   }
 
   /**
@@ -226,8 +226,15 @@ export class AttemptThrottle {
     return elapsed >= 0 && elapsed < this.#limits.windowMs ? this.#limits.windowMs - elapsed : 0;
   }
 
-  #counterKeyOf(address: string): string {
-    return clientCounterKey(address, this.#limits.ipv6PrefixLength);
+  /**
+   * What a client's failures are counted under: its address, an IPv6 one by its prefix. Every
+   * client whose address is unknown shares one counter, under the empty string (which no
+   * address is: the authenticator passes an empty one on as unknown). An address can go
+   * unknown at will: a client that resets its connection right after sending leaves Node
+   * nothing to read, and uncounted, it would escape its limit.
+   */
+  #counterKeyOf(address: string | undefined): string {
+    return address === undefined ? UNKNOWN_CLIENT : clientCounterKey(address, this.#limits.ipv6PrefixLength);
   }
 
   #count(windows: LRUCache<string, Window>, id: string, now: number): void {

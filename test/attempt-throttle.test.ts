@@ -170,8 +170,18 @@ describe('AttemptThrottle', () => {
 
   it('keeps at most maxTracked ids, forgetting the least recently failing first', () => {
     const throttle = new AttemptThrottle(limits, () => 0);
-    for (const id of ['a', 'a', 'b', 'c', 'd']) throttle.recordFailure(id, undefined);
+    // Each failure from an address of its own, so that no client's limit is reached.
+    ['a', 'a', 'b', 'c', 'd'].forEach((id, n) => throttle.recordFailure(id, `198.51.100.${n}`));
     expect(probe(throttle, 'a', undefined)).toBe(0);
+  });
+
+  it('counts every client without an address under one shared limit, so resetting the connection to hide one gains nothing', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    for (const id of ['a', 'b', 'c']) throttle.recordFailure(id, undefined);
+    // A fourth lookup id, never tried, from any client without an address: that client's limit.
+    expect(probe(throttle, 'd', undefined)).toBe(10);
+    // Clients with an address are not held back by it.
+    expect(probe(throttle, 'd', '198.51.100.9')).toBe(0);
   });
 
   it('treats an overlong client address as its first 100 characters', () => {
