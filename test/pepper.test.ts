@@ -96,10 +96,20 @@ describe('isBelowPolicy', () => {
   it('asks for a rehash only for weaker costs, a shorter salt or output, or another pepper', async () => {
     const ring = { currentId: 'p2', current: P2, refuseUnpeppered: false, secretFor: () => P2 };
     const strong = await hashSecret('s', { memoryKiB: 1024, iterations: 3, parallelism: 1 });
-    expect(isBelowPolicy(parsed(strong), { params: { memoryKiB: 512, iterations: 2, parallelism: 1 }, pepper: undefined })).toBe(false);
-    expect(isBelowPolicy(parsed(strong), { params: { memoryKiB: 2048, iterations: 2, parallelism: 1 }, pepper: undefined })).toBe(true);
-    expect(isBelowPolicy(parsed(strong), { params: { memoryKiB: 512, iterations: 4, parallelism: 1 }, pepper: undefined })).toBe(true);
+    const policy = (memoryKiB: number, iterations: number) => ({ params: { memoryKiB, iterations, parallelism: 1 }, pepper: undefined });
+    expect(isBelowPolicy(parsed(strong), policy(512, 2))).toBe(false);
+    expect(isBelowPolicy(parsed(strong), policy(1024, 3))).toBe(false);
+    // More memory and more memory × iterations: an upgrade, even with fewer iterations.
+    expect(isBelowPolicy(parsed(strong), policy(2048, 2))).toBe(true);
+    expect(isBelowPolicy(parsed(strong), policy(1024, 4))).toBe(true);
+    // Less memory is never an upgrade, whatever the iterations.
+    expect(isBelowPolicy(parsed(strong), policy(512, 8))).toBe(false);
     expect(isBelowPolicy(parsed(strong), { params: TEST_ARGON2, pepper: ring })).toBe(true);
+    // Two policies that trade memory for iterations: at most one of them rewrites the other's hashes.
+    const [tall, wide] = [{ memoryKiB: 47_104, iterations: 1, parallelism: 1 }, { memoryKiB: 19_456, iterations: 2, parallelism: 1 }];
+    const tallHash = '$argon2id$v=19$m=47104,t=1,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
+    const wideHash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
+    expect([isBelowPolicy(parsed(tallHash), { params: wide, pepper: undefined }), isBelowPolicy(parsed(wideHash), { params: tall, pepper: undefined })]).toEqual([false, true]);
     // Hash A has a 16-byte salt and a 32-byte output, keyward's own sizes.
     expect(isBelowPolicy(parsed(base), { params: TEST_ARGON2, pepper: undefined })).toBe(false);
   });
