@@ -37,10 +37,11 @@ export function unknownOptionMessage(
   const name = Object.keys(options).find((each) => !known.includes(each));
   if (name === undefined) return undefined;
   const suggestion = closestName(name, known);
+  const listed = ` The options are ${known.join(', ')}.`;
   if (suggestion === undefined && naming === 'near-miss') {
-    return `${owner}: unknown option (its name is not repeated, as it could be a secret); the options are ${known.join(', ')}.`;
+    return `${owner}: unknown option (its name is not repeated, as it could be a secret).${listed}`;
   }
-  const hint = suggestion ? ` Did you mean "${suggestion}"?` : known.length <= MAX_LISTED_OPTIONS ? ` The options are ${known.join(', ')}.` : '';
+  const hint = suggestion ? ` Did you mean "${suggestion}"?` : known.length <= MAX_LISTED_OPTIONS ? listed : '';
   return `${owner}: unknown option ${quotedName(name)}.${hint}`;
 }
 

@@ -316,7 +316,7 @@ describe('KeyManager: webhook settings', () => {
     );
 
     expect(error.code).toBe('ERR_WEBHOOK_INVALID');
-    expect(error.message).toBe('setWebhook: unknown option (its name is not repeated, as it could be a secret); the options are url, username, password.');
+    expect(error.message).toBe('setWebhook: unknown option (its name is not repeated, as it could be a secret). The options are url, username, password.');
     expect(row().webhook_url).toBeNull();
   });
 
