@@ -124,11 +124,16 @@ export function createBasicAuthChecker(
   if (typeof password !== 'string' || password.length === 0) {
     invalidOption(`${factory}: "password" must be a non-empty string.`);
   }
+  // The challenge's charset="UTF-8" asks clients for Unicode normalization form C (RFC 7617,
+  // 2.1). Both sides are compared in that form, so a password configured or typed with a
+  // combining accent matches the same password written with the accented letter.
+  const expectedUsername = username.normalize('NFC');
+  const expectedPassword = password.normalize('NFC');
   // The same checks as setWebhook's, so the receiver takes exactly what a keyward sender can be
   // configured with. Their byte limits also keep every correct header within
   // MAX_BASIC_HEADER_LENGTH: a credential no request under the cap could carry is refused here
   // rather than turning every delivery into a `too_long` refusal.
-  const problem = webhookUsernameProblem(username) ?? webhookPasswordProblem(password);
+  const problem = webhookUsernameProblem(expectedUsername) ?? webhookPasswordProblem(expectedPassword);
   if (problem !== undefined) invalidOption(`${factory}: ${problem}`);
   assertHeaderParameter(realm, 'realm');
   assertOptionalFunction(options.errorBody, 'errorBody');
@@ -159,8 +164,8 @@ export function createBasicAuthChecker(
     if (typeof read === 'string') return refuse(read);
 
     // Both comparisons always run: `&&` would skip the password when the user is wrong.
-    const userMatches = secretsEqual(read.username, username);
-    const passwordMatches = secretsEqual(read.password, password);
+    const userMatches = secretsEqual(read.username.normalize('NFC'), expectedUsername);
+    const passwordMatches = secretsEqual(read.password.normalize('NFC'), expectedPassword);
     return userMatches && passwordMatches ? { ok: true } : refuse('mismatch');
   };
 

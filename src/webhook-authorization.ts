@@ -5,7 +5,8 @@ import { webhookPasswordProblem, webhookUsernameProblem } from './webhook-settin
 
 /**
  * Builds an `Authorization` header value for HTTP Basic auth: `Basic ` and the base64 of the
- * UTF-8 bytes of `username:password` (RFC 7617 with `charset="UTF-8"`).
+ * UTF-8 bytes of `username:password` in Unicode normalization form C (RFC 7617 with
+ * `charset="UTF-8"`).
  *
  * @param username - the user-id, `''` or null for none; it cannot contain a colon.
  * @param password - the password; colons are fine.
@@ -20,19 +21,20 @@ import { webhookPasswordProblem, webhookUsernameProblem } from './webhook-settin
  * ```
  */
 export function basicAuthorizationHeader(username: string | null, password: string): string {
-  const user = username ?? '';
+  const given = username ?? '';
   // The rules setWebhook and the receivers apply, so a header built here is one a keyward
   // receiver can be configured to accept (and `process.env.UNSET` is not sent as "undefined").
+  // Sent in Unicode normalization form C, as RFC 7617's charset="UTF-8" asks of a client.
   const problem =
-    typeof user !== 'string'
+    typeof given !== 'string'
       ? '"username" must be a string or null.'
       : typeof password !== 'string' || password.length === 0
         ? '"password" must be a non-empty string.'
-        : (webhookUsernameProblem(user) ?? webhookPasswordProblem(password));
+        : (webhookUsernameProblem(given.normalize('NFC')) ?? webhookPasswordProblem(password.normalize('NFC')));
   if (problem !== undefined) {
     throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', `basicAuthorizationHeader: ${problem}`, { status: 400 });
   }
-  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+  return `Basic ${Buffer.from(`${given.normalize('NFC')}:${password.normalize('NFC')}`, 'utf8').toString('base64')}`;
 }
 
 /**

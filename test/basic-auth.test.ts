@@ -66,6 +66,16 @@ describe('createBasicAuthChecker: accepted', () => {
 
     expect(utf8.check('Basic aG9vay1yZWxheTpww6Rzc3fDtnJk')).toEqual({ ok: true });
   });
+
+  it('compares in Unicode normalization form C, as charset="UTF-8" asks: a combining accent matches the accented letter either way', () => {
+    const composed = 'p\u00e4ssw\u00f6rd';
+    const decomposed = 'pa\u0308sswo\u0308rd';
+    for (const [configured, sent] of [[decomposed, composed], [composed, decomposed], [decomposed, decomposed]]) {
+      const receiver = createBasicAuthChecker({ username: 'Jos\u00e9', password: configured! });
+      expect(receiver.check(`Basic ${b64(`Jose\u0301:${sent}`)}`)).toEqual({ ok: true });
+    }
+    expect(createBasicAuthChecker({ username: 'u', password: decomposed }).check(`Basic ${b64('u:passwoord')}`).ok).toBe(false);
+  });
 });
 
 describe('createBasicAuthChecker: refused', () => {

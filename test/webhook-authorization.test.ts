@@ -24,6 +24,10 @@ describe('basicAuthorizationHeader', () => {
     expect(basicAuthorizationHeader('hook-relay', 'p\u00e4ssw\u00f6rd')).toBe('Basic aG9vay1yZWxheTpww6Rzc3fDtnJk');
   });
 
+  it('sends credentials typed with combining accents in normalization form C, as RFC 7617 asks', () => {
+    expect(basicAuthorizationHeader('hook-relay', 'pa\u0308sswo\u0308rd')).toBe('Basic aG9vay1yZWxheTpww6Rzc3fDtnJk');
+  });
+
   it('sends an empty user-id when there is no username', () => {
     expect(basicAuthorizationHeader(null, 'pw1')).toBe(`Basic ${Buffer.from(':pw1').toString('base64')}`);
   });
