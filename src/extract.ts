@@ -120,7 +120,27 @@ export function hasTooManyHeaderLines(rawHeaders: readonly string[]): boolean {
 
 /** A header's value, from `rawHeaders` when the caller passed them (they keep repeats). */
 function headerValue(request: CredentialRequest, name: string): string | string[] | undefined {
-  return request.rawHeaders ? rawHeaderValue(request.rawHeaders, name) : request.headers[name];
+  return request.rawHeaders ? rawHeaderValue(request.rawHeaders, name) : headersObjectValue(request.headers, name);
+}
+
+/**
+ * Every value a headers object holds for `name`, under any ASCII letter case of it: one
+ * string, an array when there are several, or undefined. Node's `req.headers` has lower-case
+ * names only, but an object an app builds (from a serverless event, say) may keep the sender's
+ * spelling; read by the lower-case name alone, an `Authorization` there would go unseen, and
+ * with it a conflict with another carrier.
+ */
+function headersObjectValue(headers: CredentialRequest['headers'], name: string): string | string[] | undefined {
+  let found: string | string[] | undefined;
+  for (const field in headers) {
+    // Own names only: `for…in` also visits what a polluted Object.prototype holds.
+    if (!isHeaderName(field, name) || !Object.hasOwn(headers, field)) continue;
+    const value = headers[field];
+    if (value === undefined) continue;
+    // A value of another type is kept as it is: the readers refuse it.
+    found = found === undefined ? value : ([] as unknown[]).concat(found, value) as string[];
+  }
+  return found;
 }
 
 /**

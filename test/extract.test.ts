@@ -67,6 +67,16 @@ describe('extractCredential', () => {
     expect(extractCredential(raw('x-api-kez', 'k1', 'authorizatioN', 'Bearer k2'), carriers)).toEqual({ ok: true, credential: 'k2' });
   });
 
+  it('finds header names in a headers object in any ASCII letter case, as an app-built request may spell them', () => {
+    const headers = (fields: Record<string, string>) => ({ headers: fields });
+    expect(extractCredential(headers({ Authorization: 'Bearer k1' }), carriers)).toEqual({ ok: true, credential: 'k1' });
+    // Two carriers, or one carrier spelt twice, with different keys: refused, never one of them.
+    expect(extractCredential(headers({ Authorization: 'Bearer k1', 'x-api-key': 'k2' }), carriers)).toEqual({ ok: false, reason: 'conflicting_credentials' });
+    expect(extractCredential(headers({ 'X-API-Key': 'k2', authorization: 'Bearer k1' }), carriers)).toEqual({ ok: false, reason: 'conflicting_credentials' });
+    expect(extractCredential(headers({ authorization: 'Bearer k1', AUTHORIZATION: 'Bearer k2' }), carriers)).toEqual({ ok: false, reason: 'conflicting_credentials' });
+    expect(extractCredential(headers({ authorization: 'Bearer k1', Authorization: 'Bearer k1' }), carriers)).toEqual({ ok: true, credential: 'k1' });
+  });
+
   it('reports an empty X-API-Key as empty', () => {
     expect(extractCredential({ headers: { 'x-api-key': '' } }, carriers)).toEqual({ ok: false, reason: 'empty' });
   });

@@ -263,6 +263,19 @@ describe.each(ADAPTERS)('public failure cases on $name', (adapter) => {
       }
     });
 
+    it('refuses the two keys in a request object an app builds with the sender\'s header spelling too', async () => {
+      const admin = { keyType: 'admin_api' };
+      for (const headers of [
+        { Authorization: `Bearer ${keys.lowpriv}`, 'x-api-key': keys.admin! },
+        { 'X-API-Key': keys.admin!, authorization: `Bearer ${keys.lowpriv}` },
+      ]) {
+        const result = await auth.authenticate({ headers, remoteAddress: '192.0.2.7' }, admin);
+        expect(result.ok ? 200 : result.response.status).toBe(401);
+      }
+      const alone = await auth.authenticate({ headers: { Authorization: `Bearer ${keys.admin}` }, remoteAddress: '192.0.2.7' }, admin);
+      expect(alone.ok).toBe(true);
+    });
+
     it('authenticates the same key in both headers and attaches exactly that key', async () => {
       const response = await send(app.url, '/v1/whoami', { headers: { ...bearer(keys.valid!), 'x-api-key': keys.valid! } });
       expect(response.status).toBe(200);
