@@ -74,15 +74,6 @@ export function defaultArgon2MaxQueue(threads: number): number {
 }
 
 /**
- * Why an Argon2 run did not happen: every thread is busy and the queue is full, or the pool
- * is closing. The pipeline answers it with 503 `ERR_OVERLOADED`; it never reaches the app.
- *
- * @example
- * ```ts
- * if (error instanceof Argon2PoolBusyError) return { ok: false, fault: 'overloaded' };
- * ```
- */
-/**
  * The log message for a worker thread that failed. A worker that cannot load its module most
  * often means keyward was bundled into the app, which leaves `argon2-task.mjs` behind.
  *
@@ -95,6 +86,15 @@ export function workerFailureMessage(error: unknown): string {
   return `keyward: an Argon2 worker thread failed; verifications it held get 500${hint}`;
 }
 
+/**
+ * Why an Argon2 run did not happen: every thread is busy and the queue is full, or the pool
+ * is closing. The pipeline answers it with 503 `ERR_OVERLOADED`; it never reaches the app.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof Argon2PoolBusyError) return { ok: false, fault: 'overloaded' };
+ * ```
+ */
 export class Argon2PoolBusyError extends Error {
   override readonly name = 'Argon2PoolBusyError';
 }
