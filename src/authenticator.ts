@@ -1,5 +1,5 @@
-import { Argon2Pool, Argon2PoolBusyError, workerFailureMessage } from './argon2-pool.js';
-import { computeArgon2id } from './hash.js';
+import { Argon2Pool, workerFailureMessage } from './argon2-pool.js';
+import { InThreadArgon2 } from './in-thread-argon2.js';
 import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
 import { AttemptThrottle, type Attempt } from './attempt-throttle.js';
 import { describeError } from './describe-error.js';
@@ -211,20 +211,19 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
       })
     : undefined;
   let closed = false;
-  // In-thread, as after close() with a pool: no new Argon2 run once closed (503, retry later).
-  const inThread: typeof computeArgon2id = (...args) =>
-    closed ? Promise.reject(new Argon2PoolBusyError('closed')) : computeArgon2id(...args);
-  const run = pool?.run ?? inThread;
-  const verifier = new SecretVerifier(memo, run, settings.pepper, pool ? () => pool.busy : () => closed);
+  // Without a pool, on the event loop: one at a time, and none once closed (503, retry later).
+  const inThread = pool ? undefined : new InThreadArgon2();
+  const run = pool?.run ?? inThread!.run;
+  const verifier = new SecretVerifier(memo, run, settings.pepper, () => (pool ?? inThread!).busy);
   const usage = new UsageRecorder(settings.store, settings.usageFlushIntervalMs, settings.storeTimeoutMs, logger);
   const throttle = settings.throttle
     ? new AttemptThrottle(settings.throttle, () => validMillis(settings.clock))
     : undefined;
   const rehasher = settings.rehashOnSuccess
     ? new Rehasher(settings.store, { params: settings.argon2, pepper: settings.pepper }, logger, {
-        run: pool?.runInBackground ?? inThread,
+        run: pool?.runInBackground ?? inThread!.run,
         // None starts once close() has begun: it would only find the pool closing.
-        idle: () => !closed && (pool?.pending ?? 0) === 0,
+        idle: () => !closed && (pool ?? inThread!).pending === 0,
         writeTimeoutMs: settings.storeTimeoutMs,
         failureLog: lines.warn,
         rehashed: (memoKey, upgraded) => memo?.set(memoKey, upgraded, true),
@@ -241,6 +240,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     flushUsage: () => usage.flush(),
     close: async () => {
       closed = true;
+      inThread?.close();
       await rehasher?.settle();
       // Running computations finish (waiting ones get 503), then the decisions under way end
       // and record their uses, and only then is usage flushed for the last time.
