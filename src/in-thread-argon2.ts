@@ -2,11 +2,11 @@ import { Argon2PoolBusyError, defaultArgon2MaxQueue } from './argon2-pool.js';
 import { computeArgon2id } from './hash.js';
 
 /**
- * Argon2 on the event loop, for `argon2Pool: false`: one computation at a time, at most
- * `maxQueue` more waiting, and the rest refused as a full pool refuses them (503). Each
- * hash-wasm computation takes its whole memory cost (19 MiB by default) as it starts; started
- * all at once, a flood of first-seen keys would hold that many times over, gigabytes for a
- * few hundred.
+ * Argon2 on the event loop (the authenticator's `argon2Pool: false`, the key manager's
+ * hashes): one computation at a time, at most `maxQueue` more waiting, and the rest refused
+ * as a full pool refuses them (503). Each hash-wasm computation takes its whole memory cost
+ * (19 MiB by default) as it starts; started all at once, a flood of first-seen keys would
+ * hold that many times over, gigabytes for a few hundred.
  */
 export class InThreadArgon2 {
   readonly #maxQueue: number;

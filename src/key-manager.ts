@@ -14,6 +14,7 @@ import { checkedArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from '.
 import { KEY_STATUSES, normalizeStatus, statusLabel, type KeyStatus, type StatusLabel } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { assertStore, refuseStoreAsOptions } from './auth-options.js';
+import { InThreadArgon2 } from './in-thread-argon2.js';
 import { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
 import { webhookAuthorizationFor } from './webhook-authorization.js';
 import {
@@ -236,6 +237,10 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   };
   const box = options.webhookKeys === undefined ? undefined : createSecretBox(options.webhookKeys);
   const { store } = options;
+  // One hash at a time, however many calls run at once (a provisioning script's
+  // Promise.all, say): each takes its whole memory cost as it starts, and on one thread they
+  // would not finish any sooner side by side. Nothing is refused; calls wait their turn.
+  const argon2Run = new InThreadArgon2(Number.POSITIVE_INFINITY).run;
 
   // A key id that could never have been stored is unknown without asking the store, which
   // might fail on it (PostgreSQL refuses NUL) instead of answering "no such key".
@@ -321,7 +326,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         soft_deleted: false,
         revoked_at: null,
         lookup_id: generated.lookupId,
-        key_hash: await hashSecret(generated.secret, argon2, pepper),
+        key_hash: await hashSecret(generated.secret, argon2, pepper, argon2Run),
         masked_key: generated.masked,
         webhook_url: null,
         webhook_basic_auth_username: null,
@@ -362,7 +367,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       const before = await liveRow(keyId);
       const generated = generateApiKey(before.environment);
       // Hash outside the store's critical section: Argon2 is slow and needs no lock.
-      const keyHash = await hashSecret(generated.secret, argon2, pepper);
+      const keyHash = await hashSecret(generated.secret, argon2, pepper, argon2Run);
       const written = { lookup_id: generated.lookupId, key_hash: keyHash };
       let after: ApiKeyRow | null;
       let changeRan = false;

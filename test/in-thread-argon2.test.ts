@@ -57,6 +57,18 @@ describe('InThreadArgon2', () => {
   });
 });
 
+describe('createKeyManager with many calls at once', () => {
+  it('hashes one key at a time and refuses none', async () => {
+    const manager = createKeyManager({ store: new MemoryKeyStore(), argon2: TEST_ARGON2 });
+    mostAtOnce = 0;
+
+    const issued = await Promise.all(Array.from({ length: 20 }, (_, n) => manager.issue({ accountId: `acct_${n}`, environment: 'sandbox' })));
+
+    expect(new Set(issued.map((each) => each.card.keyId)).size).toBe(20);
+    expect(mostAtOnce).toBe(1);
+  });
+});
+
 describe('createApiKeyAuth with argon2Pool: false under a flood of first-seen keys', () => {
   it('runs one Argon2 computation at a time and answers what does not fit the queue with 503 and Retry-After', async () => {
     const store = new MemoryKeyStore();
