@@ -52,12 +52,12 @@ export interface HashPolicy {
  * Whether a stored hash falls short of the policy: weaker parameters, a shorter salt or
  * output, or another pepper than the current one.
  *
- * Parameters are weaker when the policy costs more (memory × iterations, what one guess
- * costs) and takes at least as much memory. Comparing each parameter on its own would rewrite
- * a stored m=46 MiB, t=1 down to a policy of m=19 MiB, t=2 (a trade OWASP lists as equal), and
- * a gateway with the other policy would rewrite it back on its next pass; under this rule
- * rewrites only go one way, so two gateway versions never take turns rewriting a row, and
- * memory, which makes guessing dear on GPUs, is never lowered.
+ * Parameters are weaker when the policy takes more memory, or as much memory and more
+ * iterations: memory first, as it is what makes guessing dear on GPUs. Comparing each
+ * parameter on its own would rewrite a stored m=46 MiB, t=1 down to a policy of m=19 MiB, t=2
+ * (a trade OWASP lists as equal), and a gateway with the other policy would rewrite it back
+ * on its next pass; in this order rewrites only go one way, so two gateway versions never take
+ * turns rewriting a row, and memory is never lowered.
  *
  * @param stored - the parsed stored hash.
  * @param policy - the current parameters and pepper.
@@ -70,8 +70,8 @@ export interface HashPolicy {
 export function isBelowPolicy(stored: ParsedArgon2Hash, policy: HashPolicy): boolean {
   const { params } = stored;
   const weaker =
-    params.memoryKiB <= policy.params.memoryKiB &&
-    params.memoryKiB * params.iterations < policy.params.memoryKiB * policy.params.iterations;
+    params.memoryKiB < policy.params.memoryKiB ||
+    (params.memoryKiB === policy.params.memoryKiB && params.iterations < policy.params.iterations);
   return (
     weaker ||
     stored.salt.length < SALT_BYTES ||
