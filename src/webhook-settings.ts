@@ -172,9 +172,15 @@ export function webhookPasswordProblem(value: string): string | undefined {
 }
 
 function credentialTextProblem(value: string, name: string, maxBytes: number): string | undefined {
-  // Checked on the character count first, so a huge value costs no encoding work.
-  if (value.length > maxBytes || Buffer.byteLength(value, 'utf8') > maxBytes) {
-    return `"${name}" must be at most ${maxBytes} bytes in UTF-8.`;
+  // Checked on the character count first, so a huge value costs no encoding work; then as
+  // given and in normalization form C, the form Basic auth sends and compares, in which some
+  // characters take more than twice the bytes (U+0958, 3 bytes, becomes 6).
+  if (
+    value.length > maxBytes ||
+    Buffer.byteLength(value, 'utf8') > maxBytes ||
+    Buffer.byteLength(value.normalize('NFC'), 'utf8') > maxBytes
+  ) {
+    return `"${name}" must be at most ${maxBytes} bytes in UTF-8, also in Unicode normalization form C.`;
   }
   // A lone surrogate has no UTF-8 form; with the u flag \p{Cs} matches only unpaired ones.
   if (/\p{Cs}/u.test(value)) return `"${name}" must be well-formed Unicode text.`;

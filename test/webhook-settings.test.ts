@@ -130,6 +130,7 @@ describe('normalizeWebhookUsername', () => {
     ['a line break', 'hook\r\nrelay', /control characters/],
     ['more than 256 bytes', 'a'.repeat(257), /at most 256 bytes/],
     ['more than 256 bytes in UTF-8 though 129 characters', '\u00fc'.repeat(129), /at most 256 bytes/],
+    ['more than 256 bytes once in normalization form C, the form it is sent in', '\u0958'.repeat(85), /at most 256 bytes in UTF-8, also in Unicode normalization form C/],
     ['a lone surrogate', 'hook\ud800', /well-formed Unicode/],
     ['a right-to-left override (U+202E)', 'hook\u202erelay', /invisible format characters/],
     ['a Hangul filler (U+3164), which renders as nothing', 'hook\u3164relay', /invisible format characters/],
@@ -169,6 +170,8 @@ describe('assertWebhookPassword', () => {
     ['a number', 1234, /non-empty string/],
     ['a control character', 'zq7\u0000xv9', /control characters/],
     ['more than 1024 bytes', 'Qz'.repeat(513), /at most 1024 bytes/],
+    // 1,023 bytes as typed, 2,046 in normalization form C, the form Basic auth sends it in.
+    ['more than 1024 bytes once in normalization form C', '\u0958'.repeat(341), /at most 1024 bytes in UTF-8, also in Unicode normalization form C/],
   ])('refuses %s without repeating it', (_what, input, message) => {
     const error = thrown(() => assertWebhookPassword(input));
 
