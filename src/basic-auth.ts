@@ -116,7 +116,7 @@ export function createBasicAuthChecker(
   factory = 'createBasicAuthChecker',
 ): BasicAuthChecker {
   assertOptionsObject(given, factory);
-  const options = knownOptions(given, OPTION_NAMES, factory, 'near-miss');
+  const options = knownOptions(given, OPTION_NAMES, factory, 'withheld');
   const { username, password, realm = 'webhooks', forwardErrors = false } = options;
   if (typeof username !== 'string') {
     invalidOption(`${factory}: "username" must be a string ('' for none).`);

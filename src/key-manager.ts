@@ -427,7 +427,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });
       }
       // A misspelt `usernmae` would otherwise store no username and report success.
-      const unknown = unknownOptionMessage(given, WEBHOOK_SETTINGS_NAMES, 'setWebhook', 'near-miss');
+      const unknown = unknownOptionMessage(given, WEBHOOK_SETTINGS_NAMES, 'setWebhook', 'withheld');
       if (unknown !== undefined) throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', unknown, { status: 400 });
       const settings = ownOptions(given, WEBHOOK_SETTINGS_NAMES);
       const url = normalizeWebhookUrl(settings.url);

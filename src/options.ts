@@ -17,11 +17,12 @@ function assertKnownOptions(
 }
 
 /**
- * How an unknown option's name is shown: `always` (cut at 40 characters or a key prefix), or
- * `near-miss` for an object that holds a password: a name is repeated only when it is a
- * misspelling of a known one, as an object built wrong could have a password as a name.
+ * Whether a message repeats an unknown option's name: `shown` (cut at 40 characters or a key
+ * prefix), or `withheld` for an object that holds a password, since an object built wrong
+ * could have a password as a name, and a misspelt `password` (`passw0rd`) is as likely to be
+ * one. A withheld name still gets its did-you-mean, or the list of known names.
  */
-export type UnknownNameShown = 'always' | 'near-miss';
+export type UnknownNameShown = 'shown' | 'withheld';
 
 /**
  * The message for the first option name of `options` that is not in `known`, with the closest
@@ -32,17 +33,15 @@ export function unknownOptionMessage(
   options: object,
   known: readonly string[],
   owner: string,
-  naming: UnknownNameShown = 'always',
+  naming: UnknownNameShown = 'shown',
 ): string | undefined {
   const name = Object.keys(options).find((each) => !known.includes(each));
   if (name === undefined) return undefined;
   const suggestion = closestName(name, known);
   const listed = ` The options are ${known.join(', ')}.`;
-  if (suggestion === undefined && naming === 'near-miss') {
-    return `${owner}: unknown option (its name is not repeated, as it could be a secret).${listed}`;
-  }
-  const hint = suggestion ? ` Did you mean "${suggestion}"?` : known.length <= MAX_LISTED_OPTIONS ? listed : '';
-  return `${owner}: unknown option ${quotedName(name)}.${hint}`;
+  const hint = suggestion ? ` Did you mean "${suggestion}"?` : known.length <= MAX_LISTED_OPTIONS || naming === 'withheld' ? listed : '';
+  const what = naming === 'withheld' ? 'unknown option (its name is not repeated, as it could be a secret)' : `unknown option ${quotedName(name)}`;
+  return `${owner}: ${what}.${hint}`;
 }
 
 /**
@@ -110,7 +109,7 @@ export function knownOptions<T extends object>(
   options: T,
   known: readonly string[],
   owner: string,
-  naming: UnknownNameShown = 'always',
+  naming: UnknownNameShown = 'shown',
 ): T {
   assertKnownOptions(options, known, owner, naming);
   return ownOptions(options, known);

@@ -249,7 +249,12 @@ describe('the other route factories check their arguments at setup', () => {
     ['fastifyApiKeyAuthHook with an empty key type', () => fastifyApiKeyAuthHook(auth, { keyType: '' }), 'fastifyApiKeyAuthHook: "keyType" must be a non-empty string.'],
     ['expressBasicAuth without a password', () => expressBasicAuth({ username: 'hook-relay' } as never), 'expressBasicAuth: "password" must be a non-empty string.'],
     ['koaBasicAuth with a realm in quotes', () => koaBasicAuth({ username: 'u', password: 'p', realm: 'say "hi"' }), '"realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
-    ['fastifyBasicAuth with a misspelt option', () => fastifyBasicAuth({ username: 'u', pasword: 'p' } as never), 'fastifyBasicAuth: unknown option "pasword". Did you mean "password"?'],
+    ['fastifyBasicAuth with a misspelt option', () => fastifyBasicAuth({ username: 'u', pasword: 'p' } as never), 'fastifyBasicAuth: unknown option (its name is not repeated, as it could be a secret). Did you mean "password"?'],
+    [
+      'koaBasicAuth with a password close to "password" as an option name, without repeating it',
+      () => koaBasicAuth({ username: 'u', password: 'p', passw0rd: 1 } as never),
+      'koaBasicAuth: unknown option (its name is not repeated, as it could be a secret). Did you mean "password"?',
+    ],
     [
       'expressBasicAuth with a password as an option name, without repeating it',
       () => expressBasicAuth({ username: 'u', password: 'p', 'Pa55-word-VERY-secret-0123456789': 1 } as never),

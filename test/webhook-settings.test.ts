@@ -309,7 +309,7 @@ describe('KeyManager: webhook settings', () => {
 
     expect(error.code).toBe('ERR_WEBHOOK_INVALID');
     expect(error.status).toBe(400);
-    expect(error.message).toBe('setWebhook: unknown option "usernmae". Did you mean "username"?');
+    expect(error.message).toBe('setWebhook: unknown option (its name is not repeated, as it could be a secret). Did you mean "username"?');
     expect(row()).toEqual(before);
   });
 
