@@ -39,6 +39,8 @@ BEGIN
     WHERE pg_class.relname = 'api_keys_lookup_id_key'
       AND pg_index.indrelid = '"api_keys"'::regclass
       AND pg_index.indisunique
+      -- A CREATE INDEX CONCURRENTLY that failed leaves an index that enforces nothing.
+      AND pg_index.indisvalid AND pg_index.indisready
       AND (pg_index.indpred IS NOT NULL) = false
       -- indkey is an int2vector, written as its column numbers with spaces between.
       AND pg_index.indkey::text = array_to_string(ARRAY(
@@ -64,6 +66,8 @@ BEGIN
     WHERE pg_class.relname = 'api_keys_one_live_key'
       AND pg_index.indrelid = '"api_keys"'::regclass
       AND pg_index.indisunique
+      -- A CREATE INDEX CONCURRENTLY that failed leaves an index that enforces nothing.
+      AND pg_index.indisvalid AND pg_index.indisready
       AND (pg_index.indpred IS NOT NULL) = true
       -- indkey is an int2vector, written as its column numbers with spaces between.
       AND pg_index.indkey::text = array_to_string(ARRAY(

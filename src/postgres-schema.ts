@@ -146,8 +146,8 @@ export function schemaStatements(table: KeyTable): string[] {
  * behind any open write transaction (and fail once `lock_timeout` runs out), while every write
  * queued behind it waits too. Looking the name up in the catalog locks no table.
  *
- * A relation of that name that is not a unique index of this table on these columns, partial
- * exactly when this one is, fails the migration: keyward's uniqueness rules would otherwise
+ * A relation of that name that is not a valid unique index of this table on these columns,
+ * partial exactly when this one is, fails the migration: keyward's uniqueness rules would otherwise
  * be missing without a word (an index made by hand under the same name, say). The predicate
  * itself is not compared, as PostgreSQL rewrites its text.
  */
@@ -166,6 +166,8 @@ BEGIN
     WHERE pg_class.relname = '${name}'
       AND pg_index.indrelid = '${table.sql}'::regclass
       AND pg_index.indisunique
+      -- A CREATE INDEX CONCURRENTLY that failed leaves an index that enforces nothing.
+      AND pg_index.indisvalid AND pg_index.indisready
       AND (pg_index.indpred IS NOT NULL) = ${predicate ? 'true' : 'false'}
       -- indkey is an int2vector, written as its column numbers with spaces between.
       AND pg_index.indkey::text = array_to_string(ARRAY(

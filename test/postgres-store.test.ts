@@ -270,6 +270,18 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     expect(rows).toHaveLength(1);
   });
 
+  it('refuses to migrate when the lookup id index is one a failed CREATE INDEX CONCURRENTLY left, which enforces nothing', async () => {
+    const store = await migrated();
+    const bare = store.table.split('.').pop()!;
+    await pool.query(`DROP INDEX ${store.table}_lookup_id_key`);
+    const row = sampleRow();
+    await store.insert(row);
+    await pool.query(`INSERT INTO ${store.table} SELECT 'key_dup', account_id || '_2', key_type, status, environment, created_at, last_used_at, expires_at, soft_deleted, revoked_at, lookup_id, key_hash, masked_key, webhook_url, webhook_basic_auth_username, webhook_basic_auth_password_sealed FROM ${store.table}`);
+    await expect(pool.query(`CREATE UNIQUE INDEX CONCURRENTLY ${bare}_lookup_id_key ON ${store.table} (lookup_id)`)).rejects.toMatchObject({ code: '23505' });
+
+    await expect(store.migrate()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+  });
+
   it('refuses to migrate when the one-live-key index is there without its WHERE clause', async () => {
     const store = await migrated();
     const bare = store.table.split('.').pop()!;
