@@ -486,7 +486,9 @@ class Pipeline {
       return this.storedHashFault(check.fault, facts);
     }
     if (!check.matches) {
-      if (!costNoArgon2Run(check)) this.throttle?.recordFailure(presented.lookupId, presented.attempt?.client);
+      // The client as the throttle counts it (read now, if no step has yet): a failure counted
+      // without its address would go to the limit every client without one shares.
+      if (!costNoArgon2Run(check)) this.throttle?.recordFailure(presented.lookupId, this.attemptOf(presented).client);
       return this.refuse(this.refusals.invalid(), 'secret_mismatch', facts);
     }
 

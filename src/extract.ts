@@ -28,10 +28,10 @@ export interface CredentialRequest {
   /**
    * The peer address of the connection (the socket's, so a proxy's when there is one). Read
    * only by the default `clientAddress` of the attempt throttle. With neither this nor
-   * `clientIp` (and no `clientAddress` option), a request has no address: no per-client limit
-   * counts it, and once a lookup id has failed too often in the window, requests for it get
-   * 429 unless this instance has already verified the key they carry, so forgeries can lock
-   * out the key's holder.
+   * `clientIp` (and no `clientAddress` option), a request has no address: it counts against
+   * the one per-client limit every request without an address shares, and once a lookup id
+   * has failed too often in the window, requests for it get 429 unless this instance has
+   * already verified the key they carry, so forgeries can lock out the key's holder.
    */
   remoteAddress?: string | undefined;
   /**

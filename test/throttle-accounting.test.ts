@@ -50,3 +50,27 @@ describe('attempt throttle in-flight accounting', () => {
     await auth.close();
   });
 });
+
+describe('a failure of a key that had matched here (its row rewritten outside keyward)', () => {
+  it('counts against the client\'s own address, not the limit clients without an address share', async () => {
+    const store = new MemoryKeyStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { key, card } = await manager.issue({ accountId: 'acct_rewritten', environment: 'sandbox' });
+    const other = await manager.issue({ accountId: 'acct_other', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false, throttle: { maxFailuresPerClient: 1 } });
+    const from = (address: string | undefined, presented: string) =>
+      auth.authenticate({ headers: bearer(presented), ...(address === undefined ? {} : { remoteAddress: address }) });
+    expect((await from('198.51.100.4', key)).ok).toBe(true);
+
+    // Another key's hash under the same lookup id: the key that matched before now fails.
+    const otherHash = store.allRows().find((row) => row.account_id === 'acct_other')!.key_hash;
+    await store.modify(card.keyId, () => ({ key_hash: otherHash }));
+    const refused = await from('198.51.100.4', key);
+    expect(!refused.ok && refused.response.status).toBe(401);
+
+    // A request without an address, for another key: its shared limit has counted nothing.
+    const stranger = await from(undefined, forgeSecret(other.key));
+    expect(!stranger.ok && stranger.response.status).toBe(401);
+    await auth.close();
+  });
+});
