@@ -510,66 +510,60 @@ describe('createKeyManager: a write the store could not confirm', () => {
     const card = (await manager.describeAccount('acct_1', 'sandbox'))!;
     expect(await call((await manager.regenerate(card.keyId)).key)).toEqual({ status: 200 });
   });
-});
 
-describe('createKeyManager: a revoke, soft delete, status or webhook write the store could not confirm', () => {
-  let lossy: LossyStore;
-  let issued: IssuedKey;
+  describe('revoke, soft delete, status and webhook writes', () => {
+    let issued: IssuedKey;
+    beforeEach(async () => {
+      issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    });
 
-  beforeEach(async () => {
-    await auth.close();
-    store = lossy = new LossyStore();
-    auth = createApiKeyAuth({ store });
-    manager = createKeyManager({ store, argon2: TEST_ARGON2 });
-    issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
-  });
+    it('revoke and softDelete succeed when the write landed but the answer was lost; the key then gets 401', async () => {
+      lossy.writes = ['landed'];
+      await manager.revoke(issued.card.keyId);
+      expect((await call(issued.key)).status).toBe(401);
+      expect(lossy.allRows()[0]!.revoked_at).toBeInstanceOf(Date);
 
-  it('revoke and softDelete succeed when the write landed but the answer was lost; the key then gets 401', async () => {
-    lossy.writes = ['landed'];
-    await manager.revoke(issued.card.keyId);
-    expect((await call(issued.key)).status).toBe(401);
-    expect(lossy.allRows()[0]!.revoked_at).toBeInstanceOf(Date);
+      const other = await manager.issue({ accountId: 'acct_2', environment: 'sandbox' });
+      lossy.writes = ['landed'];
+      await manager.softDelete(other.card.keyId);
+      expect((await call(other.key)).status).toBe(401);
+    });
 
-    const other = await manager.issue({ accountId: 'acct_2', environment: 'sandbox' });
-    lossy.writes = ['landed'];
-    await manager.softDelete(other.card.keyId);
-    expect((await call(other.key)).status).toBe(401);
-  });
+    it('setStatus, setWebhook and clearWebhook return the card as written when the write landed but the answer was lost', async () => {
+      lossy.writes = ['landed'];
+      expect((await manager.setStatus(issued.card.keyId, 'suspended')).status).toBe('suspended');
 
-  it('setStatus, setWebhook and clearWebhook return the card as written when the write landed but the answer was lost', async () => {
-    lossy.writes = ['landed'];
-    expect((await manager.setStatus(issued.card.keyId, 'suspended')).status).toBe('suspended');
+      lossy.writes = ['landed'];
+      const card = await manager.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', username: 'relay' });
+      expect(card.webhook).toEqual({ url: 'https://hooks.example.com/in', username: 'relay', basicAuthConfigured: false });
 
-    lossy.writes = ['landed'];
-    const card = await manager.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', username: 'relay' });
-    expect(card.webhook).toEqual({ url: 'https://hooks.example.com/in', username: 'relay', basicAuthConfigured: false });
+      lossy.writes = ['landed'];
+      expect((await manager.clearWebhook(issued.card.keyId)).webhook.url).toBeNull();
+    });
 
-    lossy.writes = ['landed'];
-    expect((await manager.clearWebhook(issued.card.keyId)).webhook.url).toBeNull();
-  });
+    it('passes the store error on when the row was handed over but nothing landed, and the key keeps working', async () => {
+      for (const write of [() => manager.revoke(issued.card.keyId), () => manager.setStatus(issued.card.keyId, 'suspended')]) {
+        lossy.writes = ['dropped'];
+        const error = await rejection(write());
+        expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'keyward test store: no answer']);
+        expect(await call(issued.key)).toEqual({ status: 200 });
+      }
+    });
 
-  it('passes the store error on when the row was handed over but nothing landed, and the key keeps working', async () => {
-    for (const write of [() => manager.revoke(issued.card.keyId), () => manager.setStatus(issued.card.keyId, 'suspended')]) {
-      lossy.writes = ['dropped'];
-      const error = await rejection(write());
-      expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'keyward test store: no answer']);
-      expect(await call(issued.key)).toEqual({ status: 200 });
-    }
-  });
+    it('says the outcome is unknown when the row cannot be read again, and revoking again is then safe', async () => {
+      lossy.writes = ['landed'];
+      lossy.staysDown = true;
 
-  it('says the outcome is unknown when the row cannot be read again, and revoking again is then safe', async () => {
-    lossy.writes = ['landed'];
-    lossy.staysDown = true;
+      const error = await rejection(manager.revoke(issued.card.keyId));
+      expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503, expose: false });
+      expect(error.message).toBe(
+        'The store did not confirm the revoke and could not be read again: the key may already have stopped working. Revoking again is safe: if it was revoked, revoke answers ERR_KEY_NOT_FOUND.',
+      );
 
-    const error = await rejection(manager.revoke(issued.card.keyId));
-    expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503, expose: false });
-    expect(error.message).toBe(
-      'The store did not confirm the revoke and could not be read again: the key may already have stopped working. Revoking again is safe: if it was revoked, revoke answers ERR_KEY_NOT_FOUND.',
-    );
-
-    lossy.down = false;
-    expect((await rejection(manager.revoke(issued.card.keyId))).code).toBe('ERR_KEY_NOT_FOUND');
-    expect((await call(issued.key)).status).toBe(401);
+      lossy.down = false;
+      expect((await rejection(manager.revoke(issued.card.keyId))).code).toBe('ERR_KEY_NOT_FOUND');
+      expect((await call(issued.key)).status).toBe(401);
+    });
   });
 });
 
