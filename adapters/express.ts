@@ -5,6 +5,7 @@ import {
   NodeCredentialRequest,
   resolveRouteOptions,
   type ApiKeyAuth,
+  type ApiKeyAuthError,
   type ApiKeyContext,
   type AuthResult,
   type BasicAuthOptions,
@@ -65,7 +66,7 @@ export function expressApiKeyAuth(
         req.apiKey = result.context;
         return next();
       }
-      if (forwardErrors) return next(result.error ?? new Error('keyward: the authenticator gave no decision'));
+      if (forwardErrors) return forward(res, next, result.error);
       // Raw Node calls, not res.send(): Express would add an ETag and the answer must be
       // the same bytes on every framework.
       res.writeHead(result.response.status, result.response.headers);
@@ -100,8 +101,22 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandl
   return function expressBasicAuthMiddleware(req: Request, res: Response, next: NextFunction) {
     const result = checker.checkRawHeaders(req.rawHeaders);
     if (result.ok) return next();
-    if (checker.forwardErrors) return next(result.error);
+    if (checker.forwardErrors) return forward(res, next, result.error);
     res.writeHead(result.response.status, result.response.headers);
     res.end(result.response.body);
   };
+}
+
+/**
+ * Hands a refusal to the app's error handling, its headers (the challenge, `Retry-After`) set
+ * on the response first, as the Koa adapter does: a catch-all handler that sets only a status
+ * and a body still sends them.
+ */
+function forward(res: Response, next: NextFunction, error: ApiKeyAuthError | undefined): void {
+  if (error === undefined) return next(new Error('keyward: the authenticator gave no decision'));
+  if (!res.headersSent) {
+    // Own headers only: `for…in` also visits what a polluted Object.prototype holds.
+    for (const name in error.headers) if (Object.hasOwn(error.headers, name)) res.setHeader(name, error.headers[name]!);
+  }
+  next(error);
 }

@@ -41,7 +41,12 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
   return async function fastifyBasicAuthHook(request, reply) {
     const result = checker.checkRawHeaders(request.raw.rawHeaders);
     if (result.ok) return undefined;
-    if (checker.forwardErrors) throw result.error;
+    if (checker.forwardErrors) {
+      // Set before throwing, as the Koa receiver does: an error handler that sets only a
+      // status and a body still sends the challenge.
+      reply.headers(result.error.headers);
+      throw result.error;
+    }
     // Fastify's rule for async hooks that answer early: send, then return the reply. A
     // Buffer is sent as it is, never through a serializer an earlier hook set.
     const { status, headers, body } = result.response;

@@ -192,7 +192,14 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
         request.apiKey = result.context;
         return done();
       }
-      if (forwardErrors) return done(result.error ?? new Error('keyward: the authenticator gave no decision'));
+      if (forwardErrors) {
+        const error = result.error;
+        if (error === undefined) return done(new Error('keyward: the authenticator gave no decision'));
+        // Set before handing it on, as the Koa adapter does: an error handler that sets only a
+        // status and a body still sends the challenge and Retry-After.
+        reply.headers(error.headers);
+        return done(error);
+      }
       // A Buffer is sent as it is: a string would go through a serializer an earlier hook
       // set with reply.serializer().
       const { status, headers, body } = result.response;

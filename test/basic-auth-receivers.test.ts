@@ -55,9 +55,9 @@ function startExpress(framework: typeof express): Promise<Running> {
       res.json({ received: true, event: req.body.event });
     });
   }
-  // An app's ordinary error handler: keeps the error's status and headers.
+  // A catch-all error handler: sets status and body only, keeps no headers itself.
   app.use((error: any, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    res.status(error.status ?? 500).set(error.headers ?? {}).json({ app_error: error.code ?? 'unknown' });
+    res.status(error.status ?? 500).json({ app_error: error.code ?? 'unknown' });
   });
   return running(app.listen(0, '127.0.0.1'), () => handled);
 }
@@ -93,6 +93,8 @@ function startKoa(): Promise<Running> {
 async function startFastify(): Promise<Running> {
   let handled = 0;
   const app = Fastify();
+  // A catch-all error handler: sets status and body only, keeps no headers itself.
+  app.setErrorHandler((error: any, _request, reply) => reply.code(error.statusCode ?? 500).send({ app_error: error.code ?? 'unknown' }));
   for (const [path, options] of Object.entries(ROUTES)) {
     app.post(path, { onRequest: fastifyBasicAuth(options) }, async (req) => {
       handled++;

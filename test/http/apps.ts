@@ -30,7 +30,15 @@ export interface RunningApp {
  */
 export interface AdapterUnderTest {
   name: string;
-  start(auth: ApiKeyAuth, options?: Pick<RouteOptions, 'forwardErrors'>): Promise<RunningApp>;
+  start(auth: ApiKeyAuth, options?: StartOptions): Promise<RunningApp>;
+}
+
+/**
+ * `forwardErrors` for the routes; `handlerCopiesHeaders: false` makes the app's error handler
+ * a catch-all that sets only a status and a body (copying `err.headers` is the default).
+ */
+export interface StartOptions extends Pick<RouteOptions, 'forwardErrors'> {
+  handlerCopiesHeaders?: boolean;
 }
 
 type ExpressLike = typeof express5;
@@ -38,8 +46,9 @@ type ExpressLike = typeof express5;
 function expressAdapter(name: string, express: ExpressLike): AdapterUnderTest {
   return {
     name,
-    async start(auth, options = {}) {
+    async start(auth, { handlerCopiesHeaders = true, ...options } = {}) {
       const forwarded: unknown[] = [];
+      const copied = (headers: Record<string, string> | undefined) => (handlerCopiesHeaders ? (headers ?? {}) : {});
       const app = express();
       const route = (keyType?: string) => expressApiKeyAuth(auth, { ...options, ...(keyType ? { keyType } : {}) });
       app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
@@ -48,7 +57,7 @@ function expressAdapter(name: string, express: ExpressLike): AdapterUnderTest {
       app.get('/v1/admin', route('admin_api'), (req, res) => { res.json({ apiKey: req.apiKey }); });
       app.use((error: { status?: number; code?: string; headers?: Record<string, string> }, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
         forwarded.push(error);
-        res.status(error.status ?? 500).set(error.headers ?? {}).json({ forwarded: error.code ?? 'unknown' });
+        res.status(error.status ?? 500).set(copied(error.headers)).json({ forwarded: error.code ?? 'unknown' });
       });
       return listen(app.listen(0, '127.0.0.1'), forwarded);
     },
@@ -96,8 +105,9 @@ function koaRoute(method: string, path: string, ...chain: Middleware[]): Middlew
 function koaAdapter(name: string, Koa: KoaLike): AdapterUnderTest {
   return {
     name,
-    async start(auth, options = {}) {
+    async start(auth, { handlerCopiesHeaders = true, ...options } = {}) {
       const forwarded: unknown[] = [];
+      const copied = (headers: Record<string, string> | undefined) => (handlerCopiesHeaders ? (headers ?? {}) : {});
       const app = new Koa();
       const guard = (keyType?: string) => koaApiKeyAuth(auth, { ...options, ...(keyType ? { keyType } : {}) });
       // The common try/catch error middleware of Koa apps, upstream of everything.
@@ -108,7 +118,7 @@ function koaAdapter(name: string, Koa: KoaLike): AdapterUnderTest {
           const error = caught as ForwardedError;
           forwarded.push(error);
           ctx.status = error.status ?? 500;
-          ctx.set(error.headers ?? {});
+          ctx.set(copied(error.headers));
           ctx.body = { forwarded: error.code ?? 'unknown' };
         }
       });
@@ -130,12 +140,13 @@ type FastifyLike = typeof fastify5;
 function fastifyAdapter(name: string, fastify: FastifyLike): AdapterUnderTest {
   return {
     name,
-    async start(auth, options = {}) {
+    async start(auth, { handlerCopiesHeaders = true, ...options } = {}) {
       const forwarded: unknown[] = [];
+      const copied = (headers: Record<string, string> | undefined) => (handlerCopiesHeaders ? (headers ?? {}) : {});
       const app = fastify();
       app.setErrorHandler((error: FastifyError & ForwardedError, _request, reply) => {
         forwarded.push(error);
-        return reply.code(error.status ?? 500).headers(error.headers ?? {}).send({ forwarded: error.code ?? 'unknown' });
+        return reply.code(error.status ?? 500).headers(copied(error.headers)).send({ forwarded: error.code ?? 'unknown' });
       });
       app.get('/healthz', async () => ({ status: 'ok' }));
       app.register(async (v1) => {
