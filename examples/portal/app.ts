@@ -52,7 +52,8 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
   });
 
   app.use(API_PATH, logRequests(log), createPortalApi(options, log));
-  app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
+  // The page itself is not stored either: it may hold a one-time key while it is open.
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0, setHeaders: (res, path) => path.endsWith('.html') && res.setHeader('Cache-Control', 'no-store') }));
   return app;
 }
 

@@ -48,7 +48,7 @@ export interface FreshBrowser {
  *
  * @throws when Chromium is missing (the message says how to install it).
  */
-export async function launchFreshChromium(): Promise<FreshBrowser> {
+export async function launchFreshChromium(options: { backForwardCache?: boolean } = {}): Promise<FreshBrowser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`${CHROMIUM_PATH} is missing; .ci/run installs it with apt-get install -y chromium`);
   }
@@ -58,6 +58,8 @@ export async function launchFreshChromium(): Promise<FreshBrowser> {
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: CHROMIUM_ARGS,
+    // Playwright turns Chromium's back/forward cache off; a browser as people use it has it.
+    ...(options.backForwardCache ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}),
     viewport: { width: 1000, height: 900 },
   });
   return {

@@ -273,3 +273,28 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(leaked).toBe(false);
   });
 });
+
+describe.skipIf(!suite.run)('portal page in Chromium with its back/forward cache on', { timeout: 60_000 }, () => {
+  it('shows no cleartext key after leaving the page with the banner open and coming back', async () => {
+    const portal = await startPortal({ port: 0, gatewayPort: 0, usageFlushIntervalMs: 1_000, log: () => {} });
+    const browser = await launchFreshChromium({ backForwardCache: true });
+    try {
+      const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+      await page.goto(portal.portalUrl);
+      await page.getByRole('button', { name: 'Generate API key' }).click();
+      await page.locator('#cleartext-key').waitFor();
+      const key = await page.locator('#cleartext-key').innerText();
+
+      await page.goto(new URL('/portal/api/session', portal.portalUrl).href);
+      // A page restored from the back/forward cache fires no load event: wait for the commit.
+      await page.goBack({ waitUntil: 'commit' });
+      await page.locator('#key-heading').waitFor();
+
+      expect(await page.locator('#cleartext-key').count()).toBe(0);
+      expect((await page.content()).includes(key)).toBe(false);
+    } finally {
+      await browser.close();
+      await portal.close();
+    }
+  });
+});

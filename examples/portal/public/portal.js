@@ -246,6 +246,12 @@ async function refresh() {
 }
 
 async function start() {
+  // Leaving the page drops the key, as the banner says: a page the browser keeps for its Back
+  // button (the back/forward cache) would otherwise come back with the key still shown.
+  addEventListener('pagehide', () => {
+    shownKey = null;
+    $('banner-slot').replaceChildren();
+  });
   $('generate').addEventListener('click', generate);
   $('regenerate').addEventListener('click', openRegenerateDialog);
   $('regenerate-cancel').addEventListener('click', () => $('regenerate-dialog').close());
