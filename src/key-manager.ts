@@ -242,11 +242,26 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   // would not finish any sooner side by side. Nothing is refused; calls wait their turn.
   const argon2Run = new InThreadArgon2(Number.POSITIVE_INFINITY).run;
 
+  // Every row the store finds is checked to be the one asked for: a store whose collation
+  // ignores letter case (citext, say) would hand `acct_aB` the key of `acct_Ab`, and a portal
+  // would then show, or regenerate, another account's key. The conformance suite checks this
+  // too; these checks keep a store that fails it from reaching another account.
+  const byId = async (keyId: string): Promise<ApiKeyRow | null> => {
+    const row = await store.findById(keyId);
+    return row?.id === keyId ? row : null;
+  };
+  const liveOf = async (accountId: string, environment: Environment): Promise<ApiKeyRow | null> => {
+    const row = await store.findLive(accountId, environment);
+    return row?.account_id === accountId && row.environment === environment ? row : null;
+  };
+  const modifyExact: KeyStore['modify'] = (keyId, change) =>
+    store.modify(keyId, (current) => (current.id === keyId ? change(current) : null));
+
   // A key id that could never have been stored is unknown without asking the store, which
   // might fail on it (PostgreSQL refuses NUL) instead of answering "no such key".
   const liveRow = async (keyId: string): Promise<ApiKeyRow> => {
     if (!isPossibleKeyId(keyId)) throw notFound();
-    const row = await store.findById(keyId);
+    const row = await byId(keyId);
     if (!row) throw notFound();
     return row;
   };
@@ -258,7 +273,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
    */
   const lockedRow = async (keyId: string): Promise<ApiKeyRow | null> => {
     let locked = null as ApiKeyRow | null;
-    await store.modify(keyId, (row) => {
+    await modifyExact(keyId, (row) => {
       locked = row;
       return null;
     });
@@ -278,7 +293,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
     let changeRan = false;
     let row: ApiKeyRow | null;
     try {
-      row = await store.modify(keyId, () => {
+      row = await modifyExact(keyId, () => {
         changeRan = true;
         return patch;
       });
@@ -312,7 +327,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       const input = checkedIssueInput(given);
       const at = now();
       // The store enforces this too (two racing issues); asking first spares an Argon2 run.
-      if (await store.findLive(input.accountId, input.environment)) throw exists();
+      if (await liveOf(input.accountId, input.environment)) throw exists();
       const generated = generateApiKey(input.environment);
       const row: ApiKeyRow = {
         id: `key_${randomBase62(20)}`,
@@ -338,7 +353,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         if (!isUnavailable(error)) throw error;
         // The store gave up, but the row may have landed all the same (the answer lost on the
         // way back). A row with this call's random id, lookup id and hash can only be its own.
-        const found = await readAgain(() => store.findById(row.id));
+        const found = await readAgain(() => byId(row.id));
         if (found === undefined) throw outcomeUnknown('issue', error);
         if (found === null || !isWrittenBy(found, row)) throw error;
         return { key: generated.key, card: toCard(found, at) };
@@ -349,7 +364,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
     async describe(keyId) {
       if (!isPossibleKeyId(keyId)) return null;
       const at = now();
-      const row = await store.findById(keyId);
+      const row = await byId(keyId);
       return row ? toCard(row, at) : null;
     },
 
@@ -357,7 +372,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       assertAccountId(accountId);
       assertEnvironment(environment);
       const at = now();
-      const row = await store.findLive(accountId, environment);
+      const row = await liveOf(accountId, environment);
       return row ? toCard(row, at) : null;
     },
 
@@ -372,7 +387,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       let after: ApiKeyRow | null;
       let changeRan = false;
       try {
-        after = await store.modify(keyId, (current) => {
+        after = await modifyExact(keyId, (current) => {
           changeRan = true;
           if (current.lookup_id !== before.lookup_id) throw conflict();
           return {
@@ -479,7 +494,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       if (!box) throw noSealingKeys();
       if (!box.needsReseal(sealed)) return false;
       const resealed = box.seal(box.open(sealed));
-      const after = await store.modify(keyId, (current) =>
+      const after = await modifyExact(keyId, (current) =>
         current.webhook_basic_auth_password_sealed === sealed
           ? { webhook_basic_auth_password_sealed: resealed }
           : null,

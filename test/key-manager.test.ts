@@ -1002,3 +1002,45 @@ describe('createKeyManager: a clock with no valid Date', () => {
     expect(store.allRows()[0]!.created_at).toEqual(new Date('2026-03-01T10:00:00Z'));
   });
 });
+
+/** A store whose key ids and account ids ignore letter case, as a citext column would. */
+class CaseFoldingStore extends MemoryKeyStore {
+  readonly #ids = new Map<string, string>();
+  readonly #accounts = new Map<string, string>();
+
+  override async insert(row: ApiKeyRow): Promise<void> {
+    await super.insert(row);
+    this.#ids.set(row.id.toLowerCase(), row.id);
+    this.#accounts.set(row.account_id.toLowerCase(), row.account_id);
+  }
+
+  override findById(id: string): Promise<ApiKeyRow | null> {
+    return super.findById(this.#ids.get(id.toLowerCase()) ?? id);
+  }
+
+  override findLive(accountId: string, environment: 'production' | 'sandbox'): Promise<ApiKeyRow | null> {
+    return super.findLive(this.#accounts.get(accountId.toLowerCase()) ?? accountId, environment);
+  }
+
+  override modify(...[id, change]: Parameters<MemoryKeyStore['modify']>): Promise<ApiKeyRow | null> {
+    return super.modify(this.#ids.get(id.toLowerCase()) ?? id, change);
+  }
+}
+
+describe('createKeyManager on a store that ignores letter case (one that fails the conformance suite)', () => {
+  it('never shows, changes or counts another account\'s key for an id that differs in case only', async () => {
+    const store = new CaseFoldingStore();
+    const cased = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { card } = await cased.issue({ accountId: 'acct_Ab', environment: 'sandbox' });
+    const otherCase = card.keyId.replace(/[a-z]/, (letter) => letter.toUpperCase());
+
+    expect(await cased.describeAccount('acct_aB', 'sandbox')).toBeNull();
+    expect(await cased.describe(otherCase)).toBeNull();
+    expect((await rejection(cased.regenerate(otherCase))).code).toBe('ERR_KEY_NOT_FOUND');
+    expect((await rejection(cased.revoke(otherCase))).code).toBe('ERR_KEY_NOT_FOUND');
+    expect((await rejection(cased.setStatus(otherCase, 'suspended'))).code).toBe('ERR_KEY_NOT_FOUND');
+    expect((await cased.describe(card.keyId))?.status).toBe('allowed');
+    // Another account, not a second key of acct_Ab.
+    expect((await cased.issue({ accountId: 'acct_aB', environment: 'sandbox' })).card.keyId).not.toBe(card.keyId);
+  });
+});

@@ -100,6 +100,27 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
       }));
 
+      it('find a key id and an account id exactly: one that differs in letter case only finds nothing', withStore(async (store) => {
+        // With a case-insensitive collation, describeAccount('acct_aB') would show, and a
+        // portal could regenerate, the key of account acct_Ab.
+        const row = await inserted(store, { id: 'key_caseCASEcase', account_id: 'acct_caseCASE' });
+        assert.equal(await store.findById('key_CASEcaseCASE'), null);
+        assert.equal(await store.findLive('acct_CASEcase', row.environment), null);
+        assert.equal(await store.modify('key_CASEcaseCASE', () => ({ status: 'suspended' })), null);
+        assert.equal((await store.findById(row.id))?.status, 'allowed');
+      }));
+
+      it('hand out rows of their own: changing one, its Dates included, changes nothing stored', withStore(async (store) => {
+        const row = await inserted(store, { last_used_at: at(5) });
+        for (const served of [await store.findByLookupId(row.lookup_id), await store.findLive(row.account_id, row.environment), await store.findById(row.id)]) {
+          served!.status = 'suspended';
+          served!.created_at.setTime(0);
+          served!.last_used_at!.setTime(0);
+          served!.expires_at!.setTime(0);
+        }
+        assert.deepEqual(rowFields(await store.findById(row.id)), row);
+      }));
+
       it('return null for an unknown lookup id, key id or account', withStore(async (store) => {
         const row = await inserted(store);
         assert.equal(await store.findByLookupId(lookupIdOf()), null);
@@ -193,6 +214,17 @@ export function runStoreConformance<S extends KeyStore>(
           assertKeyExistsError(failures[0]!.reason);
           const winner = results[0]!.status === 'fulfilled' ? a : b;
           assert.equal((await store.findLive(a.account_id, a.environment))?.id, winner.id);
+        }
+      }));
+
+      it('lets exactly one of two racing inserts succeed whatever status the keys have', withStore(async (store) => {
+        // The one-live-key rule counts every live row, not only those that authenticate: a
+        // suspended or pending key is the account's key too.
+        for (const status of ['pending_validation', 'suspended']) {
+          const a = sampleRow({ status });
+          const b = sampleRow({ account_id: a.account_id, environment: a.environment, status });
+          const results = await Promise.allSettled([store.insert(a), store.insert(b)]);
+          assert.equal(results.filter((result) => result.status === 'rejected').length, 1, `exactly one ${status} insert must fail`);
         }
       }));
 
@@ -297,6 +329,13 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual(rowFields(await store.findByLookupId(b.lookup_id)), b);
       }));
 
+      it('refuses a lookup id a dead row holds, as insert does: a retired key never points at another row', withStore(async (store) => {
+        const dead = await inserted(store, { revoked_at: at(0) });
+        const row = await inserted(store);
+        await assertKeyExists(store.modify(row.id, () => ({ lookup_id: dead.lookup_id })));
+        assert.deepEqual(rowFields(await store.findById(row.id)), row);
+      }));
+
       it('lets exactly one of two concurrent compare-and-set changes win', withStore(async (store) => {
         for (let round = 0; round < rounds; round++) {
           const row = await inserted(store);
@@ -377,6 +416,19 @@ export function runStoreConformance<S extends KeyStore>(
         assert.equal((await store.findById(row.id))?.last_used_at, null);
         await store.recordUsage([usedAt(replaced, 600)]);
         assert.deepEqual((await store.findById(row.id))?.last_used_at, at(600));
+      }));
+
+      it('never undoes a change made while it writes: a regenerate racing a usage write keeps its lookup id and hash', withStore(async (store) => {
+        // A load-set-save write of the whole row (an ORM's) that read the row before the
+        // regenerate landed would put the old key back, and the new one would stop working.
+        for (let round = 0; round < rounds; round++) {
+          const row = await inserted(store);
+          const regenerated = { lookup_id: lookupIdOf(), key_hash: `$argon2id$v=19$m=256,t=1,p=1$${'R'.repeat(22)}$${'S'.repeat(43)}`, last_used_at: null };
+          const [, written] = await Promise.all([store.recordUsage([usedAt(row, 700)]), store.modify(row.id, () => regenerated)]);
+          assert.ok(written);
+          const now = await store.findById(row.id);
+          assert.deepEqual([now?.lookup_id, now?.key_hash], [regenerated.lookup_id, regenerated.key_hash]);
+        }
       }));
 
       it('skips rows that are not live and leaves them hidden', withStore(async (store) => {
