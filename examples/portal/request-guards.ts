@@ -58,8 +58,8 @@ export function sameOriginWrites(): RequestHandler {
  */
 export function loopbackHostOnly(): RequestHandler {
   return function loopbackHostOnly(req, res, next) {
-    const host = req.get('host') ?? '';
-    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
+    // The whole Host value: a loopback name, and after it nothing but an optional port.
+    const name = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(req.get('host') ?? '')?.[1];
     if (!LOOPBACK_HOSTS.has(name ?? '')) {
       return sendError(res, 403, 'ERR_CROSS_SITE_REQUEST', 'This demo portal only answers on 127.0.0.1 or localhost.');
     }

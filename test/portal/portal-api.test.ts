@@ -317,6 +317,10 @@ describe('portal API: cross-site and stray requests', () => {
     expect(response.status).toBe(201);
   });
 
+  it.each(['[::1]evil.test', '[::1]evil.test:3001', 'localhost:3001x', '127.0.0.1.evil.test'])('refuses the Host %s, which only begins with a loopback name', async (host) => {
+    expect((await api('GET', '/key', { Host: host })).status).toBe(403);
+  });
+
   it('refuses any request addressed to a non-loopback host name (DNS rebinding)', async () => {
     const response = await api('GET', '/key', { Host: 'rebind.example:3001' });
 
