@@ -108,6 +108,8 @@ export function runStoreConformance<S extends KeyStore>(
         assert.equal(await store.findLive('acct_CASEcase', row.environment), null);
         assert.equal(await store.modify('key_CASEcaseCASE', () => ({ status: 'suspended' })), null);
         assert.equal((await store.findById(row.id))?.status, 'allowed');
+        // Another account, not a second live key of this one.
+        await store.insert(sampleRow({ account_id: 'acct_CASEcase', environment: row.environment }));
       }));
 
       it('hand out rows of their own: changing one, its Dates included, changes nothing stored', withStore(async (store) => {
