@@ -7,6 +7,7 @@ import {
   assertHeaderParameter,
   assertInteger,
   assertOptionalFunction,
+  assertOptionalSyncFunction,
   assertOptionsObject,
   knownOptions,
 } from './options.js';
@@ -140,6 +141,16 @@ const OPTION_NAMES: readonly (keyof ApiKeyAuthOptions)[] = [
   'rehashOnSuccess',
 ];
 
+/** Request headers with a meaning of their own, which a key must never be read from. */
+const STANDARD_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'accept', 'accept-encoding', 'accept-language', 'cache-control', 'connection', 'content-encoding',
+  'content-length', 'content-type', 'cookie', 'expect', 'forwarded', 'from', 'host', 'if-match',
+  'if-modified-since', 'if-none-match', 'if-range', 'if-unmodified-since', 'keep-alive', 'max-forwards',
+  'origin', 'pragma', 'proxy-authorization', 'range', 'referer', 'sec-fetch-site', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'user-agent', 'via', 'x-forwarded-for', 'x-forwarded-host',
+  'x-forwarded-proto', 'x-real-ip',
+]);
+
 const STORE_METHODS = ['findByLookupId', 'findLive', 'findById', 'insert', 'modify', 'recordUsage'];
 
 /**
@@ -186,6 +197,11 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
   if (apiKeyHeader === 'authorization') {
     invalidOption('"apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.');
   }
+  if (apiKeyHeader && STANDARD_REQUEST_HEADERS.has(apiKeyHeader)) {
+    // `cookie` would make the key a credential the browser sends on its own (cross-site
+    // requests included), and every request with an ordinary cookie would be refused.
+    invalidOption(`"apiKeyHeader" cannot be "${apiKeyHeader}", a header clients and proxies send for its own purpose; use a header of its own, such as "x-api-key".`);
+  }
   const queryParameter = carrierName(options.queryParameter, false, 'queryParameter');
 
   const storeTimeoutMs = options.storeTimeoutMs ?? 2_000;
@@ -208,9 +224,9 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
   if (options.logger !== undefined) assertLoggerShaped(options.logger);
   assertOptionalFunction(options.onDecision, 'onDecision');
   assertOptionalFunction(options.errorBody, 'errorBody');
-  assertOptionalFunction(options.clock, 'clock');
+  assertOptionalSyncFunction(options.clock, 'clock');
   const throttle = resolveThrottleOptions(options.throttle);
-  assertOptionalFunction(options.clientAddress, 'clientAddress');
+  assertOptionalSyncFunction(options.clientAddress, 'clientAddress');
   const pepper = resolvePepper(options.pepper, 'createApiKeyAuth');
   const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2');
   const rehashOnSuccess = options.rehashOnSuccess ?? false;

@@ -555,8 +555,18 @@ class Pipeline {
 
   /** The app's reading of the client address; anything but a non-empty string counts as none. */
   private clientOf(request: CredentialRequest): string | undefined {
-    const address = this.settings.clientAddress(request);
-    return typeof address === 'string' && address.length > 0 ? address : undefined;
+    const address: unknown = this.settings.clientAddress(request);
+    if (typeof address === 'string' && address.length > 0) return address;
+    // A promise (from a function that is not async yet returns one) is no address either; it
+    // is observed, so that its rejection cannot end the process.
+    if (isThenable(address)) address.then(undefined, (error: unknown) => this.clientAddressFailed(error));
+    return undefined;
+  }
+
+  private clientAddressFailed(error: unknown): void {
+    if (!this.lines.warn.admit('client_address_failed')) return;
+    const fields = { event: 'keyward.client_address_failed', error: describeError(error) };
+    this.logger.warn(fields, 'keyward: clientAddress gave a promise, which counts as no address, and it rejected; return the address itself');
   }
 
   private storedHashFault(fault: StoredHashFault, facts: Facts): AuthResult {

@@ -4,7 +4,7 @@ import { hashSecret } from './hash.js';
 import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
 import { ENVIRONMENTS, generateApiKey, type Environment } from './key-format.js';
 import {
-  assertOptionalFunction,
+  assertOptionalSyncFunction,
   assertOptionsObject,
   knownOptions,
   ownOptions,
@@ -221,7 +221,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
     const message = '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".';
     throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', message);
   }
-  assertOptionalFunction(options.clock, 'clock');
+  assertOptionalSyncFunction(options.clock, 'clock');
   const clock = options.clock ?? (() => new Date());
   // An invalid Date would be stored as it is (a card's createdAt null on MemoryKeyStore, a
   // store fault quoting the value on PostgreSQL) and makes every expiry comparison false.

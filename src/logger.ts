@@ -1,5 +1,5 @@
 import { invalidOption } from './errors.js';
-import { closestName, quotedName } from './options.js';
+import { closestName, isClass, quotedName } from './options.js';
 import { isThenable } from './thenable.js';
 
 /** Fields attached to a log event: codes, reasons, key ids. Never a key or a password. */
@@ -106,14 +106,6 @@ export function assertLoggerShaped(value: unknown, levels: readonly LogLevel[] =
   // console.log, or a bare (fields, message) function: keyward calls level methods only.
   if (typeof value === 'function') invalidOption(`${expected}; the function given has none (pass console, not console.log).`);
   invalidOption(`${expected}; it has none.`);
-}
-
-function isClass(method: (...args: never[]) => unknown): boolean {
-  try {
-    return Function.prototype.toString.call(method).startsWith('class');
-  } catch {
-    return false;
-  }
 }
 
 function hasMethod(logger: Record<string, unknown>, name: string): boolean {

@@ -144,6 +144,32 @@ export function assertOptionalFunction(value: unknown, name: string): void {
 }
 
 /**
+ * For a hook whose answer keyward needs at once (`clock`, `clientAddress`): a function or
+ * undefined, but neither a class, which throws whenever it is called, nor an async function,
+ * whose promise could be no answer (and whose rejection nobody would see).
+ *
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` otherwise.
+ */
+export function assertOptionalSyncFunction(value: unknown, name: string): void {
+  assertOptionalFunction(value, name);
+  if (value === undefined) return;
+  if (isClass(value as () => unknown)) invalidOption(`"${name}" must be a function, not a class (a class cannot be called).`);
+  const kind = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  if (kind === 'AsyncFunction' || kind === 'AsyncGeneratorFunction') {
+    invalidOption(`"${name}" must answer at once, not through a promise: pass a plain function.`);
+  }
+}
+
+/** Whether a function is a class, which throws whenever it is called. */
+export function isClass(fn: (...args: never[]) => unknown): boolean {
+  try {
+    return Function.prototype.toString.call(fn).startsWith('class');
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Checks a name that goes into a quoted HTTP header parameter (a realm): printable ASCII
  * without quotes or backslashes, so it can never break the header it is written into.
  *

@@ -74,3 +74,27 @@ describe('a failure of a key that had matched here (its row rewritten outside ke
     await auth.close();
   });
 });
+
+describe('a clientAddress that returns a promise', () => {
+  it('counts the request as one without an address, and its rejection ends nothing: it is logged', async () => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_promised', environment: 'sandbox' });
+    const warnings: unknown[] = [];
+    const auth = createApiKeyAuth({
+      store,
+      environments: ['sandbox'],
+      argon2Pool: false,
+      // Not an async function (setup refuses those), yet it returns a promise.
+      clientAddress: () => Promise.reject(new Error('no x-real-ip')) as never,
+      logger: { warn: (fields: unknown) => void warnings.push(fields) },
+    });
+
+    const refused = await auth.authenticate({ headers: bearer(forgeSecret(key)) });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+
+    expect(!refused.ok && refused.response.status).toBe(401);
+    expect(warnings).toEqual([{ event: 'keyward.client_address_failed', error: 'Error: no x-real-ip' }]);
+    expect((await auth.authenticate({ headers: bearer(key) })).ok).toBe(true);
+    await auth.close();
+  });
+});
