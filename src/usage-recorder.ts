@@ -24,11 +24,19 @@ export class UsageRecorder {
   /** The latest use of each key since the last flush, per lookup id (see {@link #slotOf}). */
   #pending = new Map<string, NotedUse>();
   #flushing: Promise<void> | undefined;
+  /**
+   * Failed flushes in a row, and how many of them make one log line: every one at an interval
+   * of a second or more, every tenth at 100 ms. With an interval of a few milliseconds and a
+   * store that keeps failing, a line per flush would be hundreds a second.
+   */
+  #failedInARow = 0;
+  readonly #failuresPerLine: number;
 
   constructor(store: KeyStore, intervalMs: number, writeTimeoutMs: number, logger: CompleteLogger) {
     this.#store = store;
     this.#logger = logger;
     this.#writeTimeoutMs = writeTimeoutMs;
+    this.#failuresPerLine = Math.ceil(1_000 / intervalMs);
     this.#timer = setInterval(() => void this.#flushOnce(), intervalMs);
     // A pending write is no reason to keep the process alive; close() flushes it.
     this.#timer.unref();
@@ -93,6 +101,7 @@ export class UsageRecorder {
 
     try {
       await this.#recordWithin(usage);
+      this.#failedInARow = 0;
     } catch (error) {
       // Put the batch back for the next try, except where a key was used again meanwhile:
       // that later use supersedes it.
@@ -100,6 +109,7 @@ export class UsageRecorder {
         const slot = this.#slotOf(use.keyId, use.lookupId);
         if (!this.#pending.has(slot)) this.#pending.set(slot, use);
       }
+      if (this.#failedInARow++ % this.#failuresPerLine !== 0) return;
       this.#logger.warn(
         { event: 'keyward.usage_flush_failed', keys: usage.length, error: describeError(error) },
         'keyward could not record last_used_at; it will retry on the next flush',

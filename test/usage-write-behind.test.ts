@@ -47,6 +47,22 @@ async function authenticateTimes(times: number, key: string): Promise<void> {
 }
 
 describe('write-behind last_used_at', () => {
+  it('logs a store that keeps failing once per second of flushes, however short the interval', async () => {
+    const store = new CountingStore();
+    const { key } = await issueKey({ store });
+    const warn = vi.fn();
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: 10, logger: { warn } });
+    store.failures = Number.POSITIVE_INFINITY;
+    await authenticateTimes(1, key);
+
+    // One hundred failed flushes (a second at 10 ms): one line; the 101st starts the next second.
+    for (let flush = 0; flush < 100; flush++) await vi.advanceTimersByTimeAsync(10);
+    expect(warn).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(warn).toHaveBeenCalledTimes(2);
+    store.failures = 0;
+  });
+
   it('turns 10,000 successful authentications of one key into one store write per flush interval', async () => {
     const store = new CountingStore();
     const { key, keyId, lookupId } = await issueKey({ store });
