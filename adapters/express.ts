@@ -12,6 +12,7 @@ import {
   type RouteOptions,
 } from 'keyward';
 import { refuseMountedFactory } from './mounted-factory.js';
+import { setOwnHeaders } from './own-headers.js';
 
 declare global {
   // Express's own augmentation point for properties that middleware adds to the request.
@@ -114,9 +115,6 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandl
  */
 function forward(res: Response, next: NextFunction, error: ApiKeyAuthError | undefined): void {
   if (error === undefined) return next(new Error('keyward: the authenticator gave no decision'));
-  if (!res.headersSent) {
-    // Own headers only: `for…in` also visits what a polluted Object.prototype holds.
-    for (const name in error.headers) if (Object.hasOwn(error.headers, name)) res.setHeader(name, error.headers[name]!);
-  }
+  if (!res.headersSent) setOwnHeaders(res, error.headers);
   next(error);
 }

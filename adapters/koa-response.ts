@@ -1,5 +1,6 @@
 import type { ParameterizedContext } from 'koa';
 import type { AuthResponse } from 'keyward';
+import { setOwnHeaders } from './own-headers.js';
 
 /**
  * Answers with a response the core built, through Koa's own response (not
@@ -18,11 +19,7 @@ export function answerKoa(ctx: ParameterizedContext, response: AuthResponse): vo
   if (ctx.headerSent) return;
   const { headers } = response;
   ctx.status = response.status;
-  for (const name in headers) {
-    // Own headers only: `for…in` also visits what a polluted Object.prototype holds. (Not
-    // Object.keys, which would allocate an array for every refusal of a flood.)
-    if (Object.hasOwn(headers, name)) ctx.res.setHeader(name, headers[name]!);
-  }
+  setOwnHeaders(ctx.res, headers);
   ctx.body = response.body;
   ctx.res.setHeader('content-length', headers['content-length']!);
 }
