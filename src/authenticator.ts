@@ -10,6 +10,7 @@ import { heldBackLine, LogSampler } from './log-sampler.js';
 import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
+import { sameBoundFields } from './row-binding.js';
 import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
 import { NO_REQUIREMENT, readRequirement } from './route-options.js';
 import { checkRow, readRow, type RowView } from './row-check.js';
@@ -20,7 +21,7 @@ import type { ApiKeyRow, KeyStore } from './store.js';
 import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
 import { expiryState, millisFromClock } from './valid-date.js';
-import { VerificationMemo } from './verification-memo.js';
+import { VerificationMemo, type MemoSubject } from './verification-memo.js';
 
 /** What a successful authentication attaches to the request. */
 export interface ApiKeyContext {
@@ -165,8 +166,8 @@ interface Presented extends ParsedApiKey {
   credential: string;
   /** The credential's memo key, or undefined without a memo or for text of another length. */
   memoKey: string | undefined;
-  /** The stored hash the credential had matched here when the request came, if any. */
-  matchedHash: string | undefined;
+  /** The row and stored hash the credential had matched here when the request came, if any. */
+  matched: MemoSubject | undefined;
   /** Built when the attempt throttle first needs it. */
   attempt: Attempt | undefined;
   /** A match Argon2 computed for this request, and the row it was computed for. */
@@ -358,9 +359,9 @@ class Pipeline {
     // part of a memo hit's own work. Text of any other length never costs an HMAC.
     const credential = extracted.credential;
     const memoKey = credential.length === KEY_LENGTH ? this.verifier.memoKeyOf(credential) : undefined;
-    const matchedHash = this.verifier.matchedHash(memoKey);
+    const matched = this.verifier.matched(memoKey);
     let key: ParsedApiKey;
-    if (matchedHash !== undefined) {
+    if (matched !== undefined) {
       key = partsOfAcceptedKey(credential);
     } else {
       const parsed = parseApiKey(credential);
@@ -377,8 +378,8 @@ class Pipeline {
     // them, and a key this instance verified still passes (its row is read as always).
     // Every field is set here, even those still unknown: one left out would be read from
     // Object.prototype, which a polluted app could have given an `attempt` or a `verified`.
-    const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey, matchedHash, attempt: undefined, verified: undefined };
-    if (this.throttle && matchedHash === undefined) {
+    const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey, matched, attempt: undefined, verified: undefined };
+    if (this.throttle && matched === undefined) {
       const wait = this.throttle.waitFor(this.attemptOf(presented));
       if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', { lookupId, environment });
     }
@@ -434,12 +435,13 @@ class Pipeline {
     // common case pays no throttle bookkeeping. Otherwise, past the failure limit, the check
     // gets 429 instead of another Argon2 run.
     const { credential, secret, memoKey, verified } = presented;
-    if (verified !== undefined && (row.id !== verified.row.id || row.account_id !== verified.row.account_id)) {
-      // Read again after the Argon2 run, the lookup id names another key: the verified one is gone.
+    if (verified !== undefined && !sameBoundFields(row, verified.row)) {
+      // Read again after the Argon2 run, the lookup id names another key (or this key now names
+      // another account): the match was for the row as it was.
       return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { ...facts, detail: 'row replaced during verification' });
     }
     // A corrupt row may lack key_hash: only a match in hand is compared with it.
-    const known = verified !== undefined && verified.row.key_hash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row.key_hash, presented.matchedHash);
+    const known = verified !== undefined && verified.row.key_hash === row.key_hash ? verified.check : this.verifier.recall(memoKey, row, presented.matched);
     if (known !== undefined) return this.withCheck(known, row, facts, presented);
 
     // A key that has matched here before, or in this very request (its row rehashed since,
@@ -450,7 +452,7 @@ class Pipeline {
     if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', facts);
     let checked: ReturnType<SecretVerifier['check']>;
     try {
-      checked = this.verifier.check(credential, secret, row.key_hash, memoKey);
+      checked = this.verifier.check(credential, secret, row, memoKey);
     } catch (error) {
       // An attempt entered is always left, or the throttle would count it in flight for good.
       if (attempt) this.throttle!.leave(attempt);
@@ -516,7 +518,7 @@ class Pipeline {
 
     // 8. Success.
     this.usage.record(row.id, lookupId, now);
-    this.rehasher?.schedule(row.id, row.key_hash, secret, presented.memoKey);
+    this.rehasher?.schedule(row, secret, presented.memoKey);
     if (this.decisionsWatched()) this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {
       ok: true,

@@ -25,6 +25,7 @@ import {
   type WebhookSettingsInput,
 } from './webhook-settings.js';
 import { resolvePepper, type PepperOptions } from './pepper.js';
+import { rowPepper, sameBoundFields, type BoundRowFields } from './row-binding.js';
 import { expiryState, validTimeOf } from './valid-date.js';
 
 /** Options of {@link createKeyManager}. */
@@ -215,7 +216,8 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   assertStore(options.store);
   const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2');
   const ring = resolvePepper(options.pepper, 'createKeyManager');
-  const pepper = ring && { id: ring.currentId, secret: ring.current };
+  // A peppered hash is bound to its row's ids (see rowPepper).
+  const pepperFor = (row: BoundRowFields) => ring && { id: ring.currentId, secret: rowPepper(ring.current, row) };
   const defaultKeyType = options.defaultKeyType ?? 'sms_api';
   if (typeof defaultKeyType !== 'string' || !/^[a-z0-9_]{1,64}$/.test(defaultKeyType)) {
     const message = '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".';
@@ -329,8 +331,14 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       // The store enforces this too (two racing issues); asking first spares an Argon2 run.
       if (await liveOf(input.accountId, input.environment)) throw exists();
       const generated = generateApiKey(input.environment);
-      const row: ApiKeyRow = {
+      const ids: BoundRowFields = {
         id: `key_${randomBase62(20)}`,
+        lookup_id: generated.lookupId,
+        account_id: input.accountId,
+        environment: input.environment,
+      };
+      const row: ApiKeyRow = {
+        id: ids.id,
         account_id: input.accountId,
         key_type: input.keyType ?? defaultKeyType,
         status: input.status ?? 'allowed',
@@ -341,7 +349,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         soft_deleted: false,
         revoked_at: null,
         lookup_id: generated.lookupId,
-        key_hash: await hashSecret(generated.secret, argon2, pepper, argon2Run),
+        key_hash: await hashSecret(generated.secret, argon2, pepperFor(ids), argon2Run),
         masked_key: generated.masked,
         webhook_url: null,
         webhook_basic_auth_username: null,
@@ -382,14 +390,16 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       const before = await liveRow(keyId);
       const generated = generateApiKey(before.environment);
       // Hash outside the store's critical section: Argon2 is slow and needs no lock.
-      const keyHash = await hashSecret(generated.secret, argon2, pepper, argon2Run);
+      const ids: BoundRowFields = { id: before.id, lookup_id: generated.lookupId, account_id: before.account_id, environment: before.environment };
+      const keyHash = await hashSecret(generated.secret, argon2, pepperFor(ids), argon2Run);
       const written = { lookup_id: generated.lookupId, key_hash: keyHash };
       let after: ApiKeyRow | null;
       let changeRan = false;
       try {
         after = await modifyExact(keyId, (current) => {
           changeRan = true;
-          if (current.lookup_id !== before.lookup_id) throw conflict();
+          // The new hash is bound to the ids read: a row that changed meanwhile is another's now.
+          if (!sameBoundFields(current, before)) throw conflict();
           return {
             ...written,
             masked_key: generated.masked,

@@ -3,7 +3,9 @@ import { ownOptions } from './options.js';
 import type { CompleteLogger } from './logger.js';
 import type { PepperRing } from './pepper.js';
 import { HASH_BYTES, SALT_BYTES, parseStoredHash, type Argon2Params, type ParsedArgon2Hash } from './phc.js';
+import { rowPepper, sameBoundFields } from './row-binding.js';
 import type { KeyStore } from './store.js';
+import type { MemoSubject } from './verification-memo.js';
 import { describeError } from './describe-error.js';
 import { heldBackLine, LogSampler } from './log-sampler.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
@@ -35,11 +37,12 @@ export interface RehasherOptions {
   /** Samples the failure lines; the authenticator shares its own. */
   failureLog?: LogSampler;
   /**
-   * Told of each hash written, with the token `schedule` was given for that key: the new hash
-   * is known to match the secret it was computed from, so the authenticator's memo can take
-   * it and the key's next request needs no Argon2 run at the new, dearer parameters.
+   * Told of each hash written, with the token `schedule` was given for that key and the row
+   * with its new hash: the hash is known to match the secret it was computed from, so the
+   * authenticator's memo can take it and the key's next request needs no Argon2 run at the
+   * new, dearer parameters.
    */
-  rehashed?: (token: string, upgradedHash: string) => void;
+  rehashed?: (token: string, upgraded: MemoSubject) => void;
 }
 
 /** What new hashes are written with: the target a stored hash is upgraded to. */
@@ -142,23 +145,23 @@ export class Rehasher {
   /**
    * Rewrites a row's hash in the background when it falls short of the policy.
    *
-   * @param keyId - the row's key id.
-   * @param storedHash - the hash the secret was just verified against.
+   * @param row - the row the secret was just verified against, with that hash.
    * @param secret - the verified secret part; held only until the new hash is computed.
    * @param token - handed back with the new hash to the `rehashed` option (the memo key).
    */
-  schedule(keyId: string, storedHash: string, secret: string, token?: string): void {
+  schedule(row: MemoSubject, secret: string, token?: string): void {
+    const keyId = row.id;
     // One at a time, and never while a verification runs or waits: a rehash only improves a
     // stored hash, and the next success will offer it again.
     if (this.#underWay !== undefined || !this.#idle()) return;
     const backoff = this.#backoff.get(keyId);
     if (backoff !== undefined && this.#now() < backoff.retryAt) return;
-    const parsed = parseStoredHash(storedHash);
+    const parsed = parseStoredHash(row.key_hash);
     if (!parsed.ok || !isBelowPolicy(parsed.value, this.#policy)) return;
     // A key already in #backoff keeps its place; any other would take a new one.
     if (backoff === undefined && !this.#hasRoom()) return;
 
-    this.#underWay = this.#rehash(keyId, storedHash, secret, token).finally(() => (this.#underWay = undefined));
+    this.#underWay = this.#rehash(row, secret, token).finally(() => (this.#underWay = undefined));
   }
 
   /** Resolves once the rehash under way, if any, has finished. Never rejects. */
@@ -166,20 +169,23 @@ export class Rehasher {
     await this.#underWay;
   }
 
-  async #rehash(keyId: string, storedHash: string, secret: string, token: string | undefined): Promise<void> {
+  async #rehash(row: MemoSubject, secret: string, token: string | undefined): Promise<void> {
+    const keyId = row.id;
     try {
       const { params, pepper } = this.#policy;
-      const peppered = pepper ? { id: pepper.currentId, secret: pepper.current } : undefined;
+      const peppered = pepper ? { id: pepper.currentId, secret: rowPepper(pepper.current, row) } : undefined;
       const upgraded = await hashSecret(secret, params, peppered, this.#run);
+      // Only onto the row verified: the same hash, and a peppered hash bound to the same ids.
+      const unchanged = (current: MemoSubject) => current.key_hash === row.key_hash && sameBoundFields(current, row);
       const written = await this.#writeDeadline.race(
-        this.#store.modify(keyId, (current) => (current.key_hash === storedHash ? { key_hash: upgraded } : null)),
+        this.#store.modify(keyId, (current) => (unchanged(current) ? { key_hash: upgraded } : null)),
       );
       // A stuck store must not hold close() or keep the key marked as under way.
       if (written === TIMED_OUT) throw new Error('store.modify did not finish within the store timeout');
       this.#backoff.delete(keyId);
       this.#history.delete(keyId);
       if (!written) return;
-      if (token !== undefined) this.#rehashed?.(token, upgraded);
+      if (token !== undefined) this.#rehashed?.(token, { ...row, key_hash: upgraded });
       this.#logger.info({ event: 'keyward.rehashed', keyId }, `keyward: rehashed key ${keyId}`);
     } catch (error) {
       const retryInSeconds = this.#recordFailure(keyId) / 1_000;

@@ -3,7 +3,11 @@ import { bytesEqual } from './compare.js';
 import { computeArgon2id } from './hash.js';
 import type { PepperRing } from './pepper.js';
 import { parseStoredHash, type ParsedArgon2Hash, type StoredHashFault } from './phc.js';
-import type { VerificationMemo } from './verification-memo.js';
+import { rowPepper, type BoundRowFields } from './row-binding.js';
+import { holdsFor, type MemoSubject, type VerificationMemo } from './verification-memo.js';
+
+/** The row a secret is checked against: its bound fields and its stored hash, as read. */
+export type CheckedRow = BoundRowFields & { key_hash: unknown };
 
 /**
  * Runs one Argon2id computation; in-thread by default, the worker pool (`Argon2Pool.run`) in
@@ -55,7 +59,7 @@ export class SecretVerifier {
 
   /**
    * The memo key of a presented key, or undefined when there is no memo. Computed once per
-   * request and handed to {@link matchedHash}, {@link recall}, {@link hasMatched} and
+   * request and handed to {@link matched}, {@link recall}, {@link hasMatched} and
    * {@link check}.
    *
    * @param presentedKey - the whole presented key.
@@ -75,30 +79,31 @@ export class SecretVerifier {
   }
 
   /**
-   * The stored hash the presented key last matched here, or undefined (always without a
-   * memo). Counts as a use of the memo's entry.
+   * The row and stored hash the presented key last matched here, or undefined (always without
+   * a memo). Counts as a use of the memo's entry.
    *
    * @param memoKey - from {@link memoKeyOf}.
    */
-  matchedHash(memoKey: string | undefined): string | undefined {
-    return memoKey === undefined ? undefined : this.#memo!.matchedHash(memoKey);
+  matched(memoKey: string | undefined): MemoSubject | undefined {
+    return memoKey === undefined ? undefined : this.#memo!.matched(memoKey);
   }
 
   /**
-   * The memo's answer for this key against this stored hash, which costs no Argon2 run, or
-   * undefined when the check would have to compute. The attempt throttle lets such answers
-   * through during an attack.
+   * The memo's answer for this key against this row and its stored hash, which costs no
+   * Argon2 run, or undefined when the check would have to compute. The attempt throttle lets
+   * such answers through during an attack.
    *
    * @param memoKey - from {@link memoKeyOf}.
-   * @param storedHash - the row's PHC string.
-   * @param matchedHash - what {@link matchedHash} gave earlier in the request, if asked: a
-   *   match remembered then is still true (a key and a hash always verify the same), so the
-   *   same hash needs no second lookup.
+   * @param row - the row as read, with its PHC string.
+   * @param matched - what {@link matched} gave earlier in the request, if asked: a match
+   *   remembered then is still true (a key always verifies the same against one row's hash),
+   *   so the same row and hash need no second lookup.
    */
-  recall(memoKey: string | undefined, storedHash: unknown, matchedHash?: string): SecretCheck | undefined {
-    if (memoKey === undefined || typeof storedHash !== 'string') return undefined;
-    if (matchedHash === storedHash) return NO_RUN_MATCH;
-    const remembered = this.#memo!.get(memoKey, storedHash);
+  recall(memoKey: string | undefined, row: CheckedRow, matched?: MemoSubject): SecretCheck | undefined {
+    if (memoKey === undefined || typeof row.key_hash !== 'string') return undefined;
+    const subject = row as MemoSubject;
+    if (holdsFor(matched, subject)) return NO_RUN_MATCH;
+    const remembered = this.#memo!.get(memoKey, subject);
     if (remembered === undefined) return undefined;
     return remembered ? NO_RUN_MATCH : NO_RUN_MISMATCH;
   }
@@ -111,18 +116,19 @@ export class SecretVerifier {
    *
    * @param presentedKey - the whole presented key (memo input only, never stored).
    * @param secret - its secret part.
-   * @param storedHash - the row's PHC string.
+   * @param row - the row as read, with its PHC string: a peppered hash is bound to its row.
    * @param memoKey - from {@link memoKeyOf}, when the caller already has it.
    */
   check(
     presentedKey: string,
     secret: string,
-    storedHash: unknown,
+    row: CheckedRow,
     memoKey = this.memoKeyOf(presentedKey),
   ): SecretCheck | Promise<SecretCheck> {
-    const remembered = this.recall(memoKey, storedHash);
+    const remembered = this.recall(memoKey, row);
     if (remembered !== undefined) return remembered;
 
+    const storedHash = row.key_hash;
     const parsed = parseStoredHash(storedHash);
     if (!parsed.ok) return { ok: false, fault: parsed.fault };
     const { pepperId } = parsed.value;
@@ -130,29 +136,30 @@ export class SecretVerifier {
     if (pepperId === undefined && this.#peppers?.refuseUnpeppered) return { ok: false, fault: 'unpeppered' };
     if (secret.length === 0) return { ok: true, matches: false };
 
-    // The same key against the same hash (during a rehash, one key may be checked against the
-    // old and the new hash at once, and those are two computations) shares one computation.
-    // Without a memo, running computations are found by the presented key itself, held only
-    // while it runs, as the request holding it does.
-    const id = `${memoKey ?? presentedKey}\0${storedHash as string}`;
+    // The same key against the same row and hash (during a rehash, one key may be checked
+    // against the old and the new hash at once, and those are two computations) shares one
+    // computation. Without a memo, running computations are found by the presented key itself,
+    // held only while it runs, as the request holding it does.
+    const subject: MemoSubject = { id: row.id, lookup_id: row.lookup_id, account_id: row.account_id, environment: row.environment, key_hash: storedHash as string };
+    const id = JSON.stringify([memoKey ?? presentedKey, subject.key_hash, subject.id, subject.lookup_id, subject.account_id, subject.environment]);
     const running = this.#inFlight.get(id);
     // A check that joins a computation already running costs no Argon2 run of its own.
     if (running) return settle(running, true);
     if (this.#busy()) return OVERLOADED;
-    return settle(this.#started(id, memoKey, storedHash as string, secret, parsed.value), false);
+    return settle(this.#started(id, memoKey, subject, secret, parsed.value), false);
   }
 
   /** Starts the computation of `id` and shares it until it ends. */
   #started(
     id: string,
     memoKey: string | undefined,
-    storedHash: string,
+    subject: MemoSubject,
     secret: string,
     parsed: ParsedArgon2Hash,
   ): Promise<boolean> {
-    const computation = this.#compute(secret, parsed)
+    const computation = this.#compute(secret, parsed, subject)
       .then((matches) => {
-        if (memoKey !== undefined) this.#memo!.set(memoKey, storedHash, matches);
+        if (memoKey !== undefined) this.#memo!.set(memoKey, subject, matches);
         return matches;
       })
       .finally(() => this.#inFlight.delete(id));
@@ -160,9 +167,9 @@ export class SecretVerifier {
     return computation;
   }
 
-  async #compute(secret: string, parsed: ParsedArgon2Hash): Promise<boolean> {
+  async #compute(secret: string, parsed: ParsedArgon2Hash, row: BoundRowFields): Promise<boolean> {
     const pepper = parsed.pepperId === undefined ? undefined : this.#peppers?.secretFor(parsed.pepperId);
-    const computed = await this.#run(secret, { ...parsed, hashLength: parsed.hash.length }, pepper);
+    const computed = await this.#run(secret, { ...parsed, hashLength: parsed.hash.length }, pepper && rowPepper(pepper, row));
     return bytesEqual(computed, parsed.hash);
   }
 }

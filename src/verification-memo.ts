@@ -1,6 +1,7 @@
 import type { LRUCache } from 'lru-cache';
 import { ProcessHmacSha256 } from './hmac-sha256.js';
 import { boundedLru, NO_LRU_CALL_OPTIONS } from './lru-options.js';
+import { sameBoundFields, type BoundRowFields } from './row-binding.js';
 
 /** Bounds of the verification memo. */
 export interface VerificationMemoOptions {
@@ -11,21 +12,23 @@ export interface VerificationMemoOptions {
 }
 
 // An entry holds a 43-character memo key, the stored hash it was checked against (about 100
-// characters) and the LRU's links: a few hundred bytes. Counting a flat 384 keeps the byte
-// bound honest and cheap.
-const BYTES_PER_ENTRY = 384;
+// characters), the row's ids and the LRU's links: a few hundred bytes. Counting a flat 512
+// keeps the byte bound honest and cheap.
+const BYTES_PER_ENTRY = 512;
 
-interface Remembered {
-  /** The stored hash the key was checked against. */
-  storedHash: string;
-}
+/**
+ * What a result was computed for: a row's stored hash and the fields a peppered hash is bound
+ * to. A result holds for another row only if all of them are the same.
+ */
+export type MemoSubject = BoundRowFields & { key_hash: string };
 
 /**
  * Remembers Argon2 results so that a key is hashed once, not once per request. Entries are
  * found by an HMAC of the presented key under a secret that lives only in this process, and
- * each holds the stored hash it was checked against: a result counts only for a row whose
- * hash is that very hash, so a rotated or rehashed row never meets an old entry, and the memo
- * never holds a cleartext key. Failures are remembered too, so one wrong key sent again and
+ * each holds the stored hash it was checked against and the row's ids: a result counts only
+ * for a row whose hash is that very hash, so a rotated or rehashed row never meets an old
+ * entry, and only for the row it was computed for, as a peppered hash is bound to its row. The
+ * memo never holds a cleartext key. Failures are remembered too, so one wrong key sent again and
  * again costs one Argon2 run.
  *
  * Keyed by the presented key alone, the memo can tell before the store is asked whether a key
@@ -38,16 +41,16 @@ interface Remembered {
  */
 export class VerificationMemo {
   readonly #hmac = new ProcessHmacSha256();
-  readonly #matches: LRUCache<string, Remembered>;
-  readonly #mismatches: LRUCache<string, Remembered>;
+  readonly #matches: LRUCache<string, MemoSubject>;
+  readonly #mismatches: LRUCache<string, MemoSubject>;
 
   constructor(options: VerificationMemoOptions = {}) {
     const maxEntries = options.maxEntries ?? 10_000;
     const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
     const half = (value: number) => Math.max(1, Math.floor(value / 2));
     const bounds = { max: half(maxEntries), maxSize: half(maxBytes), sizeCalculation: () => BYTES_PER_ENTRY };
-    this.#matches = boundedLru<Remembered>(bounds);
-    this.#mismatches = boundedLru<Remembered>(bounds);
+    this.#matches = boundedLru<MemoSubject>(bounds);
+    this.#mismatches = boundedLru<MemoSubject>(bounds);
   }
 
   /**
@@ -59,10 +62,10 @@ export class VerificationMemo {
     return this.#hmac.digest(presentedKey);
   }
 
-  /** The remembered result of this key against this stored hash, or undefined. */
-  get(memoKey: string, storedHash: string): boolean | undefined {
-    if (this.#matches.get(memoKey, NO_LRU_CALL_OPTIONS)?.storedHash === storedHash) return true;
-    if (this.#mismatches.get(memoKey, NO_LRU_CALL_OPTIONS)?.storedHash === storedHash) return false;
+  /** The remembered result of this key against this row and its stored hash, or undefined. */
+  get(memoKey: string, row: MemoSubject): boolean | undefined {
+    if (holdsFor(this.#matches.get(memoKey, NO_LRU_CALL_OPTIONS), row)) return true;
+    if (holdsFor(this.#mismatches.get(memoKey, NO_LRU_CALL_OPTIONS), row)) return false;
     return undefined;
   }
 
@@ -75,22 +78,35 @@ export class VerificationMemo {
   }
 
   /**
-   * The stored hash this key last matched here, or undefined; counts as a use of the entry.
-   * Read before the row: a row that still has this hash needs no second lookup.
+   * The row and stored hash this key last matched here, or undefined; counts as a use of the
+   * entry. Read before the row: a row that is still that row with that hash needs no second
+   * lookup (see {@link holdsFor}).
    */
-  matchedHash(memoKey: string): string | undefined {
-    return this.#matches.get(memoKey, NO_LRU_CALL_OPTIONS)?.storedHash;
+  matched(memoKey: string): MemoSubject | undefined {
+    return this.#matches.get(memoKey, NO_LRU_CALL_OPTIONS);
   }
 
-  /** Remembers one result; a key keeps only its latest result. */
-  set(memoKey: string, storedHash: string, matches: boolean): void {
+  /** Remembers one result for this row; a key keeps only its latest result. */
+  set(memoKey: string, row: MemoSubject, matches: boolean): void {
     const [keep, drop] = matches ? [this.#matches, this.#mismatches] : [this.#mismatches, this.#matches];
     drop.delete(memoKey);
-    keep.set(memoKey, { storedHash }, NO_LRU_CALL_OPTIONS);
+    // The fields only, not the row: an entry keeps no more of it alive than it compares.
+    const { id, lookup_id, account_id, environment, key_hash } = row;
+    keep.set(memoKey, { id, lookup_id, account_id, environment, key_hash }, NO_LRU_CALL_OPTIONS);
   }
 
   /** Entries currently held. */
   get size(): number {
     return this.#matches.size + this.#mismatches.size;
   }
+}
+
+/**
+ * Whether a remembered result holds for this row: the same stored hash, on the same row.
+ *
+ * @param remembered - an entry from {@link VerificationMemo.matched}, or undefined.
+ * @param row - the row as read now.
+ */
+export function holdsFor(remembered: MemoSubject | undefined, row: MemoSubject): boolean {
+  return remembered !== undefined && remembered.key_hash === row.key_hash && sameBoundFields(remembered, row);
 }

@@ -4,11 +4,15 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  checksumOf,
   createApiKeyAuth,
   createKeyManager,
+  generateApiKey,
   hashSecret,
   parseStoredHash,
+  rowPepper,
   type ApiKeyAuth,
+  type AuthResult,
   type ApiKeyAuthOptions,
   type AuthDecision,
   type KeyManagerOptions,
@@ -18,7 +22,7 @@ import { completeLogger } from '../src/logger.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { CaptureLogger } from './helpers/capture-logger.js';
 import { send } from './helpers/http-client.js';
-import { InstrumentedStore } from './helpers/stores.js';
+import { insertRawRow, InstrumentedStore } from './helpers/stores.js';
 import { ADAPTERS, type RunningApp } from './http/apps.js';
 import { bearer } from './helpers/keys.js';
 
@@ -112,6 +116,59 @@ describe('isBelowPolicy', () => {
     expect([isBelowPolicy(parsed(tallHash), { params: wide, pepper: undefined }), isBelowPolicy(parsed(wideHash), { params: tall, pepper: undefined })]).toEqual([false, true]);
     // Hash A has a 16-byte salt and a 32-byte output, keyward's own sizes.
     expect(isBelowPolicy(parsed(base), { params: TEST_ARGON2, pepper: undefined })).toBe(false);
+  });
+});
+
+describe('a peppered hash is bound to its row (someone who can write to the table but lacks the pepper)', () => {
+  const pepper = { current: 'p1', secrets: { p1: P1 }, refuseUnpeppered: true };
+  const statusOf = (result: AuthResult) => (result.ok ? 200 : result.response.status);
+  const presenting = (key: string) => ({ headers: bearer(key) });
+
+  async function attackerAndVictim() {
+    const store = new InstrumentedStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2, pepper });
+    const attacker = await manager.issue({ accountId: 'acct_attacker', environment: 'sandbox' });
+    const victim = await manager.issue({ accountId: 'acct_victim', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, argon2Pool: false, pepper });
+    return { store, attacker, victim, auth };
+  }
+
+  it("refuses the victim's lookup id with the attacker's own secret once the attacker's hash is copied onto the victim's row", async () => {
+    const { store, attacker, victim, auth } = await attackerAndVictim();
+    const attackerHash = store.allRows().find((row) => row.id === attacker.card.keyId)!.key_hash;
+    store.override = (row) => (row?.id === victim.card.keyId ? { ...row, key_hash: attackerHash } : row);
+    const head = victim.key.slice(0, 20) + attacker.key.slice(20, 52);
+
+    expect(statusOf(await auth.authenticate(presenting(head + checksumOf(head))))).toBe(401);
+    await auth.close();
+  });
+
+  it('refuses a key whose row was pointed at another account, even one this gateway verified before', async () => {
+    const { store, attacker, auth } = await attackerAndVictim();
+    const before = await auth.authenticate(presenting(attacker.key));
+    expect(before.ok && before.context.accountId).toBe('acct_attacker');
+    store.override = (row) => row && { ...row, account_id: 'acct_victim' };
+
+    expect(statusOf(await auth.authenticate(presenting(attacker.key)))).toBe(401);
+    // A gateway that never saw the key refuses it too: the Argon2 run itself fails.
+    const fresh = createApiKeyAuth({ store, argon2Pool: false, pepper });
+    expect(statusOf(await fresh.authenticate(presenting(attacker.key)))).toBe(401);
+    store.heal();
+    expect(statusOf(await auth.authenticate(presenting(attacker.key)))).toBe(200);
+    await Promise.all([auth.close(), fresh.close()]);
+  });
+
+  it('verifies a hash written by hand with rowPepper, and not one written with the bare pepper', async () => {
+    const store = new InstrumentedStore();
+    const auth = createApiKeyAuth({ store, argon2Pool: false, pepper });
+    for (const [id, bound] of [['key_bound', true], ['key_bare', false]] as const) {
+      const generated = generateApiKey('sandbox');
+      const ids = { id, lookup_id: generated.lookupId, account_id: `acct_${id}`, environment: 'sandbox' as const };
+      const secret = bound ? rowPepper(P1, ids) : P1;
+      await insertRawRow(store, { ...ids, key_hash: await hashSecret(generated.secret, TEST_ARGON2, { id: 'p1', secret }) });
+      expect(statusOf(await auth.authenticate(presenting(generated.key)))).toBe(bound ? 200 : 401);
+    }
+    await auth.close();
   });
 });
 
@@ -241,12 +298,12 @@ describe('Rehasher', () => {
     const store = new InstrumentedStore();
     const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
     const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
-    const verifiedHash = hashOf(store);
+    const verifiedRow = store.allRows()[0]!;
     await manager.regenerate(card.keyId);
     const afterRegenerate = hashOf(store);
 
     const rehasher = new Rehasher(store, { params: { memoryKiB: 512, iterations: 1, parallelism: 1 }, pepper: undefined }, completeLogger(undefined));
-    rehasher.schedule(card.keyId, verifiedHash, key.slice(20, 52));
+    rehasher.schedule(verifiedRow, key.slice(20, 52));
     await rehasher.settle();
     expect(hashOf(store)).toBe(afterRegenerate);
   });

@@ -19,6 +19,9 @@ const POLICY = { params: { memoryKiB: 512, iterations: 1, parallelism: 1 }, pepp
 const OLD_HASH = '$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
 const MINUTE = 60_000;
 
+/** The row a key was just verified against, with the old hash. */
+const rowOf = (id: string) => ({ id, lookup_id: 'lookup000001', account_id: 'acct_1', environment: 'production' as const, key_hash: OLD_HASH });
+
 /** A Rehasher on a store whose writes all fail, with a hand-driven clock and counted Argon2 runs. */
 function failingRehasher(logger = new CaptureLogger()) {
   const clock = { now: 0 };
@@ -27,7 +30,7 @@ function failingRehasher(logger = new CaptureLogger()) {
   const run = vi.fn(async () => new Uint8Array(32));
   const rehasher = new Rehasher(store, POLICY, completeLogger(logger), { run, now: () => clock.now });
   const succeed = async (keyId: string) => {
-    rehasher.schedule(keyId, OLD_HASH, 'the-verified-secret');
+    rehasher.schedule(rowOf(keyId), 'the-verified-secret');
     await rehasher.settle();
   };
   return { clock, modify, run, succeed, logger };
@@ -172,7 +175,7 @@ describe('Rehasher backoff after a failed write', () => {
     vi.spyOn(store, 'modify').mockReturnValue(new Promise(() => {}));
     const logger = new CaptureLogger();
     const rehasher = new Rehasher(store, POLICY, completeLogger(logger), { run: async () => new Uint8Array(32), writeTimeoutMs: 50 });
-    rehasher.schedule('key_1', OLD_HASH, 'the-verified-secret');
+    rehasher.schedule(rowOf('key_1'), 'the-verified-secret');
     await rehasher.settle();
     expect(logger.entries.map((entry) => entry.fields)).toEqual([
       expect.objectContaining({ event: 'keyward.rehash_failed', keyId: 'key_1', retryInSeconds: 60 }),
@@ -183,11 +186,11 @@ describe('Rehasher backoff after a failed write', () => {
     const run = vi.fn(async () => new Uint8Array(32));
     let busy = true;
     const rehasher = new Rehasher(new InstrumentedStore(), POLICY, completeLogger(undefined), { run, idle: () => !busy });
-    rehasher.schedule('key_1', OLD_HASH, 'the-verified-secret');
+    rehasher.schedule(rowOf('key_1'), 'the-verified-secret');
     expect(run).not.toHaveBeenCalled();
     busy = false;
-    rehasher.schedule('key_1', OLD_HASH, 'the-verified-secret');
-    rehasher.schedule('key_2', OLD_HASH, 'the-verified-secret');
+    rehasher.schedule(rowOf('key_1'), 'the-verified-secret');
+    rehasher.schedule(rowOf('key_2'), 'the-verified-secret');
     await rehasher.settle();
     expect(run).toHaveBeenCalledTimes(1);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createApiKeyAuth, hashSecret, parseApiKey } from 'keyward';
 import { Argon2PoolBusyError } from '../src/argon2-pool.js';
 import { computeArgon2id } from '../src/hash.js';
-import { costNoArgon2Run, SecretVerifier, type Argon2Runner } from '../src/secret-verifier.js';
+import { costNoArgon2Run, SecretVerifier, type Argon2Runner, type CheckedRow } from '../src/secret-verifier.js';
 import { VerificationMemo } from '../src/verification-memo.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { bearer, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
@@ -27,6 +27,8 @@ function countingRunner(): { run: Argon2Runner; count: () => number } {
 }
 
 const SECRET = 'S3cretS3cretS3cretS3cretS3cret00';
+/** The row a check is made against: fixed ids and this stored hash. */
+const rowWith = (key_hash: string): CheckedRow => ({ id: 'key_1', lookup_id: 'lookup000001', account_id: 'acct_1', environment: 'production', key_hash });
 const KEY = 'presented-key-stand-in';
 
 describe('SecretVerifier', () => {
@@ -36,7 +38,7 @@ describe('SecretVerifier', () => {
     const verifier = new SecretVerifier(new VerificationMemo(), runner.run);
 
     const checks = await Promise.all(
-      Array.from({ length: 25 }, () => verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', stored)),
+      Array.from({ length: 25 }, () => verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', rowWith(stored))),
     );
 
     expect(runner.count()).toBe(1);
@@ -51,12 +53,12 @@ describe('SecretVerifier', () => {
     const verifier = new SecretVerifier(undefined, runner.run);
 
     const checks = await Promise.all(
-      Array.from({ length: 25 }, () => verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', stored)),
+      Array.from({ length: 25 }, () => verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', rowWith(stored))),
     );
 
     expect(runner.count()).toBe(1);
     expect(checks.filter((check) => !costNoArgon2Run(check))).toHaveLength(1);
-    await verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', stored);
+    await verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', rowWith(stored));
     expect(runner.count()).toBe(2);
   });
 
@@ -65,8 +67,8 @@ describe('SecretVerifier', () => {
     const runner = countingRunner();
     const verifier = new SecretVerifier(new VerificationMemo(), runner.run);
 
-    await verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', stored);
-    const again = await verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', stored);
+    await verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', rowWith(stored));
+    const again = await verifier.check(`${KEY}-wrong`, 'WrongWrongWrongWrongWrongWrong00', rowWith(stored));
 
     expect(again).toMatchObject({ ok: true, matches: false });
     expect(costNoArgon2Run(again)).toBe(true);
@@ -79,9 +81,9 @@ describe('SecretVerifier', () => {
     const verifier = new SecretVerifier(new VerificationMemo(), runner.run);
 
     const checks = await Promise.all([
-      verifier.check(KEY, SECRET, first),
-      verifier.check(KEY, SECRET, second),
-      verifier.check(`${KEY}-2`, 'WrongWrongWrongWrongWrongWrong00', first),
+      verifier.check(KEY, SECRET, rowWith(first)),
+      verifier.check(KEY, SECRET, rowWith(second)),
+      verifier.check(`${KEY}-2`, 'WrongWrongWrongWrongWrongWrong00', rowWith(first)),
     ]);
 
     expect(runner.count()).toBe(3);
@@ -95,11 +97,11 @@ describe('SecretVerifier', () => {
     const run: Argon2Runner = (...args) => (busy ? Promise.reject(new Argon2PoolBusyError('busy')) : real.run(...args));
     const verifier = new SecretVerifier(new VerificationMemo(), run);
 
-    const refused = await Promise.all([1, 2, 3].map(() => verifier.check(KEY, SECRET, stored)));
+    const refused = await Promise.all([1, 2, 3].map(() => verifier.check(KEY, SECRET, rowWith(stored))));
     expect(refused).toEqual(Array(3).fill({ ok: false, fault: 'overloaded' }));
 
     busy = false;
-    expect(await verifier.check(KEY, SECRET, stored)).toEqual({ ok: true, matches: true });
+    expect(await verifier.check(KEY, SECRET, rowWith(stored))).toEqual({ ok: true, matches: true });
     expect(real.count()).toBe(1);
   });
 
@@ -107,7 +109,7 @@ describe('SecretVerifier', () => {
     const stored = await hashSecret(SECRET, TEST_ARGON2);
     const verifier = new SecretVerifier(new VerificationMemo(), () => Promise.reject(new RangeError('worker died')));
 
-    await expect(verifier.check(KEY, SECRET, stored)).rejects.toThrow('worker died');
+    await expect(verifier.check(KEY, SECRET, rowWith(stored))).rejects.toThrow('worker died');
   });
 });
 

@@ -1,42 +1,71 @@
 import { describe, expect, it } from 'vitest';
-import { VerificationMemo } from '../src/verification-memo.js';
+import { holdsFor, VerificationMemo, type MemoSubject } from '../src/verification-memo.js';
+
+const ROW = { id: 'key_1', lookup_id: 'lookup000001', account_id: 'acct_1', environment: 'production' } as const;
+/** A row with this stored hash, and any ids changed. */
+const row = (key_hash: string, ids: Partial<MemoSubject> = {}): MemoSubject => ({ ...ROW, ...ids, key_hash });
 
 describe('VerificationMemo', () => {
   it('gives a result only for the stored hash it was checked against, so a new hash never meets an old entry', () => {
     const memo = new VerificationMemo();
-    memo.set(memo.keyOf('key-1'), 'hash-a', true);
-    expect(memo.get(memo.keyOf('key-1'), 'hash-a')).toBe(true);
-    expect(memo.get(memo.keyOf('key-1'), 'hash-b')).toBeUndefined();
-    expect(memo.get(memo.keyOf('key-2'), 'hash-a')).toBeUndefined();
+    memo.set(memo.keyOf('key-1'), row('hash-a'), true);
+    expect(memo.get(memo.keyOf('key-1'), row('hash-a'))).toBe(true);
+    expect(memo.get(memo.keyOf('key-1'), row('hash-b'))).toBeUndefined();
+    expect(memo.get(memo.keyOf('key-2'), row('hash-a'))).toBeUndefined();
   });
 
   it('keeps only the latest result of a key', () => {
     const memo = new VerificationMemo();
     const key = memo.keyOf('key-1');
-    memo.set(key, 'hash-a', false);
-    memo.set(key, 'hash-b', true);
-    expect([memo.get(key, 'hash-a'), memo.get(key, 'hash-b'), memo.size]).toEqual([undefined, true, 1]);
-    memo.set(key, 'hash-c', false);
-    expect([memo.get(key, 'hash-b'), memo.get(key, 'hash-c'), memo.hasMatched(key)]).toEqual([undefined, false, false]);
+    memo.set(key, row('hash-a'), false);
+    memo.set(key, row('hash-b'), true);
+    expect([memo.get(key, row('hash-a')), memo.get(key, row('hash-b')), memo.size]).toEqual([undefined, true, 1]);
+    memo.set(key, row('hash-c'), false);
+    expect([memo.get(key, row('hash-b')), memo.get(key, row('hash-c')), memo.hasMatched(key)]).toEqual([undefined, false, false]);
   });
 
   it('tells whether a key has matched before any row is read, and only for matches', () => {
     const memo = new VerificationMemo();
-    memo.set(memo.keyOf('genuine'), 'hash', true);
-    memo.set(memo.keyOf('forged'), 'hash', false);
+    memo.set(memo.keyOf('genuine'), row('hash'), true);
+    memo.set(memo.keyOf('forged'), row('hash'), false);
     expect(memo.hasMatched(memo.keyOf('genuine'))).toBe(true);
     expect(memo.hasMatched(memo.keyOf('forged'))).toBe(false);
     expect(memo.hasMatched(memo.keyOf('never-seen'))).toBe(false);
   });
 
-  it('gives the stored hash a key last matched, and nothing for a key whose latest result is a mismatch', () => {
+  it('gives the row and stored hash a key last matched, and nothing for a key whose latest result is a mismatch', () => {
     const memo = new VerificationMemo();
     const key = memo.keyOf('genuine');
-    memo.set(key, 'hash-a', true);
-    expect(memo.matchedHash(key)).toBe('hash-a');
-    memo.set(key, 'hash-b', false);
-    expect(memo.matchedHash(key)).toBeUndefined();
-    expect(memo.matchedHash(memo.keyOf('never-seen'))).toBeUndefined();
+    memo.set(key, row('hash-a'), true);
+    expect(memo.matched(key)).toEqual(row('hash-a'));
+    memo.set(key, row('hash-b'), false);
+    expect(memo.matched(key)).toBeUndefined();
+    expect(memo.matched(memo.keyOf('never-seen'))).toBeUndefined();
+  });
+
+  it.each([
+    ['key id', { id: 'key_2' }],
+    ['lookup id', { lookup_id: 'lookup000002' }],
+    ['account', { account_id: 'acct_2' }],
+    ['environment', { environment: 'sandbox' }],
+  ] as const)('gives no result for a row with the same hash but another %s, as a peppered hash is bound to its row', (_field, ids) => {
+    const memo = new VerificationMemo();
+    const key = memo.keyOf('genuine');
+    memo.set(key, row('hash'), true);
+    memo.set(memo.keyOf('forged'), row('hash'), false);
+    expect(memo.get(key, row('hash', ids))).toBeUndefined();
+    expect(memo.get(memo.keyOf('forged'), row('hash', ids))).toBeUndefined();
+    expect(holdsFor(memo.matched(key), row('hash', ids))).toBe(false);
+    expect(holdsFor(memo.matched(key), row('hash'))).toBe(true);
+  });
+
+  it('keeps its own copy of the fields it compares, not the row it was given', () => {
+    const memo = new VerificationMemo();
+    const key = memo.keyOf('genuine');
+    const given = { ...row('hash'), status: 'allowed' };
+    memo.set(key, given, true);
+    given.account_id = 'acct_2';
+    expect(memo.matched(key)).toEqual(row('hash'));
   });
 
   it('never holds the presented key in its memo key', () => {
@@ -51,9 +80,9 @@ describe('VerificationMemo', () => {
   it('keeps verified keys while a flood of distinct wrong keys fills the memo', () => {
     const memo = new VerificationMemo({ maxEntries: 100 });
     const genuine = memo.keyOf('genuine');
-    memo.set(genuine, 'hash', true);
-    for (let i = 0; i < 10_000; i++) memo.set(memo.keyOf(`forged-${i}`), 'hash', false);
-    expect(memo.get(genuine, 'hash')).toBe(true);
+    memo.set(genuine, row('hash'), true);
+    for (let i = 0; i < 10_000; i++) memo.set(memo.keyOf(`forged-${i}`), row('hash'), false);
+    expect(memo.get(genuine, row('hash'))).toBe(true);
     expect(memo.size).toBeLessThanOrEqual(100);
   });
 });
