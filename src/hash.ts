@@ -55,13 +55,15 @@ export function argon2TaskOf(
  *
  * @param secret - the secret part of a key.
  * @param params - cost parameters. @default DEFAULT_ARGON2_PARAMS
- * @param pepper - optional app-held secret mixed into the hash. Given with its id, the id is
- *   recorded as `keyid=` so that a verifier knows which pepper to use.
+ * @param pepper - optional secret given to Argon2id as its secret input. Given with its id, the
+ *   id is recorded as `keyid=` so that a verifier knows which pepper to use. For a row that
+ *   keyward's authenticator checks, pass `rowPepper(pepper, row)`, not the pepper itself: it
+ *   binds a peppered hash to its row.
  * @param run - the Argon2 computation (the authenticator passes its worker pool).
  * @example
  * ```ts
  * const stored = await hashSecret(generated.secret);
- * const peppered = await hashSecret(generated.secret, DEFAULT_ARGON2_PARAMS, { id: 'p2', secret: p2 });
+ * const peppered = await hashSecret(generated.secret, DEFAULT_ARGON2_PARAMS, { id: 'p2', secret: rowPepper(p2, row) });
  * ```
  */
 export async function hashSecret(

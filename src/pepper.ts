@@ -21,7 +21,8 @@ export interface PepperOptions {
    * verifying them without one. Off by default, because keys issued before a pepper was
    * configured carry none until they are rehashed or regenerated. Turn it on once every hash
    * is peppered: someone who can write to the key table but does not hold a pepper can then no
-   * longer plant a hash of a key of their own. Read by the authenticator only.
+   * longer plant a hash of a key of their own (and a peppered hash is bound to its row, so
+   * they cannot move one to another account either). Read by the authenticator only.
    * @default false
    */
   refuseUnpeppered?: boolean | undefined;
