@@ -1,11 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
 
 /** Options of {@link fastifyBasicAuth}. */
 export type FastifyBasicAuthOptions = BasicAuthOptions;
 
-/** The hook {@link fastifyBasicAuth} returns; use it as `onRequest` (or `preHandler`). */
+/**
+ * The hook {@link fastifyBasicAuth} returns; use it as `onRequest` (or `preParsing`,
+ * `preValidation`, `preHandler`). In `preSerialization` or `onSend`, which run after the
+ * handler, it answers 500 `ERR_OPTIONS_INVALID`.
+ */
 export type FastifyBasicAuthHook = (
   request: FastifyRequest,
   reply: FastifyReply,
@@ -39,6 +44,9 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
   const checker = createBasicAuthChecker(options, 'fastifyBasicAuth');
 
   return async function fastifyBasicAuthHook(request, reply) {
+    // Two parameters declared, as Fastify refuses an async hook that declares `done`; the
+    // phase shows in what else it is given.
+    if (ranAfterHandler(arguments[2], arguments[3])) throw misplacedHook('fastifyBasicAuth');
     const result = checker.checkRawHeaders(request.raw.rawHeaders);
     if (result.ok) return undefined;
     if (checker.forwardErrors) {

@@ -11,6 +11,7 @@ import {
   type AuthResult,
   type RouteOptions,
 } from 'keyward';
+import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { isFastifyInstance, refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
 
 // The webhook receiver's Basic-auth hook ships from the same entry point.
@@ -145,17 +146,6 @@ export const fastifyApiKeyAuth = fp(
 );
 
 /** Whether a hook's payload argument is a stream: the request body in `preParsing`. */
-function isStream(payload: unknown): boolean {
-  return typeof (payload as { pipe?: unknown } | null)?.pipe === 'function';
-}
-
-function misplaced(factory: string): ApiKeyAuthError {
-  return new ApiKeyAuthError(
-    'ERR_OPTIONS_INVALID',
-    `${factory}: the hook ran after the route handler (preSerialization or onSend); authenticate in onRequest, preParsing, preValidation or preHandler.`,
-  );
-}
-
 function registeredAsPlugin(factory: string): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_OPTIONS_INVALID',
@@ -172,12 +162,8 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
   // Named parameters rather than a rest array: this runs on every request.
   return function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
     // `preParsing` passes the payload stream before done; `done()` without a new payload keeps it.
-    const hasPayload = typeof doneAfterPayload === 'function';
-    const done = (hasPayload ? doneAfterPayload : doneOrPayload) as (error?: Error) => void;
-    if (hasPayload && !isStream(doneOrPayload)) {
-      // preSerialization or onSend: the route's handler has already run, unauthenticated.
-      return done(misplaced(factory));
-    }
+    const done = (typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload) as (error?: Error) => void;
+    if (ranAfterHandler(doneOrPayload, doneAfterPayload)) return done(misplacedHook(factory));
     const raw = request.raw;
     // app.register(hook): avvio calls it as a plugin, (instance, options, done). A throw here
     // would crash the process; done(error) makes ready() reject instead.

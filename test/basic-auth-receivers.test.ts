@@ -278,6 +278,41 @@ describe('C20: Koa receiver behind a catch-all error middleware', () => {
   });
 });
 
+describe('fastifyBasicAuth in a hook phase that runs after the handler', () => {
+  const hookAuth = () => fastifyBasicAuth({ username: 'hook-relay', password: 'pw-for-phases' });
+  const valid = `Basic ${Buffer.from('hook-relay:pw-for-phases').toString('base64')}`;
+
+  it.each(['onSend', 'preSerialization'] as const)(
+    'answers 500 ERR_OPTIONS_INVALID as %s, never the handler\'s answer, with or without credentials',
+    async (phase) => {
+      const app = Fastify();
+      app.post('/hooks/in', { [phase]: hookAuth() as never }, async () => ({ secret: 'handler output' }));
+      try {
+        for (const headers of [{}, { authorization: valid }]) {
+          const answer = await app.inject({ method: 'POST', url: '/hooks/in', headers, payload: {} });
+          expect(answer.statusCode).toBe(500);
+          expect(answer.json()).toMatchObject({ code: 'ERR_OPTIONS_INVALID' });
+          expect(answer.body).not.toContain('handler output');
+        }
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  it('works as preParsing, which runs before the body is read', async () => {
+    const app = Fastify();
+    app.post('/hooks/in', { preParsing: hookAuth() as never }, async (request) => ({ received: request.body }));
+    try {
+      const refused = await app.inject({ method: 'POST', url: '/hooks/in', payload: { event: 'x' } });
+      const accepted = await app.inject({ method: 'POST', url: '/hooks/in', headers: { authorization: valid }, payload: { event: 'x' } });
+      expect([refused.statusCode, accepted.statusCode, accepted.json()]).toEqual([401, 200, { received: { event: 'x' } }]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('receiver middleware: setup', () => {
   it('returns each framework\'s own middleware type', () => {
     expectTypeOf(expressBasicAuth).returns.toEqualTypeOf<RequestHandler>();
