@@ -76,7 +76,8 @@ export type ParseApiKeyResult =
  * ```
  */
 export function parseApiKey(candidate: string): ParseApiKeyResult {
-  if (candidate.length !== KEY_LENGTH) return { ok: false, reason: 'bad_length' };
+  // Anything but a string (from JavaScript callers) is no text of a key's length either.
+  if (typeof candidate !== 'string' || candidate.length !== KEY_LENGTH) return { ok: false, reason: 'bad_length' };
 
   const environment = environmentOfPrefix(candidate);
   if (environment === undefined) return { ok: false, reason: 'bad_prefix' };
@@ -127,8 +128,11 @@ export interface GeneratedApiKey extends ParsedApiKey {
  * followed by the checksum.
  *
  * @param environment - `production` (`sk_live_`) or `sandbox` (`sk_test_`).
+ * @throws {TypeError} for any other environment: a prefix looked up for it would be
+ *   `undefined`, or an `Object.prototype` member such as `constructor`, made into a "key".
  */
 export function generateApiKey(environment: Environment): GeneratedApiKey {
+  if (!ENVIRONMENTS.includes(environment)) throw new TypeError('environment must be "production" or "sandbox"');
   const lookupId = randomBase62(LOOKUP_ID_LENGTH);
   const secret = randomBase62(SECRET_LENGTH);
   const head = KEY_PREFIXES[environment] + lookupId + secret;

@@ -26,6 +26,7 @@ import {
 } from './webhook-settings.js';
 import { resolvePepper, type PepperOptions } from './pepper.js';
 import { rowPepper, sameBoundFields, type BoundRowFields } from './row-binding.js';
+import { checkRow, type RowProblem } from './row-check.js';
 import { expiryState, validTimeOf } from './valid-date.js';
 
 /** Options of {@link createKeyManager}. */
@@ -137,7 +138,8 @@ export interface KeyManager {
    * @throws {ApiKeyAuthError} `ERR_KEY_NOT_FOUND`, or `ERR_KEY_CONFLICT` (409) when a concurrent
    *   regenerate of the same key won; `ERR_STORE_UNAVAILABLE` (503) when the store failed,
    *   with a message saying that the outcome is unknown when the row could not be read again
-   *   either (regenerating again is safe).
+   *   either (regenerating again is safe); `ERR_STORED_ROW_INVALID` (500) for a row the
+   *   gateways refuse as invalid (an unknown environment, say), which is left as it is.
    */
   regenerate(keyId: string): Promise<IssuedKey>;
   /** Sets `revoked_at`: the key then answers the generic 401. */
@@ -388,6 +390,10 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       // Read before the Argon2 run, so a bad clock costs none; the expiry is judged at it too.
       const at = now();
       const before = await liveRow(keyId);
+      // A row the gateways refuse (an environment keyward does not know, no account) would
+      // get a key that never works, made from whatever its fields hold: the row is the fault.
+      const problem = checkRow(before, before.lookup_id);
+      if (problem !== undefined) throw rowInvalid(problem);
       const generated = generateApiKey(before.environment);
       // Hash outside the store's critical section: Argon2 is slow and needs no lock.
       const ids: BoundRowFields = { id: before.id, lookup_id: generated.lookupId, account_id: before.account_id, environment: before.environment };
@@ -649,6 +655,11 @@ function exists(): ApiKeyAuthError {
     'This account already has a live key in this environment; regenerate it instead.',
     { status: 409 },
   );
+}
+
+/** A stored row the gateways would refuse; the message names the fault, never a value. */
+function rowInvalid(problem: RowProblem): ApiKeyAuthError {
+  return new ApiKeyAuthError('ERR_STORED_ROW_INVALID', `stored row invalid (${problem})`, { status: 500, expose: false });
 }
 
 function noSealingKeys(): ApiKeyAuthError {

@@ -54,6 +54,10 @@ describe('generateApiKey', () => {
     }
   });
 
+  it.each(['staging', 'constructor', undefined])('refuses the environment %s with a TypeError instead of making a key of it', (environment) => {
+    expect(() => generateApiKey(environment as never)).toThrow(new TypeError('environment must be "production" or "sandbox"'));
+  });
+
   it('splits the body into a 12-character lookup id and a 32-character secret', () => {
     const generated = generateApiKey('production');
     expect(generated.key.slice(8, 20)).toBe(generated.lookupId);
@@ -77,6 +81,10 @@ describe('parseApiKey', () => {
 
   it('returns the environment, lookup id and secret of a valid key', () => {
     expect(parseApiKey(key)).toEqual({ ok: true, key: { environment: 'production', lookupId, secret } });
+  });
+
+  it.each([null, undefined, 58, ['sk_test_'], new String('sk_test_')])('answers bad_length for %s, which is no text, instead of throwing', (candidate) => {
+    expect(parseApiKey(candidate as never)).toEqual({ ok: false, reason: 'bad_length' });
   });
 
   it('refuses a key with any single character changed', () => {

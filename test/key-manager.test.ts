@@ -359,6 +359,23 @@ describe('createKeyManager: regenerate', () => {
     expect([...seen]).toEqual([won[0]!.value.key.slice(8, 20)]);
   });
 
+  it.each([
+    ['an environment keyward does not know', { environment: 'staging' }, 'bad_environment'],
+    ['an environment named like an Object.prototype member', { environment: 'constructor' }, 'bad_environment'],
+    ['no account', { account_id: '' }, 'bad_account_id'],
+    ['no key type', { key_type: null }, 'bad_key_type'],
+  ])('refuses a row with %s with ERR_STORED_ROW_INVALID and leaves it as it was, rather than returning a key that never works', async (_name, fields, problem) => {
+    const store = new MemoryKeyStore();
+    const row = sampleRow(fields as Partial<ApiKeyRow>);
+    await store.insert(row);
+    const before = store.allRows();
+
+    const error = await rejection(createKeyManager({ store, argon2: TEST_ARGON2 }).regenerate(row.id));
+
+    expect([error.code, error.status, error.message, error.expose]).toEqual(['ERR_STORED_ROW_INVALID', 500, `stored row invalid (${problem})`, false]);
+    expect(store.allRows()).toEqual(before);
+  });
+
   it('answers ERR_KEY_NOT_FOUND for a revoked, deleted or unknown key', async () => {
     const revoked = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     await manager.revoke(revoked.card.keyId);
