@@ -286,14 +286,23 @@ function answeredInStep(error: Error): boolean {
  * authenticator answers it with 503.
  */
 export function storeFault(operation: string, cause: unknown): ApiKeyAuthError {
-  // 42P01 undefined_table: most often a schema never migrated.
-  const undefinedTable = typeof cause === 'object' && cause !== null && ownField(cause as { code?: unknown }, 'code') === '42P01';
-  const hint = undefinedTable ? '; create the table first: await store.migrate(), or sql/keyward-schema.sql' : '';
+  const code = typeof cause === 'object' && cause !== null ? ownField(cause as { code?: unknown }, 'code') : undefined;
   return new ApiKeyAuthError(
     'ERR_STORE_UNAVAILABLE',
-    `keyward postgres store: ${operation} failed (${describeError(cause)})${hint}`,
+    `keyward postgres store: ${operation} failed (${describeError(cause)})${hintFor(operation, code)}`,
     { status: 503, expose: false, cause },
   );
+}
+
+/** What to do about a failure the operator can fix, after the error itself. */
+function hintFor(operation: string, code: unknown): string {
+  // 42P01 undefined_table: most often a schema never migrated.
+  if (code === '42P01') return '; create the table first: await store.migrate(), or sql/keyward-schema.sql';
+  // A unique index migrate() could not build: rows that break it are already in the table.
+  if (code === '23505' && operation === 'migrate') {
+    return '; the table holds rows that a unique index keyward needs forbids (two live keys of one account in one environment, or one lookup id twice): resolve them, then migrate again';
+  }
+  return '';
 }
 
 /** The constraint a unique violation names, or undefined for any other error. */

@@ -155,10 +155,11 @@ export class PostgresKeyStore implements KeyStore {
    */
   async migrate(): Promise<void> {
     await this.#transaction('migrate', async (client) => {
-      // Locked by the table's own name, not as the option spells it: `api_keys` and
-      // `public.api_keys` are one table, and two instances creating it at once unlocked would
-      // collide on PostgreSQL's catalog. Same-named tables in other schemas merely take turns.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`keyward:${this.#table.bare}`]);
+      // One lock for every keyward table of the database: two instances creating one table at
+      // once (spelt `api_keys` by one, `public.api_keys` by the other), or two tables of one new
+      // schema, would otherwise collide on PostgreSQL's catalog. Migrations are short; other
+      // tables' merely take turns.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['keyward:migrate']);
       await client.query(schemaStatements(this.#table).join('\n'));
       return true;
     });
@@ -303,7 +304,8 @@ export class PostgresKeyStore implements KeyStore {
       [lookupId, 'A key with this lookup id already exists.'],
       [oneLiveKey, 'This account already has a live key in this environment; regenerate it instead.'],
     ]);
-    const message = messages.get(constraint);
+    // In migrate(), a unique violation is an index that cannot be built over the rows there.
+    const message = operation === 'migrate' ? undefined : messages.get(constraint);
     // Any other unique violation (PostgreSQL's own catalog, say) is no taken key.
     if (message === undefined) return storeFault(operation, error);
     return new ApiKeyAuthError('ERR_KEY_EXISTS', message, { status: 409, cause: error });

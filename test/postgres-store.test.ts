@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiKeyAuthError } from 'keyward';
+import { ApiKeyAuthError, type ApiKeyRow } from 'keyward';
 import { PostgresKeyStore, postgresSchemaSql } from 'keyward/postgres';
 import { sampleRow } from 'keyward/store-conformance';
 import { rejection } from './helpers/errors.js';
@@ -239,6 +239,35 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
       await holder.query('ROLLBACK');
       holder.release();
     }
+  });
+
+  it('migrates two tables of one new schema from two instances at once', async () => {
+    const schema = `${db.schema}_fresh`;
+    try {
+      const stores = ['a', 'b', 'c'].map((name) => new PostgresKeyStore({ pool: db.pool(), table: `${schema}.${name}` }));
+      await Promise.all(stores.map((store) => store.migrate()));
+      const row = sampleRow();
+      await stores[1]!.insert(row);
+      expect((await stores[1]!.findById(row.id))?.id).toBe(row.id);
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+
+  it.each([
+    ['one-live-key', '_one_live_key', (row: ApiKeyRow) => sampleRow({ account_id: row.account_id, environment: row.environment })],
+    ['lookup id', '_lookup_id_key', (row: ApiKeyRow) => sampleRow({ lookup_id: row.lookup_id })],
+  ])('refuses with ERR_STORE_UNAVAILABLE, not ERR_KEY_EXISTS, to build the %s index over rows that break it, and says what to do', async (_name, suffix, duplicateOf) => {
+    const store = await migrated();
+    await pool.query(`DROP INDEX ${store.table}${suffix}`);
+    const row = sampleRow();
+    await store.insert(row);
+    await store.insert(duplicateOf(row));
+
+    const error = await rejection(store.migrate());
+
+    expect([error.code, error.status]).toEqual(['ERR_STORE_UNAVAILABLE', 503]);
+    expect(error.message).toMatch(/^keyward postgres store: migrate failed \(error 23505: could not create unique index .*\); the table holds rows that a unique index keyward needs forbids .*: resolve them, then migrate again$/);
   });
 
   it('creates an index missing from an existing table when it migrates', async () => {
