@@ -334,8 +334,9 @@ class Pipeline {
     await Promise.all(this.underWay);
   }
 
-  private internal(error: unknown): AuthResult {
-    return this.refuse(this.refusals.internal(error), 'internal_error', { detail: describeError(error) });
+  /** 500 for a failure of keyward's own or the app's code; `facts` name the key where known. */
+  private internal(error: unknown, facts: Facts = {}): AuthResult {
+    return this.refuse(this.refusals.internal(error), 'internal_error', { ...facts, detail: describeError(error) });
   }
 
   /** 503: the store could not give the row (an error, a timeout, a row that threw when read). */
@@ -456,7 +457,7 @@ class Pipeline {
     } catch (error) {
       // An attempt entered is always left, or the throttle would count it in flight for good.
       if (attempt) this.throttle!.leave(attempt);
-      throw error;
+      return this.internal(error, facts);
     }
     if (!isThenable(checked)) {
       // Answered without a computation: a stored-hash fault, or 503 from a full pool.
@@ -465,7 +466,8 @@ class Pipeline {
     }
     return checked
       .finally(() => attempt && this.throttle!.leave(attempt))
-      .then((check) => this.afterArgon2(check, row, facts, presented));
+      // A failed computation (a worker that cannot load, say) is logged with the key it was for.
+      .then((check) => this.afterArgon2(check, row, facts, presented), (error: unknown) => this.internal(error, facts));
   }
 
   /**

@@ -3,6 +3,7 @@ import { runArgon2Task, type Argon2Task } from './argon2-task.mjs';
 import { bytesEqual } from './compare.js';
 import { ApiKeyAuthError } from './errors.js';
 import {
+  checkedArgon2Params,
   DEFAULT_ARGON2_PARAMS,
   HASH_BYTES,
   SALT_BYTES,
@@ -60,6 +61,8 @@ export function argon2TaskOf(
  *   keyward's authenticator checks, pass `rowPepper(pepper, row)`, not the pepper itself: it
  *   binds a peppered hash to its row.
  * @param run - the Argon2 computation (the authenticator passes its worker pool).
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for parameters outside `ARGON2_BOUNDS`, which
+ *   no verifier would accept.
  * @example
  * ```ts
  * const stored = await hashSecret(generated.secret);
@@ -72,11 +75,13 @@ export async function hashSecret(
   pepper?: Uint8Array | { id: string; secret: Uint8Array },
   run: typeof computeArgon2id = computeArgon2id,
 ): Promise<string> {
+  // The bounds a verifier holds stored hashes to: a hash made outside them would never verify.
+  const checked = checkedArgon2Params(params, 'params');
   const salt = new Uint8Array(randomBytes(SALT_BYTES));
   const withId = pepper !== undefined && !(pepper instanceof Uint8Array) ? pepper : undefined;
   const pepperBytes = withId ? withId.secret : (pepper as Uint8Array | undefined);
-  const hash = await run(secret, { params, salt, hashLength: HASH_BYTES }, pepperBytes);
-  return formatArgon2Hash(params, salt, hash, withId?.id);
+  const hash = await run(secret, { params: checked, salt, hashLength: HASH_BYTES }, pepperBytes);
+  return formatArgon2Hash(checked, salt, hash, withId?.id);
 }
 
 /**

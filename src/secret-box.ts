@@ -80,7 +80,8 @@ const LONE_SURROGATE = /\p{Cs}/u;
 export function createSecretBox(given: SealingKeys): SecretBox {
   const factory = 'webhookKeys';
   assertOptionsObject(given, factory);
-  const keys = knownOptions(given, ['current', 'keys'], factory);
+  // Its names are never repeated: a key pasted in as a name would be.
+  const keys = knownOptions(given, ['current', 'keys'], factory, 'withheld');
   assertOptionsObject(keys.keys, `${factory}.keys`);
 
   const material = new Map<string, KeyObject>();

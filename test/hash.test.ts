@@ -49,6 +49,14 @@ describe('hashSecret', () => {
     const second = await hashSecret('same', TEST_ARGON2);
     expect(first).not.toBe(second);
   });
+
+  it.each([
+    ['more memory than a verifier accepts', { memoryKiB: 4_194_304, iterations: 1, parallelism: 1 }],
+    ['more passes than a verifier accepts', { memoryKiB: 256, iterations: 33, parallelism: 1 }],
+    ['a fractional parameter', { memoryKiB: 256.5, iterations: 1, parallelism: 1 }],
+  ])('refuses %s with ERR_OPTIONS_INVALID, computing nothing, rather than writing a hash no verifier takes', async (_what, params) => {
+    await expect(hashSecret('secret', params)).rejects.toMatchObject({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(/^"params" (memoryKiB|iterations) must be an integer/) });
+  });
 });
 
 describe('needsRehash', () => {

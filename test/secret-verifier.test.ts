@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createApiKeyAuth, hashSecret, parseApiKey } from 'keyward';
+import { createApiKeyAuth, hashSecret, parseApiKey, type AuthDecision } from 'keyward';
+import { CaptureLogger } from './helpers/capture-logger.js';
 import { Argon2PoolBusyError } from '../src/argon2-pool.js';
 import { computeArgon2id } from '../src/hash.js';
 import { costNoArgon2Run, SecretVerifier, type Argon2Runner, type CheckedRow } from '../src/secret-verifier.js';
@@ -125,6 +126,22 @@ describe('authenticator: identical verifications in flight', () => {
 
     expect(argon2Runs).toHaveBeenCalledTimes(1);
     expect(new Set(results.map((result) => (result.ok ? 200 : result.response.status)))).toEqual(new Set([401]));
+    await auth.close();
+  });
+
+  it('answers 500 to a key whose Argon2 run fails, and names the key in the decision and the log line', async () => {
+    const { store, key, keyId, lookupId } = await issueKey();
+    const decisions: AuthDecision[] = [];
+    const logger = new CaptureLogger([key]);
+    const auth = createApiKeyAuth({ store, argon2Pool: false, logger, onDecision: (decision) => decisions.push(decision) });
+    argon2Runs.mockRejectedValueOnce(new RangeError('could not allocate memory'));
+
+    const result = await auth.authenticate(bearer(key));
+
+    expect(result.ok ? 200 : result.response.status).toBe(500);
+    expect(decisions.at(-1)).toMatchObject({ reason: 'internal_error', keyId, lookupId });
+    expect(logger.entries.find((entry) => entry.level === 'error')?.message).toBe(`keyward: internal error for key ${keyId} (RangeError: could not allocate memory)`);
+    logger.assertNoLeaks();
     await auth.close();
   });
 
