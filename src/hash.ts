@@ -90,7 +90,8 @@ export async function hashSecret(
  *
  * @param secret - the secret part of a presented key.
  * @param storedHash - the PHC string from the row.
- * @param pepper - the pepper the row was hashed with, if any.
+ * @param pepper - Argon2's secret input the hash was made with, if any: for a row keyward's
+ *   key manager wrote with a pepper, `rowPepper(pepper, row)`.
  * @returns whether the secret matches.
  * @throws {ApiKeyAuthError} `ERR_STORED_HASH_INVALID` when the stored hash is not an Argon2id
  *   PHC string within bounds; nothing is computed in that case.
