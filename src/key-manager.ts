@@ -392,8 +392,9 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       const before = await liveRow(keyId);
       // A row the gateways refuse (an environment keyward does not know, no account) would
       // get a key that never works, made from whatever its fields hold: the row is the fault.
+      // An expiry it cannot read is the exception: kept as it is, below.
       const problem = checkRow(before, before.lookup_id);
-      if (problem !== undefined) throw rowInvalid(problem);
+      if (problem !== undefined && problem !== 'bad_expires_at') throw rowInvalid(problem);
       const generated = generateApiKey(before.environment);
       // Hash outside the store's critical section: Argon2 is slow and needs no lock.
       const ids: BoundRowFields = { id: before.id, lookup_id: generated.lookupId, account_id: before.account_id, environment: before.environment };
