@@ -312,7 +312,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         if (endsKey(patch)) return null;
         throw notFound();
       }
-      if (!holdsPatch(current, patch)) throw error;
+      if (!holdsPatch(current, patch)) throw notWritten(verb, error);
       row = current;
     }
     if (!row) throw notFound();
@@ -365,7 +365,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         // way back). A row with this call's random id, lookup id and hash can only be its own.
         const found = await readAgain(() => byId(row.id));
         if (found === undefined) throw outcomeUnknown('issue', error);
-        if (found === null || !isWrittenBy(found, row)) throw error;
+        if (found === null || !isWrittenBy(found, row)) throw notWritten('issue', error);
         return { key: generated.key, card: toCard(found, at) };
       }
       return { key: generated.key, card: toCard(row, at) };
@@ -429,7 +429,7 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         if (current === undefined) throw outcomeUnknown('regenerate', error);
         if (current === null) throw notFound();
         // Still the key this call read: nothing changed, and the old key still works.
-        if (current.lookup_id === before.lookup_id) throw error;
+        if (current.lookup_id === before.lookup_id) throw notWritten('regenerate', error);
         if (!isWrittenBy(current, written)) throw conflict();
         after = current;
       }
@@ -730,6 +730,24 @@ function holdsPatch(row: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
  * `revoke` or `softDelete` answers ERR_KEY_NOT_FOUND once the key has ended, and the other
  * writes set the same values again.
  */
+/**
+ * The store failed to confirm a write that, read again, is known not to have landed: the
+ * store's own message may still call the outcome unknown (a COMMIT that timed out), so this
+ * one says what the read showed. Same code and status as the store's error, its cause.
+ */
+function notWritten(verb: 'issue' | 'regenerate' | ChangeVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
+  const what: Record<typeof verb, string> = {
+    issue: 'the new key: it was not stored, and nobody holds it',
+    regenerate: 'the regenerate: it was not written, and the old key still works',
+    revoke: 'the revoke: it was not written, and the key still works',
+    softDelete: 'the soft delete: it was not written, and the key still works',
+    setStatus: 'the new status: it was not written',
+    setWebhook: 'the webhook settings: they were not written',
+    clearWebhook: 'clearing the webhook settings: they are still set',
+  };
+  return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', `The store did not confirm ${what[verb]}. Trying again is safe.`, { status: 503, expose: false, cause });
+}
+
 function outcomeUnknown(verb: 'issue' | 'regenerate' | ChangeVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
   const messages: Record<typeof verb, string> = {
     issue: 'The store did not confirm the new key and could not be read again: it may have been stored, and nobody holds it. Issuing again is safe: if it was stored, issue answers ERR_KEY_EXISTS, and regenerate replaces it.',

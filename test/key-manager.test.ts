@@ -475,6 +475,20 @@ describe('createKeyManager: a write the store could not confirm', () => {
     expect(modify).toHaveBeenCalledTimes(1);
   });
 
+  it('regenerate says nothing was written when the store had the row but nothing landed, and the old key keeps working', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    lossy.writes = ['dropped'];
+
+    const error = await rejection(manager.regenerate(issued.card.keyId));
+
+    expect([error.code, error.message, (error.cause as Error).message]).toEqual([
+      'ERR_STORE_UNAVAILABLE',
+      'The store did not confirm the regenerate: it was not written, and the old key still works. Trying again is safe.',
+      'keyward test store: no answer',
+    ]);
+    expect(await call(issued.key)).toEqual({ status: 200 });
+  });
+
   it('regenerate says the outcome is unknown when the row cannot be read again, and regenerating again is safe', async () => {
     const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     lossy.writes = ['landed'];
@@ -502,12 +516,16 @@ describe('createKeyManager: a write the store could not confirm', () => {
     expect(lossy.allRows()).toHaveLength(1);
   });
 
-  it('issue passes the store error on when no row landed, and issuing again works', async () => {
+  it('issue says no key was stored, with the store error as its cause, when no row landed, and issuing again works', async () => {
     lossy.writes = ['lost'];
 
     const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
 
-    expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'keyward test store: no answer']);
+    expect([error.code, error.message, (error.cause as Error).message]).toEqual([
+      'ERR_STORE_UNAVAILABLE',
+      'The store did not confirm the new key: it was not stored, and nobody holds it. Trying again is safe.',
+      'keyward test store: no answer',
+    ]);
     expect(lossy.allRows()).toHaveLength(0);
     expect(await call((await manager.issue({ accountId: 'acct_1', environment: 'sandbox' })).key)).toEqual({ status: 200 });
   });
@@ -558,11 +576,15 @@ describe('createKeyManager: a write the store could not confirm', () => {
       expect((await manager.clearWebhook(issued.card.keyId)).webhook.url).toBeNull();
     });
 
-    it('passes the store error on when the row was handed over but nothing landed, and the key keeps working', async () => {
-      for (const write of [() => manager.revoke(issued.card.keyId), () => manager.setStatus(issued.card.keyId, 'suspended')]) {
+    it('says nothing was written, with the store error as its cause, when the row was handed over but nothing landed, and the key keeps working', async () => {
+      const writes: [() => Promise<unknown>, string][] = [
+        [() => manager.revoke(issued.card.keyId), 'The store did not confirm the revoke: it was not written, and the key still works. Trying again is safe.'],
+        [() => manager.setStatus(issued.card.keyId, 'suspended'), 'The store did not confirm the new status: it was not written. Trying again is safe.'],
+      ];
+      for (const [write, message] of writes) {
         lossy.writes = ['dropped'];
         const error = await rejection(write());
-        expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'keyward test store: no answer']);
+        expect([error.code, error.status, error.message, (error.cause as Error).message]).toEqual(['ERR_STORE_UNAVAILABLE', 503, message, 'keyward test store: no answer']);
         expect(await call(issued.key)).toEqual({ status: 200 });
       }
     });
