@@ -17,6 +17,7 @@ import { assertStore, refuseStoreAsOptions } from './auth-options.js';
 import { InThreadArgon2 } from './in-thread-argon2.js';
 import { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
 import { webhookAuthorizationFor } from './webhook-authorization.js';
+import { webhookSealContext } from './webhook-seal-context.js';
 import {
   assertWebhookPassword,
   normalizeWebhookUrl,
@@ -292,13 +293,15 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
    * the row holds the patch, fails with the store's error if it does not (nothing changed),
    * and says the outcome is unknown if it cannot be read.
    */
-  const write = async (keyId: string, patch: Partial<ApiKeyRow>, verb: ChangeVerb): Promise<ApiKeyRow | null> => {
+  const write = async (keyId: string, patch: Partial<ApiKeyRow>, verb: ChangeVerb, unchangedSince?: (current: ApiKeyRow) => boolean): Promise<ApiKeyRow | null> => {
     if (!isPossibleKeyId(keyId)) throw notFound();
     let changeRan = false;
     let row: ApiKeyRow | null;
     try {
-      row = await modifyExact(keyId, () => {
+      row = await modifyExact(keyId, (current) => {
         changeRan = true;
+        // A patch made from the row as read earlier fits only that row.
+        if (unchangedSince && !unchangedSince(current)) throw webhookConflict();
         return patch;
       });
     } catch (error) {
@@ -320,8 +323,8 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   };
 
   /** {@link write} of a patch that leaves the key live: the row as written. */
-  const change = async (keyId: string, patch: Partial<ApiKeyRow>, verb: ChangeVerb): Promise<ApiKeyRow> => {
-    const row = await write(keyId, patch, verb);
+  const change = async (keyId: string, patch: Partial<ApiKeyRow>, verb: ChangeVerb, unchangedSince?: (current: ApiKeyRow) => boolean): Promise<ApiKeyRow> => {
+    const row = await write(keyId, patch, verb, unchangedSince);
     if (!row) throw notFound();
     return row;
   };
@@ -464,26 +467,32 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       const settings = ownOptions(given, WEBHOOK_SETTINGS_NAMES);
       const url = normalizeWebhookUrl(settings.url);
       const username = normalizeWebhookUsername(settings.username);
+      // A password is sealed for this key and this URL (see webhookSealContext).
+      const context = webhookSealContext({ id: keyId, webhook_url: url });
       let sealed: string | null | undefined;
+      let unchangedSince: ((current: ApiKeyRow) => boolean) | undefined;
       if (settings.password === null) sealed = null;
       else if (settings.password !== undefined) {
         const password = assertWebhookPassword(settings.password);
         if (!box) invalidOption('createKeyManager needs "webhookKeys" to store webhook passwords.');
-        sealed = box.seal(password);
+        sealed = box.seal(password, context);
+      } else {
+        // A kept password moves to a new URL resealed, written only over the row as read.
+        const before = await liveRow(keyId);
+        const kept = before.webhook_basic_auth_password_sealed;
+        if (kept != null && before.webhook_url !== url) {
+          if (!box) throw noSealingKeys();
+          sealed = box.seal(box.open(kept, webhookSealContext(before)), context);
+          unchangedSince = (current) => current.webhook_basic_auth_password_sealed === kept && current.webhook_url === before.webhook_url;
+        }
       }
       const at = now();
-      return toCard(
-        await change(
-          keyId,
-          {
-            webhook_url: url,
-            webhook_basic_auth_username: username,
-            ...(sealed === undefined ? {} : { webhook_basic_auth_password_sealed: sealed }),
-          },
-          'setWebhook',
-        ),
-        at,
-      );
+      const patch = {
+        webhook_url: url,
+        webhook_basic_auth_username: username,
+        ...(sealed === undefined ? {} : { webhook_basic_auth_password_sealed: sealed }),
+      };
+      return toCard(await change(keyId, patch, 'setWebhook', unchangedSince), at);
     },
 
     async clearWebhook(keyId) {
@@ -506,13 +515,15 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
     },
 
     async resealWebhookPassword(keyId) {
-      const { webhook_basic_auth_password_sealed: sealed } = await liveRow(keyId);
+      const row = await liveRow(keyId);
+      const sealed = row.webhook_basic_auth_password_sealed;
       if (sealed == null) return false;
       if (!box) throw noSealingKeys();
       if (!box.needsReseal(sealed)) return false;
-      const resealed = box.seal(box.open(sealed));
+      const context = webhookSealContext(row);
+      const resealed = box.seal(box.open(sealed, context), context);
       const after = await modifyExact(keyId, (current) =>
-        current.webhook_basic_auth_password_sealed === sealed
+        current.webhook_basic_auth_password_sealed === sealed && current.webhook_url === row.webhook_url
           ? { webhook_basic_auth_password_sealed: resealed }
           : null,
       );
@@ -654,6 +665,14 @@ function exists(): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_KEY_EXISTS',
     'This account already has a live key in this environment; regenerate it instead.',
+    { status: 409 },
+  );
+}
+
+function webhookConflict(): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_KEY_CONFLICT',
+    'The webhook settings were changed by another request at the same time; read them again.',
     { status: 409 },
   );
 }

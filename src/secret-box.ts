@@ -30,18 +30,22 @@ export interface SecretBox {
   /**
    * Encrypts a secret under the current key.
    *
+   * @param plaintext - the secret.
+   * @param context - what the value is bound to (the key manager passes the key's id and
+   *   webhook URL): it opens only with the same context. Left out, it opens only without one.
    * @returns `v1.<keyId>.<iv>.<ciphertext>.<tag>`, each part base64url without padding.
    * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (400) for anything but well-formed text of at
    *   most 2048 UTF-8 bytes, which `open` could not give back as it was. The message names no value.
    */
-  seal(plaintext: string): string;
+  seal(plaintext: string, context?: string): string;
   /**
-   * Decrypts a value made by `seal`.
+   * Decrypts a value made by `seal`, given the context it was sealed with.
    *
    * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` when the value is malformed, names a key id
-   *   this box does not hold, or fails authentication (wrong key or tampered value).
+   *   this box does not hold, or fails authentication (wrong key, another context, or a
+   *   tampered value).
    */
-  open(sealed: string): string;
+  open(sealed: string, context?: string): string;
   /** Whether a sealed value was made under a key other than the current one. */
   needsReseal(sealed: string): boolean;
 }
@@ -61,8 +65,9 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * Creates the AES-256-GCM box that seals webhook passwords at rest. Each value gets a fresh
- * random 12-byte IV, and the version and key id are bound as additional authenticated data,
- * so a value cannot be relabelled to another key without failing to open.
+ * random 12-byte IV, and the version, the key id and the caller's context are bound as
+ * additional authenticated data, so a value cannot be relabelled to another key, nor moved
+ * to another context, without failing to open.
  *
  * @param keys - see {@link SealingKeys}; the key bytes are copied, so later changes to the
  *   caller's buffers have no effect.
@@ -105,7 +110,7 @@ export function createSecretBox(given: SealingKeys): SecretBox {
   return {
     currentKeyId,
 
-    seal(plaintext) {
+    seal(plaintext, context) {
       // Only what open() can take back: text (a lone surrogate would come back as U+FFFD) short
       // enough that its sealed form stays within MAX_SEALED_LENGTH. The message names no value.
       if (typeof plaintext !== 'string' || LONE_SURROGATE.test(plaintext) || Buffer.byteLength(plaintext, 'utf8') > MAX_PLAINTEXT_BYTES) {
@@ -113,13 +118,13 @@ export function createSecretBox(given: SealingKeys): SecretBox {
       }
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', currentKey, iv, { authTagLength: TAG_BYTES });
-      cipher.setAAD(additionalData(currentKeyId));
+      cipher.setAAD(additionalData(currentKeyId, context));
       const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       const parts = [iv, ciphertext, cipher.getAuthTag()].map((part) => part.toString('base64url'));
       return [VERSION, currentKeyId, ...parts].join('.');
     },
 
-    open(sealed) {
+    open(sealed, context) {
       const parsed = parseSealed(sealed);
       const key = material.get(parsed.keyId);
       if (!key) {
@@ -129,7 +134,7 @@ export function createSecretBox(given: SealingKeys): SecretBox {
         const decipher = createDecipheriv('aes-256-gcm', key, parsed.iv, {
           authTagLength: TAG_BYTES,
         });
-        decipher.setAAD(additionalData(parsed.keyId));
+        decipher.setAAD(additionalData(parsed.keyId, context));
         decipher.setAuthTag(parsed.tag);
         const plain = Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]);
         // ignoreBOM keeps a leading U+FEFF, which is part of the password as it was sealed.
@@ -184,8 +189,10 @@ function parseSealed(sealed: unknown): SealedParts {
   return decoded;
 }
 
-function additionalData(keyId: string): Buffer {
-  return Buffer.from(`${VERSION}.${keyId}`, 'utf8');
+function additionalData(keyId: string, context: string | undefined): Buffer {
+  if (context !== undefined && typeof context !== 'string') throw new TypeError('a seal context must be a string');
+  // A key id holds no dot, so the context cannot be mistaken for part of it.
+  return Buffer.from(context === undefined ? `${VERSION}.${keyId}` : `${VERSION}.${keyId}.${context}`, 'utf8');
 }
 
 function secretError(message: string): ApiKeyAuthError {

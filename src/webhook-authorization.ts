@@ -1,6 +1,7 @@
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import type { SecretBox } from './secret-box.js';
 import type { ApiKeyRow } from './store.js';
+import { webhookSealContext } from './webhook-seal-context.js';
 import { webhookPasswordProblem, webhookUsernameProblem } from './webhook-settings.js';
 
 /**
@@ -46,7 +47,8 @@ export function basicAuthorizationHeader(username: string | null, password: stri
  * @param box - the box holding the sealing keys (from `createSecretBox`).
  * @returns the header value, or null.
  * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` (500) when the stored password cannot be opened
- *   (sealed under a key id the box does not hold, or altered) or the stored credentials are
+ *   (sealed under a key id the box does not hold, altered, or sealed for another key or
+ *   another webhook URL) or the stored credentials are
  *   ones `setWebhook` would refuse; `ERR_OPTIONS_INVALID` when `row` is not an object or `box`
  *   is not a box (the sealing keys themselves, say). No error carries the password.
  * @example
@@ -66,7 +68,7 @@ export function webhookAuthorizationFor(row: ApiKeyRow, box: SecretBox): string 
   const sealed = row.webhook_basic_auth_password_sealed;
   if (sealed === null || sealed === undefined) return null;
   try {
-    return basicAuthorizationHeader(row.webhook_basic_auth_username, box.open(sealed));
+    return basicAuthorizationHeader(row.webhook_basic_auth_username, box.open(sealed, webhookSealContext(row)));
   } catch (error) {
     // Stored credentials setWebhook would have refused are a fault of the row, not of a caller.
     if (!(error instanceof ApiKeyAuthError) || error.code !== 'ERR_WEBHOOK_INVALID') throw error;

@@ -151,6 +151,17 @@ describe('createSecretBox', () => {
     expect(box.open(sealed)).toBe('copied');
   });
 
+  it('opens a value sealed with a context only with that same context', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+    const sealed = box.seal('p4ss', '["key_1","https://a.example.com/in"]');
+
+    expect(box.open(sealed, '["key_1","https://a.example.com/in"]')).toBe('p4ss');
+    for (const context of ['["key_2","https://a.example.com/in"]', '["key_1","https://b.example.com/in"]', '', undefined]) {
+      expect(thrown(() => box.open(sealed, context)).code).toBe('ERR_WEBHOOK_SECRET');
+    }
+    expect(thrown(() => box.open(box.seal('p4ss'), '')).code).toBe('ERR_WEBHOOK_SECRET');
+  });
+
   it('accepts a Uint8Array as key material', () => {
     const box = createSecretBox({ current: 'k1', keys: { k1: new Uint8Array(32).fill(9) } });
 

@@ -3,6 +3,7 @@ import {
   ApiKeyAuthError,
   MemoryKeyStore,
   assertWebhookPassword,
+  basicAuthorizationHeader,
   createKeyManager,
   normalizeWebhookUrl,
   normalizeWebhookUsername,
@@ -212,15 +213,64 @@ describe('KeyManager: webhook settings', () => {
     expect(row().webhook_basic_auth_password_sealed).toMatch(/^v1\.k1\./);
   });
 
-  it('keeps the stored password when the password is left out', async () => {
+  it('keeps the stored password when the password is left out, resealed for a new URL and untouched for the same one', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
-    const sealed = row().webhook_basic_auth_password_sealed;
+    const sealedForA = row().webhook_basic_auth_password_sealed;
 
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay' });
+    expect(row().webhook_basic_auth_password_sealed).toBe(sealedForA);
     const card = await manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', username: 'relay' });
 
     expect(card.webhook.basicAuthConfigured).toBe(true);
-    expect(row().webhook_basic_auth_password_sealed).toBe(sealed);
     expect(row().webhook_url).toBe('https://hooks.example.com/b');
+    expect(row().webhook_basic_auth_password_sealed).not.toBe(sealedForA);
+    expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('relay', 'first-pass'));
+  });
+
+  it('does not open a password moved to another key\'s row, nor one left behind when the URL is changed by hand', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'victim-pass' });
+    const other = (await manager.issue({ accountId: 'acct_2', environment: 'production' })).card.keyId;
+    await manager.setWebhook(other, { url: 'https://attacker.example.net/in', username: 'relay' });
+    const victim = row();
+
+    const moved = { ...store.allRows().find((r) => r.id === other)!, webhook_basic_auth_password_sealed: victim.webhook_basic_auth_password_sealed };
+    const repointed = { ...victim, webhook_url: 'https://attacker.example.net/in' };
+
+    for (const tampered of [moved, repointed]) {
+      const error = await rejection(manager.webhookAuthorization(tampered));
+      expect([error.code, error.status, error.message]).toEqual(['ERR_WEBHOOK_SECRET', 500, 'The webhook password cannot be opened: wrong key or altered value.']);
+    }
+  });
+
+  it('refuses to move a kept password to a new URL with ERR_KEY_CONFLICT when another request changed the settings meanwhile', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    const other = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: SEALING });
+    const findById = store.findById.bind(store);
+    let raced = false;
+    store.findById = async (id) => {
+      const found = await findById(id);
+      if (!raced) {
+        raced = true;
+        await other.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'second-pass' });
+      }
+      return found;
+    };
+
+    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/b' }));
+
+    expect([error.code, error.status]).toEqual(['ERR_KEY_CONFLICT', 409]);
+    expect(row().webhook_url).toBe('https://hooks.example.com/a');
+    expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('', 'second-pass'));
+  });
+
+  it('needs webhookKeys to move a stored password to a new URL', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    const keyless = createKeyManager({ store, argon2: TEST_ARGON2 });
+
+    const error = await rejection(keyless.setWebhook(keyId, { url: 'https://hooks.example.com/b' }));
+
+    expect([error.code, error.status]).toEqual(['ERR_WEBHOOK_SECRET', 500]);
+    expect(row().webhook_url).toBe('https://hooks.example.com/a');
   });
 
   it('clears the password when it is null', async () => {

@@ -1,0 +1,16 @@
+import type { ApiKeyRow } from './store.js';
+
+/**
+ * What a sealed webhook password is bound to, as the box's additional data: its key's id and
+ * its webhook URL. Copied to another row, or left in place while the URL is changed by hand,
+ * it no longer opens (`ERR_WEBHOOK_SECRET`), so someone who can write to the key table cannot
+ * have a key's Basic credentials sent to an address of their own. The key manager reseals a
+ * kept password when `setWebhook` changes the URL.
+ *
+ * @param row - the key's id and the URL the password is sent to.
+ * @returns the context for `SecretBox.seal` and `SecretBox.open`.
+ */
+export function webhookSealContext(row: Pick<ApiKeyRow, 'id' | 'webhook_url'>): string {
+  // JSON keeps the two apart whatever they contain.
+  return JSON.stringify(['keyward.webhook.v1', row.id, row.webhook_url]);
+}
