@@ -35,10 +35,17 @@ export interface ApiKeyRow {
   webhook_basic_auth_password_sealed: string | null;
 }
 
-/** The fields a lifecycle change may set. Identity fields never change. */
-export type ApiKeyRowChange = Partial<
-  Omit<ApiKeyRow, 'id' | 'account_id' | 'environment' | 'created_at'>
->;
+/**
+ * The fields a lifecycle change may set. Identity fields never change. A field given as
+ * `undefined` is left as it is, so each says `| undefined` (which an app compiled with
+ * `exactOptionalPropertyTypes` needs in order to pass one so).
+ */
+export type ApiKeyRowChange = {
+  [Field in Exclude<keyof ApiKeyRow, IdentityField>]?: ApiKeyRow[Field] | undefined;
+};
+
+/** The fields that name a key for good: no change may set them. */
+type IdentityField = 'id' | 'account_id' | 'environment' | 'created_at';
 
 /**
  * One coalesced usage record: the key with this lookup id was used successfully at `used_at`.
