@@ -219,6 +219,6 @@ runStoreConformance({ describe, it }, {
   name: 'MemoryKeyStore',
   createStore: () => new MemoryKeyStore(),
   disposeStore: undefined,
-  readAllRows: async (store) => store.allRows(),
+  readAllRows: (store) => store.allRows(),
   raceRounds: maybeNumber,
 });
