@@ -9,7 +9,11 @@ export interface ApiKeyRow {
   id: string;
   /** The merchant account the key belongs to. */
   account_id: string;
-  /** What the key may call; currently always `sms_api`. */
+  /**
+   * What the key may call, matched exactly against a route's `keyType`. `issue` writes its
+   * input's `keyType`, else the manager's `defaultKeyType` (`sms_api` unless set); rows
+   * written by another issuer may hold any non-empty text.
+   */
   key_type: string;
   /** Raw status value; see `KeyStatus`. Anything unknown fails closed. */
   status: string | null;
