@@ -1,7 +1,7 @@
 /**
  * Reading the presented credential from a request. Everything here is linear in a bounded
  * input: values longer than {@link MAX_CREDENTIAL_HEADER_LENGTH} are refused before they are
- * scanned, and the one regular expression that runs on request data is a single anchored
+ * scanned, and the one regular expression here that runs on request data is a single anchored
  * character class, which matches in one pass with nothing to backtrack into.
  */
 
