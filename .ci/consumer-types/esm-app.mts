@@ -14,6 +14,7 @@ import {
   createApiKeyAuth,
   createBasicAuthChecker,
   createKeyManager,
+  defaultErrorBody,
   isPendingDecision,
   MemoryKeyStore,
   NodeCredentialRequest,
@@ -115,6 +116,15 @@ export function guard(req: IncomingMessage, res: ServerResponse, next: () => voi
 export async function authenticateWithIp(req: IncomingMessage, framework: { ip?: string | undefined }): Promise<AuthResult> {
   return auth.authenticate(new NodeCredentialRequest(req, req.url, framework), { keyType: 'sms_api' });
 }
+
+// "A body of your own: errorBody"
+createApiKeyAuth({
+  store,
+  errorBody: (error) =>
+    error.expose
+      ? { code: error.code, detail: error.message, key_status: error.keyStatus }
+      : defaultErrorBody(error), // {"error":{"code":"ERR_INTERNAL","message":"Internal server error."}}
+});
 
 // "Attempt throttling": the client address from the load balancer's header.
 createApiKeyAuth({
