@@ -117,6 +117,16 @@ export async function authenticateWithIp(req: IncomingMessage, framework: { ip?:
   return auth.authenticate(new NodeCredentialRequest(req, req.url, framework), { keyType: 'sms_api' });
 }
 
+// "Letting your error handling answer: forwardErrors", Fastify's handler
+{
+  const app = Fastify();
+  app.setErrorHandler((error, request, reply) => {
+    if (!(error instanceof ApiKeyAuthError)) throw error; // your own handling, or Fastify's default
+    if (!error.expose) request.log.error(error);
+    return reply.code(error.status).send(defaultErrorBody(error));
+  });
+}
+
 // "A body of your own: errorBody"
 createApiKeyAuth({
   store,
