@@ -22,7 +22,13 @@ export interface ApiKeyRow {
   created_at: Date;
   /** Last successful authentication, or null for never. */
   last_used_at: Date | null;
-  /** Hard expiry, or null for none. Past it the key answers 403 `expired`. */
+  /**
+   * Hard expiry, or null for none. Past it the key answers 403 `expired`. keyward writes a
+   * Date. Reading a row, it also takes text with a date, a time and a zone (ISO 8601,
+   * RFC 3339, PostgreSQL's timestamptz text), as a driver may hand over; the type stays
+   * `Date | null`, so `insert`, `modify` and the key manager's cards never carry text, and a
+   * store typed over such a driver casts its rows.
+   */
   expires_at: Date | null;
   soft_deleted: boolean;
   revoked_at: Date | null;
