@@ -65,7 +65,10 @@ export interface ApiKeyAuthOptions {
   logger?: Logger | undefined;
   /** Called with every decision and its internal reason. Never receives the key. */
   onDecision?: ((decision: AuthDecision) => void) | undefined;
-  /** Replaces the JSON body of refusals. */
+  /**
+   * Replaces the JSON body of refusals, server faults included: it must check `error.expose`
+   * (see {@link ErrorBodyFormatter}). @default defaultErrorBody
+   */
   errorBody?: ErrorBodyFormatter | undefined;
   /** The current time, for expiry checks and usage timestamps. @default () => new Date() */
   clock?: (() => Date) | undefined;

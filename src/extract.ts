@@ -1,7 +1,7 @@
 /**
  * Reading the presented credential from a request. Everything here is linear in a bounded
  * input: values longer than {@link MAX_CREDENTIAL_HEADER_LENGTH} are refused before they are
- * scanned, and the one regular expression that runs on request data is a single anchored
+ * scanned, and the one regular expression here that runs on request data is a single anchored
  * character class, which matches in one pass with nothing to backtrack into.
  */
 
@@ -120,7 +120,7 @@ export function hasTooManyHeaderLines(rawHeaders: readonly string[]): boolean {
 
 /** A header's value, from `rawHeaders` when the caller passed them (they keep repeats). */
 function headerValue(request: CredentialRequest, name: string): string | string[] | undefined {
-  return request.rawHeaders ? rawHeaderValue(request.rawHeaders, name) : headersObjectValue(request.headers, name);
+  return request.rawHeaders ? rawValuesOf(request.rawHeaders, name) : headersObjectValue(request.headers, name);
 }
 
 /**
@@ -144,19 +144,25 @@ function headersObjectValue(headers: CredentialRequest['headers'], name: string)
 }
 
 /**
- * Every value of the header `name` (lower case) in Node's `rawHeaders`: one string, an
- * array when it was sent more than once, or undefined. Allocates only for a repeat. Node's
- * `headers` keeps only the first copy of a repeated `Authorization`; this keeps them all, so
- * a check can refuse two different ones.
+ * Every value of the header `name` in Node's `rawHeaders`: one string, an array when it was
+ * sent more than once, or undefined. Node's `headers` keeps only the first copy of a repeated
+ * `Authorization`; this keeps them all, so a check can refuse two different ones. Names match
+ * in any ASCII letter case, on both sides, and no other character is folded.
  *
  * @param rawHeaders - Node's `message.rawHeaders` (names and values alternating).
- * @param name - the header name in lower case.
+ * @param name - the header name, in any ASCII letter case.
  * @example
  * ```ts
- * const signatures = rawHeaderValue(req.rawHeaders, 'x-signature'); // 'a', ['a', 'b'] or undefined
+ * const signatures = rawHeaderValue(req.rawHeaders, 'X-Signature'); // 'a', ['a', 'b'] or undefined
  * ```
  */
 export function rawHeaderValue(rawHeaders: readonly string[], name: string): string | string[] | undefined {
+  // ASCII capitals only: `toLowerCase()` on the whole name would also turn a Kelvin sign into `k`.
+  return rawValuesOf(rawHeaders, name.replace(/[A-Z]+/g, (capitals) => capitals.toLowerCase()));
+}
+
+/** {@link rawHeaderValue} for a name already in lower case. Allocates only for a repeat. */
+function rawValuesOf(rawHeaders: readonly string[], name: string): string | string[] | undefined {
   let found: string | string[] | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const field = rawHeaders[i]!;

@@ -8,10 +8,12 @@ export type LogFields = Record<string, unknown>;
 /**
  * The logger keyward writes to. The call shape is pino's `(fields, message)`, so a pino or
  * Fastify `request.log` logger can be passed as it is; `console` works too (`console.log` does
- * not: it has no level methods). Each method is optional, but a logger must have at least one
- * of them when it is passed (`PostgresKeyStore` needs `warn`), or the factory throws
- * `ERR_OPTIONS_INVALID`. Each is looked up when keyward writes, so a level changed at runtime
- * (pino's `logger.level = 'debug'`) applies to the next line.
+ * not: it has no level methods). winston's methods take the message first, so a winston
+ * logger needs level methods that swap the two (the README's "Logging through winston").
+ * Each method is optional, but a logger must have at least one of them when it is passed
+ * (`PostgresKeyStore` needs `warn`), or the factory throws `ERR_OPTIONS_INVALID`. Each is
+ * looked up when keyward writes, so a level changed at runtime (pino's
+ * `logger.level = 'debug'`) applies to the next line.
  */
 export interface Logger {
   // Properties rather than methods, so each can say `| undefined`: a level left undefined is

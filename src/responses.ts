@@ -12,8 +12,26 @@ export interface AuthResponse {
 }
 
 /**
- * Replaces the JSON body of refusals. Receives the error (its `code`, `status`, `message`,
- * `keyStatus`) and returns any JSON-serializable value.
+ * Replaces the JSON body of refusals. Receives a copy of the error (its `code`, `status`,
+ * `message`, `expose`, `keyStatus`, `cause`) and returns any JSON-serializable value.
+ *
+ * > [!NOTE]
+ * > It is called for server faults too, whose `code`, `message` and `cause` are for
+ * > operators: `ERR_STORED_HASH_INVALID` ("stored hash unparseable"), `ERR_STORED_ROW_INVALID`
+ * > ("stored row invalid") and `ERR_INTERNAL` ("unexpected failure": a clock that gave no
+ * > valid Date, a route requirement keyward cannot read, or anything else thrown inside
+ * > keyward, which is the `cause`), each with status 500 and `expose` false. Check
+ * > `error.expose`: when it is false, send a generic body, your own or {@link defaultErrorBody}'s
+ * > (`ERR_INTERNAL`, "Internal server error."), and nothing of the error but its status.
+ *
+ * @example
+ * ```ts
+ * const auth = createApiKeyAuth({
+ *   store,
+ *   errorBody: (error) =>
+ *     error.expose ? { code: error.code, detail: error.message } : defaultErrorBody(error),
+ * });
+ * ```
  */
 export type ErrorBodyFormatter = (error: ApiKeyAuthError) => unknown;
 
@@ -28,7 +46,11 @@ const formatDefault = (error: ErrorFields) => ({
   },
 });
 
-/** The default body: `{"error":{"code":"…","message":"…"}}`, plus `key_status` on a 403. */
+/**
+ * The default body: `{"error":{"code":"…","message":"…"}}`, plus `key_status` on a 403. An
+ * error whose `expose` is false gets `ERR_INTERNAL` and "Internal server error." instead of
+ * its own code and message. A custom `errorBody` may return it for such errors.
+ */
 export const defaultErrorBody: ErrorBodyFormatter = formatDefault;
 
 const JSON_HEADERS = Object.freeze({

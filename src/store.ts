@@ -9,7 +9,11 @@ export interface ApiKeyRow {
   id: string;
   /** The merchant account the key belongs to. */
   account_id: string;
-  /** What the key may call; currently always `sms_api`. */
+  /**
+   * What the key may call, matched exactly against a route's `keyType`. `issue` writes its
+   * input's `keyType`, else the manager's `defaultKeyType` (`sms_api` unless set); rows
+   * written by another issuer may hold any non-empty text.
+   */
   key_type: string;
   /** Raw status value; see `KeyStatus`. Anything unknown fails closed. */
   status: string | null;
@@ -18,7 +22,13 @@ export interface ApiKeyRow {
   created_at: Date;
   /** Last successful authentication, or null for never. */
   last_used_at: Date | null;
-  /** Hard expiry, or null for none. Past it the key answers 403 `expired`. */
+  /**
+   * Hard expiry, or null for none. Past it the key answers 403 `expired`. keyward writes a
+   * Date. Reading a row, it also takes text with a date, a time and a zone (ISO 8601,
+   * RFC 3339, PostgreSQL's timestamptz text), as a driver may hand over; the type stays
+   * `Date | null`, so `insert`, `modify` and the key manager's cards never carry text, and a
+   * store typed over such a driver casts its rows.
+   */
   expires_at: Date | null;
   soft_deleted: boolean;
   revoked_at: Date | null;
@@ -35,10 +45,17 @@ export interface ApiKeyRow {
   webhook_basic_auth_password_sealed: string | null;
 }
 
-/** The fields a lifecycle change may set. Identity fields never change. */
-export type ApiKeyRowChange = Partial<
-  Omit<ApiKeyRow, 'id' | 'account_id' | 'environment' | 'created_at'>
->;
+/**
+ * The fields a lifecycle change may set. Identity fields never change. A field given as
+ * `undefined` is left as it is, so each says `| undefined` (which an app compiled with
+ * `exactOptionalPropertyTypes` needs in order to pass one so).
+ */
+export type ApiKeyRowChange = {
+  [Field in Exclude<keyof ApiKeyRow, IdentityField>]?: ApiKeyRow[Field] | undefined;
+};
+
+/** The fields that name a key for good: no change may set them. */
+type IdentityField = 'id' | 'account_id' | 'environment' | 'created_at';
 
 /**
  * One coalesced usage record: the key with this lookup id was used successfully at `used_at`.

@@ -78,13 +78,14 @@ const STORED_TIME =
   /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})[Tt ](?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:\.(?<fraction>\d+))?)?(?:[Zz]|(?<sign>[+-])(?<offsetHours>\d{2})(?::?(?<offsetMinutes>\d{2}))?)$/;
 
 /**
- * A stored timestamp's time in milliseconds (`expires_at` and the other time columns): a Date
- * holding a time (from any realm), or text with a date, a time and a zone (see STORED_TIME)
- * naming a real calendar moment; undefined for anything else (a row check refuses it). A day the month does not have (February
- * 31st) is refused rather than carried into the next month, a leap second reads as the second
- * before it, 24:00:00 as the next midnight, and digits past the millisecond are cut off.
+ * A stored `expires_at`'s time in milliseconds (the one time column keyward reads this way):
+ * a Date holding a time (from any realm), or text with a date, a time and a zone (see
+ * STORED_TIME) naming a real calendar moment; undefined for anything else (a row check
+ * refuses it). A day the month does not have (February 31st) is refused rather than carried
+ * into the next month, a leap second reads as the second before it, 24:00:00 as the next
+ * midnight, and digits past the millisecond are cut off.
  *
- * @param value - a row's `expires_at` or other time column, not null.
+ * @param value - a row's `expires_at`, not null.
  */
 export function storedTimeOf(value: unknown): number | undefined {
   if (typeof value !== 'string') return dateTimeOf(value);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractCredential, MAX_CREDENTIAL_HEADER_LENGTH, parseBearerHeader } from 'keyward';
+import { extractCredential, MAX_CREDENTIAL_HEADER_LENGTH, parseBearerHeader, rawHeaderValue } from 'keyward';
 
 const carriers = { apiKeyHeader: 'x-api-key', queryParameter: false } as const;
 
@@ -135,5 +135,20 @@ describe('extractCredential', () => {
     const request = { headers: {}, rawHeaders: ['authorization', 'Bearer k1', 'X-Api-Key', 'k1'] };
     expect(extractCredential(request, carriers)).toEqual({ ok: true, credential: 'k1' });
     expect(extractCredential({ headers: {}, rawHeaders: ['Host', 'x'] }, carriers)).toEqual({ ok: false, reason: 'missing' });
+  });
+});
+
+describe('rawHeaderValue', () => {
+  it('finds a header named in any letter case, as the app may spell it, with every copy sent', () => {
+    const rawHeaders = ['Host', 'x', 'X-Signature', 'a', 'x-signature', 'b'];
+    expect(rawHeaderValue(rawHeaders, 'X-Signature')).toEqual(['a', 'b']);
+    expect(rawHeaderValue(rawHeaders, 'x-SIGNATURE')).toEqual(['a', 'b']);
+    expect(rawHeaderValue(rawHeaders, 'HOST')).toBe('x');
+    expect(rawHeaderValue(rawHeaders, 'X-Missing')).toBeUndefined();
+  });
+
+  it('folds ASCII letters only: a Kelvin sign in either name is no k', () => {
+    expect(rawHeaderValue(['X-Key', 'a'], 'X-\u212Aey')).toBeUndefined();
+    expect(rawHeaderValue(['X-\u212Aey', 'a'], 'X-Key')).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
-import { describe, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   isPendingDecision,
   NodeCredentialRequest,
@@ -14,6 +14,7 @@ import {
   type KeyStatus,
 } from 'keyward';
 import type { expressApiKeyAuth } from 'keyward/express';
+import { exactOptionalTypeErrors } from './helpers/exact-optional.js';
 
 describe('public types', () => {
   it('types req.apiKey on Express requests as the key context', () => {
@@ -66,6 +67,17 @@ describe('public types', () => {
         });
       };
     expectTypeOf(guardFor).returns.parameters.toEqualTypeOf<[IncomingMessage, ServerResponse, () => void]>();
+  });
+
+  it('lets a modify change give fields as undefined, which the stores leave alone, under exactOptionalPropertyTypes', () => {
+    const errors = exactOptionalTypeErrors(`
+      import type { ApiKeyRowChange, KeyStore } from 'keyward';
+      declare const store: KeyStore;
+      declare const keyType: string | undefined;
+      void store.modify('key_1', () => ({ key_type: keyType, status: undefined }));
+      export const change: ApiKeyRowChange = { expires_at: undefined };
+    `);
+    expect(errors).toEqual([]);
   });
 
   it('takes the Argon2 pool options or false', () => {

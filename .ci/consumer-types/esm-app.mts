@@ -14,6 +14,7 @@ import {
   createApiKeyAuth,
   createBasicAuthChecker,
   createKeyManager,
+  defaultErrorBody,
   isPendingDecision,
   MemoryKeyStore,
   NodeCredentialRequest,
@@ -115,6 +116,25 @@ export function guard(req: IncomingMessage, res: ServerResponse, next: () => voi
 export async function authenticateWithIp(req: IncomingMessage, framework: { ip?: string | undefined }): Promise<AuthResult> {
   return auth.authenticate(new NodeCredentialRequest(req, req.url, framework), { keyType: 'sms_api' });
 }
+
+// "Letting your error handling answer: forwardErrors", Fastify's handler
+{
+  const app = Fastify();
+  app.setErrorHandler((error, request, reply) => {
+    if (!(error instanceof ApiKeyAuthError)) throw error; // your own handling, or Fastify's default
+    if (!error.expose) request.log.error(error);
+    return reply.code(error.status).send(defaultErrorBody(error));
+  });
+}
+
+// "A body of your own: errorBody"
+createApiKeyAuth({
+  store,
+  errorBody: (error) =>
+    error.expose
+      ? { code: error.code, detail: error.message, key_status: error.keyStatus }
+      : defaultErrorBody(error), // {"error":{"code":"ERR_INTERNAL","message":"Internal server error."}}
+});
 
 // "Attempt throttling": the client address from the load balancer's header.
 createApiKeyAuth({
@@ -219,6 +239,6 @@ runStoreConformance({ describe, it }, {
   name: 'MemoryKeyStore',
   createStore: () => new MemoryKeyStore(),
   disposeStore: undefined,
-  readAllRows: async (store) => store.allRows(),
+  readAllRows: (store) => store.allRows(),
   raceRounds: maybeNumber,
 });

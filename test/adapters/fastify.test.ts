@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import fastify5, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastify4 from 'fastify4';
-import { ApiKeyAuthError, createApiKeyAuth, createKeyManager, type ApiKeyAuth, type ApiKeyContext } from 'keyward';
+import { ApiKeyAuthError, createApiKeyAuth, createKeyManager, defaultErrorBody, type ApiKeyAuth, type ApiKeyContext } from 'keyward';
 import { fastifyApiKeyAuth, fastifyApiKeyAuthHook, fastifyBasicAuth } from 'keyward/fastify';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { InstrumentedStore } from '../helpers/stores.js';
@@ -316,6 +316,41 @@ describe.each([
     } finally {
       store.failure = undefined;
       await app.close();
+    }
+  });
+
+  it("with forwardErrors, Fastify's default error handler sends a fault's own code and message, and the README's handler sends ERR_INTERNAL", async () => {
+    const withDefault = fastify();
+    const withHandler = fastify();
+    // The README's handler, as it stands.
+    withHandler.setErrorHandler((error, request, reply) => {
+      if (!(error instanceof ApiKeyAuthError)) throw error; // your own handling, or Fastify's default
+      if (!error.expose) request.log.error(error);
+      return reply.code(error.status).send(defaultErrorBody(error));
+    });
+    for (const app of [withDefault, withHandler]) {
+      app.get('/v1/x', { onRequest: fastifyApiKeyAuthHook(auth, { forwardErrors: true }) }, async () => ({ ok: true }));
+      app.get('/v1/boom', async () => {
+        throw Object.assign(new Error('upstream down'), { statusCode: 502 });
+      });
+    }
+    store.override = (row) => row && { ...row, key_hash: 'not a PHC string' };
+    try {
+      const leaked = await withDefault.inject({ url: '/v1/x', headers: bearer(keys.allowed!) });
+      expect([leaked.statusCode, leaked.json()]).toEqual([
+        500,
+        { statusCode: 500, code: 'ERR_STORED_HASH_INVALID', error: 'Internal Server Error', message: 'stored hash unparseable' },
+      ]);
+
+      const hidden = await withHandler.inject({ url: '/v1/x', headers: bearer(keys.allowed!) });
+      expect([hidden.statusCode, hidden.body]).toEqual([500, '{"error":{"code":"ERR_INTERNAL","message":"Internal server error."}}']);
+      const missing = await withHandler.inject({ url: '/v1/x' });
+      expect([missing.statusCode, missing.headers['www-authenticate'], missing.json().error.code]).toEqual([401, 'Bearer realm="api"', 'ERR_API_KEY_MISSING']);
+      const appError = await withHandler.inject({ url: '/v1/boom' });
+      expect([appError.statusCode, appError.json()]).toEqual([502, { statusCode: 502, error: 'Bad Gateway', message: 'upstream down' }]);
+    } finally {
+      store.override = undefined;
+      await Promise.all([withDefault.close(), withHandler.close()]);
     }
   });
 });
