@@ -145,7 +145,6 @@ export const fastifyApiKeyAuth = fp(
   { name: 'keyward', fastify: '4.x || 5.x' },
 );
 
-/** Whether a hook's payload argument is a stream: the request body in `preParsing`. */
 function registeredAsPlugin(factory: string): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_OPTIONS_INVALID',

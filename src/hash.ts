@@ -61,8 +61,9 @@ export function argon2TaskOf(
  *   keyward's authenticator checks, pass `rowPepper(pepper, row)`, not the pepper itself: it
  *   binds a peppered hash to its row.
  * @param run - the Argon2 computation (the authenticator passes its worker pool).
- * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for parameters outside `ARGON2_BOUNDS`, which
- *   no verifier would accept.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for parameters that are not exactly
+ *   `{ memoryKiB, iterations, parallelism }` within `ARGON2_BOUNDS`: no verifier would accept
+ *   a hash made outside them.
  * @example
  * ```ts
  * const stored = await hashSecret(generated.secret);

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { ENVIRONMENTS } from './key-format.js';
 import type { ApiKeyRow } from './store.js';
 
 /**
@@ -18,6 +19,8 @@ export type BoundRowFields = Pick<ApiKeyRow, 'id' | 'lookup_id' | 'account_id' |
  * @param pepper - the app's pepper secret (from `pepper.secrets`).
  * @param row - the row the hash is for.
  * @returns 32 bytes for Argon2id's secret input.
+ * @throws {TypeError} unless `row` has the four fields, each a non-empty string, and a known
+ *   environment: a row read through an ORM's camel-case names would bind nothing but its id.
  * @example
  * ```ts
  * // A hash the authenticator accepts for `row`, written by hand (the key manager does this).
@@ -25,6 +28,10 @@ export type BoundRowFields = Pick<ApiKeyRow, 'id' | 'lookup_id' | 'account_id' |
  * ```
  */
 export function rowPepper(pepper: Uint8Array, row: BoundRowFields): Uint8Array {
+  const ids = [row?.id, row?.lookup_id, row?.account_id];
+  if (!ids.every((id) => typeof id === 'string' && id.length > 0) || !ENVIRONMENTS.includes(row.environment)) {
+    throw new TypeError('rowPepper needs the row\'s id, lookup_id, account_id and environment');
+  }
   // JSON keeps the fields apart whatever they contain: no two rows give the same text.
   const fields = JSON.stringify(['keyward.row.v1', row.id, row.lookup_id, row.account_id, row.environment]);
   return new Uint8Array(createHmac('sha256', pepper).update(fields).digest());

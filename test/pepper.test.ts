@@ -2,6 +2,7 @@
  * The optional pepper: recorded as `keyid=` in the hash, required to verify, rollable, and
  * rehashing on success (for an older pepper or weaker parameters) in one compare-and-set write.
  */
+import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   checksumOf,
@@ -157,6 +158,21 @@ describe('a peppered hash is bound to its row (someone who can write to the tabl
     store.heal();
     expect(statusOf(await auth.authenticate(presenting(attacker.key)))).toBe(200);
     await Promise.all([auth.close(), fresh.close()]);
+  });
+
+  it.each([
+    ['camel-case names', { id: 'key_1', lookupId: 'lookup000001', accountId: 'acct_1', environment: 'sandbox' }],
+    ['an empty account id', { id: 'key_1', lookup_id: 'lookup000001', account_id: '', environment: 'sandbox' }],
+    ['an unknown environment', { id: 'key_1', lookup_id: 'lookup000001', account_id: 'acct_1', environment: 'staging' }],
+    ['no row', undefined],
+  ])('rowPepper refuses a row with %s with a TypeError, rather than binding less than the row', (_what, row) => {
+    expect(() => rowPepper(P1, row as never)).toThrow(new TypeError("rowPepper needs the row's id, lookup_id, account_id and environment"));
+  });
+
+  it('rowPepper is HMAC-SHA256 under the pepper of the JSON array the README gives, so other languages can match it', () => {
+    const row = { id: 'key_1', lookup_id: 'lookup000001', account_id: 'acct_Ü', environment: 'sandbox' } as const;
+    const expected = createHmac('sha256', P1).update('["keyward.row.v1","key_1","lookup000001","acct_Ü","sandbox"]', 'utf8').digest();
+    expect(Buffer.from(rowPepper(P1, row))).toEqual(expected);
   });
 
   it('verifies a hash written by hand with rowPepper, and not one written with the bare pepper', async () => {

@@ -77,6 +77,33 @@ describe('VerificationMemo', () => {
     expect(new VerificationMemo().keyOf('k')).not.toBe(new VerificationMemo().keyOf('k'));
   });
 
+  it('holds 5,000 verified keys of typical rows by default, as documented (10,000 entries, 5 MiB, split evenly)', () => {
+    const memo = new VerificationMemo();
+    const hash = `$argon2id$v=19$m=19456,t=2,p=1$${'s'.repeat(22)}$${'h'.repeat(43)}`;
+    for (let i = 0; i < 10_000; i++) memo.set(memo.keyOf(`key-${i}`), row(hash, { id: `key_${String(i).padStart(20, '0')}` }), true);
+    expect(memo.size).toBe(5_000);
+  });
+
+  it('weighs an entry by its strings, two bytes a character beyond Latin-1, so long ids fill the byte bound sooner', () => {
+    const filled = (accountId: string) => {
+      const memo = new VerificationMemo({ maxBytes: 100_000 });
+      for (let i = 0; i < 1_000; i++) memo.set(memo.keyOf(`key-${i}`), row('hash', { account_id: accountId }), true);
+      return memo.size;
+    };
+    // Half of 100,000 bytes, at 300 bytes of overhead and the strings' characters per entry.
+    const overhead = 300 + 'hash'.length + ROW.id.length + ROW.lookup_id.length + ROW.environment.length;
+    expect(filled('acct_1')).toBe(Math.floor(50_000 / (overhead + 6)));
+    expect(filled('a'.repeat(200))).toBe(Math.floor(50_000 / (overhead + 200)));
+    expect(filled('日'.repeat(200))).toBe(Math.floor(50_000 / (2 * (overhead - 300) + 300 + 400)));
+  });
+
+  it('still keeps an entry heavier than a tiny byte bound', () => {
+    const memo = new VerificationMemo({ maxBytes: 1_024 });
+    const key = memo.keyOf('genuine');
+    memo.set(key, row('hash', { account_id: 'a'.repeat(400) }), true);
+    expect(memo.get(key, row('hash', { account_id: 'a'.repeat(400) }))).toBe(true);
+  });
+
   it('keeps verified keys while a flood of distinct wrong keys fills the memo', () => {
     const memo = new VerificationMemo({ maxEntries: 100 });
     const genuine = memo.keyOf('genuine');
