@@ -83,6 +83,7 @@ export {
 } from './webhook-settings.js';
 export { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
 export { basicAuthorizationHeader, webhookAuthorizationFor } from './webhook-authorization.js';
+export { webhookSealContext } from './webhook-seal-context.js';
 export {
   MAX_BASIC_HEADER_LENGTH,
   createBasicAuthChecker,

@@ -51,7 +51,8 @@ export interface KeyManagerOptions {
   pepper?: PepperOptions | undefined;
   /**
    * Keys that seal webhook passwords (AES-256-GCM), checked here. Without them the manager
-   * still stores webhook URLs and usernames, but refuses to store a password.
+   * still stores webhook URLs and usernames, but refuses to store a password, or to move a
+   * stored one to a new URL.
    */
   webhookKeys?: SealingKeys | undefined;
 }
@@ -134,7 +135,8 @@ export interface KeyManager {
    *
    * When the store step fails with `ERR_STORE_UNAVAILABLE`, the row is read again under its
    * lock: if it holds this call's new key (the COMMIT landed, its answer did not), the key is
-   * returned as usual; if it still holds the old one, nothing changed and the error is passed on.
+   * returned as usual; if it still holds the old one, nothing changed, and the call fails
+   * saying so (the store's error is its `cause`).
    *
    * @throws {ApiKeyAuthError} `ERR_KEY_NOT_FOUND`, or `ERR_KEY_CONFLICT` (409) when a concurrent
    *   regenerate of the same key won; `ERR_STORE_UNAVAILABLE` (503) when the store failed,
@@ -156,12 +158,16 @@ export interface KeyManager {
   setStatus(keyId: string, status: KeyStatus): Promise<KeyCard>;
   /**
    * Saves the webhook form. The URL is replaced, the username set or cleared, and the password
-   * sealed and set (a string), cleared (`null`) or kept (left out). Everything is checked
-   * before anything is written.
+   * sealed and set (a string), cleared (`null`) or kept (left out). Every field is checked
+   * before anything is written. A password is sealed for this key and URL, so a kept one is
+   * resealed when the URL changes, from the row as the store hands it over (a save racing
+   * this one cannot leave a password sealed for another URL).
    *
    * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (400) for a bad URL, username or password,
    *   or a field name other than `url`, `username` and `password` (with a did-you-mean);
    *   `ERR_OPTIONS_INVALID` when a password is given but the manager has no `webhookKeys`;
+   *   `ERR_WEBHOOK_SECRET` (500) when a kept password must move to a new URL and the manager has
+   *   no `webhookKeys`, or it does not open for this key and URL (send it again instead);
    *   `ERR_KEY_NOT_FOUND`.
    */
   setWebhook(keyId: string, settings: WebhookSettingsInput): Promise<KeyCard>;
@@ -286,27 +292,23 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   };
 
   /**
-   * Writes `patch` to the key's live row: the row as written, or null when the patch ended the
+   * Writes a patch to the key's live row: the row as written, or null when the patch ended the
    * key (`revoked_at`, `soft_deleted`) and the store could not confirm it but no live row is
-   * left. A write the store did not confirm after it had the row in hand may have landed all
-   * the same (its COMMIT answer lost or late), so the row is read again: the call succeeds if
-   * the row holds the patch, fails with the store's error if it does not (nothing changed),
-   * and says the outcome is unknown if it cannot be read.
+   * left. A function makes the patch from the row as the store hands it over, under its lock.
+   * A write the store did not confirm after it had the row in hand may have landed all the
+   * same (its COMMIT answer lost or late), so the row is read again: the call succeeds if the
+   * row holds the patch, fails saying nothing was written if it does not, and says the
+   * outcome is unknown if it cannot be read.
    */
-  const write = async (keyId: string, patch: Partial<ApiKeyRow>, verb: ChangeVerb, unchangedSince?: (current: ApiKeyRow) => boolean): Promise<ApiKeyRow | null> => {
+  const write = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow | null> => {
     if (!isPossibleKeyId(keyId)) throw notFound();
-    let changeRan = false;
+    let patch: Partial<ApiKeyRow> | undefined;
     let row: ApiKeyRow | null;
     try {
-      row = await modifyExact(keyId, (current) => {
-        changeRan = true;
-        // A patch made from the row as read earlier fits only that row.
-        if (unchangedSince && !unchangedSince(current)) throw webhookConflict();
-        return patch;
-      });
+      row = await modifyExact(keyId, (current) => (patch = typeof given === 'function' ? given(current) : given));
     } catch (error) {
       // A store that failed before it handed over the row wrote nothing.
-      if (!isUnavailable(error) || !changeRan) throw error;
+      if (!isUnavailable(error) || patch === undefined) throw error;
       const current = await readAgain(() => lockedRow(keyId));
       if (current === undefined) throw outcomeUnknown(verb, error);
       // The row was live when the store handed it over: gone now, the key has ended, by this
@@ -322,9 +324,24 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
     return row;
   };
 
+  /** The patch that keeps a row's webhook password: none, or the password resealed for `context`. */
+  const keptPassword = (current: ApiKeyRow, context: string): Partial<ApiKeyRow> => {
+    const kept = current.webhook_basic_auth_password_sealed;
+    if (kept == null || webhookSealContext(current) === context) return {};
+    if (!box) throw noSealingKeys();
+    let password: string;
+    try {
+      password = box.open(kept, webhookSealContext(current));
+    } catch (error) {
+      if (error instanceof ApiKeyAuthError && error.code === 'ERR_WEBHOOK_SECRET') throw unopenableKeptPassword();
+      throw error;
+    }
+    return { webhook_basic_auth_password_sealed: box.seal(password, context) };
+  };
+
   /** {@link write} of a patch that leaves the key live: the row as written. */
-  const change = async (keyId: string, patch: Partial<ApiKeyRow>, verb: ChangeVerb, unchangedSince?: (current: ApiKeyRow) => boolean): Promise<ApiKeyRow> => {
-    const row = await write(keyId, patch, verb, unchangedSince);
+  const change = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow> => {
+    const row = await write(keyId, given, verb);
     if (!row) throw notFound();
     return row;
   };
@@ -470,29 +487,21 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       // A password is sealed for this key and this URL (see webhookSealContext).
       const context = webhookSealContext({ id: keyId, webhook_url: url });
       let sealed: string | null | undefined;
-      let unchangedSince: ((current: ApiKeyRow) => boolean) | undefined;
       if (settings.password === null) sealed = null;
       else if (settings.password !== undefined) {
         const password = assertWebhookPassword(settings.password);
         if (!box) invalidOption('createKeyManager needs "webhookKeys" to store webhook passwords.');
         sealed = box.seal(password, context);
-      } else {
-        // A kept password moves to a new URL resealed, written only over the row as read.
-        const before = await liveRow(keyId);
-        const kept = before.webhook_basic_auth_password_sealed;
-        if (kept != null && before.webhook_url !== url) {
-          if (!box) throw noSealingKeys();
-          sealed = box.seal(box.open(kept, webhookSealContext(before)), context);
-          unchangedSince = (current) => current.webhook_basic_auth_password_sealed === kept && current.webhook_url === before.webhook_url;
-        }
       }
       const at = now();
-      const patch = {
+      const settingsFor = (current: ApiKeyRow) => ({
         webhook_url: url,
         webhook_basic_auth_username: username,
-        ...(sealed === undefined ? {} : { webhook_basic_auth_password_sealed: sealed }),
-      };
-      return toCard(await change(keyId, patch, 'setWebhook', unchangedSince), at);
+        // A kept password is resealed for a new URL from the row as the store hands it over,
+        // so a save racing this one can never leave a password sealed for another URL.
+        ...(sealed === undefined ? keptPassword(current, context) : { webhook_basic_auth_password_sealed: sealed }),
+      });
+      return toCard(await change(keyId, settingsFor, 'setWebhook'), at);
     },
 
     async clearWebhook(keyId) {
@@ -669,11 +678,12 @@ function exists(): ApiKeyAuthError {
   );
 }
 
-function webhookConflict(): ApiKeyAuthError {
+/** A kept webhook password that does not open for the row it is on: tampered, or moved there. */
+function unopenableKeptPassword(): ApiKeyAuthError {
   return new ApiKeyAuthError(
-    'ERR_KEY_CONFLICT',
-    'The webhook settings were changed by another request at the same time; read them again.',
-    { status: 409 },
+    'ERR_WEBHOOK_SECRET',
+    'The stored webhook password cannot be opened for this key and URL (altered, or written there by hand), so it cannot be kept: send the password again, or password: null to remove it.',
+    { status: 500, expose: false },
   );
 }
 
@@ -731,6 +741,9 @@ async function readAgain(read: () => Promise<ApiKeyRow | null>): Promise<ApiKeyR
 /** The key manager's writes through {@link KeyStore.modify} of a patch. */
 type ChangeVerb = 'revoke' | 'softDelete' | 'setStatus' | 'setWebhook' | 'clearWebhook';
 
+/** A patch for a key's row, or how to make it from the row as the store hands it over. */
+type RowPatch = Partial<ApiKeyRow> | ((current: ApiKeyRow) => Partial<ApiKeyRow>);
+
 /** Whether a patch ends the key, so that no live row is left once it has landed. */
 function endsKey(patch: Partial<ApiKeyRow>): boolean {
   return (patch.revoked_at !== undefined && patch.revoked_at !== null) || patch.soft_deleted === true;
@@ -741,14 +754,6 @@ function holdsPatch(row: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
   return Object.entries(patch).every(([field, value]) => row[field as keyof ApiKeyRow] === value);
 }
 
-/**
- * A write the store did not confirm and that could not be checked afterwards. Every call is
- * safe to repeat: a repeated `issue` finds a key that landed after all (ERR_KEY_EXISTS, and
- * regenerate replaces it), a repeated `regenerate` replaces whichever key is current (a write
- * still under way makes it ERR_KEY_CONFLICT instead, never a second live key), a repeated
- * `revoke` or `softDelete` answers ERR_KEY_NOT_FOUND once the key has ended, and the other
- * writes set the same values again.
- */
 /**
  * The store failed to confirm a write that, read again, is known not to have landed: the
  * store's own message may still call the outcome unknown (a COMMIT that timed out), so this
@@ -767,6 +772,14 @@ function notWritten(verb: 'issue' | 'regenerate' | ChangeVerb, cause: ApiKeyAuth
   return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', `The store did not confirm ${what[verb]}. Trying again is safe.`, { status: 503, expose: false, cause });
 }
 
+/**
+ * A write the store did not confirm and that could not be checked afterwards. Every call is
+ * safe to repeat: a repeated `issue` finds a key that landed after all (ERR_KEY_EXISTS, and
+ * regenerate replaces it), a repeated `regenerate` replaces whichever key is current (a write
+ * still under way makes it ERR_KEY_CONFLICT instead, never a second live key), a repeated
+ * `revoke` or `softDelete` answers ERR_KEY_NOT_FOUND once the key has ended, and the other
+ * writes set the same values again.
+ */
 function outcomeUnknown(verb: 'issue' | 'regenerate' | ChangeVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
   const messages: Record<typeof verb, string> = {
     issue: 'The store did not confirm the new key and could not be read again: it may have been stored, and nobody holds it. Issuing again is safe: if it was stored, issue answers ERR_KEY_EXISTS, and regenerate replaces it.',

@@ -141,7 +141,7 @@ export function createSecretBox(given: SealingKeys): SecretBox {
         return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(plain);
       } catch {
         // The cause is left out on purpose: nothing about the bytes may travel with the error.
-        throw secretError('The webhook password cannot be opened: wrong key or altered value.');
+        throw secretError('The webhook password cannot be opened: wrong key, sealed for another key or URL, or altered.');
       }
     },
 

@@ -59,10 +59,8 @@ export class VerificationMemo {
     // 10,000 entries of a typical row (a 12-character account id) take about 4.6 MB.
     const maxBytes = options.maxBytes ?? 5 * 1024 * 1024;
     const half = (value: number) => Math.max(1, Math.floor(value / 2));
-    const maxSize = half(maxBytes);
-    // lru-cache drops an entry heavier than the whole bound: under a tiny bound, one still fits.
-    const sizeCalculation = (subject: MemoSubject) => Math.min(entryBytes(subject), maxSize);
-    const bounds = { max: half(maxEntries), maxSize, sizeCalculation };
+    // lru-cache keeps no entry heavier than its whole bound: such a key is verified each time.
+    const bounds = { max: half(maxEntries), maxSize: half(maxBytes), sizeCalculation: entryBytes };
     this.#matches = boundedLru<MemoSubject>(bounds);
     this.#mismatches = boundedLru<MemoSubject>(bounds);
   }

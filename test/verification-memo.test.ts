@@ -97,11 +97,12 @@ describe('VerificationMemo', () => {
     expect(filled('日'.repeat(200))).toBe(Math.floor(50_000 / (2 * (overhead - 300) + 300 + 400)));
   });
 
-  it('still keeps an entry heavier than a tiny byte bound', () => {
-    const memo = new VerificationMemo({ maxBytes: 1_024 });
-    const key = memo.keyOf('genuine');
-    memo.set(key, row('hash', { account_id: 'a'.repeat(400) }), true);
-    expect(memo.get(key, row('hash', { account_id: 'a'.repeat(400) }))).toBe(true);
+  it('keeps no entry heavier than half its byte bound, so one long account id cannot overrun it', () => {
+    const memo = new VerificationMemo({ maxBytes: 2_048 });
+    memo.set(memo.keyOf('typical'), row('hash'), true);
+    memo.set(memo.keyOf('heavy'), row('hash', { account_id: 'a'.repeat(1_000) }), true);
+    expect(memo.get(memo.keyOf('typical'), row('hash'))).toBe(true);
+    expect(memo.get(memo.keyOf('heavy'), row('hash', { account_id: 'a'.repeat(1_000) }))).toBeUndefined();
   });
 
   it('keeps verified keys while a flood of distinct wrong keys fills the memo', () => {

@@ -238,29 +238,48 @@ describe('KeyManager: webhook settings', () => {
 
     for (const tampered of [moved, repointed]) {
       const error = await rejection(manager.webhookAuthorization(tampered));
-      expect([error.code, error.status, error.message]).toEqual(['ERR_WEBHOOK_SECRET', 500, 'The webhook password cannot be opened: wrong key or altered value.']);
+      expect([error.code, error.status, error.message]).toEqual(['ERR_WEBHOOK_SECRET', 500, 'The webhook password cannot be opened: wrong key, sealed for another key or URL, or altered.']);
     }
   });
 
-  it('refuses to move a kept password to a new URL with ERR_KEY_CONFLICT when another request changed the settings meanwhile', async () => {
+  it.each<[string, { url: string; username?: string }, string]>([
+    ['a new URL with the password kept', { url: 'https://hooks.example.com/b' }, 'https://hooks.example.com/b'],
+    ['a new username on the same URL', { url: 'https://hooks.example.com/a', username: 'relay' }, 'https://hooks.example.com/a'],
+  ])('keeps a password that opens when %s races another save of a new URL and password', async (_what, settings, url) => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
     const other = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: SEALING });
-    const findById = store.findById.bind(store);
+    const modify = store.modify.bind(store);
     let raced = false;
-    store.findById = async (id) => {
-      const found = await findById(id);
+    // The other save lands after this call has begun, just before its own write.
+    store.modify = async (id, change) => {
       if (!raced) {
         raced = true;
-        await other.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'second-pass' });
+        await other.setWebhook(keyId, { url: 'https://hooks.example.com/c', password: 'second-pass' });
       }
-      return found;
+      return modify(id, change);
     };
 
-    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/b' }));
+    await manager.setWebhook(keyId, settings);
 
-    expect([error.code, error.status]).toEqual(['ERR_KEY_CONFLICT', 409]);
-    expect(row().webhook_url).toBe('https://hooks.example.com/a');
-    expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('', 'second-pass'));
+    expect(row().webhook_url).toBe(url);
+    expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader(settings.username ?? '', 'second-pass'));
+  });
+
+  it('says what to do when a kept password cannot be opened for the row it is on', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    const sealed = row().webhook_basic_auth_password_sealed;
+    await store.modify(keyId, () => ({ webhook_url: 'https://attacker.example.net/in' }));
+
+    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/a' }));
+
+    expect([error.code, error.status, error.message]).toEqual([
+      'ERR_WEBHOOK_SECRET',
+      500,
+      'The stored webhook password cannot be opened for this key and URL (altered, or written there by hand), so it cannot be kept: send the password again, or password: null to remove it.',
+    ]);
+    expect(row().webhook_basic_auth_password_sealed).toBe(sealed);
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'new-pass' });
+    expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('', 'new-pass'));
   });
 
   it('needs webhookKeys to move a stored password to a new URL', async () => {
