@@ -40,7 +40,11 @@ export type CompleteLogger = Record<'debug' | 'info' | 'warn' | 'error', LogMeth
 
 const noop = () => {};
 
-/** Fills in the levels an app's logger lacks. A logger that throws never breaks a request. */
+/**
+ * Fills in the levels an app's logger lacks. A logger that throws never breaks a request.
+ *
+ * @internal Shared with keyward's other entry points; not public API, and may change in any release.
+ */
 export function completeLogger(logger: Logger | undefined): CompleteLogger {
   if (logger === undefined) return { debug: noop, info: noop, warn: noop, error: noop };
   const level = (name: keyof CompleteLogger) => (fields: LogFields, message: string) => {
@@ -75,6 +79,8 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
  * @param why - what the caller writes at those levels, for the message, or empty.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`, naming what was expected, with a
  *   did-you-mean for a misspelt level method.
+ *
+ * @internal Shared with keyward's other entry points; not public API, and may change in any release.
  */
 export function assertLoggerShaped(value: unknown, levels: readonly LogLevel[] = LEVELS, why = ''): void {
   const wanted = levels.length === 1

@@ -104,6 +104,8 @@ export function ownOptions<T extends object>(options: T, names: readonly string[
  *
  * @param naming - how the message shows an unknown name (see {@link UnknownNameShown}).
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for an unknown name.
+ *
+ * @internal Shared with keyward's other entry points; not public API, and may change in any release.
  */
 export function knownOptions<T extends object>(
   options: T,
@@ -122,14 +124,22 @@ function holdsBelowObjectPrototype(value: object, name: string): boolean {
   return false;
 }
 
-/** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a plain object. */
+/**
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a plain object.
+ *
+ * @internal Shared with keyward's other entry points; not public API, and may change in any release.
+ */
 export function assertOptionsObject(value: unknown, factory: string): asserts value is object {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     invalidOption(`${factory} expects an options object.`);
   }
 }
 
-/** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is an integer in range. */
+/**
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is an integer in range.
+ *
+ * @internal Shared with keyward's other entry points; not public API, and may change in any release.
+ */
 export function assertInteger(value: number, name: string, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     invalidOption(`"${name}" must be an integer from ${min} to ${max}.`);

@@ -27,6 +27,8 @@ export interface ResolvedRouteOptions {
  * @param options - the route's options.
  * @param factory - the adapter's name, for error messages.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`.
+ *
+ * @internal Shared with keyward's other entry points; not public API, and may change in any release.
  */
 export function resolveRouteOptions(
   auth: ApiKeyAuth,
