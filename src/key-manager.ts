@@ -741,6 +741,9 @@ async function readAgain(read: () => Promise<ApiKeyRow | null>): Promise<ApiKeyR
 /** The key manager's writes through {@link KeyStore.modify} of a patch. */
 type ChangeVerb = 'revoke' | 'softDelete' | 'setStatus' | 'setWebhook' | 'clearWebhook';
 
+/** Every verb whose write the key manager checks when the store does not confirm it. */
+type WriteVerb = 'issue' | 'regenerate' | ChangeVerb;
+
 /** A patch for a key's row, or how to make it from the row as the store hands it over. */
 type RowPatch = Partial<ApiKeyRow> | ((current: ApiKeyRow) => Partial<ApiKeyRow>);
 
@@ -759,7 +762,7 @@ function holdsPatch(row: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
  * store's own message may still call the outcome unknown (a COMMIT that timed out), so this
  * one says what the read showed. Same code and status as the store's error, its cause.
  */
-function notWritten(verb: 'issue' | 'regenerate' | ChangeVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
+function notWritten(verb: WriteVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
   const what: Record<typeof verb, string> = {
     issue: 'the new key: it was not stored, and nobody holds it',
     regenerate: 'the regenerate: it was not written, and the old key still works',
@@ -780,7 +783,7 @@ function notWritten(verb: 'issue' | 'regenerate' | ChangeVerb, cause: ApiKeyAuth
  * `revoke` or `softDelete` answers ERR_KEY_NOT_FOUND once the key has ended, and the other
  * writes set the same values again.
  */
-function outcomeUnknown(verb: 'issue' | 'regenerate' | ChangeVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
+function outcomeUnknown(verb: WriteVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
   const messages: Record<typeof verb, string> = {
     issue: 'The store did not confirm the new key and could not be read again: it may have been stored, and nobody holds it. Issuing again is safe: if it was stored, issue answers ERR_KEY_EXISTS, and regenerate replaces it.',
     regenerate: 'The store did not confirm the regenerate and could not be read again: the old key may already have stopped working, and the new key was not returned. Regenerating again is safe: it replaces whichever key is current.',
