@@ -97,8 +97,11 @@ export interface KeyStore {
   insert(row: ApiKeyRow): Promise<void>;
   /**
    * Atomically reads the live row with this id, asks `change` for the fields to set, and
-   * writes them, with no other `modify` or `insert` of that row in between (a transaction
-   * with row locking in SQL). `change` may throw to abort; nothing is written then.
+   * writes them, with no other write of that row in between: no `modify`, `insert` or
+   * `recordUsage`, from this instance or any other sharing the storage (a transaction with
+   * row locking in SQL; a lock held in one process is not enough). It writes the returned
+   * fields only, never the whole row it read, so a use recorded meanwhile is kept.
+   * `change` may throw to abort; nothing is written then.
    *
    * @returns the row as written, or null when no live row has that id or `change` returned
    *   null.

@@ -5,6 +5,7 @@ import { describePostgres } from './support/postgres.js';
 
 describePostgres('PostgresKeyStore', (db) => {
   const pool = db.pool({ max: 12 });
+  const peerPool = db.pool({ max: 12 });
 
   runStoreConformance({ describe, it }, {
     name: 'PostgresKeyStore',
@@ -17,5 +18,7 @@ describePostgres('PostgresKeyStore', (db) => {
       await db.admin.query(`DROP TABLE ${store.table}`);
     },
     readAllRows: (store) => db.rows(store.table),
+    // A second gateway instance: its own pool on the same table.
+    createPeer: (store) => new PostgresKeyStore({ pool: peerPool, table: store.table }),
   });
 });

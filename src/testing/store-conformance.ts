@@ -30,6 +30,15 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
   readAllRows?: ((store: S) => ApiKeyRow[] | Promise<ApiKeyRow[]>) | undefined;
   /** How often each race is run; more rounds make a lost race likelier to show. @default 5 */
   raceRounds?: number | undefined;
+  /**
+   * A second handle on the same storage as `store` (another connection pool, another
+   * client), as a second gateway or portal instance has. With it, every race runs one side
+   * on each handle, and a change made through one must be seen through the other at once: a
+   * lock or a cache that lives in one process passes the races on one handle and fails here.
+   */
+  createPeer?: ((store: S) => S | Promise<S>) | undefined;
+  /** Called after each test with the peer, before `disposeStore`: end its connections. */
+  disposePeer?: ((peer: S) => void | Promise<void>) | undefined;
 }
 
 /**
@@ -60,11 +69,19 @@ export function runStoreConformance<S extends KeyStore>(
   const { describe, it } = runner;
   const rounds = options.raceRounds ?? 5;
 
-  /** Runs `test` on a fresh store and disposes of it, pass or fail. */
-  const withStore = (test: (store: S) => Promise<void>) => async () => {
+  /**
+   * Runs `test` on a fresh store and disposes of it, pass or fail. `peer` is the second handle
+   * on the same storage, or the store itself without `createPeer`.
+   */
+  const withStore = (test: (store: S, peer: S) => Promise<void>) => async () => {
     const store = await options.createStore();
     try {
-      await test(store);
+      const peer = options.createPeer ? await options.createPeer(store) : store;
+      try {
+        await test(store, peer);
+      } finally {
+        if (peer !== store) await options.disposePeer?.(peer);
+      }
     } finally {
       await options.disposeStore?.(store);
     }
@@ -83,12 +100,51 @@ export function runStoreConformance<S extends KeyStore>(
     return row;
   };
 
+  /**
+   * Races `modify` with `change` against a usage batch of four keys, once for each place the
+   * row can take in the batch and each of the two calls starting first: which interleaving
+   * exposes a store depends on how many round trips its writes take. Returns each row as the
+   * change wrote it, and the time of the row's use in the batch.
+   */
+  const racedInBatch = async (store: S, peer: S, change: () => ApiKeyRowChange) => {
+    const raced: { row: ApiKeyRow; use: Date }[] = [];
+    for (let place = 0; place < 4; place++) {
+      for (const usageFirst of [true, false]) {
+        const others = await Promise.all([inserted(store), inserted(store), inserted(store)]);
+        const row = await inserted(store);
+        const batch = [...others];
+        batch.splice(place, 0, row);
+        const patch = change();
+        const usage = () => peer.recordUsage(batch.map((each, index) => usedAt(each, 700 + index)));
+        const modify = () => store.modify(row.id, () => patch);
+        const written = usageFirst ? (await Promise.all([usage(), modify()]))[1] : (await Promise.all([modify(), usage()]))[0];
+        assert.ok(written, 'modify must find the live row');
+        raced.push({ row: { ...row, ...patch } as ApiKeyRow, use: at(700 + place) });
+      }
+    }
+    return raced;
+  };
+
   describe(`${options.name} conforms to KeyStore`, () => {
     describe('findByLookupId, findById and findLive', () => {
       it('return an inserted row with every field as it was given', withStore(async (store) => {
         const row = await inserted(store, { last_used_at: at(5), webhook_url: null });
         assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
         assert.deepEqual(rowFields(await store.findById(row.id)), row);
+        assert.deepEqual(rowFields(await store.findLive(row.account_id, row.environment)), row);
+      }));
+
+      it('return text exactly as it was given: no trimming, case folding, normalization or cutting', withStore(async (store) => {
+        // A webhook password is sealed for its URL, so a URL stored in another spelling no longer
+        // opens it; a username that changes no longer matches the receiver's.
+        const rows = await Promise.all(TEXT_ROUND_TRIPS.map((fields) => inserted(store, fields)));
+        for (const row of rows) assert.deepEqual(rowFields(await store.findById(row.id)), row);
+      }));
+
+      it('return a row whose optional fields are all null with each of them null', withStore(async (store) => {
+        // `new Date(null)` is 1970: a key without an expiry would read as long expired.
+        const row = await inserted(store, { expires_at: null, last_used_at: null, webhook_url: null, webhook_basic_auth_username: null, webhook_basic_auth_password_sealed: null });
+        assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
         assert.deepEqual(rowFields(await store.findLive(row.account_id, row.environment)), row);
       }));
 
@@ -115,13 +171,17 @@ export function runStoreConformance<S extends KeyStore>(
 
       it('hand out rows of their own: changing one, its Dates included, changes nothing stored', withStore(async (store) => {
         const row = await inserted(store, { last_used_at: at(5) });
-        for (const served of [await store.findByLookupId(row.lookup_id), await store.findLive(row.account_id, row.environment), await store.findById(row.id)]) {
-          served!.status = 'suspended';
-          served!.created_at.setTime(0);
-          served!.last_used_at!.setTime(0);
-          served!.expires_at!.setTime(0);
+        const reads = [() => store.findByLookupId(row.lookup_id), () => store.findLive(row.account_id, row.environment), () => store.findById(row.id)];
+        for (const read of reads) {
+          const served = (await read())!;
+          served.status = 'suspended';
+          served.revoked_at = at(0);
+          served.created_at.setTime(0);
+          served.last_used_at!.setTime(0);
+          served.expires_at!.setTime(0);
+          // Read again through every method: a store may cache what one of them hands out.
+          for (const again of reads) assert.deepEqual(rowFields(await again()), row);
         }
-        assert.deepEqual(rowFields(await store.findById(row.id)), row);
       }));
 
       it('return null for an unknown lookup id, key id or account', withStore(async (store) => {
@@ -153,6 +213,17 @@ export function runStoreConformance<S extends KeyStore>(
         assert.equal((await store.findLive(sandbox.account_id, 'production'))?.id, production.id);
         assert.equal((await store.findLive(other.account_id, 'sandbox'))?.id, other.id);
         assert.equal(await store.findLive(other.account_id, 'production'), null);
+      }));
+
+      it('show a change made through one handle through the other at once (with createPeer)', withStore(async (store, peer) => {
+        // A read cache in one process would keep a regenerated or revoked key working there.
+        const row = await inserted(store);
+        assert.equal((await peer.findByLookupId(row.lookup_id))?.id, row.id);
+        const next = lookupIdOf();
+        await store.modify(row.id, () => ({ lookup_id: next }));
+        assert.equal(await peer.findByLookupId(row.lookup_id), null);
+        await store.modify(row.id, () => ({ revoked_at: at(1) }));
+        await assertHidden(peer, { ...row, lookup_id: next });
       }));
 
       it('find a row by its new lookup id only, once modify has changed it', withStore(async (store) => {
@@ -207,11 +278,11 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual(rowFields(await store.findById(row.id)), row);
       }));
 
-      it('lets exactly one of two racing inserts for one account and environment succeed', withStore(async (store) => {
+      it('lets exactly one of two racing inserts for one account and environment succeed', withStore(async (store, peer) => {
         for (let round = 0; round < rounds; round++) {
           const a = sampleRow();
           const b = sampleRow({ account_id: a.account_id, environment: a.environment });
-          const results = await Promise.allSettled([store.insert(a), store.insert(b)]);
+          const results = await Promise.allSettled([store.insert(a), peer.insert(b)]);
           const failures = results.filter((result) => result.status === 'rejected');
           assert.equal(failures.length, 1, 'exactly one insert must fail');
           assertKeyExistsError(failures[0]!.reason);
@@ -220,13 +291,13 @@ export function runStoreConformance<S extends KeyStore>(
         }
       }));
 
-      it('lets exactly one of two racing inserts succeed whatever status the keys have', withStore(async (store) => {
+      it('lets exactly one of two racing inserts succeed whatever status the keys have', withStore(async (store, peer) => {
         // The one-live-key rule counts every live row, not only those that authenticate: a
         // suspended or pending key is the account's key too.
         for (const status of ['pending_validation', 'suspended']) {
           const a = sampleRow({ status });
           const b = sampleRow({ account_id: a.account_id, environment: a.environment, status });
-          const results = await Promise.allSettled([store.insert(a), store.insert(b)]);
+          const results = await Promise.allSettled([store.insert(a), peer.insert(b)]);
           assert.equal(results.filter((result) => result.status === 'rejected').length, 1, `exactly one ${status} insert must fail`);
         }
       }));
@@ -269,6 +340,15 @@ export function runStoreConformance<S extends KeyStore>(
         assert.equal(calls, 0);
         await assertHidden(store, deleted);
         await assertHidden(store, revoked);
+      }));
+
+      it('sets a field to null when the patch says null', withStore(async (store) => {
+        // clearWebhook and regenerate rely on it: a store that skips null would keep sending
+        // credentials after webhooks were turned off, and keep a passed expiry on a new key.
+        const row = await inserted(store, { last_used_at: at(5) });
+        const cleared = { last_used_at: null, expires_at: null, webhook_url: null, webhook_basic_auth_username: null, webhook_basic_auth_password_sealed: null };
+        assert.deepEqual(rowFields(await store.modify(row.id, () => cleared)), { ...row, ...cleared });
+        assert.deepEqual(rowFields(await store.findById(row.id)), { ...row, ...cleared });
       }));
 
       it('writes nothing when change returns null', withStore(async (store) => {
@@ -339,17 +419,17 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual(rowFields(await store.findById(row.id)), row);
       }));
 
-      it('lets exactly one of two concurrent compare-and-set changes win', withStore(async (store) => {
+      it('lets exactly one of two concurrent compare-and-set changes win', withStore(async (store, peer) => {
         for (let round = 0; round < rounds; round++) {
           const row = await inserted(store);
           const conflict = new Error('lookup id changed meanwhile');
-          const regenerate = (next: string) =>
-            store.modify(row.id, (current) => {
+          const regenerate = (next: string, index: number) =>
+            (index === 0 ? store : peer).modify(row.id, (current) => {
               if (current.lookup_id !== row.lookup_id) throw conflict;
               return { lookup_id: next, last_used_at: null };
             });
           const candidates = [lookupIdOf(), lookupIdOf()];
-          const results = await Promise.allSettled(candidates.map(regenerate));
+          const results = await Promise.allSettled(candidates.map((next, index) => regenerate(next, index)));
           const won = results.flatMap((result, index) => (result.status === 'fulfilled' ? [candidates[index]!] : []));
           const lost = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
           assert.equal(won.length, 1, 'exactly one change must win');
@@ -359,12 +439,12 @@ export function runStoreConformance<S extends KeyStore>(
         }
       }));
 
-      it('loses no update when many read-modify-writes of one row run at once', withStore(async (store) => {
+      it('loses no update when many read-modify-writes of one row run at once', withStore(async (store, peer) => {
         const row = await inserted(store, { webhook_basic_auth_username: '' });
         const writers = 12;
         await Promise.all(
-          Array.from({ length: writers }, () =>
-            store.modify(row.id, (current) => ({
+          Array.from({ length: writers }, (_, index) =>
+            (index % 2 === 0 ? store : peer).modify(row.id, (current) => ({
               webhook_basic_auth_username: `${current.webhook_basic_auth_username}x`,
             })),
           ),
@@ -421,16 +501,39 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual((await store.findById(row.id))?.last_used_at, at(600));
       }));
 
-      it('never undoes a change made while it writes: a regenerate racing a usage write keeps its lookup id and hash', withStore(async (store) => {
+      it('never undoes a change made while it writes: a regenerate racing a usage batch keeps its lookup id and hash, unstamped', withStore(async (store, peer) => {
         // A load-set-save write of the whole row (an ORM's) that read the row before the
         // regenerate landed would put the old key back, and the new one would stop working.
+        // The raced key comes last in a batch of several, so its write lands late.
         for (let round = 0; round < rounds; round++) {
-          const row = await inserted(store);
-          const regenerated = { lookup_id: lookupIdOf(), key_hash: `$argon2id$v=19$m=256,t=1,p=1$${'R'.repeat(22)}$${'S'.repeat(43)}`, last_used_at: null };
-          const [, written] = await Promise.all([store.recordUsage([usedAt(row, 700)]), store.modify(row.id, () => regenerated)]);
-          assert.ok(written);
-          const now = await store.findById(row.id);
-          assert.deepEqual([now?.lookup_id, now?.key_hash], [regenerated.lookup_id, regenerated.key_hash]);
+          for (const { row } of await racedInBatch(store, peer, () => ({ lookup_id: lookupIdOf(), key_hash: `$argon2id$v=19$m=256,t=1,p=1$${'R'.repeat(22)}$${'S'.repeat(43)}`, last_used_at: null }))) {
+            const now = await store.findById(row.id);
+            assert.deepEqual([now?.lookup_id, now?.key_hash, now?.last_used_at], [row.lookup_id, row.key_hash, null], 'a use of the old key must not stamp the new one');
+          }
+        }
+      }));
+
+      it('never undoes a revoke or a status change made while it writes, and neither loses the use', withStore(async (store, peer) => {
+        // Nor may a modify that saves the whole row it read drop a use written meanwhile.
+        for (let round = 0; round < rounds; round++) {
+          for (const { row } of await racedInBatch(store, peer, () => ({ revoked_at: at(1) }))) await assertHidden(store, row);
+          for (const { row, use } of await racedInBatch(store, peer, () => ({ status: 'suspended' }))) {
+            const now = await store.findById(row.id);
+            assert.deepEqual([now?.status, now?.last_used_at], ['suspended', use]);
+          }
+        }
+      }));
+
+      it('never moves last_used_at backwards when two batches write one key at once', withStore(async (store, peer) => {
+        // Two gateway instances flushing together: a read-then-write of the time could let the
+        // earlier one land last.
+        for (let round = 0; round < rounds; round++) {
+          for (const laterFirst of [true, false]) {
+            const row = await inserted(store);
+            const [first, second] = laterFirst ? [9_000, 5_000] : [5_000, 9_000];
+            await Promise.all([store.recordUsage([usedAt(row, first)]), peer.recordUsage([usedAt(row, second)])]);
+            assert.deepEqual((await store.findById(row.id))?.last_used_at, at(9_000));
+          }
         }
       }));
 
@@ -460,6 +563,17 @@ export function runStoreConformance<S extends KeyStore>(
     });
   });
 }
+
+/**
+ * Text a store must give back as it was given: webhook URLs with capitals, escapes, a query and
+ * trailing slashes (keyward stores them normalized, which keeps all of these), a username with
+ * capitals, non-ASCII and spaces at its ends, and a sealed password as long as a 2 KiB one seals to.
+ */
+const TEXT_ROUND_TRIPS: readonly Partial<ApiKeyRow>[] = [
+  { webhook_url: 'https://hooks.example.test/In/Receipts/AbC%2F123/?token=XyZ&Next=%C3%A9', webhook_basic_auth_username: ' Hook-Relay Ünïcode ' },
+  { webhook_url: 'https://hooks.example.test/', webhook_basic_auth_username: 'MiXeD', webhook_basic_auth_password_sealed: `v1.k1.${'I'.repeat(16)}.${'c'.repeat(2_731)}.${'T'.repeat(22)}` },
+  { account_id: 'acct_Ünï code', key_type: 'SMS_Bulk', masked_key: 'sk_test_AbCd…WxYz' },
+];
 
 /** A usage record of a row's current key, `offsetMs` after the fixed base time. */
 function usedAt(row: ApiKeyRow, offsetMs: number): KeyUsage {
