@@ -16,6 +16,9 @@ import {
 /** The demo gateway's routes on Koa: the same answers as the Express demo. */
 export function createKoaDemo(auth: ApiKeyAuth): Koa {
   const app = new Koa();
+  // Koa prints the stack of every error it is told of, and a client that resets its connection
+  // is one: a flood of resets would flood the terminal. Its listener is replaced.
+  app.on('error', createErrorLog(console.error));
   const send = (ctx: Context, reply: DemoReply) => {
     ctx.status = reply.status;
     ctx.body = reply.body;
@@ -88,4 +91,27 @@ export function listenKoaDemo(auth: ApiKeyAuth, port: number, host: string): Pro
     server.once('error', reject);
     server.listen(port, host, () => resolve(server));
   });
+}
+
+/** Errors of a client that went away mid-answer: no fault of the demo's. */
+const CLIENT_GONE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/**
+ * The demo's Koa `error` listener: a client that went away (a reset, a body cut short, bytes
+ * Node's parser refused) is no server fault and is not written; any other error is written as
+ * one line, at most once a second.
+ *
+ * @param write - where a line goes (`console.error` in the demo).
+ * @param now - the clock, in milliseconds.
+ */
+export function createErrorLog(write: (line: string) => void, now: () => number = Date.now): (error: unknown) => void {
+  let writtenAt = -Infinity;
+  return (error) => {
+    const { code, expose, message } = (error ?? {}) as { code?: unknown; expose?: unknown; message?: unknown };
+    if (expose === true || (typeof code === 'string' && (CLIENT_GONE.has(code) || code.startsWith('HPE_')))) return;
+    const at = now();
+    if (at - writtenAt < 1_000) return;
+    writtenAt = at;
+    write(`koa error: ${typeof message === 'string' ? message : String(error)}`);
+  };
 }

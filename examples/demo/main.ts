@@ -38,7 +38,11 @@ const auth = createApiKeyAuth({
 });
 
 const keys = await seedDemoKeys(manager);
-const server = await DEMO_APPS[framework](auth, port, host);
+const server = await DEMO_APPS[framework](auth, port, host).catch((error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EADDRINUSE') throw error;
+  console.error(`port ${port} is in use: set PORT to a free one (PORT=0 takes any)`);
+  process.exit(2);
+});
 // The port listened on, which PORT=0 leaves to the system.
 const base = `http://${host}:${(server.address() as AddressInfo).port}`;
 

@@ -41,7 +41,6 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
   const app = express();
   app.disable('x-powered-by');
 
-  app.use(loopbackHostOnly());
   app.use((req, res, next) => {
     res.set({
       'Content-Security-Policy': CONTENT_SECURITY_POLICY,
@@ -50,8 +49,11 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
     });
     next();
   });
+  // Logged before the Host check, so a refused DNS-rebinding attempt shows in the log too.
+  app.use(API_PATH, logRequests(log));
+  app.use(loopbackHostOnly());
 
-  app.use(API_PATH, logRequests(log), createPortalApi(options, log));
+  app.use(API_PATH, createPortalApi(options, log));
   // The page itself is not stored either: it may hold a one-time key while it is open.
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0, setHeaders: (res, path) => path.endsWith('.html') && res.setHeader('Cache-Control', 'no-store') }));
   return app;

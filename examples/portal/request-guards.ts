@@ -61,6 +61,7 @@ export function loopbackHostOnly(): RequestHandler {
     // The whole Host value: a loopback name, and after it nothing but an optional port.
     const name = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(req.get('host') ?? '')?.[1];
     if (!LOOPBACK_HOSTS.has(name ?? '')) {
+      res.set('Cache-Control', 'no-store');
       return sendError(res, 403, 'ERR_CROSS_SITE_REQUEST', 'This demo portal only answers on 127.0.0.1 or localhost.');
     }
     next();

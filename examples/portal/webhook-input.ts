@@ -31,7 +31,8 @@ export function webhookInput(body: unknown): WebhookSettingsInput {
   }
   const unknown = Object.keys(body).filter((name) => !FIELDS.has(name));
   if (unknown.length > 0) {
-    throw new PortalRequestError(`Unknown field(s): ${unknown.slice(0, 5).map((name) => JSON.stringify(name.slice(0, 64))).join(', ')}. Expected webhook_url, webhook_basic_auth_username, webhook_basic_auth_password.`);
+    // The names are not repeated: a password pasted in the wrong place could be one.
+    throw new PortalRequestError(`Unknown field(s) (${unknown.length}, names not repeated). Expected webhook_url, webhook_basic_auth_username, webhook_basic_auth_password.`);
   }
 
   const fields = body as Record<string, unknown>;

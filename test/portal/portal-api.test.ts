@@ -205,7 +205,7 @@ describe('portal API: webhook settings', () => {
     expect(json(typo)).toEqual({
       error: {
         code: 'ERR_INVALID_REQUEST',
-        message: 'Unknown field(s): "password". Expected webhook_url, webhook_basic_auth_username, webhook_basic_auth_password.',
+        message: 'Unknown field(s) (1, names not repeated). Expected webhook_url, webhook_basic_auth_username, webhook_basic_auth_password.',
       },
     });
     expect(typo.body.includes(PASSWORD)).toBe(false);
@@ -328,6 +328,8 @@ describe('portal API: cross-site and stray requests', () => {
     expect(json(response)).toEqual({
       error: { code: 'ERR_CROSS_SITE_REQUEST', message: 'This demo portal only answers on 127.0.0.1 or localhost.' },
     });
+    expect([response.headers['cache-control'], response.headers['x-content-type-options']]).toEqual(['no-store', 'nosniff']);
+    expect(logs.at(-1)).toBe('portal GET (no route) 403');
   });
 
   it('answers an unknown API route with 404 ERR_NOT_FOUND in the error shape', async () => {
