@@ -360,17 +360,14 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
         environment: input.environment,
       };
       const row: ApiKeyRow = {
-        id: ids.id,
-        account_id: input.accountId,
+        ...ids,
         key_type: input.keyType ?? defaultKeyType,
         status: input.status ?? 'allowed',
-        environment: input.environment,
         created_at: at,
         last_used_at: null,
         expires_at: input.expiresAt,
         soft_deleted: false,
         revoked_at: null,
-        lookup_id: generated.lookupId,
         key_hash: await hashSecret(generated.secret, argon2, pepperFor(ids), argon2Run),
         masked_key: generated.masked,
         webhook_url: null,
