@@ -15,7 +15,7 @@ import { KEY_STATUSES, normalizeStatus, statusLabel, type KeyStatus, type Status
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { assertStore, refuseStoreAsOptions } from './auth-options.js';
 import { InThreadArgon2 } from './in-thread-argon2.js';
-import { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
+import { createSecretBox, isOpenFailure, type SealingKeys, type SecretBox } from './secret-box.js';
 import { webhookAuthorizationFor } from './webhook-authorization.js';
 import { webhookSealContext } from './webhook-seal-context.js';
 import {
@@ -333,7 +333,8 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
     try {
       password = box.open(kept, webhookSealContext(current));
     } catch (error) {
-      if (error instanceof ApiKeyAuthError && error.code === 'ERR_WEBHOOK_SECRET') throw unopenableKeptPassword();
+      // A key id no longer configured is the app's to fix, and its own message says so.
+      if (isOpenFailure(error)) throw unopenableKeptPassword();
       throw error;
     }
     return { webhook_basic_auth_password_sealed: box.seal(password, context) };

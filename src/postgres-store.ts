@@ -360,7 +360,8 @@ function transactionStart(timeoutMs: number): string {
   // ends the session once the transaction has waited `timeoutMs` for its next statement.
   // - Long enough for every healthy write: nothing runs between a transaction's statements but
   //   synchronous code (`change` may not return a promise; the Argon2 run of regenerate and of
-  //   a rehash, and the sealing of a webhook password, are done before `modify` begins), and
+  //   a rehash is done before `modify` begins, and resealing a webhook password inside it takes
+  //   microseconds), and
   //   the next statement goes out in the same turn of the event loop as the answer before it
   //   came in. So the server waits one round trip, less than the `timeoutMs` within which
   //   every statement must be answered anyway.

@@ -141,7 +141,9 @@ export function createSecretBox(given: SealingKeys): SecretBox {
         return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(plain);
       } catch {
         // The cause is left out on purpose: nothing about the bytes may travel with the error.
-        throw secretError('The webhook password cannot be opened: wrong key, sealed for another key or URL, or altered.');
+        const failure = secretError('The webhook password cannot be opened: wrong key, sealed for another key or URL, or altered.');
+        openFailures.add(failure);
+        throw failure;
       }
     },
 
@@ -193,6 +195,18 @@ function additionalData(keyId: string, context: string | undefined): Buffer {
   if (context !== undefined && typeof context !== 'string') throw new TypeError('a seal context must be a string');
   // A key id holds no dot, so the context cannot be mistaken for part of it.
   return Buffer.from(context === undefined ? `${VERSION}.${keyId}` : `${VERSION}.${keyId}.${context}`, 'utf8');
+}
+
+// The errors of values that failed authentication, as opposed to values under a key id the
+// box does not hold or not sealed at all: see isOpenFailure.
+const openFailures = new WeakSet<object>();
+
+/**
+ * Whether `open` threw this error because the value failed authentication (wrong key bytes,
+ * another context, altered), not because its key id is not configured or it is no sealed value.
+ */
+export function isOpenFailure(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && openFailures.has(error);
 }
 
 function secretError(message: string): ApiKeyAuthError {

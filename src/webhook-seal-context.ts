@@ -9,6 +9,11 @@ import type { ApiKeyRow } from './store.js';
  *
  * @param row - the key's id and the URL the password is sent to.
  * @returns the context for `SecretBox.seal` and `SecretBox.open`.
+ * @example
+ * ```ts
+ * // Opening a row's password with a box of your own, as webhookAuthorizationFor does.
+ * const password = box.open(row.webhook_basic_auth_password_sealed!, webhookSealContext(row));
+ * ```
  */
 export function webhookSealContext(row: Pick<ApiKeyRow, 'id' | 'webhook_url'>): string {
   // JSON keeps the two apart whatever they contain.

@@ -282,6 +282,15 @@ describe('KeyManager: webhook settings', () => {
     expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('', 'new-pass'));
   });
 
+  it('says which sealing key is missing, not "altered", when a kept password was sealed under a key id no longer configured', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    const rotatedTooSoon = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: Buffer.alloc(32, 2) } } });
+
+    const error = await rejection(rotatedTooSoon.setWebhook(keyId, { url: 'https://hooks.example.com/b' }));
+
+    expect([error.code, error.message]).toEqual(['ERR_WEBHOOK_SECRET', 'The webhook password was sealed with key id "k1", which is not configured.']);
+  });
+
   it('needs webhookKeys to move a stored password to a new URL', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
     const keyless = createKeyManager({ store, argon2: TEST_ARGON2 });
