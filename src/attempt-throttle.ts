@@ -98,7 +98,11 @@ export interface Attempt {
   lookupId: string;
   /** The client's address, if the app can tell it. */
   client: string | undefined;
-  /** The presented key; identical keys in flight share one Argon2 run and count once. */
+  /**
+   * What tells presented keys apart: identical keys in flight share one Argon2 run and count
+   * once. The authenticator gives the key's memo key (an HMAC), so the throttle never holds a
+   * key; without a memo, the key itself, held only while its check runs.
+   */
   credential: string;
 }
 

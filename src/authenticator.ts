@@ -554,7 +554,9 @@ class Pipeline {
 
   /** The attempt as the throttle counts it, built once per request. */
   private attemptOf(presented: Presented): Attempt {
-    return (presented.attempt ??= { lookupId: presented.lookupId, client: this.clientOf(presented.request), credential: presented.credential });
+    // The memo key tells keys apart as well as the key does, and holds nothing of it.
+    const credential = presented.memoKey ?? presented.credential;
+    return (presented.attempt ??= { lookupId: presented.lookupId, client: this.clientOf(presented.request), credential });
   }
 
   /** The app's reading of the client address; anything but a non-empty string counts as none. */

@@ -2,8 +2,9 @@
  * The attempt throttle's count of attempts in flight: every attempt entered is left, whatever
  * the store's rows do, so no client is left with a 429 that no window ever ends.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyRow, type AuthResult } from 'keyward';
+import { AttemptThrottle, type Attempt } from '../src/attempt-throttle.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { bearer, forgeSecret } from './helpers/keys.js';
 
@@ -96,5 +97,28 @@ describe('a clientAddress that returns a promise', () => {
     expect(warnings).toEqual([{ event: 'keyward.client_address_failed', error: 'Error: no x-real-ip' }]);
     expect((await auth.authenticate({ headers: bearer(key) })).ok).toBe(true);
     await auth.close();
+  });
+});
+
+describe('what the throttle holds', () => {
+  it('is handed the memo key of a presented key, never the key itself, while its check runs', async () => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, argon2Pool: false });
+    const entered = vi.spyOn(AttemptThrottle.prototype, 'enter');
+    const forged = forgeSecret(key);
+    try {
+      for (const presented of [forged, key]) await auth.authenticate({ headers: bearer(presented), remoteAddress: '203.0.113.7' });
+      const held = entered.mock.calls.map(([attempt]) => (attempt as Attempt).credential);
+      expect(held).toHaveLength(2);
+      for (const credential of held) {
+        expect(credential).not.toContain(key.slice(20, 52));
+        expect(credential).not.toContain(forged.slice(20, 52));
+      }
+      expect(new Set(held).size).toBe(2);
+    } finally {
+      entered.mockRestore();
+      await auth.close();
+    }
   });
 });
