@@ -28,7 +28,7 @@ import {
 import { resolvePepper, type PepperOptions } from './pepper.js';
 import { rowPepper, sameBoundFields, type BoundRowFields } from './row-binding.js';
 import { checkRow, type RowProblem } from './row-check.js';
-import { expiryState, validTimeOf } from './valid-date.js';
+import { expiryState, storedTimeOf, validTimeOf } from './valid-date.js';
 
 /** Options of {@link createKeyManager}. */
 export interface KeyManagerOptions {
@@ -68,6 +68,10 @@ export interface KeyCard {
   createdAt: Date;
   /** Null when the key has never authenticated a call ("Never" on the card). */
   lastUsedAt: Date | null;
+  /**
+   * Null for none. A store that reads it as text gives a Date of that time; text keyward cannot
+   * read gives an Invalid Date (and the card says `EXPIRED`), never the text itself.
+   */
   expiresAt: Date | null;
   /** Such as `sk_live_kqz3…oU0i`. */
   maskedKey: string;
@@ -544,6 +548,12 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
  * key whose `expires_at` has passed reads EXPIRED, while a suspended one keeps SUSPENDED
  * (the status is checked before the expiry date).
  */
+/** A row's expiry as a card shows it: a Date, an Invalid Date for text it cannot read, or null. */
+function cardExpiry(stored: unknown): Date | null {
+  if (stored === null || stored === undefined || stored instanceof Date) return (stored as Date | null | undefined) ?? null;
+  return new Date(storedTimeOf(stored) ?? Number.NaN);
+}
+
 export function toCard(row: ApiKeyRow, now: Date): KeyCard {
   const status = normalizeStatus(row.status);
   // An expiry that cannot be read shows as expired: no request passes with it.
@@ -557,7 +567,7 @@ export function toCard(row: ApiKeyRow, now: Date): KeyCard {
     environment: row.environment,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
-    expiresAt: row.expires_at,
+    expiresAt: cardExpiry(row.expires_at),
     maskedKey: row.masked_key,
     webhook: {
       url: row.webhook_url ?? null,

@@ -144,10 +144,10 @@ describe('expires_at given as text by a custom store', () => {
 
 describe('the portal card reads expires_at as the authenticator does', () => {
   it.each([
-    ['PostgreSQL text ahead', '2999-12-06 01:20:06.685+00', 'ACTIVE'],
-    ['PostgreSQL text passed', '2001-12-06 01:20:06.685+00', 'EXPIRED'],
-    ['text it cannot read (no request passes)', 'tomorrow', 'EXPIRED'],
-  ])('labels %s %s', async (_what, text, label) => {
+    ['PostgreSQL text ahead', '2999-12-06 01:20:06.685+00', 'ACTIVE', '2999-12-06T01:20:06.685Z'],
+    ['PostgreSQL text passed', '2001-12-06 01:20:06.685+00', 'EXPIRED', '2001-12-06T01:20:06.685Z'],
+    ['text it cannot read (no request passes)', 'tomorrow', 'EXPIRED', 'Invalid Date'],
+  ])('labels %s %s and shows it as a Date, never as text', async (_what, text, label, shown) => {
     const store = new MemoryKeyStore();
     const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
     const { card } = await manager.issue({ accountId: 'acct_card', environment: 'sandbox' });
@@ -159,6 +159,8 @@ describe('the portal card reads expires_at as the authenticator does', () => {
     }
     const described = await createKeyManager({ store: new TextExpiry(), argon2: TEST_ARGON2 }).describe(card.keyId);
     expect(described?.statusLabel).toBe(label);
+    expect(described?.expiresAt).toBeInstanceOf(Date);
+    expect(Number.isNaN(described!.expiresAt!.getTime()) ? 'Invalid Date' : described!.expiresAt!.toISOString()).toBe(shown);
   });
 });
 
@@ -170,7 +172,9 @@ describe('regenerate and an expiry it cannot read', () => {
     await store.modify(card.keyId, () => ({ expires_at: '2031-01-01 00:00:00' as unknown as Date }));
 
     const { card: regenerated } = await createKeyManager({ store, argon2: TEST_ARGON2 }).regenerate(card.keyId);
-    expect(regenerated.expiresAt as unknown).toBe('2031-01-01 00:00:00');
+    expect(store.allRows()[0]!.expires_at as unknown).toBe('2031-01-01 00:00:00');
+    expect(regenerated.expiresAt).toBeInstanceOf(Date);
+    expect(Number.isNaN(regenerated.expiresAt!.getTime())).toBe(true);
     expect(regenerated.statusLabel).toBe('EXPIRED');
   });
 });
