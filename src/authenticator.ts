@@ -495,6 +495,10 @@ class Pipeline {
       if (!costNoArgon2Run(check)) this.throttle?.recordFailure(presented.lookupId, this.attemptOf(presented).client);
       return this.refuse(this.refusals.invalid(), 'secret_mismatch', facts);
     }
+    // The secret is verified: its hash may be rewritten to the current policy whatever the
+    // key's status, so that a suspended, expired or other-type key moves off an old pepper
+    // too (it could never be removed otherwise).
+    this.rehasher?.schedule(row, presented.secret, presented.memoKey);
 
     // 6. Status, then expiry: only now, for a caller who holds the key.
     const status = normalizeStatus(row.status);
@@ -513,14 +517,13 @@ class Pipeline {
     }
 
     // 7. Key type, where the route asks for one.
-    const { requirement, lookupId, environment, secret } = presented;
+    const { requirement, lookupId, environment } = presented;
     if (requirement.keyType !== undefined && row.key_type !== requirement.keyType) {
       return this.refuse(this.refusals.wrongType(requirement.keyType), 'wrong_key_type', facts);
     }
 
     // 8. Success.
     this.usage.record(row.id, lookupId, now);
-    this.rehasher?.schedule(row, secret, presented.memoKey);
     if (this.decisionsWatched()) this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {
       ok: true,
@@ -710,8 +713,15 @@ function kindOfFault(decision: AuthDecision): string {
 function describeFault(decision: AuthDecision): string {
   const subject = decision.keyId ? `key ${decision.keyId}` : `lookup id ${decision.lookupId ?? '-'}`;
   const what = decision.reason.replaceAll('_', ' ');
-  return `keyward: ${what} for ${subject}${decision.detail ? ` (${decision.detail})` : ''}`;
+  const remedy = FAULT_REMEDIES.get(decision.detail ?? '') ?? '';
+  return `keyward: ${what} for ${subject}${decision.detail ? ` (${decision.detail})` : ''}${remedy}`;
 }
+
+/** What an operator can do about a stored hash that parses but cannot be used. */
+const FAULT_REMEDIES: ReadonlyMap<string, string> = new Map([
+  ['unknown_pepper', ': its keyid= names a pepper not in pepper.secrets; list that pepper again, or regenerate the key'],
+  ['unpeppered', ': refuseUnpeppered is on and the hash has no pepper; regenerate the key, or turn refuseUnpeppered off until every key is peppered'],
+]);
 
 function idOf(row: unknown): string | undefined {
   const id = (row as { id?: unknown } | null)?.id;

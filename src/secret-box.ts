@@ -128,7 +128,7 @@ export function createSecretBox(given: SealingKeys): SecretBox {
       const parsed = parseSealed(sealed);
       const key = material.get(parsed.keyId);
       if (!key) {
-        throw secretError(`The webhook password was sealed with key id "${parsed.keyId}", which is not configured.`);
+        throw secretError(`The webhook password was sealed with key id "${parsed.keyId}", which is not configured: list that key in webhookKeys.keys again (then resealWebhookPassword moves it to the current key), or set the password again.`);
       }
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, parsed.iv, {

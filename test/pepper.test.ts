@@ -175,6 +175,19 @@ describe('a peppered hash is bound to its row (someone who can write to the tabl
     expect(Buffer.from(rowPepper(P1, row))).toEqual(expected);
   });
 
+  it('logs a row whose pepper is not configured with what to do about it', async () => {
+    const store = new InstrumentedStore();
+    const { key, card } = await createKeyManager({ store, argon2: TEST_ARGON2, pepper }).issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const logger = new CaptureLogger([key]);
+    const auth = createApiKeyAuth({ store, argon2Pool: false, logger });
+
+    expect(statusOf(await auth.authenticate(presenting(key)))).toBe(500);
+    expect(logger.entries.find((entry) => entry.level === 'error')?.message).toBe(
+      `keyward: stored hash unparseable for key ${card.keyId} (unknown_pepper): its keyid= names a pepper not in pepper.secrets; list that pepper again, or regenerate the key`,
+    );
+    await auth.close();
+  });
+
   it('verifies a hash written by hand with rowPepper, and not one written with the bare pepper', async () => {
     const store = new InstrumentedStore();
     const auth = createApiKeyAuth({ store, argon2Pool: false, pepper });
@@ -265,6 +278,22 @@ describe.each(ADAPTERS)('pepper and rehash over HTTP on $name', (adapter) => {
     expect(modify).toHaveBeenCalledTimes(1);
     expect(logger.entries.some((entry) => entry.fields.event === 'keyward.rehashed')).toBe(true);
     logger.assertNoLeaks();
+  });
+
+  it('rehashes a suspended key, which answers 403, to the current pepper too, so the old one can be removed', async () => {
+    const store = new InstrumentedStore();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2, pepper: { current: 'p1', secrets: { p1: P1 } } });
+    const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await manager.setStatus(card.keyId, 'suspended');
+    const get = await start({ store, argon2: TEST_ARGON2, rehashOnSuccess: true, pepper: { current: 'p2', secrets: { p1: P1, p2: P2 } } });
+
+    expect((await get(key)).status).toBe(403);
+    await vi.waitFor(() => expect(hashOf(store)).toContain(',keyid=cDI$'));
+    await app!.close();
+    await auth!.close();
+
+    const onlyP2 = await start({ store, pepper: { current: 'p2', secrets: { p2: P2 } } });
+    expect((await onlyP2(key)).status).toBe(403);
   });
 
   it('rehashes a key from before peppers existed once a pepper is configured', async () => {

@@ -288,7 +288,7 @@ describe('KeyManager: webhook settings', () => {
 
     const error = await rejection(rotatedTooSoon.setWebhook(keyId, { url: 'https://hooks.example.com/b' }));
 
-    expect([error.code, error.message]).toEqual(['ERR_WEBHOOK_SECRET', 'The webhook password was sealed with key id "k1", which is not configured.']);
+    expect([error.code, error.message]).toEqual(['ERR_WEBHOOK_SECRET', 'The webhook password was sealed with key id "k1", which is not configured: list that key in webhookKeys.keys again (then resealWebhookPassword moves it to the current key), or set the password again.']);
   });
 
   it('needs webhookKeys to move a stored password to a new URL', async () => {
