@@ -15,9 +15,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
-  // esbuild renames a class that refers to itself (`class _ApiKeyAuthError`); errors and
-  // classes keep the names the README and logs use.
-  keepNames: true,
   // src/argon2-pool.ts finds the worker file through import.meta.url; the shim gives the
   // CommonJS build the same URL (from __filename).
   shims: true,

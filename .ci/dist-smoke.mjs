@@ -102,6 +102,13 @@ assert.ok(new builds.cjs.ApiKeyAuthError('ERR_INTERNAL', 'x') instanceof builds.
 assert.ok(new builds.esm.ApiKeyAuthError('ERR_INTERNAL', 'x') instanceof builds.cjs.ApiKeyAuthError, 'an ESM error must be a CommonJS ApiKeyAuthError');
 console.log('dist: an ApiKeyAuthError of either format is one of the other');
 
+// Logs and stack traces name the class as the docs do, though the build renames it inside.
+for (const format of ['esm', 'cjs']) {
+  const error = new builds[format].ApiKeyAuthError('ERR_INTERNAL', 'x');
+  assert.deepEqual([builds[format].ApiKeyAuthError.name, error.constructor.name, error.name], ['ApiKeyAuthError', 'ApiKeyAuthError', 'ApiKeyAuthError'], `${format}: the class must be named ApiKeyAuthError`);
+}
+console.log('dist: ApiKeyAuthError keeps its name in both formats');
+
 // Whatever remains would keep a gateway from exiting after close().
 const left = process.getActiveResourcesInfo();
 for (const name of atStart) left.splice(left.indexOf(name), left.includes(name) ? 1 : 0);

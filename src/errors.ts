@@ -121,6 +121,10 @@ export class ApiKeyAuthError extends Error {
   }
 }
 
+// The build renames a class that refers to itself (`class _ApiKeyAuthError`); logs and stack
+// traces show this name, the one the docs use.
+Object.defineProperty(ApiKeyAuthError, 'name', { value: 'ApiKeyAuthError' });
+
 // Shared by every copy of keyward in a process, through the global symbol registry.
 Object.defineProperty(ApiKeyAuthError.prototype, ERROR_BRAND, { value: true });
 
