@@ -713,14 +713,14 @@ function kindOfFault(decision: AuthDecision): string {
 function describeFault(decision: AuthDecision): string {
   const subject = decision.keyId ? `key ${decision.keyId}` : `lookup id ${decision.lookupId ?? '-'}`;
   const what = decision.reason.replaceAll('_', ' ');
-  const remedy = FAULT_REMEDIES.get(decision.detail ?? '') ?? '';
+  const remedy = FAULT_REMEDIES.get(`${decision.reason}:${decision.detail ?? ''}`) ?? '';
   return `keyward: ${what} for ${subject}${decision.detail ? ` (${decision.detail})` : ''}${remedy}`;
 }
 
 /** What an operator can do about a stored hash that parses but cannot be used. */
 const FAULT_REMEDIES: ReadonlyMap<string, string> = new Map([
-  ['unknown_pepper', ': its keyid= names a pepper not in pepper.secrets; list that pepper again, or regenerate the key'],
-  ['unpeppered', ': refuseUnpeppered is on and the hash has no pepper; regenerate the key, or turn refuseUnpeppered off until every key is peppered'],
+  ['stored_hash_unparseable:unknown_pepper', ': its keyid= names a pepper not in this gateway\'s pepper.secrets; give it that pepper (the one the key manager writes with), or regenerate the key if the pepper is gone'],
+  ['stored_hash_unparseable:unpeppered', ': refuseUnpeppered is on and the hash has no pepper; regenerate the key, or turn refuseUnpeppered off until every key is peppered'],
 ]);
 
 function idOf(row: unknown): string | undefined {

@@ -70,7 +70,7 @@ export interface KeyCard {
   lastUsedAt: Date | null;
   /**
    * Null for none. A store that reads it as text gives a Date of that time; text keyward cannot
-   * read gives an Invalid Date (and the card says `EXPIRED`), never the text itself.
+   * read gives an Invalid Date (and an active key's card says `EXPIRED`), never the text itself.
    */
   expiresAt: Date | null;
   /** Such as `sk_live_kqz3…oU0i`. */
@@ -548,12 +548,6 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
  * key whose `expires_at` has passed reads EXPIRED, while a suspended one keeps SUSPENDED
  * (the status is checked before the expiry date).
  */
-/** A row's expiry as a card shows it: a Date, an Invalid Date for text it cannot read, or null. */
-function cardExpiry(stored: unknown): Date | null {
-  if (stored === null || stored === undefined || stored instanceof Date) return (stored as Date | null | undefined) ?? null;
-  return new Date(storedTimeOf(stored) ?? Number.NaN);
-}
-
 export function toCard(row: ApiKeyRow, now: Date): KeyCard {
   const status = normalizeStatus(row.status);
   // An expiry that cannot be read shows as expired: no request passes with it.
@@ -575,6 +569,12 @@ export function toCard(row: ApiKeyRow, now: Date): KeyCard {
       basicAuthConfigured: row.webhook_basic_auth_password_sealed != null,
     },
   };
+}
+
+/** A row's expiry as a card shows it: a Date, an Invalid Date for text it cannot read, or null. */
+function cardExpiry(stored: unknown): Date | null {
+  if (stored === null || stored === undefined) return null;
+  return stored instanceof Date ? stored : new Date(storedTimeOf(stored) ?? Number.NaN);
 }
 
 /** The property names {@link KeyManager.issue} reads; any other is a misspelling. */

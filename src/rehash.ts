@@ -89,7 +89,7 @@ export function isBelowPolicy(stored: ParsedArgon2Hash, policy: HashPolicy): boo
  * (a regenerate or another instance's rehash won). One runs at a time, and only while the
  * Argon2 computation is idle. A failure (the write rejected or too slow, or no pool thread
  * free) never touches a request: it is logged, at most once a second (then a count of the
- * lines held back), and the key is tried again on a success after a backoff, doubling from a
+ * lines held back), and the key is tried again when its secret is next verified, after a backoff, doubling from a
  * minute up to an hour. Without it, a store that rejects every write (a read-only role) would
  * cost an Argon2 run per success of every key on old parameters, and starve first-seen
  * verifications of pool threads. While {@link BACKOFF_MAX_KEYS} keys are backing off, no
@@ -192,7 +192,7 @@ export class Rehasher {
       if (!this.#failureLog.admit('rehash_failed')) return;
       this.#logger.warn(
         { event: 'keyward.rehash_failed', keyId, error: describeError(error), retryInSeconds },
-        `keyward: could not rehash key ${keyId}; it will be tried again on a success in ${retryInSeconds} s or later`,
+        `keyward: could not rehash key ${keyId}; it will be tried again when its secret is next verified, in ${retryInSeconds} s or later`,
       );
     }
   }

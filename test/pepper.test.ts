@@ -183,7 +183,7 @@ describe('a peppered hash is bound to its row (someone who can write to the tabl
 
     expect(statusOf(await auth.authenticate(presenting(key)))).toBe(500);
     expect(logger.entries.find((entry) => entry.level === 'error')?.message).toBe(
-      `keyward: stored hash unparseable for key ${card.keyId} (unknown_pepper): its keyid= names a pepper not in pepper.secrets; list that pepper again, or regenerate the key`,
+      `keyward: stored hash unparseable for key ${card.keyId} (unknown_pepper): its keyid= names a pepper not in this gateway's pepper.secrets; give it that pepper (the one the key manager writes with), or regenerate the key if the pepper is gone`,
     );
     await auth.close();
   });
