@@ -182,7 +182,8 @@ function rawValuesOf(rawHeaders: readonly string[], name: string): string | stri
  * request.
  */
 function isHeaderName(field: string, name: string): boolean {
-  if (field.length !== name.length) return false;
+  // An app-built rawHeaders may hold anything; what is no string names no header.
+  if (typeof field !== 'string' || field.length !== name.length) return false;
   for (let i = 0; i < field.length; i++) {
     let code = field.charCodeAt(i);
     if (code >= 0x41 && code <= 0x5a) code |= 0x20;
@@ -214,14 +215,20 @@ export function parseBearerHeader(value: string): ExtractCredentialResult {
   return { ok: true, credential: token };
 }
 
+/** The refusal of a header value that is no text at all. */
+const MALFORMED: ExtractCredentialResult = Object.freeze({ ok: false, reason: 'malformed_header' });
+
 /** A credential header read with `read`: every copy of a repeated one (see readEveryCopy). */
 function readHeader(value: string | string[] | undefined, read: (value: string) => ExtractCredentialResult): CarrierResult {
   if (value === undefined) return undefined;
-  return typeof value === 'string' ? read(value) : readEveryCopy(value, read);
+  if (typeof value === 'string') return read(value);
+  // An app-built request may carry null, a number or an object: malformed, never a fault.
+  return Array.isArray(value) ? readEveryCopy(value, read) : MALFORMED;
 }
 
 function readQuery(url: string | undefined, parameter: string): CarrierResult {
-  if (url === undefined) return undefined;
+  // A URL that is no text carries no query to read.
+  if (typeof url !== 'string') return undefined;
   const queryStart = url.indexOf('?');
   if (queryStart === -1) return undefined;
   const values = new URLSearchParams(url.slice(queryStart + 1)).getAll(parameter);
@@ -246,6 +253,7 @@ function readBareValue(value: string): ExtractCredentialResult {
 function readEveryCopy(values: string[], read: (value: string) => ExtractCredentialResult): CarrierResult {
   let first: Extract<ExtractCredentialResult, { ok: true }> | undefined;
   for (const value of values) {
+    if (typeof value !== 'string') return MALFORMED;
     const result = read(value);
     if (!result.ok) return result;
     if (first === undefined) first = result;

@@ -34,12 +34,16 @@ export const KEY_LENGTH = PREFIX_LENGTH + BODY_LENGTH;
  * {@link parseApiKey} (the checksum) before it is reported as a real key. Nothing is asked of
  * the characters around a key, so one glued to a word (`KEY_sk_live_…`, `…_old`), to an
  * encoded `=` (`api_key%3Dsk_live_…`) or to another key is found: the checksum, not a word
- * boundary, tells keys from text that only looks like one.
+ * boundary, tells keys from text that only looks like one. Scan on from the character after
+ * a candidate that fails the checksum, not from its end: a lookalike put just before a key
+ * (`sk_live_` and 48 letters) would otherwise swallow the key's first characters and hide it.
  *
  * @example
  * ```ts
- * for (const match of logLine.matchAll(new RegExp(API_KEY_PATTERN, 'g'))) {
+ * const pattern = new RegExp(API_KEY_PATTERN, 'g');
+ * for (let match = pattern.exec(logLine); match !== null; match = pattern.exec(logLine)) {
  *   if (parseApiKey(match[0]).ok) report(match.index);
+ *   else pattern.lastIndex = match.index + 1; // a key may start inside a lookalike
  * }
  * ```
  */

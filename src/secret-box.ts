@@ -192,7 +192,10 @@ function parseSealed(sealed: unknown): SealedParts {
 }
 
 function additionalData(keyId: string, context: string | undefined): Buffer {
-  if (context !== undefined && typeof context !== 'string') throw new TypeError('a seal context must be a string');
+  // UTF-8 turns every lone surrogate into U+FFFD, so such contexts would open each other's values.
+  if (context !== undefined && (typeof context !== 'string' || LONE_SURROGATE.test(context))) {
+    throw new TypeError('a seal context must be well-formed text');
+  }
   // A key id holds no dot, so the context cannot be mistaken for part of it.
   return Buffer.from(context === undefined ? `${VERSION}.${keyId}` : `${VERSION}.${keyId}.${context}`, 'utf8');
 }

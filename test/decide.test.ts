@@ -3,7 +3,7 @@
  * promise when it did. The adapters rely on which of the two they get.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, hashSecret, MemoryKeyStore, type ApiKeyAuth, type ApiKeyRow, type AuthResult } from 'keyward';
+import { createApiKeyAuth, createKeyManager, hashSecret, MemoryKeyStore, type ApiKeyAuth, type ApiKeyRow, type AuthDecision, type AuthResult } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { bearer, forgeSecret } from './helpers/keys.js';
 import { InstrumentedStore } from './helpers/stores.js';
@@ -298,5 +298,31 @@ describe('decide() after close() without a pool', () => {
     const refused = auth.decide({ headers: bearer(key) }) as AuthResult & { ok: false };
     expect(refused).not.toBeInstanceOf(Promise);
     expect([refused.response.status, refused.error.code]).toEqual([503, 'ERR_OVERLOADED']);
+  });
+});
+
+describe('decide() on an app-built request whose header values are no text', () => {
+  const store = new MemoryKeyStore();
+  const decisions: AuthDecision[] = [];
+  const auth = createApiKeyAuth({ store, queryParameter: 'api_key', onDecision: (decision) => decisions.push(decision) });
+  afterAll(() => auth.close());
+
+  it.each<[string, object]>([
+    ['a null Authorization', { headers: { authorization: null } }],
+    ['a numeric X-API-Key', { headers: { 'x-api-key': 123 } }],
+    ['an object', { headers: { authorization: { toString: () => 'Bearer sk' } } }],
+    ['an array holding undefined', { headers: { authorization: ['Bearer abc', undefined] } }],
+    ['a null value in rawHeaders', { headers: {}, rawHeaders: ['Authorization', null] }],
+    ['a null name in rawHeaders', { headers: {}, rawHeaders: [null, 'Bearer abc', 'Host', 'x'] }],
+    ['a sparse rawHeaders', { headers: {}, rawHeaders: new Array(4) }],
+  ])('answers %s with 401, never a 500', async (_what, request) => {
+    const result = await auth.authenticate(request as never);
+    expect(result.ok ? 200 : result.response.status).toBe(401);
+    expect(decisions.at(-1)?.reason).not.toBe('internal_error');
+  });
+
+  it('reads a URL that is no text as one without a query', async () => {
+    const result = await auth.authenticate({ headers: {}, url: 5 } as never);
+    expect(result.ok ? undefined : [result.response.status, decisions.at(-1)?.reason]).toEqual([401, 'missing']);
   });
 });

@@ -192,6 +192,24 @@ describe('API_KEY_PATTERN', () => {
     expect(wrap(key).match(API_KEY_PATTERN)?.[0]).toBe(key);
   });
 
+  it('finds, with the documented loop, a real key hidden behind a lookalike that swallows its first characters', () => {
+    const key = generateApiKey('production').key;
+    const scan = (text: string) => {
+      const found: string[] = [];
+      const pattern = new RegExp(API_KEY_PATTERN, 'g');
+      for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+        if (parseApiKey(match[0]).ok) found.push(match[0]);
+        else pattern.lastIndex = match.index + 1;
+      }
+      return found;
+    };
+    for (const lookalike of [`sk_live_${'A'.repeat(48)}`, `sk_test_${'0'.repeat(49)}`, 'sk_live_']) {
+      expect(scan(`${lookalike}${key}`)).toEqual([key]);
+    }
+    // A scan from each match's end misses it.
+    expect([...`sk_live_${'A'.repeat(48)}${key}`.matchAll(new RegExp(API_KEY_PATTERN, 'g'))].filter((match) => parseApiKey(match[0]).ok)).toEqual([]);
+  });
+
   it('finds a key with letters glued after it, and both of two keys glued together', () => {
     const first = generateApiKey('production').key;
     const second = generateApiKey('sandbox').key;

@@ -162,6 +162,14 @@ describe('createSecretBox', () => {
     expect(thrown(() => box.open(box.seal('p4ss'), '')).code).toBe('ERR_WEBHOOK_SECRET');
   });
 
+  it('refuses a context with a lone surrogate, which UTF-8 would make equal to others', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+    expect(() => box.seal('pw', '\uD800')).toThrow(new TypeError('a seal context must be well-formed text'));
+    const sealed = box.seal('pw', '\uFFFD');
+    for (const context of ['\uD800', '\uDFFF']) expect(thrown(() => box.open(sealed, context)).code).toBe('ERR_WEBHOOK_SECRET');
+    expect(box.open(sealed, '\uFFFD')).toBe('pw');
+  });
+
   it('accepts a Uint8Array as key material', () => {
     const box = createSecretBox({ current: 'k1', keys: { k1: new Uint8Array(32).fill(9) } });
 
