@@ -57,13 +57,15 @@ export class UsageRecorder {
 
   /**
    * Where a use waits: under the key id, or, when a use of the same key under another lookup
-   * id already waits there, under the pair. That happens only around a regenerate: a request
-   * of the old key that read the row just before it can pass after the new key's first use.
-   * Both are sent, and the store records the one whose lookup id the row has, so the late old
-   * use cannot hide the new key's.
+   * id already waits there, in the key's second slot. That happens only around a regenerate:
+   * a request of the old key that read the row just before it can pass after the new key's
+   * first use. Both are sent, and the store records the one whose lookup id the row has, so
+   * the late old use cannot hide the new key's. One second slot, taken by the latest other
+   * lookup id, keeps a key at two waiting uses however often it is regenerated while the
+   * store keeps failing (an older lookup id's use would be skipped by the store anyway).
    */
   #slotOf(keyId: string, lookupId: string, waiting = this.#pending.get(keyId)): string {
-    return waiting === undefined || waiting.lookupId === lookupId ? keyId : `${keyId}\0${lookupId}`;
+    return waiting === undefined || waiting.lookupId === lookupId ? keyId : `${keyId}\0`;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyRow } from 'keyward';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyRow, type KeyUsage } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 
 describe('last_used_at across a regenerate', () => {
@@ -53,6 +53,34 @@ describe('last_used_at across a regenerate', () => {
 
       await auth.flushUsage();
       expect((await manager.describe(card.keyId))?.lastUsedAt).toBeInstanceOf(Date);
+    } finally {
+      await auth.close();
+    }
+  });
+
+  it('keeps at most two waiting uses of a key however often it is regenerated while the store keeps failing', async () => {
+    class FailingUsage extends MemoryKeyStore {
+      batches: KeyUsage[][] = [];
+      override async recordUsage(usage: KeyUsage[]): Promise<void> {
+        this.batches.push(usage);
+        throw new Error('usage table locked');
+      }
+    }
+    const store = new FailingUsage();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const auth = createApiKeyAuth({ store, argon2Pool: false, logger: { warn: () => {} } });
+    try {
+      let { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+      let lastUsed = '';
+      for (let round = 0; round < 8; round++) {
+        expect((await auth.authenticate({ headers: { authorization: `Bearer ${key}` } })).ok).toBe(true);
+        lastUsed = key.slice(8, 20);
+        await auth.flushUsage();
+        ({ key, card } = await manager.regenerate(card.keyId));
+      }
+      expect(store.batches.map((batch) => batch.length)).toEqual([1, 2, 2, 2, 2, 2, 2, 2]);
+      // The latest key's use is still among them, for the store to record once it recovers.
+      expect(store.batches.at(-1)!.map((use) => use.lookup_id)).toContain(lastUsed);
     } finally {
       await auth.close();
     }
