@@ -331,11 +331,12 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   /** The patch that keeps a row's webhook password: none, or the password resealed for `context`. */
   const keptPassword = (current: ApiKeyRow, context: string): Partial<ApiKeyRow> => {
     const kept = current.webhook_basic_auth_password_sealed;
-    if (kept == null || webhookSealContext(current) === context) return {};
+    const keptContext = webhookSealContext(current);
+    if (kept == null || keptContext === context) return {};
     if (!box) throw noSealingKeys();
     let password: string;
     try {
-      password = box.open(kept, webhookSealContext(current));
+      password = box.open(kept, keptContext);
     } catch (error) {
       // A key id no longer configured is the app's to fix, and its own message says so.
       if (isOpenFailure(error)) throw unopenableKeptPassword();

@@ -3,9 +3,9 @@ import { ownOptions } from './options.js';
 import type { CompleteLogger } from './logger.js';
 import type { PepperRing } from './pepper.js';
 import { HASH_BYTES, SALT_BYTES, parseStoredHash, type Argon2Params, type ParsedArgon2Hash } from './phc.js';
-import { rowPepper, sameBoundFields } from './row-binding.js';
+import { rowPepper } from './row-binding.js';
 import type { KeyStore } from './store.js';
-import type { MemoSubject } from './verification-memo.js';
+import { holdsFor, type MemoSubject } from './verification-memo.js';
 import { describeError } from './describe-error.js';
 import { heldBackLine, LogSampler } from './log-sampler.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
@@ -176,9 +176,8 @@ export class Rehasher {
       const peppered = pepper ? { id: pepper.currentId, secret: rowPepper(pepper.current, row) } : undefined;
       const upgraded = await hashSecret(secret, params, peppered, this.#run);
       // Only onto the row verified: the same hash, and a peppered hash bound to the same ids.
-      const unchanged = (current: MemoSubject) => current.key_hash === row.key_hash && sameBoundFields(current, row);
       const written = await this.#writeDeadline.race(
-        this.#store.modify(keyId, (current) => (unchanged(current) ? { key_hash: upgraded } : null)),
+        this.#store.modify(keyId, (current) => (holdsFor(row, current) ? { key_hash: upgraded } : null)),
       );
       // A stuck store must not hold close() or keep the key marked as under way.
       if (written === TIMED_OUT) throw new Error('store.modify did not finish within the store timeout');
