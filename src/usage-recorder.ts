@@ -14,7 +14,8 @@ interface NotedUse {
  * wins) and flushed in one batch per interval, so the store sees at most one write per key per
  * interval however many requests arrive. A failed flush keeps its uses for the next one and
  * never touches a request. A write that does not finish within the store timeout counts as
- * failed, so neither the interval nor `close()` can hang on a stuck store.
+ * failed, so neither the interval nor `close()` can hang on a stuck store; the store is given
+ * no second write until that one settles, so writes given up on cannot pile up in it.
  */
 export class UsageRecorder {
   readonly #store: KeyStore;
@@ -25,12 +26,20 @@ export class UsageRecorder {
   #pending = new Map<string, NotedUse>();
   #flushing: Promise<void> | undefined;
   /**
+   * The store's last `recordUsage` call, until it settles: after the write timeout too. A
+   * write given up on may still hold a pooled connection, waiting on a row lock say; starting
+   * another each interval would take one more each time, until lookups found none.
+   */
+  #unsettledWrite: Promise<void> | undefined;
+  /**
    * Failed flushes in a row, and how many of them make one log line: every one at an interval
    * of a second or more, every tenth at 100 ms. With an interval of a few milliseconds and a
    * store that keeps failing, a line per flush would be hundreds a second.
    */
   #failedInARow = 0;
   readonly #failuresPerLine: number;
+  /** Set by close(): a failed flush then loses its uses, so it is always logged. */
+  #closing = false;
 
   constructor(store: KeyStore, intervalMs: number, writeTimeoutMs: number, logger: CompleteLogger) {
     this.#store = store;
@@ -51,8 +60,11 @@ export class UsageRecorder {
   record(keyId: string, lookupId: string, usedAtMs: number): void {
     const waiting = this.#pending.get(keyId);
     // The common case, a key used again within the interval, changes the waiting use in place.
-    if (waiting !== undefined && waiting.lookupId === lookupId) waiting.usedAtMs = usedAtMs;
-    else this.#pending.set(this.#slotOf(keyId, lookupId, waiting), { keyId, lookupId, usedAtMs });
+    if (waiting !== undefined && waiting.lookupId === lookupId) return laterOf(waiting, usedAtMs);
+    const slot = this.#slotOf(keyId, lookupId, waiting);
+    const inSecondSlot = slot === keyId ? undefined : this.#pending.get(slot);
+    if (inSecondSlot !== undefined && inSecondSlot.lookupId === lookupId) return laterOf(inSecondSlot, usedAtMs);
+    this.#pending.set(slot, { keyId, lookupId, usedAtMs });
   }
 
   /**
@@ -89,14 +101,26 @@ export class UsageRecorder {
     await this.#flushOnce();
   }
 
-  /** Stops the interval and writes what is pending. */
+  /**
+   * Stops the interval and writes what is pending. A write under way, or one given up on that
+   * still runs, is waited for (within the write timeout), then one last attempt is made, so
+   * closing takes at most twice the write timeout. Uses that attempt cannot write are lost,
+   * and that is always logged, with their count.
+   */
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    this.#closing = true;
+    if (this.#unsettledWrite !== undefined) await settledWithin(this.#unsettledWrite, this.#writeTimeoutMs);
     await this.flush();
   }
 
   async #writePending(): Promise<void> {
     if (this.#pending.size === 0) return;
+    if (this.#unsettledWrite !== undefined) {
+      // Its uses stay where they are, and are written once the store has answered.
+      const error = new Error(`the last recordUsage, given up on after ${this.#writeTimeoutMs} ms, has not settled yet`);
+      return this.#failed(this.#pending.size, error);
+    }
     const batch = [...this.#pending.values()];
     this.#pending = new Map();
     const usage = batch.map(({ keyId, lookupId, usedAtMs }): KeyUsage => ({ id: keyId, lookup_id: lookupId, used_at: new Date(usedAtMs) }));
@@ -105,18 +129,26 @@ export class UsageRecorder {
       await this.#recordWithin(usage);
       this.#failedInARow = 0;
     } catch (error) {
-      // Put the batch back for the next try, except where a key was used again meanwhile:
-      // that later use supersedes it.
-      for (const use of batch) {
-        const slot = this.#slotOf(use.keyId, use.lookupId);
-        if (!this.#pending.has(slot)) this.#pending.set(slot, use);
-      }
-      if (this.#failedInARow++ % this.#failuresPerLine !== 0) return;
-      this.#logger.warn(
-        { event: 'keyward.usage_flush_failed', keys: usage.length, error: describeError(error) },
-        'keyward could not record last_used_at; it will retry on the next flush',
-      );
+      // Put the batch back for the next try, merged with any use of the same key noted since.
+      for (const use of batch) this.record(use.keyId, use.lookupId, use.usedAtMs);
+      this.#failed(usage.length, error);
     }
+  }
+
+  /** Logs a failed flush: sampled while retries follow, always when closing loses the uses. */
+  #failed(keys: number, error: unknown): void {
+    if (this.#closing) {
+      this.#logger.warn(
+        { event: 'keyward.usage_flush_failed', keys, error: describeError(error) },
+        'keyward could not record last_used_at before closing; these uses are lost',
+      );
+      return;
+    }
+    if (this.#failedInARow++ % this.#failuresPerLine !== 0) return;
+    this.#logger.warn(
+      { event: 'keyward.usage_flush_failed', keys, error: describeError(error) },
+      'keyward could not record last_used_at; it will retry on the next flush',
+    );
   }
 
   /** The store's write, or a rejection once the write timeout has passed. */
@@ -126,12 +158,33 @@ export class UsageRecorder {
       timer = setTimeout(() => reject(new Error(`recordUsage took longer than ${this.#writeTimeoutMs} ms`)), this.#writeTimeoutMs);
     });
     const write = Promise.resolve().then(() => this.#store.recordUsage(usage));
-    // A write that settles after the timeout must not surface as an unhandled rejection.
-    write.catch(() => {});
+    // Handled here, so a write that fails after the timeout is no unhandled rejection. The
+    // first reaction to the write, so the store is free again before anything awaits it.
+    const forget = () => {
+      if (this.#unsettledWrite === settled) this.#unsettledWrite = undefined;
+    };
+    const settled = write.then(forget, forget);
+    this.#unsettledWrite = settled;
     try {
       await Promise.race([write, timeout]);
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** Keeps the later of two times of one use: a clock set back must not move it backwards. */
+function laterOf(use: NotedUse, usedAtMs: number): void {
+  if (usedAtMs > use.usedAtMs) use.usedAtMs = usedAtMs;
+}
+
+/** Resolves when `promise` has settled or `ms` have passed, whichever comes first. */
+async function settledWithin(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

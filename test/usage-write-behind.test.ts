@@ -202,6 +202,110 @@ describe('write-behind last_used_at', () => {
     expect(warnings).toEqual(['keyward.usage_flush_failed']);
   });
 
+  it('starts no second write while one given up on still runs, so given-up writes cannot pile up in the store', async () => {
+    const store = new CountingStore();
+    const { key, keyId, lookupId } = await issueKey({ store });
+    let release = () => {};
+    store.hold = new Promise((resolve) => (release = resolve));
+    const warn = vi.fn();
+    const time = steppingClock();
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL, storeTimeoutMs: 20, clock: time.clock, logger: { warn } });
+
+    await authenticateTimes(1, key);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    await vi.waitFor(() => expect(warn).toHaveBeenCalledTimes(1));
+    expect(warn.mock.calls[0]![0]).toMatchObject({ error: 'Error: recordUsage took longer than 20 ms' });
+
+    // Three more intervals while the first write still holds the store: no write reaches it.
+    await authenticateTimes(1, key);
+    for (let interval = 0; interval < 3; interval++) await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(store.batches).toHaveLength(1);
+    expect(warn.mock.calls[1]![0]).toMatchObject({ error: 'Error: the last recordUsage, given up on after 20 ms, has not settled yet' });
+
+    store.hold = undefined;
+    release();
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(store.batches).toHaveLength(2);
+    expect(store.batches[1]).toEqual([{ id: keyId, lookup_id: lookupId, used_at: time.latest() }]);
+  });
+
+  it('coalesces the uses of one key to the latest time, even when the clock steps back between them', async () => {
+    const store = new CountingStore();
+    const { key, keyId, lookupId } = await issueKey({ store });
+    const start = Date.UTC(2026, 0, 1);
+    const times = [start + 50_000, start + 20_000];
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL, clock: () => new Date(times[0]!) });
+
+    await authenticateTimes(1, key);
+    times.shift();
+    await authenticateTimes(1, key);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+
+    expect(store.batches).toEqual([[{ id: keyId, lookup_id: lookupId, used_at: new Date(start + 50_000) }]]);
+  });
+
+  it('retries a failed batch with its later time when an earlier one was noted meanwhile', async () => {
+    const store = new CountingStore();
+    const { key, keyId, lookupId } = await issueKey({ store });
+    const start = Date.UTC(2026, 0, 1);
+    let now = start + 100_000;
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL, clock: () => new Date(now), logger: { warn: () => {} } });
+
+    store.failures = 1;
+    await authenticateTimes(1, key);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    now = start + 90_000;
+    await authenticateTimes(1, key);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+
+    expect(store.batches[1]).toEqual([{ id: keyId, lookup_id: lookupId, used_at: new Date(start + 100_000) }]);
+    expect(store.allRows()[0]!.last_used_at).toEqual(new Date(start + 100_000));
+  });
+
+  it('always logs the uses close() could not write, even where failed flushes are sampled', async () => {
+    const store = new CountingStore();
+    const { key } = await issueKey({ store });
+    const warn = vi.fn();
+    const closing = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: 100, logger: { warn } });
+    store.failures = Number.POSITIVE_INFINITY;
+
+    await closing.authenticate(bearer(key));
+    // Three failed flushes at 100 ms: one line, the next one due at the eleventh.
+    for (let flush = 0; flush < 3; flush++) await vi.advanceTimersByTimeAsync(100);
+    expect(warn).toHaveBeenCalledTimes(1);
+    await closing.close();
+
+    expect(store.batches).toHaveLength(4);
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(warn).toHaveBeenLastCalledWith(
+      { event: 'keyward.usage_flush_failed', keys: 1, error: 'Error: connection reset by peer' },
+      'keyward could not record last_used_at before closing; these uses are lost',
+    );
+  });
+
+  it('close() waits for a write given up on that is still running, then writes what is pending', async () => {
+    const store = new CountingStore();
+    const { key, keyId, lookupId } = await issueKey({ store });
+    let release = () => {};
+    store.hold = new Promise((resolve) => (release = resolve));
+    const time = steppingClock();
+    const warn = vi.fn();
+    const closing = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: INTERVAL, storeTimeoutMs: 200, clock: time.clock, logger: { warn } });
+
+    await closing.authenticate(bearer(key));
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    await vi.waitFor(() => expect(warn).toHaveBeenCalledTimes(1), { timeout: 1_000 });
+    await closing.authenticate(bearer(key));
+    const closed = closing.close();
+    store.hold = undefined;
+    release();
+    await closed;
+
+    expect(store.batches).toHaveLength(2);
+    expect(store.batches[1]).toEqual([{ id: keyId, lookup_id: lookupId, used_at: time.latest() }]);
+    expect(store.allRows()[0]!.last_used_at).toEqual(time.latest());
+  });
+
   it('writes pending uses on close()', async () => {
     const store = new CountingStore();
     const { key, keyId, lookupId } = await issueKey({ store });
