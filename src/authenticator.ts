@@ -3,8 +3,8 @@ import { Argon2Pool, workerFailureMessage } from './argon2-pool.js';
 import { InThreadArgon2 } from './in-thread-argon2.js';
 import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
 import { AttemptThrottle, type Attempt } from './attempt-throttle.js';
+import { AuthFailure } from './auth-failure.js';
 import { describeError } from './describe-error.js';
-import type { ApiKeyAuthError } from './errors.js';
 import { extractCredential, type CredentialRequest } from './extract.js';
 import { KEY_LENGTH, parseApiKey, partsOfAcceptedKey, type ParsedApiKey } from './key-format.js';
 import { heldBackLine, LogSampler } from './log-sampler.js';
@@ -12,16 +12,17 @@ import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { sameBoundFields } from './row-binding.js';
-import { RefusalFactory, type AuthResponse, type Refusal } from './responses.js';
+import { RefusalFactory, type Refusal } from './responses.js';
 import { NO_REQUIREMENT, readRequirement } from './route-options.js';
 import { checkRow, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
+import { StoreFailure } from './store-failure.js';
 import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
-import { expiryState, millisFromClock } from './valid-date.js';
+import { expiryState, validMillis } from './valid-date.js';
 import { VerificationMemo, type MemoSubject } from './verification-memo.js';
 
 type Facts = Pick<AuthDecision, 'keyId' | 'accountId' | 'lookupId' | 'environment' | 'keyStatus' | 'detail'>;
@@ -506,55 +507,6 @@ class Pipeline {
     this.logger.warn({ event: 'keyward.hook_failed', error: describeError(error) }, 'keyward: onDecision failed');
   }
 
-}
-
-/** What the store lookup gave instead of a row: the error, and whether it was the timeout. */
-class StoreFailure {
-  readonly #brand = true;
-
-  constructor(
-    readonly cause: unknown,
-    readonly timedOut = false,
-  ) {}
-
-  /**
-   * Whether `value` is a StoreFailure. By brand, not `instanceof`, which would run a trap of
-   * a Proxy row (and could throw from it).
-   */
-  static is(value: unknown): value is StoreFailure {
-    return typeof value === 'object' && value !== null && #brand in value;
-  }
-}
-
-/**
- * A refused authentication. The error is built the first time it is read: adapters that
- * answer the refusal themselves never read it, and it is the dearest part of a refusal.
- */
-class AuthFailure {
-  readonly ok = false as const;
-  readonly response: AuthResponse;
-  readonly #refusal: Refusal;
-  #error: ApiKeyAuthError | undefined;
-
-  constructor(refusal: Refusal) {
-    this.response = refusal.response;
-    this.#refusal = refusal;
-  }
-
-  get error(): ApiKeyAuthError {
-    return (this.#error ??= this.#refusal.toError());
-  }
-}
-
-/**
- * The clock's time in milliseconds, or a throw (a 500 for the request) when it gives no valid
- * Date: every expiry comparison and every throttle window would silently come out false,
- * letting expired keys and unlimited forgeries through.
- */
-function validMillis(clock: () => Date): number {
-  const now = millisFromClock(clock);
-  if (now === undefined) throw new TypeError('clock() returned no valid Date');
-  return now;
 }
 
 /** The optional fields of a decision, none known yet. */
