@@ -1,20 +1,21 @@
-import type { ApiKeyAuth, AuthDecision, AuthResult, DecisionReason, RouteRequirement } from './api-key-auth.js';
+import type { ApiKeyAuth, AuthResult, DecisionReason, RouteRequirement } from './api-key-auth.js';
 import { Argon2Pool, workerFailureMessage } from './argon2-pool.js';
 import { InThreadArgon2 } from './in-thread-argon2.js';
 import { resolveAuthOptions, type ApiKeyAuthOptions, type ResolvedAuthOptions } from './auth-options.js';
 import { AttemptThrottle, type Attempt } from './attempt-throttle.js';
 import { AuthFailure } from './auth-failure.js';
+import { DecisionReporter, type Facts } from './decision-reporter.js';
 import { describeError } from './describe-error.js';
 import { extractCredential, type CredentialRequest } from './extract.js';
 import { KEY_LENGTH, parseApiKey, partsOfAcceptedKey, type ParsedApiKey } from './key-format.js';
-import { heldBackLine, LogSampler } from './log-sampler.js';
-import { completeLogger, mayLog, type CompleteLogger } from './logger.js';
+import { heldBackLine, LogSampler, type SampledLines } from './log-sampler.js';
+import { completeLogger, mayLog } from './logger.js';
 import type { StoredHashFault } from './phc.js';
 import { Rehasher } from './rehash.js';
 import { sameBoundFields } from './row-binding.js';
 import { RefusalFactory, type Refusal } from './responses.js';
 import { NO_REQUIREMENT, readRequirement } from './route-options.js';
-import { checkRow, readRow, type RowView } from './row-check.js';
+import { checkRow, idOf, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, SecretVerifier, type SecretCheck } from './secret-verifier.js';
 import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
@@ -24,8 +25,6 @@ import { isThenable } from './thenable.js';
 import { UsageRecorder } from './usage-recorder.js';
 import { expiryState, validMillis } from './valid-date.js';
 import { VerificationMemo, type MemoSubject } from './verification-memo.js';
-
-type Facts = Pick<AuthDecision, 'keyId' | 'accountId' | 'lookupId' | 'environment' | 'keyStatus' | 'detail'>;
 
 /** A value now, or a promise of it once something had to be waited for. */
 type Pending<T> = T | Promise<T>;
@@ -101,7 +100,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
         rehashed: (memoKey, upgraded) => memo?.set(memoKey, upgraded, true),
       })
     : undefined;
-  const pipeline = new Pipeline(settings, logger, lines, refusals, verifier, usage, throttle, rehasher);
+  const pipeline = new Pipeline(settings, new DecisionReporter(settings, logger, lines), refusals, verifier, usage, throttle, rehasher);
 
   return {
     authenticate: (request, requirement = NO_REQUIREMENT) => {
@@ -125,18 +124,11 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   };
 }
 
-/** The log samplers of one authenticator, per level. */
-interface SampledLines {
-  error: LogSampler;
-  warn: LogSampler;
-}
-
 class Pipeline {
 
   constructor(
     private readonly settings: ResolvedAuthOptions,
-    private readonly logger: CompleteLogger,
-    private readonly lines: SampledLines,
+    private readonly reporter: DecisionReporter,
     private readonly refusals: RefusalFactory,
     private readonly verifier: SecretVerifier,
     private readonly usage: UsageRecorder,
@@ -288,7 +280,7 @@ class Pipeline {
     if (rowProblem === 'lookup_id_case_differs') {
       // The presented lookup id does not exist as sent: the generic 401, not a 500 any client
       // could call up at will. The store still has to be fixed, so the operator hears of it.
-      this.caseInsensitiveStoreSeen(row);
+      this.reporter.caseInsensitiveStoreSeen(row);
       return this.refuse(this.refusals.invalid(), 'unknown_lookup_id', { lookupId, detail: rowProblem });
     }
     if (rowProblem !== undefined) {
@@ -374,7 +366,7 @@ class Pipeline {
     // 6. Status, then expiry: only now, for a caller who holds the key.
     const status = normalizeStatus(row.status);
     if (status !== 'allowed') {
-      if (status === undefined) this.unknownStatusSeen(row, facts);
+      if (status === undefined) this.reporter.unknownStatusSeen(row, facts);
       const keyStatus = status ?? 'unknown';
       return this.refuse(this.refusals.inactive(status), 'inactive_status', { ...facts, keyStatus });
     }
@@ -395,7 +387,7 @@ class Pipeline {
 
     // 8. Success.
     this.usage.record(row.id, lookupId, now);
-    if (this.decisionsWatched()) this.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
+    if (this.decisionsWatched()) this.reporter.report({ outcome: 'allowed', status: 200, reason: 'authenticated', ...facts });
     return {
       ok: true,
       context: { keyId: row.id, accountId: row.account_id, keyType: row.key_type, environment },
@@ -439,14 +431,8 @@ class Pipeline {
     if (typeof address === 'string' && address.length > 0) return address;
     // A promise (from a function that is not async yet returns one) is no address either; it
     // is observed, so that its rejection cannot end the process.
-    if (isThenable(address)) address.then(undefined, (error: unknown) => this.clientAddressFailed(error));
+    if (isThenable(address)) address.then(undefined, (error: unknown) => this.reporter.clientAddressFailed(error));
     return undefined;
-  }
-
-  private clientAddressFailed(error: unknown): void {
-    if (!this.lines.warn.admit('client_address_failed')) return;
-    const fields = { event: 'keyward.client_address_failed', error: describeError(error) };
-    this.logger.warn(fields, 'keyward: clientAddress gave a promise, which counts as no address, and it rejected; return the address itself');
   }
 
   private storedHashFault(fault: StoredHashFault, facts: Facts): AuthResult {
@@ -458,94 +444,9 @@ class Pipeline {
     const outcome = refusal.status >= 500 ? 'fault' : 'refused';
     // Faults are always logged; refusals only built for someone who reads them.
     if (outcome === 'fault' || this.decisionsWatched()) {
-      this.report({ outcome, status: refusal.status, code: refusal.code, reason, ...facts });
+      this.reporter.report({ outcome, status: refusal.status, code: refusal.code, reason, ...facts });
     }
     return new AuthFailure(refusal);
   }
 
-  private report(given: AuthDecision): void {
-    // Every field its own, undefined where a step does not know it: a field left out would be
-    // read from Object.prototype, by the lines below and by the app's hook.
-    const decision: AuthDecision = { ...UNKNOWN_DECISION_FIELDS, ...given };
-    if (decision.outcome === 'fault') {
-      // Once a second per reason (per row and problem for a corrupt row); the hook still
-      // sees each one.
-      if (this.lines.error.admit(kindOfFault(decision))) this.logger.error({ event: 'keyward.auth', ...decision }, describeFault(decision));
-    } else {
-      this.logger.debug({ event: 'keyward.auth', ...decision }, `keyward: ${decision.reason}`);
-    }
-    try {
-      const handled: unknown = this.settings.onDecision?.(decision);
-      // An async hook's rejection, left unobserved, would end the process.
-      if (isThenable(handled)) handled.then(undefined, (error: unknown) => this.hookFailed(error));
-    } catch (error) {
-      this.hookFailed(error);
-    }
-  }
-
-  /**
-   * A 403 for a status keyward does not know is a refusal, not a fault, but it means a row
-   * was written wrong: the operator hears of it at warn (once a second per row at most),
-   * whatever the debug level.
-   */
-  private unknownStatusSeen(row: RowView, facts: Facts): void {
-    if (!this.lines.warn.admit(`unknown_status:${row.id}`)) return;
-    const stored = typeof row.status === 'string' ? row.status.slice(0, 40) : row.status === null ? null : typeof row.status;
-    const fields = { event: 'keyward.unknown_status', ...facts, storedStatus: stored };
-    this.logger.warn(fields, `keyward: key ${facts.keyId} has a status keyward does not know; refused with 403`);
-  }
-
-  /** Warns, once a second at most, that the store finds lookup ids whatever their letter case. */
-  private caseInsensitiveStoreSeen(row: RowView): void {
-    if (!this.lines.warn.admit('store_ignores_case')) return;
-    const fields = { event: 'keyward.store_ignores_case', keyId: idOf(row) };
-    this.logger.warn(fields, 'keyward: the store found a row whose lookup_id differs from the one asked for in letter case only; lookups must be exact (a case-sensitive collation), see runStoreConformance');
-  }
-
-  private hookFailed(error: unknown): void {
-    if (!this.lines.warn.admit('hook_failed')) return;
-    this.logger.warn({ event: 'keyward.hook_failed', error: describeError(error) }, 'keyward: onDecision failed');
-  }
-
-}
-
-/** The optional fields of a decision, none known yet. */
-const UNKNOWN_DECISION_FIELDS = Object.freeze({
-  code: undefined,
-  detail: undefined,
-  keyId: undefined,
-  accountId: undefined,
-  lookupId: undefined,
-  environment: undefined,
-  keyStatus: undefined,
-});
-
-/**
- * What fault lines are counted under: the reason, and for a corrupt row also what is wrong
- * with it and the row's own id, so each problem of each corrupt row is named at least once a
- * second. A row without a usable id counts under its problem alone: the lookup id is the
- * caller's choice, and a line per forged lookup id would be the very flood this prevents.
- */
-function kindOfFault(decision: AuthDecision): string {
-  const perRow = decision.reason === 'stored_hash_unparseable' || decision.reason === 'stored_row_invalid';
-  if (!perRow) return decision.reason;
-  return `${decision.reason}:${decision.detail ?? ''}${decision.keyId === undefined ? '' : `:${decision.keyId}`}`;
-}
-
-function describeFault(decision: AuthDecision): string {
-  const subject = decision.keyId ? `key ${decision.keyId}` : `lookup id ${decision.lookupId ?? '-'}`;
-  const what = decision.reason.replaceAll('_', ' ');
-  const remedy = FAULT_REMEDIES.get(`${decision.reason}:${decision.detail ?? ''}`) ?? '';
-  return `keyward: ${what} for ${subject}${decision.detail ? ` (${decision.detail})` : ''}${remedy}`;
-}
-
-/** What an operator can do about a stored hash that parses but cannot be used. */
-const FAULT_REMEDIES: ReadonlyMap<string, string> = new Map([
-  ['stored_hash_unparseable:unknown_pepper', ': its keyid= names a pepper not in this gateway\'s pepper.secrets; give it that pepper (the one the key manager writes with), or regenerate the key if the pepper is gone'],
-  ['stored_hash_unparseable:unpeppered', ': refuseUnpeppered is on and the hash has no pepper; regenerate the key, or turn refuseUnpeppered off until every key is peppered'],
-]);
-
-function idOf(row: unknown): string | undefined {
-  const id = (row as { id?: unknown } | null)?.id;
-  return typeof id === 'string' ? id : undefined;
 }
