@@ -1,4 +1,4 @@
-import type { AuthDecision } from './authenticator.js';
+import type { AuthDecision } from './api-key-auth.js';
 import { invalidOption } from './errors.js';
 import type { CredentialCarriers } from './extract.js';
 import { ENVIRONMENTS, type Environment } from './key-format.js';

@@ -47,8 +47,8 @@ export {
   type CredentialRequest,
   type ExtractCredentialResult,
 } from './extract.js';
+export { createApiKeyAuth } from './authenticator.js';
 export {
-  createApiKeyAuth,
   isPendingDecision,
   type ApiKeyAuth,
   type ApiKeyContext,
@@ -56,7 +56,7 @@ export {
   type AuthResult,
   type DecisionReason,
   type RouteRequirement,
-} from './authenticator.js';
+} from './api-key-auth.js';
 export type { ApiKeyAuthOptions } from './auth-options.js';
 export type { VerificationMemoOptions } from './verification-memo.js';
 export type { Argon2PoolOptions } from './argon2-pool.js';

@@ -68,3 +68,9 @@ export function heldBackLine(write: (fields: LogFields, message: string) => void
   return (kind, skipped) =>
     write({ event: 'keyward.log_held_back', kind, skipped }, `keyward: ${skipped} more "${kind}" lines in the last second were not logged`);
 }
+
+/** The log samplers of one authenticator, per level. */
+export interface SampledLines {
+  error: LogSampler;
+  warn: LogSampler;
+}

@@ -1,4 +1,4 @@
-import type { ApiKeyAuth, RouteRequirement } from './authenticator.js';
+import type { ApiKeyAuth, RouteRequirement } from './api-key-auth.js';
 import { invalidOption } from './errors.js';
 import { assertOptionsObject, closestName, knownOptions, quotedName } from './options.js';
 import { ownField } from './own-field.js';

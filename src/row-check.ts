@@ -70,3 +70,8 @@ export function checkRow(row: RowView, lookupId: string): RowProblem | undefined
 function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
 }
+
+export function idOf(row: unknown): string | undefined {
+  const id = (row as { id?: unknown } | null)?.id;
+  return typeof id === 'string' ? id : undefined;
+}

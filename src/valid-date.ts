@@ -128,3 +128,14 @@ export function expiryState(when: unknown, nowMs: number): 'none' | 'ahead' | 'p
   if (time === undefined) return 'unreadable';
   return time > nowMs ? 'ahead' : 'passed';
 }
+
+/**
+ * The clock's time in milliseconds, or a throw (a 500 for the request) when it gives no valid
+ * Date: every expiry comparison and every throttle window would silently come out false,
+ * letting expired keys and unlimited forgeries through.
+ */
+export function validMillis(clock: () => Date): number {
+  const now = millisFromClock(clock);
+  if (now === undefined) throw new TypeError('clock() returned no valid Date');
+  return now;
+}
