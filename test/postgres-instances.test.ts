@@ -99,15 +99,14 @@ describePostgres('two gateway instances sharing one PostgreSQL database', (db) =
 
   it('leaves exactly one live key when both instances regenerate at once; the loser gets ERR_KEY_CONFLICT', async () => {
     const { key: firstKey, card, accountId } = await issue();
-    // Both pools hold a connection already, so neither instance starts the race late.
-    await Promise.all([a.store.findById(card.keyId), b.store.findById(card.keyId)]);
     let previous = firstKey;
 
     for (let round = 0; round < 5; round++) {
-      const results = await Promise.allSettled([
-        a.manager.regenerate(card.keyId),
-        b.manager.regenerate(card.keyId),
-      ]);
+      // Neither write starts before both instances have read the key: on a loaded machine, one
+      // regenerate could otherwise end before the other began, and both would rightly succeed.
+      const results = await bothReadFirst([a.store, b.store], () =>
+        Promise.allSettled([a.manager.regenerate(card.keyId), b.manager.regenerate(card.keyId)]),
+      );
       const winners = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
       const losers = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
       expect(winners).toHaveLength(1);
@@ -127,6 +126,30 @@ describePostgres('two gateway instances sharing one PostgreSQL database', (db) =
     }
   });
 });
+
+/**
+ * Runs `race` with each store's `modify` held until every store has been asked to modify:
+ * a regenerate reads the row before it modifies, so each has read it by then.
+ */
+async function bothReadFirst<T>(stores: PostgresKeyStore[], race: () => Promise<T>): Promise<T> {
+  let arrived = 0;
+  let releaseAll = () => {};
+  const allArrived = new Promise<void>((resolve) => (releaseAll = resolve));
+  const held = stores.map((store) => {
+    const modify = store.modify;
+    store.modify = async function heldModify(this: PostgresKeyStore, ...args: Parameters<PostgresKeyStore['modify']>) {
+      if (++arrived === stores.length) releaseAll();
+      await allArrived;
+      return modify.apply(this, args);
+    };
+    return () => delete (store as Partial<PostgresKeyStore>).modify;
+  });
+  try {
+    return await race();
+  } finally {
+    for (const restore of held) restore();
+  }
+}
 
 function lookupIdOf(key: string): string {
   const parsed = parseApiKey(key);
