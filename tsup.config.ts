@@ -15,8 +15,8 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
-  // src/argon2-pool.ts finds the worker file through import.meta.url; the shim gives the
-  // CommonJS build the same URL (from __filename).
+  // src/argon2-pool.ts finds the worker file in its module's folder: `__dirname`, which the
+  // shim gives the ESM build (from import.meta.url, which Node escapes).
   shims: true,
   // The Argon2 worker file runs in worker threads as it is, next to the build in both formats.
   onSuccess: () => copyFile('src/argon2-task.mjs', 'dist/argon2-task.mjs'),

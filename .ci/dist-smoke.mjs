@@ -1,9 +1,14 @@
 // Checks the built package (run after `npm run build`): the ESM and the CommonJS entry each
 // authenticate a key through the Argon2 worker pool, refuse a wrong secret, close, and leave
-// nothing running. The pool's worker file is loaded from dist/, as in an installed package.
-import { readdirSync, readFileSync } from 'node:fs';
+// nothing running. The pool's worker file is loaded from dist/, as in an installed package,
+// and the package is loaded from a copy in a folder whose path holds '#', '?', '%' and a
+// space: characters that a path made into a URL without escaping would misread.
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
 
 /** This process's thread count (Linux), or undefined where /proc is not there. */
@@ -24,15 +29,23 @@ async function threadsBelow(count) {
   return false;
 }
 
-const require = createRequire(import.meta.url);
+const project = fileURLToPath(new URL('..', import.meta.url));
+const installed = mkdtempSync(join(tmpdir(), 'keyward smoke #1?%41 '));
+process.on('exit', () => rmSync(installed, { recursive: true, force: true }));
+// package.json too, so that the adapters' imports of 'keyward' find this copy.
+for (const entry of ['package.json', 'dist']) cpSync(join(project, entry), join(installed, entry), { recursive: true });
+symlinkSync(join(project, 'node_modules'), join(installed, 'node_modules'));
+const entryUrl = (file) => pathToFileURL(join(installed, 'dist', file)).href;
+
+const require = createRequire(join(installed, 'package.json'));
 // The process's own stdio handles (pipes when output is piped, TTYs on a terminal) stay open;
 // only what is left beyond them counts. Node opens them on first use, so open them first.
 void process.stdout.fd;
 void process.stderr.fd;
 const atStart = process.getActiveResourcesInfo();
 const builds = {
-  esm: await import('../dist/index.js'),
-  cjs: require('../dist/index.cjs'),
+  esm: await import(entryUrl('index.js')),
+  cjs: require('./dist/index.cjs'),
 };
 
 for (const [format, keyward] of Object.entries(builds)) {
@@ -80,7 +93,7 @@ for (const [format, keyward] of Object.entries(builds)) {
 // Every entry point throws the core's one ApiKeyAuthError class, in both formats, so an app's
 // `instanceof ApiKeyAuthError` holds whichever entry threw. A subpath that bundled its own copy
 // of the class (CommonJS builds share no code between entries) would fail this.
-const postgresBuilds = { esm: await import('../dist/postgres.js'), cjs: require('../dist/postgres.cjs') };
+const postgresBuilds = { esm: await import(entryUrl('postgres.js')), cjs: require('./dist/postgres.cjs') };
 for (const [format, { PostgresKeyStore }] of Object.entries(postgresBuilds)) {
   const fakePool = { options: { connectionTimeoutMillis: 1000 }, query() {}, connect() {}, on() {}, listenerCount: () => 0 };
   assert.throws(

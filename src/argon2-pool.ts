@@ -1,4 +1,6 @@
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { argon2TaskOf } from './hash.js';
 import type { Argon2Runner } from './secret-verifier.js';
@@ -103,9 +105,16 @@ export class Argon2PoolBusyError extends Error {
 // capture a stack trace nobody reads.
 const BUSY = new Argon2PoolBusyError('Argon2 pool busy');
 
-// Resolved relative to this module: src/ under the tests, dist/ (where the build copies the
-// file) in the package, for the ESM and the CommonJS build alike (tsup shims import.meta.url).
-const TASK_FILE = new URL('./argon2-task.mjs', import.meta.url).href;
+// Next to this module: src/ under the tests, dist/ (where the build copies the file) in the
+// package. Made from the module's folder with pathToFileURL, which escapes it: in the
+// CommonJS build, import.meta.url is tsup's shim, which does not, so a '#', '?' or '%' in the
+// install's path made the URL name another file (the parent folder's, for a '#').
+const TASK_FILE = pathToFileURL(join(moduleFolder(), 'argon2-task.mjs')).href;
+
+/** This module's folder: `__dirname` in CommonJS, from Node's own escaped URL in ESM. */
+function moduleFolder(): string {
+  return typeof __dirname === 'string' ? __dirname : fileURLToPath(new URL('.', import.meta.url));
+}
 
 /**
  * Runs Argon2 in worker threads (piscina), off the event loop. At most `threads` run and
