@@ -326,7 +326,7 @@ describe.each([
     withHandler.setErrorHandler((error, request, reply) => {
       if (!(error instanceof ApiKeyAuthError)) throw error; // your own handling, or Fastify's default
       if (!error.expose) request.log.error(error);
-      return reply.code(error.status).send(defaultErrorBody(error));
+      return reply.code(error.status).header('cache-control', 'no-store').send(defaultErrorBody(error));
     });
     for (const app of [withDefault, withHandler]) {
       app.get('/v1/x', { onRequest: fastifyApiKeyAuthHook(auth, { forwardErrors: true }) }, async () => ({ ok: true }));
@@ -345,7 +345,12 @@ describe.each([
       const hidden = await withHandler.inject({ url: '/v1/x', headers: bearer(keys.allowed!) });
       expect([hidden.statusCode, hidden.body]).toEqual([500, '{"error":{"code":"ERR_INTERNAL","message":"Internal server error."}}']);
       const missing = await withHandler.inject({ url: '/v1/x' });
-      expect([missing.statusCode, missing.headers['www-authenticate'], missing.json().error.code]).toEqual([401, 'Bearer realm="api"', 'ERR_API_KEY_MISSING']);
+      expect([missing.statusCode, missing.headers['www-authenticate'], missing.headers['cache-control'], missing.json().error.code]).toEqual([
+        401,
+        'Bearer realm="api"',
+        'no-store',
+        'ERR_API_KEY_MISSING',
+      ]);
       const appError = await withHandler.inject({ url: '/v1/boom' });
       expect([appError.statusCode, appError.json()]).toEqual([502, { statusCode: 502, error: 'Bad Gateway', message: 'upstream down' }]);
     } finally {
