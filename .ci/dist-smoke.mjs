@@ -33,7 +33,7 @@ const project = fileURLToPath(new URL('..', import.meta.url));
 const installed = mkdtempSync(join(tmpdir(), 'keyward smoke #1?%41 '));
 process.on('exit', () => rmSync(installed, { recursive: true, force: true }));
 // package.json too, so that the adapters' imports of 'keyward' find this copy.
-for (const entry of ['package.json', 'dist']) cpSync(join(project, entry), join(installed, entry), { recursive: true });
+for (const entry of ['package.json', 'dist', 'sql']) cpSync(join(project, entry), join(installed, entry), { recursive: true });
 symlinkSync(join(project, 'node_modules'), join(installed, 'node_modules'));
 const entryUrl = (file) => pathToFileURL(join(installed, 'dist', file)).href;
 
@@ -121,6 +121,11 @@ for (const format of ['esm', 'cjs']) {
   assert.deepEqual([builds[format].ApiKeyAuthError.name, error.constructor.name, error.name], ['ApiKeyAuthError', 'ApiKeyAuthError', 'ApiKeyAuthError'], `${format}: the class must be named ApiKeyAuthError`);
 }
 console.log('dist: ApiKeyAuthError keeps its name in both formats');
+
+// Migration tools find the schema script through the package's exports.
+const schemaScript = require.resolve('keyward/sql/keyward-schema.sql');
+assert.equal(schemaScript, join(installed, 'sql', 'keyward-schema.sql'), 'keyward/sql/keyward-schema.sql must resolve');
+console.log('dist: keyward/sql/keyward-schema.sql resolves');
 
 // Whatever remains would keep a gateway from exiting after close().
 const left = process.getActiveResourcesInfo();

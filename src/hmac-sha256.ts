@@ -19,8 +19,13 @@ export class ProcessHmacSha256 {
   // which is safe because a call runs start to end without yielding.
   readonly #outerBlock = Buffer.alloc(BLOCK_BYTES + DIGEST_BYTES);
 
-  /** @param key - for tests only: 64 bytes, each below 0x80. Random by default. */
+  /**
+   * @param key - for tests only: 64 bytes, each below 0x80. Random by default.
+   * @throws {Error} on a Node.js without `crypto.hash` (before 20.12), at setup.
+   */
   constructor(key: Uint8Array = randomAsciiKey()) {
+    // In ESM an older Node fails at import; the CommonJS build would only fail per request.
+    if (typeof hash !== 'function') throw new Error('keyward needs Node.js 20.12 or later: crypto.hash is missing');
     if (key.length !== BLOCK_BYTES || key.some((byte) => byte >= 0x80)) {
       throw new RangeError('the HMAC key must be 64 bytes below 0x80');
     }
