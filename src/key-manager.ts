@@ -1,8 +1,7 @@
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import { randomBase62 } from './base62.js';
 import { hashSecret } from './hash.js';
-import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
-import { ENVIRONMENTS, generateApiKey, type Environment } from './key-format.js';
+import { generateApiKey, type Environment } from './key-format.js';
 import {
   assertOptionalSyncFunction,
   assertOptionsObject,
@@ -29,10 +28,18 @@ import { rowPepper, sameBoundFields, type BoundRowFields } from './row-binding.j
 import { checkRow, type RowProblem } from './row-check.js';
 import { expiryState, validTimeOf } from './valid-date.js';
 import { toCard, type KeyCard } from './key-card.js';
+import {
+  assertAccountId,
+  assertEnvironment,
+  checkedIssueInput,
+  invalidArgument,
+  isPossibleKeyId,
+  type IssueKeyInput,
+} from './key-manager-arguments.js';
 
 // The types of the manager's signature are defined beside the code that uses them; index.ts
 // exports them from here, with the manager.
-export type { KeyCard };
+export type { IssueKeyInput, KeyCard };
 
 /** Options of {@link createKeyManager}. */
 export interface KeyManagerOptions {
@@ -66,18 +73,6 @@ export interface IssuedKey {
   /** The full key. Show it once; keyward keeps no copy. */
   key: string;
   card: KeyCard;
-}
-
-/** Input of {@link KeyManager.issue}. */
-export interface IssueKeyInput {
-  accountId: string;
-  environment: Environment;
-  /** @default the manager's `defaultKeyType` */
-  keyType?: string | undefined;
-  /** Initial status. @default 'allowed' */
-  status?: KeyStatus | undefined;
-  /** Hard expiry, if any. */
-  expiresAt?: Date | null | undefined;
 }
 
 /** The portal's verbs over a {@link KeyStore}. */
@@ -526,102 +521,8 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   };
 }
 
-/** The property names {@link KeyManager.issue} reads; any other is a misspelling. */
-const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
-  'accountId',
-  'environment',
-  'keyType',
-  'status',
-  'expiresAt',
-];
-
 /** The field names `setWebhook` accepts; any other is refused with a did-you-mean. */
 const WEBHOOK_SETTINGS_NAMES: readonly (keyof WebhookSettingsInput)[] = ['url', 'username', 'password'];
-
-/**
- * The `issue` input, each property read exactly once (a getter cannot pass the checks with
- * one value and be stored with another) and checked, with `expiresAt` as a new plain Date.
- */
-function checkedIssueInput(given: IssueKeyInput): IssueKeyInput & { expiresAt: Date | null } {
-  if (typeof given === 'object' && given !== null) {
-    const unknown = unknownOptionMessage(given, ISSUE_INPUT_NAMES, 'issue');
-    if (unknown !== undefined) throw invalidArgument(unknown);
-  }
-  const { accountId, environment, keyType, status, expiresAt } = ownOptions(given ?? ({} as Partial<IssueKeyInput>), ISSUE_INPUT_NAMES);
-  assertAccountId(accountId);
-  assertEnvironment(environment);
-  if (keyType !== undefined) assertKeyType(keyType, 'keyType');
-  if (status !== undefined && !KEY_STATUSES.includes(status)) {
-    throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
-  }
-  return { accountId, environment, keyType, status, expiresAt: expiresAt == null ? null : checkedExpiry(expiresAt) };
-}
-
-function assertEnvironment(value: unknown): asserts value is Environment {
-  if (!ENVIRONMENTS.includes(value as Environment)) {
-    throw invalidArgument('environment must be "production" or "sandbox"');
-  }
-}
-
-/**
- * An account id is what the store indexes one live key per environment on, so two different
- * ids must stay different once stored, and look different: none of {@link UNSAFE_IDENTIFIER_TEXT},
- * no whitespace at either end (so none made only of it).
- */
-function assertAccountId(value: unknown): asserts value is string {
-  if (
-    typeof value !== 'string' ||
-    value.length === 0 ||
-    value.length > 200 ||
-    value.trim() !== value ||
-    UNSAFE_IDENTIFIER_TEXT.test(value) ||
-    // One spelling per id: `é` may also be `e` and a combining accent, which looks the same.
-    value.normalize('NFC') !== value
-  ) {
-    throw invalidArgument(
-      'accountId must be a string of 1 to 200 characters without whitespace at either end, of well-formed Unicode in normalization form C without control, invisible or line-separator characters',
-    );
-  }
-}
-
-/**
- * The expiry as a new plain Date. The time is read from the Date's own slot, not through a
- * `getTime` a subclass may override, and anything that is not a real Date is refused.
- */
-function checkedExpiry(value: unknown): Date {
-  const time = validTimeOf(value);
-  if (time === undefined) {
-    throw invalidArgument(
-      'expiresAt must be null or a valid Date from 1970-01-01T00:00:00.000Z through 9999-12-31T23:59:59.999Z',
-    );
-  }
-  return time;
-}
-
-/**
- * Whether a value could be the id of a stored key. Deliberately loose (rows written by other
- * tools need not look like `key_` + base62): it only keeps out what no store can look up
- * safely, which then reads as an unknown id.
- */
-function isPossibleKeyId(value: unknown): value is string {
-  return (
-    typeof value === 'string' &&
-    value.length > 0 &&
-    value.length <= 200 &&
-    !UNSAFE_IDENTIFIER_TEXT.test(value)
-  );
-}
-
-function assertKeyType(value: unknown, name: string): void {
-  if (typeof value !== 'string' || !/^[a-z0-9_]{1,64}$/.test(value)) {
-    throw invalidArgument(`${name} must be 1 to 64 lower-case letters, digits or "_"`);
-  }
-}
-
-/** A manager method's argument value it cannot use; the message names the argument, never its value. */
-function invalidArgument(message: string): ApiKeyAuthError {
-  return new ApiKeyAuthError('ERR_INVALID_ARGUMENT', message, { status: 400, expose: true });
-}
 
 function notFound(): ApiKeyAuthError {
   return new ApiKeyAuthError('ERR_KEY_NOT_FOUND', 'No live key with this id.', { status: 404 });
