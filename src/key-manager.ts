@@ -2,19 +2,11 @@ import { ApiKeyAuthError, invalidOption } from './errors.js';
 import { randomBase62 } from './base62.js';
 import { hashSecret } from './hash.js';
 import { generateApiKey, type Environment } from './key-format.js';
-import {
-  assertOptionalSyncFunction,
-  assertOptionsObject,
-  knownOptions,
-  ownOptions,
-  unknownOptionMessage,
-} from './options.js';
-import { checkedArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
+import { ownOptions, unknownOptionMessage } from './options.js';
 import { KEY_STATUSES, type KeyStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
-import { assertStore, refuseStoreAsOptions } from './auth-options.js';
 import { InThreadArgon2 } from './in-thread-argon2.js';
-import { createSecretBox, isOpenFailure, type SealingKeys, type SecretBox } from './secret-box.js';
+import { isOpenFailure } from './secret-box.js';
 import { webhookAuthorizationFor } from './webhook-authorization.js';
 import { webhookSealContext } from './webhook-seal-context.js';
 import {
@@ -23,10 +15,9 @@ import {
   normalizeWebhookUsername,
   type WebhookSettingsInput,
 } from './webhook-settings.js';
-import { resolvePepper, type PepperOptions } from './pepper.js';
 import { rowPepper, sameBoundFields, type BoundRowFields } from './row-binding.js';
 import { checkRow, type RowProblem } from './row-check.js';
-import { expiryState, validTimeOf } from './valid-date.js';
+import { expiryState } from './valid-date.js';
 import { toCard, type KeyCard } from './key-card.js';
 import {
   assertAccountId,
@@ -36,38 +27,12 @@ import {
   isPossibleKeyId,
   type IssueKeyInput,
 } from './key-manager-arguments.js';
+import { resolveKeyManagerOptions, type KeyManagerOptions } from './key-manager-options.js';
 import { isUnavailable, isWrittenBy, notWritten, outcomeUnknown, readAgain, type ChangeVerb } from './unconfirmed-write.js';
 
 // The types of the manager's signature are defined beside the code that uses them; index.ts
 // exports them from here, with the manager.
-export type { IssueKeyInput, KeyCard };
-
-/** Options of {@link createKeyManager}. */
-export interface KeyManagerOptions {
-  /** The same store the authenticators read. Required. */
-  store: KeyStore;
-  /** Argon2id parameters for new hashes. @default DEFAULT_ARGON2_PARAMS */
-  argon2?: Argon2Params | undefined;
-  /** Key type of issued keys unless `issue` names one. @default 'sms_api' */
-  defaultKeyType?: string | undefined;
-  /**
-   * The current time. A call reads it once, before it writes anything; a value that is not a
-   * valid Date fails that call with `ERR_OPTIONS_INVALID` (500) and nothing is written.
-   * @default () => new Date()
-   */
-  clock?: (() => Date) | undefined;
-  /**
-   * Pepper new hashes are written with (`pepper.current`); give the authenticators the same
-   * option. @default none
-   */
-  pepper?: PepperOptions | undefined;
-  /**
-   * Keys that seal webhook passwords (AES-256-GCM), checked here. Without them the manager
-   * still stores webhook URLs and usernames, but refuses to store a password, or to move a
-   * stored one to a new URL.
-   */
-  webhookKeys?: SealingKeys | undefined;
-}
+export type { IssueKeyInput, KeyCard, KeyManagerOptions };
 
 /** What issue and regenerate return: the only moment the cleartext exists. */
 export interface IssuedKey {
@@ -173,15 +138,6 @@ export interface KeyManager {
   resealWebhookPassword(keyId: string): Promise<boolean>;
 }
 
-const OPTION_NAMES: readonly (keyof KeyManagerOptions)[] = [
-  'store',
-  'argon2',
-  'defaultKeyType',
-  'clock',
-  'webhookKeys',
-  'pepper',
-];
-
 /** Statuses a regenerate lifts back to `allowed`; every other status is kept. */
 const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued', 'revoked']);
 
@@ -201,35 +157,9 @@ const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued'
  * ```
  */
 export function createKeyManager(given: KeyManagerOptions): KeyManager {
-  assertOptionsObject(given, 'createKeyManager');
-  refuseStoreAsOptions(given, 'createKeyManager');
-  const options = knownOptions(given, OPTION_NAMES, 'createKeyManager');
-  assertStore(options.store);
-  const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2');
-  const ring = resolvePepper(options.pepper, 'createKeyManager');
+  const { store, argon2, pepper: ring, defaultKeyType, now, box } = resolveKeyManagerOptions(given);
   // A peppered hash is bound to its row's ids (see rowPepper).
   const pepperFor = (row: BoundRowFields) => ring && { id: ring.currentId, secret: rowPepper(ring.current, row) };
-  const defaultKeyType = options.defaultKeyType ?? 'sms_api';
-  if (typeof defaultKeyType !== 'string' || !/^[a-z0-9_]{1,64}$/.test(defaultKeyType)) {
-    const message = '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".';
-    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', message);
-  }
-  assertOptionalSyncFunction(options.clock, 'clock');
-  const clock = options.clock ?? (() => new Date());
-  // An invalid Date would be stored as it is (a card's createdAt null on MemoryKeyStore, a
-  // store fault quoting the value on PostgreSQL) and makes every expiry comparison false.
-  const now = (): Date => {
-    let time: Date | undefined;
-    try {
-      time = validTimeOf(clock());
-    } catch (error) {
-      throw badClock(error);
-    }
-    if (time === undefined) throw badClock();
-    return time;
-  };
-  const box = options.webhookKeys === undefined ? undefined : createSecretBox(options.webhookKeys);
-  const { store } = options;
   // One hash at a time, however many calls run at once (a provisioning script's
   // Promise.all, say): each takes its whole memory cost as it starts, and on one thread they
   // would not finish any sooner side by side. Nothing is refused; calls wait their turn.
@@ -557,19 +487,6 @@ function noSealingKeys(): ApiKeyAuthError {
     'A webhook password is stored but the manager has no "webhookKeys" to open it.',
     { status: 500, expose: false },
   );
-}
-
-/**
- * The `clock` option gave no valid Date, or threw (`cause`); the message never repeats what
- * it gave.
- */
-function badClock(cause?: unknown): ApiKeyAuthError {
-  const what = cause === undefined ? 'returned no valid Date' : 'threw (see cause)';
-  return new ApiKeyAuthError('ERR_OPTIONS_INVALID', `createKeyManager: clock() ${what}.`, {
-    status: 500,
-    expose: false,
-    ...(cause === undefined ? {} : { cause }),
-  });
 }
 
 /** A patch for a key's row, or how to make it from the row as the store hands it over. */
