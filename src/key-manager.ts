@@ -28,7 +28,9 @@ import {
   type IssueKeyInput,
 } from './key-manager-arguments.js';
 import { resolveKeyManagerOptions, type KeyManagerOptions } from './key-manager-options.js';
-import { isUnavailable, isWrittenBy, notWritten, outcomeUnknown, readAgain, type ChangeVerb } from './unconfirmed-write.js';
+import { keyRows, notFound } from './key-rows.js';
+import { rowWriter } from './row-write.js';
+import { isUnavailable, isWrittenBy, notWritten, outcomeUnknown, readAgain } from './unconfirmed-write.js';
 
 // The types of the manager's signature are defined beside the code that uses them; index.ts
 // exports them from here, with the manager.
@@ -165,76 +167,9 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   // would not finish any sooner side by side. Nothing is refused; calls wait their turn.
   const argon2Run = new InThreadArgon2(Number.POSITIVE_INFINITY).run;
 
-  // Every row the store finds is checked to be the one asked for: a store whose collation
-  // ignores letter case (citext, say) would hand `acct_aB` the key of `acct_Ab`, and a portal
-  // would then show, or regenerate, another account's key. The conformance suite checks this
-  // too; these checks keep a store that fails it from reaching another account.
-  const byId = async (keyId: string): Promise<ApiKeyRow | null> => {
-    const row = await store.findById(keyId);
-    return row?.id === keyId ? row : null;
-  };
-  const liveOf = async (accountId: string, environment: Environment): Promise<ApiKeyRow | null> => {
-    const row = await store.findLive(accountId, environment);
-    return row?.account_id === accountId && row.environment === environment ? row : null;
-  };
-  const modifyExact: KeyStore['modify'] = (keyId, change) =>
-    store.modify(keyId, (current) => (current.id === keyId ? change(current) : null));
-
-  // A key id that could never have been stored is unknown without asking the store, which
-  // might fail on it (PostgreSQL refuses NUL) instead of answering "no such key".
-  const liveRow = async (keyId: string): Promise<ApiKeyRow> => {
-    if (!isPossibleKeyId(keyId)) throw notFound();
-    const row = await byId(keyId);
-    if (!row) throw notFound();
-    return row;
-  };
-
-  /**
-   * The key's live row, read through modify, which locks it: a write still under way (a
-   * COMMIT waiting for a synchronous replica, say, which a plain read would not see yet) is
-   * waited for, so what it reads is final.
-   */
-  const lockedRow = async (keyId: string): Promise<ApiKeyRow | null> => {
-    let locked = null as ApiKeyRow | null;
-    await modifyExact(keyId, (row) => {
-      locked = row;
-      return null;
-    });
-    return locked;
-  };
-
-  /**
-   * Writes a patch to the key's live row: the row as written, or null when the patch ended the
-   * key (`revoked_at`, `soft_deleted`) and the store could not confirm it but no live row is
-   * left. A function makes the patch from the row as the store hands it over, under its lock.
-   * A write the store did not confirm after it had the row in hand may have landed all the
-   * same (its COMMIT answer lost or late), so the row is read again: the call succeeds if the
-   * row holds the patch, fails saying nothing was written if it does not, and says the
-   * outcome is unknown if it cannot be read.
-   */
-  const write = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow | null> => {
-    if (!isPossibleKeyId(keyId)) throw notFound();
-    let patch: Partial<ApiKeyRow> | undefined;
-    let row: ApiKeyRow | null;
-    try {
-      row = await modifyExact(keyId, (current) => (patch = typeof given === 'function' ? given(current) : given));
-    } catch (error) {
-      // A store that failed before it handed over the row wrote nothing.
-      if (!isUnavailable(error) || patch === undefined) throw error;
-      const current = await readAgain(() => lockedRow(keyId));
-      if (current === undefined) throw outcomeUnknown(verb, error);
-      // The row was live when the store handed it over: gone now, the key has ended, by this
-      // call or by another, which is what a revoke or a soft delete asked for.
-      if (current === null) {
-        if (endsKey(patch)) return null;
-        throw notFound();
-      }
-      if (!holdsPatch(current, patch)) throw notWritten(verb, error);
-      row = current;
-    }
-    if (!row) throw notFound();
-    return row;
-  };
+  const rows = keyRows(store);
+  const { byId, liveOf, modifyExact, liveRow, lockedRow } = rows;
+  const { write, change } = rowWriter(rows);
 
   /** The patch that keeps a row's webhook password: none, or the password resealed for `context`. */
   const keptPassword = (current: ApiKeyRow, context: string): Partial<ApiKeyRow> => {
@@ -251,13 +186,6 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
       throw error;
     }
     return { webhook_basic_auth_password_sealed: box.seal(password, context) };
-  };
-
-  /** {@link write} of a patch that leaves the key live: the row as written. */
-  const change = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow> => {
-    const row = await write(keyId, given, verb);
-    if (!row) throw notFound();
-    return row;
   };
 
   return {
@@ -455,10 +383,6 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
 /** The field names `setWebhook` accepts; any other is refused with a did-you-mean. */
 const WEBHOOK_SETTINGS_NAMES: readonly (keyof WebhookSettingsInput)[] = ['url', 'username', 'password'];
 
-function notFound(): ApiKeyAuthError {
-  return new ApiKeyAuthError('ERR_KEY_NOT_FOUND', 'No live key with this id.', { status: 404 });
-}
-
 function exists(): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_KEY_EXISTS',
@@ -487,19 +411,6 @@ function noSealingKeys(): ApiKeyAuthError {
     'A webhook password is stored but the manager has no "webhookKeys" to open it.',
     { status: 500, expose: false },
   );
-}
-
-/** A patch for a key's row, or how to make it from the row as the store hands it over. */
-type RowPatch = Partial<ApiKeyRow> | ((current: ApiKeyRow) => Partial<ApiKeyRow>);
-
-/** Whether a patch ends the key, so that no live row is left once it has landed. */
-function endsKey(patch: Partial<ApiKeyRow>): boolean {
-  return (patch.revoked_at !== undefined && patch.revoked_at !== null) || patch.soft_deleted === true;
-}
-
-/** Whether `row` holds every field of `patch` (strings and null; no patch of these writes a Date). */
-function holdsPatch(row: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
-  return Object.entries(patch).every(([field, value]) => row[field as keyof ApiKeyRow] === value);
 }
 
 function conflict(): ApiKeyAuthError {
