@@ -1,7 +1,7 @@
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import type { Environment } from './key-format.js';
 import { ownOptions, unknownOptionMessage } from './options.js';
-import { KEY_STATUSES, type KeyStatus } from './statuses.js';
+import type { KeyStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { isOpenFailure } from './secret-box.js';
 import { webhookAuthorizationFor } from './webhook-authorization.js';
@@ -13,17 +13,13 @@ import {
   type WebhookSettingsInput,
 } from './webhook-settings.js';
 import { toCard, type KeyCard } from './key-card.js';
-import {
-  assertAccountId,
-  assertEnvironment,
-  invalidArgument,
-  isPossibleKeyId,
-  type IssueKeyInput,
-} from './key-manager-arguments.js';
+import type { IssueKeyInput } from './key-manager-arguments.js';
 import { resolveKeyManagerOptions, type KeyManagerOptions } from './key-manager-options.js';
+import { describeVerbs } from './describe-verbs.js';
 import { issueVerbs, type IssuedKey } from './issue-verbs.js';
 import { keyRows } from './key-rows.js';
 import { rowWriter } from './row-write.js';
+import { statusVerbs } from './status-verbs.js';
 
 // The types of the manager's signature are defined beside the code that uses them; index.ts
 // exports them from here, with the manager.
@@ -145,9 +141,12 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   const options = resolveKeyManagerOptions(given);
   const { store, now, box } = options;
   const rows = keyRows(store);
-  const { byId, liveOf, modifyExact, liveRow } = rows;
-  const { write, change } = rowWriter(rows);
+  const { modifyExact, liveRow } = rows;
+  const writer = rowWriter(rows);
+  const { change } = writer;
   const { issue, regenerate } = issueVerbs(options, rows);
+  const { describe, describeAccount } = describeVerbs(options, rows);
+  const { revoke, softDelete, setStatus } = statusVerbs(options, writer);
 
   /** The patch that keeps a row's webhook password: none, or the password resealed for `context`. */
   const keptPassword = (current: ApiKeyRow, context: string): Partial<ApiKeyRow> => {
@@ -169,38 +168,17 @@ export function createKeyManager(given: KeyManagerOptions): KeyManager {
   return {
     issue,
 
-    async describe(keyId) {
-      if (!isPossibleKeyId(keyId)) return null;
-      const at = now();
-      const row = await byId(keyId);
-      return row ? toCard(row, at) : null;
-    },
+    describe,
 
-    async describeAccount(accountId, environment) {
-      assertAccountId(accountId);
-      assertEnvironment(environment);
-      const at = now();
-      const row = await liveOf(accountId, environment);
-      return row ? toCard(row, at) : null;
-    },
+    describeAccount,
 
     regenerate,
 
-    async revoke(keyId) {
-      await write(keyId, { revoked_at: now() }, 'revoke');
-    },
+    revoke,
 
-    async softDelete(keyId) {
-      await write(keyId, { soft_deleted: true }, 'softDelete');
-    },
+    softDelete,
 
-    async setStatus(keyId, status) {
-      if (!KEY_STATUSES.includes(status)) {
-        throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
-      }
-      const at = now();
-      return toCard(await change(keyId, { status }, 'setStatus'), at);
-    },
+    setStatus,
 
     async setWebhook(keyId, given) {
       if (typeof given !== 'object' || given === null || Array.isArray(given)) {
