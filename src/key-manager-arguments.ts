@@ -5,7 +5,7 @@ import { ownOptions, unknownOptionMessage } from './options.js';
 import { KEY_STATUSES, type KeyStatus } from './statuses.js';
 import { validTimeOf } from './valid-date.js';
 
-/** Input of `KeyManager.issue`. */
+/** Input of {@link KeyManager.issue}. */
 export interface IssueKeyInput {
   accountId: string;
   environment: Environment;
@@ -17,7 +17,7 @@ export interface IssueKeyInput {
   expiresAt?: Date | null | undefined;
 }
 
-/** The property names `KeyManager.issue` reads; any other is a misspelling. */
+/** The property names {@link KeyManager.issue} reads; any other is a misspelling. */
 const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
   'accountId',
   'environment',

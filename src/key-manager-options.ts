@@ -7,7 +7,7 @@ import { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.
 import { resolvePepper, type PepperOptions, type PepperRing } from './pepper.js';
 import { validTimeOf } from './valid-date.js';
 
-/** Options of `createKeyManager`. */
+/** Options of {@link createKeyManager}. */
 export interface KeyManagerOptions {
   /** The same store the authenticators read. Required. */
   store: KeyStore;
