@@ -1,0 +1,151 @@
+import { ApiKeyAuthError } from './errors.js';
+import { randomBase62 } from './base62.js';
+import { hashSecret } from './hash.js';
+import { InThreadArgon2 } from './in-thread-argon2.js';
+import { toCard, type KeyCard } from './key-card.js';
+import { generateApiKey } from './key-format.js';
+import { checkedIssueInput, type IssueKeyInput } from './key-manager-arguments.js';
+import type { ResolvedKeyManagerOptions } from './key-manager-options.js';
+import { notFound, type KeyRows } from './key-rows.js';
+import { rowPepper, sameBoundFields, type BoundRowFields } from './row-binding.js';
+import { checkRow, type RowProblem } from './row-check.js';
+import type { ApiKeyRow } from './store.js';
+import { isUnavailable, isWrittenBy, notWritten, outcomeUnknown, readAgain } from './unconfirmed-write.js';
+import { expiryState } from './valid-date.js';
+
+/** What issue and regenerate return: the only moment the cleartext exists. */
+export interface IssuedKey {
+  /** The full key. Show it once; keyward keeps no copy. */
+  key: string;
+  card: KeyCard;
+}
+
+/** Statuses a regenerate lifts back to `allowed`; every other status is kept. */
+const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued', 'revoked']);
+
+/** `KeyManager.issue` and `KeyManager.regenerate`: the verbs that make a key's secret. */
+export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
+  const { store, argon2, defaultKeyType, now, pepper: ring } = options;
+  const { byId, liveOf, liveRow, lockedRow, modifyExact } = rows;
+  // A peppered hash is bound to its row's ids (see rowPepper).
+  const pepperFor = (row: BoundRowFields) => ring && { id: ring.currentId, secret: rowPepper(ring.current, row) };
+  // One hash at a time, however many calls run at once (a provisioning script's
+  // Promise.all, say): each takes its whole memory cost as it starts, and on one thread they
+  // would not finish any sooner side by side. Nothing is refused; calls wait their turn.
+  const argon2Run = new InThreadArgon2(Number.POSITIVE_INFINITY).run;
+
+  return {
+    async issue(given: IssueKeyInput): Promise<IssuedKey> {
+      const input = checkedIssueInput(given);
+      const at = now();
+      // The store enforces this too (two racing issues); asking first spares an Argon2 run.
+      if (await liveOf(input.accountId, input.environment)) throw exists();
+      const generated = generateApiKey(input.environment);
+      const ids: BoundRowFields = {
+        id: `key_${randomBase62(20)}`,
+        lookup_id: generated.lookupId,
+        account_id: input.accountId,
+        environment: input.environment,
+      };
+      const row: ApiKeyRow = {
+        ...ids,
+        key_type: input.keyType ?? defaultKeyType,
+        status: input.status ?? 'allowed',
+        created_at: at,
+        last_used_at: null,
+        expires_at: input.expiresAt,
+        soft_deleted: false,
+        revoked_at: null,
+        key_hash: await hashSecret(generated.secret, argon2, pepperFor(ids), argon2Run),
+        masked_key: generated.masked,
+        webhook_url: null,
+        webhook_basic_auth_username: null,
+        webhook_basic_auth_password_sealed: null,
+      };
+      try {
+        await store.insert(row);
+      } catch (error) {
+        if (!isUnavailable(error)) throw error;
+        // The store gave up, but the row may have landed all the same (the answer lost on the
+        // way back). A row with this call's random id, lookup id and hash can only be its own.
+        const found = await readAgain(() => byId(row.id));
+        if (found === undefined) throw outcomeUnknown('issue', error);
+        if (found === null || !isWrittenBy(found, row)) throw notWritten('issue', error);
+        return { key: generated.key, card: toCard(found, at) };
+      }
+      return { key: generated.key, card: toCard(row, at) };
+    },
+
+    async regenerate(keyId: string): Promise<IssuedKey> {
+      // Read before the Argon2 run, so a bad clock costs none; the expiry is judged at it too.
+      const at = now();
+      const before = await liveRow(keyId);
+      // A row the gateways refuse (an environment keyward does not know, no account) would
+      // get a key that never works, made from whatever its fields hold: the row is the fault.
+      // An expiry it cannot read is the exception: kept as it is, below.
+      const problem = checkRow(before, before.lookup_id);
+      if (problem !== undefined && problem !== 'bad_expires_at') throw rowInvalid(problem);
+      const generated = generateApiKey(before.environment);
+      // Hash outside the store's critical section: Argon2 is slow and needs no lock.
+      const ids: BoundRowFields = { id: before.id, lookup_id: generated.lookupId, account_id: before.account_id, environment: before.environment };
+      const keyHash = await hashSecret(generated.secret, argon2, pepperFor(ids), argon2Run);
+      const written = { lookup_id: generated.lookupId, key_hash: keyHash };
+      let after: ApiKeyRow | null;
+      let changeRan = false;
+      try {
+        after = await modifyExact(keyId, (current) => {
+          changeRan = true;
+          // The new hash is bound to the ids read: a row that changed meanwhile is another's now.
+          if (!sameBoundFields(current, before)) throw conflict();
+          return {
+            ...written,
+            masked_key: generated.masked,
+            last_used_at: null,
+            // The status and a passed expiry are lifted on their own: a date still ahead is the
+            // key's agreed lifetime, whatever its status, and stays.
+            ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed' } : {}),
+            // Only an expiry known to have passed is lifted: one that cannot be read might still
+            // be ahead, and lifting it would make the key permanent.
+            ...(expiryState(current.expires_at, at.getTime()) === 'passed' ? { expires_at: null } : {}),
+          };
+        });
+      } catch (error) {
+        // A store that failed before it handed over the row (a row lock held elsewhere ran
+        // out its wait) wrote nothing: the old key still works.
+        if (!isUnavailable(error) || !changeRan) throw error;
+        // The store gave up, but its COMMIT may have landed (its answer lost or late): the old
+        // key would then be dead, and the new one must not be thrown away.
+        const current = await readAgain(() => lockedRow(keyId));
+        if (current === undefined) throw outcomeUnknown('regenerate', error);
+        if (current === null) throw notFound();
+        // Still the key this call read: nothing changed, and the old key still works.
+        if (current.lookup_id === before.lookup_id) throw notWritten('regenerate', error);
+        if (!isWrittenBy(current, written)) throw conflict();
+        after = current;
+      }
+      if (!after) throw notFound();
+      return { key: generated.key, card: toCard(after, at) };
+    },
+  };
+}
+
+function exists(): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_KEY_EXISTS',
+    'This account already has a live key in this environment; regenerate it instead.',
+    { status: 409 },
+  );
+}
+
+/** A stored row the gateways would refuse; the message names the fault, never a value. */
+function rowInvalid(problem: RowProblem): ApiKeyAuthError {
+  return new ApiKeyAuthError('ERR_STORED_ROW_INVALID', `stored row invalid (${problem})`, { status: 500, expose: false });
+}
+
+function conflict(): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_KEY_CONFLICT',
+    'The key was regenerated by another request at the same time; read it again.',
+    { status: 409 },
+  );
+}

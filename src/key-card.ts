@@ -1,0 +1,61 @@
+import type { Environment } from './key-format.js';
+import { normalizeStatus, statusLabel, type StatusLabel } from './statuses.js';
+import type { ApiKeyRow } from './store.js';
+import { expiryState, storedTimeOf } from './valid-date.js';
+import type { WebhookSettings } from './webhook-settings.js';
+
+/** The portal card of a key: what may be shown after issue. Never the cleartext. */
+export interface KeyCard {
+  keyId: string;
+  keyType: string;
+  /** Raw status value, as stored. */
+  status: string | null;
+  statusLabel: StatusLabel;
+  environment: Environment;
+  createdAt: Date;
+  /** Null when the key has never authenticated a call ("Never" on the card). */
+  lastUsedAt: Date | null;
+  /**
+   * Null for none. A store that reads it as text gives a Date of that time; text keyward cannot
+   * read gives an Invalid Date (and an active key's card says `EXPIRED`), never the text itself.
+   */
+  expiresAt: Date | null;
+  /** Such as `sk_live_kqz3…oU0i`. */
+  maskedKey: string;
+  /** The webhook form's settings; the password is never part of a card. */
+  webhook: WebhookSettings;
+}
+
+/**
+ * The card of a row. The label is what authenticating with the key would answer: an `allowed`
+ * key whose `expires_at` has passed reads EXPIRED, while a suspended one keeps SUSPENDED
+ * (the status is checked before the expiry date).
+ */
+export function toCard(row: ApiKeyRow, now: Date): KeyCard {
+  const status = normalizeStatus(row.status);
+  // An expiry that cannot be read shows as expired: no request passes with it.
+  const expiry = expiryState(row.expires_at, now.getTime());
+  const expired = status === 'allowed' && (expiry === 'passed' || expiry === 'unreadable');
+  return {
+    keyId: row.id,
+    keyType: row.key_type,
+    status: row.status,
+    statusLabel: expired ? 'EXPIRED' : statusLabel(status),
+    environment: row.environment,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    expiresAt: cardExpiry(row.expires_at),
+    maskedKey: row.masked_key,
+    webhook: {
+      url: row.webhook_url ?? null,
+      username: row.webhook_basic_auth_username ?? null,
+      basicAuthConfigured: row.webhook_basic_auth_password_sealed != null,
+    },
+  };
+}
+
+/** A row's expiry as a card shows it: a Date, an Invalid Date for text it cannot read, or null. */
+function cardExpiry(stored: unknown): Date | null {
+  if (stored === null || stored === undefined) return null;
+  return stored instanceof Date ? stored : new Date(storedTimeOf(stored) ?? Number.NaN);
+}

@@ -1,0 +1,112 @@
+import { ApiKeyAuthError } from './errors.js';
+import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
+import { ENVIRONMENTS, type Environment } from './key-format.js';
+import { ownOptions, unknownOptionMessage } from './options.js';
+import { KEY_STATUSES, type KeyStatus } from './statuses.js';
+import { validTimeOf } from './valid-date.js';
+
+/** Input of {@link KeyManager.issue}. */
+export interface IssueKeyInput {
+  accountId: string;
+  environment: Environment;
+  /** @default the manager's `defaultKeyType` */
+  keyType?: string | undefined;
+  /** Initial status. @default 'allowed' */
+  status?: KeyStatus | undefined;
+  /** Hard expiry, if any. */
+  expiresAt?: Date | null | undefined;
+}
+
+/** The property names {@link KeyManager.issue} reads; any other is a misspelling. */
+const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
+  'accountId',
+  'environment',
+  'keyType',
+  'status',
+  'expiresAt',
+];
+
+/**
+ * The `issue` input, each property read exactly once (a getter cannot pass the checks with
+ * one value and be stored with another) and checked, with `expiresAt` as a new plain Date.
+ */
+export function checkedIssueInput(given: IssueKeyInput): IssueKeyInput & { expiresAt: Date | null } {
+  if (typeof given === 'object' && given !== null) {
+    const unknown = unknownOptionMessage(given, ISSUE_INPUT_NAMES, 'issue');
+    if (unknown !== undefined) throw invalidArgument(unknown);
+  }
+  const { accountId, environment, keyType, status, expiresAt } = ownOptions(given ?? ({} as Partial<IssueKeyInput>), ISSUE_INPUT_NAMES);
+  assertAccountId(accountId);
+  assertEnvironment(environment);
+  if (keyType !== undefined) assertKeyType(keyType, 'keyType');
+  if (status !== undefined && !KEY_STATUSES.includes(status)) {
+    throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
+  }
+  return { accountId, environment, keyType, status, expiresAt: expiresAt == null ? null : checkedExpiry(expiresAt) };
+}
+
+export function assertEnvironment(value: unknown): asserts value is Environment {
+  if (!ENVIRONMENTS.includes(value as Environment)) {
+    throw invalidArgument('environment must be "production" or "sandbox"');
+  }
+}
+
+/**
+ * An account id is what the store indexes one live key per environment on, so two different
+ * ids must stay different once stored, and look different: none of {@link UNSAFE_IDENTIFIER_TEXT},
+ * no whitespace at either end (so none made only of it).
+ */
+export function assertAccountId(value: unknown): asserts value is string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > 200 ||
+    value.trim() !== value ||
+    UNSAFE_IDENTIFIER_TEXT.test(value) ||
+    // One spelling per id: `é` may also be `e` and a combining accent, which looks the same.
+    value.normalize('NFC') !== value
+  ) {
+    throw invalidArgument(
+      'accountId must be a string of 1 to 200 characters without whitespace at either end, of well-formed Unicode in normalization form C without control, invisible or line-separator characters',
+    );
+  }
+}
+
+/**
+ * The expiry as a new plain Date. The time is read from the Date's own slot, not through a
+ * `getTime` a subclass may override, and anything that is not a real Date is refused.
+ */
+function checkedExpiry(value: unknown): Date {
+  const time = validTimeOf(value);
+  if (time === undefined) {
+    throw invalidArgument(
+      'expiresAt must be null or a valid Date from 1970-01-01T00:00:00.000Z through 9999-12-31T23:59:59.999Z',
+    );
+  }
+  return time;
+}
+
+/**
+ * Whether a value could be the id of a stored key. Deliberately loose (rows written by other
+ * tools need not look like `key_` + base62): it only keeps out what no store can look up
+ * safely, which then reads as an unknown id.
+ */
+export function isPossibleKeyId(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length > 0 &&
+    value.length <= 200 &&
+    !UNSAFE_IDENTIFIER_TEXT.test(value)
+  );
+}
+
+function assertKeyType(value: unknown, name: string): void {
+  if (typeof value !== 'string' || !/^[a-z0-9_]{1,64}$/.test(value)) {
+    throw invalidArgument(`${name} must be 1 to 64 lower-case letters, digits or "_"`);
+  }
+}
+
+/** A manager method's argument value it cannot use; the message names the argument, never its value. */
+export function invalidArgument(message: string): ApiKeyAuthError {
+  return new ApiKeyAuthError('ERR_INVALID_ARGUMENT', message, { status: 400, expose: true });
+}

@@ -1,0 +1,105 @@
+import { ApiKeyAuthError } from './errors.js';
+import { assertOptionalSyncFunction, assertOptionsObject, knownOptions } from './options.js';
+import { checkedArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
+import type { KeyStore } from './store.js';
+import { assertStore, refuseStoreAsOptions } from './auth-options.js';
+import { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
+import { resolvePepper, type PepperOptions, type PepperRing } from './pepper.js';
+import { validTimeOf } from './valid-date.js';
+
+/** Options of {@link createKeyManager}. */
+export interface KeyManagerOptions {
+  /** The same store the authenticators read. Required. */
+  store: KeyStore;
+  /** Argon2id parameters for new hashes. @default DEFAULT_ARGON2_PARAMS */
+  argon2?: Argon2Params | undefined;
+  /** Key type of issued keys unless `issue` names one. @default 'sms_api' */
+  defaultKeyType?: string | undefined;
+  /**
+   * The current time. A call reads it once, before it writes anything; a value that is not a
+   * valid Date fails that call with `ERR_OPTIONS_INVALID` (500) and nothing is written.
+   * @default () => new Date()
+   */
+  clock?: (() => Date) | undefined;
+  /**
+   * Pepper new hashes are written with (`pepper.current`); give the authenticators the same
+   * option. @default none
+   */
+  pepper?: PepperOptions | undefined;
+  /**
+   * Keys that seal webhook passwords (AES-256-GCM), checked here. Without them the manager
+   * still stores webhook URLs and usernames, but refuses to store a password, or to move a
+   * stored one to a new URL.
+   */
+  webhookKeys?: SealingKeys | undefined;
+}
+
+/** Options after defaults and checks. */
+export interface ResolvedKeyManagerOptions {
+  store: KeyStore;
+  argon2: Argon2Params;
+  pepper: PepperRing | undefined;
+  defaultKeyType: string;
+  /** The `clock` option, read once per call: a valid Date, or it throws `ERR_OPTIONS_INVALID`. */
+  now: () => Date;
+  /** The box of the `webhookKeys` option, or undefined without them. */
+  box: SecretBox | undefined;
+}
+
+const OPTION_NAMES: readonly (keyof KeyManagerOptions)[] = [
+  'store',
+  'argon2',
+  'defaultKeyType',
+  'clock',
+  'webhookKeys',
+  'pepper',
+];
+
+/**
+ * Applies defaults and checks every option once.
+ *
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing store or a bad option.
+ */
+export function resolveKeyManagerOptions(given: KeyManagerOptions): ResolvedKeyManagerOptions {
+  assertOptionsObject(given, 'createKeyManager');
+  refuseStoreAsOptions(given, 'createKeyManager');
+  const options = knownOptions(given, OPTION_NAMES, 'createKeyManager');
+  assertStore(options.store);
+  const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2');
+  const ring = resolvePepper(options.pepper, 'createKeyManager');
+  const defaultKeyType = options.defaultKeyType ?? 'sms_api';
+  if (typeof defaultKeyType !== 'string' || !/^[a-z0-9_]{1,64}$/.test(defaultKeyType)) {
+    const message = '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".';
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', message);
+  }
+  assertOptionalSyncFunction(options.clock, 'clock');
+  const clock = options.clock ?? (() => new Date());
+  // An invalid Date would be stored as it is (a card's createdAt null on MemoryKeyStore, a
+  // store fault quoting the value on PostgreSQL) and makes every expiry comparison false.
+  const now = (): Date => {
+    let time: Date | undefined;
+    try {
+      time = validTimeOf(clock());
+    } catch (error) {
+      throw badClock(error);
+    }
+    if (time === undefined) throw badClock();
+    return time;
+  };
+  const box = options.webhookKeys === undefined ? undefined : createSecretBox(options.webhookKeys);
+  const { store } = options;
+  return { store, argon2, pepper: ring, defaultKeyType, now, box };
+}
+
+/**
+ * The `clock` option gave no valid Date, or threw (`cause`); the message never repeats what
+ * it gave.
+ */
+function badClock(cause?: unknown): ApiKeyAuthError {
+  const what = cause === undefined ? 'returned no valid Date' : 'threw (see cause)';
+  return new ApiKeyAuthError('ERR_OPTIONS_INVALID', `createKeyManager: clock() ${what}.`, {
+    status: 500,
+    expose: false,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}

@@ -1,0 +1,70 @@
+import { isPossibleKeyId } from './key-manager-arguments.js';
+import { notFound, type KeyRows } from './key-rows.js';
+import type { ApiKeyRow } from './store.js';
+import { isUnavailable, notWritten, outcomeUnknown, readAgain, type ChangeVerb } from './unconfirmed-write.js';
+
+/** A patch for a key's row, or how to make it from the row as the store hands it over. */
+export type RowPatch = Partial<ApiKeyRow> | ((current: ApiKeyRow) => Partial<ApiKeyRow>);
+
+/** The key manager's writes of a patch to a key's live row. */
+export interface RowWriter {
+  /** See {@link rowWriter}: the row as written, or null when the patch ended the key. */
+  write: (keyId: string, given: RowPatch, verb: ChangeVerb) => Promise<ApiKeyRow | null>;
+  /** A write of a patch that leaves the key live: the row as written. */
+  change: (keyId: string, given: RowPatch, verb: ChangeVerb) => Promise<ApiKeyRow>;
+}
+
+/** The writes of patches through the checked reads of `rows`. */
+export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
+  /**
+   * Writes a patch to the key's live row: the row as written, or null when the patch ended the
+   * key (`revoked_at`, `soft_deleted`) and the store could not confirm it but no live row is
+   * left. A function makes the patch from the row as the store hands it over, under its lock.
+   * A write the store did not confirm after it had the row in hand may have landed all the
+   * same (its COMMIT answer lost or late), so the row is read again: the call succeeds if the
+   * row holds the patch, fails saying nothing was written if it does not, and says the
+   * outcome is unknown if it cannot be read.
+   */
+  const write = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow | null> => {
+    if (!isPossibleKeyId(keyId)) throw notFound();
+    let patch: Partial<ApiKeyRow> | undefined;
+    let row: ApiKeyRow | null;
+    try {
+      row = await modifyExact(keyId, (current) => (patch = typeof given === 'function' ? given(current) : given));
+    } catch (error) {
+      // A store that failed before it handed over the row wrote nothing.
+      if (!isUnavailable(error) || patch === undefined) throw error;
+      const current = await readAgain(() => lockedRow(keyId));
+      if (current === undefined) throw outcomeUnknown(verb, error);
+      // The row was live when the store handed it over: gone now, the key has ended, by this
+      // call or by another, which is what a revoke or a soft delete asked for.
+      if (current === null) {
+        if (endsKey(patch)) return null;
+        throw notFound();
+      }
+      if (!holdsPatch(current, patch)) throw notWritten(verb, error);
+      row = current;
+    }
+    if (!row) throw notFound();
+    return row;
+  };
+
+  /** {@link write} of a patch that leaves the key live: the row as written. */
+  const change = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow> => {
+    const row = await write(keyId, given, verb);
+    if (!row) throw notFound();
+    return row;
+  };
+
+  return { write, change };
+}
+
+/** Whether a patch ends the key, so that no live row is left once it has landed. */
+function endsKey(patch: Partial<ApiKeyRow>): boolean {
+  return (patch.revoked_at !== undefined && patch.revoked_at !== null) || patch.soft_deleted === true;
+}
+
+/** Whether `row` holds every field of `patch` (strings and null; no patch of these writes a Date). */
+function holdsPatch(row: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
+  return Object.entries(patch).every(([field, value]) => row[field as keyof ApiKeyRow] === value);
+}

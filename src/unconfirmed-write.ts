@@ -1,0 +1,72 @@
+import { ApiKeyAuthError } from './errors.js';
+import type { ApiKeyRow, KeyStore } from './store.js';
+
+/** The key manager's writes through {@link KeyStore.modify} of a patch. */
+export type ChangeVerb = 'revoke' | 'softDelete' | 'setStatus' | 'setWebhook' | 'clearWebhook';
+
+/** Every verb whose write the key manager checks when the store does not confirm it. */
+type WriteVerb = 'issue' | 'regenerate' | ChangeVerb;
+
+export function isUnavailable(error: unknown): error is ApiKeyAuthError {
+  return error instanceof ApiKeyAuthError && error.code === 'ERR_STORE_UNAVAILABLE';
+}
+
+/** Whether `row` holds the lookup id and hash one call generated (they are random). */
+export function isWrittenBy(row: ApiKeyRow, written: Pick<ApiKeyRow, 'lookup_id' | 'key_hash'>): boolean {
+  return row.lookup_id === written.lookup_id && row.key_hash === written.key_hash;
+}
+
+/**
+ * After a write the store could not confirm, reads the row again, twice at most (each read is
+ * bounded by the store): the row as read (null when there is no live row), or undefined when no
+ * read succeeded.
+ */
+export async function readAgain(read: () => Promise<ApiKeyRow | null>): Promise<ApiKeyRow | null | undefined> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!isUnavailable(error)) return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The store failed to confirm a write that, read again, is known not to have landed: the
+ * store's own message may still call the outcome unknown (a COMMIT that timed out), so this
+ * one says what the read showed. Same code and status as the store's error, its cause.
+ */
+export function notWritten(verb: WriteVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
+  const what: Record<typeof verb, string> = {
+    issue: 'the new key: it was not stored, and nobody holds it',
+    regenerate: 'the regenerate: it was not written, and the old key still works',
+    revoke: 'the revoke: it was not written, and the key still works',
+    softDelete: 'the soft delete: it was not written, and the key still works',
+    setStatus: 'the new status: it was not written',
+    setWebhook: 'the webhook settings: they were not written',
+    clearWebhook: 'clearing the webhook settings: they are still set',
+  };
+  return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', `The store did not confirm ${what[verb]}. Trying again is safe.`, { status: 503, expose: false, cause });
+}
+
+/**
+ * A write the store did not confirm and that could not be checked afterwards. Every call is
+ * safe to repeat: a repeated `issue` finds a key that landed after all (ERR_KEY_EXISTS, and
+ * regenerate replaces it), a repeated `regenerate` replaces whichever key is current (a write
+ * still under way makes it ERR_KEY_CONFLICT instead, never a second live key), a repeated
+ * `revoke` or `softDelete` answers ERR_KEY_NOT_FOUND once the key has ended, and the other
+ * writes set the same values again.
+ */
+export function outcomeUnknown(verb: WriteVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
+  const messages: Record<typeof verb, string> = {
+    issue: 'The store did not confirm the new key and could not be read again: it may have been stored, and nobody holds it. Issuing again is safe: if it was stored, issue answers ERR_KEY_EXISTS, and regenerate replaces it.',
+    regenerate: 'The store did not confirm the regenerate and could not be read again: the old key may already have stopped working, and the new key was not returned. Regenerating again is safe: it replaces whichever key is current.',
+    revoke: 'The store did not confirm the revoke and could not be read again: the key may already have stopped working. Revoking again is safe: if it was revoked, revoke answers ERR_KEY_NOT_FOUND.',
+    softDelete: 'The store did not confirm the soft delete and could not be read again: the key may already have stopped working. Deleting again is safe: if it was deleted, softDelete answers ERR_KEY_NOT_FOUND.',
+    setStatus: 'The store did not confirm the new status and could not be read again: it may have been written. Setting it again is safe.',
+    setWebhook: 'The store did not confirm the webhook settings and could not be read again: they may have been written. Setting them again is safe.',
+    clearWebhook: 'The store did not confirm clearing the webhook settings and could not be read again: they may have been cleared. Clearing them again is safe.',
+  };
+  return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', messages[verb], { status: 503, expose: false, cause });
+}

@@ -1,0 +1,131 @@
+import { ApiKeyAuthError, invalidOption } from './errors.js';
+import { toCard, type KeyCard } from './key-card.js';
+import type { ResolvedKeyManagerOptions } from './key-manager-options.js';
+import type { KeyRows } from './key-rows.js';
+import { ownOptions, unknownOptionMessage } from './options.js';
+import type { RowWriter } from './row-write.js';
+import { isOpenFailure } from './secret-box.js';
+import type { ApiKeyRow } from './store.js';
+import { webhookAuthorizationFor } from './webhook-authorization.js';
+import { webhookSealContext } from './webhook-seal-context.js';
+import {
+  assertWebhookPassword,
+  normalizeWebhookUrl,
+  normalizeWebhookUsername,
+  type WebhookSettingsInput,
+} from './webhook-settings.js';
+
+/** The field names `setWebhook` accepts; any other is refused with a did-you-mean. */
+const WEBHOOK_SETTINGS_NAMES: readonly (keyof WebhookSettingsInput)[] = ['url', 'username', 'password'];
+
+/**
+ * `KeyManager.setWebhook`, `clearWebhook`, `webhookAuthorization` and `resealWebhookPassword`:
+ * the verbs over a key's webhook settings and its sealed password.
+ */
+export function webhookVerbs(
+  { box, now }: ResolvedKeyManagerOptions,
+  { liveRow, modifyExact }: KeyRows,
+  { change }: RowWriter,
+) {
+  /** The patch that keeps a row's webhook password: none, or the password resealed for `context`. */
+  const keptPassword = (current: ApiKeyRow, context: string): Partial<ApiKeyRow> => {
+    const kept = current.webhook_basic_auth_password_sealed;
+    const keptContext = webhookSealContext(current);
+    if (kept == null || keptContext === context) return {};
+    if (!box) throw noSealingKeys();
+    let password: string;
+    try {
+      password = box.open(kept, keptContext);
+    } catch (error) {
+      // A key id no longer configured is the app's to fix, and its own message says so.
+      if (isOpenFailure(error)) throw unopenableKeptPassword();
+      throw error;
+    }
+    return { webhook_basic_auth_password_sealed: box.seal(password, context) };
+  };
+
+  return {
+    async setWebhook(keyId: string, given: WebhookSettingsInput): Promise<KeyCard> {
+      if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+        const message = 'Webhook settings must be { url, username?, password? }.';
+        throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });
+      }
+      // A misspelt `usernmae` would otherwise store no username and report success.
+      const unknown = unknownOptionMessage(given, WEBHOOK_SETTINGS_NAMES, 'setWebhook', 'withheld');
+      if (unknown !== undefined) throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', unknown, { status: 400 });
+      const settings = ownOptions(given, WEBHOOK_SETTINGS_NAMES);
+      const url = normalizeWebhookUrl(settings.url);
+      const username = normalizeWebhookUsername(settings.username);
+      // A password is sealed for this key and this URL (see webhookSealContext).
+      const context = webhookSealContext({ id: keyId, webhook_url: url });
+      let sealed: string | null | undefined;
+      if (settings.password === null) sealed = null;
+      else if (settings.password !== undefined) {
+        const password = assertWebhookPassword(settings.password);
+        if (!box) invalidOption('createKeyManager needs "webhookKeys" to store webhook passwords.');
+        sealed = box.seal(password, context);
+      }
+      const at = now();
+      const settingsFor = (current: ApiKeyRow) => ({
+        webhook_url: url,
+        webhook_basic_auth_username: username,
+        // A kept password is resealed for a new URL from the row as the store hands it over,
+        // so a save racing this one can never leave a password sealed for another URL.
+        ...(sealed === undefined ? keptPassword(current, context) : { webhook_basic_auth_password_sealed: sealed }),
+      });
+      return toCard(await change(keyId, settingsFor, 'setWebhook'), at);
+    },
+
+    async clearWebhook(keyId: string): Promise<KeyCard> {
+      const at = now();
+      return toCard(
+        await change(
+          keyId,
+          { webhook_url: null, webhook_basic_auth_username: null, webhook_basic_auth_password_sealed: null },
+          'clearWebhook',
+        ),
+        at,
+      );
+    },
+
+    async webhookAuthorization(key: string | ApiKeyRow): Promise<string | null> {
+      const row = typeof key === 'object' && key !== null ? key : await liveRow(key);
+      if (row.webhook_basic_auth_password_sealed == null) return null;
+      if (!box) throw noSealingKeys();
+      return webhookAuthorizationFor(row, box);
+    },
+
+    async resealWebhookPassword(keyId: string): Promise<boolean> {
+      const row = await liveRow(keyId);
+      const sealed = row.webhook_basic_auth_password_sealed;
+      if (sealed == null) return false;
+      if (!box) throw noSealingKeys();
+      if (!box.needsReseal(sealed)) return false;
+      const context = webhookSealContext(row);
+      const resealed = box.seal(box.open(sealed, context), context);
+      const after = await modifyExact(keyId, (current) =>
+        current.webhook_basic_auth_password_sealed === sealed && current.webhook_url === row.webhook_url
+          ? { webhook_basic_auth_password_sealed: resealed }
+          : null,
+      );
+      return after !== null;
+    },
+  };
+}
+
+/** A kept webhook password that does not open for the row it is on: tampered, or moved there. */
+function unopenableKeptPassword(): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_WEBHOOK_SECRET',
+    'The stored webhook password cannot be opened for this key and URL (altered, or written there by hand), so it cannot be kept: send the password again, or password: null to remove it.',
+    { status: 500, expose: false },
+  );
+}
+
+function noSealingKeys(): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_WEBHOOK_SECRET',
+    'A webhook password is stored but the manager has no "webhookKeys" to open it.',
+    { status: 500, expose: false },
+  );
+}
