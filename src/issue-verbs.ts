@@ -110,9 +110,10 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
           };
         });
       } catch (error) {
+        if (!isUnavailable(error)) throw error;
         // A store that failed before it handed over the row (a row lock held elsewhere ran
         // out its wait) wrote nothing: the old key still works.
-        if (!isUnavailable(error) || !changeRan) throw error;
+        if (!changeRan) throw notWritten('regenerate', error);
         // The store gave up, but its COMMIT may have landed (its answer lost or late): the old
         // key would then be dead, and the new one must not be thrown away.
         const current = await readAgain(() => lockedRow(keyId));

@@ -32,8 +32,9 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
     try {
       row = await modifyExact(keyId, (current) => (patch = typeof given === 'function' ? given(current) : given));
     } catch (error) {
+      if (!isUnavailable(error)) throw error;
       // A store that failed before it handed over the row wrote nothing.
-      if (!isUnavailable(error) || patch === undefined) throw error;
+      if (patch === undefined) throw notWritten(verb, error);
       const current = await readAgain(() => lockedRow(keyId));
       if (current === undefined) throw outcomeUnknown(verb, error);
       // The row was live when the store handed it over: gone now, the key has ended, by this
@@ -64,7 +65,11 @@ function endsKey(patch: Partial<ApiKeyRow>): boolean {
   return (patch.revoked_at !== undefined && patch.revoked_at !== null) || patch.soft_deleted === true;
 }
 
-/** Whether `row` holds every field of `patch` (strings and null; no patch of these writes a Date). */
+/**
+ * Whether `row` holds every field of `patch`, compared by identity: right for the strings,
+ * booleans and nulls these patches hold. The one Date, revoke's `revoked_at`, never gets
+ * here: a revoke that landed leaves no live row (see {@link endsKey}).
+ */
 function holdsPatch(row: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
   return Object.entries(patch).every(([field, value]) => row[field as keyof ApiKeyRow] === value);
 }

@@ -462,14 +462,18 @@ describe('createKeyManager: a write the store could not confirm', () => {
     expect(regenerated.card.maskedKey).toBe(lossy.allRows()[0]!.masked_key);
   });
 
-  it('regenerate passes the store error on when the row still holds the old key, which keeps working', async () => {
+  it('regenerate says nothing was written, with the store error as its cause, when the store failed before it had the row', async () => {
     const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     lossy.writes = ['lost'];
 
     const modify = vi.spyOn(lossy, 'modify');
     const error = await rejection(manager.regenerate(issued.card.keyId));
 
-    expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'keyward test store: no answer']);
+    expect([error.code, error.message, (error.cause as Error).message]).toEqual([
+      'ERR_STORE_UNAVAILABLE',
+      'The store did not confirm the regenerate: it was not written, and the old key still works. Trying again is safe.',
+      'keyward test store: no answer',
+    ]);
     expect(await call(issued.key)).toEqual({ status: 200 });
     // The store failed before it handed the row to the change: nothing to read again.
     expect(modify).toHaveBeenCalledTimes(1);
@@ -574,6 +578,20 @@ describe('createKeyManager: a write the store could not confirm', () => {
 
       lossy.writes = ['landed'];
       expect((await manager.clearWebhook(issued.card.keyId)).webhook.url).toBeNull();
+    });
+
+    it('says nothing was written, with the store error as its cause, when the store failed before it had the row', async () => {
+      const writes: [() => Promise<unknown>, string][] = [
+        [() => manager.revoke(issued.card.keyId), 'The store did not confirm the revoke: it was not written, and the key still works. Trying again is safe.'],
+        [() => manager.softDelete(issued.card.keyId), 'The store did not confirm the soft delete: it was not written, and the key still works. Trying again is safe.'],
+        [() => manager.setStatus(issued.card.keyId, 'suspended'), 'The store did not confirm the new status: it was not written. Trying again is safe.'],
+      ];
+      for (const [write, message] of writes) {
+        lossy.writes = ['lost'];
+        const error = await rejection(write());
+        expect([error.code, error.status, error.message, (error.cause as Error).message]).toEqual(['ERR_STORE_UNAVAILABLE', 503, message, 'keyward test store: no answer']);
+        expect(await call(issued.key)).toEqual({ status: 200 });
+      }
     });
 
     it('says nothing was written, with the store error as its cause, when the row was handed over but nothing landed, and the key keeps working', async () => {
