@@ -37,7 +37,8 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
   return {
     async issue(given: IssueKeyInput): Promise<IssuedKey> {
       const input = checkedIssueInput(given);
-      const at = now();
+      // Read first, so a bad clock costs no Argon2 run.
+      now();
       // The store enforces this too (two racing issues); asking first spares an Argon2 run.
       if (await liveOf(input.accountId, input.environment)) throw exists();
       const generated = generateApiKey(input.environment);
@@ -47,6 +48,10 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
         account_id: input.accountId,
         environment: input.environment,
       };
+      const keyHash = await hashSecret(generated.secret, argon2, pepperFor(ids), argon2Run);
+      // Read again once hashed: a call may have waited its turn behind many others, and its
+      // row's date and its card (EXPIRED once expiresAt has passed) are the write's.
+      const at = now();
       const row: ApiKeyRow = {
         ...ids,
         key_type: input.keyType ?? defaultKeyType,
@@ -56,7 +61,7 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
         expires_at: input.expiresAt,
         soft_deleted: false,
         revoked_at: null,
-        key_hash: await hashSecret(generated.secret, argon2, pepperFor(ids), argon2Run),
+        key_hash: keyHash,
         masked_key: generated.masked,
         webhook_url: null,
         webhook_basic_auth_username: null,
@@ -77,8 +82,8 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
     },
 
     async regenerate(keyId: string): Promise<IssuedKey> {
-      // Read before the Argon2 run, so a bad clock costs none; the expiry is judged at it too.
-      const at = now();
+      // Read first, so a bad clock costs no Argon2 run; read again at the write (below).
+      now();
       const before = await liveRow(keyId);
       // A row the gateways refuse (an environment keyward does not know, no account) would
       // get a key that never works, made from whatever its fields hold: the row is the fault.
@@ -92,9 +97,13 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
       const written = { lookup_id: generated.lookupId, key_hash: keyHash };
       let after: ApiKeyRow | null;
       let changeRan = false;
+      // The time of the write: an expiry is judged at it (the call may have waited its turn
+      // for the Argon2 run, or for the row lock), and so is the card.
+      let at = new Date(Number.NaN);
       try {
         after = await modifyExact(keyId, (current) => {
           changeRan = true;
+          at = now();
           // The new hash is bound to the ids read: a row that changed meanwhile is another's now.
           if (!sameBoundFields(current, before)) throw conflict();
           return {

@@ -1051,12 +1051,38 @@ describe('createKeyManager: a clock with no valid Date', () => {
     expect(store.allRows()).toEqual(before);
   });
 
-  it('issue reads the clock once: a clock that breaks after that read does not fail the call after its insert', async () => {
+  it('issue dates its row and judges its card at the insert, not when the call began waiting for its Argon2 run', async () => {
+    const times = [new Date('2026-03-01T10:00:00Z'), new Date('2026-03-01T10:00:02Z')];
+    const timed = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => times.shift() ?? new Date(Number.NaN) });
+    const { card } = await timed.issue({ accountId: 'acct_1', environment: 'sandbox', expiresAt: new Date('2026-03-01T10:00:01Z') });
+    expect([card.createdAt, card.statusLabel]).toEqual([new Date('2026-03-01T10:00:02Z'), 'EXPIRED']);
+    expect(store.allRows()[0]!.created_at).toEqual(new Date('2026-03-01T10:00:02Z'));
+  });
+
+  it('issue stores nothing when the clock breaks between its first reading and the insert', async () => {
     const times = [new Date('2026-03-01T10:00:00Z')];
     const once = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => times.shift() ?? new Date(Number.NaN) });
-    const { card } = await once.issue({ accountId: 'acct_1', environment: 'sandbox' });
-    expect(card.createdAt).toEqual(new Date('2026-03-01T10:00:00Z'));
-    expect(store.allRows()[0]!.created_at).toEqual(new Date('2026-03-01T10:00:00Z'));
+    const error = await rejection(once.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+    expect(error.code).toBe('ERR_OPTIONS_INVALID');
+    expect(store.allRows()).toEqual([]);
+  });
+
+  it('regenerate judges an expiry at its write: one that passed while the call waited is lifted, and the new key works', async () => {
+    const setup = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => new Date('2026-03-01T09:00:00Z') });
+    const issued = await setup.issue({ accountId: 'acct_1', environment: 'sandbox', expiresAt: new Date('2026-03-01T10:00:01Z') });
+    const times = [new Date('2026-03-01T10:00:00Z'), new Date('2026-03-01T10:00:02Z')];
+    const timed = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => times.shift() ?? new Date(Number.NaN) });
+
+    const { key, card } = await timed.regenerate(issued.card.keyId);
+
+    expect([card.expiresAt, card.statusLabel]).toEqual([null, 'ACTIVE']);
+    expect(store.allRows()[0]!.expires_at).toBeNull();
+    const auth = createApiKeyAuth({ store, argon2Pool: false, clock: () => new Date('2026-03-01T10:00:03Z') });
+    try {
+      expect((await auth.authenticate({ headers: { authorization: `Bearer ${key}` } })).ok).toBe(true);
+    } finally {
+      await auth.close();
+    }
   });
 });
 
