@@ -16,7 +16,8 @@ import type { Refusal, RefusalFactory } from './responses.js';
 import { readRequirement } from './route-options.js';
 import { checkRow, idOf, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, type SecretCheck, type SecretVerifier } from './secret-verifier.js';
-import { SharedDeadline, TIMED_OUT } from './shared-deadline.js';
+import { performance } from 'node:perf_hooks';
+import { raceWithin, SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { StoreFailure } from './store-failure.js';
@@ -41,6 +42,8 @@ interface Presented extends ParsedApiKey {
   attempt: Attempt | undefined;
   /** A match Argon2 computed for this request, and the row it was computed for. */
   verified: { row: RowView; check: SecretCheck } | undefined;
+  /** How long this request has waited for the store so far, in milliseconds. */
+  storeWaitedMs: number;
 }
 
 export class Pipeline {
@@ -161,7 +164,7 @@ export class Pipeline {
     // them, and a key this instance verified still passes (its row is read as always).
     // Every field is set here, even those still unknown: one left out would be read from
     // Object.prototype, which a polluted app could have given an `attempt` or a `verified`.
-    const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey, matched, attempt: undefined, verified: undefined };
+    const presented: Presented = { request, requirement, credential, environment, lookupId, secret, memoKey, matched, attempt: undefined, verified: undefined, storeWaitedMs: 0 };
     if (this.throttle && matched === undefined) {
       const wait = this.throttle.waitFor(this.attemptOf(presented));
       if (wait > 0) return this.refuse(this.refusals.tooManyAttempts(wait), 'too_many_attempts', { lookupId, environment });
@@ -173,7 +176,7 @@ export class Pipeline {
 
   /** Finds the row of the presented lookup id, and goes on with it. */
   private lookUp(presented: Presented): Pending<AuthResult> {
-    const found = this.findRow(presented.lookupId);
+    const found = this.findRow(presented);
     return isThenable(found) ? found.then((row) => this.withRow(row, presented)) : this.withRow(found, presented);
   }
 
@@ -316,13 +319,14 @@ export class Pipeline {
   /**
    * The live row, null, or why the store gave neither in time. A store that answers from
    * memory is not waited for: a row in hand cannot hang, so only a pending answer races the
-   * store timeout.
+   * store timeout. A request's reads share that timeout: the second, after an Argon2 run, gets
+   * what the first left of it, so a refusal comes within `storeTimeoutMs` of store waiting.
    */
-  private findRow(lookupId: string): Pending<ApiKeyRow | null | StoreFailure> {
+  private findRow(presented: Presented): Pending<ApiKeyRow | null | StoreFailure> {
     let answer: ReturnType<KeyStore['findByLookupId']>;
     let pending: boolean;
     try {
-      answer = this.settings.store.findByLookupId(lookupId);
+      answer = this.settings.store.findByLookupId(presented.lookupId);
       // Inside the try: an answer whose `then` getter throws is the store's fault too.
       pending = isThenable(answer);
     } catch (error) {
@@ -331,8 +335,16 @@ export class Pipeline {
     }
     if (!pending) return (answer as ApiKeyRow | null) ?? null;
     const timeoutMs = this.settings.storeTimeoutMs;
-    return this.storeDeadline.race(answer).then(
-      (row) => (row === TIMED_OUT ? new StoreFailure(new Error(`findByLookupId did not answer within ${timeoutMs} ms`), true) : (row ?? null)),
+    const leftMs = timeoutMs - presented.storeWaitedMs;
+    const startedAt = performance.now();
+    const raced = presented.storeWaitedMs === 0 ? this.storeDeadline.race(answer) : raceWithin(answer, leftMs);
+    return raced.then(
+      (row) => {
+        presented.storeWaitedMs += performance.now() - startedAt;
+        if (row !== TIMED_OUT) return row ?? null;
+        const within = leftMs === timeoutMs ? `${timeoutMs} ms` : `the ${Math.max(0, Math.round(leftMs))} ms its first read left of ${timeoutMs} ms`;
+        return new StoreFailure(new Error(`findByLookupId did not answer within ${within}`), true);
+      },
       (error: unknown) => new StoreFailure(error),
     );
   }

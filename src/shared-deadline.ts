@@ -116,3 +116,25 @@ export class SharedDeadline {
     }
   }
 }
+
+/**
+ * Waits for `work`, but no longer than `timeoutMs`, with a timer of its own: for the rare wait
+ * whose length differs from the shared one (a request's second store read, which gets only
+ * what its first left of the timeout).
+ *
+ * @param work - the promise (or value) to wait for; a rejection after the timeout is swallowed.
+ * @param timeoutMs - how long it may take, in milliseconds (at most none, when not above 0).
+ * @returns what `work` resolves to, or {@link TIMED_OUT} once the time has passed.
+ * @throws what `work` rejects with, if it rejects in time.
+ */
+export async function raceWithin<T>(work: T | PromiseLike<T>, timeoutMs: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeoutMs), TIMED_OUT)));
+  const settled = Promise.resolve(work);
+  settled.catch(() => {});
+  try {
+    return await Promise.race([settled, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

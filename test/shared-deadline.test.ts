@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { SharedDeadline, TIMED_OUT } from '../src/shared-deadline.js';
+import { describe, expect, it, vi } from 'vitest';
+import { raceWithin, SharedDeadline, TIMED_OUT } from '../src/shared-deadline.js';
 
 const never = () => new Promise<never>(() => {});
 const later = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(resolve, ms, value));
@@ -61,5 +61,25 @@ describe('SharedDeadline', () => {
     expect(refTimers()).toBe(before + 1);
     expect(await Promise.all(many)).toHaveLength(100);
     expect(refTimers()).toBe(before);
+  });
+});
+
+describe('raceWithin', () => {
+  it('gives the value of work that settles in time, and TIMED_OUT for work that does not', async () => {
+    expect(await raceWithin(Promise.resolve('row'), 50)).toBe('row');
+    expect(await raceWithin(new Promise(() => {}), 10)).toBe(TIMED_OUT);
+  });
+
+  it('times out at once when no time is left, and swallows a rejection that comes after', async () => {
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      const late = new Promise((_, reject) => setTimeout(() => reject(new Error('late')), 5));
+      expect(await raceWithin(late, -3)).toBe(TIMED_OUT);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
   });
 });

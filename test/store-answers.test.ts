@@ -65,6 +65,34 @@ describe('odd store answers', () => {
   });
 });
 
+describe('store waits of one request', () => {
+  it('shares storeTimeoutMs between the reads before and after an Argon2 run: the second gets what the first left', async () => {
+    // Each read takes 150 ms of a 200 ms timeout: alone, either would be in time.
+    class SlowStore extends MemoryKeyStore {
+      override async findByLookupId(lookupId: string): Promise<ApiKeyRow | null> {
+        const row = await super.findByLookupId(lookupId);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        return row;
+      }
+    }
+    const store = new SlowStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_slow', environment: 'sandbox' });
+    const decisions: AuthDecision[] = [];
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false, storeTimeoutMs: 200, onDecision: (d) => decisions.push(d) });
+    try {
+      const result = (await auth.authenticate({ headers: bearer(key) })) as AuthResult & { ok: false };
+      expect([result.response.status, result.error.code]).toEqual([503, 'ERR_STORE_UNAVAILABLE']);
+      expect((result.error.cause as Error).message).toMatch(/^findByLookupId did not answer within the \d+ ms its first read left of 200 ms$/);
+      expect(decisions.map((d) => d.reason)).toEqual(['store_timeout']);
+
+      // The match is remembered: the next request reads once, in time, and passes.
+      expect((await auth.authenticate({ headers: bearer(key) })).ok).toBe(true);
+    } finally {
+      await auth.close();
+    }
+  });
+});
+
 describe('rows whose fields are computed', () => {
   /** A store that hands out the issued row with `field` replaced by a getter or a Proxy. */
   async function computedRowStore(dress: (row: ApiKeyRow) => object) {
