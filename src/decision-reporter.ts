@@ -97,12 +97,18 @@ function kindOfFault(decision: AuthDecision): string {
 function describeFault(decision: AuthDecision): string {
   const subject = decision.keyId ? `key ${decision.keyId}` : `lookup id ${decision.lookupId ?? '-'}`;
   const what = decision.reason.replaceAll('_', ' ');
-  const remedy = FAULT_REMEDIES.get(`${decision.reason}:${decision.detail ?? ''}`) ?? '';
+  const remedy = FAULT_REMEDIES.get(`${decision.reason}:${decision.detail ?? ''}`) ?? FAULT_REMEDIES.get(decision.reason) ?? '';
   return `keyward: ${what} for ${subject}${decision.detail ? ` (${decision.detail})` : ''}${remedy}`;
 }
 
-/** What an operator can do about a stored hash that parses but cannot be used. */
+/**
+ * What an operator can do, after the line's own facts: per reason and detail (a stored hash
+ * that parses but cannot be used), or per reason.
+ */
 const FAULT_REMEDIES: ReadonlyMap<string, string> = new Map([
+  // One line a second names whichever lookup id was sampled: the fault is the store's.
+  ['store_error', ': the store failed, not this key; requests that need it get 503 with Retry-After until it answers again'],
+  ['store_timeout', ': the store did not answer in storeTimeoutMs, not because of this key; requests that need it get 503 with Retry-After until it answers in time'],
   ['stored_hash_unparseable:unknown_pepper', ': its keyid= names a pepper not in this gateway\'s pepper.secrets; give it that pepper (the one the key manager writes with), or regenerate the key if the pepper is gone'],
   ['stored_hash_unparseable:unpeppered', ': refuseUnpeppered is on and the hash has no pepper; regenerate the key, or turn refuseUnpeppered off until every key is peppered'],
 ]);

@@ -188,7 +188,7 @@ export class BoundedClient {
     return requestCancel({ processID, secretKey, host, port }, timeoutMs).catch((error: unknown) => {
       log.warn(
         { event: 'keyward.postgres_cancel_failed', operation, error: describeError(error) },
-        'keyward: a PostgreSQL statement ran out of time and could not be cancelled; it may keep running on the server until it ends',
+        "keyward: a PostgreSQL statement ran out of time and could not be cancelled; it may keep running on the server until it ends (set a server-side statement_timeout for the store's role to bound it)",
       );
     });
   }

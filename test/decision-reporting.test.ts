@@ -105,6 +105,30 @@ describe('decision reporting', () => {
     expect(messages).toEqual(['keyward: authenticated']);
   });
 
+  it('says a store fault is the store\'s, not the sampled key\'s, and what requests get until it answers', async () => {
+    const { store, key, lookupId } = await storeWithKey();
+    const errors: string[] = [];
+    const failing = createApiKeyAuth({ store, argon2Pool: false, logger: { error: (_fields: LogFields, message: string) => errors.push(message) } });
+    store.findByLookupId = () => Promise.reject(new Error('connection refused'));
+    try {
+      await failing.authenticate({ headers: bearer(key) });
+    } finally {
+      await failing.close();
+    }
+    const hanging = createApiKeyAuth({ store, argon2Pool: false, storeTimeoutMs: 10, logger: { error: (_fields: LogFields, message: string) => errors.push(message) } });
+    store.findByLookupId = () => new Promise(() => {});
+    try {
+      await hanging.authenticate({ headers: bearer(key) });
+    } finally {
+      await hanging.close();
+    }
+
+    expect(errors).toEqual([
+      `keyward: store error for lookup id ${lookupId} (Error: connection refused): the store failed, not this key; requests that need it get 503 with Retry-After until it answers again`,
+      `keyward: store timeout for lookup id ${lookupId} (Error: findByLookupId did not answer within 10 ms): the store did not answer in storeTimeoutMs, not because of this key; requests that need it get 503 with Retry-After until it answers in time`,
+    ]);
+  });
+
   it('follows a pino level changed at runtime, from silent to error and from info to debug', async () => {
     const { store, key } = await storeWithKey();
     const lines: { level: number; msg: string }[] = [];

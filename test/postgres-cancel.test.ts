@@ -141,7 +141,12 @@ describePostgres('PostgresKeyStore when a statement cannot be cancelled', (db) =
       const secrets: string[] = [];
       pool.on('connect', (client) => secrets.push(String((client as unknown as { secretKey: number }).secretKey)));
       const warnings: LogFields[] = [];
-      const store = new PostgresKeyStore({ pool, table, statementTimeoutMs: TIMEOUT_MS, logger: { warn: (fields) => warnings.push(fields) } });
+      const messages: string[] = [];
+      const warn = (fields: LogFields, message: string) => {
+        warnings.push(fields);
+        messages.push(message);
+      };
+      const store = new PostgresKeyStore({ pool, table, statementTimeoutMs: TIMEOUT_MS, logger: { warn } });
       expect(await store.findById('key_none')).toBeNull();
 
       // The proxy stops answering: the statement runs out of time, and so does the cancel
@@ -159,6 +164,9 @@ describePostgres('PostgresKeyStore when a statement cannot be cancelled', (db) =
         operation: 'findById',
         error: `Error: the cancel request got no answer within ${TIMEOUT_MS} ms`,
       });
+      expect(messages).toEqual([
+        "keyward: a PostgreSQL statement ran out of time and could not be cancelled; it may keep running on the server until it ends (set a server-side statement_timeout for the store's role to bound it)",
+      ]);
       expect(secrets).toHaveLength(1);
       expect(JSON.stringify(warnings)).not.toContain(secrets[0]);
     } finally {
