@@ -62,7 +62,7 @@ function groupsOf(address: string): number[] {
 }
 
 function ipv6Key(groups: number[], prefixLength: number): string {
-  const [g0, g1, g2, g3, g4, g5, g6, g7] = groups as [number, number, number, number, number, number, number, number];
+  const [g0, g1, g2, , g4, g5, g6, g7] = groups as [number, number, number, number, number, number, number, number];
   const ipv4 = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
   const zeroUpTo = (end: number) => groups.slice(0, end).every((group) => group === 0);
   if (zeroUpTo(5) && g5 === 0xffff) return ipv4(g6, g7); // mapped

@@ -1,9 +1,7 @@
-/**
- * Reading the presented credential from a request. Everything here is linear in a bounded
- * input: values longer than {@link MAX_CREDENTIAL_HEADER_LENGTH} are refused before they are
- * scanned, and the one regular expression here that runs on request data is a single anchored
- * character class, which matches in one pass with nothing to backtrack into.
- */
+// Reading the presented credential from a request. Everything here is linear in a bounded
+// input: values longer than MAX_CREDENTIAL_HEADER_LENGTH are refused before they are scanned,
+// and the one regular expression here that runs on request data is a single anchored
+// character class, which matches in one pass with nothing to backtrack into.
 
 /**
  * The request parts keyward reads. Every adapter passes a `NodeCredentialRequest`, which fills

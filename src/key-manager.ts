@@ -116,7 +116,7 @@ export interface KeyManager {
 /**
  * Creates the key manager a portal backend uses to issue, describe, rotate and retire keys.
  *
- * @param options - see {@link KeyManagerOptions}; only `store` is required.
+ * @param given - the options: see {@link KeyManagerOptions}; only `store` is required.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing store or a bad option,
  *   including sealing keys that are not 32 bytes or a `current` id that is not among them.
  * @example

@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
-  ApiKeyAuthError,
   MemoryKeyStore,
   assertWebhookPassword,
   basicAuthorizationHeader,
