@@ -126,7 +126,8 @@ export interface ApiKeyAuth {
   /**
    * Writes now every `last_used_at` noted before the call; if an interval write is under way,
    * waits for it and then writes what it did not take. Never rejects (a failed write is
-   * logged and retried, as on the interval).
+   * logged and retried, as on the interval). While a write given up on after
+   * `storeTimeoutMs` has not settled, it writes nothing: that counts as a failed write.
    */
   flushUsage(): Promise<void>;
   /**

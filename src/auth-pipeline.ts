@@ -1,5 +1,6 @@
 // The authentication of one request, steps 1 to 8: read and parse the credential, find the
 // row, check it, verify the secret, then status, expiry, key type, and success.
+import { performance } from 'node:perf_hooks';
 import type { AuthResult, DecisionReason, RouteRequirement } from './api-key-auth.js';
 import { AuthFailure } from './auth-failure.js';
 import type { ResolvedAuthOptions } from './auth-options.js';
@@ -16,7 +17,6 @@ import type { Refusal, RefusalFactory } from './responses.js';
 import { readRequirement } from './route-options.js';
 import { checkRow, idOf, readRow, type RowView } from './row-check.js';
 import { costNoArgon2Run, type SecretCheck, type SecretVerifier } from './secret-verifier.js';
-import { performance } from 'node:perf_hooks';
 import { raceWithin, SharedDeadline, TIMED_OUT } from './shared-deadline.js';
 import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
@@ -68,7 +68,10 @@ export class Pipeline {
     return this.settings.onDecision !== undefined || mayLog(this.settings.logger, 'debug');
   }
 
-  /** Bounds every store lookup with one shared timer rather than a timer per request. */
+  /**
+   * Bounds every first store lookup of a request with one shared timer rather than a timer
+   * per request (a second lookup, rare, has its own: see {@link findRow}).
+   */
   private readonly storeDeadline: SharedDeadline;
 
   /**
@@ -323,6 +326,11 @@ export class Pipeline {
    * what the first left of it, so a refusal comes within `storeTimeoutMs` of store waiting.
    */
   private findRow(presented: Presented): Pending<ApiKeyRow | null | StoreFailure> {
+    const timeoutMs = this.settings.storeTimeoutMs;
+    const leftMs = timeoutMs - presented.storeWaitedMs;
+    // A first read that answered only as its time ran out leaves none: the second is not
+    // sent, as its answer would come too late (and hold a connection during an incident).
+    if (leftMs <= 0) return storeTimedOut(timeoutMs, 0);
     let answer: ReturnType<KeyStore['findByLookupId']>;
     let pending: boolean;
     try {
@@ -334,16 +342,12 @@ export class Pipeline {
       return new StoreFailure(error);
     }
     if (!pending) return (answer as ApiKeyRow | null) ?? null;
-    const timeoutMs = this.settings.storeTimeoutMs;
-    const leftMs = timeoutMs - presented.storeWaitedMs;
     const startedAt = performance.now();
-    const raced = presented.storeWaitedMs === 0 ? this.storeDeadline.race(answer) : raceWithin(answer, leftMs);
+    const raced = leftMs === timeoutMs ? this.storeDeadline.race(answer) : raceWithin(answer, leftMs);
     return raced.then(
       (row) => {
         presented.storeWaitedMs += performance.now() - startedAt;
-        if (row !== TIMED_OUT) return row ?? null;
-        const within = leftMs === timeoutMs ? `${timeoutMs} ms` : `the ${Math.max(0, Math.round(leftMs))} ms its first read left of ${timeoutMs} ms`;
-        return new StoreFailure(new Error(`findByLookupId did not answer within ${within}`), true);
+        return row === TIMED_OUT ? storeTimedOut(timeoutMs, leftMs) : (row ?? null);
       },
       (error: unknown) => new StoreFailure(error),
     );
@@ -380,4 +384,11 @@ export class Pipeline {
     return new AuthFailure(refusal);
   }
 
+}
+
+/** A store read that ran out of time: the whole timeout, or what a first read left of it. */
+function storeTimedOut(timeoutMs: number, leftMs: number): StoreFailure {
+  if (leftMs <= 0) return new StoreFailure(new Error(`findByLookupId was not asked again: the first read used all of ${timeoutMs} ms`), true);
+  const within = leftMs === timeoutMs ? `${timeoutMs} ms` : `the ${Math.round(leftMs)} ms its first read left of ${timeoutMs} ms`;
+  return new StoreFailure(new Error(`findByLookupId did not answer within ${within}`), true);
 }

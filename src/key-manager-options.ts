@@ -16,8 +16,10 @@ export interface KeyManagerOptions {
   /** Key type of issued keys unless `issue` names one. @default 'sms_api' */
   defaultKeyType?: string | undefined;
   /**
-   * The current time. A call reads it once, before it writes anything; a value that is not a
-   * valid Date fails that call with `ERR_OPTIONS_INVALID` (500) and nothing is written.
+   * The current time, read by every call that stores or judges a time, before it writes
+   * anything (`issue` and `regenerate` read it as they start and again at the write); a value
+   * that is not a valid Date fails that call with `ERR_OPTIONS_INVALID` (500) and nothing is
+   * written.
    * @default () => new Date()
    */
   clock?: (() => Date) | undefined;
@@ -40,7 +42,7 @@ export interface ResolvedKeyManagerOptions {
   argon2: Argon2Params;
   pepper: PepperRing | undefined;
   defaultKeyType: string;
-  /** The `clock` option, read once per call: a valid Date, or it throws `ERR_OPTIONS_INVALID`. */
+  /** The `clock` option, read where a call needs the time: a valid Date, or it throws `ERR_OPTIONS_INVALID`. */
   now: () => Date;
   /** The box of the `webhookKeys` option, or undefined without them. */
   box: SecretBox | undefined;

@@ -123,7 +123,7 @@ export class SharedDeadline {
  * what its first left of the timeout).
  *
  * @param work - the promise (or value) to wait for; a rejection after the timeout is swallowed.
- * @param timeoutMs - how long it may take, in milliseconds (at most none, when not above 0).
+ * @param timeoutMs - how long it may take, in milliseconds; 0 or less times out at once.
  * @returns what `work` resolves to, or {@link TIMED_OUT} once the time has passed.
  * @throws what `work` rejects with, if it rejects in time.
  */

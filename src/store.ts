@@ -113,7 +113,9 @@ export interface KeyStore {
   /**
    * Records successful uses in one batch. A timestamp never moves `last_used_at` backwards;
    * rows that are no longer live, or whose current lookup id is not the one used (the key was
-   * regenerated since), are skipped.
+   * regenerated since), are skipped. It must settle (resolve or reject) in bounded time: the
+   * authenticator gives up waiting after `storeTimeoutMs`, but sends no other batch until
+   * this one has settled, so a call that never does stops `last_used_at` for the process.
    */
   recordUsage(usage: readonly KeyUsage[]): Promise<void>;
 }

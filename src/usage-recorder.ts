@@ -109,9 +109,12 @@ export class UsageRecorder {
    */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    this.#closing = true;
     if (this.#unsettledWrite !== undefined) await settledWithin(this.#unsettledWrite, this.#writeTimeoutMs);
-    await this.flush();
+    // A flushUsage() call may have started another meanwhile: each is bounded by the timeout.
+    while (this.#flushing !== undefined) await this.#flushing;
+    // Only the last attempt loses what it cannot write: earlier failures were retried.
+    this.#closing = true;
+    await this.#flushOnce();
   }
 
   async #writePending(): Promise<void> {
@@ -129,9 +132,21 @@ export class UsageRecorder {
       await this.#recordWithin(usage);
       this.#failedInARow = 0;
     } catch (error) {
-      // Put the batch back for the next try, merged with any use of the same key noted since.
-      for (const use of batch) this.record(use.keyId, use.lookupId, use.usedAtMs);
+      for (const use of batch) this.#putBack(use);
       this.#failed(usage.length, error);
+    }
+  }
+
+  /**
+   * Puts a use of a failed batch back for the next try: into an empty slot, or merged with a
+   * use of the same lookup id noted since. Never over another lookup id's use, which was noted
+   * later (the key regenerated meanwhile); with both slots so taken, the store would skip it.
+   */
+  #putBack(use: NotedUse): void {
+    for (const slot of [use.keyId, `${use.keyId}\0`]) {
+      const waiting = this.#pending.get(slot);
+      if (waiting === undefined) return void this.#pending.set(slot, use);
+      if (waiting.lookupId === use.lookupId) return laterOf(waiting, use.usedAtMs);
     }
   }
 

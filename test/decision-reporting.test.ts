@@ -105,7 +105,7 @@ describe('decision reporting', () => {
     expect(messages).toEqual(['keyward: authenticated']);
   });
 
-  it('says a store fault is the store\'s, not the sampled key\'s, and what requests get until it answers', async () => {
+  it('says what requests get while the store fails, and that the lookup id named is only the one sampled', async () => {
     const { store, key, lookupId } = await storeWithKey();
     const errors: string[] = [];
     const failing = createApiKeyAuth({ store, argon2Pool: false, logger: { error: (_fields: LogFields, message: string) => errors.push(message) } });
@@ -124,8 +124,8 @@ describe('decision reporting', () => {
     }
 
     expect(errors).toEqual([
-      `keyward: store error for lookup id ${lookupId} (Error: connection refused): the store failed, not this key; requests that need it get 503 with Retry-After until it answers again`,
-      `keyward: store timeout for lookup id ${lookupId} (Error: findByLookupId did not answer within 10 ms): the store did not answer in storeTimeoutMs, not because of this key; requests that need it get 503 with Retry-After until it answers in time`,
+      `keyward: store error for lookup id ${lookupId} (Error: connection refused): the store could not give this row; while it fails, requests that need it get 503 with Retry-After (a line a second names whichever lookup id it sampled)`,
+      `keyward: store timeout for lookup id ${lookupId} (Error: findByLookupId did not answer within 10 ms): the store did not answer in storeTimeoutMs; while it is slow, requests that need it get 503 with Retry-After (a line a second names whichever lookup id it sampled)`,
     ]);
   });
 

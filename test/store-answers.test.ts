@@ -91,6 +91,33 @@ describe('store waits of one request', () => {
       await auth.close();
     }
   });
+
+  it('does not ask the store again when the first read used the whole timeout, answering only as it ran out', async () => {
+    let reads = 0;
+    class LateStore extends MemoryKeyStore {
+      override findByLookupId(lookupId: string): Promise<ApiKeyRow | null> {
+        reads++;
+        // Answers after 30 ms of a 20 ms timeout, holding the event loop, so the answer
+        // arrives before the timeout's timer can fire.
+        return Promise.resolve(super.findByLookupId(lookupId)).then((row) => {
+          const until = Date.now() + 30;
+          while (Date.now() < until);
+          return row;
+        });
+      }
+    }
+    const store = new LateStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_late', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false, storeTimeoutMs: 20 });
+    try {
+      const result = (await auth.authenticate({ headers: bearer(key) })) as AuthResult & { ok: false };
+      expect([result.response.status, result.error.code]).toEqual([503, 'ERR_STORE_UNAVAILABLE']);
+      expect((result.error.cause as Error).message).toBe('findByLookupId was not asked again: the first read used all of 20 ms');
+      expect(reads).toBe(1);
+    } finally {
+      await auth.close();
+    }
+  });
 });
 
 describe('rows whose fields are computed', () => {

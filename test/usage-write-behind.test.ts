@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth, type KeyUsage } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { bearer, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
+import { completeLogger } from '../src/logger.js';
+import { UsageRecorder } from '../src/usage-recorder.js';
 
 /** A memory store that records every recordUsage batch and can be told to fail or hang. */
 class CountingStore extends MemoryKeyStore {
@@ -304,6 +306,68 @@ describe('write-behind last_used_at', () => {
     expect(store.batches).toHaveLength(2);
     expect(store.batches[1]).toEqual([{ id: keyId, lookup_id: lookupId, used_at: time.latest() }]);
     expect(store.allRows()[0]!.last_used_at).toEqual(time.latest());
+  });
+
+  it('logs no loss when a write that fails while close() waits for it is followed by a last attempt that succeeds', async () => {
+    const store = new CountingStore();
+    const { key, keyId, lookupId } = await issueKey({ store });
+    let release = () => {};
+    store.hold = new Promise((resolve) => (release = resolve));
+    store.failures = 1;
+    const time = steppingClock();
+    const messages: string[] = [];
+    const closing = createApiKeyAuth({
+      store,
+      argon2Pool: false,
+      usageFlushIntervalMs: INTERVAL,
+      clock: time.clock,
+      logger: { warn: (_fields, message) => messages.push(message) },
+    });
+
+    await closing.authenticate(bearer(key));
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    const closed = closing.close();
+    store.hold = undefined;
+    release();
+    await closed;
+
+    expect(messages).toEqual(['keyward could not record last_used_at; it will retry on the next flush']);
+    expect(store.batches).toEqual([
+      [{ id: keyId, lookup_id: lookupId, used_at: time.latest() }],
+      [{ id: keyId, lookup_id: lookupId, used_at: time.latest() }],
+    ]);
+    expect(store.allRows()[0]!.last_used_at).toEqual(time.latest());
+  });
+
+  it('puts a failed batch back without replacing a use of a later lookup id noted meanwhile', async () => {
+    const batches: KeyUsage[][] = [];
+    let fail = (_error: Error) => {};
+    const store = {
+      recordUsage: (usage: readonly KeyUsage[]) => {
+        batches.push([...usage]);
+        return batches.length === 1 ? new Promise<void>((_, reject) => (fail = reject)) : Promise.resolve();
+      },
+    } as unknown as MemoryKeyStore;
+    const recorder = new UsageRecorder(store, INTERVAL, 10_000, completeLogger({ warn: () => {} }));
+    try {
+      // Around two regenerates: a late use of lookup id A, then B's, then C's.
+      recorder.record('key_1', 'A', 1);
+      recorder.record('key_1', 'B', 2);
+      const first = recorder.flush();
+      await vi.waitFor(() => expect(batches).toHaveLength(1));
+      recorder.record('key_1', 'B', 3);
+      recorder.record('key_1', 'C', 4);
+      fail(new Error('connection reset by peer'));
+      await first;
+      await recorder.flush();
+
+      expect(batches[1]!.map((use) => [use.lookup_id, use.used_at.getTime()])).toEqual([
+        ['B', 3],
+        ['C', 4],
+      ]);
+    } finally {
+      await recorder.close();
+    }
   });
 
   it('writes pending uses on close()', async () => {
