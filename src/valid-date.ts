@@ -41,7 +41,7 @@ export function systemClock(): Date {
  *
  * @param clock - the app's clock, or {@link systemClock}.
  */
-export function millisFromClock(clock: () => Date): number | undefined {
+function millisFromClock(clock: () => Date): number | undefined {
   if (clock !== systemClock) return validTimeOf(clock())?.getTime();
   const now = Date.now();
   return isStorable(now) ? now : undefined;
