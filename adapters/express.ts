@@ -3,10 +3,12 @@ import {
   createBasicAuthChecker,
   isPendingDecision,
   NodeCredentialRequest,
+  refusalClosesConnection,
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyAuthError,
   type ApiKeyContext,
+  type AuthResponse,
   type AuthResult,
   type BasicAuthOptions,
   type RouteOptions,
@@ -68,10 +70,7 @@ export function expressApiKeyAuth(
         return next();
       }
       if (forwardErrors) return forward(res, next, result.error);
-      // Raw Node calls, not res.send(): Express would add an ETag and the answer must be
-      // the same bytes on every framework.
-      res.writeHead(result.response.status, result.response.headers);
-      res.end(result.response.body);
+      answer(req, res, result.response);
     }
   };
 }
@@ -103,8 +102,7 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandl
     const result = checker.checkRawHeaders(req.rawHeaders);
     if (result.ok) return next();
     if (checker.forwardErrors) return forward(res, next, result.error);
-    res.writeHead(result.response.status, result.response.headers);
-    res.end(result.response.body);
+    answer(req, res, result.response);
   };
 }
 
@@ -117,4 +115,14 @@ function forward(res: Response, next: NextFunction, error: ApiKeyAuthError | und
   if (error === undefined) return next(new Error('keyward: the authenticator gave no decision'));
   if (!res.headersSent) setOwnHeaders(res, error.headers);
   next(error);
+}
+
+/**
+ * Writes a refusal the core built, with raw Node calls rather than res.send(): Express would
+ * add an ETag, and the answer must be the same bytes on every framework. A large body still to
+ * come closes the connection rather than being read and thrown away.
+ */
+function answer(req: Request, res: Response, { status, headers, body }: AuthResponse): void {
+  res.writeHead(status, refusalClosesConnection(req) ? { ...headers, connection: 'close' } : headers);
+  res.end(body);
 }

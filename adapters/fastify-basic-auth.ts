@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+import { answerFastify } from './fastify-answer.js';
 import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
 
@@ -55,9 +56,7 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
       reply.headers(result.error.headers);
       throw result.error;
     }
-    // Fastify's rule for async hooks that answer early: send, then return the reply. A
-    // Buffer is sent as it is, never through a serializer an earlier hook set.
-    const { status, headers, body } = result.response;
-    return reply.code(status).headers(headers).send(Buffer.from(body));
+    // Fastify's rule for async hooks that answer early: send, then return the reply.
+    return answerFastify(request, reply, result.response);
   };
 }

@@ -11,6 +11,7 @@ import {
   type AuthResult,
   type RouteOptions,
 } from 'keyward';
+import { answerFastify } from './fastify-answer.js';
 import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { isFastifyInstance, refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
 
@@ -185,10 +186,7 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
         reply.headers(error.headers);
         return done(error);
       }
-      // A Buffer is sent as it is: a string would go through a serializer an earlier hook
-      // set with reply.serializer().
-      const { status, headers, body } = result.response;
-      reply.code(status).headers(headers).send(Buffer.from(body));
+      answerFastify(request, reply, result.response);
     }
   };
 }

@@ -1,5 +1,5 @@
 import type { ParameterizedContext } from 'koa';
-import type { AuthResponse } from 'keyward';
+import { refusalClosesConnection, type AuthResponse } from 'keyward';
 import { setOwnHeaders } from './own-headers.js';
 
 /**
@@ -9,7 +9,8 @@ import { setOwnHeaders } from './own-headers.js';
  * `Content-Type` and only writes its own `Content-Length` (the same number, under its own
  * letter case), which is then set back: the bytes match the other adapters, with the same
  * header names, letter case and order. Setting them on Node's response directly skips Koa's
- * per-call copying, which showed under a flood of refusals.
+ * per-call copying, which showed under a flood of refusals. A large body still to come
+ * closes the connection rather than being read and thrown away.
  *
  * @param ctx - the request's context.
  * @param response - the core's answer.
@@ -22,4 +23,5 @@ export function answerKoa(ctx: ParameterizedContext, response: AuthResponse): vo
   setOwnHeaders(ctx.res, headers);
   ctx.body = response.body;
   ctx.res.setHeader('content-length', headers['content-length']!);
+  if (refusalClosesConnection(ctx.req)) ctx.res.setHeader('connection', 'close');
 }

@@ -100,3 +100,4 @@ export { DEFAULT_ATTEMPT_THROTTLE, type AttemptThrottleOptions } from './attempt
 export type { PepperOptions } from './pepper.js';
 export { PEPPER_ID_SHAPE } from './phc.js';
 export { NodeCredentialRequest, type ClientIpSource } from './node-request.js';
+export { refusalClosesConnection } from './unread-body.js';

@@ -1,0 +1,15 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { refusalClosesConnection, type AuthResponse } from 'keyward';
+
+/**
+ * Sends a refusal the core built. A Buffer is sent as it is: a string would go through a
+ * serializer an earlier hook set with reply.serializer(). A large body still to come closes
+ * the connection rather than being read and thrown away.
+ *
+ * @returns the reply, which an async hook that answers early must return.
+ */
+export function answerFastify(request: FastifyRequest, reply: FastifyReply, { status, headers, body }: AuthResponse): FastifyReply {
+  reply.code(status).headers(headers);
+  if (refusalClosesConnection(request.raw)) reply.header('connection', 'close');
+  return reply.send(Buffer.from(body));
+}

@@ -1,0 +1,138 @@
+/**
+ * A refusal of a request whose large body is still to come closes the connection: kept
+ * alive, Node would read and throw away the whole body after answering, however large. A
+ * small or complete body keeps the connection, since a new one costs the client more.
+ */
+import { connect, type Socket } from 'node:net';
+import express from 'express';
+import fastify from 'fastify';
+import Koa from 'koa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth } from 'keyward';
+import { expressBasicAuth } from 'keyward/express';
+import { fastifyBasicAuth } from 'keyward/fastify';
+import { koaBasicAuth } from 'keyward/koa';
+import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
+import { forgeSecret } from '../helpers/keys.js';
+import { ADAPTERS, listen, type RunningApp } from './apps.js';
+
+/** What came back on one connection. */
+interface Exchange {
+  status: number;
+  headers: Map<string, string>;
+  /** How many answers came before the wait ended. */
+  answers: number;
+  /** Whether the server ended the connection. */
+  closedByServer: boolean;
+}
+
+/**
+ * Sends `bytes` on a new connection and waits until the server has ended it or sent
+ * `answers` answers (five seconds at most): the first answer's head, and how it went on.
+ */
+function exchange(baseUrl: string, bytes: Buffer, answers = 1): Promise<Exchange> {
+  const { port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(Number(port), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const text = () => Buffer.concat(chunks).toString('latin1');
+    const answered = () => text().split('HTTP/1.1 ').length - 1;
+    const finish = (closedByServer: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const received = text();
+      const [statusLine = '', ...lines] = received.slice(0, received.indexOf('\r\n\r\n')).split('\r\n');
+      const headers = new Map(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, answers: answered(), closedByServer });
+    };
+    const timer = setTimeout(() => finish(false), 5_000);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (answered() >= answers) finish(false);
+    });
+    socket.on('end', () => finish(true));
+    socket.on('error', (error) => (settled ? undefined : reject(error)));
+    socket.write(bytes);
+  });
+}
+
+const largeDeclared = (authorization: string) =>
+  `POST /v1/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authorization}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n`;
+const chunked = (authorization: string) =>
+  `POST /v1/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authorization}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+const smallComplete = (authorization: string, length: number) =>
+  `POST /v1/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authorization}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+
+describe('refusals of requests with a body still to come', () => {
+  const store = new MemoryKeyStore();
+  let auth: ApiKeyAuth;
+  let wrongKey: string;
+  const apps = new Map<string, RunningApp>();
+
+  beforeAll(async () => {
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_body', environment: 'sandbox', keyType: 'sms_api' });
+    wrongKey = forgeSecret(key);
+    auth = createApiKeyAuth({ store, argon2Pool: false });
+    for (const adapter of ADAPTERS) apps.set(adapter.name, await adapter.start(auth));
+  });
+
+  afterAll(async () => {
+    for (const app of apps.values()) await app.close();
+    await auth.close();
+  });
+
+  it.each(ADAPTERS.map((adapter) => adapter.name))('%s closes the connection after refusing a request that declares 100 MB of body', async (name) => {
+    const answer = await exchange(apps.get(name)!.url, Buffer.concat([Buffer.from(largeDeclared(`Bearer ${wrongKey}`)), Buffer.alloc(64 * 1024, 'x')]), 2);
+    expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([401, 'close', 1, true]);
+  });
+
+  it.each(ADAPTERS.map((adapter) => adapter.name))('%s closes the connection after refusing a chunked request whose body has not ended', async (name) => {
+    const answer = await exchange(apps.get(name)!.url, Buffer.from(`${chunked('Bearer sk_test_short')}4\r\n{"a"\r\n`), 2);
+    expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([401, 'close', 1, true]);
+  });
+
+  it.each(ADAPTERS.map((adapter) => adapter.name))('%s keeps the connection after refusing a request with a small body: a second request on it is answered', async (name) => {
+    const body = '{"to":"+15550100","text":"hi"}';
+    const request = `${smallComplete(`Bearer ${wrongKey}`, body.length)}${body}`;
+    const answer = await exchange(apps.get(name)!.url, Buffer.from(request + request), 2);
+    expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([401, 'keep-alive', 2, false]);
+  });
+});
+
+describe('webhook receivers refusing a request with a large body still to come', () => {
+  const credentials = { username: 'hook-relay', password: 'correct horse battery staple' };
+  const receivers: [string, () => Promise<RunningApp>][] = [
+    ['express', () => {
+      const app = express();
+      app.post('/v1/sms', expressBasicAuth(credentials), (_req, res) => void res.sendStatus(204));
+      return listen(app.listen(0, '127.0.0.1'), []);
+    }],
+    ['koa', () => {
+      const app = new Koa();
+      const guard = koaBasicAuth(credentials);
+      app.use((ctx, next) => guard(ctx, async () => { ctx.status = 204; await next(); }));
+      return listen(app.listen(0, '127.0.0.1'), []);
+    }],
+    ['fastify', async () => {
+      const app = fastify();
+      app.post('/v1/sms', { onRequest: fastifyBasicAuth(credentials) }, async (_request, reply) => reply.code(204).send());
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const address = app.server.address() as { port: number };
+      return { url: `http://127.0.0.1:${address.port}`, forwarded: [], close: () => app.close() };
+    }],
+  ];
+
+  it.each(receivers)('%s closes the connection after refusing wrong credentials', async (_name, start) => {
+    const app = await start();
+    try {
+      const wrong = `Basic ${Buffer.from('hook-relay:wrong').toString('base64')}`;
+      const answer = await exchange(app.url, Buffer.concat([Buffer.from(largeDeclared(wrong)), Buffer.alloc(64 * 1024, 'x')]), 2);
+      expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([401, 'close', 1, true]);
+    } finally {
+      await app.close();
+    }
+  });
+});
