@@ -69,7 +69,7 @@ export function expressApiKeyAuth(
         req.apiKey = result.context;
         return next();
       }
-      if (forwardErrors) return forward(res, next, result.error);
+      if (forwardErrors) return forward(req, res, next, result.error);
       answer(req, res, result.response);
     }
   };
@@ -101,19 +101,22 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandl
   return function expressBasicAuthMiddleware(req: Request, res: Response, next: NextFunction) {
     const result = checker.checkRawHeaders(req.rawHeaders);
     if (result.ok) return next();
-    if (checker.forwardErrors) return forward(res, next, result.error);
+    if (checker.forwardErrors) return forward(req, res, next, result.error);
     answer(req, res, result.response);
   };
 }
 
 /**
- * Hands a refusal to the app's error handling, its headers (the challenge, `Retry-After`) set
- * on the response first, as the Koa adapter does: a catch-all handler that sets only a status
- * and a body still sends them.
+ * Hands a refusal to the app's error handling, its headers (the challenge, `Retry-After`, and
+ * `Connection: close` for a large body still to come) set on the response first, as the Koa
+ * adapter does: a catch-all handler that sets only a status and a body still sends them.
  */
-function forward(res: Response, next: NextFunction, error: ApiKeyAuthError | undefined): void {
+function forward(req: Request, res: Response, next: NextFunction, error: ApiKeyAuthError | undefined): void {
   if (error === undefined) return next(new Error('keyward: the authenticator gave no decision'));
-  if (!res.headersSent) setOwnHeaders(res, error.headers);
+  if (!res.headersSent) {
+    setOwnHeaders(res, error.headers);
+    if (refusalClosesConnection(req)) res.setHeader('connection', 'close');
+  }
   next(error);
 }
 

@@ -6,9 +6,16 @@ import { refusalClosesConnection, type AuthResponse } from 'keyward';
  * serializer an earlier hook set with reply.serializer(). A large body still to come closes
  * the connection rather than being read and thrown away.
  *
+ * @param request - the request refused.
+ * @param reply - its reply.
+ * @param response - the core's answer.
  * @returns the reply, which an async hook that answers early must return.
  */
-export function answerFastify(request: FastifyRequest, reply: FastifyReply, { status, headers, body }: AuthResponse): FastifyReply {
+export function answerFastify(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  { status, headers, body }: AuthResponse,
+): FastifyReply {
   reply.code(status).headers(headers);
   if (refusalClosesConnection(request.raw)) reply.header('connection', 'close');
   return reply.send(Buffer.from(body));

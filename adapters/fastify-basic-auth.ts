@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+import { createBasicAuthChecker, refusalClosesConnection, type BasicAuthOptions } from 'keyward';
 import { answerFastify } from './fastify-answer.js';
 import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
@@ -54,6 +54,7 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
       // Set before throwing, as the Koa receiver does: an error handler that sets only a
       // status and a body still sends the challenge.
       reply.headers(result.error.headers);
+      if (refusalClosesConnection(request.raw)) reply.header('connection', 'close');
       throw result.error;
     }
     // Fastify's rule for async hooks that answer early: send, then return the reply.

@@ -5,6 +5,7 @@ import {
   isPendingDecision,
   knownOptions,
   NodeCredentialRequest,
+  refusalClosesConnection,
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyContext,
@@ -184,6 +185,7 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
         // Set before handing it on, as the Koa adapter does: an error handler that sets only a
         // status and a body still sends the challenge and Retry-After.
         reply.headers(error.headers);
+        if (refusalClosesConnection(raw)) reply.header('connection', 'close');
         return done(error);
       }
       answerFastify(request, reply, result.response);

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+import { createBasicAuthChecker, refusalClosesConnection, type BasicAuthOptions } from 'keyward';
 import { answerKoa } from './koa-response.js';
 import { refuseMountedFactory } from './mounted-factory.js';
 
@@ -36,6 +36,7 @@ export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
       // Set before throwing: a catch-all error middleware that only sets status and body
       // then still sends the challenge.
       ctx.set({ ...result.error.headers });
+      if (refusalClosesConnection(ctx.req)) ctx.set('connection', 'close');
       throw result.error;
     }
     answerKoa(ctx, result.response);

@@ -2,6 +2,7 @@ import type { Middleware, ParameterizedContext } from 'koa';
 import {
   isPendingDecision,
   NodeCredentialRequest,
+  refusalClosesConnection,
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyContext,
@@ -79,6 +80,7 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
         // Set before throwing, as koaBasicAuth does: a catch-all error middleware that only
         // sets status and body then still sends the challenge (or Retry-After).
         ctx.set({ ...error.headers });
+        if (refusalClosesConnection(ctx.req)) ctx.set('connection', 'close');
         throw error;
       }
       answerKoa(ctx, result.response);

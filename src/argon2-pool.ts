@@ -17,7 +17,7 @@ export interface Argon2PoolOptions {
   /**
    * Worker threads that run Argon2 at once. The default leaves one core to the event loop,
    * which serves memo hits, parses requests and talks to the store: a flood of made-up keys
-   * then slows first-seen keys down but not the keys this process already verified.
+   * then delays or refuses (503) first-seen keys, but not the keys this process verified.
    * @default Math.max(1, os.availableParallelism() - 1)
    */
   threads?: number | undefined;
@@ -25,8 +25,8 @@ export interface Argon2PoolOptions {
    * Verifications that may wait for a free thread. One more gets 503 `ERR_OVERLOADED` with
    * `Retry-After` at once, so a flood costs a bounded amount of memory and never stalls.
    * The default bounds the wait rather than the count: with 16 waiting per thread, the last
-   * one waits about 16 Argon2 runs (0.8 s at the default cost), well inside any client's
-   * timeout. 0 means none waits.
+   * one waits about 16 Argon2 runs (0.8 s at the default cost on an idle core; several seconds
+   * under a flood that keeps the event loop busy). 0 means none waits.
    * @default 16 × threads
    */
   maxQueue?: number | undefined;

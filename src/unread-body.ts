@@ -14,22 +14,24 @@ const KEPT_ALIVE_UNREAD_BYTES = 64 * 1024;
  * after the refusal, however large: a client with a bad key could have a gateway swallow
  * gigabytes. HTTP/2 bounds it by flow control, and forbids the header.
  *
- * The adapters apply it to the refusals they write; an error handler that writes a
- * forwarded refusal (`forwardErrors`) can do the same.
+ * The adapters apply it to the refusals they write and to those they hand on with
+ * `forwardErrors` (set on the response first, as the challenge is); an adapter of your own for
+ * another framework can do the same.
  *
  * @param request - Node's request being refused (`req` on Express, `ctx.req` on Koa,
  *   `request.raw` on Fastify).
  * @returns true when the refusal should carry `Connection: close`.
  * @example
  * ```ts
- * app.use((error, req, res, next) => {
- *   if (!(error instanceof ApiKeyAuthError)) return next(error);
- *   if (refusalClosesConnection(req)) res.setHeader('connection', 'close');
- *   res.status(error.status).json(defaultErrorBody(error));
- * });
+ * // Writing a refusal on a plain node:http server.
+ * const { status, headers, body } = result.response;
+ * res.writeHead(status, refusalClosesConnection(req) ? { ...headers, connection: 'close' } : headers);
+ * res.end(body);
  * ```
  */
-export function refusalClosesConnection(request: Pick<IncomingMessage, 'httpVersionMajor' | 'complete' | 'headers'>): boolean {
+export function refusalClosesConnection(
+  request: Pick<IncomingMessage, 'httpVersionMajor' | 'complete' | 'headers'>,
+): boolean {
   if (request.httpVersionMajor !== 1 || request.complete) return false;
   const { headers } = request;
   if (headers['transfer-encoding'] !== undefined) return true;

@@ -3,6 +3,7 @@
  * alive, Node would read and throw away the whole body after answering, however large. A
  * small or complete body keeps the connection, since a new one costs the client more.
  */
+import { connect as connectHttp2 } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import express from 'express';
 import fastify from 'fastify';
@@ -10,7 +11,7 @@ import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth } from 'keyward';
 import { expressBasicAuth } from 'keyward/express';
-import { fastifyBasicAuth } from 'keyward/fastify';
+import { fastifyApiKeyAuth, fastifyBasicAuth } from 'keyward/fastify';
 import { koaBasicAuth } from 'keyward/koa';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { forgeSecret } from '../helpers/keys.js';
@@ -18,6 +19,8 @@ import { ADAPTERS, listen, type RunningApp } from './apps.js';
 
 /** What came back on one connection. */
 interface Exchange {
+  /** The first answer's head, without `Date` and Express's `X-Powered-By` (the frameworks' own). */
+  head: string;
   status: number;
   headers: Map<string, string>;
   /** How many answers came before the wait ended. */
@@ -46,7 +49,8 @@ function exchange(baseUrl: string, bytes: Buffer, answers = 1): Promise<Exchange
       const received = text();
       const [statusLine = '', ...lines] = received.slice(0, received.indexOf('\r\n\r\n')).split('\r\n');
       const headers = new Map(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, answers: answered(), closedByServer });
+      const head = [statusLine, ...lines.filter((line) => !/^(date|x-powered-by):/i.test(line))].join('\r\n');
+      resolve({ head, status: Number(statusLine.split(' ')[1]), headers, answers: answered(), closedByServer });
     };
     const timer = setTimeout(() => finish(false), 5_000);
     socket.on('data', (chunk: Buffer) => {
@@ -89,6 +93,15 @@ describe('refusals of requests with a body still to come', () => {
     expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([401, 'close', 1, true]);
   });
 
+  it('closes with the same head on every framework, header names, letter case and order included', async () => {
+    const heads = new Set<string>();
+    for (const app of apps.values()) {
+      heads.add((await exchange(app.url, Buffer.concat([Buffer.from(largeDeclared(`Bearer ${wrongKey}`)), Buffer.alloc(1024, 'x')]), 2)).head);
+    }
+    expect([...heads]).toEqual([[...heads][0]]);
+    expect([...heads][0]).toMatch(/\r\nconnection: close$/);
+  });
+
   it.each(ADAPTERS.map((adapter) => adapter.name))('%s closes the connection after refusing a chunked request whose body has not ended', async (name) => {
     const answer = await exchange(apps.get(name)!.url, Buffer.from(`${chunked('Bearer sk_test_short')}4\r\n{"a"\r\n`), 2);
     expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([401, 'close', 1, true]);
@@ -99,6 +112,29 @@ describe('refusals of requests with a body still to come', () => {
     const request = `${smallComplete(`Bearer ${wrongKey}`, body.length)}${body}`;
     const answer = await exchange(apps.get(name)!.url, Buffer.from(request + request), 2);
     expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([401, 'keep-alive', 2, false]);
+  });
+});
+
+describe('refusals handed on with forwardErrors, with a large body still to come', () => {
+  const store = new MemoryKeyStore();
+  let auth: ApiKeyAuth;
+  const apps = new Map<string, RunningApp>();
+
+  beforeAll(async () => {
+    auth = createApiKeyAuth({ store, argon2Pool: false });
+    // The test apps' error handlers set the status and body themselves (and copy the error's
+    // headers): the close header was set on the response before the error was handed on.
+    for (const adapter of ADAPTERS) apps.set(adapter.name, await adapter.start(auth, { forwardErrors: true, handlerCopiesHeaders: false }));
+  });
+
+  afterAll(async () => {
+    for (const app of apps.values()) await app.close();
+    await auth.close();
+  });
+
+  it.each(ADAPTERS.map((adapter) => adapter.name))('%s closes the connection after its error handler answered', async (name) => {
+    const answer = await exchange(apps.get(name)!.url, Buffer.concat([Buffer.from(largeDeclared('Bearer sk_test_short')), Buffer.alloc(1024, 'x')]), 2);
+    expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([401, 'close', 1, true]);
   });
 });
 
@@ -133,6 +169,31 @@ describe('webhook receivers refusing a request with a large body still to come',
       expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([401, 'close', 1, true]);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('refusals over HTTP/2, where flow control bounds an unread body', () => {
+  it('fastify with http2 (the plugin) refuses a request declaring 100 MB without a connection header, which HTTP/2 forbids', async () => {
+    const auth = createApiKeyAuth({ store: new MemoryKeyStore(), argon2Pool: false });
+    const app = fastify({ http2: true });
+    await app.register(fastifyApiKeyAuth, { auth });
+    app.post('/v1/sms', async () => ({ sent: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    try {
+      const answer = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const stream = client.request({ ':method': 'POST', ':path': '/v1/sms', authorization: 'Bearer sk_test_short', 'content-length': '100000000' });
+        stream.on('response', resolve);
+        stream.on('error', reject);
+        stream.write(Buffer.alloc(1024, 'x'));
+      });
+      expect([answer[':status'], answer.connection]).toEqual([401, undefined]);
+    } finally {
+      client.destroy();
+      await app.close();
+      await auth.close();
     }
   });
 });
