@@ -580,27 +580,17 @@ describe('createKeyManager: a write the store could not confirm', () => {
       expect((await manager.clearWebhook(issued.card.keyId)).webhook.url).toBeNull();
     });
 
-    it('says nothing was written, with the store error as its cause, when the store failed before it had the row', async () => {
+    it.each([
+      ['the store failed before it had the row', 'lost'],
+      ['the row was handed over but nothing landed', 'dropped'],
+    ] as const)('says nothing was written, with the store error as its cause, when %s, and the key keeps working', async (_when, fault) => {
       const writes: [() => Promise<unknown>, string][] = [
         [() => manager.revoke(issued.card.keyId), 'The store did not confirm the revoke: it was not written, and the key still works. Trying again is safe.'],
         [() => manager.softDelete(issued.card.keyId), 'The store did not confirm the soft delete: it was not written, and the key still works. Trying again is safe.'],
         [() => manager.setStatus(issued.card.keyId, 'suspended'), 'The store did not confirm the new status: it was not written. Trying again is safe.'],
       ];
       for (const [write, message] of writes) {
-        lossy.writes = ['lost'];
-        const error = await rejection(write());
-        expect([error.code, error.status, error.message, (error.cause as Error).message]).toEqual(['ERR_STORE_UNAVAILABLE', 503, message, 'keyward test store: no answer']);
-        expect(await call(issued.key)).toEqual({ status: 200 });
-      }
-    });
-
-    it('says nothing was written, with the store error as its cause, when the row was handed over but nothing landed, and the key keeps working', async () => {
-      const writes: [() => Promise<unknown>, string][] = [
-        [() => manager.revoke(issued.card.keyId), 'The store did not confirm the revoke: it was not written, and the key still works. Trying again is safe.'],
-        [() => manager.setStatus(issued.card.keyId, 'suspended'), 'The store did not confirm the new status: it was not written. Trying again is safe.'],
-      ];
-      for (const [write, message] of writes) {
-        lossy.writes = ['dropped'];
+        lossy.writes = [fault];
         const error = await rejection(write());
         expect([error.code, error.status, error.message, (error.cause as Error).message]).toEqual(['ERR_STORE_UNAVAILABLE', 503, message, 'keyward test store: no answer']);
         expect(await call(issued.key)).toEqual({ status: 200 });
