@@ -22,7 +22,8 @@ import { webhookPasswordProblem, webhookUsernameProblem } from './webhook-settin
  * ```
  */
 export function basicAuthorizationHeader(username: string | null, password: string): string {
-  const given = username ?? '';
+  // Null only: an `undefined` (an unset variable in plain JavaScript) is refused below.
+  const given = username === null ? '' : username;
   // The rules setWebhook and the receivers apply, so a header built here is one a keyward
   // receiver can be configured to accept (and `process.env.UNSET` is not sent as "undefined").
   // Sent in Unicode normalization form C, as RFC 7617's charset="UTF-8" asks of a client.

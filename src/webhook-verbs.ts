@@ -27,20 +27,33 @@ export function webhookVerbs(
   { liveRow, modifyExact }: KeyRows,
   { change }: RowWriter,
 ) {
-  /** The patch that keeps a row's webhook password: none, or the password resealed for `context`. */
+  /**
+   * The patch that keeps a row's webhook password for settings sealed to `context`: none when
+   * it opens there already (the same URL, or back to the one it was sealed for), the password
+   * resealed for `context` when it opens for the row's URL, and a refusal when it opens for
+   * neither (copied from another row, or its URL changed by hand). Without `webhookKeys`,
+   * a password on an unchanged URL is kept unchecked, as nothing here could open it.
+   */
   const keptPassword = (current: ApiKeyRow, context: string): Partial<ApiKeyRow> => {
     const kept = current.webhook_basic_auth_password_sealed;
+    if (kept == null) return {};
     const keptContext = webhookSealContext(current);
-    if (kept == null || keptContext === context) return {};
-    if (!box) throw noSealingKeys();
-    let password: string;
-    try {
-      password = box.open(kept, keptContext);
-    } catch (error) {
-      // A key id no longer configured is the app's to fix, and its own message says so.
-      if (isOpenFailure(error)) throw unopenableKeptPassword();
-      throw error;
+    if (!box) {
+      if (keptContext === context) return {};
+      throw noSealingKeys();
     }
+    const openedFor = (sealContext: string): string | undefined => {
+      try {
+        return box.open(kept, sealContext);
+      } catch (error) {
+        // A key id no longer configured is the app's to fix, and its own message says so.
+        if (isOpenFailure(error)) return undefined;
+        throw error;
+      }
+    };
+    if (openedFor(context) !== undefined) return {};
+    const password = keptContext === context ? undefined : openedFor(keptContext);
+    if (password === undefined) throw unopenableKeptPassword();
     return { webhook_basic_auth_password_sealed: box.seal(password, context) };
   };
 

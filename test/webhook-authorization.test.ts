@@ -49,6 +49,7 @@ describe('basicAuthorizationHeader', () => {
     ['a null password', 'hook-relay', null, '"password" must be a non-empty string.'],
     ['an empty password', 'hook-relay', '', '"password" must be a non-empty string.'],
     ['a numeric username', 42, 'top-s3cret', '"username" must be a string or null.'],
+    ['an undefined username, as an unset variable gives', undefined, 'top-s3cret', '"username" must be a string or null.'],
     ['a password with a line break', 'hook-relay', 'top\r\ns3cret', '"password"'],
     ['a password with a lone surrogate', 'hook-relay', 'top\ud800s3cret', '"password"'],
     ['a password over 1 KiB', 'hook-relay', 'p'.repeat(5_000), '"password"'],

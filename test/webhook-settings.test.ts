@@ -264,12 +264,12 @@ describe('KeyManager: webhook settings', () => {
     expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader(settings.username ?? '', 'second-pass'));
   });
 
-  it('says what to do when a kept password cannot be opened for the row it is on', async () => {
+  it('says what to do when a kept password opens neither for the row it is on nor for the new URL', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
     const sealed = row().webhook_basic_auth_password_sealed;
     await store.modify(keyId, () => ({ webhook_url: 'https://attacker.example.net/in' }));
 
-    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/a' }));
+    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/b' }));
 
     expect([error.code, error.status, error.message]).toEqual([
       'ERR_WEBHOOK_SECRET',
@@ -279,6 +279,30 @@ describe('KeyManager: webhook settings', () => {
     expect(row().webhook_basic_auth_password_sealed).toBe(sealed);
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'new-pass' });
     expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('', 'new-pass'));
+  });
+
+  it('keeps the password when the URL it was sealed for is saved again, after the row\'s URL was changed by hand', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    const sealed = row().webhook_basic_auth_password_sealed;
+    await store.modify(keyId, () => ({ webhook_url: 'https://attacker.example.net/in' }));
+
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a' });
+
+    expect([row().webhook_url, row().webhook_basic_auth_password_sealed]).toEqual(['https://hooks.example.com/a', sealed]);
+    expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('', 'first-pass'));
+  });
+
+  it('refuses to keep a password copied from another key onto the same URL, and leaves the row as it was', async () => {
+    const other = await manager.issue({ accountId: 'acct_other', environment: 'sandbox' });
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    await manager.setWebhook(other.card.keyId, { url: 'https://hooks.example.com/a', password: 'other-pass' });
+    const copied = store.allRows().find((stored) => stored.id === other.card.keyId)!.webhook_basic_auth_password_sealed;
+    await store.modify(keyId, () => ({ webhook_basic_auth_password_sealed: copied }));
+
+    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay' }));
+
+    expect([error.code, error.status]).toEqual(['ERR_WEBHOOK_SECRET', 500]);
+    expect([row().webhook_basic_auth_username, row().webhook_basic_auth_password_sealed]).toEqual([null, copied]);
   });
 
   it('says which sealing key is missing, not "altered", when a kept password was sealed under a key id no longer configured', async () => {
