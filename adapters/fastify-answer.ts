@@ -1,5 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { refusalClosesConnection, type AuthResponse } from 'keyward';
+import type { FastifyHookReply, FastifyHookRequest } from './fastify-hook-types.js';
 
 /**
  * Sends a refusal the core built. A Buffer is sent as it is: a string would go through a
@@ -12,10 +12,10 @@ import { refusalClosesConnection, type AuthResponse } from 'keyward';
  * @returns the reply, which an async hook that answers early must return.
  */
 export function answerFastify(
-  request: FastifyRequest,
-  reply: FastifyReply,
+  request: FastifyHookRequest,
+  reply: FastifyHookReply,
   { status, headers, body }: AuthResponse,
-): FastifyReply {
+): FastifyHookReply {
   reply.code(status).headers(headers);
   if (refusalClosesConnection(request.raw)) reply.header('connection', 'close');
   return reply.send(Buffer.from(body));

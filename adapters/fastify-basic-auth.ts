@@ -1,6 +1,6 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createBasicAuthChecker, refusalClosesConnection, type BasicAuthOptions } from 'keyward';
 import { answerFastify } from './fastify-answer.js';
+import type { FastifyHookReply, FastifyHookRequest } from './fastify-hook-types.js';
 import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
 
@@ -10,12 +10,13 @@ export type FastifyBasicAuthOptions = BasicAuthOptions;
 /**
  * The hook {@link fastifyBasicAuth} returns; use it as `onRequest` (or `preParsing`,
  * `preValidation`, `preHandler`). In `preSerialization` or `onSend`, which run after the
- * handler, it answers 500 `ERR_OPTIONS_INVALID`.
+ * handler, it answers 500 `ERR_OPTIONS_INVALID`. It fits the routes of an HTTP/1 instance and
+ * of one made with `http2: true`.
  */
 export type FastifyBasicAuthHook = (
-  request: FastifyRequest,
-  reply: FastifyReply,
-) => Promise<FastifyReply | undefined>;
+  request: FastifyHookRequest,
+  reply: FastifyHookReply,
+) => Promise<FastifyHookReply | undefined>;
 
 /**
  * Fastify hook for a webhook receiver: lets the request through only with the configured HTTP

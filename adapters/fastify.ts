@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import {
   ApiKeyAuthError,
@@ -13,6 +14,7 @@ import {
   type RouteOptions,
 } from 'keyward';
 import { answerFastify } from './fastify-answer.js';
+import type { FastifyHookReply, FastifyHookRequest } from './fastify-hook-types.js';
 import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { isFastifyInstance, refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
 
@@ -42,11 +44,12 @@ export interface FastifyApiKeyAuthOptions extends RouteOptions {
 /**
  * A callback-style hook that authenticates the request: `onRequest` (best: before anything
  * else runs), `preParsing`, `preValidation` or `preHandler`. In `preParsing` Fastify passes
- * the payload stream before `done`, and the hook hands it on unchanged.
+ * the payload stream before `done`, and the hook hands it on unchanged. It fits the routes of
+ * an HTTP/1 instance and of one made with `http2: true`.
  */
 export type FastifyApiKeyAuthHook = {
-  (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void;
-  (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error?: Error | null) => void): void;
+  (request: FastifyHookRequest, reply: FastifyHookReply, done: (error?: Error) => void): void;
+  (request: FastifyHookRequest, reply: FastifyHookReply, payload: unknown, done: (error?: Error | null) => void): void;
 };
 
 /**
@@ -84,7 +87,7 @@ export function fastifyApiKeyAuthHook(
 }
 
 function failingHook(error: ApiKeyAuthError): FastifyApiKeyAuthHook {
-  return function fastifyApiKeyAuthFailing(_request: FastifyRequest, _reply: FastifyReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
+  return function fastifyApiKeyAuthFailing(_request: FastifyHookRequest, _reply: FastifyHookReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
     const done = (typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload) as (error: Error) => void;
     done(error);
   };
@@ -161,7 +164,7 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
   // turn, and a refusal is answered by sending the reply and never calling done(), which
   // ends the hook chain, so neither the body parser nor the handler runs.
   // Named parameters rather than a rest array: this runs on every request.
-  return function fastifyApiKeyAuthOnRequest(request: FastifyRequest, reply: FastifyReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
+  return function fastifyApiKeyAuthOnRequest(request: FastifyHookRequest, reply: FastifyHookReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
     // `preParsing` passes the payload stream before done; `done()` without a new payload keeps it.
     const done = (typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload) as (error?: Error) => void;
     if (ranAfterHandler(doneOrPayload, doneAfterPayload)) return done(misplacedHook(factory));
@@ -169,7 +172,9 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
     // app.register(hook): avvio calls it as a plugin, (instance, options, done). A throw here
     // would crash the process; done(error) makes ready() reject instead.
     if (raw === undefined && isFastifyInstance(request)) return done(registeredAsPlugin(factory));
-    const decided = auth.decide(new NodeCredentialRequest(raw, raw.url, request), requirement);
+    // On an HTTP/2 instance `raw` is an Http2ServerRequest, which has every field read:
+    // headers, rawHeaders, and the socket's remoteAddress.
+    const decided = auth.decide(new NodeCredentialRequest(raw as IncomingMessage, raw.url, request), requirement);
     if (!isPendingDecision(decided)) return finish(decided);
     Promise.resolve(decided).then(finish).catch((error: unknown) => done(error as Error));
 

@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import express from 'express';
 import type { RequestHandler } from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import Koa, { type Middleware } from 'koa';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { expressBasicAuth } from '../adapters/express.js';
@@ -317,7 +318,9 @@ describe('receiver middleware: setup', () => {
   it('returns each framework\'s own middleware type', () => {
     expectTypeOf(expressBasicAuth).returns.toEqualTypeOf<RequestHandler>();
     expectTypeOf(koaBasicAuth).returns.toEqualTypeOf<Middleware>();
-    expectTypeOf(fastifyBasicAuth).returns.parameters.toEqualTypeOf<[FastifyRequest, FastifyReply]>();
+    // Fastify's is an async onRequest hook, of an HTTP/1 instance or of one made with http2: true.
+    expectTypeOf(fastifyBasicAuth).returns.toExtend<onRequestAsyncHookHandler>();
+    expectTypeOf(fastifyBasicAuth).returns.toExtend<onRequestAsyncHookHandler<Http2Server>>();
   });
 
   it.each([

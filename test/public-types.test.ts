@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2SecureServer, Http2Server } from 'node:http2';
 import type { Request } from 'express';
+import type { RawServerBase, RawServerDefault, RouteShorthandOptions } from 'fastify';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   isPendingDecision,
@@ -14,6 +16,7 @@ import {
   type KeyStatus,
 } from 'keyward';
 import type { expressApiKeyAuth } from 'keyward/express';
+import type { FastifyApiKeyAuthHook, FastifyBasicAuthHook } from 'keyward/fastify';
 import { exactOptionalTypeErrors } from './helpers/exact-optional.js';
 
 describe('public types', () => {
@@ -77,6 +80,56 @@ describe('public types', () => {
       void store.modify('key_1', () => ({ key_type: keyType, status: undefined }));
       export const change: ApiKeyRowChange = { expires_at: undefined };
     `);
+    expect(errors).toEqual([]);
+  });
+
+  it("fits both Fastify hooks as a route's onRequest on an HTTP/1 instance and on one made with http2: true", () => {
+    type OnRequest<Server extends RawServerBase> = NonNullable<RouteShorthandOptions<Server>['onRequest']>;
+    expectTypeOf<FastifyApiKeyAuthHook>().toExtend<OnRequest<RawServerDefault>>();
+    expectTypeOf<FastifyApiKeyAuthHook>().toExtend<OnRequest<Http2Server>>();
+    expectTypeOf<FastifyApiKeyAuthHook>().toExtend<OnRequest<Http2SecureServer>>();
+    expectTypeOf<FastifyBasicAuthHook>().toExtend<OnRequest<RawServerDefault>>();
+    expectTypeOf<FastifyBasicAuthHook>().toExtend<OnRequest<Http2Server>>();
+    expectTypeOf<FastifyBasicAuthHook>().toExtend<OnRequest<Http2SecureServer>>();
+  });
+
+  // Fastify 5 is the repository's `fastify`; Fastify 4's types are compiled in its place, for
+  // the snippet, keyward's adapters and fastify-plugin alike.
+  it.each([
+    ['Fastify 5', {}],
+    ['Fastify 4', { fastify: ['./node_modules/fastify4/fastify.d.ts'] }],
+  ])('%s: compiles both hooks as onRequest on fastify() and fastify({ http2: true }), request.apiKey typed, under exactOptionalPropertyTypes', (_version, paths) => {
+    const errors = exactOptionalTypeErrors(
+      `
+      import fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+      import type { ApiKeyAuth, ApiKeyContext } from 'keyward';
+      import { fastifyApiKeyAuthHook, fastifyBasicAuth } from 'keyward/fastify';
+      declare const auth: ApiKeyAuth;
+      const hookAuth = fastifyBasicAuth({ username: 'hook-relay', password: 'p' });
+      const http1 = fastify();
+      const http2 = fastify({ http2: true });
+      http1.post('/v1/sms', { onRequest: fastifyApiKeyAuthHook(auth, { keyType: 'sms_api' }) }, async (request) => {
+        const context: ApiKeyContext | undefined = request.apiKey;
+        // @ts-expect-error: typed, not any
+        const wrong: number = request.apiKey;
+        return { account: context?.accountId, wrong };
+      });
+      http2.post('/v1/sms', { onRequest: fastifyApiKeyAuthHook(auth, { keyType: 'sms_api' }) }, async (request) => {
+        const context: ApiKeyContext | undefined = request.apiKey;
+        // @ts-expect-error: typed, not any
+        const wrong: number = request.apiKey;
+        return { account: context?.accountId, wrong };
+      });
+      http1.post('/hooks/in', { onRequest: hookAuth }, async () => ({ received: true }));
+      http2.post('/hooks/in', { onRequest: hookAuth }, async () => ({ received: true }));
+      // The check is not vacuous: a hook typed for an HTTP/1 instance only is refused there.
+      const http1Only = (_request: FastifyRequest, _reply: FastifyReply, done: () => void) => done();
+      http1.post('/v1/old', { onRequest: http1Only }, async () => ({}));
+      // @ts-expect-error: an HTTP/2 instance's request and reply are not an HTTP/1 one's
+      http2.post('/v1/old', { onRequest: http1Only }, async () => ({}));
+    `,
+      paths,
+    );
     expect(errors).toEqual([]);
   });
 

@@ -86,6 +86,13 @@ const auth = createApiKeyAuth({ store });
   });
 }
 
+// "Express, Koa or Fastify": an instance made with http2: true takes the hooks as they are.
+{
+  const h2 = Fastify({ http2: true });
+  h2.get('/v1/whoami', { onRequest: fastifyApiKeyAuthHook(auth) }, async (request) => ({ account: request.apiKey?.accountId }));
+  h2.post('/hooks/in', { onRequest: fastifyBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! }) }, async () => ({ received: true }));
+}
+
 // "Shutting down", Express or Koa: app.listen() returns a node:http Server.
 {
   const app = express();

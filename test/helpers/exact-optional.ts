@@ -11,9 +11,12 @@ const SNIPPET = join(ROOT, 'test', 'exact-optional-snippet.ts');
  * not, so a type that leaves out `| undefined` passes `npx tsc --noEmit` here and fails there.
  *
  * @param source - TypeScript that imports what it checks from `keyward` (or a relative path).
+ * @param paths - module names to resolve elsewhere, added to tsconfig.json's `paths` (relative
+ *   to the repository), for every file of the program: `{ fastify: ['./node_modules/fastify4/fastify.d.ts'] }`
+ *   compiles the snippet and keyward's adapters against Fastify 4's types.
  * @returns each error in the snippet as "line: message"; empty when it compiles.
  */
-export function exactOptionalTypeErrors(source: string): string[] {
+export function exactOptionalTypeErrors(source: string, paths: Record<string, string[]> = {}): string[] {
   const onUnRecoverableConfigFileDiagnostic = (diagnostic: ts.Diagnostic) => {
     throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
   };
@@ -22,6 +25,7 @@ export function exactOptionalTypeErrors(source: string): string[] {
     { exactOptionalPropertyTypes: true, noEmit: true },
     { ...ts.sys, onUnRecoverableConfigFileDiagnostic },
   )!;
+  options.paths = { ...options.paths, ...paths };
   const host = ts.createCompilerHost(options);
   const { getSourceFile, fileExists } = host;
   host.getSourceFile = (name, language, ...rest) =>

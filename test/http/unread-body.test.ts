@@ -3,7 +3,7 @@
  * alive, Node would read and throw away the whole body after answering, however large. A
  * small or complete body keeps the connection, since a new one costs the client more.
  */
-import { connect as connectHttp2 } from 'node:http2';
+import { connect as connectHttp2, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import express from 'express';
 import fastify from 'fastify';
@@ -11,7 +11,7 @@ import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth } from 'keyward';
 import { expressBasicAuth } from 'keyward/express';
-import { fastifyApiKeyAuth, fastifyBasicAuth } from 'keyward/fastify';
+import { fastifyApiKeyAuth, fastifyApiKeyAuthHook, fastifyBasicAuth } from 'keyward/fastify';
 import { koaBasicAuth } from 'keyward/koa';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { forgeSecret } from '../helpers/keys.js';
@@ -196,4 +196,50 @@ describe('refusals over HTTP/2, where flow control bounds an unread body', () =>
       await auth.close();
     }
   });
+
+  it('fastify with http2 (the route hooks, no cast) refuses a wrong key or password with 401 and lets the right ones through', async () => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_h2', environment: 'sandbox', keyType: 'sms_api' });
+    const auth = createApiKeyAuth({ store, argon2Pool: false });
+    const credentials = { username: 'hook-relay', password: 'correct horse battery staple' };
+    const app = fastify({ http2: true });
+    app.post('/v1/sms', { onRequest: fastifyApiKeyAuthHook(auth, { keyType: 'sms_api' }) }, async (request) => ({ account: request.apiKey?.accountId }));
+    app.post('/hooks/in', { onRequest: fastifyBasicAuth(credentials) }, async () => ({ received: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    const basic = (password: string) => `Basic ${Buffer.from(`${credentials.username}:${password}`).toString('base64')}`;
+    try {
+      const answers = [
+        await http2Post(client, '/v1/sms', { authorization: `Bearer ${forgeSecret(key)}` }),
+        await http2Post(client, '/v1/sms', { authorization: `Bearer ${key}` }),
+        await http2Post(client, '/hooks/in', { authorization: basic('wrong') }),
+        await http2Post(client, '/hooks/in', { authorization: basic(credentials.password) }),
+      ];
+      expect(answers.map(({ status, challenge, body }) => [status, challenge?.split(' ')[0], status === 401 ? JSON.parse(body).error.code : body])).toEqual([
+        [401, 'Bearer', 'ERR_API_KEY_INVALID'],
+        [200, undefined, '{"account":"acct_h2"}'],
+        [401, 'Basic', 'ERR_BASIC_AUTH_INVALID'],
+        [200, undefined, '{"received":true}'],
+      ]);
+    } finally {
+      client.destroy();
+      await app.close();
+      await auth.close();
+    }
+  });
 });
+
+/** Sends a small JSON POST on an HTTP/2 session: the status, the challenge and the body that came back. */
+function http2Post(client: ClientHttp2Session, path: string, headers: OutgoingHttpHeaders): Promise<{ status: number; challenge: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const stream = client.request({ ':method': 'POST', ':path': path, 'content-type': 'application/json', ...headers });
+    const chunks: Buffer[] = [];
+    let head: Record<string, unknown> = {};
+    stream.on('response', (received) => (head = received));
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve({ status: Number(head[':status']), challenge: head['www-authenticate'] as string | undefined, body: Buffer.concat(chunks).toString() }));
+    stream.on('error', reject);
+    stream.end('{"to":"+15550100"}');
+  });
+}
