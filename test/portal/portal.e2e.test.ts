@@ -156,7 +156,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect((await sendSms(firstKey)).status).toBe(202);
   });
 
-  it('regenerates through the modal: old key 401, new key 202, new cleartext once, focus back on the button', async () => {
+  it('regenerates through the modal: old key 401, new key 202, new cleartext once, focus on its Copy button', async () => {
     const keyId = await page.locator('#field-key-id').innerText();
     await page.getByRole('button', { name: 'Regenerate key' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Yes, regenerate' }).click();
@@ -165,7 +165,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     secondKey = await page.locator('#cleartext-key').innerText();
     expect(secondKey === firstKey).toBe(false);
     expect(await page.getByRole('dialog').count()).toBe(0);
-    expect(await activeElementId()).toBe('regenerate');
+    expect(await activeElementId()).toBe('copy-key');
     expect(await page.locator('#key-banner').getAttribute('role')).toBe('alert');
     await shot('06-regenerated-banner');
 
@@ -212,6 +212,24 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     await page.reload();
     await page.locator('#key-card').waitFor();
     expect(await page.getByLabel('Webhook URL').inputValue()).toBe('https://hooks.example.com/sms-receipts');
+  });
+
+  it('keeps a new password typed with a refused URL, so the save after the fix stores it rather than the old one', async () => {
+    const savesBefore = logs.filter((line) => line.startsWith('portal webhook saved')).length;
+    await page.getByLabel('Webhook URL').fill('http://hooks.example.com/plain');
+    await page.getByLabel('Basic auth password').fill(`${WEBHOOK_PASSWORD}-rotated`);
+    await page.getByRole('button', { name: 'Save webhook settings' }).click();
+    await expect.poll(() => page.locator('#webhook-error').innerText()).toMatch(/https/);
+    expect(await page.getByLabel('Basic auth password').inputValue()).toBe(`${WEBHOOK_PASSWORD}-rotated`);
+
+    await page.getByLabel('Webhook URL').fill('https://hooks.example.com/sms-receipts');
+    await page.getByRole('button', { name: 'Save webhook settings' }).click();
+
+    await expect.poll(() => page.locator('#webhook-saved').innerText()).toBe('Webhook settings saved.');
+    expect(await page.getByLabel('Basic auth password').inputValue()).toBe('');
+    const saves = logs.filter((line) => line.startsWith('portal webhook saved')).slice(savesBefore);
+    expect(saves).toHaveLength(1);
+    expect(saves[0]).toMatch(/ password=set$/);
   });
 
   it('after a reload shows the masked key only: no cleartext, no password, anywhere', async () => {
@@ -263,6 +281,25 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await page.getByLabel('Basic auth username').inputValue()).toBe('');
     expect(await page.getByRole('button', { name: 'Turn off webhooks' }).isVisible()).toBe(false);
     expect(await activeElementId()).toBe('webhook_url');
+  });
+
+  it('says a regenerate whose answer was lost replaced the key nobody holds, and shows the new mask', async () => {
+    const maskedBefore = await page.locator('#masked-key').innerText();
+    // The regenerate reaches the portal and lands; its answer never reaches the page.
+    await page.route('**/portal/api/key/regenerate', async (route) => {
+      await route.fetch();
+      await route.abort('connectionreset');
+    });
+    try {
+      await page.getByRole('button', { name: 'Regenerate key' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Yes, regenerate' }).click();
+
+      await expect.poll(() => page.locator('#page-error').innerText()).toContain('nobody holds the new one. Regenerate again.');
+      expect(await page.locator('#masked-key').innerText()).not.toBe(maskedBefore);
+      expect(await page.locator('#key-banner').count()).toBe(0);
+    } finally {
+      await page.unroute('**/portal/api/key/regenerate');
+    }
   });
 
   it('never writes a key or the webhook password to the server log', () => {

@@ -16,6 +16,8 @@ let shownKey = null;
 let card = null;
 /** Bumped by every card update, so a slow read cannot overwrite a newer write's card. */
 let cardVersion = 0;
+// Where focus goes when the regenerate dialog closes: back to its button, or to the new key.
+let focusAfterDialog = 'regenerate';
 
 class PortalError extends Error {
   constructor(code, message) {
@@ -179,14 +181,23 @@ function openRegenerateDialog() {
 async function confirmRegenerate() {
   const confirm = $('regenerate-confirm');
   confirm.disabled = true;
+  const maskedBefore = card?.masked_key;
   try {
     const issued = await api('POST', '/key/regenerate');
     cardVersion++;
     card = issued.card;
     renderCard();
     showBanner(issued.key, 'Your regenerated API key — the previous key no longer works');
+    // The one-time key, not the button: on a small screen the banner, above the card, would
+    // otherwise be scrolled out of sight, and nothing would show that a new key exists.
+    focusAfterDialog = 'copy-key';
   } catch (error) {
     showError(error.message);
+    // The answer may have been lost after the key was replaced: then nobody holds the new one.
+    await loadCard({ withWebhook: false }).catch(() => {});
+    if (card?.masked_key !== maskedBefore) {
+      showError('The key was replaced, but the new one never reached this page: the previous key no longer works and nobody holds the new one. Regenerate again.');
+    }
   } finally {
     confirm.disabled = false;
     $('regenerate-dialog').close();
@@ -215,11 +226,13 @@ async function saveWebhook(event) {
     card = data.card;
     renderCard();
     renderWebhook();
+    $('webhook_basic_auth_password').value = '';
     $('webhook-saved').textContent = 'Webhook settings saved.';
   } catch (error) {
+    // A refused save keeps what was typed, the new password too: cleared, a save after the fix
+    // would keep the old password and say "saved".
     $('webhook-error').textContent = error.message;
   } finally {
-    $('webhook_basic_auth_password').value = '';
     button.disabled = false;
   }
 }
@@ -257,7 +270,11 @@ async function start() {
   $('regenerate-cancel').addEventListener('click', () => $('regenerate-dialog').close());
   $('regenerate-confirm').addEventListener('click', confirmRegenerate);
   // Closed by Cancel, Escape or after confirming: focus goes back to where it came from.
-  $('regenerate-dialog').addEventListener('close', () => $('regenerate').focus());
+  // After a regenerate, to the new key's Copy button instead.
+  $('regenerate-dialog').addEventListener('close', () => {
+    $(focusAfterDialog).focus();
+    focusAfterDialog = 'regenerate';
+  });
   $('webhook-form').addEventListener('submit', saveWebhook);
   $('webhook-off').addEventListener('click', turnOffWebhook);
   $('refresh').addEventListener('click', refresh);
