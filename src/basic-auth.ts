@@ -1,4 +1,4 @@
-import { secretsEqual } from './compare.js';
+import { secretDigest, secretsEqual } from './compare.js';
 import { hasTooManyHeaderLines, rawHeaderValue, trimOws } from './extract.js';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import {
@@ -143,6 +143,8 @@ export function createBasicAuthChecker(
   // A formatter that throws or returns junk falls back to the default body: never a 500.
   const format = options.errorBody ?? defaultErrorBody;
   const challenge = { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` };
+  const usernameDigest = secretDigest(expectedUsername);
+  const passwordDigest = secretDigest(expectedPassword);
 
   const refuse = (reason: BasicAuthFailure): BasicAuthResult => {
     const error =
@@ -164,8 +166,8 @@ export function createBasicAuthChecker(
     if (typeof read === 'string') return refuse(read);
 
     // Both comparisons always run: `&&` would skip the password when the user is wrong.
-    const userMatches = secretsEqual(read.username.normalize('NFC'), expectedUsername);
-    const passwordMatches = secretsEqual(read.password.normalize('NFC'), expectedPassword);
+    const userMatches = secretsEqual(read.username.normalize('NFC'), usernameDigest);
+    const passwordMatches = secretsEqual(read.password.normalize('NFC'), passwordDigest);
     return userMatches && passwordMatches ? { ok: true } : refuse('mismatch');
   };
 
