@@ -161,9 +161,7 @@ interface SealedParts {
 }
 
 function parseSealed(sealed: unknown): SealedParts {
-  if (typeof sealed !== 'string' || sealed.length > MAX_SEALED_LENGTH) {
-    throw secretError('The stored webhook password is not a sealed value.');
-  }
+  if (typeof sealed !== 'string' || sealed.length > MAX_SEALED_LENGTH) throw notSealed();
   const parts = sealed.split('.');
   const [version, keyId, iv, ciphertext, tag] = parts;
   const wellFormed =
@@ -171,7 +169,7 @@ function parseSealed(sealed: unknown): SealedParts {
     version === VERSION &&
     KEY_ID_PATTERN.test(keyId!) &&
     [iv, ciphertext, tag].every((part) => BASE64URL_PATTERN.test(part!));
-  if (!wellFormed) throw secretError('The stored webhook password is not a sealed value.');
+  if (!wellFormed) throw notSealed();
 
   const decoded = {
     keyId: keyId!,
@@ -185,9 +183,7 @@ function parseSealed(sealed: unknown): SealedParts {
     decoded.iv.toString('base64url') === iv &&
     decoded.ciphertext.toString('base64url') === ciphertext &&
     decoded.tag.toString('base64url') === tag;
-  if (!canonical || decoded.iv.length !== IV_BYTES || decoded.tag.length !== TAG_BYTES) {
-    throw secretError('The stored webhook password is not a sealed value.');
-  }
+  if (!canonical || decoded.iv.length !== IV_BYTES || decoded.tag.length !== TAG_BYTES) throw notSealed();
   return decoded;
 }
 
@@ -200,16 +196,23 @@ function additionalData(keyId: string, context: string | undefined): Buffer {
   return Buffer.from(context === undefined ? `${VERSION}.${keyId}` : `${VERSION}.${keyId}.${context}`, 'utf8');
 }
 
-// The errors of values that failed authentication, as opposed to values under a key id the
-// box does not hold or not sealed at all: see isOpenFailure.
+// The errors of values that cannot be opened as they are (failed authentication, or no sealed
+// value at all), as opposed to values under a key id the box does not hold: see isOpenFailure.
 const openFailures = new WeakSet<object>();
 
 /**
- * Whether `open` threw this error because the value failed authentication (wrong key bytes,
- * another context, altered), not because its key id is not configured or it is no sealed value.
+ * Whether `open` threw this error because the value itself cannot be opened (wrong key bytes,
+ * another context, altered, or not a sealed value at all), not because its key id is not
+ * configured, which the app fixes in its options.
  */
 export function isOpenFailure(error: unknown): boolean {
   return typeof error === 'object' && error !== null && openFailures.has(error);
+}
+
+function notSealed(): ApiKeyAuthError {
+  const failure = secretError('The stored webhook password is not a sealed value.');
+  openFailures.add(failure);
+  return failure;
 }
 
 function secretError(message: string): ApiKeyAuthError {

@@ -69,7 +69,8 @@ export function webhookAuthorizationFor(row: ApiKeyRow, box: SecretBox): string 
   const sealed = row.webhook_basic_auth_password_sealed;
   if (sealed === null || sealed === undefined) return null;
   try {
-    return basicAuthorizationHeader(row.webhook_basic_auth_username, box.open(sealed, webhookSealContext(row)));
+    // A row whose username column was not selected (undefined) has none, as a card reads it.
+    return basicAuthorizationHeader(row.webhook_basic_auth_username ?? null, box.open(sealed, webhookSealContext(row)));
   } catch (error) {
     // Stored credentials setWebhook would have refused are a fault of the row, not of a caller.
     if (!(error instanceof ApiKeyAuthError) || error.code !== 'ERR_WEBHOOK_INVALID') throw error;

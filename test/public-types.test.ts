@@ -91,6 +91,11 @@ describe('public types', () => {
     expectTypeOf<FastifyBasicAuthHook>().toExtend<OnRequest<RawServerDefault>>();
     expectTypeOf<FastifyBasicAuthHook>().toExtend<OnRequest<Http2Server>>();
     expectTypeOf<FastifyBasicAuthHook>().toExtend<OnRequest<Http2SecureServer>>();
+    // toExtend would pass for `any` as well: the hooks' parameters must stay real types.
+    expectTypeOf<Parameters<FastifyApiKeyAuthHook>[0]>().not.toBeAny();
+    expectTypeOf<Parameters<FastifyApiKeyAuthHook>[1]>().not.toBeAny();
+    expectTypeOf<Parameters<FastifyBasicAuthHook>[0]>().not.toBeAny();
+    expectTypeOf<Parameters<FastifyBasicAuthHook>[1]>().not.toBeAny();
   });
 
   // Fastify 5 is the repository's `fastify`; Fastify 4's types are compiled in its place, for

@@ -4,8 +4,11 @@ import {
   assertWebhookPassword,
   basicAuthorizationHeader,
   createKeyManager,
+  createSecretBox,
   normalizeWebhookUrl,
   normalizeWebhookUsername,
+  webhookAuthorizationFor,
+  type ApiKeyRow,
   type KeyManager,
 } from '../src/index.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
@@ -290,6 +293,25 @@ describe('KeyManager: webhook settings', () => {
 
     expect([row().webhook_url, row().webhook_basic_auth_password_sealed]).toEqual(['https://hooks.example.com/a', sealed]);
     expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('', 'first-pass'));
+  });
+
+  it('refuses to keep a stored value that is no sealed value at all, saying to send the password again', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    await store.modify(keyId, () => ({ webhook_basic_auth_password_sealed: 'not-a-sealed-value' }));
+
+    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay' }));
+
+    expect([error.code, error.message]).toEqual([
+      'ERR_WEBHOOK_SECRET',
+      'The stored webhook password cannot be opened for this key and URL (altered, or written there by hand), so it cannot be kept: send the password again, or password: null to remove it.',
+    ]);
+  });
+
+  it('builds the delivery header of a row whose username column was not read as one without a username', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    const { webhook_basic_auth_username: _left, ...withoutUsername } = row();
+
+    expect(webhookAuthorizationFor(withoutUsername as ApiKeyRow, createSecretBox(SEALING))).toBe(basicAuthorizationHeader(null, 'first-pass'));
   });
 
   it('refuses to keep a password copied from another key onto the same URL, and leaves the row as it was', async () => {

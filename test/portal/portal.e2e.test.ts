@@ -302,6 +302,42 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     }
   });
 
+  it('tells the tab that lost a regenerate race that the key was regenerated elsewhere, and the winner keeps a working key', async () => {
+    const other = await browser.context.newPage();
+    await other.goto(portal.portalUrl);
+    await other.locator('#key-card').waitFor();
+    await page.reload();
+    await page.locator('#key-card').waitFor();
+    // Both regenerates reach the portal together: one wins, the other gets ERR_KEY_CONFLICT.
+    let release = () => {};
+    const bothSent = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    for (const tab of [page, other]) {
+      await tab.route('**/portal/api/key/regenerate', async (route) => {
+        if (++held === 2) release();
+        await bothSent;
+        await route.continue();
+      });
+    }
+    try {
+      await Promise.all(
+        [page, other].map(async (tab) => {
+          await tab.getByRole('button', { name: 'Regenerate key' }).click();
+          await tab.getByRole('dialog').getByRole('button', { name: 'Yes, regenerate' }).click();
+        }),
+      );
+      await expect.poll(async () => (await page.locator('#key-banner').count()) + (await other.locator('#key-banner').count())).toBe(1);
+      const [winner, loser] = (await page.locator('#key-banner').count()) === 1 ? [page, other] : [other, page];
+
+      await expect.poll(() => loser.locator('#page-error').innerText()).toContain('regenerated elsewhere');
+      expect(await sendSms(await winner.locator('#cleartext-key').innerText()).then((response) => response.status)).toBe(202);
+      await winner.getByRole('button', { name: 'I have copied it' }).click();
+    } finally {
+      for (const tab of [page, other]) await tab.unroute('**/portal/api/key/regenerate');
+      await other.close();
+    }
+  });
+
   it('never writes a key or the webhook password to the server log', () => {
     expect(logs.length).toBeGreaterThan(5);
     const leaked = logs.some(

@@ -135,8 +135,7 @@ async function copyKey() {
 }
 
 function dismissBanner() {
-  shownKey = null;
-  $('banner-slot').replaceChildren();
+  dropBanner();
   getSelection().removeAllRanges();
   $('key-heading').focus();
 }
@@ -179,6 +178,7 @@ function openRegenerateDialog() {
 }
 
 async function confirmRegenerate() {
+  const dialog = $('regenerate-dialog');
   const confirm = $('regenerate-confirm');
   confirm.disabled = true;
   const maskedBefore = card?.masked_key;
@@ -188,20 +188,34 @@ async function confirmRegenerate() {
     card = issued.card;
     renderCard();
     showBanner(issued.key, 'Your regenerated API key — the previous key no longer works');
-    // The one-time key, not the button: on a small screen the banner, above the card, would
-    // otherwise be scrolled out of sight, and nothing would show that a new key exists.
-    focusAfterDialog = 'copy-key';
+    // Closed already (Escape or Cancel while waiting): no close event is left to move focus.
+    if (dialog.open) focusAfterDialog = 'copy-key';
+    else $('copy-key').focus();
   } catch (error) {
     showError(error.message);
-    // The answer may have been lost after the key was replaced: then nobody holds the new one.
-    await loadCard({ withWebhook: false }).catch(() => {});
-    if (card?.masked_key !== maskedBefore) {
+    // A definite answer says what happened; only a lost or failed one leaves it unknown.
+    const unknownOutcome = error.code === 'ERR_NETWORK' || error.code === 'ERR_INTERNAL' || error.code === 'ERR_HTTP';
+    let reread = true;
+    await loadCard({ withWebhook: false }).catch(() => { reread = false; });
+    if (error.code === 'ERR_KEY_CONFLICT') {
+      dropBanner();
+      showError('The key was just regenerated elsewhere (another tab or person): whoever did it holds the new key, and the previous one no longer works.');
+    } else if (unknownOutcome && !reread) {
+      showError(`${error.message} The key may have been replaced: reload the page before you use it.`);
+    } else if (unknownOutcome && card !== null && card.masked_key !== maskedBefore) {
+      dropBanner();
       showError('The key was replaced, but the new one never reached this page: the previous key no longer works and nobody holds the new one. Regenerate again.');
     }
   } finally {
     confirm.disabled = false;
-    $('regenerate-dialog').close();
+    dialog.close();
   }
+}
+
+/** Drops the one-time key shown, if any: the page was left, or the key no longer works. */
+function dropBanner() {
+  shownKey = null;
+  $('banner-slot').replaceChildren();
 }
 
 async function saveWebhook(event) {
@@ -261,9 +275,10 @@ async function refresh() {
 async function start() {
   // Leaving the page drops the key, as the banner says: a page the browser keeps for its Back
   // button (the back/forward cache) would otherwise come back with the key still shown.
+  // A webhook password typed into a save that was refused goes too.
   addEventListener('pagehide', () => {
-    shownKey = null;
-    $('banner-slot').replaceChildren();
+    dropBanner();
+    $('webhook_basic_auth_password').value = '';
   });
   $('generate').addEventListener('click', generate);
   $('regenerate').addEventListener('click', openRegenerateDialog);
@@ -272,8 +287,9 @@ async function start() {
   // Closed by Cancel, Escape or after confirming: focus goes back to where it came from.
   // After a regenerate, to the new key's Copy button instead.
   $('regenerate-dialog').addEventListener('close', () => {
-    $(focusAfterDialog).focus();
+    const target = $(focusAfterDialog) ?? $('regenerate');
     focusAfterDialog = 'regenerate';
+    target.focus();
   });
   $('webhook-form').addEventListener('submit', saveWebhook);
   $('webhook-off').addEventListener('click', turnOffWebhook);
