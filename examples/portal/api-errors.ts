@@ -68,6 +68,12 @@ export function sendError(
  */
 export function portalErrorHandler(log: (line: string) => void): ErrorRequestHandler {
   return function portalErrorHandler(error: unknown, _req, res, _next) {
+    if (error instanceof ApiKeyAuthError && error.code === 'ERR_WEBHOOK_SECRET') {
+      // A stored password keyward cannot open (altered, or its sealing key gone): the operator
+      // hears the code; the merchant is told what fixes it, never the message, which names keys.
+      log(`portal fault ${error.code}`);
+      return sendError(res, 409, error.code, SECRET_UNUSABLE);
+    }
     if (error instanceof ApiKeyAuthError) {
       const status = STATUS_BY_CODE[error.code];
       if (status !== undefined) return sendError(res, status, error.code, error.message);
@@ -86,6 +92,9 @@ export function portalErrorHandler(log: (line: string) => void): ErrorRequestHan
     return sendError(res, 500, 'ERR_INTERNAL', 'Internal server error.');
   };
 }
+
+const SECRET_UNUSABLE =
+  'The saved webhook password can no longer be used: type the password again and save, or remove it.';
 
 /** The status body-parser puts on the errors it raises (bad JSON, too large, bad charset). */
 function httpStatusOf(error: unknown): number | undefined {

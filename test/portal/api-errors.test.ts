@@ -26,6 +26,9 @@ beforeEach(async () => {
   app.put('/status/:keyId', express.json(), async (req, res) => {
     res.json({ card: await manager.setStatus(req.params.keyId, req.body.status) });
   });
+  app.put('/webhook/:keyId', express.json(), async (req, res) => {
+    res.json({ card: await manager.setWebhook(req.params.keyId, req.body) });
+  });
   app.use(portalErrorHandler((line) => logs.push(line)));
   server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
@@ -57,5 +60,28 @@ describe('portal error handler: manager argument refusals', () => {
     });
     expect(logs).toEqual([]);
     expect(store.allRows()).toEqual(before);
+  });
+});
+
+describe('portal error handler: a stored webhook password that cannot be used', () => {
+  it('answers 409 telling the merchant to type the password again, and logs the code only', async () => {
+    const sealing = { current: 'k1', keys: { k1: Buffer.alloc(32, 1) } };
+    const sealer = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: sealing });
+    const { card } = await sealer.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await sealer.setWebhook(card.keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
+    // The password was sealed under a key the portal's manager no longer has.
+    manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: Buffer.alloc(32, 2) } } });
+
+    const response = await send(baseUrl, `/webhook/${card.keyId}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ url: 'https://hooks.example.com/a', username: 'relay' }),
+    });
+
+    expect([response.status, JSON.parse(response.body)]).toEqual([
+      409,
+      { error: { code: 'ERR_WEBHOOK_SECRET', message: 'The saved webhook password can no longer be used: type the password again and save, or remove it.' } },
+    ]);
+    expect(logs).toEqual(['portal fault ERR_WEBHOOK_SECRET']);
   });
 });
