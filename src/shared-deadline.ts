@@ -118,9 +118,9 @@ export class SharedDeadline {
 }
 
 /**
- * Waits for `work`, but no longer than `timeoutMs`, with a timer of its own: for the rare wait
- * whose length differs from the shared one (a request's second store read, which gets only
- * what its first left of the timeout).
+ * Waits for `work`, but no longer than `timeoutMs`, with a timer of its own: for waits off the
+ * per-request path, or whose length differs from the shared one (a request's second store
+ * read, which gets only what its first left of the timeout; a usage write).
  *
  * @param work - the promise (or value) to wait for; a rejection after the timeout is swallowed.
  * @param timeoutMs - how long it may take, in milliseconds; 0 or less times out at once.

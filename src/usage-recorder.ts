@@ -1,5 +1,6 @@
 import { describeError } from './describe-error.js';
 import type { CompleteLogger } from './logger.js';
+import { raceWithin, TIMED_OUT } from './shared-deadline.js';
 import type { KeyStore, KeyUsage } from './store.js';
 
 /** One key's latest use, waiting for the next flush. */
@@ -109,7 +110,7 @@ export class UsageRecorder {
    */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    if (this.#unsettledWrite !== undefined) await settledWithin(this.#unsettledWrite, this.#writeTimeoutMs);
+    if (this.#unsettledWrite !== undefined) await raceWithin(this.#unsettledWrite, this.#writeTimeoutMs);
     // A flushUsage() call may have started another meanwhile: each is bounded by the timeout.
     while (this.#flushing !== undefined) await this.#flushing;
     // Only the last attempt loses what it cannot write: earlier failures were retried.
@@ -168,22 +169,15 @@ export class UsageRecorder {
 
   /** The store's write, or a rejection once the write timeout has passed. */
   async #recordWithin(usage: KeyUsage[]): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`recordUsage took longer than ${this.#writeTimeoutMs} ms`)), this.#writeTimeoutMs);
-    });
     const write = Promise.resolve().then(() => this.#store.recordUsage(usage));
-    // Handled here, so a write that fails after the timeout is no unhandled rejection. The
-    // first reaction to the write, so the store is free again before anything awaits it.
+    // The first reaction to the write, so the store is free again before anything awaits it.
     const forget = () => {
       if (this.#unsettledWrite === settled) this.#unsettledWrite = undefined;
     };
     const settled = write.then(forget, forget);
     this.#unsettledWrite = settled;
-    try {
-      await Promise.race([write, timeout]);
-    } finally {
-      clearTimeout(timer);
+    if ((await raceWithin(write, this.#writeTimeoutMs)) === TIMED_OUT) {
+      throw new Error(`recordUsage took longer than ${this.#writeTimeoutMs} ms`);
     }
   }
 }
@@ -191,15 +185,4 @@ export class UsageRecorder {
 /** Keeps the later of two times of one use: a clock set back must not move it backwards. */
 function laterOf(use: NotedUse, usedAtMs: number): void {
   if (usedAtMs > use.usedAtMs) use.usedAtMs = usedAtMs;
-}
-
-/** Resolves when `promise` has settled or `ms` have passed, whichever comes first. */
-async function settledWithin(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  try {
-    await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
