@@ -20,3 +20,21 @@ export function answerFastify(
   if (refusalClosesConnection(request.raw)) reply.header('connection', 'close');
   return reply.send(Buffer.from(body));
 }
+
+/**
+ * Sets a refusal's headers on the reply before the error goes to the error handler
+ * (`forwardErrors`), with `Connection: close` where {@link answerFastify} would send it: a
+ * handler that sets only a status and a body still sends them.
+ *
+ * @param request - the request refused.
+ * @param reply - its reply.
+ * @param headers - the error's headers (the challenge, `Retry-After`).
+ */
+export function setForwardedHeaders(
+  request: FastifyHookRequest,
+  reply: FastifyHookReply,
+  headers: Readonly<Record<string, string>>,
+): void {
+  reply.headers(headers);
+  if (refusalClosesConnection(request.raw)) reply.header('connection', 'close');
+}

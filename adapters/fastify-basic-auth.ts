@@ -1,5 +1,5 @@
-import { createBasicAuthChecker, refusalClosesConnection, type BasicAuthOptions } from 'keyward';
-import { answerFastify } from './fastify-answer.js';
+import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+import { answerFastify, setForwardedHeaders } from './fastify-answer.js';
 import type { FastifyHookReply, FastifyHookRequest } from './fastify-hook-types.js';
 import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
@@ -52,10 +52,7 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
     const result = checker.checkRawHeaders(request.raw.rawHeaders);
     if (result.ok) return undefined;
     if (checker.forwardErrors) {
-      // Set before throwing, as the Koa receiver does: an error handler that sets only a
-      // status and a body still sends the challenge.
-      reply.headers(result.error.headers);
-      if (refusalClosesConnection(request.raw)) reply.header('connection', 'close');
+      setForwardedHeaders(request, reply, result.error.headers);
       throw result.error;
     }
     // Fastify's rule for async hooks that answer early: send, then return the reply.

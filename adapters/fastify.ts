@@ -6,14 +6,13 @@ import {
   isPendingDecision,
   knownOptions,
   NodeCredentialRequest,
-  refusalClosesConnection,
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyContext,
   type AuthResult,
   type RouteOptions,
 } from 'keyward';
-import { answerFastify } from './fastify-answer.js';
+import { answerFastify, setForwardedHeaders } from './fastify-answer.js';
 import type { FastifyHookReply, FastifyHookRequest } from './fastify-hook-types.js';
 import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { isFastifyInstance, refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
@@ -187,10 +186,7 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
       if (forwardErrors) {
         const error = result.error;
         if (error === undefined) return done(new Error('keyward: the authenticator gave no decision'));
-        // Set before handing it on, as the Koa adapter does: an error handler that sets only a
-        // status and a body still sends the challenge and Retry-After.
-        reply.headers(error.headers);
-        if (refusalClosesConnection(raw)) reply.header('connection', 'close');
+        setForwardedHeaders(request, reply, error.headers);
         return done(error);
       }
       answerFastify(request, reply, result.response);

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
-import { createBasicAuthChecker, refusalClosesConnection, type BasicAuthOptions } from 'keyward';
-import { answerKoa } from './koa-response.js';
+import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
+import { answerKoa, setForwardedHeaders } from './koa-response.js';
 import { refuseMountedFactory } from './mounted-factory.js';
 
 /** Options of {@link koaBasicAuth}. */
@@ -33,10 +33,7 @@ export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
     if (result.ok) return next();
 
     if (checker.forwardErrors) {
-      // Set before throwing: a catch-all error middleware that only sets status and body
-      // then still sends the challenge.
-      ctx.set({ ...result.error.headers });
-      if (refusalClosesConnection(ctx.req)) ctx.set('connection', 'close');
+      setForwardedHeaders(ctx, result.error.headers);
       throw result.error;
     }
     answerKoa(ctx, result.response);

@@ -25,3 +25,16 @@ export function answerKoa(ctx: ParameterizedContext, response: AuthResponse): vo
   ctx.res.setHeader('content-length', headers['content-length']!);
   if (refusalClosesConnection(ctx.req)) ctx.res.setHeader('connection', 'close');
 }
+
+/**
+ * Sets a refusal's headers on the response before the error is thrown to the app's error
+ * handling (`forwardErrors`), with `Connection: close` where {@link answerKoa} would send it:
+ * a catch-all that sets only status and body still sends them.
+ *
+ * @param ctx - the request's context.
+ * @param headers - the error's headers (the challenge, `Retry-After`).
+ */
+export function setForwardedHeaders(ctx: ParameterizedContext, headers: Readonly<Record<string, string>>): void {
+  ctx.set({ ...headers });
+  if (refusalClosesConnection(ctx.req)) ctx.set('connection', 'close');
+}

@@ -2,14 +2,13 @@ import type { Middleware, ParameterizedContext } from 'koa';
 import {
   isPendingDecision,
   NodeCredentialRequest,
-  refusalClosesConnection,
   resolveRouteOptions,
   type ApiKeyAuth,
   type ApiKeyContext,
   type AuthResult,
   type RouteOptions,
 } from 'keyward';
-import { answerKoa } from './koa-response.js';
+import { answerKoa, setForwardedHeaders } from './koa-response.js';
 import { refuseMountedFactory } from './mounted-factory.js';
 
 // The webhook receiver's Basic-auth middleware ships from the same entry point.
@@ -77,10 +76,7 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
       if (forwardErrors) {
         const error = result.error;
         if (error === undefined) throw new Error('keyward: the authenticator gave no decision');
-        // Set before throwing, as koaBasicAuth does: a catch-all error middleware that only
-        // sets status and body then still sends the challenge (or Retry-After).
-        ctx.set({ ...error.headers });
-        if (refusalClosesConnection(ctx.req)) ctx.set('connection', 'close');
+        setForwardedHeaders(ctx, error.headers);
         throw error;
       }
       answerKoa(ctx, result.response);
