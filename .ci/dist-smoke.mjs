@@ -3,6 +3,7 @@
 // nothing running. The pool's worker file is loaded from dist/, as in an installed package,
 // and the package is loaded from a copy in a folder whose path holds '#', '?', '%' and a
 // space: characters that a path made into a URL without escaping would misread.
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
+import { build as esbuild } from 'esbuild';
 
 /** This process's thread count (Linux), or undefined where /proc is not there. */
 function threadCount() {
@@ -121,6 +123,40 @@ for (const format of ['esm', 'cjs']) {
   assert.deepEqual([builds[format].ApiKeyAuthError.name, error.constructor.name, error.name], ['ApiKeyAuthError', 'ApiKeyAuthError', 'ApiKeyAuthError'], `${format}: the class must be named ApiKeyAuthError`);
 }
 console.log('dist: ApiKeyAuthError keeps its name in both formats');
+
+// Bundled into an app, keyward runs from the bundle's folder, where its Argon2 threads find no
+// module to load: createApiKeyAuth must say so at startup, not answer 500 to every new key.
+const bundleFolder = mkdtempSync(join(tmpdir(), 'keyward-bundle-'));
+process.on('exit', () => rmSync(bundleFolder, { recursive: true, force: true }));
+const bundledApp = `
+  const { createApiKeyAuth, MemoryKeyStore } = require('keyward');
+  try {
+    createApiKeyAuth({ store: new MemoryKeyStore() });
+    console.log('started');
+  } catch (error) {
+    console.log(error.message);
+  }`;
+for (const format of ['esm', 'cjs']) {
+  const outfile = join(bundleFolder, `app.${format === 'esm' ? 'mjs' : 'cjs'}`);
+  await esbuild({
+    stdin: { contents: bundledApp, resolveDir: installed },
+    bundle: true,
+    platform: 'node',
+    format,
+    outfile,
+    alias: { keyward: join(installed, 'dist', format === 'esm' ? 'index.js' : 'index.cjs') },
+    // How ESM bundles usually give bundled CommonJS code a require.
+    banner: format === 'esm' ? { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" } : {},
+    logLevel: 'error',
+  });
+  const said = execFileSync(process.execPath, [outfile], { encoding: 'utf8' }).trim();
+  assert.equal(
+    said,
+    `keyward cannot find its Argon2 worker module, argon2-task.mjs, in ${bundleFolder}: keyward was probably bundled into the app. Keep it external (esbuild: --external:keyward) and install it beside the bundle; see "Bundling" in the README.`,
+    `${format} bundle: createApiKeyAuth must refuse to start`,
+  );
+}
+console.log('dist: bundled into an app (esm and cjs), createApiKeyAuth refuses to start and says why');
 
 // Migration tools find the schema script through the package's exports.
 const schemaScript = require.resolve('keyward/sql/keyward-schema.sql');

@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { argon2TaskOf } from './hash.js';
@@ -117,6 +118,22 @@ function moduleFolder(): string {
 }
 
 /**
+ * Throws at setup when the worker module is not beside keyward's own code. That is what a
+ * bundle that took keyward in looks like (its code then runs from the bundle's folder), and
+ * the threads, which load files by path, would fail every first-seen key with a 500.
+ *
+ * @throws {Error} naming the folder looked in and the remedy.
+ */
+function requireShippedTaskFile(): void {
+  const path = fileURLToPath(TASK_FILE);
+  if (existsSync(path)) return;
+  throw new Error(
+    `keyward cannot find its Argon2 worker module, argon2-task.mjs, in ${dirname(path)}: keyward was probably bundled into the app. ` +
+      'Keep it external (esbuild: --external:keyward) and install it beside the bundle; see "Bundling" in the README.',
+  );
+}
+
+/**
  * Runs Argon2 in worker threads (piscina), off the event loop. At most `threads` run and
  * `maxQueue` wait; past that {@link run} rejects with {@link Argon2PoolBusyError} without
  * queuing anything. Threads start on the first run, not at construction, and an idle pool
@@ -145,8 +162,10 @@ export class Argon2Pool {
    * @param onWorkerError - told when a worker thread fails outside a task (it could not load
    *   the task file, say); the pool has by then started over (see {@link #pool}).
    * @param taskFile - for tests only: the worker's module.
+   * @throws {Error} when the shipped worker module is missing (keyward bundled into the app).
    */
   constructor(options: Argon2PoolOptions = {}, onWorkerError: (error: unknown) => void = () => {}, taskFile = TASK_FILE) {
+    if (taskFile === TASK_FILE) requireShippedTaskFile();
     this.#onWorkerError = onWorkerError;
     this.#taskFile = taskFile;
     this.#threads = options.threads ?? defaultArgon2Threads();
