@@ -10,7 +10,8 @@ export type FastifyBasicAuthOptions = BasicAuthOptions;
 /**
  * The hook {@link fastifyBasicAuth} returns; use it as `onRequest` (or `preParsing`,
  * `preValidation`, `preHandler`). In `preSerialization` or `onSend`, which run after the
- * handler, it answers 500 `ERR_OPTIONS_INVALID`. It fits the routes of an HTTP/1 instance and
+ * handler, it answers 500 `ERR_OPTIONS_INVALID`; in `onResponse`, too late to answer, it
+ * fails with that error, which Fastify logs. It fits the routes of an HTTP/1 instance and
  * of one made with `http2: true`.
  */
 export type FastifyBasicAuthHook = (
@@ -48,7 +49,7 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
   return async function fastifyBasicAuthHook(request, reply) {
     // Two parameters declared, as Fastify refuses an async hook that declares `done`; the
     // phase shows in what else it is given.
-    if (ranAfterHandler(arguments[2], arguments[3])) throw misplacedHook('fastifyBasicAuth');
+    if (ranAfterHandler(reply, arguments[2], arguments[3])) throw misplacedHook('fastifyBasicAuth');
     const result = checker.checkRawHeaders(request.raw.rawHeaders);
     if (result.ok) return undefined;
     if (checker.forwardErrors) {

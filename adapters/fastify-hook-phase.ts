@@ -1,22 +1,25 @@
 import { ApiKeyAuthError } from 'keyward';
 
 /**
- * Whether a hook was called in a phase after the route handler (`preSerialization` or
- * `onSend`): there the handler has already run, unauthenticated. Such phases, and
- * `preParsing`, pass a payload before `done`; only `preParsing`'s is a stream.
+ * Whether a hook was called in a phase after the route handler, where the handler has already
+ * run, unauthenticated: `preSerialization` or `onSend`, which pass a payload before `done`
+ * (as `preParsing` does, but only `preParsing`'s is a stream), or `onResponse`, which passes
+ * what `onRequest` passes but comes once the reply has been sent.
  *
+ * @param reply - the hook's reply (avvio's options object when the hook is wrongly registered
+ *   as a plugin, which has no `sent`).
  * @param third - the hook's third argument (`done`, or the payload).
  * @param fourth - its fourth argument (`done` after a payload, or nothing).
  */
-export function ranAfterHandler(third: unknown, fourth: unknown): boolean {
-  return typeof fourth === 'function' && !isStream(third);
+export function ranAfterHandler(reply: unknown, third: unknown, fourth: unknown): boolean {
+  return (typeof fourth === 'function' && !isStream(third)) || (reply as { sent?: unknown } | undefined)?.sent === true;
 }
 
 /** The error of a hook that ran after the route handler. */
 export function misplacedHook(factory: string): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_OPTIONS_INVALID',
-    `${factory}: the hook ran after the route handler (preSerialization or onSend); authenticate in onRequest, preParsing, preValidation or preHandler.`,
+    `${factory}: the hook ran after the route handler (preSerialization, onSend or onResponse); authenticate in onRequest, preParsing, preValidation or preHandler.`,
   );
 }
 

@@ -166,7 +166,7 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
   return function fastifyApiKeyAuthOnRequest(request: FastifyHookRequest, reply: FastifyHookReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
     // `preParsing` passes the payload stream before done; `done()` without a new payload keeps it.
     const done = (typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload) as (error?: Error) => void;
-    if (ranAfterHandler(doneOrPayload, doneAfterPayload)) return done(misplacedHook(factory));
+    if (ranAfterHandler(reply, doneOrPayload, doneAfterPayload)) return done(misplacedHook(factory));
     const raw = request.raw;
     // app.register(hook): avvio calls it as a plugin, (instance, options, done). A throw here
     // would crash the process; done(error) makes ready() reject instead.

@@ -301,6 +301,18 @@ describe('fastifyBasicAuth in a hook phase that runs after the handler', () => {
     },
   );
 
+  it('logs ERR_OPTIONS_INVALID at error when mounted as onResponse, where the answer has already gone', async () => {
+    const logged: { level: number; err?: { code?: string } }[] = [];
+    const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => void logged.push(JSON.parse(line)) } } });
+    app.post('/hooks/in', { onResponse: hookAuth() as never }, async () => ({ sent: 'before the hook ran' }));
+    try {
+      await app.inject({ method: 'POST', url: '/hooks/in', payload: {} });
+      expect(logged.filter((line) => line.level === 50 && line.err?.code === 'ERR_OPTIONS_INVALID')).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('works as preParsing, which runs before the body is read', async () => {
     const app = Fastify();
     app.post('/hooks/in', { preParsing: hookAuth() as never }, async (request) => ({ received: request.body }));

@@ -208,6 +208,23 @@ describe.each([
     },
   );
 
+  it('logs ERR_OPTIONS_INVALID at error on every request when mounted as onResponse, where the answer has already gone', async () => {
+    const logged: { level: number; err?: { code?: string; message?: string } }[] = [];
+    const stream = { write: (line: string) => void logged.push(JSON.parse(line)) };
+    const app = fastify({ logger: { level: 'error', stream } });
+    app.post('/v1/sms', { onResponse: fastifyApiKeyAuthHook(auth) as never }, async () => ({ sent: 'before the hook ran' }));
+    try {
+      for (const headers of [{}, bearer(keys.allowed!)]) await post(app, headers, '{}');
+      const misplaced = logged.filter((line) => line.level === 50 && line.err?.code === 'ERR_OPTIONS_INVALID');
+      expect(misplaced).toHaveLength(2);
+      expect(misplaced[0]!.err!.message).toBe(
+        'fastifyApiKeyAuthHook: the hook ran after the route handler (preSerialization, onSend or onResponse); authenticate in onRequest, preParsing, preValidation or preHandler.',
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
   it('never reaches the parser or the handler when an async onSend hook delays the refusal', async () => {
     const { app, counts } = await countingApp((root) => {
       root.addHook('onSend', async (_request, _reply, payload) => {
