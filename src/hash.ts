@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { runArgon2Task, type Argon2Task } from './argon2-task.mjs';
 import { bytesEqual } from './compare.js';
 import { ApiKeyAuthError } from './errors.js';
+import { fallsShortOfPolicy } from './hash-policy.js';
 import {
   checkedArgon2Params,
   DEFAULT_ARGON2_PARAMS,
   HASH_BYTES,
+  PEPPER_ID_SHAPE,
   SALT_BYTES,
   formatArgon2Hash,
   parseStoredHash,
@@ -61,9 +63,11 @@ export function argon2TaskOf(
  *   keyward's authenticator checks, pass `rowPepper(pepper, row)`, not the pepper itself: it
  *   binds a peppered hash to its row.
  * @param run - the Argon2 computation (the authenticator passes its worker pool).
- * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for parameters that are not exactly
- *   `{ memoryKiB, iterations, parallelism }` within `ARGON2_BOUNDS`: no verifier would accept
- *   a hash made outside them.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`, before anything is computed, for parameters
+ *   that are not exactly `{ memoryKiB, iterations, parallelism }` within `ARGON2_BOUNDS` (no
+ *   verifier would accept a hash made outside them), and for a pepper that is neither a
+ *   `Uint8Array` nor `{ id, secret }` with an id of `PEPPER_ID_SHAPE` and a `Uint8Array`
+ *   secret (a string, say, which would otherwise have been left out without a word).
  * @example
  * ```ts
  * const stored = await hashSecret(generated.secret);
@@ -78,11 +82,23 @@ export async function hashSecret(
 ): Promise<string> {
   // The bounds a verifier holds stored hashes to: a hash made outside them would never verify.
   const checked = checkedArgon2Params(params, 'params');
+  const { bytes, id } = readPepper(pepper);
   const salt = new Uint8Array(randomBytes(SALT_BYTES));
-  const withId = pepper !== undefined && !(pepper instanceof Uint8Array) ? pepper : undefined;
-  const pepperBytes = withId ? withId.secret : (pepper as Uint8Array | undefined);
-  const hash = await run(secret, { params: checked, salt, hashLength: HASH_BYTES }, pepperBytes);
-  return formatArgon2Hash(checked, salt, hash, withId?.id);
+  const hash = await run(secret, { params: checked, salt, hashLength: HASH_BYTES }, bytes);
+  return formatArgon2Hash(checked, salt, hash, id);
+}
+
+/** {@link hashSecret}'s pepper, checked, as Argon2's secret input and the id to record. */
+function readPepper(pepper: unknown): { bytes: Uint8Array | undefined; id: string | undefined } {
+  if (pepper === undefined || pepper instanceof Uint8Array) return { bytes: pepper, id: undefined };
+  const { id, secret } = (pepper ?? {}) as { id?: unknown; secret?: unknown };
+  if (typeof id !== 'string' || !PEPPER_ID_SHAPE.test(id) || !(secret instanceof Uint8Array)) {
+    throw new ApiKeyAuthError(
+      'ERR_OPTIONS_INVALID',
+      'hashSecret: "pepper" must be a Uint8Array, or { id, secret } with an id of 1 to 8 letters, digits, "_" or "-" and a Uint8Array secret.',
+    );
+  }
+  return { bytes: secret, id };
 }
 
 /**
@@ -95,7 +111,9 @@ export async function hashSecret(
  *   key manager wrote with a pepper, `rowPepper(pepper, row)`.
  * @returns whether the secret matches.
  * @throws {ApiKeyAuthError} `ERR_STORED_HASH_INVALID` when the stored hash is not an Argon2id
- *   PHC string within bounds; nothing is computed in that case.
+ *   PHC string within bounds, or names a pepper (`keyid=`) and none is given, as the
+ *   authenticator counts such a hash a server fault, not a wrong key; `ERR_OPTIONS_INVALID`
+ *   for a pepper that is not a `Uint8Array`. Nothing is computed in either case.
  */
 export async function verifySecret(
   secret: string,
@@ -103,6 +121,12 @@ export async function verifySecret(
   pepper?: Uint8Array,
 ): Promise<boolean> {
   const parsed = parseOrThrow(storedHash);
+  if (pepper !== undefined && !(pepper instanceof Uint8Array)) {
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', 'verifySecret: "pepper" must be a Uint8Array: for a row keyward wrote, rowPepper(pepper, row).');
+  }
+  if (parsed.pepperId !== undefined && pepper === undefined) {
+    throw new ApiKeyAuthError('ERR_STORED_HASH_INVALID', `stored hash names pepper "${parsed.pepperId}" (keyid=), and no pepper was given`, { status: 500 });
+  }
   if (secret.length === 0) return false;
   const computed = await computeArgon2id(
     secret,
@@ -113,23 +137,29 @@ export async function verifySecret(
 }
 
 /**
- * Whether a stored hash was written with parameters other than the current ones, so that
- * the app may rehash it after the next successful verification.
+ * Whether a stored hash falls short of the current policy, so that the app may rehash it
+ * after the next successful verification: by the rule `rehashOnSuccess` applies (weaker
+ * parameters, memory first, then iterations; a shorter salt or output; or a pepper other than
+ * the current one), so that an app that rehashes on it and gateways that rehash on success
+ * never rewrite each other's hashes.
  *
+ * @param storedHash - the PHC string from the row.
+ * @param params - the parameters new hashes are written with. @default DEFAULT_ARGON2_PARAMS
+ * @param currentPepperId - the id of the pepper new hashes are written with (`pepper.current`);
+ *   leave it out where hashes are written without one.
+ * @returns true when the hash should be rewritten.
  * @throws {ApiKeyAuthError} `ERR_STORED_HASH_INVALID` for a hash that cannot be parsed.
+ * @example
+ * ```ts
+ * if (needsRehash(row.key_hash, DEFAULT_ARGON2_PARAMS, 'p2')) await rewrite(row, secret);
+ * ```
  */
 export function needsRehash(
   storedHash: unknown,
   params: Argon2Params = DEFAULT_ARGON2_PARAMS,
+  currentPepperId?: string,
 ): boolean {
-  const { params: stored, hash, salt } = parseOrThrow(storedHash);
-  return (
-    stored.memoryKiB !== params.memoryKiB ||
-    stored.iterations !== params.iterations ||
-    stored.parallelism !== params.parallelism ||
-    hash.length !== HASH_BYTES ||
-    salt.length !== SALT_BYTES
-  );
+  return fallsShortOfPolicy(parseOrThrow(storedHash), params, currentPepperId);
 }
 
 function parseOrThrow(storedHash: unknown): ParsedArgon2Hash {

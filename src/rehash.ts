@@ -2,7 +2,8 @@ import { computeArgon2id, hashSecret } from './hash.js';
 import { ownOptions } from './options.js';
 import type { CompleteLogger } from './logger.js';
 import type { PepperRing } from './pepper.js';
-import { HASH_BYTES, SALT_BYTES, parseStoredHash, type Argon2Params, type ParsedArgon2Hash } from './phc.js';
+import { fallsShortOfPolicy } from './hash-policy.js';
+import { parseStoredHash, type Argon2Params } from './phc.js';
 import { rowPepper } from './row-binding.js';
 import type { KeyStore } from './store.js';
 import { holdsFor, type MemoSubject } from './verification-memo.js';
@@ -49,38 +50,6 @@ export interface RehasherOptions {
 export interface HashPolicy {
   params: Readonly<Argon2Params>;
   pepper: PepperRing | undefined;
-}
-
-/**
- * Whether a stored hash falls short of the policy: weaker parameters, a shorter salt or
- * output, or another pepper than the current one.
- *
- * Parameters are weaker when the policy takes more memory, or as much memory and more
- * iterations: memory first, as it is what makes guessing dear on GPUs. Comparing each
- * parameter on its own would rewrite a stored m=46 MiB, t=1 down to a policy of m=19 MiB, t=2
- * (a trade OWASP lists as equal), and a gateway with the other policy would rewrite it back
- * on its next pass; in this order rewrites only go one way, so two gateway versions never take
- * turns rewriting a row, and memory is never lowered.
- *
- * @param stored - the parsed stored hash.
- * @param policy - the current parameters and pepper.
- * @returns true when the hash should be rewritten after the next successful verification.
- * @example
- * ```ts
- * isBelowPolicy(parsed, { params: DEFAULT_ARGON2_PARAMS, pepper: undefined });
- * ```
- */
-export function isBelowPolicy(stored: ParsedArgon2Hash, policy: HashPolicy): boolean {
-  const { params } = stored;
-  const weaker =
-    params.memoryKiB < policy.params.memoryKiB ||
-    (params.memoryKiB === policy.params.memoryKiB && params.iterations < policy.params.iterations);
-  return (
-    weaker ||
-    stored.salt.length < SALT_BYTES ||
-    stored.hash.length < HASH_BYTES ||
-    stored.pepperId !== policy.pepper?.currentId
-  );
 }
 
 /**
@@ -157,7 +126,7 @@ export class Rehasher {
     const backoff = this.#backoff.get(keyId);
     if (backoff !== undefined && this.#now() < backoff.retryAt) return;
     const parsed = parseStoredHash(row.key_hash);
-    if (!parsed.ok || !isBelowPolicy(parsed.value, this.#policy)) return;
+    if (!parsed.ok || !fallsShortOfPolicy(parsed.value, this.#policy.params, this.#policy.pepper?.currentId)) return;
     // A key already in #backoff keeps its place; any other would take a new one.
     if (backoff === undefined && !this.#hasRoom()) return;
 

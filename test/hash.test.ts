@@ -32,6 +32,24 @@ describe('verifySecret', () => {
   });
 });
 
+describe('verifySecret with peppers', () => {
+  const pepper = new Uint8Array(32).fill(7);
+
+  it('refuses a hash that names a pepper when none is given, as the authenticator does (a fault, not a wrong key)', async () => {
+    const peppered = await hashSecret('a-secret', TEST_ARGON2, { id: 'p1', secret: pepper });
+    await expect(verifySecret('a-secret', peppered)).rejects.toMatchObject({
+      code: 'ERR_STORED_HASH_INVALID',
+      message: 'stored hash names pepper "p1" (keyid=), and no pepper was given',
+    });
+    await expect(verifySecret('a-secret', peppered, pepper)).resolves.toBe(true);
+  });
+
+  it('refuses a pepper that is not a Uint8Array with ERR_OPTIONS_INVALID', async () => {
+    const peppered = await hashSecret('a-secret', TEST_ARGON2, { id: 'p1', secret: pepper });
+    await expect(verifySecret('a-secret', peppered, 'the-pepper' as never)).rejects.toMatchObject({ code: 'ERR_OPTIONS_INVALID' });
+  });
+});
+
 describe('hashSecret', () => {
   it('writes an unpadded $argon2id$v=19 string with the default parameters', async () => {
     const encoded = await hashSecret('a-secret-part');
@@ -56,6 +74,24 @@ describe('hashSecret', () => {
     ['a fractional parameter', { memoryKiB: 256.5, iterations: 1, parallelism: 1 }],
   ])('refuses %s with ERR_OPTIONS_INVALID, computing nothing, rather than writing a hash no verifier takes', async (_what, params) => {
     await expect(hashSecret('secret', params)).rejects.toMatchObject({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(/^"params" (memoryKiB|iterations) must be an integer/) });
+  });
+});
+
+describe('hashSecret peppers', () => {
+  const computeNothing = () => Promise.reject(new Error('computed'));
+
+  it.each([
+    ['a string', 'my-pepper'],
+    ['null', null],
+    ['an id without a secret', { id: 'p1' }],
+    ['a string secret', { id: 'p1', secret: 'my-pepper' }],
+    ['an id too long to record', { id: 'p1-much-too-long', secret: new Uint8Array(32) }],
+    ['an id that is not a string', { id: 1, secret: new Uint8Array(32) }],
+  ])('refuses %s with ERR_OPTIONS_INVALID before computing, rather than writing an unpeppered hash', async (_what, pepper) => {
+    await expect(hashSecret('a-secret', TEST_ARGON2, pepper as never, computeNothing)).rejects.toMatchObject({
+      code: 'ERR_OPTIONS_INVALID',
+      message: 'hashSecret: "pepper" must be a Uint8Array, or { id, secret } with an id of 1 to 8 letters, digits, "_" or "-" and a Uint8Array secret.',
+    });
   });
 });
 

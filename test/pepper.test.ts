@@ -10,6 +10,7 @@ import {
   createKeyManager,
   generateApiKey,
   hashSecret,
+  needsRehash,
   parseStoredHash,
   rowPepper,
   type ApiKeyAuth,
@@ -18,7 +19,7 @@ import {
   type AuthDecision,
   type KeyManagerOptions,
 } from 'keyward';
-import { Rehasher, isBelowPolicy } from '../src/rehash.js';
+import { Rehasher } from '../src/rehash.js';
 import { completeLogger } from '../src/logger.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { CaptureLogger } from './helpers/capture-logger.js';
@@ -91,33 +92,34 @@ describe('pepper options', () => {
   });
 });
 
-describe('isBelowPolicy', () => {
-  const parsed = (encoded: string) => {
-    const result = parseStoredHash(encoded);
-    if (!result.ok) throw new Error(result.fault);
-    return result.value;
-  };
+describe('needsRehash, the rule rehashOnSuccess applies too', () => {
   const base = '$argon2id$v=19$m=512,t=2,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
+  const params = (memoryKiB: number, iterations: number) => ({ memoryKiB, iterations, parallelism: 1 });
 
   it('asks for a rehash only for weaker costs, a shorter salt or output, or another pepper', async () => {
-    const ring = { currentId: 'p2', current: P2, refuseUnpeppered: false, secretFor: () => P2 };
     const strong = await hashSecret('s', { memoryKiB: 1024, iterations: 3, parallelism: 1 });
-    const policy = (memoryKiB: number, iterations: number) => ({ params: { memoryKiB, iterations, parallelism: 1 }, pepper: undefined });
-    expect(isBelowPolicy(parsed(strong), policy(512, 2))).toBe(false);
-    expect(isBelowPolicy(parsed(strong), policy(1024, 3))).toBe(false);
+    expect(needsRehash(strong, params(512, 2))).toBe(false);
+    expect(needsRehash(strong, params(1024, 3))).toBe(false);
     // More memory is an upgrade, even with fewer iterations; as much memory, with more iterations.
-    expect(isBelowPolicy(parsed(strong), policy(2048, 1))).toBe(true);
-    expect(isBelowPolicy(parsed(strong), policy(1024, 4))).toBe(true);
+    expect(needsRehash(strong, params(2048, 1))).toBe(true);
+    expect(needsRehash(strong, params(1024, 4))).toBe(true);
     // Less memory is never an upgrade, whatever the iterations.
-    expect(isBelowPolicy(parsed(strong), policy(512, 8))).toBe(false);
-    expect(isBelowPolicy(parsed(strong), { params: TEST_ARGON2, pepper: ring })).toBe(true);
+    expect(needsRehash(strong, params(512, 8))).toBe(false);
     // Two policies that trade memory for iterations: at most one of them rewrites the other's hashes.
-    const [tall, wide] = [{ memoryKiB: 47_104, iterations: 1, parallelism: 1 }, { memoryKiB: 19_456, iterations: 2, parallelism: 1 }];
+    const [tall, wide] = [params(47_104, 1), params(19_456, 2)];
     const tallHash = '$argon2id$v=19$m=47104,t=1,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
     const wideHash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
-    expect([isBelowPolicy(parsed(tallHash), { params: wide, pepper: undefined }), isBelowPolicy(parsed(wideHash), { params: tall, pepper: undefined })]).toEqual([false, true]);
+    expect([needsRehash(tallHash, wide), needsRehash(wideHash, tall)]).toEqual([false, true]);
     // Hash A has a 16-byte salt and a 32-byte output, keyward's own sizes.
-    expect(isBelowPolicy(parsed(base), { params: TEST_ARGON2, pepper: undefined })).toBe(false);
+    expect(needsRehash(base, TEST_ARGON2)).toBe(false);
+  });
+
+  it('asks for a rehash of a hash under no pepper or another one than the current pepper id, and of a peppered one where none is current', async () => {
+    const underP1 = await hashSecret('s', TEST_ARGON2, { id: 'p1', secret: P1 });
+    const underP2 = await hashSecret('s', TEST_ARGON2, { id: 'p2', secret: P2 });
+    const unpeppered = await hashSecret('s', TEST_ARGON2);
+    expect([needsRehash(underP2, TEST_ARGON2, 'p2'), needsRehash(underP1, TEST_ARGON2, 'p2'), needsRehash(unpeppered, TEST_ARGON2, 'p2')]).toEqual([false, true, true]);
+    expect([needsRehash(unpeppered, TEST_ARGON2), needsRehash(underP1, TEST_ARGON2)]).toEqual([false, true]);
   });
 });
 
