@@ -1,6 +1,6 @@
 import { ApiKeyAuthError } from './errors.js';
 import type { Environment } from './key-format.js';
-import { isPossibleKeyId } from './key-manager-arguments.js';
+import { assertNotAnApiKey, isPossibleKeyId } from './key-manager-arguments.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 
 /** The key manager's reads of its store, each checked to hand back the row asked for. */
@@ -24,6 +24,7 @@ export function keyRows(store: KeyStore): KeyRows {
   // would then show, or regenerate, another account's key. The conformance suite checks this
   // too; these checks keep a store that fails it from reaching another account.
   const byId = async (keyId: string): Promise<ApiKeyRow | null> => {
+    assertNotAnApiKey(keyId, 'keyId');
     const row = await store.findById(keyId);
     return row?.id === keyId ? row : null;
   };
@@ -31,8 +32,10 @@ export function keyRows(store: KeyStore): KeyRows {
     const row = await store.findLive(accountId, environment);
     return row?.account_id === accountId && row.environment === environment ? row : null;
   };
-  const modifyExact: KeyStore['modify'] = (keyId, change) =>
-    store.modify(keyId, (current) => (current.id === keyId ? change(current) : null));
+  const modifyExact: KeyStore['modify'] = async (keyId, change) => {
+    assertNotAnApiKey(keyId, 'keyId');
+    return store.modify(keyId, (current) => (current.id === keyId ? change(current) : null));
+  };
 
   // A key id that could never have been stored is unknown without asking the store, which
   // might fail on it (PostgreSQL refuses NUL) instead of answering "no such key".

@@ -949,6 +949,35 @@ describe('createKeyManager: key ids that cannot be stored', () => {
     expect(store.allRows()).toEqual(before);
   });
 
+  it.each([...changes, ['describe', (keyId: string) => manager.describe(keyId)] as const])(
+    '%s refuses the API key itself, pasted where its id goes, with ERR_INVALID_ARGUMENT, and never hands it to the store',
+    async (_, act) => {
+      const { key } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+      const before = store.allRows();
+      const expectUntouched = untouchedStore();
+
+      for (const pasted of [key, `Bearer ${key}`, key.toUpperCase(), key.slice(0, 20)]) {
+        const error = await rejection(act(pasted));
+        expect([error.code, error.status]).toEqual(['ERR_INVALID_ARGUMENT', 400]);
+        expect(error.message).toBe(
+          'keyId holds an API key, not an id; it was not sent to the store. Pass the key\'s id (a card\'s keyId); README: "A key\'s id, from the key itself"',
+        );
+      }
+      expectUntouched();
+      expect(store.allRows()).toEqual(before);
+    },
+  );
+
+  it('refuses an API key given as an account id, and takes ids that only hold a prefix inside a word', async () => {
+    const { key } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const expectUntouched = untouchedStore();
+    expect((await rejection(manager.describeAccount(key, 'sandbox'))).code).toBe('ERR_INVALID_ARGUMENT');
+    expectUntouched();
+    expect(await manager.describe('task_test_12345678')).toBeNull();
+    const issued = await manager.issue({ accountId: 'desk_live_12345678', environment: 'sandbox' });
+    expect(store.allRows().find((row) => row.id === issued.card.keyId)!.account_id).toBe('desk_live_12345678');
+  });
+
   it('still finds and changes a stored key whose id is not key_ + base62, as other tools may write', async () => {
     const row = sampleRow({ id: 'legacy-Key.42/\u00e9', account_id: 'acct_legacy' });
     await store.insert(row);
