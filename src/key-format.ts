@@ -171,7 +171,8 @@ export function checksumOf(head: string): string {
 }
 
 // The key's bytes, for crcOfBase62Body. One buffer serves every call, as a call runs start to
-// end without yielding. Room for three UTF-8 bytes per character.
+// end without yielding; each call zeroes what it wrote, so that the last key parsed does not
+// stay in live memory for good. Room for three UTF-8 bytes per character.
 const KEY_BYTES = Buffer.alloc(KEY_LENGTH * 3);
 
 /**
@@ -183,7 +184,14 @@ const KEY_BYTES = Buffer.alloc(KEY_LENGTH * 3);
  * character, and `Ł` would pass for `A`).
  */
 function crcOfBase62Body(candidate: string): number | undefined {
-  if (KEY_BYTES.write(candidate, 0, 'utf8') !== KEY_LENGTH) return undefined;
+  const written = KEY_BYTES.write(candidate, 0, 'utf8');
+  const crc = written === KEY_LENGTH ? crcOfKeyBytes() : undefined;
+  KEY_BYTES.fill(0, 0, written);
+  return crc;
+}
+
+/** {@link crcOfBase62Body}'s pass over KEY_BYTES, holding a key's KEY_LENGTH bytes. */
+function crcOfKeyBytes(): number | undefined {
   let crc = CRC32_START;
   for (let i = 0; i < KEY_LENGTH; i++) {
     const byte = KEY_BYTES[i]!;
