@@ -52,8 +52,8 @@ export function sendError(
 }
 
 /**
- * The portal API's error handler: keyward's lifecycle errors get their status and message,
- * a {@link PortalRequestError} or a body the JSON parser refused gets 400, anything else a
+ * The portal API's error handler: keyward's lifecycle errors get their status and message, a
+ * store that failed or did not answer in time a 503 with `Retry-After`, a {@link PortalRequestError} or a body the JSON parser refused gets 400, anything else a
  * generic 500.
  *
  * It logs only the code or error name and the status, never a message: a JSON parse error's
@@ -74,6 +74,13 @@ export function portalErrorHandler(log: (line: string) => void): ErrorRequestHan
       log(`portal fault ${error.code}`);
       return sendError(res, 409, error.code, SECRET_UNUSABLE);
     }
+    if (error instanceof ApiKeyAuthError && error.code === 'ERR_STORE_UNAVAILABLE') {
+      // The store failed or was too slow: worth retrying, so not a 500. The message is the
+      // portal's own, as keyward's may name what the merchant cannot act on.
+      log(`portal fault ${error.code}`);
+      res.set('Retry-After', String(STORE_RETRY_AFTER_SECONDS));
+      return sendError(res, 503, error.code, STORE_UNAVAILABLE);
+    }
     if (error instanceof ApiKeyAuthError) {
       const status = STATUS_BY_CODE[error.code];
       if (status !== undefined) return sendError(res, status, error.code, error.message);
@@ -92,6 +99,9 @@ export function portalErrorHandler(log: (line: string) => void): ErrorRequestHan
     return sendError(res, 500, 'ERR_INTERNAL', 'Internal server error.');
   };
 }
+
+const STORE_RETRY_AFTER_SECONDS = 5;
+const STORE_UNAVAILABLE = 'Your keys cannot be reached right now. Try again in a moment; nothing else is needed.';
 
 const SECRET_UNUSABLE =
   'The saved webhook password can no longer be used: type the password again and save, or remove it.';

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryKeyStore, createKeyManager, type KeyManager } from 'keyward';
+import { ApiKeyAuthError, MemoryKeyStore, createKeyManager, type KeyManager } from 'keyward';
 import { portalErrorHandler } from '../../examples/portal/api-errors.js';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { send } from '../helpers/http-client.js';
@@ -83,5 +83,26 @@ describe('portal error handler: a stored webhook password that cannot be used', 
       { error: { code: 'ERR_WEBHOOK_SECRET', message: 'The saved webhook password can no longer be used: type the password again and save, or remove it.' } },
     ]);
     expect(logs).toEqual(['portal fault ERR_WEBHOOK_SECRET']);
+  });
+});
+
+describe('portal error handler: the store failing', () => {
+  it('answers 503 with Retry-After and a message of its own, not a generic 500, and logs the code only', async () => {
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    // As PostgresKeyStore reports a lost connection.
+    store.modify = () => Promise.reject(new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', 'PostgresKeyStore: modify failed', { status: 503 }));
+
+    const response = await send(baseUrl, `/status/${card.keyId}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ status: 'suspended' }),
+    });
+
+    expect([response.status, response.headers['retry-after'], JSON.parse(response.body)]).toEqual([
+      503,
+      '5',
+      { error: { code: 'ERR_STORE_UNAVAILABLE', message: 'Your keys cannot be reached right now. Try again in a moment; nothing else is needed.' } },
+    ]);
+    expect(logs).toEqual(['portal fault ERR_STORE_UNAVAILABLE']);
   });
 });
