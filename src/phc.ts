@@ -90,6 +90,16 @@ const PARAMS_SHAPE =
  * hash was computed with (see {@link PEPPER_ID_SHAPE}).
  *
  * @param encoded - the value of the stored hash column.
+ * @returns the parameters, salt, hash and pepper id, or the fault that makes the value unusable.
+ * @example
+ * ```ts
+ * const parsed = parseStoredHash(row.key_hash);
+ * if (!parsed.ok) {
+ *   console.warn('unusable stored hash', row.lookup_id, parsed.fault); // such as 'unsupported_type'
+ * } else if (parsed.value.params.memoryKiB < DEFAULT_ARGON2_PARAMS.memoryKiB) {
+ *   console.info('hashed with less memory than the defaults', row.lookup_id);
+ * }
+ * ```
  */
 export function parseStoredHash(encoded: unknown): ParseStoredHashResult {
   if (typeof encoded !== 'string') return { ok: false, fault: 'not_a_string' };
