@@ -118,8 +118,12 @@ export interface ApiKeyAuth {
    * @example
    * ```ts
    * const decided = auth.decide(new NodeCredentialRequest(req, req.url));
-   * if (isPendingDecision(decided)) void decided.then(answer);
-   * else answer(decided);
+   * if (!isPendingDecision(decided)) return answer(decided);
+   * // A decision never rejects; the catch is for a throw in answer.
+   * Promise.resolve(decided).then(answer).catch(() => {
+   *   if (!res.headersSent) res.writeHead(500);
+   *   res.end();
+   * });
    * ```
    */
   decide(request: CredentialRequest, requirement?: RouteRequirement): AuthResult | Promise<AuthResult>;

@@ -71,25 +71,26 @@ interface Window {
  * Checks the `throttle` option once, at the factory.
  *
  * @param value - the option: an object, `false` to switch throttling off, or undefined.
+ * @param factory - the factory it was given to; messages start with it.
  * @returns the limits with defaults applied, or false.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the bad limit.
  * @example
  * ```ts
- * resolveThrottleOptions({ maxFailuresPerKey: 5 }); // { maxFailuresPerKey: 5, ... }
+ * resolveThrottleOptions({ maxFailuresPerKey: 5 }, 'createApiKeyAuth'); // { maxFailuresPerKey: 5, ... }
  * ```
  */
-export function resolveThrottleOptions(value: unknown): AttemptThrottleLimits | false {
+export function resolveThrottleOptions(value: unknown, factory: string): AttemptThrottleLimits | false {
   if (value === false) return false;
   const given = value ?? {};
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    invalidOption('"throttle" must be an object or false.');
+    invalidOption(`${factory}: "throttle" must be an object or false.`);
   }
-  const limits = { ...DEFAULT_ATTEMPT_THROTTLE, ...stripUndefined(knownOptions(given as AttemptThrottleOptions, OPTION_NAMES, 'throttle')) };
-  assertInteger(limits.maxFailuresPerKey, 'throttle.maxFailuresPerKey', 1, 1_000_000);
-  assertInteger(limits.maxFailuresPerClient, 'throttle.maxFailuresPerClient', 1, 1_000_000);
-  assertInteger(limits.windowMs, 'throttle.windowMs', 1_000, 24 * 3_600_000);
-  assertInteger(limits.maxTracked, 'throttle.maxTracked', 1, 10_000_000);
-  assertInteger(limits.ipv6PrefixLength, 'throttle.ipv6PrefixLength', 32, 128);
+  const limits = { ...DEFAULT_ATTEMPT_THROTTLE, ...stripUndefined(knownOptions(given as AttemptThrottleOptions, OPTION_NAMES, factory, 'shown', 'throttle')) };
+  assertInteger(limits.maxFailuresPerKey, 'throttle.maxFailuresPerKey', 1, 1_000_000, factory);
+  assertInteger(limits.maxFailuresPerClient, 'throttle.maxFailuresPerClient', 1, 1_000_000, factory);
+  assertInteger(limits.windowMs, 'throttle.windowMs', 1_000, 24 * 3_600_000, factory);
+  assertInteger(limits.maxTracked, 'throttle.maxTracked', 1, 10_000_000, factory);
+  assertInteger(limits.ipv6PrefixLength, 'throttle.ipv6PrefixLength', 32, 128, factory);
   return limits;
 }
 

@@ -154,6 +154,9 @@ const STANDARD_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-forwarded-proto', 'x-real-ip',
 ]);
 
+/** The factory these options belong to: every message about them starts with its name. */
+const FACTORY = 'createApiKeyAuth';
+
 const STORE_METHODS = ['findByLookupId', 'findLive', 'findById', 'insert', 'modify', 'recordUsage'];
 
 /**
@@ -176,21 +179,21 @@ function isStoreShaped(value: unknown): boolean {
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the option.
  */
 export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOptions {
-  assertOptionsObject(given, 'createApiKeyAuth');
-  refuseStoreAsOptions(given, 'createApiKeyAuth');
-  const options = knownOptions(given, OPTION_NAMES, 'createApiKeyAuth');
-  assertStore(options.store);
+  assertOptionsObject(given, FACTORY);
+  refuseStoreAsOptions(given, FACTORY);
+  const options = knownOptions(given, OPTION_NAMES, FACTORY);
+  assertStore(options.store, FACTORY);
 
   const realm = options.realm ?? 'api';
-  assertHeaderParameter(realm, 'realm');
+  assertHeaderParameter(realm, 'realm', FACTORY);
 
   const environments = options.environments ?? ENVIRONMENTS;
   if (!Array.isArray(environments) || environments.length === 0) {
-    invalidOption('"environments" must be a non-empty array of "production" and "sandbox".');
+    invalidOption(`${FACTORY}: "environments" must be a non-empty array of "production" and "sandbox".`);
   }
   for (const environment of environments) {
     if (!ENVIRONMENTS.includes(environment)) {
-      invalidOption(`"environments" may hold "production" and "sandbox" only, not "${String(environment)}".`);
+      invalidOption(`${FACTORY}: "environments" may hold "production" and "sandbox" only, not "${String(environment)}".`);
     }
   }
 
@@ -198,42 +201,42 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
   // Node lower-cases incoming header names.
   const apiKeyHeader = headerName && headerName.toLowerCase();
   if (apiKeyHeader === 'authorization') {
-    invalidOption('"apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.');
+    invalidOption(`${FACTORY}: "apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.`);
   }
   if (apiKeyHeader && STANDARD_REQUEST_HEADERS.has(apiKeyHeader)) {
     // `cookie` would make the key a credential the browser sends on its own (cross-site
     // requests included), and every request with an ordinary cookie would be refused.
-    invalidOption(`"apiKeyHeader" cannot be "${apiKeyHeader}", a header clients and proxies send for its own purpose; use a header of its own, such as "x-api-key".`);
+    invalidOption(`${FACTORY}: "apiKeyHeader" cannot be "${apiKeyHeader}", a header clients and proxies send for its own purpose; use a header of its own, such as "x-api-key".`);
   }
   const queryParameter = carrierName(options.queryParameter, false, 'queryParameter');
 
   const storeTimeoutMs = options.storeTimeoutMs ?? 2_000;
-  assertInteger(storeTimeoutMs, 'storeTimeoutMs', 1, 60_000);
+  assertInteger(storeTimeoutMs, 'storeTimeoutMs', 1, 60_000, FACTORY);
   const retryAfterSeconds = options.retryAfterSeconds ?? 1;
-  assertInteger(retryAfterSeconds, 'retryAfterSeconds', 1, 3_600);
+  assertInteger(retryAfterSeconds, 'retryAfterSeconds', 1, 3_600, FACTORY);
   const usageFlushIntervalMs = options.usageFlushIntervalMs ?? 60_000;
-  assertInteger(usageFlushIntervalMs, 'usageFlushIntervalMs', 10, 24 * 3_600_000);
+  assertInteger(usageFlushIntervalMs, 'usageFlushIntervalMs', 10, 24 * 3_600_000, FACTORY);
 
   let memo = options.memo ?? {};
   if (memo !== false) {
-    if (typeof memo !== 'object' || memo === null) invalidOption('"memo" must be an object or false.');
-    memo = knownOptions(memo, ['maxEntries', 'maxBytes'], 'memo');
-    if (memo.maxEntries !== undefined) assertInteger(memo.maxEntries, 'memo.maxEntries', 1, 10_000_000);
-    if (memo.maxBytes !== undefined) assertInteger(memo.maxBytes, 'memo.maxBytes', 1_024, 2 ** 32);
+    if (typeof memo !== 'object' || memo === null) invalidOption(`${FACTORY}: "memo" must be an object or false.`);
+    memo = knownOptions(memo, ['maxEntries', 'maxBytes'], FACTORY, 'shown', 'memo');
+    if (memo.maxEntries !== undefined) assertInteger(memo.maxEntries, 'memo.maxEntries', 1, 10_000_000, FACTORY);
+    if (memo.maxBytes !== undefined) assertInteger(memo.maxBytes, 'memo.maxBytes', 1_024, 2 ** 32, FACTORY);
   }
 
   const argon2Pool = resolveArgon2Pool(options.argon2Pool);
 
-  if (options.logger !== undefined) assertLoggerShaped(options.logger);
-  assertOptionalFunction(options.onDecision, 'onDecision');
-  assertOptionalFunction(options.errorBody, 'errorBody');
-  assertOptionalSyncFunction(options.clock, 'clock');
-  const throttle = resolveThrottleOptions(options.throttle);
-  assertOptionalSyncFunction(options.clientAddress, 'clientAddress');
-  const pepper = resolvePepper(options.pepper, 'createApiKeyAuth');
-  const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2');
+  if (options.logger !== undefined) assertLoggerShaped(options.logger, FACTORY);
+  assertOptionalFunction(options.onDecision, 'onDecision', FACTORY);
+  assertOptionalFunction(options.errorBody, 'errorBody', FACTORY);
+  assertOptionalSyncFunction(options.clock, 'clock', FACTORY);
+  const throttle = resolveThrottleOptions(options.throttle, FACTORY);
+  assertOptionalSyncFunction(options.clientAddress, 'clientAddress', FACTORY);
+  const pepper = resolvePepper(options.pepper, FACTORY);
+  const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2', FACTORY);
   const rehashOnSuccess = options.rehashOnSuccess ?? false;
-  if (typeof rehashOnSuccess !== 'boolean') invalidOption('"rehashOnSuccess" must be a boolean.');
+  if (typeof rehashOnSuccess !== 'boolean') invalidOption(`${FACTORY}: "rehashOnSuccess" must be a boolean.`);
 
   return {
     store: options.store,
@@ -260,32 +263,33 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
 /**
  * Checks that a store has every method of the {@link KeyStore} interface.
  *
+ * @param factory - the factory it was given to; messages start with it.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`.
  */
-export function assertStore(store: unknown): asserts store is KeyStore {
+export function assertStore(store: unknown, factory: string): asserts store is KeyStore {
   if (typeof store === 'function' && isStoreShaped((store as { prototype?: unknown }).prototype)) {
-    invalidOption('"store" is a class; pass an instance, such as new MemoryKeyStore().');
+    invalidOption(`${factory}: "store" is a class; pass an instance, such as new MemoryKeyStore().`);
   }
   if (typeof store !== 'object' || store === null) {
-    invalidOption('"store" is required: pass a KeyStore such as new MemoryKeyStore().');
+    invalidOption(`${factory}: "store" is required: pass a KeyStore such as new MemoryKeyStore().`);
   }
   const missing = STORE_METHODS.filter((name) => typeof (store as Record<string, unknown>)[name] !== 'function');
-  if (missing.length > 0) invalidOption(`"store" lacks the KeyStore method(s) ${missing.join(', ')}.`);
+  if (missing.length > 0) invalidOption(`${factory}: "store" lacks the KeyStore method(s) ${missing.join(', ')}.`);
 }
 
 function resolveArgon2Pool(value: Argon2PoolOptions | false | undefined): Required<Argon2PoolOptions> | false {
   if (value === false) return false;
   const given = value ?? {};
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    invalidOption('"argon2Pool" must be an object or false.');
+    invalidOption(`${FACTORY}: "argon2Pool" must be an object or false.`);
   }
-  const pool = knownOptions(given, ['threads', 'maxQueue', 'niceIncrement'], 'argon2Pool');
+  const pool = knownOptions(given, ['threads', 'maxQueue', 'niceIncrement'], FACTORY, 'shown', 'argon2Pool');
   const threads = pool.threads ?? defaultArgon2Threads();
-  assertInteger(threads, 'argon2Pool.threads', 1, 256);
+  assertInteger(threads, 'argon2Pool.threads', 1, 256, FACTORY);
   const maxQueue = pool.maxQueue ?? defaultArgon2MaxQueue(threads);
-  assertInteger(maxQueue, 'argon2Pool.maxQueue', 0, 100_000);
+  assertInteger(maxQueue, 'argon2Pool.maxQueue', 0, 100_000, FACTORY);
   const niceIncrement = pool.niceIncrement ?? DEFAULT_ARGON2_NICE_INCREMENT;
-  assertInteger(niceIncrement, 'argon2Pool.niceIncrement', 0, 19);
+  assertInteger(niceIncrement, 'argon2Pool.niceIncrement', 0, 19, FACTORY);
   return { threads, maxQueue, niceIncrement };
 }
 
@@ -293,7 +297,7 @@ function carrierName(value: unknown, fallback: string | false, name: string): st
   if (value === undefined) return fallback;
   if (value === false) return false;
   if (typeof value !== 'string' || !/^[a-z0-9_-]{1,64}$/i.test(value)) {
-    invalidOption(`"${name}" must be false or a name of letters, digits, "-" and "_".`);
+    invalidOption(`${FACTORY}: "${name}" must be false or a name of letters, digits, "-" and "_".`);
   }
   return value;
 }

@@ -299,7 +299,8 @@ export class Pipeline {
     // only compared and noted.
     const now = validMillis(this.settings.clock);
     const expiry = expiryState(row.expires_at, now);
-    // checkRow let only a readable expiry through; one that is not still counts as passed.
+    // checkRow has refused an unreadable expiry (500 ERR_STORED_ROW_INVALID) on this very
+    // copy of the row, so none comes here; should one ever, it is refused, never let through.
     if (expiry === 'passed' || expiry === 'unreadable') {
       return this.refuse(this.refusals.inactive('expired'), 'expired_at', { ...facts, keyStatus: 'expired' });
     }

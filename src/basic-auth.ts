@@ -135,8 +135,8 @@ export function createBasicAuthChecker(
   // rather than turning every delivery into a `too_long` refusal.
   const problem = webhookUsernameProblem(expectedUsername) ?? webhookPasswordProblem(expectedPassword);
   if (problem !== undefined) invalidOption(`${factory}: ${problem}`);
-  assertHeaderParameter(realm, 'realm');
-  assertOptionalFunction(options.errorBody, 'errorBody');
+  assertHeaderParameter(realm, 'realm', factory);
+  assertOptionalFunction(options.errorBody, 'errorBody', factory);
   if (typeof forwardErrors !== 'boolean') {
     invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
   }

@@ -68,6 +68,10 @@ export type CredentialFailure =
   | 'conflicting_credentials'
   | 'too_many_headers';
 
+/**
+ * Result of {@link extractCredential} and {@link parseBearerHeader}: the credential text as
+ * sent (not yet checked as a key), or why none could be read.
+ */
 export type ExtractCredentialResult =
   | { ok: true; credential: string }
   | { ok: false; reason: CredentialFailure };
@@ -81,6 +85,15 @@ type CarrierResult = ExtractCredentialResult | undefined;
  *
  * @param request - headers (and the URL when a query carrier is on).
  * @param carriers - the carriers switched on.
+ * @returns the credential, or why the request has no usable one.
+ * @example
+ * ```ts
+ * const carriers = { apiKeyHeader: 'x-api-key', queryParameter: false } as const;
+ * extractCredential({ headers: { authorization: 'Bearer abc' } }, carriers);
+ * // { ok: true, credential: 'abc' }
+ * extractCredential({ headers: { authorization: 'Bearer abc', 'x-api-key': 'def' } }, carriers);
+ * // { ok: false, reason: 'conflicting_credentials' }
+ * ```
  */
 export function extractCredential(
   request: CredentialRequest,
@@ -195,6 +208,12 @@ function isHeaderName(field: string, name: string): boolean {
  *
  * @param value - the raw header value.
  * @returns the token, or why the header is unusable.
+ * @example
+ * ```ts
+ * parseBearerHeader('bearer  sk_test_x'); // { ok: true, credential: 'sk_test_x' }
+ * parseBearerHeader('Basic dTpw'); // { ok: false, reason: 'malformed_header' }
+ * parseBearerHeader('Bearer'); // { ok: false, reason: 'empty' }
+ * ```
  */
 export function parseBearerHeader(value: string): ExtractCredentialResult {
   if (value.length > MAX_CREDENTIAL_HEADER_LENGTH) return { ok: false, reason: 'too_long' };

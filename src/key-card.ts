@@ -27,9 +27,11 @@ export interface KeyCard {
 }
 
 /**
- * The card of a row. The label is what authenticating with the key would answer: an `allowed`
- * key whose `expires_at` has passed reads EXPIRED, while a suspended one keeps SUSPENDED
- * (the status is checked before the expiry date).
+ * The card of a row. For a row the gateway accepts, the label is what authenticating with the
+ * key would answer: an `allowed` key whose `expires_at` has passed reads EXPIRED, while a
+ * suspended one keeps SUSPENDED (the status is checked before the expiry date). A row the
+ * gateway refuses as unsound (500 `ERR_STORED_ROW_INVALID`) still gets the label of its
+ * status and expiry: with an `expires_at` keyward cannot read, an `allowed` key reads EXPIRED.
  */
 export function toCard(row: ApiKeyRow, now: Date): KeyCard {
   const status = normalizeStatus(row.status);

@@ -132,8 +132,14 @@ export interface GeneratedApiKey extends ParsedApiKey {
  * followed by the checksum.
  *
  * @param environment - `production` (`sk_live_`) or `sandbox` (`sk_test_`).
+ * @returns the cleartext key, its parts and its masked form.
  * @throws {TypeError} for any other environment: a prefix looked up for it would be
  *   `undefined`, or an `Object.prototype` member such as `constructor`, made into a "key".
+ * @example
+ * ```ts
+ * const { key, masked } = generateApiKey('sandbox');
+ * // key: 'sk_test_' and 50 base62 characters; masked: such as 'sk_test_DWgF…Gwu8'
+ * ```
  */
 export function generateApiKey(environment: Environment): GeneratedApiKey {
   if (!ENVIRONMENTS.includes(environment)) throw new TypeError('environment must be "production" or "sandbox"');
@@ -155,6 +161,12 @@ export const NOT_A_KEY_MASK = '[not a key]';
  * is still masked as a key.
  *
  * @param key - a full key in the keyward format.
+ * @returns the masked key, or {@link NOT_A_KEY_MASK}.
+ * @example
+ * ```ts
+ * maskApiKey(generated.key); // such as 'sk_live_kqz3…oU0i'
+ * maskApiKey('hunter2'); // '[not a key]'
+ * ```
  */
 export function maskApiKey(key: string): string {
   const shaped = typeof key === 'string' && key.length === KEY_LENGTH && environmentOfPrefix(key) !== undefined && crcOfBase62Body(key) !== undefined;
@@ -165,6 +177,15 @@ export function maskApiKey(key: string): string {
 /**
  * The 6-character checksum of everything before it: CRC-32 (as zlib) of the ASCII bytes,
  * in base62, most significant digit first, left-padded with `0`.
+ *
+ * @param head - the prefix, lookup id and secret of a key (its first 52 characters).
+ * @returns the checksum that completes the key.
+ * @example
+ * ```ts
+ * const head = 'sk_test_' + 'a'.repeat(12) + 'b'.repeat(32);
+ * checksumOf(head); // '4LJmsz'
+ * parseApiKey(head + checksumOf(head)).ok; // true
+ * ```
  */
 export function checksumOf(head: string): string {
   return encodeBase62(crc32Ascii(head), CHECKSUM_LENGTH);

@@ -1,9 +1,9 @@
-import { ApiKeyAuthError } from './errors.js';
+import { ApiKeyAuthError, invalidOption } from './errors.js';
 import { assertOptionalSyncFunction, assertOptionsObject, knownOptions } from './options.js';
 import { checkedArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
 import type { KeyStore } from './store.js';
 import { assertStore, refuseStoreAsOptions } from './auth-options.js';
-import { createSecretBox, type SealingKeys, type SecretBox } from './secret-box.js';
+import { sealingBox, type SealingKeys, type SecretBox } from './secret-box.js';
 import { resolvePepper, type PepperOptions, type PepperRing } from './pepper.js';
 import { validTimeOf } from './valid-date.js';
 
@@ -48,6 +48,9 @@ export interface ResolvedKeyManagerOptions {
   box: SecretBox | undefined;
 }
 
+/** The factory these options belong to: every message about them starts with its name. */
+const FACTORY = 'createKeyManager';
+
 const OPTION_NAMES: readonly (keyof KeyManagerOptions)[] = [
   'store',
   'argon2',
@@ -63,18 +66,17 @@ const OPTION_NAMES: readonly (keyof KeyManagerOptions)[] = [
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing store or a bad option.
  */
 export function resolveKeyManagerOptions(given: KeyManagerOptions): ResolvedKeyManagerOptions {
-  assertOptionsObject(given, 'createKeyManager');
-  refuseStoreAsOptions(given, 'createKeyManager');
-  const options = knownOptions(given, OPTION_NAMES, 'createKeyManager');
-  assertStore(options.store);
-  const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2');
-  const ring = resolvePepper(options.pepper, 'createKeyManager');
+  assertOptionsObject(given, FACTORY);
+  refuseStoreAsOptions(given, FACTORY);
+  const options = knownOptions(given, OPTION_NAMES, FACTORY);
+  assertStore(options.store, FACTORY);
+  const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2', FACTORY);
+  const ring = resolvePepper(options.pepper, FACTORY);
   const defaultKeyType = options.defaultKeyType ?? 'sms_api';
   if (typeof defaultKeyType !== 'string' || !/^[a-z0-9_]{1,64}$/.test(defaultKeyType)) {
-    const message = '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".';
-    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', message);
+    invalidOption(`${FACTORY}: "defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".`);
   }
-  assertOptionalSyncFunction(options.clock, 'clock');
+  assertOptionalSyncFunction(options.clock, 'clock', FACTORY);
   const clock = options.clock ?? (() => new Date());
   // An invalid Date would be stored as it is (a card's createdAt null on MemoryKeyStore, a
   // store fault quoting the value on PostgreSQL) and makes every expiry comparison false.
@@ -88,7 +90,7 @@ export function resolveKeyManagerOptions(given: KeyManagerOptions): ResolvedKeyM
     if (time === undefined) throw badClock();
     return time;
   };
-  const box = options.webhookKeys === undefined ? undefined : createSecretBox(options.webhookKeys);
+  const box = options.webhookKeys === undefined ? undefined : sealingBox(options.webhookKeys, FACTORY, 'webhookKeys');
   const { store } = options;
   return { store, argon2, pepper: ring, defaultKeyType, now, box };
 }
@@ -99,7 +101,7 @@ export function resolveKeyManagerOptions(given: KeyManagerOptions): ResolvedKeyM
  */
 function badClock(cause?: unknown): ApiKeyAuthError {
   const what = cause === undefined ? 'returned no valid Date' : 'threw (see cause)';
-  return new ApiKeyAuthError('ERR_OPTIONS_INVALID', `createKeyManager: clock() ${what}.`, {
+  return new ApiKeyAuthError('ERR_OPTIONS_INVALID', `${FACTORY}: clock() ${what}.`, {
     status: 500,
     expose: false,
     ...(cause === undefined ? {} : { cause }),

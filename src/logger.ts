@@ -75,6 +75,7 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
  * method, as in {@link mayLog}: the writes guard against it.
  *
  * @param value - the `logger` option as given.
+ * @param factory - the factory it was given to; the message starts with it.
  * @param levels - the levels the caller writes to; the logger needs at least one of them.
  * @param why - what the caller writes at those levels, for the message, or empty.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`, naming what was expected, with a
@@ -82,11 +83,11 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
  *
  * @internal Shared with keyward's other entry points; not public API, and may change in any release.
  */
-export function assertLoggerShaped(value: unknown, levels: readonly LogLevel[] = LEVELS, why = ''): void {
+export function assertLoggerShaped(value: unknown, factory: string, levels: readonly LogLevel[] = LEVELS, why = ''): void {
   const wanted = levels.length === 1
     ? `a ${levels[0]} method`
     : `at least one of the ${levels.slice(0, -1).join(', ')} and ${levels.at(-1)} methods`;
-  const expected = `"logger" must be an object (or a function) with ${wanted}${why}`;
+  const expected = `${factory}: "logger" must be an object (or a function) with ${wanted}${why}`;
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
     invalidOption(`${expected}; got ${value === null ? 'null' : `a ${typeof value}`}.`);
   }

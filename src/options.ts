@@ -11,8 +11,9 @@ function assertKnownOptions(
   known: readonly string[],
   factory: string,
   naming: UnknownNameShown,
+  within: string | undefined,
 ): void {
-  const message = unknownOptionMessage(options, known, factory, naming);
+  const message = unknownOptionMessage(options, known, factory, naming, within);
   if (message !== undefined) invalidOption(message);
 }
 
@@ -28,20 +29,26 @@ export type UnknownNameShown = 'shown' | 'withheld';
  * The message for the first option name of `options` that is not in `known`, with the closest
  * known name as a did-you-mean, or undefined when every name is known. Callers pick the error
  * it is thrown with.
+ *
+ * @param owner - the factory or method the options were given to; the message starts with it.
+ * @param within - for an option that is an object of its own (`memo`, `pepper`), its name.
  */
 export function unknownOptionMessage(
   options: object,
   known: readonly string[],
   owner: string,
   naming: UnknownNameShown = 'shown',
+  within?: string,
 ): string | undefined {
   const name = Object.keys(options).find((each) => !known.includes(each));
   if (name === undefined) return undefined;
   const suggestion = closestName(name, known);
-  const listed = ` The options are ${known.join(', ')}.`;
+  const listed = ` The options${within === undefined ? '' : ` of "${within}"`} are ${known.join(', ')}.`;
   const hint = suggestion ? ` Did you mean "${suggestion}"?` : known.length <= MAX_LISTED_OPTIONS || naming === 'withheld' ? listed : '';
-  const what = naming === 'withheld' ? 'unknown option (its name is not repeated, as it could be a secret)' : `unknown option ${quotedName(name)}`;
-  return `${owner}: ${what}.${hint}`;
+  const shownName = naming === 'withheld' ? '' : ` ${quotedName(name)}`;
+  const place = within === undefined ? '' : ` in "${within}"`;
+  const withheld = naming === 'withheld' ? ' (its name is not repeated, as it could be a secret)' : '';
+  return `${owner}: unknown option${shownName}${place}${withheld}.${hint}`;
 }
 
 /**
@@ -102,7 +109,9 @@ export function ownOptions<T extends object>(options: T, names: readonly string[
 /**
  * {@link assertKnownOptions}, then {@link ownOptions} of the known names.
  *
+ * @param owner - the factory the options were given to, for the message.
  * @param naming - how the message shows an unknown name (see {@link UnknownNameShown}).
+ * @param within - for the fields of an option that is an object (`memo`), the option's name.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for an unknown name.
  *
  * @internal Shared with keyward's other entry points; not public API, and may change in any release.
@@ -112,8 +121,9 @@ export function knownOptions<T extends object>(
   known: readonly string[],
   owner: string,
   naming: UnknownNameShown = 'shown',
+  within?: string,
 ): T {
-  assertKnownOptions(options, known, owner, naming);
+  assertKnownOptions(options, known, owner, naming, within);
   return ownOptions(options, known);
 }
 
@@ -136,20 +146,21 @@ export function assertOptionsObject(value: unknown, factory: string): asserts va
 }
 
 /**
+ * @param factory - the factory the option was given to; the message starts with it.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is an integer in range.
  *
  * @internal Shared with keyward's other entry points; not public API, and may change in any release.
  */
-export function assertInteger(value: number, name: string, min: number, max: number): void {
+export function assertInteger(value: number, name: string, min: number, max: number, factory: string): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    invalidOption(`"${name}" must be an integer from ${min} to ${max}.`);
+    invalidOption(`${factory}: "${name}" must be an integer from ${min} to ${max}.`);
   }
 }
 
 /** @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` unless `value` is a function or undefined. */
-export function assertOptionalFunction(value: unknown, name: string): void {
+export function assertOptionalFunction(value: unknown, name: string, factory: string): void {
   if (value !== undefined && typeof value !== 'function') {
-    invalidOption(`"${name}" must be a function.`);
+    invalidOption(`${factory}: "${name}" must be a function.`);
   }
 }
 
@@ -160,13 +171,13 @@ export function assertOptionalFunction(value: unknown, name: string): void {
  *
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` otherwise.
  */
-export function assertOptionalSyncFunction(value: unknown, name: string): void {
-  assertOptionalFunction(value, name);
+export function assertOptionalSyncFunction(value: unknown, name: string, factory: string): void {
+  assertOptionalFunction(value, name, factory);
   if (value === undefined) return;
-  if (isClass(value as () => unknown)) invalidOption(`"${name}" must be a function, not a class (a class cannot be called).`);
+  if (isClass(value as () => unknown)) invalidOption(`${factory}: "${name}" must be a function, not a class (a class cannot be called).`);
   const kind = (value as { constructor?: { name?: unknown } }).constructor?.name;
   if (kind === 'AsyncFunction' || kind === 'AsyncGeneratorFunction') {
-    invalidOption(`"${name}" must answer at once, not through a promise: pass a plain function.`);
+    invalidOption(`${factory}: "${name}" must answer at once, not through a promise: pass a plain function.`);
   }
 }
 
@@ -185,10 +196,10 @@ export function isClass(fn: (...args: never[]) => unknown): boolean {
  *
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`.
  */
-export function assertHeaderParameter(value: unknown, name: string): asserts value is string {
+export function assertHeaderParameter(value: unknown, name: string, factory: string): asserts value is string {
   const printable = typeof value === 'string' && /^[\x20-\x7e]{1,100}$/.test(value);
   if (!printable || /["\\]/.test(value as string)) {
-    invalidOption(`"${name}" must be 1 to 100 printable ASCII characters without quotes or backslashes.`);
+    invalidOption(`${factory}: "${name}" must be 1 to 100 printable ASCII characters without quotes or backslashes.`);
   }
 }
 

@@ -90,6 +90,16 @@ const PARAMS_SHAPE =
  * hash was computed with (see {@link PEPPER_ID_SHAPE}).
  *
  * @param encoded - the value of the stored hash column.
+ * @returns the parameters, salt, hash and pepper id, or the fault that makes the value unusable.
+ * @example
+ * ```ts
+ * const parsed = parseStoredHash(row.key_hash);
+ * if (!parsed.ok) {
+ *   console.warn('unusable stored hash', row.lookup_id, parsed.fault); // such as 'unsupported_type'
+ * } else if (parsed.value.params.memoryKiB < DEFAULT_ARGON2_PARAMS.memoryKiB) {
+ *   console.info('hashed with less memory than the defaults', row.lookup_id);
+ * }
+ * ```
  */
 export function parseStoredHash(encoded: unknown): ParseStoredHashResult {
   if (typeof encoded !== 'string') return { ok: false, fault: 'not_a_string' };
@@ -162,20 +172,32 @@ function decodePepperId(text: string): string | null {
 /**
  * Reads app-supplied parameters once, at setup, and checks them.
  *
+ * @param optionName - the option or argument the parameters were given as.
+ * @param factory - the factory they were given to, which the message starts with; none for an
+ *   argument of a plain function.
  * @returns the parameters as read (a plain copy): what is checked is what is used.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the parameter and its bounds.
  */
-export function checkedArgon2Params(params: Argon2Params, optionName: string): Argon2Params {
+export function checkedArgon2Params(params: Argon2Params, optionName: string, factory?: string): Argon2Params {
+  const owner = factory === undefined ? '' : `${factory}: `;
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-    invalidOption(`"${optionName}" must be an object { memoryKiB, iterations, parallelism }.`);
+    invalidOption(`${owner}"${optionName}" must be an object { memoryKiB, iterations, parallelism }.`);
   }
-  const { memoryKiB, iterations, parallelism } = knownOptions(params, ['memoryKiB', 'iterations', 'parallelism'], optionName);
+  const names = ['memoryKiB', 'iterations', 'parallelism'];
+  const { memoryKiB, iterations, parallelism } = factory === undefined
+    ? knownOptions(params, names, optionName)
+    : knownOptions(params, names, factory, 'shown', optionName);
   const read = { memoryKiB, iterations, parallelism };
   const missing = Object.entries(read).filter(([, value]) => value === undefined).map(([name]) => name);
-  if (missing.length > 0) invalidOption(`"${optionName}" needs all three parameters; ${missing.join(' and ')} missing: { memoryKiB, iterations, parallelism }.`);
+  if (missing.length > 0) invalidOption(`${owner}"${optionName}" needs all three parameters; ${listOf(missing)} missing: { memoryKiB, iterations, parallelism }.`);
   const problem = checkParams(read);
-  if (problem !== undefined) invalidOption(`"${optionName}" ${problem}.`);
+  if (problem !== undefined) invalidOption(`${owner}"${optionName}" ${problem}.`);
   return read;
+}
+
+/** Names as a sentence lists them: `a`, `a and b`, `a, b and c`. */
+function listOf(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
 function checkParams({ memoryKiB, iterations, parallelism }: Argon2Params): string | undefined {

@@ -47,6 +47,8 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
  * letters, digits and `_` only, so it can be written into SQL without any escaping doubts.
  *
  * @param name - the table option.
+ * @param factory - the factory given the option, which the message starts with; none for the
+ *   argument of a plain function.
  * @returns the table and its derived identifiers.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for any other shape.
  * @example
@@ -54,7 +56,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
  * keyTable('keyward.api_keys').sql; // '"keyward"."api_keys"'
  * ```
  */
-export function keyTable(name: unknown): KeyTable {
+export function keyTable(name: unknown, factory?: string): KeyTable {
   const parts = typeof name === 'string' ? name.split('.') : [];
   const bare = parts.at(-1) ?? '';
   const schema = parts.length === 2 ? parts[0] : undefined;
@@ -65,7 +67,7 @@ export function keyTable(name: unknown): KeyTable {
   if (!valid) {
     throw new ApiKeyAuthError(
       'ERR_OPTIONS_INVALID',
-      `"table" must be "name" or "schema.name" of lower-case letters, digits and "_" (name at most ${MAX_TABLE_NAME} characters).`,
+      `${factory === undefined ? '' : `${factory}: `}"table" must be "name" or "schema.name" of lower-case letters, digits and "_" (name at most ${MAX_TABLE_NAME} characters).`,
     );
   }
   const quoted = (identifier: string) => `"${identifier}"`;

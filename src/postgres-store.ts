@@ -54,6 +54,8 @@ export interface PostgresKeyStoreOptions {
 }
 
 const OPTION_NAMES: readonly (keyof PostgresKeyStoreOptions)[] = ['pool', 'table', 'statementTimeoutMs', 'logger'];
+/** The class these options belong to: every message about them starts with its name. */
+const FACTORY = 'PostgresKeyStore';
 
 const COLUMNS = ROW_COLUMNS.join(', ');
 const TIME_COLUMNS: ReadonlySet<string> = new Set(['created_at', 'last_used_at', 'expires_at', 'revoked_at']);
@@ -121,14 +123,14 @@ export class PostgresKeyStore implements KeyStore {
    *   method, or an unknown option.
    */
   constructor(given: PostgresKeyStoreOptions) {
-    assertOptionsObject(given, 'PostgresKeyStore');
-    const options = knownOptions(given, OPTION_NAMES, 'PostgresKeyStore');
+    assertOptionsObject(given, FACTORY);
+    const options = knownOptions(given, OPTION_NAMES, FACTORY);
     this.#pool = checkedPool(options.pool);
-    this.#table = keyTable(options.table ?? DEFAULT_TABLE);
+    this.#table = keyTable(options.table ?? DEFAULT_TABLE, FACTORY);
     this.#timeoutMs = options.statementTimeoutMs ?? 2_000;
-    assertInteger(this.#timeoutMs, 'statementTimeoutMs', 1, 600_000);
+    assertInteger(this.#timeoutMs, 'statementTimeoutMs', 1, 600_000, FACTORY);
     // The store logs only at warn (pool errors, failed cancels): a logger without warn never would.
-    if (options.logger !== undefined) assertLoggerShaped(options.logger, ['warn'], ' (pool errors are logged at warn)');
+    if (options.logger !== undefined) assertLoggerShaped(options.logger, FACTORY, ['warn'], ' (pool errors are logged at warn)');
     this.#sql = statements(this.#table.sql, this.#timeoutMs);
     // A logger that throws, or an async one whose promise rejects, would turn a dropped
     // connection into a crash; completeLogger swallows both.
@@ -383,18 +385,18 @@ function transactionStart(timeoutMs: number): string {
 function checkedPool(pool: unknown): PgPoolLike {
   const candidate = pool as Partial<PgPoolLike> | null | undefined;
   if (typeof candidate?.connect !== 'function' || typeof candidate.on !== 'function') {
-    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"pool" is required: pass your pg.Pool.');
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', `${FACTORY}: "pool" is required: pass your pg.Pool.`);
   }
   // A pg.Client has connect() and on() too, and its settings under another name.
   if ('connectionParameters' in candidate && !('totalCount' in candidate)) {
-    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', '"pool" is a pg.Client; pass a pg.Pool (new pg.Pool({ ..., connectionTimeoutMillis: 2000 })), which the store takes its connections from.');
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', `${FACTORY}: "pool" is a pg.Client; pass a pg.Pool (new pg.Pool({ ..., connectionTimeoutMillis: 2000 })), which the store takes its connections from.`);
   }
   const timeout = candidate.options?.connectionTimeoutMillis;
   if (typeof timeout !== 'number' || !(timeout > 0)) {
     // Without it a hung database holds every request and every pooled connection forever.
     throw new ApiKeyAuthError(
       'ERR_OPTIONS_INVALID',
-      '"pool" must be created with connectionTimeoutMillis (for example new pg.Pool({ ..., connectionTimeoutMillis: 2000 })), so a hung database cannot hold requests.',
+      `${FACTORY}: "pool" must be created with connectionTimeoutMillis (for example new pg.Pool({ ..., connectionTimeoutMillis: 2000 })), so a hung database cannot hold requests.`,
     );
   }
   return candidate as PgPoolLike;

@@ -94,8 +94,8 @@ export class Rehasher {
    * @param store - where the row lives.
    * @param policy - parameters and pepper to rehash to.
    * @param logger - where outcomes go (key ids only).
-   * @param options - the Argon2 computation, when it is idle, the write timeout, a clock and
-   *   a log sampler; see {@link RehasherOptions}.
+   * @param given - the Argon2 computation, when it is idle, the write timeout, a clock, a log
+   *   sampler and the `rehashed` callback; see {@link RehasherOptions}.
    */
   constructor(store: KeyStore, policy: HashPolicy, logger: CompleteLogger, given: RehasherOptions = {}) {
     // Fields left out read as undefined, not as what a polluted Object.prototype holds.

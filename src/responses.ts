@@ -50,6 +50,17 @@ const formatDefault = (error: ErrorFields) => ({
  * The default body: `{"error":{"code":"…","message":"…"}}`, plus `key_status` on a 403. An
  * error whose `expose` is false gets `ERR_INTERNAL` and "Internal server error." instead of
  * its own code and message. A custom `errorBody` may return it for such errors.
+ *
+ * @param error - the refusal to describe.
+ * @returns the body object, ready for `JSON.stringify`.
+ * @example
+ * ```ts
+ * const refused = new ApiKeyAuthError('ERR_API_KEY_INVALID', 'Invalid API key.', { status: 401 });
+ * defaultErrorBody(refused); // { error: { code: 'ERR_API_KEY_INVALID', message: 'Invalid API key.' } }
+ * // A server fault (status 500, so not exposed) keeps its code and message to itself:
+ * defaultErrorBody(new ApiKeyAuthError('ERR_STORED_ROW_INVALID', 'stored row invalid'));
+ * // { error: { code: 'ERR_INTERNAL', message: 'Internal server error.' } }
+ * ```
  */
 export const defaultErrorBody: ErrorBodyFormatter = formatDefault;
 

@@ -67,8 +67,10 @@ function endsKey(patch: Partial<ApiKeyRow>): boolean {
 
 /**
  * Whether `row` holds every field of `patch`, compared by identity: right for the strings,
- * booleans and nulls these patches hold. The one Date, revoke's `revoked_at`, never gets
- * here: a revoke that landed leaves no live row (see {@link endsKey}).
+ * booleans and nulls these patches hold. The one Date, revoke's `revoked_at`, gets here only
+ * when the revoke did not land: one that landed leaves no live row (see {@link endsKey}), and
+ * a live row's `revoked_at` is null, never the same object as the patch's Date, so the answer
+ * is rightly false.
  */
 function holdsPatch(row: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
   return Object.entries(patch).every(([field, value]) => row[field as keyof ApiKeyRow] === value);

@@ -83,26 +83,40 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * ```
  */
 export function createSecretBox(given: SealingKeys): SecretBox {
-  const factory = 'webhookKeys';
-  assertOptionsObject(given, factory);
+  return sealingBox(given, 'createSecretBox');
+}
+
+/**
+ * {@link createSecretBox}, for the factory named in its option errors: `createSecretBox`
+ * itself, or one that takes the sealing keys as an option (`createKeyManager`'s
+ * `webhookKeys`), whose messages then name that option.
+ *
+ * @param factory - the factory's name; every option error starts with it.
+ * @param option - the option holding the keys, or none when they are the factory's argument.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`, as {@link createSecretBox} says.
+ */
+export function sealingBox(given: SealingKeys, factory: string, option?: string): SecretBox {
+  const field = (name: string) => (option === undefined ? name : `${option}.${name}`);
+  if (option === undefined) assertOptionsObject(given, factory);
+  else if (!isObject(given)) invalidOption(`${factory}: "${option}" must be an object { current, keys }.`);
   // Its names are never repeated: a key pasted in as a name would be.
-  const keys = knownOptions(given, ['current', 'keys'], factory, 'withheld');
-  assertOptionsObject(keys.keys, `${factory}.keys`);
+  const keys = knownOptions(given, ['current', 'keys'], factory, 'withheld', option);
+  if (!isObject(keys.keys)) invalidOption(`${factory}: "${field('keys')}" must be an object mapping key ids to keys.`);
 
   const material = new Map<string, KeyObject>();
   for (const [id, bytes] of Object.entries(keys.keys)) {
     if (!KEY_ID_PATTERN.test(id)) {
       // The id is not repeated: one that breaks the rule may be key material pasted as an id.
-      invalidOption(`"${factory}.keys": every key id must be 1 to 32 characters of A-Z, a-z, 0-9, "_" or "-" (the one given is not shown, as it may be a key).`);
+      invalidOption(`${factory}: every key id in "${field('keys')}" must be 1 to 32 characters of A-Z, a-z, 0-9, "_" or "-" (the one given is not shown, as it may be a key).`);
     }
     if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_BYTES) {
-      invalidOption(`"${factory}.keys.${id}" must be a Buffer or Uint8Array of exactly ${KEY_BYTES} bytes.`);
+      invalidOption(`${factory}: "${field(`keys.${id}`)}" must be a Buffer or Uint8Array of exactly ${KEY_BYTES} bytes.`);
     }
     material.set(id, createSecretKey(Uint8Array.from(bytes)));
   }
-  if (material.size === 0) invalidOption(`"${factory}.keys" must hold at least one key.`);
+  if (material.size === 0) invalidOption(`${factory}: "${field('keys')}" must hold at least one key.`);
   if (typeof keys.current !== 'string' || !material.has(keys.current)) {
-    invalidOption(`"${factory}.current" must name one of the ids in "${factory}.keys".`);
+    invalidOption(`${factory}: "${field('current')}" must name one of the ids in "${field('keys')}".`);
   }
   const currentKeyId = keys.current;
   const currentKey = material.get(currentKeyId)!;
@@ -217,4 +231,8 @@ function notSealed(): ApiKeyAuthError {
 
 function secretError(message: string): ApiKeyAuthError {
   return new ApiKeyAuthError('ERR_WEBHOOK_SECRET', message, { status: 500, expose: false });
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

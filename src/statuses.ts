@@ -49,6 +49,14 @@ export const UNKNOWN_STATUS_MESSAGE = 'This API key is not active. Contact suppo
  * Maps a stored status value to a known status. `revoked` is accepted as an alias of
  * `revoqued`; any other value, including other letter cases and NULL, is unknown and fails
  * closed.
+ *
+ * @param value - the status column as read from the store.
+ * @returns the known status, or undefined for a value keyward does not know.
+ * @example
+ * ```ts
+ * normalizeStatus('revoked'); // 'revoqued'
+ * normalizeStatus('Allowed'); // undefined: refused like any unknown status
+ * ```
  */
 export function normalizeStatus(value: unknown): KeyStatus | undefined {
   if (value === 'revoked') return 'revoqued';
@@ -56,7 +64,17 @@ export function normalizeStatus(value: unknown): KeyStatus | undefined {
   return undefined;
 }
 
-/** Portal label of a status; unknown values read as SUSPENDED. */
+/**
+ * Portal label of a status; unknown values read as SUSPENDED.
+ *
+ * @param status - a status from {@link normalizeStatus}, undefined for an unknown one.
+ * @returns `ACTIVE`, `SUSPENDED` or `EXPIRED`.
+ * @example
+ * ```ts
+ * statusLabel(normalizeStatus('locked')); // 'SUSPENDED'
+ * statusLabel(normalizeStatus('expired')); // 'EXPIRED'
+ * ```
+ */
 export function statusLabel(status: KeyStatus | undefined): StatusLabel {
   return status === undefined ? 'SUSPENDED' : RULES[status].label;
 }

@@ -116,8 +116,12 @@ function daysInMonth(year: number, month: number): number {
 
 /**
  * Where a row's expiry stands at `now`, for the authenticator and the key manager alike.
- * `unreadable` is a custom store's value keyward cannot read as a moment: no request passes
- * with it (500), and nothing may treat it as passed and lift it.
+ * `unreadable` is a custom store's value keyward cannot read as a moment. No request passes
+ * with it: the authenticator's row check refuses such a row with 500 `ERR_STORED_ROW_INVALID`
+ * before the expiry is compared, so the authenticator never gets `unreadable` from this
+ * function (it would refuse the key as expired, 403, if it did). Nothing may treat it as
+ * passed and lift it: regenerate keeps it. The portal card shows an `allowed` key with it as
+ * EXPIRED.
  *
  * @param when - a row's `expires_at`.
  * @param nowMs - the clock's time, in milliseconds.

@@ -191,13 +191,13 @@ describe('argon2Pool option checks', () => {
     createApiKeyAuth({ store: store as never, argon2Pool: argon2Pool as never });
 
   it.each([
-    ['an unknown field, with a suggestion', { thread: 2 }, 'argon2Pool: unknown option "thread". Did you mean "threads"?'],
-    ['zero threads', { threads: 0 }, '"argon2Pool.threads" must be an integer from 1 to 256.'],
-    ['fractional threads', { threads: 1.5 }, '"argon2Pool.threads" must be an integer from 1 to 256.'],
-    ['a negative queue', { maxQueue: -1 }, '"argon2Pool.maxQueue" must be an integer from 0 to 100000.'],
-    ['a nice increment past 19', { niceIncrement: 20 }, '"argon2Pool.niceIncrement" must be an integer from 0 to 19.'],
-    ['true', true, '"argon2Pool" must be an object or false.'],
-    ['an array', [], '"argon2Pool" must be an object or false.'],
+    ['an unknown field, with a suggestion', { thread: 2 }, 'createApiKeyAuth: unknown option "thread" in "argon2Pool". Did you mean "threads"?'],
+    ['zero threads', { threads: 0 }, 'createApiKeyAuth: "argon2Pool.threads" must be an integer from 1 to 256.'],
+    ['fractional threads', { threads: 1.5 }, 'createApiKeyAuth: "argon2Pool.threads" must be an integer from 1 to 256.'],
+    ['a negative queue', { maxQueue: -1 }, 'createApiKeyAuth: "argon2Pool.maxQueue" must be an integer from 0 to 100000.'],
+    ['a nice increment past 19', { niceIncrement: 20 }, 'createApiKeyAuth: "argon2Pool.niceIncrement" must be an integer from 0 to 19.'],
+    ['true', true, 'createApiKeyAuth: "argon2Pool" must be an object or false.'],
+    ['an array', [], 'createApiKeyAuth: "argon2Pool" must be an object or false.'],
   ])('refuses %s with ERR_OPTIONS_INVALID', (_name, value, message) => {
     expect(attempt(value)).toThrowError(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }));
     expect(attempt(value)).toThrowError(ApiKeyAuthError);

@@ -194,19 +194,19 @@ describe('AttemptThrottle', () => {
 
 describe('throttle options', () => {
   it('defaults to 10 failures per key and 100 per client in 15 minutes, 10,000 tracked, IPv6 per /64', () => {
-    expect(resolveThrottleOptions(undefined)).toEqual({ maxFailuresPerKey: 10, maxFailuresPerClient: 100, windowMs: 900_000, maxTracked: 10_000, ipv6PrefixLength: 64 });
-    expect(DEFAULT_ATTEMPT_THROTTLE).toEqual(resolveThrottleOptions({}));
-    expect(resolveThrottleOptions(false)).toBe(false);
+    expect(resolveThrottleOptions(undefined, 'createApiKeyAuth')).toEqual({ maxFailuresPerKey: 10, maxFailuresPerClient: 100, windowMs: 900_000, maxTracked: 10_000, ipv6PrefixLength: 64 });
+    expect(DEFAULT_ATTEMPT_THROTTLE).toEqual(resolveThrottleOptions({}, 'createApiKeyAuth'));
+    expect(resolveThrottleOptions(false, 'createApiKeyAuth')).toBe(false);
   });
 
   it.each([
-    [{ maxFailuresPerKey: 0 }, '"throttle.maxFailuresPerKey" must be an integer from 1 to 1000000.'],
-    [{ maxFailuresPerClient: 2.5 }, '"throttle.maxFailuresPerClient" must be an integer from 1 to 1000000.'],
-    [{ windowMs: 10 }, '"throttle.windowMs" must be an integer from 1000 to 86400000.'],
-    [{ maxTracked: Number.POSITIVE_INFINITY }, '"throttle.maxTracked" must be an integer from 1 to 10000000.'],
-    [{ ipv6PrefixLength: 16 }, '"throttle.ipv6PrefixLength" must be an integer from 32 to 128.'],
-    [{ maxFailurePerKey: 3 }, 'throttle: unknown option "maxFailurePerKey". Did you mean "maxFailuresPerKey"?'],
-    [true, '"throttle" must be an object or false.'],
+    [{ maxFailuresPerKey: 0 }, 'createApiKeyAuth: "throttle.maxFailuresPerKey" must be an integer from 1 to 1000000.'],
+    [{ maxFailuresPerClient: 2.5 }, 'createApiKeyAuth: "throttle.maxFailuresPerClient" must be an integer from 1 to 1000000.'],
+    [{ windowMs: 10 }, 'createApiKeyAuth: "throttle.windowMs" must be an integer from 1000 to 86400000.'],
+    [{ maxTracked: Number.POSITIVE_INFINITY }, 'createApiKeyAuth: "throttle.maxTracked" must be an integer from 1 to 10000000.'],
+    [{ ipv6PrefixLength: 16 }, 'createApiKeyAuth: "throttle.ipv6PrefixLength" must be an integer from 32 to 128.'],
+    [{ maxFailurePerKey: 3 }, 'createApiKeyAuth: unknown option "maxFailurePerKey" in "throttle". Did you mean "maxFailuresPerKey"?'],
+    [true, 'createApiKeyAuth: "throttle" must be an object or false.'],
   ])('refuses %j at setup with ERR_OPTIONS_INVALID', (throttle, message) => {
     expect(() => createApiKeyAuth({ store: new InstrumentedStore(), throttle: throttle as ApiKeyAuthOptions['throttle'] })).toThrow(
       expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }),
@@ -215,7 +215,7 @@ describe('throttle options', () => {
 
   it('refuses a clientAddress that is not a function', () => {
     expect(() => createApiKeyAuth({ store: new InstrumentedStore(), clientAddress: 'x-forwarded-for' as never })).toThrow(
-      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: '"clientAddress" must be a function.' }),
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: 'createApiKeyAuth: "clientAddress" must be a function.' }),
     );
   });
 });

@@ -38,39 +38,40 @@ const expectInvalidOption = (create: () => unknown, message: string | RegExp) =>
   else expect((thrown as Error).message).toMatch(message);
 };
 
-const LOGGER_SHAPE = '"logger" must be an object (or a function) with at least one of the debug, info, warn and error methods';
+const LOGGER_SHAPE = 'createApiKeyAuth: "logger" must be an object (or a function) with at least one of the debug, info, warn and error methods';
 
 describe('createApiKeyAuth checks every option at creation', () => {
   const store = new InstrumentedStore();
   it.each<[string, unknown, string | RegExp]>([
     ['no options at all', undefined, 'createApiKeyAuth expects an options object.'],
-    ['a missing store', {}, '"store" is required: pass a KeyStore such as new MemoryKeyStore().'],
+    ['a missing store', {}, 'createApiKeyAuth: "store" is required: pass a KeyStore such as new MemoryKeyStore().'],
     ['the store in place of the options', store, 'createApiKeyAuth takes options, not the store itself: createApiKeyAuth({ store }).'],
-    ['the store class in place of a store', { store: MemoryKeyStore }, '"store" is a class; pass an instance, such as new MemoryKeyStore().'],
-    ['a throttle option that is no misspelling', { store, throttle: { maxFailures: 3 } }, 'throttle: unknown option "maxFailures". The options are maxFailuresPerKey, maxFailuresPerClient, windowMs, maxTracked, ipv6PrefixLength.'],
-    ['Argon2 parameters with two left out', { store, argon2: { memoryKiB: 19_456 } }, '"argon2" needs all three parameters; iterations and parallelism missing: { memoryKiB, iterations, parallelism }.'],
-    ['a store without lookups', { store: { insert() {} } }, /^"store" lacks the KeyStore method\(s\) findByLookupId, findLive, findById, modify, recordUsage\.$/],
+    ['the store class in place of a store', { store: MemoryKeyStore }, 'createApiKeyAuth: "store" is a class; pass an instance, such as new MemoryKeyStore().'],
+    ['a throttle option that is no misspelling', { store, throttle: { maxFailures: 3 } }, 'createApiKeyAuth: unknown option "maxFailures" in "throttle". The options of "throttle" are maxFailuresPerKey, maxFailuresPerClient, windowMs, maxTracked, ipv6PrefixLength.'],
+    ['Argon2 parameters with two left out', { store, argon2: { memoryKiB: 19_456 } }, 'createApiKeyAuth: "argon2" needs all three parameters; iterations and parallelism missing: { memoryKiB, iterations, parallelism }.'],
+    ['Argon2 parameters with all three left out', { store, argon2: {} }, 'createApiKeyAuth: "argon2" needs all three parameters; memoryKiB, iterations and parallelism missing: { memoryKiB, iterations, parallelism }.'],
+    ['a store without lookups', { store: { insert() {} } }, /^createApiKeyAuth: "store" lacks the KeyStore method\(s\) findByLookupId, findLive, findById, modify, recordUsage\.$/],
     ['a misspelt option', { store, storeTimeout: 100 }, 'createApiKeyAuth: unknown option "storeTimeout". Did you mean "storeTimeoutMs"?'],
     ['a misspelt carrier', { store, apiKeyHeadr: false }, 'createApiKeyAuth: unknown option "apiKeyHeadr". Did you mean "apiKeyHeader"?'],
-    ['a realm with quotes', { store, realm: 'my "api"' }, '"realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
-    ['a realm with a line break', { store, realm: 'api\r\nX-Evil: 1' }, '"realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
-    ['a store timeout of zero', { store, storeTimeoutMs: 0 }, '"storeTimeoutMs" must be an integer from 1 to 60000.'],
-    ['an infinite store timeout', { store, storeTimeoutMs: Number.POSITIVE_INFINITY }, '"storeTimeoutMs" must be an integer from 1 to 60000.'],
-    ['a negative Retry-After', { store, retryAfterSeconds: -1 }, '"retryAfterSeconds" must be an integer from 1 to 3600.'],
-    ['no environment', { store, environments: [] }, '"environments" must be a non-empty array of "production" and "sandbox".'],
-    ['Authorization as the bare-key header', { store, apiKeyHeader: 'Authorization' }, '"apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.'],
-    ['Cookie as the bare-key header', { store, apiKeyHeader: 'Cookie' }, '"apiKeyHeader" cannot be "cookie", a header clients and proxies send for its own purpose; use a header of its own, such as "x-api-key".'],
-    ['X-Forwarded-For as the bare-key header', { store, apiKeyHeader: 'x-forwarded-for' }, /^"apiKeyHeader" cannot be "x-forwarded-for"/],
-    ['a memo of no entries', { store, memo: { maxEntries: 0 } }, '"memo.maxEntries" must be an integer from 1 to 10000000.'],
-    ['a throttle of zero failures', { store, throttle: { maxFailuresPerKey: 0 } }, '"throttle.maxFailuresPerKey" must be an integer from 1 to 1000000.'],
-    ['Argon2 memory of 4 GiB', { store, argon2: { memoryKiB: 4_194_304, iterations: 2, parallelism: 1 } }, '"argon2" memoryKiB must be an integer from 8 × parallelism to 1048576.'],
-    ['Argon2 parameters as a string', { store, argon2: 'strong' }, '"argon2" must be an object { memoryKiB, iterations, parallelism }.'],
-    ['a misspelt Argon2 parameter', { store, argon2: { memoryKib: 19_456, iterations: 2, parallelism: 1 } }, 'argon2: unknown option "memoryKib". Did you mean "memoryKiB"?'],
-    ['rehashOnSuccess as a string', { store, rehashOnSuccess: 'yes' }, '"rehashOnSuccess" must be a boolean.'],
-    ['a clock that is not a function', { store, clock: Date.now() }, '"clock" must be a function.'],
-    ['a clock that is a class', { store, clock: class {} }, '"clock" must be a function, not a class (a class cannot be called).'],
-    ['an async clientAddress', { store, clientAddress: async () => '192.0.2.1' }, '"clientAddress" must answer at once, not through a promise: pass a plain function.'],
-    ['a clientAddress that is a class', { store, clientAddress: class {} }, '"clientAddress" must be a function, not a class (a class cannot be called).'],
+    ['a realm with quotes', { store, realm: 'my "api"' }, 'createApiKeyAuth: "realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
+    ['a realm with a line break', { store, realm: 'api\r\nX-Evil: 1' }, 'createApiKeyAuth: "realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
+    ['a store timeout of zero', { store, storeTimeoutMs: 0 }, 'createApiKeyAuth: "storeTimeoutMs" must be an integer from 1 to 60000.'],
+    ['an infinite store timeout', { store, storeTimeoutMs: Number.POSITIVE_INFINITY }, 'createApiKeyAuth: "storeTimeoutMs" must be an integer from 1 to 60000.'],
+    ['a negative Retry-After', { store, retryAfterSeconds: -1 }, 'createApiKeyAuth: "retryAfterSeconds" must be an integer from 1 to 3600.'],
+    ['no environment', { store, environments: [] }, 'createApiKeyAuth: "environments" must be a non-empty array of "production" and "sandbox".'],
+    ['Authorization as the bare-key header', { store, apiKeyHeader: 'Authorization' }, 'createApiKeyAuth: "apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.'],
+    ['Cookie as the bare-key header', { store, apiKeyHeader: 'Cookie' }, 'createApiKeyAuth: "apiKeyHeader" cannot be "cookie", a header clients and proxies send for its own purpose; use a header of its own, such as "x-api-key".'],
+    ['X-Forwarded-For as the bare-key header', { store, apiKeyHeader: 'x-forwarded-for' }, /^createApiKeyAuth: "apiKeyHeader" cannot be "x-forwarded-for"/],
+    ['a memo of no entries', { store, memo: { maxEntries: 0 } }, 'createApiKeyAuth: "memo.maxEntries" must be an integer from 1 to 10000000.'],
+    ['a throttle of zero failures', { store, throttle: { maxFailuresPerKey: 0 } }, 'createApiKeyAuth: "throttle.maxFailuresPerKey" must be an integer from 1 to 1000000.'],
+    ['Argon2 memory of 4 GiB', { store, argon2: { memoryKiB: 4_194_304, iterations: 2, parallelism: 1 } }, 'createApiKeyAuth: "argon2" memoryKiB must be an integer from 8 × parallelism to 1048576.'],
+    ['Argon2 parameters as a string', { store, argon2: 'strong' }, 'createApiKeyAuth: "argon2" must be an object { memoryKiB, iterations, parallelism }.'],
+    ['a misspelt Argon2 parameter', { store, argon2: { memoryKib: 19_456, iterations: 2, parallelism: 1 } }, 'createApiKeyAuth: unknown option "memoryKib" in "argon2". Did you mean "memoryKiB"?'],
+    ['rehashOnSuccess as a string', { store, rehashOnSuccess: 'yes' }, 'createApiKeyAuth: "rehashOnSuccess" must be a boolean.'],
+    ['a clock that is not a function', { store, clock: Date.now() }, 'createApiKeyAuth: "clock" must be a function.'],
+    ['a clock that is a class', { store, clock: class {} }, 'createApiKeyAuth: "clock" must be a function, not a class (a class cannot be called).'],
+    ['an async clientAddress', { store, clientAddress: async () => '192.0.2.1' }, 'createApiKeyAuth: "clientAddress" must answer at once, not through a promise: pass a plain function.'],
+    ['a clientAddress that is a class', { store, clientAddress: class {} }, 'createApiKeyAuth: "clientAddress" must be a function, not a class (a class cannot be called).'],
     ['console.log as the logger', { store, logger: console.log }, `${LOGGER_SHAPE}; the function given has none (pass console, not console.log).`],
     ['a (fields, message) function as the logger', { store, logger: (_fields: unknown, _message: string) => {} }, `${LOGGER_SHAPE}; the function given has none (pass console, not console.log).`],
     ['a logger without methods', { store, logger: {} }, `${LOGGER_SHAPE}; it has none.`],
@@ -106,13 +107,16 @@ describe('createApiKeyAuth checks every option at creation', () => {
 describe('createKeyManager checks every option at creation', () => {
   const store = new InstrumentedStore();
   it.each<[string, unknown, string]>([
-    ['a missing store', {}, '"store" is required: pass a KeyStore such as new MemoryKeyStore().'],
+    ['a missing store', {}, 'createKeyManager: "store" is required: pass a KeyStore such as new MemoryKeyStore().'],
     ['the store in place of the options', store, 'createKeyManager takes options, not the store itself: createKeyManager({ store }).'],
     ['a misspelt option', { store, argon: TEST_ARGON2 }, 'createKeyManager: unknown option "argon". Did you mean "argon2"?'],
-    ['an async clock', { store, clock: async () => new Date() }, '"clock" must answer at once, not through a promise: pass a plain function.'],
-    ['Argon2 iterations of zero', { store, argon2: { memoryKiB: 1024, iterations: 0, parallelism: 1 } }, '"argon2" iterations must be an integer from 1 to 32.'],
-    ['a default key type in capitals', { store, defaultKeyType: 'SMS' }, '"defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".'],
+    ['an async clock', { store, clock: async () => new Date() }, 'createKeyManager: "clock" must answer at once, not through a promise: pass a plain function.'],
+    ['Argon2 iterations of zero', { store, argon2: { memoryKiB: 1024, iterations: 0, parallelism: 1 } }, 'createKeyManager: "argon2" iterations must be an integer from 1 to 32.'],
+    ['a default key type in capitals', { store, defaultKeyType: 'SMS' }, 'createKeyManager: "defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".'],
     ['a pepper without its current secret', { store, pepper: { current: 'p2', secrets: {} } }, 'createKeyManager: "pepper.current" must name one of the ids in "pepper.secrets".'],
+    ['a sealing key of 16 bytes', { store, webhookKeys: { current: 'k1', keys: { k1: Buffer.alloc(16) } } }, 'createKeyManager: "webhookKeys.keys.k1" must be a Buffer or Uint8Array of exactly 32 bytes.'],
+    ['a current sealing key not among the keys', { store, webhookKeys: { current: 'k2', keys: { k1: Buffer.alloc(32) } } }, 'createKeyManager: "webhookKeys.current" must name one of the ids in "webhookKeys.keys".'],
+    ['a misspelt sealing-keys field', { store, webhookKeys: { curent: 'k1', keys: { k1: Buffer.alloc(32) } } }, 'createKeyManager: unknown option in "webhookKeys" (its name is not repeated, as it could be a secret). Did you mean "current"?'],
   ])('refuses %s', (_name, options, message) => {
     expectInvalidOption(() => createKeyManager(options as KeyManagerOptions), message);
   });
@@ -254,7 +258,9 @@ describe('the other route factories check their arguments at setup', () => {
     ['koaApiKeyAuth with a misspelt option', () => koaApiKeyAuth(auth, { forwardError: true } as never), 'koaApiKeyAuth: unknown option "forwardError". Did you mean "forwardErrors"?'],
     ['fastifyApiKeyAuthHook with an empty key type', () => fastifyApiKeyAuthHook(auth, { keyType: '' }), 'fastifyApiKeyAuthHook: "keyType" must be a non-empty string.'],
     ['expressBasicAuth without a password', () => expressBasicAuth({ username: 'hook-relay' } as never), 'expressBasicAuth: "password" must be a non-empty string.'],
-    ['koaBasicAuth with a realm in quotes', () => koaBasicAuth({ username: 'u', password: 'p', realm: 'say "hi"' }), '"realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
+    ['koaBasicAuth with a realm in quotes', () => koaBasicAuth({ username: 'u', password: 'p', realm: 'say "hi"' }), 'koaBasicAuth: "realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
+    ['fastifyBasicAuth with a realm in quotes', () => fastifyBasicAuth({ username: 'u', password: 'p', realm: 'say "hi"' }), 'fastifyBasicAuth: "realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
+    ['expressBasicAuth with an errorBody that is no function', () => expressBasicAuth({ username: 'u', password: 'p', errorBody: 1 as never }), 'expressBasicAuth: "errorBody" must be a function.'],
     ['fastifyBasicAuth with a misspelt option', () => fastifyBasicAuth({ username: 'u', pasword: 'p' } as never), 'fastifyBasicAuth: unknown option (its name is not repeated, as it could be a secret). Did you mean "password"?'],
     [
       'koaBasicAuth with a password close to "password" as an option name, without repeating it',

@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, generateApiKey, MemoryKeyStore, resolveRouteOptions, type ApiKeyAuthError, type ApiKeyAuthOptions } from 'keyward';
+import {
+  createApiKeyAuth,
+  createBasicAuthChecker,
+  createKeyManager,
+  createSecretBox,
+  generateApiKey,
+  MemoryKeyStore,
+  resolveRouteOptions,
+  type ApiKeyAuthError,
+  type ApiKeyAuthOptions,
+} from 'keyward';
+import { expressBasicAuth } from 'keyward/express';
+import { fastifyBasicAuth } from 'keyward/fastify';
+import { koaBasicAuth } from 'keyward/koa';
+import { PostgresKeyStore } from 'keyward/postgres';
 
 const store = new MemoryKeyStore();
 const make = (options: unknown) => () => createApiKeyAuth(options as ApiKeyAuthOptions);
@@ -7,16 +21,16 @@ const make = (options: unknown) => () => createApiKeyAuth(options as ApiKeyAuthO
 describe('createApiKeyAuth options', () => {
   it.each([
     ['no options at all', undefined, 'createApiKeyAuth expects an options object.'],
-    ['a missing store', {}, '"store" is required: pass a KeyStore such as new MemoryKeyStore().'],
-    ['a store lacking methods', { store: { findByLookupId() {} } }, '"store" lacks the KeyStore method(s) findLive, findById, insert, modify, recordUsage.'],
+    ['a missing store', {}, 'createApiKeyAuth: "store" is required: pass a KeyStore such as new MemoryKeyStore().'],
+    ['a store lacking methods', { store: { findByLookupId() {} } }, 'createApiKeyAuth: "store" lacks the KeyStore method(s) findLive, findById, insert, modify, recordUsage.'],
     ['a misspelt option', { store, apiKeyHeadr: 'x-key' }, 'createApiKeyAuth: unknown option "apiKeyHeadr". Did you mean "apiKeyHeader"?'],
-    ['a realm with a quote', { store, realm: 'my "api"' }, '"realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
-    ['an empty environment list', { store, environments: [] }, '"environments" must be a non-empty array of "production" and "sandbox".'],
-    ['an unknown environment', { store, environments: ['staging'] }, '"environments" may hold "production" and "sandbox" only, not "staging".'],
-    ['a zero store timeout', { store, storeTimeoutMs: 0 }, '"storeTimeoutMs" must be an integer from 1 to 60000.'],
-    ['Authorization as the extra header', { store, apiKeyHeader: 'Authorization' }, '"apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.'],
-    ['a header name with a space', { store, apiKeyHeader: 'x api key' }, '"apiKeyHeader" must be false or a name of letters, digits, "-" and "_".'],
-    ['a hook that is not a function', { store, onDecision: 'log' }, '"onDecision" must be a function.'],
+    ['a realm with a quote', { store, realm: 'my "api"' }, 'createApiKeyAuth: "realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
+    ['an empty environment list', { store, environments: [] }, 'createApiKeyAuth: "environments" must be a non-empty array of "production" and "sandbox".'],
+    ['an unknown environment', { store, environments: ['staging'] }, 'createApiKeyAuth: "environments" may hold "production" and "sandbox" only, not "staging".'],
+    ['a zero store timeout', { store, storeTimeoutMs: 0 }, 'createApiKeyAuth: "storeTimeoutMs" must be an integer from 1 to 60000.'],
+    ['Authorization as the extra header', { store, apiKeyHeader: 'Authorization' }, 'createApiKeyAuth: "apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.'],
+    ['a header name with a space', { store, apiKeyHeader: 'x api key' }, 'createApiKeyAuth: "apiKeyHeader" must be false or a name of letters, digits, "-" and "_".'],
+    ['a hook that is not a function', { store, onDecision: 'log' }, 'createApiKeyAuth: "onDecision" must be a function.'],
   ])('refuses %s with ERR_OPTIONS_INVALID', (_name, options, message) => {
     expect(make(options)).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }));
   });
@@ -48,7 +62,70 @@ describe('route options', () => {
 describe('createKeyManager options', () => {
   it('refuses Argon2 parameters beyond the stored-hash bounds', () => {
     expect(() => createKeyManager({ store, argon2: { memoryKiB: 4_194_304, iterations: 2, parallelism: 1 } })).toThrow(
-      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: '"argon2" memoryKiB must be an integer from 8 × parallelism to 1048576.' }),
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: 'createKeyManager: "argon2" memoryKiB must be an integer from 8 × parallelism to 1048576.' }),
+    );
+  });
+});
+
+/** The message a setup call throws with, which must be ERR_OPTIONS_INVALID. */
+const optionMessage = (create: () => unknown): string => {
+  try {
+    create();
+  } catch (error) {
+    expect((error as ApiKeyAuthError).code).toBe('ERR_OPTIONS_INVALID');
+    return (error as ApiKeyAuthError).message;
+  }
+  throw new Error('no option error was thrown');
+};
+
+describe('option messages', () => {
+  const credentials = { username: 'hook-relay', password: 'p4ss' };
+  const pool = { connect() {}, on() {}, listenerCount: () => 1, options: { connectionTimeoutMillis: 1000 } };
+
+  it.each<[string, string, () => unknown]>([
+    ['createApiKeyAuth', 'a zero store timeout', () => createApiKeyAuth({ store, storeTimeoutMs: 0 })],
+    ['createApiKeyAuth', 'a realm with a quote', () => createApiKeyAuth({ store, realm: 'a"b' })],
+    ['createApiKeyAuth', 'an errorBody that is no function', () => createApiKeyAuth({ store, errorBody: 1 as never })],
+    ['createApiKeyAuth', 'a logger without methods', () => createApiKeyAuth({ store, logger: {} as never })],
+    ['createApiKeyAuth', 'a misspelt memo field', () => createApiKeyAuth({ store, memo: { maxEntrie: 1 } as never })],
+    ['createApiKeyAuth', 'a misspelt pepper field', () => createApiKeyAuth({ store, pepper: { curent: 'p1' } as never })],
+    ['createApiKeyAuth', 'a missing store', () => createApiKeyAuth({} as never)],
+    ['createKeyManager', 'a default key type in capitals', () => createKeyManager({ store, defaultKeyType: 'X' })],
+    ['createKeyManager', 'empty Argon2 parameters', () => createKeyManager({ store, argon2: {} as never })],
+    ['createKeyManager', 'a clock that is no function', () => createKeyManager({ store, clock: 1 as never })],
+    ['createKeyManager', 'sealing keys that are no object', () => createKeyManager({ store, webhookKeys: 'k1' as never })],
+    ['createBasicAuthChecker', 'a realm with a quote', () => createBasicAuthChecker({ ...credentials, realm: 'a"b' })],
+    ['expressBasicAuth', 'an empty password', () => expressBasicAuth({ username: 'u', password: '' })],
+    ['expressBasicAuth', 'a realm with a quote', () => expressBasicAuth({ ...credentials, realm: 'a"b' })],
+    ['expressBasicAuth', 'an errorBody that is no function', () => expressBasicAuth({ ...credentials, errorBody: 1 as never })],
+    ['koaBasicAuth', 'a realm with a quote', () => koaBasicAuth({ ...credentials, realm: 'a"b' })],
+    ['fastifyBasicAuth', 'an errorBody that is no function', () => fastifyBasicAuth({ ...credentials, errorBody: 1 as never })],
+    ['createSecretBox', 'a key of 16 bytes', () => createSecretBox({ current: 'k1', keys: { k1: Buffer.alloc(16) } })],
+    ['createSecretBox', 'keys that are no object', () => createSecretBox({ current: 'k1', keys: 'k1' as never })],
+    ['PostgresKeyStore', 'no pool', () => new PostgresKeyStore({} as never)],
+    ['PostgresKeyStore', 'a zero statement timeout', () => new PostgresKeyStore({ pool: pool as never, statementTimeoutMs: 0 })],
+    ['PostgresKeyStore', 'a table name in capitals', () => new PostgresKeyStore({ pool: pool as never, table: 'Keys' })],
+  ])('of %s start with its name, as for %s', (factory, _what, create) => {
+    expect(optionMessage(create)).toMatch(new RegExp(`^${factory}: `));
+  });
+
+  it('tell apart the factory a wrong realm was given to', () => {
+    const fromAuth = optionMessage(() => createApiKeyAuth({ store, realm: 'a"b' }));
+    const fromReceiver = optionMessage(() => expressBasicAuth({ ...credentials, realm: 'a"b' }));
+
+    expect(fromAuth).toBe('createApiKeyAuth: "realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.');
+    expect(fromReceiver).toBe('expressBasicAuth: "realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.');
+  });
+
+  it('name an unknown field of an object option after the option', () => {
+    expect(optionMessage(() => createApiKeyAuth({ store, memo: { maxEntrie: 1 } as never }))).toBe(
+      'createApiKeyAuth: unknown option "maxEntrie" in "memo". Did you mean "maxEntries"?',
+    );
+  });
+
+  it('list missing Argon2 parameters as a sentence does', () => {
+    expect(optionMessage(() => createKeyManager({ store, argon2: {} as never }))).toBe(
+      'createKeyManager: "argon2" needs all three parameters; memoryKiB, iterations and parallelism missing: { memoryKiB, iterations, parallelism }.',
     );
   });
 });

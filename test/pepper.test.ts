@@ -75,8 +75,8 @@ describe('pepper options', () => {
       ['an id with a dot', { current: 'p.1', secrets: { 'p.1': P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
       ['an id of nine characters', { current: 'pepper123', secrets: { pepper123: P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
       ['a secret pasted as an id', { current: 'p1', secrets: { p1: P1, [P1.toString('base64')]: P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
-      ['a misspelt field', { curent: 'p1', secrets: { p1: P1 } }, 'pepper: unknown option (its name is not repeated, as it could be a secret). Did you mean "current"?'],
-      ['a secret pasted as a field name', { current: 'p1', secrets: { p1: P1 }, Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5: P1 }, 'pepper: unknown option (its name is not repeated, as it could be a secret). The options are current, secrets, refuseUnpeppered.'],
+      ['a misspelt field', { curent: 'p1', secrets: { p1: P1 } }, `${factory}: unknown option in "pepper" (its name is not repeated, as it could be a secret). Did you mean "current"?`],
+      ['a secret pasted as a field name', { current: 'p1', secrets: { p1: P1 }, Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5: P1 }, `${factory}: unknown option in "pepper" (its name is not repeated, as it could be a secret). The options of "pepper" are current, secrets, refuseUnpeppered.`],
     ])('refuses %s with ERR_OPTIONS_INVALID', (_name, pepper, message) => {
       expect(() => create(pepper)).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }));
     });

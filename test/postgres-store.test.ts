@@ -17,10 +17,10 @@ describe('PostgresKeyStore options', () => {
   };
 
   it('requires a pool, and says so when given a pg.Client', () => {
-    invalid(() => new PostgresKeyStore({} as never), /"pool" is required/);
+    invalid(() => new PostgresKeyStore({} as never), /^PostgresKeyStore: "pool" is required/);
     invalid(() => new PostgresKeyStore({ pool: { query: () => {} } } as never), /"pool" is required/);
     const client = new pg.Client({ connectionString: 'postgres://127.0.0.1:1/none', connectionTimeoutMillis: 1000 });
-    invalid(() => new PostgresKeyStore({ pool: client as never }), /^"pool" is a pg\.Client; pass a pg\.Pool/);
+    invalid(() => new PostgresKeyStore({ pool: client as never }), /^PostgresKeyStore: "pool" is a pg\.Client; pass a pg\.Pool/);
   });
 
   it('refuses a pool without connectionTimeoutMillis, whose connection waits are unbounded', () => {
@@ -30,7 +30,7 @@ describe('PostgresKeyStore options', () => {
 
   it.each(['Api_Keys', 'a.b.c', 'keys; DROP TABLE x', '', 'keyward.', '1keys', `k${'x'.repeat(40)}`])(
     'refuses the table name %j',
-    (table) => invalid(() => new PostgresKeyStore({ pool: idlePool(), table }), /"table" must be/),
+    (table) => invalid(() => new PostgresKeyStore({ pool: idlePool(), table }), /^PostgresKeyStore: "table" must be/),
   );
 
   it('accepts a schema-qualified table name and defaults to api_keys', () => {
@@ -40,11 +40,11 @@ describe('PostgresKeyStore options', () => {
 
   it('refuses an unknown option with a did-you-mean and an out-of-range timeout', () => {
     invalid(() => new PostgresKeyStore({ pool: idlePool(), statementTimeout: 5 } as never), /Did you mean "statementTimeoutMs"/);
-    invalid(() => new PostgresKeyStore({ pool: idlePool(), statementTimeoutMs: 0 }), /"statementTimeoutMs" must be an integer/);
+    invalid(() => new PostgresKeyStore({ pool: idlePool(), statementTimeoutMs: 0 }), /^PostgresKeyStore: "statementTimeoutMs" must be an integer/);
     invalid(() => new PostgresKeyStore({ pool: idlePool(), statementTimeoutMs: 1.5 }), /"statementTimeoutMs"/);
   });
 
-  const LOGGER_SHAPE = '"logger" must be an object (or a function) with a warn method (pool errors are logged at warn)';
+  const LOGGER_SHAPE = 'PostgresKeyStore: "logger" must be an object (or a function) with a warn method (pool errors are logged at warn)';
 
   it.each<[string, unknown, string]>([
     ['console.log', console.log, `${LOGGER_SHAPE}; the function given has none (pass console, not console.log).`],

@@ -179,12 +179,12 @@ describe('createSecretBox', () => {
   it.each([
     ['a 31-byte key', { current: 'k1', keys: { k1: Buffer.alloc(31) } }, /exactly 32 bytes/],
     ['a string key', { current: 'k1', keys: { k1: 'x'.repeat(32) } }, /exactly 32 bytes/],
-    ['a current id not among the keys', { current: 'k9', keys: { k1: K1 } }, /"webhookKeys.current"/],
+    ['a current id not among the keys', { current: 'k9', keys: { k1: K1 } }, /^createSecretBox: "current" must name one of the ids in "keys"\.$/],
     ['no keys', { current: 'k1', keys: {} }, /at least one key/],
-    ['a key id with a dot', { current: 'a.b', keys: { 'a.b': K1 } }, /every key id must be 1 to 32 characters .*the one given is not shown/],
+    ['a key id with a dot', { current: 'a.b', keys: { 'a.b': K1 } }, /^createSecretBox: every key id in "keys" must be 1 to 32 characters .*the one given is not shown/],
     ['a key pasted as its id, which the message must not repeat', { current: 'k1', keys: { k1: K1, [K1.toString('base64')]: K1 } }, new RegExp(`^(?!.*${K1.toString('base64').slice(0, 12).replace(/[+/]/g, '.')}).*every key id`)],
     ['a misspelt field', { curent: 'k1', keys: { k1: K1 } }, /Did you mean "current"/],
-    ['a key pasted as a field name, which the message must not repeat', { current: 'k1', keys: { k1: K1 }, c2VjcmV0a2V5bWF0ZXJpYWw: K1 }, /^webhookKeys: unknown option \(its name is not repeated, as it could be a secret\)\. The options are current, keys\.$/],
+    ['a key pasted as a field name, which the message must not repeat', { current: 'k1', keys: { k1: K1 }, c2VjcmV0a2V5bWF0ZXJpYWw: K1 }, /^createSecretBox: unknown option \(its name is not repeated, as it could be a secret\)\. The options are current, keys\.$/],
   ])('refuses %s at setup with ERR_OPTIONS_INVALID', (_what, keys, message) => {
     const error = thrown(() => createSecretBox(keys as never));
 
