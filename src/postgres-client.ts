@@ -2,6 +2,7 @@ import { ApiKeyAuthError, type completeLogger } from 'keyward';
 import { describeError } from './describe-error.js';
 import { requestCancel } from './postgres-cancel.js';
 import { ownField } from './own-field.js';
+import { redactedPgError, serverSqlState } from './redacted-pg-error.js';
 import { isThenable } from './thenable.js';
 
 /**
@@ -282,20 +283,20 @@ function answeredInStep(error: Error): boolean {
 
 /**
  * The error a store method rejects with when PostgreSQL failed or did not answer in time.
- * Its message names the operation and pg's error (never a value of a row); the
- * authenticator answers it with 503.
+ * Its `cause` is {@link redactedPgError}'s copy of what was thrown, and its message names the
+ * operation and that copy, never a value of a row; the authenticator answers it with 503.
  */
-export function storeFault(operation: string, cause: unknown): ApiKeyAuthError {
-  const code = typeof cause === 'object' && cause !== null ? ownField(cause as { code?: unknown }, 'code') : undefined;
+export function storeFault(operation: string, error: unknown): ApiKeyAuthError {
+  const cause = redactedPgError(error);
   return new ApiKeyAuthError(
     'ERR_STORE_UNAVAILABLE',
-    `keyward postgres store: ${operation} failed (${describeError(cause)})${hintFor(operation, code)}`,
+    `keyward postgres store: ${operation} failed (${describeError(cause)})${hintFor(operation, serverSqlState(error))}`,
     { status: 503, expose: false, cause },
   );
 }
 
 /** What to do about a failure the operator can fix, after the error itself. */
-function hintFor(operation: string, code: unknown): string {
+function hintFor(operation: string, code: string | undefined): string {
   // 42P01 undefined_table: most often a schema never migrated.
   if (code === '42P01') return '; create the table first: await store.migrate(), or sql/keyward-schema.sql';
   // A unique index migrate() could not build: rows that break it are already in the table.

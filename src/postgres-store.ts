@@ -15,6 +15,7 @@ import {
 import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './postgres-client.js';
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
+import { redactedPgError } from './redacted-pg-error.js';
 import { changedFields } from './row-change.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
@@ -81,7 +82,10 @@ const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS
  * each statement by `statementTimeoutMs`, past which the statement is also cancelled on the
  * server. A database that is down or hung makes the method reject with
  * `ERR_STORE_UNAVAILABLE`, which the authenticator answers with 503; the pool opens fresh
- * connections once the database is back.
+ * connections once the database is back. The `cause` of the store's errors is a copy of pg's
+ * error without the parts that can quote a row (`detail`, `where`, `hint`, and a message that
+ * quotes a value): it keeps the SQLSTATE, the constraint, table and column names, and the
+ * stack frames.
  *
  * > [!NOTE]
  * > Cancelling uses the `processID`, `secretKey`, `host` and `port` of `pg.Client`, and the
@@ -308,7 +312,8 @@ export class PostgresKeyStore implements KeyStore {
     const message = operation === 'migrate' ? undefined : messages.get(constraint);
     // Any other unique violation (PostgreSQL's own catalog, say) is no taken key.
     if (message === undefined) return storeFault(operation, error);
-    return new ApiKeyAuthError('ERR_KEY_EXISTS', message, { status: 409, cause: error });
+    // pg's detail names the taken values (`Key (account_id, environment)=(…)`): a copy without it.
+    return new ApiKeyAuthError('ERR_KEY_EXISTS', message, { status: 409, cause: redactedPgError(error) });
   }
 }
 

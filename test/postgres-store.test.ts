@@ -267,7 +267,7 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     const error = await rejection(store.migrate());
 
     expect([error.code, error.status]).toEqual(['ERR_STORE_UNAVAILABLE', 503]);
-    expect(error.message).toMatch(/^keyward postgres store: migrate failed \(error 23505: could not create unique index .*\); the table holds rows that a unique index keyward needs forbids .*: resolve them, then migrate again$/);
+    expect(error.message).toMatch(/^keyward postgres store: migrate failed \(error 23505: unique violation of constraint ".*" on table ".*"\); the table holds rows that a unique index keyward needs forbids .*: resolve them, then migrate again$/);
   });
 
   it('creates an index missing from an existing table when it migrates', async () => {
