@@ -82,10 +82,12 @@ const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS
  * each statement by `statementTimeoutMs`, past which the statement is also cancelled on the
  * server. A database that is down or hung makes the method reject with
  * `ERR_STORE_UNAVAILABLE`, which the authenticator answers with 503; the pool opens fresh
- * connections once the database is back. The `cause` of the store's errors is a copy of pg's
- * error without the parts that can quote a row (`detail`, `where`, `hint`, and a message that
- * quotes a value): it keeps the SQLSTATE, the constraint, table and column names, and the
- * stack frames.
+ * connections once the database is back. A statement PostgreSQL refuses in a way a retry
+ * repeats (a constraint, a value of the wrong type, a missing table or privilege: SQLSTATE
+ * classes 22, 23, 42, 44, P0) rejects with `ERR_STORE_REFUSED` (500) instead, having written
+ * nothing; a request still gets 503. The `cause` of either is a copy of pg's error without
+ * the parts that can quote a row (`detail`, `where`, `hint`, and a message that quotes a
+ * value): it keeps the SQLSTATE, the constraint, table and column names, and the stack frames.
  *
  * > [!NOTE]
  * > Cancelling uses the `processID`, `secretKey`, `host` and `port` of `pg.Client`, and the
@@ -151,7 +153,9 @@ export class PostgresKeyStore implements KeyStore {
    * a schema that is up to date it locks no table, so it never waits behind writes.
    * The same schema ships as `sql/keyward-schema.sql` for migration tools.
    *
-   * @throws {ApiKeyAuthError} `ERR_STORE_UNAVAILABLE` when PostgreSQL fails.
+   * @throws {ApiKeyAuthError} `ERR_STORE_REFUSED` when PostgreSQL refuses it (an index
+   *   that cannot be built over the rows there, or one of another shape under keyward's
+   *   name); `ERR_STORE_UNAVAILABLE` when PostgreSQL fails otherwise.
    * @example
    * ```ts
    * await new PostgresKeyStore({ pool }).migrate();
@@ -183,7 +187,8 @@ export class PostgresKeyStore implements KeyStore {
 
   /**
    * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` (409) when the id or lookup id is taken or the
-   *   account already has a live key in that environment; `ERR_STORE_UNAVAILABLE` otherwise.
+   *   account already has a live key in that environment; `ERR_STORE_REFUSED` when
+   *   PostgreSQL refuses the row (a check constraint, say); `ERR_STORE_UNAVAILABLE` otherwise.
    */
   async insert(row: ApiKeyRow): Promise<void> {
     const values = ROW_COLUMNS.map((column) => row[column]);
@@ -205,7 +210,9 @@ export class PostgresKeyStore implements KeyStore {
    * statement, and the call then fails with `ERR_STORE_UNAVAILABLE`, having written nothing.
    *
    * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when the patch sets a lookup id another row
-   *   holds; `ERR_STORE_UNAVAILABLE` when PostgreSQL fails; whatever `change` throws.
+   *   holds; `ERR_STORE_REFUSED` when PostgreSQL refuses the patch (a check constraint, a
+   *   value of the wrong type); `ERR_STORE_UNAVAILABLE` when PostgreSQL fails otherwise;
+   *   whatever `change` throws.
    * @throws {TypeError} when `change` returns something other than an object of row fields.
    */
   async modify(
@@ -298,7 +305,7 @@ export class PostgresKeyStore implements KeyStore {
     return BoundedClient.connect(this.#pool, { timeoutMs: this.#timeoutMs, operation, log: this.#log, waitForOutcome });
   }
 
-  /** A failed statement's error as keyward's: a taken key, or the store being unavailable. */
+  /** A failed statement's error as keyward's: a taken key, or a {@link storeFault}. */
   #mapped(operation: string, error: unknown): ApiKeyAuthError {
     const constraint = uniqueViolation(error);
     if (constraint === undefined) return storeFault(operation, error);
