@@ -12,7 +12,10 @@ import { ownField } from './own-field.js';
  * - `ERR_API_KEY_WRONG_TYPE`: the key is live but the route needs another key type (403).
  * - `ERR_TOO_MANY_ATTEMPTS`: too many failed attempts for that key or client (429).
  * - `ERR_OVERLOADED`: the Argon2 queue is full; retry shortly (503).
- * - `ERR_STORE_UNAVAILABLE`: the key store failed or timed out (503).
+ * - `ERR_STORE_UNAVAILABLE`: the key store failed or timed out (503); a retry may succeed.
+ * - `ERR_STORE_REFUSED`: the key store's database refused the statement in a way a retry
+ *   repeats: a constraint, a value its column does not admit, a missing table or privilege.
+ *   Nothing was written (500). A request still gets 503 `ERR_STORE_UNAVAILABLE`.
  * - `ERR_STORED_HASH_INVALID`: a stored row holds a hash keyward refuses to compute (500).
  * - `ERR_STORED_ROW_INVALID`: a stored row is missing fields or has impossible values (500).
  * - `ERR_INTERNAL`: anything else that went wrong inside keyward (500). Clients see this code
@@ -38,6 +41,7 @@ export type ApiKeyAuthErrorCode =
   | 'ERR_TOO_MANY_ATTEMPTS'
   | 'ERR_OVERLOADED'
   | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_STORE_REFUSED'
   | 'ERR_STORED_HASH_INVALID'
   | 'ERR_STORED_ROW_INVALID'
   | 'ERR_INTERNAL'

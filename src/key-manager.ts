@@ -29,7 +29,8 @@ export interface KeyManager {
    *   date it cannot use, or a property name it does not know (a misspelt `expires_at` would
    *   otherwise issue a key that never expires), before anything is written;
    *   `ERR_STORE_UNAVAILABLE` (503) when the store failed, with a message saying that the
-   *   outcome is unknown when the row could not be read again either (issuing again is safe).
+   *   outcome is unknown when the row could not be read again either (issuing again is safe);
+   *   the store's `ERR_STORE_REFUSED` (500), as it is, when its database refused the row.
    */
   issue(input: IssueKeyInput): Promise<IssuedKey>;
   /**
@@ -63,7 +64,8 @@ export interface KeyManager {
    * @throws {ApiKeyAuthError} `ERR_KEY_NOT_FOUND`, or `ERR_KEY_CONFLICT` (409) when a concurrent
    *   regenerate of the same key won; `ERR_STORE_UNAVAILABLE` (503) when the store failed,
    *   with a message saying that the outcome is unknown when the row could not be read again
-   *   either (regenerating again is safe); `ERR_STORED_ROW_INVALID` (500) for a row the
+   *   either (regenerating again is safe); the store's `ERR_STORE_REFUSED` (500), as it is,
+   *   when its database refused the write; `ERR_STORED_ROW_INVALID` (500) for a row the
    *   gateways refuse as invalid (an unknown environment, say), which is left as it is.
    */
   regenerate(keyId: string): Promise<IssuedKey>;
@@ -90,7 +92,8 @@ export interface KeyManager {
    *   `ERR_OPTIONS_INVALID` when a password is given but the manager has no `webhookKeys`;
    *   `ERR_WEBHOOK_SECRET` (500) when a kept password must move to a new URL and the manager has
    *   no `webhookKeys`, or it does not open for this key and URL (send it again instead);
-   *   `ERR_KEY_NOT_FOUND`.
+   *   `ERR_KEY_NOT_FOUND`; the store's `ERR_STORE_REFUSED` (500), as it is, when its database
+   *   refused the settings (a check constraint of the operator's, say).
    */
   setWebhook(keyId: string, settings: WebhookSettingsInput): Promise<KeyCard>;
   /** Turns webhooks off: URL, username and password are all cleared. */

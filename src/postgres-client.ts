@@ -2,6 +2,7 @@ import { ApiKeyAuthError, type completeLogger } from 'keyward';
 import { describeError } from './describe-error.js';
 import { requestCancel } from './postgres-cancel.js';
 import { ownField } from './own-field.js';
+import { redactedPgError, serverSqlState } from './redacted-pg-error.js';
 import { isThenable } from './thenable.js';
 
 /**
@@ -281,21 +282,52 @@ function answeredInStep(error: Error): boolean {
 }
 
 /**
- * The error a store method rejects with when PostgreSQL failed or did not answer in time.
- * Its message names the operation and pg's error (never a value of a row); the
- * authenticator answers it with 503.
+ * The error a store method rejects with when PostgreSQL failed, refused or did not answer in
+ * time. Its `cause` is {@link redactedPgError}'s copy of what was thrown, and its message
+ * names the operation and that copy, never a value of a row.
+ *
+ * - `ERR_STORE_REFUSED` (500) when PostgreSQL answered with a refusal that repeats (see
+ *   {@link REFUSED}): the transaction was rolled back, so nothing was written, and the same
+ *   call is refused again until the data, the schema or the role's privileges change.
+ * - `ERR_STORE_UNAVAILABLE` (503) for anything else: no connection, no answer in time, a
+ *   cancelled statement, a serialization failure or deadlock, a server shutting down. A
+ *   retry may succeed.
+ *
+ * The authenticator answers a request with 503 for either.
  */
-export function storeFault(operation: string, cause: unknown): ApiKeyAuthError {
-  const code = typeof cause === 'object' && cause !== null ? ownField(cause as { code?: unknown }, 'code') : undefined;
+export function storeFault(operation: string, error: unknown): ApiKeyAuthError {
+  const cause = redactedPgError(error);
+  const code = serverSqlState(error);
+  const hint = hintFor(operation, code);
+  if (code !== undefined && REFUSED.test(code)) {
+    const again = READS.has(operation) ? 'the same read is refused again' : 'nothing was written, and the same write is refused again';
+    return new ApiKeyAuthError(
+      'ERR_STORE_REFUSED',
+      `keyward postgres store: PostgreSQL refused ${operation} with SQLSTATE ${code} (${cause.message}); ${again}${hint}`,
+      { status: 500, expose: false, cause },
+    );
+  }
   return new ApiKeyAuthError(
     'ERR_STORE_UNAVAILABLE',
-    `keyward postgres store: ${operation} failed (${describeError(cause)})${hintFor(operation, code)}`,
+    `keyward postgres store: ${operation} failed (${describeError(cause)})${hint}`,
     { status: 503, expose: false, cause },
   );
 }
 
+/**
+ * SQLSTATE classes of an answer that a retry gets again: data exception (22: a value its type
+ * or range does not admit), integrity constraint violation (23), syntax error or access rule
+ * violation (42: a missing table, a refused privilege), WITH CHECK OPTION violation (44), and
+ * an exception a PL/pgSQL function raised (P0: a trigger refusing the row, or migrate()'s check
+ * of an index).
+ */
+const REFUSED = /^(?:22|23|42|44|P0)/;
+
+/** The store's operations that write nothing. */
+const READS: ReadonlySet<string> = new Set(['findByLookupId', 'findLive', 'findById']);
+
 /** What to do about a failure the operator can fix, after the error itself. */
-function hintFor(operation: string, code: unknown): string {
+function hintFor(operation: string, code: string | undefined): string {
   // 42P01 undefined_table: most often a schema never migrated.
   if (code === '42P01') return '; create the table first: await store.migrate(), or sql/keyward-schema.sql';
   // A unique index migrate() could not build: rows that break it are already in the table.

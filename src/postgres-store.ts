@@ -15,6 +15,7 @@ import {
 import { BoundedClient, storeFault, uniqueViolation, type PgPoolLike } from './postgres-client.js';
 import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable } from './postgres-schema.js';
 import { describeError } from './describe-error.js';
+import { redactedPgError } from './redacted-pg-error.js';
 import { changedFields } from './row-change.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
@@ -83,7 +84,12 @@ const live = (alias = '') => `NOT ${alias}soft_deleted AND ${alias}revoked_at IS
  * each statement by `statementTimeoutMs`, past which the statement is also cancelled on the
  * server. A database that is down or hung makes the method reject with
  * `ERR_STORE_UNAVAILABLE`, which the authenticator answers with 503; the pool opens fresh
- * connections once the database is back.
+ * connections once the database is back. A statement PostgreSQL refuses in a way a retry
+ * repeats (a constraint, a value of the wrong type, a missing table or privilege: SQLSTATE
+ * classes 22, 23, 42, 44, P0) rejects with `ERR_STORE_REFUSED` (500) instead, having written
+ * nothing; a request still gets 503. The `cause` of either is a copy of pg's error without
+ * the parts that can quote a row (`detail`, `where`, `hint`, and a message that quotes a
+ * value): it keeps the SQLSTATE, the constraint, table and column names, and the stack frames.
  *
  * > [!NOTE]
  * > Cancelling uses the `processID`, `secretKey`, `host` and `port` of `pg.Client`, and the
@@ -149,7 +155,9 @@ export class PostgresKeyStore implements KeyStore {
    * a schema that is up to date it locks no table, so it never waits behind writes.
    * The same schema ships as `sql/keyward-schema.sql` for migration tools.
    *
-   * @throws {ApiKeyAuthError} `ERR_STORE_UNAVAILABLE` when PostgreSQL fails.
+   * @throws {ApiKeyAuthError} `ERR_STORE_REFUSED` when PostgreSQL refuses it (an index
+   *   that cannot be built over the rows there, or one of another shape under keyward's
+   *   name); `ERR_STORE_UNAVAILABLE` when PostgreSQL fails otherwise.
    * @example
    * ```ts
    * await new PostgresKeyStore({ pool }).migrate();
@@ -181,7 +189,8 @@ export class PostgresKeyStore implements KeyStore {
 
   /**
    * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` (409) when the id or lookup id is taken or the
-   *   account already has a live key in that environment; `ERR_STORE_UNAVAILABLE` otherwise.
+   *   account already has a live key in that environment; `ERR_STORE_REFUSED` when
+   *   PostgreSQL refuses the row (a check constraint, say); `ERR_STORE_UNAVAILABLE` otherwise.
    */
   async insert(row: ApiKeyRow): Promise<void> {
     const values = ROW_COLUMNS.map((column) => row[column]);
@@ -203,7 +212,9 @@ export class PostgresKeyStore implements KeyStore {
    * statement, and the call then fails with `ERR_STORE_UNAVAILABLE`, having written nothing.
    *
    * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when the patch sets a lookup id another row
-   *   holds; `ERR_STORE_UNAVAILABLE` when PostgreSQL fails; whatever `change` throws.
+   *   holds; `ERR_STORE_REFUSED` when PostgreSQL refuses the patch (a check constraint, a
+   *   value of the wrong type); `ERR_STORE_UNAVAILABLE` when PostgreSQL fails otherwise;
+   *   whatever `change` throws.
    * @throws {TypeError} when `change` returns something other than an object of row fields.
    */
   async modify(
@@ -296,7 +307,7 @@ export class PostgresKeyStore implements KeyStore {
     return BoundedClient.connect(this.#pool, { timeoutMs: this.#timeoutMs, operation, log: this.#log, waitForOutcome });
   }
 
-  /** A failed statement's error as keyward's: a taken key, or the store being unavailable. */
+  /** A failed statement's error as keyward's: a taken key, or a {@link storeFault}. */
   #mapped(operation: string, error: unknown): ApiKeyAuthError {
     const constraint = uniqueViolation(error);
     if (constraint === undefined) return storeFault(operation, error);
@@ -310,7 +321,8 @@ export class PostgresKeyStore implements KeyStore {
     const message = operation === 'migrate' ? undefined : messages.get(constraint);
     // Any other unique violation (PostgreSQL's own catalog, say) is no taken key.
     if (message === undefined) return storeFault(operation, error);
-    return new ApiKeyAuthError('ERR_KEY_EXISTS', message, { status: 409, cause: error });
+    // pg's detail names the taken values (`Key (account_id, environment)=(…)`): a copy without it.
+    return new ApiKeyAuthError('ERR_KEY_EXISTS', message, { status: 409, cause: redactedPgError(error) });
   }
 }
 

@@ -74,7 +74,11 @@ export interface KeyUsage {
  *
  * A row is *live* while `soft_deleted` is false and `revoked_at` is null. Every read below
  * returns live rows only, and `modify` touches live rows only. Methods signal a store fault by
- * throwing (or rejecting); the authenticator turns that into 503.
+ * throwing (or rejecting); the authenticator turns that into 503. The key manager reads a row
+ * again after a write that failed with `ERR_STORE_UNAVAILABLE`, whose outcome may be unknown,
+ * and passes any other error on: throw `ERR_STORE_REFUSED` for a write the database refused
+ * (nothing written, and repeating it is refused again). Keep a row's values out of these
+ * errors, their `cause` included: apps log them whole.
  */
 export interface KeyStore {
   /**

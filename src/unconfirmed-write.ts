@@ -7,6 +7,12 @@ export type ChangeVerb = 'revoke' | 'softDelete' | 'setStatus' | 'setWebhook' | 
 /** Every verb whose write the key manager checks when the store does not confirm it. */
 type WriteVerb = 'issue' | 'regenerate' | ChangeVerb;
 
+/**
+ * Whether the store failed without saying the write was refused: its outcome needs checking.
+ * `ERR_STORE_REFUSED` is not such a failure: the database answered the write with a refusal
+ * and rolled it back, so nothing landed, and the same write would be refused again. It is
+ * passed on as it is, never read again nor called safe to repeat.
+ */
 export function isUnavailable(error: unknown): error is ApiKeyAuthError {
   return error instanceof ApiKeyAuthError && error.code === 'ERR_STORE_UNAVAILABLE';
 }

@@ -257,7 +257,7 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
   it.each([
     ['one-live-key', '_one_live_key', (row: ApiKeyRow) => sampleRow({ account_id: row.account_id, environment: row.environment })],
     ['lookup id', '_lookup_id_key', (row: ApiKeyRow) => sampleRow({ lookup_id: row.lookup_id })],
-  ])('refuses with ERR_STORE_UNAVAILABLE, not ERR_KEY_EXISTS, to build the %s index over rows that break it, and says what to do', async (_name, suffix, duplicateOf) => {
+  ])('refuses with ERR_STORE_REFUSED, not ERR_KEY_EXISTS, to build the %s index over rows that break it, and says what to do', async (_name, suffix, duplicateOf) => {
     const store = await migrated();
     await pool.query(`DROP INDEX ${store.table}${suffix}`);
     const row = sampleRow();
@@ -266,8 +266,8 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
 
     const error = await rejection(store.migrate());
 
-    expect([error.code, error.status]).toEqual(['ERR_STORE_UNAVAILABLE', 503]);
-    expect(error.message).toMatch(/^keyward postgres store: migrate failed \(error 23505: could not create unique index .*\); the table holds rows that a unique index keyward needs forbids .*: resolve them, then migrate again$/);
+    expect([error.code, error.status]).toEqual(['ERR_STORE_REFUSED', 500]);
+    expect(error.message).toMatch(/^keyward postgres store: PostgreSQL refused migrate with SQLSTATE 23505 \(unique violation of constraint ".*" on table ".*"\); nothing was written, and the same write is refused again; the table holds rows that a unique index keyward needs forbids .*: resolve them, then migrate again$/);
   });
 
   it('creates an index missing from an existing table when it migrates', async () => {
@@ -291,7 +291,7 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
 
     const error = await rejection(store.migrate());
 
-    expect(error.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect(error.code).toBe('ERR_STORE_REFUSED');
     expect((error.cause as Error).message).toBe(
       `keyward: "${bare}_lookup_id_key" exists but is not the unique index keyward needs: on ${bare} (lookup_id); drop or rename it, then migrate again`,
     );
@@ -308,7 +308,7 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     await pool.query(`INSERT INTO ${store.table} SELECT 'key_dup', account_id || '_2', key_type, status, environment, created_at, last_used_at, expires_at, soft_deleted, revoked_at, lookup_id, key_hash, masked_key, webhook_url, webhook_basic_auth_username, webhook_basic_auth_password_sealed FROM ${store.table}`);
     await expect(pool.query(`CREATE UNIQUE INDEX CONCURRENTLY ${bare}_lookup_id_key ON ${store.table} (lookup_id)`)).rejects.toMatchObject({ code: '23505' });
 
-    await expect(store.migrate()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await expect(store.migrate()).rejects.toMatchObject({ code: 'ERR_STORE_REFUSED' });
   });
 
   it('refuses to migrate when the one-live-key index is there without its WHERE clause', async () => {
@@ -317,7 +317,7 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     await pool.query(`DROP INDEX ${store.table}_one_live_key`);
     await pool.query(`CREATE UNIQUE INDEX ${bare}_one_live_key ON ${store.table} (account_id, environment)`);
 
-    await expect(store.migrate()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await expect(store.migrate()).rejects.toMatchObject({ code: 'ERR_STORE_REFUSED' });
   });
 
   it('has a check constraint that admits the seven statuses and the alias revoked, nothing else', async () => {
@@ -326,7 +326,7 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
       await store.insert(sampleRow({ status }));
     }
     for (const status of ['Allowed', 'active', 'revoke']) {
-      await expect(store.insert(sampleRow({ status }))).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      await expect(store.insert(sampleRow({ status }))).rejects.toMatchObject({ code: 'ERR_STORE_REFUSED' });
     }
     await expect(
       pool.query(`UPDATE ${store.table} SET status = 'ALLOWED'`),
@@ -364,13 +364,13 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     }
   });
 
-  it('rejects with ERR_STORE_UNAVAILABLE (503) naming the operation and saying to migrate when the table is missing', async () => {
+  it('rejects with ERR_STORE_REFUSED (500) naming the operation and saying to migrate when the table is missing', async () => {
     const store = new PostgresKeyStore({ pool, table: db.table('missing') });
     const error = await store.findByLookupId('AAAAAAAAAAAA').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ApiKeyAuthError);
-    expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503, expose: false });
+    expect(error).toMatchObject({ code: 'ERR_STORE_REFUSED', status: 500, expose: false });
     expect((error as Error).message).toMatch(
-      /^keyward postgres store: findByLookupId failed \(error 42P01: relation ".*" does not exist\); create the table first: await store\.migrate\(\), or sql\/keyward-schema\.sql$/,
+      /^keyward postgres store: PostgreSQL refused findByLookupId with SQLSTATE 42P01 \(relation ".*" does not exist\); the same read is refused again; create the table first: await store\.migrate\(\), or sql\/keyward-schema\.sql$/,
     );
   });
 
@@ -479,9 +479,9 @@ describePostgres('PostgresKeyStore connections after a statement fails', (db) =>
     const { pool, counter } = countedPool({ max: 2 });
     const store = new PostgresKeyStore({ pool, table: db.table('missing') });
     for (let i = 0; i < 10; i++) {
-      await expect(store.findByLookupId('AAAAAAAAAAAA')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      await expect(store.findByLookupId('AAAAAAAAAAAA')).rejects.toMatchObject({ code: 'ERR_STORE_REFUSED' });
     }
-    await Promise.all(Array.from({ length: 10 }, () => expect(store.findById('key_x')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' })));
+    await Promise.all(Array.from({ length: 10 }, () => expect(store.findById('key_x')).rejects.toMatchObject({ code: 'ERR_STORE_REFUSED' })));
     expect(counter.opened).toBeLessThanOrEqual(2);
   });
 

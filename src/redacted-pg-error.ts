@@ -1,0 +1,156 @@
+// Imports only own-field.ts, like describe-error.ts: the postgres entry point bundles it
+// without a second copy of the core's classes.
+import { ownField } from './own-field.js';
+
+/**
+ * What keyward may pass on of a `pg` error: the copy the Postgres store sets as an error's
+ * `cause`, in place of pg's own.
+ *
+ * pg's DatabaseError carries PostgreSQL's whole answer, and parts of it quote the row:
+ * - `detail`: `Failing row contains (…)` for a check or not-null violation, the whole new row
+ *   (hash, sealed webhook password, account id); `Key (lookup_id)=(…)` for a unique one;
+ * - `where`: `unnamed portal parameter $2 = '…'`, the value itself once the server sets
+ *   `log_parameter_max_length_on_error`;
+ * - `hint`, `internalQuery`: whatever a function of the operator's writes there;
+ * - `message`, and so the first line of `stack`: for a data exception (class 22) it quotes the
+ *   value (`invalid input syntax for type integer: "…"`); for any other error a function
+ *   raises (a trigger's `RAISE`), it says what the function put there.
+ *
+ * `util.inspect` and `console.error` print all of these from a `cause`. The copy keeps what
+ * cannot hold a value of a row and is what an operator acts on: the name, the SQLSTATE
+ * `code`, `severity`, `schema`, `table`, `column`, `dataType`, `constraint`, where in
+ * PostgreSQL's source it was raised (`routine`, `file`, `line`), `position` in keyward's own
+ * statement, a socket error's `errno`, `syscall`, `address` and `port`, and the stack frames.
+ * pg's message is kept only where PostgreSQL builds it from names alone (see
+ * {@link NAMES_ONLY}), or where keyward raised it; otherwise it is rebuilt from the kept
+ * fields. An error that is not PostgreSQL's answer (a socket error, pg's own, keyward's
+ * timeouts) keeps its message.
+ *
+ * @param error - what a query, a connect or keyward's reading of a row threw.
+ * @returns a new Error; `error` itself is left as it is.
+ * @example
+ * ```ts
+ * new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', message, { cause: redactedPgError(error) });
+ * ```
+ */
+export function redactedPgError(error: unknown): Error {
+  return copyOf(error, 0);
+}
+
+/**
+ * The SQLSTATE of an error that is PostgreSQL's answer (pg's DatabaseError: a five-character
+ * `code` and a `severity`), or undefined for any other error. A socket error has a `code` too
+ * (`EPIPE` even looks like a SQLSTATE), but no severity.
+ */
+export function serverSqlState(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  // Own fields only: pg sets them on the error itself, and a read through the prototype chain
+  // could be planted.
+  const code = ownField(error as { code?: unknown }, 'code');
+  const severity = ownField(error as { severity?: unknown }, 'severity');
+  return typeof code === 'string' && SQLSTATE.test(code) && typeof severity === 'string' ? code : undefined;
+}
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/** Fields copied as they are: names, codes and places, never a value of a row. */
+const KEPT = [
+  ...['code', 'severity', 'schema', 'table', 'column', 'dataType', 'constraint'],
+  ...['routine', 'file', 'line', 'position'],
+  ...['errno', 'syscall', 'address', 'port'],
+] as const;
+
+/**
+ * SQLSTATE classes whose messages PostgreSQL builds from names, settings and keyward's own
+ * statement text, never from a parameter or a row: feature not supported (0A), connection
+ * (08), transaction state (25), authorization (28), catalog and schema names (3D, 3F),
+ * rollback (40: serialization failure, deadlock), syntax and access (42), resources (53, 54),
+ * object state (55: lock not available), operator intervention (57: cancel, shutdown),
+ * system and internal errors (58, XX).
+ */
+const NAMES_ONLY = /^(?:0A|08|25|28|3D|3F|40|42|53|54|55|57|58|XX)/;
+
+/** The integrity violations (class 23), by name, for the message rebuilt from the fields. */
+const INTEGRITY: Readonly<Record<string, string>> = {
+  '23502': 'not-null violation',
+  '23503': 'foreign key violation',
+  '23505': 'unique violation',
+  '23514': 'check violation',
+  '23P01': 'exclusion violation',
+};
+
+/** Copies nested errors (`cause`, an AggregateError's `errors`) this deep, no deeper. */
+const MAX_DEPTH = 2;
+
+/** {@link redactedPgError} of an error found `depth` causes down. */
+function copyOf(error: unknown, depth: number): Error {
+  if (!(error instanceof Error)) {
+    return new Error(`something other than an Error was thrown (${error === null ? 'null' : typeof error})`);
+  }
+
+  const copy = new Error(safeMessage(error));
+  const name = readSafely(() => error.name);
+  hidden(copy, 'name', typeof name === 'string' ? name : 'Error');
+  for (const field of KEPT) {
+    const value = ownField(error as unknown as Record<string, unknown>, field);
+    if (typeof value === 'string' || typeof value === 'number') Object.assign(copy, { [field]: value });
+  }
+  copy.stack = `${copy.name}: ${copy.message}${framesOf(error)}`;
+
+  if (depth < MAX_DEPTH) {
+    const cause = ownField(error as { cause?: unknown }, 'cause');
+    if (cause !== undefined) hidden(copy, 'cause', copyOf(cause, depth + 1));
+    const errors = ownField(error as { errors?: unknown }, 'errors');
+    if (Array.isArray(errors)) hidden(copy, 'errors', errors.map((each: unknown) => copyOf(each, depth + 1)));
+  }
+  return copy;
+}
+
+/** pg's message where it holds no value (see {@link redactedPgError}), else one from the fields. */
+function safeMessage(error: Error): string {
+  const message = readSafely(() => error.message);
+  const text = typeof message === 'string' ? message : '';
+  const code = serverSqlState(error);
+  if (code === undefined || NAMES_ONLY.test(code)) return text;
+  // keyward's own RAISE, in migrate(): it names an index and a table.
+  if (code.startsWith('P0') && text.startsWith('keyward: ')) return text;
+
+  const field = (name: string) => {
+    const value = ownField(error as unknown as Record<string, unknown>, name);
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const [schema, table, column, constraint] = [field('schema'), field('table'), field('column'), field('constraint')];
+  const where = [
+    constraint === undefined ? '' : ` of constraint "${constraint}"`,
+    column === undefined ? '' : ` in column "${column}"`,
+    table === undefined ? '' : ` on table "${schema === undefined ? '' : `${schema}.`}${table}"`,
+  ].join('');
+  if (code.startsWith('23')) return `${INTEGRITY[code] ?? 'integrity constraint violation'}${where}`;
+  if (code.startsWith('22')) return `data exception${where}: the refused value is not repeated here`;
+  return `PostgreSQL error${where}: its text is not repeated here, as it may quote a value`;
+}
+
+/** Sets a field as Error's own are set: not enumerable, so JSON and inspect's list skip it. */
+function hidden(target: Error, field: string, value: unknown): void {
+  Object.defineProperty(target, field, { value, configurable: true, writable: true });
+}
+
+/** The `at …` lines of the error's stack, without the lines above them: pg's message again. */
+function framesOf(error: Error): string {
+  const stack = readSafely(() => error.stack);
+  if (typeof stack !== 'string') return '';
+  return stack
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .map((line) => `\n${line}`)
+    .join('');
+}
+
+/** A field of a thrown value, or undefined when its getter throws: copying must not fail. */
+function readSafely(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,204 @@
+import { inspect } from 'node:util';
+import { beforeAll, expect, it } from 'vitest';
+import { createApiKeyAuth, createKeyManager, type ApiKeyAuthError, type ApiKeyRow } from 'keyward';
+import { PostgresKeyStore } from 'keyward/postgres';
+import { sampleRow } from 'keyward/store-conformance';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { rejection } from './helpers/errors.js';
+import { describePostgres } from './support/postgres.js';
+
+// Recognisable values in every row column a refusal's detail can quote.
+const MARKERS = {
+  account_id: 'acct_MarkerAccount7Q',
+  key_hash: '$argon2id$v=19$m=256,t=1,p=1$MarkerSaltMarkerSalt00$MarkerHashMarkerHashMarkerHashMarkerHash123',
+  webhook_basic_auth_password_sealed: 'v1.k1.MarkerSealedPasswordMarkerSealedPassword',
+  webhook_basic_auth_username: 'marker-receiver',
+} as const;
+
+/** Every form of the error an app may log, and its cause as JSON. */
+function printed(error: ApiKeyAuthError): string {
+  return [inspect(error, { depth: 10 }), String(error.stack), JSON.stringify(error.cause), inspect(error.cause, { depth: 10, showHidden: true })].join('\n');
+}
+
+function expectNoMarker(error: ApiKeyAuthError, ...more: string[]): void {
+  const text = printed(error);
+  expect(text).not.toContain('Failing row');
+  for (const marker of [...Object.values(MARKERS), ...more]) expect(text).not.toContain(marker);
+}
+
+describePostgres('PostgresKeyStore errors: the cause names no row value', (db) => {
+  // The server quotes a refused parameter in `where` once this is set (superuser only).
+  const pool = db.pool({ options: '-c log_parameter_max_length_on_error=-1' });
+  let store: PostgresKeyStore;
+  let bare: string;
+  let accounts = 0;
+  // One live key per account: each row gets the marker account id with a number after it.
+  const live = async (overrides: Partial<ApiKeyRow> = {}) => {
+    const row = sampleRow({ ...MARKERS, account_id: `${MARKERS.account_id}${++accounts}`, ...overrides });
+    await store.insert(row);
+    return row;
+  };
+
+  beforeAll(async () => {
+    store = new PostgresKeyStore({ pool, table: db.table('keys') });
+    await store.migrate();
+    bare = store.table.split('.')[1]!;
+  });
+
+  it('refuses a check violation with 500 ERR_STORE_REFUSED naming SQLSTATE 23514 and the constraint, and no value of the row', async () => {
+    const row = await live();
+
+    const error = await rejection(store.modify(row.id, () => ({ status: 'bogus' })));
+
+    expect([error.code, error.status, error.expose]).toEqual(['ERR_STORE_REFUSED', 500, false]);
+    expect(error.message).toBe(
+      `keyward postgres store: PostgreSQL refused modify with SQLSTATE 23514 (check violation of constraint "${bare}_status_check" on table "${store.table}"); nothing was written, and the same write is refused again`,
+    );
+    expect(error.cause).toMatchObject({ code: '23514', severity: 'ERROR', constraint: `${bare}_status_check`, table: bare });
+    expect(error.cause).not.toHaveProperty('detail');
+    expectNoMarker(error, 'bogus');
+    expect((await store.findById(row.id))?.status).toBe('allowed');
+  });
+
+  it('refuses a not-null violation naming the column, and no value of the row', async () => {
+    const error = await rejection(store.insert(sampleRow({ ...MARKERS, key_type: null as never })));
+
+    expect([error.code, error.status]).toEqual(['ERR_STORE_REFUSED', 500]);
+    expect(error.message).toMatch(/^keyward postgres store: PostgreSQL refused insert with SQLSTATE 23502 \(not-null violation in column "key_type" on table ".*"/);
+    expect(error.cause).toMatchObject({ code: '23502', column: 'key_type' });
+    expectNoMarker(error);
+  });
+
+  it('keeps the taken values of a unique violation out of ERR_KEY_EXISTS, naming the constraint', async () => {
+    const row = await live();
+
+    const error = await rejection(store.insert(sampleRow({ ...MARKERS, account_id: row.account_id })));
+
+    expect([error.code, error.status]).toEqual(['ERR_KEY_EXISTS', 409]);
+    expect(error.cause).toMatchObject({ code: '23505', constraint: `${bare}_one_live_key` });
+    expectNoMarker(error);
+  });
+
+  it('refuses a value of the wrong type naming SQLSTATE 22007, without the value pg quotes in its message and its where', async () => {
+    const row = await live();
+
+    const error = await rejection(store.modify(row.id, () => ({ expires_at: 'ExpiryMarker-not-a-time' as never })));
+
+    expect([error.code, error.status]).toEqual(['ERR_STORE_REFUSED', 500]);
+    expect(error.message).toBe(
+      "keyward postgres store: PostgreSQL refused modify with SQLSTATE 22007 (data exception: the refused value is not repeated here); nothing was written, and the same write is refused again",
+    );
+    expect(error.cause).toMatchObject({ code: '22007', routine: expect.any(String) });
+    expect(error.cause).not.toHaveProperty('where');
+    expectNoMarker(error, 'ExpiryMarker');
+  });
+
+  it('leaves out what a trigger of the operator raises, message and detail, and keeps the SQLSTATE', async () => {
+    const row = await live();
+    await db.admin.query(`CREATE FUNCTION ${db.schema}.${bare}_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'refused % of %', NEW.key_hash, NEW.account_id USING ERRCODE = 'check_violation', DETAIL = NEW.webhook_basic_auth_password_sealed, HINT = NEW.webhook_basic_auth_username;
+      END $$`);
+    await db.admin.query(`CREATE TRIGGER guard BEFORE UPDATE ON ${store.table} FOR EACH ROW EXECUTE FUNCTION ${db.schema}.${bare}_guard()`);
+    try {
+      const error = await rejection(store.modify(row.id, () => ({ status: 'suspended' })));
+
+      expect(error.message).toBe(
+        "keyward postgres store: PostgreSQL refused modify with SQLSTATE 23514 (check violation); nothing was written, and the same write is refused again",
+      );
+      expectNoMarker(error);
+    } finally {
+      await db.admin.query(`DROP TRIGGER guard ON ${store.table}`);
+    }
+  });
+
+  it('keeps the stack frames of the call, with the safe text in place of pg\'s first line', async () => {
+    const row = await live();
+
+    const error = await rejection(store.modify(row.id, () => ({ status: 'bogus' })));
+
+    const stack = (error.cause as Error).stack!;
+    expect(stack.split('\n')[0]).toBe(`error: ${(error.cause as Error).message}`);
+    expect(stack).toMatch(/\n {4}at /);
+  });
+
+  it('keeps the text of an error that quotes no value: a missing table is ERR_STORE_REFUSED naming 42P01 and the table', async () => {
+    const missing = new PostgresKeyStore({ pool, table: db.table('missing') });
+
+    const error = await rejection(missing.findById('key_none'));
+
+    expect([error.code, error.status]).toEqual(['ERR_STORE_REFUSED', 500]);
+    expect(error.message).toBe(
+      `keyward postgres store: PostgreSQL refused findById with SQLSTATE 42P01 (relation "${missing.table}" does not exist); the same read is refused again; create the table first: await store.migrate(), or sql/keyward-schema.sql`,
+    );
+  });
+
+  it('still answers a request 503 ERR_STORE_UNAVAILABLE when the lookup is refused, with the store error as its cause', async () => {
+    const missing = new PostgresKeyStore({ pool, table: db.table('missing') });
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { key } = await manager.issue({ accountId: 'acct_request503', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store: missing, environments: ['sandbox'], argon2Pool: false });
+    try {
+      const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect([result.response.status, result.error.code]).toEqual([503, 'ERR_STORE_UNAVAILABLE']);
+      expect((result.error.cause as ApiKeyAuthError).code).toBe('ERR_STORE_REFUSED');
+    } finally {
+      await auth.close();
+    }
+  });
+});
+
+describePostgres('createKeyManager over PostgreSQL: a write the database refuses', (db) => {
+  const pool = db.pool();
+  const table = db.table('keys');
+  const webhookKeys = { current: 'k1', keys: { k1: Buffer.alloc(32, 7) } };
+
+  beforeAll(async () => {
+    await new PostgresKeyStore({ pool, table }).migrate();
+    // A rule of the operator's own that keyward does not know.
+    await db.admin.query(`ALTER TABLE ${table} ADD CONSTRAINT webhook_host_allowed CHECK (webhook_url LIKE 'https://hooks.allowed.test/%')`);
+  });
+
+  it('setWebhook passes on ERR_STORE_REFUSED as it is, never "Trying again is safe", and no value reaches the error', async () => {
+    const manager = createKeyManager({ store: new PostgresKeyStore({ pool, table }), argon2: TEST_ARGON2, webhookKeys });
+    const { card } = await manager.issue({ accountId: MARKERS.account_id, environment: 'sandbox' });
+    const [before] = await db.rows(table);
+
+    const error = await rejection(
+      manager.setWebhook(card.keyId, { url: 'https://hooks.elsewhere.test/in', username: MARKERS.webhook_basic_auth_username, password: 'MarkerPassword-42' }),
+    );
+
+    expect([error.code, error.status, error.expose]).toEqual(['ERR_STORE_REFUSED', 500, false]);
+    expect(error.message).toBe(
+      `keyward postgres store: PostgreSQL refused modify with SQLSTATE 23514 (check violation of constraint "webhook_host_allowed" on table "${table}"); nothing was written, and the same write is refused again`,
+    );
+    expect(error.message).not.toContain('Trying again is safe');
+    const [after] = await db.rows(table);
+    // The refused row held the password sealed anew (`v1.k1.…`), which the test cannot know.
+    expectNoMarker(error, 'MarkerPassword-42', 'v1.k1.', 'hooks.elsewhere.test', 'Failing row', before!.key_hash, before!.lookup_id);
+    expect(after).toEqual(before);
+  });
+
+  it('still says "Trying again is safe" for a failure a retry can get past: a row lock held elsewhere past the timeout', async () => {
+    const manager = createKeyManager({ store: new PostgresKeyStore({ pool, table, statementTimeoutMs: 200 }), argon2: TEST_ARGON2 });
+    const { card } = await manager.issue({ accountId: 'acct_locked', environment: 'sandbox' });
+    const holder = await db.admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM ${table} WHERE id = $1 FOR UPDATE`, [card.keyId]);
+
+      const error = await rejection(manager.setStatus(card.keyId, 'suspended'));
+
+      expect([error.code, error.status]).toEqual(['ERR_STORE_UNAVAILABLE', 503]);
+      expect(error.message).toBe('The store did not confirm the new status: it was not written. Trying again is safe.');
+      // statement_timeout and lock_timeout are the same bound; either may end the wait first.
+      expect((error.cause as Error).message).toMatch(/^keyward postgres store: modify failed \(error (?:57014|55P03): canceling statement due to (?:statement|lock) timeout\)$/);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  });
+});
