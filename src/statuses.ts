@@ -65,21 +65,32 @@ export function normalizeStatus(value: unknown): KeyStatus | undefined {
 }
 
 /**
- * Portal label of a status; unknown values read as SUSPENDED.
+ * Portal label of a status. The stored value is read as {@link normalizeStatus} reads it
+ * (`revoked` is `revoqued`), and a value keyward does not know (NULL, a typo, other letter
+ * case) reads as SUSPENDED, as such a key is refused.
  *
- * @param status - a status from {@link normalizeStatus}, undefined for an unknown one.
+ * @param status - a status as stored, or one {@link normalizeStatus} gave (undefined for an
+ *   unknown one).
  * @returns `ACTIVE`, `SUSPENDED` or `EXPIRED`.
  * @example
  * ```ts
- * statusLabel(normalizeStatus('locked')); // 'SUSPENDED'
- * statusLabel(normalizeStatus('expired')); // 'EXPIRED'
+ * statusLabel('locked'); // 'SUSPENDED'
+ * statusLabel('expired'); // 'EXPIRED'
+ * statusLabel('Active'); // 'SUSPENDED': not a status keyward knows
  * ```
  */
-export function statusLabel(status: KeyStatus | undefined): StatusLabel {
-  return status === undefined ? 'SUSPENDED' : RULES[status].label;
+export function statusLabel(status: unknown): StatusLabel {
+  const known = normalizeStatus(status);
+  return known === undefined ? 'SUSPENDED' : RULES[known].label;
 }
 
-/** The 403 message for a status. */
-export function statusMessage(status: KeyStatus | undefined): string {
-  return status === undefined ? UNKNOWN_STATUS_MESSAGE : RULES[status].message;
+/**
+ * The 403 message for a status, read as {@link statusLabel} reads it.
+ *
+ * @param status - a status as stored, or one {@link normalizeStatus} gave.
+ * @returns the message; {@link UNKNOWN_STATUS_MESSAGE} for a value keyward does not know.
+ */
+export function statusMessage(status: unknown): string {
+  const known = normalizeStatus(status);
+  return known === undefined ? UNKNOWN_STATUS_MESSAGE : RULES[known].message;
 }
