@@ -10,6 +10,7 @@ import {
   assertOptionalSyncFunction,
   assertOptionsObject,
   knownOptions,
+  quotedName,
 } from './options.js';
 import { defaultErrorBody, type ErrorBodyFormatter } from './responses.js';
 import type { KeyStore } from './store.js';
@@ -152,6 +153,15 @@ const STANDARD_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'origin', 'pragma', 'proxy-authorization', 'range', 'referer', 'sec-fetch-site', 'te', 'trailer',
   'transfer-encoding', 'upgrade', 'user-agent', 'via', 'x-forwarded-for', 'x-forwarded-host',
   'x-forwarded-proto', 'x-real-ip',
+  // Sent by browsers, or by no client at all (response headers), so a key there never arrives.
+  'date', 'dnt', 'referrer', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-user', 'set-cookie',
+  'upgrade-insecure-requests', 'x-requested-with',
+  // Set or rewritten by proxies and CDNs: the app cannot tell the client's from theirs.
+  'cf-connecting-ip', 'true-client-ip', 'x-client-ip', 'x-forwarded-port', 'x-forwarded-prefix',
+  'x-forwarded-uri', 'x-original-uri', 'x-original-url', 'x-rewrite-url',
+  // Recorded by access logs and tracing systems by design: a key there would be kept by each.
+  'b3', 'baggage', 'traceparent', 'tracestate', 'x-amzn-trace-id', 'x-b3-traceid',
+  'x-cloud-trace-context', 'x-correlation-id', 'x-request-id',
 ]);
 
 /** The factory these options belong to: every message about them starts with its name. */
@@ -193,7 +203,10 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
   }
   for (const environment of environments) {
     if (!ENVIRONMENTS.includes(environment)) {
-      invalidOption(`${FACTORY}: "environments" may hold "production" and "sandbox" only, not "${String(environment)}".`);
+      // Shown as any name from the app's config is: cut short, escaped, a pasted key cut at
+      // its prefix; a value that is not text is named by its type only.
+      const shown = typeof environment === 'string' ? quotedName(environment) : `a value of type ${typeof environment}`;
+      invalidOption(`${FACTORY}: "environments" may hold "production" and "sandbox" only, not ${shown}.`);
     }
   }
 
@@ -206,7 +219,7 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
   if (apiKeyHeader && STANDARD_REQUEST_HEADERS.has(apiKeyHeader)) {
     // `cookie` would make the key a credential the browser sends on its own (cross-site
     // requests included), and every request with an ordinary cookie would be refused.
-    invalidOption(`${FACTORY}: "apiKeyHeader" cannot be "${apiKeyHeader}", a header clients and proxies send for its own purpose; use a header of its own, such as "x-api-key".`);
+    invalidOption(`${FACTORY}: "apiKeyHeader" cannot be "${apiKeyHeader}", a header that browsers, proxies or tracing send or record for a purpose of its own; use a header of its own, such as "x-api-key".`);
   }
   const queryParameter = carrierName(options.queryParameter, false, 'queryParameter');
 

@@ -60,7 +60,7 @@ describe('createApiKeyAuth checks every option at creation', () => {
     ['a negative Retry-After', { store, retryAfterSeconds: -1 }, 'createApiKeyAuth: "retryAfterSeconds" must be an integer from 1 to 3600.'],
     ['no environment', { store, environments: [] }, 'createApiKeyAuth: "environments" must be a non-empty array of "production" and "sandbox".'],
     ['Authorization as the bare-key header', { store, apiKeyHeader: 'Authorization' }, 'createApiKeyAuth: "apiKeyHeader" cannot be "authorization"; the Bearer scheme is always read from it.'],
-    ['Cookie as the bare-key header', { store, apiKeyHeader: 'Cookie' }, 'createApiKeyAuth: "apiKeyHeader" cannot be "cookie", a header clients and proxies send for its own purpose; use a header of its own, such as "x-api-key".'],
+    ['Cookie as the bare-key header', { store, apiKeyHeader: 'Cookie' }, 'createApiKeyAuth: "apiKeyHeader" cannot be "cookie", a header that browsers, proxies or tracing send or record for a purpose of its own; use a header of its own, such as "x-api-key".'],
     ['X-Forwarded-For as the bare-key header', { store, apiKeyHeader: 'x-forwarded-for' }, /^createApiKeyAuth: "apiKeyHeader" cannot be "x-forwarded-for"/],
     ['a memo of no entries', { store, memo: { maxEntries: 0 } }, 'createApiKeyAuth: "memo.maxEntries" must be an integer from 1 to 10000000.'],
     ['a throttle of zero failures', { store, throttle: { maxFailuresPerKey: 0 } }, 'createApiKeyAuth: "throttle.maxFailuresPerKey" must be an integer from 1 to 1000000.'],
