@@ -250,8 +250,8 @@ function readQuery(url: string | undefined, parameter: string): CarrierResult {
   if (queryStart === -1) return undefined;
   const values = new URLSearchParams(url.slice(queryStart + 1)).getAll(parameter);
   if (values.length === 0) return undefined;
-  if (values.length > 1) return { ok: false, reason: 'conflicting_credentials' };
-  return readBareValue(values[0]!);
+  // Repeated, as a repeated header is: every copy must carry the same key.
+  return values.length === 1 ? readBareValue(values[0]!) : readEveryCopy(values, readBareValue);
 }
 
 function readBareValue(value: string): ExtractCredentialResult {

@@ -92,7 +92,7 @@ describe('extractCredential', () => {
     expect(extractCredential(request, carriers)).toEqual({ ok: false, reason: 'malformed_header' });
   });
 
-  it('reads the query parameter only when the app opts in, and refuses it repeated', () => {
+  it('reads the query parameter only when the app opts in, and takes it repeated only when every copy carries the same key', () => {
     const request = { headers: {}, url: '/v1/x?api_key=k1' };
     expect(extractCredential(request, carriers)).toEqual({ ok: false, reason: 'missing' });
     const optedIn = { ...carriers, queryParameter: 'api_key' };
@@ -101,6 +101,8 @@ describe('extractCredential', () => {
       ok: false,
       reason: 'conflicting_credentials',
     });
+    expect(extractCredential({ headers: {}, url: '/v1/x?api_key=k1&api_key=k1' }, optedIn)).toEqual({ ok: true, credential: 'k1' });
+    expect(extractCredential({ headers: {}, url: '/v1/x?api_key=k1&api_key=' }, optedIn)).toEqual({ ok: false, reason: 'empty' });
   });
 
   it('refuses a header sent twice with different values', () => {
