@@ -28,7 +28,12 @@ const host = '127.0.0.1';
 const port = portFromEnv(process.env.PORT);
 const framework = frameworkFromArgs(process.argv.slice(2));
 
-const { store, close: closeStore } = await openDemoStore();
+const { store, close: closeStore } = await openDemoStore().catch((error: unknown) => {
+  // No server there, no such database, a refused login: one line, as for a port in use.
+  const reason = error instanceof Error ? error.message : String(error);
+  console.error(`cannot open the PostgreSQL store at DATABASE_URL (${reason}): point it at a database you can reach, or unset it for the memory store`);
+  process.exit(2);
+});
 const manager = createKeyManager({ store });
 const auth = createApiKeyAuth({
   store,
