@@ -17,8 +17,11 @@ import { webhookPasswordProblem, webhookUsernameProblem } from './webhook-settin
 
 /** Options of {@link createBasicAuthChecker} and of the receiver middleware of each adapter. */
 export interface BasicAuthOptions {
-  /** The username the sender is configured with; `''` when it sends none. Required. */
-  username: string;
+  /**
+   * The username the sender is configured with; `''` or `null` when it sends none, as in
+   * `setWebhook`. Required: left out, it is refused rather than read as none.
+   */
+  username: string | null;
   /** The password the sender is configured with. Required, non-empty. */
   password: string;
   /** Realm named in the `WWW-Authenticate` challenge. @default 'webhooks' */
@@ -117,9 +120,10 @@ export function createBasicAuthChecker(
 ): BasicAuthChecker {
   assertOptionsObject(given, factory);
   const options = knownOptions(given, OPTION_NAMES, factory, 'withheld');
-  const { username, password, realm = 'webhooks', forwardErrors = false } = options;
+  const { password, realm = 'webhooks', forwardErrors = false } = options;
+  const username = options.username === null ? '' : options.username;
   if (typeof username !== 'string') {
-    invalidOption(`${factory}: "username" must be a string ('' for none).`);
+    invalidOption(`${factory}: "username" must be a string ('' or null for none).`);
   }
   if (typeof password !== 'string' || password.length === 0) {
     invalidOption(`${factory}: "password" must be a non-empty string.`);

@@ -41,6 +41,16 @@ describe('createBasicAuthChecker: accepted', () => {
     expect(noUser.check(`Basic ${b64('x:pw1')}`).ok).toBe(false);
   });
 
+  it('reads a null username as none, as setWebhook does, and still refuses one left out', () => {
+    const noUser = createBasicAuthChecker({ username: null, password: 'pw1' });
+
+    expect(noUser.check(`Basic ${b64(':pw1')}`)).toEqual({ ok: true });
+    expect(noUser.check(`Basic ${b64('null:pw1')}`).ok).toBe(false);
+    expect(() => createBasicAuthChecker({ password: 'pw1' } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: 'createBasicAuthChecker: "username" must be a string (\'\' or null for none).' }),
+    );
+  });
+
   it('accepts a password of exactly 1,024 bytes (the longest setWebhook stores)', () => {
     for (const password of ['x'.repeat(1024), `${'p\u00e4'.repeat(341)}x`]) {
       expect(Buffer.byteLength(password)).toBe(1024);
