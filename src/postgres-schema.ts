@@ -67,7 +67,7 @@ export function keyTable(name: unknown, factory?: string): KeyTable {
   if (!valid) {
     throw new ApiKeyAuthError(
       'ERR_OPTIONS_INVALID',
-      `${factory === undefined ? '' : `${factory}: `}"table" must be "name" or "schema.name" of lower-case letters, digits and "_" (name at most ${MAX_TABLE_NAME} characters).`,
+      `${factory === undefined ? '' : `${factory}: `}"table" must be "name" or "schema.name" of lower-case letters, digits and "_", each starting with a letter or "_" (name at most ${MAX_TABLE_NAME} characters).`,
     );
   }
   const quoted = (identifier: string) => `"${identifier}"`;

@@ -33,6 +33,13 @@ describe('PostgresKeyStore options', () => {
     (table) => invalid(() => new PostgresKeyStore({ pool: idlePool(), table }), /^PostgresKeyStore: "table" must be/),
   );
 
+  it('says that a name may not start with a digit, as the rule it states would otherwise allow', () => {
+    invalid(
+      () => new PostgresKeyStore({ pool: idlePool(), table: '1keys' }),
+      /^PostgresKeyStore: "table" must be "name" or "schema\.name" of lower-case letters, digits and "_", each starting with a letter or "_" \(name at most 40 characters\)\.$/,
+    );
+  });
+
   it('accepts a schema-qualified table name and defaults to api_keys', () => {
     expect(new PostgresKeyStore({ pool: idlePool(), table: 'billing.keys_v2' }).table).toBe('billing.keys_v2');
     expect(new PostgresKeyStore({ pool: idlePool() }).table).toBe('api_keys');
