@@ -148,7 +148,8 @@ export async function verifySecret(
  * @param currentPepperId - the id of the pepper new hashes are written with (`pepper.current`);
  *   leave it out where hashes are written without one.
  * @returns true when the hash should be rewritten.
- * @throws {ApiKeyAuthError} `ERR_STORED_HASH_INVALID` for a hash that cannot be parsed.
+ * @throws {ApiKeyAuthError} `ERR_STORED_HASH_INVALID` for a hash that cannot be parsed;
+ *   `ERR_OPTIONS_INVALID` for parameters {@link hashSecret} would refuse to write with.
  * @example
  * ```ts
  * if (needsRehash(row.key_hash, DEFAULT_ARGON2_PARAMS, 'p2')) await rewrite(row, secret);
@@ -159,7 +160,7 @@ export function needsRehash(
   params: Argon2Params = DEFAULT_ARGON2_PARAMS,
   currentPepperId?: string,
 ): boolean {
-  return fallsShortOfPolicy(parseOrThrow(storedHash), params, currentPepperId);
+  return fallsShortOfPolicy(parseOrThrow(storedHash), checkedArgon2Params(params, 'params'), currentPepperId);
 }
 
 function parseOrThrow(storedHash: unknown): ParsedArgon2Hash {

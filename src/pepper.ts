@@ -38,8 +38,10 @@ export interface PepperRing {
   secretFor(id: string): Uint8Array | undefined;
 }
 
-const MIN_PEPPER_BYTES = 16;
-const MAX_PEPPER_BYTES = 1024;
+/** Fewest bytes a pepper secret may have. */
+export const MIN_PEPPER_BYTES = 16;
+/** Most bytes a pepper secret may have. */
+export const MAX_PEPPER_BYTES = 1024;
 
 /**
  * Checks the `pepper` option of a factory once and copies the secrets, so that a later change

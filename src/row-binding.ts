@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { ENVIRONMENTS } from './key-format.js';
+import { MAX_PEPPER_BYTES, MIN_PEPPER_BYTES } from './pepper.js';
 import type { ApiKeyRow } from './store.js';
 
 /**
@@ -19,8 +20,11 @@ export type BoundRowFields = Pick<ApiKeyRow, 'id' | 'lookup_id' | 'account_id' |
  * @param pepper - the app's pepper secret (from `pepper.secrets`).
  * @param row - the row the hash is for.
  * @returns 32 bytes for Argon2id's secret input.
- * @throws {TypeError} unless `row` has the four fields, each a non-empty string, and a known
- *   environment: a row read through an ORM's camel-case names would bind nothing but its id.
+ * @throws {TypeError} unless `pepper` is a pepper secret's bytes (a `Uint8Array` of 16 to
+ *   1,024 bytes: a string, such as the base64 text of an environment variable, would key the
+ *   HMAC with its text and give a hash that never verifies), and unless `row` has the four
+ *   fields, each a non-empty string, and a known environment: a row read through an ORM's
+ *   camel-case names would bind nothing but its id.
  * @example
  * ```ts
  * // A hash the authenticator accepts for `row`, written by hand (the key manager does this).
@@ -28,6 +32,9 @@ export type BoundRowFields = Pick<ApiKeyRow, 'id' | 'lookup_id' | 'account_id' |
  * ```
  */
 export function rowPepper(pepper: Uint8Array, row: BoundRowFields): Uint8Array {
+  if (!(pepper instanceof Uint8Array) || pepper.length < MIN_PEPPER_BYTES || pepper.length > MAX_PEPPER_BYTES) {
+    throw new TypeError(`rowPepper needs the pepper's bytes, a Uint8Array of ${MIN_PEPPER_BYTES} to ${MAX_PEPPER_BYTES} bytes as in pepper.secrets`);
+  }
   const ids = [row?.id, row?.lookup_id, row?.account_id];
   if (!ids.every((id) => typeof id === 'string' && id.length > 0) || !ENVIRONMENTS.includes(row.environment)) {
     throw new TypeError('rowPepper needs the row\'s id, lookup_id, account_id and environment');

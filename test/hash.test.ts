@@ -105,6 +105,11 @@ describe('needsRehash', () => {
     expect(needsRehash(HASH_A, { memoryKiB: 512, iterations: 2, parallelism: 1 })).toBe(false);
   });
 
+  it('refuses parameters hashSecret would not write with, with ERR_OPTIONS_INVALID, rather than answering for them', () => {
+    expect(() => needsRehash(HASH_A, { memoryKiB: 1 } as never)).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID' }));
+    expect(() => needsRehash(HASH_A, { memoryKiB: 4_194_304, iterations: 1, parallelism: 1 })).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID' }));
+  });
+
   it('throws ERR_STORED_HASH_INVALID for a hash it cannot parse', () => {
     expect(() => needsRehash('not a hash')).toThrow(ApiKeyAuthError);
   });

@@ -171,6 +171,16 @@ describe('a peppered hash is bound to its row (someone who can write to the tabl
     expect(() => rowPepper(P1, row as never)).toThrow(new TypeError("rowPepper needs the row's id, lookup_id, account_id and environment"));
   });
 
+  it.each([
+    ['its base64 text', P1.toString('base64')],
+    ['1 byte', Buffer.alloc(1, 1)],
+    ['1,025 bytes', Buffer.alloc(1025, 1)],
+    ['nothing', undefined],
+  ])('rowPepper refuses a pepper given as %s with a TypeError, rather than a binding that never verifies', (_what, pepper) => {
+    const row = { id: 'key_1', lookup_id: 'abcdefghijkl', account_id: 'acct_1', environment: 'sandbox' as const };
+    expect(() => rowPepper(pepper as never, row)).toThrow(new TypeError("rowPepper needs the pepper's bytes, a Uint8Array of 16 to 1024 bytes as in pepper.secrets"));
+  });
+
   it('rowPepper is HMAC-SHA256 under the pepper of the JSON array the README gives, so other languages can match it', () => {
     const row = { id: 'key_1', lookup_id: 'lookup000001', account_id: 'acct_Ü', environment: 'sandbox' } as const;
     const expected = createHmac('sha256', P1).update('["keyward.row.v1","key_1","lookup000001","acct_Ü","sandbox"]', 'utf8').digest();
