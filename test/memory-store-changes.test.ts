@@ -21,6 +21,12 @@ describe('MemoryKeyStore.modify checks a change as PostgresKeyStore does', () =>
     ['gives a thenable', thenable],
     ['gives an array', [['status', 'locked']]],
     ['gives a string', 'locked'],
+    ['sets soft_deleted to the text "false", which would read as true', { soft_deleted: 'false' }],
+    ['sets a time as text', { last_used_at: '2020-01-01T00:00:00Z' }],
+    ['sets a time as a number', { expires_at: 1_700_000_000_000 }],
+    ['sets an Invalid Date', { revoked_at: new Date(Number.NaN) }],
+    ['sets the status to a number', { status: 5 }],
+    ['sets the webhook URL to a URL object', { webhook_url: new URL('https://hooks.example.com/') }],
   ];
 
   it.each(refused)('refuses a change that %s with a TypeError and writes nothing', async (_what, patch) => {

@@ -399,12 +399,12 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     expect((await store.modify(row.id, () => ({ status: 'locked' })))?.status).toBe('locked');
   });
 
-  it('refuses a change that sets an identity field, a field it does not know or a required field to null, or gives a promise, writing nothing', async () => {
+  it('refuses a change that sets an identity field, a field it does not know, a required field to null or a field to a value of another type, or gives a promise, writing nothing', async () => {
     const store = await migrated();
     const row = sampleRow();
     await store.insert(row);
     const thenable = { then: (resolve: (value: unknown) => void) => resolve({ status: 'locked' }) };
-    const patches = [{ id: 'key_other' }, { account_id: 'acct_other' }, { colour: 'red' }, { status: null }, { key_hash: null }, Promise.resolve({ status: 'locked' }), thenable];
+    const patches = [{ id: 'key_other' }, { account_id: 'acct_other' }, { colour: 'red' }, { status: null }, { key_hash: null }, { soft_deleted: 'false' }, { last_used_at: '2020-01-01T00:00:00Z' }, Promise.resolve({ status: 'locked' }), thenable];
     for (const patch of patches) {
       await expect(store.modify(row.id, () => patch as never)).rejects.toThrow(TypeError);
     }
