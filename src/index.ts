@@ -73,6 +73,7 @@ export {
 export { resolveRouteOptions, type ResolvedRouteOptions, type RouteOptions } from './route-options.js';
 export {
   MAX_WEBHOOK_PASSWORD_BYTES,
+  MIN_WEBHOOK_PASSWORD_CHARACTERS,
   MAX_WEBHOOK_URL_LENGTH,
   MAX_WEBHOOK_USERNAME_BYTES,
   assertWebhookPassword,

@@ -31,6 +31,14 @@ export const MAX_WEBHOOK_URL_LENGTH = 2048;
 export const MAX_WEBHOOK_USERNAME_BYTES = 256;
 /** Longest accepted Basic-auth password, in UTF-8 bytes. */
 export const MAX_WEBHOOK_PASSWORD_BYTES = 1024;
+/**
+ * Shortest password `setWebhook` stores, in characters (code points of normalization form C,
+ * the form it is sent in). People choose these, and a receiver answers every guess at once: a
+ * tester found a two-character one from a single client in five seconds. Receivers and the
+ * sender side still take shorter ones: a receiver's own password is its operator's choice, and
+ * a password stored before must still be sent.
+ */
+export const MIN_WEBHOOK_PASSWORD_CHARACTERS = 8;
 
 /**
  * Checks a webhook URL and returns its normalized form, which is what gets stored: the URL as
@@ -119,8 +127,10 @@ export function normalizeWebhookUsername(value: unknown): string | null {
 }
 
 /**
- * Checks a Basic-auth password before it is sealed. Colons are allowed (only the username
- * may not hold one). The message never repeats the value.
+ * Checks a Basic-auth password before it is sealed: the rules of
+ * {@link webhookPasswordProblem}, and at least {@link MIN_WEBHOOK_PASSWORD_CHARACTERS}
+ * characters. Colons are allowed (only the username may not hold one). The message never
+ * repeats the value.
  *
  * @param value - the submitted password: a non-empty string.
  * @returns the password.
@@ -128,6 +138,7 @@ export function normalizeWebhookUsername(value: unknown): string | null {
  * @example
  * ```ts
  * assertWebhookPassword('p4ss:w0rd:x'); // fine
+ * assertWebhookPassword('pw1'); // throws: "password" must be at least 8 characters long.
  * ```
  */
 export function assertWebhookPassword(value: unknown): string {
@@ -136,6 +147,11 @@ export function assertWebhookPassword(value: unknown): string {
   }
   const problem = webhookPasswordProblem(value);
   if (problem !== undefined) throw invalid(problem);
+  // Counted once the length is known to be bounded; an accent typed after its letter is one
+  // character once composed, as it is sent.
+  if ([...value.normalize('NFC')].length < MIN_WEBHOOK_PASSWORD_CHARACTERS) {
+    throw invalid(`"password" must be at least ${MIN_WEBHOOK_PASSWORD_CHARACTERS} characters long.`);
+  }
   return value;
 }
 

@@ -173,7 +173,7 @@ describe('outbound Authorization for a delivery', () => {
   });
 
   it('answers ERR_WEBHOOK_SECRET when a password is stored but the manager has no sealing keys', async () => {
-    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password: 'pw' });
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password: 'pw-at-least-8' });
     const bare = createKeyManager({ store, argon2: TEST_ARGON2 });
 
     expect((await rejection(bare.webhookAuthorization(keyId))).code).toBe('ERR_WEBHOOK_SECRET');

@@ -197,6 +197,26 @@ describe('KeyManager: webhook settings', () => {
     keyId = (await manager.issue({ accountId: 'acct_1', environment: 'production' })).card.keyId;
   });
 
+  it.each([
+    ['7 letters', 'hunter7'],
+    ['7 characters written with combining accents (14 code points, 7 once composed)', 'e\u0301'.repeat(7)],
+    ['7 emoji (14 UTF-16 code units)', '\u{1F511}'.repeat(7)],
+  ])('refuses a password of %s with ERR_WEBHOOK_INVALID and writes nothing', async (_what, password) => {
+    const before = row();
+    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password }));
+    expect([error.code, error.status, error.message]).toEqual(['ERR_WEBHOOK_INVALID', 400, '"password" must be at least 8 characters long.']);
+    expect(row()).toEqual(before);
+  });
+
+  it.each([
+    ['8 letters', 'hunter78'],
+    ['8 emoji', '\u{1F511}'.repeat(8)],
+    ['8 characters written with combining accents', 'e\u0301'.repeat(8)],
+  ])('stores a password of %s, the shortest it takes', async (_what, password) => {
+    const card = await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password });
+    expect(card.webhook.basicAuthConfigured).toBe(true);
+  });
+
   it('stores URL, username and a sealed password, and describes them without the password', async () => {
     const card = await manager.setWebhook(keyId, {
       url: 'https://Hooks.Example.com/in',
@@ -376,7 +396,7 @@ describe('KeyManager: webhook settings', () => {
   });
 
   it('writes nothing when any field is invalid', async () => {
-    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me' });
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me-please' });
     const before = row();
 
     for (const settings of [
@@ -391,7 +411,7 @@ describe('KeyManager: webhook settings', () => {
   });
 
   it('refuses a username with a right-to-left override or a line separator and stores nothing', async () => {
-    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me' });
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me-please' });
     const before = row();
 
     for (const username of ['relay\u202eyaler', 'relay\u2028two']) {
@@ -403,7 +423,7 @@ describe('KeyManager: webhook settings', () => {
   });
 
   it('refuses a URL with a lone surrogate and stores nothing', async () => {
-    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me' });
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me-please' });
     const before = row();
 
     for (const url of ['https://a.example/\ud800', 'https://a.example/\udfff']) {
@@ -423,7 +443,7 @@ describe('KeyManager: webhook settings', () => {
   });
 
   it('refuses a misspelt field name with a did-you-mean, and stores nothing', async () => {
-    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me' });
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me-please' });
     const before = row();
 
     const error = await rejection(
@@ -438,7 +458,7 @@ describe('KeyManager: webhook settings', () => {
 
   it('refuses an unknown field name even next to valid ones, repeating neither its value nor its name', async () => {
     const error = await rejection(
-      manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', password: 'pw-zq7', webhook_secret: 'zq7-secret' } as never),
+      manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', password: 'pw-zq7-long', webhook_secret: 'zq7-secret' } as never),
     );
 
     expect(error.code).toBe('ERR_WEBHOOK_INVALID');
@@ -464,7 +484,7 @@ describe('KeyManager: webhook settings', () => {
   it('refuses to store a password without sealing keys, and writes nothing', async () => {
     const bare = createKeyManager({ store, argon2: TEST_ARGON2 });
 
-    const error = await rejection(bare.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'pw' }));
+    const error = await rejection(bare.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'pw-at-least-8' }));
 
     expect(error.code).toBe('ERR_OPTIONS_INVALID');
     expect(row().webhook_url).toBeNull();
@@ -479,7 +499,7 @@ describe('KeyManager: webhook settings', () => {
   });
 
   it('clears URL, username and password with clearWebhook', async () => {
-    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'pw' });
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'pw-at-least-8' });
 
     const card = await manager.clearWebhook(keyId);
 
