@@ -80,13 +80,12 @@ describePostgres('PostgresKeyStore errors: the cause names no row value', (db) =
   });
 
   it('refuses a value of the wrong type naming SQLSTATE 22007, without the value pg quotes in its message and its where', async () => {
-    const row = await live();
-
-    const error = await rejection(store.modify(row.id, () => ({ expires_at: 'ExpiryMarker-not-a-time' as never })));
+    // Through insert: modify refuses a time that is no Date before PostgreSQL sees it.
+    const error = await rejection(store.insert({ ...sampleRow(), expires_at: 'ExpiryMarker-not-a-time' as never }));
 
     expect([error.code, error.status]).toEqual(['ERR_STORE_REFUSED', 500]);
     expect(error.message).toBe(
-      "keyward postgres store: PostgreSQL refused modify with SQLSTATE 22007 (data exception: the refused value is not repeated here); nothing was written, and the same write is refused again",
+      "keyward postgres store: PostgreSQL refused insert with SQLSTATE 22007 (data exception: the refused value is not repeated here); nothing was written, and the same write is refused again",
     );
     expect(error.cause).toMatchObject({ code: '22007', routine: expect.any(String) });
     expect(error.cause).not.toHaveProperty('where');

@@ -223,11 +223,15 @@ describe('regenerate and an expiry it cannot read', () => {
   it('keeps the value rather than lifting it, so a key that may still have an expiry ahead never becomes permanent', async () => {
     const store = new MemoryKeyStore();
     const { card } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_unreadable', environment: 'sandbox' });
-    // A custom store handing out zone-less text, as SQLite would: keyward cannot read it.
-    await store.modify(card.keyId, () => ({ expires_at: '2031-01-01 00:00:00' as unknown as Date }));
+    // A row as a custom store hands it out with zone-less text, as SQLite would: keyward cannot
+    // read it. Planted on the store's own row, as modify takes a Date only.
+    const [issued] = store.allRows();
+    const stored = new MemoryKeyStore();
+    await stored.insert({ ...issued!, expires_at: '2031-01-01 00:00:00' as unknown as Date });
+    const store2 = stored;
 
-    const { card: regenerated } = await createKeyManager({ store, argon2: TEST_ARGON2 }).regenerate(card.keyId);
-    expect(store.allRows()[0]!.expires_at as unknown).toBe('2031-01-01 00:00:00');
+    const { card: regenerated } = await createKeyManager({ store: store2, argon2: TEST_ARGON2 }).regenerate(card.keyId);
+    expect(store2.allRows()[0]!.expires_at as unknown).toBe('2031-01-01 00:00:00');
     expect(regenerated.expiresAt).toBeInstanceOf(Date);
     expect(Number.isNaN(regenerated.expiresAt!.getTime())).toBe(true);
     expect(regenerated.statusLabel).toBe('EXPIRED');
