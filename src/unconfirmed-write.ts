@@ -51,7 +51,7 @@ export function notWritten(verb: WriteVerb, cause: ApiKeyAuthError): ApiKeyAuthE
     softDelete: 'the soft delete: it was not written, and the key still works',
     setStatus: 'the new status: it was not written',
     setWebhook: 'the webhook settings: they were not written',
-    clearWebhook: 'clearing the webhook settings: they are still set',
+    clearWebhook: 'clearing the webhook settings: it was not written, and the row keeps the settings it had',
   };
   return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', `The store did not confirm ${what[verb]}. Trying again is safe.`, { status: 503, expose: false, cause });
 }

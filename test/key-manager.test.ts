@@ -597,6 +597,14 @@ describe('createKeyManager: a write the store could not confirm', () => {
       }
     });
 
+    it('says a clearWebhook that was not written left the row as it was, never that settings are still set (the key has none)', async () => {
+      lossy.writes = ['lost'];
+      const error = await rejection(manager.clearWebhook(issued.card.keyId));
+      expect(error.message).toBe(
+        'The store did not confirm clearing the webhook settings: it was not written, and the row keeps the settings it had. Trying again is safe.',
+      );
+    });
+
     it('says the outcome is unknown when the row cannot be read again, and revoking again is then safe', async () => {
       lossy.writes = ['landed'];
       lossy.staysDown = true;
