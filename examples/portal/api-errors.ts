@@ -101,7 +101,7 @@ export function portalErrorHandler(log: (line: string) => void): ErrorRequestHan
 }
 
 const STORE_RETRY_AFTER_SECONDS = 5;
-const STORE_UNAVAILABLE = 'Your keys cannot be reached right now. Try again in a moment; nothing else is needed.';
+const STORE_UNAVAILABLE = 'Your keys cannot be reached right now. Reload the page in a moment to see where things stand.';
 
 const SECRET_UNUSABLE =
   'The saved webhook password can no longer be used: type the password again and save, or remove it.';

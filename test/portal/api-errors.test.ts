@@ -101,7 +101,7 @@ describe('portal error handler: the store failing', () => {
     expect([response.status, response.headers['retry-after'], JSON.parse(response.body)]).toEqual([
       503,
       '5',
-      { error: { code: 'ERR_STORE_UNAVAILABLE', message: 'Your keys cannot be reached right now. Try again in a moment; nothing else is needed.' } },
+      { error: { code: 'ERR_STORE_UNAVAILABLE', message: 'Your keys cannot be reached right now. Reload the page in a moment to see where things stand.' } },
     ]);
     expect(logs).toEqual(['portal fault ERR_STORE_UNAVAILABLE']);
   });

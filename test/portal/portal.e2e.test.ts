@@ -302,6 +302,29 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     }
   });
 
+  it('treats a regenerate answered 503 by a failing store as an unknown outcome: it lands, and the page says nobody holds the new key', async () => {
+    const maskedBefore = await page.locator('#masked-key').innerText();
+    // The regenerate lands; the store's confirmation is lost, so the portal answers 503.
+    await page.route('**/portal/api/key/regenerate', async (route) => {
+      await route.fetch();
+      await route.fulfill({
+        status: 503,
+        headers: { 'retry-after': '5' },
+        json: { error: { code: 'ERR_STORE_UNAVAILABLE', message: 'Your keys cannot be reached right now. Reload the page in a moment to see where things stand.' } },
+      });
+    });
+    try {
+      await page.getByRole('button', { name: 'Regenerate key' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Yes, regenerate' }).click();
+
+      await expect.poll(() => page.locator('#page-error').innerText()).toContain('nobody holds the new one. Regenerate again.');
+      expect(await page.locator('#masked-key').innerText()).not.toBe(maskedBefore);
+      expect(await page.locator('#key-banner').count()).toBe(0);
+    } finally {
+      await page.unroute('**/portal/api/key/regenerate');
+    }
+  });
+
   it('tells the tab that lost a regenerate race that the key was regenerated elsewhere, and the winner keeps a working key', async () => {
     const other = await browser.context.newPage();
     await other.goto(portal.portalUrl);

@@ -194,7 +194,8 @@ async function confirmRegenerate() {
   } catch (error) {
     showError(error.message);
     // A definite answer says what happened; only a lost or failed one leaves it unknown.
-    const unknownOutcome = error.code === 'ERR_NETWORK' || error.code === 'ERR_INTERNAL' || error.code === 'ERR_HTTP';
+    // A store that failed may have written the new key all the same.
+    const unknownOutcome = ['ERR_NETWORK', 'ERR_INTERNAL', 'ERR_HTTP', 'ERR_STORE_UNAVAILABLE'].includes(error.code);
     let reread = true;
     await loadCard({ withWebhook: false }).catch(() => { reread = false; });
     if (error.code === 'ERR_KEY_CONFLICT') {
