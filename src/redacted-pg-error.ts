@@ -13,8 +13,9 @@ import { ownField } from './own-field.js';
  *   `log_parameter_max_length_on_error`;
  * - `hint`, `internalQuery`: whatever a function of the operator's writes there;
  * - `message`, and so the first line of `stack`: for a data exception (class 22) it quotes the
- *   value (`invalid input syntax for type integer: "…"`); for any other error a function
- *   raises (a trigger's `RAISE`), it says what the function put there.
+ *   value (`invalid input syntax for type integer: "…"`); for an error a function raises
+ *   (a trigger's `RAISE`, under whatever SQLSTATE it chose), it says what the function put
+ *   there.
  *
  * `util.inspect` and `console.error` print all of these from a `cause`. The copy keeps what
  * cannot hold a value of a row and is what an operator acts on: the name, the SQLSTATE
@@ -22,7 +23,7 @@ import { ownField } from './own-field.js';
  * PostgreSQL's source it was raised (`routine`, `file`, `line`), `position` in keyward's own
  * statement, a socket error's `errno`, `syscall`, `address` and `port`, and the stack frames.
  * pg's message is kept only where PostgreSQL builds it from names alone (see
- * {@link NAMES_ONLY}), or where keyward raised it; otherwise it is rebuilt from the kept
+ * {@link NAMES_ONLY}) and no function raised it, or where keyward raised it; otherwise it is rebuilt from the kept
  * fields. An error that is not PostgreSQL's answer (a socket error, pg's own, keyward's
  * timeouts) keeps its message.
  *
@@ -111,14 +112,17 @@ function safeMessage(error: Error): string {
   const message = readSafely(() => error.message);
   const text = typeof message === 'string' ? message : '';
   const code = serverSqlState(error);
-  if (code === undefined || NAMES_ONLY.test(code)) return text;
-  // keyward's own RAISE, in migrate(): it names an index and a table.
-  if (code.startsWith('P0') && text.startsWith('keyward: ')) return text;
-
+  if (code === undefined) return text;
   const field = (name: string) => {
     const value = ownField(error as unknown as Record<string, unknown>, name);
     return typeof value === 'string' && value !== '' ? value : undefined;
   };
+  // A PL/pgSQL RAISE chooses its SQLSTATE too (`USING ERRCODE`), so its text is a function's
+  // whatever the class says; only keyward's own, in migrate(), which names an index and a
+  // table, is kept.
+  const raised = field('routine') === 'exec_stmt_raise';
+  if (raised ? text.startsWith('keyward: ') : NAMES_ONLY.test(code)) return text;
+
   const [schema, table, column, constraint] = [field('schema'), field('table'), field('column'), field('constraint')];
   const where = [
     constraint === undefined ? '' : ` of constraint "${constraint}"`,

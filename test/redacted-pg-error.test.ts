@@ -111,6 +111,25 @@ describePostgres('PostgresKeyStore errors: the cause names no row value', (db) =
     }
   });
 
+  it.each(['insufficient_privilege', 'object_not_in_prerequisite_state', 'serialization_failure', 'internal_error'])(
+    'leaves out what a trigger raises under %s, a SQLSTATE whose own messages PostgreSQL builds from names only',
+    async (errcode) => {
+      const row = await live();
+      await db.admin.query(`CREATE OR REPLACE FUNCTION ${db.schema}.${bare}_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          RAISE EXCEPTION 'refused % of %', NEW.key_hash, NEW.account_id USING ERRCODE = '${errcode}';
+        END $$`);
+      await db.admin.query(`CREATE TRIGGER guard BEFORE UPDATE ON ${store.table} FOR EACH ROW EXECUTE FUNCTION ${db.schema}.${bare}_guard()`);
+      try {
+        const error = await rejection(store.modify(row.id, () => ({ status: 'suspended' })));
+        expect(error.message).not.toContain('$argon2id');
+        expectNoMarker(error);
+      } finally {
+        await db.admin.query(`DROP TRIGGER guard ON ${store.table}`);
+      }
+    },
+  );
+
   it('keeps the stack frames of the call, with the safe text in place of pg\'s first line', async () => {
     const row = await live();
 
