@@ -157,11 +157,14 @@ const STANDARD_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'date', 'dnt', 'referrer', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-user', 'set-cookie',
   'upgrade-insecure-requests', 'x-requested-with',
   // Set or rewritten by proxies and CDNs: the app cannot tell the client's from theirs.
-  'cf-connecting-ip', 'true-client-ip', 'x-client-ip', 'x-forwarded-port', 'x-forwarded-prefix',
-  'x-forwarded-uri', 'x-original-uri', 'x-original-url', 'x-rewrite-url',
+  'cf-connecting-ip', 'fastly-client-ip', 'true-client-ip', 'x-client-ip', 'x-forwarded-port',
+  'x-forwarded-prefix', 'x-forwarded-server', 'x-forwarded-uri', 'x-original-forwarded-for',
+  'x-original-uri', 'x-original-url', 'x-rewrite-url',
   // Recorded by access logs and tracing systems by design: a key there would be kept by each.
-  'b3', 'baggage', 'traceparent', 'tracestate', 'x-amzn-trace-id', 'x-b3-traceid',
-  'x-cloud-trace-context', 'x-correlation-id', 'x-request-id',
+  'b3', 'baggage', 'grpc-trace-bin', 'sentry-trace', 'traceparent', 'traceresponse', 'tracestate',
+  'uber-trace-id', 'x-amzn-trace-id', 'x-b3-flags', 'x-b3-parentspanid', 'x-b3-sampled',
+  'x-b3-spanid', 'x-b3-traceid', 'x-cloud-trace-context', 'x-correlation-id',
+  'x-datadog-parent-id', 'x-datadog-trace-id', 'x-ot-span-context', 'x-request-id',
 ]);
 
 /** The factory these options belong to: every message about them starts with its name. */
