@@ -3,6 +3,7 @@ import { runArgon2Task, type Argon2Task } from './argon2-task.mjs';
 import { bytesEqual } from './compare.js';
 import { ApiKeyAuthError } from './errors.js';
 import { fallsShortOfPolicy } from './hash-policy.js';
+import { isPepperSecret } from './pepper.js';
 import {
   checkedArgon2Params,
   DEFAULT_ARGON2_PARAMS,
@@ -81,7 +82,7 @@ export async function hashSecret(
   run: typeof computeArgon2id = computeArgon2id,
 ): Promise<string> {
   // The bounds a verifier holds stored hashes to: a hash made outside them would never verify.
-  const checked = checkedArgon2Params(params, 'params');
+  const checked = checkedArgon2Params(params, 'params', 'hashSecret');
   const { bytes, id } = readPepper(pepper);
   const salt = new Uint8Array(randomBytes(SALT_BYTES));
   const hash = await run(secret, { params: checked, salt, hashLength: HASH_BYTES }, bytes);
@@ -90,12 +91,13 @@ export async function hashSecret(
 
 /** {@link hashSecret}'s pepper, checked, as Argon2's secret input and the id to record. */
 function readPepper(pepper: unknown): { bytes: Uint8Array | undefined; id: string | undefined } {
-  if (pepper === undefined || pepper instanceof Uint8Array) return { bytes: pepper, id: undefined };
-  const { id, secret } = (pepper ?? {}) as { id?: unknown; secret?: unknown };
-  if (typeof id !== 'string' || !PEPPER_ID_SHAPE.test(id) || !(secret instanceof Uint8Array)) {
+  if (pepper === undefined) return { bytes: undefined, id: undefined };
+  if (isPepperSecret(pepper)) return { bytes: pepper, id: undefined };
+  const { id, secret } = (pepper instanceof Uint8Array ? {} : (pepper ?? {})) as { id?: unknown; secret?: unknown };
+  if (typeof id !== 'string' || !PEPPER_ID_SHAPE.test(id) || !isPepperSecret(secret)) {
     throw new ApiKeyAuthError(
       'ERR_OPTIONS_INVALID',
-      'hashSecret: "pepper" must be a Uint8Array, or { id, secret } with an id of 1 to 8 letters, digits, "_" or "-" and a Uint8Array secret.',
+      'hashSecret: "pepper" must be 16 to 1024 bytes (a Uint8Array), or { id, secret } with an id of 1 to 8 letters, digits, "_" or "-" and such a secret.',
     );
   }
   return { bytes: secret, id };
@@ -121,8 +123,8 @@ export async function verifySecret(
   pepper?: Uint8Array,
 ): Promise<boolean> {
   const parsed = parseOrThrow(storedHash);
-  if (pepper !== undefined && !(pepper instanceof Uint8Array)) {
-    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', 'verifySecret: "pepper" must be a Uint8Array: for a row keyward wrote, rowPepper(pepper, row).');
+  if (pepper !== undefined && !isPepperSecret(pepper)) {
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', 'verifySecret: "pepper" must be 16 to 1024 bytes (a Uint8Array): for a row keyward wrote, rowPepper(pepper, row).');
   }
   if (parsed.pepperId !== undefined && pepper === undefined) {
     throw new ApiKeyAuthError('ERR_STORED_HASH_INVALID', `stored hash names pepper "${parsed.pepperId}" (keyid=), and no pepper was given`, { status: 500 });
@@ -149,7 +151,8 @@ export async function verifySecret(
  *   leave it out where hashes are written without one.
  * @returns true when the hash should be rewritten.
  * @throws {ApiKeyAuthError} `ERR_STORED_HASH_INVALID` for a hash that cannot be parsed;
- *   `ERR_OPTIONS_INVALID` for parameters {@link hashSecret} would refuse to write with.
+ *   `ERR_OPTIONS_INVALID` for parameters {@link hashSecret} would refuse to write with, or a
+ *   `currentPepperId` that is no pepper id.
  * @example
  * ```ts
  * if (needsRehash(row.key_hash, DEFAULT_ARGON2_PARAMS, 'p2')) await rewrite(row, secret);
@@ -160,7 +163,12 @@ export function needsRehash(
   params: Argon2Params = DEFAULT_ARGON2_PARAMS,
   currentPepperId?: string,
 ): boolean {
-  return fallsShortOfPolicy(parseOrThrow(storedHash), checkedArgon2Params(params, 'params'), currentPepperId);
+  const checked = checkedArgon2Params(params, 'params', 'needsRehash');
+  if (currentPepperId !== undefined && (typeof currentPepperId !== 'string' || !PEPPER_ID_SHAPE.test(currentPepperId))) {
+    // Anything else would name no pepper a hash can record, and every hash would "need" a rehash.
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', 'needsRehash: "currentPepperId" must be a pepper id, 1 to 8 letters, digits, "_" or "-", or left out.');
+  }
+  return fallsShortOfPolicy(parseOrThrow(storedHash), checked, currentPepperId);
 }
 
 function parseOrThrow(storedHash: unknown): ParsedArgon2Hash {

@@ -44,6 +44,19 @@ export const MIN_PEPPER_BYTES = 16;
 export const MAX_PEPPER_BYTES = 1024;
 
 /**
+ * Whether a value can be a pepper secret, or a row's pepper made from one: the bytes of
+ * {@link MIN_PEPPER_BYTES} to {@link MAX_PEPPER_BYTES}. The one rule behind the `pepper`
+ * option, `rowPepper`, `hashSecret` and `verifySecret`: a string (the base64 text of an
+ * environment variable, say) would be used as its text, and give hashes that never verify.
+ *
+ * @param value - the candidate.
+ * @returns true for a Uint8Array (a Buffer included) of an accepted length.
+ */
+export function isPepperSecret(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array && value.length >= MIN_PEPPER_BYTES && value.length <= MAX_PEPPER_BYTES;
+}
+
+/**
  * Checks the `pepper` option of a factory once and copies the secrets, so that a later change
  * to the caller's object cannot change what keys hash to.
  *
@@ -74,7 +87,7 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
       // The id is not repeated: one that breaks the rule may be the secret pasted as an id.
       invalidOption(`${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`);
     }
-    if (!(secret instanceof Uint8Array) || secret.length < MIN_PEPPER_BYTES || secret.length > MAX_PEPPER_BYTES) {
+    if (!isPepperSecret(secret)) {
       invalidOption(
         `${factory}: "pepper.secrets.${id}" must be a Buffer or Uint8Array of ${MIN_PEPPER_BYTES} to ${MAX_PEPPER_BYTES} bytes.`,
       );

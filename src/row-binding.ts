@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { ENVIRONMENTS } from './key-format.js';
-import { MAX_PEPPER_BYTES, MIN_PEPPER_BYTES } from './pepper.js';
+import { isPepperSecret, MAX_PEPPER_BYTES, MIN_PEPPER_BYTES } from './pepper.js';
 import type { ApiKeyRow } from './store.js';
 
 /**
@@ -32,7 +32,7 @@ export type BoundRowFields = Pick<ApiKeyRow, 'id' | 'lookup_id' | 'account_id' |
  * ```
  */
 export function rowPepper(pepper: Uint8Array, row: BoundRowFields): Uint8Array {
-  if (!(pepper instanceof Uint8Array) || pepper.length < MIN_PEPPER_BYTES || pepper.length > MAX_PEPPER_BYTES) {
+  if (!isPepperSecret(pepper)) {
     throw new TypeError(`rowPepper needs the pepper's bytes, a Uint8Array of ${MIN_PEPPER_BYTES} to ${MAX_PEPPER_BYTES} bytes as in pepper.secrets`);
   }
   const ids = [row?.id, row?.lookup_id, row?.account_id];

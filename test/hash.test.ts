@@ -73,7 +73,7 @@ describe('hashSecret', () => {
     ['more passes than a verifier accepts', { memoryKiB: 256, iterations: 33, parallelism: 1 }],
     ['a fractional parameter', { memoryKiB: 256.5, iterations: 1, parallelism: 1 }],
   ])('refuses %s with ERR_OPTIONS_INVALID, computing nothing, rather than writing a hash no verifier takes', async (_what, params) => {
-    await expect(hashSecret('secret', params)).rejects.toMatchObject({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(/^"params" (memoryKiB|iterations) must be an integer/) });
+    await expect(hashSecret('secret', params)).rejects.toMatchObject({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(/^hashSecret: "params" (memoryKiB|iterations) must be an integer/) });
   });
 });
 
@@ -87,10 +87,12 @@ describe('hashSecret peppers', () => {
     ['a string secret', { id: 'p1', secret: 'my-pepper' }],
     ['an id too long to record', { id: 'p1-much-too-long', secret: new Uint8Array(32) }],
     ['an id that is not a string', { id: 1, secret: new Uint8Array(32) }],
+    ['a secret of 3 bytes', { id: 'p1', secret: new Uint8Array(3) }],
+    ['no bytes at all', new Uint8Array(0)],
   ])('refuses %s with ERR_OPTIONS_INVALID before computing, rather than writing an unpeppered hash', async (_what, pepper) => {
     await expect(hashSecret('a-secret', TEST_ARGON2, pepper as never, computeNothing)).rejects.toMatchObject({
       code: 'ERR_OPTIONS_INVALID',
-      message: 'hashSecret: "pepper" must be a Uint8Array, or { id, secret } with an id of 1 to 8 letters, digits, "_" or "-" and a Uint8Array secret.',
+      message: 'hashSecret: "pepper" must be 16 to 1024 bytes (a Uint8Array), or { id, secret } with an id of 1 to 8 letters, digits, "_" or "-" and such a secret.',
     });
   });
 });
@@ -103,6 +105,14 @@ describe('needsRehash', () => {
   it('is true when the current parameters differ from the stored ones', () => {
     expect(needsRehash(HASH_A, DEFAULT_ARGON2_PARAMS)).toBe(true);
     expect(needsRehash(HASH_A, { memoryKiB: 512, iterations: 2, parallelism: 1 })).toBe(false);
+  });
+
+  it('refuses a current pepper id that is no pepper id, which would make every hash need a rehash', () => {
+    for (const id of [123, '', 'much-too-long-id']) {
+      expect(() => needsRehash(HASH_A, TEST_ARGON2, id as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: 'needsRehash: "currentPepperId" must be a pepper id, 1 to 8 letters, digits, "_" or "-", or left out.' }),
+      );
+    }
   });
 
   it('refuses parameters hashSecret would not write with, with ERR_OPTIONS_INVALID, rather than answering for them', () => {
