@@ -94,7 +94,10 @@ interface Window {
  * resolveThrottleOptions({ maxFailuresPerKey: 5 }, 'createApiKeyAuth'); // { maxFailuresPerKey: 5, ... }
  * ```
  */
-export function resolveThrottleOptions(value: unknown, factory: string): AttemptThrottleLimits | false;
+export function resolveThrottleOptions(
+  value: unknown,
+  factory: string,
+): AttemptThrottleLimits | false;
 export function resolveThrottleOptions<Limits extends ClientThrottleLimits>(
   value: unknown,
   factory: string,
@@ -151,7 +154,7 @@ export class AttemptThrottle {
   readonly #limits: ClientThrottleLimits;
   readonly #now: () => number;
   // Absent from a throttle that counts per client only, which so holds no memory for it.
-  readonly #perKey: { readonly max: number; readonly windows: LRUCache<string, Window> } | undefined;
+  readonly #perKey: { max: number; windows: LRUCache<string, Window> } | undefined;
   readonly #byClient: LRUCache<string, Window>;
   // Attempts under verification: id -> key -> how many requests carry it. Entries live only
   // while a request is in the pipeline (as long as the request's own headers hold the key),
@@ -169,7 +172,10 @@ export class AttemptThrottle {
     this.#now = now;
     // Own fields only: a `maxFailuresPerKey` planted on Object.prototype counts for nothing.
     this.#perKey = Object.hasOwn(limits, 'maxFailuresPerKey')
-      ? { max: (limits as AttemptThrottleLimits).maxFailuresPerKey, windows: boundedLru<Window>({ max: limits.maxTracked }) }
+      ? {
+          max: (limits as AttemptThrottleLimits).maxFailuresPerKey,
+          windows: boundedLru<Window>({ max: limits.maxTracked }),
+        }
       : undefined;
     this.#byClient = boundedLru<Window>({ max: limits.maxTracked });
   }
@@ -265,7 +271,8 @@ export class AttemptThrottle {
     const now = this.#now();
     const window = this.#byClient.get(this.#counterKeyOf(client), NO_LRU_CALL_OPTIONS);
     const left = this.#leftIn(window, now);
-    return left > 0 && window!.failures >= this.#limits.maxFailuresPerClient ? Math.ceil(left / 1000) : 0;
+    if (left === 0 || window!.failures < this.#limits.maxFailuresPerClient) return 0;
+    return Math.ceil(left / 1000);
   }
 
   /**
