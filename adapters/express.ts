@@ -83,9 +83,10 @@ export type ExpressBasicAuthOptions = BasicAuthOptions;
  * Express middleware for a webhook receiver: lets the request through only with the configured
  * HTTP Basic credentials, compared in constant time. Anything else gets 401 with
  * `WWW-Authenticate: Basic realm="…", charset="UTF-8"` and keyward's JSON error body (or
- * `next(err)` with `forwardErrors`).
+ * `next(err)` with `forwardErrors`). Wrong credentials are counted per `req.ip`, which follows
+ * the app's `trust proxy` setting; past the `throttle` limit the address gets 429.
  *
- * @param options - `username`, `password`, `realm`, `errorBody`, `forwardErrors`.
+ * @param options - `username`, `password`, `realm`, `errorBody`, `forwardErrors`, `throttle`.
  * @returns the middleware.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad options.
  * @example
@@ -99,7 +100,7 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandl
   const checker = createBasicAuthChecker(options, 'expressBasicAuth');
 
   return function expressBasicAuthMiddleware(req: Request, res: Response, next: NextFunction) {
-    const result = checker.checkRawHeaders(req.rawHeaders);
+    const result = checker.checkRawHeaders(req.rawHeaders, req.ip);
     if (result.ok) return next();
     if (checker.forwardErrors) return forward(req, res, next, result.error);
     answer(req, res, result.response);

@@ -24,11 +24,13 @@ export type FastifyBasicAuthHook = (
  * Basic credentials, compared in constant time. A refusal is answered with 401,
  * `WWW-Authenticate: Basic realm="…", charset="UTF-8"` and keyward's JSON body; with
  * `forwardErrors` the `ApiKeyAuthError` is thrown to the app's error handler instead (Fastify
- * applies its `statusCode` and `headers`).
+ * applies its `statusCode` and `headers`). Wrong credentials are counted per `request.ip`,
+ * which follows the instance's `trustProxy` option; past the `throttle` limit the address
+ * gets 429 with `Retry-After`.
  *
  * Register it as an `onRequest` hook, so an unauthenticated body is never parsed.
  *
- * @param options - `username`, `password`, `realm`, `errorBody`, `forwardErrors`.
+ * @param options - `username`, `password`, `realm`, `errorBody`, `forwardErrors`, `throttle`.
  * @returns the hook.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad options.
  * @example
@@ -50,7 +52,7 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
     // Two parameters declared, as Fastify refuses an async hook that declares `done`; the
     // phase shows in what else it is given.
     if (ranAfterHandler(reply, arguments[2], arguments[3])) throw misplacedHook('fastifyBasicAuth');
-    const result = checker.checkRawHeaders(request.raw.rawHeaders);
+    const result = checker.checkRawHeaders(request.raw.rawHeaders, request.ip);
     if (result.ok) return undefined;
     if (checker.forwardErrors) {
       setForwardedHeaders(request, reply, result.error.headers);

@@ -8,14 +8,17 @@ export type KoaBasicAuthOptions = BasicAuthOptions;
 
 /**
  * Koa middleware for a webhook receiver: lets the request through only with the configured
- * HTTP Basic credentials, compared in constant time.
+ * HTTP Basic credentials, compared in constant time. Wrong credentials are counted per
+ * `ctx.ip`, which follows the app's `proxy` setting; past the `throttle` limit the address
+ * gets 429 with `Retry-After`.
  *
  * A refusal is answered here (401, `WWW-Authenticate: Basic realm="…", charset="UTF-8"`, JSON
- * body) without throwing, so an app's own try/catch error middleware cannot turn it into a 500
- * or drop the challenge. With `forwardErrors` the challenge header is set on the response and
- * the `ApiKeyAuthError` (with `status`, `expose` and `headers`) is thrown for the app to shape.
+ * body; or the 429) without throwing, so an app's own try/catch error middleware cannot turn
+ * it into a 500 or drop the challenge. With `forwardErrors` the challenge (or `Retry-After`) is
+ * set on the response and the `ApiKeyAuthError` (with `status`, `expose` and `headers`) is
+ * thrown for the app to shape.
  *
- * @param options - `username`, `password`, `realm`, `errorBody`, `forwardErrors`.
+ * @param options - `username`, `password`, `realm`, `errorBody`, `forwardErrors`, `throttle`.
  * @returns the middleware.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` at setup for bad options.
  * @example
@@ -29,7 +32,7 @@ export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
   const checker = createBasicAuthChecker(options, 'koaBasicAuth');
 
   return async function koaBasicAuthMiddleware(ctx, next) {
-    const result = checker.checkRawHeaders(ctx.req.rawHeaders);
+    const result = checker.checkRawHeaders(ctx.req.rawHeaders, ctx.ip);
     if (result.ok) return next();
 
     if (checker.forwardErrors) {

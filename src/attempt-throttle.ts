@@ -47,6 +47,12 @@ export interface AttemptThrottleOptions {
  */
 export type AttemptThrottleLimits = Record<keyof AttemptThrottleOptions, number>;
 
+/**
+ * The limits of a throttle that counts per client address only, as the Basic-auth receivers'
+ * does: every limit but the per-lookup-id one.
+ */
+export type ClientThrottleLimits = Omit<AttemptThrottleLimits, 'maxFailuresPerKey'>;
+
 /** The defaults, frozen; see {@link AttemptThrottleOptions} for the reasoning. */
 export const DEFAULT_ATTEMPT_THROTTLE: Readonly<AttemptThrottleLimits> = Object.freeze({
   maxFailuresPerKey: 10,
@@ -56,8 +62,14 @@ export const DEFAULT_ATTEMPT_THROTTLE: Readonly<AttemptThrottleLimits> = Object.
   ipv6PrefixLength: 64,
 });
 
-const OPTION_NAMES = ['maxFailuresPerKey', 'maxFailuresPerClient', 'windowMs', 'maxTracked', 'ipv6PrefixLength'];
-
+/** The range each limit must be in: [least, most]. */
+const LIMIT_RANGES: Readonly<Record<keyof AttemptThrottleLimits, readonly [number, number]>> = {
+  maxFailuresPerKey: [1, 1_000_000],
+  maxFailuresPerClient: [1, 1_000_000],
+  windowMs: [1_000, 24 * 3_600_000],
+  maxTracked: [1, 10_000_000],
+  ipv6PrefixLength: [32, 128],
+};
 
 /** The counter every client without a known address shares (see #counterKeyOf). */
 const UNKNOWN_CLIENT = '';
@@ -72,6 +84,9 @@ interface Window {
  *
  * @param value - the option: an object, `false` to switch throttling off, or undefined.
  * @param factory - the factory it was given to; messages start with it.
+ * @param defaults - the limits the option may set and their defaults, in the order they are
+ *   checked: {@link DEFAULT_ATTEMPT_THROTTLE} unless given (the receivers give theirs, which
+ *   have no per-key limit, so `maxFailuresPerKey` is an unknown option there).
  * @returns the limits with defaults applied, or false.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the bad limit.
  * @example
@@ -79,18 +94,28 @@ interface Window {
  * resolveThrottleOptions({ maxFailuresPerKey: 5 }, 'createApiKeyAuth'); // { maxFailuresPerKey: 5, ... }
  * ```
  */
-export function resolveThrottleOptions(value: unknown, factory: string): AttemptThrottleLimits | false {
+export function resolveThrottleOptions(
+  value: unknown,
+  factory: string,
+): AttemptThrottleLimits | false;
+export function resolveThrottleOptions<Limits extends ClientThrottleLimits>(
+  value: unknown,
+  factory: string,
+  defaults: Readonly<Limits>,
+): Limits | false;
+export function resolveThrottleOptions(
+  value: unknown,
+  factory: string,
+  defaults: Readonly<ClientThrottleLimits> = DEFAULT_ATTEMPT_THROTTLE,
+): ClientThrottleLimits | false {
   if (value === false) return false;
   const given = value ?? {};
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     invalidOption(`${factory}: "throttle" must be an object or false.`);
   }
-  const limits = { ...DEFAULT_ATTEMPT_THROTTLE, ...stripUndefined(knownOptions(given as AttemptThrottleOptions, OPTION_NAMES, factory, 'shown', 'throttle')) };
-  assertInteger(limits.maxFailuresPerKey, 'throttle.maxFailuresPerKey', 1, 1_000_000, factory);
-  assertInteger(limits.maxFailuresPerClient, 'throttle.maxFailuresPerClient', 1, 1_000_000, factory);
-  assertInteger(limits.windowMs, 'throttle.windowMs', 1_000, 24 * 3_600_000, factory);
-  assertInteger(limits.maxTracked, 'throttle.maxTracked', 1, 10_000_000, factory);
-  assertInteger(limits.ipv6PrefixLength, 'throttle.ipv6PrefixLength', 32, 128, factory);
+  const names = Object.keys(defaults) as (keyof AttemptThrottleLimits)[];
+  const limits = { ...defaults, ...stripUndefined(knownOptions(given as AttemptThrottleOptions, names, factory, 'shown', 'throttle')) };
+  for (const name of names) assertInteger(limits[name] as number, `throttle.${name}`, ...LIMIT_RANGES[name], factory);
   return limits;
 }
 
@@ -115,6 +140,10 @@ export interface Attempt {
  * one address never lock out the key's holder at another. Per process: several gateway
  * instances each count their own.
  *
+ * Built with {@link ClientThrottleLimits} (no `maxFailuresPerKey`), it counts per client
+ * address only: the Basic-auth receivers' throttle, which uses {@link clientWait} and
+ * {@link recordClientFailure}.
+ *
  * > [!NOTE]
  * > When more than `maxTracked` ids or addresses fail within a window, the least recently
  * > failing ones are forgotten, so an attacker who spreads over more addresses than that gets
@@ -122,9 +151,10 @@ export interface Attempt {
  * > full) still bound the cost.
  */
 export class AttemptThrottle {
-  readonly #limits: AttemptThrottleLimits;
+  readonly #limits: ClientThrottleLimits;
   readonly #now: () => number;
-  readonly #byKey: LRUCache<string, Window>;
+  // Absent from a throttle that counts per client only, which so holds no memory for it.
+  readonly #perKey: { max: number; windows: LRUCache<string, Window> } | undefined;
   readonly #byClient: LRUCache<string, Window>;
   // Attempts under verification: id -> key -> how many requests carry it. Entries live only
   // while a request is in the pipeline (as long as the request's own headers hold the key),
@@ -133,13 +163,20 @@ export class AttemptThrottle {
   readonly #clientInFlight = new Map<string, Map<string, number>>();
 
   /**
-   * @param limits - checked limits from {@link resolveThrottleOptions}.
+   * @param limits - checked limits from {@link resolveThrottleOptions}; without
+   *   `maxFailuresPerKey`, lookup ids are not counted.
    * @param now - the current time in milliseconds.
    */
-  constructor(limits: AttemptThrottleLimits, now: () => number) {
+  constructor(limits: AttemptThrottleLimits | ClientThrottleLimits, now: () => number) {
     this.#limits = limits;
     this.#now = now;
-    this.#byKey = boundedLru<Window>({ max: limits.maxTracked });
+    // Own fields only: a `maxFailuresPerKey` planted on Object.prototype counts for nothing.
+    this.#perKey = Object.hasOwn(limits, 'maxFailuresPerKey')
+      ? {
+          max: (limits as AttemptThrottleLimits).maxFailuresPerKey,
+          windows: boundedLru<Window>({ max: limits.maxTracked }),
+        }
+      : undefined;
     this.#byClient = boundedLru<Window>({ max: limits.maxTracked });
   }
 
@@ -172,12 +209,13 @@ export class AttemptThrottle {
     const now = this.#now();
     const client = this.#counterKeyOf(attempt.client);
     let wait = this.#wait(this.#byClient, this.#clientInFlight, client, attempt.credential, this.#limits.maxFailuresPerClient, now);
+    if (this.#perKey === undefined) return wait;
     // The per-key limit stops only suspect clients. Otherwise anyone who knows a lookup id
     // (public by design) could lock its genuine holder out for a whole window with ten
     // forgeries, before this instance has verified the real key once.
     const suspicion = attempt.client === undefined ? 'lasting' : this.#suspicion(client, attempt.credential, now);
     if (suspicion !== undefined) {
-      const keyWait = this.#wait(this.#byKey, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#limits.maxFailuresPerKey, now);
+      const keyWait = this.#wait(this.#perKey.windows, this.#keyInFlight, attempt.lookupId, attempt.credential, this.#perKey.max, now);
       // A suspicion that ends with the verification in flight asks for a retry in a second,
       // not the rest of the window: behind a NAT it may be an honest neighbour's request.
       wait = Math.max(wait, suspicion === 'busy' ? Math.min(keyWait, 1) : keyWait);
@@ -216,8 +254,34 @@ export class AttemptThrottle {
    */
   recordFailure(lookupId: string, client: string | undefined): void {
     const now = this.#now();
-    this.#count(this.#byKey, lookupId, now);
+    if (this.#perKey !== undefined) this.#count(this.#perKey.windows, lookupId, now);
     this.#count(this.#byClient, this.#counterKeyOf(client), now);
+  }
+
+  /**
+   * How long a client must wait before its next check, for checks that finish at once and
+   * are counted per client only (the Basic-auth receivers'). Nothing of theirs is ever in
+   * flight, so only the client's failures in the current window count.
+   *
+   * @param client - the client's address, if the caller can tell it.
+   * @returns the seconds left in the window once the client's failures reach
+   *   `maxFailuresPerClient`, or 0 when it may be checked now.
+   */
+  clientWait(client: string | undefined): number {
+    const now = this.#now();
+    const window = this.#byClient.get(this.#counterKeyOf(client), NO_LRU_CALL_OPTIONS);
+    const left = this.#leftIn(window, now);
+    if (left === 0 || window!.failures < this.#limits.maxFailuresPerClient) return 0;
+    return Math.ceil(left / 1000);
+  }
+
+  /**
+   * Counts one failed check against a client alone, for callers without lookup ids.
+   *
+   * @param client - the client's address, if the caller can tell it.
+   */
+  recordClientFailure(client: string | undefined): void {
+    this.#count(this.#byClient, this.#counterKeyOf(client), this.#now());
   }
 
   /**

@@ -1,3 +1,4 @@
+import { basicAuthThrottle, type BasicAuthThrottleOptions } from './basic-auth-throttle.js';
 import { secretDigest, secretsEqual } from './compare.js';
 import { hasTooManyHeaderLines, rawHeaderValue, trimOws } from './extract.js';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
@@ -10,6 +11,7 @@ import {
 import {
   defaultErrorBody,
   responseFor,
+  TOO_MANY_ATTEMPTS_MESSAGE,
   type AuthResponse,
   type ErrorBodyFormatter,
 } from './responses.js';
@@ -26,23 +28,37 @@ export interface BasicAuthOptions {
   password: string;
   /** Realm named in the `WWW-Authenticate` challenge. @default 'webhooks' */
   realm?: string | undefined;
-  /** Replaces the JSON body of the 401 answers. */
+  /** Replaces the JSON body of the 401 and 429 answers. */
   errorBody?: ErrorBodyFormatter | undefined;
   /**
    * Adapters only: hand refusals to the framework's error handling (`next(err)` in Express, a
    * thrown error in Koa and Fastify) instead of answering them. The error carries `status`,
-   * `expose` and `headers` (the challenge). @default false
+   * `expose` and `headers` (the challenge, or a 429's `Retry-After`). @default false
    */
   forwardErrors?: boolean | undefined;
+  /**
+   * Limits on failed checks per client address, or `false` for none. Past the limit, every
+   * request from that address gets 429 `ERR_TOO_MANY_ATTEMPTS` with `Retry-After` until the
+   * window ends, and its credentials are not looked at, so a right guess then gains nothing.
+   * The adapters count under the framework's own client IP (Express `req.ip`, Koa `ctx.ip`,
+   * Fastify `request.ip`), so behind a proxy set the framework's trust-proxy option, or the
+   * gateway shares one counter with every other client.
+   * @default {} (20 failures per client in 15 minutes; see BasicAuthThrottleOptions)
+   */
+  throttle?: BasicAuthThrottleOptions | false | undefined;
 }
 
-/** Why Basic credentials were refused. For the app's logs; the client sees only the 401. */
+/**
+ * Why Basic credentials were refused. For the app's logs; the client sees only the 401, or
+ * the 429 of `too_many_attempts` (its address failed too often; nothing was checked).
+ */
 export type BasicAuthFailure =
   | 'missing'
   | 'too_long'
   | 'malformed_header'
   | 'malformed_credentials'
-  | 'mismatch';
+  | 'mismatch'
+  | 'too_many_attempts';
 
 /** The result of {@link BasicAuthChecker.check}. */
 export type BasicAuthResult =
@@ -58,16 +74,21 @@ export interface BasicAuthChecker {
    * strings or undefined is refused like a malformed header (`malformed_header`).
    *
    * @param authorization - the header as Node gives it (a repeated header is an array).
+   * @param client - the client's address, which failures are counted under. Left out (or
+   *   anything but a non-empty string), the request counts as from an unknown client, and
+   *   all unknown clients share one counter: past its limit, every request without an
+   *   address gets 429, the gateway's too.
    */
-  check(authorization: string | string[] | undefined): BasicAuthResult;
+  check(authorization: string | string[] | undefined, client?: string): BasicAuthResult;
   /**
    * Checks a request by Node's `rawHeaders`, as the adapters do: every `Authorization` copy is
    * read, so two different ones are refused, and a request with more than 1,000 header lines
    * is refused as `malformed_header`, since Node may have cut a second one off unseen.
    *
    * @param rawHeaders - the request's `rawHeaders` (names and values alternating).
+   * @param client - the client's address, as for {@link check}.
    */
-  checkRawHeaders(rawHeaders: readonly string[]): BasicAuthResult;
+  checkRawHeaders(rawHeaders: readonly string[], client?: string): BasicAuthResult;
 }
 
 /**
@@ -83,6 +104,7 @@ const OPTION_NAMES: readonly (keyof BasicAuthOptions)[] = [
   'realm',
   'errorBody',
   'forwardErrors',
+  'throttle',
 ];
 
 const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
@@ -99,19 +121,22 @@ const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
  * colon, so a password may contain colons. Username and password are both compared, always,
  * in constant time, so the timing does not tell which of the two was wrong.
  *
+ * Wrong credentials are counted per client address (see {@link BasicAuthOptions.throttle});
+ * past the limit, the address gets 429 without its credentials being looked at.
+ *
  * @param options - see {@link BasicAuthOptions}.
  * @param factory - name used in option errors (adapters pass their own).
  * @returns the checker.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing or malformed username or
  *   password (the same rules as `setWebhook`: at most 256 and 1,024 bytes of UTF-8, no control
  *   characters, and for the username no `:`, invisible format characters or line separators),
- *   or a realm that would break the challenge header.
+ *   a realm that would break the challenge header, or a bad `throttle` limit.
  * @example
  * ```ts
  * const password = process.env.HOOK_PASSWORD!;
  * const checker = createBasicAuthChecker({ username: 'hook-relay', password });
- * const result = checker.checkRawHeaders(req.rawHeaders);
- * if (!result.ok) return send(result.response); // 401 with WWW-Authenticate: Basic …
+ * const result = checker.checkRawHeaders(req.rawHeaders, req.socket.remoteAddress);
+ * if (!result.ok) return send(result.response); // 401 with WWW-Authenticate: Basic …, or 429
  * ```
  */
 export function createBasicAuthChecker(
@@ -144,6 +169,7 @@ export function createBasicAuthChecker(
   if (typeof forwardErrors !== 'boolean') {
     invalidOption(`${factory}: "forwardErrors" must be a boolean.`);
   }
+  const throttle = basicAuthThrottle(options.throttle, factory);
   // A formatter that throws or returns junk falls back to the default body: never a 500.
   const format = options.errorBody ?? defaultErrorBody;
   const challenge = { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` };
@@ -165,25 +191,50 @@ export function createBasicAuthChecker(
     return { ok: false, reason, error, response: responseFor(error, format) };
   };
 
-  const check = (authorization: unknown): BasicAuthResult => {
+  /** The 429 for a client over its limit, or undefined when it may be checked. */
+  const throttled = (address: string | undefined): BasicAuthResult | undefined => {
+    const wait = throttle === undefined ? 0 : throttle.clientWait(address);
+    if (wait === 0) return undefined;
+    const error = new ApiKeyAuthError('ERR_TOO_MANY_ATTEMPTS', TOO_MANY_ATTEMPTS_MESSAGE, {
+      status: 429,
+      headers: { 'retry-after': String(wait) },
+    });
+    return { ok: false, reason: 'too_many_attempts', error, response: responseFor(error, format) };
+  };
+
+  const verify = (authorization: unknown, address: string | undefined): BasicAuthResult => {
     const read = readBasicCredentials(authorization);
     if (typeof read === 'string') return refuse(read);
 
     // Both comparisons always run: `&&` would skip the password when the user is wrong.
     const userMatches = secretsEqual(read.username.normalize('NFC'), usernameDigest);
     const passwordMatches = secretsEqual(read.password.normalize('NFC'), passwordDigest);
-    return userMatches && passwordMatches ? { ok: true } : refuse('mismatch');
+    if (userMatches && passwordMatches) return { ok: true };
+    // Only this counts: every other refusal could never have been the right guess.
+    throttle?.recordClientFailure(address);
+    return refuse('mismatch');
   };
 
   return {
     forwardErrors,
-    check,
-    checkRawHeaders(rawHeaders) {
+    check(authorization, client) {
+      const address = clientAddressOf(client);
+      return throttled(address) ?? verify(authorization, address);
+    },
+    checkRawHeaders(rawHeaders, client) {
+      const address = clientAddressOf(client);
+      const tooMany = throttled(address);
+      if (tooMany !== undefined) return tooMany;
       // Like check(), never throws: anything but an array is no readable request.
       if (!Array.isArray(rawHeaders) || hasTooManyHeaderLines(rawHeaders)) return refuse('malformed_header');
-      return check(rawHeaderValue(rawHeaders, 'authorization'));
+      return verify(rawHeaderValue(rawHeaders, 'authorization'), address);
     },
   };
+}
+
+/** A client address as given, or undefined (an unknown client) for anything but non-empty text. */
+function clientAddressOf(client: unknown): string | undefined {
+  return typeof client === 'string' && client.length > 0 ? client : undefined;
 }
 
 /**

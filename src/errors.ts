@@ -10,7 +10,8 @@ import { ownField } from './own-field.js';
  * - `ERR_API_KEY_INACTIVE`: the key is genuine but its status is not `allowed` or it has
  *   expired (403).
  * - `ERR_API_KEY_WRONG_TYPE`: the key is live but the route needs another key type (403).
- * - `ERR_TOO_MANY_ATTEMPTS`: too many failed attempts for that key or client (429).
+ * - `ERR_TOO_MANY_ATTEMPTS`: too many failed attempts for that key or client, or from that
+ *   client at a webhook receiver (429).
  * - `ERR_OVERLOADED`: the Argon2 queue is full; retry shortly (503).
  * - `ERR_STORE_UNAVAILABLE`: the key store failed or timed out (503); a retry may succeed.
  * - `ERR_STORE_REFUSED`: the key store's database refused the statement in a way a retry

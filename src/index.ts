@@ -93,6 +93,7 @@ export {
   type BasicAuthOptions,
   type BasicAuthResult,
 } from './basic-auth.js';
+export { DEFAULT_BASIC_AUTH_THROTTLE, type BasicAuthThrottleOptions } from './basic-auth-throttle.js';
 // Option checks shared with the other entry points (keyward/postgres, keyward/fastify), which
 // must throw the one ApiKeyAuthError class of this entry.
 export { assertInteger, assertOptionsObject, knownOptions } from './options.js';

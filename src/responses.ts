@@ -64,6 +64,9 @@ const formatDefault = (error: ErrorFields) => ({
  */
 export const defaultErrorBody: ErrorBodyFormatter = formatDefault;
 
+/** The message of every `ERR_TOO_MANY_ATTEMPTS` answer, the authenticator's and the receivers'. */
+export const TOO_MANY_ATTEMPTS_MESSAGE = 'Too many failed attempts. Retry later.';
+
 const JSON_HEADERS = Object.freeze({
   'content-type': 'application/json; charset=utf-8',
   'cache-control': 'no-store',
@@ -226,7 +229,7 @@ export class RefusalFactory {
   }
 
   #newTooManyAttempts(retryAfterSeconds: number): Refusal {
-    return this.#refusal('ERR_TOO_MANY_ATTEMPTS', 'Too many failed attempts. Retry later.', {
+    return this.#refusal('ERR_TOO_MANY_ATTEMPTS', TOO_MANY_ATTEMPTS_MESSAGE, {
       status: 429,
       headers: { 'retry-after': String(retryAfterSeconds) },
     });

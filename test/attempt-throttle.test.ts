@@ -192,6 +192,55 @@ describe('AttemptThrottle', () => {
   });
 });
 
+describe('AttemptThrottle counting per client only', () => {
+  const limits = { maxFailuresPerClient: 3, windowMs: 10_000, maxTracked: 3, ipv6PrefixLength: 64 };
+
+  it('holds a client back once its failures reach the limit, for the rest of the window', () => {
+    let now = 1_000_000;
+    const throttle = new AttemptThrottle(limits, () => now);
+    for (let n = 0; n < 2; n++) throttle.recordClientFailure('203.0.113.7');
+    expect(throttle.clientWait('203.0.113.7')).toBe(0);
+    throttle.recordClientFailure('203.0.113.7');
+    expect(throttle.clientWait('203.0.113.7')).toBe(10);
+    now += 4_500;
+    expect(throttle.clientWait('203.0.113.7')).toBe(6);
+    now += 5_500;
+    expect(throttle.clientWait('203.0.113.7')).toBe(0);
+  });
+
+  it('counts each address apart, an IPv6 one by its /64, and every unknown address under one counter', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    for (const address of ['2001:db8:7:9::1', '2001:db8:7:9::2', '2001:db8:7:9::3']) throttle.recordClientFailure(address);
+    for (let n = 0; n < 3; n++) throttle.recordClientFailure(undefined);
+
+    expect(throttle.clientWait('2001:db8:7:9::99')).toBe(10);
+    expect(throttle.clientWait('2001:db8:7:a::1')).toBe(0);
+    expect(throttle.clientWait(undefined)).toBe(10);
+    expect(throttle.clientWait('203.0.113.7')).toBe(0);
+  });
+
+  it('counts no lookup ids: a suspect client is held back by its own failures only', () => {
+    const throttle = new AttemptThrottle(limits, () => 0);
+    for (let n = 0; n < 2; n++) throttle.recordFailure('id1', undefined);
+    // With a per-key limit of 2 this would wait; here only the client's 2 of 3 count.
+    expect(throttle.waitFor({ lookupId: 'id1', client: undefined, credential: 'k' })).toBe(0);
+    throttle.recordFailure('id2', undefined);
+    expect(throttle.waitFor({ lookupId: 'id3', client: undefined, credential: 'k' })).toBe(10);
+  });
+
+  it('takes a caller\'s own defaults, and only their names as options', () => {
+    const defaults = Object.freeze({ ...limits });
+    expect(resolveThrottleOptions(undefined, 'createBasicAuthChecker', defaults)).toEqual(limits);
+    expect(resolveThrottleOptions({ windowMs: 60_000 }, 'createBasicAuthChecker', defaults)).toEqual({ ...limits, windowMs: 60_000 });
+    expect(() => resolveThrottleOptions({ maxFailuresPerKey: 5 }, 'createBasicAuthChecker', defaults)).toThrow(
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(/^createBasicAuthChecker: unknown option "maxFailuresPerKey" in "throttle"/) }),
+    );
+    expect(() => resolveThrottleOptions({ maxFailuresPerClient: 0 }, 'createBasicAuthChecker', defaults)).toThrow(
+      'createBasicAuthChecker: "throttle.maxFailuresPerClient" must be an integer from 1 to 1000000.',
+    );
+  });
+});
+
 describe('throttle options', () => {
   it('defaults to 10 failures per key and 100 per client in 15 minutes, 10,000 tracked, IPv6 per /64', () => {
     expect(resolveThrottleOptions(undefined, 'createApiKeyAuth')).toEqual({ maxFailuresPerKey: 10, maxFailuresPerClient: 100, windowMs: 900_000, maxTracked: 10_000, ipv6PrefixLength: 64 });

@@ -6,7 +6,7 @@ import express4 from 'express4';
 import Fastify from 'fastify';
 import type { onRequestAsyncHookHandler } from 'fastify';
 import Koa, { type Middleware } from 'koa';
-import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { expressBasicAuth } from '../adapters/express.js';
 import { fastifyBasicAuth } from '../adapters/fastify-basic-auth.js';
 import { koaBasicAuth } from '../adapters/koa-basic-auth.js';
@@ -23,6 +23,9 @@ const ROUTES = {
   '/hooks/pw1': { username: 'hook-relay', password: 'pw1' },
   '/hooks/utf8': { username: 'hook-relay', password: 'p\u00e4ssw\u00f6rd' },
   '/hooks/forwarded': { username: 'hook-relay', password: 'p4ss:w0rd:x', forwardErrors: true },
+  '/hooks/throttled': { username: 'hook-relay', password: 'p4ss:w0rd:x', throttle: { maxFailuresPerClient: 3 } },
+  '/hooks/throttled-forwarded': { username: 'hook-relay', password: 'p4ss:w0rd:x', forwardErrors: true, throttle: { maxFailuresPerClient: 3 } },
+  '/hooks/unthrottled': { username: 'hook-relay', password: 'p4ss:w0rd:x', throttle: false },
 } as const;
 type RoutePath = keyof typeof ROUTES;
 
@@ -35,11 +38,20 @@ interface Running {
   close: () => Promise<void>;
 }
 
-/** Posts a delivery receipt, with the Authorization header exactly as given (or none). */
-function post(app: Running, path: string, authorization?: string): Promise<ClientResponse> {
+/**
+ * Posts a delivery receipt, with the Authorization header exactly as given (or none), from the
+ * loopback address `from.localAddress` and with `from.forwardedFor` as X-Forwarded-For, if given.
+ */
+function post(
+  app: Running,
+  path: string,
+  authorization?: string,
+  from: { localAddress?: string; forwardedFor?: string } = {},
+): Promise<ClientResponse> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (authorization !== undefined) headers.authorization = authorization;
-  return send(app.url, path, { method: 'POST', headers, body: '{"event":"delivered"}' });
+  if (from.forwardedFor !== undefined) headers['x-forwarded-for'] = from.forwardedFor;
+  return send(app.url, path, { method: 'POST', headers, body: '{"event":"delivered"}', localAddress: from.localAddress });
 }
 
 async function running(server: Server, handled: () => number): Promise<Running> {
@@ -50,6 +62,8 @@ async function running(server: Server, handled: () => number): Promise<Running> 
 function startExpress(framework: typeof express): Promise<Running> {
   let handled = 0;
   const app = framework();
+  // Requests from loopback are a proxy's: X-Forwarded-For names the client (req.ip).
+  app.set('trust proxy', 'loopback');
   for (const [path, options] of Object.entries(ROUTES)) {
     app.post(path, expressBasicAuth(options), framework.json(), (req, res) => {
       handled++;
@@ -65,7 +79,8 @@ function startExpress(framework: typeof express): Promise<Running> {
 
 function startKoa(): Promise<Running> {
   let handled = 0;
-  const app = new Koa();
+  // Requests from loopback are a proxy's: X-Forwarded-For names the client (ctx.ip).
+  const app = new Koa({ proxy: true, maxIpsCount: 1 });
   // The common catch-all of Koa apps (C20): sets status and body only, keeps no headers itself.
   app.use(async (ctx, next) => {
     try {
@@ -93,7 +108,8 @@ function startKoa(): Promise<Running> {
 
 async function startFastify(): Promise<Running> {
   let handled = 0;
-  const app = Fastify();
+  // Requests from 127.0.0.1 are a proxy's: X-Forwarded-For names the client (request.ip).
+  const app = Fastify({ trustProxy: '127.0.0.1' });
   // A catch-all error handler: sets status and body only, keeps no headers itself.
   app.setErrorHandler((error: any, _request, reply) => reply.code(error.statusCode ?? 500).send({ app_error: error.code ?? 'unknown' }));
   for (const [path, options] of Object.entries(ROUTES)) {
@@ -240,6 +256,100 @@ describe.each(FRAMEWORKS)('Basic-auth receiver on %s', (_name, start) => {
   });
 });
 
+describe.each(FRAMEWORKS)('Basic-auth receiver failure throttle on %s', (_name, start) => {
+  const GOOD = 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==';
+  const wrong = (n: number) => `Basic ${btoa(`hook-relay:guess-${n}`)}`;
+  const TOO_MANY_BODY = '{"error":{"code":"ERR_TOO_MANY_ATTEMPTS","message":"Too many failed attempts. Retry later."}}';
+  let app: Running;
+
+  /** Sends `times` wrong passwords from one client, each answered 401. */
+  async function fail(path: RoutePath, times: number, from: { localAddress?: string; forwardedFor?: string }) {
+    for (let n = 0; n < times; n++) expect((await post(app, path, wrong(n), from)).status).toBe(401);
+  }
+
+  beforeAll(async () => {
+    app = await start();
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  beforeEach(() => {
+    // Only Date, which the throttle reads: each window then stays open for the whole test.
+    vi.useFakeTimers({ toFake: ['Date'] });
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  // Each test sends from loopback addresses of its own: the app, and so its counters, are shared.
+  it('answers 429 with Retry-After and the exact body after the limit, even to the right password', async () => {
+    const from = { localAddress: '127.0.0.2' };
+    await fail('/hooks/throttled', 3, from);
+    const before = app.handled();
+
+    const answer = await post(app, '/hooks/throttled', GOOD, from);
+
+    expect(answer.status).toBe(429);
+    expect(answer.headers['retry-after']).toBe('900');
+    expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(answer.headers['www-authenticate']).toBeUndefined();
+    expect(answer.body).toBe(TOO_MANY_BODY);
+    expect(app.handled()).toBe(before);
+  });
+
+  it('still lets another address through', async () => {
+    await fail('/hooks/throttled', 3, { localAddress: '127.0.0.3' });
+
+    expect((await post(app, '/hooks/throttled', GOOD, { localAddress: '127.0.0.4' })).status).toBe(200);
+    expect((await post(app, '/hooks/throttled', GOOD, { localAddress: '127.0.0.3' })).status).toBe(429);
+  });
+
+  it('lets the right password through before the limit; the success does not reset the count', async () => {
+    const from = { localAddress: '127.0.0.5' };
+    await fail('/hooks/throttled', 2, from);
+
+    expect((await post(app, '/hooks/throttled', GOOD, from)).status).toBe(200);
+    await fail('/hooks/throttled', 1, from);
+    expect((await post(app, '/hooks/throttled', GOOD, from)).status).toBe(429);
+  });
+
+  it('does not count requests without credentials', async () => {
+    const from = { localAddress: '127.0.0.6' };
+    for (let n = 0; n < 5; n++) expect((await post(app, '/hooks/throttled', undefined, from)).status).toBe(401);
+
+    expect((await post(app, '/hooks/throttled', GOOD, from)).status).toBe(200);
+  });
+
+  it('counts each client its framework names, following the app\'s trust-proxy setting', async () => {
+    // All from 127.0.0.1, the trusted proxy: only X-Forwarded-For tells the clients apart.
+    await fail('/hooks/throttled', 3, { forwardedFor: '203.0.113.7' });
+
+    expect((await post(app, '/hooks/throttled', GOOD, { forwardedFor: '203.0.113.7' })).status).toBe(429);
+    expect((await post(app, '/hooks/throttled', GOOD, { forwardedFor: '203.0.113.8' })).status).toBe(200);
+  });
+
+  it('with forwardErrors, hands the 429 to the app\'s error handling with Retry-After kept', async () => {
+    const from = { localAddress: '127.0.0.7' };
+    await fail('/hooks/throttled-forwarded', 3, from);
+
+    const answer = await post(app, '/hooks/throttled-forwarded', GOOD, from);
+
+    expect(answer.status).toBe(429);
+    expect(answer.headers['retry-after']).toBe('900');
+    expect(JSON.parse(answer.body)).toEqual({ app_error: 'ERR_TOO_MANY_ATTEMPTS' });
+  });
+
+  it('with throttle: false, answers every wrong password with 401 and the right one with 200', async () => {
+    const from = { localAddress: '127.0.0.8' };
+    await fail('/hooks/unthrottled', 25, from);
+
+    expect((await post(app, '/hooks/unthrottled', GOOD, from)).status).toBe(200);
+  });
+});
+
 describe('C20: Koa receiver behind a catch-all error middleware', () => {
   it('answers 401 with the Basic challenge and no 500, with and without forwarding', async () => {
     const app = await startKoa();
@@ -350,6 +460,10 @@ describe('receiver middleware: setup', () => {
     ['fastifyBasicAuth', fastifyBasicAuth],
   ] as const)('%s', (name, build) => {
     it.each([
+      ['a throttle that is not an object', { username: 'u', password: 'p', throttle: true as never }, /"throttle" must be an object or false/],
+      ['a throttle limit of zero', { username: 'u', password: 'p', throttle: { maxFailuresPerClient: 0 } }, /"throttle.maxFailuresPerClient" must be an integer from 1 to 1000000/],
+      ['a throttle window under a second', { username: 'u', password: 'p', throttle: { windowMs: 500 } }, /"throttle.windowMs" must be an integer from 1000 to 86400000/],
+      ['a misspelt throttle limit', { username: 'u', password: 'p', throttle: { windowMS: 60_000 } as never }, /unknown option "windowMS" in "throttle". Did you mean "windowMs"\?/],
       ['a 3,100-character password (no header under the cap could carry it)', { username: 'u', password: 'x'.repeat(3100) }, /"password" must be at most 1024 bytes/],
       ['a password ending in a line break', { username: 'u', password: 'SECRET\n' }, /"password" must not contain control characters/],
       ['a password with a tab', { username: 'u', password: 'SEC\tRET' }, /"password" must not contain control characters/],

@@ -1,5 +1,5 @@
-import { describe, expect, it, vi } from 'vitest';
-import { ApiKeyAuthError, createBasicAuthChecker, type BasicAuthResult } from '../src/index.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ApiKeyAuthError, createBasicAuthChecker, DEFAULT_BASIC_AUTH_THROTTLE, type BasicAuthResult } from '../src/index.js';
 import { MAX_BASIC_HEADER_LENGTH } from '../src/basic-auth.js';
 import * as compare from '../src/compare.js';
 
@@ -296,5 +296,184 @@ describe('createBasicAuthChecker: options', () => {
     expect((error as ApiKeyAuthError).code).toBe('ERR_OPTIONS_INVALID');
     expect((error as ApiKeyAuthError).message).toMatch(message);
     expect((error as ApiKeyAuthError).message).not.toMatch(/xxxx|SECRET|SEC\tRET|u\u202ev|u\u2028v/);
+  });
+});
+
+describe('createBasicAuthChecker: throttle', () => {
+  const good = `Basic ${b64('hook-relay:p4ss:w0rd:x')}`;
+  const wrong = (n: number) => `Basic ${b64(`hook-relay:guess-${n}`)}`;
+  const TOO_MANY_BODY = '{"error":{"code":"ERR_TOO_MANY_ATTEMPTS","message":"Too many failed attempts. Retry later."}}';
+  const guarded = (throttle?: unknown) =>
+    createBasicAuthChecker({ username: 'hook-relay', password: 'p4ss:w0rd:x', ...(throttle === undefined ? {} : { throttle: throttle as never }) });
+  const fail = (receiver: ReturnType<typeof guarded>, times: number, client?: string) => {
+    for (let n = 0; n < times; n++) expect(failure(receiver.check(wrong(n), client)).response.status).toBe(401);
+  };
+
+  beforeEach(() => {
+    // Only Date: the throttle reads Date.now(), and nothing here waits on a timer.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-06-01T12:00:00Z') });
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('answers 429 with Retry-After after 20 wrong passwords from one address in 15 minutes, even to the right one', () => {
+    const receiver = guarded();
+    fail(receiver, 20, '203.0.113.7');
+
+    const result = failure(receiver.check(good, '203.0.113.7'));
+
+    expect(result.reason).toBe('too_many_attempts');
+    expect(result.error).toBeInstanceOf(ApiKeyAuthError);
+    expect([result.error.code, result.error.status, result.error.expose]).toEqual(['ERR_TOO_MANY_ATTEMPTS', 429, true]);
+    expect(result.error.headers).toEqual({ 'retry-after': '900' });
+    expect(result.response).toEqual({
+      status: 429,
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+        'retry-after': '900',
+        'content-length': String(TOO_MANY_BODY.length),
+      },
+      body: TOO_MANY_BODY,
+    });
+  });
+
+  it('looks at no credentials once over the limit', () => {
+    const receiver = guarded({ maxFailuresPerClient: 3 });
+    fail(receiver, 3, '203.0.113.7');
+    const spy = vi.mocked(compare.secretsEqual);
+    spy.mockClear();
+
+    for (const header of [good, wrong(99), undefined, 'Basic !!!']) {
+      expect(failure(receiver.check(header, '203.0.113.7')).response.status).toBe(429);
+    }
+    expect(failure(receiver.checkRawHeaders(['Authorization', good], '203.0.113.7')).response.status).toBe(429);
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  it('holds back only the address that failed (an IPv6 one by its /64)', () => {
+    const receiver = guarded({ maxFailuresPerClient: 3 });
+    fail(receiver, 3, '203.0.113.7');
+    fail(receiver, 3, '2001:db8:7:9::1');
+
+    expect(receiver.check(good, '198.51.100.1')).toEqual({ ok: true });
+    expect(receiver.check(good, '2001:db8:7:a::1')).toEqual({ ok: true });
+    expect(failure(receiver.check(good, '2001:db8:7:9::2')).response.status).toBe(429);
+    expect(failure(receiver.check(good, '203.0.113.7')).response.status).toBe(429);
+  });
+
+  it('lets the right password through before the limit, and a success does not reset the count', () => {
+    const receiver = guarded({ maxFailuresPerClient: 3 });
+    fail(receiver, 2, '203.0.113.7');
+
+    expect(receiver.check(good, '203.0.113.7')).toEqual({ ok: true });
+    fail(receiver, 1, '203.0.113.7');
+    expect(failure(receiver.check(good, '203.0.113.7')).response.status).toBe(429);
+  });
+
+  it('counts no request without credentials, nor any header that could never have been right', () => {
+    const receiver = guarded({ maxFailuresPerClient: 3 });
+    const neverRight = [undefined, [], 'Bearer x', 'Basic', 'Basic !!!', 'Basic aG9vay1yZWxheQ==', `Basic ${'A'.repeat(5000)}`, [good, wrong(0)]];
+
+    for (let round = 0; round < 3; round++) {
+      for (const header of neverRight) expect(failure(receiver.check(header as never, '203.0.113.7')).response.status).toBe(401);
+      expect(failure(receiver.checkRawHeaders(['Host', 'x'], '203.0.113.7')).response.status).toBe(401);
+    }
+
+    expect(receiver.check(good, '203.0.113.7')).toEqual({ ok: true });
+  });
+
+  it('lets the address through again once its window ends, Retry-After counting down meanwhile', () => {
+    const receiver = guarded({ maxFailuresPerClient: 3, windowMs: 60_000 });
+    fail(receiver, 3, '203.0.113.7');
+
+    vi.advanceTimersByTime(44_500);
+    expect(failure(receiver.check(good, '203.0.113.7')).response.headers['retry-after']).toBe('16');
+    vi.advanceTimersByTime(15_500);
+    expect(receiver.check(good, '203.0.113.7')).toEqual({ ok: true });
+    fail(receiver, 2, '203.0.113.7');
+    expect(receiver.check(good, '203.0.113.7')).toEqual({ ok: true });
+  });
+
+  it('counts every check without an address (left out, or empty) under one shared counter', () => {
+    const receiver = guarded({ maxFailuresPerClient: 3 });
+    fail(receiver, 2);
+    fail(receiver, 1, '');
+
+    expect(failure(receiver.check(good)).response.status).toBe(429);
+    expect(failure(receiver.checkRawHeaders(['Authorization', good])).response.status).toBe(429);
+    expect(receiver.check(good, '198.51.100.1')).toEqual({ ok: true });
+  });
+
+  it('counts checkRawHeaders failures as check() does, and answers 429 before reading the headers', () => {
+    const receiver = guarded({ maxFailuresPerClient: 2 });
+    const raw = (header: string) => ['Host', 'x', 'Authorization', header];
+    for (let n = 0; n < 2; n++) expect(failure(receiver.checkRawHeaders(raw(wrong(n)), '203.0.113.7')).reason).toBe('mismatch');
+
+    // Even a request that would be malformed gets the 429: nothing of it is read.
+    const tooManyLines = Array.from({ length: 1_001 }, (_, i) => [`x-${i}`, '1']).flat();
+    expect(failure(receiver.checkRawHeaders(tooManyLines, '203.0.113.7')).reason).toBe('too_many_attempts');
+    expect(failure(receiver.check(good, '203.0.113.7')).reason).toBe('too_many_attempts');
+  });
+
+  it('with throttle: false, counts nothing, as before there was a throttle', () => {
+    const receiver = guarded(false);
+    fail(receiver, 100, '203.0.113.7');
+    fail(receiver, 100);
+
+    expect(receiver.check(good, '203.0.113.7')).toEqual({ ok: true });
+    expect(receiver.check(good)).toEqual({ ok: true });
+  });
+
+  it('shapes the 429 with the app\'s errorBody too', () => {
+    const receiver = createBasicAuthChecker({
+      username: 'hook-relay',
+      password: 'p4ss:w0rd:x',
+      throttle: { maxFailuresPerClient: 1 },
+      errorBody: (error) => ({ problem: error.code, status: error.status }),
+    });
+    receiver.check(wrong(0), '203.0.113.7');
+
+    const result = failure(receiver.check(good, '203.0.113.7'));
+
+    expect(result.response.body).toBe('{"problem":"ERR_TOO_MANY_ATTEMPTS","status":429}');
+    expect(result.response.headers['retry-after']).toBe('900');
+  });
+});
+
+describe('createBasicAuthChecker: throttle options', () => {
+  it.each([
+    [true, 'createBasicAuthChecker: "throttle" must be an object or false.'],
+    [[], 'createBasicAuthChecker: "throttle" must be an object or false.'],
+    [{ maxFailuresPerClient: 0 }, 'createBasicAuthChecker: "throttle.maxFailuresPerClient" must be an integer from 1 to 1000000.'],
+    [{ maxFailuresPerClient: '20' }, 'createBasicAuthChecker: "throttle.maxFailuresPerClient" must be an integer from 1 to 1000000.'],
+    [{ windowMs: 10 }, 'createBasicAuthChecker: "throttle.windowMs" must be an integer from 1000 to 86400000.'],
+    [{ maxTracked: 0.5 }, 'createBasicAuthChecker: "throttle.maxTracked" must be an integer from 1 to 10000000.'],
+    [{ ipv6PrefixLength: 16 }, 'createBasicAuthChecker: "throttle.ipv6PrefixLength" must be an integer from 32 to 128.'],
+    [{ maxFailurePerClient: 3 }, 'createBasicAuthChecker: unknown option "maxFailurePerClient" in "throttle". Did you mean "maxFailuresPerClient"?'],
+  ])('refuses throttle %j at setup with ERR_OPTIONS_INVALID', (throttle, message) => {
+    expect(() => createBasicAuthChecker({ username: 'u', password: 'p', throttle: throttle as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }),
+    );
+  });
+
+  it('refuses maxFailuresPerKey, which only the authenticator has', () => {
+    expect(() => createBasicAuthChecker({ username: 'u', password: 'p', throttle: { maxFailuresPerKey: 5 } as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(/^createBasicAuthChecker: unknown option "maxFailuresPerKey" in "throttle"/) }),
+    );
+  });
+
+  it('defaults to 20 failures per client in 15 minutes, 10,000 tracked, IPv6 per /64', () => {
+    expect(DEFAULT_BASIC_AUTH_THROTTLE).toEqual({ maxFailuresPerClient: 20, windowMs: 900_000, maxTracked: 10_000, ipv6PrefixLength: 64 });
+    expect(Object.isFrozen(DEFAULT_BASIC_AUTH_THROTTLE)).toBe(true);
+  });
+
+  it('leaves the caller\'s throttle object untouched', () => {
+    const throttle = { maxFailuresPerClient: 3 };
+    createBasicAuthChecker({ username: 'u', password: 'p', throttle });
+
+    expect(throttle).toEqual({ maxFailuresPerClient: 3 });
   });
 });

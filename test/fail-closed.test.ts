@@ -270,7 +270,7 @@ describe('the other route factories check their arguments at setup', () => {
     [
       'expressBasicAuth with a password as an option name, without repeating it',
       () => expressBasicAuth({ username: 'u', password: 'p', 'Pa55-word-VERY-secret-0123456789': 1 } as never),
-      'expressBasicAuth: unknown option (its name is not repeated, as it could be a secret). The options are username, password, realm, errorBody, forwardErrors.',
+      'expressBasicAuth: unknown option (its name is not repeated, as it could be a secret). The options are username, password, realm, errorBody, forwardErrors, throttle.',
     ],
   ])('refuses %s', (_name, create, message) => {
     expectInvalidOption(create, message);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApiKeyAuth, createKeyManager, MemoryKeyStore, resolveRouteOptions, type ApiKeyAuth } from 'keyward';
+import { createApiKeyAuth, createBasicAuthChecker, createKeyManager, MemoryKeyStore, resolveRouteOptions, type ApiKeyAuth } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { bearer, wrongSecretOf } from './helpers/perf-keys.js';
@@ -72,6 +72,15 @@ describe('options and inputs read only their own fields', () => {
     }
 
     expect(statuses).toContain(429);
+  });
+
+  it('createBasicAuthChecker() keeps its failure throttle on when "throttle: false" is inherited', () => {
+    const checker = withPolluted('throttle', false, () => createBasicAuthChecker({ username: 'u', password: 'pw' }));
+    const wrong = `Basic ${Buffer.from('u:guess').toString('base64')}`;
+
+    for (let attempt = 0; attempt < 20; attempt++) checker.check(wrong, '192.0.2.1');
+
+    expect(checker.check(`Basic ${Buffer.from('u:pw').toString('base64')}`, '192.0.2.1')).toMatchObject({ ok: false, reason: 'too_many_attempts' });
   });
 
   it('a route does not forward its errors when "forwardErrors" is inherited', () => {
