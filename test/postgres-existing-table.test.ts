@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { createApiKeyAuth, createKeyManager } from 'keyward';
+import { PostgresKeyStore, postgresSchemaSql } from 'keyward/postgres';
+import { sampleRow } from 'keyward/store-conformance';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { describePostgres, type TestDatabase } from './support/postgres.js';
+
+/** Issues a key through `store` and authenticates it there; whether it passed. */
+async function issuedKeyPasses(store: PostgresKeyStore): Promise<boolean> {
+  const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+  const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false });
+  try {
+    const { key } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    return (await auth.authenticate({ headers: { authorization: `Bearer ${key}` } })).ok;
+  } finally {
+    await auth.close();
+  }
+}
+
+/**
+ * A login role of the file's own, as a gateway gets: USAGE on the file's schema and whatever
+ * a test grants on a table, no CREATE anywhere. Dropped after the file.
+ */
+function gatewayRole(db: TestDatabase) {
+  const name = `${db.schema}_gateway`;
+  const password = randomBytes(12).toString('hex');
+  const pools: pg.Pool[] = [];
+  beforeAll(async () => {
+    await db.admin.query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}'`);
+    await db.admin.query(`GRANT USAGE ON SCHEMA ${db.schema} TO ${name}`);
+  });
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.end()));
+    await db.admin.query(`DROP OWNED BY ${name}`);
+    await db.admin.query(`DROP ROLE ${name}`);
+  });
+  const url = new URL(db.url);
+  url.username = name;
+  url.password = password;
+  return {
+    name,
+    url: url.href,
+    pool(config: pg.PoolConfig = {}) {
+      const pool = new pg.Pool({ connectionString: url.href, connectionTimeoutMillis: 5_000, max: 2, ...config });
+      pools.push(pool);
+      return pool;
+    },
+  };
+}
+
+describePostgres('PostgresKeyStore.migrate() on a table that is already there', (db) => {
+  const role = gatewayRole(db);
+  const migratedTable = async (prefix: string) => {
+    const table = db.table(prefix);
+    await new PostgresKeyStore({ pool: db.admin, table }).migrate();
+    return { table, bare: table.split('.')[1]! };
+  };
+  // The store's name for the table: with its schema, or bare and found through the search path.
+  const spellings: [string, (table: string, bare: string) => string, string][] = [
+    ['named with its schema', (table) => table, ''],
+    ['found through the search path', (_table, bare) => bare, `-c search_path=${db.schema}`],
+  ];
+
+  it.each(spellings)('migrates an up-to-date table %s as a role without CREATE privileges, then serves its keys', async (_spelling, spelt, options) => {
+    const { table, bare } = await migratedTable('granted');
+    await db.admin.query(`GRANT SELECT, INSERT, UPDATE ON ${table} TO ${role.name}`);
+    const store = new PostgresKeyStore({ pool: role.pool({ options }), table: spelt(table, bare) });
+
+    await store.migrate();
+
+    expect(await issuedKeyPasses(store)).toBe(true);
+  });
+
+  it.each(spellings)('migrates an up-to-date table %s in a read-only session, as on a standby, then reads its keys', async (_spelling, spelt, options) => {
+    const { table, bare } = await migratedTable('readonly');
+    const row = sampleRow();
+    await new PostgresKeyStore({ pool: db.admin, table }).insert(row);
+    const pool = db.pool({ options: `-c default_transaction_read_only=on ${options}` });
+    const store = new PostgresKeyStore({ pool, table: spelt(table, bare) });
+
+    await store.migrate();
+
+    expect(await store.findByLookupId(row.lookup_id)).toEqual(row);
+  });
+
+  it('still takes its turn on the advisory lock in a read-only session', async () => {
+    const { table } = await migratedTable('turns');
+    const applicationName = `kw_turns_${db.schema}`;
+    const pool = db.pool({ options: '-c default_transaction_read_only=on', application_name: applicationName });
+    const store = new PostgresKeyStore({ pool, table, statementTimeoutMs: 5_000 });
+    const holder = await db.admin.connect();
+    try {
+      // Every keyward migration of the test database waits meanwhile: hold it briefly.
+      await holder.query("BEGIN; SELECT pg_advisory_xact_lock(hashtext('keyward:migrate'))");
+      const migrating = store.migrate();
+      await vi.waitFor(async () => expect((await db.backends(applicationName)).waitingOnLock).toBe(1));
+      await holder.query('COMMIT');
+      await migrating;
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
+    }
+  });
+
+  it('finds a table another instance created while it waited for the lock, on a connection whose migration found none before', async () => {
+    const table = db.table('raced');
+    const applicationName = `kw_raced_${db.schema}`;
+    const store = new PostgresKeyStore({ pool: role.pool({ max: 1, application_name: applicationName }), table, statementTimeoutMs: 5_000 });
+    // Refused, as the role may not create the table. The connection's catalog cache keeps
+    // "no such table" until the session next reads its invalidation messages, which waiting
+    // for an advisory lock does not make it do.
+    await expect(store.migrate()).rejects.toMatchObject({ code: 'ERR_STORE_REFUSED' });
+    const holder = await db.admin.connect();
+    try {
+      await holder.query("BEGIN; SELECT pg_advisory_xact_lock(hashtext('keyward:migrate'))");
+      const migrating = store.migrate();
+      await vi.waitFor(async () => expect((await db.backends(applicationName)).waitingOnLock).toBe(1));
+      const script = postgresSchemaSql(table);
+      await holder.query(script.slice(script.indexOf('DO $$'), script.lastIndexOf('COMMIT;')));
+      await holder.query(`GRANT SELECT, INSERT, UPDATE ON ${table} TO ${role.name}; COMMIT`);
+
+      await migrating;
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
+    }
+    expect(await issuedKeyPasses(store)).toBe(true);
+  });
+
+  // As when a schema named after the login role appears: "$user" comes first in the default
+  // search path, and CREATE TABLE IF NOT EXISTS looks only in the first schema there is.
+  it('finds the table through the search path as its queries do, and creates no second one in a schema that appears before it', async () => {
+    const [keys, first] = [`${db.schema}_keys`, `${db.schema}_role`];
+    const pool = db.pool({ options: `-c search_path=${first},${keys}` });
+    const started = async () => {
+      const store = new PostgresKeyStore({ pool, table: 'api_keys' });
+      await store.migrate();
+      return store;
+    };
+    await db.admin.query(`CREATE SCHEMA ${keys}`);
+    try {
+      const { key } = await createKeyManager({ store: await started(), argon2: TEST_ARGON2 }).issue({ accountId: 'acct_1', environment: 'sandbox' });
+      await db.admin.query(`CREATE SCHEMA ${first}`);
+
+      const restarted = await started();
+
+      const auth = createApiKeyAuth({ store: restarted, environments: ['sandbox'], argon2Pool: false });
+      try {
+        expect((await auth.authenticate({ headers: { authorization: `Bearer ${key}` } })).ok).toBe(true);
+      } finally {
+        await auth.close();
+      }
+      const again = createKeyManager({ store: restarted, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_1', environment: 'sandbox' });
+      await expect(again).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
+      const { rows } = await db.admin.query(
+        "SELECT relnamespace::regnamespace::text AS schema FROM pg_class WHERE relname = 'api_keys' AND relnamespace::regnamespace::text = ANY ($1)",
+        [[keys, first]],
+      );
+      expect(rows).toEqual([{ schema: keys }]);
+    } finally {
+      await db.admin.query(`DROP SCHEMA IF EXISTS ${first}, ${keys} CASCADE`);
+    }
+  });
+});
