@@ -3,6 +3,8 @@
 -- table name, postgresSchemaSql("schema.table") from keyward/postgres gives this script for it.
 -- Safe to run again: it creates only what the catalog lacks, so on an up-to-date schema it
 -- issues no DDL, needs no CREATE privilege, runs in a read-only session and locks no table.
+-- A relation of the same name that keyward cannot use (a table of other columns, a view)
+-- makes it fail, changing nothing.
 BEGIN;
 DO $$
 BEGIN
@@ -33,6 +35,55 @@ BEGIN
       webhook_basic_auth_configured boolean NOT NULL
         GENERATED ALWAYS AS (webhook_basic_auth_password_sealed IS NOT NULL) STORED
     );
+  END IF;
+END
+$$;
+DO $$
+DECLARE
+  keys oid := (SELECT c.oid FROM unnest(current_schemas(true)) WITH ORDINALITY AS path(schema, position)
+    JOIN pg_namespace AS n ON n.nspname = path.schema
+    JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = 'api_keys'
+    ORDER BY path.position LIMIT 1);
+  found_as text;
+  kind "char";
+  missing text;
+  mistyped text;
+BEGIN
+  SELECT format('%I.%I', n.nspname, c.relname), c.relkind INTO found_as, kind
+  FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = keys;
+  IF kind NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'keyward: % is %, not a table; drop or rename it, or give the store another table name, then migrate again',
+      found_as, CASE kind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table' ELSE format('a relation of kind %s', kind) END;
+  END IF;
+  SELECT
+    string_agg(need.name, ', ' ORDER BY need.position) FILTER (WHERE has.attname IS NULL),
+    string_agg(format('%s is %s, not %s', need.name, format_type(has.atttypid, NULL), need.type), ', ' ORDER BY need.position)
+      FILTER (WHERE has.attname IS NOT NULL
+        AND format_type(has.atttypid, NULL) <> need.type
+        AND NOT (need.type = 'text' AND format_type(has.atttypid, NULL) = 'character varying'))
+  INTO missing, mistyped
+  FROM (VALUES
+      (1, 'id', 'text'),
+      (2, 'account_id', 'text'),
+      (3, 'key_type', 'text'),
+      (4, 'status', 'text'),
+      (5, 'environment', 'text'),
+      (6, 'created_at', 'timestamp with time zone'),
+      (7, 'last_used_at', 'timestamp with time zone'),
+      (8, 'expires_at', 'timestamp with time zone'),
+      (9, 'soft_deleted', 'boolean'),
+      (10, 'revoked_at', 'timestamp with time zone'),
+      (11, 'lookup_id', 'text'),
+      (12, 'key_hash', 'text'),
+      (13, 'masked_key', 'text'),
+      (14, 'webhook_url', 'text'),
+      (15, 'webhook_basic_auth_username', 'text'),
+      (16, 'webhook_basic_auth_password_sealed', 'text')
+    ) AS need(position, name, type)
+    LEFT JOIN pg_attribute AS has ON has.attrelid = keys AND has.attname = need.name AND has.attnum > 0 AND NOT has.attisdropped;
+  IF missing IS NOT NULL OR mistyped IS NOT NULL THEN
+    RAISE EXCEPTION 'keyward: table % is not one keyward can use: %; migrate does not alter a table that exists: change it, or give the store a table name of its own, then migrate again',
+      found_as, concat_ws('; ', 'it lacks ' || missing, mistyped);
   END IF;
 END
 $$;

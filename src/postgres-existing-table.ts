@@ -2,10 +2,17 @@ import type { KeyTable } from './postgres-schema.js';
 
 /**
  * SQL for a key table that may already be there: finding it as the store's queries do, and
- * creating its indexes unless they are there. The blocks only read the catalog until something
- * is missing, so on an up-to-date schema they need no privilege beyond reading it and run in a
- * read-only session.
+ * checking that what was found is one keyward can use. The blocks only read the catalog until
+ * something is missing, so on an up-to-date schema they need no privilege beyond reading it
+ * and run in a read-only session.
  */
+
+/** A column keyward reads and writes, and the type it needs there. */
+export interface NeededColumn {
+  name: string;
+  /** As PostgreSQL's `format_type` writes it. */
+  type: 'text' | 'timestamp with time zone' | 'boolean';
+}
 
 /** SQL list of quoted string literals; the values are keyward's own constants. */
 export function literals(values: readonly string[]): string {
@@ -29,6 +36,54 @@ export function tableFound(table: KeyTable): string {
     JOIN pg_namespace AS n ON n.nspname = path.schema
     JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = '${table.bare}'
     ORDER BY path.position LIMIT 1)`;
+}
+
+/**
+ * A block that fails, altering nothing, when the table found is not one keyward can use: a
+ * relation other than a table (a view, say), or a table without one of `columns`, or with one
+ * of another type. Without it such a table migrates, and every request then gets 503. A
+ * `timestamp` column where keyward needs `timestamptz` is refused too: it keeps a time written
+ * as the session's local time, which keyward then reads as UTC. `character varying` passes for
+ * `text`: it reads and writes the same strings.
+ *
+ * Other columns pass, and constraints and defaults are not compared: keyward writes every
+ * column it reads, and a constraint that refuses a row refuses the write that brings it.
+ */
+export function usableTableCheck(table: KeyTable, columns: readonly NeededColumn[]): string {
+  const needed = columns
+    .map(({ name, type }, index) => `(${index + 1}, '${name}', '${type}')`)
+    .join(',\n      ');
+  return `DO $$
+DECLARE
+  keys oid := ${tableFound(table)};
+  found_as text;
+  kind "char";
+  missing text;
+  mistyped text;
+BEGIN
+  SELECT format('%I.%I', n.nspname, c.relname), c.relkind INTO found_as, kind
+  FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = keys;
+  IF kind NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'keyward: % is %, not a table; drop or rename it, or give the store another table name, then migrate again',
+      found_as, CASE kind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table' ELSE format('a relation of kind %s', kind) END;
+  END IF;
+  SELECT
+    string_agg(need.name, ', ' ORDER BY need.position) FILTER (WHERE has.attname IS NULL),
+    string_agg(format('%s is %s, not %s', need.name, format_type(has.atttypid, NULL), need.type), ', ' ORDER BY need.position)
+      FILTER (WHERE has.attname IS NOT NULL
+        AND format_type(has.atttypid, NULL) <> need.type
+        AND NOT (need.type = 'text' AND format_type(has.atttypid, NULL) = 'character varying'))
+  INTO missing, mistyped
+  FROM (VALUES
+      ${needed}
+    ) AS need(position, name, type)
+    LEFT JOIN pg_attribute AS has ON has.attrelid = keys AND has.attname = need.name AND has.attnum > 0 AND NOT has.attisdropped;
+  IF missing IS NOT NULL OR mistyped IS NOT NULL THEN
+    RAISE EXCEPTION 'keyward: table % is not one keyward can use: %; migrate does not alter a table that exists: change it, or give the store a table name of its own, then migrate again',
+      found_as, concat_ws('; ', 'it lacks ' || missing, mistyped);
+  END IF;
+END
+$$;`;
 }
 
 /**

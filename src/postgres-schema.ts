@@ -1,5 +1,11 @@
 import { ApiKeyAuthError, ENVIRONMENTS, KEY_STATUSES } from 'keyward';
-import { literals, tableFound, uniqueIndexUnlessPresent } from './postgres-existing-table.js';
+import {
+  literals,
+  tableFound,
+  uniqueIndexUnlessPresent,
+  usableTableCheck,
+  type NeededColumn,
+} from './postgres-existing-table.js';
 
 /** The table a {@link PostgresKeyStore} uses unless told otherwise. */
 export const DEFAULT_TABLE = 'api_keys';
@@ -86,10 +92,39 @@ export function keyTable(name: unknown, factory?: string): KeyTable {
 }
 
 /**
+ * The type each of {@link ROW_COLUMNS} has in the table keyward creates, which a table that is
+ * already there must match. The check runs after every migration, so a table keyward has just
+ * created would fail it if the two ever disagreed.
+ */
+const COLUMN_TYPES: Readonly<Record<(typeof ROW_COLUMNS)[number], NeededColumn['type']>> = {
+  id: 'text',
+  account_id: 'text',
+  key_type: 'text',
+  status: 'text',
+  environment: 'text',
+  created_at: 'timestamp with time zone',
+  last_used_at: 'timestamp with time zone',
+  expires_at: 'timestamp with time zone',
+  soft_deleted: 'boolean',
+  revoked_at: 'timestamp with time zone',
+  lookup_id: 'text',
+  key_hash: 'text',
+  masked_key: 'text',
+  webhook_url: 'text',
+  webhook_basic_auth_username: 'text',
+  webhook_basic_auth_password_sealed: 'text',
+};
+const NEEDED_COLUMNS: readonly NeededColumn[] = ROW_COLUMNS.map((name) => ({
+  name,
+  type: COLUMN_TYPES[name],
+}));
+
+/**
  * The statements that bring a database to keyward's schema, in one transaction: they create the
- * table (and its schema) when the store's queries would find none, and its indexes when
- * missing. Each looks in the catalog before it creates anything, so on an up-to-date schema
- * they issue no DDL, need no CREATE privilege, run in a read-only session and lock no table.
+ * table (and its schema) when the store's queries would find none, check that the table found
+ * is one keyward can use, and create its indexes when missing. Each looks in the catalog before
+ * it creates anything, so on an up-to-date schema they issue no DDL, need no CREATE privilege,
+ * run in a read-only session and lock no table.
  * This is the one definition of the schema: `migrate()` runs it and
  * `sql/keyward-schema.sql` is generated from it.
  *
@@ -99,6 +134,7 @@ export function keyTable(name: unknown, factory?: string): KeyTable {
 export function schemaStatements(table: KeyTable): string[] {
   return [
     createTableUnlessFound(table),
+    usableTableCheck(table, NEEDED_COLUMNS),
     // Every lookup id ever issued stays unique, also on dead rows: a retired key can never
     // point at a new row.
     uniqueIndexUnlessPresent(table, table.constraints.lookupId, ['lookup_id']),
@@ -181,6 +217,8 @@ export function postgresSchemaSql(tableName: string = DEFAULT_TABLE): string {
     '-- table name, postgresSchemaSql("schema.table") from keyward/postgres gives this script for it.',
     '-- Safe to run again: it creates only what the catalog lacks, so on an up-to-date schema it',
     '-- issues no DDL, needs no CREATE privilege, runs in a read-only session and locks no table.',
+    '-- A relation of the same name that keyward cannot use (a table of other columns, a view)',
+    '-- makes it fail, changing nothing.',
   ];
   const body = schemaStatements(keyTable(tableName));
   return [...header, 'BEGIN;', ...body, 'COMMIT;', ''].join('\n');

@@ -158,9 +158,11 @@ export class PostgresKeyStore implements KeyStore {
    * (through the `search_path`, for a name without a schema); it is created only where they
    * find none. The same statements ship as `sql/keyward-schema.sql` for migration tools.
    *
-   * @throws {ApiKeyAuthError} `ERR_STORE_REFUSED` when PostgreSQL refuses it: an index of
-   *   another shape under keyward's name, or one that cannot be built over the rows there; a
-   *   missing table the role may not create. `ERR_STORE_UNAVAILABLE` when PostgreSQL fails
+   * @throws {ApiKeyAuthError} `ERR_STORE_REFUSED` when PostgreSQL refuses it: a relation of
+   *   the table's name that is not a table, or lacks a column keyward reads and writes, or has
+   *   one of another type (the message names them, and the table is left as it is); an index
+   *   of another shape under keyward's name, or one that cannot be built over the rows there;
+   *   a missing table the role may not create. `ERR_STORE_UNAVAILABLE` when PostgreSQL fails
    *   otherwise (a read-only session where something is missing, say).
    * @example
    * ```ts

@@ -5,7 +5,20 @@ import { createApiKeyAuth, createKeyManager } from 'keyward';
 import { PostgresKeyStore, postgresSchemaSql } from 'keyward/postgres';
 import { sampleRow } from 'keyward/store-conformance';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { rejection } from './helpers/errors.js';
 import { describePostgres, type TestDatabase } from './support/postgres.js';
+
+/** A table's columns with their types and its indexes, to show that nothing altered it. */
+async function shapeOf(db: TestDatabase, schema: string, table: string) {
+  const { rows } = await db.admin.query(
+    `SELECT
+       (SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position)
+        FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2) AS columns,
+       (SELECT string_agg(indexname, ', ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = $1 AND tablename = $2) AS indexes`,
+    [schema, table],
+  );
+  return rows[0] as { columns: string; indexes: string | null };
+}
 
 /** Issues a key through `store` and authenticates it there; whether it passed. */
 async function issuedKeyPasses(store: PostgresKeyStore): Promise<boolean> {
@@ -162,5 +175,48 @@ describePostgres('PostgresKeyStore.migrate() on a table that is already there', 
     } finally {
       await db.admin.query(`DROP SCHEMA IF EXISTS ${first}, ${keys} CASCADE`);
     }
+  });
+
+  it('refuses with ERR_STORE_REFUSED a table that lacks columns keyward uses or has one of another type, naming them, and leaves it as it was', async () => {
+    const table = db.table('foreign');
+    const bare = table.split('.')[1]!;
+    // An older table: no masked_key, no webhook columns, times without a time zone.
+    await db.admin.query(`CREATE TABLE ${table} (
+      id text PRIMARY KEY, account_id text NOT NULL, key_type text NOT NULL, status text NOT NULL,
+      environment text NOT NULL, created_at timestamp NOT NULL DEFAULT now(), last_used_at timestamptz,
+      expires_at timestamp, soft_deleted boolean NOT NULL DEFAULT false, revoked_at timestamptz,
+      lookup_id text NOT NULL, key_hash text NOT NULL)`);
+    const before = await shapeOf(db, db.schema, bare);
+
+    const error = await rejection(new PostgresKeyStore({ pool: db.admin, table }).migrate());
+
+    expect([error.code, error.status]).toEqual(['ERR_STORE_REFUSED', 500]);
+    expect(error.message).toBe(
+      `keyward postgres store: PostgreSQL refused migrate with SQLSTATE P0001 (keyward: table ${table} is not one keyward can use: it lacks masked_key, webhook_url, webhook_basic_auth_username, webhook_basic_auth_password_sealed; created_at is timestamp without time zone, not timestamp with time zone, expires_at is timestamp without time zone, not timestamp with time zone; migrate does not alter a table that exists: change it, or give the store a table name of its own, then migrate again); nothing was written, and the same write is refused again`,
+    );
+    expect(await shapeOf(db, db.schema, bare)).toEqual(before);
+  });
+
+  it('refuses a view of that name with ERR_STORE_REFUSED, saying what it is', async () => {
+    const { table } = await migratedTable('behind');
+    const view = db.table('view');
+    await db.admin.query(`CREATE VIEW ${view} AS SELECT * FROM ${table}`);
+
+    const error = await rejection(new PostgresKeyStore({ pool: db.admin, table: view }).migrate());
+
+    expect(error.code).toBe('ERR_STORE_REFUSED');
+    expect((error.cause as Error).message).toBe(
+      `keyward: ${view} is a view, not a table; drop or rename it, or give the store another table name, then migrate again`,
+    );
+  });
+
+  it('takes character varying where keyward creates text, as it reads and writes the same strings', async () => {
+    const { table } = await migratedTable('varchar');
+    await db.admin.query(`ALTER TABLE ${table} ALTER COLUMN masked_key TYPE varchar(64), ALTER COLUMN account_id TYPE varchar`);
+    const store = new PostgresKeyStore({ pool: db.admin, table });
+
+    await store.migrate();
+
+    expect(await issuedKeyPasses(store)).toBe(true);
   });
 });
