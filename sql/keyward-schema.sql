@@ -1,11 +1,14 @@
 -- keyward: API key table for PostgreSQL 12 or newer (generated columns).
 -- Generated from keyward's own source (src/postgres-schema.ts in its repository); for another
 -- table name, postgresSchemaSql("schema.table") from keyward/postgres gives this script for it.
--- Safe to run again: it creates only what the catalog lacks, so on an up-to-date schema it
--- issues no DDL, needs no CREATE privilege, runs in a read-only session and locks no table.
--- A relation of the same name that keyward cannot use (a table of other columns, a view)
--- makes it fail, changing nothing.
-BEGIN;
+-- Safe to run again, and from several sessions at once (they take turns on an advisory lock):
+-- it creates only what the catalog lacks, so on an up-to-date schema it issues no DDL, needs no
+-- CREATE privilege, runs in a read-only session and locks no table. A relation of the same name
+-- that keyward cannot use (a table of other columns, a view) makes it fail, changing nothing.
+-- With psql, pass -v ON_ERROR_STOP=1: without it psql goes on after an error, ends the
+-- transaction with a ROLLBACK at COMMIT, and exits 0 all the same.
+BEGIN ISOLATION LEVEL READ COMMITTED;
+DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtext('keyward:migrate')); END $$;
 DO $$
 BEGIN
   IF (SELECT c.oid FROM unnest(current_schemas(true)) WITH ORDINALITY AS path(schema, position)

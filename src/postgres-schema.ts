@@ -120,11 +120,12 @@ const NEEDED_COLUMNS: readonly NeededColumn[] = ROW_COLUMNS.map((name) => ({
 }));
 
 /**
- * The statements that bring a database to keyward's schema, in one transaction: they create the
- * table (and its schema) when the store's queries would find none, check that the table found
- * is one keyward can use, and create its indexes when missing. Each looks in the catalog before
- * it creates anything, so on an up-to-date schema they issue no DDL, need no CREATE privilege,
- * run in a read-only session and lock no table.
+ * The statements that bring a database to keyward's schema, in one transaction: they take the
+ * advisory lock every keyward migration takes, create the table (and its schema) when the
+ * store's queries would find none, check that the table found is one keyward can use, and
+ * create its indexes when missing. Each looks in the catalog before it creates anything, so on
+ * an up-to-date schema they issue no DDL, need no CREATE privilege, run in a read-only session
+ * and lock no table.
  * This is the one definition of the schema: `migrate()` runs it and
  * `sql/keyward-schema.sql` is generated from it.
  *
@@ -133,6 +134,11 @@ const NEEDED_COLUMNS: readonly NeededColumn[] = ROW_COLUMNS.map((name) => ({
  */
 export function schemaStatements(table: KeyTable): string[] {
   return [
+    // One lock for every keyward table of the database: two sessions creating one table at
+    // once (spelt `api_keys` by one, `public.api_keys` by the other), or two tables of one new
+    // schema, would otherwise collide on PostgreSQL's catalog. Migrations are short; other
+    // tables' merely take turns. A DO block, so psql prints no result row for it.
+    "DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtext('keyward:migrate')); END $$;",
     createTableUnlessFound(table),
     usableTableCheck(table, NEEDED_COLUMNS),
     // Every lookup id ever issued stays unique, also on dead rows: a retired key can never
@@ -215,11 +221,15 @@ export function postgresSchemaSql(tableName: string = DEFAULT_TABLE): string {
     '-- keyward: API key table for PostgreSQL 12 or newer (generated columns).',
     "-- Generated from keyward's own source (src/postgres-schema.ts in its repository); for another",
     '-- table name, postgresSchemaSql("schema.table") from keyward/postgres gives this script for it.',
-    '-- Safe to run again: it creates only what the catalog lacks, so on an up-to-date schema it',
-    '-- issues no DDL, needs no CREATE privilege, runs in a read-only session and locks no table.',
-    '-- A relation of the same name that keyward cannot use (a table of other columns, a view)',
-    '-- makes it fail, changing nothing.',
+    '-- Safe to run again, and from several sessions at once (they take turns on an advisory lock):',
+    '-- it creates only what the catalog lacks, so on an up-to-date schema it issues no DDL, needs no',
+    '-- CREATE privilege, runs in a read-only session and locks no table. A relation of the same name',
+    '-- that keyward cannot use (a table of other columns, a view) makes it fail, changing nothing.',
+    '-- With psql, pass -v ON_ERROR_STOP=1: without it psql goes on after an error, ends the',
+    '-- transaction with a ROLLBACK at COMMIT, and exits 0 all the same.',
   ];
   const body = schemaStatements(keyTable(tableName));
-  return [...header, 'BEGIN;', ...body, 'COMMIT;', ''].join('\n');
+  // READ COMMITTED whatever the session's default, as migrate() runs it: under REPEATABLE READ
+  // the catalog reads after the lock would not see what the session it waited for created.
+  return [...header, 'BEGIN ISOLATION LEVEL READ COMMITTED;', ...body, 'COMMIT;', ''].join('\n');
 }

@@ -171,11 +171,7 @@ export class PostgresKeyStore implements KeyStore {
    */
   async migrate(): Promise<void> {
     await this.#transaction('migrate', async (client) => {
-      // One lock for every keyward table of the database: two instances creating one table at
-      // once (spelt `api_keys` by one, `public.api_keys` by the other), or two tables of one new
-      // schema, would otherwise collide on PostgreSQL's catalog. Migrations are short; other
-      // tables' merely take turns.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['keyward:migrate']);
+      // The statements take the advisory lock first, as sql/keyward-schema.sql does.
       await client.query(schemaStatements(this.#table).join('\n'));
       return true;
     });

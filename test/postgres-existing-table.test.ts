@@ -1,4 +1,7 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createApiKeyAuth, createKeyManager } from 'keyward';
@@ -7,6 +10,24 @@ import { sampleRow } from 'keyward/store-conformance';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { describePostgres, type TestDatabase } from './support/postgres.js';
+
+const SCRIPT = fileURLToPath(new URL('../sql/keyward-schema.sql', import.meta.url));
+/** The script's tests run it with psql, as the README says to, and are skipped without it. */
+const HAS_PSQL = spawnSync('psql', ['--version']).status === 0;
+
+/** Runs the shipped script with psql as the README says to, with `PGOPTIONS` set to `options`. */
+function psql(url: string, options: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', SCRIPT], {
+      env: { ...process.env, PGOPTIONS: options },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 /** A table's columns with their types and its indexes, to show that nothing altered it. */
 async function shapeOf(db: TestDatabase, schema: string, table: string) {
@@ -167,6 +188,7 @@ describePostgres('PostgresKeyStore.migrate() on a table that is already there', 
       }
       const again = createKeyManager({ store: restarted, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_1', environment: 'sandbox' });
       await expect(again).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
+      if (HAS_PSQL) expect(await psql(db.url, `-c search_path=${first},${keys}`)).toEqual({ code: 0, stderr: '' });
       const { rows } = await db.admin.query(
         "SELECT relnamespace::regnamespace::text AS schema FROM pg_class WHERE relname = 'api_keys' AND relnamespace::regnamespace::text = ANY ($1)",
         [[keys, first]],
@@ -218,5 +240,76 @@ describePostgres('PostgresKeyStore.migrate() on a table that is already there', 
     await store.migrate();
 
     expect(await issuedKeyPasses(store)).toBe(true);
+  });
+
+  it('sends the statements of sql/keyward-schema.sql, between its BEGIN and COMMIT', async () => {
+    const schema = `${db.schema}_sent`;
+    const store = new PostgresKeyStore({ pool: db.pool({ options: `-c search_path=${schema}` }), table: 'api_keys' });
+    await db.admin.query(`CREATE SCHEMA ${schema}`);
+    const queries = vi.spyOn(pg.Client.prototype, 'query');
+    try {
+      await store.migrate();
+      const sent = queries.mock.calls.map(([config]) => (config as unknown as { text: string }).text);
+      const [script, begin] = [readFileSync(SCRIPT, 'utf8'), 'BEGIN ISOLATION LEVEL READ COMMITTED;\n'];
+      const body = script.slice(script.indexOf(begin) + begin.length, script.lastIndexOf('COMMIT;'));
+      expect(sent).toContain(body.trimEnd());
+    } finally {
+      queries.mockRestore();
+      await db.admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
+});
+
+describePostgres('sql/keyward-schema.sql run with psql', (db) => {
+  const role = gatewayRole(db);
+  /** A schema of the test's own, put first in the search path of the psql runs. */
+  const inSchema = async <T>(suffix: string, work: (schema: string, options: string) => Promise<T>) => {
+    const schema = `${db.schema}_${suffix}`;
+    await db.admin.query(`CREATE SCHEMA ${schema}`);
+    try {
+      return await work(schema, `-c search_path=${schema}`);
+    } finally {
+      await db.admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  };
+
+  it.skipIf(!HAS_PSQL)('succeeds twice at once where the table is missing, leaving one table with its indexes', async () => {
+    for (let round = 0; round < 3; round++) {
+      await inSchema(`twice${round}`, async (schema, options) => {
+        const runs = await Promise.all([psql(db.url, options), psql(db.url, options)]);
+
+        expect(runs).toEqual([{ code: 0, stderr: '' }, { code: 0, stderr: '' }]);
+        expect((await shapeOf(db, schema, 'api_keys')).indexes).toBe('api_keys_lookup_id_key, api_keys_one_live_key, api_keys_pkey');
+      });
+    }
+  });
+
+  it.skipIf(!HAS_PSQL)('makes psql exit non-zero on a table keyward cannot use, naming what it lacks, and changes nothing', async () => {
+    await inSchema('foreign', async (schema, options) => {
+      await db.admin.query(`CREATE TABLE ${schema}.api_keys (
+        id text PRIMARY KEY, account_id text NOT NULL, key_type text NOT NULL, status text NOT NULL,
+        environment text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), last_used_at timestamptz,
+        expires_at timestamptz, soft_deleted boolean NOT NULL DEFAULT false, revoked_at timestamptz,
+        lookup_id text NOT NULL, key_hash text NOT NULL)`);
+      const before = await shapeOf(db, schema, 'api_keys');
+
+      const run = await psql(db.url, options);
+
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain(
+        `ERROR:  keyward: table ${schema}.api_keys is not one keyward can use: it lacks masked_key, webhook_url, webhook_basic_auth_username, webhook_basic_auth_password_sealed;`,
+      );
+      expect(await shapeOf(db, schema, 'api_keys')).toEqual(before);
+    });
+  });
+
+  it.skipIf(!HAS_PSQL)('runs again on an up-to-date table as a role without CREATE privileges, and in a read-only session', async () => {
+    await inSchema('again', async (schema, options) => {
+      expect(await psql(db.url, options)).toEqual({ code: 0, stderr: '' });
+      await db.admin.query(`GRANT USAGE ON SCHEMA ${schema} TO ${role.name}; GRANT SELECT ON ${schema}.api_keys TO ${role.name}`);
+
+      expect(await psql(role.url, options)).toEqual({ code: 0, stderr: '' });
+      expect(await psql(db.url, `${options} -c default_transaction_read_only=on`)).toEqual({ code: 0, stderr: '' });
+    });
   });
 });
