@@ -165,7 +165,8 @@ export function schemaStatements(table: KeyTable): string[] {
 function createTableUnlessFound(table: KeyTable): string {
   const statuses = literals([...KEY_STATUSES, 'revoked']);
   // The catalog is read first for the schema too: CREATE SCHEMA IF NOT EXISTS needs the
-  // database's CREATE privilege even for a schema that exists.
+  // database's CREATE privilege even for a schema that exists. Both keep IF NOT EXISTS for a
+  // session that creates them without taking the advisory lock (a tool of the app's own).
   const schema =
     table.schema === undefined
       ? ''
