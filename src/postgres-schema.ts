@@ -1,4 +1,11 @@
 import { ApiKeyAuthError, ENVIRONMENTS, KEY_STATUSES } from 'keyward';
+import {
+  literals,
+  tableFound,
+  uniqueIndexUnlessPresent,
+  usableTableCheck,
+  type NeededColumn,
+} from './postgres-existing-table.js';
 
 /** The table a {@link PostgresKeyStore} uses unless told otherwise. */
 export const DEFAULT_TABLE = 'api_keys';
@@ -84,14 +91,41 @@ export function keyTable(name: unknown, factory?: string): KeyTable {
   };
 }
 
-/** SQL list of quoted string literals; the values are keyward's own constants. */
-function literals(values: readonly string[]): string {
-  return values.map((value) => `'${value}'`).join(', ');
-}
+/**
+ * The type each of {@link ROW_COLUMNS} has in the table keyward creates, which a table that is
+ * already there must match. The check runs after every migration, so a table keyward has just
+ * created would fail it if the two ever disagreed.
+ */
+const COLUMN_TYPES: Readonly<Record<(typeof ROW_COLUMNS)[number], NeededColumn['type']>> = {
+  id: 'text',
+  account_id: 'text',
+  key_type: 'text',
+  status: 'text',
+  environment: 'text',
+  created_at: 'timestamp with time zone',
+  last_used_at: 'timestamp with time zone',
+  expires_at: 'timestamp with time zone',
+  soft_deleted: 'boolean',
+  revoked_at: 'timestamp with time zone',
+  lookup_id: 'text',
+  key_hash: 'text',
+  masked_key: 'text',
+  webhook_url: 'text',
+  webhook_basic_auth_username: 'text',
+  webhook_basic_auth_password_sealed: 'text',
+};
+const NEEDED_COLUMNS: readonly NeededColumn[] = ROW_COLUMNS.map((name) => ({
+  name,
+  type: COLUMN_TYPES[name],
+}));
 
 /**
- * The statements that create the schema, the table and its indexes, each only if it is
- * missing, so they can run again at every start.
+ * The statements that bring a database to keyward's schema, in one transaction: they take the
+ * advisory lock every keyward migration takes, create the table (and its schema) when the
+ * store's queries would find none, check that the table found is one keyward can use, and
+ * create its indexes when missing. Each looks in the catalog before it creates anything, so on
+ * an up-to-date schema they issue no DDL, need no CREATE privilege, run in a read-only session
+ * and lock no table.
  * This is the one definition of the schema: `migrate()` runs it and
  * `sql/keyward-schema.sql` is generated from it.
  *
@@ -99,34 +133,14 @@ function literals(values: readonly string[]): string {
  * @returns the statements, in order.
  */
 export function schemaStatements(table: KeyTable): string[] {
-  const t = table.sql;
-  const statuses = literals([...KEY_STATUSES, 'revoked']);
-  const statements: string[] = [];
-  if (table.schema !== undefined) statements.push(`CREATE SCHEMA IF NOT EXISTS "${table.schema}";`);
-  statements.push(
-    `CREATE TABLE IF NOT EXISTS ${t} (
-  id text NOT NULL CONSTRAINT "${table.constraints.primaryKey}" PRIMARY KEY,
-  account_id text NOT NULL,
-  key_type text NOT NULL,
-  -- The seven statuses keyward knows, plus "revoked", accepted as an alias of "revoqued".
-  status text NOT NULL CONSTRAINT "${table.bare}_status_check" CHECK (status IN (${statuses})),
-  environment text NOT NULL CONSTRAINT "${table.bare}_environment_check" CHECK (environment IN (${literals(ENVIRONMENTS)})),
-  created_at timestamptz NOT NULL DEFAULT now(),
-  last_used_at timestamptz,
-  expires_at timestamptz,
-  soft_deleted boolean NOT NULL DEFAULT false,
-  revoked_at timestamptz,
-  lookup_id text NOT NULL,
-  key_hash text NOT NULL,
-  masked_key text NOT NULL,
-  webhook_url text,
-  webhook_basic_auth_username text,
-  -- AES-256-GCM sealed; never the cleartext password.
-  webhook_basic_auth_password_sealed text,
-  -- Derived, so it can never disagree with the sealed password.
-  webhook_basic_auth_configured boolean NOT NULL
-    GENERATED ALWAYS AS (webhook_basic_auth_password_sealed IS NOT NULL) STORED
-);`,
+  return [
+    // One lock for every keyward table of the database: two sessions creating one table at
+    // once (spelt `api_keys` by one, `public.api_keys` by the other), or two tables of one new
+    // schema, would otherwise collide on PostgreSQL's catalog. Migrations are short; other
+    // tables' merely take turns. A DO block, so psql prints no result row for it.
+    "DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtext('keyward:migrate')); END $$;",
+    createTableUnlessFound(table),
+    usableTableCheck(table, NEEDED_COLUMNS),
     // Every lookup id ever issued stays unique, also on dead rows: a retired key can never
     // point at a new row.
     uniqueIndexUnlessPresent(table, table.constraints.lookupId, ['lookup_id']),
@@ -137,48 +151,55 @@ export function schemaStatements(table: KeyTable): string[] {
       ['account_id', 'environment'],
       'NOT soft_deleted AND revoked_at IS NULL',
     ),
-  );
-  return statements;
+  ];
 }
 
 /**
- * Creates a unique index unless a relation of that name is already in the table's schema,
- * which is what `CREATE UNIQUE INDEX IF NOT EXISTS` checks too. Not that statement itself: it
- * takes a SHARE lock on the table before it checks, so on an up-to-date schema it would wait
- * behind any open write transaction (and fail once `lock_timeout` runs out), while every write
- * queued behind it waits too. Looking the name up in the catalog locks no table.
- *
- * A relation of that name that is not a valid unique index of this table on these columns,
- * partial exactly when this one is, fails the migration: keyward's uniqueness rules would otherwise
- * be missing without a word (an index made by hand under the same name, say). The predicate
- * itself is not compared, as PostgreSQL rewrites its text.
+ * Creates the table only when its name finds no relation where the store's queries look. Not
+ * `CREATE … IF NOT EXISTS` alone: PostgreSQL checks the privilege (and a read-only session)
+ * before it checks what exists, and for a name without a schema it looks only in the first
+ * schema of the search path. A schema named after the role (`"$user"` comes first by default)
+ * would get a second, empty table there, which the queries then find instead of the one
+ * holding the keys.
  */
-function uniqueIndexUnlessPresent(table: KeyTable, name: string, columns: string[], predicate?: string): string {
-  const columnList = `ARRAY[${literals(columns)}]`;
+function createTableUnlessFound(table: KeyTable): string {
+  const statuses = literals([...KEY_STATUSES, 'revoked']);
+  // The catalog is read first for the schema too: CREATE SCHEMA IF NOT EXISTS needs the
+  // database's CREATE privilege even for a schema that exists. Both keep IF NOT EXISTS for a
+  // session that creates them without taking the advisory lock (a tool of the app's own).
+  const schema =
+    table.schema === undefined
+      ? ''
+      : `
+    IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = '${table.schema}') THEN
+      CREATE SCHEMA IF NOT EXISTS "${table.schema}";
+    END IF;`;
   return `DO $$
 BEGIN
-  IF NOT EXISTS (
-    SELECT FROM pg_class
-    WHERE relname = '${name}'
-      AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = '${table.sql}'::regclass)
-  ) THEN
-    CREATE UNIQUE INDEX "${name}" ON ${table.sql} (${columns.join(', ')})${predicate ? ` WHERE ${predicate}` : ''};
-  ELSIF NOT EXISTS (
-    SELECT FROM pg_index JOIN pg_class ON pg_class.oid = pg_index.indexrelid
-    WHERE pg_class.relname = '${name}'
-      AND pg_index.indrelid = '${table.sql}'::regclass
-      AND pg_index.indisunique
-      -- A CREATE INDEX CONCURRENTLY that failed leaves an index that enforces nothing.
-      AND pg_index.indisvalid AND pg_index.indisready
-      AND (pg_index.indpred IS NOT NULL) = ${predicate ? 'true' : 'false'}
-      -- indkey is an int2vector, written as its column numbers with spaces between.
-      AND pg_index.indkey::text = array_to_string(ARRAY(
-        SELECT attnum FROM pg_attribute
-        WHERE attrelid = '${table.sql}'::regclass AND attname = ANY (${columnList})
-        ORDER BY array_position(${columnList}, attname::text)
-      ), ' ')
-  ) THEN
-    RAISE EXCEPTION 'keyward: "${name}" exists but is not the unique index keyward needs: on ${table.bare} (${columns.join(', ')})${predicate ? ` WHERE ${predicate}` : ''}; drop or rename it, then migrate again';
+  IF ${tableFound(table)} IS NULL THEN${schema}
+    CREATE TABLE IF NOT EXISTS ${table.sql} (
+      id text NOT NULL CONSTRAINT "${table.constraints.primaryKey}" PRIMARY KEY,
+      account_id text NOT NULL,
+      key_type text NOT NULL,
+      -- The seven statuses keyward knows, plus "revoked", accepted as an alias of "revoqued".
+      status text NOT NULL CONSTRAINT "${table.bare}_status_check" CHECK (status IN (${statuses})),
+      environment text NOT NULL CONSTRAINT "${table.bare}_environment_check" CHECK (environment IN (${literals(ENVIRONMENTS)})),
+      created_at timestamptz NOT NULL DEFAULT now(),
+      last_used_at timestamptz,
+      expires_at timestamptz,
+      soft_deleted boolean NOT NULL DEFAULT false,
+      revoked_at timestamptz,
+      lookup_id text NOT NULL,
+      key_hash text NOT NULL,
+      masked_key text NOT NULL,
+      webhook_url text,
+      webhook_basic_auth_username text,
+      -- AES-256-GCM sealed; never the cleartext password.
+      webhook_basic_auth_password_sealed text,
+      -- Derived, so it can never disagree with the sealed password.
+      webhook_basic_auth_configured boolean NOT NULL
+        GENERATED ALWAYS AS (webhook_basic_auth_password_sealed IS NOT NULL) STORED
+    );
   END IF;
 END
 $$;`;
@@ -201,8 +222,15 @@ export function postgresSchemaSql(tableName: string = DEFAULT_TABLE): string {
     '-- keyward: API key table for PostgreSQL 12 or newer (generated columns).',
     "-- Generated from keyward's own source (src/postgres-schema.ts in its repository); for another",
     '-- table name, postgresSchemaSql("schema.table") from keyward/postgres gives this script for it.',
-    '-- Safe to run again: every statement creates only what is missing, and locks no table that exists.',
+    '-- Safe to run again, and from several sessions at once (they take turns on an advisory lock):',
+    '-- it creates only what the catalog lacks, so on an up-to-date schema it issues no DDL, needs no',
+    '-- CREATE privilege, runs in a read-only session and locks no table. A relation of the same name',
+    '-- that keyward cannot use (a table of other columns, a view) makes it fail, changing nothing.',
+    '-- With psql, pass -v ON_ERROR_STOP=1: without it psql goes on after an error, ends the',
+    '-- transaction with a ROLLBACK at COMMIT, and exits 0 all the same.',
   ];
   const body = schemaStatements(keyTable(tableName));
-  return [...header, 'BEGIN;', ...body, 'COMMIT;', ''].join('\n');
+  // READ COMMITTED whatever the session's default, as migrate() runs it: under REPEATABLE READ
+  // the catalog reads after the lock would not see what the session it waited for created.
+  return [...header, 'BEGIN ISOLATION LEVEL READ COMMITTED;', ...body, 'COMMIT;', ''].join('\n');
 }

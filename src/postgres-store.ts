@@ -150,14 +150,20 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   /**
-   * Creates the table and its indexes if they do not exist, in one transaction. Safe to run
-   * on every start and from several instances at once (an advisory lock serialises them). On
-   * a schema that is up to date it locks no table, so it never waits behind writes.
-   * The same schema ships as `sql/keyward-schema.sql` for migration tools.
+   * Creates the table and its indexes where they are missing, in one transaction, having read
+   * the catalog first. Safe to run on every start and from several instances at once (an
+   * advisory lock serialises them). On a schema that is up to date it issues no DDL, so it
+   * needs no CREATE privilege and runs in a read-only session (a hot standby), and it locks no
+   * table, so it never waits behind writes. The table is the one the store's queries find
+   * (through the `search_path`, for a name without a schema); it is created only where they
+   * find none. The same statements ship as `sql/keyward-schema.sql` for migration tools.
    *
-   * @throws {ApiKeyAuthError} `ERR_STORE_REFUSED` when PostgreSQL refuses it (an index
-   *   that cannot be built over the rows there, or one of another shape under keyward's
-   *   name); `ERR_STORE_UNAVAILABLE` when PostgreSQL fails otherwise.
+   * @throws {ApiKeyAuthError} `ERR_STORE_REFUSED` when PostgreSQL refuses it: a relation of
+   *   the table's name that is not a table, or lacks a column keyward reads and writes, or has
+   *   one of another type (the message names them, and the table is left as it is); an index
+   *   of another shape under keyward's name, or one that cannot be built over the rows there;
+   *   a missing table the role may not create. `ERR_STORE_UNAVAILABLE` when PostgreSQL fails
+   *   otherwise (a read-only session where something is missing, say).
    * @example
    * ```ts
    * await new PostgresKeyStore({ pool }).migrate();
@@ -165,11 +171,7 @@ export class PostgresKeyStore implements KeyStore {
    */
   async migrate(): Promise<void> {
     await this.#transaction('migrate', async (client) => {
-      // One lock for every keyward table of the database: two instances creating one table at
-      // once (spelt `api_keys` by one, `public.api_keys` by the other), or two tables of one new
-      // schema, would otherwise collide on PostgreSQL's catalog. Migrations are short; other
-      // tables' merely take turns.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['keyward:migrate']);
+      // The statements take the advisory lock first, as sql/keyward-schema.sql does.
       await client.query(schemaStatements(this.#table).join('\n'));
       return true;
     });
