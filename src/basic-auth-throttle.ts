@@ -18,8 +18,8 @@ export interface BasicAuthThrottleOptions {
   /** Length of a counting window, 1 s to 24 h. @default 900000 (15 minutes) */
   windowMs?: number | undefined;
   /**
-   * Most client addresses tracked, least recently failing dropped first, so a flood of
-   * addresses cannot grow memory; about 150 bytes per entry.
+   * Most client addresses tracked, least recently seen dropped first (a 429 counts as seeing
+   * one), so a flood of addresses cannot grow memory; about 160 bytes per entry.
    * @default 10000
    */
   maxTracked?: number | undefined;
