@@ -120,6 +120,9 @@ export interface KeyStore {
    * regenerated since), are skipped. It must settle (resolve or reject) in bounded time: the
    * authenticator gives up waiting after `storeTimeoutMs`, but sends no other batch until
    * this one has settled, so a call that never does stops `last_used_at` for the process.
+   *
+   * The authenticator sends at most 1,000 uses per call, one call at a time, and a failed
+   * call costs only its own uses: they are sent again with the next flush.
    */
   recordUsage(usage: readonly KeyUsage[]): Promise<void>;
 }
