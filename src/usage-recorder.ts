@@ -1,7 +1,8 @@
 import { describeError } from './describe-error.js';
 import type { CompleteLogger } from './logger.js';
+import { ownField } from './own-field.js';
 import { raceWithin, TIMED_OUT } from './shared-deadline.js';
-import type { KeyStore, KeyUsage } from './store.js';
+import type { KeyStore, KeyUsage, RecordUsageResult } from './store.js';
 
 /**
  * The most uses one `recordUsage` call carries; a flush of more makes several calls, one after
@@ -31,10 +32,11 @@ interface NotedUse {
  * Writes `last_used_at` behind the request path. Uses are coalesced per key (the latest time
  * wins) and flushed once per interval, in calls of at most {@link USAGE_BATCH_LIMIT} uses, so
  * the store sees at most one write per key per interval however many requests arrive. A call
- * that fails keeps its uses for the next flush; what the other calls wrote is done. None of it
- * touches a request. A call that does not finish within the store timeout counts as failed, so
- * neither the interval nor `close()` can hang on a stuck store; the store is given no second
- * call until that one settles, so calls given up on cannot pile up in it.
+ * that fails keeps its uses for the next flush, as do uses the store deferred; what the other
+ * calls wrote is done. None of it touches a request. A call that does not finish within the
+ * store timeout counts as failed, so neither the interval nor `close()` can hang on a stuck
+ * store; the store is given no second call until that one settles, so calls given up on cannot
+ * pile up in it.
  */
 export class UsageRecorder {
   readonly #store: KeyStore;
@@ -125,7 +127,8 @@ export class UsageRecorder {
    * that still runs, is waited for, then one last attempt is made. Each call is bounded by the
    * write timeout and each flush ends at its second failed call, so on a store that fails,
    * closing takes at most five write timeouts, plus the time of the calls that succeed. Uses
-   * that attempt cannot write are lost, and that is always logged, with their count.
+   * that attempt cannot write (deferred ones included) are lost, and that is always logged,
+   * with their count.
    */
   async close(): Promise<void> {
     clearInterval(this.#timer);
@@ -139,7 +142,7 @@ export class UsageRecorder {
 
   /**
    * Writes the pending uses in calls of {@link USAGE_BATCH_LIMIT}, one after another; puts back
-   * the uses of calls that failed and of calls not made.
+   * the uses of calls that failed, of calls not made and those the store deferred.
    */
   async #writePending(): Promise<void> {
     if (this.#pending.size === 0) return;
@@ -152,6 +155,7 @@ export class UsageRecorder {
     this.#pending = new Map();
     const failed: NotedUse[][] = [];
     let unwritten = 0;
+    let deferred = 0;
     let firstError: unknown;
 
     for (let start = 0; start < uses.length; start += USAGE_BATCH_LIMIT) {
@@ -164,7 +168,9 @@ export class UsageRecorder {
       }
 
       try {
-        await this.#recordWithin(batch);
+        const left = await this.#recordWithin(batch);
+        for (const use of left) this.#putBack(use);
+        deferred += left.length;
       } catch (error) {
         failed.push(batch);
         unwritten += batch.length;
@@ -175,11 +181,14 @@ export class UsageRecorder {
     // batches the store keeps refusing cannot end every flush before the rest is written.
     for (const use of failed.flat()) this.#putBack(use);
 
-    if (unwritten === 0) {
+    // Deferred uses are retried like failed ones, but only the last attempt loses them.
+    const lost = this.#closing ? unwritten + deferred : unwritten;
+    if (lost === 0) {
       this.#failedInARow = 0;
       return;
     }
-    this.#failed(unwritten, firstError);
+    const error = firstError ?? new Error(`the store deferred ${deferred} uses, their rows held by another write`);
+    this.#failed(lost, error);
   }
 
   /**
@@ -211,8 +220,11 @@ export class UsageRecorder {
     );
   }
 
-  /** The store's call for `batch`, or a rejection once the write timeout has passed. */
-  async #recordWithin(batch: readonly NotedUse[]): Promise<void> {
+  /**
+   * The store's call for `batch`, or a rejection once the write timeout has passed. Resolves
+   * to the uses of the batch the store deferred.
+   */
+  async #recordWithin(batch: readonly NotedUse[]): Promise<NotedUse[]> {
     const usage = batch.map(({ keyId, lookupId, usedAtMs }): KeyUsage => ({ id: keyId, lookup_id: lookupId, used_at: new Date(usedAtMs) }));
     const write = Promise.resolve().then(() => this.#store.recordUsage(usage));
     // The first reaction to the write, so the store is free again before anything awaits it.
@@ -221,10 +233,40 @@ export class UsageRecorder {
     };
     const settled = write.then(forget, forget);
     this.#unsettledWrite = settled;
-    if ((await raceWithin(write, this.#writeTimeoutMs)) === TIMED_OUT) {
+    const result = await raceWithin(write, this.#writeTimeoutMs);
+    if (result === TIMED_OUT) {
       throw new Error(`recordUsage took longer than ${this.#writeTimeoutMs} ms`);
     }
+    return deferredOf(batch, result);
   }
+}
+
+/**
+ * The uses of `batch` that a store's result names as deferred. A custom store may resolve to
+ * anything (nothing, its driver's result): only an own `deferred` array counts, and only its
+ * entries that match a use of the batch, so a store cannot make up uses to be sent again.
+ */
+function deferredOf(batch: readonly NotedUse[], result: unknown): NotedUse[] {
+  const named = new Set<string>();
+  try {
+    if (typeof result !== 'object' || result === null) return [];
+    const entries = ownField(result as RecordUsageResult, 'deferred');
+    if (!Array.isArray(entries)) return [];
+    for (const entry of entries as unknown[]) {
+      if (typeof entry !== 'object' || entry === null) continue;
+      const { id, lookup_id: lookupId } = entry as Partial<KeyUsage>;
+      if (typeof id === 'string' && typeof lookupId === 'string') named.add(pairOf(id, lookupId));
+    }
+  } catch {
+    // A result whose fields throw when read (a Proxy, a getter) defers nothing.
+    return [];
+  }
+  return named.size === 0 ? [] : batch.filter((use) => named.has(pairOf(use.keyId, use.lookupId)));
+}
+
+/** A key id and a lookup id as one Set entry; JSON keeps any two pairs apart. */
+function pairOf(keyId: string, lookupId: string): string {
+  return JSON.stringify([keyId, lookupId]);
 }
 
 /** Keeps the later of two times of one use: a clock set back must not move it backwards. */

@@ -168,3 +168,74 @@ describe('usage flushes in bounded calls', () => {
     );
   });
 });
+
+describe('uses a store defers', () => {
+  it('sends them again with the next flush, alone, and logs nothing', async () => {
+    const store = new ScriptedStore();
+    store.answer = (usage, call) => (call === 1 ? { deferred: usage.filter((use) => use.id === idOf(1)) } : undefined);
+    const { recorder, warn } = recorderWith(store, 3);
+
+    await recorder.flush();
+    expect(store.written.size).toBe(2);
+    await recorder.flush();
+
+    expect(idsOf(store.calls)).toEqual([[idOf(0), idOf(1), idOf(2)], [idOf(1)]]);
+    expect(store.calls[1]![0]!.used_at).toEqual(new Date(1_001));
+    expect([...store.written.values()].every((count) => count === 1)).toBe(true);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('takes only an own deferred array of uses of the batch: any other result means all were written', async () => {
+    const results: unknown[] = [
+      undefined,
+      { rows: [{ id: idOf(0), lookup_id: 'L0' }], rowCount: 1 },
+      [{ id: idOf(0), lookup_id: 'L0' }],
+      { deferred: `${idOf(0)}` },
+      { deferred: [null, 7, { id: idOf(0) }, { id: idOf(0), lookup_id: 'L1' }, { id: 'key_other', lookup_id: 'L0' }] },
+      Object.create({ deferred: [{ id: idOf(0), lookup_id: 'L0' }] }),
+      Object.defineProperty({}, 'deferred', { get: () => { throw new Error('no reading'); } }),
+    ];
+    for (const [index, result] of results.entries()) {
+      const store = new ScriptedStore();
+      store.answer = () => result;
+      const { recorder } = recorderWith(store, 2);
+      await recorder.flush();
+      await recorder.flush();
+      expect(store.calls, `result ${index}`).toHaveLength(1);
+      await recorder.close();
+    }
+  });
+
+  it('keeps a deferred use behind a later lookup id noted meanwhile, sending both', async () => {
+    const store = new ScriptedStore();
+    let noteRegenerated = () => {};
+    store.answer = (usage, call) => {
+      if (call !== 1) return undefined;
+      noteRegenerated();
+      return { deferred: usage };
+    };
+    const { recorder } = recorderWith(store, 1);
+    noteRegenerated = () => recorder.record(idOf(0), 'Lnew', 5_000);
+
+    await recorder.flush();
+    await recorder.flush();
+
+    expect(store.calls[1]!.map((use) => [use.lookup_id, use.used_at.getTime()])).toEqual([
+      ['Lnew', 5_000],
+      ['L0', 1_000],
+    ]);
+  });
+
+  it('counts the uses the last attempt of close() leaves deferred as lost, and logs them', async () => {
+    const store = new ScriptedStore();
+    store.answer = (usage) => ({ deferred: usage.slice(0, 2) });
+    const { recorder, warn } = recorderWith(store, 5);
+
+    await recorder.close();
+
+    expect(warn).toHaveBeenCalledWith(
+      { event: 'keyward.usage_flush_failed', keys: 2, error: 'Error: the store deferred 2 uses, their rows held by another write' },
+      'keyward could not record last_used_at before closing; these uses are lost',
+    );
+  });
+});
