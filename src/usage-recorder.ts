@@ -48,7 +48,7 @@ export class UsageRecorder {
   #flushing: Promise<void> | undefined;
   /**
    * The store's last `recordUsage` call, until it settles: after the write timeout too. A
-   * write given up on may still hold a pooled connection, waiting on a row lock say; starting
+   * write given up on may still hold a pooled connection, waiting on a table lock say; starting
    * another each interval would take one more each time, until lookups found none.
    */
   #unsettledWrite: Promise<void> | undefined;

@@ -1,7 +1,10 @@
 import { expect, it, vi } from 'vitest';
-import type { KeyUsage } from 'keyward';
+import { createApiKeyAuth, createKeyManager, type KeyUsage } from 'keyward';
 import { PostgresKeyStore } from 'keyward/postgres';
+import { sampleRow } from 'keyward/store-conformance';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
+import { bearer } from './helpers/perf-keys.js';
 import { completeLogger } from '../src/logger.js';
 import { UsageRecorder } from '../src/usage-recorder.js';
 import { describePostgres } from './support/postgres.js';
@@ -93,5 +96,70 @@ describePostgres('PostgresKeyStore usage flushes', (db) => {
     } finally {
       await recorder.close();
     }
+  });
+
+  it('does not wait for a row locked elsewhere: writes the rest at once and defers only that use, which it writes once the lock is gone', async () => {
+    const store = new PostgresKeyStore({ pool: db.pool(), table: db.table('locked'), statementTimeoutMs: 2_000 });
+    await store.migrate();
+    const [first, held, last, heldNewer, heldRevoked] = [sampleRow(), sampleRow(), sampleRow(), sampleRow({ last_used_at: new Date(9_000) }), sampleRow({ revoked_at: new Date(1) })];
+    for (const row of [first, held, last, heldNewer, heldRevoked]) await store.insert(row);
+    const usage = [first, held, last, heldNewer, heldRevoked].map((row) => ({ id: row.id, lookup_id: row.lookup_id, used_at: new Date(5_000) }));
+    const holder = await db.admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT FROM ${store.table} WHERE id = ANY ($1) FOR UPDATE`, [[held.id, heldNewer.id, heldRevoked.id]]);
+      const started = Date.now();
+      const { deferred } = await store.recordUsage(usage);
+
+      expect(Date.now() - started).toBeLessThan(1_000);
+      // A held row whose use would change nothing (a later time, a revoked key) is not deferred.
+      expect(deferred).toEqual([usage[1]]);
+      const lastUsed = async () => (await db.rows(store.table)).map((row) => [row.id, row.last_used_at?.getTime() ?? null] as const);
+      expect(new Map(await lastUsed())).toEqual(new Map([[first.id, 5_000], [held.id, null], [last.id, 5_000], [heldNewer.id, 9_000], [heldRevoked.id, null]]));
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect(await store.recordUsage([usage[1]!])).toEqual({ deferred: [] });
+    expect((await store.findById(held.id))?.last_used_at).toEqual(new Date(5_000));
+  });
+
+  it("keeps manager writes of other keys quick while flushes run and one key's row is held locked, and writes that key's use once it is released", async () => {
+    const store = new PostgresKeyStore({ pool: db.pool({ max: 4 }), table: db.table('spread'), statementTimeoutMs: 1_500 });
+    await store.migrate();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const issued = [];
+    for (let account = 0; account < 5; account++) issued.push(await manager.issue({ accountId: `acct_spread_${account}`, environment: 'sandbox' }));
+    // The highest id: a flush that locked rows in id order and waited would hold all the others.
+    issued.sort((a, b) => (a.card.keyId < b.card.keyId ? -1 : 1));
+    const held = issued.at(-1)!;
+    let now = Date.UTC(2026, 0, 1);
+    const warn = vi.fn();
+    const auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: 20, clock: () => new Date(now), logger: { warn } });
+    const holder = await db.admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT FROM ${store.table} WHERE id = $1 FOR UPDATE`, [held.card.keyId]);
+      const waits: number[] = [];
+      for (let round = 0; round < 8; round++) {
+        now += 1_000;
+        for (const { key } of issued) expect((await auth.authenticate(bearer(key))).ok).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        const started = Date.now();
+        await manager.setStatus(issued[round % 4]!.card.keyId, 'allowed');
+        waits.push(Date.now() - started);
+      }
+
+      expect(Math.max(...waits)).toBeLessThan(400);
+      expect(warn).not.toHaveBeenCalled();
+      expect((await store.findById(issued[0]!.card.keyId))?.last_used_at).toEqual(new Date(now));
+      expect((await store.findById(held.card.keyId))?.last_used_at).toBeNull();
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    await auth.flushUsage();
+    expect((await store.findById(held.card.keyId))?.last_used_at).toEqual(new Date(now));
+    await auth.close();
   });
 });
