@@ -35,7 +35,7 @@ export {
   type KeyStatus,
   type StatusLabel,
 } from './statuses.js';
-export type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage } from './store.js';
+export type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage, RecordUsageResult } from './store.js';
 export { MemoryKeyStore } from './memory-store.js';
 export {
   MAX_CREDENTIAL_HEADER_LENGTH,

@@ -69,6 +69,20 @@ export interface KeyUsage {
 }
 
 /**
+ * What `recordUsage` may resolve to instead of nothing: the uses it left unwritten on purpose,
+ * to be sent again with the next flush. A store that returns nothing (or anything else) has
+ * written, or rightly skipped, every use it was given.
+ */
+export interface RecordUsageResult {
+  /**
+   * Uses of the batch the store did not write this time and did not skip for good: their
+   * rows were locked by another write, which the store chose not to wait for. Only uses of
+   * the batch given count (matched by `id` and `lookup_id`); any other entry is ignored.
+   */
+  deferred: readonly KeyUsage[];
+}
+
+/**
  * Where keys live. Implement it to back keyward with your own database; the exported store
  * conformance suite checks an implementation the way keyward's own stores are checked.
  *
@@ -120,6 +134,12 @@ export interface KeyStore {
    * regenerated since), are skipped. It must settle (resolve or reject) in bounded time: the
    * authenticator gives up waiting after `storeTimeoutMs`, but sends no other batch until
    * this one has settled, so a call that never does stops `last_used_at` for the process.
+   *
+   * The authenticator sends at most 1,000 uses per call, one call at a time, and a failed
+   * call costs only its own uses: they are sent again with the next flush. A store may also
+   * leave the uses whose rows another write holds locked, rather than wait for that write,
+   * and name them in {@link RecordUsageResult.deferred}: they are sent again too, and nothing
+   * is logged. Resolving to nothing means every use was written or skipped.
    */
-  recordUsage(usage: readonly KeyUsage[]): Promise<void>;
+  recordUsage(usage: readonly KeyUsage[]): Promise<void | RecordUsageResult>;
 }

@@ -1,7 +1,25 @@
 import { describeError } from './describe-error.js';
 import type { CompleteLogger } from './logger.js';
+import { ownField } from './own-field.js';
 import { raceWithin, TIMED_OUT } from './shared-deadline.js';
-import type { KeyStore, KeyUsage } from './store.js';
+import type { KeyStore, KeyUsage, RecordUsageResult } from './store.js';
+
+/**
+ * The most uses one `recordUsage` call carries; a flush of more makes several calls, one after
+ * another. Without a bound, the time of the one call grew with the keys in use: on PostgreSQL
+ * a call is one transaction bounded by `statementTimeoutMs` (2 s by default), and a flush of
+ * 200,000 keys (about 5 s) failed every time. 1,000 uses take tens of milliseconds there: a
+ * median of 13 to 41 ms in repeated runs, the slowest 209 ms, on a 2-core machine with a load
+ * average of 3 to 8.
+ */
+export const USAGE_BATCH_LIMIT = 1_000;
+
+/**
+ * Failed calls that end a flush. One costs only its own uses (a batch the store refuses, say);
+ * a second says the store itself is failing, and trying the rest would cost up to a write
+ * timeout per call, close() included. The rest is kept for the next flush.
+ */
+const FAILED_CALLS_ENDING_A_FLUSH = 2;
 
 /** One key's latest use, waiting for the next flush. */
 interface NotedUse {
@@ -12,11 +30,13 @@ interface NotedUse {
 
 /**
  * Writes `last_used_at` behind the request path. Uses are coalesced per key (the latest time
- * wins) and flushed in one batch per interval, so the store sees at most one write per key per
- * interval however many requests arrive. A failed flush keeps its uses for the next one and
- * never touches a request. A write that does not finish within the store timeout counts as
- * failed, so neither the interval nor `close()` can hang on a stuck store; the store is given
- * no second write until that one settles, so writes given up on cannot pile up in it.
+ * wins) and flushed once per interval, in calls of at most {@link USAGE_BATCH_LIMIT} uses, so
+ * the store sees at most one write per key per interval however many requests arrive. A call
+ * that fails keeps its uses for the next flush, as do uses the store deferred; what the other
+ * calls wrote is done. None of it touches a request. A call that does not finish within the
+ * store timeout counts as failed, so neither the interval nor `close()` can hang on a stuck
+ * store; the store is given no second call until that one settles, so calls given up on cannot
+ * pile up in it.
  */
 export class UsageRecorder {
   readonly #store: KeyStore;
@@ -28,7 +48,7 @@ export class UsageRecorder {
   #flushing: Promise<void> | undefined;
   /**
    * The store's last `recordUsage` call, until it settles: after the write timeout too. A
-   * write given up on may still hold a pooled connection, waiting on a row lock say; starting
+   * write given up on may still hold a pooled connection, waiting on a table lock say; starting
    * another each interval would take one more each time, until lookups found none.
    */
   #unsettledWrite: Promise<void> | undefined;
@@ -103,21 +123,27 @@ export class UsageRecorder {
   }
 
   /**
-   * Stops the interval and writes what is pending. A write under way, or one given up on that
-   * still runs, is waited for (within the write timeout), then one last attempt is made, so
-   * closing takes at most twice the write timeout. Uses that attempt cannot write are lost,
-   * and that is always logged, with their count.
+   * Stops the interval and writes what is pending. A flush under way, or a call given up on
+   * that still runs, is waited for, then one last attempt is made. Each call is bounded by the
+   * write timeout and each flush ends at its second failed call, so on a store that fails,
+   * closing takes at most five write timeouts, plus the time of the calls that succeed. Uses
+   * that attempt cannot write (deferred ones included) are lost, and that is always logged,
+   * with their count.
    */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     if (this.#unsettledWrite !== undefined) await raceWithin(this.#unsettledWrite, this.#writeTimeoutMs);
-    // A flushUsage() call may have started another meanwhile: each is bounded by the timeout.
+    // A flushUsage() call may have started another meanwhile: each is bounded (see above).
     while (this.#flushing !== undefined) await this.#flushing;
     // Only the last attempt loses what it cannot write: earlier failures were retried.
     this.#closing = true;
     await this.#flushOnce();
   }
 
+  /**
+   * Writes the pending uses in calls of {@link USAGE_BATCH_LIMIT}, one after another; puts back
+   * the uses of calls that failed, of calls not made and those the store deferred.
+   */
   async #writePending(): Promise<void> {
     if (this.#pending.size === 0) return;
     if (this.#unsettledWrite !== undefined) {
@@ -125,22 +151,49 @@ export class UsageRecorder {
       const error = new Error(`the last recordUsage, given up on after ${this.#writeTimeoutMs} ms, has not settled yet`);
       return this.#failed(this.#pending.size, error);
     }
-    const batch = [...this.#pending.values()];
+    const uses = [...this.#pending.values()];
     this.#pending = new Map();
-    const usage = batch.map(({ keyId, lookupId, usedAtMs }): KeyUsage => ({ id: keyId, lookup_id: lookupId, used_at: new Date(usedAtMs) }));
+    const failed: NotedUse[][] = [];
+    let unwritten = 0;
+    let deferred = 0;
+    let firstError: unknown;
 
-    try {
-      await this.#recordWithin(usage);
-      this.#failedInARow = 0;
-    } catch (error) {
-      for (const use of batch) this.#putBack(use);
-      this.#failed(usage.length, error);
+    for (let start = 0; start < uses.length; start += USAGE_BATCH_LIMIT) {
+      const batch = uses.slice(start, start + USAGE_BATCH_LIMIT);
+      // A call given up on still holds the store: it gets no other until that one settles.
+      if (this.#unsettledWrite !== undefined || failed.length === FAILED_CALLS_ENDING_A_FLUSH) {
+        for (const use of batch) this.#putBack(use);
+        unwritten += batch.length;
+        continue;
+      }
+
+      try {
+        const left = await this.#recordWithin(batch);
+        for (const use of left) this.#putBack(use);
+        deferred += left.length;
+      } catch (error) {
+        failed.push(batch);
+        unwritten += batch.length;
+        firstError ??= error;
+      }
     }
+    // Put back last, so the next flush tries them after the uses this one did not reach: two
+    // batches the store keeps refusing cannot end every flush before the rest is written.
+    for (const use of failed.flat()) this.#putBack(use);
+
+    // Deferred uses are retried like failed ones, but only the last attempt loses them.
+    const lost = this.#closing ? unwritten + deferred : unwritten;
+    if (lost === 0) {
+      this.#failedInARow = 0;
+      return;
+    }
+    const error = firstError ?? new Error(`the store deferred ${deferred} uses, their rows held by another write`);
+    this.#failed(lost, error);
   }
 
   /**
-   * Puts a use of a failed batch back for the next try: into an empty slot, or merged with a
-   * use of the same lookup id noted since. Never over another lookup id's use, which was noted
+   * Puts back a use that was not written, for the next try: into an empty slot, or merged with
+   * a use of the same lookup id noted since. Never over another lookup id's use, which was noted
    * later (the key regenerated meanwhile); with both slots so taken, the store would skip it.
    */
   #putBack(use: NotedUse): void {
@@ -167,8 +220,12 @@ export class UsageRecorder {
     );
   }
 
-  /** The store's write, or a rejection once the write timeout has passed. */
-  async #recordWithin(usage: KeyUsage[]): Promise<void> {
+  /**
+   * The store's call for `batch`, or a rejection once the write timeout has passed. Resolves
+   * to the uses of the batch the store deferred.
+   */
+  async #recordWithin(batch: readonly NotedUse[]): Promise<NotedUse[]> {
+    const usage = batch.map(({ keyId, lookupId, usedAtMs }): KeyUsage => ({ id: keyId, lookup_id: lookupId, used_at: new Date(usedAtMs) }));
     const write = Promise.resolve().then(() => this.#store.recordUsage(usage));
     // The first reaction to the write, so the store is free again before anything awaits it.
     const forget = () => {
@@ -176,10 +233,40 @@ export class UsageRecorder {
     };
     const settled = write.then(forget, forget);
     this.#unsettledWrite = settled;
-    if ((await raceWithin(write, this.#writeTimeoutMs)) === TIMED_OUT) {
+    const result = await raceWithin(write, this.#writeTimeoutMs);
+    if (result === TIMED_OUT) {
       throw new Error(`recordUsage took longer than ${this.#writeTimeoutMs} ms`);
     }
+    return deferredOf(batch, result);
   }
+}
+
+/**
+ * The uses of `batch` that a store's result names as deferred. A custom store may resolve to
+ * anything (nothing, its driver's result): only an own `deferred` array counts, and only its
+ * entries that match a use of the batch, so a store cannot make up uses to be sent again.
+ */
+function deferredOf(batch: readonly NotedUse[], result: unknown): NotedUse[] {
+  const named = new Set<string>();
+  try {
+    if (typeof result !== 'object' || result === null) return [];
+    const entries = ownField(result as RecordUsageResult, 'deferred');
+    if (!Array.isArray(entries)) return [];
+    for (const entry of entries as unknown[]) {
+      if (typeof entry !== 'object' || entry === null) continue;
+      const { id, lookup_id: lookupId } = entry as Partial<KeyUsage>;
+      if (typeof id === 'string' && typeof lookupId === 'string') named.add(pairOf(id, lookupId));
+    }
+  } catch {
+    // A result whose fields throw when read (a Proxy, a getter) defers nothing.
+    return [];
+  }
+  return named.size === 0 ? [] : batch.filter((use) => named.has(pairOf(use.keyId, use.lookupId)));
+}
+
+/** A key id and a lookup id as one Set entry; JSON keeps any two pairs apart. */
+function pairOf(keyId: string, lookupId: string): string {
+  return JSON.stringify([keyId, lookupId]);
 }
 
 /** Keeps the later of two times of one use: a clock set back must not move it backwards. */

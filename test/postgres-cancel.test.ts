@@ -68,8 +68,9 @@ describePostgres('PostgresKeyStore statements that run out of time', (db) => {
     expect((await store.findById(fresh.id))?.lookup_id).toBe(fresh.lookup_id);
   });
 
-  it('ends a usage flush blocked by a row lock on the server: 503, and last_used_at is never written once the lock goes', async () => {
-    await holder.query(`SELECT 1 FROM ${store.table} WHERE id = $1 FOR UPDATE`, [row.id]);
+  it('ends a usage flush blocked by a table lock on the server: 503, and last_used_at is never written once the lock goes', async () => {
+    // A row lock does not hold a flush up (the row is left for the next one); a table lock does.
+    await holder.query(`LOCK TABLE ${store.table} IN SHARE MODE`);
     const usedAt = new Date('2026-03-01T10:00:00.000Z');
     const error = await rejection(store.recordUsage([{ id: row.id, lookup_id: row.lookup_id, used_at: usedAt }]));
     const waiting = (await db.backends(applicationName)).waitingOnLock;

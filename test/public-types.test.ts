@@ -14,6 +14,9 @@ import {
   type Argon2PoolOptions,
   type AuthResult,
   type KeyStatus,
+  type KeyStore,
+  type KeyUsage,
+  type RecordUsageResult,
 } from 'keyward';
 import type { expressApiKeyAuth } from 'keyward/express';
 import type { FastifyApiKeyAuthHook, FastifyBasicAuthHook } from 'keyward/fastify';
@@ -34,6 +37,12 @@ describe('public types', () => {
     expectTypeOf<'ERR_SOMETHING_ELSE'>().not.toExtend<ApiKeyAuthErrorCode>();
     expectTypeOf<'revoqued'>().toExtend<KeyStatus>();
     expectTypeOf<ApiKeyAuthError['code']>().toEqualTypeOf<ApiKeyAuthErrorCode>();
+  });
+
+  it('takes a recordUsage that resolves to nothing, as stores written before deferred uses do, or to deferred uses', () => {
+    expectTypeOf<(usage: readonly KeyUsage[]) => Promise<void>>().toExtend<KeyStore['recordUsage']>();
+    expectTypeOf<(usage: readonly KeyUsage[]) => Promise<RecordUsageResult>>().toExtend<KeyStore['recordUsage']>();
+    expectTypeOf<RecordUsageResult['deferred']>().toEqualTypeOf<readonly KeyUsage[]>();
   });
 
   it('rejects unknown route options at compile time', () => {

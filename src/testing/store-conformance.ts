@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage } from 'keyward';
+import type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage, RecordUsageResult } from 'keyward';
 import { at, lookupIdOf, rowFields, sampleRow } from './conformance-rows.js';
 
 export { sampleRow } from './conformance-rows.js';
@@ -110,8 +110,9 @@ export function runStoreConformance<S extends KeyStore>(
   /**
    * Races `modify` with `change` against a usage batch of four keys, once for each place the
    * row can take in the batch and each of the two calls starting first: which interleaving
-   * exposes a store depends on how many round trips its writes take. Returns each row as the
-   * change wrote it, and the time of the row's use in the batch.
+   * exposes a store depends on how many round trips its writes take. Uses the store deferred
+   * are sent again once both are done, as the authenticator's next flush would. Returns each
+   * row as the change wrote it, and the time of the row's use in the batch.
    */
   const racedInBatch = async (store: S, peer: S, change: () => ApiKeyRowChange) => {
     const raced: { row: ApiKeyRow; use: Date }[] = [];
@@ -122,10 +123,15 @@ export function runStoreConformance<S extends KeyStore>(
         const batch = [...others];
         batch.splice(place, 0, row);
         const patch = change();
-        const usage = () => peer.recordUsage(batch.map((each, index) => usedAt(each, 700 + index)));
+        const uses = batch.map((each, index) => usedAt(each, 700 + index));
+        let recorded: unknown;
+        const usage = async () => {
+          recorded = await peer.recordUsage(uses);
+        };
         const modify = () => store.modify(row.id, () => patch);
         const written = usageFirst ? (await Promise.all([usage(), modify()]))[1] : (await Promise.all([modify(), usage()]))[0];
         assert.ok(written, 'modify must find the live row');
+        await sendDeferredAgain(peer, uses, recorded);
         raced.push({ row: { ...row, ...patch } as ApiKeyRow, use: at(700 + place) });
       }
     }
@@ -538,12 +544,14 @@ export function runStoreConformance<S extends KeyStore>(
 
       it('never moves last_used_at backwards when two batches write one key at once', withStore(async (store, peer) => {
         // Two gateway instances flushing together: a read-then-write of the time could let the
-        // earlier one land last.
+        // earlier one land last. A use deferred by one (the other held the row) is sent again.
         for (let round = 0; round < rounds; round++) {
           for (const laterFirst of [true, false]) {
             const row = await inserted(store);
-            const [first, second] = laterFirst ? [9_000, 5_000] : [5_000, 9_000];
-            await Promise.all([store.recordUsage([usedAt(row, first)]), peer.recordUsage([usedAt(row, second)])]);
+            const [first, second] = (laterFirst ? [9_000, 5_000] : [5_000, 9_000]).map((offset) => [usedAt(row, offset)]) as [KeyUsage[], KeyUsage[]];
+            const [firstRecorded, secondRecorded] = await Promise.all([store.recordUsage(first), peer.recordUsage(second)]);
+            await sendDeferredAgain(store, first, firstRecorded);
+            await sendDeferredAgain(peer, second, secondRecorded);
             assert.deepEqual((await store.findById(row.id))?.last_used_at, at(9_000));
           }
         }
@@ -590,6 +598,27 @@ const TEXT_ROUND_TRIPS: readonly Partial<ApiKeyRow>[] = [
 /** A usage record of a row's current key, `offsetMs` after the fixed base time. */
 function usedAt(row: ApiKeyRow, offsetMs: number): KeyUsage {
   return { id: row.id, lookup_id: row.lookup_id, used_at: at(offsetMs) };
+}
+
+/**
+ * Sends the uses a `recordUsage` call deferred (a row locked by the other side of a race) once
+ * more, as the authenticator's next flush does, and checks that each was a use of `batch` and
+ * that, with no write under way elsewhere, the store writes it this time.
+ */
+async function sendDeferredAgain(store: KeyStore, batch: readonly KeyUsage[], recorded: unknown): Promise<void> {
+  const deferred = deferredIn(recorded);
+  if (deferred.length === 0) return;
+  for (const use of deferred) {
+    assert.ok(batch.some((given) => given.id === use.id && given.lookup_id === use.lookup_id), 'recordUsage deferred a use it was not given');
+  }
+  const again = deferredIn(await store.recordUsage(deferred));
+  assert.equal(again.length, 0, 'recordUsage deferred a use again while no other write held its row');
+}
+
+/** The uses a `recordUsage` result defers: none for a store that resolves to nothing. */
+function deferredIn(recorded: unknown): readonly KeyUsage[] {
+  const deferred = typeof recorded === 'object' && recorded !== null ? (recorded as RecordUsageResult).deferred : undefined;
+  return Array.isArray(deferred) ? deferred : [];
 }
 
 /** Asserts that no find method returns the row. */

@@ -1,0 +1,241 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { KeyStore, KeyUsage } from 'keyward';
+import { completeLogger } from '../src/logger.js';
+import { USAGE_BATCH_LIMIT, UsageRecorder } from '../src/usage-recorder.js';
+
+const INTERVAL = 60_000;
+const TIMEOUT = 2_000;
+
+/**
+ * A store that keeps every `recordUsage` call, counts the uses it wrote per key, and answers
+ * each call as `answer` says: resolve (with what `answer` returns) or reject. Also notes the
+ * most calls it ever had under way at once.
+ */
+class ScriptedStore {
+  readonly calls: KeyUsage[][] = [];
+  readonly written = new Map<string, number>();
+  #running = 0;
+  mostAtOnce = 0;
+  answer: (usage: readonly KeyUsage[], call: number) => unknown = () => undefined;
+
+  recordUsage = async (usage: readonly KeyUsage[]): Promise<unknown> => {
+    this.calls.push([...usage]);
+    this.mostAtOnce = Math.max(this.mostAtOnce, ++this.#running);
+    try {
+      // A turn of the event loop, so calls made at once would overlap.
+      await new Promise((resolve) => setImmediate(resolve));
+      const result = await this.answer(usage, this.calls.length);
+      const deferred = deferredIds(result);
+      for (const use of usage) {
+        if (!deferred.has(use.id)) this.written.set(use.id, (this.written.get(use.id) ?? 0) + 1);
+      }
+      return result;
+    } finally {
+      this.#running--;
+    }
+  };
+}
+
+/** The ids a result defers, for counting: results of other shapes (and ones that throw) defer none. */
+function deferredIds(result: unknown): Set<string> {
+  try {
+    const deferred = Object.hasOwn(result as object, 'deferred') ? (result as { deferred: unknown }).deferred : undefined;
+    return new Set(Array.isArray(deferred) ? deferred.map((use: KeyUsage | null) => String(use?.id)) : []);
+  } catch {
+    return new Set();
+  }
+}
+
+const idOf = (index: number) => `key_${String(index).padStart(5, '0')}`;
+const idsOf = (calls: KeyUsage[][]) => calls.map((call) => call.map((use) => use.id));
+
+let recorder: UsageRecorder | undefined;
+afterEach(async () => {
+  await recorder?.close();
+  recorder = undefined;
+});
+
+/** A recorder over `store` with `keys` keys used, key_00000 first, each at time 1000 + index. */
+function recorderWith(store: ScriptedStore, keys: number, warn = vi.fn()) {
+  recorder = new UsageRecorder(store as unknown as KeyStore, INTERVAL, TIMEOUT, completeLogger({ warn }));
+  for (let index = 0; index < keys; index++) recorder.record(idOf(index), `L${index}`, 1_000 + index);
+  return { recorder, warn };
+}
+
+describe('usage flushes in bounded calls', () => {
+  it(`writes a flush of 2,500 keys in calls of at most ${USAGE_BATCH_LIMIT} uses, one call at a time`, async () => {
+    const store = new ScriptedStore();
+    const { recorder } = recorderWith(store, 2_500);
+
+    await recorder.flush();
+
+    expect(store.calls.map((call) => call.length)).toEqual([1_000, 1_000, 500]);
+    expect(store.mostAtOnce).toBe(1);
+    expect(store.written.size).toBe(2_500);
+  });
+
+  it('keeps what the other calls wrote when one fails, and sends only the failed call again on the next flush', async () => {
+    const store = new ScriptedStore();
+    store.answer = (_usage, call) => {
+      if (call === 2) throw new Error('canceling statement due to statement timeout');
+    };
+    const { recorder, warn } = recorderWith(store, 3_000);
+
+    await recorder.flush();
+    expect(store.calls.map((call) => call.length)).toEqual([1_000, 1_000, 1_000]);
+    expect(store.written.size).toBe(2_000);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toMatchObject({ event: 'keyward.usage_flush_failed', keys: 1_000 });
+
+    await recorder.flush();
+    expect(idsOf(store.calls.slice(3))).toEqual([idsOf(store.calls)[1]]);
+    // Every key written once over both flushes: nothing written was sent again.
+    expect(store.written.size).toBe(3_000);
+    expect([...store.written.values()].every((count) => count === 1)).toBe(true);
+  });
+
+  it('sends each key at most once per flush, with its latest time, while a failed call is retried', async () => {
+    const store = new ScriptedStore();
+    store.answer = (_usage, call) => {
+      if (call === 1) throw new Error('connection reset by peer');
+    };
+    const { recorder } = recorderWith(store, 1_500);
+    await recorder.flush();
+    // Used again before the next flush, later: the retry carries that time, once per key.
+    for (let index = 0; index < 1_500; index++) recorder.record(idOf(index), `L${index}`, 9_000 + index);
+    await recorder.flush();
+
+    const second = store.calls.slice(2).flat();
+    expect(second).toHaveLength(1_500);
+    expect(new Set(second.map((use) => use.id)).size).toBe(1_500);
+    expect(second.every((use) => use.used_at.getTime() === 9_000 + Number(use.id.slice(4)))).toBe(true);
+  });
+
+  it('ends a flush at its second failed call, keeping the rest, and tries the rest first on the next flush', async () => {
+    const store = new ScriptedStore();
+    // Two batches the store keeps refusing: any call with key_00000 or key_01000 in it.
+    store.answer = (usage) => {
+      if (usage.some((use) => use.id === idOf(0) || use.id === idOf(1_000))) throw new Error('refused by a trigger');
+    };
+    const { recorder, warn } = recorderWith(store, 5_000);
+
+    await recorder.flush();
+    expect(store.calls).toHaveLength(2);
+    expect(store.written.size).toBe(0);
+    expect(warn.mock.calls[0]![0]).toMatchObject({ keys: 5_000 });
+
+    await recorder.flush();
+    expect(store.calls.slice(2).map((call) => call[0]!.id)).toEqual([idOf(2_000), idOf(3_000), idOf(4_000), idOf(0), idOf(1_000)]);
+    expect(store.written.size).toBe(3_000);
+    expect(warn.mock.calls[1]![0]).toMatchObject({ keys: 2_000 });
+  });
+
+  it('makes no other call after one given up on at the write timeout, until that one settles', async () => {
+    const store = new ScriptedStore();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    store.answer = (_usage, call) => (call === 1 ? held : undefined);
+    const warn = vi.fn();
+    recorder = new UsageRecorder(store as unknown as KeyStore, INTERVAL, 50, completeLogger({ warn }));
+    for (let index = 0; index < 2_500; index++) recorder.record(idOf(index), `L${index}`, 1_000 + index);
+
+    await recorder.flush();
+    expect(store.calls).toHaveLength(1);
+    expect(warn.mock.calls[0]![0]).toMatchObject({ keys: 2_500, error: 'Error: recordUsage took longer than 50 ms' });
+
+    release();
+    await vi.waitFor(() => expect(store.written.size).toBe(1_000));
+    await recorder.flush();
+    expect(store.calls.slice(1).map((call) => call.length)).toEqual([1_000, 1_000, 500]);
+    expect(store.written.size).toBe(2_500);
+  });
+
+  it('close() makes its last attempt in bounded calls and logs as lost only the uses of the call that failed', async () => {
+    const store = new ScriptedStore();
+    store.answer = (_usage, call) => {
+      if (call === 2) throw new Error('connection reset by peer');
+    };
+    const { recorder, warn } = recorderWith(store, 2_500);
+
+    await recorder.close();
+
+    expect(store.calls.map((call) => call.length)).toEqual([1_000, 1_000, 500]);
+    expect(store.written.size).toBe(1_500);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn).toHaveBeenCalledWith(
+      { event: 'keyward.usage_flush_failed', keys: 1_000, error: 'Error: connection reset by peer' },
+      'keyward could not record last_used_at before closing; these uses are lost',
+    );
+  });
+});
+
+describe('uses a store defers', () => {
+  it('sends them again with the next flush, alone, and logs nothing', async () => {
+    const store = new ScriptedStore();
+    store.answer = (usage, call) => (call === 1 ? { deferred: usage.filter((use) => use.id === idOf(1)) } : undefined);
+    const { recorder, warn } = recorderWith(store, 3);
+
+    await recorder.flush();
+    expect(store.written.size).toBe(2);
+    await recorder.flush();
+
+    expect(idsOf(store.calls)).toEqual([[idOf(0), idOf(1), idOf(2)], [idOf(1)]]);
+    expect(store.calls[1]![0]!.used_at).toEqual(new Date(1_001));
+    expect([...store.written.values()].every((count) => count === 1)).toBe(true);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('takes only an own deferred array of uses of the batch: any other result means all were written', async () => {
+    const results: unknown[] = [
+      undefined,
+      { rows: [{ id: idOf(0), lookup_id: 'L0' }], rowCount: 1 },
+      [{ id: idOf(0), lookup_id: 'L0' }],
+      { deferred: `${idOf(0)}` },
+      { deferred: [null, 7, { id: idOf(0) }, { id: idOf(0), lookup_id: 'L1' }, { id: 'key_other', lookup_id: 'L0' }] },
+      Object.create({ deferred: [{ id: idOf(0), lookup_id: 'L0' }] }),
+      Object.defineProperty({}, 'deferred', { get: () => { throw new Error('no reading'); } }),
+    ];
+    for (const [index, result] of results.entries()) {
+      const store = new ScriptedStore();
+      store.answer = () => result;
+      const { recorder } = recorderWith(store, 2);
+      await recorder.flush();
+      await recorder.flush();
+      expect(store.calls, `result ${index}`).toHaveLength(1);
+      await recorder.close();
+    }
+  });
+
+  it('keeps a deferred use behind a later lookup id noted meanwhile, sending both', async () => {
+    const store = new ScriptedStore();
+    let noteRegenerated = () => {};
+    store.answer = (usage, call) => {
+      if (call !== 1) return undefined;
+      noteRegenerated();
+      return { deferred: usage };
+    };
+    const { recorder } = recorderWith(store, 1);
+    noteRegenerated = () => recorder.record(idOf(0), 'Lnew', 5_000);
+
+    await recorder.flush();
+    await recorder.flush();
+
+    expect(store.calls[1]!.map((use) => [use.lookup_id, use.used_at.getTime()])).toEqual([
+      ['Lnew', 5_000],
+      ['L0', 1_000],
+    ]);
+  });
+
+  it('counts the uses the last attempt of close() leaves deferred as lost, and logs them', async () => {
+    const store = new ScriptedStore();
+    store.answer = (usage) => ({ deferred: usage.slice(0, 2) });
+    const { recorder, warn } = recorderWith(store, 5);
+
+    await recorder.close();
+
+    expect(warn).toHaveBeenCalledWith(
+      { event: 'keyward.usage_flush_failed', keys: 2, error: 'Error: the store deferred 2 uses, their rows held by another write' },
+      'keyward could not record last_used_at before closing; these uses are lost',
+    );
+  });
+});
