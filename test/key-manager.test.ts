@@ -964,7 +964,8 @@ describe('createKeyManager: key ids that cannot be stored', () => {
       const before = store.allRows();
       const expectUntouched = untouchedStore();
 
-      for (const pasted of [key, `Bearer ${key}`, key.toUpperCase(), key.slice(0, 20)]) {
+      // Whole, after the scheme, in other letter case, its first 20 characters, its body alone.
+      for (const pasted of [key, `Bearer ${key}`, key.toUpperCase(), key.slice(0, 20), key.slice(8)]) {
         const error = await rejection(act(pasted));
         expect([error.code, error.status]).toEqual(['ERR_INVALID_ARGUMENT', 400]);
         expect(error.message).toBe(
@@ -982,6 +983,8 @@ describe('createKeyManager: key ids that cannot be stored', () => {
     expect((await rejection(manager.describeAccount(key, 'sandbox'))).code).toBe('ERR_INVALID_ARGUMENT');
     expectUntouched();
     expect(await manager.describe('task_test_12345678')).toBeNull();
+    // 50 letters and digits whose last 6 are no checksum of the rest: an id, not a key's body.
+    expect(await manager.describe(`${'a'.repeat(44)}AAAAAA`)).toBeNull();
     const issued = await manager.issue({ accountId: 'desk_live_12345678', environment: 'sandbox' });
     expect(store.allRows().find((row) => row.id === issued.card.keyId)!.account_id).toBe('desk_live_12345678');
   });
