@@ -115,7 +115,7 @@ describe('createBasicAuthChecker: refused', () => {
     ['the password cut at its first colon', `Basic ${b64('hook-relay:p4ss')}`, 'mismatch'],
     ['user and password swapped', `Basic ${b64('p4ss:w0rd:x:hook-relay')}`, 'mismatch'],
     ['the user in another case', `Basic ${b64('Hook-Relay:p4ss:w0rd:x')}`, 'mismatch'],
-  ])('refuses %s (%s)', (_what, header, reason) => {
+  ])('refuses %s, with its reason', (_what, header, reason) => {
     const result = failure(checker.check(header as string | string[] | undefined));
 
     expect(result.reason).toBe(reason);

@@ -135,7 +135,7 @@ describe('parseApiKey', () => {
     ['a wrong checksum', `${key.slice(0, -6)}000000`, 'bad_checksum'],
     ['the letter case of the body swapped', key.slice(0, 8) + swapCase(key.slice(8)), 'bad_checksum'],
     ['an empty string', '', 'bad_length'],
-  ])('refuses %s with reason %s', (_name, candidate, reason) => {
+  ])('refuses %s, with its reason', (_name, candidate, reason) => {
     expect(parseApiKey(candidate)).toEqual({ ok: false, reason });
   });
 });

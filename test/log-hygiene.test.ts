@@ -51,6 +51,17 @@ describe('the reporter\'s guard (failed assertions print in the main process)', 
     expect(safe).toBe(`Received: "${key.slice(0, 12)}\u2026${key.slice(-4)} [masked by reporter-hygiene]" and [secret masked by reporter-hygiene]`);
   });
 
+  it('masks a key\'s body under a look-alike prefix, and a suite password inside a Basic header', () => {
+    const body = generateApiKey('production').key.slice(8);
+    const header = `Basic ${Buffer.from('hook-relay:p4ss:w0rd:x').toString('base64')}`;
+
+    const safe = masked(`refuses SK_LIVE_${body} and sk_prod_${body}; sent ${header}`)!;
+
+    expect(safe).not.toContain(body);
+    expect(safe).not.toContain(header.slice(6, 30));
+    expect(safe).toBe('refuses [not a key] [masked by reporter-hygiene] and [not a key] [masked by reporter-hygiene]; sent Basic [secret masked by reporter-hygiene]==');
+  });
+
   it('leaves text without a key or password alone', () => {
     expect(masked('\x1b[32m✓\x1b[39m 12 tests passed')).toBeUndefined();
   });

@@ -9,7 +9,16 @@
 import { maskApiKey } from '../../src/key-format.js';
 import { SUITE_PASSWORDS } from '../helpers/output-guard.js';
 
-const ANY_KEY = /sk_(?:live|test)_[0-9A-Za-z]{50}/g;
+// The suite passwords as a Basic header carries them, base64 of `user:password`, for the
+// users the suite configures: a failed assertion may print such a header.
+const SUITE_SECRETS = [
+  ...SUITE_PASSWORDS,
+  ...SUITE_PASSWORDS.flatMap((password) => ['hook-relay', ''].map((user) => Buffer.from(`${user}:${password}`).toString('base64').replace(/=+$/, ''))),
+];
+
+// A key under its prefix, or a key's body under any look-alike one (`SK_LIVE_`, `sk_prod_`):
+// tests of refused keys show fixture keys so.
+const ANY_KEY = /[a-z]{2}_[a-z]{4}_[0-9A-Za-z]{50}/gi;
 // Colour and cursor codes: CSI, any parameters, one final letter.
 const TERMINAL_CODES = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
@@ -18,11 +27,11 @@ type Writer = typeof process.stdout.write;
 /** The text with every key-like part and suite password masked, or undefined when it has none. */
 export function masked(text: string): string | undefined {
   const plain = text.replace(TERMINAL_CODES, '');
-  const leaks = ANY_KEY.test(plain) || SUITE_PASSWORDS.some((secret) => plain.includes(secret));
+  const leaks = ANY_KEY.test(plain) || SUITE_SECRETS.some((secret) => plain.includes(secret));
   ANY_KEY.lastIndex = 0;
   if (!leaks) return undefined;
   let safe = plain.replace(ANY_KEY, (key) => `${maskApiKey(key)} [masked by reporter-hygiene]`);
-  for (const secret of SUITE_PASSWORDS) safe = safe.replaceAll(secret, '[secret masked by reporter-hygiene]');
+  for (const secret of SUITE_SECRETS) safe = safe.replaceAll(secret, '[secret masked by reporter-hygiene]');
   return safe;
 }
 
