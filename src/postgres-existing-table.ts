@@ -63,9 +63,11 @@ DECLARE
 BEGIN
   SELECT format('%I.%I', n.nspname, c.relname), c.relkind INTO found_as, kind
   FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = keys;
-  IF kind NOT IN ('r', 'p') THEN
-    RAISE EXCEPTION 'keyward: % is %, not a table; drop or rename it, or give the store another table name, then migrate again',
-      found_as, CASE kind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table' ELSE format('a relation of kind %s', kind) END;
+  IF kind <> 'r' THEN
+    RAISE EXCEPTION 'keyward: % is %, not a table keyward can use; drop or rename it, or give the store another table name, then migrate again',
+      found_as, CASE kind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
+        WHEN 'p' THEN 'a partitioned table (no partition key can serve both of keyward''s unique indexes)'
+        ELSE format('a relation of kind %s', kind) END;
   END IF;
   SELECT
     string_agg(need.name, ', ' ORDER BY need.position) FILTER (WHERE has.attname IS NULL),

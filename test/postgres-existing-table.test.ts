@@ -228,7 +228,19 @@ describePostgres('PostgresKeyStore.migrate() on a table that is already there', 
 
     expect(error.code).toBe('ERR_STORE_REFUSED');
     expect((error.cause as Error).message).toBe(
-      `keyward: ${view} is a view, not a table; drop or rename it, or give the store another table name, then migrate again`,
+      `keyward: ${view} is a view, not a table keyward can use; drop or rename it, or give the store another table name, then migrate again`,
+    );
+  });
+
+  it('refuses a partitioned table of that name with ERR_STORE_REFUSED, as no partition key serves both unique indexes', async () => {
+    const partitioned = db.table('parts');
+    await db.admin.query(`CREATE TABLE ${partitioned} (LIKE ${(await migratedTable('model')).table}) PARTITION BY HASH (id)`);
+
+    const error = await rejection(new PostgresKeyStore({ pool: db.admin, table: partitioned }).migrate());
+
+    expect(error.code).toBe('ERR_STORE_REFUSED');
+    expect((error.cause as Error).message).toBe(
+      `keyward: ${partitioned} is a partitioned table (no partition key can serve both of keyward's unique indexes), not a table keyward can use; drop or rename it, or give the store another table name, then migrate again`,
     );
   });
 
