@@ -22,10 +22,12 @@ import { ownField } from './own-field.js';
  * `code`, `severity`, `schema`, `table`, `column`, `dataType`, `constraint`, where in
  * PostgreSQL's source it was raised (`routine`, `file`, `line`), `position` in keyward's own
  * statement, a socket error's `errno`, `syscall`, `address` and `port`, and the stack frames.
- * pg's message is kept only where PostgreSQL builds it from names alone (see
- * {@link NAMES_ONLY}) and no function raised it, or where keyward raised it; otherwise it is rebuilt from the kept
- * fields. An error that is not PostgreSQL's answer (a socket error, pg's own, keyward's
- * timeouts) keeps its message.
+ * An error a function of the database wrote (a trigger's `RAISE`, or a statement a function
+ * ran) keeps none of the name fields and none of its text: a function chooses all of them,
+ * its SQLSTATE too. Otherwise pg's message is kept only where PostgreSQL builds it from names
+ * alone (see {@link NAMES_ONLY}), or where keyward's own migrate() raised it, and rebuilt from
+ * the kept fields elsewhere. An error that is not PostgreSQL's answer (a socket error, pg's
+ * own, keyward's timeouts) keeps its message.
  *
  * @param error - what a query, a connect or keyward's reading of a row threw.
  * @returns a new Error; `error` itself is left as it is.
@@ -54,12 +56,21 @@ export function serverSqlState(error: unknown): string | undefined {
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
-/** Fields copied as they are: names, codes and places, never a value of a row. */
+/** Fields copied as they are: codes and places, never a value of a row. */
 const KEPT = [
-  ...['code', 'severity', 'schema', 'table', 'column', 'dataType', 'constraint'],
-  ...['routine', 'file', 'line', 'position'],
+  ...['code', 'severity', 'routine', 'file', 'line', 'position'],
   ...['errno', 'syscall', 'address', 'port'],
 ] as const;
+
+/**
+ * Fields that name a schema, table, column, type or constraint: copied when PostgreSQL set
+ * them, left out when a function wrote them (`RAISE … USING COLUMN = …` takes any text).
+ */
+const NAMES = ['schema', 'table', 'column', 'dataType', 'constraint'] as const;
+
+// Where an error arose in a function of the database's (a trigger, say): PostgreSQL names the
+// function in `where`. keyward's own migrate() runs DO blocks, which it calls inline_code_block.
+const IN_A_FUNCTION = /\b(?:PL\/pgSQL|SQL) function (?!inline_code_block\b)/;
 
 /**
  * SQLSTATE classes whose messages PostgreSQL builds from names, settings and keyward's own
@@ -89,10 +100,11 @@ function copyOf(error: unknown, depth: number): Error {
     return new Error(`something other than an Error was thrown (${error === null ? 'null' : typeof error})`);
   }
 
-  const copy = new Error(safeMessage(error));
+  const written = writtenByFunction(error);
+  const copy = new Error(safeMessage(error, written));
   const name = readSafely(() => error.name);
   hidden(copy, 'name', typeof name === 'string' ? name : 'Error');
-  for (const field of KEPT) {
+  for (const field of written ? KEPT : [...KEPT, ...NAMES]) {
     const value = ownField(error as unknown as Record<string, unknown>, field);
     if (typeof value === 'string' || typeof value === 'number') Object.assign(copy, { [field]: value });
   }
@@ -107,21 +119,36 @@ function copyOf(error: unknown, depth: number): Error {
   return copy;
 }
 
+/** A field of pg's error as text, or undefined when it is not a non-empty string. */
+function textField(error: Error, name: string): string | undefined {
+  const value = ownField(error as unknown as Record<string, unknown>, name);
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * Whether a function of the database's wrote the error (a trigger's `RAISE`, or a statement a
+ * function ran): its text, its SQLSTATE and its name fields are then the function's to choose,
+ * and may hold a row's values whatever the class says. keyward's own migrate() blocks are not.
+ */
+export function writtenByFunction(error: Error): boolean {
+  if (serverSqlState(error) === undefined) return false;
+  const where = textField(error, 'where');
+  if (where !== undefined) return IN_A_FUNCTION.test(where);
+  return textField(error, 'routine') === 'exec_stmt_raise';
+}
+
 /** pg's message where it holds no value (see {@link redactedPgError}), else one from the fields. */
-function safeMessage(error: Error): string {
+function safeMessage(error: Error, written: boolean): string {
   const message = readSafely(() => error.message);
   const text = typeof message === 'string' ? message : '';
   const code = serverSqlState(error);
   if (code === undefined) return text;
-  const field = (name: string) => {
-    const value = ownField(error as unknown as Record<string, unknown>, name);
-    return typeof value === 'string' && value !== '' ? value : undefined;
-  };
-  // A PL/pgSQL RAISE chooses its SQLSTATE too (`USING ERRCODE`), so its text is a function's
-  // whatever the class says; only keyward's own, in migrate(), which names an index and a
-  // table, is kept.
-  const raised = field('routine') === 'exec_stmt_raise';
-  if (raised ? text.startsWith('keyward: ') : NAMES_ONLY.test(code)) return text;
+  if (written) return 'raised in a function of the database: its text is not repeated here, as it may quote a value';
+  const field = (name: string) => textField(error, name);
+  // keyward's own RAISE in migrate(), which names a table and an index; any other RAISE text
+  // (a function's) was answered above.
+  if (field('routine') === 'exec_stmt_raise') return text.startsWith('keyward: ') ? text : 'raised: its text is not repeated here';
+  if (NAMES_ONLY.test(code)) return text;
 
   const [schema, table, column, constraint] = [field('schema'), field('table'), field('column'), field('constraint')];
   const where = [

@@ -103,7 +103,7 @@ describePostgres('PostgresKeyStore errors: the cause names no row value', (db) =
       const error = await rejection(store.modify(row.id, () => ({ status: 'suspended' })));
 
       expect(error.message).toBe(
-        "keyward postgres store: PostgreSQL refused modify with SQLSTATE 23514 (check violation); nothing was written, and the same write is refused again",
+        "keyward postgres store: PostgreSQL refused modify with SQLSTATE 23514 (raised in a function of the database: its text is not repeated here, as it may quote a value); nothing was written, and the same write is refused again",
       );
       expectNoMarker(error);
     } finally {
@@ -129,6 +129,29 @@ describePostgres('PostgresKeyStore errors: the cause names no row value', (db) =
       }
     },
   );
+
+  it('leaves out the names a trigger sets on its RAISE, and the relation a function\'s own statement names, as a function may write values there', async () => {
+    const row = await live();
+    const guard = `${db.schema}.${bare}_guard`;
+    const raisers = [
+      `RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation', COLUMN = NEW.account_id, CONSTRAINT = NEW.key_hash, TABLE = NEW.lookup_id, SCHEMA = NEW.account_id;`,
+      `EXECUTE format('SELECT 1 FROM %I', NEW.key_hash);`,
+    ];
+    for (const body of raisers) {
+      await db.admin.query(`CREATE OR REPLACE FUNCTION ${guard}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${body} RETURN NEW; END $$`);
+      await db.admin.query(`CREATE TRIGGER guard BEFORE UPDATE ON ${store.table} FOR EACH ROW EXECUTE FUNCTION ${guard}()`);
+      try {
+        const error = await rejection(store.modify(row.id, () => ({ status: 'suspended' })));
+        expect(error.cause).not.toHaveProperty('column');
+        expect(error.cause).not.toHaveProperty('constraint');
+        expect(error.message).not.toContain('$argon2id');
+        expect(error.message).not.toContain('store.migrate()');
+        expectNoMarker(error);
+      } finally {
+        await db.admin.query(`DROP TRIGGER guard ON ${store.table}`);
+      }
+    }
+  });
 
   it('keeps the stack frames of the call, with the safe text in place of pg\'s first line', async () => {
     const row = await live();
