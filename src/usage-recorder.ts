@@ -21,6 +21,9 @@ export const USAGE_BATCH_LIMIT = 1_000;
  */
 const FAILED_CALLS_ENDING_A_FLUSH = 2;
 
+/** A `recordUsage` call given up on at the write timeout (it may still land). */
+class WriteTimedOut extends Error {}
+
 /** One key's latest use, waiting for the next flush. */
 interface NotedUse {
   keyId: string;
@@ -61,6 +64,13 @@ export class UsageRecorder {
   readonly #failuresPerLine: number;
   /** Set by close(): a failed flush then loses its uses, so it is always logged. */
   #closing = false;
+  /**
+   * Keys whose last call failed, with that call's size. Their uses go last in the next flush,
+   * in calls of half that size, so a use the store refuses for good (a row an operator's
+   * constraint rejects, say) is cut off from the others within ten flushes (1,000 to 1) and
+   * holds none of them up after that. A key leaves once a call with its use succeeds.
+   */
+  readonly #suspects = new Map<string, number>();
 
   constructor(store: KeyStore, intervalMs: number, writeTimeoutMs: number, logger: CompleteLogger) {
     this.#store = store;
@@ -158,8 +168,7 @@ export class UsageRecorder {
     let deferred = 0;
     let firstError: unknown;
 
-    for (let start = 0; start < uses.length; start += USAGE_BATCH_LIMIT) {
-      const batch = uses.slice(start, start + USAGE_BATCH_LIMIT);
+    for (const batch of this.#callsFor(uses)) {
       // A call given up on still holds the store: it gets no other until that one settles.
       if (this.#unsettledWrite !== undefined || failed.length === FAILED_CALLS_ENDING_A_FLUSH) {
         for (const use of batch) this.#putBack(use);
@@ -169,16 +178,18 @@ export class UsageRecorder {
 
       try {
         const left = await this.#recordWithin(batch);
+        for (const use of batch) this.#suspects.delete(use.keyId);
         for (const use of left) this.#putBack(use);
         deferred += left.length;
       } catch (error) {
+        // Only a call the store refused narrows down; one given up on at the timeout says
+        // nothing about its uses (and may land yet).
+        if (!(error instanceof WriteTimedOut)) for (const use of batch) this.#suspects.set(use.keyId, batch.length);
         failed.push(batch);
         unwritten += batch.length;
         firstError ??= error;
       }
     }
-    // Put back last, so the next flush tries them after the uses this one did not reach: two
-    // batches the store keeps refusing cannot end every flush before the rest is written.
     for (const use of failed.flat()) this.#putBack(use);
 
     // Deferred uses are retried like failed ones, but only the last attempt loses them.
@@ -189,6 +200,32 @@ export class UsageRecorder {
     }
     const error = firstError ?? new Error(`the store deferred ${deferred} uses, their rows held by another write`);
     this.#failed(lost, error);
+  }
+
+  /**
+   * The calls that write `uses`: first the uses of keys whose last call did not fail, in calls
+   * of {@link USAGE_BATCH_LIMIT}, then those of {@link #suspects}, each call half the size of
+   * the one its first use failed in. So two calls the store keeps refusing cannot end every
+   * flush before the rest is written, and each failure narrows down the use it refuses.
+   */
+  #callsFor(uses: readonly NotedUse[]): NotedUse[][] {
+    const calls: NotedUse[][] = [];
+    const suspect: NotedUse[] = [];
+    let fresh: NotedUse[] = [];
+    for (const use of uses) {
+      if (this.#suspects.has(use.keyId)) suspect.push(use);
+      else if (fresh.push(use) === USAGE_BATCH_LIMIT) {
+        calls.push(fresh);
+        fresh = [];
+      }
+    }
+    if (fresh.length > 0) calls.push(fresh);
+    for (let start = 0; start < suspect.length; ) {
+      const size = Math.ceil(this.#suspects.get(suspect[start]!.keyId)! / 2);
+      calls.push(suspect.slice(start, start + size));
+      start += size;
+    }
+    return calls;
   }
 
   /**
@@ -235,7 +272,7 @@ export class UsageRecorder {
     this.#unsettledWrite = settled;
     const result = await raceWithin(write, this.#writeTimeoutMs);
     if (result === TIMED_OUT) {
-      throw new Error(`recordUsage took longer than ${this.#writeTimeoutMs} ms`);
+      throw new WriteTimedOut(`recordUsage took longer than ${this.#writeTimeoutMs} ms`);
     }
     return deferredOf(batch, result);
   }

@@ -88,7 +88,9 @@ describe('usage flushes in bounded calls', () => {
     expect(warn.mock.calls[0]![0]).toMatchObject({ event: 'keyward.usage_flush_failed', keys: 1_000 });
 
     await recorder.flush();
-    expect(idsOf(store.calls.slice(3))).toEqual([idsOf(store.calls)[1]]);
+    // The failed call's uses again, alone, in two calls of half its size.
+    expect(store.calls.slice(3).map((call) => call.length)).toEqual([500, 500]);
+    expect(idsOf(store.calls.slice(3)).flat()).toEqual(idsOf(store.calls)[1]);
     // Every key written once over both flushes: nothing written was sent again.
     expect(store.written.size).toBe(3_000);
     expect([...store.written.values()].every((count) => count === 1)).toBe(true);
@@ -111,9 +113,9 @@ describe('usage flushes in bounded calls', () => {
     expect(second.every((use) => use.used_at.getTime() === 9_000 + Number(use.id.slice(4)))).toBe(true);
   });
 
-  it('ends a flush at its second failed call, keeping the rest, and tries the rest first on the next flush', async () => {
+  it('ends a flush at its second failed call, keeping the rest, tries the rest first on the next flush, and narrows the refused uses down until only they are held back', async () => {
     const store = new ScriptedStore();
-    // Two batches the store keeps refusing: any call with key_00000 or key_01000 in it.
+    // Two uses the store refuses for good: any call with key_00000 or key_01000 in it fails.
     store.answer = (usage) => {
       if (usage.some((use) => use.id === idOf(0) || use.id === idOf(1_000))) throw new Error('refused by a trigger');
     };
@@ -125,9 +127,23 @@ describe('usage flushes in bounded calls', () => {
     expect(warn.mock.calls[0]![0]).toMatchObject({ keys: 5_000 });
 
     await recorder.flush();
-    expect(store.calls.slice(2).map((call) => call[0]!.id)).toEqual([idOf(2_000), idOf(3_000), idOf(4_000), idOf(0), idOf(1_000)]);
-    expect(store.written.size).toBe(3_000);
-    expect(warn.mock.calls[1]![0]).toMatchObject({ keys: 2_000 });
+    // The rest first, then the refused calls' uses in halves, until the second failure.
+    expect(store.calls.slice(2).map((call) => [call[0]!.id, call.length])).toEqual([
+      [idOf(2_000), 1_000],
+      [idOf(3_000), 1_000],
+      [idOf(4_000), 1_000],
+      [idOf(0), 500],
+      [idOf(500), 500],
+      [idOf(1_000), 500],
+    ]);
+    expect(store.written.size).toBe(3_500);
+
+    // Ten more flushes halve the calls down to the two refused uses alone.
+    for (let flush = 0; flush < 10; flush++) await recorder.flush();
+    expect(store.written.size).toBe(4_998);
+    expect(store.written.has(idOf(0)) || store.written.has(idOf(1_000))).toBe(false);
+    const lastFlush = warn.mock.calls.at(-1)![0] as { keys: number };
+    expect(lastFlush.keys).toBe(2);
   });
 
   it('makes no other call after one given up on at the write timeout, until that one settles', async () => {

@@ -361,7 +361,8 @@ describe('write-behind last_used_at', () => {
       await first;
       await recorder.flush();
 
-      expect(batches[1]!.map((use) => [use.lookup_id, use.used_at.getTime()])).toEqual([
+      // In calls of one use each: a key whose call failed is retried in smaller calls.
+      expect(batches.slice(1).flat().map((use) => [use.lookup_id, use.used_at.getTime()])).toEqual([
         ['B', 3],
         ['C', 4],
       ]);
