@@ -1,18 +1,8 @@
 import { describeError } from './describe-error.js';
 import type { CompleteLogger } from './logger.js';
-import { ownField } from './own-field.js';
 import { raceWithin, TIMED_OUT } from './shared-deadline.js';
-import type { KeyStore, KeyUsage, RecordUsageResult } from './store.js';
-
-/**
- * The most uses one `recordUsage` call carries; a flush of more makes several calls, one after
- * another. Without a bound, the time of the one call grew with the keys in use: on PostgreSQL
- * a call is one transaction bounded by `statementTimeoutMs` (2 s by default), and a flush of
- * 200,000 keys (about 5 s) failed every time. 1,000 uses take tens of milliseconds there: a
- * median of 13 to 41 ms in repeated runs, the slowest 209 ms, on a 2-core machine with a load
- * average of 3 to 8.
- */
-export const USAGE_BATCH_LIMIT = 1_000;
+import type { KeyStore, KeyUsage } from './store.js';
+import { callsFor, deferredOf, type NotedUse, type USAGE_BATCH_LIMIT } from './usage-calls.js';
 
 /**
  * Failed calls that end a flush. One costs only its own uses (a batch the store refuses, say);
@@ -24,12 +14,6 @@ const FAILED_CALLS_ENDING_A_FLUSH = 2;
 /** A `recordUsage` call given up on at the write timeout (it may still land). */
 class WriteTimedOut extends Error {}
 
-/** One key's latest use, waiting for the next flush. */
-interface NotedUse {
-  keyId: string;
-  lookupId: string;
-  usedAtMs: number;
-}
 
 /**
  * Writes `last_used_at` behind the request path. Uses are coalesced per key (the latest time
@@ -168,7 +152,7 @@ export class UsageRecorder {
     let deferred = 0;
     let firstError: unknown;
 
-    for (const batch of this.#callsFor(uses)) {
+    for (const batch of callsFor(uses, this.#suspects)) {
       // A call given up on still holds the store: it gets no other until that one settles.
       if (this.#unsettledWrite !== undefined || failed.length === FAILED_CALLS_ENDING_A_FLUSH) {
         for (const use of batch) this.#putBack(use);
@@ -200,32 +184,6 @@ export class UsageRecorder {
     }
     const error = firstError ?? new Error(`the store deferred ${deferred} uses, their rows held by another write`);
     this.#failed(lost, error);
-  }
-
-  /**
-   * The calls that write `uses`: first the uses of keys whose last call did not fail, in calls
-   * of {@link USAGE_BATCH_LIMIT}, then those of {@link #suspects}, each call half the size of
-   * the one its first use failed in. So two calls the store keeps refusing cannot end every
-   * flush before the rest is written, and each failure narrows down the use it refuses.
-   */
-  #callsFor(uses: readonly NotedUse[]): NotedUse[][] {
-    const calls: NotedUse[][] = [];
-    const suspect: NotedUse[] = [];
-    let fresh: NotedUse[] = [];
-    for (const use of uses) {
-      if (this.#suspects.has(use.keyId)) suspect.push(use);
-      else if (fresh.push(use) === USAGE_BATCH_LIMIT) {
-        calls.push(fresh);
-        fresh = [];
-      }
-    }
-    if (fresh.length > 0) calls.push(fresh);
-    for (let start = 0; start < suspect.length; ) {
-      const size = Math.ceil(this.#suspects.get(suspect[start]!.keyId)! / 2);
-      calls.push(suspect.slice(start, start + size));
-      start += size;
-    }
-    return calls;
   }
 
   /**
@@ -276,34 +234,6 @@ export class UsageRecorder {
     }
     return deferredOf(batch, result);
   }
-}
-
-/**
- * The uses of `batch` that a store's result names as deferred. A custom store may resolve to
- * anything (nothing, its driver's result): only an own `deferred` array counts, and only its
- * entries that match a use of the batch, so a store cannot make up uses to be sent again.
- */
-function deferredOf(batch: readonly NotedUse[], result: unknown): NotedUse[] {
-  const named = new Set<string>();
-  try {
-    if (typeof result !== 'object' || result === null) return [];
-    const entries = ownField(result as RecordUsageResult, 'deferred');
-    if (!Array.isArray(entries)) return [];
-    for (const entry of entries as unknown[]) {
-      if (typeof entry !== 'object' || entry === null) continue;
-      const { id, lookup_id: lookupId } = entry as Partial<KeyUsage>;
-      if (typeof id === 'string' && typeof lookupId === 'string') named.add(pairOf(id, lookupId));
-    }
-  } catch {
-    // A result whose fields throw when read (a Proxy, a getter) defers nothing.
-    return [];
-  }
-  return named.size === 0 ? [] : batch.filter((use) => named.has(pairOf(use.keyId, use.lookupId)));
-}
-
-/** A key id and a lookup id as one Set entry; JSON keeps any two pairs apart. */
-function pairOf(keyId: string, lookupId: string): string {
-  return JSON.stringify([keyId, lookupId]);
 }
 
 /** Keeps the later of two times of one use: a clock set back must not move it backwards. */

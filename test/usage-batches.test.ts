@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KeyStore, KeyUsage } from 'keyward';
 import { completeLogger } from '../src/logger.js';
-import { USAGE_BATCH_LIMIT, UsageRecorder } from '../src/usage-recorder.js';
+import { USAGE_BATCH_LIMIT } from '../src/usage-calls.js';
+import { UsageRecorder } from '../src/usage-recorder.js';
 
 const INTERVAL = 60_000;
 const TIMEOUT = 2_000;
