@@ -3,6 +3,7 @@ import type { CompleteLogger } from './logger.js';
 import { raceWithin, TIMED_OUT } from './shared-deadline.js';
 import type { KeyStore, KeyUsage } from './store.js';
 import { callsFor, deferredOf, type NotedUse, type USAGE_BATCH_LIMIT } from './usage-calls.js';
+import { LockedRowNotice } from './locked-row-notice.js';
 
 /**
  * Failed calls that end a flush. One costs only its own uses (a batch the store refuses, say);
@@ -48,6 +49,8 @@ export class UsageRecorder {
   readonly #failuresPerLine: number;
   /** Set by close(): a failed flush then loses its uses, so it is always logged. */
   #closing = false;
+  /** Logs uses deferred flush after flush for long: a row some transaction keeps locked. */
+  readonly #lockedRows: LockedRowNotice;
   /**
    * Keys whose last call failed, with that call's size. Their uses go last in the next flush,
    * in calls of half that size, so a use the store refuses for good (a row an operator's
@@ -61,6 +64,7 @@ export class UsageRecorder {
     this.#logger = logger;
     this.#writeTimeoutMs = writeTimeoutMs;
     this.#failuresPerLine = Math.ceil(1_000 / intervalMs);
+    this.#lockedRows = new LockedRowNotice(logger);
     this.#timer = setInterval(() => void this.#flushOnce(), intervalMs);
     // A pending write is no reason to keep the process alive; close() flushes it.
     this.#timer.unref();
@@ -176,6 +180,7 @@ export class UsageRecorder {
     }
     for (const use of failed.flat()) this.#putBack(use);
 
+    this.#lockedRows.note(this.#closing ? 0 : deferred);
     // Deferred uses are retried like failed ones, but only the last attempt loses them.
     const lost = this.#closing ? unwritten + deferred : unwritten;
     if (lost === 0) {

@@ -202,6 +202,46 @@ describe('uses a store defers', () => {
     expect(warn).not.toHaveBeenCalled();
   });
 
+  it('logs once a row has kept its use deferred through every flush for ten minutes, then each ten minutes, and stops when it is written', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const store = new ScriptedStore();
+      let locked = true;
+      store.answer = (usage) => (locked ? { deferred: usage.filter((use) => use.id === idOf(1)) } : undefined);
+      const { recorder, warn } = recorderWith(store, 3);
+      const flushAfter = async (ms: number) => {
+        vi.setSystemTime(Date.now() + ms);
+        await recorder.flush();
+      };
+
+      await recorder.flush();
+      for (let minute = 1; minute < 10; minute++) await flushAfter(60_000);
+      expect(warn).not.toHaveBeenCalled();
+
+      await flushAfter(60_000);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]).toEqual([
+        { event: 'keyward.usage_deferred', keys: 1, minutes: 10 },
+        'keyward could not record last_used_at for 1 keys: another transaction has held their rows locked through every flush for 10 minutes; it keeps retrying',
+      ]);
+      for (let minute = 11; minute < 20; minute++) await flushAfter(60_000);
+      expect(warn).toHaveBeenCalledTimes(1);
+      await flushAfter(60_000);
+      expect(warn).toHaveBeenCalledTimes(2);
+
+      locked = false;
+      await flushAfter(60_000);
+      expect(store.written.get(idOf(1))).toBe(1);
+      // A new streak starts from nothing: ten more minutes before another line.
+      locked = true;
+      recorder.record(idOf(1), 'L1', 99_000);
+      for (let minute = 0; minute < 9; minute++) await flushAfter(60_000);
+      expect(warn).toHaveBeenCalledTimes(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('takes only an own deferred array of uses of the batch: any other result means all were written', async () => {
     const results: unknown[] = [
       undefined,
