@@ -3,12 +3,12 @@ import { runArgon2Task, type Argon2Task } from './argon2-task.mjs';
 import { bytesEqual } from './compare.js';
 import { ApiKeyAuthError } from './errors.js';
 import { fallsShortOfPolicy } from './hash-policy.js';
-import { isPepperSecret } from './pepper.js';
+import { isPepperSecret, MAX_PEPPER_BYTES, MIN_PEPPER_BYTES } from './pepper.js';
 import {
   checkedArgon2Params,
   DEFAULT_ARGON2_PARAMS,
   HASH_BYTES,
-  PEPPER_ID_SHAPE,
+  isPepperId,
   SALT_BYTES,
   formatArgon2Hash,
   parseStoredHash,
@@ -94,10 +94,10 @@ function readPepper(pepper: unknown): { bytes: Uint8Array | undefined; id: strin
   if (pepper === undefined) return { bytes: undefined, id: undefined };
   if (isPepperSecret(pepper)) return { bytes: pepper, id: undefined };
   const { id, secret } = (pepper instanceof Uint8Array ? {} : (pepper ?? {})) as { id?: unknown; secret?: unknown };
-  if (typeof id !== 'string' || !PEPPER_ID_SHAPE.test(id) || !isPepperSecret(secret)) {
+  if (!isPepperId(id) || !isPepperSecret(secret)) {
     throw new ApiKeyAuthError(
       'ERR_OPTIONS_INVALID',
-      'hashSecret: "pepper" must be 16 to 1024 bytes (a Uint8Array), or { id, secret } with an id of 1 to 8 letters, digits, "_" or "-" and such a secret.',
+      `hashSecret: "pepper" must be ${MIN_PEPPER_BYTES} to ${MAX_PEPPER_BYTES} bytes (a Uint8Array), or { id, secret } with an id of 1 to 8 letters, digits, "_" or "-" and such a secret.`,
     );
   }
   return { bytes: secret, id };
@@ -124,7 +124,7 @@ export async function verifySecret(
 ): Promise<boolean> {
   const parsed = parseOrThrow(storedHash);
   if (pepper !== undefined && !isPepperSecret(pepper)) {
-    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', 'verifySecret: "pepper" must be 16 to 1024 bytes (a Uint8Array): for a row keyward wrote, rowPepper(pepper, row).');
+    throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', `verifySecret: "pepper" must be ${MIN_PEPPER_BYTES} to ${MAX_PEPPER_BYTES} bytes (a Uint8Array): for a row keyward wrote, rowPepper(pepper, row).`);
   }
   if (parsed.pepperId !== undefined && pepper === undefined) {
     throw new ApiKeyAuthError('ERR_STORED_HASH_INVALID', `stored hash names pepper "${parsed.pepperId}" (keyid=), and no pepper was given`, { status: 500 });
@@ -164,7 +164,7 @@ export function needsRehash(
   currentPepperId?: string,
 ): boolean {
   const checked = checkedArgon2Params(params, 'params', 'needsRehash');
-  if (currentPepperId !== undefined && (typeof currentPepperId !== 'string' || !PEPPER_ID_SHAPE.test(currentPepperId))) {
+  if (currentPepperId !== undefined && !isPepperId(currentPepperId)) {
     // Anything else would name no pepper a hash can record, and every hash would "need" a rehash.
     throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', 'needsRehash: "currentPepperId" must be a pepper id, 1 to 8 letters, digits, "_" or "-", or left out.');
   }

@@ -55,6 +55,17 @@ export interface ParsedArgon2Hash {
 export const PEPPER_ID_SHAPE = /^[A-Za-z0-9_-]{1,8}$/;
 
 /**
+ * Whether a value is a pepper id: text of {@link PEPPER_ID_SHAPE}. A test of the pattern alone
+ * would take a number, which it reads as its digits.
+ *
+ * @param value - the candidate.
+ * @returns true for a string of the shape.
+ */
+export function isPepperId(value: unknown): value is string {
+  return typeof value === 'string' && PEPPER_ID_SHAPE.test(value);
+}
+
+/**
  * Why a stored hash was refused; goes to the hook and logger with the key id. `unknown_pepper`:
  * the hash names a pepper id (`keyid=`) the app did not configure; `unpeppered`: it names none
  * while the app's pepper has `refuseUnpeppered`.
