@@ -18,6 +18,7 @@ import { DEFAULT_TABLE, keyTable, ROW_COLUMNS, schemaStatements, type KeyTable }
 import { describeError } from './describe-error.js';
 import { redactedPgError } from './redacted-pg-error.js';
 import { changedFields } from './row-change.js';
+import { usePair } from './usage-calls.js';
 
 export type { PgClientLike, PgPoolLike, PgQueryResult } from './postgres-client.js';
 export { DEFAULT_TABLE, postgresSchemaSql } from './postgres-schema.js';
@@ -265,9 +266,9 @@ export class PostgresKeyStore implements KeyStore {
     // say) must end there, not land after its flush was reported failed.
     const skipped = await this.#transaction('recordUsage', async (client) => {
       const rows = await client.query(this.#sql.usage, [ids, lookupIds, times]);
-      return new Set(rows.map((row) => JSON.stringify([row.id, row.lookup_id])));
+      return new Set(rows.map((row) => usePair(String(row.id), String(row.lookup_id))));
     });
-    return { deferred: usage.filter((entry) => skipped?.has(JSON.stringify([entry.id, entry.lookup_id]))) };
+    return { deferred: usage.filter((entry) => skipped?.has(usePair(entry.id, entry.lookup_id))) };
   }
 
   async #one(operation: string, text: string, values: unknown[]): Promise<ApiKeyRow | null> {

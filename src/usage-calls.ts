@@ -63,17 +63,20 @@ export function deferredOf(batch: readonly NotedUse[], result: unknown): NotedUs
     for (const entry of entries as unknown[]) {
       if (typeof entry !== 'object' || entry === null) continue;
       const { id, lookup_id: lookupId } = entry as Partial<KeyUsage>;
-      if (typeof id === 'string' && typeof lookupId === 'string') named.add(pairOf(id, lookupId));
+      if (typeof id === 'string' && typeof lookupId === 'string') named.add(usePair(id, lookupId));
     }
   } catch {
     // A result whose fields throw when read (a Proxy, a getter) defers nothing.
     return [];
   }
-  return named.size === 0 ? [] : batch.filter((use) => named.has(pairOf(use.keyId, use.lookupId)));
+  return named.size === 0 ? [] : batch.filter((use) => named.has(usePair(use.keyId, use.lookupId)));
 }
 
-/** A key id and a lookup id as one Set entry; JSON keeps any two pairs apart. */
-function pairOf(keyId: string, lookupId: string): string {
+/**
+ * A use's key id and lookup id as one Set entry, the identity a store's `deferred` answer is
+ * matched by; JSON keeps any two pairs apart.
+ */
+export function usePair(keyId: string, lookupId: string): string {
   return JSON.stringify([keyId, lookupId]);
 }
 
