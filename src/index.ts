@@ -33,6 +33,7 @@ export {
   normalizeStatus,
   statusLabel,
   type KeyStatus,
+  type KeyStatusInput,
   type StatusLabel,
 } from './statuses.js';
 export type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage, RecordUsageResult } from './store.js';

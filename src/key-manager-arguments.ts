@@ -2,7 +2,7 @@ import { ApiKeyAuthError } from './errors.js';
 import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
 import { ENVIRONMENTS, KEY_PREFIXES, parseApiKey, type Environment } from './key-format.js';
 import { ownOptions, unknownOptionMessage } from './options.js';
-import { KEY_STATUSES, type KeyStatus } from './statuses.js';
+import { KEY_STATUSES, normalizeStatus, type KeyStatus, type KeyStatusInput } from './statuses.js';
 import { validTimeOf } from './valid-date.js';
 
 /** Input of {@link KeyManager.issue}. */
@@ -11,8 +11,8 @@ export interface IssueKeyInput {
   environment: Environment;
   /** @default the manager's `defaultKeyType` */
   keyType?: string | undefined;
-  /** Initial status. @default 'allowed' */
-  status?: KeyStatus | undefined;
+  /** Initial status (`revoked` is stored as `revoqued`). @default 'allowed' */
+  status?: KeyStatusInput | undefined;
   /** Hard expiry, if any. */
   expiresAt?: Date | null | undefined;
 }
@@ -30,7 +30,7 @@ const ISSUE_INPUT_NAMES: readonly (keyof IssueKeyInput)[] = [
  * The `issue` input, each property read exactly once (a getter cannot pass the checks with
  * one value and be stored with another) and checked, with `expiresAt` as a new plain Date.
  */
-export function checkedIssueInput(given: IssueKeyInput): IssueKeyInput & { expiresAt: Date | null } {
+export function checkedIssueInput(given: IssueKeyInput): IssueKeyInput & { status: KeyStatus | undefined; expiresAt: Date | null } {
   if (typeof given === 'object' && given !== null) {
     const unknown = unknownOptionMessage(given, ISSUE_INPUT_NAMES, 'issue');
     if (unknown !== undefined) throw invalidArgument(unknown);
@@ -39,10 +39,26 @@ export function checkedIssueInput(given: IssueKeyInput): IssueKeyInput & { expir
   assertAccountId(accountId);
   assertEnvironment(environment);
   if (keyType !== undefined) assertKeyType(keyType, 'keyType');
-  if (status !== undefined && !KEY_STATUSES.includes(status)) {
-    throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
+  return {
+    accountId,
+    environment,
+    keyType,
+    status: status === undefined ? undefined : checkedStatus(status),
+    expiresAt: expiresAt == null ? null : checkedExpiry(expiresAt),
+  };
+}
+
+/**
+ * A status the manager may write, spelled as stored: `revoked` becomes `revoqued`, as the
+ * authenticator and the card read it; any other value outside the seven (another letter case,
+ * `null`) is refused.
+ */
+export function checkedStatus(value: unknown): KeyStatus {
+  const status = normalizeStatus(value);
+  if (status === undefined) {
+    throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')} (or revoked, stored as revoqued)`);
   }
-  return { accountId, environment, keyType, status, expiresAt: expiresAt == null ? null : checkedExpiry(expiresAt) };
+  return status;
 }
 
 export function assertEnvironment(value: unknown): asserts value is Environment {

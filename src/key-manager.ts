@@ -6,7 +6,7 @@ import type { IssueKeyInput } from './key-manager-arguments.js';
 import { resolveKeyManagerOptions, type KeyManagerOptions } from './key-manager-options.js';
 import { keyRows } from './key-rows.js';
 import { rowWriter } from './row-write.js';
-import type { KeyStatus } from './statuses.js';
+import type { KeyStatusInput } from './statuses.js';
 import { statusVerbs } from './status-verbs.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 import { webhookVerbs } from './webhook-verbs.js';
@@ -74,12 +74,13 @@ export interface KeyManager {
   /** Sets `soft_deleted`: the key then answers the generic 401. */
   softDelete(keyId: string): Promise<void>;
   /**
-   * Changes the status value; `allowed` is the only one that authenticates.
+   * Changes the status value; `allowed` is the only one that authenticates. `revoked`, the
+   * alias of `revoqued`, is stored as `revoqued`.
    *
    * @throws {ApiKeyAuthError} `ERR_INVALID_ARGUMENT` (400) for a value that is not one of the
-   *   seven statuses (checked before the store is touched); `ERR_KEY_NOT_FOUND`.
+   *   seven statuses or the alias (checked before the store is touched); `ERR_KEY_NOT_FOUND`.
    */
-  setStatus(keyId: string, status: KeyStatus): Promise<KeyCard>;
+  setStatus(keyId: string, status: KeyStatusInput): Promise<KeyCard>;
   /**
    * Saves the webhook form. The URL is replaced, the username set or cleared, and the password
    * sealed and set (a string), cleared (`null`) or kept (left out). Every field is checked

@@ -1,8 +1,8 @@
 import { toCard, type KeyCard } from './key-card.js';
-import { invalidArgument } from './key-manager-arguments.js';
+import { checkedStatus } from './key-manager-arguments.js';
 import type { ResolvedKeyManagerOptions } from './key-manager-options.js';
 import type { RowWriter } from './row-write.js';
-import { KEY_STATUSES, type KeyStatus } from './statuses.js';
+import type { KeyStatusInput } from './statuses.js';
 
 /**
  * `KeyManager.revoke`, `KeyManager.softDelete` and `KeyManager.setStatus`: the verbs that
@@ -18,10 +18,8 @@ export function statusVerbs({ now }: ResolvedKeyManagerOptions, { write, change 
       await write(keyId, { soft_deleted: true }, 'softDelete');
     },
 
-    async setStatus(keyId: string, status: KeyStatus): Promise<KeyCard> {
-      if (!KEY_STATUSES.includes(status)) {
-        throw invalidArgument(`status must be one of ${KEY_STATUSES.join(', ')}`);
-      }
+    async setStatus(keyId: string, given: KeyStatusInput): Promise<KeyCard> {
+      const status = checkedStatus(given);
       const at = now();
       return toCard(await change(keyId, { status }, 'setStatus'), at);
     },

@@ -8,6 +8,12 @@ export type KeyStatus =
   | 'expired'
   | 'rejected';
 
+/**
+ * A status as the key manager takes it: one of {@link KeyStatus}, or `revoked`, the alias of
+ * `revoqued`, which is stored as `revoqued`.
+ */
+export type KeyStatusInput = KeyStatus | 'revoked';
+
 /** The label the portal card shows for a status. */
 export type StatusLabel = 'ACTIVE' | 'SUSPENDED' | 'EXPIRED';
 

@@ -664,6 +664,30 @@ describe('createKeyManager: revoke, soft delete, set status', () => {
     expect(await call(key)).toEqual({ status: 200 });
   });
 
+  it('takes the alias revoked in setStatus and issue, stores it as revoqued, and the key answers 403 revoqued', async () => {
+    const { key, card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    const revoked = await manager.setStatus(card.keyId, 'revoked');
+
+    expect(revoked.status).toBe('revoqued');
+    expect(revoked.statusLabel).toBe('SUSPENDED');
+    expect(store.allRows()[0]!.status).toBe('revoqued');
+    expect(await call(key)).toEqual({
+      status: 403,
+      body: {
+        error: {
+          code: 'ERR_API_KEY_INACTIVE',
+          message: 'This API key is revoked. Regenerate it if you still need the integration.',
+          key_status: 'revoqued',
+        },
+      },
+    });
+
+    const issued = await manager.issue({ accountId: 'acct_2', environment: 'sandbox', status: 'revoked' });
+    expect(issued.card.status).toBe('revoqued');
+    expect(store.allRows().find((row) => row.id === issued.card.keyId)!.status).toBe('revoqued');
+  });
+
   it('refuses a status value it does not know with ERR_INVALID_ARGUMENT and keeps the status', async () => {
     const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
 
@@ -774,6 +798,7 @@ describe('createKeyManager: bad argument values', () => {
 
   it.each([
     ['a status in the wrong case', 'Active'],
+    ['the alias in another letter case', 'Revoked'],
     ['an empty status', ''],
     ['a number', 42],
     ['null', null],
@@ -785,7 +810,7 @@ describe('createKeyManager: bad argument values', () => {
 
     expectInvalidArgument(error, 'status');
     expect(error.message).toBe(
-      'status must be one of allowed, pending_validation, suspended, revoqued, locked, expired, rejected',
+      'status must be one of allowed, pending_validation, suspended, revoqued, locked, expired, rejected (or revoked, stored as revoqued)',
     );
     expect(store.allRows()).toEqual(before);
   });

@@ -55,7 +55,7 @@ describe('portal error handler: manager argument refusals', () => {
     expect(JSON.parse(response.body)).toEqual({
       error: {
         code: 'ERR_INVALID_ARGUMENT',
-        message: 'status must be one of allowed, pending_validation, suspended, revoqued, locked, expired, rejected',
+        message: 'status must be one of allowed, pending_validation, suspended, revoqued, locked, expired, rejected (or revoked, stored as revoqued)',
       },
     });
     expect(logs).toEqual([]);
