@@ -4,7 +4,7 @@
 // and the package is loaded from a copy in a folder whose path holds '#', '?', '%' and a
 // space: characters that a path made into a URL without escaping would misread.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -157,6 +157,40 @@ for (const format of ['esm', 'cjs']) {
   );
 }
 console.log('dist: bundled into an app (esm and cjs), createApiKeyAuth refuses to start and says why');
+
+// On a Node.js before 20.12, which has no crypto.hash, the ES module must still load and
+// createApiKeyAuth say what it needs, not fail at link time with a bare SyntaxError. Node's
+// module hooks stand in for such a Node: node:crypto without its hash export.
+const oldNodeHooks = join(bundleFolder, 'crypto-without-hash.mjs');
+writeFileSync(oldNodeHooks, `
+  import * as realCrypto from 'node:crypto';
+  export async function resolve(specifier, context, next) {
+    const fromShim = context.parentURL === 'keyward-smoke:crypto';
+    if (!fromShim && (specifier === 'crypto' || specifier === 'node:crypto')) return { url: 'keyward-smoke:crypto', shortCircuit: true };
+    return next(specifier, context);
+  }
+  export async function load(url, context, next) {
+    if (url !== 'keyward-smoke:crypto') return next(url, context);
+    const names = Object.keys(realCrypto).filter((name) => name !== 'hash' && name !== 'default');
+    const source = \`import * as crypto from 'node:crypto'; export default crypto; export const { \${names.join(', ')} } = crypto;\`;
+    return { format: 'module', source, shortCircuit: true };
+  }`);
+const oldNodeApp = `
+  import { register } from 'node:module';
+  register(${JSON.stringify(pathToFileURL(oldNodeHooks).href)});
+  const { createApiKeyAuth, MemoryKeyStore } = await import(${JSON.stringify(entryUrl('index.js'))});
+  try {
+    createApiKeyAuth({ store: new MemoryKeyStore(), argon2Pool: false });
+    console.log('started');
+  } catch (error) {
+    console.log(error.message);
+  }`;
+assert.equal(
+  execFileSync(process.execPath, ['--input-type=module', '-e', oldNodeApp], { encoding: 'utf8' }).trim(),
+  'keyward needs Node.js 20.12 or later: crypto.hash is missing',
+  'esm on a Node.js without crypto.hash: createApiKeyAuth must say what it needs',
+);
+console.log('dist: esm on a Node.js without crypto.hash loads, and createApiKeyAuth names the version it needs');
 
 // Migration tools find the schema script through the package's exports.
 const schemaScript = require.resolve('keyward/sql/keyward-schema.sql');

@@ -1,4 +1,7 @@
-import { hash, randomBytes } from 'node:crypto';
+// A namespace import, not `import { hash }`: on a Node.js without `crypto.hash` (before 20.12)
+// the named import would fail the whole ES module at link time with a bare SyntaxError, before
+// the constructor could say what is missing.
+import * as crypto from 'node:crypto';
 
 const BLOCK_BYTES = 64;
 const DIGEST_BYTES = 32;
@@ -24,8 +27,8 @@ export class ProcessHmacSha256 {
    * @throws {Error} on a Node.js without `crypto.hash` (before 20.12), at setup.
    */
   constructor(key: Uint8Array = randomAsciiKey()) {
-    // In ESM an older Node fails at import; the CommonJS build would only fail per request.
-    if (typeof hash !== 'function') throw new Error('keyward needs Node.js 20.12 or later: crypto.hash is missing');
+    // Checked here, at setup: without it every request would fail.
+    if (typeof crypto.hash !== 'function') throw new Error('keyward needs Node.js 20.12 or later: crypto.hash is missing');
     if (key.length !== BLOCK_BYTES || key.some((byte) => byte >= 0x80)) {
       throw new RangeError('the HMAC key must be 64 bytes below 0x80');
     }
@@ -35,12 +38,12 @@ export class ProcessHmacSha256 {
 
   /** The HMAC of the UTF-8 bytes of `text`, in base64url (43 characters). */
   digest(text: string): string {
-    const inner = hash('sha256', this.#innerPrefix + text, 'binary');
+    const inner = crypto.hash('sha256', this.#innerPrefix + text, 'binary');
     this.#outerBlock.write(inner, BLOCK_BYTES, DIGEST_BYTES, 'latin1');
-    return hash('sha256', this.#outerBlock, 'base64url');
+    return crypto.hash('sha256', this.#outerBlock, 'base64url');
   }
 }
 
 function randomAsciiKey(): Uint8Array {
-  return randomBytes(BLOCK_BYTES).map((byte) => byte & 0x7f);
+  return crypto.randomBytes(BLOCK_BYTES).map((byte) => byte & 0x7f);
 }
