@@ -133,6 +133,10 @@ export class PostgresKeyStore implements KeyStore {
    */
   constructor(given: PostgresKeyStoreOptions) {
     assertOptionsObject(given, FACTORY);
+    // Read as options, a pool would only be named by its first own field (`_events`).
+    if (isPoolShaped(given)) {
+      throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', `${FACTORY} takes options, not the pool itself: new ${FACTORY}({ pool }).`);
+    }
     const options = knownOptions(given, OPTION_NAMES, FACTORY);
     this.#pool = checkedPool(options.pool);
     this.#table = keyTable(options.table ?? DEFAULT_TABLE, FACTORY);
@@ -426,11 +430,17 @@ function transactionStart(timeoutMs: number): string {
   ].join('; ');
 }
 
+/** Whether a value has the two methods every pool (or client) of `pg` has. */
+function isPoolShaped(value: unknown): boolean {
+  const candidate = value as Partial<PgPoolLike> | null | undefined;
+  return typeof candidate?.connect === 'function' && typeof candidate.on === 'function';
+}
+
 function checkedPool(pool: unknown): PgPoolLike {
-  const candidate = pool as Partial<PgPoolLike> | null | undefined;
-  if (typeof candidate?.connect !== 'function' || typeof candidate.on !== 'function') {
+  if (!isPoolShaped(pool)) {
     throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', `${FACTORY}: "pool" is required: pass your pg.Pool.`);
   }
+  const candidate = pool as Partial<PgPoolLike>;
   // A pg.Client has connect() and on() too, and its settings under another name.
   if ('connectionParameters' in candidate && !('totalCount' in candidate)) {
     throw new ApiKeyAuthError('ERR_OPTIONS_INVALID', `${FACTORY}: "pool" is a pg.Client; pass a pg.Pool (new pg.Pool({ ..., connectionTimeoutMillis: 2000 })), which the store takes its connections from.`);

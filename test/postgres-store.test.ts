@@ -23,6 +23,12 @@ describe('PostgresKeyStore options', () => {
     invalid(() => new PostgresKeyStore({ pool: client as never }), /^PostgresKeyStore: "pool" is a pg\.Client; pass a pg\.Pool/);
   });
 
+  it('says it takes options, not the pool itself, when given the pool (or a client) in their place', () => {
+    const message = /^PostgresKeyStore takes options, not the pool itself: new PostgresKeyStore\(\{ pool \}\)\.$/;
+    invalid(() => new PostgresKeyStore(idlePool() as never), message);
+    invalid(() => new PostgresKeyStore(new pg.Client({ connectionTimeoutMillis: 1000 }) as never), message);
+  });
+
   it('refuses a pool without connectionTimeoutMillis, whose connection waits are unbounded', () => {
     invalid(() => new PostgresKeyStore({ pool: idlePool({}) }), /connectionTimeoutMillis/);
     invalid(() => new PostgresKeyStore({ pool: idlePool({ connectionTimeoutMillis: 0 }) }), /connectionTimeoutMillis/);
