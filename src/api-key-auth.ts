@@ -36,6 +36,7 @@ export type DecisionReason =
   | 'store_error'
   | 'store_timeout'
   | 'overloaded'
+  | 'closed'
   | 'stored_hash_unparseable'
   | 'stored_row_invalid'
   | 'too_many_attempts'

@@ -103,6 +103,12 @@ export class Pipeline {
    */
   private readonly requirements = new WeakMap<object, RouteRequirement>();
 
+  /**
+   * Set by the authenticator's close(): from then on the Argon2 runners refuse all work, and
+   * a refusal says the authenticator was closed rather than that the queue is full.
+   */
+  closed = false;
+
   /** Decisions still waiting (for a store query or an Argon2 run), for close(). */
   private readonly underWay = new Set<Promise<AuthResult>>();
 
@@ -274,7 +280,10 @@ export class Pipeline {
   private withCheck(check: SecretCheck, row: RowView, facts: Facts, presented: Presented): AuthResult {
     if (!check.ok) {
       // A full Argon2 queue says nothing about the key: 503 with Retry-After, never 401.
-      if (check.fault === 'overloaded') return this.refuse(this.refusals.overloaded(), 'overloaded', facts);
+      if (check.fault === 'overloaded') {
+        if (this.closed) return this.refuse(this.refusals.closed(), 'closed', facts);
+        return this.refuse(this.refusals.overloaded(), 'overloaded', facts);
+      }
       return this.storedHashFault(check.fault, facts);
     }
     if (!check.matches) {

@@ -86,6 +86,7 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     flushUsage: () => usage.flush(),
     close: async () => {
       closed = true;
+      pipeline.closed = true;
       inThread?.close();
       await rehasher?.settle();
       // Running computations finish (waiting ones get 503), then the decisions under way end

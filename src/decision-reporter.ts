@@ -108,6 +108,7 @@ function describeFault(decision: AuthDecision): string {
 const FAULT_REMEDIES: ReadonlyMap<string, string> = new Map([
   // One line a second names whichever lookup id was sampled: the fault is the store's.
   ['store_error', ': the store could not give this row; while it fails, requests that need it get 503 with Retry-After (a line a second names whichever lookup id it sampled)'],
+  ['closed', ': close() was called on this authenticator, which then computes no Argon2 hash; keys its memo does not hold get 503. Stop the server from taking requests before calling close() (see "Shutting down" in the README)'],
   ['store_timeout', ': the store did not answer in storeTimeoutMs; while it is slow, requests that need it get 503 with Retry-After (a line a second names whichever lookup id it sampled)'],
   ['stored_hash_unparseable:unknown_pepper', ': its keyid= names a pepper not in this gateway\'s pepper.secrets; give it that pepper (the one the key manager writes with), or regenerate the key if the pepper is gone'],
   ['stored_hash_unparseable:unpeppered', ': refuseUnpeppered is on and the hash has no pepper; regenerate the key, or turn refuseUnpeppered off until every key is peppered'],

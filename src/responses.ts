@@ -216,6 +216,19 @@ export class RefusalFactory {
   }
 
   /**
+   * The authenticator was closed, so it starts no Argon2 run: the same code and headers as
+   * {@link overloaded} (a client does the same, retries, here or on another instance), and a
+   * message that does not blame a crowd that is not there.
+   */
+  closed(): Refusal {
+    return this.#reused('closed', 'ERR_OVERLOADED', 'Key checks have stopped on this server. Retry shortly.', {
+      status: 503,
+      expose: true,
+      headers: { 'retry-after': this.#retryAfter },
+    });
+  }
+
+  /**
    * Too many failed attempts for this key or client: no Argon2 run until the window ends.
    *
    * @param retryAfterSeconds - seconds until the counting window ends.

@@ -5,6 +5,7 @@ import { ApiKeyAuthError, createApiKeyAuth, DEFAULT_ARGON2_PARAMS, type ApiKeyAu
 import { Argon2Pool, Argon2PoolBusyError, workerFailureMessage } from '../src/argon2-pool.js';
 import { resolveAuthOptions } from '../src/auth-options.js';
 import { computeArgon2id } from '../src/hash.js';
+import { CaptureLogger } from './helpers/capture-logger.js';
 import { bearer, issueKey, wrongSecretOf } from './helpers/perf-keys.js';
 
 const opened: { close(): Promise<void> }[] = [];
@@ -170,17 +171,24 @@ describe('authenticator with the Argon2 pool', () => {
   it.each([
     ['a pool', { threads: 1 }],
     ['argon2Pool: false', false],
-  ] as const)('answers 503 ERR_OVERLOADED for a first-seen key after close() with %s, and still passes a memo hit', async (_name, argon2Pool) => {
+  ] as const)('answers a first-seen key after close() with %s with 503 saying key checks have stopped, logs that close() was called, and still passes a memo hit', async (_name, argon2Pool) => {
     const { store, key } = await issueKey();
-    const auth = createApiKeyAuth({ store, argon2Pool });
+    const logger = new CaptureLogger();
+    const auth = createApiKeyAuth({ store, argon2Pool, logger });
     expect((await auth.authenticate(bearer(key))).ok).toBe(true);
 
     await auth.close();
 
     expect((await auth.authenticate(bearer(key))).ok).toBe(true);
     const late = refusal(await auth.authenticate(bearer(wrongSecretOf(key))));
-    expect(late.error.code).toBe('ERR_OVERLOADED');
     expect(late.response.status).toBe(503);
+    expect(late.response.headers['retry-after']).toBe('1');
+    expect(JSON.parse(late.response.body)).toEqual({
+      error: { code: 'ERR_OVERLOADED', message: 'Key checks have stopped on this server. Retry shortly.' },
+    });
+    const [line] = logger.entries.filter((entry) => entry.level === 'error');
+    expect(line?.fields).toMatchObject({ event: 'keyward.auth', outcome: 'fault', reason: 'closed', status: 503 });
+    expect(line?.message).toMatch(/^keyward: closed for key key_\w+: close\(\) was called on this authenticator, which then computes no Argon2 hash;/);
     expect(process.getActiveResourcesInfo()).not.toContain('MessagePort');
   });
 });
