@@ -3,6 +3,7 @@ import express from 'express';
 import { createPortalApi, type PortalApiOptions } from './api.js';
 import { loopbackHostOnly } from './request-guards.js';
 import { securityHeaders } from './security-headers.js';
+import { pageNotFound, siteErrorHandler } from './site-errors.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
@@ -35,6 +36,8 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
   app.use(API_PATH, createPortalApi(options, log));
   // The page itself is not stored either: it may hold a one-time key while it is open.
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0, setHeaders: (res, path) => path.endsWith('.html') && res.setHeader('Cache-Control', 'no-store') }));
+  app.use(pageNotFound());
+  app.use(siteErrorHandler(log));
   return app;
 }
 
