@@ -24,6 +24,8 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
   let page: Page;
   const logs: string[] = [];
   const apiBodies: Promise<string>[] = [];
+  /** What the page and the browser wrote to the page's console. */
+  const consoleLines: string[] = [];
   let firstKey = '';
   let secondKey = '';
 
@@ -31,10 +33,11 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     await mkdir(SHOTS, { recursive: true });
     portal = await startPortal({ port: 0, gatewayPort: 0, usageFlushIntervalMs: 1_000, log: (line) => logs.push(line) });
     browser = await launchFreshChromium();
-    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
-      origin: new URL(portal.portalUrl).origin,
-    });
+    for (const url of [portal.portalUrl, portal.gatewayUrl]) {
+      await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(url).origin });
+    }
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.on('console', (message) => consoleLines.push(message.text()));
     // Every answer of the portal API, to prove the password never comes back in any of them.
     page.on('response', (response: Response) => {
       if (response.url().includes('/portal/api/')) apiBodies.push(response.text().catch(() => ''));
@@ -73,6 +76,8 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await page.locator('#key-card').isVisible()).toBe(false);
     expect(await page.locator('#demo-ribbon').innerText()).toContain('Demo account — no real login.');
     expect(await page.locator('#account-id').innerText()).toBe('acct_portal_demo');
+    // Chromium names any feature of the Permissions-Policy it does not know, on every load.
+    expect(consoleLines.filter((line) => /permissions.policy/i.test(line))).toEqual([]);
     expect(await axeViolations(page)).toEqual([]);
     await shot('01-empty-state');
   });
@@ -95,7 +100,13 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     await page.getByRole('button', { name: 'Copy to clipboard' }).click();
 
     await expect.poll(() => page.locator('#copy-status').innerText()).toBe('Copied to clipboard.');
-    const clipboard = await page.evaluate<string>('navigator.clipboard.readText()');
+    // The portal's Permissions-Policy lets it write the clipboard, never read it: the test
+    // reads it from a page of the gateway's origin.
+    expect(await page.evaluate<string>("navigator.clipboard.readText().then(() => 'read', (error) => error.name)")).toBe('NotAllowedError');
+    const reader = await browser.context.newPage();
+    await reader.goto(`${portal.gatewayUrl}/healthz`);
+    const clipboard = await reader.evaluate<string>('navigator.clipboard.readText()');
+    await reader.close();
     expect(clipboard === firstKey).toBe(true);
   });
 
