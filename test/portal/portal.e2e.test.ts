@@ -110,7 +110,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(clipboard === firstKey).toBe(true);
   });
 
-  it('drops the cleartext on "I have copied it" and shows the six card fields with the masked key', async () => {
+  it('drops the cleartext on "I have copied it" and shows the seven card fields with the masked key', async () => {
     await page.getByRole('button', { name: 'I have copied it' }).click();
 
     expect(await page.locator('#key-banner').count()).toBe(0);
@@ -121,7 +121,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(masked).toBe(`${firstKey.slice(0, 12)}…${firstKey.slice(-4)}`);
     const labels = await page.locator('#key-card dt').allInnerTexts();
     expect(labels.map((label) => label.toLowerCase())).toEqual(
-      ['Key ID', 'Key type', 'Status', 'Environment', 'Created', 'Last used'].map((label) => label.toLowerCase()),
+      ['Key ID', 'Key type', 'Status', 'Environment', 'Created', 'Expires', 'Last used'].map((label) => label.toLowerCase()),
     );
     expect(await page.locator('#field-key-id').innerText()).toMatch(/^key_[0-9A-Za-z]{20}$/);
     expect(await page.locator('#field-key-type').innerText()).toBe('sms_api');
@@ -129,6 +129,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await page.locator('#status-badge').innerText()).toBe('ACTIVE');
     expect(await page.locator('#field-environment').innerText()).toBe('sandbox');
     expect(await page.locator('#field-created time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(await page.locator('#field-expires').innerText()).toBe('Never');
     expect(await page.locator('#field-last-used').innerText()).toBe('Never');
     await shot('03-card-never-used');
   });
@@ -358,6 +359,31 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
       await page.unroute('**/portal/api/key/regenerate');
       await other.close();
     }
+  });
+
+  it('shows an expiry date, and says so when a stored date cannot be read', async () => {
+    // The demo never sets an expiry: the card is read from the real API and changed on its way.
+    let altered: Record<string, unknown> = {};
+    await page.route('**/portal/api/key', async (route) => {
+      const real = (await (await route.fetch()).json()) as { card: Record<string, unknown> };
+      await route.fulfill({ json: { card: { ...real.card, ...altered } } });
+    });
+    try {
+      altered = { expires_at: '2031-02-03T02:05:06.789Z' };
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await expect.poll(() => page.locator('#field-expires').innerText()).toBe('2031-02-03 02:05:06 UTC');
+      expect(await page.locator('#field-expires time').getAttribute('datetime')).toBe('2031-02-03T02:05:06.789Z');
+
+      altered = { created_at: null, expires_at: null, status_lbl: 'EXPIRED', unreadable_dates: ['created_at', 'expires_at'] };
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await expect.poll(() => page.locator('#field-expires').innerText()).toBe('Unknown: the stored value is not a date');
+      expect(await page.locator('#field-created').innerText()).toBe('Unknown: the stored value is not a date');
+      expect(await page.locator('#page-error').innerText()).toBe('');
+    } finally {
+      await page.unroute('**/portal/api/key');
+      await page.getByRole('button', { name: 'Refresh' }).click();
+    }
+    await expect.poll(() => page.locator('#field-expires').innerText()).toBe('Never');
   });
 
   it('never writes a key or the webhook password to the server log', () => {

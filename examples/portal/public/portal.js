@@ -60,6 +60,15 @@ function timeElement(iso) {
   return time;
 }
 
+/**
+ * One of the card's dates: its time, `none` for null, or a note when the stored value holds
+ * no moment (the API then sends null and names the field in `unreadable_dates`).
+ */
+function dateCell(field, none) {
+  if (card.unreadable_dates.includes(field)) return 'Unknown: the stored value is not a date';
+  return card[field] === null ? none : timeElement(card[field]);
+}
+
 function renderCard() {
   $('key-loading').hidden = true;
   $('key-empty').hidden = card !== null;
@@ -78,8 +87,9 @@ function renderCard() {
   $('field-status').textContent =
     card.status === 'allowed' ? card.status_lbl : `${card.status_lbl} (${card.status ?? 'unknown'})`;
   $('field-environment').textContent = card.environment;
-  $('field-created').replaceChildren(timeElement(card.created_at));
-  $('field-last-used').replaceChildren(card.last_used_at === null ? 'Never' : timeElement(card.last_used_at));
+  $('field-created').replaceChildren(dateCell('created_at', 'Unknown'));
+  $('field-expires').replaceChildren(dateCell('expires_at', 'Never'));
+  $('field-last-used').replaceChildren(dateCell('last_used_at', 'Never'));
 }
 
 /** Fills the webhook form from the card; not on a mere refresh, which must not wipe typing. */
