@@ -67,6 +67,17 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
 
   // Browser-side code is passed as strings: the project's type check has no DOM library.
   const activeElementId = () => page.evaluate<string>("document.activeElement?.id ?? ''");
+  /** The live region the shown key is in (`role=…` or `aria-live=…`), or '' when none. */
+  const liveRegionAroundKey = () =>
+    page.evaluate<string>(`(() => {
+      for (let node = document.getElementById('cleartext-key'); node; node = node.parentElement) {
+        const role = node.getAttribute('role');
+        if (['alert', 'status', 'log', 'marquee', 'timer'].includes(role)) return 'role=' + role;
+        const live = node.getAttribute('aria-live');
+        if (live && live !== 'off') return 'aria-live=' + live;
+      }
+      return '';
+    })()`);
 
   it('opens on the empty state with a Generate API key button and the demo-account notice', async () => {
     await page.goto(portal.portalUrl);
@@ -82,11 +93,10 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     await shot('01-empty-state');
   });
 
-  it('generates a key and shows the cleartext once in a yellow alert banner', async () => {
+  it('generates a key and shows the cleartext once in a yellow banner', async () => {
     await page.getByRole('button', { name: 'Generate API key' }).click();
 
-    const banner = page.getByRole('alert').filter({ has: page.locator('#cleartext-key') });
-    await banner.waitFor();
+    await page.locator('#key-banner #cleartext-key').waitFor();
     firstKey = await page.locator('#cleartext-key').innerText();
     expect(/^sk_test_[0-9A-Za-z]{50}$/.test(firstKey)).toBe(true);
     const background = "getComputedStyle(document.getElementById('key-banner')).backgroundColor";
@@ -94,6 +104,17 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await activeElementId()).toBe('copy-key');
     expect(await axeViolations(page)).toEqual([]);
     await shot('02-generated-banner');
+  });
+
+  it('announces only the banner message, never the key: the key is in no live region', async () => {
+    const alert = page.locator('#key-banner').getByRole('alert');
+
+    expect(await alert.count()).toBe(1);
+    expect(await alert.innerText()).toContain('Your new API key');
+    expect(await alert.innerText()).toContain('This is the only time it is shown');
+    expect((await alert.innerText()).includes(firstKey)).toBe(false);
+    expect(await liveRegionAroundKey()).toBe('');
+    expect(await page.locator('#cleartext-key').isVisible()).toBe(true);
   });
 
   it('copies the cleartext to the clipboard', async () => {
@@ -178,7 +199,10 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(secondKey === firstKey).toBe(false);
     expect(await page.getByRole('dialog').count()).toBe(0);
     expect(await activeElementId()).toBe('copy-key');
-    expect(await page.locator('#key-banner').getAttribute('role')).toBe('alert');
+    const alert = page.locator('#key-banner').getByRole('alert');
+    expect(await alert.innerText()).toContain('the previous key no longer works');
+    expect((await alert.innerText()).includes(secondKey)).toBe(false);
+    expect(await liveRegionAroundKey()).toBe('');
     await shot('06-regenerated-banner');
 
     expect((await sendSms(firstKey)).status).toBe(401);

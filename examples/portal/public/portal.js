@@ -121,7 +121,9 @@ function showBanner(key, heading) {
   const banner = $('banner-template').content.firstElementChild.cloneNode(true);
   banner.querySelector('.banner-heading').textContent = heading;
   banner.querySelector('.cleartext').textContent = key;
-  // Inserting a role="alert" element makes screen readers announce it.
+  // Inserting it makes screen readers announce the banner's role="alert" message, which is
+  // the heading and the sentence only: the key is outside it, or they would read its 58
+  // characters aloud, one by one, to anyone in earshot. It stays there to read and copy.
   $('banner-slot').replaceChildren(banner);
   $('copy-key').addEventListener('click', copyKey);
   $('dismiss-key').addEventListener('click', dismissBanner);
