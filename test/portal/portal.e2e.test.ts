@@ -319,9 +319,48 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await activeElementId()).toBe('webhook_url');
   });
 
-  // Two ways a regenerate lands while its answer says nothing of the new key: the connection
-  // drops after the portal wrote it, or the store's confirmation is lost and the portal
-  // answers 503. Either way the outcome is unknown to the page, which reads the card again.
+  const PROXY_PAGE = '<!doctype html><title>502 Bad Gateway</title><h1>Bad Gateway</h1>';
+  const UNREADABLE = 'The portal server sent an answer this page cannot read. Try again in a moment.';
+  // What a proxy between the page and the portal may answer instead of the API.
+  const strayAnswers: [string, (route: Route) => Promise<void>, string][] = [
+    ['a 200 page that is not JSON', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: PROXY_PAGE }), UNREADABLE],
+    ['JSON of another shape', (route) => route.fulfill({ status: 200, json: { card: 'cached' } }), UNREADABLE],
+    ['a cut-off JSON body', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"card":{"id":' }), UNREADABLE],
+    [
+      "a proxy's 502 page",
+      (route) => route.fulfill({ status: 502, contentType: 'text/html', body: PROXY_PAGE }),
+      'The portal server could not answer (HTTP 502). Try again in a moment.',
+    ],
+  ];
+
+  it.each(strayAnswers)('says a plain sentence, never a JavaScript error, when a refresh gets %s', async (_what, answer, sentence) => {
+    await page.route('**/portal/api/key', answer);
+    try {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+
+      await expect.poll(() => page.locator('#page-error').innerText()).toBe(sentence);
+      expect(await page.locator('#key-card').isVisible()).toBe(true);
+    } finally {
+      await page.unroute('**/portal/api/key');
+    }
+  });
+
+  it.each(strayAnswers)('says a plain sentence next to the webhook form when a save gets %s', async (_what, answer, sentence) => {
+    await page.route('**/portal/api/webhook', answer);
+    try {
+      await page.getByLabel('Webhook URL').fill('https://hooks.example.com/sms-receipts');
+      await page.getByRole('button', { name: 'Save webhook settings' }).click();
+
+      await expect.poll(() => page.locator('#webhook-error').innerText()).toBe(sentence);
+    } finally {
+      await page.unroute('**/portal/api/webhook');
+    }
+  });
+
+  // Ways a regenerate lands while its answer says nothing of the new key: the connection drops
+  // after the portal wrote it, the store's confirmation is lost and the portal answers 503, or
+  // a proxy in between answers instead. Each way the outcome is unknown to the page, which
+  // reads the card again.
   const lostAnswers: [string, (route: Route) => Promise<void>][] = [
     ['never arrives', (route) => route.abort('connectionreset')],
     [
@@ -333,6 +372,8 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
           json: { error: { code: 'ERR_STORE_UNAVAILABLE', message: 'Your keys cannot be reached right now. Reload the page in a moment to see where things stand.' } },
         }),
     ],
+    ["is a proxy's 502 page", (route) => route.fulfill({ status: 502, contentType: 'text/html', body: PROXY_PAGE })],
+    ['is a 200 the page cannot read', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: PROXY_PAGE })],
   ];
 
   it.each(lostAnswers)('says a regenerate whose answer %s replaced the key nobody holds, and shows the new mask', async (_how, answer) => {

@@ -19,11 +19,31 @@ let cardVersion = 0;
 // Where focus goes when the regenerate dialog closes: back to its button, or to the new key.
 let focusAfterDialog = 'regenerate';
 
+/** A failure the page can explain: its message is a sentence written for the merchant. */
 class PortalError extends Error {
   constructor(code, message) {
     super(message);
     this.code = code;
   }
+}
+
+/**
+ * Codes after which a write may or may not have landed: the answer was lost, unreadable, or a
+ * fault. Any other code is the server's definite refusal.
+ */
+const UNKNOWN_OUTCOME = new Set(['ERR_NETWORK', 'ERR_BAD_ANSWER', 'ERR_HTTP', 'ERR_INTERNAL', 'ERR_STORE_UNAVAILABLE']);
+
+/**
+ * What to tell the merchant about a failure. Never a raw JavaScript error: its text ("Cannot
+ * read properties of null", "Unexpected token '<'") means nothing to them.
+ */
+function messageOf(error) {
+  return error instanceof PortalError ? error.message : 'Something went wrong on this page. Reload it to see where things stand.';
+}
+
+/** An answer that is not what the API sends: a proxy's error page, a cut-off body. */
+function badAnswer() {
+  return new PortalError('ERR_BAD_ANSWER', 'The portal server sent an answer this page cannot read. Try again in a moment.');
 }
 
 async function api(method, path, body) {
@@ -44,10 +64,32 @@ async function api(method, path, body) {
     throw new PortalError('ERR_NETWORK', 'The portal server cannot be reached. Is `npm run portal` still running?');
   }
   const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    throw new PortalError(data?.error?.code ?? 'ERR_HTTP', data?.error?.message ?? `HTTP ${response.status}`);
+  const refusal = data?.error;
+  if (!response.ok && typeof refusal?.code === 'string' && typeof refusal.message === 'string') {
+    throw new PortalError(refusal.code, refusal.message);
   }
+  if (!response.ok) {
+    // Not the API's error shape: a proxy or gateway in between answered (502, 504, …).
+    throw new PortalError('ERR_HTTP', `The portal server could not answer (HTTP ${response.status}). Try again in a moment.`);
+  }
+  if (typeof data !== 'object' || data === null) throw badAnswer();
   return data;
+}
+
+/** The card of an answer, checked to be one before anything renders it; null only if `nullable`. */
+function cardIn(data, { nullable = false } = {}) {
+  const { card } = data;
+  if (card === null && nullable) return null;
+  const texts = ['id', 'key_type', 'status_lbl', 'environment', 'masked_key'].every((name) => typeof card?.[name] === 'string');
+  const dates = ['created_at', 'last_used_at', 'expires_at'].every((name) => card?.[name] === null || typeof card?.[name] === 'string');
+  if (!texts || !dates || !Array.isArray(card.unreadable_dates)) throw badAnswer();
+  return card;
+}
+
+/** The answer to generate or regenerate: the cleartext and its card. */
+function issuedIn(data) {
+  if (typeof data.key !== 'string') throw badAnswer();
+  return { key: data.key, card: cardIn(data) };
 }
 
 // ---- rendering ------------------------------------------------------------------------------
@@ -156,9 +198,9 @@ function dismissBanner() {
 
 async function loadCard({ withWebhook }) {
   const version = ++cardVersion;
-  const data = await api('GET', '/key');
+  const fresh = cardIn(await api('GET', '/key'), { nullable: true });
   if (version !== cardVersion) return;
-  card = data.card;
+  card = fresh;
   renderCard();
   if (withWebhook) renderWebhook();
 }
@@ -168,7 +210,7 @@ async function generate() {
   button.disabled = true;
   showError('');
   try {
-    const issued = await api('POST', '/key');
+    const issued = issuedIn(await api('POST', '/key'));
     cardVersion++;
     card = issued.card;
     renderCard();
@@ -176,7 +218,7 @@ async function generate() {
     showBanner(issued.key, 'Your new API key');
     $('copy-key').focus();
   } catch (error) {
-    showError(error.message);
+    showError(messageOf(error));
     if (error.code === 'ERR_KEY_EXISTS') await loadCard({ withWebhook: true }).catch(() => {});
   } finally {
     button.disabled = false;
@@ -195,7 +237,7 @@ async function confirmRegenerate() {
   confirm.disabled = true;
   const maskedBefore = card?.masked_key;
   try {
-    const issued = await api('POST', '/key/regenerate');
+    const issued = issuedIn(await api('POST', '/key/regenerate'));
     cardVersion++;
     card = issued.card;
     renderCard();
@@ -204,17 +246,17 @@ async function confirmRegenerate() {
     if (dialog.open) focusAfterDialog = 'copy-key';
     else $('copy-key').focus();
   } catch (error) {
-    showError(error.message);
-    // A definite answer says what happened; only a lost or failed one leaves it unknown.
-    // A store that failed may have written the new key all the same.
-    const unknownOutcome = ['ERR_NETWORK', 'ERR_INTERNAL', 'ERR_HTTP', 'ERR_STORE_UNAVAILABLE'].includes(error.code);
+    showError(messageOf(error));
+    // A definite answer says what happened; only a lost, unreadable or failed one leaves it
+    // unknown. A store that failed may have written the new key all the same.
+    const unknownOutcome = !(error instanceof PortalError) || UNKNOWN_OUTCOME.has(error.code);
     let reread = true;
     await loadCard({ withWebhook: false }).catch(() => { reread = false; });
     if (error.code === 'ERR_KEY_CONFLICT') {
       dropBanner();
       showError('The key was just regenerated elsewhere (another tab or person): whoever did it holds the new key, and the previous one no longer works.');
     } else if (unknownOutcome && !reread) {
-      showError(`${error.message} The key may have been replaced: reload the page before you use it.`);
+      showError(`${messageOf(error)} The key may have been replaced: reload the page before you use it.`);
     } else if (unknownOutcome && card !== null && card.masked_key !== maskedBefore) {
       dropBanner();
       showError('The key was replaced, but the new one never reached this page: the previous key no longer works and nobody holds the new one. Regenerate again.');
@@ -248,9 +290,9 @@ async function saveWebhook(event) {
   const button = $('webhook-save');
   button.disabled = true;
   try {
-    const data = await api('PUT', '/webhook', body);
+    const saved = cardIn(await api('PUT', '/webhook', body));
     cardVersion++;
-    card = data.card;
+    card = saved;
     renderCard();
     renderWebhook();
     $('webhook_basic_auth_password').value = '';
@@ -258,7 +300,7 @@ async function saveWebhook(event) {
   } catch (error) {
     // A refused save keeps what was typed, the new password too: cleared, a save after the fix
     // would keep the old password and say "saved".
-    $('webhook-error').textContent = error.message;
+    $('webhook-error').textContent = messageOf(error);
   } finally {
     button.disabled = false;
   }
@@ -268,21 +310,21 @@ async function turnOffWebhook() {
   $('webhook-error').textContent = '';
   $('webhook-saved').textContent = '';
   try {
-    const data = await api('DELETE', '/webhook');
+    const cleared = cardIn(await api('DELETE', '/webhook'));
     cardVersion++;
-    card = data.card;
+    card = cleared;
     renderCard();
     renderWebhook();
     $('webhook-saved').textContent = 'Webhooks turned off: URL, username and password removed.';
     $('webhook_url').focus();
   } catch (error) {
-    $('webhook-error').textContent = error.message;
+    $('webhook-error').textContent = messageOf(error);
   }
 }
 
 async function refresh() {
   showError('');
-  await loadCard({ withWebhook: false }).catch((error) => showError(error.message));
+  await loadCard({ withWebhook: false }).catch((error) => showError(messageOf(error)));
 }
 
 async function start() {
@@ -315,6 +357,8 @@ async function start() {
 
   try {
     const session = await api('GET', '/session');
+    const texts = ['account_id', 'environment', 'gateway_url'].every((name) => typeof session[name] === 'string');
+    if (!texts || typeof session.usage_flush_interval_ms !== 'number') throw badAnswer();
     $('account-id').textContent = session.account_id;
     $('account-environment').textContent = session.environment;
     $('gateway-url').textContent = session.gateway_url;
@@ -323,7 +367,7 @@ async function start() {
     await loadCard({ withWebhook: true });
   } catch (error) {
     $('key-loading').hidden = true;
-    showError(error.message);
+    showError(messageOf(error));
   }
 }
 
