@@ -484,3 +484,98 @@ describe.skipIf(!suite.run)('portal page in Chromium with its back/forward cache
     }
   });
 });
+
+describe.skipIf(!suite.run)('portal page in two tabs', { timeout: 60_000 }, () => {
+  let portal: RunningPortal;
+  let browser: FreshBrowser;
+  let tab: Page;
+  let other: Page;
+
+  beforeAll(async () => {
+    portal = await startPortal({ port: 0, gatewayPort: 0, usageFlushIntervalMs: 1_000, log: () => {} });
+    browser = await launchFreshChromium();
+    tab = browser.context.pages()[0] ?? (await browser.context.newPage());
+    other = await browser.context.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await portal?.close();
+  });
+
+  /**
+   * The tab comes back into view. Headless Chromium keeps every tab visible and sends no such
+   * event when tabs switch, so the test sends it.
+   */
+  const comeBack = (page: Page) => page.evaluate("document.dispatchEvent(new Event('visibilitychange'))");
+  const regenerate = async (page: Page) => {
+    await page.getByRole('button', { name: 'Regenerate key' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Yes, regenerate' }).click();
+    await page.locator('#cleartext-key').waitFor();
+    return page.locator('#cleartext-key').innerText();
+  };
+
+  it('shows the key another tab generated once the tab is back in view, masked, with its webhook form', async () => {
+    await tab.goto(portal.portalUrl);
+    await tab.locator('#key-empty').waitFor();
+    await other.goto(portal.portalUrl);
+    await other.getByRole('button', { name: 'Generate API key' }).click();
+    const key = await other.locator('#cleartext-key').innerText();
+
+    await comeBack(tab);
+
+    await tab.locator('#key-card').waitFor();
+    expect(await tab.locator('#masked-key').innerText()).toBe(await other.locator('#masked-key').innerText());
+    expect(await tab.locator('#webhook-form').isVisible()).toBe(true);
+    expect(await tab.locator('#key-banner').count()).toBe(0);
+    expect((await tab.content()).includes(key)).toBe(false);
+    await other.getByRole('button', { name: 'I have copied it' }).click();
+  });
+
+  it('shows the new mask of a key another tab regenerated, and keeps what is typed in the webhook form', async () => {
+    await tab.getByLabel('Webhook URL').fill('https://hooks.example.com/typed-not-saved');
+    const maskedBefore = await tab.locator('#masked-key').innerText();
+    const key = await regenerate(other);
+
+    await comeBack(tab);
+
+    await expect.poll(() => tab.locator('#masked-key').innerText()).not.toBe(maskedBefore);
+    expect(await tab.locator('#masked-key').innerText()).toBe(await other.locator('#masked-key').innerText());
+    expect(await tab.getByLabel('Webhook URL').inputValue()).toBe('https://hooks.example.com/typed-not-saved');
+    expect((await tab.content()).includes(key)).toBe(false);
+    await other.getByRole('button', { name: 'I have copied it' }).click();
+  });
+
+  it("keeps this tab's one-time key on show when the tab comes back, and the Last used of a call made meanwhile", async () => {
+    const key = await regenerate(tab);
+    const called = await fetch(`${portal.gatewayUrl}/v1/sms`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ to: '+15550100', body: 'hello' }),
+    });
+    expect(called.status).toBe(202);
+
+    await expect
+      .poll(async () => {
+        await comeBack(tab);
+        return tab.locator('#field-last-used').innerText();
+      }, { timeout: 10_000, interval: 300 })
+      .not.toBe('Never');
+    expect((await tab.locator('#cleartext-key').innerText()) === key).toBe(true);
+    expect(await tab.locator('#page-error').innerText()).toBe('');
+  });
+
+  it('drops a one-time key on show once another tab has replaced it, and says so', async () => {
+    expect(await tab.locator('#cleartext-key').count()).toBe(1);
+    await other.reload();
+    await regenerate(other);
+
+    await comeBack(tab);
+
+    await expect.poll(() => tab.locator('#page-error').innerText()).toBe(
+      'The key shown here was regenerated elsewhere (another tab or person): it no longer works, and whoever regenerated it holds the new key.',
+    );
+    expect(await tab.locator('#key-banner').count()).toBe(0);
+    expect(await tab.locator('#masked-key').innerText()).toBe(await other.locator('#masked-key').innerText());
+  });
+});

@@ -12,10 +12,14 @@ const $ = (id) => document.getElementById(id);
 
 /** @type {string | null} */
 let shownKey = null;
+/** The masked form of `shownKey`, as its card gave it: how a later card tells it was replaced. */
+let shownMasked = null;
 /** The card as last read from the API, or null in the empty state. */
 let card = null;
 /** Bumped by every card update, so a slow read cannot overwrite a newer write's card. */
 let cardVersion = 0;
+/** Generates and regenerates of this page under way, whose answers bring their own card. */
+let keyWritesUnderWay = 0;
 // Where focus goes when the regenerate dialog closes: back to its button, or to the new key.
 let focusAfterDialog = 'regenerate';
 
@@ -160,6 +164,7 @@ function showError(message) {
 
 function showBanner(key, heading) {
   shownKey = key;
+  shownMasked = card.masked_key;
   const banner = $('banner-template').content.firstElementChild.cloneNode(true);
   banner.querySelector('.banner-heading').textContent = heading;
   banner.querySelector('.cleartext').textContent = key;
@@ -208,6 +213,7 @@ async function loadCard({ withWebhook }) {
 async function generate() {
   const button = $('generate');
   button.disabled = true;
+  keyWritesUnderWay++;
   showError('');
   try {
     const issued = issuedIn(await api('POST', '/key'));
@@ -221,6 +227,7 @@ async function generate() {
     showError(messageOf(error));
     if (error.code === 'ERR_KEY_EXISTS') await loadCard({ withWebhook: true }).catch(() => {});
   } finally {
+    keyWritesUnderWay--;
     button.disabled = false;
   }
 }
@@ -235,6 +242,7 @@ async function confirmRegenerate() {
   const dialog = $('regenerate-dialog');
   const confirm = $('regenerate-confirm');
   confirm.disabled = true;
+  keyWritesUnderWay++;
   const maskedBefore = card?.masked_key;
   try {
     const issued = issuedIn(await api('POST', '/key/regenerate'));
@@ -262,6 +270,7 @@ async function confirmRegenerate() {
       showError('The key was replaced, but the new one never reached this page: the previous key no longer works and nobody holds the new one. Regenerate again.');
     }
   } finally {
+    keyWritesUnderWay--;
     confirm.disabled = false;
     dialog.close();
   }
@@ -270,6 +279,7 @@ async function confirmRegenerate() {
 /** Drops the one-time key shown, if any: the page was left, or the key no longer works. */
 function dropBanner() {
   shownKey = null;
+  shownMasked = null;
   $('banner-slot').replaceChildren();
 }
 
@@ -322,9 +332,44 @@ async function turnOffWebhook() {
   }
 }
 
+/**
+ * After a card read: a one-time key on show stays, unless the card now has another key. Then
+ * it no longer works (another tab or person regenerated it), and the banner goes, saying why.
+ */
+function dropReplacedKey() {
+  if (shownKey === null || card?.masked_key === shownMasked) return;
+  dropBanner();
+  showError('The key shown here was regenerated elsewhere (another tab or person): it no longer works, and whoever regenerated it holds the new key.');
+}
+
+/**
+ * Reads the card again as the page comes back into view: another tab may have generated or
+ * regenerated the key meanwhile, or a curl call set "Last used". Quietly: a failed background
+ * read must not replace a message the merchant is reading. The webhook form is filled only
+ * when the key is new to this page, so what is typed in it stays. No cleartext can come back:
+ * the API never sends one again.
+ */
+async function refreshOnReturn() {
+  // This page's own new key may be on its way: a card read meanwhile could show it before
+  // its banner, and the key still on show would look replaced by someone else.
+  if (keyWritesUnderWay > 0) return;
+  try {
+    await loadCard({ withWebhook: card === null });
+  } catch {
+    return;
+  }
+  dropReplacedKey();
+}
+
 async function refresh() {
   showError('');
-  await loadCard({ withWebhook: false }).catch((error) => showError(messageOf(error)));
+  try {
+    await loadCard({ withWebhook: false });
+  } catch (error) {
+    showError(messageOf(error));
+    return;
+  }
+  dropReplacedKey();
 }
 
 async function start() {
@@ -349,11 +394,11 @@ async function start() {
   $('webhook-form').addEventListener('submit', saveWebhook);
   $('webhook-off').addEventListener('click', turnOffWebhook);
   $('refresh').addEventListener('click', refresh);
-  // Coming back from a terminal after a curl call: show the new "Last used".
-  // Quietly: a failed background read must not replace a message the merchant is reading.
-  window.addEventListener('focus', () => {
-    if (card !== null) loadCard({ withWebhook: false }).catch(() => {});
+  // Back from another tab (visibilitychange) or another window, such as a terminal (focus).
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void refreshOnReturn();
   });
+  window.addEventListener('focus', () => void refreshOnReturn());
 
   try {
     const session = await api('GET', '/session');
