@@ -2,26 +2,13 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { createPortalApi, type PortalApiOptions } from './api.js';
 import { loopbackHostOnly } from './request-guards.js';
+import { securityHeaders } from './security-headers.js';
+import { pageNotFound, siteErrorHandler } from './site-errors.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
 /** Where the JSON API is mounted. */
 const API_PATH = '/portal/api';
-
-/**
- * Same-origin only, no inline code: the page's script and style are files. The key banner is
- * the most sensitive thing this page shows, so nothing else may run next to it.
- */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
 
 /**
  * The portal's Express app: the page (static HTML, CSS and JavaScript from `public/`) and its
@@ -41,14 +28,7 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
   const app = express();
   app.disable('x-powered-by');
 
-  app.use((req, res, next) => {
-    res.set({
-      'Content-Security-Policy': CONTENT_SECURITY_POLICY,
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'no-referrer',
-    });
-    next();
-  });
+  app.use(securityHeaders());
   // Logged before the Host check, so a refused DNS-rebinding attempt shows in the log too.
   app.use(API_PATH, logRequests(log));
   app.use(loopbackHostOnly());
@@ -56,6 +36,8 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
   app.use(API_PATH, createPortalApi(options, log));
   // The page itself is not stored either: it may hold a one-time key while it is open.
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0, setHeaders: (res, path) => path.endsWith('.html') && res.setHeader('Cache-Control', 'no-store') }));
+  app.use(pageNotFound());
+  app.use(siteErrorHandler(log));
   return app;
 }
 

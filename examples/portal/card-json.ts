@@ -13,9 +13,19 @@ export interface CardJson {
   /** ACTIVE, SUSPENDED or EXPIRED. */
   status_lbl: string;
   environment: string;
-  created_at: string;
+  /** Null only when the stored value cannot be read (see `unreadable_dates`). */
+  created_at: string | null;
   /** Null when the key has never authenticated a call: the page shows "Never". */
   last_used_at: string | null;
+  /** When the key stops working; null when it never expires. */
+  expires_at: string | null;
+  /**
+   * The date fields above whose stored value is no moment (an Invalid Date, text no date can
+   * be read from); each of them is null. Empty for every key keyward wrote. The JSON has no
+   * Invalid Date, and a bare null would say "never expires" of a key that no request passes
+   * with (keyward refuses its row), or "never used" of one that was.
+   */
+  unreadable_dates: DateField[];
   masked_key: string;
   /** The HTTPS URL receipts are posted to, or null when webhooks are off. */
   webhook_url: string | null;
@@ -28,21 +38,31 @@ export interface CardJson {
  * Turns a keyward card into the API's JSON shape.
  *
  * @param card - from `KeyManager.describeAccount`, `issue` or `regenerate`.
- * @returns the JSON object; dates as ISO 8601 strings in UTC.
+ * @returns the JSON object; dates as ISO 8601 strings in UTC, or null with their name in
+ *   `unreadable_dates` when the stored value holds no moment.
  * @example
  * ```ts
  * res.json({ card: card ? cardJson(card) : null });
  * ```
  */
 export function cardJson(card: KeyCard): CardJson {
+  const unreadable: DateField[] = [];
+  const date = (field: DateField, value: unknown, nullIs: 'none' | 'unreadable'): string | null => {
+    if (value === null && nullIs === 'none') return null;
+    const iso = isoDate(value);
+    if (iso === undefined) unreadable.push(field);
+    return iso ?? null;
+  };
   return {
     id: card.keyId,
     key_type: card.keyType,
     status: card.status,
     status_lbl: card.statusLabel,
     environment: card.environment,
-    created_at: isoDate(card.createdAt),
-    last_used_at: card.lastUsedAt === null ? null : isoDate(card.lastUsedAt),
+    created_at: date('created_at', card.createdAt, 'unreadable'),
+    last_used_at: date('last_used_at', card.lastUsedAt, 'none'),
+    expires_at: date('expires_at', card.expiresAt, 'none'),
+    unreadable_dates: unreadable,
     masked_key: card.maskedKey,
     webhook_url: card.webhook.url,
     webhook_basic_auth_username: card.webhook.username,
@@ -64,6 +84,25 @@ export function issuedJson(issued: IssuedKey): { key: string; card: CardJson } {
   return { key: issued.key, card: cardJson(issued.card) };
 }
 
-function isoDate(value: Date | string): string {
-  return new Date(value).toISOString();
+/** A card's date fields, by their JSON names. */
+export type DateField = 'created_at' | 'last_used_at' | 'expires_at';
+
+/**
+ * A Date, or text a custom store handed over, as ISO 8601 in UTC; undefined when it holds no
+ * moment. `toISOString` throws a RangeError on an Invalid Date, which made the whole card, and
+ * `GET /key`, a 500.
+ */
+function isoDate(value: unknown): string | undefined {
+  let time = Number.NaN;
+  if (typeof value === 'string') {
+    time = Date.parse(value);
+  } else {
+    try {
+      // The time a Date holds, of any realm, read past any method of the object's own.
+      time = Date.prototype.getTime.call(value);
+    } catch {
+      // Not a Date: no moment either.
+    }
+  }
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }

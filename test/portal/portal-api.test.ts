@@ -74,6 +74,8 @@ describe('portal API: reading and generating the key', () => {
       environment: 'sandbox',
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       last_used_at: null,
+      expires_at: null,
+      unreadable_dates: [],
       masked_key: maskApiKey(key),
       webhook_url: null,
       webhook_basic_auth_username: null,

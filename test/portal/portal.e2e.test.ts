@@ -24,6 +24,8 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
   let page: Page;
   const logs: string[] = [];
   const apiBodies: Promise<string>[] = [];
+  /** What the page and the browser wrote to the page's console. */
+  const consoleLines: string[] = [];
   let firstKey = '';
   let secondKey = '';
 
@@ -31,10 +33,11 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     await mkdir(SHOTS, { recursive: true });
     portal = await startPortal({ port: 0, gatewayPort: 0, usageFlushIntervalMs: 1_000, log: (line) => logs.push(line) });
     browser = await launchFreshChromium();
-    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
-      origin: new URL(portal.portalUrl).origin,
-    });
+    for (const url of [portal.portalUrl, portal.gatewayUrl]) {
+      await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(url).origin });
+    }
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.on('console', (message) => consoleLines.push(message.text()));
     // Every answer of the portal API, to prove the password never comes back in any of them.
     page.on('response', (response: Response) => {
       if (response.url().includes('/portal/api/')) apiBodies.push(response.text().catch(() => ''));
@@ -64,6 +67,17 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
 
   // Browser-side code is passed as strings: the project's type check has no DOM library.
   const activeElementId = () => page.evaluate<string>("document.activeElement?.id ?? ''");
+  /** The live region the shown key is in (`role=…` or `aria-live=…`), or '' when none. */
+  const liveRegionAroundKey = () =>
+    page.evaluate<string>(`(() => {
+      for (let node = document.getElementById('cleartext-key'); node; node = node.parentElement) {
+        const role = node.getAttribute('role');
+        if (['alert', 'status', 'log', 'marquee', 'timer'].includes(role)) return 'role=' + role;
+        const live = node.getAttribute('aria-live');
+        if (live && live !== 'off') return 'aria-live=' + live;
+      }
+      return '';
+    })()`);
 
   it('opens on the empty state with a Generate API key button and the demo-account notice', async () => {
     await page.goto(portal.portalUrl);
@@ -73,15 +87,16 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await page.locator('#key-card').isVisible()).toBe(false);
     expect(await page.locator('#demo-ribbon').innerText()).toContain('Demo account — no real login.');
     expect(await page.locator('#account-id').innerText()).toBe('acct_portal_demo');
+    // Chromium names any feature of the Permissions-Policy it does not know, on every load.
+    expect(consoleLines.filter((line) => /permissions.policy/i.test(line))).toEqual([]);
     expect(await axeViolations(page)).toEqual([]);
     await shot('01-empty-state');
   });
 
-  it('generates a key and shows the cleartext once in a yellow alert banner', async () => {
+  it('generates a key and shows the cleartext once in a yellow banner', async () => {
     await page.getByRole('button', { name: 'Generate API key' }).click();
 
-    const banner = page.getByRole('alert').filter({ has: page.locator('#cleartext-key') });
-    await banner.waitFor();
+    await page.locator('#key-banner #cleartext-key').waitFor();
     firstKey = await page.locator('#cleartext-key').innerText();
     expect(/^sk_test_[0-9A-Za-z]{50}$/.test(firstKey)).toBe(true);
     const background = "getComputedStyle(document.getElementById('key-banner')).backgroundColor";
@@ -91,15 +106,32 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     await shot('02-generated-banner');
   });
 
+  it('announces only the banner message, never the key: the key is in no live region', async () => {
+    const alert = page.locator('#key-banner').getByRole('alert');
+
+    expect(await alert.count()).toBe(1);
+    expect(await alert.innerText()).toContain('Your new API key');
+    expect(await alert.innerText()).toContain('This is the only time it is shown');
+    expect((await alert.innerText()).includes(firstKey)).toBe(false);
+    expect(await liveRegionAroundKey()).toBe('');
+    expect(await page.locator('#cleartext-key').isVisible()).toBe(true);
+  });
+
   it('copies the cleartext to the clipboard', async () => {
     await page.getByRole('button', { name: 'Copy to clipboard' }).click();
 
     await expect.poll(() => page.locator('#copy-status').innerText()).toBe('Copied to clipboard.');
-    const clipboard = await page.evaluate<string>('navigator.clipboard.readText()');
+    // The portal's Permissions-Policy lets it write the clipboard, never read it: the test
+    // reads it from a page of the gateway's origin.
+    expect(await page.evaluate<string>("navigator.clipboard.readText().then(() => 'read', (error) => error.name)")).toBe('NotAllowedError');
+    const reader = await browser.context.newPage();
+    await reader.goto(`${portal.gatewayUrl}/healthz`);
+    const clipboard = await reader.evaluate<string>('navigator.clipboard.readText()');
+    await reader.close();
     expect(clipboard === firstKey).toBe(true);
   });
 
-  it('drops the cleartext on "I have copied it" and shows the six card fields with the masked key', async () => {
+  it('drops the cleartext on "I have copied it" and shows the seven card fields with the masked key', async () => {
     await page.getByRole('button', { name: 'I have copied it' }).click();
 
     expect(await page.locator('#key-banner').count()).toBe(0);
@@ -110,7 +142,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(masked).toBe(`${firstKey.slice(0, 12)}…${firstKey.slice(-4)}`);
     const labels = await page.locator('#key-card dt').allInnerTexts();
     expect(labels.map((label) => label.toLowerCase())).toEqual(
-      ['Key ID', 'Key type', 'Status', 'Environment', 'Created', 'Last used'].map((label) => label.toLowerCase()),
+      ['Key ID', 'Key type', 'Status', 'Environment', 'Created', 'Expires', 'Last used'].map((label) => label.toLowerCase()),
     );
     expect(await page.locator('#field-key-id').innerText()).toMatch(/^key_[0-9A-Za-z]{20}$/);
     expect(await page.locator('#field-key-type').innerText()).toBe('sms_api');
@@ -118,6 +150,7 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await page.locator('#status-badge').innerText()).toBe('ACTIVE');
     expect(await page.locator('#field-environment').innerText()).toBe('sandbox');
     expect(await page.locator('#field-created time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(await page.locator('#field-expires').innerText()).toBe('Never');
     expect(await page.locator('#field-last-used').innerText()).toBe('Never');
     await shot('03-card-never-used');
   });
@@ -166,7 +199,10 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(secondKey === firstKey).toBe(false);
     expect(await page.getByRole('dialog').count()).toBe(0);
     expect(await activeElementId()).toBe('copy-key');
-    expect(await page.locator('#key-banner').getAttribute('role')).toBe('alert');
+    const alert = page.locator('#key-banner').getByRole('alert');
+    expect(await alert.innerText()).toContain('the previous key no longer works');
+    expect((await alert.innerText()).includes(secondKey)).toBe(false);
+    expect(await liveRegionAroundKey()).toBe('');
     await shot('06-regenerated-banner');
 
     expect((await sendSms(firstKey)).status).toBe(401);
@@ -283,9 +319,48 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await activeElementId()).toBe('webhook_url');
   });
 
-  // Two ways a regenerate lands while its answer says nothing of the new key: the connection
-  // drops after the portal wrote it, or the store's confirmation is lost and the portal
-  // answers 503. Either way the outcome is unknown to the page, which reads the card again.
+  const PROXY_PAGE = '<!doctype html><title>502 Bad Gateway</title><h1>Bad Gateway</h1>';
+  const UNREADABLE = 'The portal server sent an answer this page cannot read. Try again in a moment.';
+  // What a proxy between the page and the portal may answer instead of the API.
+  const strayAnswers: [string, (route: Route) => Promise<void>, string][] = [
+    ['a 200 page that is not JSON', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: PROXY_PAGE }), UNREADABLE],
+    ['JSON of another shape', (route) => route.fulfill({ status: 200, json: { card: 'cached' } }), UNREADABLE],
+    ['a cut-off JSON body', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"card":{"id":' }), UNREADABLE],
+    [
+      "a proxy's 502 page",
+      (route) => route.fulfill({ status: 502, contentType: 'text/html', body: PROXY_PAGE }),
+      'The portal server could not answer (HTTP 502). Try again in a moment.',
+    ],
+  ];
+
+  it.each(strayAnswers)('says a plain sentence, never a JavaScript error, when a refresh gets %s', async (_what, answer, sentence) => {
+    await page.route('**/portal/api/key', answer);
+    try {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+
+      await expect.poll(() => page.locator('#page-error').innerText()).toBe(sentence);
+      expect(await page.locator('#key-card').isVisible()).toBe(true);
+    } finally {
+      await page.unroute('**/portal/api/key');
+    }
+  });
+
+  it.each(strayAnswers)('says a plain sentence next to the webhook form when a save gets %s', async (_what, answer, sentence) => {
+    await page.route('**/portal/api/webhook', answer);
+    try {
+      await page.getByLabel('Webhook URL').fill('https://hooks.example.com/sms-receipts');
+      await page.getByRole('button', { name: 'Save webhook settings' }).click();
+
+      await expect.poll(() => page.locator('#webhook-error').innerText()).toBe(sentence);
+    } finally {
+      await page.unroute('**/portal/api/webhook');
+    }
+  });
+
+  // Ways a regenerate lands while its answer says nothing of the new key: the connection drops
+  // after the portal wrote it, the store's confirmation is lost and the portal answers 503, or
+  // a proxy in between answers instead. Each way the outcome is unknown to the page, which
+  // reads the card again.
   const lostAnswers: [string, (route: Route) => Promise<void>][] = [
     ['never arrives', (route) => route.abort('connectionreset')],
     [
@@ -297,6 +372,8 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
           json: { error: { code: 'ERR_STORE_UNAVAILABLE', message: 'Your keys cannot be reached right now. Reload the page in a moment to see where things stand.' } },
         }),
     ],
+    ["is a proxy's 502 page", (route) => route.fulfill({ status: 502, contentType: 'text/html', body: PROXY_PAGE })],
+    ['is a 200 the page cannot read', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: PROXY_PAGE })],
   ];
 
   it.each(lostAnswers)('says a regenerate whose answer %s replaced the key nobody holds, and shows the new mask', async (_how, answer) => {
@@ -349,6 +426,31 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     }
   });
 
+  it('shows an expiry date, and says so when a stored date cannot be read', async () => {
+    // The demo never sets an expiry: the card is read from the real API and changed on its way.
+    let altered: Record<string, unknown> = {};
+    await page.route('**/portal/api/key', async (route) => {
+      const real = (await (await route.fetch()).json()) as { card: Record<string, unknown> };
+      await route.fulfill({ json: { card: { ...real.card, ...altered } } });
+    });
+    try {
+      altered = { expires_at: '2031-02-03T02:05:06.789Z' };
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await expect.poll(() => page.locator('#field-expires').innerText()).toBe('2031-02-03 02:05:06 UTC');
+      expect(await page.locator('#field-expires time').getAttribute('datetime')).toBe('2031-02-03T02:05:06.789Z');
+
+      altered = { created_at: null, expires_at: null, status_lbl: 'EXPIRED', unreadable_dates: ['created_at', 'expires_at'] };
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await expect.poll(() => page.locator('#field-expires').innerText()).toBe('Unknown: the stored value is not a date');
+      expect(await page.locator('#field-created').innerText()).toBe('Unknown: the stored value is not a date');
+      expect(await page.locator('#page-error').innerText()).toBe('');
+    } finally {
+      await page.unroute('**/portal/api/key');
+      await page.getByRole('button', { name: 'Refresh' }).click();
+    }
+    await expect.poll(() => page.locator('#field-expires').innerText()).toBe('Never');
+  });
+
   it('never writes a key or the webhook password to the server log', () => {
     expect(logs.length).toBeGreaterThan(5);
     const leaked = logs.some(
@@ -380,5 +482,100 @@ describe.skipIf(!suite.run)('portal page in Chromium with its back/forward cache
       await browser.close();
       await portal.close();
     }
+  });
+});
+
+describe.skipIf(!suite.run)('portal page in two tabs', { timeout: 60_000 }, () => {
+  let portal: RunningPortal;
+  let browser: FreshBrowser;
+  let tab: Page;
+  let other: Page;
+
+  beforeAll(async () => {
+    portal = await startPortal({ port: 0, gatewayPort: 0, usageFlushIntervalMs: 1_000, log: () => {} });
+    browser = await launchFreshChromium();
+    tab = browser.context.pages()[0] ?? (await browser.context.newPage());
+    other = await browser.context.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await portal?.close();
+  });
+
+  /**
+   * The tab comes back into view. Headless Chromium keeps every tab visible and sends no such
+   * event when tabs switch, so the test sends it.
+   */
+  const comeBack = (page: Page) => page.evaluate("document.dispatchEvent(new Event('visibilitychange'))");
+  const regenerate = async (page: Page) => {
+    await page.getByRole('button', { name: 'Regenerate key' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Yes, regenerate' }).click();
+    await page.locator('#cleartext-key').waitFor();
+    return page.locator('#cleartext-key').innerText();
+  };
+
+  it('shows the key another tab generated once the tab is back in view, masked, with its webhook form', async () => {
+    await tab.goto(portal.portalUrl);
+    await tab.locator('#key-empty').waitFor();
+    await other.goto(portal.portalUrl);
+    await other.getByRole('button', { name: 'Generate API key' }).click();
+    const key = await other.locator('#cleartext-key').innerText();
+
+    await comeBack(tab);
+
+    await tab.locator('#key-card').waitFor();
+    expect(await tab.locator('#masked-key').innerText()).toBe(await other.locator('#masked-key').innerText());
+    expect(await tab.locator('#webhook-form').isVisible()).toBe(true);
+    expect(await tab.locator('#key-banner').count()).toBe(0);
+    expect((await tab.content()).includes(key)).toBe(false);
+    await other.getByRole('button', { name: 'I have copied it' }).click();
+  });
+
+  it('shows the new mask of a key another tab regenerated, and keeps what is typed in the webhook form', async () => {
+    await tab.getByLabel('Webhook URL').fill('https://hooks.example.com/typed-not-saved');
+    const maskedBefore = await tab.locator('#masked-key').innerText();
+    const key = await regenerate(other);
+
+    await comeBack(tab);
+
+    await expect.poll(() => tab.locator('#masked-key').innerText()).not.toBe(maskedBefore);
+    expect(await tab.locator('#masked-key').innerText()).toBe(await other.locator('#masked-key').innerText());
+    expect(await tab.getByLabel('Webhook URL').inputValue()).toBe('https://hooks.example.com/typed-not-saved');
+    expect((await tab.content()).includes(key)).toBe(false);
+    await other.getByRole('button', { name: 'I have copied it' }).click();
+  });
+
+  it("keeps this tab's one-time key on show when the tab comes back, and the Last used of a call made meanwhile", async () => {
+    const key = await regenerate(tab);
+    const called = await fetch(`${portal.gatewayUrl}/v1/sms`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ to: '+15550100', body: 'hello' }),
+    });
+    expect(called.status).toBe(202);
+
+    await expect
+      .poll(async () => {
+        await comeBack(tab);
+        return tab.locator('#field-last-used').innerText();
+      }, { timeout: 10_000, interval: 300 })
+      .not.toBe('Never');
+    expect((await tab.locator('#cleartext-key').innerText()) === key).toBe(true);
+    expect(await tab.locator('#page-error').innerText()).toBe('');
+  });
+
+  it('drops a one-time key on show once another tab has replaced it, and says so', async () => {
+    expect(await tab.locator('#cleartext-key').count()).toBe(1);
+    await other.reload();
+    await regenerate(other);
+
+    await comeBack(tab);
+
+    await expect.poll(() => tab.locator('#page-error').innerText()).toBe(
+      'The key shown here was regenerated elsewhere (another tab or person): it no longer works, and whoever regenerated it holds the new key.',
+    );
+    expect(await tab.locator('#key-banner').count()).toBe(0);
+    expect(await tab.locator('#masked-key').innerText()).toBe(await other.locator('#masked-key').innerText());
   });
 });

@@ -12,18 +12,42 @@ const $ = (id) => document.getElementById(id);
 
 /** @type {string | null} */
 let shownKey = null;
+/** The masked form of `shownKey`, as its card gave it: how a later card tells it was replaced. */
+let shownMasked = null;
 /** The card as last read from the API, or null in the empty state. */
 let card = null;
 /** Bumped by every card update, so a slow read cannot overwrite a newer write's card. */
 let cardVersion = 0;
+/** Generates and regenerates of this page under way, whose answers bring their own card. */
+let keyWritesUnderWay = 0;
 // Where focus goes when the regenerate dialog closes: back to its button, or to the new key.
 let focusAfterDialog = 'regenerate';
 
+/** A failure the page can explain: its message is a sentence written for the merchant. */
 class PortalError extends Error {
   constructor(code, message) {
     super(message);
     this.code = code;
   }
+}
+
+/**
+ * Codes after which a write may or may not have landed: the answer was lost, unreadable, or a
+ * fault. Any other code is the server's definite refusal.
+ */
+const UNKNOWN_OUTCOME = new Set(['ERR_NETWORK', 'ERR_BAD_ANSWER', 'ERR_HTTP', 'ERR_INTERNAL', 'ERR_STORE_UNAVAILABLE']);
+
+/**
+ * What to tell the merchant about a failure. Never a raw JavaScript error: its text ("Cannot
+ * read properties of null", "Unexpected token '<'") means nothing to them.
+ */
+function messageOf(error) {
+  return error instanceof PortalError ? error.message : 'Something went wrong on this page. Reload it to see where things stand.';
+}
+
+/** An answer that is not what the API sends: a proxy's error page, a cut-off body. */
+function badAnswer() {
+  return new PortalError('ERR_BAD_ANSWER', 'The portal server sent an answer this page cannot read. Try again in a moment.');
 }
 
 async function api(method, path, body) {
@@ -44,10 +68,32 @@ async function api(method, path, body) {
     throw new PortalError('ERR_NETWORK', 'The portal server cannot be reached. Is `npm run portal` still running?');
   }
   const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    throw new PortalError(data?.error?.code ?? 'ERR_HTTP', data?.error?.message ?? `HTTP ${response.status}`);
+  const refusal = data?.error;
+  if (!response.ok && typeof refusal?.code === 'string' && typeof refusal.message === 'string') {
+    throw new PortalError(refusal.code, refusal.message);
   }
+  if (!response.ok) {
+    // Not the API's error shape: a proxy or gateway in between answered (502, 504, …).
+    throw new PortalError('ERR_HTTP', `The portal server could not answer (HTTP ${response.status}). Try again in a moment.`);
+  }
+  if (typeof data !== 'object' || data === null) throw badAnswer();
   return data;
+}
+
+/** The card of an answer, checked to be one before anything renders it; null only if `nullable`. */
+function cardIn(data, { nullable = false } = {}) {
+  const { card } = data;
+  if (card === null && nullable) return null;
+  const texts = ['id', 'key_type', 'status_lbl', 'environment', 'masked_key'].every((name) => typeof card?.[name] === 'string');
+  const dates = ['created_at', 'last_used_at', 'expires_at'].every((name) => card?.[name] === null || typeof card?.[name] === 'string');
+  if (!texts || !dates || !Array.isArray(card.unreadable_dates)) throw badAnswer();
+  return card;
+}
+
+/** The answer to generate or regenerate: the cleartext and its card. */
+function issuedIn(data) {
+  if (typeof data.key !== 'string') throw badAnswer();
+  return { key: data.key, card: cardIn(data) };
 }
 
 // ---- rendering ------------------------------------------------------------------------------
@@ -58,6 +104,15 @@ function timeElement(iso) {
   time.dateTime = iso;
   time.textContent = `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
   return time;
+}
+
+/**
+ * One of the card's dates: its time, `none` for null, or a note when the stored value holds
+ * no moment (the API then sends null and names the field in `unreadable_dates`).
+ */
+function dateCell(field, none) {
+  if (card.unreadable_dates.includes(field)) return 'Unknown: the stored value is not a date';
+  return card[field] === null ? none : timeElement(card[field]);
 }
 
 function renderCard() {
@@ -78,8 +133,9 @@ function renderCard() {
   $('field-status').textContent =
     card.status === 'allowed' ? card.status_lbl : `${card.status_lbl} (${card.status ?? 'unknown'})`;
   $('field-environment').textContent = card.environment;
-  $('field-created').replaceChildren(timeElement(card.created_at));
-  $('field-last-used').replaceChildren(card.last_used_at === null ? 'Never' : timeElement(card.last_used_at));
+  $('field-created').replaceChildren(dateCell('created_at', 'Unknown'));
+  $('field-expires').replaceChildren(dateCell('expires_at', 'Never'));
+  $('field-last-used').replaceChildren(dateCell('last_used_at', 'Never'));
 }
 
 /** Fills the webhook form from the card; not on a mere refresh, which must not wipe typing. */
@@ -108,10 +164,13 @@ function showError(message) {
 
 function showBanner(key, heading) {
   shownKey = key;
+  shownMasked = card.masked_key;
   const banner = $('banner-template').content.firstElementChild.cloneNode(true);
   banner.querySelector('.banner-heading').textContent = heading;
   banner.querySelector('.cleartext').textContent = key;
-  // Inserting a role="alert" element makes screen readers announce it.
+  // Inserting it makes screen readers announce the banner's role="alert" message, which is
+  // the heading and the sentence only: the key is outside it, or they would read its 58
+  // characters aloud, one by one, to anyone in earshot. It stays there to read and copy.
   $('banner-slot').replaceChildren(banner);
   $('copy-key').addEventListener('click', copyKey);
   $('dismiss-key').addEventListener('click', dismissBanner);
@@ -144,9 +203,9 @@ function dismissBanner() {
 
 async function loadCard({ withWebhook }) {
   const version = ++cardVersion;
-  const data = await api('GET', '/key');
+  const fresh = cardIn(await api('GET', '/key'), { nullable: true });
   if (version !== cardVersion) return;
-  card = data.card;
+  card = fresh;
   renderCard();
   if (withWebhook) renderWebhook();
 }
@@ -154,9 +213,10 @@ async function loadCard({ withWebhook }) {
 async function generate() {
   const button = $('generate');
   button.disabled = true;
+  keyWritesUnderWay++;
   showError('');
   try {
-    const issued = await api('POST', '/key');
+    const issued = issuedIn(await api('POST', '/key'));
     cardVersion++;
     card = issued.card;
     renderCard();
@@ -164,9 +224,10 @@ async function generate() {
     showBanner(issued.key, 'Your new API key');
     $('copy-key').focus();
   } catch (error) {
-    showError(error.message);
+    showError(messageOf(error));
     if (error.code === 'ERR_KEY_EXISTS') await loadCard({ withWebhook: true }).catch(() => {});
   } finally {
+    keyWritesUnderWay--;
     button.disabled = false;
   }
 }
@@ -181,9 +242,10 @@ async function confirmRegenerate() {
   const dialog = $('regenerate-dialog');
   const confirm = $('regenerate-confirm');
   confirm.disabled = true;
+  keyWritesUnderWay++;
   const maskedBefore = card?.masked_key;
   try {
-    const issued = await api('POST', '/key/regenerate');
+    const issued = issuedIn(await api('POST', '/key/regenerate'));
     cardVersion++;
     card = issued.card;
     renderCard();
@@ -192,22 +254,23 @@ async function confirmRegenerate() {
     if (dialog.open) focusAfterDialog = 'copy-key';
     else $('copy-key').focus();
   } catch (error) {
-    showError(error.message);
-    // A definite answer says what happened; only a lost or failed one leaves it unknown.
-    // A store that failed may have written the new key all the same.
-    const unknownOutcome = ['ERR_NETWORK', 'ERR_INTERNAL', 'ERR_HTTP', 'ERR_STORE_UNAVAILABLE'].includes(error.code);
+    showError(messageOf(error));
+    // A definite answer says what happened; only a lost, unreadable or failed one leaves it
+    // unknown. A store that failed may have written the new key all the same.
+    const unknownOutcome = !(error instanceof PortalError) || UNKNOWN_OUTCOME.has(error.code);
     let reread = true;
     await loadCard({ withWebhook: false }).catch(() => { reread = false; });
     if (error.code === 'ERR_KEY_CONFLICT') {
       dropBanner();
       showError('The key was just regenerated elsewhere (another tab or person): whoever did it holds the new key, and the previous one no longer works.');
     } else if (unknownOutcome && !reread) {
-      showError(`${error.message} The key may have been replaced: reload the page before you use it.`);
+      showError(`${messageOf(error)} The key may have been replaced: reload the page before you use it.`);
     } else if (unknownOutcome && card !== null && card.masked_key !== maskedBefore) {
       dropBanner();
       showError('The key was replaced, but the new one never reached this page: the previous key no longer works and nobody holds the new one. Regenerate again.');
     }
   } finally {
+    keyWritesUnderWay--;
     confirm.disabled = false;
     dialog.close();
   }
@@ -216,6 +279,7 @@ async function confirmRegenerate() {
 /** Drops the one-time key shown, if any: the page was left, or the key no longer works. */
 function dropBanner() {
   shownKey = null;
+  shownMasked = null;
   $('banner-slot').replaceChildren();
 }
 
@@ -236,9 +300,9 @@ async function saveWebhook(event) {
   const button = $('webhook-save');
   button.disabled = true;
   try {
-    const data = await api('PUT', '/webhook', body);
+    const saved = cardIn(await api('PUT', '/webhook', body));
     cardVersion++;
-    card = data.card;
+    card = saved;
     renderCard();
     renderWebhook();
     $('webhook_basic_auth_password').value = '';
@@ -246,7 +310,7 @@ async function saveWebhook(event) {
   } catch (error) {
     // A refused save keeps what was typed, the new password too: cleared, a save after the fix
     // would keep the old password and say "saved".
-    $('webhook-error').textContent = error.message;
+    $('webhook-error').textContent = messageOf(error);
   } finally {
     button.disabled = false;
   }
@@ -256,21 +320,56 @@ async function turnOffWebhook() {
   $('webhook-error').textContent = '';
   $('webhook-saved').textContent = '';
   try {
-    const data = await api('DELETE', '/webhook');
+    const cleared = cardIn(await api('DELETE', '/webhook'));
     cardVersion++;
-    card = data.card;
+    card = cleared;
     renderCard();
     renderWebhook();
     $('webhook-saved').textContent = 'Webhooks turned off: URL, username and password removed.';
     $('webhook_url').focus();
   } catch (error) {
-    $('webhook-error').textContent = error.message;
+    $('webhook-error').textContent = messageOf(error);
   }
+}
+
+/**
+ * After a card read: a one-time key on show stays, unless the card now has another key. Then
+ * it no longer works (another tab or person regenerated it), and the banner goes, saying why.
+ */
+function dropReplacedKey() {
+  if (shownKey === null || card?.masked_key === shownMasked) return;
+  dropBanner();
+  showError('The key shown here was regenerated elsewhere (another tab or person): it no longer works, and whoever regenerated it holds the new key.');
+}
+
+/**
+ * Reads the card again as the page comes back into view: another tab may have generated or
+ * regenerated the key meanwhile, or a curl call set "Last used". Quietly: a failed background
+ * read must not replace a message the merchant is reading. The webhook form is filled only
+ * when the key is new to this page, so what is typed in it stays. No cleartext can come back:
+ * the API never sends one again.
+ */
+async function refreshOnReturn() {
+  // This page's own new key may be on its way: a card read meanwhile could show it before
+  // its banner, and the key still on show would look replaced by someone else.
+  if (keyWritesUnderWay > 0) return;
+  try {
+    await loadCard({ withWebhook: card === null });
+  } catch {
+    return;
+  }
+  dropReplacedKey();
 }
 
 async function refresh() {
   showError('');
-  await loadCard({ withWebhook: false }).catch((error) => showError(error.message));
+  try {
+    await loadCard({ withWebhook: false });
+  } catch (error) {
+    showError(messageOf(error));
+    return;
+  }
+  dropReplacedKey();
 }
 
 async function start() {
@@ -295,14 +394,16 @@ async function start() {
   $('webhook-form').addEventListener('submit', saveWebhook);
   $('webhook-off').addEventListener('click', turnOffWebhook);
   $('refresh').addEventListener('click', refresh);
-  // Coming back from a terminal after a curl call: show the new "Last used".
-  // Quietly: a failed background read must not replace a message the merchant is reading.
-  window.addEventListener('focus', () => {
-    if (card !== null) loadCard({ withWebhook: false }).catch(() => {});
+  // Back from another tab (visibilitychange) or another window, such as a terminal (focus).
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void refreshOnReturn();
   });
+  window.addEventListener('focus', () => void refreshOnReturn());
 
   try {
     const session = await api('GET', '/session');
+    const texts = ['account_id', 'environment', 'gateway_url'].every((name) => typeof session[name] === 'string');
+    if (!texts || typeof session.usage_flush_interval_ms !== 'number') throw badAnswer();
     $('account-id').textContent = session.account_id;
     $('account-environment').textContent = session.environment;
     $('gateway-url').textContent = session.gateway_url;
@@ -311,7 +412,7 @@ async function start() {
     await loadCard({ withWebhook: true });
   } catch (error) {
     $('key-loading').hidden = true;
-    showError(error.message);
+    showError(messageOf(error));
   }
 }
 

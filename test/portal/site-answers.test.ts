@@ -1,0 +1,136 @@
+/**
+ * What the portal server answers besides the API's own routes, over real HTTP: the security
+ * headers on every kind of answer, and the fixed bodies of a path no file matches and of an
+ * error outside the API (Express's own pages repeat the path, or show a stack).
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { generateApiKey } from 'keyward';
+import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
+import { siteErrorHandler } from '../../examples/portal/site-errors.js';
+import { send, type ClientResponse } from '../helpers/http-client.js';
+
+let portal: RunningPortal;
+let logs: string[];
+
+beforeEach(async () => {
+  logs = [];
+  portal = await startPortal({ port: 0, gatewayPort: 0, log: (line) => logs.push(line) });
+});
+
+afterEach(async () => {
+  await portal.close();
+});
+
+const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
+  send(portal.portalUrl, path, { method, headers });
+
+const NOT_FOUND_BODY = '{"error":{"code":"ERR_NOT_FOUND","message":"No such page or file."}}';
+const REFUSED_BODY = '{"error":{"code":"ERR_INVALID_REQUEST","message":"This request cannot be answered as it was sent."}}';
+
+describe('portal security headers', () => {
+  const answers: Array<[string, () => Promise<ClientResponse>]> = [
+    ['the page', () => get('/')],
+    ['its script', () => get('/portal.js')],
+    ['its style sheet', () => get('/portal.css')],
+    ['an API answer', () => get('/portal/api/key')],
+    ['an unknown API route', () => get('/portal/api/keys')],
+    ['a refused cross-site write', () => get('/portal/api/key', {}, 'POST')],
+    ['a refused Host', () => get('/', { Host: 'rebind.example' })],
+    ['a path no file matches', () => get('/nope')],
+    ['a malformed URL', () => get('/%E0%A4%A')],
+    ['a static file error', () => get('/portal.js', { 'If-Match': '"not-this-file"' })],
+  ];
+
+  it.each(answers)('are all on %s', async (_what, request) => {
+    const { headers } = await request();
+
+    expect({
+      csp: headers['content-security-policy'],
+      nosniff: headers['x-content-type-options'],
+      referrer: headers['referrer-policy'],
+      opener: headers['cross-origin-opener-policy'],
+      resource: headers['cross-origin-resource-policy'],
+    }).toEqual({
+      csp: "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      nosniff: 'nosniff',
+      referrer: 'no-referrer',
+      opener: 'same-origin',
+      resource: 'same-origin',
+    });
+    // Every feature off, but for the clipboard write of the banner's Copy button.
+    const directives = (headers['permissions-policy'] ?? '').split(', ');
+    expect(directives).toEqual(expect.arrayContaining(['camera=()', 'microphone=()', 'geolocation=()', 'payment=()', 'usb=()', 'clipboard-read=()', 'clipboard-write=(self)']));
+    expect(directives.filter((directive) => !directive.endsWith('=()'))).toEqual(['clipboard-write=(self)']);
+  });
+});
+
+describe('portal answers outside the API', () => {
+  it('answers a path no file matches with one fixed 404 body that repeats nothing of the path', async () => {
+    const key = generateApiKey('sandbox').key;
+    const paths = [`/keys/${key}`, `/${key}`, `/${encodeURIComponent(key)}x`, '/%E0%A4%A', '/portal.css/x', `/..%2f..%2f${key}`, '/%00'];
+
+    for (const path of paths) {
+      const response = await get(path);
+      // Booleans only, so a failure never prints the key.
+      expect.soft(response.status === 404 && response.body === NOT_FOUND_BODY, `${paths.indexOf(path)}: status and body`).toBe(true);
+      expect.soft(response.body.includes(key.slice(8)), `${paths.indexOf(path)}: the key in the body`).toBe(false);
+      expect.soft(response.headers['content-type'], `${paths.indexOf(path)}: content type`).toBe('application/json; charset=utf-8');
+      expect.soft(response.headers['cache-control'], `${paths.indexOf(path)}: cache`).toBe('no-store');
+    }
+  });
+
+  it('answers any other method on the page the same way', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const response = await get('/index.html', {}, method);
+      expect([method, response.status, response.body]).toEqual([method, 404, NOT_FOUND_BODY]);
+    }
+  });
+
+  it.each([
+    ['a failed precondition', { 'If-Match': '"not-this-file"' }, 412],
+    ['an unsatisfiable range', { Range: 'bytes=99999999-' }, 416],
+  ])('answers a static file refused for %s with its status and a fixed JSON body, no stack', async (_what, headers, status) => {
+    const response = await get('/portal.js', headers);
+
+    expect(response.status).toBe(status);
+    expect(response.body).toBe(REFUSED_BODY);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.headers['last-modified']).toBeUndefined();
+    expect(logs).toEqual([]);
+  });
+});
+
+describe('siteErrorHandler', () => {
+  let server: Server;
+  let baseUrl: string;
+  const handlerLogs: string[] = [];
+
+  beforeAll(async () => {
+    const app = express();
+    app.get('/fails', () => {
+      throw new Error('internal detail /fails sk_test_x');
+    });
+    app.use(siteErrorHandler((line) => handlerLogs.push(line)));
+    server = await new Promise<Server>((resolve) => {
+      const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('answers a server fault with a generic 500 and logs the error name, never its message', async () => {
+    const response = await send(baseUrl, '/fails');
+
+    expect(response.status).toBe(500);
+    expect(response.body).toBe('{"error":{"code":"ERR_INTERNAL","message":"Internal server error."}}');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(handlerLogs).toEqual(['portal fault Error']);
+  });
+});
