@@ -25,8 +25,8 @@ const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued'
 
 /** `KeyManager.issue` and `KeyManager.regenerate`: the verbs that make a key's secret. */
 export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
-  const { store, argon2, defaultKeyType, now, pepper: ring } = options;
-  const { byId, liveOf, liveRow, lockedRow, modifyExact } = rows;
+  const { argon2, defaultKeyType, now, pepper: ring } = options;
+  const { insert, byId, liveOf, liveRow, lockedRow, modifyExact } = rows;
   // A peppered hash is bound to its row's ids (see rowPepper).
   const pepperFor = (row: BoundRowFields) => ring && { id: ring.currentId, secret: rowPepper(ring.current, row) };
   // One hash at a time, however many calls run at once (a provisioning script's
@@ -68,7 +68,7 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
         webhook_basic_auth_password_sealed: null,
       };
       try {
-        await store.insert(row);
+        await insert(row);
       } catch (error) {
         if (!isUnavailable(error)) throw error;
         // The store gave up, but the row may have landed all the same (the answer lost on the

@@ -16,7 +16,12 @@ import type { WebhookSettingsInput } from './webhook-settings.js';
 // exports them from here, with the manager.
 export type { IssuedKey, IssueKeyInput, KeyCard, KeyManagerOptions };
 
-/** The portal's verbs over a {@link KeyStore}. */
+/**
+ * The portal's verbs over a {@link KeyStore}. Whatever the store throws that is not an
+ * `ApiKeyAuthError` (a driver's own error, a string) counts as `ERR_STORE_UNAVAILABLE` (503),
+ * with what was thrown as the cause: every verb rejects with `ApiKeyAuthError` only. The
+ * manager does not bound how long a store call takes: a write given up on might still land.
+ */
 export interface KeyManager {
   /**
    * Creates the account's key for an environment and returns its cleartext, once.
