@@ -21,6 +21,10 @@ export type { IssuedKey, IssueKeyInput, KeyCard, KeyManagerOptions };
  * `ApiKeyAuthError` (a driver's own error, a string) counts as `ERR_STORE_UNAVAILABLE` (503),
  * with what was thrown as the cause: every verb rejects with `ApiKeyAuthError` only. The
  * manager does not bound how long a store call takes: a write given up on might still land.
+ *
+ * Every write checks the row the store gives back (for `issue`, the new row read back by id)
+ * and fails with `ERR_STORED_ROW_INVALID` (500), naming the fields, when it does not hold what
+ * was written: the store's write is faulty, and the change is not reported as made.
  */
 export interface KeyManager {
   /**
