@@ -121,6 +121,7 @@ const READ_BEFORE_AND_AFTER = [
   'findByLookupId, findById and findLive > find a row by its new lookup id only, once modify has changed it',
   'modify > hands change the current row and returns the row as written',
   'modify > holds every status value, the alias revoked included, through insert and modify',
+  'modify > lets exactly one of two concurrent compare-and-set changes win',
 ];
 
 describe('the store conformance suite fails a store', () => {

@@ -500,6 +500,9 @@ export function runStoreConformance<S extends KeyStore>(
       it('lets exactly one of two concurrent compare-and-set changes win', withStore(async (store, peer) => {
         for (let round = 0; round < rounds; round++) {
           const row = await inserted(store);
+          // Read first through both handles: a read cache must not keep the key that lost.
+          await assertFound(store, row);
+          await assertFound(peer, row);
           const conflict = new Error('lookup id changed meanwhile');
           const regenerate = (next: string, index: number) =>
             (index === 0 ? store : peer).modify(row.id, (current) => {
@@ -512,8 +515,10 @@ export function runStoreConformance<S extends KeyStore>(
           const lost = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
           assert.equal(won.length, 1, 'exactly one change must win');
           assert.deepEqual(lost, [conflict]);
-          assert.equal((await store.findById(row.id))?.lookup_id, won[0]);
-          assert.equal(await store.findByLookupId(row.lookup_id), null);
+          for (const handle of new Set([store, peer])) {
+            await assertFound(handle, { ...row, lookup_id: won[0]!, last_used_at: null });
+            assert.equal(await handle.findByLookupId(row.lookup_id), null);
+          }
         }
       }));
 
@@ -571,6 +576,7 @@ export function runStoreConformance<S extends KeyStore>(
 
       it('skips a use of a lookup id the row no longer has (a regenerate came first)', withStore(async (store) => {
         const row = await inserted(store);
+        await assertFound(store, row);
         const replaced = await store.modify(row.id, () => ({ lookup_id: 'ReplacedId01', last_used_at: null }));
         assert.ok(replaced);
         await store.recordUsage([usedAt(row, 500)]);
