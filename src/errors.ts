@@ -18,7 +18,8 @@ import { ownField } from './own-field.js';
  *   repeats: a constraint, a value its column does not admit, a missing table or privilege.
  *   Nothing was written (500). A request still gets 503 `ERR_STORE_UNAVAILABLE`.
  * - `ERR_STORED_HASH_INVALID`: a stored row holds a hash keyward refuses to compute (500).
- * - `ERR_STORED_ROW_INVALID`: a stored row is missing fields or has impossible values (500).
+ * - `ERR_STORED_ROW_INVALID`: a stored row is missing fields or has impossible values, or a
+ *   row a store gave back after a key manager write does not hold what was written (500).
  * - `ERR_INTERNAL`: anything else that went wrong inside keyward (500). Clients see this code
  *   for every non-exposed server fault.
  * - `ERR_OPTIONS_INVALID`: a factory was given options it cannot work with (thrown at setup),

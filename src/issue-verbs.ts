@@ -12,6 +12,7 @@ import { checkRow, type RowProblem } from './row-check.js';
 import type { ApiKeyRow } from './store.js';
 import { isUnavailable, isWrittenBy, notWritten, outcomeUnknown, readAgain } from './unconfirmed-write.js';
 import { expiryState } from './valid-date.js';
+import { assertHolds, insertNotFound } from './written-row.js';
 
 /** What issue and regenerate return: the only moment the cleartext exists. */
 export interface IssuedKey {
@@ -25,8 +26,8 @@ const LIFTED_BY_REGENERATE: ReadonlySet<string> = new Set(['expired', 'revoqued'
 
 /** `KeyManager.issue` and `KeyManager.regenerate`: the verbs that make a key's secret. */
 export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
-  const { store, argon2, defaultKeyType, now, pepper: ring } = options;
-  const { byId, liveOf, liveRow, lockedRow, modifyExact } = rows;
+  const { argon2, defaultKeyType, now, pepper: ring } = options;
+  const { insert, byId, liveOf, liveRow, lockedRow, modifyExact } = rows;
   // A peppered hash is bound to its row's ids (see rowPepper).
   const pepperFor = (row: BoundRowFields) => ring && { id: ring.currentId, secret: rowPepper(ring.current, row) };
   // One hash at a time, however many calls run at once (a provisioning script's
@@ -67,18 +68,27 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
         webhook_basic_auth_username: null,
         webhook_basic_auth_password_sealed: null,
       };
+      let unconfirmed: ApiKeyAuthError | undefined;
       try {
-        await store.insert(row);
+        await insert(row);
       } catch (error) {
         if (!isUnavailable(error)) throw error;
-        // The store gave up, but the row may have landed all the same (the answer lost on the
-        // way back). A row with this call's random id, lookup id and hash can only be its own.
-        const found = await readAgain(() => byId(row.id));
-        if (found === undefined) throw outcomeUnknown('issue', error);
-        if (found === null || !isWrittenBy(found, row)) throw notWritten('issue', error);
-        return { key: generated.key, card: toCard(found, at) };
+        unconfirmed = error;
       }
-      return { key: generated.key, card: toCard(row, at) };
+      // The row is read back either way. After a failure, the row may have landed all the same
+      // (the answer lost on the way back): one with this call's random id, lookup id and hash
+      // can only be its own. After a success, insert gave nothing back to check, and a store
+      // that leaves a field alone (a status it cannot hold) would otherwise go unnoticed.
+      const found = await readAgain(() => byId(row.id));
+      if (unconfirmed !== undefined) {
+        if (found === undefined) throw outcomeUnknown('issue', unconfirmed);
+        if (found === null || !isWrittenBy(found, row)) throw notWritten('issue', unconfirmed);
+      } else {
+        if (found === undefined) throw unchecked();
+        if (found === null) throw insertNotFound();
+      }
+      assertHolds('issue', found, row);
+      return { key: generated.key, card: toCard(found, at) };
     },
 
     async regenerate(keyId: string): Promise<IssuedKey> {
@@ -97,6 +107,8 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
       const written = { lookup_id: generated.lookupId, key_hash: keyHash };
       let after: ApiKeyRow | null;
       let changeRan = false;
+      // What the row given back must hold: the whole patch, as the store wrote it.
+      let checked: Partial<ApiKeyRow> = {};
       // The time of the write: an expiry is judged at it (the call may have waited its turn
       // for the Argon2 run, or for the row lock), and so is the card.
       let at = new Date(Number.NaN);
@@ -106,7 +118,7 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
           at = now();
           // The new hash is bound to the ids read: a row that changed meanwhile is another's now.
           if (!sameBoundFields(current, before)) throw conflict();
-          return {
+          return (checked = {
             ...written,
             masked_key: generated.masked,
             last_used_at: null,
@@ -116,7 +128,7 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
             // Only an expiry known to have passed is lifted: one that cannot be read might still
             // be ahead, and lifting it would make the key permanent.
             ...(expiryState(current.expires_at, at.getTime()) === 'passed' ? { expires_at: null } : {}),
-          };
+          });
         });
       } catch (error) {
         if (!isUnavailable(error)) throw error;
@@ -131,9 +143,13 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
         // Still the key this call read: nothing changed, and the old key still works.
         if (current.lookup_id === before.lookup_id) throw notWritten('regenerate', error);
         if (!isWrittenBy(current, written)) throw conflict();
+        // Read after the write, not given back by it: another write may have set the status
+        // or the expiry since. Only this key's own fields are the write's alone.
+        checked = { ...written, masked_key: generated.masked, last_used_at: null };
         after = current;
       }
       if (!after) throw notFound();
+      assertHolds('regenerate', after, checked);
       return { key: generated.key, card: toCard(after, at) };
     },
   };
@@ -150,6 +166,15 @@ function exists(): ApiKeyAuthError {
 /** A stored row the gateways would refuse; the message names the fault, never a value. */
 function rowInvalid(problem: RowProblem): ApiKeyAuthError {
   return new ApiKeyAuthError('ERR_STORED_ROW_INVALID', `stored row invalid (${problem})`, { status: 500, expose: false });
+}
+
+/** An insert the store confirmed, whose row could then not be read back to check it. */
+function unchecked(): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_STORE_UNAVAILABLE',
+    'The store took the new key but could not be read back to check what it holds, so the key is not returned and nobody holds it. Regenerate it: issuing again answers ERR_KEY_EXISTS.',
+    { status: 503, expose: false },
+  );
 }
 
 function conflict(): ApiKeyAuthError {

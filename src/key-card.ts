@@ -12,13 +12,15 @@ export interface KeyCard {
   status: string | null;
   statusLabel: StatusLabel;
   environment: Environment;
-  createdAt: Date;
-  /** Null when the key has never authenticated a call ("Never" on the card). */
-  lastUsedAt: Date | null;
   /**
-   * Null for none. A store that reads it as text gives a Date of that time; text keyward cannot
-   * read gives an Invalid Date (and an active key's card says `EXPIRED`), never the text itself.
+   * When the key was first issued. Always a Date, as are the other times of a card: a store
+   * that reads a time as text gives a Date of that time, and text keyward cannot read (or no
+   * value at all) gives an Invalid Date, never the text itself.
    */
+  createdAt: Date;
+  /** Null when the key has never authenticated a call ("Never" on the card); else as `createdAt`. */
+  lastUsedAt: Date | null;
+  /** Null for none; else as `createdAt` (an Invalid Date makes an active key's card say `EXPIRED`). */
   expiresAt: Date | null;
   /** Such as `sk_live_kqz3…oU0i`. */
   maskedKey: string;
@@ -44,9 +46,9 @@ export function toCard(row: ApiKeyRow, now: Date): KeyCard {
     status: row.status,
     statusLabel: expired ? 'EXPIRED' : statusLabel(status),
     environment: row.environment,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-    expiresAt: cardExpiry(row.expires_at),
+    createdAt: cardTime(row.created_at) ?? new Date(Number.NaN),
+    lastUsedAt: cardTime(row.last_used_at),
+    expiresAt: cardTime(row.expires_at),
     maskedKey: row.masked_key,
     webhook: {
       url: row.webhook_url ?? null,
@@ -56,8 +58,11 @@ export function toCard(row: ApiKeyRow, now: Date): KeyCard {
   };
 }
 
-/** A row's expiry as a card shows it: a Date, an Invalid Date for text it cannot read, or null. */
-function cardExpiry(stored: unknown): Date | null {
+/**
+ * A row's time as a card shows it: a Date, read as `expires_at` is read (a Date, or text with a
+ * date, a time and a zone); an Invalid Date for anything else; null for none.
+ */
+function cardTime(stored: unknown): Date | null {
   if (stored === null || stored === undefined) return null;
   return stored instanceof Date ? stored : new Date(storedTimeOf(stored) ?? Number.NaN);
 }

@@ -16,13 +16,23 @@ import type { WebhookSettingsInput } from './webhook-settings.js';
 // exports them from here, with the manager.
 export type { IssuedKey, IssueKeyInput, KeyCard, KeyManagerOptions };
 
-/** The portal's verbs over a {@link KeyStore}. */
+/**
+ * The portal's verbs over a {@link KeyStore}. Whatever the store throws that is not an
+ * `ApiKeyAuthError` (a driver's own error, a string) counts as `ERR_STORE_UNAVAILABLE` (503),
+ * with what was thrown as the cause: every verb rejects with `ApiKeyAuthError` only. The
+ * manager does not bound how long a store call takes: a write given up on might still land.
+ *
+ * Every write checks the row the store gives back (for `issue`, the new row read back by id)
+ * and fails with `ERR_STORED_ROW_INVALID` (500), naming the fields, when it does not hold what
+ * was written: the store's write is faulty, and the change is not reported as made.
+ */
 export interface KeyManager {
   /**
    * Creates the account's key for an environment and returns its cleartext, once.
    *
-   * When the store fails with `ERR_STORE_UNAVAILABLE`, the new row is read again: if it
-   * landed after all (its answer lost), the key is returned as usual.
+   * The new row is read back by id, to check that the store holds what was written. When the
+   * store fails with `ERR_STORE_UNAVAILABLE`, that read also tells whether the row landed after
+   * all (its answer lost): if it did, the key is returned as usual.
    *
    * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when a live key exists: regenerate it instead;
    *   `ERR_INVALID_ARGUMENT` (400) for an account id, environment, key type, status or expiry
@@ -30,7 +40,8 @@ export interface KeyManager {
    *   otherwise issue a key that never expires), before anything is written;
    *   `ERR_STORE_UNAVAILABLE` (503) when the store failed, with a message saying that the
    *   outcome is unknown when the row could not be read again either (issuing again is safe);
-   *   the store's `ERR_STORE_REFUSED` (500), as it is, when its database refused the row.
+   *   the store's `ERR_STORE_REFUSED` (500), as it is, when its database refused the row;
+   *   `ERR_STORED_ROW_INVALID` (500) when the row read back does not hold what was written.
    */
   issue(input: IssueKeyInput): Promise<IssuedKey>;
   /**
@@ -66,7 +77,8 @@ export interface KeyManager {
    *   with a message saying that the outcome is unknown when the row could not be read again
    *   either (regenerating again is safe); the store's `ERR_STORE_REFUSED` (500), as it is,
    *   when its database refused the write; `ERR_STORED_ROW_INVALID` (500) for a row the
-   *   gateways refuse as invalid (an unknown environment, say), which is left as it is.
+   *   gateways refuse as invalid (an unknown environment, say), which is left as it is, or a
+   *   row given back that does not hold what was written (the new key is then not returned).
    */
   regenerate(keyId: string): Promise<IssuedKey>;
   /** Sets `revoked_at`: the key then answers the generic 401. */

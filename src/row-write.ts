@@ -2,6 +2,7 @@ import { isPossibleKeyId } from './key-manager-arguments.js';
 import { notFound, type KeyRows } from './key-rows.js';
 import type { ApiKeyRow } from './store.js';
 import { isUnavailable, notWritten, outcomeUnknown, readAgain, type ChangeVerb } from './unconfirmed-write.js';
+import { assertHolds, unheldFields } from './written-row.js';
 
 /** A patch for a key's row, or how to make it from the row as the store hands it over. */
 export type RowPatch = Partial<ApiKeyRow> | ((current: ApiKeyRow) => Partial<ApiKeyRow>);
@@ -23,7 +24,8 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
    * A write the store did not confirm after it had the row in hand may have landed all the
    * same (its COMMIT answer lost or late), so the row is read again: the call succeeds if the
    * row holds the patch, fails saying nothing was written if it does not, and says the
-   * outcome is unknown if it cannot be read.
+   * outcome is unknown if it cannot be read. A row the store gave back as written must hold
+   * the patch too, or the store's write is faulty (`ERR_STORED_ROW_INVALID`).
    */
   const write = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow | null> => {
     if (!isPossibleKeyId(keyId)) throw notFound();
@@ -43,10 +45,11 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
         if (endsKey(patch)) return null;
         throw notFound();
       }
-      if (!holdsPatch(current, patch)) throw notWritten(verb, error);
-      row = current;
+      if (unheldFields(current, patch).length > 0) throw notWritten(verb, error);
+      return current;
     }
     if (!row) throw notFound();
+    if (patch !== undefined) assertHolds(verb, row, patch);
     return row;
   };
 
@@ -63,15 +66,4 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
 /** Whether a patch ends the key, so that no live row is left once it has landed. */
 function endsKey(patch: Partial<ApiKeyRow>): boolean {
   return (patch.revoked_at !== undefined && patch.revoked_at !== null) || patch.soft_deleted === true;
-}
-
-/**
- * Whether `row` holds every field of `patch`, compared by identity: right for the strings,
- * booleans and nulls these patches hold. The one Date, revoke's `revoked_at`, gets here only
- * when the revoke did not land: one that landed leaves no live row (see {@link endsKey}), and
- * a live row's `revoked_at` is null, never the same object as the patch's Date, so the answer
- * is rightly false.
- */
-function holdsPatch(row: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
-  return Object.entries(patch).every(([field, value]) => row[field as keyof ApiKeyRow] === value);
 }

@@ -88,11 +88,18 @@ export interface RecordUsageResult {
  *
  * A row is *live* while `soft_deleted` is false and `revoked_at` is null. Every read below
  * returns live rows only, and `modify` touches live rows only. Methods signal a store fault by
- * throwing (or rejecting); the authenticator turns that into 503. The key manager reads a row
- * again after a write that failed with `ERR_STORE_UNAVAILABLE`, whose outcome may be unknown,
- * and passes any other error on: throw `ERR_STORE_REFUSED` for a write the database refused
- * (nothing written, and repeating it is refused again). Keep a row's values out of these
- * errors, their `cause` included: apps log them whole.
+ * throwing (or rejecting); the authenticator turns that into 503. Throw an outage as
+ * `ERR_STORE_UNAVAILABLE`: the key manager reads a row again after a write that failed with
+ * it, whose outcome may be unknown, and treats anything thrown that is not an
+ * `ApiKeyAuthError` the same way (it becomes the cause of an `ERR_STORE_UNAVAILABLE`). Any
+ * other `ApiKeyAuthError` is passed on as it is: throw `ERR_STORE_REFUSED` for a write the
+ * database refused (nothing written, and repeating it is refused again). Keep a row's values
+ * out of these errors, their `cause` included: apps log them whole.
+ *
+ * Every method must settle (resolve or reject) in bounded time: bound each statement. The
+ * authenticator stops waiting for `findByLookupId` after `storeTimeoutMs`, but the key manager
+ * waits for its calls as long as they take, since a write it gave up on might still land after
+ * it had reported it not written.
  */
 export interface KeyStore {
   /**

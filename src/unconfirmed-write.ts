@@ -5,7 +5,7 @@ import type { ApiKeyRow, KeyStore } from './store.js';
 export type ChangeVerb = 'revoke' | 'softDelete' | 'setStatus' | 'setWebhook' | 'clearWebhook';
 
 /** Every verb whose write the key manager checks when the store does not confirm it. */
-type WriteVerb = 'issue' | 'regenerate' | ChangeVerb;
+export type WriteVerb = 'issue' | 'regenerate' | ChangeVerb;
 
 /**
  * Whether the store failed without saying the write was refused: its outcome needs checking.

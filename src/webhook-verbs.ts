@@ -14,6 +14,7 @@ import {
   normalizeWebhookUsername,
   type WebhookSettingsInput,
 } from './webhook-settings.js';
+import { assertHolds } from './written-row.js';
 
 /** The field names `setWebhook` accepts; any other is refused with a did-you-mean. */
 const WEBHOOK_SETTINGS_NAMES: readonly (keyof WebhookSettingsInput)[] = ['url', 'username', 'password'];
@@ -116,12 +117,13 @@ export function webhookVerbs(
       if (!box.needsReseal(sealed)) return false;
       const context = webhookSealContext(row);
       const resealed = box.seal(box.open(sealed, context), context);
+      const patch = { webhook_basic_auth_password_sealed: resealed };
       const after = await modifyExact(keyId, (current) =>
-        current.webhook_basic_auth_password_sealed === sealed && current.webhook_url === row.webhook_url
-          ? { webhook_basic_auth_password_sealed: resealed }
-          : null,
+        current.webhook_basic_auth_password_sealed === sealed && current.webhook_url === row.webhook_url ? patch : null,
       );
-      return after !== null;
+      if (after === null) return false;
+      assertHolds('resealWebhookPassword', after, patch);
+      return true;
     },
   };
 }

@@ -219,6 +219,36 @@ describe('the portal card reads expires_at as the authenticator does', () => {
   });
 });
 
+describe('the portal card reads created_at and last_used_at as it reads expires_at', () => {
+  it.each([
+    ['created_at', 'PostgreSQL text', '2026-01-15 09:30:00.123+00', '2026-01-15T09:30:00.123Z'],
+    ['created_at', 'ISO 8601 text', '2026-01-15T09:30:00.123Z', '2026-01-15T09:30:00.123Z'],
+    ['created_at', 'text it cannot read', 'last week', 'Invalid Date'],
+    ['created_at', 'no value', null, 'Invalid Date'],
+    ['last_used_at', 'PostgreSQL text', '2026-02-01 12:00:00+02', '2026-02-01T10:00:00.000Z'],
+    ['last_used_at', 'text it cannot read', 'just now', 'Invalid Date'],
+  ] as const)('shows %s given as %s as a Date, never as text', async (field, _what, stored, shown) => {
+    const store = new MemoryKeyStore();
+    const { card } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_card', environment: 'sandbox' });
+    class TextTimes extends MemoryKeyStore {
+      override async findById(id: string): Promise<ApiKeyRow | null> {
+        const row = await store.findById(id);
+        return row && ({ ...row, [field]: stored } as unknown as ApiKeyRow);
+      }
+    }
+    const described = (await createKeyManager({ store: new TextTimes(), argon2: TEST_ARGON2 }).describe(card.keyId))!;
+    const time = field === 'created_at' ? described.createdAt : described.lastUsedAt;
+    expect(time).toBeInstanceOf(Date);
+    expect(Number.isNaN(time!.getTime()) ? 'Invalid Date' : time!.toISOString()).toBe(shown);
+  });
+
+  it('keeps a last_used_at of null as null ("Never")', async () => {
+    const store = new MemoryKeyStore();
+    const { card } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_card', environment: 'sandbox' });
+    expect(card.lastUsedAt).toBeNull();
+  });
+});
+
 describe('regenerate and an expiry it cannot read', () => {
   it('keeps the value rather than lifting it, so a key that may still have an expiry ahead never becomes permanent', async () => {
     const store = new MemoryKeyStore();

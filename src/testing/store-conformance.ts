@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage, RecordUsageResult } from 'keyward';
+import { KEY_STATUSES, type ApiKeyRow, type ApiKeyRowChange, type KeyStore, type KeyUsage, type RecordUsageResult } from 'keyward';
 import { at, lookupIdOf, rowFields, sampleRow } from './conformance-rows.js';
 
 export { sampleRow } from './conformance-rows.js';
@@ -35,6 +35,8 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
    * client), as a second gateway or portal instance has. With it, every race runs one side
    * on each handle, and a change made through one must be seen through the other at once: a
    * lock or a cache that lives in one process passes the races on one handle and fails here.
+   * Without it, the store is its own peer: a change must still show at once to the store
+   * itself, after it has read the row.
    */
   createPeer?: ((store: S) => S | Promise<S>) | undefined;
   /** Called after each test with the peer, before `disposeStore`: end its connections. */
@@ -44,10 +46,11 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
 /**
  * Registers the store conformance suite: every contract of the `KeyStore` interface, checked
  * the way keyward checks `MemoryKeyStore` and `PostgresKeyStore`. Run it against your own
- * store to prove that it can back keyward: live filtering, insert conflicts, atomic
- * `modify` (a change that throws writes nothing, racing compare-and-set changes let exactly
- * one win, no lost updates), `recordUsage` that batches and never moves backwards, and copies
- * that never alias stored state.
+ * store to prove that it can back keyward: exact lookups, live filtering, insert conflicts,
+ * atomic `modify` (a change that throws writes nothing, racing compare-and-set changes let
+ * exactly one win, no lost updates) that writes every field it may set and every status value,
+ * reads that show a change at once (no read cache), `recordUsage` that batches and never
+ * moves backwards, and copies that never alias stored state.
  *
  * @param runner - the framework's `describe` and `it`.
  * @param options - how to make (and dispose of) a fresh empty store.
@@ -171,6 +174,16 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
       }));
 
+      it('find a lookup id exactly: one that shares all but its last character, or is a prefix or an extension of it, finds nothing', withStore(async (store) => {
+        // A store matching on a prefix (an index on the first characters, a LIKE) would hand a
+        // forged key another key's row: keyward refuses it as corrupt (500), not as unknown (401).
+        const row = await inserted(store, { lookup_id: 'abcdefghijkl' });
+        for (const other of ['abcdefghijkm', 'abcdefghijk', 'abcdefgh', 'abcdefghijklm']) {
+          assert.equal(await store.findByLookupId(other), null, `findByLookupId found ${row.lookup_id} for ${other}`);
+        }
+        assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
+      }));
+
       it('find a key id and an account id exactly: one that differs in letter case only finds nothing', withStore(async (store) => {
         // With a case-insensitive collation, describeAccount('acct_aB') would show, and a
         // portal could regenerate, the key of account acct_Ab.
@@ -208,15 +221,22 @@ export function runStoreConformance<S extends KeyStore>(
       it('never return a soft-deleted row', withStore(async (store) => {
         const stored = await inserted(store, { soft_deleted: true });
         const deleted = await inserted(store);
+        // Read first: a read cache would keep handing out the row it found before the delete.
+        await assertFound(store, deleted);
         await store.modify(deleted.id, () => ({ soft_deleted: true }));
         for (const row of [stored, deleted]) await assertHidden(store, row);
+        const rows = await allRows(store);
+        if (rows) assert.deepEqual(rows.get(deleted.id), { ...deleted, soft_deleted: true });
       }));
 
       it('never return a revoked row', withStore(async (store) => {
         const stored = await inserted(store, { revoked_at: at(0) });
         const revoked = await inserted(store);
+        await assertFound(store, revoked);
         await store.modify(revoked.id, () => ({ revoked_at: at(1) }));
         for (const row of [stored, revoked]) await assertHidden(store, row);
+        const rows = await allRows(store);
+        if (rows) assert.deepEqual(rows.get(revoked.id), { ...revoked, revoked_at: at(1) });
       }));
 
       it('find the live row of the asked account and environment only', withStore(async (store) => {
@@ -229,26 +249,28 @@ export function runStoreConformance<S extends KeyStore>(
         assert.equal(await store.findLive(other.account_id, 'production'), null);
       }));
 
-      if (options.createPeer) {
-        it('show a change made through one handle through the other at once', withStore(async (store, peer) => {
-          // A read cache in one process would keep a regenerated or revoked key working there.
-          const row = await inserted(store);
-          assert.equal((await peer.findByLookupId(row.lookup_id))?.id, row.id);
-          const next = lookupIdOf();
-          await store.modify(row.id, () => ({ lookup_id: next }));
-          assert.equal(await peer.findByLookupId(row.lookup_id), null, 'the other handle still finds the old lookup id');
-          assert.equal((await peer.findByLookupId(next))?.id, row.id);
-          await store.modify(row.id, () => ({ revoked_at: at(1) }));
-          await assertHidden(peer, { ...row, lookup_id: next });
-        }));
-      }
+      it('show a change at once to a handle that read the row before it: the peer, or the store itself without one', withStore(async (store, peer) => {
+        // A read cache that lives in one process (or in one store object) would keep a
+        // regenerated, suspended or revoked key working there.
+        const row = await inserted(store);
+        await assertFound(peer, row);
+        const next = lookupIdOf();
+        await store.modify(row.id, () => ({ lookup_id: next }));
+        assert.equal(await peer.findByLookupId(row.lookup_id), null, 'findByLookupId still finds the old lookup id after a regenerate');
+        await assertFound(peer, { ...row, lookup_id: next });
+        await store.modify(row.id, () => ({ status: 'suspended' }));
+        await assertFound(peer, { ...row, lookup_id: next, status: 'suspended' });
+        await store.modify(row.id, () => ({ revoked_at: at(1) }));
+        await assertHidden(peer, { ...row, lookup_id: next });
+      }));
 
       it('find a row by its new lookup id only, once modify has changed it', withStore(async (store) => {
         const row = await inserted(store);
+        await assertFound(store, row);
         const next = lookupIdOf();
         await store.modify(row.id, () => ({ lookup_id: next }));
         assert.equal(await store.findByLookupId(row.lookup_id), null);
-        assert.equal((await store.findByLookupId(next))?.id, row.id);
+        await assertFound(store, { ...row, lookup_id: next });
       }));
     });
 
@@ -263,8 +285,11 @@ export function runStoreConformance<S extends KeyStore>(
 
       it('accepts a new live key once the previous one is revoked or soft-deleted', withStore(async (store) => {
         const revoked = await inserted(store);
+        // Read first: a cache of findLive would keep answering with the revoked row.
+        await assertFound(store, revoked);
         await store.modify(revoked.id, () => ({ revoked_at: at(0) }));
         const next = await inserted(store, { account_id: revoked.account_id, environment: revoked.environment });
+        await assertFound(store, next);
         await store.modify(next.id, () => ({ soft_deleted: true }));
         const last = await inserted(store, { account_id: revoked.account_id, environment: revoked.environment });
         assert.equal((await store.findLive(revoked.account_id, revoked.environment))?.id, last.id);
@@ -332,6 +357,7 @@ export function runStoreConformance<S extends KeyStore>(
     describe('modify', () => {
       it('hands change the current row and returns the row as written', withStore(async (store) => {
         const row = await inserted(store);
+        await assertFound(store, row);
         let seen: ApiKeyRow | undefined;
         const written = await store.modify(row.id, (current) => {
           seen = rowFields(current)!;
@@ -340,7 +366,7 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual(seen, row);
         const expected = { ...row, status: 'suspended', last_used_at: null };
         assert.deepEqual(rowFields(written), expected);
-        assert.deepEqual(rowFields(await store.findById(row.id)), expected);
+        await assertFound(store, expected);
       }));
 
       it('returns null without calling change for an unknown id or a dead row', withStore(async (store) => {
@@ -366,6 +392,41 @@ export function runStoreConformance<S extends KeyStore>(
         const cleared = { last_used_at: null, expires_at: null, webhook_url: null, webhook_basic_auth_username: null, webhook_basic_auth_password_sealed: null };
         assert.deepEqual(rowFields(await store.modify(row.id, () => cleared)), { ...row, ...cleared });
         assert.deepEqual(rowFields(await store.findById(row.id)), { ...row, ...cleared });
+      }));
+
+      it('writes every field it may set and returns it through every read', withStore(async (store) => {
+        // A hand-written UPDATE with a fixed column list leaves the others as they were without
+        // a word: regenerate would hand out a card with the old masked key, and setWebhook a
+        // card with a URL that was never stored. Each field goes from null to a value, then to
+        // another value.
+        const row = await inserted(store, { last_used_at: null, expires_at: null, webhook_url: null, webhook_basic_auth_username: null, webhook_basic_auth_password_sealed: null });
+        await assertFound(store, row);
+        let expected = row;
+        for (const [index, patch] of everyFieldPatches().entries()) {
+          expected = { ...expected, ...patch };
+          assert.deepEqual(rowFields(await store.modify(row.id, () => patch)), expected, `modify returned another row than it wrote (patch ${index + 1})`);
+          await assertFound(store, expected);
+        }
+        // Text the suite checks through insert, written through modify.
+        for (const fields of TEXT_ROUND_TRIPS) {
+          const changed = Object.fromEntries(Object.entries(fields).filter(([field]) => field !== 'account_id')) as ApiKeyRowChange;
+          const target = await inserted(store);
+          await store.modify(target.id, () => changed);
+          await assertFound(store, { ...target, ...changed });
+        }
+      }));
+
+      it('holds every status value, the alias revoked included, through insert and modify', withStore(async (store) => {
+        // A status column that cannot hold one (an enum without it) and leaves it alone would
+        // keep a key working that setStatus was told to stop.
+        for (const status of STORED_STATUSES) await assertFound(store, await inserted(store, { status }));
+        const row = await inserted(store);
+        await assertFound(store, row);
+        // Each value differs from the one before it, `allowed` last.
+        for (const status of [...STORED_STATUSES.slice(1), STORED_STATUSES[0]!]) {
+          assert.equal((await store.modify(row.id, () => ({ status })))?.status, status);
+          await assertFound(store, { ...row, status });
+        }
       }));
 
       it('writes nothing when change returns null', withStore(async (store) => {
@@ -439,6 +500,9 @@ export function runStoreConformance<S extends KeyStore>(
       it('lets exactly one of two concurrent compare-and-set changes win', withStore(async (store, peer) => {
         for (let round = 0; round < rounds; round++) {
           const row = await inserted(store);
+          // Read first through both handles: a read cache must not keep the key that lost.
+          await assertFound(store, row);
+          await assertFound(peer, row);
           const conflict = new Error('lookup id changed meanwhile');
           const regenerate = (next: string, index: number) =>
             (index === 0 ? store : peer).modify(row.id, (current) => {
@@ -451,8 +515,10 @@ export function runStoreConformance<S extends KeyStore>(
           const lost = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
           assert.equal(won.length, 1, 'exactly one change must win');
           assert.deepEqual(lost, [conflict]);
-          assert.equal((await store.findById(row.id))?.lookup_id, won[0]);
-          assert.equal(await store.findByLookupId(row.lookup_id), null);
+          for (const handle of new Set([store, peer])) {
+            await assertFound(handle, { ...row, lookup_id: won[0]!, last_used_at: null });
+            assert.equal(await handle.findByLookupId(row.lookup_id), null);
+          }
         }
       }));
 
@@ -510,6 +576,7 @@ export function runStoreConformance<S extends KeyStore>(
 
       it('skips a use of a lookup id the row no longer has (a regenerate came first)', withStore(async (store) => {
         const row = await inserted(store);
+        await assertFound(store, row);
         const replaced = await store.modify(row.id, () => ({ lookup_id: 'ReplacedId01', last_used_at: null }));
         assert.ok(replaced);
         await store.recordUsage([usedAt(row, 500)]);
@@ -595,6 +662,35 @@ const TEXT_ROUND_TRIPS: readonly Partial<ApiKeyRow>[] = [
   { account_id: 'acct_Ünï code', key_type: 'SMS_Bulk', masked_key: 'sk_test_AbCd…WxYz' },
 ];
 
+/**
+ * Every status a store must hold exactly as given: the seven keyward writes, and `revoked`,
+ * which rows written by other tools may hold and keyward reads as `revoqued`.
+ */
+const STORED_STATUSES: readonly string[] = [...KEY_STATUSES, 'revoked'];
+
+/**
+ * Two patches that together set every field a change may set to a value other than null
+ * (but `soft_deleted` and `revoked_at`, which end the key: the tests of dead rows write them):
+ * each value differs from the last and from what {@link sampleRow} gives.
+ */
+function everyFieldPatches(): ApiKeyRowChange[] {
+  return [1, 2].map((round) => {
+    const lookupId = lookupIdOf();
+    return {
+      key_type: `sms_type_${round}`,
+      status: round === 1 ? 'suspended' : 'locked',
+      last_used_at: at(40 * round),
+      expires_at: at(90_000 * round),
+      lookup_id: lookupId,
+      key_hash: `$argon2id$v=19$m=256,t=1,p=1$${String(round).repeat(22)}$${'H'.repeat(43)}`,
+      masked_key: `sk_test_${lookupId.slice(0, 4)}…Zz0${round}`,
+      webhook_url: `https://hooks.example.test/round/${round}`,
+      webhook_basic_auth_username: `relay-${round}`,
+      webhook_basic_auth_password_sealed: `v1.k${round}.${'P'.repeat(40)}`,
+    };
+  });
+}
+
 /** A usage record of a row's current key, `offsetMs` after the fixed base time. */
 function usedAt(row: ApiKeyRow, offsetMs: number): KeyUsage {
   return { id: row.id, lookup_id: row.lookup_id, used_at: at(offsetMs) };
@@ -619,6 +715,13 @@ async function sendDeferredAgain(store: KeyStore, batch: readonly KeyUsage[], re
 function deferredIn(recorded: unknown): readonly KeyUsage[] {
   const deferred = typeof recorded === 'object' && recorded !== null ? (recorded as RecordUsageResult).deferred : undefined;
   return Array.isArray(deferred) ? deferred : [];
+}
+
+/** Asserts that every find method returns the row, every field as given. */
+async function assertFound(store: KeyStore, row: ApiKeyRow): Promise<void> {
+  assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
+  assert.deepEqual(rowFields(await store.findById(row.id)), row);
+  assert.deepEqual(rowFields(await store.findLive(row.account_id, row.environment)), row);
 }
 
 /** Asserts that no find method returns the row. */

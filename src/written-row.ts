@@ -1,0 +1,67 @@
+import { ApiKeyAuthError } from './errors.js';
+import type { ApiKeyRow } from './store.js';
+import type { WriteVerb } from './unconfirmed-write.js';
+import { storedTimeOf } from './valid-date.js';
+
+/** Every key manager verb that writes a row, and so checks the row it gets back. */
+export type CheckedWrite = WriteVerb | 'resealWebhookPassword';
+
+/**
+ * The fields of `written` that `row` does not hold. Text, booleans and null are compared by
+ * identity; a Date by the time it holds, since a store hands out Dates of its own (and may
+ * give a time as text, as `expires_at` may be: text naming the same moment holds it). A field
+ * written as undefined was left alone, and is not compared.
+ *
+ * @param row - a row the store gave back after a write.
+ * @param written - the fields the write set.
+ */
+export function unheldFields(row: ApiKeyRow, written: Partial<ApiKeyRow>): string[] {
+  return Object.entries(written).flatMap(([field, value]) =>
+    value === undefined || holdsValue(row[field as keyof ApiKeyRow], value) ? [] : [field],
+  );
+}
+
+function holdsValue(held: unknown, written: unknown): boolean {
+  if (!(written instanceof Date)) return held === written;
+  return held !== null && held !== undefined && storedTimeOf(held) === written.getTime();
+}
+
+/**
+ * Checks that a row the store gave back as written holds what was written. A store whose
+ * write leaves values alone without a word (a hand-written `UPDATE` with a fixed column list,
+ * a status column that cannot hold every status) would otherwise have the manager report a
+ * change that never happened: a regenerate's card with the old masked key, a `setStatus` that
+ * resolves while the key keeps passing.
+ *
+ * @throws {ApiKeyAuthError} `ERR_STORED_ROW_INVALID` (500, not exposed) naming the fields that
+ *   do not hold, never their values (they include hashes and sealed passwords).
+ */
+export function assertHolds(verb: CheckedWrite, row: ApiKeyRow, written: Partial<ApiKeyRow>): void {
+  const unheld = unheldFields(row, written);
+  if (unheld.length > 0) {
+    throw faultyWrite(`after ${verb}, the row it gave back does not hold what was written to ${unheld.join(', ')}${CONSEQUENCES[verb] ?? ''}`);
+  }
+}
+
+/**
+ * A store whose `insert` resolved while `findById` does not find the row it took.
+ *
+ * @returns `ERR_STORED_ROW_INVALID` (500, not exposed).
+ */
+export function insertNotFound(): ApiKeyAuthError {
+  return faultyWrite(`its insert resolved, but findById does not find the new row${CONSEQUENCES.issue}`);
+}
+
+/** What the caller of a write that held only in part has lost, where that is more than the change. */
+const CONSEQUENCES: Partial<Record<CheckedWrite, string>> = {
+  issue: ': the new key is not returned, and nobody holds it',
+  regenerate: ': the new key is not returned, and the old one may no longer work',
+};
+
+function faultyWrite(detail: string): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_STORED_ROW_INVALID',
+    `The store's write is faulty: ${detail}. Check the store with keyward's store conformance suite.`,
+    { status: 500, expose: false },
+  );
+}

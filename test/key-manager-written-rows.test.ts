@@ -1,0 +1,214 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ApiKeyAuthError,
+  MemoryKeyStore,
+  createApiKeyAuth,
+  createKeyManager,
+  type ApiKeyAuth,
+  type ApiKeyRow,
+  type ApiKeyRowChange,
+  type KeyManager,
+} from 'keyward';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
+import { rejection } from './helpers/errors.js';
+
+const SEALING = { current: 'k1', keys: { k1: Buffer.alloc(32, 7) } };
+const PASSWORD = 'p4ss:w0rd:x';
+const SUFFIX = ". Check the store with keyward's store conformance suite.";
+
+/**
+ * A store whose writes leave some values alone without a word, as a hand-written `UPDATE`
+ * with a fixed column list or a status column that cannot hold every status does: `dropped`
+ * says which fields of a `modify` patch are left alone, `onInsert` what an insert stores
+ * instead of a row's value (the column's default, say). With `landedThenFails`, the next
+ * modify writes and then fails, its answer lost.
+ */
+class LeavesAloneStore extends MemoryKeyStore {
+  dropped: (field: keyof ApiKeyRowChange, value: unknown) => boolean = () => false;
+  onInsert: (row: ApiKeyRow) => ApiKeyRow = (row) => row;
+  landedThenFails = false;
+
+  override async insert(row: ApiKeyRow): Promise<void> {
+    await super.insert(this.onInsert(row));
+  }
+
+  override async modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null): Promise<ApiKeyRow | null> {
+    const written = await super.modify(id, (current) => {
+      const patch = change(current);
+      if (patch === null) return null;
+      return Object.fromEntries(Object.entries(patch).filter(([field, value]) => !this.dropped(field as keyof ApiKeyRowChange, value)));
+    });
+    if (this.landedThenFails) {
+      this.landedThenFails = false;
+      throw new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', 'keyward test store: no answer', { status: 503, expose: false });
+    }
+    return written;
+  }
+}
+
+let store: LeavesAloneStore;
+let auth: ApiKeyAuth;
+let manager: KeyManager;
+
+beforeEach(() => {
+  store = new LeavesAloneStore();
+  auth = createApiKeyAuth({ store });
+  manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: SEALING });
+});
+
+afterEach(async () => {
+  await auth.close();
+});
+
+async function status(key: string): Promise<number> {
+  const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+  return result.ok ? 200 : result.response.status;
+}
+
+/** Asserts the error of a faulty write, and that its message holds no value of the row. */
+function expectFaultyWrite(error: ApiKeyAuthError, detail: string, row: ApiKeyRow | undefined): void {
+  expect([error.code, error.status, error.expose, error.message]).toEqual([
+    'ERR_STORED_ROW_INVALID',
+    500,
+    false,
+    `The store's write is faulty: ${detail}${SUFFIX}`,
+  ]);
+  for (const value of [PASSWORD, ...Object.values(row ?? {}).filter((field) => typeof field === 'string' && field.length > 8)]) {
+    expect(error.message).not.toContain(value);
+  }
+  expect(error.message).not.toMatch(/sk_(live|test)_|\$argon2id|v1\.k1\./);
+}
+
+describe('the key manager checks the row a store gives back after each write', () => {
+  it('regenerate on a store whose modify leaves masked_key alone rejects with ERR_STORED_ROW_INVALID naming it, never a card with the old masked key', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    store.dropped = (field) => field === 'masked_key';
+
+    const error = await rejection(manager.regenerate(issued.card.keyId));
+
+    expectFaultyWrite(error, 'after regenerate, the row it gave back does not hold what was written to masked_key: the new key is not returned, and the old one may no longer work', store.allRows()[0]);
+  });
+
+  it('regenerate checks the row it reads again after a write whose answer was lost, for the fields that are the new key\'s alone', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    store.dropped = (field) => field === 'masked_key';
+    store.landedThenFails = true;
+
+    const error = await rejection(manager.regenerate(issued.card.keyId));
+
+    expect([error.code, error.message]).toEqual([
+      'ERR_STORED_ROW_INVALID',
+      `The store's write is faulty: after regenerate, the row it gave back does not hold what was written to masked_key: the new key is not returned, and the old one may no longer work${SUFFIX}`,
+    ]);
+  });
+
+  it.each([
+    ['webhook_url', { url: 'https://hooks.example.com/in' }],
+    ['webhook_basic_auth_username', { url: 'https://hooks.example.com/in', username: 'relay' }],
+    ['webhook_basic_auth_password_sealed', { url: 'https://hooks.example.com/in', password: PASSWORD }],
+  ] as const)('setWebhook on a store whose modify leaves a non-null %s alone rejects naming it, rather than resolve with a card of settings never stored', async (dropped, settings) => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    store.dropped = (field, value) => field === dropped && value !== null;
+
+    const error = await rejection(manager.setWebhook(issued.card.keyId, settings));
+
+    expectFaultyWrite(error, `after setWebhook, the row it gave back does not hold what was written to ${dropped}`, store.allRows()[0]);
+    expect(store.allRows()[0]![dropped]).toBeNull();
+  });
+
+  it('setWebhook names every field that did not hold, comma-separated', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    store.dropped = (field, value) => field.startsWith('webhook_') && value !== null;
+
+    const error = await rejection(manager.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', username: 'relay', password: PASSWORD }));
+
+    expect(error.message).toBe(`The store's write is faulty: after setWebhook, the row it gave back does not hold what was written to webhook_url, webhook_basic_auth_username, webhook_basic_auth_password_sealed${SUFFIX}`);
+  });
+
+  it.each(['revoqued', 'expired'] as const)('setStatus(%s) on a store that cannot hold that status rejects with ERR_STORED_ROW_INVALID, and the key is not reported changed', async (refused) => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    store.dropped = (field, value) => field === 'status' && (value === 'revoqued' || value === 'expired');
+
+    const error = await rejection(manager.setStatus(issued.card.keyId, refused));
+
+    expectFaultyWrite(error, 'after setStatus, the row it gave back does not hold what was written to status', store.allRows()[0]);
+    // What the store holds is what every reader sees: the key was never marked, and says so.
+    expect((await manager.describe(issued.card.keyId))!.status).toBe('allowed');
+    expect(await status(issued.key)).toBe(200);
+    // A status it can hold is written and reported as usual.
+    expect((await manager.setStatus(issued.card.keyId, 'suspended')).status).toBe('suspended');
+    expect(await status(issued.key)).toBe(403);
+  });
+
+  it('revoke on a store whose modify leaves revoked_at alone rejects naming it, rather than report a key revoked that still works', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    store.dropped = (field) => field === 'revoked_at';
+
+    const error = await rejection(manager.revoke(issued.card.keyId));
+
+    expectFaultyWrite(error, 'after revoke, the row it gave back does not hold what was written to revoked_at', store.allRows()[0]);
+    expect(await status(issued.key)).toBe(200);
+  });
+
+  it('issue on a store whose insert stores its default status instead of the one given rejects naming status, and returns no key', async () => {
+    store.onInsert = (row) => ({ ...row, status: row.status === 'suspended' ? 'allowed' : row.status });
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox', status: 'suspended' }));
+
+    expectFaultyWrite(error, 'after issue, the row it gave back does not hold what was written to status: the new key is not returned, and nobody holds it', store.allRows()[0]);
+  });
+
+  it('issue on a store whose insert resolves without storing the row rejects with ERR_STORED_ROW_INVALID', async () => {
+    store.onInsert = (row) => ({ ...row, soft_deleted: true });
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+
+    expectFaultyWrite(error, 'its insert resolved, but findById does not find the new row: the new key is not returned, and nobody holds it', undefined);
+  });
+
+  it('issue says the key is not returned when the row it stored cannot be read back, and regenerate then recovers', async () => {
+    const findById = store.findById.bind(store);
+    let down = true;
+    store.findById = async (id) => {
+      if (down && store.allRows().length > 0) throw new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', 'keyward test store: no answer', { status: 503, expose: false });
+      return findById(id);
+    };
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+
+    expect([error.code, error.status, error.message]).toEqual([
+      'ERR_STORE_UNAVAILABLE',
+      503,
+      'The store took the new key but could not be read back to check what it holds, so the key is not returned and nobody holds it. Regenerate it: issuing again answers ERR_KEY_EXISTS.',
+    ]);
+    down = false;
+    expect((await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }))).code).toBe('ERR_KEY_EXISTS');
+    const card = (await manager.describeAccount('acct_1', 'sandbox'))!;
+    expect(await status((await manager.regenerate(card.keyId)).key)).toBe(200);
+  });
+
+  it('resealWebhookPassword on a store whose modify leaves the sealed password alone rejects rather than report it resealed', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await manager.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', password: PASSWORD });
+    const rotated = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { ...SEALING.keys, k2: Buffer.alloc(32, 9) } } });
+    store.dropped = (field) => field === 'webhook_basic_auth_password_sealed';
+
+    const error = await rejection(rotated.resealWebhookPassword(issued.card.keyId));
+
+    expectFaultyWrite(error, 'after resealWebhookPassword, the row it gave back does not hold what was written to webhook_basic_auth_password_sealed', store.allRows()[0]);
+  });
+
+  it('compares times by the moment they hold: a store that gives times back as text with a zone passes issue and revoke', async () => {
+    const asText = (row: ApiKeyRow | null) =>
+      row && ({ ...row, created_at: row.created_at.toISOString(), revoked_at: row.revoked_at?.toISOString() ?? null } as unknown as ApiKeyRow);
+    const findById = store.findById.bind(store);
+    const modify = store.modify.bind(store);
+    store.findById = async (id) => asText(await findById(id));
+    store.modify = async (id, change) => asText(await modify(id, change));
+
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await manager.revoke(issued.card.keyId);
+
+    expect(await status(issued.key)).toBe(401);
+  });
+});
