@@ -30,9 +30,10 @@ export interface KeyManager {
   /**
    * Creates the account's key for an environment and returns its cleartext, once.
    *
-   * The new row is read back by id, to check that the store holds what was written. When the
-   * store fails with `ERR_STORE_UNAVAILABLE`, that read also tells whether the row landed after
-   * all (its answer lost): if it did, the key is returned as usual.
+   * The new row is read back by id, to check that the store holds what was written (when that
+   * read fails after a confirmed insert, the key is returned unchecked). When the store fails
+   * with `ERR_STORE_UNAVAILABLE`, that read also tells whether the row landed after all (its
+   * answer lost): if it did, the key is returned as usual.
    *
    * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when a live key exists: regenerate it instead;
    *   `ERR_INVALID_ARGUMENT` (400) for an account id, environment, key type, status or expiry
