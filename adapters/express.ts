@@ -15,6 +15,7 @@ import {
 } from 'keyward';
 import { refuseMountedFactory } from './mounted-factory.js';
 import { setOwnHeaders } from './own-headers.js';
+import { failThrough, isFastifyRequest, wrongFramework, type AdapterExport } from './wrong-framework.js';
 
 declare global {
   // Express's own augmentation point for properties that middleware adds to the request.
@@ -26,6 +27,9 @@ declare global {
     }
   }
 }
+
+const API_KEY_MIDDLEWARE: AdapterExport = { name: 'expressApiKeyAuth', framework: 'Express', checks: 'api key' };
+const BASIC_AUTH_MIDDLEWARE: AdapterExport = { name: 'expressBasicAuth', framework: 'Express', checks: 'basic' };
 
 /** Options of {@link expressApiKeyAuth}. */
 export type ExpressApiKeyAuthOptions = RouteOptions;
@@ -56,6 +60,9 @@ export function expressApiKeyAuth(
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'expressApiKeyAuth');
 
   return function expressApiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    // Mounted on Koa (no next) or as a Fastify hook: a valid key would go on to a next() that
+    // is not Express's, or to none at all.
+    if (typeof next !== 'function' || isFastifyRequest(req)) return failThrough(next, wrongFramework(API_KEY_MIDDLEWARE, req));
     const decided = auth.decide(new NodeCredentialRequest(req, req.originalUrl ?? req.url, req), requirement);
     // A decision made without waiting is applied at once: Express going on in a later
     // microtask instead cost about 25 µs per request (measured on Express 5).
@@ -100,6 +107,7 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandl
   const checker = createBasicAuthChecker(options, 'expressBasicAuth');
 
   return function expressBasicAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    if (typeof next !== 'function' || isFastifyRequest(req)) return failThrough(next, wrongFramework(BASIC_AUTH_MIDDLEWARE, req));
     const result = checker.checkRawHeaders(req.rawHeaders, req.ip);
     if (result.ok) return next();
     if (checker.forwardErrors) return forward(req, res, next, result.error);
