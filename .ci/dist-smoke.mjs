@@ -4,7 +4,7 @@
 // and the package is loaded from a copy in a folder whose path holds '#', '?', '%' and a
 // space: characters that a path made into a URL without escaping would misread.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -191,6 +191,38 @@ assert.equal(
   'esm on a Node.js without crypto.hash: createApiKeyAuth must say what it needs',
 );
 console.log('dist: esm on a Node.js without crypto.hash loads, and createApiKeyAuth names the version it needs');
+
+// An app that installed keyward and nothing else (no framework, none of the optional peers):
+// each adapter entry point still loads, in both formats. keyward/fastify needs fastify-plugin
+// at import, so it must come with keyward; an app that skipped it got ERR_MODULE_NOT_FOUND.
+const bareApp = mkdtempSync(join(tmpdir(), 'keyward-bare-app-'));
+process.on('exit', () => rmSync(bareApp, { recursive: true, force: true }));
+const bareKeyward = join(bareApp, 'node_modules', 'keyward');
+mkdirSync(bareKeyward, { recursive: true });
+for (const entry of ['package.json', 'dist']) cpSync(join(project, entry), join(bareKeyward, entry), { recursive: true });
+// Only what `npm install keyward` brings: its dependencies (their own ones resolve from the
+// project's node_modules, where the links point).
+const { dependencies } = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
+for (const name of Object.keys(dependencies)) {
+  mkdirSync(join(bareApp, 'node_modules', name, '..'), { recursive: true });
+  symlinkSync(join(project, 'node_modules', name), join(bareApp, 'node_modules', name));
+}
+const bareRequire = createRequire(join(bareApp, 'package.json'));
+const adapterExports = {
+  express: ['expressApiKeyAuth', 'expressBasicAuth'],
+  koa: ['koaApiKeyAuth', 'koaBasicAuth'],
+  fastify: ['fastifyApiKeyAuth', 'fastifyApiKeyAuthHook', 'fastifyBasicAuth'],
+};
+for (const [entry, names] of Object.entries(adapterExports)) {
+  const loaded = {
+    esm: await import(pathToFileURL(join(bareKeyward, 'dist', `${entry}.js`)).href),
+    cjs: bareRequire(`keyward/${entry}`),
+  };
+  for (const [format, exports] of Object.entries(loaded)) {
+    assert.deepEqual(Object.keys(exports).filter((name) => name !== 'default').sort(), names, `${format}: keyward/${entry} in an app with keyward alone`);
+  }
+}
+console.log('dist: keyward/express, keyward/koa and keyward/fastify load in an app that installed keyward alone (esm and cjs)');
 
 // Migration tools find the schema script through the package's exports.
 const schemaScript = require.resolve('keyward/sql/keyward-schema.sql');

@@ -1,4 +1,5 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NextFunction, Request } from 'express';
 import {
   createBasicAuthChecker,
   isPendingDecision,
@@ -15,6 +16,7 @@ import {
 } from 'keyward';
 import { refuseMountedFactory } from './mounted-factory.js';
 import { setOwnHeaders } from './own-headers.js';
+import { failThrough, isFastifyRequest, wrongFramework, type AdapterExport } from './wrong-framework.js';
 
 declare global {
   // Express's own augmentation point for properties that middleware adds to the request.
@@ -26,6 +28,27 @@ declare global {
     }
   }
 }
+
+/**
+ * The request as keyward's Express middleware reads it: Node's message, with the fields
+ * Express adds that it uses.
+ */
+export type ExpressAuthRequest = IncomingMessage & Pick<Request, 'apiKey' | 'ip' | 'originalUrl'>;
+
+/**
+ * The middleware {@link expressApiKeyAuth} and {@link expressBasicAuth} return, which fits any
+ * route of Express 4 and 5 as an Express `RequestHandler` does. Its request is written without
+ * the types Express gives each route (parameters, body, query), so that mounting it adds
+ * nothing to what TypeScript infers for the handlers after it: on
+ * `app.get('/v1/accounts/:accountId', expressApiKeyAuth(auth), handler)`, the handler's
+ * `req.params.accountId` is a `string`, taken from the path. (A `RequestHandler` would make
+ * the route's parameters Express's catch-all `ParamsDictionary`, with `string | string[]`
+ * values under @types/express 5.)
+ */
+export type ExpressAuthMiddleware = (req: ExpressAuthRequest, res: ServerResponse, next: NextFunction) => void;
+
+const API_KEY_MIDDLEWARE: AdapterExport = { name: 'expressApiKeyAuth', framework: 'Express', checks: 'api key' };
+const BASIC_AUTH_MIDDLEWARE: AdapterExport = { name: 'expressBasicAuth', framework: 'Express', checks: 'basic' };
 
 /** Options of {@link expressApiKeyAuth}. */
 export type ExpressApiKeyAuthOptions = RouteOptions;
@@ -51,11 +74,14 @@ export type ExpressApiKeyAuthOptions = RouteOptions;
 export function expressApiKeyAuth(
   auth: ApiKeyAuth,
   options: ExpressApiKeyAuthOptions = {},
-): RequestHandler {
+): ExpressAuthMiddleware {
   refuseMountedFactory(auth, 'expressApiKeyAuth', 'auth', 'middleware');
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'expressApiKeyAuth');
 
-  return function expressApiKeyAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+  return function expressApiKeyAuthMiddleware(req: ExpressAuthRequest, res: ServerResponse, next: NextFunction) {
+    // Mounted on Koa (no next) or as a Fastify hook: a valid key would go on to a next() that
+    // is not Express's, or to none at all.
+    if (typeof next !== 'function' || isFastifyRequest(req)) return failThrough(next, wrongFramework(API_KEY_MIDDLEWARE, req));
     const decided = auth.decide(new NodeCredentialRequest(req, req.originalUrl ?? req.url, req), requirement);
     // A decision made without waiting is applied at once: Express going on in a later
     // microtask instead cost about 25 µs per request (measured on Express 5).
@@ -95,11 +121,12 @@ export type ExpressBasicAuthOptions = BasicAuthOptions;
  * app.post('/hooks/in', hookAuth, express.json(), receive);
  * ```
  */
-export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandler {
+export function expressBasicAuth(options: ExpressBasicAuthOptions): ExpressAuthMiddleware {
   refuseMountedFactory(options, 'expressBasicAuth', '{ username, password }', 'middleware');
   const checker = createBasicAuthChecker(options, 'expressBasicAuth');
 
-  return function expressBasicAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+  return function expressBasicAuthMiddleware(req: ExpressAuthRequest, res: ServerResponse, next: NextFunction) {
+    if (typeof next !== 'function' || isFastifyRequest(req)) return failThrough(next, wrongFramework(BASIC_AUTH_MIDDLEWARE, req));
     const result = checker.checkRawHeaders(req.rawHeaders, req.ip);
     if (result.ok) return next();
     if (checker.forwardErrors) return forward(req, res, next, result.error);
@@ -112,7 +139,7 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): RequestHandl
  * `Connection: close` for a large body still to come) set on the response first, as the Koa
  * adapter does: a catch-all handler that sets only a status and a body still sends them.
  */
-function forward(req: Request, res: Response, next: NextFunction, error: ApiKeyAuthError | undefined): void {
+function forward(req: IncomingMessage, res: ServerResponse, next: NextFunction, error: ApiKeyAuthError | undefined): void {
   if (error === undefined) return next(new Error('keyward: the authenticator gave no decision'));
   if (!res.headersSent) {
     setOwnHeaders(res, error.headers);
@@ -126,7 +153,7 @@ function forward(req: Request, res: Response, next: NextFunction, error: ApiKeyA
  * add an ETag, and the answer must be the same bytes on every framework. A large body still to
  * come closes the connection rather than being read and thrown away.
  */
-function answer(req: Request, res: Response, { status, headers, body }: AuthResponse): void {
+function answer(req: IncomingMessage, res: ServerResponse, { status, headers, body }: AuthResponse): void {
   res.writeHead(status, refusalClosesConnection(req) ? { ...headers, connection: 'close' } : headers);
   res.end(body);
 }

@@ -3,6 +3,9 @@ import { answerFastify, setForwardedHeaders } from './fastify-answer.js';
 import type { FastifyHookReply, FastifyHookRequest } from './fastify-hook-types.js';
 import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
+import { failAsyncThrough, wrongFramework, type AdapterExport } from './wrong-framework.js';
+
+const BASIC_AUTH_HOOK: AdapterExport = { name: 'fastifyBasicAuth', framework: 'Fastify', checks: 'basic' };
 
 /** Options of {@link fastifyBasicAuth}. */
 export type FastifyBasicAuthOptions = BasicAuthOptions;
@@ -52,7 +55,13 @@ export function fastifyBasicAuth(options: FastifyBasicAuthOptions): FastifyBasic
     // Two parameters declared, as Fastify refuses an async hook that declares `done`; the
     // phase shows in what else it is given.
     if (ranAfterHandler(reply, arguments[2], arguments[3])) throw misplacedHook('fastifyBasicAuth');
-    const result = checker.checkRawHeaders(request.raw.rawHeaders, request.ip);
+    const raw = request.raw;
+    // Mounted on Express or Koa, or registered as a plugin: no Fastify request.
+    if (raw === undefined) {
+      failAsyncThrough(arguments, wrongFramework(BASIC_AUTH_HOOK, request));
+      return undefined;
+    }
+    const result = checker.checkRawHeaders(raw.rawHeaders, request.ip);
     if (result.ok) return undefined;
     if (checker.forwardErrors) {
       setForwardedHeaders(request, reply, result.error.headers);

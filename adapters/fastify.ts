@@ -16,6 +16,7 @@ import { answerFastify, setForwardedHeaders } from './fastify-answer.js';
 import type { FastifyHookReply, FastifyHookRequest } from './fastify-hook-types.js';
 import { misplacedHook, ranAfterHandler } from './fastify-hook-phase.js';
 import { isFastifyInstance, refuseMountedFactory, refusePluginRegistration } from './mounted-factory.js';
+import { failAsyncThrough, failThrough, wrongFramework, type AdapterExport } from './wrong-framework.js';
 
 // The webhook receiver's Basic-auth hook ships from the same entry point.
 export {
@@ -30,6 +31,9 @@ declare module 'fastify' {
     apiKey?: ApiKeyContext | undefined;
   }
 }
+
+const API_KEY_HOOK: AdapterExport = { name: 'fastifyApiKeyAuthHook', framework: 'Fastify', checks: 'api key' };
+const API_KEY_PLUGIN: AdapterExport = { name: 'fastifyApiKeyAuth', framework: 'Fastify', checks: 'api key', plugin: true };
 
 /** Options of {@link fastifyApiKeyAuthHook}: `keyType` the route needs; `forwardErrors`. */
 export type FastifyApiKeyAuthHookOptions = RouteOptions;
@@ -86,9 +90,10 @@ export function fastifyApiKeyAuthHook(
 }
 
 function failingHook(error: ApiKeyAuthError): FastifyApiKeyAuthHook {
-  return function fastifyApiKeyAuthFailing(_request: FastifyHookRequest, _reply: FastifyHookReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
-    const done = (typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload) as (error: Error) => void;
-    done(error);
+  return function fastifyApiKeyAuthFailing(_request: FastifyHookRequest, _reply: FastifyHookReply, doneOrPayload: unknown) {
+    // Three parameters, as the real hook's: see there.
+    const doneAfterPayload: unknown = arguments[3];
+    failThrough(typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload, error);
   };
 }
 
@@ -118,6 +123,9 @@ function failingHook(error: ApiKeyAuthError): FastifyApiKeyAuthHook {
  */
 export const fastifyApiKeyAuth = fp(
   async function keyward(fastify: FastifyInstance, options: FastifyApiKeyAuthOptions) {
+    // Used as a hook (`{ onRequest: fastifyApiKeyAuth }`) or as Express or Koa middleware, it
+    // is called with a request, and its reply or response would be read as the options.
+    if (!isFastifyInstance(fastify)) return failAsyncThrough(arguments, wrongFramework(API_KEY_PLUGIN, fastify));
     const given = options ?? ({} as FastifyApiKeyAuthOptions);
     if (Object.hasOwn(given, 'prefix')) {
       // fastify-plugin shares the parent's context, so a prefix would be silently ignored.
@@ -162,15 +170,21 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
   // Callback style rather than async: a decision made without waiting goes on in the same
   // turn, and a refusal is answered by sending the reply and never calling done(), which
   // ends the hook chain, so neither the body parser nor the handler runs.
-  // Named parameters rather than a rest array: this runs on every request.
-  return function fastifyApiKeyAuthOnRequest(request: FastifyHookRequest, reply: FastifyHookReply, doneOrPayload: unknown, doneAfterPayload?: unknown) {
+  // Three parameters declared, and `preParsing`'s fourth read from `arguments`: Express takes
+  // a function of four for an error handler, and would skip this one if mounted there.
+  return function fastifyApiKeyAuthOnRequest(request: FastifyHookRequest, reply: FastifyHookReply, doneOrPayload: unknown) {
+    const doneAfterPayload: unknown = arguments[3];
     // `preParsing` passes the payload stream before done; `done()` without a new payload keeps it.
     const done = (typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload) as (error?: Error) => void;
     if (ranAfterHandler(reply, doneOrPayload, doneAfterPayload)) return done(misplacedHook(factory));
     const raw = request.raw;
-    // app.register(hook): avvio calls it as a plugin, (instance, options, done). A throw here
-    // would crash the process; done(error) makes ready() reject instead.
-    if (raw === undefined && isFastifyInstance(request)) return done(registeredAsPlugin(factory));
+    if (raw === undefined) {
+      // app.register(hook): avvio calls it as a plugin, (instance, options, done). A throw here
+      // would crash the process; done(error) makes ready() reject instead.
+      if (isFastifyInstance(request)) return done(registeredAsPlugin(factory));
+      // Mounted on Express (done is its next) or Koa (no callback: thrown, Koa rejects).
+      return failThrough(done, wrongFramework(API_KEY_HOOK, request));
+    }
     // On an HTTP/2 instance `raw` is an Http2ServerRequest, which has every field read:
     // headers, rawHeaders, and the socket's remoteAddress.
     const decided = auth.decide(new NodeCredentialRequest(raw as IncomingMessage, raw.url, request), requirement);

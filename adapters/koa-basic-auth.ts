@@ -2,6 +2,9 @@ import type { Middleware } from 'koa';
 import { createBasicAuthChecker, type BasicAuthOptions } from 'keyward';
 import { answerKoa, setForwardedHeaders } from './koa-response.js';
 import { refuseMountedFactory } from './mounted-factory.js';
+import { failAsyncThrough, wrongFramework, type AdapterExport } from './wrong-framework.js';
+
+const BASIC_AUTH_MIDDLEWARE: AdapterExport = { name: 'koaBasicAuth', framework: 'Koa', checks: 'basic' };
 
 /** Options of {@link koaBasicAuth}. */
 export type KoaBasicAuthOptions = BasicAuthOptions;
@@ -32,6 +35,8 @@ export function koaBasicAuth(options: KoaBasicAuthOptions): Middleware {
   const checker = createBasicAuthChecker(options, 'koaBasicAuth');
 
   return async function koaBasicAuthMiddleware(ctx, next) {
+    // Mounted on Express or as a Fastify hook: see koaApiKeyAuth.
+    if (typeof next !== 'function') return failAsyncThrough(arguments, wrongFramework(BASIC_AUTH_MIDDLEWARE, ctx));
     const result = checker.checkRawHeaders(ctx.req.rawHeaders, ctx.ip);
     if (result.ok) return next();
 

@@ -10,6 +10,7 @@ import {
 } from 'keyward';
 import { answerKoa, setForwardedHeaders } from './koa-response.js';
 import { refuseMountedFactory } from './mounted-factory.js';
+import { failThrough, wrongFramework, type AdapterExport } from './wrong-framework.js';
 
 // The webhook receiver's Basic-auth middleware ships from the same entry point.
 export { koaBasicAuth, type KoaBasicAuthOptions } from './koa-basic-auth.js';
@@ -21,6 +22,8 @@ declare module 'koa' {
     apiKey?: ApiKeyContext | undefined;
   }
 }
+
+const API_KEY_MIDDLEWARE: AdapterExport = { name: 'koaApiKeyAuth', framework: 'Koa', checks: 'api key' };
 
 /** Options of {@link koaApiKeyAuth}. */
 export type KoaApiKeyAuthOptions = RouteOptions;
@@ -57,6 +60,9 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'koaApiKeyAuth');
 
   return function koaApiKeyAuthMiddleware(ctx: ParameterizedContext, next: () => Promise<unknown>) {
+    // Mounted on Express or as a Fastify hook: the second argument is a response or a reply,
+    // and the caller's own callback (next, done) comes third.
+    if (typeof next !== 'function') return failThrough(arguments[2], wrongFramework(API_KEY_MIDDLEWARE, ctx));
     const decided = auth.decide(new NodeCredentialRequest(ctx.req, ctx.originalUrl, ctx), requirement);
     if (isPendingDecision(decided)) return Promise.resolve(decided).then(finish);
     // A decision made without waiting goes on at once rather than a microtask later; the

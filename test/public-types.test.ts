@@ -51,6 +51,34 @@ describe('public types', () => {
     >();
   });
 
+  it("leaves a route's path parameters to Express after either Express middleware, as strings under @types/express 5", () => {
+    const errors = exactOptionalTypeErrors(`
+      import express, { type RequestHandler } from 'express';
+      import type { ApiKeyAuth } from 'keyward';
+      import { expressApiKeyAuth, expressBasicAuth } from 'keyward/express';
+      declare const auth: ApiKeyAuth;
+      declare function lookup(accountId: string): unknown;
+      const app = express();
+      app.get('/v1/accounts/:accountId/sms', expressApiKeyAuth(auth), (req, res) => {
+        res.json(lookup(req.params.accountId));
+      });
+      app.post('/hooks/:source', expressBasicAuth({ username: 'hook-relay', password: 'p' }), express.json(), (req, res) => {
+        const source: string = req.params.source;
+        // @ts-expect-error: a string taken from the path, not any
+        const wrong: number = req.params.source;
+        res.json({ source, wrong, account: req.apiKey?.accountId });
+      });
+      const router = express.Router();
+      router.get('/:accountId', expressApiKeyAuth(auth, { keyType: 'sms_api' }), (req, res) => {
+        res.json(lookup(req.params.accountId));
+      });
+      app.use('/v1/accounts', expressApiKeyAuth(auth), router);
+      // Still an Express RequestHandler wherever one is asked for.
+      export const handlers: RequestHandler[] = [expressApiKeyAuth(auth), expressBasicAuth({ username: 'hook-relay', password: 'p' })];
+    `);
+    expect(errors).toEqual([]);
+  });
+
   // Checked by `npx tsc --noEmit` (test/ is in tsconfig.json), like every expectTypeOf here.
   it("builds a NodeCredentialRequest from Node's request message alone, as on a plain node:http server", () => {
     expectTypeOf(NodeCredentialRequest).toBeConstructibleWith({} as IncomingMessage, '/v1/whoami');

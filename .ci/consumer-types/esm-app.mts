@@ -49,6 +49,15 @@ const auth = createApiKeyAuth({ store });
     const context: ApiKeyContext | undefined = req.apiKey;
     res.json({ account: context?.accountId });
   });
+  // A path parameter keeps the type Express takes from the path (a string), behind either middleware.
+  app.get('/v1/accounts/:accountId/sms', expressApiKeyAuth(auth), (req, res) => {
+    const accountId: string = req.params.accountId;
+    res.json({ accountId, key: req.apiKey?.keyId });
+  });
+  app.post('/hooks/:source', expressBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! }), (req, res) => {
+    const source: string = req.params.source;
+    res.json({ source });
+  });
   // "Receiving deliveries"
   app.post('/hooks/in', expressBasicAuth({ username: 'hook-relay', password: process.env.HOOK_PASSWORD! }), express.json(), receive);
 }

@@ -12,8 +12,11 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const printer = fileURLToPath(new URL('../fixtures/print-loaded-packages.mjs', import.meta.url));
 
-/** The optional peers, under their own names and the aliases the tests install. */
-const FRAMEWORKS = new Set(['express', 'express4', 'koa', 'koa2', 'fastify', 'fastify4', 'fastify-plugin', 'pg']);
+/**
+ * The optional peers, under their own names and the aliases the tests install. (fastify-plugin,
+ * which keyward/fastify loads, is a dependency of keyward's own.)
+ */
+const FRAMEWORKS = new Set(['express', 'express4', 'koa', 'koa2', 'fastify', 'fastify4', 'pg']);
 
 /** Frameworks among the npm packages that importing `entry` loads (tsx resolves `keyward`). */
 async function frameworksLoadedBy(entry: string): Promise<string[]> {
@@ -27,7 +30,7 @@ describe('entry point isolation', () => {
     { name: 'keyward', entry: './src/index.ts', expected: [] },
     { name: 'keyward/express', entry: './adapters/express.ts', expected: [] },
     { name: 'keyward/koa', entry: './adapters/koa.ts', expected: [] },
-    { name: 'keyward/fastify', entry: './adapters/fastify.ts', expected: ['fastify-plugin'] },
+    { name: 'keyward/fastify', entry: './adapters/fastify.ts', expected: [] },
   ])('importing $name loads no framework but $expected', async ({ entry, expected }) => {
     expect(await frameworksLoadedBy(entry)).toEqual(expected);
   });
