@@ -1,4 +1,5 @@
 import { ApiKeyAuthError } from './errors.js';
+import { normalizeStatus } from './statuses.js';
 import type { ApiKeyRow } from './store.js';
 import type { WriteVerb } from './unconfirmed-write.js';
 import { storedTimeOf } from './valid-date.js';
@@ -8,22 +9,29 @@ export type CheckedWrite = WriteVerb | 'resealWebhookPassword';
 
 /**
  * The fields of `written` that `row` does not hold. Text, booleans and null are compared by
- * identity; a Date by the time it holds, since a store hands out Dates of its own (and may
- * give a time as text, as `expires_at` may be: text naming the same moment holds it). A field
- * written as undefined was left alone, and is not compared.
+ * identity, a status as keyward reads it (`revoked` holds `revoqued`: a legacy enum may spell
+ * it so); a Date by the time it holds, to the second, since a store hands out Dates of its own
+ * (or a time as text naming the same moment) and a column may keep whole seconds only
+ * (`timestamptz(0)`, MySQL's `DATETIME`), rounding the milliseconds away. A field written as
+ * undefined was left alone, and is not compared.
  *
  * @param row - a row the store gave back after a write.
  * @param written - the fields the write set.
  */
 export function unheldFields(row: ApiKeyRow, written: Partial<ApiKeyRow>): string[] {
   return Object.entries(written).flatMap(([field, value]) =>
-    value === undefined || holdsValue(row[field as keyof ApiKeyRow], value) ? [] : [field],
+    value === undefined || holdsValue(field, row[field as keyof ApiKeyRow], value) ? [] : [field],
   );
 }
 
-function holdsValue(held: unknown, written: unknown): boolean {
+/** How far a time a store holds may be from the one written: a column of whole seconds rounds. */
+const TIME_PRECISION_MS = 1_000;
+
+function holdsValue(field: string, held: unknown, written: unknown): boolean {
+  if (field === 'status') return held === written || (normalizeStatus(held) !== undefined && normalizeStatus(held) === normalizeStatus(written));
   if (!(written instanceof Date)) return held === written;
-  return held !== null && held !== undefined && storedTimeOf(held) === written.getTime();
+  const time = held === null || held === undefined ? undefined : storedTimeOf(held);
+  return time !== undefined && Math.abs(time - written.getTime()) < TIME_PRECISION_MS;
 }
 
 /**
@@ -44,12 +52,16 @@ export function assertHolds(verb: CheckedWrite, row: ApiKeyRow, written: Partial
 }
 
 /**
- * A store whose `insert` resolved while `findById` does not find the row it took.
+ * A store whose `insert` resolved while `findById` does not find the row it took: a store that
+ * did not keep it, or another call that revoked or deleted the new key at once (a key that
+ * no longer works either way).
  *
  * @returns `ERR_STORED_ROW_INVALID` (500, not exposed).
  */
 export function insertNotFound(): ApiKeyAuthError {
-  return faultyWrite(`its insert resolved, but findById does not find the new row${CONSEQUENCES.issue}`);
+  return faultyWrite(
+    `its insert resolved, but findById does not find the new row (unless another call revoked or deleted it at once)${CONSEQUENCES.issue}`,
+  );
 }
 
 /** What the caller of a write that held only in part has lost, where that is more than the change. */

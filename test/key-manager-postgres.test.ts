@@ -297,3 +297,32 @@ describePostgres('regenerate over PostgreSQL when the answer to its COMMIT is lo
     expect(await statusOf(issued.key)).toBe(401);
   });
 });
+
+// A table made by an app's own migration tool may keep times to the whole second; migrate()
+// accepts it, so the manager's check of what a write left must take the rounded time too.
+describePostgres('createKeyManager over a PostgreSQL table whose times are timestamptz(0)', (db) => {
+  const table = db.table('seconds');
+  let manager: KeyManager;
+
+  beforeAll(async () => {
+    const store = new PostgresKeyStore({ pool: db.pool(), table });
+    await store.migrate();
+    for (const column of ['created_at', 'expires_at', 'last_used_at', 'revoked_at']) {
+      await db.admin.query(`ALTER TABLE ${table} ALTER COLUMN ${column} TYPE timestamptz(0)`);
+    }
+    await store.migrate();
+    // 700 ms past the second: the column keeps the next one.
+    manager = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => new Date('2026-12-05T12:00:00.700Z') });
+  });
+
+  it('issues a key (created_at rounded), revokes it (revoked_at rounded) and regenerates another, each reported as done', async () => {
+    const issued = await manager.issue({ accountId: 'acct_seconds', environment: 'sandbox', expiresAt: new Date('2030-01-01T00:00:00.400Z') });
+    expect(issued.card.createdAt.toISOString()).toBe('2026-12-05T12:00:01.000Z');
+
+    await manager.revoke(issued.card.keyId);
+    expect((await db.rows(table))[0]!.revoked_at).toEqual(new Date('2026-12-05T12:00:01.000Z'));
+
+    const next = await manager.issue({ accountId: 'acct_seconds', environment: 'sandbox' });
+    expect((await manager.regenerate(next.card.keyId)).card.keyId).toBe(next.card.keyId);
+  });
+});

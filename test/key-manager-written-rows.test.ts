@@ -26,6 +26,8 @@ const SUFFIX = ". Check the store with keyward's store conformance suite.";
 class LeavesAloneStore extends MemoryKeyStore {
   dropped: (field: keyof ApiKeyRowChange, value: unknown) => boolean = () => false;
   onInsert: (row: ApiKeyRow) => ApiKeyRow = (row) => row;
+  /** What a modify stores instead of the patch's values (a column's rounding, say). */
+  rewrite: (patch: ApiKeyRowChange) => ApiKeyRowChange = (patch) => patch;
   landedThenFails = false;
 
   override async insert(row: ApiKeyRow): Promise<void> {
@@ -36,7 +38,7 @@ class LeavesAloneStore extends MemoryKeyStore {
     const written = await super.modify(id, (current) => {
       const patch = change(current);
       if (patch === null) return null;
-      return Object.fromEntries(Object.entries(patch).filter(([field, value]) => !this.dropped(field as keyof ApiKeyRowChange, value)));
+      return Object.fromEntries(Object.entries(this.rewrite(patch)).filter(([field, value]) => !this.dropped(field as keyof ApiKeyRowChange, value)));
     });
     if (this.landedThenFails) {
       this.landedThenFails = false;
@@ -163,7 +165,64 @@ describe('the key manager checks the row a store gives back after each write', (
 
     const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
 
-    expectFaultyWrite(error, 'its insert resolved, but findById does not find the new row: the new key is not returned, and nobody holds it', undefined);
+    expectFaultyWrite(error, 'its insert resolved, but findById does not find the new row (unless another call revoked or deleted it at once): the new key is not returned, and nobody holds it', undefined);
+  });
+
+  it.each([
+    ['setStatus suspends it', (other: KeyManager, keyId: string) => other.setStatus(keyId, 'suspended')],
+    ['setWebhook saves settings', (other: KeyManager, keyId: string) => other.setWebhook(keyId, { url: 'https://hooks.example.com/in' })],
+  ])('issue returns its key when, between its insert and its read back, another call that found the new key %s', async (_what, write) => {
+    const other = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const findById = store.findById.bind(store);
+    let raced = false;
+    store.findById = async (id) => {
+      if (!raced && store.allRows().length === 1) {
+        raced = true;
+        await write(other, id);
+      }
+      return findById(id);
+    };
+
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+
+    expect(raced).toBe(true);
+    expect(issued.card.keyId).toBe(store.allRows()[0]!.id);
+    expect(await status(issued.key)).toBe(_what.startsWith('setStatus') ? 403 : 200);
+  });
+
+  it('issue answers ERR_KEY_CONFLICT, not a faulty store, when another call regenerated the new key between its insert and its read back', async () => {
+    const other = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const findById = store.findById.bind(store);
+    let raced = false;
+    let regenerated = '';
+    store.findById = async (id) => {
+      if (!raced && store.allRows().length === 1) {
+        raced = true;
+        regenerated = (await other.regenerate(id)).key;
+      }
+      return findById(id);
+    };
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+
+    expect([error.code, error.status]).toEqual(['ERR_KEY_CONFLICT', 409]);
+    expect(await status(regenerated)).toBe(200);
+  });
+
+  it('takes a time the store keeps to the whole second, and a status it spells revoked, as holding what was written', async () => {
+    // 700 ms past the second: a column of whole seconds keeps the next one.
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => new Date('2026-12-05T12:00:00.700Z') });
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    // As a timestamptz(0) column rounds, and a legacy enum spells revoqued.
+    store.rewrite = (patch) => ({
+      ...patch,
+      ...(patch.revoked_at ? { revoked_at: new Date(Math.round(patch.revoked_at.getTime() / 1000) * 1000) } : {}),
+      ...(patch.status === 'revoqued' ? { status: 'revoked' } : {}),
+    });
+
+    expect((await manager.setStatus(issued.card.keyId, 'revoqued')).status).toBe('revoked');
+    await manager.revoke(issued.card.keyId);
+    expect(await status(issued.key)).toBe(401);
   });
 
   it('issue returns the key the store confirmed when its row cannot be read back to check it, and the key works', async () => {
