@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import type { ApiKeyAuth } from 'keyward';
 import { expressApiKeyAuth } from 'keyward/express';
-import { acceptSms, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
+import { acceptSms, compressedBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
 
 /** The demo gateway's routes on Express. */
 export function createExpressDemo(auth: ApiKeyAuth): express.Express {
@@ -18,6 +18,11 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
   app.post(
     '/v1/sms',
     expressApiKeyAuth(auth, { keyType: 'sms_api' }),
+    (req, res, next) => {
+      const refusal = compressedBody(req.headers['content-encoding']);
+      if (refusal) send(res, refusal);
+      else next();
+    },
     express.json({ limit: MAX_REQUEST_BODY_BYTES }),
     (req, res) => send(res, acceptSms(req.body, req.apiKey!)),
   );

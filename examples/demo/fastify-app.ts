@@ -4,6 +4,7 @@ import type { ApiKeyAuth } from 'keyward';
 import { fastifyApiKeyAuth } from 'keyward/fastify';
 import {
   acceptSms,
+  compressedBody,
   health,
   MAX_REQUEST_BODY_BYTES,
   notFound,
@@ -38,7 +39,14 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
   // no body parse. Each context below holds the routes of one key requirement.
   app.register(async (sms) => {
     await sms.register(fastifyApiKeyAuth, { auth, keyType: 'sms_api' });
-    sms.post('/v1/sms', (request, reply) => send(reply, acceptSms(request.body, request.apiKey!)));
+    // Checked before the body is parsed, as the Express and Koa demos do.
+    sms.post('/v1/sms', {
+      preParsing: (request, reply, payload, done) => {
+        const refusal = compressedBody(request.headers['content-encoding']);
+        if (refusal) return void send(reply, refusal);
+        done(null, payload);
+      },
+    }, (request, reply) => send(reply, acceptSms(request.body, request.apiKey!)));
   });
   app.register(async (api) => {
     await api.register(fastifyApiKeyAuth, { auth });

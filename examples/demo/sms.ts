@@ -80,6 +80,20 @@ export function unreadableBody(status: number | undefined): DemoReply {
   return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'Internal server error.' } } };
 }
 
+/**
+ * The answer to a body sent compressed (any `Content-Encoding` but `identity`), or undefined
+ * for a plain one. The demo takes plain bodies only, on every framework alike: Express's parser
+ * would inflate gzip while Koa's and Fastify's demo parsers would read the compressed bytes
+ * as text, so each framework would answer another way.
+ *
+ * @param contentEncoding - the request's `Content-Encoding` header, if any.
+ */
+export function compressedBody(contentEncoding: string | string[] | undefined): DemoReply | undefined {
+  if (contentEncoding === undefined || String(contentEncoding).trim().toLowerCase() === 'identity') return undefined;
+  const message = 'Send the message uncompressed: this gateway takes no Content-Encoding.';
+  return { status: 415, body: { error: { code: 'ERR_INVALID_REQUEST', message } } };
+}
+
 /** Any path or method the demo does not serve. */
 export function notFound(): DemoReply {
   return { status: 404, body: { error: { code: 'ERR_NOT_FOUND', message: 'No such route.' } } };

@@ -53,6 +53,9 @@ const MATRIX: DemoRequest[] = [
   sms('to=+15550100', 415, 'a form-encoded SMS body', { 'content-type': 'application/x-www-form-urlencoded' }),
   sms('{"to":"+15550100","body":"hello"}', 415, 'a JSON SMS body sent as text/plain', { 'content-type': 'text/plain' }),
   sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body without a content type', {}),
+  sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body said to be gzip', { ...json, 'content-encoding': 'gzip' }),
+  sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body in an encoding nobody knows', { ...json, 'content-encoding': 'x-foo' }),
+  sms('{"to":"+15550100","body":"hello"}', 202, 'an SMS body said to be identity-encoded', { ...json, 'content-encoding': 'Identity' }),
   { name: 'an unknown path', status: 404, path: '/v1/nothing', key: 'allowed' },
   { name: 'a GET on the SMS route', status: 404, path: '/v1/sms', key: 'allowed' },
 ];
