@@ -16,7 +16,7 @@ import {
 } from 'keyward';
 import { refuseMountedFactory } from './mounted-factory.js';
 import { setOwnHeaders } from './own-headers.js';
-import { failThrough, isFastifyRequest, wrongFramework, type AdapterExport } from './wrong-framework.js';
+import { failThrough, notCalledByExpress, wrongFramework, type AdapterExport } from './wrong-framework.js';
 
 declare global {
   // Express's own augmentation point for properties that middleware adds to the request.
@@ -79,9 +79,9 @@ export function expressApiKeyAuth(
   const { requirement, forwardErrors } = resolveRouteOptions(auth, options, 'expressApiKeyAuth');
 
   return function expressApiKeyAuthMiddleware(req: ExpressAuthRequest, res: ServerResponse, next: NextFunction) {
-    // Mounted on Koa (no next) or as a Fastify hook: a valid key would go on to a next() that
-    // is not Express's, or to none at all.
-    if (typeof next !== 'function' || isFastifyRequest(req)) return failThrough(next, wrongFramework(API_KEY_MIDDLEWARE, req));
+    // Mounted on Koa (no next), as a Fastify hook or registered as a Fastify plugin: a valid key
+    // would go on to a next() that is not Express's, or to none at all.
+    if (notCalledByExpress(req, next)) return failThrough(next, wrongFramework(API_KEY_MIDDLEWARE, req));
     const decided = auth.decide(new NodeCredentialRequest(req, req.originalUrl ?? req.url, req), requirement);
     // A decision made without waiting is applied at once: Express going on in a later
     // microtask instead cost about 25 µs per request (measured on Express 5).
@@ -126,7 +126,7 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): ExpressAuthM
   const checker = createBasicAuthChecker(options, 'expressBasicAuth');
 
   return function expressBasicAuthMiddleware(req: ExpressAuthRequest, res: ServerResponse, next: NextFunction) {
-    if (typeof next !== 'function' || isFastifyRequest(req)) return failThrough(next, wrongFramework(BASIC_AUTH_MIDDLEWARE, req));
+    if (notCalledByExpress(req, next)) return failThrough(next, wrongFramework(BASIC_AUTH_MIDDLEWARE, req));
     const result = checker.checkRawHeaders(req.rawHeaders, req.ip);
     if (result.ok) return next();
     if (checker.forwardErrors) return forward(req, res, next, result.error);

@@ -96,6 +96,18 @@ export function failAsyncThrough(args: ArrayLike<unknown>, error: ApiKeyAuthErro
   failThrough(args[2], error);
 }
 
+/**
+ * Whether an Express middleware was called by something other than Express: Koa (no `next`),
+ * Fastify as a hook (a Fastify request), or Fastify's `register` (avvio passes the instance,
+ * the options and its `done`).
+ *
+ * @param req - the first argument.
+ * @param next - the third argument.
+ */
+export function notCalledByExpress(req: unknown, next: unknown): boolean {
+  return typeof next !== 'function' || isFastifyRequest(req) || isFastifyInstance(req);
+}
+
 /** Whether `value` is a Fastify request: it has Node's message as `raw`, and its instance. */
 export function isFastifyRequest(value: unknown): boolean {
   const candidate = value as { raw?: unknown; server?: unknown } | null | undefined;
@@ -105,7 +117,7 @@ export function isFastifyRequest(value: unknown): boolean {
 /** The framework whose middleware or hook arguments start with `first`, if recognisable. */
 function frameworkOf(first: unknown): Framework | undefined {
   try {
-    if (isFastifyRequest(first)) return 'Fastify';
+    if (isFastifyRequest(first) || isFastifyInstance(first)) return 'Fastify';
     const candidate = first as { req?: unknown; request?: unknown; response?: unknown; app?: unknown } | null | undefined;
     if (isObject(candidate?.req) && isObject(candidate?.request) && isObject(candidate?.response)) return 'Koa';
     // Express gives every request its app (a function) on the request's prototype.

@@ -259,4 +259,25 @@ describe('an adapter export mounted on another framework', () => {
       await app.close();
     }
   });
+
+  it.each([
+    ['Fastify 4', fastify4 as unknown as typeof fastify5],
+    ['Fastify 5', fastify5],
+  ])('on %s, Express middleware registered as a plugin makes ready() reject with ERR_OPTIONS_INVALID, and the process goes on', async (_label, fastify) => {
+    for (const [name, middleware] of [
+      ['expressApiKeyAuth', expressApiKeyAuth(auth)],
+      ['expressBasicAuth', expressBasicAuth(BASIC)],
+    ] as const) {
+      const app = fastify();
+      app.register(middleware as never);
+      try {
+        await expect(app.ready()).rejects.toMatchObject({
+          code: 'ERR_OPTIONS_INVALID',
+          message: expect.stringMatching(new RegExp(`^${name} makes Express middleware, but Fastify called it: on Fastify, use `)),
+        });
+      } finally {
+        await app.close();
+      }
+    }
+  });
 });
