@@ -42,7 +42,9 @@ export interface KeyManager {
    *   `ERR_STORE_UNAVAILABLE` (503) when the store failed, with a message saying that the
    *   outcome is unknown when the row could not be read again either (issuing again is safe);
    *   the store's `ERR_STORE_REFUSED` (500), as it is, when its database refused the row;
-   *   `ERR_STORED_ROW_INVALID` (500) when the row read back does not hold what was written.
+   *   `ERR_KEY_CONFLICT` (409) when another call revoked, deleted or regenerated the new key
+   *   before it was read back; `ERR_STORED_ROW_INVALID` (500) when the row read back does not
+   *   hold what was written.
    */
   issue(input: IssueKeyInput): Promise<IssuedKey>;
   /**

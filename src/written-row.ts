@@ -51,19 +51,6 @@ export function assertHolds(verb: CheckedWrite, row: ApiKeyRow, written: Partial
   }
 }
 
-/**
- * A store whose `insert` resolved while `findById` does not find the row it took: a store that
- * did not keep it, or another call that revoked or deleted the new key at once (a key that
- * no longer works either way).
- *
- * @returns `ERR_STORED_ROW_INVALID` (500, not exposed).
- */
-export function insertNotFound(): ApiKeyAuthError {
-  return faultyWrite(
-    `its insert resolved, but findById does not find the new row (unless another call revoked or deleted it at once)${CONSEQUENCES.issue}`,
-  );
-}
-
 /** What the caller of a write that held only in part has lost, where that is more than the change. */
 const CONSEQUENCES: Partial<Record<CheckedWrite, string>> = {
   issue: ': the new key is not returned, and nobody holds it',
