@@ -10,6 +10,7 @@ import {
 } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
+import { statusFor } from './helpers/keys.js';
 
 const SEALING = { current: 'k1', keys: { k1: Buffer.alloc(32, 7) } };
 
@@ -70,10 +71,7 @@ afterEach(async () => {
   await auth.close();
 });
 
-async function status(key: string): Promise<number> {
-  const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
-  return result.ok ? 200 : result.response.status;
-}
+const status = (key: string) => statusFor(auth, key);
 
 /** `error` and every cause down its chain, to the first that is not an Error (undefined at the end). */
 function causes(error: unknown): unknown[] {

@@ -11,6 +11,7 @@ import {
 } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
+import { statusFor } from './helpers/keys.js';
 
 const SEALING = { current: 'k1', keys: { k1: Buffer.alloc(32, 7) } };
 const PASSWORD = 'p4ss:w0rd:x';
@@ -62,10 +63,7 @@ afterEach(async () => {
   await auth.close();
 });
 
-async function status(key: string): Promise<number> {
-  const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
-  return result.ok ? 200 : result.response.status;
-}
+const status = (key: string) => statusFor(auth, key);
 
 /** Asserts the error of a faulty write, and that its message holds no value of the row. */
 function expectFaultyWrite(error: ApiKeyAuthError, detail: string, row: ApiKeyRow | undefined): void {

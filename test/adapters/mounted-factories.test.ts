@@ -12,7 +12,7 @@ import { expressApiKeyAuth, expressBasicAuth } from 'keyward/express';
 import { fastifyApiKeyAuthHook, fastifyBasicAuth } from 'keyward/fastify';
 import { koaApiKeyAuth, koaBasicAuth } from 'keyward/koa';
 import { send } from '../helpers/http-client.js';
-import { listen } from '../http/apps.js';
+import { koaErrorAsJson, listen } from '../http/apps.js';
 
 const MESSAGES = {
   expressApiKeyAuth: 'expressApiKeyAuth was called with a request, so it was passed to the framework uncalled: call expressApiKeyAuth(auth) when setting up the route and pass the middleware it returns.',
@@ -65,16 +65,7 @@ describe('a factory passed to the framework uncalled', () => {
     ['koaApiKeyAuth', koaApiKeyAuth],
   ] as const)('as Koa middleware, %s throws an ERR_OPTIONS_INVALID on each request saying to call it', async (name, factory) => {
     const app = new Koa();
-    // The app's own error middleware, so the thrown error's code and message can be read.
-    app.use(async (ctx, next) => {
-      try {
-        await next();
-      } catch (error) {
-        const { code, message } = error as { code?: string; message?: string };
-        ctx.status = 500;
-        ctx.body = { code, message };
-      }
-    });
+    app.use(koaErrorAsJson);
     app.use(factory as unknown as Middleware);
     const server = await listen(app.listen(0, '127.0.0.1'), []);
     try {

@@ -23,7 +23,7 @@ import { send } from '../helpers/http-client.js';
 import { bearer } from '../helpers/keys.js';
 import { SUITE_PASSWORDS } from '../helpers/output-guard.js';
 import { InstrumentedStore } from '../helpers/stores.js';
-import { listen } from '../http/apps.js';
+import { koaErrorAsJson, listen } from '../http/apps.js';
 
 const BASIC = { username: 'hook-relay', password: SUITE_PASSWORDS[0]! };
 const BASIC_HEADER = { authorization: `Basic ${Buffer.from(`${BASIC.username}:${BASIC.password}`).toString('base64')}` };
@@ -103,16 +103,7 @@ function onKoa(Koa: typeof Koa3): Mount {
   return async (guard) => {
     let handled = 0;
     const app = new Koa();
-    // The app's own error middleware, so the thrown error's code and message can be read.
-    app.use(async (ctx, next) => {
-      try {
-        await next();
-      } catch (error) {
-        const { code, message } = error as { code?: string; message?: string };
-        ctx.status = 500;
-        ctx.body = { code, message };
-      }
-    });
+    app.use(koaErrorAsJson);
     app.use(guard as Middleware);
     app.use((ctx) => {
       handled++;

@@ -65,6 +65,20 @@ function expressAdapter(name: string, express: ExpressLike): AdapterUnderTest {
 }
 
 /** Resolves once the server listens, with its URL and a close that also drops keep-alives. */
+/**
+ * An app's own Koa error middleware that answers any thrown error with 500 and its `code` and
+ * `message` as JSON, so a test can read which error a middleware threw.
+ */
+export const koaErrorAsJson: Middleware = async (ctx, next) => {
+  try {
+    await next();
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    ctx.status = 500;
+    ctx.body = { code, message };
+  }
+};
+
 export function listen(server: Server, forwarded: unknown[]): Promise<RunningApp> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
