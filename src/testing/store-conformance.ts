@@ -416,7 +416,7 @@ export function runStoreConformance<S extends KeyStore>(
         }
       }));
 
-      it('holds every status value, the alias revoked included, through insert and modify', withStore(async (store) => {
+      it('holds every status keyward writes, through insert and modify', withStore(async (store) => {
         // A status column that cannot hold one (an enum without it) and leaves it alone would
         // keep a key working that setStatus was told to stop.
         for (const status of STORED_STATUSES) await assertFound(store, await inserted(store, { status }));
@@ -663,10 +663,12 @@ const TEXT_ROUND_TRIPS: readonly Partial<ApiKeyRow>[] = [
 ];
 
 /**
- * Every status a store must hold exactly as given: the seven keyward writes, and `revoked`,
- * which rows written by other tools may hold and keyward reads as `revoqued`.
+ * Every status a store must hold exactly as given: the seven keyward writes. The alias
+ * `revoked` is not among them: keyward stores it as `revoqued`, so a status column without it
+ * (an enum of the seven) is enough, and a row another tool wrote with it is still read as
+ * `revoqued`.
  */
-const STORED_STATUSES: readonly string[] = [...KEY_STATUSES, 'revoked'];
+const STORED_STATUSES: readonly string[] = KEY_STATUSES;
 
 /**
  * Two patches that together set every field a change may set to a value other than null
