@@ -107,7 +107,8 @@ export function normalizeWebhookUrl(value: unknown): string {
  * Checks an optional Basic-auth username. RFC 7617 forbids a colon in it (the colon separates
  * it from the password), control characters would not survive every receiver, invisible format
  * characters and line or paragraph separators would disguise it, and text that is not
- * well-formed Unicode has no UTF-8 form. See {@link webhookUsernameProblem}.
+ * well-formed Unicode has no UTF-8 form; nor may it be over {@link MAX_WEBHOOK_USERNAME_BYTES}
+ * bytes in UTF-8, as given or in Unicode normalization form C.
  *
  * @param value - the submitted username; `undefined`, `null` and `''` mean none.
  * @returns the username, or null for none.
@@ -127,10 +128,10 @@ export function normalizeWebhookUsername(value: unknown): string | null {
 }
 
 /**
- * Checks a Basic-auth password before it is sealed: the rules of
- * {@link webhookPasswordProblem}, and at least {@link MIN_WEBHOOK_PASSWORD_CHARACTERS}
- * characters. Colons are allowed (only the username may not hold one). The message never
- * repeats the value.
+ * Checks a Basic-auth password before it is sealed: well-formed Unicode, at most
+ * {@link MAX_WEBHOOK_PASSWORD_BYTES} bytes in UTF-8 (as given and in normalization form C),
+ * and at least {@link MIN_WEBHOOK_PASSWORD_CHARACTERS} characters. Colons are allowed (only the
+ * username may not hold one). The message never repeats the value.
  *
  * @param value - the submitted password: a non-empty string.
  * @returns the password.

@@ -128,8 +128,8 @@ class SevenStatusStore extends MemoryKeyStore {
     });
   }
 
-  private static check(status: string): void {
-    if (!(KEY_STATUSES as readonly string[]).includes(status)) throw new Error(`invalid input value for enum key_status: "${status}"`);
+  private static check(status: unknown): void {
+    if (!(KEY_STATUSES as readonly unknown[]).includes(status)) throw new Error(`invalid input value for enum key_status: "${String(status)}"`);
   }
 }
 
