@@ -19,12 +19,15 @@ export type { IssuedKey, IssueKeyInput, KeyCard, KeyManagerOptions };
 /**
  * The portal's verbs over a {@link KeyStore}. Whatever the store throws that is not an
  * `ApiKeyAuthError` (a driver's own error, a string) counts as `ERR_STORE_UNAVAILABLE` (503),
- * with what was thrown as the cause: every verb rejects with `ApiKeyAuthError` only. The
- * manager does not bound how long a store call takes: a write given up on might still land.
+ * with what was thrown as the cause: what the store does reaches the caller as an
+ * `ApiKeyAuthError` only (an argument of the app's own that throws as it is read, such as a
+ * Proxy, rejects with what it threw). The manager does not bound how long a store call takes:
+ * a write given up on might still land.
  *
  * Every write checks the row the store gives back (for `issue`, the new row read back by id)
  * and fails with `ERR_STORED_ROW_INVALID` (500), naming the fields, when it does not hold what
- * was written: the store's write is faulty, and the change is not reported as made.
+ * was written, or when `modify` gave a row back without calling `change`: the store's write is
+ * faulty, and the change is not reported as made. A new row `issue` does not return is revoked.
  */
 export interface KeyManager {
   /**

@@ -2,7 +2,7 @@ import { isPossibleKeyId } from './key-manager-arguments.js';
 import { notFound, type KeyRows } from './key-rows.js';
 import type { ApiKeyRow } from './store.js';
 import { isUnavailable, notWritten, outcomeUnknown, readAgain, type ChangeVerb } from './unconfirmed-write.js';
-import { assertHolds, unheldFields } from './written-row.js';
+import { assertHolds, changeNotCalled, unheldFields } from './written-row.js';
 
 /** A patch for a key's row, or how to make it from the row as the store hands it over. */
 export type RowPatch = Partial<ApiKeyRow> | ((current: ApiKeyRow) => Partial<ApiKeyRow>);
@@ -25,7 +25,8 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
    * same (its COMMIT answer lost or late), so the row is read again: the call succeeds if the
    * row holds the patch, fails saying nothing was written if it does not, and says the
    * outcome is unknown if it cannot be read. A row the store gave back as written must hold
-   * the patch too, or the store's write is faulty (`ERR_STORED_ROW_INVALID`).
+   * the patch too, or the store's write is faulty (`ERR_STORED_ROW_INVALID`), as is one given back
+   * by a `modify` that never called `change` for the patch.
    */
   const write = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow | null> => {
     if (!isPossibleKeyId(keyId)) throw notFound();
@@ -49,7 +50,8 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
       return current;
     }
     if (!row) throw notFound();
-    if (patch !== undefined) assertHolds(verb, row, patch);
+    if (patch === undefined) throw changeNotCalled(verb);
+    assertHolds(verb, row, patch);
     return row;
   };
 

@@ -43,9 +43,8 @@ export async function readAgain(read: () => Promise<ApiKeyRow | null>): Promise<
  * store's own message may still call the outcome unknown (a COMMIT that timed out), so this
  * one says what the read showed. Same code and status as the store's error, its cause.
  */
-export function notWritten(verb: WriteVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
+export function notWritten(verb: ChangeVerb | 'regenerate', cause: ApiKeyAuthError): ApiKeyAuthError {
   const what: Record<typeof verb, string> = {
-    issue: 'the new key: it was not stored, and nobody holds it',
     regenerate: 'the regenerate: it was not written, and the old key still works',
     revoke: 'the revoke: it was not written, and the key still works',
     softDelete: 'the soft delete: it was not written, and the key still works',

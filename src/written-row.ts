@@ -53,9 +53,35 @@ export function assertHolds(verb: CheckedWrite, row: ApiKeyRow, written: Partial
 
 /** What the caller of a write that held only in part has lost, where that is more than the change. */
 const CONSEQUENCES: Partial<Record<CheckedWrite, string>> = {
-  issue: ': the new key is not returned, and nobody holds it',
   regenerate: ': the new key is not returned, and the old one may no longer work',
 };
+
+/**
+ * The error of a `modify` that gave back a row without calling `change`: the store cannot
+ * have written the patch, which only `change` could give it, yet answered as if it had.
+ *
+ * @throws never; returns `ERR_STORED_ROW_INVALID` (500, not exposed).
+ */
+export function changeNotCalled(verb: CheckedWrite): ApiKeyAuthError {
+  return faultyWrite(`for ${verb}, modify gave back a row without calling change, so it cannot have written the ${verb}`);
+}
+
+/**
+ * The error of an `issue` whose new row, read back, does not hold what was inserted. The key
+ * is not returned, so its row was revoked (when `revoked`) lest it stay live with nobody
+ * holding it and block the account's next `issue`; if that failed too, the message names the
+ * row's id (public) so that an operator can revoke it.
+ *
+ * @param unheld - the fields that do not hold.
+ * @param keyId - the new row's id.
+ * @param revoked - whether the row was revoked.
+ */
+export function faultyInsert(unheld: readonly string[], keyId: string, revoked: boolean): ApiKeyAuthError {
+  const outcome = revoked
+    ? 'the new key is not returned, and its row has been revoked'
+    : `the new key is not returned, nobody holds it, and its row could not be revoked: revoke ${keyId} once the store is fixed`;
+  return faultyWrite(`after issue, the row it gave back does not hold what was written to ${unheld.join(', ')}: ${outcome}`);
+}
 
 function faultyWrite(detail: string): ApiKeyAuthError {
   return new ApiKeyAuthError(

@@ -527,7 +527,7 @@ describe('createKeyManager: a write the store could not confirm', () => {
 
     expect([error.code, error.message, (error.cause as Error).message]).toEqual([
       'ERR_STORE_UNAVAILABLE',
-      'The store did not confirm the new key: it was not stored, and nobody holds it. Trying again is safe.',
+      'The store did not confirm the new key, and no live row holds it: it was not stored, or another request revoked or deleted it at once. Nobody holds it; trying again is safe.',
       'keyward test store: no answer',
     ]);
     expect(lossy.allRows()).toHaveLength(0);
