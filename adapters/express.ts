@@ -81,7 +81,7 @@ export function expressApiKeyAuth(
   return function expressApiKeyAuthMiddleware(req: ExpressAuthRequest, res: ServerResponse, next: NextFunction) {
     // Mounted on Koa (no next), as a Fastify hook or registered as a Fastify plugin: a valid key
     // would go on to a next() that is not Express's, or to none at all.
-    if (notCalledByExpress(req, next)) return failThrough(next, wrongFramework(API_KEY_MIDDLEWARE, req));
+    if (notCalledByExpress(req, next)) return failThrough(next, wrongFramework(API_KEY_MIDDLEWARE, req), res);
     const decided = auth.decide(new NodeCredentialRequest(req, req.originalUrl ?? req.url, req), requirement);
     // A decision made without waiting is applied at once: Express going on in a later
     // microtask instead cost about 25 µs per request (measured on Express 5).
@@ -126,7 +126,7 @@ export function expressBasicAuth(options: ExpressBasicAuthOptions): ExpressAuthM
   const checker = createBasicAuthChecker(options, 'expressBasicAuth');
 
   return function expressBasicAuthMiddleware(req: ExpressAuthRequest, res: ServerResponse, next: NextFunction) {
-    if (notCalledByExpress(req, next)) return failThrough(next, wrongFramework(BASIC_AUTH_MIDDLEWARE, req));
+    if (notCalledByExpress(req, next)) return failThrough(next, wrongFramework(BASIC_AUTH_MIDDLEWARE, req), res);
     const result = checker.checkRawHeaders(req.rawHeaders, req.ip);
     if (result.ok) return next();
     if (checker.forwardErrors) return forward(req, res, next, result.error);

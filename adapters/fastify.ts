@@ -93,7 +93,7 @@ function failingHook(error: ApiKeyAuthError): FastifyApiKeyAuthHook {
   return function fastifyApiKeyAuthFailing(_request: FastifyHookRequest, _reply: FastifyHookReply, doneOrPayload: unknown) {
     // Three parameters, as the real hook's: see there.
     const doneAfterPayload: unknown = arguments[3];
-    failThrough(typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload, error);
+    failThrough(typeof doneAfterPayload === 'function' ? doneAfterPayload : doneOrPayload, error, _reply);
   };
 }
 
@@ -183,7 +183,7 @@ function hookFor(auth: ApiKeyAuth, options: RouteOptions, factory: string): Fast
       // would crash the process; done(error) makes ready() reject instead.
       if (isFastifyInstance(request)) return done(registeredAsPlugin(factory));
       // Mounted on Express (done is its next) or Koa (no callback: thrown, Koa rejects).
-      return failThrough(done, wrongFramework(API_KEY_HOOK, request));
+      return failThrough(done, wrongFramework(API_KEY_HOOK, request), reply);
     }
     // On an HTTP/2 instance `raw` is an Http2ServerRequest, which has every field read:
     // headers, rawHeaders, and the socket's remoteAddress.

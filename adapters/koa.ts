@@ -62,7 +62,7 @@ export function koaApiKeyAuth(auth: ApiKeyAuth, options: KoaApiKeyAuthOptions = 
   return function koaApiKeyAuthMiddleware(ctx: ParameterizedContext, next: () => Promise<unknown>) {
     // Mounted on Express or as a Fastify hook: the second argument is a response or a reply,
     // and the caller's own callback (next, done) comes third.
-    if (typeof next !== 'function') return failThrough(arguments[2], wrongFramework(API_KEY_MIDDLEWARE, ctx));
+    if (typeof next !== 'function') return failThrough(arguments[2], wrongFramework(API_KEY_MIDDLEWARE, ctx), next);
     const decided = auth.decide(new NodeCredentialRequest(ctx.req, ctx.originalUrl, ctx), requirement);
     if (isPendingDecision(decided)) return Promise.resolve(decided).then(finish);
     // A decision made without waiting goes on at once rather than a microtask later; the

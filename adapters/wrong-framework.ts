@@ -1,4 +1,5 @@
-import { ApiKeyAuthError } from 'keyward';
+import type { ServerResponse } from 'node:http';
+import { ApiKeyAuthError, defaultErrorBody } from 'keyward';
 import { isFastifyInstance } from './mounted-factory.js';
 
 /** The frameworks keyward has an adapter for, as a message names them. */
@@ -69,23 +70,27 @@ const MOUNTS: Record<Framework, string> = {
 
 /**
  * Fails a call from the wrong framework through that framework's error path: the callback its
- * caller passed (Express's `next`, Fastify's `done`), or a throw where there is none (Koa, whose
- * dispatch turns it into a rejected promise and so a 500 from the app's error handling).
+ * caller passed (Express's `next`, Fastify's `done`). Without one, a plain `node:http` listener
+ * (`server.on('request', middleware)`: a request and its `ServerResponse`) gets a 500 through
+ * its response, since a throw there would end the process; anything else gets a throw (Koa,
+ * whose dispatch turns it into a rejected promise and so a 500 from the app's error handling).
  * Never a pass, and never a rejection that Express 4 would leave unhandled.
  *
  * @param callback - the argument where the caller's callback would be.
  * @param error - the error from {@link wrongFramework}.
- * @throws {ApiKeyAuthError} `error`, when there is no callback.
+ * @param response - the second argument, a plain listener's response.
+ * @throws {ApiKeyAuthError} `error`, when there is neither a callback nor a response to answer.
  */
-export function failThrough(callback: unknown, error: ApiKeyAuthError): void {
-  if (typeof callback !== 'function') throw error;
-  (callback as (error: Error) => void)(error);
+export function failThrough(callback: unknown, error: ApiKeyAuthError, response: unknown): void {
+  if (typeof callback === 'function') return void (callback as (error: Error) => void)(error);
+  if (!answeredThrough(response, error)) throw error;
 }
 
 /**
  * {@link failThrough} for an async function, whose throw is a rejected promise: Fastify and
  * avvio read that promise, so they get the rejection alone (calling their callback too would go
- * on twice); anyone else gets its callback, as Express 4 ignores the promise.
+ * on twice); anyone else gets its callback, as Express 4 ignores the promise, or a plain
+ * listener its 500, as nothing reads the promise there either.
  *
  * @param args - the async function's arguments.
  * @param error - the error from {@link wrongFramework}.
@@ -93,8 +98,29 @@ export function failThrough(callback: unknown, error: ApiKeyAuthError): void {
  */
 export function failAsyncThrough(args: ArrayLike<unknown>, error: ApiKeyAuthError): void {
   if (isFastifyRequest(args[0]) || isFastifyInstance(args[0])) throw error;
-  failThrough(args[2], error);
+  failThrough(args[2], error, args[1]);
 }
+
+/**
+ * Answers 500 with keyward's JSON error body through a response not yet begun, and warns once
+ * per message (the body says only "Internal server error."), so the operator hears what to
+ * mount instead. Whether it answered.
+ */
+function answeredThrough(response: unknown, error: ApiKeyAuthError): boolean {
+  const candidate = response as Partial<Pick<ServerResponse, 'writeHead' | 'end' | 'headersSent'>> | null | undefined;
+  if (typeof candidate?.writeHead !== 'function' || typeof candidate.end !== 'function' || candidate.headersSent !== false) return false;
+  const body = JSON.stringify(defaultErrorBody(error));
+  candidate.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  candidate.end(body);
+  if (!warned.has(error.message)) {
+    warned.add(error.message);
+    process.emitWarning(error.message, { code: 'KEYWARD_WRONG_FRAMEWORK' });
+  }
+  return true;
+}
+
+/** The messages already warned of: one misplaced export answers every request it gets. */
+const warned = new Set<string>();
 
 /**
  * Whether an Express middleware was called by something other than Express: Koa (no `next`),

@@ -205,6 +205,36 @@ describe('an adapter export mounted on another framework', () => {
     },
   );
 
+  it.each(Object.keys(MESSAGES) as ExportName[])(
+    '%s as a plain node:http listener answers 500 with the JSON error body, warns once naming the export, and the process goes on serving',
+    async (name) => {
+      const { guard, credentials } = exports[name]();
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error) => void warnings.push(warning);
+      process.on('warning', onWarning);
+      const running = await listen(createServer(guard as never).listen(0, '127.0.0.1'), []);
+      try {
+        const answers = [await send(running.url, '/r'), await send(running.url, '/r', { headers: credentials })];
+        // Warnings are emitted on the next tick.
+        await new Promise((resolve) => setImmediate(resolve));
+
+        for (const answer of answers) {
+          expect([answer.status, answer.headers['content-type'], answer.body]).toEqual([
+            500,
+            'application/json; charset=utf-8',
+            '{"error":{"code":"ERR_INTERNAL","message":"Internal server error."}}',
+          ]);
+        }
+        expect(warnings.map((warning) => [(warning as { code?: string }).code, warning.message])).toEqual([
+          ['KEYWARD_WRONG_FRAMEWORK', expect.stringMatching(new RegExp(`^${name} (makes|is) .*, but it was called with something other than `))],
+        ]);
+      } finally {
+        process.off('warning', onWarning);
+        await running.close();
+      }
+    },
+  );
+
   it.each([
     ['Fastify 4', fastify4 as unknown as typeof fastify5],
     ['Fastify 5', fastify5],
