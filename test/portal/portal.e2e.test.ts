@@ -578,4 +578,43 @@ describe.skipIf(!suite.run)('portal page in two tabs', { timeout: 60_000 }, () =
     expect(await tab.locator('#key-banner').count()).toBe(0);
     expect(await tab.locator('#masked-key').innerText()).toBe(await other.locator('#masked-key').innerText());
   });
+
+  // The portal has no revoke or delete of its own: the card read is answered as it is after
+  // another tool revoked or deleted the key, or did that and then generated a new one.
+  it('drops a one-time key on show once it was revoked or deleted elsewhere, and says no new key exists', async () => {
+    await regenerate(tab);
+    await tab.route('**/portal/api/key', (route) => route.fulfill({ json: { card: null } }));
+    try {
+      await comeBack(tab);
+
+      await expect.poll(() => tab.locator('#page-error').innerText()).toBe(
+        'The key shown here was revoked or deleted elsewhere (another tab or person): it no longer works, and no new key replaces it. Generate one when you need it.',
+      );
+      expect(await tab.locator('#key-banner').count()).toBe(0);
+      expect(await tab.locator('#key-empty').isVisible()).toBe(true);
+    } finally {
+      await tab.unroute('**/portal/api/key');
+    }
+    await comeBack(tab);
+    await tab.locator('#key-card').waitFor();
+  });
+
+  it('drops a one-time key on show once a key with another id took its place, and says a new key was generated', async () => {
+    await regenerate(tab);
+    await tab.route('**/portal/api/key', async (route) => {
+      const real = (await (await route.fetch()).json()) as { card: Record<string, unknown> };
+      await route.fulfill({ json: { card: { ...real.card, id: `key_${'N'.repeat(20)}`, masked_key: 'sk_test_NNNN…NNNN' } } });
+    });
+    try {
+      await comeBack(tab);
+
+      await expect.poll(() => tab.locator('#page-error').innerText()).toBe(
+        'The key shown here was revoked or deleted elsewhere (another tab or person), and a new key was generated since: the one shown no longer works, and whoever generated the new one holds it.',
+      );
+      expect(await tab.locator('#key-banner').count()).toBe(0);
+      expect(await tab.locator('#field-key-id').innerText()).toBe(`key_${'N'.repeat(20)}`);
+    } finally {
+      await tab.unroute('**/portal/api/key');
+    }
+  });
 });

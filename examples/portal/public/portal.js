@@ -14,6 +14,8 @@ const $ = (id) => document.getElementById(id);
 let shownKey = null;
 /** The masked form of `shownKey`, as its card gave it: how a later card tells it was replaced. */
 let shownMasked = null;
+/** The key id of `shownKey`'s card: a regenerate keeps it, a new key has another. */
+let shownKeyId = null;
 /** The card as last read from the API, or null in the empty state. */
 let card = null;
 /** Bumped by every card update, so a slow read cannot overwrite a newer write's card. */
@@ -165,6 +167,7 @@ function showError(message) {
 function showBanner(key, heading) {
   shownKey = key;
   shownMasked = card.masked_key;
+  shownKeyId = card.id;
   const banner = $('banner-template').content.firstElementChild.cloneNode(true);
   banner.querySelector('.banner-heading').textContent = heading;
   banner.querySelector('.cleartext').textContent = key;
@@ -280,6 +283,7 @@ async function confirmRegenerate() {
 function dropBanner() {
   shownKey = null;
   shownMasked = null;
+  shownKeyId = null;
   $('banner-slot').replaceChildren();
 }
 
@@ -333,13 +337,22 @@ async function turnOffWebhook() {
 }
 
 /**
- * After a card read: a one-time key on show stays, unless the card now has another key. Then
- * it no longer works (another tab or person regenerated it), and the banner goes, saying why.
+ * After a card read: a one-time key on show stays, unless the card now has another key or
+ * none. Then it no longer works, and the banner goes, saying what happened elsewhere: no card
+ * means the key was revoked or deleted (no new key exists); the same key id with another mask
+ * means it was regenerated; another key id means a new key was made after it went.
  */
 function dropReplacedKey() {
   if (shownKey === null || card?.masked_key === shownMasked) return;
+  const sameKeyId = card?.id === shownKeyId;
   dropBanner();
-  showError('The key shown here was regenerated elsewhere (another tab or person): it no longer works, and whoever regenerated it holds the new key.');
+  if (card === null) {
+    showError('The key shown here was revoked or deleted elsewhere (another tab or person): it no longer works, and no new key replaces it. Generate one when you need it.');
+  } else if (sameKeyId) {
+    showError('The key shown here was regenerated elsewhere (another tab or person): it no longer works, and whoever regenerated it holds the new key.');
+  } else {
+    showError('The key shown here was revoked or deleted elsewhere (another tab or person), and a new key was generated since: the one shown no longer works, and whoever generated the new one holds it.');
+  }
 }
 
 /**
