@@ -39,7 +39,7 @@ export function createKoaDemo(auth: ApiKeyAuth): Koa {
     'GET /healthz': [(ctx) => send(ctx, health())],
     'POST /v1/sms': [
       koaApiKeyAuth(auth, { keyType: 'sms_api' }),
-      async (ctx) => send(ctx, compressedBody(ctx.get('content-encoding') || undefined) ?? acceptSms(await readJson(ctx), ctx.state.apiKey!)),
+      async (ctx) => send(ctx, compressedBody(ctx.get('content-encoding')) ?? acceptSms(await readJson(ctx), ctx.state.apiKey!)),
     ],
     'GET /v1/whoami': [koaApiKeyAuth(auth), (ctx) => send(ctx, whoami(ctx.state.apiKey!))],
   };

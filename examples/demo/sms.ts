@@ -84,12 +84,15 @@ export function unreadableBody(status: number | undefined): DemoReply {
  * The answer to a body sent compressed (any `Content-Encoding` but `identity`), or undefined
  * for a plain one. The demo takes plain bodies only, on every framework alike: Express's parser
  * would inflate gzip while Koa's and Fastify's demo parsers would read the compressed bytes
- * as text, so each framework would answer another way.
+ * as text, so each framework would answer another way. An empty or whitespace-only header
+ * names no coding (RFC 9110 lets the list be empty, and Express's parser reads it as
+ * identity), so it counts as none.
  *
  * @param contentEncoding - the request's `Content-Encoding` header, if any.
  */
 export function compressedBody(contentEncoding: string | string[] | undefined): DemoReply | undefined {
-  if (contentEncoding === undefined || String(contentEncoding).trim().toLowerCase() === 'identity') return undefined;
+  const coding = contentEncoding === undefined ? '' : String(contentEncoding).trim().toLowerCase();
+  if (coding === '' || coding === 'identity') return undefined;
   const message = 'Send the message uncompressed: this gateway takes no Content-Encoding.';
   return { status: 415, body: { error: { code: 'ERR_INVALID_REQUEST', message } } };
 }
