@@ -36,16 +36,20 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
   const argon2Run = new InThreadArgon2(Number.POSITIVE_INFINITY).run;
 
   /**
-   * Whether a new row that is not returned could be revoked, so that it does not stay live
-   * with nobody holding it (and block the account's next issue). Only this call's own row is
-   * revoked; any failure, or a store that keeps it live all the same, counts as no.
+   * Revokes a new row that is not returned, so that it does not stay live with nobody holding
+   * it (and block the account's next issue): `revoked` once no live row has its id, `replaced`
+   * when another call regenerated it first (its key is someone's: left alone), `failed` when
+   * the store could not revoke it or keeps it live all the same. Only this call's key is
+   * revoked, never one written over it.
    */
-  const withdrawn = async (row: ApiKeyRow): Promise<boolean> => {
+  const withdraw = async (row: ApiKeyRow): Promise<'revoked' | 'replaced' | 'failed'> => {
     try {
       await modifyExact(row.id, (current) => (isWrittenBy(current, row) ? { revoked_at: now() } : null));
-      return (await byId(row.id)) === null;
+      const after = await byId(row.id);
+      if (after === null) return 'revoked';
+      return isWrittenBy(after, row) ? 'failed' : 'replaced';
     } catch {
-      return false;
+      return 'failed';
     }
   };
 
@@ -112,7 +116,11 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
       // either: a key issued inactive may have been let in by then, and refusing it would
       // leave a live key nobody holds (the conformance suite checks that inserts keep it).
       const unheld = unheldFields(found, ownFieldsOf(row));
-      if (unheld.length > 0) throw faultyInsert(unheld, row.id, await withdrawn(row));
+      if (unheld.length > 0) {
+        const withdrawn = await withdraw(row);
+        if (withdrawn === 'replaced') throw changedAtOnce();
+        throw faultyInsert(unheld, row.id, withdrawn === 'revoked');
+      }
       return { key: generated.key, card: toCard(found, at) };
     },
 

@@ -269,6 +269,24 @@ describe('the key manager checks the row a store gives back after each write', (
     expect(await status(again.key)).toBe(200);
   });
 
+  it('issue on a store whose insert drops a field leaves the key alone and answers ERR_KEY_CONFLICT when another call regenerates the row before it can revoke it', async () => {
+    store.onInsert = (row) => ({ ...row, expires_at: null });
+    const other = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const modify = store.modify.bind(store);
+    let regenerated: Promise<{ key: string }> | undefined;
+    store.modify = async (id, change) => {
+      // The first modify is issue's revoke of its row: another caller's regenerate lands first.
+      if (regenerated === undefined) await (regenerated = other.regenerate(id));
+      return modify(id, change);
+    };
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox', expiresAt: new Date('2030-01-01T00:00:00Z') }));
+
+    expect([error.code, error.status]).toEqual(['ERR_KEY_CONFLICT', 409]);
+    expect(store.allRows()[0]!.revoked_at).toBeNull();
+    expect(await status((await regenerated!).key)).toBe(200);
+  });
+
   it('issue on a store whose insert drops a field and whose modify then fails names the row to revoke', async () => {
     store.onInsert = (row) => ({ ...row, expires_at: null });
     store.modify = async () => {
