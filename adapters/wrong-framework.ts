@@ -72,7 +72,8 @@ const MOUNTS: Record<Framework, string> = {
  * Fails a call from the wrong framework through that framework's error path: the callback its
  * caller passed (Express's `next`, Fastify's `done`). Without one, a plain `node:http` listener
  * (`server.on('request', middleware)`: a request and its `ServerResponse`) gets a 500 through
- * its response, since a throw there would end the process; anything else gets a throw (Koa,
+ * its response (unless another listener has begun it), since a throw there would end the
+ * process; anything else gets a throw (Koa,
  * whose dispatch turns it into a rejected promise and so a 500 from the app's error handling).
  * Never a pass, and never a rejection that Express 4 would leave unhandled.
  *
@@ -102,16 +103,19 @@ export function failAsyncThrough(args: ArrayLike<unknown>, error: ApiKeyAuthErro
 }
 
 /**
- * Answers 500 with keyward's JSON error body through a response not yet begun, and warns once
- * per message (the body says only "Internal server error."), so the operator hears what to
- * mount instead. Whether it answered.
+ * Answers 500 with keyward's JSON error body through a plain listener's response (left alone
+ * when another listener has begun it), and warns once per message (the body says only
+ * "Internal server error."), so the operator hears what to mount instead. Whether `response`
+ * was such a response.
  */
 function answeredThrough(response: unknown, error: ApiKeyAuthError): boolean {
   const candidate = response as Partial<Pick<ServerResponse, 'writeHead' | 'end' | 'headersSent'>> | null | undefined;
-  if (typeof candidate?.writeHead !== 'function' || typeof candidate.end !== 'function' || candidate.headersSent !== false) return false;
-  const body = JSON.stringify(defaultErrorBody(error));
-  candidate.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  candidate.end(body);
+  if (typeof candidate?.writeHead !== 'function' || typeof candidate.end !== 'function' || typeof candidate.headersSent !== 'boolean') return false;
+  if (!candidate.headersSent) {
+    const body = JSON.stringify(defaultErrorBody(error));
+    candidate.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    candidate.end(body);
+  }
   if (!warned.has(error.message)) {
     warned.add(error.message);
     process.emitWarning(error.message, { code: 'KEYWARD_WRONG_FRAMEWORK' });

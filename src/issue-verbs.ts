@@ -1,5 +1,6 @@
 import { ApiKeyAuthError } from './errors.js';
 import { randomBase62 } from './base62.js';
+import { ChangeCall } from './change-call.js';
 import { hashSecret } from './hash.js';
 import { InThreadArgon2 } from './in-thread-argon2.js';
 import { toCard, type KeyCard } from './key-card.js';
@@ -12,7 +13,7 @@ import { checkRow, type RowProblem } from './row-check.js';
 import type { ApiKeyRow } from './store.js';
 import { isUnavailable, isWrittenBy, notWritten, outcomeUnknown, readAgain } from './unconfirmed-write.js';
 import { expiryState } from './valid-date.js';
-import { assertHolds, changeNotCalled, faultyInsert, unheldFields } from './written-row.js';
+import { assertHolds, faultyInsert, unheldFields } from './written-row.js';
 
 /** What issue and regenerate return: the only moment the cleartext exists. */
 export interface IssuedKey {
@@ -37,20 +38,22 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
 
   /**
    * Revokes a new row that is not returned, so that it does not stay live with nobody holding
-   * it (and block the account's next issue): `revoked` once no live row has its id, `replaced`
-   * when another call regenerated it first (its key is someone's: left alone), `failed` when
-   * the store could not revoke it or keeps it live all the same. Only this call's key is
-   * revoked, never one written over it.
+   * it (and block the account's next issue). `stored` is the row as read back, which a faulty
+   * store may have altered: the row is this call's while it still holds that lookup id and
+   * hash. Read again after the revoke, whatever the store answered (a revoke whose answer was
+   * lost may have landed): `revoked` once no live row has its id, `replaced` when another call
+   * regenerated it first (its key is someone's: left alone), `failed` when the store could not
+   * revoke it, keeps it live all the same, or cannot be read.
    */
-  const withdraw = async (row: ApiKeyRow): Promise<'revoked' | 'replaced' | 'failed'> => {
+  const withdraw = async (stored: ApiKeyRow): Promise<'revoked' | 'replaced' | 'failed'> => {
     try {
-      await modifyExact(row.id, (current) => (isWrittenBy(current, row) ? { revoked_at: now() } : null));
-      const after = await byId(row.id);
-      if (after === null) return 'revoked';
-      return isWrittenBy(after, row) ? 'failed' : 'replaced';
+      await modifyExact(stored.id, (current) => (isWrittenBy(current, stored) ? { revoked_at: now() } : null));
     } catch {
-      return 'failed';
+      // Told by the read below.
     }
+    const after = await readAgain(() => byId(stored.id));
+    if (after === null) return 'revoked';
+    return after === undefined || isWrittenBy(after, stored) ? 'failed' : 'replaced';
   };
 
   return {
@@ -104,20 +107,21 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
         // store's writes, and refusing the key would leave a live row nobody holds.
         return { key: generated.key, card: toCard(row, at) };
       }
-      // No live row: after a failure, the insert may not have landed, or another call may
-      // have found the new key and revoked or deleted it at once; either way nobody holds it.
+      // No live row: after a failure, the insert may not have landed (or not yet), or another
+      // call may have found the new key and revoked or deleted it at once; nobody holds it.
       if (found === null && unconfirmed !== undefined) throw notLive(unconfirmed);
       // Another call may already have found the new key as the account's live one, and
-      // revoked, deleted or regenerated it: this key no longer works. (A row with this call's
-      // random id but another lookup id can only be a regenerate of it.)
-      if (found === null || !isWrittenBy(found, row)) throw changedAtOnce();
+      // revoked, deleted or regenerated it: this key no longer works. A regenerate replaces
+      // both the lookup id and the hash; a row with this call's random id that differs in one
+      // of them only is the store's fault, checked below.
+      if (found === null || (found.lookup_id !== row.lookup_id && found.key_hash !== row.key_hash)) throw changedAtOnce();
       // Only what no other call changes: the row may already have been written since, by a
       // setStatus, setWebhook or revoke of another caller that found it. So not the status
       // either: a key issued inactive may have been let in by then, and refusing it would
       // leave a live key nobody holds (the conformance suite checks that inserts keep it).
       const unheld = unheldFields(found, ownFieldsOf(row));
       if (unheld.length > 0) {
-        const withdrawn = await withdraw(row);
+        const withdrawn = await withdraw(found);
         if (withdrawn === 'replaced') throw changedAtOnce();
         throw faultyInsert(unheld, row.id, withdrawn === 'revoked');
       }
@@ -139,35 +143,35 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
       const keyHash = await hashSecret(generated.secret, argon2, pepperFor(ids), argon2Run);
       const written = { lookup_id: generated.lookupId, key_hash: keyHash };
       let after: ApiKeyRow | null;
-      let changeRan = false;
-      // What the row given back must hold: the whole patch, as the store wrote it.
-      let checked: Partial<ApiKeyRow> = {};
+      // What a row read again must hold, when the store's answer was lost; otherwise the row
+      // given back must hold the whole patch, as the store wrote it.
+      let checked: Partial<ApiKeyRow> | undefined;
       // The time of the write: an expiry is judged at it (the call may have waited its turn
       // for the Argon2 run, or for the row lock), and so is the card.
       let at = new Date(Number.NaN);
+      const call = new ChangeCall((current: ApiKeyRow): Partial<ApiKeyRow> => {
+        at = now();
+        // The new hash is bound to the ids read: a row that changed meanwhile is another's now.
+        if (!sameBoundFields(current, before)) throw conflict();
+        return {
+          ...written,
+          masked_key: generated.masked,
+          last_used_at: null,
+          // The status and a passed expiry are lifted on their own: a date still ahead is the
+          // key's agreed lifetime, whatever its status, and stays.
+          ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed' } : {}),
+          // Only an expiry known to have passed is lifted: one that cannot be read might still
+          // be ahead, and lifting it would make the key permanent.
+          ...(expiryState(current.expires_at, at.getTime()) === 'passed' ? { expires_at: null } : {}),
+        };
+      });
       try {
-        after = await modifyExact(keyId, (current) => {
-          changeRan = true;
-          at = now();
-          // The new hash is bound to the ids read: a row that changed meanwhile is another's now.
-          if (!sameBoundFields(current, before)) throw conflict();
-          return (checked = {
-            ...written,
-            masked_key: generated.masked,
-            last_used_at: null,
-            // The status and a passed expiry are lifted on their own: a date still ahead is the
-            // key's agreed lifetime, whatever its status, and stays.
-            ...(LIFTED_BY_REGENERATE.has(current.status ?? '') ? { status: 'allowed' } : {}),
-            // Only an expiry known to have passed is lifted: one that cannot be read might still
-            // be ahead, and lifting it would make the key permanent.
-            ...(expiryState(current.expires_at, at.getTime()) === 'passed' ? { expires_at: null } : {}),
-          });
-        });
+        after = await modifyExact(keyId, call.change);
       } catch (error) {
         if (!isUnavailable(error)) throw error;
         // A store that failed before it handed over the row (a row lock held elsewhere ran
         // out its wait) wrote nothing: the old key still works.
-        if (!changeRan) throw notWritten('regenerate', error);
+        if (!call.ran) throw notWritten('regenerate', error);
         // The store gave up, but its COMMIT may have landed (its answer lost or late): the old
         // key would then be dead, and the new one must not be thrown away.
         const current = await readAgain(() => lockedRow(keyId));
@@ -182,8 +186,7 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
         after = current;
       }
       if (!after) throw notFound();
-      if (!changeRan) throw changeNotCalled('regenerate');
-      assertHolds('regenerate', after, checked);
+      assertHolds('regenerate', after, checked ?? call.patchOf('regenerate'));
       return { key: generated.key, card: toCard(after, at) };
     },
   };
@@ -218,12 +221,13 @@ function changedAtOnce(): ApiKeyAuthError {
 
 /**
  * An insert the store did not confirm, after which no live row holds the new key: it was not
- * stored, or another call revoked or deleted it at once.
+ * stored, or another call revoked or deleted it at once, or its write is still under way (a
+ * COMMIT waiting for a replica), which a later issue would meet as ERR_KEY_EXISTS.
  */
 function notLive(cause: ApiKeyAuthError): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_STORE_UNAVAILABLE',
-    'The store did not confirm the new key, and no live row holds it: it was not stored, or another request revoked or deleted it at once. Nobody holds it; trying again is safe.',
+    'The store did not confirm the new key, and no live row holds it: it was not stored, or another request revoked or deleted it at once. Nobody holds it. Issuing again is safe: should the write still land, issue answers ERR_KEY_EXISTS, and regenerate replaces it.',
     { status: 503, expose: false, cause },
   );
 }

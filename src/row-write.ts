@@ -1,8 +1,9 @@
+import { ChangeCall } from './change-call.js';
 import { isPossibleKeyId } from './key-manager-arguments.js';
 import { notFound, type KeyRows } from './key-rows.js';
 import type { ApiKeyRow } from './store.js';
 import { isUnavailable, notWritten, outcomeUnknown, readAgain, type ChangeVerb } from './unconfirmed-write.js';
-import { assertHolds, changeNotCalled, unheldFields } from './written-row.js';
+import { assertHolds, unheldFields } from './written-row.js';
 
 /** A patch for a key's row, or how to make it from the row as the store hands it over. */
 export type RowPatch = Partial<ApiKeyRow> | ((current: ApiKeyRow) => Partial<ApiKeyRow>);
@@ -26,16 +27,17 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
    * row holds the patch, fails saying nothing was written if it does not, and says the
    * outcome is unknown if it cannot be read. A row the store gave back as written must hold
    * the patch too, or the store's write is faulty (`ERR_STORED_ROW_INVALID`), as is one given back
-   * by a `modify` that never called `change` for the patch.
+   * by a `modify` that never called `change` (see {@link ChangeCall}).
    */
   const write = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow | null> => {
     if (!isPossibleKeyId(keyId)) throw notFound();
-    let patch: Partial<ApiKeyRow> | undefined;
+    const call = new ChangeCall((current: ApiKeyRow) => (typeof given === 'function' ? given(current) : given));
     let row: ApiKeyRow | null;
     try {
-      row = await modifyExact(keyId, (current) => (patch = typeof given === 'function' ? given(current) : given));
+      row = await modifyExact(keyId, call.change);
     } catch (error) {
       if (!isUnavailable(error)) throw error;
+      const patch = call.patch;
       // A store that failed before it handed over the row wrote nothing.
       if (patch === undefined) throw notWritten(verb, error);
       const current = await readAgain(() => lockedRow(keyId));
@@ -50,8 +52,7 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
       return current;
     }
     if (!row) throw notFound();
-    if (patch === undefined) throw changeNotCalled(verb);
-    assertHolds(verb, row, patch);
+    assertHolds(verb, row, call.patchOf(verb));
     return row;
   };
 

@@ -287,6 +287,65 @@ describe('the key manager checks the row a store gives back after each write', (
     expect(await status((await regenerated!).key)).toBe(200);
   });
 
+  it('issue on a store whose insert cuts key_hash short rejects naming it and revokes the row, rather than blame another request', async () => {
+    store.onInsert = (row) => ({ ...row, key_hash: row.key_hash.slice(0, 64) });
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+
+    const [withdrawn] = store.allRows();
+    expectFaultyWrite(error, 'after issue, the row it gave back does not hold what was written to key_hash: the new key is not returned, and its row has been revoked', withdrawn);
+    expect(withdrawn!.revoked_at).toBeInstanceOf(Date);
+  });
+
+  it('issue says the row of its faulty insert has been revoked when the revoke landed but its answer was lost', async () => {
+    store.onInsert = (row) => ({ ...row, expires_at: null });
+    store.landedThenFails = true;
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox', expiresAt: new Date('2030-01-01T00:00:00Z') }));
+
+    expectFaultyWrite(error, 'after issue, the row it gave back does not hold what was written to expires_at: the new key is not returned, and its row has been revoked', store.allRows()[0]);
+    expect(store.allRows()[0]!.revoked_at).toBeInstanceOf(Date);
+  });
+
+  it('regenerate on a store that swallows what change throws and gives the row back rejects with the conflict change raised, and returns no key', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const other = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const modify = store.modify.bind(store);
+    let racing: Promise<{ key: string }> | undefined;
+    store.modify = async (id, change) => {
+      // Another regenerate lands first; then this store catches the conflict change throws.
+      if (racing === undefined) await (racing = other.regenerate(id));
+      try {
+        return await modify(id, change);
+      } catch {
+        return store.findById(id);
+      }
+    };
+
+    const error = await rejection(manager.regenerate(issued.card.keyId));
+
+    expect([error.code, error.status]).toEqual(['ERR_KEY_CONFLICT', 409]);
+    expect(await status((await racing!).key)).toBe(200);
+  });
+
+  it('setWebhook on a store that swallows what change throws rejects with what change threw', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await manager.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', password: PASSWORD });
+    const modify = store.modify.bind(store);
+    store.modify = async (id, change) => {
+      try {
+        return await modify(id, change);
+      } catch {
+        return store.findById(id);
+      }
+    };
+    const withoutKeys = createKeyManager({ store, argon2: TEST_ARGON2 });
+
+    const error = await rejection(withoutKeys.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/other' }));
+
+    expect(error.code).toBe('ERR_WEBHOOK_SECRET');
+  });
+
   it('issue on a store whose insert drops a field and whose modify then fails names the row to revoke', async () => {
     store.onInsert = (row) => ({ ...row, expires_at: null });
     store.modify = async () => {
@@ -302,8 +361,8 @@ describe('the key manager checks the row a store gives back after each write', (
   });
 
   it.each([
-    ['revoked', (other: KeyManager, keyId: string) => other.revoke(keyId), 'ERR_STORE_UNAVAILABLE', 'The store did not confirm the new key, and no live row holds it: it was not stored, or another request revoked or deleted it at once. Nobody holds it; trying again is safe.'],
-    ['soft-deleted', (other: KeyManager, keyId: string) => other.softDelete(keyId), 'ERR_STORE_UNAVAILABLE', 'The store did not confirm the new key, and no live row holds it: it was not stored, or another request revoked or deleted it at once. Nobody holds it; trying again is safe.'],
+    ['revoked', (other: KeyManager, keyId: string) => other.revoke(keyId), 'ERR_STORE_UNAVAILABLE', 'The store did not confirm the new key, and no live row holds it: it was not stored, or another request revoked or deleted it at once. Nobody holds it. Issuing again is safe: should the write still land, issue answers ERR_KEY_EXISTS, and regenerate replaces it.'],
+    ['soft-deleted', (other: KeyManager, keyId: string) => other.softDelete(keyId), 'ERR_STORE_UNAVAILABLE', 'The store did not confirm the new key, and no live row holds it: it was not stored, or another request revoked or deleted it at once. Nobody holds it. Issuing again is safe: should the write still land, issue answers ERR_KEY_EXISTS, and regenerate replaces it.'],
     ['regenerated', (other: KeyManager, keyId: string) => other.regenerate(keyId), 'ERR_KEY_CONFLICT', 'The new key was revoked, deleted or regenerated by another request as soon as it was stored (or the store did not keep it): it no longer works; read the account again.'],
   ] as const)('issue whose insert landed unconfirmed, the new key then %s by another call before the read back, says what the read back can tell', async (_what, write, code, message) => {
     const other = createKeyManager({ store, argon2: TEST_ARGON2 });

@@ -527,7 +527,7 @@ describe('createKeyManager: a write the store could not confirm', () => {
 
     expect([error.code, error.message, (error.cause as Error).message]).toEqual([
       'ERR_STORE_UNAVAILABLE',
-      'The store did not confirm the new key, and no live row holds it: it was not stored, or another request revoked or deleted it at once. Nobody holds it; trying again is safe.',
+      'The store did not confirm the new key, and no live row holds it: it was not stored, or another request revoked or deleted it at once. Nobody holds it. Issuing again is safe: should the write still land, issue answers ERR_KEY_EXISTS, and regenerate replaces it.',
       'keyward test store: no answer',
     ]);
     expect(lossy.allRows()).toHaveLength(0);

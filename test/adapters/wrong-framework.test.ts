@@ -235,6 +235,24 @@ describe('an adapter export mounted on another framework', () => {
     },
   );
 
+  it.each(['koaBasicAuth', 'fastifyBasicAuth', 'fastifyApiKeyAuth', 'expressApiKeyAuth'] as const)(
+    '%s as a second plain node:http listener, after one that answered, leaves that answer alone and ends nothing',
+    async (name) => {
+      const { guard } = exports[name]();
+      const server = createServer((_req, res) => res.end('first'));
+      server.on('request', guard as never);
+      const running = await listen(server.listen(0, '127.0.0.1'), []);
+      try {
+        const answer = await send(running.url, '/r');
+        await new Promise((resolve) => setImmediate(resolve));
+
+        expect([answer.status, answer.body]).toEqual([200, 'first']);
+      } finally {
+        await running.close();
+      }
+    },
+  );
+
   it.each([
     ['Fastify 4', fastify4 as unknown as typeof fastify5],
     ['Fastify 5', fastify5],
