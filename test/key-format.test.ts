@@ -108,6 +108,16 @@ describe('parseApiKey', () => {
     expect(parseApiKey(forged)).toEqual({ ok: false, reason: 'bad_alphabet' });
   });
 
+  it.each(['-', '_', '!', '.', ' '])('refuses a key whose lookup id starts with %j, even with its checksum right', (character) => {
+    const head = `sk_test_${character}${'a'.repeat(11)}${'b'.repeat(32)}`;
+    expect(parseApiKey(head + checksumOf(head))).toEqual({ ok: false, reason: 'bad_alphabet' });
+  });
+
+  it.each(['sk_testX', 'sk_test-', 'sk_liveX', 'sk_live0'])('refuses the prefix %s, its last underscore replaced, even with its checksum right', (prefix) => {
+    const head = `${prefix}${'a'.repeat(12)}${'b'.repeat(32)}`;
+    expect(parseApiKey(head + checksumOf(head))).toEqual({ ok: false, reason: 'bad_prefix' });
+  });
+
   it('refuses a key with a character outside the BMP (two UTF-16 units) in place of two', () => {
     const { key: genuine } = generateApiKey('production');
     expect(parseApiKey(`${genuine.slice(0, 30)}😀${genuine.slice(32)}`)).toEqual({ ok: false, reason: 'bad_alphabet' });

@@ -134,8 +134,18 @@ describe('a peppered hash is bound to its row (someone who can write to the tabl
     const attacker = await manager.issue({ accountId: 'acct_attacker', environment: 'sandbox' });
     const victim = await manager.issue({ accountId: 'acct_victim', environment: 'sandbox' });
     const auth = createApiKeyAuth({ store, argon2Pool: false, pepper });
-    return { store, attacker, victim, auth };
+    return { store, manager, attacker, victim, auth };
   }
+
+  it('lets the key a regenerate returns through, and the old one no longer', async () => {
+    const { attacker, manager, auth } = await attackerAndVictim();
+
+    const regenerated = await manager.regenerate(attacker.card.keyId);
+
+    expect(statusOf(await auth.authenticate(presenting(regenerated.key)))).toBe(200);
+    expect(statusOf(await auth.authenticate(presenting(attacker.key)))).toBe(401);
+    await auth.close();
+  });
 
   it("refuses the victim's lookup id with the attacker's own secret once the attacker's hash is copied onto the victim's row", async () => {
     const { store, attacker, victim, auth } = await attackerAndVictim();

@@ -89,6 +89,13 @@ describe('outbound Authorization for a delivery', () => {
     expect(webhookAuthorizationFor(row, box)).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
   });
 
+  it('opens a password saved with a URL that normalization rewrites (capitals in the host, no path), for the URL as stored', async () => {
+    const card = await manager.setWebhook(keyId, { url: 'https://Hooks.Example.COM', username: 'hook-relay', password: 'p4ss:w0rd:x' });
+
+    expect(card.webhook.url).toBe('https://hooks.example.com/');
+    expect(await manager.webhookAuthorization(keyId)).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
+  });
+
   it('answers a stored row with credentials setWebhook would refuse with ERR_WEBHOOK_SECRET (500, not exposed), not a client error', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'hook-relay', password: 'p4ss:w0rd:x' });
     const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
