@@ -122,3 +122,81 @@ describe('what the throttle holds', () => {
     }
   });
 });
+
+describe('the throttle at the edges of a decision', () => {
+  /** A store whose lookups take 30 ms, counting them. */
+  class SlowLookupStore extends MemoryKeyStore {
+    lookups = 0;
+    override async findByLookupId(lookupId: string): Promise<ApiKeyRow | null> {
+      this.lookups++;
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return super.findByLookupId(lookupId);
+    }
+  }
+  const refusalOf = (result: AuthResult) => (result.ok ? { status: 200 } : { status: result.response.status, code: result.error?.code, retryAfter: result.response.headers['retry-after'] });
+
+  it('answers a burst that reaches the per-key limit while the row is being read with 429 and Retry-After 1, never 503', async () => {
+    const store = new SlowLookupStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_burst', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], throttle: { maxFailuresPerKey: 2 }, clientAddress: () => '10.0.0.1' });
+
+    const results = await Promise.all(['A', 'B', 'C', 'D', 'E'].map((fill) => auth.authenticate({ headers: bearer(forgeSecret(key, fill)) })));
+
+    const refusals = results.map(refusalOf);
+    expect(refusals.map((refusal) => refusal.status)).not.toContain(503);
+    expect(refusals).toContainEqual({ status: 429, code: 'ERR_TOO_MANY_ATTEMPTS', retryAfter: '1' });
+    await auth.close();
+  });
+
+  it('answers a client over its limit with under a second of its window left 429 with Retry-After 1, before any lookup', async () => {
+    const store = new SlowLookupStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_late', environment: 'sandbox' });
+    let now = Date.parse('2026-06-01T00:00:00Z');
+    const auth = createApiKeyAuth({
+      store,
+      environments: ['sandbox'],
+      clock: () => new Date(now),
+      throttle: { maxFailuresPerClient: 2, windowMs: 60_000 },
+      clientAddress: () => '10.0.0.2',
+    });
+    for (const fill of ['A', 'B']) await auth.authenticate({ headers: bearer(forgeSecret(key, fill)) });
+    now += 59_500;
+    const lookupsBefore = store.lookups;
+
+    const result = await auth.authenticate({ headers: bearer(forgeSecret(`sk_test_${'Z'.repeat(12)}${'x'.repeat(38)}`, 'Q')) });
+
+    expect(refusalOf(result)).toEqual({ status: 429, code: 'ERR_TOO_MANY_ATTEMPTS', retryAfter: '1' });
+    expect(store.lookups).toBe(lookupsBefore);
+    await auth.close();
+  });
+
+  it('counts a clientAddress of "" as no address, so the holder sending none is held back with the forgers of its lookup id', async () => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_empty', environment: 'sandbox' });
+    const auth = createApiKeyAuth({
+      store,
+      environments: ['sandbox'],
+      throttle: { maxFailuresPerKey: 2 },
+      clientAddress: (request) => String(request.headers['x-client']),
+    });
+    for (const fill of ['A', 'B']) await auth.authenticate({ headers: { ...bearer(forgeSecret(key, fill)), 'x-client': '10.0.0.9' } });
+
+    const result = await auth.authenticate({ headers: { ...bearer(key), 'x-client': '' } });
+
+    expect(refusalOf(result)).toMatchObject({ status: 429 });
+    await auth.close();
+  });
+
+  it('takes limits given as undefined as their defaults, as the option types allow', async () => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_undef', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, environments: ['sandbox'], throttle: { maxFailuresPerKey: undefined, maxFailuresPerClient: undefined, windowMs: undefined } });
+
+    const statuses = [];
+    for (const fill of 'ABCDEFGHIJK') statuses.push(refusalOf(await auth.authenticate({ headers: bearer(forgeSecret(key, fill)) })).status);
+
+    // The default of 10 failures per key: the eleventh forgery is held back.
+    expect(statuses).toEqual([...Array(10).fill(401), 429]);
+    await auth.close();
+  });
+});
