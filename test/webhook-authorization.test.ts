@@ -163,6 +163,24 @@ describe('outbound Authorization for a delivery', () => {
     expect(await onlyK2.webhookAuthorization(keyId)).toBe(expected);
   });
 
+  it('reports nothing resealed, and keeps the newer password, when setWebhook changed the password between its read and its write', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'u', password: 'rotate-me' });
+    const rotated = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k1: K1, k2: K2 } } });
+    const modify = store.modify.bind(store);
+    let raced = false;
+    store.modify = async (id, change) => {
+      // The reseal's own write: another caller sets a new password first.
+      if (!raced) {
+        raced = true;
+        await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'u', password: 'newer-password' });
+      }
+      return modify(id, change);
+    };
+
+    expect(await rotated.resealWebhookPassword(keyId)).toBe(false);
+    expect(await rotated.webhookAuthorization(keyId)).toBe(`Basic ${Buffer.from('u:newer-password').toString('base64')}`);
+  });
+
   it('reports nothing to re-seal for a key without a password', async () => {
     expect(await manager.resealWebhookPassword(keyId)).toBe(false);
   });
