@@ -125,6 +125,30 @@ describe.each(ADAPTERS)('hostile integrations on $name', (adapter) => {
     }
     await real.close();
   });
+  it.each([
+    { shape: 'ok: 1', ok: 1, given: 'at once' },
+    { shape: 'ok: 1', ok: 1, given: 'as a promise' },
+    { shape: "ok: 'false'", ok: 'false', given: 'at once' },
+    { shape: "ok: 'false'", ok: 'false', given: 'as a promise' },
+  ])('never lets a request on when a wrapper\'s decision is only truthy ($shape, given $given)', async ({ ok, given }) => {
+    const real = createApiKeyAuth({ store, environments: ['sandbox'] });
+    // Truthy but not true, with a context that would reach the handler if it counted as a pass.
+    const truthy = { ok, context: { accountId: 'acct_truthy' } } as unknown as AuthResult;
+    const wrapped: ApiKeyAuth = { ...real, decide: () => (given === 'at once' ? truthy : Promise.resolve(truthy)) };
+    for (const forwardErrors of [false, true]) {
+      const app = await adapter.start(wrapped, { forwardErrors });
+      try {
+        // The adapter throws rather than answer; the app's error handler sends what it sends.
+        const answered = await send(app.url, '/v1/whoami', { headers: bearer(key) });
+        expect(answered.status).toBe(500);
+        expect(answered.body).toBe('{"forwarded":"unknown"}');
+        expect(app.forwarded).toHaveLength(1);
+      } finally {
+        await app.close();
+      }
+    }
+    await real.close();
+  });
 });
 
 describe('koaApiKeyAuth', () => {
