@@ -29,6 +29,15 @@ async function unhandledDuring(action: () => Promise<unknown>): Promise<unknown[
   return seen;
 }
 
+/** `answer`, or a rejection once `ms` have passed without it: a hung request fails fast. */
+function answeredWithin<T>(ms: number, answer: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}
+
 /** Something thrown that has no prototype, so String() and .message both fail on it. */
 const bareObject = () => Object.create(null) as object;
 
@@ -119,6 +128,46 @@ describe.each(ADAPTERS)('hostile integrations on $name', (adapter) => {
       const app = await adapter.start(broken, { forwardErrors });
       try {
         expect((await send(app.url, '/v1/whoami', { headers: bearer(key) })).status).toBe(500);
+      } finally {
+        await app.close();
+      }
+    }
+    await real.close();
+  });
+  it.each([false, true])('answers 500, not a hang, when a wrapper\'s promised decision throws on reading ok (forwardErrors %s)', async (forwardErrors) => {
+    const real = createApiKeyAuth({ store, environments: ['sandbox'] });
+    const throwing = Object.defineProperty({ context: { accountId: 'acct_throwing' } }, 'ok', {
+      get: () => { throw new Error('decision proxy revoked'); },
+    }) as unknown as AuthResult;
+    const wrapped: ApiKeyAuth = { ...real, decide: () => Promise.resolve(throwing) };
+    const unhandled = await unhandledDuring(() =>
+      withApp(wrapped, forwardErrors, async (url) => {
+        const answered = await answeredWithin(2_000, send(url, '/v1/whoami', { headers: bearer(key) }));
+        expect(answered.status).toBe(500);
+        expect(answered.body).toBe('{"forwarded":"unknown"}');
+      }),
+    );
+    expect(unhandled).toEqual([]);
+  });
+
+  it.each([
+    { shape: 'ok: 1', ok: 1, given: 'at once' },
+    { shape: 'ok: 1', ok: 1, given: 'as a promise' },
+    { shape: "ok: 'false'", ok: 'false', given: 'at once' },
+    { shape: "ok: 'false'", ok: 'false', given: 'as a promise' },
+  ])('never lets a request on when a wrapper\'s decision is only truthy ($shape, given $given)', async ({ ok, given }) => {
+    const real = createApiKeyAuth({ store, environments: ['sandbox'] });
+    // Truthy but not true, with a context that would reach the handler if it counted as a pass.
+    const truthy = { ok, context: { accountId: 'acct_truthy' } } as unknown as AuthResult;
+    const wrapped: ApiKeyAuth = { ...real, decide: () => (given === 'at once' ? truthy : Promise.resolve(truthy)) };
+    for (const forwardErrors of [false, true]) {
+      const app = await adapter.start(wrapped, { forwardErrors });
+      try {
+        // The adapter throws rather than answer; the app's error handler sends what it sends.
+        const answered = await send(app.url, '/v1/whoami', { headers: bearer(key) });
+        expect(answered.status).toBe(500);
+        expect(answered.body).toBe('{"forwarded":"unknown"}');
+        expect(app.forwarded).toHaveLength(1);
       } finally {
         await app.close();
       }

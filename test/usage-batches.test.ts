@@ -97,6 +97,23 @@ describe('usage flushes in bounded calls', () => {
     expect([...store.written.values()].every((count) => count === 1)).toBe(true);
   });
 
+  it('sends the uses of a failed call together again once their retry is written', async () => {
+    const store = new ScriptedStore();
+    store.answer = (_usage, call) => {
+      if (call === 1) throw new Error('connection reset by peer');
+    };
+    const { recorder } = recorderWith(store, 4);
+    await recorder.flush();
+    await recorder.flush();
+    // The failed call's uses, retried in halves, both written.
+    expect(store.calls.map((call) => call.length)).toEqual([4, 2, 2]);
+
+    // The same keys used again: no longer held apart, they go in a single call.
+    for (let index = 0; index < 4; index++) recorder.record(idOf(index), `L${index}`, 9_000 + index);
+    await recorder.flush();
+    expect(idsOf(store.calls.slice(3))).toEqual([[idOf(0), idOf(1), idOf(2), idOf(3)]]);
+  });
+
   it('sends each key at most once per flush, with its latest time, while a failed call is retried', async () => {
     const store = new ScriptedStore();
     store.answer = (_usage, call) => {

@@ -65,6 +65,32 @@ describe('write-behind last_used_at', () => {
     store.failures = 0;
   });
 
+  it('logs the first failed flush of a new outage, after a flush that succeeded ends the last one', async () => {
+    const store = new CountingStore();
+    const { key } = await issueKey({ store });
+    const warn = vi.fn();
+    // At 100 ms, failed flushes in a row are logged one in ten.
+    auth = createApiKeyAuth({ store, argon2Pool: false, usageFlushIntervalMs: 100, logger: { warn } });
+
+    store.failures = 3;
+    await authenticateTimes(1, key);
+    for (let flush = 0; flush < 3; flush++) await vi.advanceTimersByTimeAsync(100);
+    expect(warn).toHaveBeenCalledTimes(1);
+
+    // The outage ends: the retry and a new use are written.
+    await authenticateTimes(1, key);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(store.batches).toHaveLength(4);
+    expect(warn).toHaveBeenCalledTimes(1);
+
+    // A new outage: its first failed flush is logged, not counted on from the last one.
+    store.failures = 1;
+    await authenticateTimes(1, key);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(store.batches).toHaveLength(5);
+    expect(warn).toHaveBeenCalledTimes(2);
+  });
+
   it('turns 10,000 successful authentications of one key into one store write per flush interval', async () => {
     const store = new CountingStore();
     const { key, keyId, lookupId } = await issueKey({ store });
