@@ -142,7 +142,7 @@ describe.each(ADAPTERS)('hostile integrations on $name', (adapter) => {
     const wrapped: ApiKeyAuth = { ...real, decide: () => Promise.resolve(throwing) };
     const unhandled = await unhandledDuring(() =>
       withApp(wrapped, forwardErrors, async (url) => {
-        const answered = await answeredWithin(2_000, send(url, '/v1/whoami', { headers: bearer(key) }));
+        const answered = await answeredWithin(10_000, send(url, '/v1/whoami', { headers: bearer(key) }));
         expect(answered.status).toBe(500);
         expect(answered.body).toBe('{"forwarded":"unknown"}');
       }),
