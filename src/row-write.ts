@@ -26,8 +26,8 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
    * same (its COMMIT answer lost or late), so the row is read again: the call succeeds if the
    * row holds the patch, fails saying nothing was written if it does not, and says the
    * outcome is unknown if it cannot be read. A row the store gave back as written must hold
-   * the patch too, or the store's write is faulty (`ERR_STORED_ROW_INVALID`), as is one given back
-   * by a `modify` that never called `change` (see {@link ChangeCall}).
+   * the patch too, or the store's write is faulty (`ERR_STORED_ROW_INVALID`), as is one given
+   * back by a `modify` that never called `change` (see {@link ChangeCall}).
    */
   const write = async (keyId: string, given: RowPatch, verb: ChangeVerb): Promise<ApiKeyRow | null> => {
     if (!isPossibleKeyId(keyId)) throw notFound();

@@ -60,7 +60,7 @@ const CONSEQUENCES: Partial<Record<CheckedWrite, string>> = {
  * The error of a `modify` that gave back a row without calling `change`: the store cannot
  * have written the patch, which only `change` could give it, yet answered as if it had.
  *
- * @throws never; returns `ERR_STORED_ROW_INVALID` (500, not exposed).
+ * @returns an `ERR_STORED_ROW_INVALID` error (500, not exposed).
  */
 export function changeNotCalled(verb: CheckedWrite): ApiKeyAuthError {
   return faultyWrite(`for ${verb}, modify gave back a row without calling change, so it cannot have written the ${verb}`);
@@ -75,6 +75,7 @@ export function changeNotCalled(verb: CheckedWrite): ApiKeyAuthError {
  * @param unheld - the fields that do not hold.
  * @param keyId - the new row's id.
  * @param revoked - whether the row was revoked.
+ * @returns an `ERR_STORED_ROW_INVALID` error (500, not exposed).
  */
 export function faultyInsert(unheld: readonly string[], keyId: string, revoked: boolean): ApiKeyAuthError {
   const outcome = revoked
