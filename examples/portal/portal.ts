@@ -6,6 +6,7 @@ import { createDecisionLog } from '../demo/decision-log.js';
 import { listenExpressDemo } from '../demo/express-app.js';
 import type { PortalAccount } from './api.js';
 import { createPortalApp } from './app.js';
+import { answerClientError } from './site-errors.js';
 
 /** The one merchant of the demo. There is no login: whoever opens the page acts as it. */
 export const DEMO_ACCOUNT: PortalAccount = Object.freeze({
@@ -82,6 +83,8 @@ export async function startPortal(options: StartPortalOptions = {}): Promise<Run
     await auth.close();
     throw error;
   });
+  // What Node's parser refuses gets the portal's headers too.
+  portal.on('clientError', answerClientError);
 
   return {
     portalUrl: `${urlOf(portal, host)}/`,

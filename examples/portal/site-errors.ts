@@ -1,5 +1,7 @@
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { sendError } from './api-errors.js';
+import { SECURITY_HEADERS } from './security-headers.js';
 
 const NOT_FOUND = 'No such page or file.';
 const REFUSED = 'This request cannot be answered as it was sent.';
@@ -56,4 +58,44 @@ function fixedError(res: Response, status: number, code: 'ERR_NOT_FOUND' | 'ERR_
   for (const name of ['Content-Type', 'ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
   res.set('Cache-Control', 'no-store');
   sendError(res, status, code, message);
+}
+
+/** The status Node itself would answer a parse error with, by the error's code; 400 otherwise. */
+const PARSE_ERROR_STATUS: Readonly<Record<string, [number, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+};
+
+/**
+ * The server's `clientError` listener: answers a request Node's HTTP parser refused before
+ * the app saw it (a malformed request line, headers over Node's size limit) with the status
+ * Node would send, the {@link SECURITY_HEADERS} and the fixed error body, then closes the
+ * connection. Node's own answer carries no header but `Connection`. As Node does, a
+ * connection that can no longer be written, or whose answer to an earlier request has begun
+ * (its bytes would be corrupted), is closed without one.
+ *
+ * @param error - the parse error.
+ * @param socket - the client's connection.
+ * @example
+ * ```ts
+ * server.on('clientError', answerClientError);
+ * ```
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  // `_httpMessage`, the answer under way on this connection, is Node's own field; its own
+  // clientError handling reads it for the same check.
+  const underWay = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || underWay?.headersSent === true) return void socket.destroy();
+  const [status, reason] = PARSE_ERROR_STATUS[error.code ?? ''] ?? [400, 'Bad Request'];
+  const body = JSON.stringify({ error: { code: 'ERR_INVALID_REQUEST', message: REFUSED } });
+  const headers = {
+    ...SECURITY_HEADERS,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    'Cache-Control': 'no-store',
+    Connection: 'close',
+  };
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${head}\r\n${body}`);
 }

@@ -3,7 +3,7 @@
  * headers on every kind of answer, and the fixed bodies of a path no file matches and of an
  * error outside the API (Express's own pages repeat the path, or show a stack).
  */
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -64,6 +64,59 @@ describe('portal security headers', () => {
     const directives = (headers['permissions-policy'] ?? '').split(', ');
     expect(directives).toEqual(expect.arrayContaining(['camera=()', 'microphone=()', 'geolocation=()', 'payment=()', 'usb=()', 'clipboard-read=()', 'clipboard-write=(self)']));
     expect(directives.filter((directive) => !directive.endsWith('=()'))).toEqual(['clipboard-write=(self)']);
+  });
+});
+
+/**
+ * Sends `first` to the portal (then, once the answer to it has come whole, ending in
+ * `then.after`, `then.send`), and reads all it answers until it closes the connection.
+ */
+async function rawExchange(first: string, then?: { after: string; send: string }): Promise<string> {
+  const { port } = new URL(portal.portalUrl);
+  const socket = connect(Number(port), '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(first);
+  if (then !== undefined) {
+    await new Promise<void>((resolve) => {
+      const whole = () => Buffer.concat(chunks).toString('latin1').endsWith(then.after) && resolve();
+      socket.on('data', whole);
+    });
+    socket.write(then.send);
+  }
+  await closed;
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+describe('portal answers to requests Node refuses before the app sees them', () => {
+  it.each([
+    ['a malformed request line', 'NOT A REQUEST\r\n\r\n', 'HTTP/1.1 400 Bad Request'],
+    ['a header line without a colon', 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n', 'HTTP/1.1 400 Bad Request'],
+    ['headers over Node\'s size limit', `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 'HTTP/1.1 431 Request Header Fields Too Large'],
+  ])('answers %s with Node\'s status, the security headers and the fixed body, then closes', async (_what, raw, statusLine) => {
+    const answer = await rawExchange(raw);
+
+    const [head, body] = answer.split('\r\n\r\n');
+    const lines = head!.split('\r\n');
+    expect(lines[0]).toBe(statusLine);
+    expect(lines).toEqual(expect.arrayContaining([
+      "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      'X-Content-Type-Options: nosniff',
+      'Cross-Origin-Resource-Policy: same-origin',
+      'Content-Type: application/json; charset=utf-8',
+      'Connection: close',
+    ]));
+    expect(body).toBe(REFUSED_BODY);
+  });
+
+  it('answers a malformed request on a kept-alive connection after the answer to the one before it', async () => {
+    const answer = await rawExchange('GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', { after: NOT_FOUND_BODY, send: 'NOT A REQUEST\r\n\r\n' });
+
+    // The second answer follows the first one's body directly, not on a line of its own.
+    expect(answer.match(/HTTP\/1\.1 \d{3} [^\r]*/g)).toEqual(['HTTP/1.1 404 Not Found', 'HTTP/1.1 400 Bad Request']);
+    expect(answer.endsWith(`\r\n\r\n${REFUSED_BODY}`)).toBe(true);
   });
 });
 
