@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import express from 'express';
-import type { ApiKeyAuth } from 'keyward';
+import { refusalClosesConnection, type ApiKeyAuth } from 'keyward';
 import { expressApiKeyAuth } from 'keyward/express';
 import { acceptSms, compressedBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
 
@@ -11,6 +11,12 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
   // No ETag: the Koa and Fastify demos send none, and the three must answer alike.
   app.disable('etag');
   const send = (res: express.Response, reply: DemoReply) => res.status(reply.status).json(reply.body);
+  // An answer that leaves a large body unread closes the connection, as keyward's refusals do:
+  // kept alive, Node would read and throw away the whole body after the answer.
+  const answer = (req: express.Request, res: express.Response, reply: DemoReply) => {
+    if (refusalClosesConnection(req)) res.set('connection', 'close');
+    send(res, reply);
+  };
 
   app.get('/healthz', (_req, res) => send(res, health()));
 
@@ -20,18 +26,20 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
     expressApiKeyAuth(auth, { keyType: 'sms_api' }),
     (req, res, next) => {
       const refusal = compressedBody(req.headers['content-encoding']);
-      if (refusal) send(res, refusal);
+      if (refusal) answer(req, res, refusal);
+      // express.json() would wait for the whole of a body declared too large before its 413.
+      else if (req.is('application/json') && Number(req.headers['content-length']) > MAX_REQUEST_BODY_BYTES) answer(req, res, unreadableBody(413));
       else next();
     },
     express.json({ limit: MAX_REQUEST_BODY_BYTES }),
-    (req, res) => send(res, acceptSms(req.body, req.apiKey!)),
+    (req, res) => answer(req, res, acceptSms(req.body, req.apiKey!)),
   );
   app.get('/v1/whoami', expressApiKeyAuth(auth), (req, res) => send(res, whoami(req.apiKey!)));
 
   app.use((_req, res) => send(res, notFound()));
   // A body that is not JSON, or too large, is the client's mistake, not a server fault.
-  app.use((error: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    send(res, unreadableBody(error.status));
+  app.use((error: { status?: number }, req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    answer(req, res, unreadableBody(error.status));
   });
   return app;
 }

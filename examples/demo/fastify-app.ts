@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
-import fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import type { ApiKeyAuth } from 'keyward';
+import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { refusalClosesConnection, type ApiKeyAuth } from 'keyward';
 import { fastifyApiKeyAuth } from 'keyward/fastify';
 import {
   acceptSms,
@@ -19,6 +19,10 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
   // Express matches paths in any letter case and with a trailing slash; so does this demo.
   const app = fastify({ routerOptions: { caseSensitive: false, ignoreTrailingSlash: true } });
   const send = (reply: FastifyReply, answer: DemoReply) => reply.code(answer.status).send(answer.body);
+  // An answer that leaves a large body unread closes the connection, as keyward's refusals and
+  // Fastify's own 413 do: kept alive, Node would read and throw away the whole body after it.
+  const sendClosing = (request: FastifyRequest, reply: FastifyReply, answer: DemoReply) =>
+    send(refusalClosesConnection(request.raw) ? reply.header('connection', 'close') : reply, answer);
 
   // The body rules of express.json(): JSON bodies only, others are left unread.
   app.removeAllContentTypeParsers();
@@ -43,10 +47,10 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
     sms.post('/v1/sms', {
       preParsing: (request, reply, payload, done) => {
         const refusal = compressedBody(request.headers['content-encoding']);
-        if (refusal) return void send(reply, refusal);
+        if (refusal) return void sendClosing(request, reply, refusal);
         done(null, payload);
       },
-    }, (request, reply) => send(reply, acceptSms(request.body, request.apiKey!)));
+    }, (request, reply) => sendClosing(request, reply, acceptSms(request.body, request.apiKey!)));
   });
   app.register(async (api) => {
     await api.register(fastifyApiKeyAuth, { auth });

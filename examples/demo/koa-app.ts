@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import Koa, { type Context, type Middleware } from 'koa';
-import type { ApiKeyAuth } from 'keyward';
+import { refusalClosesConnection, type ApiKeyAuth } from 'keyward';
 import { koaApiKeyAuth } from 'keyward/koa';
 import {
   acceptSms,
@@ -24,13 +24,19 @@ export function createKoaDemo(auth: ApiKeyAuth): Koa {
     ctx.status = reply.status;
     ctx.body = reply.body;
   };
+  // An answer that leaves a large body unread closes the connection, as keyward's refusals do:
+  // kept alive, Node would read and throw away the whole body after the answer.
+  const answer = (ctx: Context, reply: DemoReply) => {
+    if (refusalClosesConnection(ctx.req)) ctx.set('connection', 'close');
+    send(ctx, reply);
+  };
 
   // A body that is not JSON, or too large, is the client's mistake, not a server fault.
   app.use(async (ctx, next) => {
     try {
       await next();
     } catch (error) {
-      send(ctx, unreadableBody((error as { status?: number }).status));
+      answer(ctx, unreadableBody((error as { status?: number }).status));
     }
   });
 
@@ -39,7 +45,7 @@ export function createKoaDemo(auth: ApiKeyAuth): Koa {
     'GET /healthz': [(ctx) => send(ctx, health())],
     'POST /v1/sms': [
       koaApiKeyAuth(auth, { keyType: 'sms_api' }),
-      async (ctx) => send(ctx, compressedBody(ctx.get('content-encoding')) ?? acceptSms(await readJson(ctx), ctx.state.apiKey!)),
+      async (ctx) => answer(ctx, compressedBody(ctx.get('content-encoding')) ?? acceptSms(await readJson(ctx), ctx.state.apiKey!)),
     ],
     'GET /v1/whoami': [koaApiKeyAuth(auth), (ctx) => send(ctx, whoami(ctx.state.apiKey!))],
   };

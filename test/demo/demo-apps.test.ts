@@ -3,7 +3,7 @@
  * keys, bodies the parser refuses, unknown routes. Express is the reference.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth } from 'keyward';
 import { listenExpressDemo } from '../../examples/demo/express-app.js';
@@ -64,6 +64,52 @@ const MATRIX: DemoRequest[] = [
   { name: 'a GET on the SMS route', status: 404, path: '/v1/sms', key: 'allowed' },
 ];
 
+/** What came back on one raw connection. */
+interface Exchange {
+  status: number;
+  connection: string | undefined;
+  /** How many answers came before the wait ended. */
+  answers: number;
+  /** Whether the server ended the connection. */
+  closedByServer: boolean;
+}
+
+/**
+ * Writes `bytes` on a new connection and waits until the server has ended it or sent
+ * `answers` answers (five seconds at most), as test/http/unread-body.test.ts does.
+ */
+function exchange(server: Server, bytes: Buffer, answers: number): Promise<Exchange> {
+  const { port } = server.address() as AddressInfo;
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const text = () => Buffer.concat(chunks).toString('latin1');
+    const answered = () => text().split('HTTP/1.1 ').length - 1;
+    const finish = (closedByServer: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const head = text().slice(0, text().indexOf('\r\n\r\n'));
+      resolve({
+        status: Number(head.split(' ')[1]),
+        connection: /\r\nconnection: *([^\r]*)/i.exec(head)?.[1],
+        answers: answered(),
+        closedByServer,
+      });
+    };
+    const timer = setTimeout(() => finish(false), 5_000);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (answered() >= answers) finish(false);
+    });
+    socket.on('end', () => finish(true));
+    socket.on('error', (error) => (settled ? undefined : reject(error)));
+    socket.write(bytes);
+  });
+}
+
 /** Status, headers and body, with the random message id replaced. */
 function normalized(response: ClientResponse) {
   return { ...comparable(response), body: response.body.replace(/"msg_[0-9a-f]{32}"/, '"msg_…"') };
@@ -103,6 +149,29 @@ describe('the demo gateway on every framework', () => {
     expect(answers.express!.status).toBe(request.status);
     expect(answers.koa).toEqual(answers.express);
     expect(answers.fastify).toEqual(answers.express);
+  });
+
+  // Kept alive, the connection would have Node read and throw away the whole declared body
+  // after the refusal: the demo closes it when keyward's own refusals would.
+  const smsHead = (headers: string, contentType = 'application/json') =>
+    `POST /v1/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${keys.allowed}\r\nContent-Type: ${contentType}\r\n${headers}\r\n`;
+  const largeDeclared: { status: number; name: string; headers: string; contentType?: string }[] = [
+    { status: 415, name: 'a gzip body', headers: 'Content-Encoding: gzip\r\nContent-Length: 200000000\r\n' },
+    { status: 413, name: 'a body over 16 KiB', headers: 'Content-Length: 200000000\r\n' },
+    { status: 415, name: 'a body that is not JSON', headers: 'Content-Length: 200000000\r\n', contentType: 'text/plain' },
+  ];
+  it.each(Object.keys(DEMOS).flatMap((framework) => largeDeclared.map((request) => ({ framework, ...request }))))(
+    '$framework answers $status to $name declared 200 MB, of which 1 KB came, and closes the connection',
+    async ({ framework, status, headers, contentType }) => {
+      const answer = await exchange(servers.get(framework)!, Buffer.concat([Buffer.from(smsHead(headers, contentType)), Buffer.alloc(1024, 'x')]), 2);
+      expect(answer).toEqual({ status, connection: 'close', answers: 1, closedByServer: true });
+    },
+  );
+
+  it.each(Object.keys(DEMOS))('%s keeps the connection after a 415 to a small gzip body that came whole', async (framework) => {
+    const request = smsHead('Content-Encoding: gzip\r\nContent-Length: 2\r\n') + '{}';
+    const answer = await exchange(servers.get(framework)!, Buffer.from(request + request), 2);
+    expect(answer).toEqual({ status: 415, connection: 'keep-alive', answers: 2, closedByServer: false });
   });
 });
 
