@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import { refusalClosesConnection, type ApiKeyAuth } from 'keyward';
 import { expressApiKeyAuth } from 'keyward/express';
-import { acceptSms, compressedBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
+import { acceptSms, compressedBody, declareEmptyBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
 
 /** The demo gateway's routes on Express. */
 export function createExpressDemo(auth: ApiKeyAuth): express.Express {
@@ -29,7 +29,10 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
       if (refusal) answer(req, res, refusal);
       // express.json() would wait for the whole of a body declared too large before its 413.
       else if (req.is('application/json') && Number(req.headers['content-length']) > MAX_REQUEST_BODY_BYTES) answer(req, res, unreadableBody(413));
-      else next();
+      else {
+        declareEmptyBody(req.headers);
+        next();
+      }
     },
     express.json({ limit: MAX_REQUEST_BODY_BYTES }),
     (req, res) => answer(req, res, acceptSms(req.body, req.apiKey!)),

@@ -5,6 +5,7 @@ import { koaApiKeyAuth } from 'keyward/koa';
 import {
   acceptSms,
   compressedBody,
+  declareEmptyBody,
   health,
   MAX_REQUEST_BODY_BYTES,
   notFound,
@@ -75,6 +76,7 @@ function routeKey(ctx: Context): string {
  * @throws an error with `status` 413 (too large) or 400 (not JSON), for the error middleware.
  */
 async function readJson(ctx: Context): Promise<unknown> {
+  declareEmptyBody(ctx.req.headers);
   if (!ctx.request.is('application/json')) return undefined;
   const tooLarge = () => Object.assign(new Error('request body too large'), { status: 413 });
   if (Number(ctx.get('content-length')) > MAX_REQUEST_BODY_BYTES) throw tooLarge();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ApiKeyContext } from 'keyward';
 
 /** A framework-free answer: each demo app writes it with its own response API. */
@@ -78,6 +79,18 @@ export function unreadableBody(status: number | undefined): DemoReply {
   }
   if (status !== undefined && status >= 400 && status < 500) return invalidRequest('The request body is not valid JSON.');
   return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'Internal server error.' } } };
+}
+
+/**
+ * Gives a request that declares no body (neither `Content-Length` nor `Transfer-Encoding`) the
+ * `Content-Length: 0` it stands for (RFC 9112, section 6.3), so it is answered as an empty body
+ * on every framework: Express's and Koa's body readers take a request without either header for
+ * one without a content type (415, though it was sent as JSON), while Fastify's reads it as empty.
+ *
+ * @param headers - Node's request headers (`req.headers`), changed in place.
+ */
+export function declareEmptyBody(headers: IncomingHttpHeaders): void {
+  if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) headers['content-length'] = '0';
 }
 
 /**

@@ -10,7 +10,7 @@ import { listenExpressDemo } from '../../examples/demo/express-app.js';
 import { listenFastifyDemo } from '../../examples/demo/fastify-app.js';
 import { listenKoaDemo } from '../../examples/demo/koa-app.js';
 import { compressedBody } from '../../examples/demo/sms.js';
-import { comparable, send, type ClientResponse } from '../helpers/http-client.js';
+import { comparable, send, sendRaw, type ClientResponse } from '../helpers/http-client.js';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 
 const DEMOS = { express: listenExpressDemo, koa: listenKoaDemo, fastify: listenFastifyDemo };
@@ -167,6 +167,22 @@ describe('the demo gateway on every framework', () => {
       expect(answer).toEqual({ status, connection: 'close', answers: 1, closedByServer: true });
     },
   );
+
+  // Node's client always frames a POST, so the request without a body is written raw.
+  it.each(['', 'Content-Length: 0\r\n'])('answers a JSON request with no body (framing %j) as an empty body, 400, on every framework', async (framing) => {
+    const answers: Record<string, ReturnType<typeof normalized>> = {};
+    for (const [name, server] of servers) {
+      const { port } = server.address() as AddressInfo;
+      const request = `POST /v1/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${keys.allowed}\r\nContent-Type: application/json\r\nConnection: close\r\n${framing}\r\n`;
+      answers[name] = normalized(await sendRaw(`http://127.0.0.1:${port}`, Buffer.from(request)));
+    }
+    expect([answers.express!.status, JSON.parse(answers.express!.body)]).toEqual([
+      400,
+      { error: { code: 'ERR_INVALID_REQUEST', message: '"to" must be a phone number such as +15550100.' } },
+    ]);
+    expect(answers.koa).toEqual(answers.express);
+    expect(answers.fastify).toEqual(answers.express);
+  });
 
   it.each(Object.keys(DEMOS))('%s keeps the connection after a 415 to a small gzip body that came whole', async (framework) => {
     const request = smsHead('Content-Encoding: gzip\r\nContent-Length: 2\r\n') + '{}';
