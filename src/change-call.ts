@@ -36,8 +36,16 @@ export class ChangeCall<Row, Patch> {
    *   as a conflict, stands); `ERR_STORED_ROW_INVALID` when `change` was never called.
    */
   patchOf(verb: CheckedWrite): Patch {
-    if (this.#thrown !== undefined) throw this.#thrown.error;
+    this.rethrow();
     if (this.patch === undefined) throw changeNotCalled(verb);
     return this.patch;
+  }
+
+  /**
+   * Throws what the last call of `change` threw, if it threw: for a store that swallowed it
+   * and answered, with a row or with null, as if nothing had been refused.
+   */
+  rethrow(): void {
+    if (this.#thrown !== undefined) throw this.#thrown.error;
   }
 }

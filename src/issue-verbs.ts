@@ -112,9 +112,10 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
       if (found === null && unconfirmed !== undefined) throw notLive(unconfirmed);
       // Another call may already have found the new key as the account's live one, and
       // revoked, deleted or regenerated it: this key no longer works. A regenerate replaces
-      // both the lookup id and the hash; a row with this call's random id that differs in one
-      // of them only is the store's fault, checked below.
-      if (found === null || (found.lookup_id !== row.lookup_id && found.key_hash !== row.key_hash)) throw changedAtOnce();
+      // the lookup id, the hash and the masked key together; a row with this call's random id
+      // that keeps any of them is the store's fault (a column that cuts text short), checked
+      // below.
+      if (found === null || regeneratedSince(found, row)) throw changedAtOnce();
       // Only what no other call changes: the row may already have been written since, by a
       // setStatus, setWebhook or revoke of another caller that found it. So not the status
       // either: a key issued inactive may have been let in by then, and refusing it would
@@ -151,8 +152,10 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
       let at = new Date(Number.NaN);
       const call = new ChangeCall((current: ApiKeyRow): Partial<ApiKeyRow> => {
         at = now();
-        // The new hash is bound to the ids read: a row that changed meanwhile is another's now.
-        if (!sameBoundFields(current, before)) throw conflict();
+        // The new hash is bound to the ids read: a row that changed meanwhile is another's now,
+        // unless it holds this call's own random lookup id and hash (a store that retried its
+        // transaction after the first attempt had landed, its COMMIT answer lost).
+        if (!sameBoundFields(current, before) && !isWrittenBy(current, written)) throw conflict();
         return {
           ...written,
           masked_key: generated.masked,
@@ -185,7 +188,10 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
         checked = { ...written, masked_key: generated.masked, last_used_at: null };
         after = current;
       }
-      if (!after) throw notFound();
+      if (!after) {
+        call.rethrow();
+        throw notFound();
+      }
       assertHolds('regenerate', after, checked ?? call.patchOf('regenerate'));
       return { key: generated.key, card: toCard(after, at) };
     },
@@ -203,6 +209,11 @@ function exists(): ApiKeyAuthError {
 /** A stored row the gateways would refuse; the message names the fault, never a value. */
 function rowInvalid(problem: RowProblem): ApiKeyAuthError {
   return new ApiKeyAuthError('ERR_STORED_ROW_INVALID', `stored row invalid (${problem})`, { status: 500, expose: false });
+}
+
+/** Whether `found`, read back by the id of the new `row`, holds none of its key: a regenerate's. */
+function regeneratedSince(found: ApiKeyRow, row: ApiKeyRow): boolean {
+  return found.lookup_id !== row.lookup_id && found.key_hash !== row.key_hash && found.masked_key !== row.masked_key;
 }
 
 /** The fields of a new row that no call but a regenerate (checked apart) writes again. */

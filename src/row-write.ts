@@ -51,7 +51,14 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
       if (unheldFields(current, patch).length > 0) throw notWritten(verb, error);
       return current;
     }
-    if (!row) throw notFound();
+    if (!row) {
+      call.rethrow();
+      // No live row after `change` gave a patch that ends the key: a store that retried its
+      // transaction once the first attempt had landed (its COMMIT answer lost) found the key
+      // ended, by this call or by another, which is what a revoke or a soft delete asked for.
+      if (call.patch !== undefined && endsKey(call.patch)) return null;
+      throw notFound();
+    }
     assertHolds(verb, row, call.patchOf(verb));
     return row;
   };

@@ -346,6 +346,67 @@ describe('the key manager checks the row a store gives back after each write', (
     expect(error.code).toBe('ERR_WEBHOOK_SECRET');
   });
 
+  /** Makes the store's next modify land, lose its answer, and run the whole transaction again. */
+  const retryOnceAfterLanding = () => {
+    const modify = store.modify.bind(store);
+    let retried = false;
+    store.modify = async (id, change) => {
+      if (retried) return modify(id, change);
+      retried = true;
+      await modify(id, change);
+      return modify(id, change);
+    };
+  };
+
+  it('regenerate on a store that retries its transaction after the first attempt landed returns its key, which works', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    retryOnceAfterLanding();
+
+    const regenerated = await manager.regenerate(issued.card.keyId);
+
+    expect(await status(regenerated.key)).toBe(200);
+    expect(await status(issued.key)).toBe(401);
+  });
+
+  it.each(['revoke', 'softDelete'] as const)('%s on a store that retries its transaction after the first attempt landed resolves, and the key is refused', async (verb) => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    retryOnceAfterLanding();
+
+    await manager[verb](issued.card.keyId);
+
+    expect(await status(issued.key)).toBe(401);
+  });
+
+  it('regenerate on a store that swallows what change throws and answers null rejects with the conflict, not ERR_KEY_NOT_FOUND', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const other = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const modify = store.modify.bind(store);
+    let racing: Promise<{ key: string }> | undefined;
+    store.modify = async (id, change) => {
+      if (racing === undefined) await (racing = other.regenerate(id));
+      try {
+        return await modify(id, change);
+      } catch {
+        return null;
+      }
+    };
+
+    const error = await rejection(manager.regenerate(issued.card.keyId));
+
+    expect([error.code, error.status]).toEqual(['ERR_KEY_CONFLICT', 409]);
+    expect(await status((await racing!).key)).toBe(200);
+  });
+
+  it('issue on a store whose insert cuts both lookup_id and key_hash short rejects naming them and revokes the row, rather than blame a regenerate', async () => {
+    store.onInsert = (row) => ({ ...row, lookup_id: row.lookup_id.slice(0, 8), key_hash: row.key_hash.slice(0, 64) });
+
+    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
+
+    const [withdrawn] = store.allRows();
+    expectFaultyWrite(error, 'after issue, the row it gave back does not hold what was written to lookup_id, key_hash: the new key is not returned, and its row has been revoked', withdrawn);
+    expect(withdrawn!.revoked_at).toBeInstanceOf(Date);
+  });
+
   it('issue on a store whose insert drops a field and whose modify then fails names the row to revoke', async () => {
     store.onInsert = (row) => ({ ...row, expires_at: null });
     store.modify = async () => {

@@ -97,5 +97,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
     Connection: 'close',
   };
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${head}\r\n${body}`);
+  // Ended, then destroyed once written: the server keeps half-open connections, and a client
+  // that never closes its side would otherwise hold this one for good.
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${head}\r\n${body}`, () => socket.destroy());
 }

@@ -4,12 +4,13 @@
  * error outside the API (Express's own pages repeat the path, or show a stack).
  */
 import { connect, type AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateApiKey } from 'keyward';
 import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
-import { siteErrorHandler } from '../../examples/portal/site-errors.js';
+import { answerClientError, siteErrorHandler } from '../../examples/portal/site-errors.js';
 import { send, type ClientResponse } from '../helpers/http-client.js';
 
 let portal: RunningPortal;
@@ -109,6 +110,23 @@ describe('portal answers to requests Node refuses before the app sees them', () 
       'Connection: close',
     ]));
     expect(body).toBe(REFUSED_BODY);
+  });
+
+  it('destroys the connection once its answer is written, so a client that never closes its side holds nothing', async () => {
+    const written: string[] = [];
+    const connection = new Duplex({
+      allowHalfOpen: true,
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        written.push(chunk.toString('latin1'));
+        done();
+      },
+    });
+
+    answerClientError(Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_METHOD' }), connection);
+    await new Promise((resolve) => connection.once('close', resolve));
+
+    expect([written.join('').startsWith('HTTP/1.1 400 Bad Request\r\n'), connection.destroyed]).toEqual([true, true]);
   });
 
   it('answers a malformed request on a kept-alive connection after the answer to the one before it', async () => {
