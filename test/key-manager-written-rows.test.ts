@@ -307,25 +307,33 @@ describe('the key manager checks the row a store gives back after each write', (
     expect(store.allRows()[0]!.revoked_at).toBeInstanceOf(Date);
   });
 
-  it('regenerate on a store that swallows what change throws and gives the row back rejects with the conflict change raised, and returns no key', async () => {
-    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+  /**
+   * Makes another manager's regenerate land before the store's next modify, and the store
+   * answer what `change` throws (the conflict) with `swallowed` instead: the row, or null.
+   */
+  const regenerateFirstThenSwallow = (swallowed: (id: string) => Promise<ApiKeyRow | null>) => {
     const other = createKeyManager({ store, argon2: TEST_ARGON2 });
     const modify = store.modify.bind(store);
     let racing: Promise<{ key: string }> | undefined;
     store.modify = async (id, change) => {
-      // Another regenerate lands first; then this store catches the conflict change throws.
       if (racing === undefined) await (racing = other.regenerate(id));
       try {
         return await modify(id, change);
       } catch {
-        return store.findById(id);
+        return swallowed(id);
       }
     };
+    return { winner: () => racing! };
+  };
+
+  it('regenerate on a store that swallows what change throws and gives the row back rejects with the conflict change raised, and returns no key', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const race = regenerateFirstThenSwallow((id) => store.findById(id));
 
     const error = await rejection(manager.regenerate(issued.card.keyId));
 
     expect([error.code, error.status]).toEqual(['ERR_KEY_CONFLICT', 409]);
-    expect(await status((await racing!).key)).toBe(200);
+    expect(await status((await race.winner()).key)).toBe(200);
   });
 
   it('setWebhook on a store that swallows what change throws rejects with what change threw', async () => {
@@ -379,22 +387,12 @@ describe('the key manager checks the row a store gives back after each write', (
 
   it('regenerate on a store that swallows what change throws and answers null rejects with the conflict, not ERR_KEY_NOT_FOUND', async () => {
     const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
-    const other = createKeyManager({ store, argon2: TEST_ARGON2 });
-    const modify = store.modify.bind(store);
-    let racing: Promise<{ key: string }> | undefined;
-    store.modify = async (id, change) => {
-      if (racing === undefined) await (racing = other.regenerate(id));
-      try {
-        return await modify(id, change);
-      } catch {
-        return null;
-      }
-    };
+    const race = regenerateFirstThenSwallow(async () => null);
 
     const error = await rejection(manager.regenerate(issued.card.keyId));
 
     expect([error.code, error.status]).toEqual(['ERR_KEY_CONFLICT', 409]);
-    expect(await status((await racing!).key)).toBe(200);
+    expect(await status((await race.winner()).key)).toBe(200);
   });
 
   it('issue on a store whose insert cuts both lookup_id and key_hash short rejects naming them and revokes the row, rather than blame a regenerate', async () => {

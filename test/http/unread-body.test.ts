@@ -4,7 +4,6 @@
  * small or complete body keeps the connection, since a new one costs the client more.
  */
 import { connect as connectHttp2, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
-import { connect, type Socket } from 'node:net';
 import express from 'express';
 import fastify from 'fastify';
 import Koa from 'koa';
@@ -15,53 +14,8 @@ import { fastifyApiKeyAuth, fastifyApiKeyAuthHook, fastifyBasicAuth } from 'keyw
 import { koaBasicAuth } from 'keyward/koa';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { forgeSecret } from '../helpers/keys.js';
+import { exchange } from '../helpers/raw-exchange.js';
 import { ADAPTERS, listen, type RunningApp } from './apps.js';
-
-/** What came back on one connection. */
-interface Exchange {
-  /** The first answer's head, without `Date` and Express's `X-Powered-By` (the frameworks' own). */
-  head: string;
-  status: number;
-  headers: Map<string, string>;
-  /** How many answers came before the wait ended. */
-  answers: number;
-  /** Whether the server ended the connection. */
-  closedByServer: boolean;
-}
-
-/**
- * Sends `bytes` on a new connection and waits until the server has ended it or sent
- * `answers` answers (five seconds at most): the first answer's head, and how it went on.
- */
-function exchange(baseUrl: string, bytes: Buffer, answers = 1): Promise<Exchange> {
-  const { port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const socket: Socket = connect(Number(port), '127.0.0.1');
-    const chunks: Buffer[] = [];
-    let settled = false;
-    const text = () => Buffer.concat(chunks).toString('latin1');
-    const answered = () => text().split('HTTP/1.1 ').length - 1;
-    const finish = (closedByServer: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      const received = text();
-      const [statusLine = '', ...lines] = received.slice(0, received.indexOf('\r\n\r\n')).split('\r\n');
-      const headers = new Map(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-      const head = [statusLine, ...lines.filter((line) => !/^(date|x-powered-by):/i.test(line))].join('\r\n');
-      resolve({ head, status: Number(statusLine.split(' ')[1]), headers, answers: answered(), closedByServer });
-    };
-    const timer = setTimeout(() => finish(false), 5_000);
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      if (answered() >= answers) finish(false);
-    });
-    socket.on('end', () => finish(true));
-    socket.on('error', (error) => (settled ? undefined : reject(error)));
-    socket.write(bytes);
-  });
-}
 
 const largeDeclared = (authorization: string) =>
   `POST /v1/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authorization}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n`;
