@@ -73,8 +73,8 @@ const MOUNTS: Record<Framework, string> = {
  * caller passed (Express's `next`, Fastify's `done`). Without one, a plain `node:http` listener
  * (`server.on('request', middleware)`: a request and its `ServerResponse`) gets a 500 through
  * its response (unless another listener has begun it), since a throw there would end the
- * process; anything else gets a throw (Koa,
- * whose dispatch turns it into a rejected promise and so a 500 from the app's error handling).
+ * process; anything else gets a throw (Koa, whose dispatch turns it into a rejected promise
+ * and so a 500 from the app's error handling).
  * Never a pass, and never a rejection that Express 4 would leave unhandled.
  *
  * @param callback - the argument where the caller's callback would be.
