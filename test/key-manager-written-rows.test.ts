@@ -287,13 +287,16 @@ describe('the key manager checks the row a store gives back after each write', (
     expect(await status((await regenerated!).key)).toBe(200);
   });
 
-  it('issue on a store whose insert cuts key_hash short rejects naming it and revokes the row, rather than blame another request', async () => {
-    store.onInsert = (row) => ({ ...row, key_hash: row.key_hash.slice(0, 64) });
+  it.each([
+    ['key_hash', (row: ApiKeyRow) => ({ ...row, key_hash: row.key_hash.slice(0, 64) })],
+    ['lookup_id, key_hash', (row: ApiKeyRow) => ({ ...row, lookup_id: row.lookup_id.slice(0, 8), key_hash: row.key_hash.slice(0, 64) })],
+  ] as const)('issue on a store whose insert cuts %s short rejects naming them and revokes the row, rather than blame another request', async (cut, onInsert) => {
+    store.onInsert = onInsert;
 
     const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
 
     const [withdrawn] = store.allRows();
-    expectFaultyWrite(error, 'after issue, the row it gave back does not hold what was written to key_hash: the new key is not returned, and its row has been revoked', withdrawn);
+    expectFaultyWrite(error, `after issue, the row it gave back does not hold what was written to ${cut}: the new key is not returned, and its row has been revoked`, withdrawn);
     expect(withdrawn!.revoked_at).toBeInstanceOf(Date);
   });
 
@@ -393,16 +396,6 @@ describe('the key manager checks the row a store gives back after each write', (
 
     expect([error.code, error.status]).toEqual(['ERR_KEY_CONFLICT', 409]);
     expect(await status((await race.winner()).key)).toBe(200);
-  });
-
-  it('issue on a store whose insert cuts both lookup_id and key_hash short rejects naming them and revokes the row, rather than blame a regenerate', async () => {
-    store.onInsert = (row) => ({ ...row, lookup_id: row.lookup_id.slice(0, 8), key_hash: row.key_hash.slice(0, 64) });
-
-    const error = await rejection(manager.issue({ accountId: 'acct_1', environment: 'sandbox' }));
-
-    const [withdrawn] = store.allRows();
-    expectFaultyWrite(error, 'after issue, the row it gave back does not hold what was written to lookup_id, key_hash: the new key is not returned, and its row has been revoked', withdrawn);
-    expect(withdrawn!.revoked_at).toBeInstanceOf(Date);
   });
 
   it('issue on a store whose insert drops a field and whose modify then fails names the row to revoke', async () => {
