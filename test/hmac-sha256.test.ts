@@ -12,6 +12,33 @@ describe('ProcessHmacSha256', () => {
     }
   });
 
+  it('gives the same digest as Node createHmac for ASCII text of every length up to three blocks', () => {
+    const hmac = new ProcessHmacSha256(KEY);
+    // Lengths 55 and 56 straddle the end of the inner hash's first text block, 119 and 120 its second.
+    for (let length = 0; length <= 200; length++) {
+      const text = String.fromCharCode(...Array.from({ length }, (_, i) => (i * 31 + length) % 0x80));
+      expect(hmac.digest(text)).toBe(createHmac('sha256', KEY).update(text).digest('base64url'));
+    }
+  });
+
+  it('gives a different digest, the one Node gives, for a key-length text changed in any one character', () => {
+    const hmac = new ProcessHmacSha256(KEY);
+    const key = 'sk_live_kqz3Ab9Xc0De' + 'Fg1Hi2Jk3Lm4No5Pq6Rs7Tu8Vw9Xy0Za' + 'oU0iQ1';
+    const original = hmac.digest(key);
+    for (let at = 0; at < key.length; at++) {
+      const changed = key.slice(0, at) + (key[at] === 'A' ? 'B' : 'A') + key.slice(at + 1);
+      expect(hmac.digest(changed)).not.toBe(original);
+      expect(hmac.digest(changed)).toBe(createHmac('sha256', KEY).update(changed).digest('base64url'));
+    }
+  });
+
+  it('hashes the UTF-8 bytes of Latin-1 characters, as Node does, not their character codes', () => {
+    const hmac = new ProcessHmacSha256(KEY);
+    const text = 'sk_live_' + '\u00e9'.repeat(50);
+    expect(hmac.digest(text)).toBe(createHmac('sha256', KEY).update(text).digest('base64url'));
+    expect(hmac.digest(text)).not.toBe(createHmac('sha256', KEY).update(Buffer.from(text, 'latin1')).digest('base64url'));
+  });
+
   it('gives the same digest when called again, since its scratch block is reused between calls', () => {
     const hmac = new ProcessHmacSha256(KEY);
     const first = hmac.digest('one');
