@@ -113,7 +113,12 @@ function answeredThrough(response: unknown, error: ApiKeyAuthError): boolean {
   if (typeof candidate?.writeHead !== 'function' || typeof candidate.end !== 'function' || typeof candidate.headersSent !== 'boolean') return false;
   if (!candidate.headersSent) {
     const body = JSON.stringify(defaultErrorBody(error));
-    candidate.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    // The headers every answer of keyward's carries (see responses.ts), and the length.
+    candidate.writeHead(error.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(body),
+    });
     candidate.end(body);
   }
   if (!warned.has(error.message)) {

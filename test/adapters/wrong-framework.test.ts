@@ -206,7 +206,7 @@ describe('an adapter export mounted on another framework', () => {
   );
 
   it.each(Object.keys(MESSAGES) as ExportName[])(
-    '%s as a plain node:http listener answers 500 with the JSON error body, warns once naming the export, and the process goes on serving',
+    '%s as a plain node:http listener answers 500 with the JSON error body and no-store, warns once naming the export, and the process goes on serving',
     async (name) => {
       const { guard, credentials } = exports[name]();
       const warnings: Error[] = [];
@@ -219,9 +219,10 @@ describe('an adapter export mounted on another framework', () => {
         await new Promise((resolve) => setImmediate(resolve));
 
         for (const answer of answers) {
-          expect([answer.status, answer.headers['content-type'], answer.body]).toEqual([
+          expect([answer.status, answer.headers['content-type'], answer.headers['cache-control'], answer.body]).toEqual([
             500,
             'application/json; charset=utf-8',
+            'no-store',
             '{"error":{"code":"ERR_INTERNAL","message":"Internal server error."}}',
           ]);
         }
