@@ -10,7 +10,8 @@ const BASE64URL_CODES = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm
 const DIGEST_CHARACTERS = 43;
 
 /**
- * HMAC-SHA256 under a random key made for this process. The result is exactly
+ * HMAC-SHA256 under a random key of its own (one per verification memo, so one per
+ * authenticator), which never leaves this process. The result is exactly
  * `createHmac('sha256', key).update(text).digest('base64url')` (the tests compare the two).
  *
  * HMAC(K, m) = H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)). The state after each padded key's block is
@@ -18,7 +19,8 @@ const DIGEST_CHARACTERS = 43;
  * one outer) in JavaScript (`sha256-block.ts`), rather than two calls into native code, which
  * inside an HTTP server cost more than the whole hash (see BENCHMARKS.md). Text with a
  * character beyond ASCII, whose UTF-8 bytes differ from its character codes, is hashed by
- * `crypto.hash` instead: no keyward key has one, so only a malformed credential goes there.
+ * `crypto.hash` instead. The pipeline never sends it any: `extract.ts` refuses a credential
+ * that is not visible ASCII before its memo key is worked out.
  *
  * Every key byte is below 0x80, so for `crypto.hash` both padded keys are ASCII and can lead
  * the hashed text as strings, whose UTF-8 bytes are the key bytes themselves; 64 such bytes
@@ -28,7 +30,7 @@ export class ProcessHmacSha256 {
   readonly #innerState = new Int32Array(8);
   readonly #outerState = new Int32Array(8);
   // Scratch space reused by every call, which is safe because a call runs start to end
-  // without yielding.
+  // without yielding and calls nothing but built-ins.
   readonly #state = new Int32Array(8);
   readonly #schedule = new Int32Array(64);
   readonly #characterCodes = new Array<number>(DIGEST_CHARACTERS).fill(0);
@@ -152,6 +154,7 @@ function byteOf(state: Int32Array, at: number): number {
   return (state[at >>> 2]! >>> (24 - 8 * (at & 3))) & 0xff;
 }
 
-function randomAsciiKey(): Uint8Array {
+/** 64 random bytes, each below 0x80: the default key. Exported for its test. */
+export function randomAsciiKey(): Uint8Array {
   return crypto.randomBytes(SHA256_BLOCK_BYTES).map((byte) => byte & 0x7f);
 }

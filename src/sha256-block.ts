@@ -2,8 +2,8 @@
 // reason: inside an HTTP server, a call into Node's native `crypto.hash` costs several times
 // what it costs in a tight loop (measured: about 3 µs against 0.6 µs on the benchmark machine;
 // see BENCHMARKS.md), while this JavaScript stays fast. `hmac-sha256.ts` uses it for the memo
-// key, and a test checks every output against Node's own HMAC. Nothing here branches on or
-// indexes a table by the data, so its time depends only on the length of what is hashed.
+// key, and a test checks every output against Node's own HMAC. Nothing in this file branches
+// on or indexes a table by the data, so a block's time does not depend on what it holds.
 
 /** The first 32 bits of the fractional parts of the cube roots of the first 64 primes. */
 const ROUND_CONSTANTS = Int32Array.of(
