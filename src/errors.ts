@@ -23,14 +23,17 @@ import { ownField } from './own-field.js';
  * - `ERR_INTERNAL`: anything else that went wrong inside keyward (500). Clients see this code
  *   for every non-exposed server fault.
  * - `ERR_OPTIONS_INVALID`: a factory was given options it cannot work with (thrown at setup),
- *   a key manager's `clock` option returned no valid Date (thrown by the call, 500), or
- *   `webhookAuthorizationFor` was given something other than a row and a box.
- * - `ERR_KEY_EXISTS`: issuing a key for an account and environment that already has a live key.
- * - `ERR_KEY_NOT_FOUND`: a lifecycle operation named a key that is not live.
- * - `ERR_KEY_CONFLICT`: a concurrent regenerate won; read the key again.
+ *   a key manager's `clock` option returned no valid Date (thrown by the call), or
+ *   `webhookAuthorizationFor` was given something other than a row and a box (500).
+ * - `ERR_KEY_EXISTS`: issuing a key for an account and environment that already has a live
+ *   key, or a store write that would take an id or lookup id another row holds (409).
+ * - `ERR_KEY_NOT_FOUND`: a lifecycle operation named a key that is not live (404).
+ * - `ERR_KEY_CONFLICT`: a concurrent regenerate won; read the key again (409).
  * - `ERR_INVALID_ARGUMENT`: a key manager method was given an argument value it cannot use (400).
- * - `ERR_WEBHOOK_INVALID`: webhook settings that cannot be stored (bad URL, bad credentials).
- * - `ERR_WEBHOOK_SECRET`: a sealed webhook password cannot be opened (unknown or wrong key).
+ * - `ERR_WEBHOOK_INVALID`: webhook settings that cannot be stored (bad URL, bad credentials)
+ *   (400).
+ * - `ERR_WEBHOOK_SECRET`: a sealed webhook password cannot be opened (unknown or wrong key)
+ *   (500).
  * - `ERR_BASIC_AUTH_MISSING`: a webhook receiver got no `Authorization: Basic` header (401).
  * - `ERR_BASIC_AUTH_INVALID`: a webhook receiver got Basic credentials that are malformed or
  *   do not match (401).
@@ -57,9 +60,42 @@ export type ApiKeyAuthErrorCode =
   | 'ERR_BASIC_AUTH_MISSING'
   | 'ERR_BASIC_AUTH_INVALID';
 
+/**
+ * The HTTP status each code stands for, as listed above: the status of an error made without
+ * one, so that a store's `new ApiKeyAuthError('ERR_KEY_EXISTS', message)` is a 409 as the
+ * manager's own is.
+ */
+const STATUS_OF_CODE: Readonly<Record<ApiKeyAuthErrorCode, number>> = Object.freeze({
+  ERR_API_KEY_MISSING: 401,
+  ERR_API_KEY_INVALID: 401,
+  ERR_API_KEY_INACTIVE: 403,
+  ERR_API_KEY_WRONG_TYPE: 403,
+  ERR_TOO_MANY_ATTEMPTS: 429,
+  ERR_OVERLOADED: 503,
+  ERR_STORE_UNAVAILABLE: 503,
+  ERR_STORE_REFUSED: 500,
+  ERR_STORED_HASH_INVALID: 500,
+  ERR_STORED_ROW_INVALID: 500,
+  ERR_INTERNAL: 500,
+  ERR_OPTIONS_INVALID: 500,
+  ERR_KEY_EXISTS: 409,
+  ERR_KEY_NOT_FOUND: 404,
+  ERR_KEY_CONFLICT: 409,
+  ERR_INVALID_ARGUMENT: 400,
+  ERR_WEBHOOK_INVALID: 400,
+  ERR_WEBHOOK_SECRET: 500,
+  ERR_BASIC_AUTH_MISSING: 401,
+  ERR_BASIC_AUTH_INVALID: 401,
+});
+
 /** Options accepted by {@link ApiKeyAuthError}. */
 export interface ApiKeyAuthErrorOptions {
-  /** HTTP status that answers a request failing with this error. @default 500 */
+  /**
+   * HTTP status that answers a request failing with this error.
+   * @default the code's status: 401 for `ERR_API_KEY_INVALID`, 409 for `ERR_KEY_EXISTS`, 503
+   *   for `ERR_STORE_UNAVAILABLE` and so on, as {@link ApiKeyAuthErrorCode} lists them; 500
+   *   for a code keyward does not know
+   */
   status?: number | undefined;
   /** Whether the message may be shown to the client. @default status < 500 */
   expose?: boolean | undefined;
@@ -118,7 +154,7 @@ export class ApiKeyAuthError extends Error {
     const cause = ownField(options, 'cause');
     super(message, cause === undefined ? undefined : { cause });
     this.code = code;
-    this.status = ownField(options, 'status') ?? 500;
+    this.status = ownField(options, 'status') ?? (Object.hasOwn(STATUS_OF_CODE, code) ? STATUS_OF_CODE[code] : 500);
     // Express's final handler and Fastify read `statusCode`; Koa reads `status`.
     this.statusCode = this.status;
     this.expose = ownField(options, 'expose') ?? this.status < 500;

@@ -168,6 +168,14 @@ describe('createKeyManager on a store that throws what is not an ApiKeyAuthError
     expect(await rejection(manager.setStatus(issued.card.keyId, 'suspended'))).toBe(refused);
   });
 
+  it('answers 409 for a taken key the store threw as ERR_KEY_EXISTS without a status, as for its own', async () => {
+    await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    store.nextWrite = { thrown: new ApiKeyAuthError('ERR_KEY_EXISTS', 'keyward test store: taken'), landed: false };
+
+    const error = await rejection(manager.issue({ accountId: 'acct_2', environment: 'sandbox' }));
+    expect([error.code, error.status, error.statusCode, error.expose, error.message]).toEqual(['ERR_KEY_EXISTS', 409, 409, true, 'keyward test store: taken']);
+  });
+
   it('passes on as it is what its own change throws under the store\'s lock: a kept webhook password that does not open', async () => {
     const a = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     const b = await manager.issue({ accountId: 'acct_2', environment: 'sandbox' });
