@@ -114,10 +114,12 @@ export interface KeyStore {
   /** The live row with this key id, or null. */
   findById(id: string): Promise<ApiKeyRow | null>;
   /**
-   * Adds a row.
+   * Adds a row. A row whose `expires_at` has passed is still live: keep it, and find it, until
+   * it is revoked or soft-deleted (never let the database drop it at its expiry).
    *
-   * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` when the account already has a live key in that
-   *   environment (the store enforces it, so two racing issues cannot both succeed).
+   * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` (409) when the account already has a live key
+   *   in that environment (the store enforces it, so two racing issues cannot both succeed),
+   *   or when any row, live or dead, holds the id or the lookup id.
    */
   insert(row: ApiKeyRow): Promise<void>;
   /**
@@ -130,6 +132,8 @@ export interface KeyStore {
    *
    * @returns the row as written, or null when no live row has that id or `change` returned
    *   null.
+   * @throws {ApiKeyAuthError} `ERR_KEY_EXISTS` (409), writing nothing, when the change gives a
+   *   `lookup_id` another row holds, live or dead.
    */
   modify(
     id: string,

@@ -133,6 +133,36 @@ class SevenStatusStore extends MemoryKeyStore {
   }
 }
 
+/**
+ * A store whose rows vanish once their expires_at has passed, as with a Redis key given a TTL
+ * at the key's expiry: a find or a modify no longer sees the row, though it still holds the
+ * account's one live key.
+ */
+class ExpiringStore extends MemoryKeyStore {
+  override findByLookupId(lookupId: string) {
+    const row = super.findByLookupId(lookupId) as ApiKeyRow | null;
+    return row && ExpiringStore.expired(row) ? null : row;
+  }
+
+  override async findById(id: string) {
+    const row = await super.findById(id);
+    return row && ExpiringStore.expired(row) ? null : row;
+  }
+
+  override async findLive(accountId: string, environment: ApiKeyRow['environment']) {
+    const row = await super.findLive(accountId, environment);
+    return row && ExpiringStore.expired(row) ? null : row;
+  }
+
+  override modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    return super.modify(id, (current) => (ExpiringStore.expired(current) ? null : change(current)));
+  }
+
+  private static expired(row: ApiKeyRow): boolean {
+    return row.expires_at !== null && row.expires_at.getTime() <= Date.now();
+  }
+}
+
 /** The tests that read a row before a change as well as after it, so a cache shows. */
 const READ_BEFORE_AND_AFTER = [
   'findByLookupId, findById and findLive > never return a soft-deleted row',
@@ -176,9 +206,47 @@ describe('the store conformance suite fails a store', () => {
     expect(await failedTests(() => new SevenStatusStore())).toEqual([]);
   });
 
+  it('whose rows vanish once their expires_at has passed, as with a TTL at the expiry', async () => {
+    const failed = await failedTests(() => new ExpiringStore());
+
+    // Two modify tests that write a past expiry fail too, by the way; this one names the fault.
+    expect(failed).toContain('findByLookupId, findById and findLive > keep finding a row whose expires_at has passed, as it is still live, and keep it in insert\'s one-live-key rule');
+  });
+
   it('that finds a lookup id by its first 8 characters', async () => {
     const failed = await failedTests(() => new PrefixLookupStore());
 
     expect(failed).toEqual(['findByLookupId, findById and findLive > find a lookup id exactly: one that shares all but its last character, or is a prefix or an extension of it, finds nothing']);
+  });
+});
+
+describe('the store conformance suite without createPeer', () => {
+  /** The KEYWARD_CONFORMANCE_NO_PEER warnings `register` leads to. */
+  async function peerWarnings(register: () => void): Promise<string[]> {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => {
+      if (warning.code === 'KEYWARD_CONFORMANCE_NO_PEER') warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      register();
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    return warnings;
+  }
+
+  const silentRunner = { describe: (_name: string, body: () => void) => body(), it: () => undefined };
+
+  it('warns once per store name that races run on one store object, and not when a peer is given', async () => {
+    const register = (name: string, createPeer?: (store: MemoryKeyStore) => MemoryKeyStore) =>
+      runStoreConformance(silentRunner, { name, createStore: () => new MemoryKeyStore(), createPeer });
+
+    expect(await peerWarnings(() => [register('LonelyStore'), register('LonelyStore')])).toEqual([
+      expect.stringMatching(/^keyward store conformance \(LonelyStore\): no createPeer given, so both sides of every race run on one store object/),
+    ]);
+    expect(await peerWarnings(() => register('PairedStore', (store) => store))).toEqual([]);
   });
 });
