@@ -88,6 +88,15 @@ const STATUS_OF_CODE: Readonly<Record<ApiKeyAuthErrorCode, number>> = Object.fre
   ERR_BASIC_AUTH_INVALID: 401,
 });
 
+/**
+ * The status an error of this code takes when it is made without one.
+ *
+ * @param code - any code; one keyward does not know (from JavaScript) gives 500.
+ */
+export function statusOfCode(code: ApiKeyAuthErrorCode): number {
+  return Object.hasOwn(STATUS_OF_CODE, code) ? STATUS_OF_CODE[code] : 500;
+}
+
 /** Options accepted by {@link ApiKeyAuthError}. */
 export interface ApiKeyAuthErrorOptions {
   /**
@@ -154,7 +163,7 @@ export class ApiKeyAuthError extends Error {
     const cause = ownField(options, 'cause');
     super(message, cause === undefined ? undefined : { cause });
     this.code = code;
-    this.status = ownField(options, 'status') ?? (Object.hasOwn(STATUS_OF_CODE, code) ? STATUS_OF_CODE[code] : 500);
+    this.status = ownField(options, 'status') ?? statusOfCode(code);
     // Express's final handler and Fastify read `statusCode`; Koa reads `status`.
     this.statusCode = this.status;
     this.expose = ownField(options, 'expose') ?? this.status < 500;

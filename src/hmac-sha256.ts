@@ -84,7 +84,8 @@ export class ProcessHmacSha256 {
       compressBlock(state, schedule);
     }
 
-    // Outer hash: the inner digest is one block with its padding.
+    // Outer hash: the inner digest is one block with its padding. Its eight words become the
+    // block's first eight.
     copyState(state, schedule);
     schedule[8] = 0x80000000 | 0;
     for (let word = 9; word < 14; word++) schedule[word] = 0;

@@ -1,4 +1,4 @@
-import { ApiKeyAuthError, type ApiKeyAuthErrorCode, type ApiKeyAuthErrorOptions } from './errors.js';
+import { ApiKeyAuthError, statusOfCode, type ApiKeyAuthErrorCode, type ApiKeyAuthErrorOptions } from './errors.js';
 import { statusMessage, type KeyStatus } from './statuses.js';
 import { ownField } from './own-field.js';
 import { isThenable } from './thenable.js';
@@ -281,7 +281,8 @@ export class RefusalFactory {
       // An app's formatter receives the error, so it is built now, once.
       return this.#fault(toError());
     }
-    const status = ownField(options, 'status') ?? 500;
+    // The defaults the error itself would take (see toError).
+    const status = ownField(options, 'status') ?? statusOfCode(code);
     const expose = ownField(options, 'expose') ?? status < 500;
     const fields = { code, message, status, expose, keyStatus: ownField(options, 'keyStatus'), headers: ownField(options, 'headers') ?? {} };
     return { status, code, response: responseWith(fields, JSON.stringify(formatDefault(fields))), toError };

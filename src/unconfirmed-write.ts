@@ -41,7 +41,8 @@ export async function readAgain(read: () => Promise<ApiKeyRow | null>): Promise<
 /**
  * The store failed to confirm a write that, read again, is known not to have landed: the
  * store's own message may still call the outcome unknown (a COMMIT that timed out), so this
- * one says what the read showed. Same code and status as the store's error, its cause.
+ * one says what the read showed: `ERR_STORE_UNAVAILABLE` (503, not exposed), with the store's
+ * error as its cause.
  */
 export function notWritten(verb: ChangeVerb | 'regenerate', cause: ApiKeyAuthError): ApiKeyAuthError {
   const what: Record<typeof verb, string> = {

@@ -21,6 +21,8 @@ function collectSuite(createStore: () => MemoryKeyStore): CollectedTest[] {
     createStore,
     readAllRows: (store) => store.allRows(),
     raceRounds: 1,
+    // Run without a peer on purpose (the faults are a store's own); no warning wanted.
+    singleProcess: true,
   };
   runStoreConformance(
     {
@@ -240,13 +242,14 @@ describe('the store conformance suite without createPeer', () => {
 
   const silentRunner = { describe: (_name: string, body: () => void) => body(), it: () => undefined };
 
-  it('warns once per store name that races run on one store object, and not when a peer is given', async () => {
-    const register = (name: string, createPeer?: (store: MemoryKeyStore) => MemoryKeyStore) =>
-      runStoreConformance(silentRunner, { name, createStore: () => new MemoryKeyStore(), createPeer });
+  it('warns once per store name that races run on one store object, and not when a peer is given or the store is single-process', async () => {
+    const register = (name: string, createPeer?: (store: MemoryKeyStore) => MemoryKeyStore, singleProcess?: boolean) =>
+      runStoreConformance(silentRunner, { name, createStore: () => new MemoryKeyStore(), createPeer, singleProcess });
 
     expect(await peerWarnings(() => [register('LonelyStore'), register('LonelyStore')])).toEqual([
       expect.stringMatching(/^keyward store conformance \(LonelyStore\): no createPeer given, so both sides of every race run on one store object/),
     ]);
     expect(await peerWarnings(() => register('PairedStore', (store) => store))).toEqual([]);
+    expect(await peerWarnings(() => register('InProcessStore', undefined, true))).toEqual([]);
   });
 });

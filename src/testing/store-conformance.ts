@@ -37,9 +37,16 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
    * lock or a cache that lives in one process passes the races on one handle and fails here.
    * Without it, the store is its own peer: a change must still show at once to the store
    * itself, after it has read the row, but a cache the store clears on its own writes passes.
-   * The suite then emits a process warning, `KEYWARD_CONFORMANCE_NO_PEER`.
+   * The suite then emits a process warning, `KEYWARD_CONFORMANCE_NO_PEER`, unless
+   * `singleProcess` is set.
    */
   createPeer?: ((store: S) => S | Promise<S>) | undefined;
+  /**
+   * The store lives in one process by design (as `MemoryKeyStore` does), so there is no
+   * second handle to give: the races run on the store alone, and no warning is emitted.
+   * @default false
+   */
+  singleProcess?: boolean | undefined;
   /** Called after each test with the peer, before `disposeStore`: end its connections. */
   disposePeer?: ((peer: S) => void | Promise<void>) | undefined;
 }
@@ -75,10 +82,10 @@ export function runStoreConformance<S extends KeyStore>(
 ): void {
   const { describe, it } = runner;
   const rounds = options.raceRounds ?? 5;
-  if (!options.createPeer && !warnedWithoutPeer.has(options.name)) {
+  if (!options.createPeer && !options.singleProcess && !warnedWithoutPeer.has(options.name)) {
     warnedWithoutPeer.add(options.name);
     process.emitWarning(
-      `keyward store conformance (${options.name}): no createPeer given, so both sides of every race run on one store object, and a lock or a read cache that lives in one process passes them. Give createPeer a second handle on the same storage to check what a second gateway instance sees.`,
+      `keyward store conformance (${options.name}): no createPeer given, so both sides of every race run on one store object, and a lock held in one process, or a read cache cleared on the store's own writes, passes them. Give createPeer a second handle on the same storage to check what a second gateway instance sees, or singleProcess: true for a store that lives in one process by design.`,
       { code: 'KEYWARD_CONFORMANCE_NO_PEER' },
     );
   }
@@ -764,5 +771,5 @@ async function assertKeyExists(promise: Promise<unknown>): Promise<void> {
 function assertKeyExistsError(error: unknown): void {
   const { code, status } = (error ?? {}) as { code?: unknown; status?: unknown };
   assert.equal(code, 'ERR_KEY_EXISTS');
-  assert.equal(status, 409, 'ERR_KEY_EXISTS must carry status 409, which new ApiKeyAuthError(\'ERR_KEY_EXISTS\', message) gives when no status is passed');
+  assert.equal(status, 409, 'ERR_KEY_EXISTS must carry status 409: new ApiKeyAuthError(\'ERR_KEY_EXISTS\', message, { status: 409 })');
 }
