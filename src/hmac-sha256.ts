@@ -132,6 +132,8 @@ function paddedTextWord(text: string, at: number): number {
   if (at + 3 < text.length) {
     return (text.charCodeAt(at) << 24) | (text.charCodeAt(at + 1) << 16) | (text.charCodeAt(at + 2) << 8) | text.charCodeAt(at + 3);
   }
+  // Past the 0x80 byte: zeros, as most of a key's second block is.
+  if (at > text.length) return 0;
   return (paddedByte(text, at) << 24) | (paddedByte(text, at + 1) << 16) | (paddedByte(text, at + 2) << 8) | paddedByte(text, at + 3);
 }
 
