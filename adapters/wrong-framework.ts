@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ApiKeyAuthError, defaultErrorBody } from 'keyward';
+import { ApiKeyAuthError, defaultErrorBody, responseFor } from 'keyward';
 import { isFastifyInstance } from './mounted-factory.js';
 
 /** The frameworks keyward has an adapter for, as a message names them. */
@@ -112,13 +112,9 @@ function answeredThrough(response: unknown, error: ApiKeyAuthError): boolean {
   const candidate = response as Partial<Pick<ServerResponse, 'writeHead' | 'end' | 'headersSent'>> | null | undefined;
   if (typeof candidate?.writeHead !== 'function' || typeof candidate.end !== 'function' || typeof candidate.headersSent !== 'boolean') return false;
   if (!candidate.headersSent) {
-    const body = JSON.stringify(defaultErrorBody(error));
-    // The headers every answer of keyward's carries (see responses.ts), and the length.
-    candidate.writeHead(error.status, {
-      'content-type': 'application/json; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-length': Buffer.byteLength(body),
-    });
+    // The status, headers and body every adapter writes for this error.
+    const { status, headers, body } = responseFor(error, defaultErrorBody);
+    candidate.writeHead(status, headers);
     candidate.end(body);
   }
   if (!warned.has(error.message)) {

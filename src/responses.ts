@@ -80,6 +80,8 @@ const JSON_HEADERS = Object.freeze({
  * back to the default body instead of turning a refusal into a crash; its result is
  * serialized exactly once, so a `toJSON` that answers differently a second time cannot slip
  * past that check.
+ *
+ * @internal Shared with keyward's other entry points; not public API, and may change in any release.
  */
 export function responseFor(error: ApiKeyAuthError, format: ErrorBodyFormatter, onFailure?: ErrorBodyFailureListener): AuthResponse {
   const custom = format === defaultErrorBody ? undefined : formattedBody(copyOf(error), format, onFailure);
