@@ -50,7 +50,7 @@ export async function naiveVerify(authorization: string | undefined, storedHash:
 }
 
 /**
- * The `floor` check: the memo's HMAC (keyward's own, two one-shot SHA-256 calls) of the
+ * The `floor` check: the memo's HMAC (keyward's own, two SHA-256 blocks in JavaScript) of the
  * presented bearer token looked up in a map that holds the valid key's. Returns the context
  * a pass attaches, or undefined.
  */

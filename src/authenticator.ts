@@ -24,8 +24,8 @@ import { VerificationMemo } from './verification-memo.js';
  * @param options - see {@link ApiKeyAuthOptions}; only `store` is required.
  * @returns the authenticator.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing store or a bad option.
- * @throws {Error} on a Node.js without `crypto.hash` (before 20.12), and with the Argon2 pool
- *   on when its worker module is not beside keyward's code (keyward bundled into the app).
+ * @throws {Error} with the Argon2 pool on when its worker module is not beside keyward's code
+ *   (keyward bundled into the app).
  * @example
  * ```ts
  * const auth = createApiKeyAuth({ store: new MemoryKeyStore() });

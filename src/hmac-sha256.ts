@@ -1,30 +1,21 @@
-// A namespace import, not `import { hash }`: on a Node.js without `crypto.hash` (before 20.12)
-// the named import would fail the whole ES module at link time with a bare SyntaxError, before
-// the constructor could say what is missing.
-import * as crypto from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { compressBlock, SHA256_BLOCK_BYTES, SHA256_INITIAL_STATE } from './sha256-block.js';
 
 const DIGEST_BYTES = 32;
-const BASE64URL_CODES = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', (character) => character.charCodeAt(0));
-// 32 bytes in base64url without padding.
-const DIGEST_CHARACTERS = 43;
+// A keyward key's 58 characters pack into 51 bytes: the inner hash's text fits one block.
+const INITIAL_TEXT_BYTES = 64;
 
 /**
- * HMAC-SHA256 under a random key of its own (one per verification memo, so one per
- * authenticator), which never leaves this process. The result is exactly
- * `createHmac('sha256', key).update(text).digest('base64url')` (the tests compare the two).
+ * HMAC-SHA256 of a text under a random key of its own (one per verification memo, so one per
+ * authenticator), which never leaves this process. It is worked out in JavaScript
+ * (`sha256-block.ts`) rather than by two calls into Node's native `crypto.hash`, which inside
+ * an HTTP server cost more than the whole hash (see BENCHMARKS.md).
  *
- * HMAC(K, m) = H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)). The state after each padded key's block is
- * worked out once, here; a digest then costs three blocks for a key-length text (two inner,
- * one outer) in JavaScript (`sha256-block.ts`), rather than two calls into native code, which
- * inside an HTTP server cost more than the whole hash (see BENCHMARKS.md). Text with a
- * character beyond ASCII, whose UTF-8 bytes differ from its character codes, is hashed by
- * `crypto.hash` instead. The pipeline never sends it any: `extract.ts` refuses a credential
- * that is not visible ASCII before its memo key is worked out.
- *
- * Every key byte is below 0x80, so for `crypto.hash` both padded keys are ASCII and can lead
- * the hashed text as strings, whose UTF-8 bytes are the key bytes themselves; 64 such bytes
- * still carry 448 random bits.
+ * The message is not the text's UTF-8 but its UTF-16 code units packed by {@link packText}:
+ * seven bits each for ASCII text, which fits a 58-character key into one SHA-256 block where
+ * its UTF-8 takes two. The packing is one-to-one, so distinct texts still get distinct
+ * messages. With the state after each padded key's block worked out once, here, a key costs
+ * two blocks (one inner, one outer), not three.
  */
 export class ProcessHmacSha256 {
   readonly #innerState = new Int32Array(8);
@@ -33,53 +24,37 @@ export class ProcessHmacSha256 {
   // without yielding and calls nothing but built-ins.
   readonly #state = new Int32Array(8);
   readonly #schedule = new Int32Array(64);
-  readonly #characterCodes = new Array<number>(DIGEST_CHARACTERS).fill(0);
-  // For text beyond ASCII: the inner padded key as a string, and the outer block with room
-  // for the inner digest.
-  readonly #innerPrefix: string;
-  readonly #outerBlock = Buffer.alloc(SHA256_BLOCK_BYTES + DIGEST_BYTES);
+  #text = new Uint8Array(INITIAL_TEXT_BYTES);
 
   /**
-   * @param key - for tests only: 64 bytes, each below 0x80. Random by default.
-   * @throws {Error} on a Node.js without `crypto.hash` (before 20.12), at setup.
+   * @param key - for tests only: 64 bytes. Random by default.
    */
-  constructor(key: Uint8Array = randomAsciiKey()) {
-    // Checked here, at setup: without it every request would fail.
-    if (typeof crypto.hash !== 'function') throw new Error('keyward needs Node.js 20.12 or later: crypto.hash is missing');
-    if (key.length !== SHA256_BLOCK_BYTES || key.some((byte) => byte >= 0x80)) {
-      throw new RangeError('the HMAC key must be 64 bytes below 0x80');
-    }
-    const innerKey = key.map((byte) => byte ^ 0x36);
-    const outerKey = key.map((byte) => byte ^ 0x5c);
-    this.#absorbKeyBlock(this.#innerState, innerKey);
-    this.#absorbKeyBlock(this.#outerState, outerKey);
-    this.#innerPrefix = String.fromCharCode(...innerKey);
-    this.#outerBlock.set(outerKey);
+  constructor(key: Uint8Array = randomBytes(SHA256_BLOCK_BYTES)) {
+    if (key.length !== SHA256_BLOCK_BYTES) throw new RangeError('the HMAC key must be 64 bytes');
+    absorbKeyBlock(this.#innerState, this.#schedule, key.map((byte) => byte ^ 0x36));
+    absorbKeyBlock(this.#outerState, this.#schedule, key.map((byte) => byte ^ 0x5c));
   }
 
-  /** The HMAC of the UTF-8 bytes of `text`, in base64url (43 characters). */
+  /**
+   * The HMAC of {@link packText}(`text`): its 32 bytes, in order, as 16 UTF-16 code units.
+   * Meant for a Map's key, never for display: it is cheaper to build and to look up than
+   * base64url's 43 characters, and any code unit, a lone surrogate too, is a valid one.
+   */
   digest(text: string): string {
-    return isAscii(text) ? this.#digestAscii(text) : this.#digestByNode(text);
-  }
-
-  #absorbKeyBlock(state: Int32Array, paddedKey: Uint8Array): void {
-    const bytes = new DataView(paddedKey.buffer, paddedKey.byteOffset, paddedKey.byteLength);
-    for (let word = 0; word < 16; word++) this.#schedule[word] = bytes.getInt32(word * 4);
-    state.set(SHA256_INITIAL_STATE);
-    compressBlock(state, this.#schedule);
-  }
-
-  #digestAscii(text: string): string {
     const state = this.#state;
     const schedule = this.#schedule;
 
-    // Inner hash: the padded key's block is already in the state; then the text, a 0x80 byte,
-    // zeros, and the length in bits of all that was hashed as the last 64 bits of a block.
+    // Inner hash: the padded key's block is already in the state; then the packed text, a
+    // 0x80 byte, zeros, and the length in bits of all that was hashed as the last 64 bits of
+    // a block.
+    const length = this.#pack(text);
+    const bytes = this.#text;
     copyState(this.#innerState, state);
-    const length = text.length;
     const blocks = (length + 9 + SHA256_BLOCK_BYTES - 1) >>> 6;
     for (let block = 0, start = 0; block < blocks; block++, start += SHA256_BLOCK_BYTES) {
-      for (let word = 0; word < 16; word++) schedule[word] = paddedTextWord(text, start + word * 4);
+      for (let word = 0, at = start; word < 16; word++, at += 4) {
+        schedule[word] = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+      }
       if (block === blocks - 1) writeBitLength(schedule, SHA256_BLOCK_BYTES + length);
       compressBlock(state, schedule);
     }
@@ -92,34 +67,90 @@ export class ProcessHmacSha256 {
     writeBitLength(schedule, SHA256_BLOCK_BYTES + DIGEST_BYTES);
     copyState(this.#outerState, state);
     compressBlock(state, schedule);
-    return this.#base64url(state);
+    return digestText(state);
   }
 
-  #digestByNode(text: string): string {
-    const inner = crypto.hash('sha256', this.#innerPrefix + text, 'binary');
-    this.#outerBlock.write(inner, SHA256_BLOCK_BYTES, DIGEST_BYTES, 'latin1');
-    return crypto.hash('sha256', this.#outerBlock, 'base64url');
-  }
-
-  /** The state's 32 bytes (big-endian words) in base64url, without padding. */
-  #base64url(state: Int32Array): string {
-    const codes = this.#characterCodes;
-    // Ten groups of three bytes, four characters each; then two bytes (16 bits, with two zero
-    // bits added) as three characters.
-    for (let group = 0; group < 10; group++) {
-      const at = group * 3;
-      const bits = (byteOf(state, at) << 16) | (byteOf(state, at + 1) << 8) | byteOf(state, at + 2);
-      codes[group * 4] = BASE64URL_CODES[bits >>> 18]!;
-      codes[group * 4 + 1] = BASE64URL_CODES[(bits >>> 12) & 63]!;
-      codes[group * 4 + 2] = BASE64URL_CODES[(bits >>> 6) & 63]!;
-      codes[group * 4 + 3] = BASE64URL_CODES[bits & 63]!;
+  /**
+   * Writes the packed text into the scratch bytes, followed by SHA-256's 0x80 byte and zeros
+   * up to the end of a block's room for the length. Returns the packed text's length in bytes.
+   */
+  #pack(text: string): number {
+    const characters = text.length;
+    // Sized for the widest packing; a key's 58 characters need only the first block.
+    const room = ((((16 * characters + 2 + 7) >>> 3) + 9 + SHA256_BLOCK_BYTES - 1) >>> 6) * SHA256_BLOCK_BYTES;
+    if (this.#text.length < room) this.#text = new Uint8Array(room);
+    const bytes = this.#text;
+    // Bits not yet written, in the low end of `pending`: after the flag bit (0), at most 7
+    // before a character and 14 after, so each character completes at most one byte.
+    let pending = 0;
+    let pendingBits = 1;
+    let at = 0;
+    let allBits = 0;
+    for (let i = 0; i < characters; i++) {
+      const code = text.charCodeAt(i);
+      allBits |= code;
+      pending = (pending << 7) | code;
+      pendingBits += 7;
+      if (pendingBits >= 8) {
+        pendingBits -= 8;
+        bytes[at++] = pending >>> pendingBits;
+        pending &= (1 << pendingBits) - 1;
+      }
     }
-    const last = ((byteOf(state, 30) << 8) | byteOf(state, 31)) << 2;
-    codes[40] = BASE64URL_CODES[last >>> 12]!;
-    codes[41] = BASE64URL_CODES[(last >>> 6) & 63]!;
-    codes[42] = BASE64URL_CODES[last & 63]!;
-    return String.fromCharCode.apply(null, codes);
+    if (allBits > 0x7f) return this.#packWide(text);
+    return finishPacking(bytes, at, pending, pendingBits);
   }
+
+  /** {@link #pack} for text with a character beyond ASCII: 16 bits a code unit. */
+  #packWide(text: string): number {
+    const bytes = this.#text;
+    let pending = 1;
+    let pendingBits = 1;
+    let at = 0;
+    for (let i = 0; i < text.length; i++) {
+      pending = (pending << 16) | text.charCodeAt(i);
+      pendingBits += 16;
+      while (pendingBits >= 8) {
+        pendingBits -= 8;
+        bytes[at++] = pending >>> pendingBits;
+      }
+      pending &= (1 << pendingBits) - 1;
+    }
+    return finishPacking(bytes, at, pending, pendingBits);
+  }
+}
+
+/**
+ * The message a text's HMAC is taken of, as bits: a flag, 0 if every code unit is ASCII and
+ * 1 if not; each UTF-16 code unit in 7 bits (ASCII) or 16; a 1; zeros to a whole byte. The
+ * flag keeps the two widths apart and the last 1 marks where the text ends, so no two texts
+ * pack alike. Unlike UTF-8, a lone surrogate keeps its own code. This is the reference the
+ * tests check the fast packing inside {@link ProcessHmacSha256} against.
+ *
+ * @example
+ * ```ts
+ * packText('A'); // 0 1000001 1 → [0b01000001, 0b10000000]
+ * ```
+ */
+export function packText(text: string): Uint8Array {
+  const ascii = isAscii(text);
+  let bits = ascii ? '0' : '1';
+  for (let i = 0; i < text.length; i++) bits += text.charCodeAt(i).toString(2).padStart(ascii ? 7 : 16, '0');
+  bits += '1';
+  bits = bits.padEnd(Math.ceil(bits.length / 8) * 8, '0');
+  return Uint8Array.from({ length: bits.length / 8 }, (_, at) => parseInt(bits.slice(at * 8, at * 8 + 8), 2));
+}
+
+/**
+ * Writes the end bit after the packed bits, SHA-256's 0x80 byte, and zeros to the end of the
+ * block that holds them. Returns the packed text's length in bytes, end bit included.
+ */
+function finishPacking(bytes: Uint8Array, at: number, pending: number, pendingBits: number): number {
+  bytes[at++] = ((pending << 1) | 1) << (7 - pendingBits);
+  const end = ((at + 9 + SHA256_BLOCK_BYTES - 1) >>> 6) * SHA256_BLOCK_BYTES;
+  bytes[at] = 0x80;
+  bytes.fill(0, at + 1, end);
+  return at;
 }
 
 function isAscii(text: string): boolean {
@@ -127,19 +158,11 @@ function isAscii(text: string): boolean {
   return true;
 }
 
-/** The big-endian word at byte `at` of the text followed by 0x80 and zeros. */
-function paddedTextWord(text: string, at: number): number {
-  if (at + 3 < text.length) {
-    return (text.charCodeAt(at) << 24) | (text.charCodeAt(at + 1) << 16) | (text.charCodeAt(at + 2) << 8) | text.charCodeAt(at + 3);
-  }
-  // Past the 0x80 byte: zeros, as most of a key's second block is.
-  if (at > text.length) return 0;
-  return (paddedByte(text, at) << 24) | (paddedByte(text, at + 1) << 16) | (paddedByte(text, at + 2) << 8) | paddedByte(text, at + 3);
-}
-
-function paddedByte(text: string, at: number): number {
-  if (at < text.length) return text.charCodeAt(at);
-  return at === text.length ? 0x80 : 0;
+function absorbKeyBlock(state: Int32Array, schedule: Int32Array, paddedKey: Uint8Array): void {
+  const bytes = new DataView(paddedKey.buffer, paddedKey.byteOffset, paddedKey.byteLength);
+  for (let word = 0; word < 16; word++) schedule[word] = bytes.getInt32(word * 4);
+  state.set(SHA256_INITIAL_STATE);
+  compressBlock(state, schedule);
 }
 
 /** A message's length in bits, as the last two words of its last block. */
@@ -153,11 +176,12 @@ function copyState(from: Int32Array, to: Int32Array): void {
   for (let word = 0; word < 8; word++) to[word] = from[word]!;
 }
 
-function byteOf(state: Int32Array, at: number): number {
-  return (state[at >>> 2]! >>> (24 - 8 * (at & 3))) & 0xff;
-}
-
-/** 64 random bytes, each below 0x80: the default key. Exported for its test. */
-export function randomAsciiKey(): Uint8Array {
-  return crypto.randomBytes(SHA256_BLOCK_BYTES).map((byte) => byte & 0x7f);
+/** The state's eight big-endian words as sixteen 16-bit code units, high half first. */
+function digestText(state: Int32Array): string {
+  return String.fromCharCode(
+    state[0]! >>> 16, state[0]! & 0xffff, state[1]! >>> 16, state[1]! & 0xffff,
+    state[2]! >>> 16, state[2]! & 0xffff, state[3]! >>> 16, state[3]! & 0xffff,
+    state[4]! >>> 16, state[4]! & 0xffff, state[5]! >>> 16, state[5]! & 0xffff,
+    state[6]! >>> 16, state[6]! & 0xffff, state[7]! >>> 16, state[7]! & 0xffff,
+  );
 }

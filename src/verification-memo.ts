@@ -12,7 +12,7 @@ export interface VerificationMemoOptions {
 }
 
 // What an entry costs besides its row's strings: the LRU's links, the entry object and its
-// 43-character memo key (measured: about 300 bytes).
+// memo key (measured: about 300 bytes).
 const ENTRY_OVERHEAD_BYTES = 300;
 // V8 keeps a string of Latin-1 characters in a byte each, any other in two bytes each.
 const WIDE_CHARACTER = /[^\u0000-\u00ff]/;
@@ -66,7 +66,7 @@ export class VerificationMemo {
   }
 
   /**
-   * The memo key of a presented key: its HMAC, in base64url. A pepper needs no part of its
+   * The memo key of a presented key: its HMAC, as 16 code units. A pepper needs no part of its
    * own: its id is inside the stored hash (`keyid=`), which an entry must equal.
    */
   keyOf(presentedKey: string): string {
