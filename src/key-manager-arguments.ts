@@ -139,16 +139,20 @@ function holdsKeyBody(text: string): boolean {
  * revoke a leaked key is likely to do.
  *
  * @param value - the argument as given.
- * @param name - the argument's name, for the message (which never holds the value).
+ * @param name - the argument's name, for the message (which never holds the value) and its advice.
  * @throws {ApiKeyAuthError} `ERR_INVALID_ARGUMENT` when the value holds an API key.
  */
-export function assertNotAnApiKey(value: unknown, name: string): void {
+export function assertNotAnApiKey(value: unknown, name: 'keyId' | 'accountId'): void {
   if (typeof value === 'string' && (API_KEY_TEXT.test(value) || holdsKeyBody(value))) {
-    throw invalidArgument(
-      `${name} holds an API key, not an id; it was not sent to the store. Pass the key's id (a card's keyId); README: "A key's id, from the key itself"`,
-    );
+    throw invalidArgument(`${name} holds an API key, not an id; it was not sent to the store. ${WHAT_GOES_THERE[name]}`);
   }
 }
+
+// The advice of assertNotAnApiKey's message, for each argument it guards.
+const WHAT_GOES_THERE = {
+  keyId: `Pass the key's id (a card's keyId); README: "A key's id, from the key itself"`,
+  accountId: "Pass the account's id: the accountId given to issue, or an authenticated request's apiKey.accountId",
+};
 
 function assertKeyType(value: unknown, name: string): void {
   if (typeof value !== 'string' || !/^[a-z0-9_]{1,64}$/.test(value)) {

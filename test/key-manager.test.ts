@@ -1005,7 +1005,12 @@ describe('createKeyManager: key ids that cannot be stored', () => {
   it('refuses an API key given as an account id, and takes ids that only hold a prefix inside a word', async () => {
     const { key } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     const expectUntouched = untouchedStore();
-    expect((await rejection(manager.describeAccount(key, 'sandbox'))).code).toBe('ERR_INVALID_ARGUMENT');
+    const error = await rejection(manager.describeAccount(key, 'sandbox'));
+    expect([error.code, error.status]).toEqual(['ERR_INVALID_ARGUMENT', 400]);
+    // The advice names the account's id: a key's id there would name an account "key_…".
+    expect(error.message).toBe(
+      "accountId holds an API key, not an id; it was not sent to the store. Pass the account's id: the accountId given to issue, or an authenticated request's apiKey.accountId",
+    );
     expectUntouched();
     expect(await manager.describe('task_test_12345678')).toBeNull();
     // 50 letters and digits whose last 6 are no checksum of the rest: an id, not a key's body.
