@@ -33,7 +33,8 @@ import { ownField } from './own-field.js';
  * - `ERR_WEBHOOK_INVALID`: webhook settings that cannot be stored (bad URL, bad credentials)
  *   (400).
  * - `ERR_WEBHOOK_SECRET`: a sealed webhook password cannot be opened (unknown or wrong key)
- *   (500).
+ *   (500); or, from `setWebhook`, a kept password cannot be kept, so it must be sent again
+ *   (409, exposed).
  * - `ERR_BASIC_AUTH_MISSING`: a webhook receiver got no `Authorization: Basic` header (401).
  * - `ERR_BASIC_AUTH_INVALID`: a webhook receiver got Basic credentials that are malformed or
  *   do not match (401).

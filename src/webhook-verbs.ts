@@ -128,12 +128,17 @@ export function webhookVerbs(
   };
 }
 
-/** A kept webhook password that does not open for the row it is on: tampered, or moved there. */
+/**
+ * A kept webhook password that does not open for the row it is on: tampered, or moved there.
+ * 409 and exposed, unlike the other `ERR_WEBHOOK_SECRET`s: the one who saves the form can fix
+ * it, by sending the password again, and an app that shows only exposed messages must show
+ * them how.
+ */
 function unopenableKeptPassword(): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_WEBHOOK_SECRET',
     'The stored webhook password cannot be opened for this key and URL (altered, or written there by hand), so it cannot be kept: send the password again, or password: null to remove it.',
-    { status: 500, expose: false },
+    { status: 409, expose: true },
   );
 }
 

@@ -294,9 +294,11 @@ describe('KeyManager: webhook settings', () => {
 
     const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/b' }));
 
-    expect([error.code, error.status, error.message]).toEqual([
+    // 409 and exposed: the one saving the form can fix it, so an app may show them the message.
+    expect([error.code, error.status, error.expose, error.message]).toEqual([
       'ERR_WEBHOOK_SECRET',
-      500,
+      409,
+      true,
       'The stored webhook password cannot be opened for this key and URL (altered, or written there by hand), so it cannot be kept: send the password again, or password: null to remove it.',
     ]);
     expect(row().webhook_basic_auth_password_sealed).toBe(sealed);
@@ -343,7 +345,7 @@ describe('KeyManager: webhook settings', () => {
 
     const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay' }));
 
-    expect([error.code, error.status]).toEqual(['ERR_WEBHOOK_SECRET', 500]);
+    expect([error.code, error.status]).toEqual(['ERR_WEBHOOK_SECRET', 409]);
     expect([row().webhook_basic_auth_username, row().webhook_basic_auth_password_sealed]).toEqual([null, copied]);
   });
 
