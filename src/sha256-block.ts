@@ -50,10 +50,11 @@ export function compressBlock(state: Int32Array, schedule: Int32Array): void {
   let h = state[7]!;
   for (let i = 0; i < 64; i++) {
     const sum1 = rotateRight(e, 6) ^ rotateRight(e, 11) ^ rotateRight(e, 25);
-    const choice = (e & f) ^ (~e & g);
+    // (e & f) ^ (~e & g) and (a & b) ^ (a & c) ^ (b & c), each in one operation fewer.
+    const choice = g ^ (e & (f ^ g));
     const temp1 = (h + sum1 + choice + ROUND_CONSTANTS[i]! + schedule[i]!) | 0;
     const sum0 = rotateRight(a, 2) ^ rotateRight(a, 13) ^ rotateRight(a, 22);
-    const majority = (a & b) ^ (a & c) ^ (b & c);
+    const majority = (a & b) ^ (c & (a ^ b));
     h = g;
     g = f;
     f = e;
