@@ -3,7 +3,7 @@ import { compressBlock, SHA256_BLOCK_BYTES, SHA256_INITIAL_STATE } from './sha25
 
 const DIGEST_BYTES = 32;
 // A keyward key's 58 characters pack into 51 bytes: the inner hash's text fits one block.
-const INITIAL_TEXT_BYTES = 64;
+const INITIAL_TEXT_WORDS = 16;
 
 /**
  * HMAC-SHA256 of a text under a random key of its own (one per verification memo, so one per
@@ -24,7 +24,7 @@ export class ProcessHmacSha256 {
   // without yielding and calls nothing but built-ins.
   readonly #state = new Int32Array(8);
   readonly #schedule = new Int32Array(64);
-  #text = new Uint8Array(INITIAL_TEXT_BYTES);
+  #words = new Int32Array(INITIAL_TEXT_WORDS);
 
   /**
    * @param key - for tests only: 64 bytes. Random by default.
@@ -45,16 +45,16 @@ export class ProcessHmacSha256 {
     const schedule = this.#schedule;
 
     // Inner hash: the padded key's block is already in the state; then the packed text, a
-    // 0x80 byte, zeros, and the length in bits of all that was hashed as the last 64 bits of
-    // a block.
-    const length = this.#pack(text);
-    const bytes = this.#text;
+    // 1 bit (SHA-256's 0x80 byte), zeros, and the length in bits of all that was hashed as
+    // the last 64 bits of a block.
+    this.#ensureRoom(text.length);
+    let length = packWords(text, 7, this.#words);
+    if (length < 0) length = packWords(text, 16, this.#words);
+    const words = this.#words;
     copyState(this.#innerState, state);
     const blocks = (length + 9 + SHA256_BLOCK_BYTES - 1) >>> 6;
-    for (let block = 0, start = 0; block < blocks; block++, start += SHA256_BLOCK_BYTES) {
-      for (let word = 0, at = start; word < 16; word++, at += 4) {
-        schedule[word] = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
-      }
+    for (let block = 0, start = 0; block < blocks; block++, start += 16) {
+      for (let word = 0; word < 16; word++) schedule[word] = words[start + word]!;
       if (block === blocks - 1) writeBitLength(schedule, SHA256_BLOCK_BYTES + length);
       compressBlock(state, schedule);
     }
@@ -70,53 +70,11 @@ export class ProcessHmacSha256 {
     return digestText(state);
   }
 
-  /**
-   * Writes the packed text into the scratch bytes, followed by SHA-256's 0x80 byte and zeros
-   * up to the end of a block's room for the length. Returns the packed text's length in bytes.
-   */
-  #pack(text: string): number {
-    const characters = text.length;
-    // Sized for the widest packing; a key's 58 characters need only the first block.
-    const room = ((((16 * characters + 2 + 7) >>> 3) + 9 + SHA256_BLOCK_BYTES - 1) >>> 6) * SHA256_BLOCK_BYTES;
-    if (this.#text.length < room) this.#text = new Uint8Array(room);
-    const bytes = this.#text;
-    // Bits not yet written, in the low end of `pending`: after the flag bit (0), at most 7
-    // before a character and 14 after, so each character completes at most one byte.
-    let pending = 0;
-    let pendingBits = 1;
-    let at = 0;
-    let allBits = 0;
-    for (let i = 0; i < characters; i++) {
-      const code = text.charCodeAt(i);
-      allBits |= code;
-      pending = (pending << 7) | code;
-      pendingBits += 7;
-      if (pendingBits >= 8) {
-        pendingBits -= 8;
-        bytes[at++] = pending >>> pendingBits;
-        pending &= (1 << pendingBits) - 1;
-      }
-    }
-    if (allBits > 0x7f) return this.#packWide(text);
-    return finishPacking(bytes, at, pending, pendingBits);
-  }
-
-  /** {@link #pack} for text with a character beyond ASCII: 16 bits a code unit. */
-  #packWide(text: string): number {
-    const bytes = this.#text;
-    let pending = 1;
-    let pendingBits = 1;
-    let at = 0;
-    for (let i = 0; i < text.length; i++) {
-      pending = (pending << 16) | text.charCodeAt(i);
-      pendingBits += 16;
-      while (pendingBits >= 8) {
-        pendingBits -= 8;
-        bytes[at++] = pending >>> pendingBits;
-      }
-      pending &= (1 << pendingBits) - 1;
-    }
-    return finishPacking(bytes, at, pending, pendingBits);
+  /** Makes the scratch words hold the widest packing of a text this long, with its padding. */
+  #ensureRoom(characters: number): void {
+    const bytes = (2 + 16 * characters + 7) >>> 3;
+    const words = ((bytes + 9 + SHA256_BLOCK_BYTES - 1) >>> 6) * 16;
+    if (this.#words.length < words) this.#words = new Int32Array(words);
   }
 }
 
@@ -125,7 +83,7 @@ export class ProcessHmacSha256 {
  * 1 if not; each UTF-16 code unit in 7 bits (ASCII) or 16; a 1; zeros to a whole byte. The
  * flag keeps the two widths apart and the last 1 marks where the text ends, so no two texts
  * pack alike. Unlike UTF-8, a lone surrogate keeps its own code. This is the reference the
- * tests check the fast packing inside {@link ProcessHmacSha256} against.
+ * tests check `packWords`, the packing {@link ProcessHmacSha256} uses, against.
  *
  * @example
  * ```ts
@@ -142,15 +100,54 @@ export function packText(text: string): Uint8Array {
 }
 
 /**
- * Writes the end bit after the packed bits, SHA-256's 0x80 byte, and zeros to the end of the
- * block that holds them. Returns the packed text's length in bytes, end bit included.
+ * Packs the text as {@link packText} does, straight into big-endian words, followed by
+ * SHA-256's 1 bit and zeros to the end of the block that holds them (the length is the
+ * caller's). Returns the packed text's length in bytes, or -1 when `width` is 7 and a code
+ * unit needs more. `words` must have room (see `#ensureRoom`).
  */
-function finishPacking(bytes: Uint8Array, at: number, pending: number, pendingBits: number): number {
-  bytes[at++] = ((pending << 1) | 1) << (7 - pendingBits);
-  const end = ((at + 9 + SHA256_BLOCK_BYTES - 1) >>> 6) * SHA256_BLOCK_BYTES;
-  bytes[at] = 0x80;
-  bytes.fill(0, at + 1, end);
-  return at;
+function packWords(text: string, width: 7 | 16, words: Int32Array): number {
+  // Bits not yet written, in the low end of `pending`: the flag bit first.
+  let pending = width === 7 ? 0 : 1;
+  let pendingBits = 1;
+  let at = 0;
+  let allBits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    allBits |= code;
+    if (pendingBits <= 32 - width) {
+      pending = (pending << width) | code;
+      pendingBits += width;
+      if (pendingBits === 32) {
+        words[at++] = pending;
+        pending = 0;
+        pendingBits = 0;
+      }
+    } else {
+      // The code unit straddles two words: its high bits end this one.
+      const spill = pendingBits + width - 32;
+      words[at++] = (pending << (32 - pendingBits)) | (code >>> spill);
+      pending = code & ((1 << spill) - 1);
+      pendingBits = spill;
+    }
+  }
+  if (width === 7 && allBits > 0x7f) return -1;
+  // The end bit, zeros to the byte's end, then SHA-256's 1 bit (a 0x80 byte) in the next byte,
+  // which may start the next word.
+  const endBits = pendingBits + 1;
+  const messageBits = (endBits + 7) & ~7;
+  const last = ((pending << 1) | 1) << (32 - endBits);
+  let length: number;
+  if (messageBits === 32) {
+    words[at++] = last;
+    length = at * 4;
+    words[at] = 0x80000000 | 0;
+  } else {
+    length = at * 4 + messageBits / 8;
+    words[at] = last | (0x80 << (24 - messageBits));
+  }
+  const end = ((length + 9 + SHA256_BLOCK_BYTES - 1) >>> 6) * 16;
+  words.fill(0, at + 1, end);
+  return length;
 }
 
 function isAscii(text: string): boolean {
