@@ -130,7 +130,9 @@ export interface KeyManager {
    *
    * @returns true when it was re-sealed, false when there is nothing to do (no password, or
    *   already under the current key, or changed meanwhile by another write).
-   * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET`, `ERR_KEY_NOT_FOUND`.
+   * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` when the password does not open, whichever
+   *   key it is under (so a rotation sweep finds every row whose deliveries would fail);
+   *   `ERR_KEY_NOT_FOUND`.
    */
   resealWebhookPassword(keyId: string): Promise<boolean>;
 }

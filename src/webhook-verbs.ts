@@ -114,9 +114,12 @@ export function webhookVerbs(
       const sealed = row.webhook_basic_auth_password_sealed;
       if (sealed == null) return false;
       if (!box) throw noSealingKeys();
-      if (!box.needsReseal(sealed)) return false;
       const context = webhookSealContext(row);
-      const resealed = box.seal(box.open(sealed, context), context);
+      // Opened even when already under the current key: a sweep over every row then finds
+      // each password whose deliveries would fail, not only those it resealed.
+      const password = box.open(sealed, context);
+      if (!box.needsReseal(sealed)) return false;
+      const resealed = box.seal(password, context);
       const patch = { webhook_basic_auth_password_sealed: resealed };
       const after = await modifyExact(keyId, (current) =>
         current.webhook_basic_auth_password_sealed === sealed && current.webhook_url === row.webhook_url ? patch : null,

@@ -186,6 +186,6 @@ describe('createKeyManager on a store that throws what is not an ApiKeyAuthError
 
     const error = await rejection(manager.setWebhook(b.card.keyId, { url: 'https://hooks.example.com/other' }));
 
-    expect([error.code, error.status]).toEqual(['ERR_WEBHOOK_SECRET', 500]);
+    expect([error.code, error.status]).toEqual(['ERR_WEBHOOK_SECRET', 409]);
   });
 });

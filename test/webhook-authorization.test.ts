@@ -181,6 +181,20 @@ describe('outbound Authorization for a delivery', () => {
     expect(await rotated.webhookAuthorization(keyId)).toBe(`Basic ${Buffer.from('u:newer-password').toString('base64')}`);
   });
 
+  it('answers ERR_WEBHOOK_SECRET for a password already under the current key that does not open, so a rotation sweep finds it', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password: 'pw-at-least-8' });
+    const other = await manager.issue({ accountId: 'acct_other', environment: 'sandbox' });
+    await manager.setWebhook(other.card.keyId, { url: 'https://hooks.example.com/in', password: 'pw-of-other-key' });
+    // Another key's password, copied onto this row: under the current key, but bound to the other key.
+    const copied = store.allRows().find((row) => row.id === other.card.keyId)!.webhook_basic_auth_password_sealed;
+    await store.modify(keyId, () => ({ webhook_basic_auth_password_sealed: copied }));
+
+    const error = await rejection(manager.resealWebhookPassword(keyId));
+
+    expect([error.code, error.status]).toEqual(['ERR_WEBHOOK_SECRET', 500]);
+    expect(store.allRows().find((row) => row.id === keyId)!.webhook_basic_auth_password_sealed).toBe(copied);
+  });
+
   it('reports nothing to re-seal for a key without a password', async () => {
     expect(await manager.resealWebhookPassword(keyId)).toBe(false);
   });
