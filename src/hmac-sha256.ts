@@ -72,8 +72,9 @@ export class ProcessHmacSha256 {
 
   /** Makes the scratch words hold the widest packing of a text this long, with its padding. */
   #ensureRoom(characters: number): void {
-    const bytes = (2 + 16 * characters + 7) >>> 3;
-    const words = ((bytes + 9 + SHA256_BLOCK_BYTES - 1) >>> 6) * 16;
+    // Plain arithmetic, not `>>>`: 16 bits for each of 2^28 characters would wrap at 32 bits.
+    const bytes = Math.ceil((2 + 16 * characters) / 8);
+    const words = Math.ceil((bytes + 9) / SHA256_BLOCK_BYTES) * 16;
     if (this.#words.length < words) this.#words = new Int32Array(words);
   }
 }
