@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import express from 'express';
-import { refusalClosesConnection, type ApiKeyAuth } from 'keyward';
+import type { ApiKeyAuth } from 'keyward';
 import { expressApiKeyAuth } from 'keyward/express';
-import { acceptSms, compressedBody, declareEmptyBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
+import { acceptSms, answerHeaders, compressedBody, declareEmptyBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
 
 /** The demo gateway's routes on Express. */
 export function createExpressDemo(auth: ApiKeyAuth): express.Express {
@@ -10,15 +10,12 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
   app.disable('x-powered-by');
   // No ETag: the Koa and Fastify demos send none, and the three must answer alike.
   app.disable('etag');
-  const send = (res: express.Response, reply: DemoReply) => res.status(reply.status).json(reply.body);
-  // An answer that leaves a large body unread closes the connection, as keyward's refusals do:
-  // kept alive, Node would read and throw away the whole body after the answer.
+  // Every answer: see answerHeaders.
   const answer = (req: express.Request, res: express.Response, reply: DemoReply) => {
-    if (refusalClosesConnection(req)) res.set('connection', 'close');
-    send(res, reply);
+    res.set(answerHeaders(req)).status(reply.status).json(reply.body);
   };
 
-  app.get('/healthz', (_req, res) => send(res, health()));
+  app.get('/healthz', (req, res) => answer(req, res, health()));
 
   // Authentication runs before the JSON parser: a refused request costs no body parse.
   app.post(
@@ -37,9 +34,9 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
     express.json({ limit: MAX_REQUEST_BODY_BYTES }),
     (req, res) => answer(req, res, acceptSms(req.body, req.apiKey!)),
   );
-  app.get('/v1/whoami', expressApiKeyAuth(auth), (req, res) => send(res, whoami(req.apiKey!)));
+  app.get('/v1/whoami', expressApiKeyAuth(auth), (req, res) => answer(req, res, whoami(req.apiKey!)));
 
-  app.use((_req, res) => send(res, notFound()));
+  app.use((req, res) => answer(req, res, notFound()));
   // A body that is not JSON, or too large, is the client's mistake, not a server fault.
   app.use((error: { status?: number }, req: express.Request, res: express.Response, _next: express.NextFunction) => {
     answer(req, res, unreadableBody(error.status));

@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { refusalClosesConnection, type ApiKeyAuth } from 'keyward';
+import type { ApiKeyAuth } from 'keyward';
 import { fastifyApiKeyAuth } from 'keyward/fastify';
 import {
   acceptSms,
+  answerHeaders,
   compressedBody,
   health,
   MAX_REQUEST_BODY_BYTES,
@@ -17,12 +18,15 @@ import {
 /** The demo gateway's routes on Fastify: the same answers as the Express demo. */
 export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
   // Express matches paths in any letter case and with a trailing slash; so does this demo.
-  const app = fastify({ routerOptions: { caseSensitive: false, ignoreTrailingSlash: true } });
-  const send = (reply: FastifyReply, answer: DemoReply) => reply.code(answer.status).send(answer.body);
-  // An answer that leaves a large body unread closes the connection, as keyward's refusals and
-  // Fastify's own 413 do: kept alive, Node would read and throw away the whole body after it.
-  const sendClosing = (request: FastifyRequest, reply: FastifyReply, answer: DemoReply) =>
-    send(refusalClosesConnection(request.raw) ? reply.header('connection', 'close') : reply, answer);
+  // Every answer: see answerHeaders.
+  const answer = (request: FastifyRequest, reply: FastifyReply, demoReply: DemoReply) =>
+    reply.headers(answerHeaders(request.raw)).code(demoReply.status).send(demoReply.body);
+  const app = fastify({
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    // A path Fastify cannot decode (`%ZZ`) is a route that does not exist, as on Express and
+    // Koa; Fastify's own 400 would quote the whole URL back, an api_key in its query too.
+    frameworkErrors: (_error, request, reply) => answer(request, reply, notFound()),
+  });
 
   // The body rules of express.json(): JSON bodies only, others are left unread.
   app.removeAllContentTypeParsers();
@@ -33,11 +37,11 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
   });
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
-  app.setNotFoundHandler((_request, reply) => send(reply, notFound()));
+  app.setNotFoundHandler((request, reply) => answer(request, reply, notFound()));
   // A body that is not JSON, or too large, is the client's mistake, not a server fault.
-  app.setErrorHandler((error: { statusCode?: number }, _request, reply) => send(reply, unreadableBody(error.statusCode)));
+  app.setErrorHandler((error: { statusCode?: number }, request, reply) => answer(request, reply, unreadableBody(error.statusCode)));
 
-  app.get('/healthz', (_request, reply) => send(reply, health()));
+  app.get('/healthz', (request, reply) => answer(request, reply, health()));
 
   // The plugin authenticates in onRequest, before the body is read: a refused request costs
   // no body parse. Each context below holds the routes of one key requirement.
@@ -47,14 +51,14 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
     sms.post('/v1/sms', {
       preParsing: (request, reply, payload, done) => {
         const refusal = compressedBody(request.headers['content-encoding']);
-        if (refusal) return void sendClosing(request, reply, refusal);
+        if (refusal) return void answer(request, reply, refusal);
         done(null, payload);
       },
-    }, (request, reply) => sendClosing(request, reply, acceptSms(request.body, request.apiKey!)));
+    }, (request, reply) => answer(request, reply, acceptSms(request.body, request.apiKey!)));
   });
   app.register(async (api) => {
     await api.register(fastifyApiKeyAuth, { auth });
-    api.get('/v1/whoami', (request, reply) => send(reply, whoami(request.apiKey!)));
+    api.get('/v1/whoami', (request, reply) => answer(request, reply, whoami(request.apiKey!)));
   });
   return app;
 }

@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import Koa, { type Context, type Middleware } from 'koa';
-import { refusalClosesConnection, type ApiKeyAuth } from 'keyward';
+import type { ApiKeyAuth } from 'keyward';
 import { koaApiKeyAuth } from 'keyward/koa';
 import {
   acceptSms,
+  answerHeaders,
   compressedBody,
   declareEmptyBody,
   health,
@@ -21,15 +22,11 @@ export function createKoaDemo(auth: ApiKeyAuth): Koa {
   // Koa prints the stack of every error it is told of, and a client that resets its connection
   // is one: a flood of resets would flood the terminal. Its listener is replaced.
   app.on('error', createErrorLog(console.error));
-  const send = (ctx: Context, reply: DemoReply) => {
+  // Every answer: see answerHeaders.
+  const answer = (ctx: Context, reply: DemoReply) => {
+    ctx.set(answerHeaders(ctx.req));
     ctx.status = reply.status;
     ctx.body = reply.body;
-  };
-  // An answer that leaves a large body unread closes the connection, as keyward's refusals do:
-  // kept alive, Node would read and throw away the whole body after the answer.
-  const answer = (ctx: Context, reply: DemoReply) => {
-    if (refusalClosesConnection(ctx.req)) ctx.set('connection', 'close');
-    send(ctx, reply);
   };
 
   // A body that is not JSON, or too large, is the client's mistake, not a server fault.
@@ -43,17 +40,17 @@ export function createKoaDemo(auth: ApiKeyAuth): Koa {
 
   // Authentication runs before the body is read: a refused request costs no body parse.
   const routes: Record<string, Middleware[]> = {
-    'GET /healthz': [(ctx) => send(ctx, health())],
+    'GET /healthz': [(ctx) => answer(ctx, health())],
     'POST /v1/sms': [
       koaApiKeyAuth(auth, { keyType: 'sms_api' }),
       async (ctx) => answer(ctx, compressedBody(ctx.get('content-encoding')) ?? acceptSms(await readJson(ctx), ctx.state.apiKey!)),
     ],
-    'GET /v1/whoami': [koaApiKeyAuth(auth), (ctx) => send(ctx, whoami(ctx.state.apiKey!))],
+    'GET /v1/whoami': [koaApiKeyAuth(auth), (ctx) => answer(ctx, whoami(ctx.state.apiKey!))],
   };
 
   app.use(async (ctx) => {
     const chain = routes[routeKey(ctx)];
-    if (!chain) return send(ctx, notFound());
+    if (!chain) return answer(ctx, notFound());
     const run = async (index: number): Promise<void> => {
       await chain[index]?.(ctx, () => run(index + 1));
     };

@@ -52,7 +52,8 @@ const server = await DEMO_APPS[framework](auth, port, host).catch((error: NodeJS
 const base = `http://${host}:${(server.address() as AddressInfo).port}`;
 
 const storeName = process.env.DATABASE_URL ? 'PostgreSQL' : 'memory';
-console.log(`keyward demo gateway (${framework}, ${storeName} store) listening on ${base}`);
+// The pid lets one demo of several be stopped: tsx, its parent, exits with it.
+console.log(`keyward demo gateway (${framework}, ${storeName} store) listening on ${base}, pid ${process.pid} (kill -TERM ${process.pid} stops it)`);
 for (const { label, key } of keys) console.log(`demo key ${label}: ${key}`);
 const allowed = keys.find((entry) => entry.label === 'allowed')!.key;
 console.log(

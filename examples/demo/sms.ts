@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ApiKeyContext } from 'keyward';
+import { refusalClosesConnection, type ApiKeyContext } from 'keyward';
 
 /** A framework-free answer: each demo app writes it with its own response API. */
 export interface DemoReply {
@@ -33,6 +33,22 @@ export function acceptSms(payload: unknown, apiKey: ApiKeyContext): DemoReply {
     status: 202,
     body: { id: `msg_${randomUUID().replaceAll('-', '')}`, status: 'queued', to, environment: apiKey.environment },
   };
+}
+
+/**
+ * The headers of every demo answer, on every framework:
+ * - `Cache-Control: no-store`, as on keyward's refusals: an answer to a keyed request is that
+ *   account's, and a key in `X-API-Key` does not keep shared caches from storing it as a key in
+ *   `Authorization` does;
+ * - `Connection: close` when the answer leaves a large body unread (see
+ *   `refusalClosesConnection`), whatever the route and whether or not it asks for a key: kept
+ *   alive, Node would read and throw away the whole body after the answer, so any client could
+ *   have the gateway swallow gigabytes.
+ *
+ * @param request - Node's request being answered.
+ */
+export function answerHeaders(request: Parameters<typeof refusalClosesConnection>[0]): Record<string, string> {
+  return refusalClosesConnection(request) ? { 'cache-control': 'no-store', connection: 'close' } : { 'cache-control': 'no-store' };
 }
 
 /** `GET /v1/whoami`: the key context, nothing secret. */

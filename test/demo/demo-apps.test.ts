@@ -106,6 +106,18 @@ describe('the demo gateway on every framework', () => {
       answers[name] = normalized(response);
     }
     expect(answers.express!.status).toBe(request.status);
+    // Every answer, a success to a keyed request too, is kept out of caches.
+    expect(answers.express!.headers['cache-control']).toBe('no-store');
+    expect(answers.koa).toEqual(answers.express);
+    expect(answers.fastify).toEqual(answers.express);
+  });
+
+  it('answers a path that cannot be decoded with the 404 of an unknown route, never quoting the URL and a key in its query', async () => {
+    const answers: Record<string, ReturnType<typeof normalized>> = {};
+    for (const [name, server] of servers) {
+      answers[name] = normalized(await send(urlOf(server), `/v1/whoami%ZZ?api_key=${keys.allowed}`, { method: 'GET', headers: {} }));
+    }
+    expect([answers.express!.status, JSON.parse(answers.express!.body)]).toEqual([404, { error: { code: 'ERR_NOT_FOUND', message: 'No such route.' } }]);
     expect(answers.koa).toEqual(answers.express);
     expect(answers.fastify).toEqual(answers.express);
   });
@@ -123,6 +135,22 @@ describe('the demo gateway on every framework', () => {
     '$framework answers $status to $name declared 200 MB, of which 1 KB came, and closes the connection',
     async ({ framework, status, headers, contentType }) => {
       const answer = await exchange(urlOf(servers.get(framework)!), Buffer.concat([Buffer.from(smsHead(headers, contentType)), Buffer.alloc(1024, 'x')]), 2);
+      expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([status, 'close', 1, true]);
+    },
+  );
+
+  // Not only refusals: any answer that leaves a large body unread, on a route that asks for no
+  // key too, would otherwise have Node drain the whole body.
+  const unreadOnOpenRoutes = [
+    { status: 404, name: 'an unknown route', head: () => 'POST /nowhere HTTP/1.1\r\n' },
+    { status: 200, name: 'the health check', head: () => 'GET /healthz HTTP/1.1\r\n' },
+    { status: 200, name: 'whoami with the allowed key', head: () => `GET /v1/whoami HTTP/1.1\r\nAuthorization: Bearer ${keys.allowed}\r\n` },
+  ];
+  it.each(Object.keys(DEMOS).flatMap((framework) => unreadOnOpenRoutes.map((request) => ({ framework, ...request }))))(
+    '$framework answers $status to $name with a body declared 200 MB, of which 1 KB came, and closes the connection',
+    async ({ framework, status, head }) => {
+      const request = `${head()}Host: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 200000000\r\n\r\n`;
+      const answer = await exchange(urlOf(servers.get(framework)!), Buffer.concat([Buffer.from(request), Buffer.alloc(1024, 'x')]), 2);
       expect([answer.status, answer.headers.get('connection'), answer.answers, answer.closedByServer]).toEqual([status, 'close', 1, true]);
     },
   );
