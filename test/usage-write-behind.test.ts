@@ -114,6 +114,23 @@ describe('write-behind last_used_at', () => {
     expect(store.batches).toHaveLength(2);
   });
 
+  it('by default, writes 1,000 authentications of one key over 10 s once, a minute after the first flush began (C16)', async () => {
+    const store = new CountingStore();
+    const { key, keyId, lookupId } = await issueKey({ store });
+    const time = steppingClock();
+    // No usageFlushIntervalMs: the default is what most gateways run with.
+    auth = createApiKeyAuth({ store, argon2Pool: false, clock: time.clock });
+
+    for (let second = 0; second < 10; second++) {
+      await authenticateTimes(100, key);
+      await vi.advanceTimersByTimeAsync(1_000);
+    }
+    expect(store.batches).toHaveLength(0);
+
+    await vi.advanceTimersByTimeAsync(50_000);
+    expect(store.batches).toEqual([[{ id: keyId, lookup_id: lookupId, used_at: time.latest() }]]);
+  });
+
   it('writes the uses of several keys in one batch, one entry per key', async () => {
     const store = new CountingStore();
     const first = await issueKey({ store, accountId: 'acct_a' });
