@@ -15,13 +15,25 @@ export function ranAfterHandler(reply: unknown, third: unknown, fourth: unknown)
   return (typeof fourth === 'function' && !isStream(third)) || (reply as { sent?: unknown } | undefined)?.sent === true;
 }
 
-/** The error of a hook that ran after the route handler. */
+/**
+ * The error of a hook that ran after the route handler. Its message is also emitted once as a
+ * process warning, code `KEYWARD_MISPLACED_HOOK`: in `onResponse` the error reaches only
+ * Fastify's log, which is off by default, and the route stays open without a word.
+ */
 export function misplacedHook(factory: string): ApiKeyAuthError {
-  return new ApiKeyAuthError(
+  const error = new ApiKeyAuthError(
     'ERR_OPTIONS_INVALID',
     `${factory}: the hook ran after the route handler (preSerialization, onSend or onResponse); authenticate in onRequest, preParsing, preValidation or preHandler.`,
   );
+  if (!warned.has(factory)) {
+    warned.add(factory);
+    process.emitWarning(error.message, { code: 'KEYWARD_MISPLACED_HOOK' });
+  }
+  return error;
 }
+
+/** The factories already warned of: one misplaced hook fails every request it gets. */
+const warned = new Set<string>();
 
 function isStream(payload: unknown): boolean {
   return typeof (payload as { pipe?: unknown } | null)?.pipe === 'function';
