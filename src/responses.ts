@@ -55,8 +55,8 @@ const formatDefault = (error: ErrorFields) => ({
  * @returns the body object, ready for `JSON.stringify`.
  * @example
  * ```ts
- * const refused = new ApiKeyAuthError('ERR_API_KEY_INVALID', 'Invalid API key.', { status: 401 });
- * defaultErrorBody(refused); // { error: { code: 'ERR_API_KEY_INVALID', message: 'Invalid API key.' } }
+ * const refused = new ApiKeyAuthError('ERR_API_KEY_INVALID', 'The API key is invalid.', { status: 401 });
+ * defaultErrorBody(refused); // { error: { code: 'ERR_API_KEY_INVALID', message: 'The API key is invalid.' } }
  * // A server fault (status 500, so not exposed) keeps its code and message to itself:
  * defaultErrorBody(new ApiKeyAuthError('ERR_STORED_ROW_INVALID', 'stored row invalid'));
  * // { error: { code: 'ERR_INTERNAL', message: 'Internal server error.' } }
