@@ -158,9 +158,10 @@ for (const format of ['esm', 'cjs']) {
 }
 console.log('dist: bundled into an app (esm and cjs), createApiKeyAuth refuses to start and says why');
 
-// On a Node.js before 20.12, which has no crypto.hash, the ES module must still load and
-// createApiKeyAuth say what it needs, not fail at link time with a bare SyntaxError. Node's
-// module hooks stand in for such a Node: node:crypto without its hash export.
+// keyward needs no crypto.hash (added in Node.js 20.12): its memo key is hashed in JavaScript.
+// On a Node.js without it, the ES module must load and a key authenticate, not fail at link
+// time with a bare SyntaxError. Node's module hooks stand in for such a Node: node:crypto
+// without its hash export.
 const oldNodeHooks = join(bundleFolder, 'crypto-without-hash.mjs');
 writeFileSync(oldNodeHooks, `
   import * as realCrypto from 'node:crypto';
@@ -178,19 +179,20 @@ writeFileSync(oldNodeHooks, `
 const oldNodeApp = `
   import { register } from 'node:module';
   register(${JSON.stringify(pathToFileURL(oldNodeHooks).href)});
-  const { createApiKeyAuth, MemoryKeyStore } = await import(${JSON.stringify(entryUrl('index.js'))});
-  try {
-    createApiKeyAuth({ store: new MemoryKeyStore(), argon2Pool: false });
-    console.log('started');
-  } catch (error) {
-    console.log(error.message);
-  }`;
+  const { createApiKeyAuth, createKeyManager, MemoryKeyStore } = await import(${JSON.stringify(entryUrl('index.js'))});
+  const store = new MemoryKeyStore();
+  const { key } = await createKeyManager({ store }).issue({ accountId: 'acct_smoke', environment: 'sandbox' });
+  const auth = createApiKeyAuth({ store, argon2Pool: false });
+  const answers = [];
+  for (const presented of [key, key]) answers.push((await auth.authenticate({ headers: { authorization: 'Bearer ' + presented } })).ok);
+  await auth.close();
+  console.log(answers.join(' '));`;
 assert.equal(
   execFileSync(process.execPath, ['--input-type=module', '-e', oldNodeApp], { encoding: 'utf8' }).trim(),
-  'keyward needs Node.js 20.12 or later: crypto.hash is missing',
-  'esm on a Node.js without crypto.hash: createApiKeyAuth must say what it needs',
+  'true true',
+  'esm on a Node.js without crypto.hash: a key must authenticate, first by Argon2, then from the memo',
 );
-console.log('dist: esm on a Node.js without crypto.hash loads, and createApiKeyAuth names the version it needs');
+console.log('dist: esm on a Node.js without crypto.hash loads and authenticates a key');
 
 // An app that installed keyward and nothing else (no framework, none of the optional peers):
 // each adapter entry point still loads, in both formats. keyward/fastify needs fastify-plugin
