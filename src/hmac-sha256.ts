@@ -16,6 +16,10 @@ const INITIAL_TEXT_WORDS = 16;
  * its UTF-8 takes two. The packing is one-to-one, so distinct texts still get distinct
  * messages. With the state after each padded key's block worked out once, here, a key costs
  * two blocks (one inner, one outer), not three.
+ *
+ * The pipeline hashes only key-length text that `extract.ts` found to be visible ASCII; text
+ * beyond ASCII or of any length is hashed as correctly (the tests check it against Node's HMAC),
+ * so that the class holds no assumption a caller could break.
  */
 export class ProcessHmacSha256 {
   readonly #innerState = new Int32Array(8);
@@ -47,9 +51,12 @@ export class ProcessHmacSha256 {
     // Inner hash: the padded key's block is already in the state; then the packed text, a
     // 1 bit (SHA-256's 0x80 byte), zeros, and the length in bits of all that was hashed as
     // the last 64 bits of a block.
-    this.#ensureRoom(text.length);
+    this.#ensureRoom(text.length, 7);
     let length = packWords(text, 7, this.#words);
-    if (length < 0) length = packWords(text, 16, this.#words);
+    if (length < 0) {
+      this.#ensureRoom(text.length, 16);
+      length = packWords(text, 16, this.#words);
+    }
     const words = this.#words;
     copyState(this.#innerState, state);
     const blocks = (length + 9 + SHA256_BLOCK_BYTES - 1) >>> 6;
@@ -70,10 +77,14 @@ export class ProcessHmacSha256 {
     return digestText(state);
   }
 
-  /** Makes the scratch words hold the widest packing of a text this long, with its padding. */
-  #ensureRoom(characters: number): void {
+  /**
+   * Makes the scratch words hold a text this long packed `width` bits a code unit, with its
+   * padding. The seven-bit pass needs no more room when it meets a wider code unit: it still
+   * writes seven bits' worth of words for each before it gives up.
+   */
+  #ensureRoom(characters: number, width: 7 | 16): void {
     // Plain arithmetic, not `>>>`: 16 bits for each of 2^28 characters would wrap at 32 bits.
-    const bytes = Math.ceil((2 + 16 * characters) / 8);
+    const bytes = Math.ceil((2 + width * characters) / 8);
     const words = Math.ceil((bytes + 9) / SHA256_BLOCK_BYTES) * 16;
     if (this.#words.length < words) this.#words = new Int32Array(words);
   }

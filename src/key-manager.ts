@@ -110,7 +110,8 @@ export interface KeyManager {
    *   or a field name other than `url`, `username` and `password` (with a did-you-mean);
    *   `ERR_OPTIONS_INVALID` when a password is given but the manager has no `webhookKeys`;
    *   `ERR_WEBHOOK_SECRET` (500) when a kept password must move to a new URL and the manager has
-   *   no `webhookKeys`, or it does not open for this key and URL (send it again instead);
+   *   no `webhookKeys`, and (409, exposed) when a kept password does not open for this key and
+   *   URL (send it again instead);
    *   `ERR_KEY_NOT_FOUND`; the store's `ERR_STORE_REFUSED` (500), as it is, when its database
    *   refused the settings (a check constraint of the operator's, say).
    */

@@ -118,6 +118,10 @@ describe('ProcessHmacSha256', () => {
   it('refuses a key that is not 64 bytes', () => {
     expect(() => new ProcessHmacSha256(new Uint8Array(32))).toThrow(RangeError);
     expect(() => new ProcessHmacSha256(new Uint8Array(65))).toThrow(RangeError);
-    expect(nodeDigest('x', new Uint8Array(64).fill(0xff))).toBe(new ProcessHmacSha256(new Uint8Array(64).fill(0xff)).digest('x'));
+  });
+
+  it('takes any 64 bytes as its key, bytes of 0x80 and over too', () => {
+    const key = new Uint8Array(64).fill(0xff);
+    expect(new ProcessHmacSha256(key).digest(A_KEY)).toBe(nodeDigest(A_KEY, key));
   });
 });

@@ -24,8 +24,10 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
   const app = fastify({
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     // A path Fastify cannot decode (`%ZZ`) is a route that does not exist, as on Express and
-    // Koa; Fastify's own 400 would quote the whole URL back, an api_key in its query too.
-    frameworkErrors: (_error, request, reply) => answer(request, reply, notFound()),
+    // Koa; Fastify's own 400 would quote the whole URL back, an api_key in its query too. The
+    // other framework errors (a route constraint, a path parameter's length) cannot happen on
+    // these routes, which have neither: one would be a fault of the demo's.
+    frameworkErrors: (error, request, reply) => answer(request, reply, error.code === 'FST_ERR_BAD_URL' ? notFound() : unreadableBody(undefined)),
   });
 
   // The body rules of express.json(): JSON bodies only, others are left unread.
