@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from 'keyward';
+import { ApiKeyAuthError, refusalClosesConnection, type ApiKeyAuthErrorCode } from 'keyward';
 
 /** Codes of the portal's own refusals, next to keyward's codes in the same body shape. */
 export type PortalErrorCode =
@@ -35,7 +35,9 @@ const STATUS_BY_CODE: Partial<Record<ApiKeyAuthErrorCode, number>> = {
 };
 
 /**
- * Writes keyward's error body shape, `{"error":{"code","message"}}`.
+ * Writes keyward's error body shape, `{"error":{"code","message"}}`. An answer that leaves a
+ * large body unread closes the connection, as keyward's refusals do (`refusalClosesConnection`):
+ * kept alive, Node would read and throw away the whole body after it.
  *
  * @param res - the response to write.
  * @param status - the HTTP status.
@@ -48,6 +50,7 @@ export function sendError(
   code: ApiKeyAuthErrorCode | PortalErrorCode,
   message: string,
 ): void {
+  if (refusalClosesConnection(res.req)) res.set('Connection', 'close');
   res.status(status).json({ error: { code, message } });
 }
 

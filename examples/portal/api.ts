@@ -1,6 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import express from 'express';
 import type { Environment, KeyManager } from 'keyward';
-import { portalErrorHandler, sendError } from './api-errors.js';
+import { portalErrorHandler, PortalRequestError, sendError } from './api-errors.js';
 import { cardJson, issuedJson } from './card-json.js';
 import { sameOriginWrites } from './request-guards.js';
 import { webhookInput } from './webhook-input.js';
@@ -93,7 +94,7 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
   });
 
   // The password arrives here once and is sealed by keyward; no answer ever carries it.
-  api.put('/webhook', sameOrigin, express.json({ limit: '8kb' }), async (req, res) => {
+  api.put('/webhook', sameOrigin, refuseDeclaredTooLarge, express.json({ limit: MAX_BODY_BYTES, verify: refuseMalformedUtf8 }), async (req, res) => {
     const input = webhookInput(req.body);
     const keyId = await liveKeyId(res);
     if (keyId === undefined) return;
@@ -116,4 +117,27 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
   api.use((_req, res) => sendError(res, 404, 'ERR_NOT_FOUND', 'No such portal API route.'));
   api.use(portalErrorHandler(log));
   return api;
+}
+
+// The webhook form's body: a URL of at most 2,048 characters and two short credentials.
+const MAX_BODY_BYTES = 8 * 1024;
+
+/**
+ * 413 at once for a body declared over the limit. The JSON parser would refuse it too, but
+ * only once the whole declared body had come and been thrown away.
+ */
+const refuseDeclaredTooLarge: express.RequestHandler = (req, res, next) => {
+  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {
+    return sendError(res, 413, 'ERR_INVALID_REQUEST', 'The request body is too large.');
+  }
+  next();
+};
+
+/**
+ * Refuses a body whose bytes are not UTF-8. Decoding would replace each bad byte with U+FFFD,
+ * and keyward, which sees only the decoded text, would store a URL, a username or a password
+ * other than the one sent, without a word.
+ */
+function refuseMalformedUtf8(_req: unknown, _res: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw new PortalRequestError('The request body must be UTF-8 text.');
 }

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore } from 'keyward';
 import { createDecisionLog } from '../demo/decision-log.js';
 import { listenExpressDemo } from '../demo/express-app.js';
 import type { PortalAccount } from './api.js';
 import { createPortalApp } from './app.js';
-import { answerClientError } from './site-errors.js';
+import { answerClientError, refuseConnect, refuseExpectation } from './site-errors.js';
 
 /** The one merchant of the demo. There is no login: whoever opens the page acts as it. */
 export const DEMO_ACCOUNT: PortalAccount = Object.freeze({
@@ -83,8 +83,11 @@ export async function startPortal(options: StartPortalOptions = {}): Promise<Run
     await auth.close();
     throw error;
   });
-  // What Node's parser refuses gets the portal's headers too.
+  // What Node refuses before the app sees it gets the portal's headers too: what its parser
+  // refuses, a CONNECT, an Expect it does not meet.
   portal.on('clientError', answerClientError);
+  portal.on('connect', refuseConnect);
+  portal.on('checkExpectation', refuseExpectation);
 
   return {
     portalUrl: `${urlOf(portal, host)}/`,
@@ -96,13 +99,15 @@ export async function startPortal(options: StartPortalOptions = {}): Promise<Run
   };
 }
 
-type Listener = { listen: (port: number, host: string, done: (error?: Error) => void) => Server };
-
-/** Express 5 passes a listen failure to the callback; older callers only see 'error'. */
-function listen(app: Listener, port: number, host: string): Promise<Server> {
+/**
+ * Starts the portal's server. `requireHostHeader: false` lets a request without `Host` reach
+ * the app, whose Host check refuses it with the portal's headers, instead of Node's bare 400.
+ */
+function listen(app: RequestListener, port: number, host: string): Promise<Server> {
+  const server = createServer({ requireHostHeader: false }, app);
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error) => (error ? reject(error) : resolve(server)));
     server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
   });
 }
 

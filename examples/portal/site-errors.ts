@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { sendError } from './api-errors.js';
@@ -88,14 +89,53 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
   const underWay = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
   if (error.code === 'ECONNRESET' || !socket.writable || underWay?.headersSent === true) return void socket.destroy();
   const [status, reason] = PARSE_ERROR_STATUS[error.code ?? ''] ?? [400, 'Bad Request'];
+  writeRefusal(socket, status, reason);
+}
+
+/**
+ * The server's `connect` listener: a `CONNECT` request (the portal is no proxy) gets 400 with
+ * the security headers and the fixed body, then the connection is closed. Without a listener,
+ * Node closes it without a word.
+ *
+ * @example
+ * ```ts
+ * server.on('connect', refuseConnect);
+ * ```
+ */
+export function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
+  if (!socket.writable) return void socket.destroy();
+  writeRefusal(socket, 400, 'Bad Request');
+}
+
+/**
+ * The server's `checkExpectation` listener: a request whose `Expect` is not `100-continue`
+ * gets Node's 417, but with the security headers and the fixed body.
+ *
+ * @example
+ * ```ts
+ * server.on('checkExpectation', refuseExpectation);
+ * ```
+ */
+export function refuseExpectation(_request: IncomingMessage, response: ServerResponse): void {
   const body = JSON.stringify({ error: { code: 'ERR_INVALID_REQUEST', message: REFUSED } });
-  const headers = {
+  response.writeHead(417, { ...refusalHeaders(body), Connection: 'close' });
+  response.end(body);
+}
+
+/** The security headers and those of the fixed JSON body. */
+function refusalHeaders(body: string): Record<string, string> {
+  return {
     ...SECURITY_HEADERS,
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(body)),
     'Cache-Control': 'no-store',
-    Connection: 'close',
   };
+}
+
+/** Writes a refusal straight to the connection, then closes it. */
+function writeRefusal(socket: Duplex, status: number, reason: string): void {
+  const body = JSON.stringify({ error: { code: 'ERR_INVALID_REQUEST', message: REFUSED } });
+  const headers = { ...refusalHeaders(body), Connection: 'close' };
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   // Ended, then destroyed once written: the server keeps half-open connections, and a client
   // that never closes its side would otherwise hold this one for good.

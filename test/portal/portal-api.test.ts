@@ -5,7 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_KEY_PATTERN, generateApiKey, maskApiKey } from 'keyward';
 import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
-import { send, type ClientResponse } from '../helpers/http-client.js';
+import { send, sendRaw, type ClientResponse } from '../helpers/http-client.js';
+import { exchange } from '../helpers/raw-exchange.js';
 import { forbidInOutput } from '../helpers/output-guard.js';
 
 const WRITE = { 'X-Portal-Request': '1' };
@@ -226,6 +227,29 @@ describe('portal API: webhook settings', () => {
       },
     });
     expect(logs.some((line) => line.includes(PASSWORD))).toBe(false);
+  });
+
+  it('refuses a body whose bytes are not UTF-8 with 400, and stores nothing in their stead', async () => {
+    await generate();
+    const { port } = new URL(portal.portalUrl);
+    const body = Buffer.concat([Buffer.from('{"webhook_url":"https://hooks.example.com/'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const head = `PUT /portal/api/webhook HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Portal-Request: 1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+
+    const response = await sendRaw(portal.portalUrl, Buffer.concat([Buffer.from(head), body]));
+
+    expect([response.status, JSON.parse(response.body)]).toEqual([400, { error: { code: 'ERR_INVALID_REQUEST', message: 'The request body must be UTF-8 text.' } }]);
+    expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
+  });
+
+  it('answers a body declared over 8 KiB with 413 at once, before it comes, and closes the connection', async () => {
+    await generate();
+    const { port } = new URL(portal.portalUrl);
+    const head = `PUT /portal/api/webhook HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Portal-Request: 1\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n{}`;
+
+    // Waits for a second answer, which never comes: the server closes the connection instead.
+    const answer = await exchange(portal.portalUrl, Buffer.from(head), 2);
+
+    expect([answer.status, answer.headers.get('connection'), answer.closedByServer]).toEqual([413, 'close', true]);
   });
 
   it('answers 404 ERR_KEY_NOT_FOUND before a key exists', async () => {

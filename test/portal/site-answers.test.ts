@@ -112,6 +112,24 @@ describe('portal answers to requests Node refuses before the app sees them', () 
     expect(body).toBe(REFUSED_BODY);
   });
 
+  it.each([
+    ['a request without Host, which the app refuses', 'GET / HTTP/1.1\r\n\r\n', 'HTTP/1.1 403 Forbidden', 'ERR_CROSS_SITE_REQUEST'],
+    ['an Expect other than 100-continue', 'GET /portal/api/key HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: bogus\r\n\r\n', 'HTTP/1.1 417 Expectation Failed', 'ERR_INVALID_REQUEST'],
+    ['a CONNECT', 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n', 'HTTP/1.1 400 Bad Request', 'ERR_INVALID_REQUEST'],
+  ])('answers %s with the security headers and the fixed body, not Node\'s bare answer', async (_what, raw, statusLine, code) => {
+    const answer = await rawExchange(raw);
+
+    const [head, body] = answer.split('\r\n\r\n');
+    const lines = head!.split('\r\n');
+    expect(lines[0]).toBe(statusLine);
+    expect(lines).toEqual(expect.arrayContaining([
+      "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      'X-Content-Type-Options: nosniff',
+      'Content-Type: application/json; charset=utf-8',
+    ]));
+    expect(JSON.parse(body!).error.code).toBe(code);
+  });
+
   it('destroys the connection once its answer is written, so a client that never closes its side holds nothing', async () => {
     const written: string[] = [];
     const connection = new Duplex({
