@@ -6,6 +6,15 @@ import { SECURITY_HEADERS } from './security-headers.js';
 
 const NOT_FOUND = 'No such page or file.';
 const REFUSED = 'This request cannot be answered as it was sent.';
+// The same refusal, written straight to a connection or a bare response, which is then closed.
+const REFUSED_BODY = JSON.stringify({ error: { code: 'ERR_INVALID_REQUEST', message: REFUSED } });
+const REFUSED_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  ...SECURITY_HEADERS,
+  'Content-Type': 'application/json; charset=utf-8',
+  'Content-Length': String(Buffer.byteLength(REFUSED_BODY)),
+  'Cache-Control': 'no-store',
+  Connection: 'close',
+});
 
 /**
  * Answers a request outside the API that no static file matched: 404 in the API's error
@@ -117,27 +126,14 @@ export function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
  * ```
  */
 export function refuseExpectation(_request: IncomingMessage, response: ServerResponse): void {
-  const body = JSON.stringify({ error: { code: 'ERR_INVALID_REQUEST', message: REFUSED } });
-  response.writeHead(417, { ...refusalHeaders(body), Connection: 'close' });
-  response.end(body);
-}
-
-/** The security headers and those of the fixed JSON body. */
-function refusalHeaders(body: string): Record<string, string> {
-  return {
-    ...SECURITY_HEADERS,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(body)),
-    'Cache-Control': 'no-store',
-  };
+  response.writeHead(417, REFUSED_HEADERS);
+  response.end(REFUSED_BODY);
 }
 
 /** Writes a refusal straight to the connection, then closes it. */
 function writeRefusal(socket: Duplex, status: number, reason: string): void {
-  const body = JSON.stringify({ error: { code: 'ERR_INVALID_REQUEST', message: REFUSED } });
-  const headers = { ...refusalHeaders(body), Connection: 'close' };
-  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const head = Object.entries(REFUSED_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   // Ended, then destroyed once written: the server keeps half-open connections, and a client
   // that never closes its side would otherwise hold this one for good.
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${head}\r\n${body}`, () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${head}\r\n${REFUSED_BODY}`, () => socket.destroy());
 }
