@@ -90,6 +90,21 @@ BEGIN
     RAISE EXCEPTION 'keyward: table % is not one keyward can use: %; migrate does not alter a table that exists: change it, or give the store a table name of its own, then migrate again',
       found_as, concat_ws('; ', 'it lacks ' || missing, mistyped);
   END IF;
+  -- Every change finds its row by id: two rows of one id would take each other's changes.
+  IF NOT EXISTS (
+    SELECT FROM pg_index JOIN pg_attribute AS id ON id.attrelid = keys AND id.attname = 'id'
+    WHERE pg_index.indrelid = keys AND pg_index.indisunique AND pg_index.indisvalid
+      AND pg_index.indpred IS NULL AND pg_index.indexprs IS NULL
+      AND pg_index.indkey::text = id.attnum::text
+  ) THEN
+    RAISE EXCEPTION 'keyward: table % has no primary key or unique index on id alone, so two rows could share an id and take each other''s changes; add one (ALTER TABLE % ADD PRIMARY KEY (id)), then migrate again',
+      found_as, found_as;
+  END IF;
+  -- Queries read a parent's child tables too, which its unique indexes do not cover.
+  IF EXISTS (SELECT FROM pg_inherits WHERE inhparent = keys) THEN
+    RAISE EXCEPTION 'keyward: table % has child tables (INHERITS), whose rows its queries read but its unique indexes do not cover; give the store a table without them, then migrate again',
+      found_as;
+  END IF;
 END
 $$;
 DO $$

@@ -46,7 +46,11 @@ export function tableFound(table: KeyTable): string {
  * as the session's local time, which keyward then reads as UTC. `character varying` passes for
  * `text`: it reads and writes the same strings.
  *
- * Other columns pass, and constraints and defaults are not compared: keyward writes every
+ * Refused as well: a table without a primary key or unique index on `id` alone (two rows of
+ * one id would take each other's changes), and a table with child tables (`INHERITS`), whose
+ * rows keyward's queries would read but its unique indexes do not cover.
+ *
+ * Other columns pass, and other constraints and defaults are not compared: keyward writes every
  * column it reads, and a constraint that refuses a row refuses the write that brings it.
  */
 export function usableTableCheck(table: KeyTable, columns: readonly NeededColumn[]): string {
@@ -83,6 +87,21 @@ BEGIN
   IF missing IS NOT NULL OR mistyped IS NOT NULL THEN
     RAISE EXCEPTION 'keyward: table % is not one keyward can use: %; migrate does not alter a table that exists: change it, or give the store a table name of its own, then migrate again',
       found_as, concat_ws('; ', 'it lacks ' || missing, mistyped);
+  END IF;
+  -- Every change finds its row by id: two rows of one id would take each other's changes.
+  IF NOT EXISTS (
+    SELECT FROM pg_index JOIN pg_attribute AS id ON id.attrelid = keys AND id.attname = 'id'
+    WHERE pg_index.indrelid = keys AND pg_index.indisunique AND pg_index.indisvalid
+      AND pg_index.indpred IS NULL AND pg_index.indexprs IS NULL
+      AND pg_index.indkey::text = id.attnum::text
+  ) THEN
+    RAISE EXCEPTION 'keyward: table % has no primary key or unique index on id alone, so two rows could share an id and take each other''s changes; add one (ALTER TABLE % ADD PRIMARY KEY (id)), then migrate again',
+      found_as, found_as;
+  END IF;
+  -- Queries read a parent's child tables too, which its unique indexes do not cover.
+  IF EXISTS (SELECT FROM pg_inherits WHERE inhparent = keys) THEN
+    RAISE EXCEPTION 'keyward: table % has child tables (INHERITS), whose rows its queries read but its unique indexes do not cover; give the store a table without them, then migrate again',
+      found_as;
   END IF;
 END
 $$;`;

@@ -244,6 +244,40 @@ describePostgres('PostgresKeyStore.migrate() on a table that is already there', 
     );
   });
 
+  it('refuses with ERR_STORE_REFUSED a table with no primary key or unique index on id alone, and leaves it as it was', async () => {
+    const { table, bare } = await migratedTable('nokey');
+    const primaryKey = (await db.admin.query(`SELECT conname FROM pg_constraint WHERE conrelid = '${table}'::regclass AND contype = 'p'`)).rows[0]!.conname as string;
+    // A unique index on id and another column does not keep two rows of one id apart.
+    await db.admin.query(`ALTER TABLE ${table} DROP CONSTRAINT "${primaryKey}"`);
+    await db.admin.query(`CREATE UNIQUE INDEX ${bare}_id_account ON ${table} (id, account_id)`);
+    const before = await shapeOf(db, db.schema, bare);
+
+    const error = await rejection(new PostgresKeyStore({ pool: db.admin, table }).migrate());
+
+    expect(error.code).toBe('ERR_STORE_REFUSED');
+    expect((error.cause as Error).message).toBe(
+      `keyward: table ${table} has no primary key or unique index on id alone, so two rows could share an id and take each other's changes; add one (ALTER TABLE ${table} ADD PRIMARY KEY (id)), then migrate again`,
+    );
+    expect(await shapeOf(db, db.schema, bare)).toEqual(before);
+
+    // A unique index on id alone serves as well as the primary key.
+    await db.admin.query(`CREATE UNIQUE INDEX ${bare}_id ON ${table} (id)`);
+    await new PostgresKeyStore({ pool: db.admin, table }).migrate();
+  });
+
+  it('refuses with ERR_STORE_REFUSED a table with child tables, whose rows its unique indexes do not cover', async () => {
+    const { table } = await migratedTable('parent');
+    const child = db.table('child');
+    await db.admin.query(`CREATE TABLE ${child} () INHERITS (${table})`);
+
+    const error = await rejection(new PostgresKeyStore({ pool: db.admin, table }).migrate());
+
+    expect(error.code).toBe('ERR_STORE_REFUSED');
+    expect((error.cause as Error).message).toBe(
+      `keyward: table ${table} has child tables (INHERITS), whose rows its queries read but its unique indexes do not cover; give the store a table without them, then migrate again`,
+    );
+  });
+
   it('takes character varying where keyward creates text, as it reads and writes the same strings', async () => {
     const { table } = await migratedTable('varchar');
     await db.admin.query(`ALTER TABLE ${table} ALTER COLUMN masked_key TYPE varchar(64), ALTER COLUMN account_id TYPE varchar`);
