@@ -46,7 +46,8 @@ export function tableFound(table: KeyTable): string {
  * as the session's local time, which keyward then reads as UTC. `character varying` passes for
  * `text`: it reads and writes the same strings.
  *
- * Refused as well: a table without a primary key or unique index on `id` alone (two rows of
+ * Refused as well: a table the session's role may not read, column by column (every request
+ * would fail); a table without a primary key or unique index on `id` alone (two rows of
  * one id would take each other's changes), and a table with child tables (`INHERITS`), whose
  * rows keyward's queries would read but its unique indexes do not cover.
  *
@@ -64,6 +65,7 @@ DECLARE
   kind "char";
   missing text;
   mistyped text;
+  unreadable text;
 BEGIN
   SELECT format('%I.%I', n.nspname, c.relname), c.relkind INTO found_as, kind
   FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.oid = keys;
@@ -87,6 +89,17 @@ BEGIN
   IF missing IS NOT NULL OR mistyped IS NOT NULL THEN
     RAISE EXCEPTION 'keyward: table % is not one keyward can use: %; migrate does not alter a table that exists: change it, or give the store a table name of its own, then migrate again',
       found_as, concat_ws('; ', 'it lacks ' || missing, mistyped);
+  END IF;
+  -- migrate() reads only the catalog: a role that may not read the table would pass it, then
+  -- fail every request.
+  SELECT string_agg(need.name, ', ' ORDER BY need.position) INTO unreadable
+  FROM (VALUES
+      ${needed}
+    ) AS need(position, name, type)
+  WHERE NOT has_column_privilege(keys, need.name, 'SELECT');
+  IF unreadable IS NOT NULL THEN
+    RAISE EXCEPTION 'keyward: role % may not read % of table %, so every request would fail; grant it SELECT on the table, then migrate again',
+      current_user, unreadable, found_as;
   END IF;
   -- Every change finds its row by id: two rows of one id would take each other's changes.
   IF NOT EXISTS (

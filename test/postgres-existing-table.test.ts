@@ -107,6 +107,21 @@ describePostgres('PostgresKeyStore.migrate() on a table that is already there', 
     expect(await issuedKeyPasses(store)).toBe(true);
   });
 
+  it('refuses with ERR_STORE_REFUSED a role that may not read the table, naming the columns, and takes one granted SELECT column by column', async () => {
+    const { table } = await migratedTable('unreadable');
+    const store = new PostgresKeyStore({ pool: role.pool(), table });
+
+    const error = await rejection(store.migrate());
+
+    expect(error.code).toBe('ERR_STORE_REFUSED');
+    expect((error.cause as Error).message).toBe(
+      `keyward: role ${role.name} may not read id, account_id, key_type, status, environment, created_at, last_used_at, expires_at, soft_deleted, revoked_at, lookup_id, key_hash, masked_key, webhook_url, webhook_basic_auth_username, webhook_basic_auth_password_sealed of table ${table}, so every request would fail; grant it SELECT on the table, then migrate again`,
+    );
+
+    await db.admin.query(`GRANT SELECT (id, account_id, key_type, status, environment, created_at, last_used_at, expires_at, soft_deleted, revoked_at, lookup_id, key_hash, masked_key, webhook_url, webhook_basic_auth_username, webhook_basic_auth_password_sealed) ON ${table} TO ${role.name}`);
+    await store.migrate();
+  });
+
   it.each(spellings)('migrates an up-to-date table %s in a read-only session, as on a standby, then reads its keys', async (_spelling, spelt, options) => {
     const { table, bare } = await migratedTable('readonly');
     const row = sampleRow();
