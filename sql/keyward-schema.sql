@@ -66,8 +66,13 @@ BEGIN
     string_agg(format('%s is %s, not %s', need.name, format_type(has.atttypid, NULL), need.type), ', ' ORDER BY need.position)
       FILTER (WHERE has.attname IS NOT NULL
         AND format_type(has.atttypid, NULL) <> need.type
-        AND NOT (need.type = 'text' AND format_type(has.atttypid, NULL) = 'character varying'))
-  INTO missing, mistyped
+        AND NOT (need.type = 'text' AND format_type(has.atttypid, NULL) = 'character varying')),
+    -- migrate() reads only the catalog: a role that may not read the table would pass it,
+    -- then fail every request. CASE fixes the order of evaluation: a missing column has no
+    -- privilege to ask about.
+    string_agg(need.name, ', ' ORDER BY need.position)
+      FILTER (WHERE CASE WHEN has.attname IS NULL THEN false ELSE NOT has_column_privilege(keys, has.attnum, 'SELECT') END)
+  INTO missing, mistyped, unreadable
   FROM (VALUES
       (1, 'id', 'text'),
       (2, 'account_id', 'text'),
@@ -91,28 +96,6 @@ BEGIN
     RAISE EXCEPTION 'keyward: table % is not one keyward can use: %; migrate does not alter a table that exists: change it, or give the store a table name of its own, then migrate again',
       found_as, concat_ws('; ', 'it lacks ' || missing, mistyped);
   END IF;
-  -- migrate() reads only the catalog: a role that may not read the table would pass it, then
-  -- fail every request.
-  SELECT string_agg(need.name, ', ' ORDER BY need.position) INTO unreadable
-  FROM (VALUES
-      (1, 'id', 'text'),
-      (2, 'account_id', 'text'),
-      (3, 'key_type', 'text'),
-      (4, 'status', 'text'),
-      (5, 'environment', 'text'),
-      (6, 'created_at', 'timestamp with time zone'),
-      (7, 'last_used_at', 'timestamp with time zone'),
-      (8, 'expires_at', 'timestamp with time zone'),
-      (9, 'soft_deleted', 'boolean'),
-      (10, 'revoked_at', 'timestamp with time zone'),
-      (11, 'lookup_id', 'text'),
-      (12, 'key_hash', 'text'),
-      (13, 'masked_key', 'text'),
-      (14, 'webhook_url', 'text'),
-      (15, 'webhook_basic_auth_username', 'text'),
-      (16, 'webhook_basic_auth_password_sealed', 'text')
-    ) AS need(position, name, type)
-  WHERE NOT has_column_privilege(keys, need.name, 'SELECT');
   IF unreadable IS NOT NULL THEN
     RAISE EXCEPTION 'keyward: role % may not read % of table %, so every request would fail; grant it SELECT on the table, then migrate again',
       current_user, unreadable, found_as;

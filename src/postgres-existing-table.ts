@@ -80,8 +80,13 @@ BEGIN
     string_agg(format('%s is %s, not %s', need.name, format_type(has.atttypid, NULL), need.type), ', ' ORDER BY need.position)
       FILTER (WHERE has.attname IS NOT NULL
         AND format_type(has.atttypid, NULL) <> need.type
-        AND NOT (need.type = 'text' AND format_type(has.atttypid, NULL) = 'character varying'))
-  INTO missing, mistyped
+        AND NOT (need.type = 'text' AND format_type(has.atttypid, NULL) = 'character varying')),
+    -- migrate() reads only the catalog: a role that may not read the table would pass it,
+    -- then fail every request. CASE fixes the order of evaluation: a missing column has no
+    -- privilege to ask about.
+    string_agg(need.name, ', ' ORDER BY need.position)
+      FILTER (WHERE CASE WHEN has.attname IS NULL THEN false ELSE NOT has_column_privilege(keys, has.attnum, 'SELECT') END)
+  INTO missing, mistyped, unreadable
   FROM (VALUES
       ${needed}
     ) AS need(position, name, type)
@@ -90,13 +95,6 @@ BEGIN
     RAISE EXCEPTION 'keyward: table % is not one keyward can use: %; migrate does not alter a table that exists: change it, or give the store a table name of its own, then migrate again',
       found_as, concat_ws('; ', 'it lacks ' || missing, mistyped);
   END IF;
-  -- migrate() reads only the catalog: a role that may not read the table would pass it, then
-  -- fail every request.
-  SELECT string_agg(need.name, ', ' ORDER BY need.position) INTO unreadable
-  FROM (VALUES
-      ${needed}
-    ) AS need(position, name, type)
-  WHERE NOT has_column_privilege(keys, need.name, 'SELECT');
   IF unreadable IS NOT NULL THEN
     RAISE EXCEPTION 'keyward: role % may not read % of table %, so every request would fail; grant it SELECT on the table, then migrate again',
       current_user, unreadable, found_as;
