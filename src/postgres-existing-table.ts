@@ -46,8 +46,8 @@ export function tableFound(table: KeyTable): string {
  * as the session's local time, which keyward then reads as UTC. `character varying` passes for
  * `text`: it reads and writes the same strings.
  *
- * Refused as well: a table the session's role may not read, column by column (every request
- * would fail); a table without a primary key or unique index on `id` alone (two rows of
+ * Refused as well: a table the session's role may not read, column by column, or whose schema
+ * it may not use (every request would fail); a table without a primary key or unique index on `id` alone (two rows of
  * one id would take each other's changes), and a table with child tables (`INHERITS`), whose
  * rows keyward's queries would read but its unique indexes do not cover.
  *
@@ -95,6 +95,10 @@ BEGIN
     RAISE EXCEPTION 'keyward: table % is not one keyward can use: %; migrate does not alter a table that exists: change it, or give the store a table name of its own, then migrate again',
       found_as, concat_ws('; ', 'it lacks ' || missing, mistyped);
   END IF;
+  IF NOT has_schema_privilege((SELECT relnamespace FROM pg_class WHERE oid = keys), 'USAGE') THEN
+    RAISE EXCEPTION 'keyward: role % may not use the schema of table %, so every request would fail; grant it USAGE on the schema, then migrate again',
+      current_user, found_as;
+  END IF;
   IF unreadable IS NOT NULL THEN
     RAISE EXCEPTION 'keyward: role % may not read % of table %, so every request would fail; grant it SELECT on the table, then migrate again',
       current_user, unreadable, found_as;
@@ -104,7 +108,8 @@ BEGIN
     SELECT FROM pg_index JOIN pg_attribute AS id ON id.attrelid = keys AND id.attname = 'id'
     WHERE pg_index.indrelid = keys AND pg_index.indisunique AND pg_index.indisvalid
       AND pg_index.indpred IS NULL AND pg_index.indexprs IS NULL
-      AND pg_index.indkey::text = id.attnum::text
+      -- Its one key column: an INCLUDE column keeps nothing apart.
+      AND pg_index.indnkeyatts = 1 AND pg_index.indkey[0] = id.attnum
   ) THEN
     RAISE EXCEPTION 'keyward: table % has no primary key or unique index on id alone, so two rows could share an id and take each other''s changes; add one (ALTER TABLE % ADD PRIMARY KEY (id)), then migrate again',
       found_as, found_as;

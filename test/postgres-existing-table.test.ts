@@ -122,6 +122,25 @@ describePostgres('PostgresKeyStore.migrate() on a table that is already there', 
     await store.migrate();
   });
 
+  it('refuses with ERR_STORE_REFUSED a role that may read the table but not use its schema', async () => {
+    const schema = `${db.schema}_closed`;
+    const table = `${schema}.api_keys`;
+    await db.admin.query(`CREATE SCHEMA ${schema}`);
+    try {
+      await new PostgresKeyStore({ pool: db.admin, table }).migrate();
+      await db.admin.query(`GRANT SELECT ON ${table} TO ${role.name}`);
+
+      const error = await rejection(new PostgresKeyStore({ pool: role.pool(), table }).migrate());
+
+      expect(error.code).toBe('ERR_STORE_REFUSED');
+      expect((error.cause as Error).message).toBe(
+        `keyward: role ${role.name} may not use the schema of table ${table}, so every request would fail; grant it USAGE on the schema, then migrate again`,
+      );
+    } finally {
+      await db.admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
+
   it.each(spellings)('migrates an up-to-date table %s in a read-only session, as on a standby, then reads its keys', async (_spelling, spelt, options) => {
     const { table, bare } = await migratedTable('readonly');
     const row = sampleRow();
@@ -275,8 +294,8 @@ describePostgres('PostgresKeyStore.migrate() on a table that is already there', 
     );
     expect(await shapeOf(db, db.schema, bare)).toEqual(before);
 
-    // A unique index on id alone serves as well as the primary key.
-    await db.admin.query(`CREATE UNIQUE INDEX ${bare}_id ON ${table} (id)`);
+    // A unique index on id alone serves as well as the primary key, other columns INCLUDEd too.
+    await db.admin.query(`CREATE UNIQUE INDEX ${bare}_id ON ${table} (id) INCLUDE (account_id)`);
     await new PostgresKeyStore({ pool: db.admin, table }).migrate();
   });
 

@@ -134,10 +134,11 @@ const refuseDeclaredTooLarge: express.RequestHandler = (req, res, next) => {
 };
 
 /**
- * Refuses a body whose bytes are not UTF-8. Decoding would replace each bad byte with U+FFFD,
+ * Refuses a body that is not UTF-8, by its declared charset or by its bytes. Decoding would replace each bad byte with U+FFFD,
  * and keyward, which sees only the decoded text, would store a URL, a username or a password
  * other than the one sent, without a word.
  */
-function refuseMalformedUtf8(_req: unknown, _res: unknown, body: Buffer): void {
-  if (!isUtf8(body)) throw new PortalRequestError('The request body must be UTF-8 text.');
+function refuseMalformedUtf8(_req: unknown, _res: unknown, body: Buffer, charset: string): void {
+  // The JSON parser also decodes a body declared UTF-16 or UTF-32.
+  if (charset !== 'utf-8' || !isUtf8(body)) throw new PortalRequestError('The request body must be UTF-8 text.');
 }

@@ -241,6 +241,16 @@ describe('portal API: webhook settings', () => {
     expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
   });
 
+  it('refuses a body declared UTF-16 with 400, even one whose every character is ASCII', async () => {
+    await generate();
+    const body = Buffer.from(JSON.stringify({ webhook_url: 'https://hooks.example.com/a' }), 'utf16le');
+
+    const response = await api('PUT', '/webhook', { ...WRITE, 'Content-Type': 'application/json; charset=utf-16le' }, body.toString('latin1'));
+
+    expect([response.status, JSON.parse(response.body).error.message]).toEqual([400, 'The request body must be UTF-8 text.']);
+    expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
+  });
+
   it('answers a body declared over 8 KiB with 413 at once, before it comes, and closes the connection', async () => {
     await generate();
     const { port } = new URL(portal.portalUrl);
