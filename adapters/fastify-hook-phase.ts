@@ -1,4 +1,5 @@
 import { ApiKeyAuthError } from 'keyward';
+import { warnOnce } from './warn-once.js';
 
 /**
  * Whether a hook was called in a phase after the route handler, where the handler has already
@@ -25,15 +26,9 @@ export function misplacedHook(factory: string): ApiKeyAuthError {
     'ERR_OPTIONS_INVALID',
     `${factory}: the hook ran after the route handler (preSerialization, onSend or onResponse); authenticate in onRequest, preParsing, preValidation or preHandler.`,
   );
-  if (!warned.has(factory)) {
-    warned.add(factory);
-    process.emitWarning(error.message, { code: 'KEYWARD_MISPLACED_HOOK' });
-  }
+  warnOnce('KEYWARD_MISPLACED_HOOK', error.message);
   return error;
 }
-
-/** The factories already warned of: one misplaced hook fails every request it gets. */
-const warned = new Set<string>();
 
 function isStream(payload: unknown): boolean {
   return typeof (payload as { pipe?: unknown } | null)?.pipe === 'function';

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { ApiKeyAuthError, defaultErrorBody, responseFor } from 'keyward';
 import { isFastifyInstance } from './mounted-factory.js';
+import { warnOnce } from './warn-once.js';
 
 /** The frameworks keyward has an adapter for, as a message names them. */
 export type Framework = 'Express' | 'Koa' | 'Fastify';
@@ -117,15 +118,9 @@ function answeredThrough(response: unknown, error: ApiKeyAuthError): boolean {
     candidate.writeHead(status, headers);
     candidate.end(body);
   }
-  if (!warned.has(error.message)) {
-    warned.add(error.message);
-    process.emitWarning(error.message, { code: 'KEYWARD_WRONG_FRAMEWORK' });
-  }
+  warnOnce('KEYWARD_WRONG_FRAMEWORK', error.message);
   return true;
 }
-
-/** The messages already warned of: one misplaced export answers every request it gets. */
-const warned = new Set<string>();
 
 /**
  * Whether an Express middleware was called by something other than Express: Koa (no `next`),
