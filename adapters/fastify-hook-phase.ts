@@ -1,5 +1,4 @@
-import { ApiKeyAuthError } from 'keyward';
-import { warnOnce } from './warn-once.js';
+import { ApiKeyAuthError, warnOnce } from 'keyward';
 
 /**
  * Whether a hook was called in a phase after the route handler, where the handler has already

@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ApiKeyAuthError, defaultErrorBody, responseFor } from 'keyward';
+import { ApiKeyAuthError, defaultErrorBody, responseFor, warnOnce } from 'keyward';
 import { isFastifyInstance } from './mounted-factory.js';
-import { warnOnce } from './warn-once.js';
 
 /** The frameworks keyward has an adapter for, as a message names them. */
 export type Framework = 'Express' | 'Koa' | 'Fastify';

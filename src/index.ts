@@ -62,6 +62,7 @@ export type { ApiKeyAuthOptions } from './auth-options.js';
 export type { VerificationMemoOptions } from './verification-memo.js';
 export type { Argon2PoolOptions } from './argon2-pool.js';
 export { defaultErrorBody, responseFor, type AuthResponse, type ErrorBodyFormatter } from './responses.js';
+export { warnOnce } from './warn-once.js';
 export { KEYWARD_REDACT_PATHS, type LogFields, type Logger } from './logger.js';
 export {
   createKeyManager,

@@ -134,9 +134,9 @@ const refuseDeclaredTooLarge: express.RequestHandler = (req, res, next) => {
 };
 
 /**
- * Refuses a body that is not UTF-8, by its declared charset or by its bytes. Decoding would replace each bad byte with U+FFFD,
- * and keyward, which sees only the decoded text, would store a URL, a username or a password
- * other than the one sent, without a word.
+ * Refuses a body that is not UTF-8, by its declared charset or by its bytes. Decoding would
+ * replace each bad byte with U+FFFD, and keyward, which sees only the decoded text, would
+ * store a URL, a username or a password other than the one sent, without a word.
  */
 function refuseMalformedUtf8(_req: unknown, _res: unknown, body: Buffer, charset: string): void {
   // The JSON parser also decodes a body declared UTF-16 or UTF-32.

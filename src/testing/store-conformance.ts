@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { KEY_STATUSES, type ApiKeyRow, type ApiKeyRowChange, type KeyStore, type KeyUsage, type RecordUsageResult } from 'keyward';
+import { KEY_STATUSES, warnOnce, type ApiKeyRow, type ApiKeyRowChange, type KeyStore, type KeyUsage, type RecordUsageResult } from 'keyward';
 import { at, lookupIdOf, rowFields, sampleRow } from './conformance-rows.js';
 
 export { sampleRow } from './conformance-rows.js';
@@ -51,9 +51,6 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
   disposePeer?: ((peer: S) => void | Promise<void>) | undefined;
 }
 
-/** The stores already warned of running without a peer: once per store name is enough. */
-const warnedWithoutPeer = new Set<string>();
-
 /**
  * Registers the store conformance suite: every contract of the `KeyStore` interface, checked
  * the way keyward checks `MemoryKeyStore` and `PostgresKeyStore`. Run it against your own
@@ -82,11 +79,11 @@ export function runStoreConformance<S extends KeyStore>(
 ): void {
   const { describe, it } = runner;
   const rounds = options.raceRounds ?? 5;
-  if (!options.createPeer && !options.singleProcess && !warnedWithoutPeer.has(options.name)) {
-    warnedWithoutPeer.add(options.name);
-    process.emitWarning(
+  if (!options.createPeer && !options.singleProcess) {
+    // Once per store name: the message names it.
+    warnOnce(
+      'KEYWARD_CONFORMANCE_NO_PEER',
       `keyward store conformance (${options.name}): no createPeer given, so both sides of every race run on one store object, and a lock held in one process, or a read cache cleared on the store's own writes, passes them. Give createPeer a second handle on the same storage to check what a second gateway instance sees, or singleProcess: true for a store that lives in one process by design.`,
-      { code: 'KEYWARD_CONFORMANCE_NO_PEER' },
     );
   }
 

@@ -7,6 +7,7 @@ const emitted = new Set<string>();
  *
  * @param code - the warning's code, such as `KEYWARD_WRONG_FRAMEWORK`.
  * @param message - what is wrong and what to do; it never holds a key or a password.
+ * @internal Shared with keyward's other entry points; not public API, and may change in any release.
  */
 export function warnOnce(code: string, message: string): void {
   const key = `${code}\n${message}`;
