@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { argon2Verify } from 'hash-wasm';
 import type { ApiKeyAuth, ApiKeyContext } from 'keyward';
-import { ProcessHmacSha256 } from '../src/hmac-sha256.js';
+import { ProcessHmacBlake2s } from '../src/hmac-blake2s.js';
 
 export type RouteForm = 'bare' | 'keyward' | 'naive' | 'floor';
 
@@ -50,12 +50,12 @@ export async function naiveVerify(authorization: string | undefined, storedHash:
 }
 
 /**
- * The `floor` check: the memo's HMAC (keyward's own, two SHA-256 blocks in JavaScript) of the
+ * The `floor` check: the memo's HMAC (keyward's own, two BLAKE2s blocks in JavaScript) of the
  * presented bearer token looked up in a map that holds the valid key's. Returns the context
  * a pass attaches, or undefined.
  */
 function floorCheck(key: string): (authorization: string | undefined) => ApiKeyContext | undefined {
-  const hmac = new ProcessHmacSha256();
+  const hmac = new ProcessHmacBlake2s();
   const context: ApiKeyContext = { keyId: 'key_bench', accountId: 'acct_bench', keyType: 'sms_api', environment: 'production' };
   const known = new Map([[hmac.digest(key), context]]);
   return (authorization) => (authorization === undefined ? undefined : known.get(hmac.digest(authorization.slice(7))));

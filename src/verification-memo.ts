@@ -1,5 +1,5 @@
 import type { LRUCache } from 'lru-cache';
-import { ProcessHmacSha256 } from './hmac-sha256.js';
+import { ProcessHmacBlake2s } from './hmac-blake2s.js';
 import { boundedLru, NO_LRU_CALL_OPTIONS } from './lru-options.js';
 import { sameBoundFields, type BoundRowFields } from './row-binding.js';
 
@@ -51,7 +51,7 @@ export type MemoSubject = BoundRowFields & { key_hash: string };
  * callers keep their memo hits during an attack.
  */
 export class VerificationMemo {
-  readonly #hmac = new ProcessHmacSha256();
+  readonly #hmac = new ProcessHmacBlake2s();
   readonly #matches: LRUCache<string, MemoSubject>;
   readonly #mismatches: LRUCache<string, MemoSubject>;
 

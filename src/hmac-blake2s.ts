@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { BLAKE2S_BLOCK_BYTES, BLAKE2S_IV, compressBlock } from './blake2s-block.js';
+
+// A keyward key is 58 characters: its bytes fit one block.
+const INITIAL_TEXT_WORDS = 16;
+// BLAKE2s's parameter block for an unkeyed hash with a 32-byte digest: fanout 1, depth 1.
+const BLAKE2S_256_PARAMETERS = 0x01010020;
+// Leads the message of a text beyond ASCII; no ASCII text's message holds a byte this high.
+const WIDE_TEXT_MARK = 0xff;
+
+/**
+ * HMAC-BLAKE2s (RFC 2104 over RFC 7693's BLAKE2s-256, as WireGuard also uses it) of a text
+ * under a random key of its own (one per verification memo, so one per authenticator), which
+ * never leaves this process. It is worked out in JavaScript (`blake2s-block.ts`) rather than
+ * by calls into Node's native hashing, which inside an HTTP server cost more than the whole
+ * hash (see BENCHMARKS.md).
+ *
+ * The message is {@link messageOf} the text: for a key, its 58 bytes as they are, which fit
+ * one block (BLAKE2 counts bytes rather than padding the message with its length as SHA-256
+ * does). With the state after each padded key's block worked out once, here, a key costs two
+ * blocks: one inner, one outer.
+ *
+ * The pipeline hashes only key-length text that `extract.ts` found to be visible ASCII; text
+ * beyond ASCII or of any length is hashed as correctly (the tests check it against Node's HMAC),
+ * so that the class holds no assumption a caller could break.
+ */
+export class ProcessHmacBlake2s {
+  readonly #innerState = new Int32Array(8);
+  readonly #outerState = new Int32Array(8);
+  // The inner padded key's block, for the empty text, whose message that block ends.
+  readonly #innerKeyBlock = new Int32Array(16);
+  // Scratch space reused by every call, which is safe because a call runs start to end
+  // without yielding and calls nothing but built-ins.
+  readonly #state = new Int32Array(8);
+  readonly #block = new Int32Array(16);
+  #words = new Int32Array(INITIAL_TEXT_WORDS);
+
+  /**
+   * @param key - for tests only: 64 bytes. Random by default.
+   */
+  constructor(key: Uint8Array = randomBytes(BLAKE2S_BLOCK_BYTES)) {
+    if (key.length !== BLAKE2S_BLOCK_BYTES) throw new RangeError('the HMAC key must be 64 bytes');
+    readWords(key.map((byte) => byte ^ 0x36), this.#innerKeyBlock);
+    absorbKeyBlock(this.#innerState, this.#innerKeyBlock);
+    absorbKeyBlock(this.#outerState, readWords(key.map((byte) => byte ^ 0x5c), this.#block));
+  }
+
+  /**
+   * The HMAC of {@link messageOf}(`text`): its 32 bytes read as UTF-16LE, 16 code units.
+   * Meant for a Map's key, never for display: it is cheaper to build and to look up than
+   * base64url's 43 characters, and any code unit, a lone surrogate too, is a valid one.
+   */
+  digest(text: string): string {
+    const state = this.#state;
+    const block = this.#block;
+
+    // Inner hash: the padded key's block is already in the state; then the message, its last
+    // block padded with zeros.
+    this.#ensureRoom(text.length, 1);
+    let length = writeAsciiMessage(text, this.#words);
+    if (length < 0) {
+      this.#ensureRoom(text.length, 2);
+      length = writeWideMessage(text, this.#words);
+    }
+    if (length === 0) {
+      // No message: the padded key's block is the last, and the state before it the IV's.
+      startState(state);
+      compressBlock(state, this.#innerKeyBlock, BLAKE2S_BLOCK_BYTES, true);
+    } else {
+      copyWords(this.#innerState, state, 8, 0);
+      const words = this.#words;
+      const blocks = Math.ceil(length / BLAKE2S_BLOCK_BYTES);
+      for (let at = 0; at < blocks; at++) {
+        copyWords(words, block, 16, at * 16);
+        const last = at === blocks - 1;
+        compressBlock(state, block, BLAKE2S_BLOCK_BYTES + (last ? length : (at + 1) * BLAKE2S_BLOCK_BYTES), last);
+      }
+    }
+
+    // Outer hash: the inner digest's 32 bytes are the state's eight words as they stand.
+    copyWords(state, block, 8, 0);
+    for (let word = 8; word < 16; word++) block[word] = 0;
+    copyWords(this.#outerState, state, 8, 0);
+    compressBlock(state, block, BLAKE2S_BLOCK_BYTES + 32, true);
+    return digestText(state);
+  }
+
+  /**
+   * Makes the scratch words hold a text this long written `bytesEach` bytes a code unit (and a
+   * mark byte), to the end of its last block. The ASCII pass needs no more room when it meets a
+   * wider code unit: it still writes one byte for each before it gives up.
+   */
+  #ensureRoom(characters: number, bytesEach: 1 | 2): void {
+    const words = Math.ceil((1 + bytesEach * characters) / BLAKE2S_BLOCK_BYTES) * 16;
+    if (this.#words.length < words) this.#words = new Int32Array(words);
+  }
+}
+
+/**
+ * The message a text's HMAC is taken of: for ASCII text, its bytes (one a character); for
+ * any other, a 0xff byte and then its UTF-16 code units, little-endian. No ASCII text's bytes
+ * begin with 0xff, so no two texts give the same message, and unlike UTF-8 a lone surrogate
+ * keeps its own code. This is the reference the tests check {@link ProcessHmacBlake2s}
+ * against.
+ *
+ * @example
+ * ```ts
+ * messageOf('A'); // [0x41]
+ * messageOf('é'); // [0xff, 0xe9, 0x00]
+ * ```
+ */
+export function messageOf(text: string): Uint8Array {
+  if (isAscii(text)) return Uint8Array.from(text, (character) => character.charCodeAt(0));
+  const message = new Uint8Array(1 + 2 * text.length);
+  message[0] = WIDE_TEXT_MARK;
+  for (let i = 0; i < text.length; i++) {
+    message[1 + 2 * i] = text.charCodeAt(i) & 0xff;
+    message[2 + 2 * i] = text.charCodeAt(i) >>> 8;
+  }
+  return message;
+}
+
+/**
+ * Writes an ASCII text's message ({@link messageOf}) as little-endian words, zeros to the end
+ * of its last block. Returns its length in bytes, or -1 when a code unit is beyond ASCII.
+ * `words` must have room (see `#ensureRoom`).
+ */
+function writeAsciiMessage(text: string, words: Int32Array): number {
+  let word = 0;
+  let at = 0;
+  let allBits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    allBits |= code;
+    word |= code << ((i & 3) << 3);
+    if ((i & 3) === 3) {
+      words[at++] = word;
+      word = 0;
+    }
+  }
+  if (allBits > 0x7f) return -1;
+  if ((text.length & 3) !== 0) words[at++] = word;
+  zeroToBlockEnd(words, at, text.length);
+  return text.length;
+}
+
+/** {@link writeAsciiMessage} for a text beyond ASCII: the mark, then two bytes a code unit. */
+function writeWideMessage(text: string, words: Int32Array): number {
+  const length = 1 + 2 * text.length;
+  words.fill(0, 0, Math.ceil(length / 4));
+  words[0] = WIDE_TEXT_MARK;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const low = 1 + 2 * i;
+    const high = low + 1;
+    words[low >>> 2] = words[low >>> 2]! | ((code & 0xff) << ((low & 3) << 3));
+    words[high >>> 2] = words[high >>> 2]! | ((code >>> 8) << ((high & 3) << 3));
+  }
+  zeroToBlockEnd(words, Math.ceil(length / 4), length);
+  return length;
+}
+
+function zeroToBlockEnd(words: Int32Array, from: number, length: number): void {
+  words.fill(0, from, Math.ceil(length / BLAKE2S_BLOCK_BYTES) * 16);
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** A block's 64 bytes as sixteen little-endian words, into `words`, which it returns. */
+function readWords(bytes: Uint8Array, words: Int32Array): Int32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let word = 0; word < 16; word++) words[word] = view.getInt32(word * 4, true);
+  return words;
+}
+
+/** BLAKE2s-256's state before its first block. */
+function startState(state: Int32Array): void {
+  state.set(BLAKE2S_IV);
+  state[0] = state[0]! ^ BLAKE2S_256_PARAMETERS;
+}
+
+/** Works out the state after a padded key's block, which a text's message always follows. */
+function absorbKeyBlock(state: Int32Array, keyBlock: Int32Array): void {
+  startState(state);
+  compressBlock(state, keyBlock, BLAKE2S_BLOCK_BYTES, false);
+}
+
+function copyWords(from: Int32Array, to: Int32Array, count: number, offset: number): void {
+  for (let word = 0; word < count; word++) to[word] = from[offset + word]!;
+}
+
+/** The digest's 32 bytes (the state's eight little-endian words) read as UTF-16LE. */
+function digestText(state: Int32Array): string {
+  const w0 = state[0]!, w1 = state[1]!, w2 = state[2]!, w3 = state[3]!;
+  const w4 = state[4]!, w5 = state[5]!, w6 = state[6]!, w7 = state[7]!;
+  return String.fromCharCode(
+    w0 & 0xffff, w0 >>> 16, w1 & 0xffff, w1 >>> 16, w2 & 0xffff, w2 >>> 16, w3 & 0xffff, w3 >>> 16,
+    w4 & 0xffff, w4 >>> 16, w5 & 0xffff, w5 >>> 16, w6 & 0xffff, w6 >>> 16, w7 & 0xffff, w7 >>> 16,
+  );
+}
