@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { BLAKE2S_BLOCK_BYTES, BLAKE2S_IV, compressBlock } from './blake2s-block.js';
+import { BLAKE2S_BLOCK_BYTES, compressBlock, startBlake2s256 } from './blake2s-block.js';
 
 // A keyward key is 58 characters: its bytes fit one block.
 const INITIAL_TEXT_WORDS = 16;
-// BLAKE2s's parameter block for an unkeyed hash with a 32-byte digest: fanout 1, depth 1.
-const BLAKE2S_256_PARAMETERS = 0x01010020;
 // Leads the message of a text beyond ASCII; no ASCII text's message holds a byte this high.
 const WIDE_TEXT_MARK = 0xff;
 
@@ -27,8 +25,8 @@ const WIDE_TEXT_MARK = 0xff;
 export class ProcessHmacBlake2s {
   readonly #innerState = new Int32Array(8);
   readonly #outerState = new Int32Array(8);
-  // The inner padded key's block, for the empty text, whose message that block ends.
-  readonly #innerKeyBlock = new Int32Array(16);
+  /** The inner hash of the empty text, whose message the padded key's block ends. */
+  readonly #emptyTextInnerState = new Int32Array(8);
   // Scratch space reused by every call, which is safe because a call runs start to end
   // without yielding and calls nothing but built-ins.
   readonly #state = new Int32Array(8);
@@ -40,9 +38,11 @@ export class ProcessHmacBlake2s {
    */
   constructor(key: Uint8Array = randomBytes(BLAKE2S_BLOCK_BYTES)) {
     if (key.length !== BLAKE2S_BLOCK_BYTES) throw new RangeError('the HMAC key must be 64 bytes');
-    readWords(key.map((byte) => byte ^ 0x36), this.#innerKeyBlock);
-    absorbKeyBlock(this.#innerState, this.#innerKeyBlock);
-    absorbKeyBlock(this.#outerState, readWords(key.map((byte) => byte ^ 0x5c), this.#block));
+    const innerKeyBlock = readWords(key.map((byte) => byte ^ 0x36), this.#block);
+    absorbKeyBlock(this.#innerState, innerKeyBlock, false);
+    absorbKeyBlock(this.#emptyTextInnerState, innerKeyBlock, true);
+    absorbKeyBlock(this.#outerState, readWords(key.map((byte) => byte ^ 0x5c), this.#block), false);
+    this.#block.fill(0);
   }
 
   /**
@@ -56,26 +56,24 @@ export class ProcessHmacBlake2s {
 
     // Inner hash: the padded key's block is already in the state; then the message, its last
     // block padded with zeros.
-    this.#ensureRoom(text.length, 1);
+    this.#ensureRoom(text.length);
     let length = writeAsciiMessage(text, this.#words);
     if (length < 0) {
-      this.#ensureRoom(text.length, 2);
+      this.#ensureRoom(1 + 2 * text.length);
       length = writeWideMessage(text, this.#words);
     }
-    if (length === 0) {
-      // No message: the padded key's block is the last, and the state before it the IV's.
-      startState(state);
-      compressBlock(state, this.#innerKeyBlock, BLAKE2S_BLOCK_BYTES, true);
-    } else {
-      copyWords(this.#innerState, state, 8, 0);
-      const words = this.#words;
-      const blocks = Math.ceil(length / BLAKE2S_BLOCK_BYTES);
-      for (let at = 0; at < blocks; at++) {
-        copyWords(words, block, 16, at * 16);
-        const last = at === blocks - 1;
-        compressBlock(state, block, BLAKE2S_BLOCK_BYTES + (last ? length : (at + 1) * BLAKE2S_BLOCK_BYTES), last);
-      }
+    const words = this.#words;
+    const blocks = Math.ceil(length / BLAKE2S_BLOCK_BYTES);
+    copyWords(blocks === 0 ? this.#emptyTextInnerState : this.#innerState, state, 8, 0);
+    for (let at = 0; at < blocks; at++) {
+      copyWords(words, block, 16, at * 16);
+      const last = at === blocks - 1;
+      compressBlock(state, block, BLAKE2S_BLOCK_BYTES + (last ? length : (at + 1) * BLAKE2S_BLOCK_BYTES), last);
     }
+    // The message is the presented key's bytes in order: no live buffer keeps them (the
+    // README promises as much of the key parser's scratch space too). The last block is
+    // overwritten just below.
+    this.#forgetMessage(blocks);
 
     // Outer hash: the inner digest's 32 bytes are the state's eight words as they stand.
     copyWords(state, block, 8, 0);
@@ -86,13 +84,19 @@ export class ProcessHmacBlake2s {
   }
 
   /**
-   * Makes the scratch words hold a text this long written `bytesEach` bytes a code unit (and a
-   * mark byte), to the end of its last block. The ASCII pass needs no more room when it meets a
-   * wider code unit: it still writes one byte for each before it gives up.
+   * Makes the scratch words hold a message of this many bytes, to the end of its last block.
+   * The ASCII pass needs no more room when it meets a wider code unit: it still writes one
+   * byte for each before it gives up.
    */
-  #ensureRoom(characters: number, bytesEach: 1 | 2): void {
-    const words = Math.ceil((1 + bytesEach * characters) / BLAKE2S_BLOCK_BYTES) * 16;
+  #ensureRoom(bytes: number): void {
+    const words = Math.ceil(bytes / BLAKE2S_BLOCK_BYTES) * 16;
     if (this.#words.length < words) this.#words = new Int32Array(words);
+  }
+
+  /** Zeroes the message's words, and lets go of scratch space a long text made grow. */
+  #forgetMessage(blocks: number): void {
+    this.#words.fill(0, 0, blocks * 16);
+    if (this.#words.length > INITIAL_TEXT_WORDS) this.#words = new Int32Array(INITIAL_TEXT_WORDS);
   }
 }
 
@@ -176,16 +180,10 @@ function readWords(bytes: Uint8Array, words: Int32Array): Int32Array {
   return words;
 }
 
-/** BLAKE2s-256's state before its first block. */
-function startState(state: Int32Array): void {
-  state.set(BLAKE2S_IV);
-  state[0] = state[0]! ^ BLAKE2S_256_PARAMETERS;
-}
-
-/** Works out the state after a padded key's block, which a text's message always follows. */
-function absorbKeyBlock(state: Int32Array, keyBlock: Int32Array): void {
-  startState(state);
-  compressBlock(state, keyBlock, BLAKE2S_BLOCK_BYTES, false);
+/** Works out the state after a padded key's block: the message's last, or one a message follows. */
+function absorbKeyBlock(state: Int32Array, keyBlock: Int32Array, last: boolean): void {
+  startBlake2s256(state);
+  compressBlock(state, keyBlock, BLAKE2S_BLOCK_BYTES, last);
 }
 
 function copyWords(from: Int32Array, to: Int32Array, count: number, offset: number): void {
