@@ -56,8 +56,10 @@ const storeName = process.env.DATABASE_URL ? 'PostgreSQL' : 'memory';
 console.log(`keyward demo gateway (${framework}, ${storeName} store) listening on ${base}, pid ${process.pid} (kill -TERM ${process.pid} stops it)`);
 for (const { label, key } of keys) console.log(`demo key ${label}: ${key}`);
 const allowed = keys.find((entry) => entry.label === 'allowed')!.key;
+// The command on a line of its own, so the whole line can be pasted.
+console.log('try it:');
 console.log(
-  `try: curl -i -X POST ${base}/v1/sms -H 'Authorization: Bearer ${allowed}' ` +
+  `curl -i -X POST ${base}/v1/sms -H 'Authorization: Bearer ${allowed}' ` +
     `-H 'Content-Type: application/json' -d '{"to":"+15550100","body":"hello"}'`,
 );
 

@@ -18,10 +18,7 @@ const MAX_BODY_LENGTH = 1_600;
  * @param apiKey - the authenticated key's context.
  */
 export function acceptSms(payload: unknown, apiKey: ApiKeyContext): DemoReply {
-  if (payload === undefined) {
-    const message = 'Send the message as JSON, with Content-Type: application/json.';
-    return { status: 415, body: { error: { code: 'ERR_INVALID_REQUEST', message } } };
-  }
+  if (payload === undefined) return notSentAsJson();
   const { to, body } = (payload ?? {}) as { to?: unknown; body?: unknown };
   if (typeof to !== 'string' || !/^\+?[0-9]{6,15}$/.test(to)) {
     return invalidRequest('"to" must be a phone number such as +15550100.');
@@ -83,9 +80,15 @@ export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok
   }
 }
 
+/** 415: the body was not sent as JSON (another type, or a Content-Type no parser can read). */
+function notSentAsJson(): DemoReply {
+  const message = 'Send the message as JSON, with Content-Type: application/json.';
+  return { status: 415, body: { error: { code: 'ERR_INVALID_REQUEST', message } } };
+}
+
 /**
- * What the demo answers when a request body cannot be read (413 too large, 400 not JSON) or
- * anything else fails (500): the same on every framework.
+ * What the demo answers when a request body cannot be read (413 too large, 415 a media type
+ * the parser refuses, 400 not JSON) or anything else fails (500): the same on every framework.
  *
  * @param status - the status the framework or the body reader gave the failure.
  */
@@ -93,6 +96,9 @@ export function unreadableBody(status: number | undefined): DemoReply {
   if (status === 413) {
     return { status: 413, body: { error: { code: 'ERR_INVALID_REQUEST', message: `The request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes.` } } };
   }
+  // Fastify's for a Content-Type it cannot parse (empty, two types); Express's for a charset
+  // other than UTF-8.
+  if (status === 415) return notSentAsJson();
   if (status !== undefined && status >= 400 && status < 500) return invalidRequest('The request body is not valid JSON.');
   return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'Internal server error.' } } };
 }

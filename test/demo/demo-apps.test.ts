@@ -55,6 +55,9 @@ const MATRIX: DemoRequest[] = [
   sms('to=+15550100', 415, 'a form-encoded SMS body', { 'content-type': 'application/x-www-form-urlencoded' }),
   sms('{"to":"+15550100","body":"hello"}', 415, 'a JSON SMS body sent as text/plain', { 'content-type': 'text/plain' }),
   sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body without a content type', {}),
+  sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body with an empty Content-Type', { 'content-type': '' }),
+  sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body with a Content-Type of only semicolons', { 'content-type': ';;;' }),
+  sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body with a Content-Type that lists two types', { 'content-type': 'application/json, text/plain' }),
   sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body said to be gzip', { ...json, 'content-encoding': 'gzip' }),
   sms('{"to":"+15550100","body":"hello"}', 415, 'an SMS body in an encoding nobody knows', { ...json, 'content-encoding': 'x-foo' }),
   sms('{"to":"+15550100","body":"hello"}', 202, 'an SMS body said to be identity-encoded', { ...json, 'content-encoding': 'Identity' }),
@@ -120,6 +123,19 @@ describe('the demo gateway on every framework', () => {
     expect([answers.express!.status, JSON.parse(answers.express!.body)]).toEqual([404, { error: { code: 'ERR_NOT_FOUND', message: 'No such route.' } }]);
     expect(answers.koa).toEqual(answers.express);
     expect(answers.fastify).toEqual(answers.express);
+  });
+
+  // The framework's own parsers draw these lines (the README lists both differences).
+  it.each([
+    ['a JSON body in a charset other than UTF-8', { 'content-type': 'application/json; charset=latin1' }, '{"to":"+15550100","body":"hello"}', { express: 415, koa: 202, fastify: 202 }],
+    ['a JSON body led by a byte-order mark', json, '\ufeff{"to":"+15550100","body":"hello"}', { express: 202, koa: 400, fastify: 400 }],
+  ])('answers %s as the README says each framework does', async (_name, headers, body, expected) => {
+    const statuses: Record<string, number> = {};
+    for (const [name, server] of servers) {
+      const response = await send(urlOf(server), '/v1/sms', { method: 'POST', headers: { ...headers, authorization: `Bearer ${keys.allowed}` }, body });
+      statuses[name] = response.status;
+    }
+    expect(statuses).toEqual(expected);
   });
 
   // Kept alive, the connection would have Node read and throw away the whole declared body
