@@ -51,6 +51,11 @@ const server = await DEMO_APPS[framework](auth, port, host).catch((error: NodeJS
 // The port listened on, which PORT=0 leaves to the system.
 const base = `http://${host}:${(server.address() as AddressInfo).port}`;
 
+const SHUTDOWN_DEADLINE_MS = 10_000;
+// Before the first line is printed: writes to a pipe are synchronous, so whoever reads the
+// pid from it may send SIGTERM before the next statement runs.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal));
+
 const storeName = process.env.DATABASE_URL ? 'PostgreSQL' : 'memory';
 // The pid lets one demo of several be stopped: tsx, its parent, exits with it.
 console.log(`keyward demo gateway (${framework}, ${storeName} store) listening on ${base}, pid ${process.pid} (kill -TERM ${process.pid} stops it)`);
@@ -62,9 +67,6 @@ console.log(
   `curl -i -X POST ${base}/v1/sms -H 'Authorization: Bearer ${allowed}' ` +
     `-H 'Content-Type: application/json' -d '{"to":"+15550100","body":"hello"}'`,
 );
-
-const SHUTDOWN_DEADLINE_MS = 10_000;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal));
 
 async function shutdown(signal: string): Promise<void> {
   console.log(`${signal} received, shutting down`);
