@@ -100,8 +100,9 @@ export interface KeyManager {
    */
   setStatus(keyId: string, status: KeyStatusInput): Promise<KeyCard>;
   /**
-   * Saves the webhook form. The URL is replaced, the username set or cleared, and the password
-   * sealed and set (a string), cleared (`null`) or kept (left out). Every field is checked
+   * Saves the webhook form. The URL is replaced; the username is set (a string), cleared
+   * (`null` or `''`) or kept (left out); the password sealed and set (a string), cleared
+   * (`null`) or kept (left out). Every field is checked
    * before anything is written. A password is sealed for this key and URL, so a kept one is
    * resealed when the URL changes, from the row as the store hands it over (a save racing
    * this one cannot leave a password sealed for another URL).

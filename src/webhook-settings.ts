@@ -5,7 +5,8 @@ import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
  * Input of `KeyManager.setWebhook`: what the portal's webhook form submits.
  *
  * - `url` is required and replaces the stored one.
- * - `username`: a string sets it; `null`, `''` or leaving it out stores no username.
+ * - `username`: a string sets it; `null` or `''` clears it; leaving it out keeps the stored
+ *   one, as for the password.
  * - `password`: a string sets it (sealed before it is stored); `null` clears it; leaving it
  *   out keeps the stored one, because the form never shows the password and an untouched
  *   field must not wipe it.

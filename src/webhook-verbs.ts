@@ -69,7 +69,9 @@ export function webhookVerbs(
       if (unknown !== undefined) throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', unknown, { status: 400 });
       const settings = ownOptions(given, WEBHOOK_SETTINGS_NAMES);
       const url = normalizeWebhookUrl(settings.url);
-      const username = normalizeWebhookUsername(settings.username);
+      // Left out, the username is kept, as the password is: a client that sends only a new URL
+      // must not turn its deliveries' Basic credentials into a password with no username.
+      const username = settings.username === undefined ? undefined : normalizeWebhookUsername(settings.username);
       // A password is sealed for this key and this URL (see webhookSealContext).
       const context = webhookSealContext({ id: keyId, webhook_url: url });
       let sealed: string | null | undefined;
@@ -82,7 +84,7 @@ export function webhookVerbs(
       const at = now();
       const settingsFor = (current: ApiKeyRow) => ({
         webhook_url: url,
-        webhook_basic_auth_username: username,
+        ...(username === undefined ? {} : { webhook_basic_auth_username: username }),
         // A kept password is resealed for a new URL from the row as the store hands it over,
         // so a save racing this one can never leave a password sealed for another URL.
         ...(sealed === undefined ? keptPassword(current, context) : { webhook_basic_auth_password_sealed: sealed }),

@@ -389,11 +389,21 @@ describe('KeyManager: webhook settings', () => {
     );
   });
 
-  it('clears the username when it is left out, null or empty', async () => {
-    for (const username of [undefined, null, '']) {
+  it('clears the username when it is null or empty', async () => {
+    for (const username of [null, '']) {
       await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay' });
       const card = await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username });
       expect(card.webhook.username).toBeNull();
+      expect(row().webhook_basic_auth_username).toBeNull();
+    }
+  });
+
+  it('keeps the username, as it keeps the password, when it is left out or undefined, so a new URL alone leaves deliveries authenticated as before', async () => {
+    for (const settings of [{ url: 'https://hooks.example.com/b' }, { url: 'https://hooks.example.com/b', username: undefined }]) {
+      await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me-please' });
+      const card = await manager.setWebhook(keyId, settings);
+      expect(card.webhook).toEqual({ url: 'https://hooks.example.com/b', username: 'relay', basicAuthConfigured: true });
+      expect(await manager.webhookAuthorization(keyId)).toBe(`Basic ${Buffer.from('relay:keep-me-please').toString('base64')}`);
     }
   });
 
