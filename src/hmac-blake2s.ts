@@ -90,7 +90,10 @@ export class ProcessHmacBlake2s {
    */
   #ensureRoom(bytes: number): void {
     const words = Math.ceil(bytes / BLAKE2S_BLOCK_BYTES) * 16;
-    if (this.#words.length < words) this.#words = new Int32Array(words);
+    if (this.#words.length >= words) return;
+    // The ASCII pass may have written a wide text's bytes here before it gave up.
+    this.#words.fill(0);
+    this.#words = new Int32Array(words);
   }
 
   /** Zeroes the message's words, and lets go of scratch space a long text made grow. */

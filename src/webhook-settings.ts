@@ -111,18 +111,23 @@ export function normalizeWebhookUrl(value: unknown): string {
  * well-formed Unicode has no UTF-8 form; nor may it be over {@link MAX_WEBHOOK_USERNAME_BYTES}
  * bytes in UTF-8, as given or in Unicode normalization form C.
  *
- * @param value - the submitted username; `undefined`, `null` and `''` mean none.
- * @returns the username, or null for none.
+ * @param value - the submitted username; `null` and `''` mean none, `undefined` (left out)
+ *   keeps the stored one, as `setWebhook` reads it.
+ * @returns the username, null for none, or undefined to keep the stored one: pass it on to
+ *   `setWebhook` as it is.
  * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (status 400).
  * @example
  * ```ts
  * normalizeWebhookUsername('hook-relay'); // 'hook-relay'
+ * normalizeWebhookUsername(''); // null
+ * normalizeWebhookUsername(undefined); // undefined
  * normalizeWebhookUsername('a:b'); // throws ERR_WEBHOOK_INVALID
  * ```
  */
-export function normalizeWebhookUsername(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  if (typeof value !== 'string') throw invalid('"username" must be a string or null.');
+export function normalizeWebhookUsername(value: unknown): string | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value === '') return null;
+  if (typeof value !== 'string') throw invalid('"username" must be a string or null, or be left out to keep the stored one.');
   const problem = webhookUsernameProblem(value);
   if (problem !== undefined) throw invalid(problem);
   return value;

@@ -64,14 +64,14 @@ export function webhookVerbs(
         const message = 'Webhook settings must be { url, username?, password? }.';
         throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });
       }
-      // A misspelt `usernmae` would otherwise store no username and report success.
+      // A misspelt `usernmae` would otherwise keep the old username and report success.
       const unknown = unknownOptionMessage(given, WEBHOOK_SETTINGS_NAMES, 'setWebhook', 'withheld');
       if (unknown !== undefined) throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', unknown, { status: 400 });
       const settings = ownOptions(given, WEBHOOK_SETTINGS_NAMES);
       const url = normalizeWebhookUrl(settings.url);
       // Left out, the username is kept, as the password is: a client that sends only a new URL
       // must not turn its deliveries' Basic credentials into a password with no username.
-      const username = settings.username === undefined ? undefined : normalizeWebhookUsername(settings.username);
+      const username = normalizeWebhookUsername(settings.username);
       // A password is sealed for this key and this URL (see webhookSealContext).
       const context = webhookSealContext({ id: keyId, webhook_url: url });
       let sealed: string | null | undefined;

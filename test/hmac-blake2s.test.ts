@@ -100,6 +100,31 @@ describe('ProcessHmacBlake2s', () => {
     expect(hmac.digest(A_KEY)).toBe(nodeDigest(A_KEY));
   });
 
+  it("leaves a key's bytes in none of the arrays it made, one it dropped for a longer or wider text included", () => {
+    // Every Int32Array made from here on is recorded, so dropped ones can be read too.
+    const made: Int32Array[] = [];
+    const Original = globalThis.Int32Array;
+    globalThis.Int32Array = class extends Original {
+      constructor(...args: ConstructorParameters<Int32ArrayConstructor>) {
+        super(...args);
+        made.push(this);
+      }
+    } as Int32ArrayConstructor;
+    try {
+      const hmac = new ProcessHmacBlake2s(KEY);
+      const secret = Buffer.from(A_KEY.slice(20, 52), 'latin1');
+      // Wider than Latin-1 and longer than a block: the ASCII pass writes the key's bytes,
+      // then gives up and takes bigger scratch space.
+      for (const text of [A_KEY, A_KEY + '\u0100', 'x'.repeat(200) + A_KEY, A_KEY]) {
+        hmac.digest(text);
+        for (const array of made) expect(Buffer.from(array.buffer, array.byteOffset, array.byteLength).includes(secret)).toBe(false);
+      }
+      expect(made.length).toBeGreaterThan(3);
+    } finally {
+      globalThis.Int32Array = Original;
+    }
+  });
+
   it('is 16 code units long whatever the text', () => {
     const hmac = new ProcessHmacBlake2s(KEY);
     for (const text of ['', A_KEY, 'é'.repeat(300)]) expect(hmac.digest(text)).toHaveLength(16);

@@ -326,3 +326,26 @@ describePostgres('createKeyManager over a PostgreSQL table whose times are times
     expect((await manager.regenerate(next.card.keyId)).card.keyId).toBe(next.card.keyId);
   });
 });
+
+describePostgres('createKeyManager over PostgreSQL: webhook settings left out', (db) => {
+  const table = db.table('keys');
+  let manager: KeyManager;
+
+  beforeAll(async () => {
+    const store = new PostgresKeyStore({ pool: db.pool(), table });
+    await store.migrate();
+    manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 1) } } });
+  });
+
+  it('keeps the stored username and password when both are left out, in the row itself; null clears the username', async () => {
+    const { card } = await manager.issue({ accountId: 'acct_hook', environment: 'sandbox' });
+    await manager.setWebhook(card.keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me-please' });
+
+    await manager.setWebhook(card.keyId, { url: 'https://hooks.example.com/b' });
+    const [kept] = (await db.pool().query(`SELECT webhook_url, webhook_basic_auth_username FROM ${table} WHERE id = $1`, [card.keyId])).rows;
+    expect(kept).toEqual({ webhook_url: 'https://hooks.example.com/b', webhook_basic_auth_username: 'relay' });
+    expect(await manager.webhookAuthorization(card.keyId)).toBe(`Basic ${Buffer.from('relay:keep-me-please').toString('base64')}`);
+
+    expect((await manager.setWebhook(card.keyId, { url: 'https://hooks.example.com/b', username: null })).webhook.username).toBeNull();
+  });
+});

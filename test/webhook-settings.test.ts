@@ -116,10 +116,10 @@ describe('normalizeWebhookUrl', () => {
 });
 
 describe('normalizeWebhookUsername', () => {
-  it('treats undefined, null and an empty string as no username', () => {
-    expect(normalizeWebhookUsername(undefined)).toBeNull();
+  it('treats null and an empty string as no username, and undefined as keeping the stored one, as setWebhook reads them', () => {
     expect(normalizeWebhookUsername(null)).toBeNull();
     expect(normalizeWebhookUsername('')).toBeNull();
+    expect(normalizeWebhookUsername(undefined)).toBeUndefined();
   });
 
   it('accepts ASCII and non-ASCII usernames', () => {

@@ -82,7 +82,7 @@ export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok
 
 /** 415: the body was not sent as JSON (another type, or a Content-Type no parser can read). */
 function notSentAsJson(): DemoReply {
-  const message = 'Send the message as JSON, with Content-Type: application/json.';
+  const message = 'Send the message as JSON in UTF-8, with Content-Type: application/json.';
   return { status: 415, body: { error: { code: 'ERR_INVALID_REQUEST', message } } };
 }
 

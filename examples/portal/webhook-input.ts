@@ -14,7 +14,8 @@ const FIELDS: ReadonlySet<string> = new Set([
  * keyward's to judge, and come back as `ERR_WEBHOOK_INVALID`.
  *
  * A password field left out keeps the saved password, `null` removes it: the page never shows
- * the password, so an untouched field must not wipe it.
+ * the password, so an untouched field must not wipe it. A username field left out keeps the
+ * saved username too (keyward's rule); `null` or `""` removes it.
  *
  * @param body - the parsed JSON body.
  * @returns the settings for `KeyManager.setWebhook`.

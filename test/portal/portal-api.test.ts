@@ -179,6 +179,19 @@ describe('portal API: webhook settings', () => {
     expect(json(removed).card.webhook_basic_auth_configured).toBe(false);
   });
 
+  it('keeps the saved username when the field is left out, and removes it on null or an empty string', async () => {
+    await generate();
+    for (const removal of [null, '']) {
+      await putWebhook({ webhook_url: 'https://hooks.example.com/a', webhook_basic_auth_username: 'receipts-bot', webhook_basic_auth_password: PASSWORD });
+
+      const kept = await putWebhook({ webhook_url: 'https://hooks.example.com/b' });
+      expect(json(kept).card).toMatchObject({ webhook_url: 'https://hooks.example.com/b', webhook_basic_auth_username: 'receipts-bot', webhook_basic_auth_configured: true });
+
+      const removed = await putWebhook({ webhook_url: 'https://hooks.example.com/b', webhook_basic_auth_username: removal });
+      expect(json(removed).card).toMatchObject({ webhook_basic_auth_username: null, webhook_basic_auth_configured: true });
+    }
+  });
+
   it('refuses a plain-http URL with 400 ERR_WEBHOOK_INVALID and changes nothing', async () => {
     await generate();
     await putWebhook({ webhook_url: 'https://hooks.example.com/a' });
