@@ -27,14 +27,14 @@ describe('npm run demo (examples/demo/main.ts) at start', { timeout: 30_000 }, (
     const lines = output.split('\n');
     const [, base, pid] = /^keyward demo gateway \(express, memory store\) listening on (http:\/\/127\.0\.0\.1:\d+), pid (\d+) \(kill -TERM \2 stops it\)$/.exec(lines[0]!) ?? [];
     expect(Number(pid)).toBe(child.pid);
-    const labels = lines.slice(1, 10).map((line) => /^demo key ([a-z_]+): sk_test_[0-9A-Za-z]{50}$/.exec(line)?.[1]);
-    expect(labels).toEqual(['allowed', 'pending_validation', 'suspended', 'revoqued', 'locked', 'expired', 'rejected', 'soft_deleted', 'revoked_at']);
-    expect(lines[10]).toBe('try it:');
+    const labels = lines.slice(1, 11).map((line) => /^demo key ([a-z_]+): sk_test_[0-9A-Za-z]{50}$/.exec(line)?.[1]);
+    expect(labels).toEqual(['allowed', 'pending_validation', 'suspended', 'revoqued', 'locked', 'expired', 'rejected', 'other_type', 'soft_deleted', 'revoked_at']);
+    expect(lines[11]).toBe('try it:');
     const allowed = lines[1]!.slice('demo key allowed: '.length);
-    expect(lines[11]).toBe(
+    expect(lines[12]).toBe(
       `curl -i -X POST ${base}/v1/sms -H 'Authorization: Bearer ${allowed}' -H 'Content-Type: application/json' -d '{"to":"+15550100","body":"hello"}'`,
     );
-    expect(lines[12]).toBe('SIGTERM received, shutting down');
+    expect(lines[13]).toBe('SIGTERM received, shutting down');
     expect(code).toBe(0);
   });
 });
