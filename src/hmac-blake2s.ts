@@ -89,7 +89,7 @@ export class ProcessHmacBlake2s {
    * byte for each before it gives up.
    */
   #ensureRoom(bytes: number): void {
-    const words = Math.ceil(bytes / BLAKE2S_BLOCK_BYTES) * 16;
+    const words = wordsToBlockEnd(bytes);
     if (this.#words.length >= words) return;
     // The ASCII pass may have written a wide text's bytes here before it gave up.
     this.#words.fill(0);
@@ -147,14 +147,14 @@ function writeAsciiMessage(text: string, words: Int32Array): number {
   }
   if (allBits > 0x7f) return -1;
   if ((text.length & 3) !== 0) words[at++] = word;
-  zeroToBlockEnd(words, at, text.length);
+  words.fill(0, at, wordsToBlockEnd(text.length));
   return text.length;
 }
 
 /** {@link writeAsciiMessage} for a text beyond ASCII: the mark, then two bytes a code unit. */
 function writeWideMessage(text: string, words: Int32Array): number {
   const length = 1 + 2 * text.length;
-  words.fill(0, 0, Math.ceil(length / 4));
+  words.fill(0, 0, wordsToBlockEnd(length));
   words[0] = WIDE_TEXT_MARK;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
@@ -163,12 +163,12 @@ function writeWideMessage(text: string, words: Int32Array): number {
     words[low >>> 2] = words[low >>> 2]! | ((code & 0xff) << ((low & 3) << 3));
     words[high >>> 2] = words[high >>> 2]! | ((code >>> 8) << ((high & 3) << 3));
   }
-  zeroToBlockEnd(words, Math.ceil(length / 4), length);
   return length;
 }
 
-function zeroToBlockEnd(words: Int32Array, from: number, length: number): void {
-  words.fill(0, from, Math.ceil(length / BLAKE2S_BLOCK_BYTES) * 16);
+/** How many words a message of this many bytes takes, to the end of its last block. */
+function wordsToBlockEnd(bytes: number): number {
+  return Math.ceil(bytes / BLAKE2S_BLOCK_BYTES) * 16;
 }
 
 function isAscii(text: string): boolean {

@@ -14,18 +14,27 @@ const CHILD = `
   process.on('message', () => process.exit(0));
 `;
 
+/** The address range of one line of `/proc/<pid>/maps`. */
+function rangeOf(mapping: string): [start: number, end: number] {
+  return mapping.split(' ')[0]!.split('-').map((hex) => Number.parseInt(hex, 16)) as [number, number];
+}
+
+function occurrences(bytes: Buffer, needle: Buffer): number {
+  let count = 0;
+  for (let at = bytes.indexOf(needle); at !== -1; at = bytes.indexOf(needle, at + 1)) count++;
+  return count;
+}
+
 /** How many times `needle` occurs in the process's native heap (where Buffers' bytes live). */
 function copiesInNativeHeap(pid: number, needle: Buffer): number {
   const heap = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').find((line) => line.endsWith('[heap]'));
   if (heap === undefined) return 0;
-  const [start, end] = heap.split(' ')[0]!.split('-').map((hex) => Number.parseInt(hex, 16)) as [number, number];
+  const [start, end] = rangeOf(heap);
   const memory = openSync(`/proc/${pid}/mem`, 'r');
   try {
     const bytes = Buffer.alloc(end - start);
     readSync(memory, bytes, 0, bytes.length, start);
-    let copies = 0;
-    for (let at = bytes.indexOf(needle); at !== -1; at = bytes.indexOf(needle, at + 1)) copies++;
-    return copies;
+    return occurrences(bytes, needle);
   } finally {
     closeSync(memory);
   }
@@ -68,7 +77,7 @@ function copiesInWritableMemory(pid: number, needle: Buffer): number {
   let copies = 0;
   try {
     for (const mapping of mappings) {
-      const [start, end] = mapping.split(' ')[0]!.split('-').map((hex) => Number.parseInt(hex, 16)) as [number, number];
+      const [start, end] = rangeOf(mapping);
       // Reserved but untouched address space (V8 reserves gigabytes) holds nothing to find.
       if (end - start > 2 ** 30) continue;
       const bytes = Buffer.alloc(end - start);
@@ -77,7 +86,7 @@ function copiesInWritableMemory(pid: number, needle: Buffer): number {
       } catch {
         continue; // a guard page
       }
-      for (let at = bytes.indexOf(needle); at !== -1; at = bytes.indexOf(needle, at + 1)) copies++;
+      copies += occurrences(bytes, needle);
     }
   } finally {
     closeSync(memory);
