@@ -239,6 +239,28 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     await shot('07-webhook-saved');
   });
 
+  it('saves the username exactly as typed, spaces at its ends too, and a save of the unchanged form keeps it', async () => {
+    const cardUsername = async () => {
+      const answer = await page.evaluate<string>("fetch('/portal/api/key').then((answer) => answer.text())");
+      return (JSON.parse(answer) as { card: { webhook_basic_auth_username: string | null } }).card.webhook_basic_auth_username;
+    };
+    await page.getByLabel('Basic auth username').fill('  receipts bot  ');
+    await page.getByRole('button', { name: 'Save webhook settings' }).click();
+    await expect.poll(() => page.locator('#webhook-saved').innerText()).toBe('Webhook settings saved.');
+    expect(await cardUsername()).toBe('  receipts bot  ');
+
+    await page.reload();
+    expect(await page.getByLabel('Basic auth username').inputValue()).toBe('  receipts bot  ');
+    await page.getByRole('button', { name: 'Save webhook settings' }).click();
+    await expect.poll(() => page.locator('#webhook-saved').innerText()).toBe('Webhook settings saved.');
+    expect(await cardUsername()).toBe('  receipts bot  ');
+    expect(await page.locator('#password-state').innerText()).toContain('webhook_basic_auth_configured: true');
+
+    await page.getByLabel('Basic auth username').fill('receipts-bot');
+    await page.getByRole('button', { name: 'Save webhook settings' }).click();
+    await expect.poll(() => cardUsername()).toBe('receipts-bot');
+  });
+
   it('shows a refused webhook URL as an error next to the form', async () => {
     await page.getByLabel('Webhook URL').fill('http://hooks.example.com/plain');
     await page.getByRole('button', { name: 'Save webhook settings' }).click();

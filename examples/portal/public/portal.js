@@ -313,7 +313,9 @@ async function saveWebhook(event) {
   const password = $('webhook_basic_auth_password').value;
   const body = {
     webhook_url: $('webhook_url').value.trim(),
-    webhook_basic_auth_username: $('webhook_basic_auth_username').value.trim() || null,
+    // As typed, spaces at its ends too: keyward accepts them, and a username set through the
+    // API must survive a save of the unchanged form. An empty field removes it.
+    webhook_basic_auth_username: $('webhook_basic_auth_username').value || null,
   };
   // An empty password field keeps the saved one (the field is always empty after a save).
   if (password !== '') body.webhook_basic_auth_password = password;
