@@ -16,10 +16,13 @@ const portal = await startPortal({ port, gatewayPort }).catch((error: unknown) =
   console.error(`keyward portal could not start: ${code === 'EADDRINUSE' ? `${message} (set PORT or GATEWAY_PORT)` : String(message ?? error)}`);
   process.exit(2);
 });
-console.log(`keyward portal (demo account, no login): ${portal.portalUrl}`);
-console.log(`keyward demo gateway:                    ${portal.gatewayUrl}  (POST /v1/sms, GET /v1/whoami)`);
-
+// Before the first line is printed: writes to a pipe are synchronous, so whoever reads the
+// pid from it may send SIGTERM before the next statement runs.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal));
+
+// The pid, as the demo prints it: `npm run` and tsx are parents, and npm does not pass SIGTERM on.
+console.log(`keyward portal (demo account, no login): ${portal.portalUrl}  pid ${process.pid} (kill -TERM ${process.pid} stops it)`);
+console.log(`keyward demo gateway:                    ${portal.gatewayUrl}  (POST /v1/sms, GET /v1/whoami)`);
 
 async function shutdown(signal: string): Promise<void> {
   console.log(`${signal} received, shutting down`);
