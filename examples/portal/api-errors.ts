@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { ApiKeyAuthError, refusalClosesConnection, type ApiKeyAuthErrorCode } from 'keyward';
+import { ApiKeyAuthError, type ApiKeyAuthErrorCode } from 'keyward';
 
 /** Codes of the portal's own refusals, next to keyward's codes in the same body shape. */
 export type PortalErrorCode =
@@ -35,9 +35,9 @@ const STATUS_BY_CODE: Partial<Record<ApiKeyAuthErrorCode, number>> = {
 };
 
 /**
- * Writes keyward's error body shape, `{"error":{"code","message"}}`. An answer that leaves a
- * large body unread closes the connection, as keyward's refusals do (`refusalClosesConnection`):
- * kept alive, Node would read and throw away the whole body after it.
+ * Writes keyward's error body shape, `{"error":{"code","message"}}`. (An answer that leaves a
+ * large body unread closes the connection: the app's `closeAfterLargeUnreadBody` sees to it
+ * for every answer.)
  *
  * @param res - the response to write.
  * @param status - the HTTP status.
@@ -50,7 +50,6 @@ export function sendError(
   code: ApiKeyAuthErrorCode | PortalErrorCode,
   message: string,
 ): void {
-  if (refusalClosesConnection(res.req)) res.set('Connection', 'close');
   res.status(status).json({ error: { code, message } });
 }
 

@@ -94,7 +94,7 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
   });
 
   // The password arrives here once and is sealed by keyward; no answer ever carries it.
-  api.put('/webhook', sameOrigin, refuseDeclaredTooLarge, express.json({ limit: MAX_BODY_BYTES, verify: refuseMalformedUtf8 }), async (req, res) => {
+  api.put('/webhook', sameOrigin, refuseUnboundedOrLargeBody, express.json({ limit: MAX_BODY_BYTES, verify: refuseMalformedUtf8 }), async (req, res) => {
     const input = webhookInput(req.body);
     const keyId = await liveKeyId(res);
     if (keyId === undefined) return;
@@ -123,11 +123,18 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
 const MAX_BODY_BYTES = 8 * 1024;
 
 /**
- * 413 at once for a body declared over the limit. The JSON parser would refuse it too, but
- * only once the whole declared body had come and been thrown away.
+ * Refuses at once, closing the connection, a body the JSON parser would refuse only after
+ * reading all of it: one declared over the limit (413), or one of no declared length (411, a
+ * chunked body: the parser stops at the limit, then reads the rest to the end, however long,
+ * before it answers). The page always sends a `Content-Length`.
  */
-const refuseDeclaredTooLarge: express.RequestHandler = (req, res, next) => {
+const refuseUnboundedOrLargeBody: express.RequestHandler = (req, res, next) => {
+  if (req.headers['transfer-encoding'] !== undefined) {
+    res.set('Connection', 'close');
+    return sendError(res, 411, 'ERR_INVALID_REQUEST', 'The request body must have a Content-Length.');
+  }
   if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {
+    res.set('Connection', 'close');
     return sendError(res, 413, 'ERR_INVALID_REQUEST', 'The request body is too large.');
   }
   next();

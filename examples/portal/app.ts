@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { createPortalApi, type PortalApiOptions } from './api.js';
-import { loopbackHostOnly } from './request-guards.js';
+import { closeAfterLargeUnreadBody, loopbackHostOnly } from './request-guards.js';
 import { securityHeaders } from './security-headers.js';
 import { pageNotFound, siteErrorHandler } from './site-errors.js';
 
@@ -28,6 +28,7 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
   const app = express();
   app.disable('x-powered-by');
 
+  app.use(closeAfterLargeUnreadBody());
   app.use(securityHeaders());
   // Logged before the Host check, so a refused DNS-rebinding attempt shows in the log too.
   app.use(API_PATH, logRequests(log));

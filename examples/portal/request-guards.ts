@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { refusalClosesConnection } from 'keyward';
 import { sendError } from './api-errors.js';
 
 /** The header every state-changing call of the page sends. */
@@ -73,4 +74,24 @@ const SITE_VALUES_ALLOWED: ReadonlySet<string> = new Set(['same-origin', 'same-s
 
 function fromThisSite(secFetchSite: string | undefined): boolean {
   return secFetchSite === undefined || SITE_VALUES_ALLOWED.has(secFetchSite.trim().toLowerCase());
+}
+
+/**
+ * Closes the connection after any answer to a request whose body is large (over 64 KiB) or of
+ * unknown length, as keyward's refusals and the demo do (`refusalClosesConnection`). Only the
+ * webhook save reads a body, and never one that large; kept alive, the connection would have
+ * Node read and throw away the whole body after the answer, so any client could make the
+ * portal swallow gigabytes with a plain GET.
+ *
+ * @returns the middleware; mount it first.
+ * @example
+ * ```ts
+ * app.use(closeAfterLargeUnreadBody());
+ * ```
+ */
+export function closeAfterLargeUnreadBody(): RequestHandler {
+  return function closeAfterLargeUnreadBody(req, res, next) {
+    if (refusalClosesConnection(req)) res.set('Connection', 'close');
+    next();
+  };
 }

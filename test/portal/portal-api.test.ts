@@ -275,6 +275,42 @@ describe('portal API: webhook settings', () => {
     expect([answer.status, answer.headers.get('connection'), answer.closedByServer]).toEqual([413, 'close', true]);
   });
 
+  it('answers a body declared just over 8 KiB with 413 and closes the connection, as the README says', async () => {
+    await generate();
+    const { port } = new URL(portal.portalUrl);
+    const head = `PUT /portal/api/webhook HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Portal-Request: 1\r\nContent-Type: application/json\r\nContent-Length: 9100\r\n\r\n{}`;
+
+    const answer = await exchange(portal.portalUrl, Buffer.from(head), 2);
+
+    expect([answer.status, answer.headers.get('connection'), answer.closedByServer]).toEqual([413, 'close', true]);
+  });
+
+  it('answers a chunked body with 411 at once, before its end, closes the connection and stores nothing', async () => {
+    await generate();
+    const { port } = new URL(portal.portalUrl);
+    // One chunk of a body with no end: an answer can only come before the body is read.
+    const head = `PUT /portal/api/webhook HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Portal-Request: 1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n`;
+
+    const answer = await exchange(portal.portalUrl, Buffer.from(head), 2);
+
+    expect([answer.status, answer.headers.get('connection'), answer.closedByServer]).toEqual([411, 'close', true]);
+    expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
+  });
+
+  it.each([
+    ['GET /portal/api/key', 'GET', '/portal/api/key'],
+    ['GET / (the page)', 'GET', '/'],
+    ['POST /portal/api/key/regenerate', 'POST', '/portal/api/key/regenerate'],
+  ])('closes the connection after answering %s that declares a large body it never reads', async (_name, method, path) => {
+    await generate();
+    const { port } = new URL(portal.portalUrl);
+    const head = `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Portal-Request: 1\r\nContent-Length: 100000000\r\n\r\n`;
+
+    const answer = await exchange(portal.portalUrl, Buffer.from(head), 2);
+
+    expect([answer.status, answer.headers.get('connection'), answer.closedByServer]).toEqual([200, 'close', true]);
+  });
+
   it('answers 404 ERR_KEY_NOT_FOUND before a key exists', async () => {
     const response = await putWebhook({ webhook_url: 'https://hooks.example.com/a' });
 
