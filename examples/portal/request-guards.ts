@@ -59,6 +59,12 @@ export function sameOriginWrites(): RequestHandler {
  */
 export function loopbackHostOnly(): RequestHandler {
   return function loopbackHostOnly(req, res, next) {
+    // Node keeps the first of several Host lines; which one a proxy in front would act on is
+    // anyone's guess, so RFC 9112 (section 3.2) asks for 400.
+    if (hostLineCount(req.rawHeaders) > 1) {
+      res.set('Cache-Control', 'no-store');
+      return sendError(res, 400, 'ERR_INVALID_REQUEST', 'The request must have exactly one Host header.');
+    }
     // The whole Host value: a loopback name, and after it nothing but an optional port.
     const name = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(req.get('host') ?? '')?.[1];
     if (!LOOPBACK_HOSTS.has(name ?? '')) {
@@ -74,6 +80,13 @@ const SITE_VALUES_ALLOWED: ReadonlySet<string> = new Set(['same-origin', 'same-s
 
 function fromThisSite(secFetchSite: string | undefined): boolean {
   return secFetchSite === undefined || SITE_VALUES_ALLOWED.has(secFetchSite.trim().toLowerCase());
+}
+
+/** How many Host lines a request's raw headers hold (names, at even indexes, in any case). */
+function hostLineCount(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let at = 0; at < rawHeaders.length; at += 2) if (rawHeaders[at]!.toLowerCase() === 'host') count++;
+  return count;
 }
 
 /**

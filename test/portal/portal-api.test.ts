@@ -417,6 +417,23 @@ describe('portal API: cross-site and stray requests', () => {
     expect(logs.at(-1)).toBe('portal GET (no route) 403');
   });
 
+  it.each([
+    ['a loopback Host, then another', (port: string) => [`127.0.0.1:${port}`, 'rebind.example']],
+    ['another Host, then a loopback one', (port: string) => ['rebind.example', `127.0.0.1:${port}`]],
+    ['the same loopback Host twice', (port: string) => [`127.0.0.1:${port}`, `127.0.0.1:${port}`]],
+  ])('refuses a request with two Host lines (%s) with 400, as RFC 9112 asks', async (_name, hosts) => {
+    const { port } = new URL(portal.portalUrl);
+    const [first, second] = hosts(port);
+    const request = `GET /portal/api/key HTTP/1.1\r\nHost: ${first}\r\nhost: ${second}\r\nConnection: close\r\n\r\n`;
+
+    const response = await sendRaw(portal.portalUrl, Buffer.from(request));
+
+    expect([response.status, JSON.parse(response.body)]).toEqual([
+      400,
+      { error: { code: 'ERR_INVALID_REQUEST', message: 'The request must have exactly one Host header.' } },
+    ]);
+  });
+
   it('answers an unknown API route with 404 ERR_NOT_FOUND in the error shape', async () => {
     const response = await api('GET', '/keys');
 
