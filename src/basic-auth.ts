@@ -129,7 +129,8 @@ const BASE64_BODY = /^[A-Za-z0-9+/]+$/;
  * @returns the checker.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing or malformed username or
  *   password (the same rules as `setWebhook`: at most 256 and 1,024 bytes of UTF-8, no control
- *   characters, and for the username no `:`, invisible format characters or line separators),
+ *   characters, and for the username no `:`, invisible or blank characters, noncharacters
+ *   or line separators, and not only whitespace),
  *   a realm that would break the challenge header, or a bad `throttle` limit.
  * @example
  * ```ts

@@ -4,8 +4,10 @@
  * (`\p{Cs}` with the u flag matches only unpaired ones, the test of
  * `String.prototype.isWellFormed`; PostgreSQL would store each as U+FFFD); format and other
  * default-ignorable characters that render as nothing (a zero-width space, a bidirectional
- * override, the combining grapheme joiner, a Hangul filler, a variation selector); and line or
- * paragraph separators. They would make two identifiers that look the same differ, or break
- * the log lines and forms that show one.
+ * override, the combining grapheme joiner, a Hangul filler, a variation selector) or as a
+ * blank though they are no whitespace (the Braille pattern blank, U+2800, a known invisible
+ * filler); noncharacters (U+FFFE, U+FFFF and the rest Unicode keeps for a program's internal
+ * use); and line or paragraph separators. They would make two identifiers that look the same
+ * differ, or break the log lines and forms that show one.
  */
-export const UNSAFE_IDENTIFIER_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+export const UNSAFE_IDENTIFIER_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Noncharacter_Code_Point}\u2800]/u;

@@ -285,6 +285,8 @@ describe('createBasicAuthChecker: options', () => {
     ['a username with a line separator (U+2028)', { username: 'u\u2028v', password: 'p' }, /"username" must not contain .*line or paragraph separators/],
     ['a username with a paragraph separator (U+2029)', { username: 'u\u2029v', password: 'p' }, /"username"/],
     ['a username with a zero-width space', { username: 'u\u200bv', password: 'p' }, /"username"/],
+    ['a username of spaces alone', { username: '  ', password: 'p' }, /"username" must not be only whitespace/],
+    ['a username that is a Braille pattern blank (U+2800)', { username: '\u2800', password: 'p' }, /"username" must not contain .*blanks that are no whitespace/],
   ])('refuses %s at setup with ERR_OPTIONS_INVALID', (_what, options, message) => {
     let error: unknown;
     try {

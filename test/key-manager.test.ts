@@ -738,6 +738,8 @@ describe('createKeyManager: bad argument values', () => {
     ['an accountId with a space in front, which looks like the one without', { ...valid, accountId: ' acct_2' }, 'accountId'],
     ['an accountId with a combining grapheme joiner', { ...valid, accountId: 'acct\u034f_2' }, 'accountId'],
     ['an accountId of Hangul fillers, which render as nothing', { ...valid, accountId: '\u3164\u3164' }, 'accountId'],
+    ['an accountId of Braille pattern blanks, which show as spaces yet are no whitespace', { ...valid, accountId: '\u2800\u2800' }, 'accountId'],
+    ['an accountId with a noncharacter (U+FFFF)', { ...valid, accountId: 'acct_\uffff' }, 'accountId'],
     ['an accountId with an accent as a combining mark (NFD), which looks like the composed one', { ...valid, accountId: 'cafe\u0301' }, 'accountId'],
     ['an accountId with the Angstrom sign, which NFC turns into Å', { ...valid, accountId: 'acct_\u212b' }, 'accountId'],
   ])('issue answers %s with a 400 ERR_INVALID_ARGUMENT and writes nothing', async (_, input, argument) => {

@@ -127,6 +127,10 @@ describe('normalizeWebhookUsername', () => {
     expect(normalizeWebhookUsername('Jos\u00e9 relay')).toBe('Jos\u00e9 relay');
   });
 
+  it('keeps spaces at the ends of a username that is more than spaces', () => {
+    expect(normalizeWebhookUsername('  hook relay ')).toBe('  hook relay ');
+  });
+
   it.each([
     ['a colon (RFC 7617)', 'hook:relay', /must not contain ":"/],
     ['a control character', 'hook\u0007relay', /control characters/],
@@ -142,6 +146,12 @@ describe('normalizeWebhookUsername', () => {
     ['a zero-width space (U+200B)', 'hook\u200brelay', /invisible format characters/],
     ['a line separator (U+2028)', 'hook\u2028relay', /line or paragraph separators/],
     ['a paragraph separator (U+2029)', 'hook\u2029relay', /line or paragraph separators/],
+    ['a Braille pattern blank (U+2800), which shows as a space yet is no whitespace', '\u2800', /blanks that are no whitespace/],
+    ['a noncharacter (U+FFFF)', 'hook\uffffrelay', /noncharacters/],
+    ['a noncharacter beyond the first plane (U+10FFFE)', 'hook\u{10fffe}', /noncharacters/],
+    ['spaces alone', '   ', /must not be only whitespace: send null or "" to remove it/],
+    ['no-break spaces alone (U+00A0)', '\u00a0\u00a0', /must not be only whitespace/],
+    ['an ideographic space alone (U+3000)', '\u3000', /must not be only whitespace/],
   ])('refuses %s', (_what, input, message) => {
     const error = thrown(() => normalizeWebhookUsername(input));
 
