@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import type { ApiKeyAuth } from 'keyward';
 import { expressApiKeyAuth } from 'keyward/express';
-import { acceptSms, answerHeaders, compressedBody, declareEmptyBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
+import { acceptSms, answerHeaders, assertUtf8Body, bodyErrorReply, compressedBody, declareEmptyBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
 
 /** The demo gateway's routes on Express. */
 export function createExpressDemo(auth: ApiKeyAuth): express.Express {
@@ -31,15 +31,15 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
         next();
       }
     },
-    express.json({ limit: MAX_REQUEST_BODY_BYTES }),
+    express.json({ limit: MAX_REQUEST_BODY_BYTES, verify: (_req, _res, bytes) => assertUtf8Body(bytes) }),
     (req, res) => answer(req, res, acceptSms(req.body, req.apiKey!)),
   );
   app.get('/v1/whoami', expressApiKeyAuth(auth), (req, res) => answer(req, res, whoami(req.apiKey!)));
 
   app.use((req, res) => answer(req, res, notFound()));
   // A body that is not JSON, or too large, is the client's mistake, not a server fault.
-  app.use((error: { status?: number }, req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    answer(req, res, unreadableBody(error.status));
+  app.use((error: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    answer(req, res, bodyErrorReply(error));
   });
   return app;
 }

@@ -5,6 +5,8 @@ import { fastifyApiKeyAuth } from 'keyward/fastify';
 import {
   acceptSms,
   answerHeaders,
+  assertUtf8Body,
+  bodyErrorReply,
   compressedBody,
   health,
   MAX_REQUEST_BODY_BYTES,
@@ -32,8 +34,13 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
 
   // The body rules of express.json(): JSON bodies only, others are left unread.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_REQUEST_BODY_BYTES }, (_request, text, done) => {
-    const parsed = parseJsonBody(text as string);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BODY_BYTES }, (_request, bytes, done) => {
+    try {
+      assertUtf8Body(bytes as Buffer);
+    } catch (refusal) {
+      return done(refusal as Error, undefined);
+    }
+    const parsed = parseJsonBody((bytes as Buffer).toString('utf8'));
     if (parsed.ok) done(null, parsed.value);
     else done(Object.assign(new Error('request body is not JSON'), { statusCode: 400 }), undefined);
   });
@@ -41,7 +48,7 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
 
   app.setNotFoundHandler((request, reply) => answer(request, reply, notFound()));
   // A body that is not JSON, or too large, is the client's mistake, not a server fault.
-  app.setErrorHandler((error: { statusCode?: number }, request, reply) => answer(request, reply, unreadableBody(error.statusCode)));
+  app.setErrorHandler((error, request, reply) => answer(request, reply, bodyErrorReply(error)));
 
   app.get('/healthz', (request, reply) => answer(request, reply, health()));
 

@@ -5,13 +5,14 @@ import { koaApiKeyAuth } from 'keyward/koa';
 import {
   acceptSms,
   answerHeaders,
+  assertUtf8Body,
+  bodyErrorReply,
   compressedBody,
   declareEmptyBody,
   health,
   MAX_REQUEST_BODY_BYTES,
   notFound,
   parseJsonBody,
-  unreadableBody,
   whoami,
   type DemoReply,
 } from './sms.js';
@@ -34,7 +35,7 @@ export function createKoaDemo(auth: ApiKeyAuth): Koa {
     try {
       await next();
     } catch (error) {
-      answer(ctx, unreadableBody((error as { status?: number }).status));
+      answer(ctx, bodyErrorReply(error));
     }
   });
 
@@ -85,7 +86,9 @@ async function readJson(ctx: Context): Promise<unknown> {
     if (size > MAX_REQUEST_BODY_BYTES) throw tooLarge();
     chunks.push(chunk);
   }
-  const parsed = parseJsonBody(Buffer.concat(chunks).toString('utf8'));
+  const bytes = Buffer.concat(chunks);
+  assertUtf8Body(bytes);
+  const parsed = parseJsonBody(bytes.toString('utf8'));
   if (!parsed.ok) throw Object.assign(new Error('request body is not JSON'), { status: 400 });
   return parsed.value;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import { refusalClosesConnection, type ApiKeyContext } from 'keyward';
 
@@ -60,6 +61,44 @@ export function health(): DemoReply {
 
 /** Largest request body the demo reads, on every framework. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024;
+
+/**
+ * A body refused with an answer of its own, thrown from a body reader to the app's error
+ * handler (see {@link bodyErrorReply}). `status` is what Express's parser and Koa read,
+ * `statusCode` what Fastify reads.
+ */
+export class BodyRefusal extends Error {
+  readonly status: number;
+  readonly statusCode: number;
+
+  constructor(readonly reply: DemoReply) {
+    super('request body refused');
+    this.status = this.statusCode = reply.status;
+  }
+}
+
+/**
+ * Refuses a body whose bytes are not UTF-8. Decoding would put U+FFFD in place of each bad
+ * byte, and the demo would queue a message other than the one sent, without a word.
+ *
+ * @param bytes - the body as it came.
+ * @throws {BodyRefusal} 400 "The request body must be UTF-8 text."
+ */
+export function assertUtf8Body(bytes: Uint8Array): void {
+  if (!isUtf8(bytes)) throw new BodyRefusal(invalidRequest('The request body must be UTF-8 text.'));
+}
+
+/**
+ * The answer to an error a body reader threw: a {@link BodyRefusal}'s own, otherwise the one
+ * {@link unreadableBody} gives for its status.
+ *
+ * @param error - what the framework's error handler got.
+ */
+export function bodyErrorReply(error: unknown): DemoReply {
+  if (error instanceof BodyRefusal) return error.reply;
+  const { status, statusCode } = (error ?? {}) as { status?: number; statusCode?: number };
+  return unreadableBody(status ?? statusCode);
+}
 
 /**
  * Parses a JSON request body by the rules of Express's `express.json()`, so every framework's

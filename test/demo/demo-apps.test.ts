@@ -23,11 +23,13 @@ interface DemoRequest {
   path: string;
   key?: 'allowed' | 'suspended' | 'other_type';
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
+  /** The error message the answer must carry, where the status alone does not tell. */
+  message?: string;
 }
 
 const json = { 'content-type': 'application/json' };
-const sms = (body: string, status: number, name: string, headers: Record<string, string> = json): DemoRequest => ({
+const sms = (body: string | Buffer, status: number, name: string, headers: Record<string, string> = json): DemoRequest => ({
   name,
   status,
   method: 'POST',
@@ -36,6 +38,8 @@ const sms = (body: string, status: number, name: string, headers: Record<string,
   headers,
   body,
 });
+
+const NOT_UTF8 = 'The request body must be UTF-8 text.';
 
 const MATRIX: DemoRequest[] = [
   { name: 'the health check', status: 200, path: '/healthz' },
@@ -51,6 +55,10 @@ const MATRIX: DemoRequest[] = [
   sms('', 400, 'an empty SMS body'),
   sms('{"to":"555","body":"hello"}', 400, 'an SMS to a bad number'),
   sms('{"to":"+15550100","body":""}', 400, 'an empty SMS text'),
+  // Decoded, the bad bytes would become U+FFFD and another message would be queued (202).
+  { ...sms(Buffer.concat([Buffer.from('{"to":"+15550100","body":"h'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]), 400, 'an SMS body whose bytes are not UTF-8'), message: NOT_UTF8 },
+  { ...sms(Buffer.from('{"to":"+15550100","body":"caf\xe9"}', 'latin1'), 400, 'an SMS body in Latin-1 sent as UTF-8'), message: NOT_UTF8 },
+  sms('{"to":"+15550100","body":"caf\u00e9 \ud83d\udce8"}', 202, 'an SMS body of UTF-8 beyond ASCII'),
   sms(JSON.stringify({ to: '+15550100', body: 'x'.repeat(20_000) }), 413, 'an SMS body over 16 KiB'),
   sms('to=+15550100', 415, 'a form-encoded SMS body', { 'content-type': 'application/x-www-form-urlencoded' }),
   sms('{"to":"+15550100","body":"hello"}', 415, 'a JSON SMS body sent as text/plain', { 'content-type': 'text/plain' }),
@@ -109,6 +117,7 @@ describe('the demo gateway on every framework', () => {
       answers[name] = normalized(response);
     }
     expect(answers.express!.status).toBe(request.status);
+    if (request.message !== undefined) expect(JSON.parse(answers.express!.body).error.message).toBe(request.message);
     // Every answer, a success to a keyed request too, is kept out of caches.
     expect(answers.express!.headers['cache-control']).toBe('no-store');
     expect(answers.koa).toEqual(answers.express);

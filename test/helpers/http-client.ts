@@ -19,7 +19,7 @@ const TRANSPORT_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer
 export function send(
   baseUrl: string,
   path: string,
-  options: { method?: string; headers?: Record<string, string | string[]>; body?: string; localAddress?: string } = {},
+  options: { method?: string; headers?: Record<string, string | string[]>; body?: string | Buffer; localAddress?: string } = {},
 ): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
     const settings = { method: options.method ?? 'GET', headers: options.headers, agent: false, localAddress: options.localAddress };
