@@ -2,6 +2,7 @@
  * The portal example's JSON API over real HTTP, without a browser: statuses, exact error
  * bodies, the cross-site guard, and the shared store with the demo gateway.
  */
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_KEY_PATTERN, generateApiKey, maskApiKey } from 'keyward';
 import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
@@ -23,7 +24,7 @@ afterEach(async () => {
   await portal.close();
 });
 
-const api = (method: string, path: string, headers: Record<string, string> = {}, body?: string) =>
+const api = (method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer) =>
   send(portal.portalUrl, `/portal/api${path}`, { method, headers, body });
 
 const json = (response: ClientResponse) => JSON.parse(response.body) as Record<string, any>;
@@ -261,6 +262,27 @@ describe('portal API: webhook settings', () => {
     const response = await api('PUT', '/webhook', { ...WRITE, 'Content-Type': 'application/json; charset=utf-16le' }, body.toString('latin1'));
 
     expect([response.status, JSON.parse(response.body).error.message]).toEqual([400, 'The request body must be UTF-8 text.']);
+    expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
+  });
+
+  it('saves a gzip body, inflated, as the README says', async () => {
+    await generate();
+    const body = gzipSync(JSON.stringify({ webhook_url: 'https://hooks.example.com/gzipped' }));
+
+    const response = await api('PUT', '/webhook', { ...WRITE, 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }, body);
+
+    expect(response.status).toBe(200);
+    expect(json(await api('GET', '/key')).card.webhook_url).toBe('https://hooks.example.com/gzipped');
+  });
+
+  it('answers a small gzip body that inflates past 8 KiB with 413, and stores nothing', async () => {
+    await generate();
+    const body = gzipSync(JSON.stringify({ webhook_url: 'https://hooks.example.com/a', webhook_basic_auth_username: 'u'.repeat(100_000) }));
+    expect(body.length).toBeLessThan(8 * 1024);
+
+    const response = await api('PUT', '/webhook', { ...WRITE, 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }, body);
+
+    expect([response.status, JSON.parse(response.body)]).toEqual([413, { error: { code: 'ERR_INVALID_REQUEST', message: 'The request body is too large.' } }]);
     expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
   });
 
