@@ -3,6 +3,7 @@ import {
   createDecipheriv,
   createSecretKey,
   randomBytes,
+  timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
@@ -72,8 +73,9 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * @param keys - see {@link SealingKeys}; the key bytes are copied, so later changes to the
  *   caller's buffers have no effect.
  * @returns the box.
- * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing current key, a bad key id or
- *   key material that is not exactly 32 bytes.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for a missing current key, a bad key id,
+ *   key material that is not exactly 32 bytes, one byte repeated (all zeros, say), or the same
+ *   bytes under two ids.
  * @example
  * ```ts
  * const k1 = Buffer.from(process.env.WEBHOOK_KEY_K1!, 'base64');
@@ -112,7 +114,18 @@ export function sealingBox(given: SealingKeys, factory: string, option?: string)
     if (!(bytes instanceof Uint8Array) || bytes.length !== KEY_BYTES) {
       invalidOption(`${factory}: "${field(`keys.${id}`)}" must be a Buffer or Uint8Array of exactly ${KEY_BYTES} bytes.`);
     }
-    material.set(id, createSecretKey(Uint8Array.from(bytes)));
+    if (isOneByteRepeated(bytes)) {
+      invalidOption(`${factory}: "${field(`keys.${id}`)}" is one byte repeated ${KEY_BYTES} times, not a random key: use ${KEY_BYTES} random bytes (openssl rand -base64 ${KEY_BYTES}).`);
+    }
+    const copy = Uint8Array.from(bytes);
+    for (const [otherId, other] of material) {
+      // Compared in constant time, as any secret is. A rotation to a copy of the old key would
+      // look done, resealed and all, while the old bytes still open every value.
+      if (timingSafeEqual(other.export(), copy)) {
+        invalidOption(`${factory}: "${field(`keys.${id}`)}" holds the same bytes as "${field(`keys.${otherId}`)}": each key id needs ${KEY_BYTES} random bytes of its own.`);
+      }
+    }
+    material.set(id, createSecretKey(copy));
   }
   if (material.size === 0) invalidOption(`${factory}: "${field('keys')}" must hold at least one key.`);
   if (typeof keys.current !== 'string' || !material.has(keys.current)) {
@@ -167,6 +180,13 @@ export function sealingBox(given: SealingKeys, factory: string, option?: string)
   };
 }
 
+/** Whether every byte equals the first (all zeros, say), read in constant time like any key. */
+function isOneByteRepeated(bytes: Uint8Array): boolean {
+  let differences = 0;
+  for (const byte of bytes) differences |= byte ^ bytes[0]!;
+  return differences === 0;
+}
+
 interface SealedParts {
   keyId: string;
   iv: Buffer;
@@ -204,7 +224,8 @@ function parseSealed(sealed: unknown): SealedParts {
 function additionalData(keyId: string, context: string | undefined): Buffer {
   // UTF-8 turns every lone surrogate into U+FFFD, so such contexts would open each other's values.
   if (context !== undefined && (typeof context !== 'string' || LONE_SURROGATE.test(context))) {
-    throw new TypeError('a seal context must be well-formed text');
+    // open() turns this into its own ERR_WEBHOOK_SECRET: such a value cannot be opened.
+    throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', 'A seal context must be well-formed text, or left out.', { status: 400 });
   }
   // A key id holds no dot, so the context cannot be mistaken for part of it.
   return Buffer.from(context === undefined ? `${VERSION}.${keyId}` : `${VERSION}.${keyId}.${context}`, 'utf8');

@@ -14,8 +14,10 @@ import { webhookPasswordProblem, webhookUsernameProblem } from './webhook-settin
  * @returns the header value, such as `Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==`.
  * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` for credentials `setWebhook` would refuse:
  *   a username with a colon (the receiver could not tell where the password starts), an empty
- *   or missing password, control characters, lone surrogates, or over 256 bytes of username
- *   or 1 KiB of password. The message names neither value.
+ *   or missing password, control characters, lone surrogates, a username with invisible or
+ *   blank-looking characters or noncharacters, or of whitespace alone, or over 256 bytes of
+ *   username or 1 KiB of password (as given, and in normalization form C). The message names
+ *   neither value.
  * @example
  * ```ts
  * basicAuthorizationHeader('hook-relay', 'p4ss:w0rd:x'); // 'Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA=='
@@ -32,7 +34,7 @@ export function basicAuthorizationHeader(username: string | null, password: stri
       ? '"username" must be a string or null.'
       : typeof password !== 'string' || password.length === 0
         ? '"password" must be a non-empty string.'
-        : (webhookUsernameProblem(given.normalize('NFC')) ?? webhookPasswordProblem(password.normalize('NFC')));
+        : (webhookUsernameProblem(given) ?? webhookPasswordProblem(password));
   if (problem !== undefined) {
     throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', `basicAuthorizationHeader: ${problem}`, { status: 400 });
   }

@@ -176,12 +176,12 @@ export function webhookUsernameProblem(value: string): string | undefined {
   const problem = credentialTextProblem(value, 'username', MAX_WEBHOOK_USERNAME_BYTES);
   if (problem !== undefined) return problem;
   if (UNSAFE_IDENTIFIER_TEXT.test(value)) {
-    return '"username" must not contain control characters, invisible format characters or blanks that are no whitespace, noncharacters, or line or paragraph separators.';
+    return '"username" must not contain control characters, invisible or blank-looking characters, noncharacters, or line or paragraph separators.';
   }
   if (value.includes(':')) return '"username" must not contain ":" (RFC 7617 reserves it as the separator).';
   // Spaces at the ends are kept as sent, but a username of spaces alone looks like none in
   // every form that shows it.
-  if (value.length > 0 && /^\s+$/u.test(value)) return '"username" must not be only whitespace: send null or "" to remove it.';
+  if (/^\s+$/u.test(value)) return '"username" must not be only whitespace: send null or "" to remove it.';
   return undefined;
 }
 

@@ -281,12 +281,12 @@ describe('createBasicAuthChecker: options', () => {
     ['a password with a tab', { username: 'u', password: 'SEC\tRET' }, /"password" must not contain control characters/],
     ['a password with a lone surrogate', { username: 'u', password: 'p\ud800' }, /"password" must be well-formed/],
     ['a username of 257 bytes', { username: 'u'.repeat(257), password: 'p' }, /"username" must be at most 256 bytes/],
-    ['a username with a right-to-left override (U+202E)', { username: 'u\u202ev', password: 'p' }, /"username" must not contain .*invisible format characters/],
+    ['a username with a right-to-left override (U+202E)', { username: 'u\u202ev', password: 'p' }, /"username" must not contain .*invisible or blank-looking characters/],
     ['a username with a line separator (U+2028)', { username: 'u\u2028v', password: 'p' }, /"username" must not contain .*line or paragraph separators/],
     ['a username with a paragraph separator (U+2029)', { username: 'u\u2029v', password: 'p' }, /"username"/],
     ['a username with a zero-width space', { username: 'u\u200bv', password: 'p' }, /"username"/],
     ['a username of spaces alone', { username: '  ', password: 'p' }, /"username" must not be only whitespace/],
-    ['a username that is a Braille pattern blank (U+2800)', { username: '\u2800', password: 'p' }, /"username" must not contain .*blanks that are no whitespace/],
+    ['a username that is a Braille pattern blank (U+2800)', { username: '\u2800', password: 'p' }, /"username" must not contain .*invisible or blank-looking characters/],
   ])('refuses %s at setup with ERR_OPTIONS_INVALID', (_what, options, message) => {
     let error: unknown;
     try {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKeyAuthError, createSecretBox } from '../src/index.js';
 import { thrown } from './helpers/errors.js';
+import { testSealingKey } from './helpers/sealing-keys.js';
 
-const K1 = Buffer.alloc(32, 0x11);
-const K2 = Buffer.alloc(32, 0x22);
+const K1 = testSealingKey(0x11);
+const K2 = testSealingKey(0x22);
 const SEALED_SHAPE = /^v1\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
 
 describe('createSecretBox', () => {
@@ -82,10 +83,11 @@ describe('createSecretBox', () => {
   });
 
   it('binds the key id: relabelling a value to another id with the same key bytes fails', () => {
-    const box = createSecretBox({ current: 'k1', keys: { k1: K1, k2: K1 } });
-    const relabelled = box.seal('bound').replace(/^v1\.k1\./, 'v1.k2.');
+    // Two boxes, as one refuses the same bytes under two ids.
+    const sealed = createSecretBox({ current: 'k1', keys: { k1: K1 } }).seal('bound');
+    const sameBytesOtherId = createSecretBox({ current: 'k2', keys: { k2: K1 } });
 
-    expect(thrown(() => box.open(relabelled)).code).toBe('ERR_WEBHOOK_SECRET');
+    expect(thrown(() => sameBytesOtherId.open(sealed.replace(/^v1\.k1\./, 'v1.k2.'))).code).toBe('ERR_WEBHOOK_SECRET');
   });
 
   it('refuses a value opened with the wrong key bytes under the same id', () => {
@@ -164,14 +166,24 @@ describe('createSecretBox', () => {
 
   it('refuses a context with a lone surrogate, which UTF-8 would make equal to others', () => {
     const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
-    expect(() => box.seal('pw', '\uD800')).toThrow(new TypeError('a seal context must be well-formed text'));
+    expect(thrown(() => box.seal('pw', '\uD800')).code).toBe('ERR_WEBHOOK_INVALID');
     const sealed = box.seal('pw', '\uFFFD');
     for (const context of ['\uD800', '\uDFFF']) expect(thrown(() => box.open(sealed, context)).code).toBe('ERR_WEBHOOK_SECRET');
     expect(box.open(sealed, '\uFFFD')).toBe('pw');
   });
 
+  it('refuses a context that is not well-formed text when sealing, with ERR_WEBHOOK_INVALID (400), never a bare TypeError', () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+
+    for (const context of ['\ud800', 42, null]) {
+      const error = thrown(() => box.seal('some-secret-text', context as string)) as ApiKeyAuthError;
+
+      expect([error.code, error.status, error.message]).toEqual(['ERR_WEBHOOK_INVALID', 400, 'A seal context must be well-formed text, or left out.']);
+    }
+  });
+
   it('accepts a Uint8Array as key material', () => {
-    const box = createSecretBox({ current: 'k1', keys: { k1: new Uint8Array(32).fill(9) } });
+    const box = createSecretBox({ current: 'k1', keys: { k1: new Uint8Array(testSealingKey(9)) } });
 
     expect(box.open(box.seal('ok'))).toBe('ok');
   });
@@ -184,6 +196,9 @@ describe('createSecretBox', () => {
     ['a key id with a dot', { current: 'a.b', keys: { 'a.b': K1 } }, /^createSecretBox: every key id in "keys" must be 1 to 32 characters .*the one given is not shown/],
     ['a key pasted as its id, which the message must not repeat', { current: 'k1', keys: { k1: K1, [K1.toString('base64')]: K1 } }, new RegExp(`^(?!.*${K1.toString('base64').slice(0, 12).replace(/[+/]/g, '.')}).*every key id`)],
     ['a misspelt field', { curent: 'k1', keys: { k1: K1 } }, /Did you mean "current"/],
+    ['32 zero bytes', { current: 'k1', keys: { k1: Buffer.alloc(32) } }, /^createSecretBox: "keys\.k1" is one byte repeated 32 times, not a random key/],
+    ['one byte repeated', { current: 'k1', keys: { k1: Buffer.alloc(32, 0xff) } }, /"keys\.k1" is one byte repeated 32 times/],
+    ['the same bytes under two ids (a rotation to a copy of the old key)', { current: 'k2', keys: { k1: K1, k2: Buffer.from(K1) } }, /^createSecretBox: "keys\.k2" holds the same bytes as "keys\.k1": each key id needs 32 random bytes of its own\.$/],
     ['a key pasted as a field name, which the message must not repeat', { current: 'k1', keys: { k1: K1 }, c2VjcmV0a2V5bWF0ZXJpYWw: K1 }, /^createSecretBox: unknown option \(its name is not repeated, as it could be a secret\)\. The options are current, keys\.$/],
   ])('refuses %s at setup with ERR_OPTIONS_INVALID', (_what, keys, message) => {
     const error = thrown(() => createSecretBox(keys as never));

@@ -11,9 +11,10 @@ import {
 } from '../src/index.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
+import { testSealingKey } from './helpers/sealing-keys.js';
 
-const K1 = Buffer.alloc(32, 0x11);
-const K2 = Buffer.alloc(32, 0x22);
+const K1 = testSealingKey(0x11);
+const K2 = testSealingKey(0x22);
 
 describe('basicAuthorizationHeader', () => {
   it('encodes user:password, keeping colons in the password', () => {
@@ -54,6 +55,9 @@ describe('basicAuthorizationHeader', () => {
     ['a password with a lone surrogate', 'hook-relay', 'top\ud800s3cret', '"password"'],
     ['a password over 1 KiB', 'hook-relay', 'p'.repeat(5_000), '"password"'],
     ['a username with a control character', 'hook\u0007relay', 'top-s3cret', '"username"'],
+    ['a username over 256 bytes as given (300), though 200 in normalization form C', 'e\u0301'.repeat(100), 'top-s3cret', '"username" must be at most 256 bytes in UTF-8'],
+    ['a password over 1,024 bytes as given (1,200), though 800 in normalization form C', 'hook-relay', 'e\u0301'.repeat(400), '"password" must be at most 1024 bytes in UTF-8'],
+    ['a username of spaces alone', '   ', 'top-s3cret', '"username" must not be only whitespace'],
   ])('refuses %s as setWebhook and the receivers do, with ERR_WEBHOOK_INVALID naming neither value', (_name, username, password, message) => {
     let error: unknown;
     try {

@@ -13,8 +13,9 @@ import {
 } from '../src/index.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection, thrown } from './helpers/errors.js';
+import { testSealingKey } from './helpers/sealing-keys.js';
 
-const SEALING = { current: 'k1', keys: { k1: Buffer.alloc(32, 1) } };
+const SEALING = { current: 'k1', keys: { k1: testSealingKey(1) } };
 
 describe('normalizeWebhookUrl', () => {
   it.each([
@@ -139,15 +140,17 @@ describe('normalizeWebhookUsername', () => {
     ['more than 256 bytes in UTF-8 though 129 characters', '\u00fc'.repeat(129), /at most 256 bytes/],
     ['more than 256 bytes once in normalization form C, the form it is sent in', '\u0958'.repeat(85), /at most 256 bytes in UTF-8, also in Unicode normalization form C/],
     ['a lone surrogate', 'hook\ud800', /well-formed Unicode/],
-    ['a right-to-left override (U+202E)', 'hook\u202erelay', /invisible format characters/],
-    ['a Hangul filler (U+3164), which renders as nothing', 'hook\u3164relay', /invisible format characters/],
-    ['a combining grapheme joiner (U+034F)', 'hook\u034frelay', /invisible format characters/],
-    ['a variation selector (U+FE0F)', 'hook\ufe0frelay', /invisible format characters/],
-    ['a zero-width space (U+200B)', 'hook\u200brelay', /invisible format characters/],
+    ['a right-to-left override (U+202E)', 'hook\u202erelay', /invisible or blank-looking characters/],
+    ['a Hangul filler (U+3164), which renders as nothing', 'hook\u3164relay', /invisible or blank-looking characters/],
+    ['a combining grapheme joiner (U+034F)', 'hook\u034frelay', /invisible or blank-looking characters/],
+    ['a variation selector (U+FE0F)', 'hook\ufe0frelay', /invisible or blank-looking characters/],
+    ['a zero-width space (U+200B)', 'hook\u200brelay', /invisible or blank-looking characters/],
     ['a line separator (U+2028)', 'hook\u2028relay', /line or paragraph separators/],
     ['a paragraph separator (U+2029)', 'hook\u2029relay', /line or paragraph separators/],
-    ['a Braille pattern blank (U+2800), which shows as a space yet is no whitespace', '\u2800', /blanks that are no whitespace/],
+    ['a Braille pattern blank (U+2800), which shows as a space yet is no whitespace', '\u2800', /invisible or blank-looking characters/],
     ['a noncharacter (U+FFFF)', 'hook\uffffrelay', /noncharacters/],
+    ['a Khitan small script filler (U+16FE4)', '\u{16fe4}', /invisible or blank-looking characters/],
+    ['a musical null notehead (U+1D159)', 'hook\u{1d159}', /invisible or blank-looking characters/],
     ['a noncharacter beyond the first plane (U+10FFFE)', 'hook\u{10fffe}', /noncharacters/],
     ['spaces alone', '   ', /must not be only whitespace: send null or "" to remove it/],
     ['no-break spaces alone (U+00A0)', '\u00a0\u00a0', /must not be only whitespace/],
@@ -361,7 +364,7 @@ describe('KeyManager: webhook settings', () => {
 
   it('says which sealing key is missing, not "altered", when a kept password was sealed under a key id no longer configured', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
-    const rotatedTooSoon = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: Buffer.alloc(32, 2) } } });
+    const rotatedTooSoon = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: testSealingKey(2) } } });
 
     const error = await rejection(rotatedTooSoon.setWebhook(keyId, { url: 'https://hooks.example.com/b' }));
 

@@ -31,7 +31,7 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
         next();
       }
     },
-    express.json({ limit: MAX_REQUEST_BODY_BYTES, verify: (_req, _res, bytes) => assertUtf8Body(bytes) }),
+    express.json({ limit: MAX_REQUEST_BODY_BYTES, verify: (_req, _res, bytes, charset) => assertUtf8Body(bytes, charset) }),
     (req, res) => answer(req, res, acceptSms(req.body, req.apiKey!)),
   );
   app.get('/v1/whoami', expressApiKeyAuth(auth), (req, res) => answer(req, res, whoami(req.apiKey!)));

@@ -64,16 +64,15 @@ export const MAX_REQUEST_BODY_BYTES = 16 * 1024;
 
 /**
  * A body refused with an answer of its own, thrown from a body reader to the app's error
- * handler (see {@link bodyErrorReply}). `status` is what Express's parser and Koa read,
- * `statusCode` what Fastify reads.
+ * handler, which answers {@link bodyErrorReply}: its `reply`. `status` is there for Express's
+ * JSON parser, which would otherwise wrap an error thrown by its `verify` hook in a 403.
  */
 export class BodyRefusal extends Error {
   readonly status: number;
-  readonly statusCode: number;
 
   constructor(readonly reply: DemoReply) {
     super('request body refused');
-    this.status = this.statusCode = reply.status;
+    this.status = reply.status;
   }
 }
 
@@ -82,9 +81,13 @@ export class BodyRefusal extends Error {
  * byte, and the demo would queue a message other than the one sent, without a word.
  *
  * @param bytes - the body as it came.
- * @throws {BodyRefusal} 400 "The request body must be UTF-8 text."
+ * @param charset - the charset the parser will decode it by, where it reads the declared one
+ *   (Express's does: UTF-16 and UTF-32 too); Koa's and Fastify's demos read UTF-8 always.
+ * @throws {BodyRefusal} 415 for another declared charset, as Express answers latin1; 400
+ *   "The request body must be UTF-8 text." for bytes that are not UTF-8.
  */
-export function assertUtf8Body(bytes: Uint8Array): void {
+export function assertUtf8Body(bytes: Uint8Array, charset = 'utf-8'): void {
+  if (charset !== 'utf-8') throw new BodyRefusal(notSentAsJson());
   if (!isUtf8(bytes)) throw new BodyRefusal(invalidRequest('The request body must be UTF-8 text.'));
 }
 

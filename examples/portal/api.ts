@@ -3,7 +3,7 @@ import express from 'express';
 import type { Environment, KeyManager } from 'keyward';
 import { portalErrorHandler, PortalRequestError, sendError } from './api-errors.js';
 import { cardJson, issuedJson } from './card-json.js';
-import { sameOriginWrites } from './request-guards.js';
+import { closeAfterLargeUnreadBody, sameOriginWrites } from './request-guards.js';
 import { webhookInput } from './webhook-input.js';
 
 /** The merchant the page acts for. The demo has one fixed account and no login. */
@@ -48,6 +48,8 @@ export function createPortalApi(options: PortalApiOptions, log: (line: string) =
   const { manager, account } = options;
   const api = express.Router();
 
+  // Also here, not only app-wide: an app that mounts this router alone keeps the rule.
+  api.use(closeAfterLargeUnreadBody());
   api.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();
@@ -129,8 +131,9 @@ const MAX_BODY_BYTES = 8 * 1024;
  * before it answers). The page always sends a `Content-Length`.
  */
 const refuseUnboundedOrLargeBody: express.RequestHandler = (req, res, next) => {
+  // closeAfterLargeUnreadBody has already set `Connection: close` for a chunked body, and for
+  // one declared over 64 KiB; one of 8 to 64 KiB would still be read and thrown away.
   if (req.headers['transfer-encoding'] !== undefined) {
-    res.set('Connection', 'close');
     return sendError(res, 411, 'ERR_INVALID_REQUEST', 'The request body must have a Content-Length.');
   }
   if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {

@@ -138,6 +138,9 @@ describe('the demo gateway on every framework', () => {
   it.each([
     ['a JSON body in a charset other than UTF-8', { 'content-type': 'application/json; charset=latin1' }, '{"to":"+15550100","body":"hello"}', { express: 415, koa: 202, fastify: 202 }],
     ['a JSON body led by a byte-order mark', json, '\ufeff{"to":"+15550100","body":"hello"}', { express: 202, koa: 400, fastify: 400 }],
+    // Express's parser decodes by the declared charset; Koa's and Fastify's demos read UTF-8 always.
+    ['a JSON body in UTF-16, declared so', { 'content-type': 'application/json; charset=utf-16le' }, Buffer.from('{"to":"+15550100","body":"caf\u00e9"}', 'utf16le'), { express: 415, koa: 400, fastify: 400 }],
+    ['an ASCII JSON body in UTF-16, declared so', { 'content-type': 'application/json; charset=utf-16le' }, Buffer.from('{"to":"+15550100","body":"hello"}', 'utf16le'), { express: 415, koa: 400, fastify: 400 }],
   ])('answers %s as the README says each framework does', async (_name, headers, body, expected) => {
     const statuses: Record<string, number> = {};
     for (const [name, server] of servers) {

@@ -4,7 +4,9 @@
  */
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { API_KEY_PATTERN, generateApiKey, maskApiKey } from 'keyward';
+import express from 'express';
+import { API_KEY_PATTERN, createKeyManager, generateApiKey, maskApiKey, MemoryKeyStore } from 'keyward';
+import { createPortalApi } from '../../examples/portal/api.js';
 import { startPortal, type RunningPortal } from '../../examples/portal/portal.js';
 import { send, sendRaw, type ClientResponse } from '../helpers/http-client.js';
 import { exchange } from '../helpers/raw-exchange.js';
@@ -619,6 +621,27 @@ describe('portal API: the request log shows the route, never the path the client
           expect.soft(lines.length === 1 && lines[0] === `portal GET ${route} ${status}`, `${form}: the log line`).toBe(true);
         }
       });
+    }
+  });
+});
+
+describe('portal API mounted on its own, as its JSDoc shows', () => {
+  it('still closes the connection after an answer that leaves a large body unread', async () => {
+    const app = express();
+    const manager = createKeyManager({ store: new MemoryKeyStore() });
+    app.use('/portal/api', createPortalApi({ manager, account: { accountId: 'acct_alone', environment: 'sandbox' }, gatewayUrl: 'http://127.0.0.1:1', usageFlushIntervalMs: 1_000 }, () => {}));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const head = `GET /portal/api/key HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n`;
+
+      const answer = await exchange(base, Buffer.from(head), 2);
+
+      expect([answer.status, answer.headers.get('connection'), answer.closedByServer]).toEqual([200, 'close', true]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
