@@ -288,22 +288,15 @@ describe('portal API: webhook settings', () => {
     expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
   });
 
-  it('answers a body declared over 8 KiB with 413 at once, before it comes, and closes the connection', async () => {
+  it.each([
+    ['far over 8 KiB', '999999999'],
+    ['just over 8 KiB, under the 64 KiB keyward lets a refusal leave unread on an open connection', '9100'],
+  ])('answers a body declared %s with 413 at once, before it comes, and closes the connection', async (_size, length) => {
     await generate();
     const { port } = new URL(portal.portalUrl);
-    const head = `PUT /portal/api/webhook HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Portal-Request: 1\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n{}`;
+    const head = `PUT /portal/api/webhook HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Portal-Request: 1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{}`;
 
     // Waits for a second answer, which never comes: the server closes the connection instead.
-    const answer = await exchange(portal.portalUrl, Buffer.from(head), 2);
-
-    expect([answer.status, answer.headers.get('connection'), answer.closedByServer]).toEqual([413, 'close', true]);
-  });
-
-  it('answers a body declared just over 8 KiB with 413 and closes the connection, as the README says', async () => {
-    await generate();
-    const { port } = new URL(portal.portalUrl);
-    const head = `PUT /portal/api/webhook HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Portal-Request: 1\r\nContent-Type: application/json\r\nContent-Length: 9100\r\n\r\n{}`;
-
     const answer = await exchange(portal.portalUrl, Buffer.from(head), 2);
 
     expect([answer.status, answer.headers.get('connection'), answer.closedByServer]).toEqual([413, 'close', true]);
