@@ -23,8 +23,24 @@ import { HASH_BYTES, SALT_BYTES, type Argon2Params, type ParsedArgon2Hash } from
  * ```
  */
 export function fallsShortOfPolicy(stored: ParsedArgon2Hash, params: Readonly<Argon2Params>, currentPepperId: string | undefined): boolean {
-  const weaker =
-    stored.params.memoryKiB < params.memoryKiB ||
-    (stored.params.memoryKiB === params.memoryKiB && stored.params.iterations < params.iterations);
-  return weaker || stored.salt.length < SALT_BYTES || stored.hash.length < HASH_BYTES || stored.pepperId !== currentPepperId;
+  return outdoes(params, stored.params) || stored.salt.length < SALT_BYTES || stored.hash.length < HASH_BYTES || stored.pepperId !== currentPepperId;
+}
+
+/**
+ * The parameters a rehash writes: the policy's where they outdo the stored hash's (the order
+ * of {@link fallsShortOfPolicy}), the stored hash's own otherwise. A hash rewritten for its
+ * pepper, salt or output alone keeps stronger parameters than a gateway's policy, so a gateway
+ * with a lighter `argon2` than the app that issued the key never lowers memory.
+ *
+ * @param stored - the parameters of the stored hash.
+ * @param policy - the parameters new hashes are written with.
+ * @returns the stronger of the two, by memory first, then iterations.
+ */
+export function rehashParams(stored: Readonly<Argon2Params>, policy: Readonly<Argon2Params>): Readonly<Argon2Params> {
+  return outdoes(policy, stored) ? policy : stored;
+}
+
+/** Whether `a` takes more memory than `b`, or as much memory and more iterations. */
+function outdoes(a: Readonly<Argon2Params>, b: Readonly<Argon2Params>): boolean {
+  return a.memoryKiB > b.memoryKiB || (a.memoryKiB === b.memoryKiB && a.iterations > b.iterations);
 }

@@ -1,4 +1,5 @@
 import { invalidOption } from './errors.js';
+import { idWithSameBytes, isOneByteRepeated } from './key-material.js';
 import { knownOptions } from './options.js';
 import { PEPPER_ID_SHAPE } from './phc.js';
 
@@ -92,7 +93,17 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
         `${factory}: "pepper.secrets.${id}" must be a Buffer or Uint8Array of ${MIN_PEPPER_BYTES} to ${MAX_PEPPER_BYTES} bytes.`,
       );
     }
-    copies.set(id, new Uint8Array(secret));
+    if (isOneByteRepeated(secret)) {
+      invalidOption(`${factory}: "pepper.secrets.${id}" is one byte repeated, not a random secret: use random bytes (openssl rand -base64 32).`);
+    }
+    const copy = new Uint8Array(secret);
+    const sameAs = idWithSameBytes(copy, copies);
+    if (sameAs !== undefined) {
+      // A roll to a copy of the old pepper would look done, every row rehashed to the new id,
+      // while a leak of the old bytes still exposed every hash.
+      invalidOption(`${factory}: "pepper.secrets.${id}" holds the same bytes as "pepper.secrets.${sameAs}": each pepper id needs random bytes of its own.`);
+    }
+    copies.set(id, copy);
   }
 
   if (typeof current !== 'string' || !copies.has(current)) {

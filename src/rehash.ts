@@ -2,7 +2,7 @@ import { computeArgon2id, hashSecret } from './hash.js';
 import { ownOptions } from './options.js';
 import type { CompleteLogger } from './logger.js';
 import type { PepperRing } from './pepper.js';
-import { fallsShortOfPolicy } from './hash-policy.js';
+import { fallsShortOfPolicy, rehashParams } from './hash-policy.js';
 import { parseStoredHash, type Argon2Params } from './phc.js';
 import { rowPepper } from './row-binding.js';
 import type { KeyStore } from './store.js';
@@ -130,7 +130,8 @@ export class Rehasher {
     // A key already in #backoff keeps its place; any other would take a new one.
     if (backoff === undefined && !this.#hasRoom()) return;
 
-    this.#underWay = this.#rehash(row, secret, token).finally(() => (this.#underWay = undefined));
+    const params = rehashParams(parsed.value.params, this.#policy.params);
+    this.#underWay = this.#rehash(row, secret, params, token).finally(() => (this.#underWay = undefined));
   }
 
   /** Resolves once the rehash under way, if any, has finished. Never rejects. */
@@ -138,10 +139,10 @@ export class Rehasher {
     await this.#underWay;
   }
 
-  async #rehash(row: MemoSubject, secret: string, token: string | undefined): Promise<void> {
+  async #rehash(row: MemoSubject, secret: string, params: Readonly<Argon2Params>, token: string | undefined): Promise<void> {
     const keyId = row.id;
     try {
-      const { params, pepper } = this.#policy;
+      const { pepper } = this.#policy;
       const peppered = pepper ? { id: pepper.currentId, secret: rowPepper(pepper.current, row) } : undefined;
       const upgraded = await hashSecret(secret, params, peppered, this.#run);
       // Only onto the row verified: the same hash, and a peppered hash bound to the same ids.

@@ -3,10 +3,10 @@ import {
   createDecipheriv,
   createSecretKey,
   randomBytes,
-  timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
 import { ApiKeyAuthError, invalidOption } from './errors.js';
+import { idWithSameBytes, isOneByteRepeated } from './key-material.js';
 import { assertOptionsObject, knownOptions } from './options.js';
 
 /**
@@ -106,6 +106,8 @@ export function sealingBox(given: SealingKeys, factory: string, option?: string)
   if (!isObject(keys.keys)) invalidOption(`${factory}: "${field('keys')}" must be an object mapping key ids to keys.`);
 
   const material = new Map<string, KeyObject>();
+  // The bytes, only to tell keys apart while they are read.
+  const copies = new Map<string, Uint8Array>();
   for (const [id, bytes] of Object.entries(keys.keys)) {
     if (!KEY_ID_PATTERN.test(id)) {
       // The id is not repeated: one that breaks the rule may be key material pasted as an id.
@@ -118,13 +120,11 @@ export function sealingBox(given: SealingKeys, factory: string, option?: string)
       invalidOption(`${factory}: "${field(`keys.${id}`)}" is one byte repeated ${KEY_BYTES} times, not a random key: use ${KEY_BYTES} random bytes (openssl rand -base64 ${KEY_BYTES}).`);
     }
     const copy = Uint8Array.from(bytes);
-    for (const [otherId, other] of material) {
-      // Compared in constant time, as any secret is. A rotation to a copy of the old key would
-      // look done, resealed and all, while the old bytes still open every value.
-      if (timingSafeEqual(other.export(), copy)) {
-        invalidOption(`${factory}: "${field(`keys.${id}`)}" holds the same bytes as "${field(`keys.${otherId}`)}": each key id needs ${KEY_BYTES} random bytes of its own.`);
-      }
+    const sameAs = idWithSameBytes(copy, copies);
+    if (sameAs !== undefined) {
+      invalidOption(`${factory}: "${field(`keys.${id}`)}" holds the same bytes as "${field(`keys.${sameAs}`)}": each key id needs ${KEY_BYTES} random bytes of its own.`);
     }
+    copies.set(id, copy);
     material.set(id, createSecretKey(copy));
   }
   if (material.size === 0) invalidOption(`${factory}: "${field('keys')}" must hold at least one key.`);
@@ -178,13 +178,6 @@ export function sealingBox(given: SealingKeys, factory: string, option?: string)
       return parseSealed(sealed).keyId !== currentKeyId;
     },
   };
-}
-
-/** Whether every byte equals the first (all zeros, say), read in constant time like any key. */
-function isOneByteRepeated(bytes: Uint8Array): boolean {
-  let differences = 0;
-  for (const byte of bytes) differences |= byte ^ bytes[0]!;
-  return differences === 0;
 }
 
 interface SealedParts {

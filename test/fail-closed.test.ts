@@ -24,7 +24,7 @@ import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { send } from './helpers/http-client.js';
 import { InstrumentedStore } from './helpers/stores.js';
 import { ADAPTERS } from './http/apps.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
 const expectInvalidOption = (create: () => unknown, message: string | RegExp) => {
   let thrown: unknown;
@@ -116,8 +116,8 @@ describe('createKeyManager checks every option at creation', () => {
     ['a default key type in capitals', { store, defaultKeyType: 'SMS' }, 'createKeyManager: "defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".'],
     ['a pepper without its current secret', { store, pepper: { current: 'p2', secrets: {} } }, 'createKeyManager: "pepper.current" must name one of the ids in "pepper.secrets".'],
     ['a sealing key of 16 bytes', { store, webhookKeys: { current: 'k1', keys: { k1: Buffer.alloc(16) } } }, 'createKeyManager: "webhookKeys.keys.k1" must be a Buffer or Uint8Array of exactly 32 bytes.'],
-    ['a current sealing key not among the keys', { store, webhookKeys: { current: 'k2', keys: { k1: testSealingKey(0) } } }, 'createKeyManager: "webhookKeys.current" must name one of the ids in "webhookKeys.keys".'],
-    ['a misspelt sealing-keys field', { store, webhookKeys: { curent: 'k1', keys: { k1: testSealingKey(0) } } }, 'createKeyManager: unknown option in "webhookKeys" (its name is not repeated, as it could be a secret). Did you mean "current"?'],
+    ['a current sealing key not among the keys', { store, webhookKeys: { current: 'k2', keys: { k1: testSecretBytes(0) } } }, 'createKeyManager: "webhookKeys.current" must name one of the ids in "webhookKeys.keys".'],
+    ['a misspelt sealing-keys field', { store, webhookKeys: { curent: 'k1', keys: { k1: testSecretBytes(0) } } }, 'createKeyManager: unknown option in "webhookKeys" (its name is not repeated, as it could be a secret). Did you mean "current"?'],
   ])('refuses %s', (_name, options, message) => {
     expectInvalidOption(() => createKeyManager(options as KeyManagerOptions), message);
   });
@@ -169,7 +169,7 @@ function optionArbitrary(store: KeyStore) {
       clock: pick([undefined, () => new Date(Number.NaN), thrower, () => 0, () => new Date()], ['now']),
       throttle: pick([undefined, false, {}, { maxFailuresPerKey: 1 }], [{ maxFailuresPerKey: 0 }, { windowMs: 1 }, 'on']),
       clientAddress: pick([undefined, thrower, () => 42, () => ''], ['x-forwarded-for']),
-      pepper: pick([undefined, { current: 'p1', secrets: { p1: Buffer.alloc(32, 7) } }], [{ current: 'p1', secrets: {} }, 'pepper']),
+      pepper: pick([undefined, { current: 'p1', secrets: { p1: testSecretBytes(7) } }], [{ current: 'p1', secrets: {} }, 'pepper']),
       argon2: pick([undefined, TEST_ARGON2], [{ memoryKiB: 0, iterations: 1, parallelism: 1 }, 'strong']),
       rehashOnSuccess: pick([undefined, true, false], ['yes']),
       stroe: fc.constantFrom<unknown>(store),

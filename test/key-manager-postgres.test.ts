@@ -6,7 +6,7 @@ import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
 // Values PostgreSQL refuses (NUL, a timestamp out of its range) or silently changes (a lone
 // surrogate becomes U+FFFD) must be refused by the manager as bad arguments before they reach
@@ -335,7 +335,7 @@ describePostgres('createKeyManager over PostgreSQL: webhook settings left out', 
   beforeAll(async () => {
     const store = new PostgresKeyStore({ pool: db.pool(), table });
     await store.migrate();
-    manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k1', keys: { k1: testSealingKey(1) } } });
+    manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k1', keys: { k1: testSecretBytes(1) } } });
   });
 
   it('keeps the stored username and password when both are left out, in the row itself; null clears the username', async () => {

@@ -11,9 +11,9 @@ import {
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { statusFor } from './helpers/keys.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
-const SEALING = { current: 'k1', keys: { k1: testSealingKey(7) } };
+const SEALING = { current: 'k1', keys: { k1: testSecretBytes(7) } };
 
 /**
  * A store over a driver that fails with its own errors, as a team's store passing them on

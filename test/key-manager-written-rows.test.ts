@@ -12,9 +12,9 @@ import {
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { statusFor } from './helpers/keys.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
-const SEALING = { current: 'k1', keys: { k1: testSealingKey(7) } };
+const SEALING = { current: 'k1', keys: { k1: testSecretBytes(7) } };
 const PASSWORD = 'p4ss:w0rd:x';
 const SUFFIX = ". Check the store with keyward's store conformance suite.";
 
@@ -231,7 +231,7 @@ describe('the key manager checks the row a store gives back after each write', (
   it('resealWebhookPassword on a store whose modify leaves the sealed password alone rejects rather than report it resealed', async () => {
     const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
     await manager.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', password: PASSWORD });
-    const rotated = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { ...SEALING.keys, k2: testSealingKey(9) } } });
+    const rotated = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { ...SEALING.keys, k2: testSecretBytes(9) } } });
     store.dropped = (field) => field === 'webhook_basic_auth_password_sealed';
 
     const error = await rejection(rotated.resealWebhookPassword(issued.card.keyId));

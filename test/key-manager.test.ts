@@ -15,9 +15,9 @@ import {
 import { sampleRow } from 'keyward/store-conformance';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
-const SEALING = { current: 'k1', keys: { k1: testSealingKey(7) } };
+const SEALING = { current: 'k1', keys: { k1: testSecretBytes(7) } };
 
 let store: MemoryKeyStore;
 let auth: ApiKeyAuth;
@@ -1043,9 +1043,9 @@ describe('createKeyManager: options', () => {
   it('refuses sealing keys that are not 32 bytes, or a current id that is not among them', () => {
     const bad = [
       { current: 'k1', keys: { k1: Buffer.alloc(16) } },
-      { current: 'k2', keys: { k1: testSealingKey(0) } },
+      { current: 'k2', keys: { k1: testSecretBytes(0) } },
       { current: 'k1', keys: {} },
-      { current: 'k.1', keys: { 'k.1': testSealingKey(0) } },
+      { current: 'k.1', keys: { 'k.1': testSecretBytes(0) } },
       { current: 'k1', keys: { k1: 'a'.repeat(32) } },
     ];
     for (const webhookKeys of bad) {

@@ -27,9 +27,10 @@ import { send } from './helpers/http-client.js';
 import { insertRawRow, InstrumentedStore } from './helpers/stores.js';
 import { ADAPTERS, type RunningApp } from './http/apps.js';
 import { bearer } from './helpers/keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
-const P1 = Buffer.alloc(32, 1);
-const P2 = Buffer.alloc(32, 2);
+const P1 = testSecretBytes(101);
+const P2 = testSecretBytes(102);
 const hashOf = (store: InstrumentedStore) => store.allRows()[0]!.key_hash;
 
 describe('pepper ids in PHC strings', () => {
@@ -72,6 +73,9 @@ describe('pepper options', () => {
       ['refuseUnpeppered as a string', { current: 'p1', secrets: { p1: P1 }, refuseUnpeppered: 'yes' }, `${factory}: "pepper.refuseUnpeppered" must be a boolean.`],
       ['a secret of 8 bytes', { current: 'p1', secrets: { p1: Buffer.alloc(8) } }, `${factory}: "pepper.secrets.p1" must be a Buffer or Uint8Array of 16 to 1024 bytes.`],
       ['a secret given as a string', { current: 'p1', secrets: { p1: 'x'.repeat(32) } }, `${factory}: "pepper.secrets.p1" must be a Buffer or Uint8Array of 16 to 1024 bytes.`],
+      ['32 zero bytes', { current: 'p1', secrets: { p1: Buffer.alloc(32) } }, `${factory}: "pepper.secrets.p1" is one byte repeated, not a random secret: use random bytes (openssl rand -base64 32).`],
+      ['one character repeated', { current: 'p1', secrets: { p1: Buffer.alloc(48, 0x41) } }, `${factory}: "pepper.secrets.p1" is one byte repeated, not a random secret: use random bytes (openssl rand -base64 32).`],
+      ['the same bytes under two ids (a roll to a copy of the old pepper)', { current: 'p2', secrets: { p1: P1, p2: Buffer.from(P1) } }, `${factory}: "pepper.secrets.p2" holds the same bytes as "pepper.secrets.p1": each pepper id needs random bytes of its own.`],
       ['an id with a dot', { current: 'p.1', secrets: { 'p.1': P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
       ['an id of nine characters', { current: 'pepper123', secrets: { pepper123: P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
       ['a secret pasted as an id', { current: 'p1', secrets: { p1: P1, [P1.toString('base64')]: P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
@@ -300,6 +304,32 @@ describe.each(ADAPTERS)('pepper and rehash over HTTP on $name', (adapter) => {
     expect(modify).toHaveBeenCalledTimes(1);
     expect(logger.entries.some((entry) => entry.fields.event === 'keyward.rehashed')).toBe(true);
     logger.assertNoLeaks();
+  });
+
+  it('moves a key to the current pepper without lowering stronger stored parameters to a lighter policy', async () => {
+    const store = new InstrumentedStore();
+    const { key } = await createKeyManager({ store, argon2: { memoryKiB: 512, iterations: 3, parallelism: 1 }, pepper: { current: 'p1', secrets: { p1: P1 } } })
+      .issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const get = await start({ store, argon2: { memoryKiB: 64, iterations: 1, parallelism: 1 }, rehashOnSuccess: true, pepper: { current: 'p2', secrets: { p1: P1, p2: P2 } } });
+
+    expect((await get(key)).status).toBe(200);
+    await vi.waitFor(() => expect(hashOf(store)).toContain(',keyid=cDI$'));
+    expect(hashOf(store)).toMatch(/^\$argon2id\$v=19\$m=512,t=3,p=1,keyid=cDI\$/);
+    await app!.close();
+    await auth!.close();
+
+    const onlyP2 = await start({ store, pepper: { current: 'p2', secrets: { p2: P2 } } });
+    expect((await onlyP2(key)).status).toBe(200);
+  });
+
+  it('moves a key to the current pepper at the policy where the policy outdoes the stored parameters', async () => {
+    const store = new InstrumentedStore();
+    const { key } = await createKeyManager({ store, argon2: { memoryKiB: 64, iterations: 1, parallelism: 1 }, pepper: { current: 'p1', secrets: { p1: P1 } } })
+      .issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const get = await start({ store, argon2: { memoryKiB: 64, iterations: 2, parallelism: 1 }, rehashOnSuccess: true, pepper: { current: 'p2', secrets: { p1: P1, p2: P2 } } });
+
+    expect((await get(key)).status).toBe(200);
+    await vi.waitFor(() => expect(hashOf(store)).toMatch(/^\$argon2id\$v=19\$m=64,t=2,p=1,keyid=cDI\$/));
   });
 
   it('rehashes a suspended key, which answers 403, to the current pepper too, so the old one can be removed', async () => {

@@ -3,13 +3,13 @@ import { createApiKeyAuth, createBasicAuthChecker, createKeyManager, MemoryKeySt
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { bearer, wrongSecretOf } from './helpers/perf-keys.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
 // Something else in an app (a vulnerable merge, a query-string parser) may have put names on
 // Object.prototype. keyward reads only the fields a caller passed, so none of them can switch
 // a setting or end up in a stored row. Each test pollutes only around the synchronous call
 // that reads its input, so the test runner itself never sees the polluted prototype.
-const SEALING = { current: 'k1', keys: { k1: testSealingKey(7) } };
+const SEALING = { current: 'k1', keys: { k1: testSecretBytes(7) } };
 let auth: ApiKeyAuth | undefined;
 
 afterEach(async () => {

@@ -6,7 +6,7 @@ import { sampleRow } from 'keyward/store-conformance';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
 // Recognisable values in every row column a refusal's detail can quote.
 const MARKERS = {
@@ -196,7 +196,7 @@ describePostgres('PostgresKeyStore errors: the cause names no row value', (db) =
 describePostgres('createKeyManager over PostgreSQL: a write the database refuses', (db) => {
   const pool = db.pool();
   const table = db.table('keys');
-  const webhookKeys = { current: 'k1', keys: { k1: testSealingKey(7) } };
+  const webhookKeys = { current: 'k1', keys: { k1: testSecretBytes(7) } };
 
   beforeAll(async () => {
     await new PostgresKeyStore({ pool, table }).migrate();

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKeyAuthError, createSecretBox } from '../src/index.js';
 import { thrown } from './helpers/errors.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
-const K1 = testSealingKey(0x11);
-const K2 = testSealingKey(0x22);
+const K1 = testSecretBytes(0x11);
+const K2 = testSecretBytes(0x22);
 const SEALED_SHAPE = /^v1\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
 
 describe('createSecretBox', () => {
@@ -183,7 +183,7 @@ describe('createSecretBox', () => {
   });
 
   it('accepts a Uint8Array as key material', () => {
-    const box = createSecretBox({ current: 'k1', keys: { k1: new Uint8Array(testSealingKey(9)) } });
+    const box = createSecretBox({ current: 'k1', keys: { k1: new Uint8Array(testSecretBytes(9)) } });
 
     expect(box.open(box.seal('ok'))).toBe('ok');
   });

@@ -11,10 +11,10 @@ import {
 } from '../src/index.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
-const K1 = testSealingKey(0x11);
-const K2 = testSealingKey(0x22);
+const K1 = testSecretBytes(0x11);
+const K2 = testSecretBytes(0x22);
 
 describe('basicAuthorizationHeader', () => {
   it('encodes user:password, keeping colons in the password', () => {

@@ -10,9 +10,9 @@ import {
 } from '../src/index.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { CaptureLogger } from './helpers/capture-logger.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
-const SEALING_KEY = testSealingKey(0x5a);
+const SEALING_KEY = testSecretBytes(0x5a);
 const PASSWORD = 'Zq9-webhook-p\u00e4ss:word';
 
 /** Every form the password could leak in: as text, and encoded the usual ways. */
@@ -134,12 +134,12 @@ describe('webhook password secrecy', () => {
     const rotatedAway = createKeyManager({
       store,
       argon2: TEST_ARGON2,
-      webhookKeys: { current: 'k2', keys: { k2: testSealingKey(1) } },
+      webhookKeys: { current: 'k2', keys: { k2: testSecretBytes(1) } },
     });
     const wrongBytes = createKeyManager({
       store,
       argon2: TEST_ARGON2,
-      webhookKeys: { current: 'k1', keys: { k1: testSealingKey(1) } },
+      webhookKeys: { current: 'k1', keys: { k1: testSecretBytes(1) } },
     });
 
     for (const error of [

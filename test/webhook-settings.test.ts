@@ -13,9 +13,9 @@ import {
 } from '../src/index.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection, thrown } from './helpers/errors.js';
-import { testSealingKey } from './helpers/sealing-keys.js';
+import { testSecretBytes } from './helpers/secret-bytes.js';
 
-const SEALING = { current: 'k1', keys: { k1: testSealingKey(1) } };
+const SEALING = { current: 'k1', keys: { k1: testSecretBytes(1) } };
 
 describe('normalizeWebhookUrl', () => {
   it.each([
@@ -364,7 +364,7 @@ describe('KeyManager: webhook settings', () => {
 
   it('says which sealing key is missing, not "altered", when a kept password was sealed under a key id no longer configured', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
-    const rotatedTooSoon = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: testSealingKey(2) } } });
+    const rotatedTooSoon = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: testSecretBytes(2) } } });
 
     const error = await rejection(rotatedTooSoon.setWebhook(keyId, { url: 'https://hooks.example.com/b' }));
 

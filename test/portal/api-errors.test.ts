@@ -10,7 +10,7 @@ import { ApiKeyAuthError, MemoryKeyStore, createKeyManager, type KeyManager } fr
 import { portalErrorHandler } from '../../examples/portal/api-errors.js';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { send } from '../helpers/http-client.js';
-import { testSealingKey } from '../helpers/sealing-keys.js';
+import { testSecretBytes } from '../helpers/secret-bytes.js';
 
 let store: MemoryKeyStore;
 let manager: KeyManager;
@@ -66,12 +66,12 @@ describe('portal error handler: manager argument refusals', () => {
 
 describe('portal error handler: a stored webhook password that cannot be used', () => {
   it('answers 409 telling the merchant to type the password again, and logs the code only', async () => {
-    const sealing = { current: 'k1', keys: { k1: testSealingKey(1) } };
+    const sealing = { current: 'k1', keys: { k1: testSecretBytes(1) } };
     const sealer = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: sealing });
     const { card } = await sealer.issue({ accountId: 'acct_1', environment: 'sandbox' });
     await sealer.setWebhook(card.keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
     // The password was sealed under a key the portal's manager no longer has.
-    manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: testSealingKey(2) } } });
+    manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k2', keys: { k2: testSecretBytes(2) } } });
 
     const response = await send(baseUrl, `/webhook/${card.keyId}`, {
       method: 'PUT',
