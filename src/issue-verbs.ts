@@ -133,11 +133,11 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
       // Read first, so a bad clock costs no Argon2 run; read again at the write (below).
       now();
       const before = await liveRow(keyId);
-      // A row the gateways refuse (an environment keyward does not know, no account) would
-      // get a key that never works, made from whatever its fields hold: the row is the fault.
-      // An expiry it cannot read is the exception: kept as it is, below.
+      // A row the gateways refuse (an environment keyward does not know, no account, an expiry
+      // it cannot read) would get a key that never works, made from whatever its fields hold,
+      // and the old key would be gone: the row is the fault, and is left alone.
       const problem = checkRow(before, before.lookup_id);
-      if (problem !== undefined && problem !== 'bad_expires_at') throw rowInvalid(problem);
+      if (problem !== undefined) throw rowInvalid(problem);
       const generated = generateApiKey(before.environment);
       // Hash outside the store's critical section: Argon2 is slow and needs no lock.
       const ids: BoundRowFields = { id: before.id, lookup_id: generated.lookupId, account_id: before.account_id, environment: before.environment };

@@ -1,3 +1,4 @@
+import { ApiKeyAuthError } from './errors.js';
 import type { ApiKeyRow } from './store.js';
 
 /**
@@ -9,6 +10,8 @@ import type { ApiKeyRow } from './store.js';
  *
  * @param row - the key's id and the URL the password is sent to.
  * @returns the context for `SecretBox.seal` and `SecretBox.open`.
+ * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` (500, not exposed) when the id is not text or
+ *   the URL is neither text nor null: a row no password can have been sealed for.
  * @example
  * ```ts
  * // Opening a row's password with a box of your own, as webhookAuthorizationFor does.
@@ -16,6 +19,12 @@ import type { ApiKeyRow } from './store.js';
  * ```
  */
 export function webhookSealContext(row: Pick<ApiKeyRow, 'id' | 'webhook_url'>): string {
+  const { id, webhook_url: url } = row;
+  // Anything else would reach JSON.stringify, which throws for a BigInt and calls an object's
+  // toJSON: a corrupt row is the store's fault, never a raw TypeError for the caller.
+  if (typeof id !== 'string' || (typeof url !== 'string' && url !== null && url !== undefined)) {
+    throw new ApiKeyAuthError('ERR_WEBHOOK_SECRET', 'The stored webhook settings are not usable: the key id and the URL must be text.', { status: 500, expose: false });
+  }
   // JSON keeps the two apart whatever they contain.
-  return JSON.stringify(['keyward.webhook.v1', row.id, row.webhook_url]);
+  return JSON.stringify(['keyward.webhook.v1', id, url]);
 }

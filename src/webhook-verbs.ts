@@ -1,7 +1,8 @@
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import { toCard, type KeyCard } from './key-card.js';
 import type { ResolvedKeyManagerOptions } from './key-manager-options.js';
-import type { KeyRows } from './key-rows.js';
+import { isPossibleKeyId } from './key-manager-arguments.js';
+import { notFound, type KeyRows } from './key-rows.js';
 import { ownOptions, unknownOptionMessage } from './options.js';
 import type { RowWriter } from './row-write.js';
 import { isOpenFailure } from './secret-box.js';
@@ -60,6 +61,8 @@ export function webhookVerbs(
 
   return {
     async setWebhook(keyId: string, given: WebhookSettingsInput): Promise<KeyCard> {
+      // First, as for every verb: the id goes into the password's seal context below.
+      if (!isPossibleKeyId(keyId)) throw notFound();
       if (typeof given !== 'object' || given === null || Array.isArray(given)) {
         const message = 'Webhook settings must be { url, username?, password? }.';
         throw new ApiKeyAuthError('ERR_WEBHOOK_INVALID', message, { status: 400 });

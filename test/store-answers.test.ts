@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyRow, type AuthDecision, type AuthResult } from 'keyward';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { bearer } from './helpers/keys.js';
+import { rejection } from './helpers/errors.js';
 
 async function storeWithKey<T extends MemoryKeyStore>(store: T) {
   const { key } = await createKeyManager({ store: new MemoryKeyStore(), argon2: TEST_ARGON2 }).issue({ accountId: 'acct_odd', environment: 'sandbox' });
@@ -250,7 +251,7 @@ describe('the portal card reads created_at and last_used_at as it reads expires_
 });
 
 describe('regenerate and an expiry it cannot read', () => {
-  it('keeps the value rather than lifting it, so a key that may still have an expiry ahead never becomes permanent', async () => {
+  it('refuses the row with ERR_STORED_ROW_INVALID and leaves it alone, rather than hand out a key the gateways would answer 500', async () => {
     const store = new MemoryKeyStore();
     const { card } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_unreadable', environment: 'sandbox' });
     // A row as a custom store hands it out with zone-less text, as SQLite would: keyward cannot
@@ -258,12 +259,12 @@ describe('regenerate and an expiry it cannot read', () => {
     const [issued] = store.allRows();
     const stored = new MemoryKeyStore();
     await stored.insert({ ...issued!, expires_at: '2031-01-01 00:00:00' as unknown as Date });
-    const store2 = stored;
+    const before = stored.allRows();
 
-    const { card: regenerated } = await createKeyManager({ store: store2, argon2: TEST_ARGON2 }).regenerate(card.keyId);
-    expect(store2.allRows()[0]!.expires_at as unknown).toBe('2031-01-01 00:00:00');
-    expect(regenerated.expiresAt).toBeInstanceOf(Date);
-    expect(Number.isNaN(regenerated.expiresAt!.getTime())).toBe(true);
-    expect(regenerated.statusLabel).toBe('EXPIRED');
+    const error = await rejection(createKeyManager({ store: stored, argon2: TEST_ARGON2 }).regenerate(card.keyId));
+
+    expect([error.code, error.status]).toEqual(['ERR_STORED_ROW_INVALID', 500]);
+    expect(error.message).toMatch(/expires_at/);
+    expect(stored.allRows()).toEqual(before);
   });
 });

@@ -230,6 +230,33 @@ describe('KeyManager: webhook settings', () => {
     expect(card.webhook.basicAuthConfigured).toBe(true);
   });
 
+  it.each([
+    ['a BigInt', 10n],
+    ['an object whose toJSON throws', { toJSON: () => { throw new RangeError('boom'); } }],
+    ['a Date-like object that is no Date', Object.create(Date.prototype)],
+  ])('answers a key id that is %s with ERR_KEY_NOT_FOUND, as the other verbs do, never a raw error', async (_what, id) => {
+    for (const settings of [{ url: 'https://hooks.example.com/in' }, { url: 'https://hooks.example.com/in', password: 'p4ss:w0rd:x' }]) {
+      const error = await rejection(manager.setWebhook(id as never, settings));
+      expect([error.code, error.status]).toEqual(['ERR_KEY_NOT_FOUND', 404]);
+    }
+  });
+
+  it('answers a stored row whose webhook URL is not text with ERR_WEBHOOK_SECRET (500), never a raw error or a store outage', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password: 'p4ss:w0rd:x' });
+    const corrupt = new MemoryKeyStore();
+    await corrupt.insert({ ...row(), webhook_url: 5n as never });
+    const onCorrupt = createKeyManager({ store: corrupt, argon2: TEST_ARGON2, webhookKeys: SEALING });
+
+    for (const call of [
+      () => onCorrupt.resealWebhookPassword(keyId),
+      () => onCorrupt.webhookAuthorization(keyId),
+      () => onCorrupt.setWebhook(keyId, { url: 'https://hooks.example.com/other' }),
+    ]) {
+      const error = await rejection(call());
+      expect([error.code, error.status, error.expose]).toEqual(['ERR_WEBHOOK_SECRET', 500, false]);
+    }
+  });
+
   it('stores URL, username and a sealed password, and describes them without the password', async () => {
     const card = await manager.setWebhook(keyId, {
       url: 'https://Hooks.Example.com/in',
