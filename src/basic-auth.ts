@@ -163,7 +163,10 @@ export function createBasicAuthChecker(
   // configured with. Their byte limits also keep every correct header within
   // MAX_BASIC_HEADER_LENGTH: a credential no request under the cap could carry is refused here
   // rather than turning every delivery into a `too_long` refusal.
-  const problem = webhookUsernameProblem(expectedUsername) ?? webhookPasswordProblem(expectedPassword);
+  // The text as configured (which the length limits read in both forms) and the form compared.
+  const problem =
+    webhookUsernameProblem(username) ?? webhookPasswordProblem(password) ??
+    webhookUsernameProblem(expectedUsername) ?? webhookPasswordProblem(expectedPassword);
   if (problem !== undefined) invalidOption(`${factory}: ${problem}`);
   assertHeaderParameter(realm, 'realm', factory);
   assertOptionalFunction(options.errorBody, 'errorBody', factory);

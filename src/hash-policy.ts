@@ -35,6 +35,14 @@ export function fallsShortOfPolicy(stored: ParsedArgon2Hash, params: Readonly<Ar
  * @param stored - the parameters of the stored hash.
  * @param policy - the parameters new hashes are written with.
  * @returns the stronger of the two, by memory first, then iterations.
+ * @example
+ * ```ts
+ * // An app that rehashes on needsRehash writes what rehashOnSuccess would.
+ * const parsed = parseStoredHash(row.key_hash);
+ * if (parsed.ok && needsRehash(row.key_hash, params, 'p2')) {
+ *   await rewrite(row, await hashSecret(secret, rehashParams(parsed.value.params, params), { id: 'p2', secret: rowPepper(p2, row) }));
+ * }
+ * ```
  */
 export function rehashParams(stored: Readonly<Argon2Params>, policy: Readonly<Argon2Params>): Readonly<Argon2Params> {
   return outdoes(policy, stored) ? policy : stored;

@@ -155,6 +155,7 @@ export async function verifySecret(
  *   `currentPepperId` that is no pepper id.
  * @example
  * ```ts
+ * // Write at rehashParams(stored, yours), as rehashOnSuccess does, so memory is never lowered.
  * if (needsRehash(row.key_hash, DEFAULT_ARGON2_PARAMS, 'p2')) await rewrite(row, secret);
  * ```
  */

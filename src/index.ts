@@ -27,6 +27,7 @@ export {
   type StoredHashFault,
 } from './phc.js';
 export { hashSecret, needsRehash, verifySecret } from './hash.js';
+export { rehashParams } from './hash-policy.js';
 export { rowPepper, type BoundRowFields } from './row-binding.js';
 export {
   KEY_STATUSES,

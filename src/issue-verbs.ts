@@ -156,6 +156,10 @@ export function issueVerbs(options: ResolvedKeyManagerOptions, rows: KeyRows) {
         // unless it holds this call's own random lookup id and hash (a store that retried its
         // transaction after the first attempt had landed, its COMMIT answer lost).
         if (!sameBoundFields(current, before) && !isWrittenBy(current, written)) throw conflict();
+        // The row as it is now, not only as first read: another writer may have made it one
+        // the gateways refuse meanwhile.
+        const problemNow = checkRow(current, current.lookup_id);
+        if (problemNow !== undefined) throw rowInvalid(problemNow);
         return {
           ...written,
           masked_key: generated.masked,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { invalidOption } from './errors.js';
 import { idWithSameBytes, isOneByteRepeated } from './key-material.js';
 import { knownOptions } from './options.js';
@@ -15,6 +16,8 @@ export interface PepperOptions {
   /**
    * Every pepper still in use, by id (1 to 8 letters, digits, `_` or `-`). Each secret is 16
    * to 1024 bytes, random, and kept out of the database (an environment secret or a vault).
+   * One byte repeated is refused, and so are two ids whose secrets act as one key (the same
+   * bytes, or bytes HMAC-SHA256 cannot tell apart: see `hmacKeyForm`).
    */
   secrets: Readonly<Record<string, Uint8Array>>;
   /**
@@ -83,6 +86,8 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
   }
 
   const copies = new Map<string, Uint8Array>();
+  // Each secret as the HMAC key it becomes, only to tell peppers apart while they are read.
+  const forms = new Map<string, Uint8Array>();
   for (const [id, secret] of Object.entries(secrets)) {
     if (!PEPPER_ID_SHAPE.test(id)) {
       // The id is not repeated: one that breaks the rule may be the secret pasted as an id.
@@ -97,12 +102,14 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
       invalidOption(`${factory}: "pepper.secrets.${id}" is one byte repeated, not a random secret: use random bytes (openssl rand -base64 32).`);
     }
     const copy = new Uint8Array(secret);
-    const sameAs = idWithSameBytes(copy, copies);
+    const form = hmacKeyForm(copy);
+    const sameAs = idWithSameBytes(form, forms);
     if (sameAs !== undefined) {
       // A roll to a copy of the old pepper would look done, every row rehashed to the new id,
       // while a leak of the old bytes still exposed every hash.
-      invalidOption(`${factory}: "pepper.secrets.${id}" holds the same bytes as "pepper.secrets.${sameAs}": each pepper id needs random bytes of its own.`);
+      invalidOption(`${factory}: "pepper.secrets.${id}" acts as the same key as "pepper.secrets.${sameAs}" (the same bytes, or bytes HMAC-SHA256 cannot tell apart): each pepper id needs random bytes of its own.`);
     }
+    forms.set(id, form);
     copies.set(id, copy);
   }
 
@@ -115,4 +122,20 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
     refuseUnpeppered,
     secretFor: (id) => copies.get(id),
   };
+}
+
+// SHA-256's block: HMAC hashes a longer key first, and pads any key with zeros to it.
+const HMAC_SHA256_BLOCK_BYTES = 64;
+
+/**
+ * The key HMAC-SHA256 really uses for a pepper (RFC 2104): a secret longer than the block is
+ * hashed first, and the key is then padded with zeros to the block. A pepper only ever keys
+ * that HMAC (`rowPepper`), so two secrets of the same form bind every row alike: `X` and `X`
+ * with zero bytes after it, or a long secret and its SHA-256.
+ */
+function hmacKeyForm(secret: Uint8Array): Uint8Array {
+  const key = secret.length > HMAC_SHA256_BLOCK_BYTES ? createHash('sha256').update(secret).digest() : secret;
+  const form = new Uint8Array(HMAC_SHA256_BLOCK_BYTES);
+  form.set(key);
+  return form;
 }

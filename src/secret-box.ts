@@ -18,7 +18,8 @@ export interface SealingKeys {
   /** Id of the key that seals new values. Must be one of `keys`. */
   current: string;
   /**
-   * Key id to 32 bytes of key material (AES-256). Ids are 1 to 32 characters of
+   * Key id to 32 bytes of key material (AES-256), random: one byte repeated (all zeros, say)
+   * and the same bytes under two ids are refused. Ids are 1 to 32 characters of
    * `A-Z a-z 0-9 _ -` and are stored in clear next to each sealed value.
    */
   keys: Readonly<Record<string, Uint8Array>>;
@@ -36,7 +37,8 @@ export interface SecretBox {
    *   webhook URL): it opens only with the same context. Left out, it opens only without one.
    * @returns `v1.<keyId>.<iv>.<ciphertext>.<tag>`, each part base64url without padding.
    * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (400) for anything but well-formed text of at
-   *   most 2048 UTF-8 bytes, which `open` could not give back as it was. The message names no value.
+   *   most 2048 UTF-8 bytes, which `open` could not give back as it was, and for a context that
+   *   is not well-formed text. The message names no value.
    */
   seal(plaintext: string, context?: string): string;
   /**

@@ -11,7 +11,8 @@ import type { ApiKeyRow } from './store.js';
  * @param row - the key's id and the URL the password is sent to.
  * @returns the context for `SecretBox.seal` and `SecretBox.open`.
  * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` (500, not exposed) when the id is not text or
- *   the URL is neither text nor null: a row no password can have been sealed for.
+ *   the URL is neither text nor null (or left out, which reads as null): a row no password
+ *   can have been sealed for.
  * @example
  * ```ts
  * // Opening a row's password with a box of your own, as webhookAuthorizationFor does.

@@ -2,7 +2,7 @@
  * The optional pepper: recorded as `keyid=` in the hash, required to verify, rollable, and
  * rehashing on success (for an older pepper or weaker parameters) in one compare-and-set write.
  */
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   checksumOf,
@@ -12,6 +12,7 @@ import {
   hashSecret,
   needsRehash,
   parseStoredHash,
+  rehashParams,
   rowPepper,
   type ApiKeyAuth,
   type AuthResult,
@@ -31,6 +32,7 @@ import { testSecretBytes } from './helpers/secret-bytes.js';
 
 const P1 = testSecretBytes(101);
 const P2 = testSecretBytes(102);
+const LONG_PEPPER = Buffer.concat([testSecretBytes(103), testSecretBytes(104), testSecretBytes(105)]);
 const hashOf = (store: InstrumentedStore) => store.allRows()[0]!.key_hash;
 
 describe('pepper ids in PHC strings', () => {
@@ -75,7 +77,9 @@ describe('pepper options', () => {
       ['a secret given as a string', { current: 'p1', secrets: { p1: 'x'.repeat(32) } }, `${factory}: "pepper.secrets.p1" must be a Buffer or Uint8Array of 16 to 1024 bytes.`],
       ['32 zero bytes', { current: 'p1', secrets: { p1: Buffer.alloc(32) } }, `${factory}: "pepper.secrets.p1" is one byte repeated, not a random secret: use random bytes (openssl rand -base64 32).`],
       ['one character repeated', { current: 'p1', secrets: { p1: Buffer.alloc(48, 0x41) } }, `${factory}: "pepper.secrets.p1" is one byte repeated, not a random secret: use random bytes (openssl rand -base64 32).`],
-      ['the same bytes under two ids (a roll to a copy of the old pepper)', { current: 'p2', secrets: { p1: P1, p2: Buffer.from(P1) } }, `${factory}: "pepper.secrets.p2" holds the same bytes as "pepper.secrets.p1": each pepper id needs random bytes of its own.`],
+      ['the same bytes under two ids (a roll to a copy of the old pepper)', { current: 'p2', secrets: { p1: P1, p2: Buffer.from(P1) } }, `${factory}: "pepper.secrets.p2" acts as the same key as "pepper.secrets.p1" (the same bytes, or bytes HMAC-SHA256 cannot tell apart): each pepper id needs random bytes of its own.`],
+      ['a pepper and the same bytes with a zero byte after them, which HMAC pads alike', { current: 'p2', secrets: { p1: P1, p2: Buffer.concat([P1, Buffer.alloc(1)]) } }, `${factory}: "pepper.secrets.p2" acts as the same key as "pepper.secrets.p1" (the same bytes, or bytes HMAC-SHA256 cannot tell apart): each pepper id needs random bytes of its own.`],
+      ['a pepper over 64 bytes and its SHA-256, which HMAC hashes it to', { current: 'p2', secrets: { p1: LONG_PEPPER, p2: createHash('sha256').update(LONG_PEPPER).digest() } }, `${factory}: "pepper.secrets.p2" acts as the same key as "pepper.secrets.p1" (the same bytes, or bytes HMAC-SHA256 cannot tell apart): each pepper id needs random bytes of its own.`],
       ['an id with a dot', { current: 'p.1', secrets: { 'p.1': P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
       ['an id of nine characters', { current: 'pepper123', secrets: { pepper123: P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
       ['a secret pasted as an id', { current: 'p1', secrets: { p1: P1, [P1.toString('base64')]: P1 } }, `${factory}: every pepper id must be 1 to 8 letters, digits, "_" or "-" (the one given is not shown, as it may be a secret).`],
@@ -99,6 +103,15 @@ describe('pepper options', () => {
 describe('needsRehash, the rule rehashOnSuccess applies too', () => {
   const base = '$argon2id$v=19$m=512,t=2,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
   const params = (memoryKiB: number, iterations: number) => ({ memoryKiB, iterations, parallelism: 1 });
+
+  it.each([
+    ['keeps stored parameters the policy does not outdo (more memory stored, fewer iterations)', params(4096, 1), params(1024, 3), params(4096, 1)],
+    ['keeps stored parameters with as much memory and more iterations', params(1024, 4), params(1024, 2), params(1024, 4)],
+    ['takes the policy where it has more memory', params(512, 8), params(1024, 1), params(1024, 1)],
+    ['takes the policy where it has as much memory and more iterations', params(1024, 2), params(1024, 3), params(1024, 3)],
+  ])('rehashParams %s', (_what, stored, policy, expected) => {
+    expect(rehashParams(stored, policy)).toEqual(expected);
+  });
 
   it('asks for a rehash only for weaker costs, a shorter salt or output, or another pepper', async () => {
     const strong = await hashSecret('s', { memoryKiB: 1024, iterations: 3, parallelism: 1 });

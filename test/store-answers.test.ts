@@ -267,4 +267,22 @@ describe('regenerate and an expiry it cannot read', () => {
     expect(error.message).toMatch(/expires_at/);
     expect(stored.allRows()).toEqual(before);
   });
+
+  it('refuses it when the expiry became unreadable between its first read and the write, and writes nothing', async () => {
+    // The row as the store hands it over for the write, after another writer changed it.
+    class ChangedMeanwhile extends MemoryKeyStore {
+      override modify(...[id, change]: Parameters<MemoryKeyStore['modify']>) {
+        return super.modify(id, (current) => change({ ...current, expires_at: '2031-01-01 00:00:00' as unknown as Date }));
+      }
+    }
+    const store = new ChangedMeanwhile();
+    const manager = createKeyManager({ store, argon2: TEST_ARGON2 });
+    const { card } = await manager.issue({ accountId: 'acct_meanwhile', environment: 'sandbox' });
+    const before = store.allRows();
+
+    const error = await rejection(manager.regenerate(card.keyId));
+
+    expect([error.code, error.status]).toEqual(['ERR_STORED_ROW_INVALID', 500]);
+    expect(store.allRows()).toEqual(before);
+  });
 });
