@@ -16,8 +16,9 @@ export interface PepperOptions {
   /**
    * Every pepper still in use, by id (1 to 8 letters, digits, `_` or `-`). Each secret is 16
    * to 1024 bytes, random, and kept out of the database (an environment secret or a vault).
-   * One byte repeated is refused, and so are two ids whose secrets act as one key (the same
-   * bytes, or bytes HMAC-SHA256 cannot tell apart: see `hmacKeyForm`).
+   * One byte repeated is refused, and so are two ids whose secrets act as one HMAC-SHA256 key:
+   * the same bytes, the same bytes with zero bytes after them, or a secret over 64 bytes and
+   * its SHA-256.
    */
   secrets: Readonly<Record<string, Uint8Array>>;
   /**
