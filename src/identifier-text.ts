@@ -9,7 +9,7 @@
  * script filler U+16FE4 and the musical null notehead U+1D159, known invisible fillers;
  * private-use characters are left alone, as some fonts draw them); noncharacters (U+FFFE,
  * U+FFFF and the rest Unicode keeps for a program's internal use); and line or paragraph
- * separators. They would make two identifiers that look the same
- * differ, or break the log lines and forms that show one.
+ * separators. They would make two identifiers that look the same differ, or break the log
+ * lines and forms that show one.
  */
 export const UNSAFE_IDENTIFIER_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Noncharacter_Code_Point}\u2800\u{16FE4}\u{1D159}]/u;
