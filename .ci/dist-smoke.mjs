@@ -134,7 +134,7 @@ const bundledApp = `
     createApiKeyAuth({ store: new MemoryKeyStore() });
     console.log('started');
   } catch (error) {
-    console.log(error.message);
+    console.log(error.name + ' ' + error.code + ': ' + error.message);
   }`;
 for (const format of ['esm', 'cjs']) {
   const outfile = join(bundleFolder, `app.${format === 'esm' ? 'mjs' : 'cjs'}`);
@@ -152,7 +152,7 @@ for (const format of ['esm', 'cjs']) {
   const said = execFileSync(process.execPath, [outfile], { encoding: 'utf8' }).trim();
   assert.equal(
     said,
-    `keyward cannot find its Argon2 worker module, argon2-task.mjs, in ${bundleFolder}: keyward was probably bundled into the app. Keep it external (esbuild: --external:keyward) and install it beside the bundle; see "Bundling" in the README.`,
+    `ApiKeyAuthError ERR_OPTIONS_INVALID: keyward cannot find its Argon2 worker module, argon2-task.mjs, in ${bundleFolder}: keyward was probably bundled into the app. Keep it external (esbuild: --external:keyward) and install it beside the bundle; see "Bundling" in the README.`,
     `${format} bundle: createApiKeyAuth must refuse to start`,
   );
 }

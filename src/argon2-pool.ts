@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { invalidOption } from './errors.js';
 import { argon2TaskOf } from './hash.js';
 import type { Argon2Runner } from './secret-verifier.js';
 
@@ -122,12 +123,13 @@ function moduleFolder(): string {
  * bundle that took keyward in looks like (its code then runs from the bundle's folder), and
  * the threads, which load files by path, would fail every first-seen key with a 500.
  *
- * @throws {Error} naming the folder looked in and the remedy.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`, naming the folder looked in and the remedy:
+ *   like a bad option, a setup keyward cannot run in.
  */
 function requireShippedTaskFile(): void {
   const path = fileURLToPath(TASK_FILE);
   if (existsSync(path)) return;
-  throw new Error(
+  invalidOption(
     `keyward cannot find its Argon2 worker module, argon2-task.mjs, in ${dirname(path)}: keyward was probably bundled into the app. ` +
       'Keep it external (esbuild: --external:keyward) and install it beside the bundle; see "Bundling" in the README.',
   );
@@ -162,7 +164,8 @@ export class Argon2Pool {
    * @param onWorkerError - told when a worker thread fails outside a task (it could not load
    *   the task file, say); the pool has by then started over (see {@link #pool}).
    * @param taskFile - for tests only: the worker's module.
-   * @throws {Error} when the shipped worker module is missing (keyward bundled into the app).
+   * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` when the shipped worker module is missing
+   *   (keyward bundled into the app).
    */
   constructor(options: Argon2PoolOptions = {}, onWorkerError: (error: unknown) => void = () => {}, taskFile = TASK_FILE) {
     if (taskFile === TASK_FILE) requireShippedTaskFile();

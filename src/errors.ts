@@ -98,10 +98,17 @@ export function statusOfCode(code: ApiKeyAuthErrorCode): number {
   return Object.hasOwn(STATUS_OF_CODE, code) ? STATUS_OF_CODE[code] : 500;
 }
 
+/** Whether `value` is an HTTP status an error can answer with: an integer from 400 to 599. */
+function isErrorStatus(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 400 && (value as number) <= 599;
+}
+
 /** Options accepted by {@link ApiKeyAuthError}. */
 export interface ApiKeyAuthErrorOptions {
   /**
-   * HTTP status that answers a request failing with this error.
+   * HTTP status that answers a request failing with this error: an integer from 400 to 599.
+   * Any other value (200, `NaN`, a string) is replaced by the default, so an app that answers
+   * with `error.status` never sends a success or crashes on an invalid status.
    * @default the code's status: 401 for `ERR_API_KEY_INVALID`, 409 for `ERR_KEY_EXISTS`, 503
    *   for `ERR_STORE_UNAVAILABLE` and so on, as {@link ApiKeyAuthErrorCode} lists them; 500
    *   for a code keyward does not know
@@ -160,16 +167,20 @@ export class ApiKeyAuthError extends Error {
   /** On `ERR_API_KEY_INACTIVE`: the key's status, as told to the caller. */
   readonly keyStatus: string | undefined;
 
-  constructor(code: ApiKeyAuthErrorCode, message: string, options: ApiKeyAuthErrorOptions = {}) {
-    const cause = ownField(options, 'cause');
+  constructor(code: ApiKeyAuthErrorCode, message: string, options?: ApiKeyAuthErrorOptions | null) {
+    // `null` is read as no options: this runs where something already went wrong (a store's
+    // own error handling), and must not throw a TypeError of its own there.
+    const given = options ?? {};
+    const cause = ownField(given, 'cause');
     super(message, cause === undefined ? undefined : { cause });
     this.code = code;
-    this.status = ownField(options, 'status') ?? statusOfCode(code);
+    const status = ownField(given, 'status');
+    this.status = isErrorStatus(status) ? status : statusOfCode(code);
     // Express's final handler and Fastify read `statusCode`; Koa reads `status`.
     this.statusCode = this.status;
-    this.expose = ownField(options, 'expose') ?? this.status < 500;
-    this.headers = Object.freeze({ ...ownField(options, 'headers') });
-    this.keyStatus = ownField(options, 'keyStatus');
+    this.expose = ownField(given, 'expose') ?? this.status < 500;
+    this.headers = Object.freeze({ ...ownField(given, 'headers') });
+    this.keyStatus = ownField(given, 'keyStatus');
   }
 }
 

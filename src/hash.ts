@@ -64,7 +64,8 @@ export function argon2TaskOf(
  *   keyward's authenticator checks, pass `rowPepper(pepper, row)`, not the pepper itself: it
  *   binds a peppered hash to its row.
  * @param run - the Argon2 computation (the authenticator passes its worker pool).
- * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`, before anything is computed, for parameters
+ * @throws {ApiKeyAuthError} `ERR_INVALID_ARGUMENT` (400) for an empty secret;
+ *   `ERR_OPTIONS_INVALID`, before anything is computed, for parameters
  *   that are not exactly `{ memoryKiB, iterations, parallelism }` within `ARGON2_BOUNDS` (no
  *   verifier would accept a hash made outside them), and for a pepper that is neither a
  *   `Uint8Array` nor `{ id, secret }` with an id of `PEPPER_ID_SHAPE` and a `Uint8Array`
@@ -81,6 +82,10 @@ export async function hashSecret(
   pepper?: Uint8Array | { id: string; secret: Uint8Array },
   run: typeof computeArgon2id = computeArgon2id,
 ): Promise<string> {
+  if (secret === '') {
+    // hash-wasm would refuse it with an error of its own; no key has an empty secret.
+    throw new ApiKeyAuthError('ERR_INVALID_ARGUMENT', 'hashSecret: the secret is empty; pass the secret part of a key.');
+  }
   // The bounds a verifier holds stored hashes to: a hash made outside them would never verify.
   const checked = checkedArgon2Params(params, 'params', 'hashSecret');
   const { bytes, id } = readPepper(pepper);

@@ -39,6 +39,7 @@ export {
 } from './statuses.js';
 export type { ApiKeyRow, ApiKeyRowChange, KeyStore, KeyUsage, RecordUsageResult } from './store.js';
 export { MemoryKeyStore } from './memory-store.js';
+export { USAGE_BATCH_LIMIT } from './usage-calls.js';
 export {
   MAX_CREDENTIAL_HEADER_LENGTH,
   extractCredential,

@@ -60,9 +60,11 @@ export function toCard(row: ApiKeyRow, now: Date): KeyCard {
 
 /**
  * A row's time as a card shows it: a Date, read as `expires_at` is read (a Date, or text with a
- * date, a time and a zone); an Invalid Date for anything else; null for none.
+ * date, a time and a zone); an Invalid Date for anything else; null for none. Always a Date of
+ * the card's own: a store that hands out its stored Dates would otherwise let an app that
+ * formats `card.expiresAt` in place move the key's expiry.
  */
 function cardTime(stored: unknown): Date | null {
   if (stored === null || stored === undefined) return null;
-  return stored instanceof Date ? stored : new Date(storedTimeOf(stored) ?? Number.NaN);
+  return new Date(storedTimeOf(stored) ?? Number.NaN);
 }

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { invalidOption } from './errors.js';
 
 /**
@@ -112,7 +113,10 @@ export function ownOptions<T extends object>(options: T, names: readonly string[
  * @param owner - the factory the options were given to, for the message.
  * @param naming - how the message shows an unknown name (see {@link UnknownNameShown}).
  * @param within - for the fields of an option that is an object (`memo`), the option's name.
- * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for an unknown name.
+ * @param nullable - the names for which `null` means something (Basic auth's "no username");
+ *   any other name given as `null` is refused.
+ * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for an unknown name, a `null` that is not in
+ *   `nullable`, or a built-in object (a Date, an array) given as the options.
  *
  * @internal Shared with keyward's other entry points; not public API, and may change in any release.
  */
@@ -122,9 +126,33 @@ export function knownOptions<T extends object>(
   owner: string,
   naming: UnknownNameShown = 'shown',
   within?: string,
+  nullable: readonly string[] = [],
 ): T {
+  const builtIn = builtInKind(options);
+  if (builtIn !== undefined) invalidOption(`${owner}: ${within ? `"${within}"` : 'the options'} must be an options object, not ${builtIn}.`);
   assertKnownOptions(options, known, owner, naming, within);
-  return ownOptions(options, known);
+  const read = ownOptions(options, known);
+  for (const name of known) {
+    // `null` must not quietly mean "the default": `throttle: null` reads as "no throttle".
+    if ((read as Record<string, unknown>)[name] === null && !nullable.includes(name)) {
+      invalidOption(`${owner}: "${within ? `${within}.` : ''}${name}" is null; leave it out for its default (an option that can be turned off takes false).`);
+    }
+  }
+  return read;
+}
+
+/**
+ * What kind of built-in object `value` is, when it is one no options object is (a Date, a Map,
+ * an array, bytes), or undefined. A class instance of the app's own is an options object.
+ */
+function builtInKind(value: object): string | undefined {
+  if (Array.isArray(value)) return 'an array';
+  if (types.isDate(value)) return 'a Date';
+  if (types.isRegExp(value)) return 'a RegExp';
+  if (types.isMap(value) || types.isSet(value)) return 'a Map or a Set';
+  if (types.isPromise(value)) return 'a promise';
+  if (ArrayBuffer.isView(value) || types.isAnyArrayBuffer(value)) return 'bytes';
+  return undefined;
 }
 
 function holdsBelowObjectPrototype(value: object, name: string): boolean {

@@ -33,6 +33,25 @@ describe('ApiKeyAuthError status', () => {
     expect([error.status, error.statusCode, error.expose]).toEqual([500, 500, false]);
   });
 
+  it.each([
+    ['a success', 200],
+    ['a redirect', 302],
+    ['NaN', Number.NaN],
+    ['a fraction', 401.5],
+    ['beyond 599', 600],
+    ['a string', '409'],
+  ])('replaces a status that is no error status (%s) with its code\'s', (_name, status) => {
+    // A store's `new ApiKeyAuthError('ERR_KEY_EXISTS', …, { status: 200 })` must not make an
+    // app that answers with error.status send a success.
+    const error = new ApiKeyAuthError('ERR_KEY_EXISTS', 'message', { status: status as number });
+    expect([error.status, error.statusCode, error.expose]).toEqual([409, 409, true]);
+  });
+
+  it('takes null options as none rather than throwing a TypeError of its own', () => {
+    const error = new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', 'message', null);
+    expect([error.code, error.status, error.expose, error.headers, error.cause]).toEqual(['ERR_STORE_UNAVAILABLE', 503, false, {}, undefined]);
+  });
+
   it('gives 500 to a code it does not know (from JavaScript) and to one only Object.prototype has', () => {
     expect(new ApiKeyAuthError('ERR_SOMETHING_ELSE' as ApiKeyAuthErrorCode, 'message').status).toBe(500);
     expect(new ApiKeyAuthError('toString' as ApiKeyAuthErrorCode, 'message').status).toBe(500);

@@ -25,6 +25,15 @@ describe('verifySecret', () => {
     await expect(verifySecret('', HASH_A)).resolves.toBe(false);
   });
 
+  it('has hashSecret refuse an empty secret with ERR_INVALID_ARGUMENT, not a TypeError', async () => {
+    await expect(hashSecret('', { memoryKiB: 1_024, iterations: 1, parallelism: 1 })).rejects.toMatchObject({
+      name: 'ApiKeyAuthError',
+      code: 'ERR_INVALID_ARGUMENT',
+      status: 400,
+      message: 'hashSecret: the secret is empty; pass the secret part of a key.',
+    });
+  });
+
   it('refuses a hash with swapped arguments as a stored-hash fault', async () => {
     await expect(verifySecret(HASH_A, 'secretpart123')).rejects.toMatchObject({
       code: 'ERR_STORED_HASH_INVALID',

@@ -102,6 +102,22 @@ describe('createKeyManager: issue', () => {
 });
 
 describe('createKeyManager: describe', () => {
+  it('hands out card Dates of the card\'s own, so formatting one in place cannot move a stored expiry', async () => {
+    // A store that hands out the very Date objects it holds (one that fails the conformance
+    // suite) must still not let an app's card.expiresAt.setFullYear(…) reach the row.
+    const expiresAt = new Date(Date.now() + 1_000);
+    const held = sampleRow({ expires_at: expiresAt, created_at: new Date('2026-01-15T09:30:00Z'), last_used_at: new Date('2026-02-01T00:00:00Z') });
+    const sharing = Object.assign(new MemoryKeyStore(), { findById: async (id: string) => (id === held.id ? held : null) });
+    const card = (await createKeyManager({ store: sharing, argon2: TEST_ARGON2 }).describe(held.id))!;
+
+    card.expiresAt!.setFullYear(2099);
+    card.createdAt.setTime(0);
+    card.lastUsedAt!.setTime(0);
+
+    expect([held.expires_at, held.created_at, held.last_used_at]).toEqual([expiresAt, new Date('2026-01-15T09:30:00Z'), new Date('2026-02-01T00:00:00Z')]);
+    expect(held.expires_at!.getFullYear()).not.toBe(2099);
+  });
+
   it('shows the six card fields, the masked key and webhook settings, and never the key', async () => {
     const now = new Date('2026-03-01T10:00:00Z');
     const clocked = createKeyManager({ store, argon2: TEST_ARGON2, clock: () => now });

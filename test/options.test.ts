@@ -42,6 +42,33 @@ describe('createApiKeyAuth options', () => {
     expect(make(options)).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }));
   });
 
+  it.each(['throttle', 'memo', 'argon2Pool', 'environments', 'realm', 'storeTimeoutMs', 'retryAfterSeconds', 'usageFlushIntervalMs', 'argon2', 'rehashOnSuccess', 'queryParameter'])(
+    'refuses %s given as null rather than reading it as the default',
+    (name) => {
+      expect(make({ store, [name]: null })).toThrow(expect.objectContaining({
+        code: 'ERR_OPTIONS_INVALID',
+        message: `createApiKeyAuth: "${name}" is null; leave it out for its default (an option that can be turned off takes false).`,
+      }));
+    },
+  );
+
+  it('refuses a null field of an object option, naming it after the option', () => {
+    expect(make({ store, throttle: { maxFailuresPerKey: null } })).toThrow(expect.objectContaining({
+      code: 'ERR_OPTIONS_INVALID',
+      message: 'createApiKeyAuth: "throttle.maxFailuresPerKey" is null; leave it out for its default (an option that can be turned off takes false).',
+    }));
+  });
+
+  it.each([
+    ['a Date', new Date(), 'a Date'],
+    ['a Map', new Map(), 'a Map or a Set'],
+    ['bytes', new Uint8Array(4), 'bytes'],
+  ])('refuses %s given as the throttle, the memo or the pool options', (_name, value, kind) => {
+    for (const option of ['throttle', 'memo', 'argon2Pool']) {
+      expect(make({ store, [option]: value })).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: expect.stringContaining(kind) }));
+    }
+  });
+
   it('leaves the caller’s options object untouched', async () => {
     const options = Object.freeze({ store, realm: 'gateway' });
     const auth = createApiKeyAuth(options);

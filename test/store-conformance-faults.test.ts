@@ -1,5 +1,7 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { KEY_STATUSES, MemoryKeyStore, type ApiKeyRow, type ApiKeyRowChange } from 'keyward';
+import { KEY_STATUSES, MemoryKeyStore, type ApiKeyRow, type ApiKeyRowChange, type KeyUsage } from 'keyward';
 import { runStoreConformance, type StoreConformanceOptions } from 'keyward/store-conformance';
 
 // Stores with the faults a team's own store has been seen to have, each passing the suite as
@@ -165,16 +167,184 @@ class ExpiringStore extends MemoryKeyStore {
   }
 }
 
+/**
+ * A store that keeps a row found by its lookup id once it counts as hot: read `hotAfter` times
+ * in this instance, or, with `productionOnly`, a production row at its first read. Neither is
+ * ever refreshed.
+ */
+class HotRowCacheStore extends MemoryKeyStore {
+  readonly #reads = new Map<string, number>();
+  readonly #cache = new Map<string, ApiKeyRow>();
+
+  constructor(readonly hotAfter: number, readonly productionOnly = false) {
+    super();
+  }
+
+  override async findByLookupId(lookupId: string) {
+    const cached = this.#cache.get(lookupId);
+    if (cached) return structuredClone(cached);
+    const row = await super.findByLookupId(lookupId);
+    const reads = (this.#reads.get(lookupId) ?? 0) + 1;
+    this.#reads.set(lookupId, reads);
+    const hot = this.productionOnly ? row?.environment === 'production' : reads >= this.hotAfter;
+    if (row && hot) this.#cache.set(lookupId, row);
+    return row;
+  }
+}
+
+/**
+ * A store whose production rows are spread over two shards, each with its own one-live-key
+ * rule, as when a table is sharded by key id: every second production row goes to the other.
+ */
+class ShardedProductionStore extends MemoryKeyStore {
+  readonly #shard = new MemoryKeyStore();
+  #productionInserts = 0;
+
+  override insert(row: ApiKeyRow) {
+    const toShard = row.environment === 'production' && this.#productionInserts++ % 2 === 1;
+    return toShard ? this.#shard.insert(row) : super.insert(row);
+  }
+
+  override async findByLookupId(lookupId: string) {
+    return (await super.findByLookupId(lookupId)) ?? this.#shard.findByLookupId(lookupId);
+  }
+
+  override async findById(id: string) {
+    return (await super.findById(id)) ?? this.#shard.findById(id);
+  }
+
+  override async findLive(accountId: string, environment: ApiKeyRow['environment']) {
+    return (await super.findLive(accountId, environment)) ?? this.#shard.findLive(accountId, environment);
+  }
+
+  override async modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    return (await super.modify(id, change)) ?? this.#shard.modify(id, change);
+  }
+
+  override async recordUsage(uses: readonly KeyUsage[]) {
+    await super.recordUsage(uses);
+    await this.#shard.recordUsage(uses);
+  }
+
+  override allRows() {
+    return [...super.allRows(), ...this.#shard.allRows()];
+  }
+}
+
+/**
+ * A store that writes a large usage batch another way: it loads the rows, waits a round trip,
+ * and saves each row back whole with its new time, undoing whatever changed meanwhile.
+ */
+class WholeRowUsageStore extends MemoryKeyStore {
+  override async recordUsage(uses: readonly KeyUsage[]) {
+    if (uses.length < 10) return super.recordUsage(uses);
+    const loaded = await Promise.all(uses.map((use) => this.findById(use.id)));
+    await nextTurn();
+    for (const [index, row] of loaded.entries()) {
+      if (row === null || row.lookup_id !== uses[index]!.lookup_id) continue;
+      const { id: _id, account_id: _account, environment: _environment, created_at: _created, ...fields } = row;
+      await super.modify(row.id, () => ({ ...fields, last_used_at: uses[index]!.used_at }));
+    }
+  }
+}
+
+/** A store that writes the first 50 uses of a batch and drops the rest (a fixed parameter list). */
+class FirstChunkUsageStore extends MemoryKeyStore {
+  override recordUsage(uses: readonly KeyUsage[]) {
+    return super.recordUsage(uses.slice(0, 50));
+  }
+}
+
+/**
+ * A store whose modify hands out its own Date objects: the row it returns shares its
+ * `expires_at` with what later reads give, so changing one changes the other.
+ */
+class SharedDateStore extends MemoryKeyStore {
+  readonly #handedOut = new Map<string, Date>();
+
+  override async modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    const written = await super.modify(id, change);
+    if (written?.expires_at) this.#handedOut.set(id, written.expires_at);
+    return written;
+  }
+
+  override async findById(id: string) {
+    const row = await super.findById(id);
+    const shared = this.#handedOut.get(id);
+    return row && shared ? { ...row, expires_at: shared } : row;
+  }
+}
+
+/** A store whose status column fills in `allowed` for a row written without one. */
+class DefaultStatusStore extends MemoryKeyStore {
+  override insert(row: ApiKeyRow) {
+    return super.insert({ ...row, status: row.status ?? 'allowed' });
+  }
+}
+
+/** A store that matches key ids and account ids as prefixes (`LIKE $1 || '%'`). */
+class PrefixIdStore extends MemoryKeyStore {
+  override async findById(id: string) {
+    return super.findById(this.#fullId(id));
+  }
+
+  override async findLive(accountId: string, environment: ApiKeyRow['environment']) {
+    const match = this.allRows().find((row) => row.account_id.startsWith(accountId) && row.environment === environment);
+    return super.findLive(match?.account_id ?? accountId, environment);
+  }
+
+  override modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    return super.modify(this.#fullId(id), change);
+  }
+
+  #fullId(id: string): string {
+    return this.allRows().find((row) => row.id.startsWith(id))?.id ?? id;
+  }
+}
+
+/** A correct store whose driver hands out Dates made in another realm (a `vm` context). */
+class OtherRealmDateStore extends MemoryKeyStore {
+  override async findByLookupId(lookupId: string) {
+    return OtherRealmDateStore.withOtherRealmDates(await super.findByLookupId(lookupId));
+  }
+
+  override async findById(id: string) {
+    return OtherRealmDateStore.withOtherRealmDates(await super.findById(id));
+  }
+
+  override async findLive(accountId: string, environment: ApiKeyRow['environment']) {
+    return OtherRealmDateStore.withOtherRealmDates(await super.findLive(accountId, environment));
+  }
+
+  override async modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    return OtherRealmDateStore.withOtherRealmDates(await super.modify(id, change));
+  }
+
+  private static withOtherRealmDates(row: ApiKeyRow | null): ApiKeyRow | null {
+    if (row === null) return null;
+    const foreign = (date: Date | null) => (date === null ? null : (runInNewContext('new Date(time)', { time: date.getTime() }) as Date));
+    return { ...row, created_at: foreign(row.created_at)!, last_used_at: foreign(row.last_used_at), expires_at: foreign(row.expires_at) };
+  }
+}
+
 /** The tests that read a row before a change as well as after it, so a cache shows. */
 const READ_BEFORE_AND_AFTER = [
   'findByLookupId, findById and findLive > never return a soft-deleted row',
   'findByLookupId, findById and findLive > never return a revoked row',
-  'findByLookupId, findById and findLive > show a change at once to a handle that read the row before it: the peer, or the store itself without one',
+  'findByLookupId, findById and findLive > show a change at once to a handle that read the row often before it, in each environment: the peer, or the store itself without one',
   'findByLookupId, findById and findLive > find a row by its new lookup id only, once modify has changed it',
   'modify > hands change the current row and returns the row as written',
   'modify > holds every status keyward writes, through insert and modify',
   'modify > lets exactly one of two concurrent compare-and-set changes win',
 ];
+
+const FRESHNESS = READ_BEFORE_AND_AFTER[2]!;
+
+describe('the store conformance suite passes a correct store', () => {
+  it('whose Dates come from another realm, as keyward reads them alike', async () => {
+    expect(await failedTests(() => new OtherRealmDateStore())).toEqual([]);
+  });
+});
 
 describe('the store conformance suite fails a store', () => {
   it('and passes MemoryKeyStore when run this way, so each failure below is the store\'s', async () => {
@@ -213,6 +383,47 @@ describe('the store conformance suite fails a store', () => {
 
     // Two modify tests that write a past expiry fail too, by the way; this one names the fault.
     expect(failed).toContain('findByLookupId, findById and findLive > keep finding a row whose expires_at has passed, as it is still live, and keep it in insert\'s one-live-key rule');
+  });
+
+  it('that keeps a row found by its lookup id once the row was read eight times (a hot-key cache)', async () => {
+    expect(await failedTests(() => new HotRowCacheStore(8))).toContain(FRESHNESS);
+  });
+
+  it('that keeps production rows found by their lookup id, sandbox rows being read afresh', async () => {
+    expect(await failedTests(() => new HotRowCacheStore(1, true))).toContain(FRESHNESS);
+  });
+
+  it('whose one-live-key rule does not hold across its production shards', async () => {
+    const failed = await failedTests(() => new ShardedProductionStore());
+
+    expect(failed).toEqual(expect.arrayContaining([
+      'insert > refuses a second live key for an account and environment with ERR_KEY_EXISTS, in each environment',
+      'insert > lets exactly one of two racing inserts for one account and environment succeed, in each environment',
+    ]));
+  });
+
+  it('that saves whole rows back when it writes a large usage batch', async () => {
+    const failed = await failedTests(() => new WholeRowUsageStore());
+
+    expect(failed).toContain('recordUsage > never undoes a regenerate, a revoke or a status change that lands while a batch as large as the authenticator sends is written');
+  });
+
+  it('that records the first 50 uses of a batch and drops the rest', async () => {
+    expect(await failedTests(() => new FirstChunkUsageStore())).toContain('recordUsage > records every use of a batch as large as the authenticator sends');
+  });
+
+  it('whose modify returns a Date that later reads share', async () => {
+    expect(await failedTests(() => new SharedDateStore())).toContain('modify > returns a copy and keeps none of the patch: mutating either afterwards, Dates included, changes nothing');
+  });
+
+  it('that fills in the status allowed for a row written with none', async () => {
+    expect(await failedTests(() => new DefaultStatusStore())).toEqual(['insert > keeps a null status null, or refuses the row: never a status of its own']);
+  });
+
+  it('that matches key ids and account ids as prefixes', async () => {
+    const failed = await failedTests(() => new PrefixIdStore());
+
+    expect(failed).toContain('findByLookupId, findById and findLive > return null for an unknown lookup id, key id or account, a prefix or an extension of a stored one included');
   });
 
   it('that finds a lookup id by its first 8 characters', async () => {

@@ -44,13 +44,26 @@ const FIELDS: readonly (keyof ApiKeyRow)[] = Object.keys(sampleRow()) as (keyof 
 
 /**
  * The `ApiKeyRow` fields of what a store returned, so a store that returns extra columns
- * (a derived flag, say) still compares equal. Null stays null for a "not found".
+ * (a derived flag, say) still compares equal. Null stays null for a "not found". A Date made
+ * in another realm (a driver running in a `vm` context) becomes one of this realm at the same
+ * time: keyward reads both alike, but `assert.deepStrictEqual` compares prototypes.
  */
 export function rowFields(row: ApiKeyRow | null): ApiKeyRow | null {
   if (row === null) return null;
   const picked: Record<string, unknown> = {};
-  for (const field of FIELDS) picked[field] = row[field];
+  for (const field of FIELDS) picked[field] = inThisRealm(row[field]);
   return picked as unknown as ApiKeyRow;
+}
+
+/** A Date of another realm as one of this realm; any other value as it is. */
+function inThisRealm(value: unknown): unknown {
+  if (value instanceof Date || typeof value !== 'object' || value === null) return value;
+  try {
+    // Throws for anything but a real Date, whatever its prototype or `Symbol.toStringTag` say.
+    return new Date(Date.prototype.getTime.call(value));
+  } catch {
+    return value;
+  }
 }
 
 /** A time `offsetMs` after a fixed base, for usage records. */

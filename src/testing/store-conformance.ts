@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { KEY_STATUSES, warnOnce, type ApiKeyRow, type ApiKeyRowChange, type KeyStore, type KeyUsage, type RecordUsageResult } from 'keyward';
+import { KEY_STATUSES, USAGE_BATCH_LIMIT, warnOnce, type ApiKeyRow, type ApiKeyRowChange, type KeyStore, type KeyUsage, type RecordUsageResult } from 'keyward';
 import { at, lookupIdOf, rowFields, sampleRow } from './conformance-rows.js';
 
 export { sampleRow } from './conformance-rows.js';
@@ -125,6 +125,9 @@ export function runStoreConformance<S extends KeyStore>(
     return row;
   };
 
+  /** `count` rows of their own accounts, inserted at once. */
+  const insertedMany = (store: S, count: number) => Promise.all(Array.from({ length: count }, () => inserted(store)));
+
   /**
    * Races `modify` with `change` against a usage batch of four keys, once for each place the
    * row can take in the batch and each of the two calls starting first: which interleaving
@@ -227,11 +230,18 @@ export function runStoreConformance<S extends KeyStore>(
         }
       }));
 
-      it('return null for an unknown lookup id, key id or account', withStore(async (store) => {
+      it('return null for an unknown lookup id, key id or account, a prefix or an extension of a stored one included', withStore(async (store) => {
+        // A store matching `id LIKE $1 || '%'` would let describe('key_') show someone's key.
         const row = await inserted(store);
         assert.equal(await store.findByLookupId(lookupIdOf()), null);
-        assert.equal(await store.findById(`${row.id}x`), null);
-        assert.equal(await store.findLive(`${row.account_id}x`, row.environment), null);
+        for (const id of [`${row.id}x`, row.id.slice(0, -1), 'key_']) {
+          assert.equal(await store.findById(id), null, `findById found ${row.id} for ${id}`);
+          assert.equal(await store.modify(id, () => ({ status: 'locked' })), null, `modify changed ${row.id} for ${id}`);
+        }
+        for (const accountId of [`${row.account_id}x`, row.account_id.slice(0, -1), 'acct_']) {
+          assert.equal(await store.findLive(accountId, row.environment), null, `findLive found ${row.account_id} for ${accountId}`);
+        }
+        assert.deepEqual(rowFields(await store.findById(row.id)), row);
       }));
 
       it('never return a soft-deleted row', withStore(async (store) => {
@@ -279,19 +289,22 @@ export function runStoreConformance<S extends KeyStore>(
         }
       }));
 
-      it('show a change at once to a handle that read the row before it: the peer, or the store itself without one', withStore(async (store, peer) => {
+      it('show a change at once to a handle that read the row often before it, in each environment: the peer, or the store itself without one', withStore(async (store, peer) => {
         // A read cache that lives in one process (or in one store object) would keep a
-        // regenerated, suspended or revoked key working there.
-        const row = await inserted(store);
-        await assertFound(peer, row);
-        const next = lookupIdOf();
-        await store.modify(row.id, () => ({ lookup_id: next }));
-        assert.equal(await peer.findByLookupId(row.lookup_id), null, 'findByLookupId still finds the old lookup id after a regenerate');
-        await assertFound(peer, { ...row, lookup_id: next });
-        await store.modify(row.id, () => ({ status: 'suspended' }));
-        await assertFound(peer, { ...row, lookup_id: next, status: 'suspended' });
-        await store.modify(row.id, () => ({ revoked_at: at(1) }));
-        await assertHidden(peer, { ...row, lookup_id: next });
+        // regenerated, suspended or revoked key working there. One that keeps only a hot key
+        // (read often) or only production rows is the same fault where it matters most.
+        for (const environment of ENVIRONMENTS) {
+          const row = await inserted(store, { environment });
+          await assertFoundOften(peer, row);
+          const next = lookupIdOf();
+          await store.modify(row.id, () => ({ lookup_id: next }));
+          assert.equal(await peer.findByLookupId(row.lookup_id), null, `findByLookupId still finds the old lookup id after a regenerate (${environment})`);
+          await assertFoundOften(peer, { ...row, lookup_id: next });
+          await store.modify(row.id, () => ({ status: 'suspended' }));
+          await assertFoundOften(peer, { ...row, lookup_id: next, status: 'suspended' });
+          await store.modify(row.id, () => ({ revoked_at: at(1) }));
+          await assertHidden(peer, { ...row, lookup_id: next });
+        }
       }));
 
       it('find a row by its new lookup id only, once modify has changed it', withStore(async (store) => {
@@ -305,12 +318,14 @@ export function runStoreConformance<S extends KeyStore>(
     });
 
     describe('insert', () => {
-      it('refuses a second live key for an account and environment with ERR_KEY_EXISTS', withStore(async (store) => {
-        const first = await inserted(store);
-        const second = sampleRow({ account_id: first.account_id, environment: first.environment });
-        await assertKeyExists(store.insert(second));
-        assert.equal(await store.findById(second.id), null);
-        assert.deepEqual(rowFields(await store.findLive(first.account_id, first.environment)), first);
+      it('refuses a second live key for an account and environment with ERR_KEY_EXISTS, in each environment', withStore(async (store) => {
+        for (const environment of ENVIRONMENTS) {
+          const first = await inserted(store, { environment });
+          const second = sampleRow({ account_id: first.account_id, environment });
+          await assertKeyExists(store.insert(second));
+          assert.equal(await store.findById(second.id), null);
+          assert.deepEqual(rowFields(await store.findLive(first.account_id, environment)), first);
+        }
       }));
 
       it('accepts a new live key once the previous one is revoked or soft-deleted', withStore(async (store) => {
@@ -350,16 +365,18 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual(rowFields(await store.findById(row.id)), row);
       }));
 
-      it('lets exactly one of two racing inserts for one account and environment succeed', withStore(async (store, peer) => {
+      it('lets exactly one of two racing inserts for one account and environment succeed, in each environment', withStore(async (store, peer) => {
         for (let round = 0; round < rounds; round++) {
-          const a = sampleRow();
-          const b = sampleRow({ account_id: a.account_id, environment: a.environment });
-          const results = await Promise.allSettled([store.insert(a), peer.insert(b)]);
-          const failures = results.filter((result) => result.status === 'rejected');
-          assert.equal(failures.length, 1, 'exactly one insert must fail');
-          assertKeyExistsError(failures[0]!.reason);
-          const winner = results[0]!.status === 'fulfilled' ? a : b;
-          assert.equal((await store.findLive(a.account_id, a.environment))?.id, winner.id);
+          for (const environment of ENVIRONMENTS) {
+            const a = sampleRow({ environment });
+            const b = sampleRow({ account_id: a.account_id, environment });
+            const results = await Promise.allSettled([store.insert(a), peer.insert(b)]);
+            const failures = results.filter((result) => result.status === 'rejected');
+            assert.equal(failures.length, 1, `exactly one ${environment} insert must fail`);
+            assertKeyExistsError(failures[0]!.reason);
+            const winner = results[0]!.status === 'fulfilled' ? a : b;
+            assert.equal((await store.findLive(a.account_id, environment))?.id, winner.id);
+          }
         }
       }));
 
@@ -372,6 +389,20 @@ export function runStoreConformance<S extends KeyStore>(
           const results = await Promise.allSettled([store.insert(a), peer.insert(b)]);
           assert.equal(results.filter((result) => result.status === 'rejected').length, 1, `exactly one ${status} insert must fail`);
         }
+      }));
+
+      it('keeps a null status null, or refuses the row: never a status of its own', withStore(async (store) => {
+        // keyward never writes one, but another issuer may; keyward refuses such a key (403). A
+        // store that fills in a default (a NOT NULL DEFAULT 'allowed' column it leaves out of the
+        // INSERT) would let it through.
+        const row = sampleRow({ status: null });
+        try {
+          await store.insert(row);
+        } catch {
+          assert.equal(await store.findById(row.id), null, 'insert refused the row but stored it');
+          return;
+        }
+        await assertFound(store, row);
       }));
 
       it('stores a copy: changing the given object afterwards changes nothing', withStore(async (store) => {
@@ -483,9 +514,12 @@ export function runStoreConformance<S extends KeyStore>(
 
       it('writes only the returned patch, not changes made to the row it was handed', withStore(async (store) => {
         const row = await inserted(store);
+        const expiry = row.expires_at!.getTime();
         await store.modify(row.id, (current) => {
           current.status = 'rejected';
           current.key_hash = 'tampered';
+          current.expires_at!.setTime(expiry + 86_400_000);
+          current.created_at.setTime(0);
           return { key_type: 'sms_bulk' };
         });
         assert.deepEqual(rowFields(await store.findById(row.id)), { ...row, key_type: 'sms_bulk' });
@@ -498,8 +532,10 @@ export function runStoreConformance<S extends KeyStore>(
         assert.deepEqual(rowFields(await store.findById(row.id)), { ...row, key_type: 'sms_bulk' });
       }));
 
-      it('returns a copy and keeps none of the patch: mutating either afterwards changes nothing', withStore(async (store) => {
-        const row = await inserted(store);
+      it('returns a copy and keeps none of the patch: mutating either afterwards, Dates included, changes nothing', withStore(async (store) => {
+        // Cards are built from the row modify returns: an app that formats a card's expiresAt
+        // in place would otherwise move the stored expiry.
+        const row = await inserted(store, { last_used_at: at(5) });
         const expiry = at(10_000);
         const patch: ApiKeyRowChange = { expires_at: expiry };
         const written = (await store.modify(row.id, () => patch))!;
@@ -507,6 +543,9 @@ export function runStoreConformance<S extends KeyStore>(
         patch.status = 'locked';
         written.status = 'locked';
         written.masked_key = 'changed';
+        written.expires_at!.setTime(1);
+        written.created_at.setTime(1);
+        written.last_used_at!.setTime(1);
         const found = (await store.findById(row.id))!;
         assert.deepEqual(rowFields(found), { ...row, expires_at: at(10_000) });
         found.status = 'locked';
@@ -577,9 +616,9 @@ export function runStoreConformance<S extends KeyStore>(
       it('never moves last_used_at backwards', withStore(async (store) => {
         const row = await inserted(store, { last_used_at: at(5_000) });
         await store.recordUsage([usedAt(row, 4_000)]);
-        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(5_000));
+        assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(5_000));
         await store.recordUsage([usedAt(row, 6_000)]);
-        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(6_000));
+        assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(6_000));
       }));
 
       it('records a whole batch in one call, the latest time of each key winning', withStore(async (store) => {
@@ -593,16 +632,16 @@ export function runStoreConformance<S extends KeyStore>(
           usedAt(c, 8_000),
           usedAt(a, 200),
         ]);
-        assert.deepEqual((await store.findById(a.id))?.last_used_at, at(900));
-        assert.deepEqual((await store.findById(b.id))?.last_used_at, at(700));
-        assert.deepEqual((await store.findById(c.id))?.last_used_at, at(9_000));
+        assert.deepEqual(rowFields(await store.findById(a.id))?.last_used_at, at(900));
+        assert.deepEqual(rowFields(await store.findById(b.id))?.last_used_at, at(700));
+        assert.deepEqual(rowFields(await store.findById(c.id))?.last_used_at, at(9_000));
       }));
 
       it('ignores unknown ids and empty batches', withStore(async (store) => {
         const row = await inserted(store);
         await store.recordUsage([]);
         await store.recordUsage([{ id: 'key_unknown', lookup_id: 'unknownLook1', used_at: at(1) }, usedAt(row, 2)]);
-        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(2));
+        assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(2));
       }));
 
       it('skips a use of a lookup id the row no longer has (a regenerate came first)', withStore(async (store) => {
@@ -611,9 +650,9 @@ export function runStoreConformance<S extends KeyStore>(
         const replaced = await store.modify(row.id, () => ({ lookup_id: 'ReplacedId01', last_used_at: null }));
         assert.ok(replaced);
         await store.recordUsage([usedAt(row, 500)]);
-        assert.equal((await store.findById(row.id))?.last_used_at, null);
+        assert.equal(rowFields(await store.findById(row.id))?.last_used_at, null);
         await store.recordUsage([usedAt(replaced, 600)]);
-        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(600));
+        assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(600));
       }));
 
       it('never undoes a change made while it writes: a regenerate racing a usage batch keeps its lookup id and hash, unstamped', withStore(async (store, peer) => {
@@ -621,7 +660,7 @@ export function runStoreConformance<S extends KeyStore>(
         // regenerate landed would put the old key back, and the new one would stop working.
         for (let round = 0; round < rounds; round++) {
           for (const { row } of await racedInBatch(store, peer, () => ({ lookup_id: lookupIdOf(), key_hash: `$argon2id$v=19$m=256,t=1,p=1$${'R'.repeat(22)}$${'S'.repeat(43)}`, last_used_at: null }))) {
-            const now = await store.findById(row.id);
+            const now = rowFields(await store.findById(row.id));
             assert.deepEqual([now?.lookup_id, now?.key_hash], [row.lookup_id, row.key_hash], 'the usage write undid the regenerate: the old key is back');
             assert.equal(now?.last_used_at, null, 'last_used_at must be null after the regenerate: a use of the old key stamped the new one, or a null was not written');
           }
@@ -633,7 +672,7 @@ export function runStoreConformance<S extends KeyStore>(
         for (let round = 0; round < rounds; round++) {
           for (const { row } of await racedInBatch(store, peer, () => ({ revoked_at: at(1) }))) await assertHidden(store, row);
           for (const { row, use } of await racedInBatch(store, peer, () => ({ status: 'suspended' }))) {
-            const now = await store.findById(row.id);
+            const now = rowFields(await store.findById(row.id));
             assert.equal(now?.status, 'suspended', 'the usage write undid the status change');
             assert.deepEqual(now?.last_used_at, use, 'the use recorded while modify ran was lost (did modify save the whole row it read?)');
           }
@@ -650,7 +689,7 @@ export function runStoreConformance<S extends KeyStore>(
             const [firstRecorded, secondRecorded] = await Promise.all([store.recordUsage(first), peer.recordUsage(second)]);
             await sendDeferredAgain(store, first, firstRecorded);
             await sendDeferredAgain(peer, second, secondRecorded);
-            assert.deepEqual((await store.findById(row.id))?.last_used_at, at(9_000));
+            assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(9_000));
           }
         }
       }));
@@ -671,16 +710,59 @@ export function runStoreConformance<S extends KeyStore>(
         }
       }));
 
+      it('records every use of a batch as large as the authenticator sends', withStore(async (store) => {
+        // A store that writes a first chunk of a batch (a fixed-size parameter list) and drops
+        // the rest would leave most keys showing "never used".
+        const rows = await insertedMany(store, USAGE_BATCH_LIMIT);
+        const uses = rows.map((row, index) => usedAt(row, 1_000 + index));
+        await sendDeferredAgain(store, uses, await store.recordUsage(uses));
+        const found = await Promise.all(rows.map((row) => store.findById(row.id)));
+        const unrecorded = found.filter((row, index) => rowFields(row)?.last_used_at?.getTime() !== at(1_000 + index).getTime());
+        assert.equal(unrecorded.length, 0, `${unrecorded.length} of ${rows.length} uses were not recorded`);
+      }));
+
+      it('never undoes a regenerate, a revoke or a status change that lands while a batch as large as the authenticator sends is written', withStore(async (store, peer) => {
+        // A store that writes large batches another way (load the rows, save them back whole)
+        // passes the races of small batches and fails here.
+        for (const usageFirst of [true, false]) {
+          const rows = await insertedMany(store, USAGE_BATCH_LIMIT);
+          const [regenerated, revoked, suspended] = [rows[0]!, rows[Math.floor(rows.length / 2)]!, rows.at(-1)!];
+          const uses = rows.map((row, index) => usedAt(row, 2_000 + index));
+          const nextLookupId = lookupIdOf();
+          const changes = () => [
+            store.modify(regenerated.id, () => ({ lookup_id: nextLookupId, last_used_at: null })),
+            store.modify(revoked.id, () => ({ revoked_at: at(1) })),
+            store.modify(suspended.id, () => ({ status: 'suspended' })),
+          ];
+          let recorded: unknown;
+          const usage = async () => {
+            recorded = await peer.recordUsage(uses);
+          };
+          await Promise.all(usageFirst ? [usage(), ...changes()] : [...changes(), usage()]);
+          await sendDeferredAgain(peer, uses, recorded);
+          const now = rowFields(await store.findById(regenerated.id));
+          assert.equal(now?.lookup_id, nextLookupId, 'the usage write undid the regenerate: the old key is back');
+          assert.equal(now?.last_used_at, null, 'a use of the old key stamped the regenerated row');
+          await assertHidden(store, revoked);
+          const kept = rowFields(await store.findById(suspended.id));
+          assert.equal(kept?.status, 'suspended', 'the usage write undid the status change');
+          assert.deepEqual(kept?.last_used_at, at(2_000 + rows.length - 1), 'the use recorded while modify ran was lost');
+        }
+      }));
+
       it('keeps no reference to the batch it was given', withStore(async (store) => {
         const row = await inserted(store);
         const usedAt = at(70);
         await store.recordUsage([{ id: row.id, lookup_id: row.lookup_id, used_at: usedAt }]);
         usedAt.setTime(0);
-        assert.deepEqual((await store.findById(row.id))?.last_used_at, at(70));
+        assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(70));
       }));
     });
   });
 }
+
+/** Both environments: a store may be right for the rows of one and wrong for the other's. */
+const ENVIRONMENTS: readonly ApiKeyRow['environment'][] = ['sandbox', 'production'];
 
 /**
  * Text a store must give back as it was given: webhook URLs with capitals, escapes, a query and
@@ -748,6 +830,17 @@ async function assertFound(store: KeyStore, row: ApiKeyRow): Promise<void> {
   assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
   assert.deepEqual(rowFields(await store.findById(row.id)), row);
   assert.deepEqual(rowFields(await store.findLive(row.account_id, row.environment)), row);
+}
+
+/**
+ * How often a row is read before a change the suite then expects to see: more than a store
+ * would read a row before it counts it as hot, and about what one busy key gets in a second.
+ */
+const READS_OF_A_HOT_ROW = 50;
+
+/** Asserts {@link READS_OF_A_HOT_ROW} times that every find method returns the row. */
+async function assertFoundOften(store: KeyStore, row: ApiKeyRow): Promise<void> {
+  for (let read = 0; read < READS_OF_A_HOT_ROW; read++) await assertFound(store, row);
 }
 
 /** Asserts that no find method returns the row. */
