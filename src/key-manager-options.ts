@@ -90,7 +90,8 @@ export function resolveKeyManagerOptions(given: KeyManagerOptions): ResolvedKeyM
     if (time === undefined) throw badClock();
     return time;
   };
-  const box = options.webhookKeys === undefined ? undefined : sealingBox(options.webhookKeys, FACTORY, 'webhookKeys');
+  const peppers = new Map(ring?.ids.map((id) => [`pepper.secrets.${id}`, ring.secretFor(id)!]));
+  const box = options.webhookKeys === undefined ? undefined : sealingBox(options.webhookKeys, FACTORY, 'webhookKeys', peppers);
   const { store } = options;
   return { store, argon2, pepper: ring, defaultKeyType, now, box };
 }

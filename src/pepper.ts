@@ -37,6 +37,8 @@ export interface PepperOptions {
 export interface PepperRing {
   readonly currentId: string;
   readonly current: Uint8Array;
+  /** Every configured pepper id, `currentId` among them. */
+  readonly ids: readonly string[];
   /** Whether a stored hash without a pepper id is refused rather than verified without one. */
   readonly refuseUnpeppered: boolean;
   /** The secret of a pepper id, or undefined when the app did not configure that id. */
@@ -120,6 +122,7 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
   return {
     currentId: current,
     current: copies.get(current)!,
+    ids: [...copies.keys()],
     refuseUnpeppered,
     secretFor: (id) => copies.get(id),
   };

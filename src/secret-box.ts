@@ -97,9 +97,11 @@ export function createSecretBox(given: SealingKeys): SecretBox {
  *
  * @param factory - the factory's name; every option error starts with it.
  * @param option - the option holding the keys, or none when they are the factory's argument.
+ * @param otherSecrets - secrets of other uses given to the same factory (its peppers), by the
+ *   option path that names each: a key with the same bytes as one of them is refused.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID`, as {@link createSecretBox} says.
  */
-export function sealingBox(given: SealingKeys, factory: string, option?: string): SecretBox {
+export function sealingBox(given: SealingKeys, factory: string, option?: string, otherSecrets: ReadonlyMap<string, Uint8Array> = new Map()): SecretBox {
   const field = (name: string) => (option === undefined ? name : `${option}.${name}`);
   if (option === undefined) assertOptionsObject(given, factory);
   else if (!isObject(given)) invalidOption(`${factory}: "${option}" must be an object { current, keys }.`);
@@ -125,6 +127,11 @@ export function sealingBox(given: SealingKeys, factory: string, option?: string)
     const sameAs = idWithSameBytes(copy, copies);
     if (sameAs !== undefined) {
       invalidOption(`${factory}: "${field(`keys.${id}`)}" holds the same bytes as "${field(`keys.${sameAs}`)}": each key id needs ${KEY_BYTES} random bytes of its own.`);
+    }
+    const sameAsOther = idWithSameBytes(copy, otherSecrets);
+    if (sameAsOther !== undefined) {
+      // One variable pasted into two settings: a leak of either would then be a leak of both.
+      invalidOption(`${factory}: "${field(`keys.${id}`)}" holds the same bytes as "${sameAsOther}": a sealing key and a pepper each need random bytes of their own.`);
     }
     copies.set(id, copy);
     material.set(id, createSecretKey(copy));

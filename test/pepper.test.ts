@@ -100,6 +100,30 @@ describe('pepper options', () => {
   });
 });
 
+describe('createKeyManager with a pepper and sealing keys', () => {
+  const sealingKey = testSecretBytes(41);
+
+  it('refuses a sealing key with the same bytes as a pepper (one variable pasted into both settings)', () => {
+    const create = () => createKeyManager({
+      store: new InstrumentedStore(),
+      pepper: { current: 'p2', secrets: { p1: P1, p2: Buffer.from(sealingKey) } },
+      webhookKeys: { current: 'k1', keys: { k1: sealingKey } },
+    });
+    expect(create).toThrow(expect.objectContaining({
+      code: 'ERR_OPTIONS_INVALID',
+      message: 'createKeyManager: "webhookKeys.keys.k1" holds the same bytes as "pepper.secrets.p2": a sealing key and a pepper each need random bytes of their own.',
+    }));
+  });
+
+  it('accepts a sealing key and a pepper of their own bytes', () => {
+    expect(() => createKeyManager({
+      store: new InstrumentedStore(),
+      pepper: { current: 'p1', secrets: { p1: P1 } },
+      webhookKeys: { current: 'k1', keys: { k1: sealingKey } },
+    })).not.toThrow();
+  });
+});
+
 describe('needsRehash, the rule rehashOnSuccess applies too', () => {
   const base = '$argon2id$v=19$m=512,t=2,p=1$c2FsdHNhbHRzYWx0MDAwMQ$hZmL0VYx4G7GcvziwN6DxwZTBqOiLQRFvcMLo19Smjw';
   const params = (memoryKiB: number, iterations: number) => ({ memoryKiB, iterations, parallelism: 1 });
