@@ -327,6 +327,132 @@ class OtherRealmDateStore extends MemoryKeyStore {
   }
 }
 
+/**
+ * A cache-aside store: findByLookupId keeps what it found, written into the cache one round
+ * trip after the read (as a database answer arrives), and modify clears the entries of the
+ * row. A read under way while a modify lands puts the old row back after the clear.
+ */
+class CacheAsideStore extends MemoryKeyStore {
+  readonly #cache = new Map<string, ApiKeyRow>();
+
+  override async findByLookupId(lookupId: string) {
+    const cached = this.#cache.get(lookupId);
+    if (cached) return structuredClone(cached);
+    const row = await super.findByLookupId(lookupId);
+    await nextTurn();
+    if (row) this.#cache.set(lookupId, row);
+    return row;
+  }
+
+  override async modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    const written = await super.modify(id, change);
+    for (const [lookupId, row] of this.#cache) if (row.id === id) this.#cache.delete(lookupId);
+    return written;
+  }
+}
+
+/**
+ * A store with a cache of rows found by lookup id that modify clears and recordUsage refreshes:
+ * it writes the use, then puts `{ ...cached, last_used_at }` back, from the entry it had
+ * before the write.
+ */
+class UsageRefreshedCacheStore extends MemoryKeyStore {
+  readonly #cache = new Map<string, ApiKeyRow>();
+
+  override async findByLookupId(lookupId: string) {
+    const cached = this.#cache.get(lookupId);
+    if (cached) return structuredClone(cached);
+    const row = await super.findByLookupId(lookupId);
+    if (row) this.#cache.set(lookupId, row);
+    return row;
+  }
+
+  override async modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    const written = await super.modify(id, change);
+    for (const [lookupId, row] of this.#cache) if (row.id === id) this.#cache.delete(lookupId);
+    return written;
+  }
+
+  override async recordUsage(uses: readonly KeyUsage[]) {
+    const cached = uses.map((use) => this.#cache.get(use.lookup_id));
+    await super.recordUsage(uses);
+    await nextTurn();
+    for (const [index, row] of cached.entries()) {
+      if (row) this.#cache.set(row.lookup_id, { ...row, last_used_at: uses[index]!.used_at });
+    }
+  }
+}
+
+/**
+ * A store whose time columns hold no zone: it writes a time as its UTC digits and reads the
+ * digits back as local time, so every time moves by the offset of the reading process's zone.
+ */
+class ZonelessTimeStore extends MemoryKeyStore {
+  override async findByLookupId(lookupId: string) {
+    return ZonelessTimeStore.readLocally(await super.findByLookupId(lookupId));
+  }
+
+  override async findById(id: string) {
+    return ZonelessTimeStore.readLocally(await super.findById(id));
+  }
+
+  override async findLive(accountId: string, environment: ApiKeyRow['environment']) {
+    return ZonelessTimeStore.readLocally(await super.findLive(accountId, environment));
+  }
+
+  private static readLocally(row: ApiKeyRow | null): ApiKeyRow | null {
+    if (row === null) return null;
+    // '2031-01-01T00:30:00.000' without its Z parses as local time.
+    const local = (date: Date | null) => (date === null ? null : new Date(date.toISOString().slice(0, -1)));
+    return { ...row, created_at: local(row.created_at)!, last_used_at: local(row.last_used_at), expires_at: local(row.expires_at) };
+  }
+}
+
+/** A store whose expires_at column is a 32-bit TIMESTAMP, which stores NULL past January 2038. */
+class Timestamp2038Store extends MemoryKeyStore {
+  override insert(row: ApiKeyRow) {
+    const past2038 = row.expires_at !== null && row.expires_at.getTime() > Date.UTC(2038, 0, 19, 3, 14, 7);
+    return super.insert(past2038 ? { ...row, expires_at: null } : row);
+  }
+}
+
+/** A correct store over a database that keeps an empty string as NULL (Oracle): keyward writes no ''. */
+class EmptyAsNullStore extends MemoryKeyStore {
+  override insert(row: ApiKeyRow) {
+    return super.insert(EmptyAsNullStore.nullForEmpty(row));
+  }
+
+  override modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    return super.modify(id, (current) => {
+      const patch = change(current);
+      return patch && EmptyAsNullStore.nullForEmpty(patch);
+    });
+  }
+
+  private static nullForEmpty<T extends object>(fields: T): T {
+    return Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, value === '' ? null : value])) as T;
+  }
+}
+
+/** A correct store that hands out frozen rows, each with Dates of its own. */
+class FrozenRowStore extends MemoryKeyStore {
+  override async findByLookupId(lookupId: string) {
+    return Object.freeze(await super.findByLookupId(lookupId));
+  }
+
+  override async findById(id: string) {
+    return Object.freeze(await super.findById(id));
+  }
+
+  override async findLive(accountId: string, environment: ApiKeyRow['environment']) {
+    return Object.freeze(await super.findLive(accountId, environment));
+  }
+
+  override modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    return super.modify(id, (current) => change(Object.freeze(current))).then((written) => Object.freeze(written));
+  }
+}
+
 /** The tests that read a row before a change as well as after it, so a cache shows. */
 const READ_BEFORE_AND_AFTER = [
   'findByLookupId, findById and findLive > never return a soft-deleted row',
@@ -343,6 +469,14 @@ const FRESHNESS = READ_BEFORE_AND_AFTER[2]!;
 describe('the store conformance suite passes a correct store', () => {
   it('whose Dates come from another realm, as keyward reads them alike', async () => {
     expect(await failedTests(() => new OtherRealmDateStore())).toEqual([]);
+  });
+
+  it('that keeps an empty string as NULL, as keyward writes none', async () => {
+    expect(await failedTests(() => new EmptyAsNullStore())).toEqual([]);
+  });
+
+  it('that hands out frozen rows', async () => {
+    expect(await failedTests(() => new FrozenRowStore())).toEqual([]);
   });
 });
 
@@ -424,6 +558,22 @@ describe('the store conformance suite fails a store', () => {
     const failed = await failedTests(() => new PrefixIdStore());
 
     expect(failed).toContain('findByLookupId, findById and findLive > return null for an unknown lookup id, key id or account, a prefix or an extension of a stored one included');
+  });
+
+  it('whose cache-aside reads put a row back when they were under way while a modify cleared it', async () => {
+    expect(await failedTests(() => new CacheAsideStore())).toContain('findByLookupId, findById and findLive > show a change to later reads even when reads were under way while it landed');
+  });
+
+  it('whose recordUsage refreshes a cache of rows with the entry it had before', async () => {
+    expect(await failedTests(() => new UsageRefreshedCacheStore())).toContain('recordUsage > never brings a revoked or suspended row back to reads, when the key was read before and its use is written while the change lands');
+  });
+
+  it('whose time columns hold no zone, read back as local time', async () => {
+    expect(await failedTests(() => new ZonelessTimeStore())).toContain('findByLookupId, findById and findLive > give back the same times whatever time zone the process that wrote them and the one that reads them are in');
+  });
+
+  it('whose expires_at column stores NULL past January 2038', async () => {
+    expect(await failedTests(() => new Timestamp2038Store())).toEqual(['findByLookupId, findById and findLive > give back an expires_at far in the future exactly: after 2038, and up to the year 9999 that keyward accepts']);
   });
 
   it('that finds a lookup id by its first 8 characters', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { KEY_STATUSES, USAGE_BATCH_LIMIT, warnOnce, type ApiKeyRow, type ApiKeyRowChange, type KeyStore, type KeyUsage, type RecordUsageResult } from 'keyward';
 import { at, lookupIdOf, rowFields, sampleRow } from './conformance-rows.js';
 
@@ -220,8 +221,7 @@ export function runStoreConformance<S extends KeyStore>(
         for (const read of reads) {
           const served = await read();
           assert.ok(served, 'a read found nothing for the live row just inserted');
-          served.status = 'suspended';
-          served.revoked_at = at(0);
+          tryToSet(served, { status: 'suspended', revoked_at: at(0) });
           served.created_at.setTime(0);
           served.last_used_at!.setTime(0);
           served.expires_at!.setTime(0);
@@ -304,6 +304,48 @@ export function runStoreConformance<S extends KeyStore>(
           await assertFoundOften(peer, { ...row, lookup_id: next, status: 'suspended' });
           await store.modify(row.id, () => ({ revoked_at: at(1) }));
           await assertHidden(peer, { ...row, lookup_id: next });
+        }
+      }));
+
+      it('show a change to later reads even when reads were under way while it landed', withStore(async (store, peer) => {
+        // A cache filled by reads and cleared by writes (cache-aside) must not let a read that
+        // began before the write put the old row back after the write cleared it: a revoked
+        // or regenerated key would then pass for as long as the entry lives.
+        // Each change on a row not read before: the reads begun just before it miss any cache.
+        for (let round = 0; round < rounds; round++) {
+          const regenerated = await inserted(store);
+          const next = lookupIdOf();
+          await readingWhile(peer, regenerated, () => store.modify(regenerated.id, () => ({ lookup_id: next })));
+          assert.equal(await peer.findByLookupId(regenerated.lookup_id), null, 'a read under way during a regenerate brought the old lookup id back');
+          await assertFound(peer, { ...regenerated, lookup_id: next });
+          const suspended = await inserted(store);
+          await readingWhile(peer, suspended, () => store.modify(suspended.id, () => ({ status: 'suspended' })));
+          await assertFound(peer, { ...suspended, status: 'suspended' });
+          const revoked = await inserted(store);
+          await readingWhile(peer, revoked, () => store.modify(revoked.id, () => ({ revoked_at: at(1) })));
+          await assertHidden(peer, revoked);
+        }
+      }));
+
+      it('give back the same times whatever time zone the process that wrote them and the one that reads them are in', withStore(async (store) => {
+        // A time column without a zone that is written in UTC and read as local time (or the
+        // other way round) moves every expiry by the zone's offset: a gateway in
+        // America/Los_Angeles would accept a key for hours after it expired.
+        const row = sampleRow({ last_used_at: at(7), expires_at: new Date(Date.UTC(2031, 0, 1, 0, 30)) });
+        await inTimeZone('America/Los_Angeles', () => store.insert(row));
+        for (const zone of ['Asia/Tokyo', 'UTC', 'America/Los_Angeles']) {
+          await inTimeZone(zone, () => assertFound(store, row));
+        }
+        const changed = { expires_at: new Date(Date.UTC(2032, 6, 1, 23, 45)) };
+        await inTimeZone('Asia/Tokyo', () => store.modify(row.id, () => changed));
+        await inTimeZone('America/Los_Angeles', () => assertFound(store, { ...row, ...changed }));
+      }));
+
+      it('give back an expires_at far in the future exactly: after 2038, and up to the year 9999 that keyward accepts', withStore(async (store) => {
+        // A 32-bit TIMESTAMP column (MySQL's) cannot hold a time after January 2038, and may
+        // store NULL instead, which reads as "never expires".
+        for (const expiresAt of [new Date(Date.UTC(2040, 0, 1)), new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999))]) {
+          await assertFound(store, await inserted(store, { expires_at: expiresAt }));
         }
       }));
 
@@ -502,7 +544,7 @@ export function runStoreConformance<S extends KeyStore>(
         const thrown = new Error('change refused');
         await assert.rejects(
           store.modify(row.id, (current) => {
-            current.status = 'locked';
+            tryToSet(current, { status: 'locked' });
             throw thrown;
           }),
           (error) => error === thrown,
@@ -516,8 +558,7 @@ export function runStoreConformance<S extends KeyStore>(
         const row = await inserted(store);
         const expiry = row.expires_at!.getTime();
         await store.modify(row.id, (current) => {
-          current.status = 'rejected';
-          current.key_hash = 'tampered';
+          tryToSet(current, { status: 'rejected', key_hash: 'tampered' });
           current.expires_at!.setTime(expiry + 86_400_000);
           current.created_at.setTime(0);
           return { key_type: 'sms_bulk' };
@@ -541,14 +582,13 @@ export function runStoreConformance<S extends KeyStore>(
         const written = (await store.modify(row.id, () => patch))!;
         expiry.setTime(0);
         patch.status = 'locked';
-        written.status = 'locked';
-        written.masked_key = 'changed';
+        tryToSet(written, { status: 'locked', masked_key: 'changed' });
         written.expires_at!.setTime(1);
         written.created_at.setTime(1);
         written.last_used_at!.setTime(1);
         const found = (await store.findById(row.id))!;
         assert.deepEqual(rowFields(found), { ...row, expires_at: at(10_000) });
-        found.status = 'locked';
+        tryToSet(found, { status: 'locked' });
         assert.equal((await store.findById(row.id))?.status, 'allowed');
       }));
 
@@ -593,7 +633,9 @@ export function runStoreConformance<S extends KeyStore>(
       }));
 
       it('loses no update when many read-modify-writes of one row run at once', withStore(async (store, peer) => {
-        const row = await inserted(store, { webhook_basic_auth_username: '' });
+        // Not from '': keyward never writes an empty username, and a database that stores ''
+        // as NULL (Oracle) is no fault.
+        const row = await inserted(store, { webhook_basic_auth_username: 'u' });
         const writers = 12;
         await Promise.all(
           Array.from({ length: writers }, (_, index) =>
@@ -602,7 +644,7 @@ export function runStoreConformance<S extends KeyStore>(
             })),
           ),
         );
-        assert.equal((await store.findById(row.id))?.webhook_basic_auth_username, 'x'.repeat(writers));
+        assert.equal((await store.findById(row.id))?.webhook_basic_auth_username, `u${'x'.repeat(writers)}`);
       }));
     });
 
@@ -750,6 +792,29 @@ export function runStoreConformance<S extends KeyStore>(
         }
       }));
 
+      it('never brings a revoked or suspended row back to reads, when the key was read before and its use is written while the change lands', withStore(async (store, peer) => {
+        // A cache of hot rows that recordUsage refreshes with the time ({ ...cached, last_used_at })
+        // would put back a row revoked or suspended while the usage write was under way.
+        for (let round = 0; round < rounds; round++) {
+          for (const usageFirst of [true, false]) {
+            const revoked = await inserted(store);
+            const suspended = await inserted(store);
+            await assertFoundOften(peer, revoked);
+            await assertFoundOften(peer, suspended);
+            const uses = [usedAt(revoked, 100), usedAt(suspended, 200)];
+            let recorded: unknown;
+            const usage = async () => {
+              recorded = await peer.recordUsage(uses);
+            };
+            const changes = () => [store.modify(revoked.id, () => ({ revoked_at: at(1) })), store.modify(suspended.id, () => ({ status: 'suspended' }))];
+            await readingWhile(peer, suspended, () => Promise.all(usageFirst ? [usage(), ...changes()] : [...changes(), usage()]));
+            await sendDeferredAgain(peer, uses, recorded);
+            await assertHidden(peer, revoked);
+            assert.equal((await peer.findByLookupId(suspended.lookup_id))?.status, 'suspended', 'a usage write brought back the status a racing change replaced');
+          }
+        }
+      }));
+
       it('keeps no reference to the batch it was given', withStore(async (store) => {
         const row = await inserted(store);
         const usedAt = at(70);
@@ -841,6 +906,51 @@ const READS_OF_A_HOT_ROW = 50;
 /** Asserts {@link READS_OF_A_HOT_ROW} times that every find method returns the row. */
 async function assertFoundOften(store: KeyStore, row: ApiKeyRow): Promise<void> {
   for (let read = 0; read < READS_OF_A_HOT_ROW; read++) await assertFound(store, row);
+}
+
+/**
+ * Sets fields of a row a store handed out, as a careless caller would: a store may hand out
+ * frozen rows, which keep their fields (`Reflect.set` then answers false instead of throwing).
+ */
+function tryToSet(row: ApiKeyRow, fields: Partial<ApiKeyRow>): void {
+  for (const [field, value] of Object.entries(fields)) Reflect.set(row, field, value);
+}
+
+/**
+ * Runs `write` while reading `row` through every find method of `handle`: reads begun just
+ * before it, and a new read on every turn of the event loop until it is done. Then waits for
+ * all those reads: some were under way when the write landed. What they found is not checked (either row is right then).
+ */
+async function readingWhile(handle: KeyStore, row: ApiKeyRow, write: () => Promise<unknown>): Promise<void> {
+  const reads: unknown[] = [];
+  // findByLookupId may answer at once, without a promise.
+  const readAll = () => reads.push(handle.findByLookupId(row.lookup_id), handle.findById(row.id), handle.findLive(row.account_id, row.environment));
+  let landed = false;
+  // Reads begun just before the write are the ones a cache-aside store gets wrong.
+  readAll();
+  const written = write().finally(() => (landed = true));
+  readAll();
+  while (!landed) {
+    await nextTurn();
+    readAll();
+  }
+  await written;
+  await Promise.allSettled(reads);
+}
+
+/**
+ * Runs `work` with the process in the time zone `zone` (`process.env.TZ`, which Node applies at
+ * once), and puts the zone back after it.
+ */
+async function inTimeZone<T>(zone: string, work: () => Promise<T>): Promise<T> {
+  const before = process.env.TZ;
+  process.env.TZ = zone;
+  try {
+    return await work();
+  } finally {
+    if (before === undefined) delete process.env.TZ;
+    else process.env.TZ = before;
+  }
 }
 
 /** Asserts that no find method returns the row. */
