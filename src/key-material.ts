@@ -16,6 +16,26 @@ export function isOneByteRepeated(bytes: Uint8Array): boolean {
 }
 
 /**
+ * Whether every byte equals the first but for zero bytes at the end: one character repeated
+ * and then padded with zeros, which HMAC keys as that character repeated alone.
+ *
+ * @param bytes - the key material.
+ */
+export function isOneByteRepeatedThenZeros(bytes: Uint8Array): boolean {
+  const first = bytes[0] ?? 0;
+  let differences = 0;
+  // 1 while every byte from the end up to here is zero; then 0 for good.
+  let inZeroTail = 1;
+  for (let index = bytes.length - 1; index >= 0; index--) {
+    const byte = bytes[index]!;
+    inZeroTail &= Number(byte === 0);
+    // The mask is 0 inside the zero tail and all ones before it.
+    differences |= (byte ^ first) & (inZeroTail - 1);
+  }
+  return differences === 0;
+}
+
+/**
  * The id among `others` whose bytes equal `bytes`, if any. A rotation to a copy of the old key
  * looks done while the old bytes still serve.
  *

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { invalidOption } from './errors.js';
-import { idWithSameBytes, isOneByteRepeated } from './key-material.js';
+import { idWithSameBytes, isOneByteRepeated, isOneByteRepeatedThenZeros } from './key-material.js';
 import { knownOptions } from './options.js';
 import { PEPPER_ID_SHAPE } from './phc.js';
 
@@ -106,6 +106,9 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
     }
     const copy = new Uint8Array(secret);
     const form = hmacKeyForm(copy);
+    if (isOneByteRepeatedThenZeros(form)) {
+      invalidOption(`${factory}: "pepper.secrets.${id}" is one byte repeated with zero bytes after it, which HMAC-SHA256 takes as that byte repeated alone: use random bytes (openssl rand -base64 32).`);
+    }
     const sameAs = idWithSameBytes(form, forms);
     if (sameAs !== undefined) {
       // A roll to a copy of the old pepper would look done, every row rehashed to the new id,
