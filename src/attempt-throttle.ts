@@ -114,7 +114,7 @@ export function resolveThrottleOptions(
     invalidOption(`${factory}: "throttle" must be an object or false.`);
   }
   const names = Object.keys(defaults) as (keyof AttemptThrottleLimits)[];
-  const limits = { ...defaults, ...stripUndefined(knownOptions(given as AttemptThrottleOptions, names, factory, 'shown', 'throttle')) };
+  const limits = { ...defaults, ...stripUndefined(knownOptions(given as AttemptThrottleOptions, names, factory, { within: 'throttle' })) };
   for (const name of names) assertInteger(limits[name] as number, `throttle.${name}`, ...LIMIT_RANGES[name], factory);
   return limits;
 }

@@ -235,8 +235,8 @@ export function resolveAuthOptions(given: ApiKeyAuthOptions): ResolvedAuthOption
 
   let memo = options.memo ?? {};
   if (memo !== false) {
-    if (typeof memo !== 'object' || memo === null) invalidOption(`${FACTORY}: "memo" must be an object or false.`);
-    memo = knownOptions(memo, ['maxEntries', 'maxBytes'], FACTORY, 'shown', 'memo');
+    if (typeof memo !== 'object') invalidOption(`${FACTORY}: "memo" must be an object or false.`);
+    memo = knownOptions(memo, ['maxEntries', 'maxBytes'], FACTORY, { within: 'memo' });
     if (memo.maxEntries !== undefined) assertInteger(memo.maxEntries, 'memo.maxEntries', 1, 10_000_000, FACTORY);
     if (memo.maxBytes !== undefined) assertInteger(memo.maxBytes, 'memo.maxBytes', 1_024, 2 ** 32, FACTORY);
   }
@@ -296,10 +296,10 @@ export function assertStore(store: unknown, factory: string): asserts store is K
 function resolveArgon2Pool(value: Argon2PoolOptions | false | undefined): Required<Argon2PoolOptions> | false {
   if (value === false) return false;
   const given = value ?? {};
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+  if (typeof given !== 'object' || Array.isArray(given)) {
     invalidOption(`${FACTORY}: "argon2Pool" must be an object or false.`);
   }
-  const pool = knownOptions(given, ['threads', 'maxQueue', 'niceIncrement'], FACTORY, 'shown', 'argon2Pool');
+  const pool = knownOptions(given, ['threads', 'maxQueue', 'niceIncrement'], FACTORY, { within: 'argon2Pool' });
   const threads = pool.threads ?? defaultArgon2Threads();
   assertInteger(threads, 'argon2Pool.threads', 1, 256, FACTORY);
   const maxQueue = pool.maxQueue ?? defaultArgon2MaxQueue(threads);

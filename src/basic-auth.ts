@@ -145,7 +145,7 @@ export function createBasicAuthChecker(
   factory = 'createBasicAuthChecker',
 ): BasicAuthChecker {
   assertOptionsObject(given, factory);
-  const options = knownOptions(given, OPTION_NAMES, factory, 'withheld', undefined, ['username']);
+  const options = knownOptions(given, OPTION_NAMES, factory, { naming: 'withheld', nullable: ['username'] });
   const { password, realm = 'webhooks', forwardErrors = false } = options;
   const username = options.username === null ? '' : options.username;
   if (typeof username !== 'string') {

@@ -1,5 +1,6 @@
 import { types } from 'node:util';
 import { invalidOption } from './errors.js';
+import { secretStart } from './secret-like.js';
 
 /**
  * Refuses option names a factory does not know, suggesting the closest known one: a
@@ -65,18 +66,16 @@ export function closestName(name: string, known: readonly string[]): string | un
  * A name as a message shows it: cut short, quoted, and with everything but printable ASCII
  * escaped, so it cannot break or reorder a log line (line separators, bidirectional
  * overrides) or fill an answer. A name holding a key (one pasted where a field name goes) is
- * cut right after the key's prefix, so no message carries a lookup id or any of a secret.
+ * cut right after the key's prefix, and one holding a random-looking run of 16 or more base62
+ * characters (a key's body without its prefix) where that run starts, so no message carries a
+ * lookup id or any of a secret.
  */
 export function quotedName(name: string): string {
-  const prefix = KEY_PREFIX.exec(name);
-  const shown = prefix === null ? MAX_SHOWN_NAME : Math.min(MAX_SHOWN_NAME, prefix.index + prefix[0].length);
+  const secretAt = secretStart(name);
+  const shown = secretAt === -1 ? MAX_SHOWN_NAME : Math.min(MAX_SHOWN_NAME, secretAt);
   const quoted = JSON.stringify(name.slice(0, shown)).replace(/[^\x20-\x7e]/g, unicodeEscape);
   return name.length > shown ? `${quoted.slice(0, -1)}…"` : quoted;
 }
-
-// `sk_live_` or `sk_test_` wherever it stands in a name, in any letter case and with its
-// underscores percent-encoded too. A key's body alone, without its prefix, is not recognised.
-const KEY_PREFIX = /sk(?:_|%5f)(?:live|test)(?:_|%5f)/i;
 
 /** Most option names a message lists when an unknown one is no misspelling of any. */
 const MAX_LISTED_OPTIONS = 8;
@@ -107,14 +106,22 @@ export function ownOptions<T extends object>(options: T, names: readonly string[
   return read as T;
 }
 
+/** How {@link knownOptions} reads one options object. */
+export interface KnownOptionsReading {
+  /** How a message shows an unknown name (see {@link UnknownNameShown}). @default 'shown' */
+  naming?: UnknownNameShown;
+  /** For the fields of an option that is an object (`memo`), the option's name. */
+  within?: string | undefined;
+  /** The names for which `null` means something (Basic auth's "no username"). */
+  nullable?: readonly string[];
+}
+
 /**
  * {@link assertKnownOptions}, then {@link ownOptions} of the known names.
  *
  * @param owner - the factory the options were given to, for the message.
- * @param naming - how the message shows an unknown name (see {@link UnknownNameShown}).
- * @param within - for the fields of an option that is an object (`memo`), the option's name.
- * @param nullable - the names for which `null` means something (Basic auth's "no username");
- *   any other name given as `null` is refused.
+ * @param reading - how unknown names are shown, the option the fields belong to, and the
+ *   names that may be `null` (any other name given as `null` is refused).
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` for an unknown name, a `null` that is not in
  *   `nullable`, or a built-in object (a Date, an array) given as the options.
  *
@@ -124,9 +131,7 @@ export function knownOptions<T extends object>(
   options: T,
   known: readonly string[],
   owner: string,
-  naming: UnknownNameShown = 'shown',
-  within?: string,
-  nullable: readonly string[] = [],
+  { naming = 'shown', within, nullable = [] }: KnownOptionsReading = {},
 ): T {
   const builtIn = builtInKind(options);
   if (builtIn !== undefined) invalidOption(`${owner}: ${within ? `"${within}"` : 'the options'} must be an options object, not ${builtIn}.`);
@@ -135,7 +140,7 @@ export function knownOptions<T extends object>(
   for (const name of known) {
     // `null` must not quietly mean "the default": `throttle: null` reads as "no throttle".
     if ((read as Record<string, unknown>)[name] === null && !nullable.includes(name)) {
-      invalidOption(`${owner}: "${within ? `${within}.` : ''}${name}" is null; leave it out for its default (an option that can be turned off takes false).`);
+      invalidOption(`${owner}: "${within ? `${within}.` : ''}${name}" is null: leave it out if it is optional, or give it a value (an option that can be turned off takes false, not null).`);
     }
   }
   return read;

@@ -82,7 +82,7 @@ export function resolvePepper(value: unknown, factory: string): PepperRing | und
     invalidOption(`${factory}: "pepper" must be an object { current, secrets }.`);
   }
   // Its names are never repeated: a secret pasted in as a name would be.
-  const { current, secrets, refuseUnpeppered = false } = knownOptions(value as Partial<PepperOptions>, ['current', 'secrets', 'refuseUnpeppered'], factory, 'withheld', 'pepper');
+  const { current, secrets, refuseUnpeppered = false } = knownOptions(value as Partial<PepperOptions>, ['current', 'secrets', 'refuseUnpeppered'], factory, { naming: 'withheld', within: 'pepper' });
   if (typeof refuseUnpeppered !== 'boolean') invalidOption(`${factory}: "pepper.refuseUnpeppered" must be a boolean.`);
   if (typeof secrets !== 'object' || secrets === null || Array.isArray(secrets)) {
     invalidOption(`${factory}: "pepper.secrets" must be an object mapping pepper ids to secrets.`);

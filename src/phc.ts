@@ -197,7 +197,7 @@ export function checkedArgon2Params(params: Argon2Params, optionName: string, fa
   const names = ['memoryKiB', 'iterations', 'parallelism'];
   const { memoryKiB, iterations, parallelism } = factory === undefined
     ? knownOptions(params, names, optionName)
-    : knownOptions(params, names, factory, 'shown', optionName);
+    : knownOptions(params, names, factory, { within: optionName });
   const read = { memoryKiB, iterations, parallelism };
   const missing = Object.entries(read).filter(([, value]) => value === undefined).map(([name]) => name);
   if (missing.length > 0) invalidOption(`${owner}"${optionName}" needs all three parameters; ${listOf(missing)} missing: { memoryKiB, iterations, parallelism }.`);

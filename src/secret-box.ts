@@ -106,7 +106,7 @@ export function sealingBox(given: SealingKeys, factory: string, option?: string,
   if (option === undefined) assertOptionsObject(given, factory);
   else if (!isObject(given)) invalidOption(`${factory}: "${option}" must be an object { current, keys }.`);
   // Its names are never repeated: a key pasted in as a name would be.
-  const keys = knownOptions(given, ['current', 'keys'], factory, 'withheld', option);
+  const keys = knownOptions(given, ['current', 'keys'], factory, { naming: 'withheld', within: option });
   if (!isObject(keys.keys)) invalidOption(`${factory}: "${field('keys')}" must be an object mapping key ids to keys.`);
 
   const material = new Map<string, KeyObject>();

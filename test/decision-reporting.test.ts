@@ -85,6 +85,32 @@ describe('decision reporting', () => {
     expect(lines[0]![1]).toMatchObject({ event: 'keyward.auth', outcome: 'fault', status: 503, reason: 'store_error', lookupId });
   });
 
+  it('withholds the key, escapes line breaks and cuts the detail when a store\'s error quotes the request', async () => {
+    // An app's store that puts the Authorization header in its error message must not have
+    // keyward write the key, a forged log line or 200 KB into the logs and the hook.
+    const { store, key } = await storeWithKey();
+    const lines: Line[] = [];
+    const decisions: AuthDecision[] = [];
+    const auth = createApiKeyAuth({
+      store,
+      logger: { error: (fields, message) => void lines.push(['error', fields, message]) },
+      onDecision: (decision) => void decisions.push(decision),
+    });
+    store.findByLookupId = () => {
+      throw new Error(`lookup failed for Bearer ${key} and ${key.slice(8)}\nFAKE level=error \u001b[31m${'x'.repeat(200_000)}`);
+    };
+    try {
+      const result = await auth.authenticate({ headers: bearer(key) });
+      expect(result.ok === false && result.response.status).toBe(503);
+    } finally {
+      await auth.close();
+    }
+    // Cut short: the run of x the cut went through is dropped whole, as it could have been a key's.
+    expect(lines[0]![1].detail).toBe('Error: lookup failed for Bearer sk_live_… and …\\u000aFAKE level=error \\u001b[…');
+    expect(decisions[0]!.detail).toBe(lines[0]![1].detail);
+    expect(JSON.stringify(lines)).not.toContain(key.slice(20, 36));
+  });
+
   it('calls a debug method added to the logger after the authenticator was created', async () => {
     const { store, key } = await storeWithKey();
     // A logger needs one level method when it is passed; the others are looked up per line.

@@ -82,7 +82,7 @@ describe('createApiKeyAuth checks every option at creation', () => {
     ['a winston logger with syslog levels (warning, no warn)', { store, logger: { warning() {} } }, `${LOGGER_SHAPE}; it has none ("warning" is not one). Did you mean "warn"? (winston with syslog levels needs a warn method added.)`],
     ['a logger with a level that is not a method', { store, logger: { error: 'stderr' } }, `${LOGGER_SHAPE}; it has none ("error" is not a function).`],
     ['a logger named by a string', { store, logger: 'console' }, `${LOGGER_SHAPE}; got a string.`],
-    ['a null logger', { store, logger: null }, 'createApiKeyAuth: "logger" is null; leave it out for its default (an option that can be turned off takes false).'],
+    ['a null logger', { store, logger: null }, 'createApiKeyAuth: "logger" is null: leave it out if it is optional, or give it a value (an option that can be turned off takes false, not null).'],
   ])('refuses %s', (_name, options, message) => {
     expectInvalidOption(() => createApiKeyAuth(options as ApiKeyAuthOptions), message);
   });

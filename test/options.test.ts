@@ -47,7 +47,7 @@ describe('createApiKeyAuth options', () => {
     (name) => {
       expect(make({ store, [name]: null })).toThrow(expect.objectContaining({
         code: 'ERR_OPTIONS_INVALID',
-        message: `createApiKeyAuth: "${name}" is null; leave it out for its default (an option that can be turned off takes false).`,
+        message: `createApiKeyAuth: "${name}" is null: leave it out if it is optional, or give it a value (an option that can be turned off takes false, not null).`,
       }));
     },
   );
@@ -55,7 +55,7 @@ describe('createApiKeyAuth options', () => {
   it('refuses a null field of an object option, naming it after the option', () => {
     expect(make({ store, throttle: { maxFailuresPerKey: null } })).toThrow(expect.objectContaining({
       code: 'ERR_OPTIONS_INVALID',
-      message: 'createApiKeyAuth: "throttle.maxFailuresPerKey" is null; leave it out for its default (an option that can be turned off takes false).',
+      message: 'createApiKeyAuth: "throttle.maxFailuresPerKey" is null: leave it out if it is optional, or give it a value (an option that can be turned off takes false, not null).',
     }));
   });
 

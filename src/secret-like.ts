@@ -1,0 +1,52 @@
+// What text from outside keyward's control (an app's error message, an unknown option name)
+// must not carry into a log line or an error message: keys and what looks like a piece of one.
+// Imports nothing, so every entry point can bundle it without a second copy of anything else.
+
+// `sk_live_` or `sk_test_`, in any letter case and with its underscores percent-encoded too.
+const KEY_PREFIX = 'sk(?:_|%5f)(?:live|test)(?:_|%5f)';
+const FIRST_KEY_PREFIX = new RegExp(KEY_PREFIX, 'i');
+const EVERY_KEY_PREFIX = new RegExp(KEY_PREFIX, 'gi');
+/** A key's prefix and whatever follows it: the prefix is kept, the rest withheld. */
+const EVERY_KEY = new RegExp(`(${KEY_PREFIX})[0-9A-Za-z_%]*`, 'gi');
+
+/** A run of base62 long enough to be a piece of a key's body (50 characters) or of a secret. */
+const LONG_BASE62_RUN = /[0-9A-Za-z]{16,}/g;
+
+/**
+ * Whether a run of base62 looks random rather than written by a person: both letter cases, and
+ * a digit or many capitals. `usageFlushIntervalMs` does not; a slice of a key almost always does.
+ */
+function looksRandom(run: string): boolean {
+  const capitals = run.replace(/[^A-Z]/g, '').length;
+  const letters = run.replace(/[^A-Za-z]/g, '').length;
+  const bothCases = capitals > 0 && capitals < letters;
+  return bothCases && (/[0-9]/.test(run) || capitals / letters >= 0.3);
+}
+
+/**
+ * Where the first secret in `text` starts (right after a key's prefix, or at a random-looking
+ * run), or -1 for none.
+ *
+ * @param text - text that may hold a credential.
+ */
+export function secretStart(text: string): number {
+  const prefix = FIRST_KEY_PREFIX.exec(text);
+  const afterPrefix = prefix ? prefix.index + prefix[0].length : Number.POSITIVE_INFINITY;
+  // Prefixes blanked out, so that a run cannot begin inside one (`5Fkqz3…` after `sk%5Ftest%`).
+  const blanked = text.replace(EVERY_KEY_PREFIX, (match) => ' '.repeat(match.length));
+  const run = [...blanked.matchAll(LONG_BASE62_RUN)].find((each) => looksRandom(each[0]));
+  const start = Math.min(afterPrefix, run?.index ?? Number.POSITIVE_INFINITY);
+  return start === Number.POSITIVE_INFINITY ? -1 : start;
+}
+
+/**
+ * `text` with every key cut after its prefix and every random-looking run of 16 or more base62
+ * characters replaced by `…`.
+ *
+ * @param text - text that may quote a credential.
+ */
+export function withSecretsWithheld(text: string): string {
+  return text
+    .replace(EVERY_KEY, '$1…')
+    .replace(LONG_BASE62_RUN, (run) => (looksRandom(run) ? '…' : run));
+}
