@@ -24,8 +24,14 @@ export function acceptSms(payload: unknown, apiKey: ApiKeyContext): DemoReply {
   if (typeof to !== 'string' || !/^\+?[0-9]{6,15}$/.test(to)) {
     return invalidRequest('"to" must be a phone number such as +15550100.');
   }
-  if (typeof body !== 'string' || body.length === 0 || body.length > MAX_BODY_LENGTH) {
+  // Characters are counted as code points, so an emoji is one, not the two UTF-16 units it takes.
+  if (typeof body !== 'string' || body.length === 0 || [...body].length > MAX_BODY_LENGTH) {
     return invalidRequest(`"body" must be a non-empty string of at most ${MAX_BODY_LENGTH} characters.`);
+  }
+  if (/\p{Surrogate}/u.test(body)) {
+    // A lone surrogate written as a JSON escape (`\ud800`) would be sent as U+FFFD, another
+    // message than the one asked for, as bytes that are not UTF-8 would.
+    return invalidRequest('"body" must be well-formed Unicode text: a lone surrogate (\\ud800) is not.');
   }
   return {
     status: 202,

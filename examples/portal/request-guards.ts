@@ -65,9 +65,13 @@ export function loopbackHostOnly(): RequestHandler {
       res.set('Cache-Control', 'no-store');
       return sendError(res, 400, 'ERR_INVALID_REQUEST', 'The request must have exactly one Host header.');
     }
-    // The whole Host value: a loopback name, and after it nothing but an optional port.
-    const name = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(req.get('host') ?? '')?.[1];
-    if (!LOOPBACK_HOSTS.has(name ?? '')) {
+    // The whole Host value: a loopback name, and after it nothing but an optional port. A
+    // target in absolute form (`GET http://name/…`) names the host instead, as RFC 9112
+    // (section 3.2.2) says, so that name must be a loopback one as well.
+    const hostName = (authority: string) => /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(authority)?.[1] ?? '';
+    const names = [hostName(req.get('host') ?? '')];
+    if (!req.url.startsWith('/')) names.push(hostName(authorityOf(req.url)));
+    if (!names.every((name) => LOOPBACK_HOSTS.has(name))) {
       res.set('Cache-Control', 'no-store');
       return sendError(res, 403, 'ERR_CROSS_SITE_REQUEST', 'This demo portal only answers on 127.0.0.1 or localhost.');
     }
@@ -80,6 +84,11 @@ const SITE_VALUES_ALLOWED: ReadonlySet<string> = new Set(['same-origin', 'same-s
 
 function fromThisSite(secFetchSite: string | undefined): boolean {
   return secFetchSite === undefined || SITE_VALUES_ALLOWED.has(secFetchSite.trim().toLowerCase());
+}
+
+/** The authority of a request target in absolute form (`http://name:port/…`), or '' for none. */
+function authorityOf(target: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(target)?.[1] ?? '';
 }
 
 /** How many Host lines a request's raw headers hold (names, at even indexes, in any case). */

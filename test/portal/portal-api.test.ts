@@ -451,6 +451,20 @@ describe('portal API: cross-site and stray requests', () => {
     ]);
   });
 
+  it.each([
+    ['another host', 'http://rebind.example', 403],
+    ['another host, with a loopback port', 'http://rebind.example:PORT', 403],
+    ['a loopback host', 'http://127.0.0.1:PORT', 200],
+  ])('judges a request whose target names %s (absolute form) by that name, which RFC 9112 puts before Host', async (_name, authority, status) => {
+    const { port } = new URL(portal.portalUrl);
+    const target = `${authority.replace('PORT', port)}/portal/api/key`;
+    const request = `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`;
+
+    const response = await sendRaw(portal.portalUrl, Buffer.from(request));
+
+    expect(response.status).toBe(status);
+  });
+
   it('answers an unknown API route with 404 ERR_NOT_FOUND in the error shape', async () => {
     const response = await api('GET', '/keys');
 
