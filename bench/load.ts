@@ -11,6 +11,8 @@ export interface LoadJob {
   port: number;
   connections: number;
   seconds: number;
+  /** Send exactly this many requests instead of running for `seconds`. */
+  requests?: number;
   /** Sent on every request. */
   key?: string;
   /**
@@ -43,7 +45,7 @@ async function run(job: LoadJob): Promise<LoadSummary> {
   const result = await autocannon({
     url: `http://127.0.0.1:${job.port}/v1/ping`,
     connections: job.connections,
-    duration: job.seconds,
+    ...(job.requests === undefined ? { duration: job.seconds } : { amount: job.requests }),
     headers: job.key ? { authorization: `Bearer ${job.key}` } : {},
     ...(forge
       ? {
