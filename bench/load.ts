@@ -11,8 +11,6 @@ export interface LoadJob {
   port: number;
   connections: number;
   seconds: number;
-  /** Send exactly this many requests instead of running for `seconds`. */
-  requests?: number;
   /** Sent on every request. */
   key?: string;
   /**
@@ -45,7 +43,7 @@ async function run(job: LoadJob): Promise<LoadSummary> {
   const result = await autocannon({
     url: `http://127.0.0.1:${job.port}/v1/ping`,
     connections: job.connections,
-    ...(job.requests === undefined ? { duration: job.seconds } : { amount: job.requests }),
+    duration: job.seconds,
     headers: job.key ? { authorization: `Bearer ${job.key}` } : {},
     ...(forge
       ? {
