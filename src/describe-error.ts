@@ -6,9 +6,10 @@ import { withSecretsWithheld } from './secret-like.js';
 /** Longest description a log line carries; an app's error message can be any length. */
 const MAX_DESCRIPTION_LENGTH = 300;
 
-// Control characters, line and paragraph separators and bidirectional controls: what could
-// end a log line early, forge another, colour a terminal or reorder what a line shows.
-const UNSAFE_IN_A_LOG_LINE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// Control characters, line and paragraph separators, bidirectional controls, zero-width
+// characters and lone surrogates: what could end a log line early, forge another, colour a
+// terminal, reorder or hide what a line shows, or make it text that is not well-formed.
+const UNSAFE_IN_A_LOG_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]|\p{Cs}/gu;
 
 /**
  * An error's name, code and message, for operators' logs (never for clients). What was thrown
@@ -39,5 +40,6 @@ function safeForALogLine(text: string): string {
   const cut = text.length > 2 * MAX_DESCRIPTION_LENGTH;
   const start = cut ? text.slice(0, 2 * MAX_DESCRIPTION_LENGTH).replace(/[0-9A-Za-z]+$/, '') : text;
   const safe = withSecretsWithheld(start).replace(UNSAFE_IN_A_LOG_LINE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return cut || safe.length > MAX_DESCRIPTION_LENGTH ? `${safe.slice(0, MAX_DESCRIPTION_LENGTH)}…` : safe;
+  // The cut never splits a surrogate pair: a lone half would be text that is not well-formed.
+  return cut || safe.length > MAX_DESCRIPTION_LENGTH ? `${safe.slice(0, MAX_DESCRIPTION_LENGTH).replace(/[\ud800-\udbff]$/, '')}…` : safe;
 }

@@ -13,10 +13,23 @@ const EVERY_KEY = new RegExp(`(${KEY_PREFIX})[0-9A-Za-z_%]*`, 'gi');
 const LONG_BASE62_RUN = /[0-9A-Za-z]{16,}/g;
 
 /**
- * Whether a run of base62 looks random rather than written by a person: both letter cases, and
- * a digit or many capitals. `usageFlushIntervalMs` does not; a slice of a key almost always does.
+ * As long as a key's secret part: a run this long, of ten or more different characters, is
+ * withheld whatever its letter case (a key body in one case, a hex encoding, a digest), as no
+ * operator needs it from a log line.
+ */
+const SECRET_LENGTH_RUN = 32;
+
+/** Sixteen or more percent-escapes in a row: text (a key, say) encoded byte by byte. */
+const PERCENT_ENCODED_RUN = /(?:%[0-9A-Fa-f]{2}){16,}/g;
+
+/**
+ * Whether a run of base62 looks random rather than written by a person: one as long as a secret
+ * (of ten or more different characters), or one with both letter cases and a digit or many capitals. `usageFlushIntervalMs` does not
+ * look random; a slice of a key almost always does.
  */
 function looksRandom(run: string): boolean {
+  // Many different characters: a run of one letter repeated is filler, not a secret.
+  if (run.length >= SECRET_LENGTH_RUN && new Set(run).size >= 10) return true;
   const capitals = run.replace(/[^A-Z]/g, '').length;
   const letters = run.replace(/[^A-Za-z]/g, '').length;
   const bothCases = capitals > 0 && capitals < letters;
@@ -35,18 +48,22 @@ export function secretStart(text: string): number {
   // Prefixes blanked out, so that a run cannot begin inside one (`5Fkqz3…` after `sk%5Ftest%`).
   const blanked = text.replace(EVERY_KEY_PREFIX, (match) => ' '.repeat(match.length));
   const run = [...blanked.matchAll(LONG_BASE62_RUN)].find((each) => looksRandom(each[0]));
-  const start = Math.min(afterPrefix, run?.index ?? Number.POSITIVE_INFINITY);
+  const encoded = PERCENT_ENCODED_RUN.exec(blanked);
+  PERCENT_ENCODED_RUN.lastIndex = 0;
+  const start = Math.min(afterPrefix, run?.index ?? Number.POSITIVE_INFINITY, encoded?.index ?? Number.POSITIVE_INFINITY);
   return start === Number.POSITIVE_INFINITY ? -1 : start;
 }
 
 /**
- * `text` with every key cut after its prefix and every random-looking run of 16 or more base62
- * characters replaced by `…`.
+ * `text` with every key cut after its prefix, and every random-looking run of 16 or more base62
+ * characters, every run of 32 or more, and every run of 16 or more percent-escapes replaced by
+ * `…`. A heuristic: a key split into short pieces, or encoded another way, still gets through.
  *
  * @param text - text that may quote a credential.
  */
 export function withSecretsWithheld(text: string): string {
   return text
     .replace(EVERY_KEY, '$1…')
+    .replace(PERCENT_ENCODED_RUN, '…')
     .replace(LONG_BASE62_RUN, (run) => (looksRandom(run) ? '…' : run));
 }

@@ -11,6 +11,9 @@ describe('withSecretsWithheld', () => {
     ['a key with a percent-encoded prefix', `sk%5Ftest%5F${KEY.slice(8)}`, 'sk%5Ftest%5F…'],
     ['a key body without its prefix', `body ${KEY.slice(8)}.`, 'body ….'],
     ['a piece of a secret 16 characters long', `part ${KEY.slice(24, 40)}`, 'part …'],
+    ['a key body in lower case', `body ${KEY.slice(8).toLowerCase()}`, 'body …'],
+    ['a key in hexadecimal', `hex ${Buffer.from(KEY).toString('hex')}`, 'hex …'],
+    ['a key percent-encoded byte by byte', `url ${[...Buffer.from(KEY)].map((byte) => `%${byte.toString(16)}`).join('')}`, 'url …'],
   ])('withholds %s', (_name, text, expected) => {
     expect(withSecretsWithheld(text)).toBe(expected);
   });
@@ -18,7 +21,8 @@ describe('withSecretsWithheld', () => {
   it.each([
     ['option names a person writes', 'usageFlushIntervalMs maxFailuresPerClient argon2Pool'],
     ['an address and a port', 'connect ECONNREFUSED 127.0.0.1:5432'],
-    ['a hexadecimal digest and an upper-case request id', 'sha 9f86d081884c7d659a2feaa0c55ad015 id 7ZKQ3M0NX2H8Y4PB1C6T'],
+    ['a short hexadecimal id and an upper-case request id', 'id 9f86d081884c7d65 request 7ZKQ3M0NX2H8Y4PB1C6T'],
+    ['a UUID', 'row 0b8e3c9e-4f2a-4c1d-9a7e-2f5d8c3b1a60'],
     ['a word of one letter case', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
   ])('leaves %s alone', (_name, text) => {
     expect(withSecretsWithheld(text)).toBe(text);
@@ -28,6 +32,16 @@ describe('withSecretsWithheld', () => {
 describe('describeError', () => {
   it('escapes line breaks, terminal escapes and bidirectional controls', () => {
     expect(describeError(new Error('a\nb\r\u001b[31mc\u202ed\u2028e'))).toBe('Error: a\\u000ab\\u000d\\u001b[31mc\\u202ed\\u2028e');
+  });
+
+  it('escapes zero-width characters, a byte-order mark, an Arabic letter mark and lone surrogates', () => {
+    expect(describeError(new Error('a\u200bb\ufeffc\u061cd\ud800e'))).toBe('Error: a\\u200bb\\ufeffc\\u061cd\\ud800e');
+  });
+
+  it('never cuts through a surrogate pair', () => {
+    const described = describeError(new Error(`${'x '.repeat(146)}\u{1f4e8}\u{1f4e8}${'y '.repeat(50)}`));
+    expect(described).not.toMatch(/\p{Cs}/u);
+    expect(described.endsWith('…')).toBe(true);
   });
 
   it('cuts a long message at 300 characters', () => {

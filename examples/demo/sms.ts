@@ -11,6 +11,19 @@ export interface DemoReply {
 
 const MAX_BODY_LENGTH = 1_600;
 
+const GRAPHEMES = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
+function characterCount(text: string): number {
+  let count = 0;
+  for (const _ of GRAPHEMES.segment(text)) count++;
+  return count;
+}
+
+// What no message should carry: control characters but tab and line breaks, bidirectional
+// overrides and isolates (which reorder what the recipient sees), a byte-order mark, and
+// noncharacters.
+const UNSENDABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]/;
+
 /**
  * `POST /v1/sms`: accepts `{ "to", "body" }` and pretends to queue the message.
  *
@@ -24,9 +37,13 @@ export function acceptSms(payload: unknown, apiKey: ApiKeyContext): DemoReply {
   if (typeof to !== 'string' || !/^\+?[0-9]{6,15}$/.test(to)) {
     return invalidRequest('"to" must be a phone number such as +15550100.');
   }
-  // Characters are counted as code points, so an emoji is one, not the two UTF-16 units it takes.
-  if (typeof body !== 'string' || body.length === 0 || [...body].length > MAX_BODY_LENGTH) {
-    return invalidRequest(`"body" must be a non-empty string of at most ${MAX_BODY_LENGTH} characters.`);
+  // Characters as a reader counts them (grapheme clusters): an emoji, a family of emoji or a
+  // letter with a combining accent is one, whatever its UTF-16 units or code points.
+  if (typeof body !== 'string' || body.trim() === '' || characterCount(body) > MAX_BODY_LENGTH) {
+    return invalidRequest(`"body" must be a string of at most ${MAX_BODY_LENGTH} characters, not all of them white space.`);
+  }
+  if (UNSENDABLE.test(body)) {
+    return invalidRequest('"body" must not hold control characters (other than tab and line breaks), bidirectional overrides, a byte-order mark or noncharacters.');
   }
   if (/\p{Surrogate}/u.test(body)) {
     // A lone surrogate written as a JSON escape (`\ud800`) would be sent as U+FFFD, another

@@ -68,7 +68,8 @@ export function loopbackHostOnly(): RequestHandler {
     // The whole Host value: a loopback name, and after it nothing but an optional port. A
     // target in absolute form (`GET http://name/…`) names the host instead, as RFC 9112
     // (section 3.2.2) says, so that name must be a loopback one as well.
-    const hostName = (authority: string) => /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(authority)?.[1] ?? '';
+    // Names compare in lower case (DNS names are case-insensitive); a port may be empty.
+    const hostName = (authority: string) => /^(\[[^\]]*\]|[^:]*)(?::\d*)?$/.exec(authority)?.[1]?.toLowerCase() ?? '';
     const names = [hostName(req.get('host') ?? '')];
     if (!req.url.startsWith('/')) names.push(hostName(authorityOf(req.url)));
     if (!names.every((name) => LOOPBACK_HOSTS.has(name))) {

@@ -455,6 +455,8 @@ describe('portal API: cross-site and stray requests', () => {
     ['another host', 'http://rebind.example', 403],
     ['another host, with a loopback port', 'http://rebind.example:PORT', 403],
     ['a loopback host', 'http://127.0.0.1:PORT', 200],
+    ['a loopback name in capitals', 'http://LOCALHOST:PORT', 200],
+    ['a loopback host with an empty port', 'http://127.0.0.1:', 200],
   ])('judges a request whose target names %s (absolute form) by that name, which RFC 9112 puts before Host', async (_name, authority, status) => {
     const { port } = new URL(portal.portalUrl);
     const target = `${authority.replace('PORT', port)}/portal/api/key`;
