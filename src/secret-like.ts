@@ -20,12 +20,14 @@ const LONG_BASE62_RUN = /[0-9A-Za-z]{16,}/g;
 const SECRET_LENGTH_RUN = 32;
 
 /** Sixteen or more percent-escapes in a row: text (a key, say) encoded byte by byte. */
-const PERCENT_ENCODED_RUN = /(?:%[0-9A-Fa-f]{2}){16,}/g;
+const PERCENT_ENCODED = '(?:%[0-9A-Fa-f]{2}){16,}';
+const FIRST_PERCENT_ENCODED_RUN = new RegExp(PERCENT_ENCODED);
+const EVERY_PERCENT_ENCODED_RUN = new RegExp(PERCENT_ENCODED, 'g');
 
 /**
- * Whether a run of base62 looks random rather than written by a person: one as long as a secret
- * (of ten or more different characters), or one with both letter cases and a digit or many capitals. `usageFlushIntervalMs` does not
- * look random; a slice of a key almost always does.
+ * Whether a run of base62 looks random rather than written by a person: one as long as a
+ * secret (of ten or more different characters), or one with both letter cases and a digit or
+ * many capitals. `usageFlushIntervalMs` does not look random; a slice of a key almost always does.
  */
 function looksRandom(run: string): boolean {
   // Many different characters: a run of one letter repeated is filler, not a secret.
@@ -48,8 +50,7 @@ export function secretStart(text: string): number {
   // Prefixes blanked out, so that a run cannot begin inside one (`5Fkqz3…` after `sk%5Ftest%`).
   const blanked = text.replace(EVERY_KEY_PREFIX, (match) => ' '.repeat(match.length));
   const run = [...blanked.matchAll(LONG_BASE62_RUN)].find((each) => looksRandom(each[0]));
-  const encoded = PERCENT_ENCODED_RUN.exec(blanked);
-  PERCENT_ENCODED_RUN.lastIndex = 0;
+  const encoded = FIRST_PERCENT_ENCODED_RUN.exec(blanked);
   const start = Math.min(afterPrefix, run?.index ?? Number.POSITIVE_INFINITY, encoded?.index ?? Number.POSITIVE_INFINITY);
   return start === Number.POSITIVE_INFINITY ? -1 : start;
 }
@@ -64,6 +65,6 @@ export function secretStart(text: string): number {
 export function withSecretsWithheld(text: string): string {
   return text
     .replace(EVERY_KEY, '$1…')
-    .replace(PERCENT_ENCODED_RUN, '…')
+    .replace(EVERY_PERCENT_ENCODED_RUN, '…')
     .replace(LONG_BASE62_RUN, (run) => (looksRandom(run) ? '…' : run));
 }
