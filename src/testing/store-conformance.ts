@@ -149,14 +149,8 @@ export function runStoreConformance<S extends KeyStore>(
         batch.splice(place, 0, row);
         const patch = change();
         const uses = batch.map((each, index) => usedAt(each, 700 + index));
-        let recorded: unknown;
-        const usage = async () => {
-          recorded = await peer.recordUsage(uses);
-        };
-        const modify = () => store.modify(row.id, () => patch);
-        const written = usageFirst ? (await Promise.all([usage(), modify()]))[1] : (await Promise.all([modify(), usage()]))[0];
+        const [written] = await usageRacing(peer, uses, () => [store.modify(row.id, () => patch)], usageFirst);
         assert.ok(written, 'modify must find the live row');
-        await sendDeferredAgain(peer, uses, recorded);
         raced.push({ row: { ...row, ...patch } as ApiKeyRow, use: at(700 + place) });
       }
     }
@@ -786,12 +780,7 @@ export function runStoreConformance<S extends KeyStore>(
             store.modify(revoked.id, () => ({ revoked_at: at(1) })),
             store.modify(suspended.id, () => ({ status: 'suspended' })),
           ];
-          let recorded: unknown;
-          const usage = async () => {
-            recorded = await peer.recordUsage(uses);
-          };
-          await Promise.all(usageFirst ? [usage(), ...changes()] : [...changes(), usage()]);
-          await sendDeferredAgain(peer, uses, recorded);
+          await usageRacing(peer, uses, changes, usageFirst);
           const now = rowFields(await store.findById(regenerated.id));
           assert.equal(now?.lookup_id, nextLookupId, 'the usage write undid the regenerate: the old key is back');
           assert.equal(now?.last_used_at, null, 'a use of the old key stamped the regenerated row');
@@ -812,13 +801,8 @@ export function runStoreConformance<S extends KeyStore>(
             await assertFoundOften(peer, revoked);
             await assertFoundOften(peer, suspended);
             const uses = [usedAt(revoked, 100), usedAt(suspended, 200)];
-            let recorded: unknown;
-            const usage = async () => {
-              recorded = await peer.recordUsage(uses);
-            };
             const changes = () => [store.modify(revoked.id, () => ({ revoked_at: at(1) })), store.modify(suspended.id, () => ({ status: 'suspended' }))];
-            await readingWhile(peer, suspended, () => Promise.all(usageFirst ? [usage(), ...changes()] : [...changes(), usage()]));
-            await sendDeferredAgain(peer, uses, recorded);
+            await readingWhile(peer, suspended, () => usageRacing(peer, uses, changes, usageFirst));
             await assertHidden(peer, revoked);
             assert.equal((await peer.findByLookupId(suspended.lookup_id))?.status, 'suspended', 'a usage write brought back the status a racing change replaced');
           }
@@ -877,6 +861,27 @@ function everyFieldPatches(): ApiKeyRowChange[] {
 /** A usage record of a row's current key, `offsetMs` after the fixed base time. */
 function usedAt(row: ApiKeyRow, offsetMs: number): KeyUsage {
   return { id: row.id, lookup_id: row.lookup_id, used_at: at(offsetMs) };
+}
+
+/**
+ * Writes `uses` through `handle` while `changes` run, the usage write started first or last as
+ * `usageFirst` says (which interleaving exposes a store depends on its round trips), then sends
+ * the uses it deferred once more, as the authenticator's next flush would.
+ *
+ * @returns what each change resolved to, in order.
+ */
+async function usageRacing<T>(handle: KeyStore, uses: readonly KeyUsage[], changes: () => Promise<T>[], usageFirst: boolean): Promise<T[]> {
+  let recorded: unknown;
+  let written: T[] = [];
+  const usage = async () => {
+    recorded = await handle.recordUsage(uses);
+  };
+  const change = async () => {
+    written = await Promise.all(changes());
+  };
+  await Promise.all(usageFirst ? [usage(), change()] : [change(), usage()]);
+  await sendDeferredAgain(handle, uses, recorded);
+  return written;
 }
 
 /**
