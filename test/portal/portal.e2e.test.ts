@@ -250,6 +250,8 @@ describe.skipIf(!suite.run)('portal page in Chromium', { timeout: 60_000 }, () =
     expect(await cardUsername()).toBe('  receipts bot  ');
 
     await page.reload();
+    // The form stays hidden until the card has loaded and filled it; read it only then.
+    await page.locator('#webhook-form').waitFor();
     expect(await page.getByLabel('Basic auth username').inputValue()).toBe('  receipts bot  ');
     await page.getByRole('button', { name: 'Save webhook settings' }).click();
     await expect.poll(() => page.locator('#webhook-saved').innerText()).toBe('Webhook settings saved.');
