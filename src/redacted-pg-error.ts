@@ -1,6 +1,7 @@
-// Imports only own-field.ts, like describe-error.ts: the postgres entry point bundles it
-// without a second copy of the core's classes.
+// Imports only dependency-free modules, like describe-error.ts: the postgres entry point
+// bundles it without a second copy of the core's classes.
 import { ownField } from './own-field.js';
+import { secretStart } from './secret-like.js';
 
 /**
  * What keyward may pass on of a `pg` error: the copy the Postgres store sets as an error's
@@ -26,8 +27,12 @@ import { ownField } from './own-field.js';
  * ran) keeps none of the name fields and none of its text: a function chooses all of them,
  * its SQLSTATE too. Otherwise pg's message is kept only where PostgreSQL builds it from names
  * alone (see {@link NAMES_ONLY}), or where keyward's own migrate() raised it, and rebuilt from
- * the kept fields elsewhere. An error that is not PostgreSQL's answer (a socket error, pg's
- * own, keyward's timeouts) keeps its message.
+ * the kept fields elsewhere. Even there a quoted text that does not look like a name is
+ * withheld ({@link looksLikeName}): a CHECK or a view that casts a column to a `reg*` type or
+ * passes it to `current_setting` makes PostgreSQL quote the column's value (a key hash, a
+ * sealed webhook password) as the name it did not find. An error that is not PostgreSQL's
+ * answer (a socket error, pg's own, keyward's timeouts) keeps its message, but for the host
+ * name a lookup failed for: a malformed connection string can make a password the host.
  *
  * @param error - what a query, a connect or keyward's reading of a row threw.
  * @returns a new Error; `error` itself is left as it is.
@@ -142,13 +147,13 @@ function safeMessage(error: Error, written: boolean): string {
   const message = readSafely(() => error.message);
   const text = typeof message === 'string' ? message : '';
   const code = serverSqlState(error);
-  if (code === undefined) return text;
+  if (code === undefined) return withHostWithheld(error, text);
   if (written) return 'raised in a function of the database: its text is not repeated here, as it may quote a value';
   const field = (name: string) => textField(error, name);
   // keyward's own RAISE in migrate(), which names a table and an index; any other RAISE text
   // (a function's) was answered above.
   if (field('routine') === 'exec_stmt_raise') return text.startsWith('keyward: ') ? text : 'raised: its text is not repeated here';
-  if (NAMES_ONLY.test(code)) return text;
+  if (NAMES_ONLY.test(code)) return withValuesWithheld(text);
 
   const [schema, table, column, constraint] = [field('schema'), field('table'), field('column'), field('constraint')];
   const where = [
@@ -159,6 +164,51 @@ function safeMessage(error: Error, written: boolean): string {
   if (code.startsWith('23')) return `${INTEGRITY[code] ?? 'integrity constraint violation'}${where}`;
   if (code.startsWith('22')) return `data exception${where}: the refused value is not repeated here`;
   return `PostgreSQL error${where}: its text is not repeated here, as it may quote a value`;
+}
+
+/** What stands in a names-only message for a name that looks like a value. */
+export const WITHHELD = '…';
+
+/** A double-quoted name in PostgreSQL's message; `""` inside stands for one quote. */
+const QUOTED = /"((?:[^"]|"")*)"/g;
+
+/**
+ * A name a few messages end with, unquoted, after a colon: `cross-database references are not
+ * implemented: a.b.c`, `improper qualified name (too many dotted names): a.b.c.d`.
+ */
+const UNQUOTED_LAST_NAME = /: ([^\s"]+)$/;
+
+/** A names-only message with every name in it that looks like a value ({@link looksLikeName}) withheld. */
+function withValuesWithheld(text: string): string {
+  return text
+    .replace(QUOTED, (quoted, name: string) => (looksLikeName(name) ? quoted : `"${WITHHELD}"`))
+    .replace(UNQUOTED_LAST_NAME, (last, name: string) => (looksLikeName(name) ? last : `: ${WITHHELD}`));
+}
+
+/** One part of a dotted name: letters, digits, `_`, `$` and `-`, at most 63 (PostgreSQL's limit). */
+const NAME_PART = /^[0-9A-Za-z_$-]{1,63}$/;
+
+/**
+ * Whether quoted text in a names-only message looks like a name a person gave (`api_keys`,
+ * `keyward.api_keys`, `my-database`) rather than a value: at most four dotted parts of name
+ * characters, and nothing {@link secretStart} takes for a secret. A key hash
+ * (`$argon2id$v=19$m=…`) and a sealed password (five dotted parts, random base64url) are not
+ * names; a lookup id, which is no secret, can be.
+ */
+function looksLikeName(text: string): boolean {
+  const parts = text.split('.');
+  return parts.length <= 4 && parts.every((part) => NAME_PART.test(part)) && secretStart(text) < 0;
+}
+
+/**
+ * A socket error's message with the host name it failed to resolve (`getaddrinfo ENOTFOUND …`)
+ * withheld: `postgres://<password>:5432/db`, a connection string without its user and `@`,
+ * makes pg resolve the password, and no test of the name's shape tells a word-like password
+ * from a host. The operator has the host in the connection settings.
+ */
+function withHostWithheld(error: Error, text: string): string {
+  const hostname = textField(error, 'hostname');
+  return hostname === undefined ? text : text.split(hostname).join(WITHHELD);
 }
 
 /** Sets a field as Error's own are set: not enumerable, so JSON and inspect's list skip it. */

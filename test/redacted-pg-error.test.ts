@@ -1,8 +1,9 @@
 import { inspect } from 'node:util';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiKeyAuth, createKeyManager, type ApiKeyAuthError, type ApiKeyRow } from 'keyward';
 import { PostgresKeyStore } from 'keyward/postgres';
 import { sampleRow } from 'keyward/store-conformance';
+import { storeFault } from '../src/postgres-client.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
@@ -154,6 +155,39 @@ describePostgres('PostgresKeyStore errors: the cause names no row value', (db) =
     }
   });
 
+  it.each([
+    ['a cast of key_hash to regclass', 'key_hash::regclass IS NOT NULL', '42P01', 'ERR_STORE_REFUSED'],
+    ['a cast of key_hash to regnamespace', 'key_hash::regnamespace IS NOT NULL', '3F000', 'ERR_STORE_UNAVAILABLE'],
+    ['current_setting of the sealed webhook password', 'current_setting(webhook_basic_auth_password_sealed) IS NOT NULL', '42704', 'ERR_STORE_REFUSED'],
+    ['a cast of the sealed webhook password to regtype, named unquoted', 'webhook_basic_auth_password_sealed::regtype IS NOT NULL', '0A000', 'ERR_STORE_UNAVAILABLE'],
+  ])('withholds a value a CHECK quotes as a name through %s, and gives no hint about keyward\'s table', async (_, check, sqlState, code) => {
+    const guarded = new PostgresKeyStore({ pool, table: db.table(`cast_${sqlState.toLowerCase()}`) });
+    await guarded.migrate();
+    await db.admin.query(`ALTER TABLE ${guarded.table} ADD CONSTRAINT value_as_name CHECK (${check}) NOT VALID`);
+
+    const error = await rejection(guarded.insert(sampleRow({ ...MARKERS })));
+
+    expect(error.code).toBe(code);
+    expect(error.cause).toMatchObject({ code: sqlState });
+    expect(error.message).toContain(sqlState);
+    expect(error.message).toContain('…');
+    expect(error.message).not.toContain('create the table first');
+    // PostgreSQL lower-cases a name it reads, and cuts it to 63 characters.
+    const text = printed(error).toLowerCase();
+    for (const marker of ['markersalt', 'markerhash', 'markersealedpassword']) expect(text).not.toContain(marker);
+    expect(await guarded.findById(sampleRow().id)).toBeNull();
+  });
+
+  it('keeps a name PostgreSQL quotes that looks like one, and the migrate hint for keyward\'s own missing table', async () => {
+    const missing = new PostgresKeyStore({ pool, table: db.table('never_made') });
+
+    const error = await rejection(missing.findLive('acct_none', 'production'));
+
+    expect(error.message).toBe(
+      `keyward postgres store: PostgreSQL refused findLive with SQLSTATE 42P01 (relation "${missing.table}" does not exist); the same read is refused again; create the table first: await store.migrate(), or sql/keyward-schema.sql`,
+    );
+  });
+
   it('keeps the stack frames of the call, with the safe text in place of pg\'s first line', async () => {
     const row = await live();
 
@@ -242,5 +276,24 @@ describePostgres('createKeyManager over PostgreSQL: a write the database refuses
       await holder.query('ROLLBACK');
       holder.release();
     }
+  });
+});
+
+describe('PostgresKeyStore errors: a host name that failed to resolve', () => {
+  it('is withheld, as a connection string without its user and @ makes pg resolve the password', () => {
+    // As Node's dns.lookup makes it for `postgres://<password>:5432/db`.
+    const lookupFailure = Object.assign(new Error('getaddrinfo ENOTFOUND correct-horse-battery-staple'), {
+      errno: -3008,
+      code: 'ENOTFOUND',
+      syscall: 'getaddrinfo',
+      hostname: 'correct-horse-battery-staple',
+    });
+
+    const error = storeFault('findByLookupId', lookupFailure);
+
+    expect([error.code, error.status]).toEqual(['ERR_STORE_UNAVAILABLE', 503]);
+    expect(error.message).toBe('keyward postgres store: findByLookupId failed (Error ENOTFOUND: getaddrinfo ENOTFOUND …)');
+    expect(printed(error)).not.toContain('correct-horse');
+    expect(error.cause).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo', errno: -3008 });
   });
 });
