@@ -3,7 +3,7 @@
  * alive, Node would read and throw away the whole body after answering, however large. A
  * small or complete body keeps the connection, since a new one costs the client more.
  */
-import { connect as connectHttp2, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
+import { connect as connectHttp2, createServer as createHttp2Server, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import express from 'express';
 import fastify from 'fastify';
 import Koa from 'koa';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth } from 'keyward';
 import { expressBasicAuth } from 'keyward/express';
 import { fastifyApiKeyAuth, fastifyApiKeyAuthHook, fastifyBasicAuth } from 'keyward/fastify';
-import { koaBasicAuth } from 'keyward/koa';
+import { koaApiKeyAuth, koaBasicAuth } from 'keyward/koa';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { forgeSecret } from '../helpers/keys.js';
 import { exchange } from '../helpers/raw-exchange.js';
@@ -179,6 +179,43 @@ describe('refusals over HTTP/2, where flow control bounds an unread body', () =>
     } finally {
       client.destroy();
       await app.close();
+      await auth.close();
+    }
+  });
+
+  it('koa on node:http2 refuses a wrong key or password with 401 and lets the right ones through', async () => {
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_koa_h2', environment: 'sandbox', keyType: 'sms_api' });
+    const auth = createApiKeyAuth({ store, argon2Pool: false });
+    const credentials = { username: 'hook-relay', password: 'correct horse battery staple' };
+    const app = new Koa();
+    const guardKey = koaApiKeyAuth(auth, { keyType: 'sms_api' });
+    const guardHook = koaBasicAuth(credentials);
+    app.use((ctx, next) => (ctx.path === '/hooks/in' ? guardHook(ctx, next) : guardKey(ctx, next)));
+    app.use((ctx) => {
+      ctx.body = ctx.path === '/hooks/in' ? { received: true } : { account: ctx.state.apiKey?.accountId };
+    });
+    const server = createHttp2Server(app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    const basic = (password: string) => `Basic ${Buffer.from(`${credentials.username}:${password}`).toString('base64')}`;
+    try {
+      const answers = [
+        await http2Post(client, '/v1/sms', { authorization: `Bearer ${forgeSecret(key)}` }),
+        await http2Post(client, '/v1/sms', { authorization: `Bearer ${key}` }),
+        await http2Post(client, '/hooks/in', { authorization: basic('wrong') }),
+        await http2Post(client, '/hooks/in', { authorization: basic(credentials.password) }),
+      ];
+      expect(answers.map(({ status, challenge, body }) => [status, challenge?.split(' ')[0], status === 401 ? JSON.parse(body).error.code : body])).toEqual([
+        [401, 'Bearer', 'ERR_API_KEY_INVALID'],
+        [200, undefined, '{"account":"acct_koa_h2"}'],
+        [401, 'Basic', 'ERR_BASIC_AUTH_INVALID'],
+        [200, undefined, '{"received":true}'],
+      ]);
+    } finally {
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
       await auth.close();
     }
   });
