@@ -5,6 +5,9 @@ import { BLAKE2S_BLOCK_BYTES, compressBlock, startBlake2s256 } from './blake2s-b
 const INITIAL_TEXT_WORDS = 16;
 // Leads the message of a text beyond ASCII; no ASCII text's message holds a byte this high.
 const WIDE_TEXT_MARK = 0xff;
+const UTF8 = new TextEncoder();
+/** Whether this machine stores a word's low byte first, as BLAKE2s reads a block's bytes. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
  * HMAC-BLAKE2s (RFC 2104 over RFC 7693's BLAKE2s-256, as WireGuard also uses it) of a text
@@ -31,6 +34,7 @@ export class ProcessHmacBlake2s {
   // without yielding and calls nothing but built-ins.
   readonly #state = new Int32Array(8);
   readonly #block = new Int32Array(16);
+  readonly #blockBytes = new Uint8Array(this.#block.buffer);
   #words = new Int32Array(INITIAL_TEXT_WORDS);
 
   /**
@@ -57,7 +61,7 @@ export class ProcessHmacBlake2s {
     // Inner hash: the padded key's block is already in the state; then the message, its last
     // block padded with zeros. ASCII text of one block, as every key is, is written straight
     // into the block; any other goes through the scratch words.
-    if (text.length > 0 && text.length <= BLAKE2S_BLOCK_BYTES && writeAsciiMessage(text, block) >= 0) {
+    if (text.length > 0 && text.length <= BLAKE2S_BLOCK_BYTES && this.#writeAsciiBlock(text)) {
       copyWords(this.#innerState, state, 8, 0);
       compressBlock(state, block, BLAKE2S_BLOCK_BYTES + text.length, true);
     } else {
@@ -72,6 +76,21 @@ export class ProcessHmacBlake2s {
     copyWords(this.#outerState, state, 8, 0);
     compressBlock(state, block, BLAKE2S_BLOCK_BYTES + 32, true);
     return digestText(state);
+  }
+
+  /**
+   * Writes ASCII text of at most one block into the block, zeros after it, as
+   * {@link writeAsciiMessage} does; false for text beyond ASCII. TextEncoder's `encodeInto`
+   * writes the bytes natively, twice as fast as reading the characters one by one from a
+   * header's slice, which is what a presented key is (BENCHMARKS.md, nineteenth session); its
+   * bytes are the block's little-endian words only on a little-endian machine.
+   */
+  #writeAsciiBlock(text: string): boolean {
+    if (!LITTLE_ENDIAN) return writeAsciiMessage(text, this.#block) >= 0;
+    this.#block.fill(0);
+    const { read, written } = UTF8.encodeInto(text, this.#blockBytes);
+    // UTF-8 writes ASCII as it is, a byte a character, and anything else in two or more.
+    return read === text.length && written === text.length;
   }
 
   /** The inner hash of an empty, longer or wider text, into the state, through the scratch words. */
