@@ -3,9 +3,10 @@
 // hash (measured: two `crypto.hash` calls cost more than this JavaScript takes for a memo key;
 // see BENCHMARKS.md). `hmac-blake2s.ts` uses it for the memo key, and a test checks every
 // output against Node's own HMAC. BLAKE2s was chosen over SHA-256 for speed: in JavaScript a
-// block costs about 225 ns against SHA-256's 360 on the sixteenth session's benchmark machine,
-// and a key's bytes fit one block with no packing. Nothing in this file branches on or indexes
-// a table by the data, so a block's time does not depend on what it holds.
+// block cost about 225 ns against SHA-256's 360 on the sixteenth session's benchmark machine
+// (written out round by round since, about 105 ns on the nineteenth's), and a key's bytes fit
+// one block with no packing. Nothing in this file branches on or indexes a table by the data,
+// so a block's time does not depend on what it holds.
 
 /** BLAKE2s's initialization vector: SHA-256's initial state. Private: a typed array cannot be frozen. */
 const BLAKE2S_IV = Int32Array.of(

@@ -2,7 +2,7 @@ import { ApiKeyAuthError, type completeLogger } from 'keyward';
 import { describeError } from './describe-error.js';
 import { requestCancel } from './postgres-cancel.js';
 import { ownField } from './own-field.js';
-import { redactedPgError, serverSqlState, WITHHELD, writtenByFunction } from './redacted-pg-error.js';
+import { redactedPgError, serverSqlState, NOT_REPEATED, writtenByFunction } from './redacted-pg-error.js';
 import { isThenable } from './thenable.js';
 
 /**
@@ -298,10 +298,10 @@ function answeredInStep(error: Error): boolean {
 export function storeFault(operation: string, error: unknown): ApiKeyAuthError {
   const cause = redactedPgError(error);
   const code = serverSqlState(error);
-  // A function of the database's chose its SQLSTATE, and a quoted name withheld was a value
-  // cast to a name in a CHECK or a view: no hint about keyward's own table fits either.
-  const quotedValue = cause.message.includes(WITHHELD);
-  const hint = (error instanceof Error && writtenByFunction(error)) || quotedValue ? '' : hintFor(operation, code);
+  // A function of the database's chose its SQLSTATE, and a message left out may have named a
+  // value cast to a name in a CHECK or a view: no hint about keyward's own table fits either.
+  const withheld = cause.message.includes(NOT_REPEATED);
+  const hint = (error instanceof Error && writtenByFunction(error)) || withheld ? '' : hintFor(operation, code);
   if (code !== undefined && REFUSED.test(code)) {
     const again = READS.has(operation) ? 'the same read is refused again' : 'nothing was written, and the same write is refused again';
     return new ApiKeyAuthError(

@@ -153,7 +153,7 @@ function safeMessage(error: Error, written: boolean): string {
   // keyward's own RAISE in migrate(), which names a table and an index; any other RAISE text
   // (a function's) was answered above.
   if (field('routine') === 'exec_stmt_raise') return text.startsWith('keyward: ') ? text : 'raised: its text is not repeated here';
-  if (NAMES_ONLY.test(code)) return withValuesWithheld(text);
+  if (NAMES_ONLY.test(code) && namesOnly(text)) return text;
 
   const [schema, table, column, constraint] = [field('schema'), field('table'), field('column'), field('constraint')];
   const where = [
@@ -163,37 +163,59 @@ function safeMessage(error: Error, written: boolean): string {
   ].join('');
   if (code.startsWith('23')) return `${INTEGRITY[code] ?? 'integrity constraint violation'}${where}`;
   if (code.startsWith('22')) return `data exception${where}: the refused value is not repeated here`;
-  return `PostgreSQL error${where}: its text is not repeated here, as it may quote a value`;
+  return `PostgreSQL error${where}: its text is ${NOT_REPEATED}, as it may quote a value`;
 }
 
-/** What stands in a names-only message for a name that looks like a value. */
-export const WITHHELD = '…';
+/** What a copy's message says when it leaves PostgreSQL's text out. */
+export const NOT_REPEATED = 'not repeated here';
 
-/** A double-quoted name in PostgreSQL's message; `""` inside stands for one quote. */
-const QUOTED = /"((?:[^"]|"")*)"/g;
+/** What stands in a socket error's message for the host name it could not resolve. */
+const WITHHELD_HOST = '…';
 
 /**
- * A name a few messages end with, unquoted, after a colon: `cross-database references are not
- * implemented: a.b.c`, `improper qualified name (too many dotted names): a.b.c.d`.
+ * Whether a message of a names-only class holds names and nothing else: every double-quoted
+ * part, and every other word that is not a plain word or number, {@link looksLikeName}, and no
+ * quote is left over. A CHECK or a view that casts a column to a `reg*` type or passes it to
+ * `current_setting` makes PostgreSQL quote the column's value as the name it did not find, and
+ * PostgreSQL does not escape a quote inside a name, so a value in quotes of its own
+ * (`quote_ident`) cannot be told from two names: any doubt keeps the whole text out.
  */
-const UNQUOTED_LAST_NAME = /: ([^\s"]+)$/;
-
-/** A names-only message with every name in it that looks like a value ({@link looksLikeName}) withheld. */
-function withValuesWithheld(text: string): string {
-  return text
-    .replace(QUOTED, (quoted, name: string) => (looksLikeName(name) ? quoted : `"${WITHHELD}"`))
-    .replace(UNQUOTED_LAST_NAME, (last, name: string) => (looksLikeName(name) ? last : `: ${WITHHELD}`));
+function namesOnly(text: string): boolean {
+  let rest = text;
+  for (const [quoted, name] of text.matchAll(QUOTED)) {
+    if (!looksLikeName(name!)) return false;
+    rest = rest.replace(quoted, ' ');
+  }
+  if (rest.includes('"')) return false;
+  return rest.split(/\s+/).every((word) => {
+    const bare = word.replace(EDGE_PUNCTUATION, '');
+    return bare === '' || PLAIN_WORD.test(bare) || looksLikeName(bare);
+  });
 }
 
-/** One part of a dotted name: letters, digits, `_`, `$` and `-`, at most 63 (PostgreSQL's limit). */
-const NAME_PART = /^[0-9A-Za-z_$-]{1,63}$/;
+/** A double-quoted part of a message, up to the next quote. */
+const QUOTED = /"([^"]*)"/g;
+
+/** Punctuation a message puts around a word: `(too many dotted names):`. */
+const EDGE_PUNCTUATION = /^[(\[]+|[)\],.:;]+$/g;
+
+/** A word of the message's own wording, or a number. */
+const PLAIN_WORD = /^(?:\p{L}+|\d+)$/u;
 
 /**
- * Whether quoted text in a names-only message looks like a name a person gave (`api_keys`,
- * `keyward.api_keys`, `my-database`) rather than a value: at most four dotted parts of name
- * characters, and nothing {@link secretStart} takes for a secret. A key hash
- * (`$argon2id$v=19$m=…`) and a sealed password (five dotted parts, random base64url) are not
- * names; a lookup id, which is no secret, can be.
+ * One part of a dotted name: letters of any script, digits, `_`, `$`, `-`, `@` (Azure's
+ * `user@server`), `:` (an IPv6 address) and spaces, at most 63 characters (PostgreSQL's limit).
+ * Not `=`, `,`, `+`, `/` or a control character: a key hash has them.
+ */
+const NAME_PART = /^[\p{L}\p{N}_$@: -]{1,63}$/u;
+
+/**
+ * Whether a name in a names-only message looks like one a person gave (`api_keys`,
+ * `keyward.api_keys`, `my-database`, `app@myserver`, `::1`) rather than a value: at most four
+ * dotted parts of name characters, and nothing {@link secretStart} takes for a secret. A key
+ * hash (`$argon2id$v=19$m=…`) and a sealed password (five dotted parts, random base64url) are
+ * not names; a lookup id or an account id, which are no secrets, can be. A name that looks
+ * random (`PrimaryUsEast1Db`) is taken for a value too.
  */
 function looksLikeName(text: string): boolean {
   const parts = text.split('.');
@@ -208,7 +230,7 @@ function looksLikeName(text: string): boolean {
  */
 function withHostWithheld(error: Error, text: string): string {
   const hostname = textField(error, 'hostname');
-  return hostname === undefined ? text : text.split(hostname).join(WITHHELD);
+  return hostname === undefined ? text : text.split(hostname).join(WITHHELD_HOST);
 }
 
 /** Sets a field as Error's own are set: not enumerable, so JSON and inspect's list skip it. */
@@ -216,11 +238,20 @@ function hidden(target: Error, field: string, value: unknown): void {
   Object.defineProperty(target, field, { value, configurable: true, writable: true });
 }
 
-/** The `at …` lines of the error's stack, without the lines above them: pg's message again. */
+/**
+ * The `at …` lines of the error's stack, without the message above them. The stack starts with
+ * a name and the message as the error was made, and a message may hold lines of its own that
+ * look like frames (a value PostgreSQL quoted, starting with a line break and `at`): so the
+ * frames are read only after the message, and none at all when the stack's first line does not
+ * lead into it (the name may have changed since: pg names its errors after making them).
+ */
 function framesOf(error: Error): string {
-  const stack = readSafely(() => error.stack);
-  if (typeof stack !== 'string') return '';
+  const [stack, message] = [readSafely(() => error.stack), readSafely(() => error.message)];
+  if (typeof stack !== 'string' || typeof message !== 'string') return '';
+  const messageAt = stack.indexOf(`: ${message}\n`);
+  if (messageAt < 0 || stack.slice(0, messageAt).includes('\n')) return '';
   return stack
+    .slice(messageAt + message.length + 3)
     .split('\n')
     .filter((line) => /^\s+at /.test(line))
     .map((line) => `\n${line}`)

@@ -4,6 +4,7 @@ import { createApiKeyAuth, createKeyManager, type ApiKeyAuthError, type ApiKeyRo
 import { PostgresKeyStore } from 'keyward/postgres';
 import { sampleRow } from 'keyward/store-conformance';
 import { storeFault } from '../src/postgres-client.js';
+import { redactedPgError } from '../src/redacted-pg-error.js';
 import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
@@ -160,6 +161,9 @@ describePostgres('PostgresKeyStore errors: the cause names no row value', (db) =
     ['a cast of key_hash to regnamespace', 'key_hash::regnamespace IS NOT NULL', '3F000', 'ERR_STORE_UNAVAILABLE'],
     ['current_setting of the sealed webhook password', 'current_setting(webhook_basic_auth_password_sealed) IS NOT NULL', '42704', 'ERR_STORE_REFUSED'],
     ['a cast of the sealed webhook password to regtype, named unquoted', 'webhook_basic_auth_password_sealed::regtype IS NOT NULL', '0A000', 'ERR_STORE_UNAVAILABLE'],
+    ['current_setting of the hash in quotes of its own', 'current_setting(quote_ident(key_hash)) IS NOT NULL', '42704', 'ERR_STORE_REFUSED'],
+    ['a cast to regclass of dotted names, one with a space, ending in the sealed password', `('"a b"."c"."d".' || quote_ident(webhook_basic_auth_password_sealed))::regclass IS NOT NULL`, '42601', 'ERR_STORE_REFUSED'],
+    ['a cast to int of the hash after a line that looks like a stack frame', `(E'\\n    at ' || key_hash)::int IS NOT NULL`, '22P02', 'ERR_STORE_REFUSED'],
   ])('withholds a value a CHECK quotes as a name through %s, and gives no hint about keyward\'s table', async (_, check, sqlState, code) => {
     const guarded = new PostgresKeyStore({ pool, table: db.table(`cast_${sqlState.toLowerCase()}`) });
     await guarded.migrate();
@@ -170,11 +174,12 @@ describePostgres('PostgresKeyStore errors: the cause names no row value', (db) =
     expect(error.code).toBe(code);
     expect(error.cause).toMatchObject({ code: sqlState });
     expect(error.message).toContain(sqlState);
-    expect(error.message).toContain('…');
+    expect(error.message).toContain('not repeated here');
     expect(error.message).not.toContain('create the table first');
     // PostgreSQL lower-cases a name it reads, and cuts it to 63 characters.
     const text = printed(error).toLowerCase();
     for (const marker of ['markersalt', 'markerhash', 'markersealedpassword']) expect(text).not.toContain(marker);
+    expect((error.cause as Error).stack).toMatch(/\n {4}at /);
     expect(await guarded.findById(sampleRow().id)).toBeNull();
   });
 
@@ -295,5 +300,29 @@ describe('PostgresKeyStore errors: a host name that failed to resolve', () => {
     expect(error.message).toBe('keyward postgres store: findByLookupId failed (Error ENOTFOUND: getaddrinfo ENOTFOUND …)');
     expect(printed(error)).not.toContain('correct-horse');
     expect(error.cause).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo', errno: -3008 });
+  });
+});
+
+describe('PostgresKeyStore errors: names an operator acts on', () => {
+  const answer = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'FATAL' });
+
+  it.each([
+    ['3D000', 'database "keyward café" does not exist'],
+    ['28000', 'role "app@myserver" does not exist'],
+    ['28000', 'no pg_hba.conf entry for host "::1", user "app", database "keyward", no encryption'],
+    ['42501', 'permission denied for table api_keys'],
+    ['42P01', 'relation "keyward.api_keys" does not exist'],
+    ['0A000', 'cross-database references are not implemented: other.public.api_keys'],
+  ])('keeps %s "%s" as PostgreSQL wrote it', (code, message) => {
+    expect(redactedPgError(answer(code, message)).message).toBe(message);
+  });
+
+  it.each([
+    ['42704', 'unrecognized configuration parameter ""$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g""'],
+    ['42601', 'improper relation name (too many dotted names): a b.c.d.v1.k1.AbCdEfGhIjKlMnOp.QrStUvWxYz012345.ZyXwVuTsRqPoNmLk'],
+    ['3F000', 'schema "v1.k1.abcdefghijklmnop.qrstuvwxyz012345.zyxwvutsrqponmlk" does not exist'],
+    ['28000', 'role "PrimaryUsEast1Db9q" does not exist'],
+  ])('leaves %s "%s" out whole, as it names something that may be a value', (code, message) => {
+    expect(redactedPgError(answer(code, message)).message).toBe('PostgreSQL error: its text is not repeated here, as it may quote a value');
   });
 });
