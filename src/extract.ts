@@ -172,18 +172,25 @@ export function rawHeaderValue(rawHeaders: readonly string[], name: string): str
   return rawValuesOf(rawHeaders, name.replace(/[A-Z]+/g, (capitals) => capitals.toLowerCase()));
 }
 
-/** {@link rawHeaderValue} for a name already in lower case. Allocates only for a repeat. */
+/**
+ * {@link rawHeaderValue} for a name already in lower case. Allocates only for a repeat, and
+ * then an array of its own: an app-built rawHeaders may hold values that are no strings (an
+ * array among them), which the callers refuse as malformed, and none is ever changed here.
+ */
 function rawValuesOf(rawHeaders: readonly string[], name: string): string | string[] | undefined {
-  let found: string | string[] | undefined;
+  let first: string | undefined;
+  let copies: string[] | undefined;
+  let count = 0;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const field = rawHeaders[i]!;
     if (!isHeaderName(field, name)) continue;
     const value = rawHeaders[i + 1]!;
-    if (found === undefined) found = value;
-    else if (typeof found === 'string') found = [found, value];
-    else found.push(value);
+    count++;
+    if (count === 1) first = value;
+    else if (count === 2) copies = [first!, value];
+    else copies!.push(value);
   }
-  return found;
+  return copies ?? first;
 }
 
 /**

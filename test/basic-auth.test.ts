@@ -236,6 +236,12 @@ describe('createBasicAuthChecker: checkRawHeaders', () => {
     expect(failure(checker.checkRawHeaders(['Host', 'x'])).reason).toBe('missing');
   });
 
+  it('refuses, never throws, when an app-built rawHeaders holds a value that is no string before a second Authorization', () => {
+    for (const first of [5, null, [good]]) {
+      expect(failure(checker.checkRawHeaders(['authorization', first, 'authorization', good] as unknown as string[])).reason).toBe('malformed_header');
+    }
+  });
+
   it('refuses a request with more than 1,000 header lines as a malformed header, good credentials or not', () => {
     const malformed = failure(checker.check('Bearer x'));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractCredential, MAX_CREDENTIAL_HEADER_LENGTH, parseBearerHeader, rawHeaderValue } from 'keyward';
+import { createApiKeyAuth, extractCredential, MAX_CREDENTIAL_HEADER_LENGTH, MemoryKeyStore, parseBearerHeader, rawHeaderValue } from 'keyward';
 
 const carriers = { apiKeyHeader: 'x-api-key', queryParameter: false } as const;
 
@@ -152,5 +152,26 @@ describe('rawHeaderValue', () => {
   it('folds ASCII letters only: a Kelvin sign in either name is no k', () => {
     expect(rawHeaderValue(['X-Key', 'a'], 'X-\u212Aey')).toBeUndefined();
     expect(rawHeaderValue(['X-\u212Aey', 'a'], 'X-Key')).toBeUndefined();
+  });
+
+  it('gives an app-built rawHeaders\' repeated values that are no strings back in an array of its own, changing none', () => {
+    const held = ['a'];
+    const rawHeaders = ['authorization', 5, 'authorization', 'x', 'Authorization', null] as unknown as string[];
+
+    expect(rawHeaderValue(rawHeaders, 'Authorization')).toEqual([5, 'x', null]);
+    expect(rawHeaderValue(['authorization', held, 'authorization', 'b'] as unknown as string[], 'authorization')).toEqual([['a'], 'b']);
+    expect(held).toEqual(['a']);
+  });
+
+  it('refuses such a request with 401 invalid, never 500: a number, null or an array before a second Authorization', async () => {
+    const auth = createApiKeyAuth({ store: new MemoryKeyStore(), argon2Pool: false });
+    try {
+      for (const first of [5, null, ['Bearer x']]) {
+        const result = await auth.authenticate({ headers: {}, rawHeaders: ['authorization', first, 'authorization', 'Bearer x'] as unknown as string[] });
+        expect(result.ok ? 200 : [result.response.status, result.error.code]).toEqual([401, 'ERR_API_KEY_INVALID']);
+      }
+    } finally {
+      await auth.close();
+    }
   });
 });
