@@ -1,6 +1,7 @@
 import { ApiKeyAuthError } from './errors.js';
 import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
-import { ENVIRONMENTS, KEY_PREFIXES, parseApiKey, type Environment } from './key-format.js';
+import { holdsApiKey } from './api-key-text.js';
+import { ENVIRONMENTS, type Environment } from './key-format.js';
 import { ownOptions, unknownOptionMessage } from './options.js';
 import { KEY_STATUSES, normalizeStatus, type KeyStatus, type KeyStatusInput } from './statuses.js';
 import { validTimeOf } from './valid-date.js';
@@ -117,20 +118,6 @@ export function isPossibleKeyId(value: unknown): value is string {
   );
 }
 
-// A key's prefix at the start of a word, and a few characters of a body: "sk_live_…" or
-// "Bearer sk_test_…", pasted whole or in part, but not an id such as "task_test_1".
-const API_KEY_TEXT = new RegExp(`(?<![0-9A-Za-z])(?:${Object.values(KEY_PREFIXES).join('|')})[0-9A-Za-z]{8}`, 'i');
-// A key's 50-character body on its own, its prefix left behind when copied.
-const KEY_BODY_TEXT = /(?<![0-9A-Za-z])[0-9A-Za-z]{50}(?![0-9A-Za-z])/g;
-
-/** Whether the text holds a key's body whose checksum holds under either prefix. */
-function holdsKeyBody(text: string): boolean {
-  for (const [body] of text.matchAll(KEY_BODY_TEXT)) {
-    if (Object.values(KEY_PREFIXES).some((prefix) => parseApiKey(prefix + body).ok)) return true;
-  }
-  return false;
-}
-
 /**
  * Refuses an API key given where an id goes (whole, after `Bearer `, a piece starting with its
  * prefix, or its body alone, which its checksum tells apart), before any store sees it: the
@@ -143,7 +130,7 @@ function holdsKeyBody(text: string): boolean {
  * @throws {ApiKeyAuthError} `ERR_INVALID_ARGUMENT` when the value holds an API key.
  */
 export function assertNotAnApiKey(value: unknown, name: 'keyId' | 'accountId'): void {
-  if (typeof value === 'string' && (API_KEY_TEXT.test(value) || holdsKeyBody(value))) {
+  if (typeof value === 'string' && holdsApiKey(value)) {
     throw invalidArgument(`${name} holds an API key, not an id; it was not sent to the store. ${WHAT_GOES_THERE[name]}`);
   }
 }

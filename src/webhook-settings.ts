@@ -1,3 +1,4 @@
+import { holdsApiKey } from './api-key-text.js';
 import { ApiKeyAuthError } from './errors.js';
 import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
 
@@ -182,6 +183,8 @@ export function webhookUsernameProblem(value: string): string | undefined {
   // Spaces at the ends are kept as sent, but a username of spaces alone looks like none in
   // every form that shows it.
   if (/^\s+$/u.test(value)) return '"username" must not be only whitespace: send null or "" to remove it.';
+  // A username is no secret: every key card shows it as it is.
+  if (holdsApiKey(value)) return '"username" holds an API key, and a username is shown in clear on every key card: give the receiver\'s username.';
   return undefined;
 }
 

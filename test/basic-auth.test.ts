@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiKeyAuthError, createBasicAuthChecker, DEFAULT_BASIC_AUTH_THROTTLE, type BasicAuthResult } from '../src/index.js';
+import { ApiKeyAuthError, createBasicAuthChecker, DEFAULT_BASIC_AUTH_THROTTLE, generateApiKey, type BasicAuthResult } from '../src/index.js';
 import { MAX_BASIC_HEADER_LENGTH } from '../src/basic-auth.js';
 import * as compare from '../src/compare.js';
 
@@ -292,6 +292,7 @@ describe('createBasicAuthChecker: options', () => {
     ['a username with a paragraph separator (U+2029)', { username: 'u\u2029v', password: 'p' }, /"username"/],
     ['a username with a zero-width space', { username: 'u\u200bv', password: 'p' }, /"username"/],
     ['a username of spaces alone', { username: '  ', password: 'p' }, /"username" must not be only whitespace/],
+    ['a username holding an API key', { username: `relay ${generateApiKey('sandbox').key}`, password: 'p' }, /"username" holds an API key/],
     ['a password over 1,024 bytes as configured (1,200), though 800 in normalization form C', { username: 'u', password: 'e\u0301'.repeat(400) }, /"password" must be at most 1024 bytes/],
     ['a username that is a Braille pattern blank (U+2800)', { username: '\u2800', password: 'p' }, /"username" must not contain .*invisible or blank-looking characters/],
   ])('refuses %s at setup with ERR_OPTIONS_INVALID', (_what, options, message) => {

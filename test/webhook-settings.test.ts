@@ -5,6 +5,7 @@ import {
   basicAuthorizationHeader,
   createKeyManager,
   createSecretBox,
+  generateApiKey,
   normalizeWebhookUrl,
   normalizeWebhookUsername,
   webhookAuthorizationFor,
@@ -164,6 +165,18 @@ describe('normalizeWebhookUsername', () => {
 
   it('refuses a value that is not a string', () => {
     expect(thrown(() => normalizeWebhookUsername(7)).code).toBe('ERR_WEBHOOK_INVALID');
+  });
+
+  it('refuses an API key, whole, after Bearer or as its body alone, without repeating it: a username is shown in clear on every card', () => {
+    const { key } = generateApiKey('production');
+    for (const input of [key, `Bearer ${key}`, key.slice('sk_live_'.length)]) {
+      const error = thrown(() => normalizeWebhookUsername(input));
+
+      expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+      expect(error.message).toMatch(/"username" holds an API key/);
+      expect(error.message).not.toContain(key.slice(8, 24));
+    }
+    expect(normalizeWebhookUsername('task_live_receiver1')).toBe('task_live_receiver1');
   });
 
   it('never repeats a refused invisible or separator character, or the text around it', () => {
