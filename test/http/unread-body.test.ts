@@ -152,74 +152,65 @@ describe('refusals over HTTP/2, where flow control bounds an unread body', () =>
   });
 
   it('fastify with http2 (the route hooks, no cast) refuses a wrong key or password with 401 and lets the right ones through', async () => {
-    const store = new MemoryKeyStore();
-    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_h2', environment: 'sandbox', keyType: 'sms_api' });
-    const auth = createApiKeyAuth({ store, argon2Pool: false });
-    const credentials = { username: 'hook-relay', password: 'correct horse battery staple' };
-    const app = fastify({ http2: true });
-    app.post('/v1/sms', { onRequest: fastifyApiKeyAuthHook(auth, { keyType: 'sms_api' }) }, async (request) => ({ account: request.apiKey?.accountId }));
-    app.post('/hooks/in', { onRequest: fastifyBasicAuth(credentials) }, async () => ({ received: true }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = app.server.address() as { port: number };
-    const client = connectHttp2(`http://127.0.0.1:${port}`);
-    const basic = (password: string) => `Basic ${Buffer.from(`${credentials.username}:${password}`).toString('base64')}`;
-    try {
-      const answers = [
-        await http2Post(client, '/v1/sms', { authorization: `Bearer ${forgeSecret(key)}` }),
-        await http2Post(client, '/v1/sms', { authorization: `Bearer ${key}` }),
-        await http2Post(client, '/hooks/in', { authorization: basic('wrong') }),
-        await http2Post(client, '/hooks/in', { authorization: basic(credentials.password) }),
-      ];
-      expect(answers.map(({ status, challenge, body }) => [status, challenge?.split(' ')[0], status === 401 ? JSON.parse(body).error.code : body])).toEqual([
-        [401, 'Bearer', 'ERR_API_KEY_INVALID'],
-        [200, undefined, '{"account":"acct_h2"}'],
-        [401, 'Basic', 'ERR_BASIC_AUTH_INVALID'],
-        [200, undefined, '{"received":true}'],
-      ]);
-    } finally {
-      client.destroy();
-      await app.close();
-      await auth.close();
-    }
+    await expectKeyAndPasswordChecked('acct_h2', async (auth) => {
+      const app = fastify({ http2: true });
+      app.post('/v1/sms', { onRequest: fastifyApiKeyAuthHook(auth, { keyType: 'sms_api' }) }, async (request) => ({ account: request.apiKey?.accountId }));
+      app.post('/hooks/in', { onRequest: fastifyBasicAuth(RELAY) }, async () => ({ received: true }));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      return { port: (app.server.address() as { port: number }).port, close: () => app.close() };
+    });
   });
 
   it('koa on node:http2 refuses a wrong key or password with 401 and lets the right ones through', async () => {
-    const store = new MemoryKeyStore();
-    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_koa_h2', environment: 'sandbox', keyType: 'sms_api' });
-    const auth = createApiKeyAuth({ store, argon2Pool: false });
-    const credentials = { username: 'hook-relay', password: 'correct horse battery staple' };
-    const app = new Koa();
-    const guardKey = koaApiKeyAuth(auth, { keyType: 'sms_api' });
-    const guardHook = koaBasicAuth(credentials);
-    app.use((ctx, next) => (ctx.path === '/hooks/in' ? guardHook(ctx, next) : guardKey(ctx, next)));
-    app.use((ctx) => {
-      ctx.body = ctx.path === '/hooks/in' ? { received: true } : { account: ctx.state.apiKey?.accountId };
+    await expectKeyAndPasswordChecked('acct_koa_h2', async (auth) => {
+      const app = new Koa();
+      const guardKey = koaApiKeyAuth(auth, { keyType: 'sms_api' });
+      const guardHook = koaBasicAuth(RELAY);
+      app.use((ctx, next) => (ctx.path === '/hooks/in' ? guardHook(ctx, next) : guardKey(ctx, next)));
+      app.use((ctx) => {
+        ctx.body = ctx.path === '/hooks/in' ? { received: true } : { account: ctx.state.apiKey?.accountId };
+      });
+      const server = createHttp2Server(app.callback());
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { port: (server.address() as { port: number }).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
     });
-    const server = createHttp2Server(app.callback());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    const client = connectHttp2(`http://127.0.0.1:${port}`);
-    const basic = (password: string) => `Basic ${Buffer.from(`${credentials.username}:${password}`).toString('base64')}`;
-    try {
-      const answers = [
-        await http2Post(client, '/v1/sms', { authorization: `Bearer ${forgeSecret(key)}` }),
-        await http2Post(client, '/v1/sms', { authorization: `Bearer ${key}` }),
-        await http2Post(client, '/hooks/in', { authorization: basic('wrong') }),
-        await http2Post(client, '/hooks/in', { authorization: basic(credentials.password) }),
-      ];
-      expect(answers.map(({ status, challenge, body }) => [status, challenge?.split(' ')[0], status === 401 ? JSON.parse(body).error.code : body])).toEqual([
-        [401, 'Bearer', 'ERR_API_KEY_INVALID'],
-        [200, undefined, '{"account":"acct_koa_h2"}'],
-        [401, 'Basic', 'ERR_BASIC_AUTH_INVALID'],
-        [200, undefined, '{"received":true}'],
-      ]);
-    } finally {
-      client.destroy();
-      await new Promise((resolve) => server.close(resolve));
-      await auth.close();
-    }
   });
 });
+
+/** The Basic-auth credentials the HTTP/2 receivers expect. */
+const RELAY = { username: 'hook-relay', password: 'correct horse battery staple' };
+
+/**
+ * Starts an HTTP/2 server (`start`) that guards POST /v1/sms with a key of type sms_api and
+ * POST /hooks/in with {@link RELAY}, and checks that a forged key and a wrong password get 401
+ * with their challenge while the right ones pass.
+ */
+async function expectKeyAndPasswordChecked(accountId: string, start: (auth: ApiKeyAuth) => Promise<{ port: number; close(): Promise<unknown> }>): Promise<void> {
+  const store = new MemoryKeyStore();
+  const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId, environment: 'sandbox', keyType: 'sms_api' });
+  const auth = createApiKeyAuth({ store, argon2Pool: false });
+  const server = await start(auth);
+  const client = connectHttp2(`http://127.0.0.1:${server.port}`);
+  const basic = (password: string) => `Basic ${Buffer.from(`${RELAY.username}:${password}`).toString('base64')}`;
+  try {
+    const answers = [
+      await http2Post(client, '/v1/sms', { authorization: `Bearer ${forgeSecret(key)}` }),
+      await http2Post(client, '/v1/sms', { authorization: `Bearer ${key}` }),
+      await http2Post(client, '/hooks/in', { authorization: basic('wrong') }),
+      await http2Post(client, '/hooks/in', { authorization: basic(RELAY.password) }),
+    ];
+    expect(answers.map(({ status, challenge, body }) => [status, challenge?.split(' ')[0], status === 401 ? JSON.parse(body).error.code : body])).toEqual([
+      [401, 'Bearer', 'ERR_API_KEY_INVALID'],
+      [200, undefined, `{"account":"${accountId}"}`],
+      [401, 'Basic', 'ERR_BASIC_AUTH_INVALID'],
+      [200, undefined, '{"received":true}'],
+    ]);
+  } finally {
+    client.destroy();
+    await server.close();
+    await auth.close();
+  }
+}
 
 /** Sends a small JSON POST on an HTTP/2 session: the status, the challenge and the body that came back. */
 function http2Post(client: ClientHttp2Session, path: string, headers: OutgoingHttpHeaders): Promise<{ status: number; challenge: string | undefined; body: string }> {
