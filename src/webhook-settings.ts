@@ -98,6 +98,10 @@ export function normalizeWebhookUrl(value: unknown): string {
   if (value.includes('#')) {
     throw invalid('"url" must not contain a #fragment: it is never sent to the server.');
   }
+  // A URL is no secret either: every key card shows it. Checked as typed and as it is stored.
+  if (holdsApiKey(value) || holdsApiKey(url.href)) {
+    throw invalid('"url" holds an API key, and the URL is shown in clear on every key card: a receiver authenticates deliveries by the Basic-auth username and password.');
+  }
   if (url.href.length > MAX_WEBHOOK_URL_LENGTH) {
     // Shorter as typed: non-ASCII characters grow into %XX escapes (`é` into six characters).
     throw invalid(`"url" must be at most ${MAX_WEBHOOK_URL_LENGTH} characters once normalized (non-ASCII characters are percent-encoded, up to 12 characters each).`);

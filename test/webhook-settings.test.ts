@@ -167,6 +167,18 @@ describe('normalizeWebhookUsername', () => {
     expect(thrown(() => normalizeWebhookUsername(7)).code).toBe('ERR_WEBHOOK_INVALID');
   });
 
+  it('refuses a URL holding an API key in its query or path, without repeating it: a URL is shown in clear on every card', () => {
+    const { key } = generateApiKey('sandbox');
+    for (const input of [`https://hooks.example.com/sms?api_key=${key}`, `https://hooks.example.com/${key.slice('sk_test_'.length)}/in`]) {
+      const error = thrown(() => normalizeWebhookUrl(input));
+
+      expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+      expect(error.message).toMatch(/"url" holds an API key/);
+      expect(error.message).not.toContain(key.slice(8, 24));
+    }
+    expect(normalizeWebhookUrl('https://hooks.example.com/sk_live/in')).toBe('https://hooks.example.com/sk_live/in');
+  });
+
   it('refuses an API key, whole, after Bearer or as its body alone, without repeating it: a username is shown in clear on every card', () => {
     const { key } = generateApiKey('production');
     for (const input of [key, `Bearer ${key}`, key.slice('sk_live_'.length)]) {

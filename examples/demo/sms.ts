@@ -21,8 +21,8 @@ function characterCount(text: string): number {
 
 // What no message should carry: control characters but tab and line breaks, bidirectional
 // overrides and isolates (which reorder what the recipient sees), a byte-order mark, and
-// noncharacters.
-const UNSENDABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]/;
+// noncharacters (U+FDD0 to U+FDEF, and the last two code points of every plane).
+const UNSENDABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufeff\p{Noncharacter_Code_Point}]/u;
 
 /**
  * `POST /v1/sms`: accepts `{ "to", "body" }` and pretends to queue the message.
@@ -48,7 +48,7 @@ export function acceptSms(payload: unknown, apiKey: ApiKeyContext): DemoReply {
   if (/\p{Surrogate}/u.test(body)) {
     // A lone surrogate written as a JSON escape (`\ud800`) would be sent as U+FFFD, another
     // message than the one asked for, as bytes that are not UTF-8 would.
-    return invalidRequest('"body" must be well-formed Unicode text: a lone surrogate (\\ud800) is not.');
+    return invalidRequest('"body" must be well-formed Unicode text: a lone surrogate (an escape from \\ud800 to \\udfff without its pair) is not.');
   }
   return {
     status: 202,
@@ -164,7 +164,8 @@ export function unreadableBody(status: number | undefined): DemoReply {
   // Fastify's for a Content-Type it cannot parse (empty, two types); Express's for a charset
   // other than UTF-8.
   if (status === 415) return notSentAsJson();
-  if (status !== undefined && status >= 400 && status < 500) return invalidRequest('The request body is not valid JSON.');
+  // Express's strict parser refuses JSON that is no object or array (`null`, `5`) here too.
+  if (status !== undefined && status >= 400 && status < 500) return invalidRequest('The request body must be a JSON object, such as {"to":"+15550100","body":"hello"}.');
   return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'Internal server error.' } } };
 }
 
