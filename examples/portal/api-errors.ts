@@ -94,7 +94,7 @@ export function portalErrorHandler(log: (line: string) => void): ErrorRequestHan
 
     const status = httpStatusOf(error);
     if (status !== undefined && status >= 400 && status < 500) {
-      return sendError(res, status === 413 ? 413 : 400, 'ERR_INVALID_REQUEST', bodyMessage(status));
+      return sendError(res, status === 413 ? 413 : 400, 'ERR_INVALID_REQUEST', bodyMessage(status, error));
     }
 
     log(`portal fault ${error instanceof Error ? error.name : typeof error}`);
@@ -114,8 +114,11 @@ function httpStatusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-function bodyMessage(status: number): string {
-  return status === 413
-    ? 'The request body is too large.'
-    : 'The request body must be a JSON object sent with Content-Type: application/json.';
+function bodyMessage(status: number, error: unknown): string {
+  if (status === 413) return 'The request body is too large.';
+  // body-parser's own type for a Content-Encoding it cannot undo (zstd, say).
+  if ((error as { type?: unknown } | null)?.type === 'encoding.unsupported') {
+    return 'The request body\'s Content-Encoding is not supported: send it as it is, or compressed with gzip, deflate or br.';
+  }
+  return 'The request body must be a JSON object sent with Content-Type: application/json.';
 }

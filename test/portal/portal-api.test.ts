@@ -245,6 +245,17 @@ describe('portal API: webhook settings', () => {
     expect(logs.some((line) => line.includes(PASSWORD))).toBe(false);
   });
 
+  it('refuses a body in a Content-Encoding it cannot undo with 400 saying so, and stores nothing', async () => {
+    await generate();
+
+    const response = await api('PUT', '/webhook', { ...WRITE, 'Content-Type': 'application/json', 'Content-Encoding': 'zstd' }, '{"webhook_url":"https://hooks.example.com/in"}');
+
+    expect([response.status, json(response)]).toEqual([400, {
+      error: { code: 'ERR_INVALID_REQUEST', message: 'The request body\'s Content-Encoding is not supported: send it as it is, or compressed with gzip, deflate or br.' },
+    }]);
+    expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
+  });
+
   it('refuses a body whose bytes are not UTF-8 with 400, and stores nothing in their stead', async () => {
     await generate();
     const { port } = new URL(portal.portalUrl);
