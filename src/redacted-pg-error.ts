@@ -27,10 +27,10 @@ import { secretStart } from './secret-like.js';
  * ran) keeps none of the name fields and none of its text: a function chooses all of them,
  * its SQLSTATE too. Otherwise pg's message is kept only where PostgreSQL builds it from names
  * alone (see {@link NAMES_ONLY}), or where keyward's own migrate() raised it, and rebuilt from
- * the kept fields elsewhere. Even there a quoted text that does not look like a name is
- * withheld ({@link looksLikeName}): a CHECK or a view that casts a column to a `reg*` type or
- * passes it to `current_setting` makes PostgreSQL quote the column's value (a key hash, a
- * sealed webhook password) as the name it did not find. An error that is not PostgreSQL's
+ * the kept fields elsewhere. Even there it is kept only when every name in it looks like one
+ * ({@link namesOnly}): a CHECK or a view that casts a column to a `reg*` type or passes it to
+ * `current_setting` makes PostgreSQL quote the column's value (a key hash, a sealed webhook
+ * password) as the name it did not find. An error that is not PostgreSQL's
  * answer (a socket error, pg's own, keyward's timeouts) keeps its message, but for the host
  * name a lookup failed for: a malformed connection string can make a password the host.
  *
