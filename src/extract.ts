@@ -175,7 +175,9 @@ export function rawHeaderValue(rawHeaders: readonly string[], name: string): str
 /**
  * {@link rawHeaderValue} for a name already in lower case. Allocates only for a repeat, and
  * then an array of its own: an app-built rawHeaders may hold values that are no strings (an
- * array among them), which the callers refuse as malformed, and none is ever changed here.
+ * array among them), which the callers refuse as malformed, and none is ever changed here. A
+ * single value that is no string comes back in an array of its own too: an array given as one
+ * value must not pass for copies that were sent.
  */
 function rawValuesOf(rawHeaders: readonly string[], name: string): string | string[] | undefined {
   let first: string | undefined;
@@ -190,7 +192,8 @@ function rawValuesOf(rawHeaders: readonly string[], name: string): string | stri
     else if (count === 2) copies = [first!, value];
     else copies!.push(value);
   }
-  return copies ?? first;
+  if (copies !== undefined) return copies;
+  return count === 1 && typeof first !== 'string' ? [first as unknown as string] : first;
 }
 
 /**

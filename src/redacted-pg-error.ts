@@ -96,6 +96,9 @@ const INTEGRITY: Readonly<Record<string, string>> = {
   '23P01': 'exclusion violation',
 };
 
+/** The name of an error as a class or library gives it: `error`, `DatabaseError`. */
+const ERROR_NAME = /^\w{1,64}$/;
+
 /** Copies nested errors (`cause`, an AggregateError's `errors`) this deep, no deeper. */
 const MAX_DEPTH = 2;
 
@@ -108,7 +111,8 @@ function copyOf(error: unknown, depth: number): Error {
   const written = writtenByFunction(error);
   const copy = new Error(safeMessage(error, written));
   const name = readSafely(() => error.name);
-  hidden(copy, 'name', typeof name === 'string' ? name : 'Error');
+  // pg names its errors `error`; a name that is no identifier could carry anything.
+  hidden(copy, 'name', typeof name === 'string' && ERROR_NAME.test(name) ? name : 'Error');
   for (const field of written ? KEPT : [...KEPT, ...NAMES]) {
     const value = ownField(error as unknown as Record<string, unknown>, field);
     if (typeof value === 'string' || typeof value === 'number') Object.assign(copy, { [field]: value });
@@ -219,8 +223,15 @@ const NAME_PART = /^[\p{L}\p{N}_$@: -]{1,63}$/u;
  */
 function looksLikeName(text: string): boolean {
   const parts = text.split('.');
-  return parts.length <= 4 && parts.every((part) => NAME_PART.test(part)) && secretStart(text) < 0;
+  return parts.length <= 4 && parts.every((part) => NAME_PART.test(part)) && !SEALED_START.test(text) && secretStart(text) < 0;
 }
+
+/**
+ * The start of a sealed value (`v1.<key id>.`): PostgreSQL's parser of a `reg*` input cuts a
+ * value at `--`, as it does a comment, so a sealed password can come back as four parts or
+ * fewer, lower-cased.
+ */
+const SEALED_START = /(?:^|[^0-9a-z])v\d+\.[0-9a-z_-]+\./i;
 
 /**
  * A socket error's message with the host name it failed to resolve (`getaddrinfo ENOTFOUND …`)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createApiKeyAuth, extractCredential, MAX_CREDENTIAL_HEADER_LENGTH, MemoryKeyStore, parseBearerHeader, rawHeaderValue } from 'keyward';
+import { createApiKeyAuth, createKeyManager, extractCredential, MAX_CREDENTIAL_HEADER_LENGTH, MemoryKeyStore, parseBearerHeader, rawHeaderValue } from 'keyward';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 
 const carriers = { apiKeyHeader: 'x-api-key', queryParameter: false } as const;
 
@@ -161,15 +162,22 @@ describe('rawHeaderValue', () => {
     expect(rawHeaderValue(rawHeaders, 'Authorization')).toEqual([5, 'x', null]);
     expect(rawHeaderValue(['authorization', held, 'authorization', 'b'] as unknown as string[], 'authorization')).toEqual([['a'], 'b']);
     expect(held).toEqual(['a']);
+    expect(rawHeaderValue(['authorization', held] as unknown as string[], 'authorization')).toEqual([['a']]);
   });
 
   it('refuses such a request with 401 invalid, never 500: a number, null or an array before a second Authorization', async () => {
-    const auth = createApiKeyAuth({ store: new MemoryKeyStore(), argon2Pool: false });
+    const store = new MemoryKeyStore();
+    const { key } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_raw', environment: 'sandbox' });
+    const auth = createApiKeyAuth({ store, argon2Pool: false });
     try {
       for (const first of [5, null, ['Bearer x']]) {
         const result = await auth.authenticate({ headers: {}, rawHeaders: ['authorization', first, 'authorization', 'Bearer x'] as unknown as string[] });
         expect(result.ok ? 200 : [result.response.status, result.error.code]).toEqual([401, 'ERR_API_KEY_INVALID']);
       }
+      // One value that is an array of copies is malformed too, however alike and valid they are.
+      const single = await auth.authenticate({ headers: {}, rawHeaders: ['authorization', [`Bearer ${key}`, `Bearer ${key}`]] as unknown as string[] });
+      expect(single.ok ? 200 : single.error.code).toBe('ERR_API_KEY_INVALID');
+      expect((await auth.authenticate({ headers: {}, rawHeaders: ['authorization', `Bearer ${key}`] })).ok).toBe(true);
     } finally {
       await auth.close();
     }

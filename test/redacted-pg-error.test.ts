@@ -317,11 +317,22 @@ describe('PostgresKeyStore errors: names an operator acts on', () => {
     expect(redactedPgError(answer(code, message)).message).toBe(message);
   });
 
+  it('keeps an error\'s name only when it is an identifier, as pg\'s `error` is', () => {
+    const named = (name: string) => Object.assign(answer('42P01', 'relation "api_keys" does not exist'), { name });
+
+    expect(redactedPgError(named('error')).name).toBe('error');
+    expect(redactedPgError(named('error $argon2id$v=19$m=19456')).name).toBe('Error');
+    expect(redactedPgError(named('error $argon2id$v=19$m=19456')).stack).not.toContain('argon2id');
+  });
+
   it.each([
     ['42704', 'unrecognized configuration parameter ""$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g""'],
     ['42601', 'improper relation name (too many dotted names): a b.c.d.v1.k1.AbCdEfGhIjKlMnOp.QrStUvWxYz012345.ZyXwVuTsRqPoNmLk'],
     ['3F000', 'schema "v1.k1.abcdefghijklmnop.qrstuvwxyz012345.zyxwvutsrqponmlk" does not exist'],
     ['28000', 'role "PrimaryUsEast1Db9q" does not exist'],
+    // A sealed value cut at a `--` by the reg* parser, lower-cased: four parts.
+    ['42601', 'improper qualified name (too many dotted names): v1.k1.abcdefghijklmnop.qrstuvw'],
+    ['0A000', 'cross-database references are not implemented: v1.k1.abcdefgh'],
   ])('leaves %s "%s" out whole, as it names something that may be a value', (code, message) => {
     expect(redactedPgError(answer(code, message)).message).toBe('PostgreSQL error: its text is not repeated here, as it may quote a value');
   });

@@ -169,7 +169,8 @@ describe('normalizeWebhookUsername', () => {
 
   it('refuses a URL holding an API key in its query or path, without repeating it: a URL is shown in clear on every card', () => {
     const { key } = generateApiKey('sandbox');
-    for (const input of [`https://hooks.example.com/sms?api_key=${key}`, `https://hooks.example.com/${key.slice('sk_test_'.length)}/in`]) {
+    const encoded = key.replaceAll('_', '%5F');
+    for (const input of [`https://hooks.example.com/sms?api_key=${key}`, `https://hooks.example.com/${key.slice('sk_test_'.length)}/in`, `https://hooks.example.com/sms?api_key=${encoded}`, `https://hooks.example.com/px${key}x`]) {
       const error = thrown(() => normalizeWebhookUrl(input));
 
       expect(error.code).toBe('ERR_WEBHOOK_INVALID');
@@ -181,7 +182,7 @@ describe('normalizeWebhookUsername', () => {
 
   it('refuses an API key, whole, after Bearer or as its body alone, without repeating it: a username is shown in clear on every card', () => {
     const { key } = generateApiKey('production');
-    for (const input of [key, `Bearer ${key}`, key.slice('sk_live_'.length)]) {
+    for (const input of [key, `Bearer ${key}`, key.slice('sk_live_'.length), `x${key}y`, key.replaceAll('_', '%5f')]) {
       const error = thrown(() => normalizeWebhookUsername(input));
 
       expect(error.code).toBe('ERR_WEBHOOK_INVALID');
