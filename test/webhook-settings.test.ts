@@ -167,29 +167,30 @@ describe('normalizeWebhookUsername', () => {
     expect(thrown(() => normalizeWebhookUsername(7)).code).toBe('ERR_WEBHOOK_INVALID');
   });
 
-  it('refuses a URL holding an API key in its query or path, without repeating it: a URL is shown in clear on every card', () => {
+  // Every key card shows the URL and the username in clear.
+  it.each([
+    {
+      field: 'url',
+      normalize: normalizeWebhookUrl,
+      holding: (key: string) => [`https://hooks.example.com/sms?api_key=${key}`, `https://hooks.example.com/${key.slice(8)}/in`, `https://hooks.example.com/sms?api_key=${key.replaceAll('_', '%5F')}`, `https://hooks.example.com/px${key}x`],
+      kept: 'https://hooks.example.com/sk_live/in',
+    },
+    {
+      field: 'username',
+      normalize: normalizeWebhookUsername,
+      holding: (key: string) => [key, `Bearer ${key}`, key.slice(8), `x${key}y`, key.replaceAll('_', '%5f')],
+      kept: 'task_live_receiver1',
+    },
+  ])('refuses a $field holding an API key (whole, run together, encoded or its body alone) without repeating it', ({ field, normalize, holding, kept }) => {
     const { key } = generateApiKey('sandbox');
-    const encoded = key.replaceAll('_', '%5F');
-    for (const input of [`https://hooks.example.com/sms?api_key=${key}`, `https://hooks.example.com/${key.slice('sk_test_'.length)}/in`, `https://hooks.example.com/sms?api_key=${encoded}`, `https://hooks.example.com/px${key}x`]) {
-      const error = thrown(() => normalizeWebhookUrl(input));
+    for (const input of holding(key)) {
+      const error = thrown(() => normalize(input));
 
       expect(error.code).toBe('ERR_WEBHOOK_INVALID');
-      expect(error.message).toMatch(/"url" holds an API key/);
+      expect(error.message).toMatch(new RegExp(`"${field}" holds an API key`));
       expect(error.message).not.toContain(key.slice(8, 24));
     }
-    expect(normalizeWebhookUrl('https://hooks.example.com/sk_live/in')).toBe('https://hooks.example.com/sk_live/in');
-  });
-
-  it('refuses an API key, whole, after Bearer or as its body alone, without repeating it: a username is shown in clear on every card', () => {
-    const { key } = generateApiKey('production');
-    for (const input of [key, `Bearer ${key}`, key.slice('sk_live_'.length), `x${key}y`, key.replaceAll('_', '%5f')]) {
-      const error = thrown(() => normalizeWebhookUsername(input));
-
-      expect(error.code).toBe('ERR_WEBHOOK_INVALID');
-      expect(error.message).toMatch(/"username" holds an API key/);
-      expect(error.message).not.toContain(key.slice(8, 24));
-    }
-    expect(normalizeWebhookUsername('task_live_receiver1')).toBe('task_live_receiver1');
+    expect(normalize(kept)).toBe(kept);
   });
 
   it('never repeats a refused invisible or separator character, or the text around it', () => {
