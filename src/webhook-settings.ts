@@ -98,8 +98,9 @@ export function normalizeWebhookUrl(value: unknown): string {
   if (value.includes('#')) {
     throw invalid('"url" must not contain a #fragment: it is never sent to the server.');
   }
-  // A URL is no secret either: every key card shows it. Checked as typed and as it is stored.
-  if (holdsApiKey(value) || holdsApiKey(url.href)) {
+  // A URL is no secret either: every key card shows it. Checked as typed, as it is stored, and
+  // with its %XX escapes undone, as the receiver reads it.
+  if (holdsApiKey(value) || holdsApiKey(url.href) || holdsApiKey(percentDecoded(url.href))) {
     throw invalid('"url" holds an API key, and the URL is shown in clear on every key card: a receiver authenticates deliveries by the Basic-auth username and password.');
   }
   if (url.href.length > MAX_WEBHOOK_URL_LENGTH) {
@@ -107,6 +108,11 @@ export function normalizeWebhookUrl(value: unknown): string {
     throw invalid(`"url" must be at most ${MAX_WEBHOOK_URL_LENGTH} characters once normalized (non-ASCII characters are percent-encoded, up to 12 characters each).`);
   }
   return url.href;
+}
+
+/** The text with every `%XX` escape replaced by its byte, read as Latin-1: enough to find an ASCII key. */
+function percentDecoded(text: string): string {
+  return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 /**

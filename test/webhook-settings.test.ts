@@ -172,7 +172,16 @@ describe('normalizeWebhookUsername', () => {
     {
       field: 'url',
       normalize: normalizeWebhookUrl,
-      holding: (key: string) => [`https://hooks.example.com/sms?api_key=${key}`, `https://hooks.example.com/${key.slice(8)}/in`, `https://hooks.example.com/sms?api_key=${key.replaceAll('_', '%5F')}`, `https://hooks.example.com/px${key}x`],
+      holding: (key: string) => [
+        `https://hooks.example.com/sms?api_key=${key}`,
+        `https://hooks.example.com/${key.slice(8)}/in`,
+        `https://hooks.example.com/sms?api_key=${key.replaceAll('_', '%5F')}`,
+        `https://hooks.example.com/px${key}x`,
+        // Escaped where the receiver undoes it: a body character, every character, a space.
+        `https://hooks.example.com/sms?token=${key.slice(0, 9)}%${key.charCodeAt(9).toString(16)}${key.slice(10)}`,
+        `https://hooks.example.com/sms?token=${[...key].map((character) => `%${character.charCodeAt(0).toString(16)}`).join('')}`,
+        `https://hooks.example.com/sms?auth=Bearer%20${key}`,
+      ],
       kept: 'https://hooks.example.com/sk_live/in',
     },
     {
