@@ -2,8 +2,11 @@
 // must not carry into a log line or an error message: keys and what looks like a piece of one.
 // Imports nothing, so every entry point can bundle it without a second copy of anything else.
 
-// `sk_live_` or `sk_test_`, in any letter case and with its underscores percent-encoded too.
-const KEY_PREFIX = 'sk(?:_|%5f)(?:live|test)(?:_|%5f)';
+/**
+ * `sk_live_` or `sk_test_`, with its underscores percent-encoded too, as regular-expression
+ * source: compile it with the `i` flag, for any letter case.
+ */
+export const KEY_PREFIX = 'sk(?:_|%5f)(?:live|test)(?:_|%5f)';
 const FIRST_KEY_PREFIX = new RegExp(KEY_PREFIX, 'i');
 const EVERY_KEY_PREFIX = new RegExp(KEY_PREFIX, 'gi');
 /** A key's prefix and whatever follows it: the prefix is kept, the rest withheld. */
