@@ -42,7 +42,7 @@ export function unknownOptionMessage(
   naming: UnknownNameShown = 'shown',
   within?: string,
 ): string | undefined {
-  const name = Object.keys(options).find((each) => !known.includes(each));
+  const name = enumerableNames(options).find((each) => !known.includes(each));
   if (name === undefined) return undefined;
   const suggestion = closestName(name, known);
   const listed = ` The options${within === undefined ? '' : ` of "${within}"`} are ${known.join(', ')}.`;
@@ -158,6 +158,20 @@ function builtInKind(value: object): string | undefined {
   if (types.isPromise(value)) return 'a promise';
   if (ArrayBuffer.isView(value) || types.isAnyArrayBuffer(value)) return 'bytes';
   return undefined;
+}
+
+/**
+ * The enumerable names of an object and of its prototypes below `Object.prototype`: the names
+ * {@link ownOptions} would read when known, so a misspelt field on a prototype of the caller's
+ * (`Object.create({ expires_at })`) is refused as an own one is. A class's methods and
+ * getters are not enumerable, so a class instance is read as before.
+ */
+function enumerableNames(value: object): string[] {
+  const names: string[] = [];
+  for (let holder: object | null = value; holder !== null && holder !== Object.prototype; holder = Object.getPrototypeOf(holder) as object | null) {
+    names.push(...Object.keys(holder));
+  }
+  return names;
 }
 
 function holdsBelowObjectPrototype(value: object, name: string): boolean {

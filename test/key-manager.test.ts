@@ -917,6 +917,8 @@ describe('createKeyManager: bad argument values', () => {
     ['accountID', { accountID: 'acct_2', accountId: 'acct_2', environment: 'sandbox' }, 'accountId'],
     ['keytype', { ...valid, keytype: 'sms_api' }, 'keyType'],
     ['env', { ...valid, env: 'production' }, undefined],
+    // Inherited from a prototype of the caller's, which issue reads (an expiry there is honoured).
+    ['expires_at', Object.assign(Object.create({ expires_at: new Date(Date.now() + 60_000) }), valid), 'expiresAt'],
   ])(
     'issue answers the unknown property %s with a 400 ERR_INVALID_ARGUMENT and a did-you-mean (or the known names), and writes nothing',
     async (name, input, suggestion) => {

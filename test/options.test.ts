@@ -24,6 +24,7 @@ describe('createApiKeyAuth options', () => {
     ['a missing store', {}, 'createApiKeyAuth: "store" is required: pass a KeyStore such as new MemoryKeyStore().'],
     ['a store lacking methods', { store: { findByLookupId() {} } }, 'createApiKeyAuth: "store" lacks the KeyStore method(s) findLive, findById, insert, modify, recordUsage.'],
     ['a misspelt option', { store, apiKeyHeadr: 'x-key' }, 'createApiKeyAuth: unknown option "apiKeyHeadr". Did you mean "apiKeyHeader"?'],
+    ['a misspelt option held by a prototype', Object.assign(Object.create({ apiKeyHeadr: 'x-key' }), { store }), 'createApiKeyAuth: unknown option "apiKeyHeadr". Did you mean "apiKeyHeader"?'],
     ['a realm with a quote', { store, realm: 'my "api"' }, 'createApiKeyAuth: "realm" must be 1 to 100 printable ASCII characters without quotes or backslashes.'],
     ['an empty environment list', { store, environments: [] }, 'createApiKeyAuth: "environments" must be a non-empty array of "production" and "sandbox".'],
     ['an unknown environment', { store, environments: ['staging'] }, 'createApiKeyAuth: "environments" may hold "production" and "sandbox" only, not "staging".'],
@@ -67,6 +68,19 @@ describe('createApiKeyAuth options', () => {
     for (const option of ['throttle', 'memo', 'argon2Pool']) {
       expect(make({ store, [option]: value })).toThrow(expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: expect.stringContaining(kind) }));
     }
+  });
+
+  it('reads a class instance’s getters and passes over its methods, which are not options', async () => {
+    class GatewayAuthOptions {
+      store = store;
+      get realm() { return 'gateway'; }
+      describe() { return 'gateway options'; }
+    }
+    const auth = createApiKeyAuth(new GatewayAuthOptions());
+
+    const result = await auth.authenticate({ headers: {} });
+    expect(result.ok === false && result.response.headers['www-authenticate']).toBe('Bearer realm="gateway"');
+    await auth.close();
   });
 
   it('leaves the caller’s options object untouched', async () => {

@@ -544,6 +544,18 @@ describe('KeyManager: webhook settings', () => {
     expect(row()).toEqual(before);
   });
 
+  it('refuses a misspelt field held by a prototype of the caller\'s, and keeps the old username', async () => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'keep-me-please' });
+    const before = row();
+    const settings = Object.assign(Object.create({ usernmae: 'other' }), { url: 'https://hooks.example.com/b' });
+
+    const error = await rejection(manager.setWebhook(keyId, settings));
+
+    expect(error.code).toBe('ERR_WEBHOOK_INVALID');
+    expect(error.message).toBe('setWebhook: unknown option (its name is not repeated, as it could be a secret). Did you mean "username"?');
+    expect(row()).toEqual(before);
+  });
+
   it('refuses an unknown field name even next to valid ones, repeating neither its value nor its name', async () => {
     const error = await rejection(
       manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', password: 'pw-zq7-long', webhook_secret: 'zq7-secret' } as never),
