@@ -124,7 +124,9 @@ export interface KeyManager {
    * the gateway already read), or null when no Basic-auth password is configured.
    *
    * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` when the password cannot be opened (for
-   *   instance its key id was dropped from `webhookKeys`); `ERR_KEY_NOT_FOUND` for an unknown id.
+   *   instance its key id was dropped from `webhookKeys`); `ERR_KEY_NOT_FOUND` for an unknown id,
+   *   and for a row that shows its key revoked or deleted (read before that happened) or that
+   *   is no row with a key id.
    */
   webhookAuthorization(key: string | ApiKeyRow): Promise<string | null>;
   /**

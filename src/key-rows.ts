@@ -80,6 +80,17 @@ export function keyRows(store: KeyStore): KeyRows {
   return { insert, byId, liveOf, modifyExact, liveRow, lockedRow };
 }
 
+/**
+ * A row the app read itself and hands back (for a webhook delivery), checked as a read by id
+ * would find it: a row that shows its key revoked or deleted names no live key, whatever it
+ * held when it was read.
+ *
+ * @throws {ApiKeyAuthError} `ERR_KEY_NOT_FOUND`.
+ */
+export function assertLiveRow(row: ApiKeyRow): void {
+  if (row.soft_deleted === true || (row.revoked_at !== null && row.revoked_at !== undefined)) throw notFound();
+}
+
 export function notFound(): ApiKeyAuthError {
   return new ApiKeyAuthError('ERR_KEY_NOT_FOUND', 'No live key with this id.', { status: 404 });
 }

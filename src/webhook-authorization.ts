@@ -1,4 +1,5 @@
 import { ApiKeyAuthError, invalidOption } from './errors.js';
+import { assertLiveRow } from './key-rows.js';
 import type { SecretBox } from './secret-box.js';
 import type { ApiKeyRow } from './store.js';
 import { webhookSealContext } from './webhook-seal-context.js';
@@ -52,7 +53,8 @@ export function basicAuthorizationHeader(username: string | null, password: stri
  * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` (500) when the stored password cannot be opened
  *   (sealed under a key id the box does not hold, altered, or sealed for another key or
  *   another webhook URL) or the stored credentials are
- *   ones `setWebhook` would refuse; `ERR_OPTIONS_INVALID` when `row` is not an object or `box`
+ *   ones `setWebhook` would refuse; `ERR_KEY_NOT_FOUND` for a row that shows its key revoked
+ *   or deleted; `ERR_OPTIONS_INVALID` when `row` is not an object or `box`
  *   is not a box (the sealing keys themselves, say). No error carries the password.
  * @example
  * ```ts
@@ -68,6 +70,7 @@ export function webhookAuthorizationFor(row: ApiKeyRow, box: SecretBox): string 
   if (typeof (box as Partial<SecretBox> | null)?.open !== 'function') {
     invalidOption('webhookAuthorizationFor needs the box from createSecretBox(keys) as its second argument, not the sealing keys themselves.');
   }
+  assertLiveRow(row);
   const sealed = row.webhook_basic_auth_password_sealed;
   if (sealed === null || sealed === undefined) return null;
   try {

@@ -2,7 +2,7 @@ import { ApiKeyAuthError, invalidOption } from './errors.js';
 import { toCard, type KeyCard } from './key-card.js';
 import type { ResolvedKeyManagerOptions } from './key-manager-options.js';
 import { isPossibleKeyId } from './key-manager-arguments.js';
-import { notFound, type KeyRows } from './key-rows.js';
+import { assertLiveRow, notFound, type KeyRows } from './key-rows.js';
 import { ownOptions, unknownOptionMessage } from './options.js';
 import type { RowWriter } from './row-write.js';
 import { isOpenFailure } from './secret-box.js';
@@ -108,7 +108,7 @@ export function webhookVerbs(
     },
 
     async webhookAuthorization(key: string | ApiKeyRow): Promise<string | null> {
-      const row = typeof key === 'object' && key !== null ? key : await liveRow(key);
+      const row = typeof key === 'string' ? await liveRow(key) : givenRow(key);
       if (row.webhook_basic_auth_password_sealed == null) return null;
       if (!box) throw noSealingKeys();
       return webhookAuthorizationFor(row, box);
@@ -156,4 +156,17 @@ function noSealingKeys(): ApiKeyAuthError {
     'A webhook password is stored but the manager has no "webhookKeys" to open it.',
     { status: 500, expose: false },
   );
+}
+
+/**
+ * A row given to `webhookAuthorization` in place of a key id: an object with a key id whose
+ * key is live. Anything else (a `String` object, an array) names no key, as an impossible id
+ * does.
+ *
+ * @throws {ApiKeyAuthError} `ERR_KEY_NOT_FOUND`.
+ */
+function givenRow(key: unknown): ApiKeyRow {
+  if (typeof key !== 'object' || key === null || Array.isArray(key) || typeof (key as Partial<ApiKeyRow>).id !== 'string') throw notFound();
+  assertLiveRow(key as ApiKeyRow);
+  return key as ApiKeyRow;
 }

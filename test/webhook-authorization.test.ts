@@ -145,6 +145,39 @@ describe('outbound Authorization for a delivery', () => {
     expect(await manager.webhookAuthorization(keyId)).toBeNull();
   });
 
+  it.each([
+    ['revoked', (id: string) => manager.revoke(id)],
+    ['soft-deleted', (id: string) => manager.softDelete(id)],
+  ])('gives no header for a row that shows its key %s: ERR_KEY_NOT_FOUND, as by key id', async (_name, end) => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', username: 'hook-relay', password: 'p4ss:w0rd:x' });
+    const readBefore = store.allRows()[0]!;
+    await end(keyId);
+    const storedNow = store.allRows()[0]!;
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+
+    expect((await rejection(manager.webhookAuthorization(keyId))).code).toBe('ERR_KEY_NOT_FOUND');
+    expect((await rejection(manager.webhookAuthorization(storedNow))).code).toBe('ERR_KEY_NOT_FOUND');
+    expect(() => webhookAuthorizationFor(storedNow, box)).toThrow(expect.objectContaining({ code: 'ERR_KEY_NOT_FOUND', status: 404 }));
+    // The row as read before still names a live key: that is all a row can tell.
+    expect(await manager.webhookAuthorization(readBefore)).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
+  });
+
+  it('answers a dead row without a password with ERR_KEY_NOT_FOUND too, not null', async () => {
+    await manager.revoke(keyId);
+
+    expect((await rejection(manager.webhookAuthorization(store.allRows()[0]!))).code).toBe('ERR_KEY_NOT_FOUND');
+  });
+
+  it.each([
+    ['a String object of the key id', () => new String(keyId)],
+    ['an array', () => []],
+    ['an object without a key id', () => ({ webhook_basic_auth_password_sealed: null })],
+  ])('answers %s with ERR_KEY_NOT_FOUND rather than reading it as a row', async (_name, given) => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password: 'p4ss:w0rd:x' });
+
+    expect((await rejection(manager.webhookAuthorization(given() as never))).code).toBe('ERR_KEY_NOT_FOUND');
+  });
+
   it('answers ERR_KEY_NOT_FOUND for an unknown key id', async () => {
     expect((await rejection(manager.webhookAuthorization('key_nope'))).code).toBe('ERR_KEY_NOT_FOUND');
   });
