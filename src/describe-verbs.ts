@@ -2,7 +2,8 @@ import { toCard, type KeyCard } from './key-card.js';
 import type { Environment } from './key-format.js';
 import { assertAccountId, assertEnvironment, isPossibleKeyId } from './key-manager-arguments.js';
 import type { ResolvedKeyManagerOptions } from './key-manager-options.js';
-import type { KeyRows } from './key-rows.js';
+import { storeError, type KeyRows, type StoreMethod } from './key-rows.js';
+import type { ApiKeyRow } from './store.js';
 
 /** `KeyManager.describe` and `KeyManager.describeAccount`: the verbs that read a key's card. */
 export function describeVerbs({ now }: ResolvedKeyManagerOptions, { byId, liveOf }: KeyRows) {
@@ -11,7 +12,7 @@ export function describeVerbs({ now }: ResolvedKeyManagerOptions, { byId, liveOf
       if (!isPossibleKeyId(keyId)) return null;
       const at = now();
       const row = await byId(keyId);
-      return row ? toCard(row, at) : null;
+      return row ? storedCard(row, at, 'findById') : null;
     },
 
     async describeAccount(accountId: string, environment: Environment): Promise<KeyCard | null> {
@@ -19,7 +20,19 @@ export function describeVerbs({ now }: ResolvedKeyManagerOptions, { byId, liveOf
       assertEnvironment(environment);
       const at = now();
       const row = await liveOf(accountId, environment);
-      return row ? toCard(row, at) : null;
+      return row ? storedCard(row, at, 'findLive') : null;
     },
   };
+}
+
+/**
+ * The card of a row as the store handed it over: a field of the store's that throws when read
+ * (a getter, a Proxy) is the store's failure, given as every other one is.
+ */
+function storedCard(row: ApiKeyRow, at: Date, method: StoreMethod): KeyCard {
+  try {
+    return toCard(row, at);
+  } catch (error) {
+    throw storeError(method, error);
+  }
 }

@@ -39,13 +39,17 @@ export function keyRows(store: KeyStore): KeyRows {
   // too; these checks keep a store that fails it from reaching another account.
   const byId = async (keyId: string): Promise<ApiKeyRow | null> => {
     assertNotAnApiKey(keyId, 'keyId');
-    const row = await call('findById', () => store.findById(keyId));
-    return row?.id === keyId ? row : null;
+    // The row's fields are read inside the call: a getter of the store's that throws is its fault.
+    return call('findById', async () => {
+      const row = await store.findById(keyId);
+      return row?.id === keyId ? row : null;
+    });
   };
-  const liveOf = async (accountId: string, environment: Environment): Promise<ApiKeyRow | null> => {
-    const row = await call('findLive', () => store.findLive(accountId, environment));
-    return row?.account_id === accountId && row.environment === environment ? row : null;
-  };
+  const liveOf = async (accountId: string, environment: Environment): Promise<ApiKeyRow | null> =>
+    call('findLive', async () => {
+      const row = await store.findLive(accountId, environment);
+      return row?.account_id === accountId && row.environment === environment ? row : null;
+    });
   // What the change throws comes back from the store as it was thrown: the manager's own
   // answers (a conflict, a password that does not open) are ApiKeyAuthErrors, so they go on.
   const modifyExact: KeyStore['modify'] = async (keyId, change) => {
@@ -95,7 +99,7 @@ export function notFound(): ApiKeyAuthError {
   return new ApiKeyAuthError('ERR_KEY_NOT_FOUND', 'No live key with this id.', { status: 404 });
 }
 
-type StoreMethod = 'insert' | 'findById' | 'findLive' | 'modify';
+export type StoreMethod = 'insert' | 'findById' | 'findLive' | 'modify';
 
 /**
  * What the manager gives the app for a throw of its store. An `ApiKeyAuthError` goes on as it
@@ -106,7 +110,7 @@ type StoreMethod = 'insert' | 'findById' | 'findLive' | 'modify';
  * app never meets a store's raw error. The message names the method only: a driver's error
  * can quote the statement's values.
  */
-function storeError(method: StoreMethod, thrown: unknown): ApiKeyAuthError {
+export function storeError(method: StoreMethod, thrown: unknown): ApiKeyAuthError {
   if (isApiKeyAuthError(thrown)) return thrown;
   return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', `The key store's ${method} failed; what it threw is this error's cause.`, { status: 503, expose: false, cause: thrown });
 }

@@ -190,3 +190,45 @@ describe('createKeyManager on a store that throws what is not an ApiKeyAuthError
     expect([error.code, error.status]).toEqual(['ERR_WEBHOOK_SECRET', 409]);
   });
 });
+
+describe('createKeyManager on a store whose row throws when a field is read', () => {
+  /** A store handing out rows whose `status` getter throws, as a broken ORM's lazy field would. */
+  class ThrowingFieldStore extends MemoryKeyStore {
+    readonly fault = new Error('lazy field failed (driver-message-text)');
+    armed = false;
+
+    override async findById(id: string): Promise<ApiKeyRow | null> {
+      return this.#throwing(await super.findById(id));
+    }
+
+    override async findLive(...args: Parameters<MemoryKeyStore['findLive']>): Promise<ApiKeyRow | null> {
+      return this.#throwing(await super.findLive(...args));
+    }
+
+    #throwing(row: ApiKeyRow | null): ApiKeyRow | null {
+      if (!row || !this.armed) return row;
+      const fault = this.fault;
+      return Object.defineProperty({ ...row }, 'status', { get: () => { throw fault; }, enumerable: true });
+    }
+  }
+
+  it.each([
+    ['describe', (manager: KeyManager, keyId: string) => manager.describe(keyId), 'findById'],
+    ['describeAccount', (manager: KeyManager) => manager.describeAccount('acct_1', 'sandbox'), 'findLive'],
+  ])('%s answers 503 ERR_STORE_UNAVAILABLE with the thrown error as its cause, as for a store that throws', async (_verb, read, method) => {
+    const throwing = new ThrowingFieldStore();
+    const onThrowing = createKeyManager({ store: throwing, argon2: TEST_ARGON2 });
+    const { card } = await onThrowing.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    throwing.armed = true;
+
+    const error = await rejection(read(onThrowing, card.keyId));
+
+    expect([error.code, error.status, error.expose, error.message]).toEqual([
+      'ERR_STORE_UNAVAILABLE',
+      503,
+      false,
+      `The key store's ${method} failed; what it threw is this error's cause.`,
+    ]);
+    expect(error.cause).toBe(throwing.fault);
+  });
+});
