@@ -14,8 +14,11 @@ interface CollectedTest {
   run: () => Promise<void>;
 }
 
-/** Registers the suite for `createStore` without a peer and returns its tests. */
-function collectSuite(createStore: () => MemoryKeyStore): CollectedTest[] {
+/**
+ * Registers the suite for `createStore` and returns its tests: without a peer unless
+ * `createPeer` is given (most faults are a store's own).
+ */
+function collectSuite(createStore: () => MemoryKeyStore, createPeer?: (store: MemoryKeyStore) => MemoryKeyStore): CollectedTest[] {
   const tests: CollectedTest[] = [];
   const path: string[] = [];
   const options: StoreConformanceOptions<MemoryKeyStore> = {
@@ -23,8 +26,8 @@ function collectSuite(createStore: () => MemoryKeyStore): CollectedTest[] {
     createStore,
     readAllRows: (store) => store.allRows(),
     raceRounds: 1,
-    // Run without a peer on purpose (the faults are a store's own); no warning wanted.
-    singleProcess: true,
+    // singleProcess: no warning wanted when the suite runs without a peer on purpose.
+    ...(createPeer ? { createPeer } : { singleProcess: true }),
   };
   runStoreConformance(
     {
@@ -41,9 +44,9 @@ function collectSuite(createStore: () => MemoryKeyStore): CollectedTest[] {
 }
 
 /** The titles of the suite's tests that `createStore`'s stores fail. */
-async function failedTests(createStore: () => MemoryKeyStore): Promise<string[]> {
+async function failedTests(createStore: () => MemoryKeyStore, createPeer?: (store: MemoryKeyStore) => MemoryKeyStore): Promise<string[]> {
   const failed: string[] = [];
-  for (const test of collectSuite(createStore)) {
+  for (const test of collectSuite(createStore, createPeer)) {
     try {
       await test.run();
     } catch {
@@ -106,6 +109,64 @@ class DroppingStore extends MemoryKeyStore {
       const kept = Object.entries(patch).filter(([field, value]) => !this.drops(field as keyof ApiKeyRowChange, value));
       return Object.fromEntries(kept) as ApiKeyRowChange;
     });
+  }
+}
+
+/**
+ * A handle on storage shared with its peers, over one connection that every call through it
+ * shares, as a Redis client carrying every WATCH on one connection does: when two inserts
+ * for one account overlap on the same handle, the one refused gets the other's success.
+ * Inserts through two handles are answered right.
+ */
+class SharedConnectionStore extends MemoryKeyStore {
+  readonly #inserting = new Set<string>();
+
+  constructor(readonly storage = new MemoryKeyStore()) {
+    super();
+  }
+
+  /** A second handle on the same storage, with a connection of its own. */
+  peer(): SharedConnectionStore {
+    return new SharedConnectionStore(this.storage);
+  }
+
+  override findByLookupId(lookupId: string) {
+    return this.storage.findByLookupId(lookupId);
+  }
+
+  override findById(id: string) {
+    return this.storage.findById(id);
+  }
+
+  override findLive(accountId: string, environment: ApiKeyRow['environment']) {
+    return this.storage.findLive(accountId, environment);
+  }
+
+  override modify(id: string, change: (current: ApiKeyRow) => ApiKeyRowChange | null) {
+    return this.storage.modify(id, change);
+  }
+
+  override recordUsage(usage: readonly KeyUsage[]) {
+    return this.storage.recordUsage(usage);
+  }
+
+  override allRows() {
+    return this.storage.allRows();
+  }
+
+  override async insert(row: ApiKeyRow): Promise<void> {
+    const account = `${row.account_id}\n${row.environment}`;
+    const overlapping = this.#inserting.has(account);
+    this.#inserting.add(account);
+    try {
+      // The round trip to the database.
+      await nextTurn();
+      await this.storage.insert(row).catch((error: unknown) => {
+        if (!overlapping) throw error;
+      });
+    } finally {
+      if (!overlapping) this.#inserting.delete(account);
+    }
   }
 }
 
@@ -529,6 +590,17 @@ describe('the store conformance suite fails a store', () => {
     const failed = await failedTests(() => new PrefixLookupStore());
 
     expect(failed).toEqual(['findByLookupId, findById and findLive > find a lookup id exactly: one that shares all but its last character, or is a prefix or an extension of it, finds nothing']);
+  });
+});
+
+describe('the store conformance suite with createPeer', () => {
+  it('still races both sides on one handle: it fails a store whose calls on one connection answer each other', async () => {
+    const failed = await failedTests(() => new SharedConnectionStore(), (store) => (store as SharedConnectionStore).peer());
+
+    expect(failed).toEqual([
+      'insert > lets exactly one of two racing inserts for one account and environment succeed, in each environment',
+      'insert > lets exactly one of two racing inserts succeed whatever status the keys have',
+    ]);
   });
 });
 

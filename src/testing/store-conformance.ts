@@ -33,9 +33,10 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
   raceRounds?: number | undefined;
   /**
    * A second handle on the same storage as `store` (another connection pool, another
-   * client), as a second gateway or portal instance has. With it, every race runs one side
-   * on each handle, and a change made through one must be seen through the other at once: a
-   * lock or a cache that lives in one process passes the races on one handle and fails here.
+   * client), as a second gateway or portal instance has. With it, every race runs twice: both
+   * sides on the store, as two calls of one gateway do, and one side on each handle; and a
+   * change made through one must be seen through the other at once: a lock or a cache that
+   * lives in one process passes the races on one handle and fails here.
    * Without it, the store is its own peer: a change must still show at once to the store
    * itself, after it has read the row, but a cache the store clears on its own writes passes.
    * The suite then emits a process warning, `KEYWARD_CONFORMANCE_NO_PEER`, unless
@@ -113,6 +114,14 @@ export function runStoreConformance<S extends KeyStore>(
     if (failure) throw failure.error;
   };
 
+  /**
+   * The two handles each side of a race runs on: both on the store, and with a peer, one on
+   * each as well. A store whose calls on one handle share state (one connection carrying
+   * every WATCH, say) can pass the races across two handles and still let two calls of one
+   * gateway both win.
+   */
+  const racingHandles = (store: S, peer: S): [S, S][] => (peer === store ? [[store, store]] : [[store, store], [store, peer]]);
+
   /** Every row, live or not, by id; undefined when the options give no way to read them. */
   const allRows = async (store: S) => {
     if (!options.readAllRows) return undefined;
@@ -141,7 +150,7 @@ export function runStoreConformance<S extends KeyStore>(
    */
   const racedInBatch = async (store: S, peer: S, change: () => ApiKeyRowChange) => {
     const raced: { row: ApiKeyRow; use: Date }[] = [];
-    for (let place = 0; place < 4; place++) {
+    for (const [, usageHandle] of racingHandles(store, peer)) for (let place = 0; place < 4; place++) {
       for (const usageFirst of [true, false]) {
         const others = await Promise.all([inserted(store), inserted(store), inserted(store)]);
         const row = await inserted(store);
@@ -149,7 +158,7 @@ export function runStoreConformance<S extends KeyStore>(
         batch.splice(place, 0, row);
         const patch = change();
         const uses = batch.map((each, index) => usedAt(each, 700 + index));
-        const [written] = await usageRacing(peer, uses, () => [store.modify(row.id, () => patch)], usageFirst);
+        const [written] = await usageRacing(usageHandle, uses, () => [store.modify(row.id, () => patch)], usageFirst);
         assert.ok(written, 'modify must find the live row');
         raced.push({ row: { ...row, ...patch } as ApiKeyRow, use: at(700 + place) });
       }
@@ -413,10 +422,10 @@ export function runStoreConformance<S extends KeyStore>(
 
       it('lets exactly one of two racing inserts for one account and environment succeed, in each environment', withStore(async (store, peer) => {
         for (let round = 0; round < rounds; round++) {
-          for (const environment of ENVIRONMENTS) {
+          for (const [one, other] of racingHandles(store, peer)) for (const environment of ENVIRONMENTS) {
             const a = sampleRow({ environment });
             const b = sampleRow({ account_id: a.account_id, environment });
-            const results = await Promise.allSettled([store.insert(a), peer.insert(b)]);
+            const results = await Promise.allSettled([one.insert(a), other.insert(b)]);
             const failures = results.filter((result) => result.status === 'rejected');
             assert.equal(failures.length, 1, `exactly one ${environment} insert must fail`);
             assertKeyExistsError(failures[0]!.reason);
@@ -429,10 +438,10 @@ export function runStoreConformance<S extends KeyStore>(
       it('lets exactly one of two racing inserts succeed whatever status the keys have', withStore(async (store, peer) => {
         // The one-live-key rule counts every live row, not only those that authenticate: a
         // suspended or pending key is the account's key too.
-        for (const status of ['pending_validation', 'suspended']) {
+        for (const [one, other] of racingHandles(store, peer)) for (const status of ['pending_validation', 'suspended']) {
           const a = sampleRow({ status });
           const b = sampleRow({ account_id: a.account_id, environment: a.environment, status });
-          const results = await Promise.allSettled([store.insert(a), peer.insert(b)]);
+          const results = await Promise.allSettled([one.insert(a), other.insert(b)]);
           assert.equal(results.filter((result) => result.status === 'rejected').length, 1, `exactly one ${status} insert must fail`);
         }
       }));
@@ -612,14 +621,14 @@ export function runStoreConformance<S extends KeyStore>(
       }));
 
       it('lets exactly one of two concurrent compare-and-set changes win', withStore(async (store, peer) => {
-        for (let round = 0; round < rounds; round++) {
+        for (let round = 0; round < rounds; round++) for (const [one, other] of racingHandles(store, peer)) {
           const row = await inserted(store);
           // Read first through both handles: a read cache must not keep the key that lost.
           await assertFound(store, row);
           await assertFound(peer, row);
           const conflict = new Error('lookup id changed meanwhile');
           const regenerate = (next: string, index: number) =>
-            (index === 0 ? store : peer).modify(row.id, (current) => {
+            (index === 0 ? one : other).modify(row.id, (current) => {
               if (current.lookup_id !== row.lookup_id) throw conflict;
               return { lookup_id: next, last_used_at: null };
             });
@@ -729,12 +738,12 @@ export function runStoreConformance<S extends KeyStore>(
         // Two gateway instances flushing together: a read-then-write of the time could let the
         // earlier one land last. A use deferred by one (the other held the row) is sent again.
         for (let round = 0; round < rounds; round++) {
-          for (const laterFirst of [true, false]) {
+          for (const [one, other] of racingHandles(store, peer)) for (const laterFirst of [true, false]) {
             const row = await inserted(store);
             const [first, second] = (laterFirst ? [9_000, 5_000] : [5_000, 9_000]).map((offset) => [usedAt(row, offset)]) as [KeyUsage[], KeyUsage[]];
-            const [firstRecorded, secondRecorded] = await Promise.all([store.recordUsage(first), peer.recordUsage(second)]);
-            await sendDeferredAgain(store, first, firstRecorded);
-            await sendDeferredAgain(peer, second, secondRecorded);
+            const [firstRecorded, secondRecorded] = await Promise.all([one.recordUsage(first), other.recordUsage(second)]);
+            await sendDeferredAgain(one, first, firstRecorded);
+            await sendDeferredAgain(other, second, secondRecorded);
             assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(9_000));
           }
         }
@@ -770,7 +779,7 @@ export function runStoreConformance<S extends KeyStore>(
       it('never undoes a regenerate, a revoke or a status change that lands while a batch as large as the authenticator sends is written', withStore(async (store, peer) => {
         // A store that writes large batches another way (load the rows, save them back whole)
         // passes the races of small batches and fails here.
-        for (const usageFirst of [true, false]) {
+        for (const [, usageHandle] of racingHandles(store, peer)) for (const usageFirst of [true, false]) {
           const rows = await insertedMany(store, USAGE_BATCH_LIMIT);
           const [regenerated, revoked, suspended] = [rows[0]!, rows[Math.floor(rows.length / 2)]!, rows.at(-1)!];
           const uses = rows.map((row, index) => usedAt(row, 2_000 + index));
@@ -780,7 +789,7 @@ export function runStoreConformance<S extends KeyStore>(
             store.modify(revoked.id, () => ({ revoked_at: at(1) })),
             store.modify(suspended.id, () => ({ status: 'suspended' })),
           ];
-          await usageRacing(peer, uses, changes, usageFirst);
+          await usageRacing(usageHandle, uses, changes, usageFirst);
           const now = rowFields(await store.findById(regenerated.id));
           assert.equal(now?.lookup_id, nextLookupId, 'the usage write undid the regenerate: the old key is back');
           assert.equal(now?.last_used_at, null, 'a use of the old key stamped the regenerated row');
