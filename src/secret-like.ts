@@ -12,6 +12,13 @@ const EVERY_KEY_PREFIX = new RegExp(KEY_PREFIX, 'gi');
 /** A key's prefix and whatever follows it: the prefix is kept, the rest withheld. */
 const EVERY_KEY = new RegExp(`(${KEY_PREFIX})[0-9A-Za-z_%]*`, 'gi');
 
+/**
+ * The password of a URL's userinfo (`postgres://app:<password>@db`), as a connection error of
+ * an app's store can quote it: the scheme and user are kept, the password withheld. A password
+ * holding `/` or `@` unescaped makes no URL a driver reads, so none is looked for.
+ */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]*@/gi;
+
 /** A run of base62 long enough to be a piece of a key's body (50 characters) or of a secret. */
 const LONG_BASE62_RUN = /[0-9A-Za-z]{16,}/g;
 
@@ -59,7 +66,7 @@ export function secretStart(text: string): number {
 }
 
 /**
- * `text` with every key cut after its prefix, and every random-looking run of 16 or more base62
+ * `text` with the password of every URL withheld, every key cut after its prefix, and every random-looking run of 16 or more base62
  * characters, every run of 32 or more, and every run of 16 or more percent-escapes replaced by
  * `…`. A heuristic: a key split into short pieces, or encoded another way, still gets through.
  *
@@ -67,6 +74,7 @@ export function secretStart(text: string): number {
  */
 export function withSecretsWithheld(text: string): string {
   return text
+    .replace(URL_PASSWORD, '$1…@')
     .replace(EVERY_KEY, '$1…')
     .replace(EVERY_PERCENT_ENCODED_RUN, '…')
     .replace(LONG_BASE62_RUN, (run) => (looksRandom(run) ? '…' : run));

@@ -128,7 +128,9 @@ export interface KeyStore {
    * `recordUsage`, from this instance or any other sharing the storage (a transaction with
    * row locking in SQL; a lock held in one process is not enough). It writes the returned
    * fields only, never the whole row it read, so a use recorded meanwhile is kept.
-   * `change` may throw to abort; nothing is written then.
+   * `change` may throw to abort; nothing is written then. A store that retries a
+   * conflicting transaction may call `change` again with the row as it then is; the fields of
+   * the last call are the ones written.
    *
    * @returns the row as written, or null when no live row has that id or `change` returned
    *   null.

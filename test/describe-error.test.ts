@@ -14,6 +14,8 @@ describe('withSecretsWithheld', () => {
     ['a key body in lower case', `body ${KEY.slice(8).toLowerCase()}`, 'body …'],
     ['a key in hexadecimal', `hex ${Buffer.from(KEY).toString('hex')}`, 'hex …'],
     ['a key percent-encoded byte by byte', `url ${[...Buffer.from(KEY)].map((byte) => `%${byte.toString(16)}`).join('')}`, 'url …'],
+    ['the password of a connection string', 'connect ECONNREFUSED postgres://app:hunter2@db.internal:5432/keys', 'connect ECONNREFUSED postgres://app:…@db.internal:5432/keys'],
+    ['a URL password with escapes and no user', 'redis://:p%40ss:w0rd@cache:6379 and mysql://u:x@h', 'redis://:…@cache:6379 and mysql://u:…@h'],
   ])('withholds %s', (_name, text, expected) => {
     expect(withSecretsWithheld(text)).toBe(expected);
   });
@@ -24,12 +26,20 @@ describe('withSecretsWithheld', () => {
     ['a short hexadecimal id and an upper-case request id', 'id 9f86d081884c7d65 request 7ZKQ3M0NX2H8Y4PB1C6T'],
     ['a UUID', 'row 0b8e3c9e-4f2a-4c1d-9a7e-2f5d8c3b1a60'],
     ['a word of one letter case', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+    ['a URL with a port and an address in its query', 'GET https://hooks.example.com:8443/in?notify=ops@example.com failed'],
+    ['a URL with a user and no password', 'postgres://app@db.internal/keys'],
   ])('leaves %s alone', (_name, text) => {
     expect(withSecretsWithheld(text)).toBe(text);
   });
 });
 
 describe('describeError', () => {
+  it('withholds the password of a connection string a store\'s error quotes, keeping its code', () => {
+    const error = Object.assign(new Error('connect ECONNREFUSED postgres://gateway:s3cret-pw@10.0.0.7:5432/keys'), { code: 'ECONNREFUSED' });
+
+    expect(describeError(error)).toBe('Error ECONNREFUSED: connect ECONNREFUSED postgres://gateway:…@10.0.0.7:5432/keys');
+  });
+
   it('escapes line breaks, terminal escapes and bidirectional controls', () => {
     expect(describeError(new Error('a\nb\r\u001b[31mc\u202ed\u2028e'))).toBe('Error: a\\u000ab\\u000d\\u001b[31mc\\u202ed\\u2028e');
   });

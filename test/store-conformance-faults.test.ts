@@ -593,6 +593,35 @@ describe('the store conformance suite fails a store', () => {
   });
 });
 
+describe('the store conformance suite says what shape a store answers in', () => {
+  /** The message the suite's first test fails with for `createStore`'s stores. */
+  async function firstTestFailure(createStore: () => MemoryKeyStore): Promise<string> {
+    const [first] = collectSuite(createStore);
+    return first!.run().then(() => 'passed', (error: Error) => error.message);
+  }
+
+  /** A store whose find methods answer undefined where they find nothing. */
+  class UndefinedStore extends MemoryKeyStore {
+    override async findById(id: string) {
+      return (await super.findById(id)) ?? (undefined as never);
+    }
+  }
+
+  it.each([
+    ['times as text', (row: ApiKeyRow) => ({ ...row, created_at: row.created_at.toISOString() as never }), 'the store gave created_at as text: give every time as a Date, or null for none (convert what the driver gives)'],
+    ['a time left out', ({ last_used_at: _left, ...row }: ApiKeyRow) => row as ApiKeyRow, 'the store gave last_used_at as undefined (left out): give every time as a Date, or null for none (convert what the driver gives)'],
+    ['soft_deleted as a number', (row: ApiKeyRow) => ({ ...row, soft_deleted: 0 as never }), "the store gave soft_deleted as a number: give it as true or false (a driver may give 0 and 1, or 't' and 'f')"],
+  ])('names a row with %s, rather than the field a comparison happened to show', async (_name, served, message) => {
+    expect(await firstTestFailure(() => new ServingStore(served))).toBe(message);
+  });
+
+  it('names undefined answered for no row', async () => {
+    const test = collectSuite(() => new UndefinedStore()).find((each) => each.title.includes('return null for an unknown lookup id'))!;
+
+    await expect(test.run()).rejects.toThrow('the store answered undefined: a find or a modify that has no row answers null');
+  });
+});
+
 describe('the store conformance suite with createPeer', () => {
   it('still races both sides on one handle: it fails a store whose calls on one connection answer each other', async () => {
     const failed = await failedTests(() => new SharedConnectionStore(), (store) => (store as SharedConnectionStore).peer());

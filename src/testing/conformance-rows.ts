@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { ApiKeyRow } from 'keyward';
 
@@ -49,10 +50,32 @@ const FIELDS: readonly (keyof ApiKeyRow)[] = Object.keys(sampleRow()) as (keyof 
  * time: keyward reads both alike, but `assert.deepStrictEqual` compares prototypes.
  */
 export function rowFields(row: ApiKeyRow | null): ApiKeyRow | null {
+  // Checked first, so a store that answers in another shape learns that, rather than which
+  // test its answer happened to fail.
+  assert.notEqual(row, undefined, 'the store answered undefined: a find or a modify that has no row answers null');
   if (row === null) return null;
   const picked: Record<string, unknown> = {};
   for (const field of FIELDS) picked[field] = inThisRealm(row[field]);
+  for (const field of TIME_FIELDS) {
+    const time = picked[field];
+    if (time !== null && !(time instanceof Date)) {
+      assert.fail(`the store gave ${field} as ${kindOf(time)}: give every time as a Date, or null for none (convert what the driver gives)`);
+    }
+  }
+  if (typeof picked.soft_deleted !== 'boolean') {
+    assert.fail(`the store gave soft_deleted as ${kindOf(picked.soft_deleted)}: give it as true or false (a driver may give 0 and 1, or 't' and 'f')`);
+  }
   return picked as unknown as ApiKeyRow;
+}
+
+const TIME_FIELDS = ['created_at', 'last_used_at', 'expires_at', 'revoked_at'] as const;
+
+/** What a value is, for a message: its type, never the value (a field could hold a secret). */
+function kindOf(value: unknown): string {
+  if (value === undefined) return 'undefined (left out)';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return 'text';
+  return typeof value === 'object' ? 'an object that is not a Date' : `a ${typeof value}`;
 }
 
 /** A Date of another realm as one of this realm; any other value as it is. */

@@ -194,8 +194,8 @@ export function runStoreConformance<S extends KeyStore>(
         // A case-insensitive collation (or citext) would find it: anyone can then send a key
         // whose lookup id is a known one in other letter case, with its checksum made anew.
         const row = await inserted(store, { lookup_id: 'abcdefABCDEF' });
-        assert.equal(await store.findByLookupId('ABCDEFabcdef'), null);
-        assert.equal(await store.findByLookupId('abcdefabcdef'), null);
+        assert.equal(rowFields(await store.findByLookupId('ABCDEFabcdef')), null);
+        assert.equal(rowFields(await store.findByLookupId('abcdefabcdef')), null);
         assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
       }));
 
@@ -204,7 +204,7 @@ export function runStoreConformance<S extends KeyStore>(
         // forged key another key's row: keyward refuses it as corrupt (500), not as unknown (401).
         const row = await inserted(store, { lookup_id: 'abcdefghijkl' });
         for (const other of ['abcdefghijkm', 'abcdefghijk', 'abcdefgh', 'abcdefghijklm']) {
-          assert.equal(await store.findByLookupId(other), null, `findByLookupId found ${row.lookup_id} for ${other}`);
+          assert.equal(rowFields(await store.findByLookupId(other)), null, `findByLookupId found ${row.lookup_id} for ${other}`);
         }
         assert.deepEqual(rowFields(await store.findByLookupId(row.lookup_id)), row);
       }));
@@ -213,9 +213,9 @@ export function runStoreConformance<S extends KeyStore>(
         // With a case-insensitive collation, describeAccount('acct_aB') would show, and a
         // portal could regenerate, the key of account acct_Ab.
         const row = await inserted(store, { id: 'key_caseCASEcase', account_id: 'acct_caseCASE' });
-        assert.equal(await store.findById('key_CASEcaseCASE'), null);
-        assert.equal(await store.findLive('acct_CASEcase', row.environment), null);
-        assert.equal(await store.modify('key_CASEcaseCASE', () => ({ status: 'suspended' })), null);
+        assert.equal(rowFields(await store.findById('key_CASEcaseCASE')), null);
+        assert.equal(rowFields(await store.findLive('acct_CASEcase', row.environment)), null);
+        assert.equal(rowFields(await store.modify('key_CASEcaseCASE', () => ({ status: 'suspended' }))), null);
         assert.equal((await store.findById(row.id))?.status, 'allowed');
         // Another account, not a second live key of this one.
         await store.insert(sampleRow({ account_id: 'acct_CASEcase', environment: row.environment }));
@@ -239,13 +239,13 @@ export function runStoreConformance<S extends KeyStore>(
       it('return null for an unknown lookup id, key id or account, a prefix or an extension of a stored one included', withStore(async (store) => {
         // A store matching `id LIKE $1 || '%'` would let describe('key_') show someone's key.
         const row = await inserted(store);
-        assert.equal(await store.findByLookupId(lookupIdOf()), null);
+        assert.equal(rowFields(await store.findByLookupId(lookupIdOf())), null);
         for (const id of [`${row.id}x`, row.id.slice(0, -1), 'key_']) {
-          assert.equal(await store.findById(id), null, `findById found ${row.id} for ${id}`);
-          assert.equal(await store.modify(id, () => ({ status: 'locked' })), null, `modify changed ${row.id} for ${id}`);
+          assert.equal(rowFields(await store.findById(id)), null, `findById found ${row.id} for ${id}`);
+          assert.equal(rowFields(await store.modify(id, () => ({ status: 'locked' }))), null, `modify changed ${row.id} for ${id}`);
         }
         for (const accountId of [`${row.account_id}x`, row.account_id.slice(0, -1), 'acct_']) {
-          assert.equal(await store.findLive(accountId, row.environment), null, `findLive found ${row.account_id} for ${accountId}`);
+          assert.equal(rowFields(await store.findLive(accountId, row.environment)), null, `findLive found ${row.account_id} for ${accountId}`);
         }
         assert.deepEqual(rowFields(await store.findById(row.id)), row);
       }));
@@ -278,7 +278,7 @@ export function runStoreConformance<S extends KeyStore>(
         assert.equal((await store.findLive(sandbox.account_id, 'sandbox'))?.id, sandbox.id);
         assert.equal((await store.findLive(sandbox.account_id, 'production'))?.id, production.id);
         assert.equal((await store.findLive(other.account_id, 'sandbox'))?.id, other.id);
-        assert.equal(await store.findLive(other.account_id, 'production'), null);
+        assert.equal(rowFields(await store.findLive(other.account_id, 'production')), null);
       }));
 
       it('keep finding a row whose expires_at has passed, as it is still live, and keep it in insert\'s one-live-key rule', withStore(async (store) => {
@@ -304,7 +304,7 @@ export function runStoreConformance<S extends KeyStore>(
           await assertFoundOften(peer, row);
           const next = lookupIdOf();
           await store.modify(row.id, () => ({ lookup_id: next }));
-          assert.equal(await peer.findByLookupId(row.lookup_id), null, `findByLookupId still finds the old lookup id after a regenerate (${environment})`);
+          assert.equal(rowFields(await peer.findByLookupId(row.lookup_id)), null, `findByLookupId still finds the old lookup id after a regenerate (${environment})`);
           await assertFoundOften(peer, { ...row, lookup_id: next });
           await store.modify(row.id, () => ({ status: 'suspended' }));
           await assertFoundOften(peer, { ...row, lookup_id: next, status: 'suspended' });
@@ -322,7 +322,7 @@ export function runStoreConformance<S extends KeyStore>(
           const regenerated = await inserted(store);
           const next = lookupIdOf();
           await readingWhile(peer, regenerated, () => store.modify(regenerated.id, () => ({ lookup_id: next })));
-          assert.equal(await peer.findByLookupId(regenerated.lookup_id), null, 'a read under way during a regenerate brought the old lookup id back');
+          assert.equal(rowFields(await peer.findByLookupId(regenerated.lookup_id)), null, 'a read under way during a regenerate brought the old lookup id back');
           await assertFound(peer, { ...regenerated, lookup_id: next });
           const suspended = await inserted(store);
           await readingWhile(peer, suspended, () => store.modify(suspended.id, () => ({ status: 'suspended' })));
@@ -367,7 +367,7 @@ export function runStoreConformance<S extends KeyStore>(
         await assertFound(store, row);
         const next = lookupIdOf();
         await store.modify(row.id, () => ({ lookup_id: next }));
-        assert.equal(await store.findByLookupId(row.lookup_id), null);
+        assert.equal(rowFields(await store.findByLookupId(row.lookup_id)), null);
         await assertFound(store, { ...row, lookup_id: next });
       }));
     });
@@ -378,7 +378,7 @@ export function runStoreConformance<S extends KeyStore>(
           const first = await inserted(store, { environment });
           const second = sampleRow({ account_id: first.account_id, environment });
           await assertKeyExists(store.insert(second));
-          assert.equal(await store.findById(second.id), null);
+          assert.equal(rowFields(await store.findById(second.id)), null);
           assert.deepEqual(rowFields(await store.findLive(first.account_id, environment)), first);
         }
       }));
@@ -454,7 +454,7 @@ export function runStoreConformance<S extends KeyStore>(
         try {
           await store.insert(row);
         } catch {
-          assert.equal(await store.findById(row.id), null, 'insert refused the row but stored it');
+          assert.equal(rowFields(await store.findById(row.id)), null, 'insert refused the row but stored it');
           return;
         }
         await assertFound(store, row);
@@ -494,7 +494,7 @@ export function runStoreConformance<S extends KeyStore>(
           return { soft_deleted: false, revoked_at: null };
         };
         for (const id of ['key_unknown', deleted.id, revoked.id]) {
-          assert.equal(await store.modify(id, change), null);
+          assert.equal(rowFields(await store.modify(id, change)), null);
         }
         assert.equal(calls, 0);
         await assertHidden(store, deleted);
@@ -548,7 +548,7 @@ export function runStoreConformance<S extends KeyStore>(
 
       it('writes nothing when change returns null', withStore(async (store) => {
         const row = await inserted(store);
-        assert.equal(await store.modify(row.id, () => null), null);
+        assert.equal(rowFields(await store.modify(row.id, () => null)), null);
         assert.deepEqual(rowFields(await store.findById(row.id)), row);
       }));
 
@@ -640,7 +640,7 @@ export function runStoreConformance<S extends KeyStore>(
           assert.deepEqual(lost, [conflict]);
           for (const handle of new Set([store, peer])) {
             await assertFound(handle, { ...row, lookup_id: won[0]!, last_used_at: null });
-            assert.equal(await handle.findByLookupId(row.lookup_id), null);
+            assert.equal(rowFields(await handle.findByLookupId(row.lookup_id)), null);
           }
         }
       }));
@@ -1010,8 +1010,8 @@ async function timeZoneSwitches(): Promise<boolean> {
 
 /** Asserts that no find method returns the row. */
 async function assertHidden(store: KeyStore, row: ApiKeyRow): Promise<void> {
-  assert.equal(await store.findByLookupId(row.lookup_id), null, 'findByLookupId returned a dead row');
-  assert.equal(await store.findById(row.id), null, 'findById returned a dead row');
+  assert.equal(rowFields(await store.findByLookupId(row.lookup_id)), null, 'findByLookupId returned a dead row');
+  assert.equal(rowFields(await store.findById(row.id)), null, 'findById returned a dead row');
   const live = await store.findLive(row.account_id, row.environment);
   assert.notEqual(live?.id, row.id, 'findLive returned a dead row');
 }
