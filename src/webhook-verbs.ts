@@ -13,6 +13,7 @@ import {
   assertWebhookPassword,
   normalizeWebhookUrl,
   normalizeWebhookUsername,
+  webhookUsernameProblem,
   type WebhookSettingsInput,
 } from './webhook-settings.js';
 import { assertHolds } from './written-row.js';
@@ -87,7 +88,7 @@ export function webhookVerbs(
       const at = now();
       const settingsFor = (current: ApiKeyRow) => ({
         webhook_url: url,
-        ...(username === undefined ? {} : { webhook_basic_auth_username: username }),
+        ...(username === undefined ? keptUsername(current) : { webhook_basic_auth_username: username }),
         // A kept password is resealed for a new URL from the row as the store hands it over,
         // so a save racing this one can never leave a password sealed for another URL.
         ...(sealed === undefined ? keptPassword(current, context) : { webhook_basic_auth_password_sealed: sealed }),
@@ -142,6 +143,25 @@ export function webhookVerbs(
  * it, by sending the password again, and an app that shows only exposed messages must show
  * them how.
  */
+/**
+ * Nothing to write for a username left out, once the one stored is checked: a username written
+ * there by hand that `setWebhook` would refuse (a `:`, a line break) is not kept under a save
+ * reported as done, as every delivery's header would then fail.
+ *
+ * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (409) naming the rule, never the username.
+ */
+function keptUsername(current: ApiKeyRow): Partial<ApiKeyRow> {
+  const kept: unknown = current.webhook_basic_auth_username;
+  if (kept === null || kept === undefined || kept === '') return {};
+  const problem = typeof kept === 'string' ? webhookUsernameProblem(kept) : '"username" must be a string.';
+  if (problem === undefined) return {};
+  throw new ApiKeyAuthError(
+    'ERR_WEBHOOK_INVALID',
+    `The stored webhook username breaks a rule (${problem.replace(/\.$/, '')}), so it cannot be kept: send the username again, or username: null to remove it.`,
+    { status: 409, expose: true },
+  );
+}
+
 function unopenableKeptPassword(): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_WEBHOOK_SECRET',

@@ -393,6 +393,28 @@ describe('KeyManager: webhook settings', () => {
     expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('', 'first-pass'));
   });
 
+  it.each([
+    ['a colon', 'relay:ops', '"username" must not contain ":" (RFC 7617 reserves it as the separator)'],
+    ['a line break', 'relay\nops', '"username" must not contain control characters'],
+  ])('refuses to keep a stored username with %s written there by hand (409, naming the rule only), and keeps it when it is sent again', async (_name, written, rule) => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'first-pass' });
+    await store.modify(keyId, () => ({ webhook_basic_auth_username: written }));
+    const before = row();
+
+    const error = await rejection(manager.setWebhook(keyId, { url: 'https://hooks.example.com/a' }));
+
+    expect([error.code, error.status, error.expose, error.message]).toEqual([
+      'ERR_WEBHOOK_INVALID',
+      409,
+      true,
+      `The stored webhook username breaks a rule (${rule}), so it cannot be kept: send the username again, or username: null to remove it.`,
+    ]);
+    expect(error.message).not.toContain(written);
+    expect(row()).toEqual(before);
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay' });
+    expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('relay', 'first-pass'));
+  });
+
   it('refuses to keep a stored value that is no sealed value at all, saying to send the password again', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
     await store.modify(keyId, () => ({ webhook_basic_auth_password_sealed: 'not-a-sealed-value' }));

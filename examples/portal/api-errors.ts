@@ -23,8 +23,10 @@ export class PortalRequestError extends Error {
 }
 
 /**
- * HTTP status of each keyward error the portal's verbs can raise. A code missing here is a
- * server fault and is answered as a generic 500.
+ * HTTP status of each keyward error the portal's verbs can raise, unless the error carries a
+ * 4xx of its own (a kept webhook username that breaks the rules is a 409
+ * `ERR_WEBHOOK_INVALID`). A code missing here is a server fault and is answered as a generic
+ * 500.
  */
 const STATUS_BY_CODE: Partial<Record<ApiKeyAuthErrorCode, number>> = {
   ERR_KEY_EXISTS: 409,
@@ -85,7 +87,7 @@ export function portalErrorHandler(log: (line: string) => void): ErrorRequestHan
     }
     if (error instanceof ApiKeyAuthError) {
       const status = STATUS_BY_CODE[error.code];
-      if (status !== undefined) return sendError(res, status, error.code, error.message);
+      if (status !== undefined) return sendError(res, error.status >= 400 && error.status < 500 ? error.status : status, error.code, error.message);
       log(`portal fault ${error.code}`);
       return sendError(res, 500, 'ERR_INTERNAL', 'Internal server error.');
     }

@@ -87,6 +87,31 @@ describe('portal error handler: a stored webhook password that cannot be used', 
   });
 });
 
+describe('portal error handler: a stored webhook username that breaks the rules', () => {
+  it('answers 409 ERR_WEBHOOK_INVALID with the message saying to send the username again, and logs no fault', async () => {
+    const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    await manager.setWebhook(card.keyId, { url: 'https://hooks.example.com/a', username: 'relay' });
+    await store.modify(card.keyId, () => ({ webhook_basic_auth_username: 'relay:ops' }));
+
+    const response = await send(baseUrl, `/webhook/${card.keyId}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ url: 'https://hooks.example.com/b' }),
+    });
+
+    expect([response.status, JSON.parse(response.body)]).toEqual([
+      409,
+      {
+        error: {
+          code: 'ERR_WEBHOOK_INVALID',
+          message: 'The stored webhook username breaks a rule ("username" must not contain ":" (RFC 7617 reserves it as the separator)), so it cannot be kept: send the username again, or username: null to remove it.',
+        },
+      },
+    ]);
+    expect(logs).toEqual([]);
+  });
+});
+
 describe('portal error handler: the store failing', () => {
   it('answers 503 with Retry-After and a message of its own, not a generic 500, and logs the code only', async () => {
     const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
