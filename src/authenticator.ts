@@ -88,10 +88,10 @@ export function createApiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
       closed = true;
       pipeline.closed = true;
       inThread?.close();
-      await rehasher?.settle();
-      // Running computations finish (waiting ones get 503), then the decisions under way end
-      // and record their uses, and only then is usage flushed for the last time.
-      await pool?.close();
+      // Running computations finish (waiting ones get 503, even those behind a rehash still
+      // running, and that rehash writes its hash), then the decisions under way end and
+      // record their uses, and only then is usage flushed for the last time.
+      await Promise.all([pool?.close(), rehasher?.settle()]);
       await pipeline.settled();
       await usage.close();
       lines.error.flush();

@@ -56,6 +56,25 @@ describe('close() with decisions under way', () => {
   });
 });
 
+describe('close() while a rehash runs', () => {
+  it('refuses with 503 a first-seen key waiting behind the rehash, rather than letting it run once the rehash is done', async () => {
+    const store = new MemoryKeyStore();
+    const [a, b] = await issueKeys(store, 2);
+    const oldHash = storedHashOf(store, a!.keyId);
+    // Dear enough that the rehash is still running when close() is called.
+    const auth = rehashingAuth(store, 1, { argon2: { memoryKiB: 32768, iterations: 3, parallelism: 1 }, throttle: false });
+    expect(statusOf(await auth.authenticate({ headers: bearer(a!.key) }))).toBe(200);
+
+    // The rehash of a's hash holds the only thread; b waits for it.
+    const waiting = auth.authenticate({ headers: bearer(b!.key) });
+    await auth.close();
+
+    expect(statusOf(await waiting)).toBe(503);
+    // The running rehash was let finish, and close() waited for its write.
+    expect(storedHashOf(store, a!.keyId)).not.toBe(oldHash);
+  });
+});
+
 describe('rehashOnSuccess and the memo', () => {
   it('lets a key whose hash was just rewritten pass from the memo while the pool is full', async () => {
     const store = new MemoryKeyStore();
