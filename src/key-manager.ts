@@ -126,8 +126,8 @@ export interface KeyManager {
    *
    * @throws {ApiKeyAuthError} `ERR_WEBHOOK_SECRET` when the password cannot be opened (for
    *   instance its key id was dropped from `webhookKeys`); `ERR_KEY_NOT_FOUND` for an unknown id,
-   *   and for a row that shows its key revoked or deleted (read before that happened) or that
-   *   is no row with a key id.
+   *   and for a row whose lifecycle fields do not show its key live (`soft_deleted` exactly
+   *   false, `revoked_at` null) or that is no row with a key id.
    */
   webhookAuthorization(key: string | ApiKeyRow): Promise<string | null>;
   /**

@@ -1,6 +1,7 @@
 import { ApiKeyAuthError } from './errors.js';
 import type { Environment } from './key-format.js';
 import { assertNotAnApiKey, isPossibleKeyId } from './key-manager-arguments.js';
+import { showsLive } from './row-check.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
 
 /**
@@ -86,13 +87,13 @@ export function keyRows(store: KeyStore): KeyRows {
 
 /**
  * A row the app read itself and hands back (for a webhook delivery), checked as a read by id
- * would find it: a row that shows its key revoked or deleted names no live key, whatever it
- * held when it was read.
+ * would find it: a row whose lifecycle fields do not show its key live (see
+ * {@link showsLive}) names no live key, whatever else it holds.
  *
  * @throws {ApiKeyAuthError} `ERR_KEY_NOT_FOUND`.
  */
 export function assertLiveRow(row: ApiKeyRow): void {
-  if (row.soft_deleted === true || (row.revoked_at !== null && row.revoked_at !== undefined)) throw notFound();
+  if (!showsLive(row)) throw notFound();
 }
 
 export function notFound(): ApiKeyAuthError {

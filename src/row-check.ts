@@ -50,7 +50,7 @@ export function checkRow(row: RowView, lookupId: string): RowProblem | undefined
   if (row.soft_deleted === true || (row.revoked_at !== null && row.revoked_at !== undefined)) {
     return 'not_live';
   }
-  if (row.soft_deleted !== false || row.revoked_at !== null) return 'bad_lifecycle_fields';
+  if (!showsLive(row)) return 'bad_lifecycle_fields';
   if (!isNonEmptyString(row.id)) return 'bad_id';
   if (!isNonEmptyString(row.account_id)) return 'bad_account_id';
   if (!isNonEmptyString(row.key_type)) return 'bad_key_type';
@@ -65,6 +65,14 @@ export function checkRow(row: RowView, lookupId: string): RowProblem | undefined
     return 'bad_expires_at';
   }
   return undefined;
+}
+
+/**
+ * Whether a row's lifecycle fields show its key live: `soft_deleted` exactly false and
+ * `revoked_at` null. Anything else (a 0 or a 't' a driver gave, a field left out) does not.
+ */
+export function showsLive(row: Pick<ApiKeyRow, 'soft_deleted' | 'revoked_at'>): boolean {
+  return row.soft_deleted === false && row.revoked_at === null;
 }
 
 function isNonEmptyString(value: unknown): value is string {

@@ -162,6 +162,20 @@ describe('outbound Authorization for a delivery', () => {
     expect(await manager.webhookAuthorization(readBefore)).toBe('Basic aG9vay1yZWxheTpwNHNzOncwcmQ6eA==');
   });
 
+  it.each([
+    ['soft_deleted as 1', { soft_deleted: 1 }],
+    ["soft_deleted as 't'", { soft_deleted: 't' }],
+    ['soft_deleted left out', { soft_deleted: undefined }],
+    ['revoked_at as text', { revoked_at: '2026-12-01T00:00:00Z' }],
+  ])('gives no header for a row whose lifecycle fields do not show it live: %s', async (_name, fields) => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/in', password: 'p4ss:w0rd:x' });
+    const row = { ...store.allRows()[0]!, ...fields } as never;
+    const box = createSecretBox({ current: 'k1', keys: { k1: K1 } });
+
+    expect((await rejection(manager.webhookAuthorization(row))).code).toBe('ERR_KEY_NOT_FOUND');
+    expect(() => webhookAuthorizationFor(row, box)).toThrow(expect.objectContaining({ code: 'ERR_KEY_NOT_FOUND' }));
+  });
+
   it('answers a dead row without a password with ERR_KEY_NOT_FOUND too, not null', async () => {
     await manager.revoke(keyId);
 
