@@ -88,7 +88,9 @@ export function webhookVerbs(
       const at = now();
       const settingsFor = (current: ApiKeyRow) => ({
         webhook_url: url,
-        ...(username === undefined ? keptUsername(current) : { webhook_basic_auth_username: username }),
+        ...(username === undefined
+          ? keptUsername(current, sealed === undefined ? current.webhook_basic_auth_password_sealed != null : sealed !== null)
+          : { webhook_basic_auth_username: username }),
         // A kept password is resealed for a new URL from the row as the store hands it over,
         // so a save racing this one can never leave a password sealed for another URL.
         ...(sealed === undefined ? keptPassword(current, context) : { webhook_basic_auth_password_sealed: sealed }),
@@ -138,21 +140,17 @@ export function webhookVerbs(
 }
 
 /**
- * A kept webhook password that does not open for the row it is on: tampered, or moved there.
- * 409 and exposed, unlike the other `ERR_WEBHOOK_SECRET`s: the one who saves the form can fix
- * it, by sending the password again, and an app that shows only exposed messages must show
- * them how.
- */
-/**
  * Nothing to write for a username left out, once the one stored is checked: a username written
  * there by hand that `setWebhook` would refuse (a `:`, a line break) is not kept under a save
- * reported as done, as every delivery's header would then fail.
+ * reported as done when a password goes with it, as every delivery's header would then fail.
+ * Without a password no header is built, and the username is kept as it is.
  *
+ * @param withPassword - whether the row will hold a password once the save is written.
  * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (409) naming the rule, never the username.
  */
-function keptUsername(current: ApiKeyRow): Partial<ApiKeyRow> {
+function keptUsername(current: ApiKeyRow, withPassword: boolean): Partial<ApiKeyRow> {
   const kept: unknown = current.webhook_basic_auth_username;
-  if (kept === null || kept === undefined || kept === '') return {};
+  if (!withPassword || kept === null || kept === undefined || kept === '') return {};
   const problem = typeof kept === 'string' ? webhookUsernameProblem(kept) : '"username" must be a string.';
   if (problem === undefined) return {};
   throw new ApiKeyAuthError(
@@ -162,6 +160,12 @@ function keptUsername(current: ApiKeyRow): Partial<ApiKeyRow> {
   );
 }
 
+/**
+ * A kept webhook password that does not open for the row it is on: tampered, or moved there.
+ * 409 and exposed, unlike the other `ERR_WEBHOOK_SECRET`s: the one who saves the form can fix
+ * it, by sending the password again, and an app that shows only exposed messages must show
+ * them how.
+ */
 function unopenableKeptPassword(): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_WEBHOOK_SECRET',

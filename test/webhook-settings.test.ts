@@ -415,6 +415,20 @@ describe('KeyManager: webhook settings', () => {
     expect(await manager.webhookAuthorization(keyId)).toBe(basicAuthorizationHeader('relay', 'first-pass'));
   });
 
+  it.each([
+    ['a save that removes the password', { password: null }],
+    ['a save on a row without a password', {}],
+  ])('keeps a stored username that breaks the rules, with no header to build: %s', async (name, extra) => {
+    const password = name.includes('removes') ? { password: 'first-pass' } : {};
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', ...password });
+    await store.modify(keyId, () => ({ webhook_basic_auth_username: 'relay:ops' }));
+
+    const card = await manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', ...extra });
+
+    expect([card.webhook.username, card.webhook.basicAuthConfigured]).toEqual(['relay:ops', false]);
+    expect(await manager.webhookAuthorization(keyId)).toBeNull();
+  });
+
   it('refuses to keep a stored value that is no sealed value at all, saying to send the password again', async () => {
     await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', password: 'first-pass' });
     await store.modify(keyId, () => ({ webhook_basic_auth_password_sealed: 'not-a-sealed-value' }));

@@ -89,8 +89,9 @@ describe('portal error handler: a stored webhook password that cannot be used', 
 
 describe('portal error handler: a stored webhook username that breaks the rules', () => {
   it('answers 409 ERR_WEBHOOK_INVALID with the message saying to send the username again, and logs no fault', async () => {
+    manager = createKeyManager({ store, argon2: TEST_ARGON2, webhookKeys: { current: 'k1', keys: { k1: testSecretBytes(1) } } });
     const { card } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
-    await manager.setWebhook(card.keyId, { url: 'https://hooks.example.com/a', username: 'relay' });
+    await manager.setWebhook(card.keyId, { url: 'https://hooks.example.com/a', username: 'relay', password: 'first-pass' });
     await store.modify(card.keyId, () => ({ webhook_basic_auth_username: 'relay:ops' }));
 
     const response = await send(baseUrl, `/webhook/${card.keyId}`, {
