@@ -161,24 +161,38 @@ function builtInKind(value: object): string | undefined {
 }
 
 /**
- * The enumerable names of an object and of its prototypes below `Object.prototype`: the names
- * {@link ownOptions} would read when known, so a misspelt field on a prototype of the caller's
- * (`Object.create({ expires_at })`) is refused as an own one is. A class's methods and
- * getters are not enumerable, so a class instance is read as before.
+ * The names {@link ownOptions} would read when known: the object's own enumerable names, and
+ * the enumerable names of its prototypes that are not functions. So a misspelt field on a
+ * prototype of the caller's (`Object.create({ expires_at })`) is refused as an own one is,
+ * while a class's methods are not names to check: not enumerable on a class, enumerable when
+ * assigned to an ES5 constructor's prototype (or compiled to one).
  */
 function enumerableNames(value: object): string[] {
-  const names: string[] = [];
-  for (let holder: object | null = value; holder !== null && holder !== Object.prototype; holder = Object.getPrototypeOf(holder) as object | null) {
-    names.push(...Object.keys(holder));
+  const names = Object.keys(value);
+  for (const holder of prototypesOf(value)) {
+    for (const name of Object.keys(holder)) {
+      if (typeof Object.getOwnPropertyDescriptor(holder, name)?.value !== 'function') names.push(name);
+    }
   }
   return names;
 }
 
 function holdsBelowObjectPrototype(value: object, name: string): boolean {
-  for (let holder: object | null = value; holder !== null && holder !== Object.prototype; holder = Object.getPrototypeOf(holder) as object | null) {
-    if (Object.hasOwn(holder, name)) return true;
+  return Object.hasOwn(value, name) || prototypesOf(value).some((holder) => Object.hasOwn(holder, name));
+}
+
+/**
+ * The prototypes of `value` that are the app's own: every one up to the root of its chain, which
+ * is left out, whichever realm's `Object.prototype` it is (one from a `vm` context included), as
+ * a name found there is the app's only if something polluted it.
+ */
+function prototypesOf(value: object): object[] {
+  const chain: object[] = [];
+  for (let holder = Object.getPrototypeOf(value) as object | null; holder !== null; holder = Object.getPrototypeOf(holder) as object | null) {
+    if (holder === Object.prototype || Object.getPrototypeOf(holder) === null) break;
+    chain.push(holder);
   }
-  return false;
+  return chain;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   createApiKeyAuth,
@@ -80,6 +81,28 @@ describe('createApiKeyAuth options', () => {
 
     const result = await auth.authenticate({ headers: {} });
     expect(result.ok === false && result.response.headers['www-authenticate']).toBe('Bearer realm="gateway"');
+    await auth.close();
+  });
+
+  it('passes over the methods of an ES5-style constructor, which are enumerable on its prototype', async () => {
+    function LegacyOptions(this: { store: MemoryKeyStore }) {
+      this.store = store;
+    }
+    LegacyOptions.prototype.describe = function describe() {
+      return 'legacy options';
+    };
+    const auth = createApiKeyAuth(new (LegacyOptions as unknown as new () => ApiKeyAuthOptions)());
+
+    expect((await auth.authenticate({ headers: {} })).ok).toBe(false);
+    await auth.close();
+  });
+
+  it('neither reads nor refuses a name that another realm\'s polluted Object.prototype holds', async () => {
+    const foreign = runInNewContext('Object.prototype.realm = "polluted"; Object.prototype.apiKeyHeadr = "x-key"; ({})') as Record<string, unknown>;
+    const auth = createApiKeyAuth(Object.assign(Object.create(foreign), { store }));
+
+    const result = await auth.authenticate({ headers: {} });
+    expect(result.ok === false && result.response.headers['www-authenticate']).toBe('Bearer realm="api"');
     await auth.close();
   });
 
