@@ -1,7 +1,7 @@
 // A module of its own, importing only own-field.ts (which imports nothing): the postgres
 // entry point bundles it without pulling in a second copy of the core's classes.
 import { ownField } from './own-field.js';
-import { withSecretsWithheld } from './secret-like.js';
+import { withCutUrlPasswordWithheld, withSecretsWithheld } from './secret-like.js';
 
 /** Longest description a log line carries; an app's error message can be any length. */
 const MAX_DESCRIPTION_LENGTH = 300;
@@ -36,9 +36,10 @@ function described(error: unknown): string {
 
 function safeForALogLine(text: string): string {
   // Only the start is worked on (a 200 KB message would otherwise be scanned in full), less a
-  // run of base62 cut through at its end, which could be too short a piece to be withheld.
+  // run of base62 cut through at its end, which could be too short a piece to be withheld,
+  // and less a URL password cut before its `@`.
   const cut = text.length > 2 * MAX_DESCRIPTION_LENGTH;
-  const start = cut ? text.slice(0, 2 * MAX_DESCRIPTION_LENGTH).replace(/[0-9A-Za-z]+$/, '') : text;
+  const start = cut ? withCutUrlPasswordWithheld(text.slice(0, 2 * MAX_DESCRIPTION_LENGTH)).replace(/[0-9A-Za-z]+$/, '') : text;
   const safe = withSecretsWithheld(start).replace(UNSAFE_IN_A_LOG_LINE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
   // The cut never splits a surrogate pair: a lone half would be text that is not well-formed.
   return cut || safe.length > MAX_DESCRIPTION_LENGTH ? `${safe.slice(0, MAX_DESCRIPTION_LENGTH).replace(/[\ud800-\udbff]$/, '')}…` : safe;

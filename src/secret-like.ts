@@ -14,10 +14,11 @@ const EVERY_KEY = new RegExp(`(${KEY_PREFIX})[0-9A-Za-z_%]*`, 'gi');
 
 /**
  * The password of a URL's userinfo (`postgres://app:<password>@db`), as a connection error of
- * an app's store can quote it: the scheme and user are kept, the password withheld. A password
- * holding `/` or `@` unescaped makes no URL a driver reads, so none is looked for.
+ * an app's store can quote it: the scheme and user are kept, the password withheld up to the
+ * URL's last `@` (a driver reads `pa@ss` in `postgres://app:pa@ss@db`). The scheme is matched
+ * only where a run of scheme characters starts, so hostile text costs one pass.
  */
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]*@/gi;
+const URL_PASSWORD = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s/]*@/gi;
 
 /** A run of base62 long enough to be a piece of a key's body (50 characters) or of a secret. */
 const LONG_BASE62_RUN = /[0-9A-Za-z]{16,}/g;
@@ -78,4 +79,16 @@ export function withSecretsWithheld(text: string): string {
     .replace(EVERY_KEY, '$1…')
     .replace(EVERY_PERCENT_ENCODED_RUN, '…')
     .replace(LONG_BASE62_RUN, (run) => (looksRandom(run) ? '…' : run));
+}
+
+/** A URL cut short within its userinfo, before the `@`, at the end of a text cut for length. */
+const CUT_URL_PASSWORD = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s/@]+$/i;
+
+/**
+ * `text`, cut for length, without the start of a URL password its cut left behind: the `@`
+ * that {@link withSecretsWithheld} looks for is past the cut. Only for cut text: at the end of
+ * whole text, `https://host:8443` is a port.
+ */
+export function withCutUrlPasswordWithheld(text: string): string {
+  return text.replace(CUT_URL_PASSWORD, '$1…');
 }

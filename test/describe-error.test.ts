@@ -15,6 +15,7 @@ describe('withSecretsWithheld', () => {
     ['a key in hexadecimal', `hex ${Buffer.from(KEY).toString('hex')}`, 'hex …'],
     ['a key percent-encoded byte by byte', `url ${[...Buffer.from(KEY)].map((byte) => `%${byte.toString(16)}`).join('')}`, 'url …'],
     ['the password of a connection string', 'connect ECONNREFUSED postgres://app:hunter2@db.internal:5432/keys', 'connect ECONNREFUSED postgres://app:…@db.internal:5432/keys'],
+    ['a URL password holding an unescaped @, as drivers read it', 'postgres://app:pa@ss@db/keys', 'postgres://app:…@db/keys'],
     ['a URL password with escapes and no user', 'redis://:p%40ss:w0rd@cache:6379 and mysql://u:x@h', 'redis://:…@cache:6379 and mysql://u:…@h'],
   ])('withholds %s', (_name, text, expected) => {
     expect(withSecretsWithheld(text)).toBe(expected);
@@ -28,12 +29,26 @@ describe('withSecretsWithheld', () => {
     ['a word of one letter case', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
     ['a URL with a port and an address in its query', 'GET https://hooks.example.com:8443/in?notify=ops@example.com failed'],
     ['a URL with a user and no password', 'postgres://app@db.internal/keys'],
+    ['a URL ending the text with its port', 'connect ECONNREFUSED https://db.internal:8443'],
   ])('leaves %s alone', (_name, text) => {
     expect(withSecretsWithheld(text)).toBe(text);
   });
 });
 
 describe('describeError', () => {
+  it('withholds the start of a URL password that the cut for length leaves without its @', () => {
+    // Withheld runs shrink the text, so what lay past the 300 characters shown moves into view;
+    // the cut at 600 (of "Error: " and the message) falls four characters into the password,
+    // after a character no run of base62 holds.
+    const runs = `${KEY.slice(8, 28)} `.repeat(27);
+    const message = `${runs}zzzzzz postgres://app:pw-s3cret@db/keys`;
+    expect('Error: '.length + message.indexOf('pw-s3cret') + 4).toBe(600);
+
+    const described = describeError(new Error(message));
+
+    expect(described).toBe(`Error: ${'… '.repeat(27)}zzzzzz postgres://app:……`);
+  });
+
   it('withholds the password of a connection string a store\'s error quotes, keeping its code', () => {
     const error = Object.assign(new Error('connect ECONNREFUSED postgres://gateway:s3cret-pw@10.0.0.7:5432/keys'), { code: 'ECONNREFUSED' });
 
