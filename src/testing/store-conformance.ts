@@ -33,10 +33,10 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
   raceRounds?: number | undefined;
   /**
    * A second handle on the same storage as `store` (another connection pool, another
-   * client), as a second gateway or portal instance has. With it, every race runs twice: both
-   * sides on the store, as two calls of one gateway do, and one side on each handle; and a
-   * change made through one must be seen through the other at once: a lock or a cache that
-   * lives in one process passes the races on one handle and fails here.
+   * client), as a second gateway or portal instance has. With it, every race between writes
+   * runs twice: both sides on the store, as two calls of one gateway do, and one side on each
+   * handle; and a change made through one must be seen through the other at once: a lock or
+   * a cache that lives in one process passes the races on one handle and fails here.
    * Without it, the store is its own peer: a change must still show at once to the store
    * itself, after it has read the row, but a cache the store clears on its own writes passes.
    * The suite then emits a process warning, `KEYWARD_CONFORMANCE_NO_PEER`, unless
@@ -150,17 +150,19 @@ export function runStoreConformance<S extends KeyStore>(
    */
   const racedInBatch = async (store: S, peer: S, change: () => ApiKeyRowChange) => {
     const raced: { row: ApiKeyRow; use: Date }[] = [];
-    for (const [, usageHandle] of racingHandles(store, peer)) for (let place = 0; place < 4; place++) {
-      for (const usageFirst of [true, false]) {
-        const others = await Promise.all([inserted(store), inserted(store), inserted(store)]);
-        const row = await inserted(store);
-        const batch = [...others];
-        batch.splice(place, 0, row);
-        const patch = change();
-        const uses = batch.map((each, index) => usedAt(each, 700 + index));
-        const [written] = await usageRacing(usageHandle, uses, () => [store.modify(row.id, () => patch)], usageFirst);
-        assert.ok(written, 'modify must find the live row');
-        raced.push({ row: { ...row, ...patch } as ApiKeyRow, use: at(700 + place) });
+    for (const [, usageHandle] of racingHandles(store, peer)) {
+      for (let place = 0; place < 4; place++) {
+        for (const usageFirst of [true, false]) {
+          const others = await Promise.all([inserted(store), inserted(store), inserted(store)]);
+          const row = await inserted(store);
+          const batch = [...others];
+          batch.splice(place, 0, row);
+          const patch = change();
+          const uses = batch.map((each, index) => usedAt(each, 700 + index));
+          const [written] = await usageRacing(usageHandle, uses, () => [store.modify(row.id, () => patch)], usageFirst);
+          assert.ok(written, 'modify must find the live row');
+          raced.push({ row: { ...row, ...patch } as ApiKeyRow, use: at(700 + place) });
+        }
       }
     }
     return raced;
@@ -422,15 +424,17 @@ export function runStoreConformance<S extends KeyStore>(
 
       it('lets exactly one of two racing inserts for one account and environment succeed, in each environment', withStore(async (store, peer) => {
         for (let round = 0; round < rounds; round++) {
-          for (const [one, other] of racingHandles(store, peer)) for (const environment of ENVIRONMENTS) {
-            const a = sampleRow({ environment });
-            const b = sampleRow({ account_id: a.account_id, environment });
-            const results = await Promise.allSettled([one.insert(a), other.insert(b)]);
-            const failures = results.filter((result) => result.status === 'rejected');
-            assert.equal(failures.length, 1, `exactly one ${environment} insert must fail`);
-            assertKeyExistsError(failures[0]!.reason);
-            const winner = results[0]!.status === 'fulfilled' ? a : b;
-            assert.equal((await store.findLive(a.account_id, environment))?.id, winner.id);
+          for (const [one, other] of racingHandles(store, peer)) {
+            for (const environment of ENVIRONMENTS) {
+              const a = sampleRow({ environment });
+              const b = sampleRow({ account_id: a.account_id, environment });
+              const results = await Promise.allSettled([one.insert(a), other.insert(b)]);
+              const failures = results.filter((result) => result.status === 'rejected');
+              assert.equal(failures.length, 1, `exactly one ${environment} insert must fail`);
+              assertKeyExistsError(failures[0]!.reason);
+              const winner = results[0]!.status === 'fulfilled' ? a : b;
+              assert.equal((await store.findLive(a.account_id, environment))?.id, winner.id);
+            }
           }
         }
       }));
@@ -438,11 +442,13 @@ export function runStoreConformance<S extends KeyStore>(
       it('lets exactly one of two racing inserts succeed whatever status the keys have', withStore(async (store, peer) => {
         // The one-live-key rule counts every live row, not only those that authenticate: a
         // suspended or pending key is the account's key too.
-        for (const [one, other] of racingHandles(store, peer)) for (const status of ['pending_validation', 'suspended']) {
-          const a = sampleRow({ status });
-          const b = sampleRow({ account_id: a.account_id, environment: a.environment, status });
-          const results = await Promise.allSettled([one.insert(a), other.insert(b)]);
-          assert.equal(results.filter((result) => result.status === 'rejected').length, 1, `exactly one ${status} insert must fail`);
+        for (const [one, other] of racingHandles(store, peer)) {
+          for (const status of ['pending_validation', 'suspended']) {
+            const a = sampleRow({ status });
+            const b = sampleRow({ account_id: a.account_id, environment: a.environment, status });
+            const results = await Promise.allSettled([one.insert(a), other.insert(b)]);
+            assert.equal(results.filter((result) => result.status === 'rejected').length, 1, `exactly one ${status} insert must fail`);
+          }
         }
       }));
 
@@ -621,26 +627,28 @@ export function runStoreConformance<S extends KeyStore>(
       }));
 
       it('lets exactly one of two concurrent compare-and-set changes win', withStore(async (store, peer) => {
-        for (let round = 0; round < rounds; round++) for (const [one, other] of racingHandles(store, peer)) {
-          const row = await inserted(store);
-          // Read first through both handles: a read cache must not keep the key that lost.
-          await assertFound(store, row);
-          await assertFound(peer, row);
-          const conflict = new Error('lookup id changed meanwhile');
-          const regenerate = (next: string, index: number) =>
-            (index === 0 ? one : other).modify(row.id, (current) => {
-              if (current.lookup_id !== row.lookup_id) throw conflict;
-              return { lookup_id: next, last_used_at: null };
-            });
-          const candidates = [lookupIdOf(), lookupIdOf()];
-          const results = await Promise.allSettled(candidates.map((next, index) => regenerate(next, index)));
-          const won = results.flatMap((result, index) => (result.status === 'fulfilled' ? [candidates[index]!] : []));
-          const lost = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
-          assert.equal(won.length, 1, 'exactly one change must win');
-          assert.deepEqual(lost, [conflict]);
-          for (const handle of new Set([store, peer])) {
-            await assertFound(handle, { ...row, lookup_id: won[0]!, last_used_at: null });
-            assert.equal(rowFields(await handle.findByLookupId(row.lookup_id)), null);
+        for (let round = 0; round < rounds; round++) {
+          for (const [one, other] of racingHandles(store, peer)) {
+            const row = await inserted(store);
+            // Read first through both handles: a read cache must not keep the key that lost.
+            await assertFound(store, row);
+            await assertFound(peer, row);
+            const conflict = new Error('lookup id changed meanwhile');
+            const regenerate = (next: string, index: number) =>
+              (index === 0 ? one : other).modify(row.id, (current) => {
+                if (current.lookup_id !== row.lookup_id) throw conflict;
+                return { lookup_id: next, last_used_at: null };
+              });
+            const candidates = [lookupIdOf(), lookupIdOf()];
+            const results = await Promise.allSettled(candidates.map((next, index) => regenerate(next, index)));
+            const won = results.flatMap((result, index) => (result.status === 'fulfilled' ? [candidates[index]!] : []));
+            const lost = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+            assert.equal(won.length, 1, 'exactly one change must win');
+            assert.deepEqual(lost, [conflict]);
+            for (const handle of new Set([store, peer])) {
+              await assertFound(handle, { ...row, lookup_id: won[0]!, last_used_at: null });
+              assert.equal(rowFields(await handle.findByLookupId(row.lookup_id)), null);
+            }
           }
         }
       }));
@@ -738,13 +746,15 @@ export function runStoreConformance<S extends KeyStore>(
         // Two gateway instances flushing together: a read-then-write of the time could let the
         // earlier one land last. A use deferred by one (the other held the row) is sent again.
         for (let round = 0; round < rounds; round++) {
-          for (const [one, other] of racingHandles(store, peer)) for (const laterFirst of [true, false]) {
-            const row = await inserted(store);
-            const [first, second] = (laterFirst ? [9_000, 5_000] : [5_000, 9_000]).map((offset) => [usedAt(row, offset)]) as [KeyUsage[], KeyUsage[]];
-            const [firstRecorded, secondRecorded] = await Promise.all([one.recordUsage(first), other.recordUsage(second)]);
-            await sendDeferredAgain(one, first, firstRecorded);
-            await sendDeferredAgain(other, second, secondRecorded);
-            assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(9_000));
+          for (const [one, other] of racingHandles(store, peer)) {
+            for (const laterFirst of [true, false]) {
+              const row = await inserted(store);
+              const [first, second] = (laterFirst ? [9_000, 5_000] : [5_000, 9_000]).map((offset) => [usedAt(row, offset)]) as [KeyUsage[], KeyUsage[]];
+              const [firstRecorded, secondRecorded] = await Promise.all([one.recordUsage(first), other.recordUsage(second)]);
+              await sendDeferredAgain(one, first, firstRecorded);
+              await sendDeferredAgain(other, second, secondRecorded);
+              assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(9_000));
+            }
           }
         }
       }));
@@ -779,24 +789,26 @@ export function runStoreConformance<S extends KeyStore>(
       it('never undoes a regenerate, a revoke or a status change that lands while a batch as large as the authenticator sends is written', withStore(async (store, peer) => {
         // A store that writes large batches another way (load the rows, save them back whole)
         // passes the races of small batches and fails here.
-        for (const [, usageHandle] of racingHandles(store, peer)) for (const usageFirst of [true, false]) {
-          const rows = await insertedMany(store, USAGE_BATCH_LIMIT);
-          const [regenerated, revoked, suspended] = [rows[0]!, rows[Math.floor(rows.length / 2)]!, rows.at(-1)!];
-          const uses = rows.map((row, index) => usedAt(row, 2_000 + index));
-          const nextLookupId = lookupIdOf();
-          const changes = () => [
-            store.modify(regenerated.id, () => ({ lookup_id: nextLookupId, last_used_at: null })),
-            store.modify(revoked.id, () => ({ revoked_at: at(1) })),
-            store.modify(suspended.id, () => ({ status: 'suspended' })),
-          ];
-          await usageRacing(usageHandle, uses, changes, usageFirst);
-          const now = rowFields(await store.findById(regenerated.id));
-          assert.equal(now?.lookup_id, nextLookupId, 'the usage write undid the regenerate: the old key is back');
-          assert.equal(now?.last_used_at, null, 'a use of the old key stamped the regenerated row');
-          await assertHidden(store, revoked);
-          const kept = rowFields(await store.findById(suspended.id));
-          assert.equal(kept?.status, 'suspended', 'the usage write undid the status change');
-          assert.deepEqual(kept?.last_used_at, at(2_000 + rows.length - 1), 'the use recorded while modify ran was lost');
+        for (const [, usageHandle] of racingHandles(store, peer)) {
+          for (const usageFirst of [true, false]) {
+            const rows = await insertedMany(store, USAGE_BATCH_LIMIT);
+            const [regenerated, revoked, suspended] = [rows[0]!, rows[Math.floor(rows.length / 2)]!, rows.at(-1)!];
+            const uses = rows.map((row, index) => usedAt(row, 2_000 + index));
+            const nextLookupId = lookupIdOf();
+            const changes = () => [
+              store.modify(regenerated.id, () => ({ lookup_id: nextLookupId, last_used_at: null })),
+              store.modify(revoked.id, () => ({ revoked_at: at(1) })),
+              store.modify(suspended.id, () => ({ status: 'suspended' })),
+            ];
+            await usageRacing(usageHandle, uses, changes, usageFirst);
+            const now = rowFields(await store.findById(regenerated.id));
+            assert.equal(now?.lookup_id, nextLookupId, 'the usage write undid the regenerate: the old key is back');
+            assert.equal(now?.last_used_at, null, 'a use of the old key stamped the regenerated row');
+            await assertHidden(store, revoked);
+            const kept = rowFields(await store.findById(suspended.id));
+            assert.equal(kept?.status, 'suspended', 'the usage write undid the status change');
+            assert.deepEqual(kept?.last_used_at, at(2_000 + rows.length - 1), 'the use recorded while modify ran was lost');
+          }
         }
       }));
 
@@ -804,16 +816,18 @@ export function runStoreConformance<S extends KeyStore>(
         // A cache of hot rows that recordUsage refreshes with the time ({ ...cached, last_used_at })
         // would put back a row revoked or suspended while the usage write was under way.
         for (let round = 0; round < rounds; round++) {
-          for (const usageFirst of [true, false]) {
-            const revoked = await inserted(store);
-            const suspended = await inserted(store);
-            await assertFoundOften(peer, revoked);
-            await assertFoundOften(peer, suspended);
-            const uses = [usedAt(revoked, 100), usedAt(suspended, 200)];
-            const changes = () => [store.modify(revoked.id, () => ({ revoked_at: at(1) })), store.modify(suspended.id, () => ({ status: 'suspended' }))];
-            await readingWhile(peer, suspended, () => usageRacing(peer, uses, changes, usageFirst));
-            await assertHidden(peer, revoked);
-            assert.equal((await peer.findByLookupId(suspended.lookup_id))?.status, 'suspended', 'a usage write brought back the status a racing change replaced');
+          for (const [, reader] of racingHandles(store, peer)) {
+            for (const usageFirst of [true, false]) {
+              const revoked = await inserted(store);
+              const suspended = await inserted(store);
+              await assertFoundOften(reader, revoked);
+              await assertFoundOften(reader, suspended);
+              const uses = [usedAt(revoked, 100), usedAt(suspended, 200)];
+              const changes = () => [store.modify(revoked.id, () => ({ revoked_at: at(1) })), store.modify(suspended.id, () => ({ status: 'suspended' }))];
+              await readingWhile(reader, suspended, () => usageRacing(reader, uses, changes, usageFirst));
+              await assertHidden(reader, revoked);
+              assert.equal((await reader.findByLookupId(suspended.lookup_id))?.status, 'suspended', 'a usage write brought back the status a racing change replaced');
+            }
           }
         }
       }));
