@@ -23,10 +23,8 @@ export class PortalRequestError extends Error {
 }
 
 /**
- * HTTP status of each keyward error the portal's verbs can raise, unless the error carries a
- * 4xx of its own (a kept webhook username that breaks the rules is a 409
- * `ERR_WEBHOOK_INVALID`). A code missing here is a server fault and is answered as a generic
- * 500.
+ * HTTP status of each keyward error the portal's verbs can raise that the merchant is told
+ * about. A code missing here is a server fault and is answered as a generic 500.
  */
 const STATUS_BY_CODE: Partial<Record<ApiKeyAuthErrorCode, number>> = {
   ERR_KEY_EXISTS: 409,
@@ -35,6 +33,17 @@ const STATUS_BY_CODE: Partial<Record<ApiKeyAuthErrorCode, number>> = {
   ERR_WEBHOOK_INVALID: 400,
   ERR_INVALID_ARGUMENT: 400,
 };
+
+/**
+ * The status a keyward error is answered with when the merchant is told its message: its own,
+ * when that is a 4xx (a kept webhook username that breaks the rules is a 409
+ * `ERR_WEBHOOK_INVALID`), else the code's; undefined for a server fault.
+ */
+function merchantStatus(error: ApiKeyAuthError): number | undefined {
+  const status = STATUS_BY_CODE[error.code];
+  if (status === undefined) return undefined;
+  return error.status >= 400 && error.status < 500 ? error.status : status;
+}
 
 /**
  * Writes keyward's error body shape, `{"error":{"code","message"}}`. (An answer that leaves a
@@ -86,8 +95,8 @@ export function portalErrorHandler(log: (line: string) => void): ErrorRequestHan
       return sendError(res, 503, error.code, STORE_UNAVAILABLE);
     }
     if (error instanceof ApiKeyAuthError) {
-      const status = STATUS_BY_CODE[error.code];
-      if (status !== undefined) return sendError(res, error.status >= 400 && error.status < 500 ? error.status : status, error.code, error.message);
+      const status = merchantStatus(error);
+      if (status !== undefined) return sendError(res, status, error.code, error.message);
       log(`portal fault ${error.code}`);
       return sendError(res, 500, 'ERR_INTERNAL', 'Internal server error.');
     }
