@@ -131,5 +131,13 @@ function bodyMessage(status: number, error: unknown): string {
   if ((error as { type?: unknown } | null)?.type === 'encoding.unsupported') {
     return 'The request body\'s Content-Encoding is not supported: send it as it is, or compressed with gzip, deflate or br.';
   }
+  // zlib's codes (Z_DATA_ERROR, Z_BUF_ERROR): bytes that are not what the encoding names.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return 'The request body cannot be decompressed as its Content-Encoding says: send it as it is, or compressed as it declares.';
+  }
+  if ((error as { type?: unknown } | null)?.type === 'entity.parse.failed') {
+    return 'The request body is not valid JSON: send a JSON object with Content-Type: application/json.';
+  }
   return 'The request body must be a JSON object sent with Content-Type: application/json.';
 }

@@ -27,6 +27,8 @@ const FIELDS: ReadonlySet<string> = new Set([
  * ```
  */
 export function webhookInput(body: unknown): WebhookSettingsInput {
+  // The JSON parser leaves a body of any other Content-Type unread.
+  if (body === undefined) throw new PortalRequestError('The request body must be sent with Content-Type: application/json.');
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new PortalRequestError('The request body must be a JSON object with webhook_url, webhook_basic_auth_username and webhook_basic_auth_password.');
   }

@@ -239,10 +239,22 @@ describe('portal API: webhook settings', () => {
     expect(json(response)).toEqual({
       error: {
         code: 'ERR_INVALID_REQUEST',
-        message: 'The request body must be a JSON object sent with Content-Type: application/json.',
+        message: 'The request body is not valid JSON: send a JSON object with Content-Type: application/json.',
       },
     });
     expect(logs.some((line) => line.includes(PASSWORD))).toBe(false);
+  });
+
+  it.each([
+    ['JSON sent as text/plain', { 'Content-Type': 'text/plain' }, 'The request body must be sent with Content-Type: application/json.'],
+    ['a body declared gzip that is not', { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }, 'The request body cannot be decompressed as its Content-Encoding says: send it as it is, or compressed as it declares.'],
+  ])('answers %s with 400 naming what is wrong with it, and stores nothing', async (_name, headers, message) => {
+    await generate();
+
+    const response = await api('PUT', '/webhook', { ...WRITE, ...headers }, '{"webhook_url":"https://hooks.example.com/in"}');
+
+    expect([response.status, json(response)]).toEqual([400, { error: { code: 'ERR_INVALID_REQUEST', message } }]);
+    expect(json(await api('GET', '/key')).card.webhook_url).toBeNull();
   });
 
   it('refuses a body in a Content-Encoding it cannot undo with 400 saying so, and stores nothing', async () => {
