@@ -1,6 +1,7 @@
 import { holdsApiKey } from './api-key-text.js';
 import { ApiKeyAuthError } from './errors.js';
 import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
+import { isInternalHost } from './internal-host.js';
 
 /**
  * Input of `KeyManager.setWebhook`: what the portal's webhook form submits.
@@ -91,6 +92,9 @@ export function normalizeWebhookUrl(value: unknown): string {
 
   if (url.protocol !== 'https:') {
     throw invalid('"url" must use https://; plain http and other schemes are refused.');
+  }
+  if (isInternalHost(url.hostname)) {
+    throw invalid('"url" must name a public host: localhost, loopback, private, link-local and other internal addresses are refused, as a delivery there would reach the gateway\'s own network.');
   }
   if (url.username !== '' || url.password !== '' || hasUserinfo(value)) {
     throw invalid('"url" must not contain credentials; use the Basic-auth username and password fields.');
