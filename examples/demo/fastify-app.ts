@@ -25,6 +25,9 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
     reply.headers(answerHeaders(request.raw)).code(demoReply.status).send(demoReply.body);
   const app = fastify({
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    // Also the limit of the body an unknown route's 404 reads (its context keeps Fastify's
+    // default of 1 MiB otherwise, whatever the JSON parser below says).
+    bodyLimit: MAX_REQUEST_BODY_BYTES,
     // A path Fastify cannot decode (`%ZZ`) is a route that does not exist, as on Express and
     // Koa; Fastify's own 400 would quote the whole URL back, an api_key in its query too. The
     // other framework errors (a route constraint, a path parameter's length) cannot happen on

@@ -33,6 +33,8 @@ const UNSENDABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\
  */
 export function acceptSms(payload: unknown, apiKey: ApiKeyContext): DemoReply {
   if (payload === undefined) return notSentAsJson();
+  // The parser takes an array too (as express.json does); it is no message.
+  if (Array.isArray(payload)) return notAnObject();
   const { to, body } = (payload ?? {}) as { to?: unknown; body?: unknown };
   if (typeof to !== 'string' || !/^\+?[0-9]{6,15}$/.test(to)) {
     return invalidRequest('"to" must be a phone number such as +15550100.');
@@ -145,6 +147,11 @@ export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok
   }
 }
 
+/** 400: the body is JSON, or was meant to be, but no object. */
+function notAnObject(): DemoReply {
+  return invalidRequest('The request body must be a JSON object, such as {"to":"+15550100","body":"hello"}.');
+}
+
 /** 415: the body was not sent as JSON (another type, or a Content-Type no parser can read). */
 function notSentAsJson(): DemoReply {
   const message = 'Send the message as JSON in UTF-8, with Content-Type: application/json.';
@@ -165,7 +172,7 @@ export function unreadableBody(status: number | undefined): DemoReply {
   // other than UTF-8.
   if (status === 415) return notSentAsJson();
   // Express's strict parser refuses JSON that is no object or array (`null`, `5`) here too.
-  if (status !== undefined && status >= 400 && status < 500) return invalidRequest('The request body must be a JSON object, such as {"to":"+15550100","body":"hello"}.');
+  if (status !== undefined && status >= 400 && status < 500) return notAnObject();
   return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'Internal server error.' } } };
 }
 
