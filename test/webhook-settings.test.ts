@@ -29,6 +29,8 @@ describe('normalizeWebhookUrl', () => {
     ['https://172.32.0.1/in', 'https://172.32.0.1/in'],
     ['https://[2001:db8::1]/in', 'https://[2001:db8::1]/in'],
     ['https://localhost.example.com/in', 'https://localhost.example.com/in'],
+    ['https://[64:ff9b::8.8.8.8]/in', 'https://[64:ff9b::808:808]/in'],
+    ['https://[2002:808:808::1]/in', 'https://[2002:808:808::1]/in'],
   ])('accepts %s and stores %s', (input, stored) => {
     expect(normalizeWebhookUrl(input)).toBe(stored);
   });
@@ -74,6 +76,12 @@ describe('normalizeWebhookUrl', () => {
     ['an IPv6 unique local address', 'https://[fd12:3456::1]/in', /must name a public host/],
     ['an IPv6 link-local address', 'https://[fe80::1]/in', /must name a public host/],
     ['IPv4 loopback written as IPv6', 'https://[::ffff:127.0.0.1]/in', /must name a public host/],
+    ['an IPv4-compatible IPv6 address', 'https://[::10.0.0.1]/in', /must name a public host/],
+    ['an IPv4-translated IPv6 address', 'https://[::ffff:0:169.254.169.254]/in', /must name a public host/],
+    ['a NAT64 address carrying a private one', 'https://[64:ff9b::192.168.1.1]/in', /must name a public host/],
+    ['a 6to4 address carrying loopback', 'https://[2002:7f00:1::1]/in', /must name a public host/],
+    ['an IPv6 site-local address', 'https://[fec0::1]/in', /must name a public host/],
+    ['a benchmarking address', 'https://198.18.0.1/in', /must name a public host/],
     ['not a URL at all', 'hooks.example.com/in', /not a valid absolute URL/],
     ['a scheme with no host', 'https://', /not a valid absolute URL/],
     ['an empty string', '', /required/],
