@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import { carriedIpv4, ipv6Groups } from './ipv6-groups.js';
 
 /** Longest client address kept as a counter key; a proxy header can hold anything. */
 const MAX_ADDRESS_LENGTH = 100;
@@ -34,7 +35,7 @@ export function clientCounterKey(address: string, ipv6PrefixLength = 64): string
   if (!address.includes(':') && !address.includes('[')) return address;
   const host = withoutPort(address);
   const bare = host.split('%')[0]!.toLowerCase(); // an IPv6 zone id names the server's interface
-  return isIPv6(bare) ? ipv6Key(groupsOf(bare), ipv6PrefixLength) : host;
+  return isIPv6(bare) ? ipv6Key(ipv6Groups(bare), ipv6PrefixLength) : host;
 }
 
 /** The host of `a.b.c.d:port` or `[v6]:port`; anything else as it is. */
@@ -45,34 +46,11 @@ function withoutPort(address: string): string {
   return ipv4WithPort && isIPv4(ipv4WithPort[1]!) ? ipv4WithPort[1]! : address;
 }
 
-/** The eight 16-bit groups of a valid IPv6 address. */
-function groupsOf(address: string): number[] {
-  const parse = (part: string): number[] =>
-    part === ''
-      ? []
-      : part.split(':').flatMap((group) => {
-          if (!group.includes('.')) return [Number.parseInt(group, 16)];
-          const [a, b, c, d] = group.split('.').map(Number) as [number, number, number, number];
-          return [(a << 8) | b, (c << 8) | d];
-        });
-  const [head = '', tail] = address.split('::');
-  const left = parse(head);
-  const right = tail === undefined ? [] : parse(tail);
-  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
-}
-
 function ipv6Key(groups: number[], prefixLength: number): string {
-  const [g0, g1, g2, , g4, g5, g6, g7] = groups as [number, number, number, number, number, number, number, number];
-  const ipv4 = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
-  const zeroUpTo = (end: number) => groups.slice(0, end).every((group) => group === 0);
-  if (zeroUpTo(5) && g5 === 0xffff) return ipv4(g6, g7); // mapped
-  if (zeroUpTo(4) && g4 === 0xffff && g5 === 0) return ipv4(g6, g7); // translated
-  if (g0 === 0x64 && g1 === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) return ipv4(g6, g7); // NAT64
-  if (zeroUpTo(6) && (g6 !== 0 || g7 > 1)) return ipv4(g6, g7); // compatible; not :: or ::1
-  if (g0 === 0x2001 && g1 === 0) return ipv4(g6 ^ 0xffff, g7 ^ 0xffff); // Teredo: the client's own address
-  if (g0 === 0x2002) return ipv4(g1, g2); // 6to4: the site's IPv4 address
+  const ipv4 = carriedIpv4(groups);
+  if (ipv4 !== undefined) return ipv4;
   const hex = (list: number[]) => list.map((group) => group.toString(16)).join(':');
-  if ((g0 & 0xe000) !== 0x2000) return hex(groups); // not global unicast
+  if ((groups[0]! & 0xe000) !== 0x2000) return hex(groups); // not global unicast
   const masked = groups.map((group, index) => group & maskOf(prefixLength - index * 16));
   return `${hex(masked)}/${prefixLength}`;
 }

@@ -1,4 +1,5 @@
 import { BlockList, isIPv4 } from 'node:net';
+import { carriedIpv4, ipv6Groups } from './ipv6-groups.js';
 
 /**
  * IPv4 addresses no merchant's public receiver has: this machine, private and shared networks,
@@ -20,9 +21,10 @@ const INTERNAL_IPV4: readonly (readonly [string, number])[] = [
 
 /**
  * The IPv6 ones: unspecified and loopback, unique local, link-local, site-local (deprecated,
- * still routed inside some networks), multicast, and the local-use NAT64 prefix. IPv4
- * addresses written as IPv6 (`::ffff:127.0.0.1`) are matched by the IPv4 rules; so are those
- * other IPv6 forms embed (see {@link embeddedIpv4}).
+ * still routed inside some networks), multicast, the local-use NAT64 prefix, the discard
+ * prefix and Teredo (a tunnel whose addresses hide the IPv4 one they reach). IPv4 addresses
+ * written as IPv6 (`::ffff:127.0.0.1`) are matched by the IPv4 rules; so are those other IPv6
+ * forms carry (see `carriedIpv4`).
  */
 const INTERNAL_IPV6: readonly (readonly [string, number])[] = [
   ['::', 127],
@@ -31,6 +33,8 @@ const INTERNAL_IPV6: readonly (readonly [string, number])[] = [
   ['fec0::', 10],
   ['ff00::', 8],
   ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 32],
 ];
 
 const INTERNAL = new BlockList();
@@ -47,41 +51,13 @@ for (const [network, prefix] of INTERNAL_IPV6) INTERNAL.addSubnet(network, prefi
  * @param hostname - `URL.hostname`.
  */
 export function isInternalHost(hostname: string): boolean {
-  const name = hostname.replace(/\.$/, '');
+  const name = hostname.replace(/\.+$/, '');
   if (name === 'localhost' || name.endsWith('.localhost')) return true;
   if (name.startsWith('[')) {
     const address = name.slice(1, -1);
     if (INTERNAL.check(address, 'ipv6')) return true;
-    const ipv4 = embeddedIpv4(address);
+    const ipv4 = carriedIpv4(ipv6Groups(address));
     return ipv4 !== undefined && INTERNAL.check(ipv4, 'ipv4');
   }
   return isIPv4(name) && INTERNAL.check(name, 'ipv4');
-}
-
-/**
- * The IPv4 address an IPv6 one carries, in the forms that reach it through a translator or a
- * tunnel: IPv4-compatible (`::a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`), the well-known
- * NAT64 prefix (`64:ff9b::a.b.c.d`) and 6to4 (`2002:aabb:ccdd::`). IPv4-mapped addresses
- * (`::ffff:a.b.c.d`) the block list matches itself.
- *
- * @param address - an IPv6 address as the URL parser writes it (lower case, `::` for the
- *   longest run of zero groups, no dotted quad).
- */
-function embeddedIpv4(address: string): string | undefined {
-  const groups = groupsOf(address);
-  const zero = (from: number, to: number) => groups.slice(from, to).every((group) => group === 0);
-  const quad = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
-  if (zero(0, 6) || (zero(0, 4) && groups[4] === 0xffff && groups[5] === 0)) return quad(groups[6]!, groups[7]!);
-  if (groups[0] === 0x64 && groups[1] === 0xff9b && zero(2, 6)) return quad(groups[6]!, groups[7]!);
-  if (groups[0] === 0x2002) return quad(groups[1]!, groups[2]!);
-  return undefined;
-}
-
-/** The eight 16-bit groups of an IPv6 address written in hexadecimal groups and `::`. */
-function groupsOf(address: string): number[] {
-  const [head = '', tail] = address.split('::');
-  const parse = (part: string) => (part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16)));
-  const before = parse(head);
-  const after = tail === undefined ? [] : parse(tail);
-  return [...before, ...new Array<number>(8 - before.length - after.length).fill(0), ...after];
 }

@@ -109,7 +109,8 @@ export interface KeyManager {
    *
    * @throws {ApiKeyAuthError} `ERR_WEBHOOK_INVALID` (400) for a bad URL, username or password,
    *   or a field name other than `url`, `username` and `password` (with a did-you-mean), and
-   *   (409) when a kept username breaks those rules (written there by hand: send it again);
+   *   (409) when a kept username breaks those rules and a password goes with it (written
+   *   there by hand: send it again);
    *   `ERR_OPTIONS_INVALID` when a password is given but the manager has no `webhookKeys`;
    *   `ERR_WEBHOOK_SECRET` (500) when a kept password must move to a new URL and the manager has
    *   no `webhookKeys`, and (409, exposed) when a kept password does not open for this key and

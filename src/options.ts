@@ -182,17 +182,26 @@ function holdsBelowObjectPrototype(value: object, name: string): boolean {
 }
 
 /**
- * The prototypes of `value` that are the app's own: every one up to the root of its chain, which
- * is left out, whichever realm's `Object.prototype` it is (one from a `vm` context included), as
- * a name found there is the app's only if something polluted it.
+ * The prototypes of `value` that are the app's own: every one up to a realm's
+ * `Object.prototype` (this one's, or a `vm` context's), which is left out, as a name found
+ * there is the app's only if something polluted it. An object without a prototype that the
+ * app put in the chain is its own.
  */
 function prototypesOf(value: object): object[] {
   const chain: object[] = [];
   for (let holder = Object.getPrototypeOf(value) as object | null; holder !== null; holder = Object.getPrototypeOf(holder) as object | null) {
-    if (holder === Object.prototype || Object.getPrototypeOf(holder) === null) break;
+    if (isObjectPrototype(holder)) break;
     chain.push(holder);
   }
   return chain;
+}
+
+/** Whether an object is some realm's `Object.prototype`: the prototype of its own `Object`. */
+function isObjectPrototype(holder: object): boolean {
+  if (holder === Object.prototype) return true;
+  if (Object.getPrototypeOf(holder) !== null) return false;
+  const constructor: unknown = Object.getOwnPropertyDescriptor(holder, 'constructor')?.value;
+  return typeof constructor === 'function' && constructor.prototype === holder && constructor.name === 'Object';
 }
 
 /**

@@ -13,12 +13,18 @@ const EVERY_KEY_PREFIX = new RegExp(KEY_PREFIX, 'gi');
 const EVERY_KEY = new RegExp(`(${KEY_PREFIX})[0-9A-Za-z_%]*`, 'gi');
 
 /**
+ * A URL's scheme, `//` and user, up to the `:` that starts its password, as regular-expression
+ * source. The scheme is matched only where a run of scheme characters starts (one may begin
+ * with a digit or a `-` here: more is withheld, never less), so hostile text costs one pass.
+ */
+const URL_USERINFO_START = '(?<![a-z0-9+.-])([a-z0-9+.-]+:\\/\\/[^\\s:@/]*:)';
+
+/**
  * The password of a URL's userinfo (`postgres://app:<password>@db`), as a connection error of
  * an app's store can quote it: the scheme and user are kept, the password withheld up to the
- * URL's last `@` (a driver reads `pa@ss` in `postgres://app:pa@ss@db`). The scheme is matched
- * only where a run of scheme characters starts, so hostile text costs one pass.
+ * URL's last `@` (a driver reads `pa@ss` in `postgres://app:pa@ss@db`).
  */
-const URL_PASSWORD = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s/]*@/gi;
+const URL_PASSWORD = new RegExp(`${URL_USERINFO_START}[^\\s/]*@`, 'gi');
 
 /** A run of base62 long enough to be a piece of a key's body (50 characters) or of a secret. */
 const LONG_BASE62_RUN = /[0-9A-Za-z]{16,}/g;
@@ -67,9 +73,10 @@ export function secretStart(text: string): number {
 }
 
 /**
- * `text` with the password of every URL withheld, every key cut after its prefix, and every random-looking run of 16 or more base62
- * characters, every run of 32 or more, and every run of 16 or more percent-escapes replaced by
- * `…`. A heuristic: a key split into short pieces, or encoded another way, still gets through.
+ * `text` with the password of every URL withheld, every key cut after its prefix, and every
+ * random-looking run of 16 or more base62 characters, every run of 32 or more, and every run of
+ * 16 or more percent-escapes replaced by `…`. A heuristic: a key split into short pieces, or
+ * encoded another way, still gets through.
  *
  * @param text - text that may quote a credential.
  */
@@ -81,13 +88,16 @@ export function withSecretsWithheld(text: string): string {
     .replace(LONG_BASE62_RUN, (run) => (looksRandom(run) ? '…' : run));
 }
 
-/** A URL cut short within its userinfo, before the `@`, at the end of a text cut for length. */
-const CUT_URL_PASSWORD = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s/@]+$/i;
+/**
+ * A URL cut short after its user, at the end of a text cut for length: what follows may be
+ * its password, `@`s and all, or its host, which is withheld with it.
+ */
+const CUT_URL_PASSWORD = new RegExp(`${URL_USERINFO_START}[^\\s/]+$`, 'i');
 
 /**
  * `text`, cut for length, without the start of a URL password its cut left behind: the `@`
- * that {@link withSecretsWithheld} looks for is past the cut. Only for cut text: at the end of
- * whole text, `https://host:8443` is a port.
+ * that {@link withSecretsWithheld} looks for may be past the cut. Only for cut text: at the
+ * end of whole text, `https://host:8443` is a port.
  */
 export function withCutUrlPasswordWithheld(text: string): string {
   return text.replace(CUT_URL_PASSWORD, '$1…');

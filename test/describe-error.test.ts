@@ -16,6 +16,7 @@ describe('withSecretsWithheld', () => {
     ['a key percent-encoded byte by byte', `url ${[...Buffer.from(KEY)].map((byte) => `%${byte.toString(16)}`).join('')}`, 'url …'],
     ['the password of a connection string', 'connect ECONNREFUSED postgres://app:hunter2@db.internal:5432/keys', 'connect ECONNREFUSED postgres://app:…@db.internal:5432/keys'],
     ['a URL password holding an unescaped @, as drivers read it', 'postgres://app:pa@ss@db/keys', 'postgres://app:…@db/keys'],
+    ['a URL password after a dash or a digit', '-postgres://app:hunter2@db and 2redis://u:pw@cache', '-postgres://app:…@db and 2redis://u:…@cache'],
     ['a URL password with escapes and no user', 'redis://:p%40ss:w0rd@cache:6379 and mysql://u:x@h', 'redis://:…@cache:6379 and mysql://u:…@h'],
   ])('withholds %s', (_name, text, expected) => {
     expect(withSecretsWithheld(text)).toBe(expected);
@@ -47,6 +48,14 @@ describe('describeError', () => {
     const described = describeError(new Error(message));
 
     expect(described).toBe(`Error: ${'… '.repeat(27)}zzzzzz postgres://app:……`);
+  });
+
+  it('withholds what follows the user of a URL that the cut for length leaves, an @ in the password included', () => {
+    const runs = `${KEY.slice(8, 28)} `.repeat(27);
+    const message = `${runs}postgres://app:xx@yy-yy!y-yyyy!zz@db/keys`;
+    expect('Error: '.length + message.indexOf('xx@yy') + 11).toBe(600);
+
+    expect(describeError(new Error(message))).toBe(`Error: ${'… '.repeat(27)}postgres://app:……`);
   });
 
   it('withholds the password of a connection string a store\'s error quotes, keeping its code', () => {

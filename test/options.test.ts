@@ -97,6 +97,20 @@ describe('createApiKeyAuth options', () => {
     await auth.close();
   });
 
+  it('reads and checks the fields of an object without a prototype that the app put in the chain', async () => {
+    const base = Object.assign(Object.create(null) as object, { realm: 'gateway', apiKeyHeadr: 'x-key' });
+
+    expect(make(Object.assign(Object.create(base), { store }))).toThrow(expect.objectContaining({
+      code: 'ERR_OPTIONS_INVALID',
+      message: 'createApiKeyAuth: unknown option "apiKeyHeadr". Did you mean "apiKeyHeader"?',
+    }));
+    delete (base as { apiKeyHeadr?: string }).apiKeyHeadr;
+    const auth = createApiKeyAuth(Object.assign(Object.create(base), { store }));
+    const result = await auth.authenticate({ headers: {} });
+    expect(result.ok === false && result.response.headers['www-authenticate']).toBe('Bearer realm="gateway"');
+    await auth.close();
+  });
+
   it('neither reads nor refuses a name that another realm\'s polluted Object.prototype holds', async () => {
     const foreign = runInNewContext('Object.prototype.realm = "polluted"; Object.prototype.apiKeyHeadr = "x-key"; ({})') as Record<string, unknown>;
     const auth = createApiKeyAuth(Object.assign(Object.create(foreign), { store }));

@@ -31,6 +31,7 @@ describe('normalizeWebhookUrl', () => {
     ['https://localhost.example.com/in', 'https://localhost.example.com/in'],
     ['https://[64:ff9b::8.8.8.8]/in', 'https://[64:ff9b::808:808]/in'],
     ['https://[2002:808:808::1]/in', 'https://[2002:808:808::1]/in'],
+    ['https://[2001:4860::8888]/in', 'https://[2001:4860::8888]/in'],
   ])('accepts %s and stores %s', (input, stored) => {
     expect(normalizeWebhookUrl(input)).toBe(stored);
   });
@@ -82,6 +83,9 @@ describe('normalizeWebhookUrl', () => {
     ['a 6to4 address carrying loopback', 'https://[2002:7f00:1::1]/in', /must name a public host/],
     ['an IPv6 site-local address', 'https://[fec0::1]/in', /must name a public host/],
     ['a benchmarking address', 'https://198.18.0.1/in', /must name a public host/],
+    ['a Teredo address', 'https://[2001::53aa:64c:0:0]/in', /must name a public host/],
+    ['an IPv6 discard address', 'https://[100::1]/in', /must name a public host/],
+    ['localhost with two trailing dots', 'https://localhost../in', /must name a public host/],
     ['not a URL at all', 'hooks.example.com/in', /not a valid absolute URL/],
     ['a scheme with no host', 'https://', /not a valid absolute URL/],
     ['an empty string', '', /required/],
@@ -439,11 +443,10 @@ describe('KeyManager: webhook settings', () => {
   });
 
   it.each([
-    ['a save that removes the password', { password: null }],
-    ['a save on a row without a password', {}],
-  ])('keeps a stored username that breaks the rules, with no header to build: %s', async (name, extra) => {
-    const password = name.includes('removes') ? { password: 'first-pass' } : {};
-    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', ...password });
+    ['a save that removes the password', { password: 'first-pass' }, { password: null }],
+    ['a save on a row without a password', {}, {}],
+  ])('keeps a stored username that breaks the rules, with no header to build: %s', async (_name, saved, extra) => {
+    await manager.setWebhook(keyId, { url: 'https://hooks.example.com/a', username: 'relay', ...saved });
     await store.modify(keyId, () => ({ webhook_basic_auth_username: 'relay:ops' }));
 
     const card = await manager.setWebhook(keyId, { url: 'https://hooks.example.com/b', ...extra });
