@@ -54,8 +54,9 @@ export function basicAuthorizationHeader(username: string | null, password: stri
  *   (sealed under a key id the box does not hold, altered, or sealed for another key or
  *   another webhook URL) or the stored credentials are
  *   ones `setWebhook` would refuse; `ERR_KEY_NOT_FOUND` for a row whose lifecycle fields do
- *   not show its key live (`soft_deleted` exactly false, `revoked_at` null); `ERR_OPTIONS_INVALID` when `row` is not an object or `box`
- *   is not a box (the sealing keys themselves, say). No error carries the password.
+ *   not show its key live (`soft_deleted` exactly false, `revoked_at` null);
+ *   `ERR_OPTIONS_INVALID` when `row` is not an object or `box` is not a box (the sealing keys
+ *   themselves, say). No error carries the password.
  * @example
  * ```ts
  * const authorization = webhookAuthorizationFor(row, box);

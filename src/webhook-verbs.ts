@@ -86,15 +86,16 @@ export function webhookVerbs(
         sealed = box.seal(password, context);
       }
       const at = now();
-      const settingsFor = (current: ApiKeyRow) => ({
-        webhook_url: url,
-        ...(username === undefined
-          ? keptUsername(current, sealed === undefined ? current.webhook_basic_auth_password_sealed != null : sealed !== null)
-          : { webhook_basic_auth_username: username }),
-        // A kept password is resealed for a new URL from the row as the store hands it over,
-        // so a save racing this one can never leave a password sealed for another URL.
-        ...(sealed === undefined ? keptPassword(current, context) : { webhook_basic_auth_password_sealed: sealed }),
-      });
+      const settingsFor = (current: ApiKeyRow) => {
+        const withPassword = sealed === undefined ? current.webhook_basic_auth_password_sealed != null : sealed !== null;
+        return {
+          webhook_url: url,
+          ...(username === undefined ? keptUsername(current, withPassword) : { webhook_basic_auth_username: username }),
+          // A kept password is resealed for a new URL from the row as the store hands it over,
+          // so a save racing this one can never leave a password sealed for another URL.
+          ...(sealed === undefined ? keptPassword(current, context) : { webhook_basic_auth_password_sealed: sealed }),
+        };
+      };
       return toCard(await change(keyId, settingsFor, 'setWebhook'), at);
     },
 
