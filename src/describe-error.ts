@@ -37,7 +37,7 @@ function described(error: unknown): string {
 function safeForALogLine(text: string): string {
   // Only the start is worked on (a 200 KB message would otherwise be scanned in full), less a
   // run of base62 cut through at its end, which could be too short a piece to be withheld,
-  // and less a URL password cut before its `@`.
+  // and less what follows a URL's user there, which may be a password cut before its `@`.
   const cut = text.length > 2 * MAX_DESCRIPTION_LENGTH;
   const start = cut ? withCutUrlPasswordWithheld(text.slice(0, 2 * MAX_DESCRIPTION_LENGTH)).replace(/[0-9A-Za-z]+$/, '') : text;
   const safe = withSecretsWithheld(start).replace(UNSAFE_IN_A_LOG_LINE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
