@@ -26,6 +26,9 @@ import type { UsageRecorder } from './usage-recorder.js';
 import { expiryState, validMillis } from './valid-date.js';
 import type { MemoSubject } from './verification-memo.js';
 
+/** What a fault log says of a request that is no object with headers. */
+const NOT_A_REQUEST = 'keyward: decide() and authenticate() need a request whose headers are an object, such as new NodeCredentialRequest(req, req.url).';
+
 /** A value now, or a promise of it once something had to be waited for. */
 type Pending<T> = T | Promise<T>;
 
@@ -88,6 +91,11 @@ export class Pipeline {
         // A requirement keyward cannot read must not turn into none: 500, never a pass.
         if (typeof checked === 'string') return this.internal(new TypeError(checked));
         this.requirements.set(requirement, (read = checked));
+      }
+      // An app's integration mistake (no request, or one without headers) is a fault to fix,
+      // not a client without a key: 500, logged, as for a requirement keyward cannot read.
+      if (typeof request !== 'object' || request === null || typeof request.headers !== 'object' || request.headers === null) {
+        return this.internal(new TypeError(NOT_A_REQUEST));
       }
       const decided = this.readAndFind(request, read);
       return isThenable(decided) ? this.tracked(decided.catch((error: unknown) => this.internal(error))) : decided;

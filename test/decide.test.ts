@@ -75,6 +75,28 @@ describe('decide()', () => {
   });
 
   it.each<[string, unknown]>([
+    ['null', null],
+    ['undefined', undefined],
+    ['a number', 42],
+    ['a string', 'Bearer sk_test_x'],
+    ['an object without headers', {}],
+    ['an object whose headers are null', { headers: null }],
+    ['an object whose headers are text', { headers: 'authorization: Bearer x' }],
+  ])('answers 500 ERR_INTERNAL, and logs why, when the request is %s: an integration mistake, not a client without a key', async (_name, given) => {
+    const errors: string[] = [];
+    const strict = createApiKeyAuth({ store, environments: ['sandbox'], logger: { error: (_fields, message) => void errors.push(message) } });
+    try {
+      for (const result of [strict.decide(given as never), strict.authenticate(given as never)]) {
+        const refused = (await result) as AuthResult & { ok: false };
+        expect([refused.ok, refused.response.status, refused.error.code]).toEqual([false, 500, 'ERR_INTERNAL']);
+      }
+      expect(errors[0]).toContain('need a request whose headers are an object');
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it.each<[string, unknown]>([
     ['none', undefined],
     ['an empty object', {}],
     ['an undefined key type', { keyType: undefined }],
