@@ -29,14 +29,15 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
    * `KeyStore` methods show is checked.
    */
   readAllRows?: ((store: S) => ApiKeyRow[] | Promise<ApiKeyRow[]>) | undefined;
-  /** How often each race is run; more rounds make a lost race likelier to show. @default 5 */
+  /** How often most races are run (two slow ones run once per pairing of handles); more rounds make a lost race likelier to show. @default 5 */
   raceRounds?: number | undefined;
   /**
    * A second handle on the same storage as `store` (another connection pool, another
    * client), as a second gateway or portal instance has. With it, every race between writes
-   * runs twice: both sides on the store, as two calls of one gateway do, and one side on each
-   * handle; and a change made through one must be seen through the other at once: a lock or
-   * a cache that lives in one process passes the races on one handle and fails here.
+   * runs on the store alone, as two calls of one gateway do, and across the two handles (twice,
+   * or in one run that mixes both); and a change made through one must be seen through the
+   * other at once: a lock or a cache that lives in one process passes the races on one handle
+   * and fails here.
    * Without it, the store is its own peer: a change must still show at once to the store
    * itself, after it has read the row, but a cache the store clears on its own writes passes.
    * The suite then emits a process warning, `KEYWARD_CONFORMANCE_NO_PEER`, unless
@@ -121,6 +122,13 @@ export function runStoreConformance<S extends KeyStore>(
    * gateway both win.
    */
   const racingHandles = (store: S, peer: S): [S, S][] => (peer === store ? [[store, store]] : [[store, store], [store, peer]]);
+
+  /**
+   * For a race's failure message: which handles its two sides ran on. Both on the store, with
+   * a peer given, points at state that calls through one handle share.
+   */
+  const racedOn = (one: S, other: S) =>
+    one !== other ? ' (one side on each handle)' : options.createPeer ? ' (both sides on the store: do calls through one handle share a connection or a transaction?)' : '';
 
   /** Every row, live or not, by id; undefined when the options give no way to read them. */
   const allRows = async (store: S) => {
@@ -430,7 +438,7 @@ export function runStoreConformance<S extends KeyStore>(
               const b = sampleRow({ account_id: a.account_id, environment });
               const results = await Promise.allSettled([one.insert(a), other.insert(b)]);
               const failures = results.filter((result) => result.status === 'rejected');
-              assert.equal(failures.length, 1, `exactly one ${environment} insert must fail`);
+              assert.equal(failures.length, 1, `exactly one ${environment} insert must fail${racedOn(one, other)}`);
               assertKeyExistsError(failures[0]!.reason);
               const winner = results[0]!.status === 'fulfilled' ? a : b;
               assert.equal((await store.findLive(a.account_id, environment))?.id, winner.id);
@@ -447,7 +455,7 @@ export function runStoreConformance<S extends KeyStore>(
             const a = sampleRow({ status });
             const b = sampleRow({ account_id: a.account_id, environment: a.environment, status });
             const results = await Promise.allSettled([one.insert(a), other.insert(b)]);
-            assert.equal(results.filter((result) => result.status === 'rejected').length, 1, `exactly one ${status} insert must fail`);
+            assert.equal(results.filter((result) => result.status === 'rejected').length, 1, `exactly one ${status} insert must fail${racedOn(one, other)}`);
           }
         }
       }));
@@ -643,7 +651,7 @@ export function runStoreConformance<S extends KeyStore>(
             const results = await Promise.allSettled(candidates.map((next, index) => regenerate(next, index)));
             const won = results.flatMap((result, index) => (result.status === 'fulfilled' ? [candidates[index]!] : []));
             const lost = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
-            assert.equal(won.length, 1, 'exactly one change must win');
+            assert.equal(won.length, 1, `exactly one change must win${racedOn(one, other)}`);
             assert.deepEqual(lost, [conflict]);
             for (const handle of new Set([store, peer])) {
               await assertFound(handle, { ...row, lookup_id: won[0]!, last_used_at: null });
@@ -753,7 +761,7 @@ export function runStoreConformance<S extends KeyStore>(
               const [firstRecorded, secondRecorded] = await Promise.all([one.recordUsage(first), other.recordUsage(second)]);
               await sendDeferredAgain(one, first, firstRecorded);
               await sendDeferredAgain(other, second, secondRecorded);
-              assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(9_000));
+              assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(9_000), `last_used_at moved backwards${racedOn(one, other)}`);
             }
           }
         }
