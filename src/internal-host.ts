@@ -1,5 +1,5 @@
 import { BlockList, isIPv4 } from 'node:net';
-import { carriedIpv4, ipv6Groups } from './ipv6-groups.js';
+import { carriedIpv4, ipv4Of, ipv6Groups } from './ipv6-groups.js';
 
 /**
  * IPv4 addresses no merchant's public receiver has: this machine, private and shared networks,
@@ -22,9 +22,10 @@ const INTERNAL_IPV4: readonly (readonly [string, number])[] = [
 /**
  * The IPv6 ones: unspecified and loopback, unique local, link-local, site-local (deprecated,
  * still routed inside some networks), multicast, the local-use NAT64 prefix, the discard
- * prefix and Teredo (a tunnel whose addresses hide the IPv4 one they reach). IPv4 addresses
- * written as IPv6 (`::ffff:127.0.0.1`) are matched by the IPv4 rules; so are those other IPv6
- * forms carry (see `carriedIpv4`).
+ * prefix, Teredo (a tunnel whose addresses hide the IPv4 one they reach) and benchmarking.
+ * IPv4 addresses written as IPv6 (`::ffff:127.0.0.1`) are matched by the IPv4 rules; so are
+ * those other IPv6 forms carry (see `carriedIpv4`), and an ISATAP address's (see
+ * {@link isatapIpv4}).
  */
 const INTERNAL_IPV6: readonly (readonly [string, number])[] = [
   ['::', 127],
@@ -35,6 +36,7 @@ const INTERNAL_IPV6: readonly (readonly [string, number])[] = [
   ['64:ff9b:1::', 48],
   ['100::', 64],
   ['2001::', 32],
+  ['2001:2::', 48],
 ];
 
 const INTERNAL = new BlockList();
@@ -56,8 +58,19 @@ export function isInternalHost(hostname: string): boolean {
   if (name.startsWith('[')) {
     const address = name.slice(1, -1);
     if (INTERNAL.check(address, 'ipv6')) return true;
-    const ipv4 = carriedIpv4(ipv6Groups(address));
-    return ipv4 !== undefined && INTERNAL.check(ipv4, 'ipv4');
+    const groups = ipv6Groups(address);
+    return [carriedIpv4(groups), isatapIpv4(groups)].some((ipv4) => ipv4 !== undefined && INTERNAL.check(ipv4, 'ipv4'));
   }
   return isIPv4(name) && INTERNAL.check(name, 'ipv4');
+}
+
+/**
+ * The IPv4 address an ISATAP address's interface identifier (`0:5efe:a.b.c.d`, or `200:5efe`
+ * for a global one) names, under any prefix: the router tunnels to it. Read here and not by the
+ * throttle, whose client keys would otherwise merge the hosts of many sites that share one
+ * private address.
+ */
+function isatapIpv4(groups: readonly number[]): string | undefined {
+  if ((groups[4]! & 0xfdff) !== 0 || groups[5] !== 0x5efe) return undefined;
+  return ipv4Of(groups[6]!, groups[7]!);
 }

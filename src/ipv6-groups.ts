@@ -27,13 +27,17 @@ export function ipv6Groups(address: string): number[] {
  */
 export function carriedIpv4(groups: readonly number[]): string | undefined {
   const [g0, g1, g2, , g4, g5, g6, g7] = groups as [number, number, number, number, number, number, number, number];
-  const ipv4 = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
   const zeroUpTo = (end: number) => groups.slice(0, end).every((group) => group === 0);
-  if (zeroUpTo(5) && g5 === 0xffff) return ipv4(g6, g7); // mapped
-  if (zeroUpTo(4) && g4 === 0xffff && g5 === 0) return ipv4(g6, g7); // translated
-  if (g0 === 0x64 && g1 === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) return ipv4(g6, g7); // NAT64
-  if (zeroUpTo(6) && (g6 !== 0 || g7 > 1)) return ipv4(g6, g7); // compatible; not :: or ::1
-  if (g0 === 0x2001 && g1 === 0) return ipv4(g6 ^ 0xffff, g7 ^ 0xffff); // Teredo: the client's own address
-  if (g0 === 0x2002) return ipv4(g1, g2); // 6to4: the site's IPv4 address
+  if (zeroUpTo(5) && g5 === 0xffff) return ipv4Of(g6, g7); // mapped
+  if (zeroUpTo(4) && g4 === 0xffff && g5 === 0) return ipv4Of(g6, g7); // translated
+  if (g0 === 0x64 && g1 === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) return ipv4Of(g6, g7); // NAT64
+  if (zeroUpTo(6) && (g6 !== 0 || g7 > 1)) return ipv4Of(g6, g7); // compatible; not :: or ::1
+  if (g0 === 0x2001 && g1 === 0) return ipv4Of(g6 ^ 0xffff, g7 ^ 0xffff); // Teredo: the client's own address
+  if (g0 === 0x2002) return ipv4Of(g1, g2); // 6to4: the site's IPv4 address
   return undefined;
+}
+
+/** The dotted IPv4 address of two 16-bit groups, the high one first. */
+export function ipv4Of(high: number, low: number): string {
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
 }

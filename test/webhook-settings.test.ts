@@ -32,6 +32,7 @@ describe('normalizeWebhookUrl', () => {
     ['https://[64:ff9b::8.8.8.8]/in', 'https://[64:ff9b::808:808]/in'],
     ['https://[2002:808:808::1]/in', 'https://[2002:808:808::1]/in'],
     ['https://[2001:4860::8888]/in', 'https://[2001:4860::8888]/in'],
+    ['https://[2001:db8::5efe:808:808]/in', 'https://[2001:db8::5efe:808:808]/in'],
   ])('accepts %s and stores %s', (input, stored) => {
     expect(normalizeWebhookUrl(input)).toBe(stored);
   });
@@ -86,6 +87,9 @@ describe('normalizeWebhookUrl', () => {
     ['a Teredo address', 'https://[2001::53aa:64c:0:0]/in', /must name a public host/],
     ['an IPv6 discard address', 'https://[100::1]/in', /must name a public host/],
     ['localhost with two trailing dots', 'https://localhost../in', /must name a public host/],
+    ['an ISATAP address carrying the metadata address', 'https://[::5efe:169.254.169.254]/in', /must name a public host/],
+    ['a global ISATAP address carrying loopback', 'https://[2001:db8::200:5efe:127.0.0.1]/in', /must name a public host/],
+    ['an IPv6 benchmarking address', 'https://[2001:2::1]/in', /must name a public host/],
     ['not a URL at all', 'hooks.example.com/in', /not a valid absolute URL/],
     ['a scheme with no host', 'https://', /not a valid absolute URL/],
     ['an empty string', '', /required/],
@@ -208,16 +212,19 @@ describe('normalizeWebhookUsername', () => {
         `https://hooks.example.com/sms?token=${key.slice(0, 9)}%${key.charCodeAt(9).toString(16)}${key.slice(10)}`,
         `https://hooks.example.com/sms?token=${[...key].map((character) => `%${character.charCodeAt(0).toString(16)}`).join('')}`,
         `https://hooks.example.com/sms?auth=Bearer%20${key}`,
+        // The body run together with letters or an escaped digit at either end.
+        `https://hooks.example.com/x${key.slice(8)}`,
+        `https://hooks.example.com/%31${key.slice(8)}9/in`,
       ],
       kept: 'https://hooks.example.com/sk_live/in',
     },
     {
       field: 'username',
       normalize: normalizeWebhookUsername,
-      holding: (key: string) => [key, `Bearer ${key}`, key.slice(8), `x${key}y`, key.replaceAll('_', '%5f')],
+      holding: (key: string) => [key, `Bearer ${key}`, key.slice(8), `x${key}y`, key.replaceAll('_', '%5f'), `x${key.slice(8)}`, `${key.slice(8)}2`],
       kept: 'task_live_receiver1',
     },
-  ])('refuses a $field holding an API key (whole, run together, encoded or its body alone) without repeating it', ({ field, normalize, holding, kept }) => {
+  ])('refuses a $field holding an API key (whole, run together, encoded, or its body alone or run together) without repeating it', ({ field, normalize, holding, kept }) => {
     const { key } = generateApiKey('sandbox');
     for (const input of holding(key)) {
       const error = thrown(() => normalize(input));
