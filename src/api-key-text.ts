@@ -17,8 +17,9 @@ const BODY_LENGTH = 50;
  * together with other letters and digits (a body is told from other text by its checksum), with
  * the prefix's underscores percent-encoded too.
  *
- * @param text - what was given: an id, a webhook URL or username, each a few hundred or at
- *   most a few thousand characters, as every 50-character stretch of each long run is checked.
+ * @param text - what was given: an id, a webhook URL or username, bounded in length before it
+ *   comes here (at most a few thousand characters), as every 50-character stretch of each long
+ *   run is checked.
  */
 export function holdsApiKey(text: string): boolean {
   if (API_KEY_TEXT.test(text)) return true;

@@ -68,17 +68,22 @@ export function assertEnvironment(value: unknown): asserts value is Environment 
   }
 }
 
+/** Longest key id or account id keyward sends to a store. */
+const MAX_ID_LENGTH = 200;
+
 /**
  * An account id is what the store indexes one live key per environment on, so two different
  * ids must stay different once stored, and look different: none of {@link UNSAFE_IDENTIFIER_TEXT},
  * no whitespace at either end (so none made only of it).
  */
 export function assertAccountId(value: unknown): asserts value is string {
-  assertNotAnApiKey(value, 'accountId');
+  // Only text of an id's length is searched for a key (the search costs time in the length);
+  // longer text is refused below, before any store sees it.
+  if (typeof value === 'string' && value.length <= MAX_ID_LENGTH) assertNotAnApiKey(value, 'accountId');
   if (
     typeof value !== 'string' ||
     value.length === 0 ||
-    value.length > 200 ||
+    value.length > MAX_ID_LENGTH ||
     value.trim() !== value ||
     UNSAFE_IDENTIFIER_TEXT.test(value) ||
     // One spelling per id: `é` may also be `e` and a combining accent, which looks the same.
@@ -113,7 +118,7 @@ export function isPossibleKeyId(value: unknown): value is string {
   return (
     typeof value === 'string' &&
     value.length > 0 &&
-    value.length <= 200 &&
+    value.length <= MAX_ID_LENGTH &&
     !UNSAFE_IDENTIFIER_TEXT.test(value)
   );
 }

@@ -1040,6 +1040,18 @@ describe('createKeyManager: key ids that cannot be stored', () => {
     expect(store.allRows().find((row) => row.id === issued.card.keyId)!.account_id).toBe('desk_live_12345678');
   });
 
+  it('refuses an account id longer than 200 characters for its length, without searching it for a key', async () => {
+    const { key } = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    const long = `${key.slice(8)}${'a'.repeat(100_000)}`;
+
+    const error = await rejection(manager.describeAccount(long, 'sandbox'));
+
+    expect([error.code, error.message]).toEqual([
+      'ERR_INVALID_ARGUMENT',
+      'accountId must be a string of 1 to 200 characters without whitespace at either end, of well-formed Unicode in normalization form C without control, invisible or line-separator characters',
+    ]);
+  });
+
   it('still finds and changes a stored key whose id is not key_ + base62, as other tools may write', async () => {
     const row = sampleRow({ id: 'legacy-Key.42/\u00e9', account_id: 'acct_legacy' });
     await store.insert(row);
