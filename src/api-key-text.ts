@@ -1,6 +1,6 @@
 // Whether a text someone typed or pasted holds an API key: for the arguments and fields where
 // a key does not belong, which keyward refuses rather than stores, sends or shows.
-import { KEY_PREFIXES, parseApiKey } from './key-format.js';
+import { isKeyBodyAt } from './key-format.js';
 import { KEY_PREFIX } from './secret-like.js';
 
 // A key's prefix at the start of a word, and a few characters of a body: "sk_live_…" or
@@ -23,10 +23,10 @@ const BODY_LENGTH = 50;
  */
 export function holdsApiKey(text: string): boolean {
   if (API_KEY_TEXT.test(text)) return true;
-  for (const [run] of text.matchAll(BODY_SIZED_RUN)) {
-    for (let start = 0; start + BODY_LENGTH <= run.length; start++) {
-      const body = run.slice(start, start + BODY_LENGTH);
-      if (Object.values(KEY_PREFIXES).some((prefix) => parseApiKey(prefix + body).ok)) return true;
+  for (const match of text.matchAll(BODY_SIZED_RUN)) {
+    const end = match.index + match[0].length;
+    for (let start = match.index; start + BODY_LENGTH <= end; start++) {
+      if (isKeyBodyAt(text, start)) return true;
     }
   }
   return false;

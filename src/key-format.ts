@@ -222,6 +222,35 @@ function crcOfKeyBytes(): number | undefined {
   return crc32Final(crc);
 }
 
+/** The running CRC-32 after each prefix, for {@link isKeyBodyAt}. */
+const CRC_AFTER_PREFIX: readonly number[] = Object.values(KEY_PREFIXES).map((prefix) => {
+  let crc = CRC32_START;
+  for (let i = 0; i < prefix.length; i++) crc = crc32Step(crc, prefix.charCodeAt(i));
+  return crc;
+});
+
+/**
+ * Whether the 50 characters of `text` from `start` are a key's body under either prefix: its
+ * checksum holds for the prefix, lookup id and secret before it. The caller has checked that
+ * they are base62. Reads the characters in place, with no copy: a text is searched at every
+ * position of its long runs of letters and digits (see `holdsApiKey`).
+ *
+ * @param text - the text searched.
+ * @param start - where the 50 characters begin.
+ */
+export function isKeyBodyAt(text: string, start: number): boolean {
+  const checksumAt = start + LOOKUP_ID_LENGTH + SECRET_LENGTH;
+  const checksum = decodeBase62(text, checksumAt, CHECKSUM_LENGTH);
+  // Six base62 digits reach past 32 bits: most windows of other text end in no CRC at all.
+  if (checksum > 0xffffffff) return false;
+  for (const prefixCrc of CRC_AFTER_PREFIX) {
+    let crc = prefixCrc;
+    for (let i = start; i < checksumAt; i++) crc = crc32Step(crc, text.charCodeAt(i));
+    if (crc32Final(crc) === checksum) return true;
+  }
+  return false;
+}
+
 function environmentOfPrefix(candidate: string): Environment | undefined {
   if (candidate.startsWith(KEY_PREFIXES.production)) return 'production';
   if (candidate.startsWith(KEY_PREFIXES.sandbox)) return 'sandbox';
