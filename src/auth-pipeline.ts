@@ -26,8 +26,12 @@ import type { UsageRecorder } from './usage-recorder.js';
 import { expiryState, validMillis } from './valid-date.js';
 import type { MemoSubject } from './verification-memo.js';
 
-/** What a fault log says of a request that is no object with headers. */
-const NOT_A_REQUEST = 'keyward: decide() and authenticate() need a request whose headers are an object, such as new NodeCredentialRequest(req, req.url).';
+/** What a fault log says of a request that is no object, or whose headers are no object. */
+const NOT_A_REQUEST = 'keyward: decide() and authenticate() need a request object whose headers, when it has any, are an object, such as new NodeCredentialRequest(req, req.url).';
+
+function isHeadersOrNone(headers: unknown): boolean {
+  return headers === undefined || headers === null || typeof headers === 'object';
+}
 
 /** A value now, or a promise of it once something had to be waited for. */
 type Pending<T> = T | Promise<T>;
@@ -92,9 +96,10 @@ export class Pipeline {
         if (typeof checked === 'string') return this.internal(new TypeError(checked));
         this.requirements.set(requirement, (read = checked));
       }
-      // An app's integration mistake (no request, or one without headers) is a fault to fix,
-      // not a client without a key: 500, logged, as for a requirement keyward cannot read.
-      if (typeof request !== 'object' || request === null || typeof request.headers !== 'object' || request.headers === null) {
+      // An app's integration mistake (no request, or headers that are no object) is a fault to
+      // fix, not a client without a key: 500, logged, as for a requirement keyward cannot read.
+      // Headers left out or null (an API Gateway event without any) are no headers: a 401.
+      if (typeof request !== 'object' || request === null || !isHeadersOrNone(request.headers)) {
         return this.internal(new TypeError(NOT_A_REQUEST));
       }
       const decided = this.readAndFind(request, read);

@@ -79,9 +79,8 @@ describe('decide()', () => {
     ['undefined', undefined],
     ['a number', 42],
     ['a string', 'Bearer sk_test_x'],
-    ['an object without headers', {}],
-    ['an object whose headers are null', { headers: null }],
     ['an object whose headers are text', { headers: 'authorization: Bearer x' }],
+    ['an object whose headers are a number', { headers: 5 }],
   ])('answers 500 ERR_INTERNAL, and logs why, when the request is %s: an integration mistake, not a client without a key', async (_name, given) => {
     const errors: string[] = [];
     const strict = createApiKeyAuth({ store, environments: ['sandbox'], logger: { error: (_fields, message) => void errors.push(message) } });
@@ -90,9 +89,19 @@ describe('decide()', () => {
         const refused = (await result) as AuthResult & { ok: false };
         expect([refused.ok, refused.response.status, refused.error.code]).toEqual([false, 500, 'ERR_INTERNAL']);
       }
-      expect(errors[0]).toContain('need a request whose headers are an object');
+      expect(errors[0]).toContain('need a request object whose headers, when it has any, are an object');
     } finally {
       await strict.close();
+    }
+  });
+
+  it.each<[string, unknown]>([
+    ['left out', {}],
+    ['null, as an API Gateway event without any has them', { headers: null }],
+  ])('answers a request whose headers are %s as one without a key: 401 ERR_API_KEY_MISSING', async (_name, given) => {
+    for (const result of [auth.decide(given as never), auth.authenticate(given as never)]) {
+      const refused = (await result) as AuthResult & { ok: false };
+      expect([refused.response.status, refused.error.code]).toEqual([401, 'ERR_API_KEY_MISSING']);
     }
   });
 

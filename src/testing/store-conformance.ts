@@ -29,7 +29,11 @@ export interface StoreConformanceOptions<S extends KeyStore = KeyStore> {
    * `KeyStore` methods show is checked.
    */
   readAllRows?: ((store: S) => ApiKeyRow[] | Promise<ApiKeyRow[]>) | undefined;
-  /** How often most races are run (two slow ones run once per pairing of handles); more rounds make a lost race likelier to show. @default 5 */
+  /**
+   * How often most races repeat; more rounds make a lost race likelier to show. Three run
+   * once: the twelve read-modify-writes, the inserts of keys of every live status, and the
+   * race of a usage batch as large as the authenticator sends. @default 5
+   */
   raceRounds?: number | undefined;
   /**
    * A second handle on the same storage as `store` (another connection pool, another
@@ -761,7 +765,7 @@ export function runStoreConformance<S extends KeyStore>(
               const [firstRecorded, secondRecorded] = await Promise.all([one.recordUsage(first), other.recordUsage(second)]);
               await sendDeferredAgain(one, first, firstRecorded);
               await sendDeferredAgain(other, second, secondRecorded);
-              assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(9_000), `last_used_at moved backwards${racedOn(one, other)}`);
+              assert.deepEqual(rowFields(await store.findById(row.id))?.last_used_at, at(9_000), `last_used_at must be the later of the two uses${racedOn(one, other)}`);
             }
           }
         }
