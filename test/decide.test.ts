@@ -24,6 +24,24 @@ describe('decide()', () => {
 
   const request = (presented: string) => ({ headers: bearer(presented) });
 
+  /**
+   * Asks decide() and authenticate() of a fresh authenticator, checks both answered 500
+   * ERR_INTERNAL (never a pass), and gives the first line it logged at error.
+   */
+  async function internalErrorLogged(given: unknown, requirement?: unknown): Promise<string | undefined> {
+    const errors: string[] = [];
+    const strict = createApiKeyAuth({ store, environments: ['sandbox'], logger: { error: (_fields, message) => void errors.push(message) } });
+    try {
+      for (const result of [strict.decide(given as never, requirement as never), strict.authenticate(given as never, requirement as never)]) {
+        const refused = (await result) as AuthResult & { ok: false };
+        expect([refused.ok, refused.response.status, refused.error.code]).toEqual([false, 500, 'ERR_INTERNAL']);
+      }
+      return errors[0];
+    } finally {
+      await strict.close();
+    }
+  }
+
   it('gives a key that needs an Argon2 run as a promise of the result', async () => {
     const decided = auth.decide(request(key));
     expect(decided).toBeInstanceOf(Promise);
@@ -61,17 +79,7 @@ describe('decide()', () => {
     ['an object with a symbol-named field', { [Symbol('keyType')]: 'reporting' }],
     ['a Proxy whose traps throw', new Proxy({}, { ownKeys: () => { throw new Error('trap'); } })],
   ])('answers 500, never a pass, when the route requirement is %s, and logs why', async (_name, requirement) => {
-    const errors: string[] = [];
-    const strict = createApiKeyAuth({ store, environments: ['sandbox'], logger: { error: (_fields, message) => void errors.push(message) } });
-    try {
-      for (const result of [strict.decide(request(key), requirement as never), strict.authenticate(request(key), requirement as never)]) {
-        const refused = (await result) as AuthResult & { ok: false };
-        expect([refused.ok, refused.response.status, refused.error.code]).toEqual([false, 500, 'ERR_INTERNAL']);
-      }
-      expect(errors[0]).toContain('the route requirement');
-    } finally {
-      await strict.close();
-    }
+    expect(await internalErrorLogged(request(key), requirement)).toContain('the route requirement');
   });
 
   it.each<[string, unknown]>([
@@ -82,17 +90,7 @@ describe('decide()', () => {
     ['an object whose headers are text', { headers: 'authorization: Bearer x' }],
     ['an object whose headers are a number', { headers: 5 }],
   ])('answers 500 ERR_INTERNAL, and logs why, when the request is %s: an integration mistake, not a client without a key', async (_name, given) => {
-    const errors: string[] = [];
-    const strict = createApiKeyAuth({ store, environments: ['sandbox'], logger: { error: (_fields, message) => void errors.push(message) } });
-    try {
-      for (const result of [strict.decide(given as never), strict.authenticate(given as never)]) {
-        const refused = (await result) as AuthResult & { ok: false };
-        expect([refused.ok, refused.response.status, refused.error.code]).toEqual([false, 500, 'ERR_INTERNAL']);
-      }
-      expect(errors[0]).toContain('need a request object whose headers, when it has any, are an object');
-    } finally {
-      await strict.close();
-    }
+    expect(await internalErrorLogged(given)).toContain('need a request object whose headers, when it has any, are an object');
   });
 
   it.each<[string, unknown]>([
