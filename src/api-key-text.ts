@@ -1,6 +1,6 @@
 // Whether a text someone typed or pasted holds an API key: for the arguments and fields where
 // a key does not belong, which keyward refuses rather than stores, sends or shows.
-import { isKeyBodyAt } from './key-format.js';
+import { BODY_LENGTH, isKeyBodyAt } from './key-format.js';
 import { KEY_PREFIX } from './secret-like.js';
 
 // A key's prefix at the start of a word, and a few characters of a body: "sk_live_…" or
@@ -8,8 +8,7 @@ import { KEY_PREFIX } from './secret-like.js';
 const API_KEY_TEXT = new RegExp(`(?<![0-9A-Za-z])${KEY_PREFIX}[0-9A-Za-z]{8}`, 'i');
 // A run of letters and digits long enough to hold a key's 50-character body, which may sit
 // anywhere in it: alone, after the prefix, or run together with text at either end.
-const BODY_SIZED_RUN = /[0-9A-Za-z]{50,}/g;
-const BODY_LENGTH = 50;
+const BODY_SIZED_RUN = new RegExp(`[0-9A-Za-z]{${BODY_LENGTH},}`, 'g');
 
 /**
  * Whether the text holds an API key: whole (anywhere, even with letters run on at either end),

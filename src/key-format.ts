@@ -21,7 +21,8 @@ export const SECRET_LENGTH = 32;
 export const CHECKSUM_LENGTH = 6;
 
 const PREFIX_LENGTH = 8;
-const BODY_LENGTH = LOOKUP_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
+/** Characters after the prefix: lookup id, secret and checksum. */
+export const BODY_LENGTH = LOOKUP_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
 const SECRET_START = PREFIX_LENGTH + LOOKUP_ID_LENGTH;
 /** Everything before the checksum, which the checksum covers. */
 const CHECKED_LENGTH = SECRET_START + SECRET_LENGTH;
