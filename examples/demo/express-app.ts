@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import type { ApiKeyAuth } from 'keyward';
 import { expressApiKeyAuth } from 'keyward/express';
-import { acceptSms, answerHeaders, assertUtf8Body, bodyErrorReply, compressedBody, declareEmptyBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, whoami, type DemoReply } from './sms.js';
+import { acceptSms, answerHeaders, assertUtf8Body, bodyErrorReply, declareEmptyBody, health, MAX_REQUEST_BODY_BYTES, notFound, unreadableBody, unreadableCoding, whoami, type DemoReply } from './sms.js';
 
 /** The demo gateway's routes on Express. */
 export function createExpressDemo(auth: ApiKeyAuth): express.Express {
@@ -22,7 +22,7 @@ export function createExpressDemo(auth: ApiKeyAuth): express.Express {
     '/v1/sms',
     expressApiKeyAuth(auth, { keyType: 'sms_api' }),
     (req, res, next) => {
-      const refusal = compressedBody(req.headers['content-encoding']);
+      const refusal = unreadableCoding(req.headers);
       if (refusal) answer(req, res, refusal);
       // express.json() would wait for the whole of a body declared too large before its 413.
       else if (req.is('application/json') && Number(req.headers['content-length']) > MAX_REQUEST_BODY_BYTES) answer(req, res, unreadableBody(413));

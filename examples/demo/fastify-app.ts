@@ -7,12 +7,12 @@ import {
   answerHeaders,
   assertUtf8Body,
   bodyErrorReply,
-  compressedBody,
   health,
   MAX_REQUEST_BODY_BYTES,
   notFound,
   parseJsonBody,
   unreadableBody,
+  unreadableCoding,
   whoami,
   type DemoReply,
 } from './sms.js';
@@ -62,7 +62,7 @@ export function createFastifyDemo(auth: ApiKeyAuth): FastifyInstance {
     // Checked before the body is parsed, as the Express and Koa demos do.
     sms.post('/v1/sms', {
       preParsing: (request, reply, payload, done) => {
-        const refusal = compressedBody(request.headers['content-encoding']);
+        const refusal = unreadableCoding(request.headers);
         if (refusal) return void answer(request, reply, refusal);
         done(null, payload);
       },

@@ -7,12 +7,12 @@ import {
   answerHeaders,
   assertUtf8Body,
   bodyErrorReply,
-  compressedBody,
   declareEmptyBody,
   health,
   MAX_REQUEST_BODY_BYTES,
   notFound,
   parseJsonBody,
+  unreadableCoding,
   whoami,
   type DemoReply,
 } from './sms.js';
@@ -44,7 +44,7 @@ export function createKoaDemo(auth: ApiKeyAuth): Koa {
     'GET /healthz': [(ctx) => answer(ctx, health())],
     'POST /v1/sms': [
       koaApiKeyAuth(auth, { keyType: 'sms_api' }),
-      async (ctx) => answer(ctx, compressedBody(ctx.get('content-encoding')) ?? acceptSms(await readJson(ctx), ctx.state.apiKey!)),
+      async (ctx) => answer(ctx, unreadableCoding(ctx.req.headers) ?? acceptSms(await readJson(ctx), ctx.state.apiKey!)),
     ],
     'GET /v1/whoami': [koaApiKeyAuth(auth), (ctx) => answer(ctx, whoami(ctx.state.apiKey!))],
   };

@@ -205,6 +205,30 @@ export function compressedBody(contentEncoding: string | string[] | undefined): 
   return { status: 415, body: { error: { code: 'ERR_INVALID_REQUEST', message } } };
 }
 
+/**
+ * The answer to a body framed with a transfer coding other than `chunked` alone (`gzip,
+ * chunked`, say), or undefined. Node's parser takes the chunks apart and hands on whatever
+ * coding came before them as it is, so such a body would otherwise be read as plain text;
+ * RFC 9112 (section 6.1) has a server answer 501 to a transfer coding it does not understand.
+ *
+ * @param transferEncoding - the request's `Transfer-Encoding` header, if any.
+ */
+export function unknownTransferCoding(transferEncoding: string | string[] | undefined): DemoReply | undefined {
+  if (transferEncoding === undefined || String(transferEncoding).trim().toLowerCase() === 'chunked') return undefined;
+  const message = 'Send the message with no Transfer-Encoding but chunked: this gateway decodes no other.';
+  return { status: 501, body: { error: { code: 'ERR_NOT_IMPLEMENTED', message } } };
+}
+
+/**
+ * The answer to a body coded in a way the demo does not read (see {@link compressedBody} and
+ * {@link unknownTransferCoding}), or undefined for a plain one.
+ *
+ * @param headers - Node's request headers (`req.headers`).
+ */
+export function unreadableCoding(headers: IncomingHttpHeaders): DemoReply | undefined {
+  return compressedBody(headers['content-encoding']) ?? unknownTransferCoding(headers['transfer-encoding']);
+}
+
 /** Any path or method the demo does not serve. */
 export function notFound(): DemoReply {
   return { status: 404, body: { error: { code: 'ERR_NOT_FOUND', message: 'No such route.' } } };

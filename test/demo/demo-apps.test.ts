@@ -9,7 +9,7 @@ import { createApiKeyAuth, createKeyManager, MemoryKeyStore, type ApiKeyAuth } f
 import { listenExpressDemo } from '../../examples/demo/express-app.js';
 import { listenFastifyDemo } from '../../examples/demo/fastify-app.js';
 import { listenKoaDemo } from '../../examples/demo/koa-app.js';
-import { compressedBody } from '../../examples/demo/sms.js';
+import { compressedBody, unknownTransferCoding } from '../../examples/demo/sms.js';
 import { comparable, send, sendRaw, type ClientResponse } from '../helpers/http-client.js';
 import { TEST_ARGON2 } from '../fixtures/argon2-vectors.js';
 import { exchange } from '../helpers/raw-exchange.js';
@@ -223,6 +223,22 @@ describe('the demo gateway on every framework', () => {
     expect(answers.fastify).toEqual(answers.express);
   });
 
+  // Node's parser takes the chunks apart and hands the gzip bytes on as they came.
+  it.each(['gzip, chunked', 'deflate, chunked'])('answers 501 to a body whose Transfer-Encoding is %j, on every framework', async (coding) => {
+    const answers: Record<string, ReturnType<typeof normalized>> = {};
+    for (const [name, server] of servers) {
+      const body = '{"to":"+15550100","body":"hello"}';
+      const request = `POST /v1/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${keys.allowed}\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: ${coding}\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+      answers[name] = normalized(await sendRaw(urlOf(server), Buffer.from(request)));
+    }
+    expect([answers.express!.status, JSON.parse(answers.express!.body)]).toEqual([
+      501,
+      { error: { code: 'ERR_NOT_IMPLEMENTED', message: 'Send the message with no Transfer-Encoding but chunked: this gateway decodes no other.' } },
+    ]);
+    expect(answers.koa).toEqual(answers.express);
+    expect(answers.fastify).toEqual(answers.express);
+  });
+
   it.each(Object.keys(DEMOS))('%s keeps the connection after a 415 to a small gzip body that came whole', async (framework) => {
     const request = smsHead('Content-Encoding: gzip\r\nContent-Length: 2\r\n') + '{}';
     const answer = await exchange(urlOf(servers.get(framework)!), Buffer.from(request + request), 2);
@@ -239,5 +255,15 @@ describe('the demo\'s Content-Encoding check', () => {
 
   it.each(['gzip', 'br', 'deflate', 'identity, gzip', 'gzip, identity', 'x-foo'])('refuses a body whose Content-Encoding is %j with 415', (value) => {
     expect(compressedBody(value)?.status).toBe(415);
+  });
+});
+
+describe('the demo\'s Transfer-Encoding check', () => {
+  it.each([undefined, 'chunked', 'Chunked', ' chunked '])('takes a body whose Transfer-Encoding is %j', (value) => {
+    expect(unknownTransferCoding(value)).toBeUndefined();
+  });
+
+  it.each(['gzip, chunked', 'identity, chunked', 'chunked, chunked', 'x-foo'])('refuses a body whose Transfer-Encoding is %j with 501', (value) => {
+    expect(unknownTransferCoding(value)?.status).toBe(501);
   });
 });
