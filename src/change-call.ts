@@ -11,6 +11,8 @@ export class ChangeCall<Row, Patch> {
   ran = false;
   /** What the last call of `change` returned; undefined until one returns. */
   patch: Patch | undefined;
+  /** The row the store handed to the last call of `change`. */
+  handedOver: Row | undefined;
   #thrown: { error: unknown } | undefined;
 
   /** @param make - makes the patch from the row as the store hands it over; may throw to abort. */
@@ -19,6 +21,7 @@ export class ChangeCall<Row, Patch> {
   /** The function to hand to `modify`. A store may call it again (a retried transaction). */
   readonly change = (current: Row): Patch => {
     this.ran = true;
+    this.handedOver = current;
     this.patch = undefined;
     this.#thrown = undefined;
     try {

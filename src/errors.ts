@@ -28,7 +28,8 @@ import { ownField } from './own-field.js';
  * - `ERR_KEY_EXISTS`: issuing a key for an account and environment that already has a live
  *   key, or a store write that would take an id or lookup id another row holds (409).
  * - `ERR_KEY_NOT_FOUND`: a lifecycle operation named a key that is not live (404).
- * - `ERR_KEY_CONFLICT`: a concurrent regenerate won; read the key again (409).
+ * - `ERR_KEY_CONFLICT`: a concurrent regenerate won, or another request changed the fields of
+ *   a write the store did not confirm; read the key again (409).
  * - `ERR_INVALID_ARGUMENT`: a key manager method (or `hashSecret`) was given an argument value it cannot use (400).
  * - `ERR_WEBHOOK_INVALID`: webhook settings that cannot be stored (bad URL, bad credentials)
  *   (400).

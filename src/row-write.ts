@@ -2,7 +2,7 @@ import { ChangeCall } from './change-call.js';
 import { isPossibleKeyId } from './key-manager-arguments.js';
 import { notFound, type KeyRows } from './key-rows.js';
 import type { ApiKeyRow } from './store.js';
-import { isUnavailable, notWritten, outcomeUnknown, readAgain, type ChangeVerb } from './unconfirmed-write.js';
+import { isUnavailable, notWritten, outcomeUnknown, overwritten, overwrittenMeanwhile, readAgain, type ChangeVerb } from './unconfirmed-write.js';
 import { assertHolds, unheldFields } from './written-row.js';
 
 /** A patch for a key's row, or how to make it from the row as the store hands it over. */
@@ -24,8 +24,9 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
    * left. A function makes the patch from the row as the store hands it over, under its lock.
    * A write the store did not confirm after it had the row in hand may have landed all the
    * same (its COMMIT answer lost or late), so the row is read again: the call succeeds if the
-   * row holds the patch, fails saying nothing was written if it does not, and says the
-   * outcome is unknown if it cannot be read. A row the store gave back as written must hold
+   * row holds the patch, fails saying nothing was written if it does not, with a conflict if
+   * another request wrote the same fields meanwhile (this write may have landed before it),
+   * and says the outcome is unknown if it cannot be read. A row the store gave back as written must hold
    * the patch too, or the store's write is faulty (`ERR_STORED_ROW_INVALID`), as is one given
    * back by a `modify` that never called `change` (see {@link ChangeCall}).
    */
@@ -48,7 +49,9 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
         if (endsKey(patch)) return null;
         throw notFound();
       }
-      if (unheldFields(current, patch).length > 0) throw notWritten(verb, error);
+      if (unheldFields(current, patch).length > 0) {
+        throw overwrittenMeanwhile(current, call.handedOver, patch) ? overwritten(verb, error) : notWritten(verb, error);
+      }
       return current;
     }
     if (!row) {

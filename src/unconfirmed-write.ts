@@ -1,5 +1,6 @@
 import { ApiKeyAuthError } from './errors.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
+import { unheldFields } from './written-row.js';
 
 /** The key manager's writes through {@link KeyStore.modify} of a patch. */
 export type ChangeVerb = 'revoke' | 'softDelete' | 'setStatus' | 'setWebhook' | 'clearWebhook';
@@ -38,6 +39,16 @@ export async function readAgain(read: () => Promise<ApiKeyRow | null>): Promise<
   return undefined;
 }
 
+/** How the messages below name each write that reads the row again. */
+const WRITE_NAMES: Record<ChangeVerb | 'regenerate', string> = {
+  regenerate: 'the regenerate',
+  revoke: 'the revoke',
+  softDelete: 'the soft delete',
+  setStatus: 'the new status',
+  setWebhook: 'the webhook settings',
+  clearWebhook: 'clearing the webhook settings',
+};
+
 /**
  * The store failed to confirm a write that, read again, is known not to have landed: the
  * store's own message may still call the outcome unknown (a COMMIT that timed out), so this
@@ -45,15 +56,44 @@ export async function readAgain(read: () => Promise<ApiKeyRow | null>): Promise<
  * error as its cause.
  */
 export function notWritten(verb: ChangeVerb | 'regenerate', cause: ApiKeyAuthError): ApiKeyAuthError {
-  const what: Record<typeof verb, string> = {
-    regenerate: 'the regenerate: it was not written, and the old key still works',
-    revoke: 'the revoke: it was not written, and the key still works',
-    softDelete: 'the soft delete: it was not written, and the key still works',
-    setStatus: 'the new status: it was not written',
-    setWebhook: 'the webhook settings: they were not written',
-    clearWebhook: 'clearing the webhook settings: it was not written, and the row keeps the settings it had',
+  const outcome: Record<typeof verb, string> = {
+    regenerate: 'it was not written, and the old key still works',
+    revoke: 'it was not written, and the key still works',
+    softDelete: 'it was not written, and the key still works',
+    setStatus: 'it was not written',
+    setWebhook: 'they were not written',
+    clearWebhook: 'it was not written, and the row keeps the settings it had',
   };
-  return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', `The store did not confirm ${what[verb]}. Trying again is safe.`, { status: 503, expose: false, cause });
+  return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', `The store did not confirm ${WRITE_NAMES[verb]}: ${outcome[verb]}. Trying again is safe.`, { status: 503, expose: false, cause });
+}
+
+/**
+ * Whether the row, read again after a write the store did not confirm, holds other values
+ * than the row handed to `change` in the fields the patch writes: another request wrote them
+ * meanwhile, before or after this write, which may have landed all the same. Fields the patch
+ * leaves alone say nothing of it (the usage flush writes `last_used_at` at any moment).
+ *
+ * Another request that wrote back exactly the values handed over (a status set and set back)
+ * cannot be told apart from no write at all: rows carry no version.
+ */
+export function overwrittenMeanwhile(row: ApiKeyRow, handedOver: ApiKeyRow | undefined, patch: Partial<ApiKeyRow>): boolean {
+  if (handedOver === undefined) return false;
+  const before = Object.fromEntries(Object.keys(patch).map((field) => [field, handedOver[field as keyof ApiKeyRow]]));
+  return unheldFields(row, before).length > 0;
+}
+
+/**
+ * A write the store did not confirm, read again with its fields overwritten by another request
+ * (see {@link overwrittenMeanwhile}): whether it landed first is unknown, so the caller is told
+ * to read the key rather than that nothing was written. `ERR_KEY_CONFLICT` (409), as for a
+ * regenerate that lost a race, with the store's error as its cause.
+ */
+export function overwritten(verb: ChangeVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_KEY_CONFLICT',
+    `The store did not confirm ${WRITE_NAMES[verb]}, and another request changed the same fields meanwhile: whether this write landed before it is unknown. Read the key before trying again.`,
+    { status: 409, cause },
+  );
 }
 
 /**

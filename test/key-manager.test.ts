@@ -417,6 +417,8 @@ class LossyStore extends MemoryKeyStore {
   writes: ('landed' | 'lost' | 'dropped')[] = [];
   staysDown = false;
   down = false;
+  /** Another request's write, run once after the next `landed` or `dropped` one, before its failure. */
+  meanwhile: ((modify: MemoryKeyStore['modify']) => Promise<unknown>) | undefined;
 
   static unavailable(): ApiKeyAuthError {
     return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', 'keyward test store: no answer', { status: 503, expose: false });
@@ -439,6 +441,7 @@ class LossyStore extends MemoryKeyStore {
         change(row);
         return null;
       });
+      await this.#another();
       throw LossyStore.unavailable();
     }
     return this.#write(() => super.modify(...args));
@@ -451,10 +454,17 @@ class LossyStore extends MemoryKeyStore {
     if (fault === 'lost') throw LossyStore.unavailable();
     const result = await write();
     if (fault === 'landed') {
+      await this.#another();
       this.down = this.staysDown;
       throw LossyStore.unavailable();
     }
     return result;
+  }
+
+  async #another(): Promise<void> {
+    const write = this.meanwhile;
+    this.meanwhile = undefined;
+    if (write) await write((id, change) => super.modify(id, change));
   }
 }
 
@@ -612,6 +622,34 @@ describe('createKeyManager: a write the store could not confirm', () => {
         expect([error.code, error.status, error.message, (error.cause as Error).message]).toEqual(['ERR_STORE_UNAVAILABLE', 503, message, 'keyward test store: no answer']);
         expect(await call(issued.key)).toEqual({ status: 200 });
       }
+    });
+
+    it.each([
+      ['the write landed', 'landed'],
+      ['nothing landed', 'dropped'],
+    ] as const)('answers ERR_KEY_CONFLICT, never "not written", when another request set the same field meanwhile and %s', async (_when, fault) => {
+      lossy.writes = [fault];
+      lossy.meanwhile = (modify) => modify(issued.card.keyId, () => ({ status: 'locked' }));
+
+      const error = await rejection(manager.setStatus(issued.card.keyId, 'suspended'));
+
+      expect([error.code, error.status, error.message, (error.cause as Error).message]).toEqual([
+        'ERR_KEY_CONFLICT',
+        409,
+        'The store did not confirm the new status, and another request changed the same fields meanwhile: whether this write landed before it is unknown. Read the key before trying again.',
+        'keyward test store: no answer',
+      ]);
+      expect(lossy.allRows()[0]!.status).toBe('locked');
+    });
+
+    it('still says nothing was written when only other fields changed meanwhile (a use time, a webhook)', async () => {
+      lossy.writes = ['dropped'];
+      lossy.meanwhile = (modify) => modify(issued.card.keyId, () => ({ last_used_at: new Date(Date.now() + 60_000), webhook_url: 'https://hooks.example.com/in' }));
+
+      const error = await rejection(manager.setStatus(issued.card.keyId, 'suspended'));
+
+      expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'The store did not confirm the new status: it was not written. Trying again is safe.']);
+      expect(lossy.allRows()[0]!.status).toBe('allowed');
     });
 
     it('says a clearWebhook that was not written left the row as it was, never that settings are still set (the key has none)', async () => {
