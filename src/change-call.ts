@@ -6,13 +6,18 @@ import { changeNotCalled, type CheckedWrite } from './written-row.js';
  * store that never called `change`, or that caught what it threw and wrote nothing, must not
  * pass for one that wrote.
  */
-export class ChangeCall<Row, Patch> {
+export class ChangeCall<Row extends object, Patch> {
   /** Whether the store called `change` at all (it hands over the row only then). */
   ran = false;
   /** What the last call of `change` returned; undefined until one returns. */
   patch: Patch | undefined;
-  /** The row the store handed to the last call of `change`. */
-  handedOver: Row | undefined;
+  /**
+   * A copy of the row the store handed to the first call of `change`: the row the write set
+   * out to change. A copy, so that a store that changes the object it handed over (an ORM's
+   * entity, assigned the patch before its save fails) does not change it here; the first,
+   * since a later call (a retried transaction) may be handed the row as another request left it.
+   */
+  firstHandedOver: Row | undefined;
   #thrown: { error: unknown } | undefined;
 
   /** @param make - makes the patch from the row as the store hands it over; may throw to abort. */
@@ -20,8 +25,8 @@ export class ChangeCall<Row, Patch> {
 
   /** The function to hand to `modify`. A store may call it again (a retried transaction). */
   readonly change = (current: Row): Patch => {
+    if (!this.ran) this.firstHandedOver = { ...current };
     this.ran = true;
-    this.handedOver = current;
     this.patch = undefined;
     this.#thrown = undefined;
     try {

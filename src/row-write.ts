@@ -2,7 +2,7 @@ import { ChangeCall } from './change-call.js';
 import { isPossibleKeyId } from './key-manager-arguments.js';
 import { notFound, type KeyRows } from './key-rows.js';
 import type { ApiKeyRow } from './store.js';
-import { isUnavailable, notWritten, outcomeUnknown, overwritten, overwrittenMeanwhile, readAgain, type ChangeVerb } from './unconfirmed-write.js';
+import { isUnavailable, notWritten, outcomeUnknown, overtaken, provesNotWritten, readAgain, type ChangeVerb } from './unconfirmed-write.js';
 import { assertHolds, unheldFields } from './written-row.js';
 
 /** A patch for a key's row, or how to make it from the row as the store hands it over. */
@@ -24,9 +24,10 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
    * left. A function makes the patch from the row as the store hands it over, under its lock.
    * A write the store did not confirm after it had the row in hand may have landed all the
    * same (its COMMIT answer lost or late), so the row is read again: the call succeeds if the
-   * row holds the patch, fails saying nothing was written if it does not, with a conflict if
-   * another request wrote the same fields meanwhile (this write may have landed before it),
-   * and says the outcome is unknown if it cannot be read. A row the store gave back as written must hold
+   * row holds the patch, fails saying nothing was written if it shows the write never landed,
+   * with a conflict if another request wrote the same fields meanwhile (this write may have
+   * landed before it: see {@link provesNotWritten}), and says the outcome is unknown if it
+   * cannot be read. A row the store gave back as written must hold
    * the patch too, or the store's write is faulty (`ERR_STORED_ROW_INVALID`), as is one given
    * back by a `modify` that never called `change` (see {@link ChangeCall}).
    */
@@ -38,9 +39,9 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
       row = await modifyExact(keyId, call.change);
     } catch (error) {
       if (!isUnavailable(error)) throw error;
-      const patch = call.patch;
+      const { patch, firstHandedOver } = call;
       // A store that failed before it handed over the row wrote nothing.
-      if (patch === undefined) throw notWritten(verb, error);
+      if (patch === undefined || firstHandedOver === undefined) throw notWritten(verb, error);
       const current = await readAgain(() => lockedRow(keyId));
       if (current === undefined) throw outcomeUnknown(verb, error);
       // The row was live when the store handed it over: gone now, the key has ended, by this
@@ -50,7 +51,7 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
         throw notFound();
       }
       if (unheldFields(current, patch).length > 0) {
-        throw overwrittenMeanwhile(current, call.handedOver, patch) ? overwritten(verb, error) : notWritten(verb, error);
+        throw provesNotWritten(current, firstHandedOver, patch) ? notWritten(verb, error) : overtaken(verb, error);
       }
       return current;
     }

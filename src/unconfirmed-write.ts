@@ -1,6 +1,6 @@
 import { ApiKeyAuthError } from './errors.js';
 import type { ApiKeyRow, KeyStore } from './store.js';
-import { unheldFields } from './written-row.js';
+import { sameFieldValue } from './written-row.js';
 
 /** The key manager's writes through {@link KeyStore.modify} of a patch. */
 export type ChangeVerb = 'revoke' | 'softDelete' | 'setStatus' | 'setWebhook' | 'clearWebhook';
@@ -67,28 +67,35 @@ export function notWritten(verb: ChangeVerb | 'regenerate', cause: ApiKeyAuthErr
   return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', `The store did not confirm ${WRITE_NAMES[verb]}: ${outcome[verb]}. Trying again is safe.`, { status: 503, expose: false, cause });
 }
 
+/** A row's fields by name. */
+type Fields = Record<string, unknown>;
+
 /**
- * Whether the row, read again after a write the store did not confirm, holds other values
- * than the row handed to `change` in the fields the patch writes: another request wrote them
- * meanwhile, before or after this write, which may have landed all the same. Fields the patch
- * leaves alone say nothing of it (the usage flush writes `last_used_at` at any moment).
+ * Whether the row, read again after a write the store did not confirm and found without the
+ * write's patch, shows that the write never landed: a field the patch changes still holds the
+ * value it had in the row the write set out from (`before`), where a landed write would have
+ * left the patch's value. Otherwise each field the patch changes now holds a third value,
+ * another request's, written meanwhile: this write may have landed before it, and its outcome
+ * is unknown. So it is when the patch changes no field at all (it set the values the row
+ * already held) and the row now holds others.
  *
- * Another request that wrote back exactly the values handed over (a status set and set back)
- * cannot be told apart from no write at all: rows carry no version.
+ * Another request that wrote back the very value a field had (a status set and set back)
+ * cannot be told from no write at all: rows carry no version.
  */
-export function overwrittenMeanwhile(row: ApiKeyRow, handedOver: ApiKeyRow | undefined, patch: Partial<ApiKeyRow>): boolean {
-  if (handedOver === undefined) return false;
-  const before = Object.fromEntries(Object.keys(patch).map((field) => [field, handedOver[field as keyof ApiKeyRow]]));
-  return unheldFields(row, before).length > 0;
+export function provesNotWritten(row: ApiKeyRow, before: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
+  const [now, then, wanted] = [row, before, patch] as unknown as [Fields, Fields, Fields];
+  const changed = Object.keys(wanted).filter((name) => wanted[name] !== undefined && !sameFieldValue(name, then[name], wanted[name]));
+  return changed.some((name) => sameFieldValue(name, now[name], then[name]));
 }
 
 /**
- * A write the store did not confirm, read again with its fields overwritten by another request
- * (see {@link overwrittenMeanwhile}): whether it landed first is unknown, so the caller is told
- * to read the key rather than that nothing was written. `ERR_KEY_CONFLICT` (409), as for a
- * regenerate that lost a race, with the store's error as its cause.
+ * A write the store did not confirm, whose row read again does not show that it never landed
+ * (see {@link provesNotWritten}): another request changed the same fields meanwhile, and
+ * whether this write landed first is unknown, so the caller is told to read the key rather
+ * than that nothing was written. `ERR_KEY_CONFLICT` (409), as for a regenerate that lost a
+ * race, with the store's error as its cause.
  */
-export function overwritten(verb: ChangeVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
+export function overtaken(verb: ChangeVerb, cause: ApiKeyAuthError): ApiKeyAuthError {
   return new ApiKeyAuthError(
     'ERR_KEY_CONFLICT',
     `The store did not confirm ${WRITE_NAMES[verb]}, and another request changed the same fields meanwhile: whether this write landed before it is unknown. Read the key before trying again.`,

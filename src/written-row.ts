@@ -24,6 +24,14 @@ export function unheldFields(row: ApiKeyRow, written: Partial<ApiKeyRow>): strin
   );
 }
 
+/**
+ * Whether two values of one field hold the same, as {@link unheldFields} compares them, with a
+ * field left out (undefined) read as null: a store may leave empty columns out of a row.
+ */
+export function sameFieldValue(field: string, held: unknown, other: unknown): boolean {
+  return holdsValue(field, held ?? null, other ?? null);
+}
+
 /** How far a time a store holds may be from the one written: a column of whole seconds rounds. */
 const TIME_PRECISION_MS = 1_000;
 

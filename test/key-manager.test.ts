@@ -414,7 +414,12 @@ describe('createKeyManager: regenerate', () => {
  * `staysDown`, every call after such a failure fails too, until `down` is cleared.
  */
 class LossyStore extends MemoryKeyStore {
-  writes: ('landed' | 'lost' | 'dropped')[] = [];
+  /**
+   * Besides the faults above: `assigned`, a `dropped` whose store assigns the patch to the row
+   * it handed over first (an ORM's entity); `retried`, a `landed` whose store runs the
+   * transaction again, handing `change` the row as `meanwhile` left it, and fails.
+   */
+  writes: ('landed' | 'lost' | 'dropped' | 'assigned' | 'retried')[] = [];
   staysDown = false;
   down = false;
   /** Another request's write, run once after the next `landed` or `dropped` one, before its failure. */
@@ -434,14 +439,26 @@ class LossyStore extends MemoryKeyStore {
   }
 
   override async modify(...args: Parameters<MemoryKeyStore['modify']>): Promise<ApiKeyRow | null> {
-    if (this.writes[0] === 'dropped') {
+    const [id, change] = args;
+    const fault = this.writes[0];
+    if (fault === 'dropped' || fault === 'assigned') {
       this.writes.shift();
-      const [id, change] = args;
+      await super.modify(id, (row) => {
+        const patch = change(row);
+        if (fault === 'assigned' && patch) Object.assign(row, patch);
+        return null;
+      });
+      await this.#another();
+      throw LossyStore.unavailable();
+    }
+    if (fault === 'retried') {
+      this.writes.shift();
+      await super.modify(id, change);
+      await this.#another();
       await super.modify(id, (row) => {
         change(row);
         return null;
       });
-      await this.#another();
       throw LossyStore.unavailable();
     }
     return this.#write(() => super.modify(...args));
@@ -640,6 +657,34 @@ describe('createKeyManager: a write the store could not confirm', () => {
         'keyward test store: no answer',
       ]);
       expect(lossy.allRows()[0]!.status).toBe('locked');
+    });
+
+    it('answers ERR_KEY_CONFLICT when its write landed, another request set the same field, and the store ran the transaction again and failed', async () => {
+      lossy.writes = ['retried'];
+      lossy.meanwhile = (modify) => modify(issued.card.keyId, () => ({ status: 'locked' }));
+
+      const error = await rejection(manager.setStatus(issued.card.keyId, 'suspended'));
+
+      expect([error.code, lossy.allRows()[0]!.status]).toEqual(['ERR_KEY_CONFLICT', 'locked']);
+    });
+
+    it('says nothing was written when the store assigned the patch to the row it handed over and then failed', async () => {
+      lossy.writes = ['assigned'];
+
+      const error = await rejection(manager.setStatus(issued.card.keyId, 'suspended'));
+
+      expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'The store did not confirm the new status: it was not written. Trying again is safe.']);
+      expect(lossy.allRows()[0]!.status).toBe('allowed');
+    });
+
+    it('says nothing was written when a field it changes still holds its old value, though another request changed another', async () => {
+      lossy.writes = ['dropped'];
+      lossy.meanwhile = (modify) => modify(issued.card.keyId, () => ({ webhook_url: 'https://other.example.com/in' }));
+
+      const error = await rejection(manager.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', username: 'relay' }));
+
+      expect([error.code, error.message]).toEqual(['ERR_STORE_UNAVAILABLE', 'The store did not confirm the webhook settings: they were not written. Trying again is safe.']);
+      expect([lossy.allRows()[0]!.webhook_url, lossy.allRows()[0]!.webhook_basic_auth_username]).toEqual(['https://other.example.com/in', null]);
     });
 
     it('still says nothing was written when only other fields changed meanwhile (a use time, a webhook)', async () => {
