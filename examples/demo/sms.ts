@@ -206,10 +206,11 @@ export function compressedBody(contentEncoding: string | string[] | undefined): 
 }
 
 /**
- * The answer to a body framed with a transfer coding other than `chunked` alone (`gzip,
- * chunked`, say), or undefined. Node's parser takes the chunks apart and hands on whatever
- * coding came before them as it is, so such a body would otherwise be read as plain text;
- * RFC 9112 (section 6.1) has a server answer 501 to a transfer coding it does not understand.
+ * The answer to a body framed with a transfer coding other than `chunked` alone, or undefined.
+ * Node's parser refuses a request whose last coding is not `chunked` itself, so what reaches
+ * an app is a coding listed before it (`gzip, chunked`): Node takes the chunks apart and hands
+ * on the gzip bytes as they came, which would otherwise be read as plain text. RFC 9112
+ * (section 6.1) has a server answer 501 to a transfer coding it does not understand.
  *
  * @param transferEncoding - the request's `Transfer-Encoding` header, if any.
  */
