@@ -39,19 +39,20 @@ export function rowWriter({ modifyExact, lockedRow }: KeyRows): RowWriter {
       row = await modifyExact(keyId, call.change);
     } catch (error) {
       if (!isUnavailable(error)) throw error;
-      const { patch, firstHandedOver } = call;
-      // A store that failed before it handed over the row wrote nothing.
-      if (patch === undefined || firstHandedOver === undefined) throw notWritten(verb, error);
+      const { first, patches } = call;
+      // A store that failed before any call of `change` returned a patch wrote nothing.
+      if (first === undefined) throw notWritten(verb, error);
       const current = await readAgain(() => lockedRow(keyId));
       if (current === undefined) throw outcomeUnknown(verb, error);
       // The row was live when the store handed it over: gone now, the key has ended, by this
       // call or by another, which is what a revoke or a soft delete asked for.
       if (current === null) {
-        if (endsKey(patch)) return null;
+        if (patches.some(endsKey)) return null;
         throw notFound();
       }
-      if (unheldFields(current, patch).length > 0) {
-        throw provesNotWritten(current, firstHandedOver, patch) ? notWritten(verb, error) : overtaken(verb, error);
+      // A store that ran its transaction again may have landed any of the patches.
+      if (!patches.some((patch) => unheldFields(current, patch).length === 0)) {
+        throw provesNotWritten(current, first.before, first.patch) ? notWritten(verb, error) : overtaken(verb, error);
       }
       return current;
     }

@@ -79,10 +79,12 @@ type Fields = Record<string, unknown>;
  * is unknown. So it is when the patch changes no field at all (it set the values the row
  * already held) and the row now holds others.
  *
- * Another request that wrote back the very value a field had (a status set and set back)
- * cannot be told from no write at all: rows carry no version.
+ * Rows carry no version, so another request that wrote back the very value a field had cannot
+ * be told from no write at all: a status set and set back, or, for a patch of several fields,
+ * another request that left one of them as it was (a webhook form sent again with its username
+ * unchanged and a new URL), reads as this write never landed.
  */
-export function provesNotWritten(row: ApiKeyRow, before: ApiKeyRow, patch: Partial<ApiKeyRow>): boolean {
+export function provesNotWritten(row: ApiKeyRow, before: Partial<ApiKeyRow>, patch: Partial<ApiKeyRow>): boolean {
   const [now, then, wanted] = [row, before, patch] as unknown as [Fields, Fields, Fields];
   const changed = Object.keys(wanted).filter((name) => wanted[name] !== undefined && !sameFieldValue(name, then[name], wanted[name]));
   return changed.some((name) => sameFieldValue(name, now[name], then[name]));

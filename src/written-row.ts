@@ -25,11 +25,13 @@ export function unheldFields(row: ApiKeyRow, written: Partial<ApiKeyRow>): strin
 }
 
 /**
- * Whether two values of one field hold the same, as {@link unheldFields} compares them, with a
- * field left out (undefined) read as null: a store may leave empty columns out of a row.
+ * Whether two values of one field hold the same, as {@link unheldFields} compares them, either
+ * way round (a Date and the text of its time alike), with a field left out (undefined) read as
+ * null: a store may leave empty columns out of a row.
  */
-export function sameFieldValue(field: string, held: unknown, other: unknown): boolean {
-  return holdsValue(field, held ?? null, other ?? null);
+export function sameFieldValue(field: string, one: unknown, other: unknown): boolean {
+  const [a, b] = [one ?? null, other ?? null];
+  return holdsValue(field, a, b) || holdsValue(field, b, a);
 }
 
 /** How far a time a store holds may be from the one written: a column of whole seconds rounds. */

@@ -424,6 +424,8 @@ class LossyStore extends MemoryKeyStore {
   down = false;
   /** Another request's write, run once after the next `landed` or `dropped` one, before its failure. */
   meanwhile: ((modify: MemoryKeyStore['modify']) => Promise<unknown>) | undefined;
+  /** Hands `change` an ORM-like entity, whose fields are getters on its prototype, on a `dropped` write. */
+  handOverAsGetters = false;
 
   static unavailable(): ApiKeyAuthError {
     return new ApiKeyAuthError('ERR_STORE_UNAVAILABLE', 'keyward test store: no answer', { status: 503, expose: false });
@@ -444,7 +446,7 @@ class LossyStore extends MemoryKeyStore {
     if (fault === 'dropped' || fault === 'assigned') {
       this.writes.shift();
       await super.modify(id, (row) => {
-        const patch = change(row);
+        const patch = change(this.handOverAsGetters ? entityOf(row) : row);
         if (fault === 'assigned' && patch) Object.assign(row, patch);
         return null;
       });
@@ -455,10 +457,11 @@ class LossyStore extends MemoryKeyStore {
       this.writes.shift();
       await super.modify(id, change);
       await this.#another();
+      // The retry's own failure, a throw of `change` included, is answered as the store's.
       await super.modify(id, (row) => {
         change(row);
         return null;
-      });
+      }).catch(() => undefined);
       throw LossyStore.unavailable();
     }
     return this.#write(() => super.modify(...args));
@@ -483,6 +486,12 @@ class LossyStore extends MemoryKeyStore {
     this.meanwhile = undefined;
     if (write) await write((id, change) => super.modify(id, change));
   }
+}
+
+/** The row as an object whose fields are getters on its prototype, as some ORMs' entities are. */
+function entityOf(row: ApiKeyRow): ApiKeyRow {
+  const getters = Object.fromEntries(Object.keys(row).map((name) => [name, { get: () => row[name as keyof ApiKeyRow] }]));
+  return Object.create(Object.defineProperties({}, getters)) as ApiKeyRow;
 }
 
 describe('createKeyManager: a write the store could not confirm', () => {
@@ -666,6 +675,29 @@ describe('createKeyManager: a write the store could not confirm', () => {
       const error = await rejection(manager.setStatus(issued.card.keyId, 'suspended'));
 
       expect([error.code, lossy.allRows()[0]!.status]).toEqual(['ERR_KEY_CONFLICT', 'locked']);
+    });
+
+    it('succeeds, never saying "not written", when its write landed and the retry\'s patch threw on the row another request left', async () => {
+      const sealing = createKeyManager({ store: lossy, argon2: TEST_ARGON2, webhookKeys: SEALING });
+      await sealing.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', username: 'relay', password: 'first-pass' });
+      const sealedBefore = lossy.allRows()[0]!.webhook_basic_auth_password_sealed;
+      lossy.writes = ['retried'];
+      // A hand-written username the rules refuse, so keeping it with a password throws.
+      lossy.meanwhile = (modify) => modify(issued.card.keyId, () => ({ webhook_basic_auth_username: 'bad:name' }));
+
+      const card = await sealing.setWebhook(issued.card.keyId, { url: 'https://hooks.example.com/in', password: 'second-pass' });
+
+      expect(card.webhook).toEqual({ url: 'https://hooks.example.com/in', username: 'bad:name', basicAuthConfigured: true });
+      expect(lossy.allRows()[0]!.webhook_basic_auth_password_sealed).not.toBe(sealedBefore);
+    });
+
+    it('reads the fields of a row handed over as getters, and says nothing was written when nothing landed', async () => {
+      lossy.writes = ['dropped'];
+      lossy.handOverAsGetters = true;
+
+      const error = await rejection(manager.setStatus(issued.card.keyId, 'suspended'));
+
+      expect([error.code, lossy.allRows()[0]!.status]).toEqual(['ERR_STORE_UNAVAILABLE', 'allowed']);
     });
 
     it('says nothing was written when the store assigned the patch to the row it handed over and then failed', async () => {

@@ -29,6 +29,13 @@ describe('provesNotWritten', () => {
     expect(provesNotWritten(row({ status: 'locked' }), row({ status: 'allowed' }), { status: 'allowed' })).toBe(false);
   });
 
+  it('reads a Date and the text of its time as one value, either way round', () => {
+    const at = new Date('2026-12-06T12:00:00Z');
+    const patch = { revoked_at: new Date('2026-12-06T13:00:00Z') };
+    expect(provesNotWritten(row({ revoked_at: at }), row({ revoked_at: at.toISOString() as unknown as Date }), patch)).toBe(true);
+    expect(provesNotWritten(row({ revoked_at: at.toISOString() as unknown as Date }), row({ revoked_at: at }), patch)).toBe(true);
+  });
+
   it('reads a status as keyward does: revoked and revoqued are one value', () => {
     expect(provesNotWritten(row({ status: 'revoked' as ApiKeyRow['status'] }), row({ status: 'revoqued' }), { status: 'allowed' })).toBe(true);
   });
