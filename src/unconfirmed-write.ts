@@ -74,20 +74,19 @@ type Fields = Record<string, unknown>;
  * Whether the row, read again after a write the store did not confirm and found without the
  * write's patch, shows that the write never landed: a field the patch changes still holds the
  * value it had in the row the write set out from (`before`), where a landed write would have
- * left the patch's value. Otherwise each field the patch changes now holds a third value,
- * another request's, written meanwhile: this write may have landed before it, and its outcome
+ * left the patch's value, and no such field holds the patch's value. Otherwise another request
+ * wrote some of those fields meanwhile, and this write may have landed before it: its outcome
  * is unknown. So it is when the patch changes no field at all (it set the values the row
  * already held) and the row now holds others.
  *
- * Rows carry no version, so another request that wrote back the very value a field had cannot
- * be told from no write at all: a status set and set back, or, for a patch of several fields,
- * another request that left one of them as it was (a webhook form sent again with its username
- * unchanged and a new URL), reads as this write never landed.
+ * Rows carry no version, so another request that wrote back the very value every field it
+ * touched had cannot be told from no write at all: a status set and set back, or, for a patch
+ * of several fields, another request that left the ones it shares with this one as they were.
  */
 export function provesNotWritten(row: ApiKeyRow, before: Partial<ApiKeyRow>, patch: Partial<ApiKeyRow>): boolean {
   const [now, then, wanted] = [row, before, patch] as unknown as [Fields, Fields, Fields];
   const changed = Object.keys(wanted).filter((name) => wanted[name] !== undefined && !sameFieldValue(name, then[name], wanted[name]));
-  return changed.some((name) => sameFieldValue(name, now[name], then[name]));
+  return changed.some((name) => sameFieldValue(name, now[name], then[name])) && !changed.some((name) => sameFieldValue(name, now[name], wanted[name]));
 }
 
 /**

@@ -26,8 +26,8 @@ export function unheldFields(row: ApiKeyRow, written: Partial<ApiKeyRow>): strin
 
 /**
  * Whether two values of one field hold the same, as {@link unheldFields} compares them, either
- * way round (a Date and the text of its time alike), with a field left out (undefined) read as
- * null: a store may leave empty columns out of a row.
+ * way round (a Date and the text of its time alike), with undefined read as null: the values
+ * compared here come from rows read at different times, and a field read as neither is empty.
  */
 export function sameFieldValue(field: string, one: unknown, other: unknown): boolean {
   const [a, b] = [one ?? null, other ?? null];

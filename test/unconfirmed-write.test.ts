@@ -14,6 +14,12 @@ describe('provesNotWritten', () => {
     expect(provesNotWritten(row({ status: 'allowed' }), row({ status: 'allowed' }), { status: 'suspended' })).toBe(true);
   });
 
+  it('does not when a field the patch changes holds the patch\'s value, though another still holds its old one', () => {
+    const patch = { webhook_url: 'https://new.example.com/in', webhook_basic_auth_username: 'a' };
+    const before = row({ webhook_url: 'https://old.example.com/in', webhook_basic_auth_username: 'u0' });
+    expect(provesNotWritten(row({ webhook_url: 'https://new.example.com/in', webhook_basic_auth_username: 'u0' }), before, patch)).toBe(false);
+  });
+
   it('does not when every field the patch changes holds a third value', () => {
     expect(provesNotWritten(row({ status: 'locked' }), row({ status: 'allowed' }), { status: 'suspended' })).toBe(false);
   });
