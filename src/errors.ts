@@ -12,7 +12,8 @@ import { ownField } from './own-field.js';
  * - `ERR_API_KEY_WRONG_TYPE`: the key is live but the route needs another key type (403).
  * - `ERR_TOO_MANY_ATTEMPTS`: too many failed attempts for that key or client, or from that
  *   client at a webhook receiver (429).
- * - `ERR_OVERLOADED`: the Argon2 queue is full; retry shortly (503).
+ * - `ERR_OVERLOADED`: the Argon2 queue is full, or the authenticator was closed; retry
+ *   shortly, on another server after a close (503).
  * - `ERR_STORE_UNAVAILABLE`: the key store failed or timed out (503); a retry may succeed.
  * - `ERR_STORE_REFUSED`: the key store's database refused the statement in a way a retry
  *   repeats: a constraint, a value its column does not admit, a missing table or privilege.
@@ -23,16 +24,21 @@ import { ownField } from './own-field.js';
  * - `ERR_INTERNAL`: anything else that went wrong inside keyward (500). Clients see this code
  *   for every non-exposed server fault.
  * - `ERR_OPTIONS_INVALID`: a factory was given options it cannot work with (thrown at setup),
- *   a key manager's `clock` option returned no valid Date (thrown by the call), or
+ *   a key manager's `clock` option returned no valid Date (thrown by the call), `setWebhook`
+ *   was given a password by a manager without `webhookKeys`, `hashSecret`, `verifySecret` or
+ *   `needsRehash` was given Argon2 parameters or a pepper it cannot use, or
  *   `webhookAuthorizationFor` was given something other than a row and a box (500).
  * - `ERR_KEY_EXISTS`: issuing a key for an account and environment that already has a live
  *   key, or a store write that would take an id or lookup id another row holds (409).
  * - `ERR_KEY_NOT_FOUND`: a lifecycle operation named a key that is not live (404).
- * - `ERR_KEY_CONFLICT`: a concurrent regenerate won, or another request changed the fields of
- *   a write the store did not confirm; read the key again (409).
+ * - `ERR_KEY_CONFLICT`: a concurrent regenerate won, another request revoked, deleted or
+ *   regenerated a new key before `issue` read it back, or another request changed the fields
+ *   of a write the store did not confirm; read the key again (409).
  * - `ERR_INVALID_ARGUMENT`: a key manager method (or `hashSecret`) was given an argument value it cannot use (400).
- * - `ERR_WEBHOOK_INVALID`: webhook settings that cannot be stored (bad URL, bad credentials)
- *   (400).
+ * - `ERR_WEBHOOK_INVALID`: webhook settings that cannot be stored (bad URL, bad credentials),
+ *   or a password or header the webhook helpers (`seal`, `basicAuthorizationHeader`) cannot
+ *   take (400); or, from `setWebhook`, a stored username that breaks the rules, kept with a
+ *   new password (409, exposed).
  * - `ERR_WEBHOOK_SECRET`: a sealed webhook password cannot be opened (unknown or wrong key)
  *   (500); or, from `setWebhook`, a kept password cannot be kept, so it must be sent again
  *   (409, exposed).
