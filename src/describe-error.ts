@@ -1,7 +1,8 @@
-// A module of its own, importing only own-field.ts (which imports nothing): the postgres
-// entry point bundles it without pulling in a second copy of the core's classes.
+// A module of its own, importing only modules that import nothing: the postgres entry point
+// bundles it without pulling in a second copy of the core's classes.
 import { ownField } from './own-field.js';
 import { withCutUrlPasswordWithheld, withSecretsWithheld } from './secret-like.js';
+import { unicodeEscape } from './unicode-escape.js';
 
 /** Longest description a log line carries; an app's error message can be any length. */
 const MAX_DESCRIPTION_LENGTH = 300;
@@ -40,7 +41,7 @@ function safeForALogLine(text: string): string {
   // and less what follows a URL's user there, which may be a password cut before its `@`.
   const cut = text.length > 2 * MAX_DESCRIPTION_LENGTH;
   const start = cut ? withCutUrlPasswordWithheld(text.slice(0, 2 * MAX_DESCRIPTION_LENGTH)).replace(/[0-9A-Za-z]+$/, '') : text;
-  const safe = withSecretsWithheld(start).replace(UNSAFE_IN_A_LOG_LINE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const safe = withSecretsWithheld(start).replace(UNSAFE_IN_A_LOG_LINE, unicodeEscape);
   // The cut never splits a surrogate pair: a lone half would be text that is not well-formed.
   return cut || safe.length > MAX_DESCRIPTION_LENGTH ? `${safe.slice(0, MAX_DESCRIPTION_LENGTH).replace(/[\ud800-\udbff]$/, '')}…` : safe;
 }

@@ -1,6 +1,7 @@
 import { types } from 'node:util';
 import { invalidOption } from './errors.js';
 import { secretStart } from './secret-like.js';
+import { unicodeEscape } from './unicode-escape.js';
 
 /**
  * Refuses option names a factory does not know, suggesting the closest known one: a
@@ -82,10 +83,6 @@ const MAX_LISTED_OPTIONS = 8;
 
 /** Longest part of an unknown option name a message repeats. */
 const MAX_SHOWN_NAME = 40;
-
-function unicodeEscape(char: string): string {
-  return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
-}
 
 /**
  * The named fields of an options object, each read once, on an object without a prototype.
