@@ -2,7 +2,7 @@ import type { LRUCache } from 'lru-cache';
 import { clientCounterKey } from './client-block.js';
 import { invalidOption } from './errors.js';
 import { boundedLru, NO_LRU_CALL_OPTIONS } from './lru-options.js';
-import { assertInteger, knownOptions } from './options.js';
+import { assertInteger, knownOptions, type UnknownNameShown } from './options.js';
 
 /**
  * Limits on failed attempts, counted in fixed windows. Only failures that cost an Argon2 run
@@ -87,6 +87,8 @@ interface Window {
  * @param defaults - the limits the option may set and their defaults, in the order they are
  *   checked: {@link DEFAULT_ATTEMPT_THROTTLE} unless given (the receivers give theirs, which
  *   have no per-key limit, so `maxFailuresPerKey` is an unknown option there).
+ * @param naming - whether a message repeats an unknown name: the receivers' options hold a
+ *   password, so theirs withhold it, as their other unknown names are.
  * @returns the limits with defaults applied, or false.
  * @throws {ApiKeyAuthError} `ERR_OPTIONS_INVALID` naming the bad limit.
  * @example
@@ -102,11 +104,13 @@ export function resolveThrottleOptions<Limits extends ClientThrottleLimits>(
   value: unknown,
   factory: string,
   defaults: Readonly<Limits>,
+  naming?: UnknownNameShown,
 ): Limits | false;
 export function resolveThrottleOptions(
   value: unknown,
   factory: string,
   defaults: Readonly<ClientThrottleLimits> = DEFAULT_ATTEMPT_THROTTLE,
+  naming: UnknownNameShown = 'shown',
 ): ClientThrottleLimits | false {
   if (value === false) return false;
   const given = value ?? {};
@@ -114,7 +118,7 @@ export function resolveThrottleOptions(
     invalidOption(`${factory}: "throttle" must be an object or false.`);
   }
   const names = Object.keys(defaults) as (keyof AttemptThrottleLimits)[];
-  const limits = { ...defaults, ...stripUndefined(knownOptions(given as AttemptThrottleOptions, names, factory, { within: 'throttle' })) };
+  const limits = { ...defaults, ...stripUndefined(knownOptions(given as AttemptThrottleOptions, names, factory, { within: 'throttle', naming })) };
   for (const name of names) assertInteger(limits[name] as number, `throttle.${name}`, ...LIMIT_RANGES[name], factory);
   return limits;
 }

@@ -53,7 +53,8 @@ export const DEFAULT_BASIC_AUTH_THROTTLE: Readonly<ClientThrottleLimits> = Objec
  * ```
  */
 export function basicAuthThrottle(value: unknown, factory: string): AttemptThrottle | undefined {
-  const limits = resolveThrottleOptions(value, factory, DEFAULT_BASIC_AUTH_THROTTLE);
+  // The options around this one hold the password: an unknown name here is not repeated either.
+  const limits = resolveThrottleOptions(value, factory, DEFAULT_BASIC_AUTH_THROTTLE, 'withheld');
   // Read through Date each time, not a saved Date.now: tests that fake Date reach it too.
   return limits === false ? undefined : new AttemptThrottle(limits, () => Date.now());
 }

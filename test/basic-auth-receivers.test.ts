@@ -465,7 +465,7 @@ describe('receiver middleware: setup', () => {
       ['a throttle that is not an object', { username: 'u', password: 'p', throttle: true as never }, /"throttle" must be an object or false/],
       ['a throttle limit of zero', { username: 'u', password: 'p', throttle: { maxFailuresPerClient: 0 } }, /"throttle.maxFailuresPerClient" must be an integer from 1 to 1000000/],
       ['a throttle window under a second', { username: 'u', password: 'p', throttle: { windowMs: 500 } }, /"throttle.windowMs" must be an integer from 1000 to 86400000/],
-      ['a misspelt throttle limit', { username: 'u', password: 'p', throttle: { windowMS: 60_000 } as never }, /unknown option "windowMS" in "throttle". Did you mean "windowMs"\?/],
+      ['a misspelt throttle limit', { username: 'u', password: 'p', throttle: { windowMS: 60_000 } as never }, /unknown option in "throttle" \(its name is not repeated, as it could be a secret\)\. Did you mean "windowMs"\?/],
       ['a 3,100-character password (no header under the cap could carry it)', { username: 'u', password: 'x'.repeat(3100) }, /"password" must be at most 1024 bytes/],
       ['a password ending in a line break', { username: 'u', password: 'SECRET\n' }, /"password" must not contain control characters/],
       ['a password with a tab', { username: 'u', password: 'SEC\tRET' }, /"password" must not contain control characters/],

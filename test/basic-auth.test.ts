@@ -462,7 +462,7 @@ describe('createBasicAuthChecker: throttle options', () => {
     [{ windowMs: 10 }, 'createBasicAuthChecker: "throttle.windowMs" must be an integer from 1000 to 86400000.'],
     [{ maxTracked: 0.5 }, 'createBasicAuthChecker: "throttle.maxTracked" must be an integer from 1 to 10000000.'],
     [{ ipv6PrefixLength: 16 }, 'createBasicAuthChecker: "throttle.ipv6PrefixLength" must be an integer from 32 to 128.'],
-    [{ maxFailurePerClient: 3 }, 'createBasicAuthChecker: unknown option "maxFailurePerClient" in "throttle". Did you mean "maxFailuresPerClient"?'],
+    [{ maxFailurePerClient: 3 }, 'createBasicAuthChecker: unknown option in "throttle" (its name is not repeated, as it could be a secret). Did you mean "maxFailuresPerClient"?'],
   ])('refuses throttle %j at setup with ERR_OPTIONS_INVALID', (throttle, message) => {
     expect(() => createBasicAuthChecker({ username: 'u', password: 'p', throttle: throttle as never })).toThrow(
       expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message }),
@@ -471,8 +471,23 @@ describe('createBasicAuthChecker: throttle options', () => {
 
   it('refuses maxFailuresPerKey, which only the authenticator has', () => {
     expect(() => createBasicAuthChecker({ username: 'u', password: 'p', throttle: { maxFailuresPerKey: 5 } as never })).toThrow(
-      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(/^createBasicAuthChecker: unknown option "maxFailuresPerKey" in "throttle"/) }),
+      expect.objectContaining({ code: 'ERR_OPTIONS_INVALID', message: expect.stringMatching(/^createBasicAuthChecker: unknown option in "throttle" \(its name is not repeated/) }),
     );
+  });
+
+  it('does not repeat an unknown throttle name, which could be the password put in the wrong place', () => {
+    const password = 'hunter2hunter2';
+    let thrown: unknown;
+    try {
+      createBasicAuthChecker({ username: 'u', password, throttle: { [password]: 1 } as never });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: 'ERR_OPTIONS_INVALID' });
+    expect((thrown as Error).message).toBe(
+      'createBasicAuthChecker: unknown option in "throttle" (its name is not repeated, as it could be a secret). The options of "throttle" are maxFailuresPerClient, windowMs, maxTracked, ipv6PrefixLength.',
+    );
+    expect((thrown as Error).stack).not.toContain(password);
   });
 
   it('defaults to 20 failures per client in 15 minutes, 10,000 tracked, IPv6 per /64', () => {
