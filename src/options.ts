@@ -70,10 +70,13 @@ export function closestName(name: string, known: readonly string[]): string | un
  * cut right after the key's prefix, and one holding a random-looking run of 16 or more base62
  * characters (a key's body without its prefix) where that run starts, so no message carries a
  * lookup id or any of a secret.
+ *
+ * @param name - the text to show.
+ * @param maxShown - most characters repeated; 40 unless given.
  */
-export function quotedName(name: string): string {
+export function quotedName(name: string, maxShown = MAX_SHOWN_NAME): string {
   const secretAt = secretStart(name);
-  const shown = secretAt === -1 ? MAX_SHOWN_NAME : Math.min(MAX_SHOWN_NAME, secretAt);
+  const shown = secretAt === -1 ? maxShown : Math.min(maxShown, secretAt);
   const quoted = JSON.stringify(name.slice(0, shown)).replace(/[^\x20-\x7e]/g, unicodeEscape);
   return name.length > shown ? `${quoted.slice(0, -1)}…"` : quoted;
 }

@@ -1,4 +1,5 @@
 import { ApiKeyAuthError, statusOfCode, type ApiKeyAuthErrorCode, type ApiKeyAuthErrorOptions } from './errors.js';
+import { quotedName } from './options.js';
 import { statusMessage, type KeyStatus } from './statuses.js';
 import { ownField } from './own-field.js';
 import { isThenable } from './thenable.js';
@@ -66,6 +67,9 @@ export const defaultErrorBody: ErrorBodyFormatter = formatDefault;
 
 /** The message of every `ERR_TOO_MANY_ATTEMPTS` answer, the authenticator's and the receivers'. */
 export const TOO_MANY_ATTEMPTS_MESSAGE = 'Too many failed attempts. Retry later.';
+
+/** Longest route key type a wrong-type message repeats: the longest type `issue` gives a key. */
+const MAX_SHOWN_KEY_TYPE = 64;
 
 const JSON_HEADERS = Object.freeze({
   'content-type': 'application/json; charset=utf-8',
@@ -206,7 +210,10 @@ export class RefusalFactory {
   }
 
   wrongType(required: string): Refusal {
-    return this.#refusal('ERR_API_KEY_WRONG_TYPE', `This route needs an API key of type "${required}".`, { status: 403 });
+    // The route's type is the app's text, shown to any client holding a key of another type:
+    // quoted as option names are, so one holding a key by mistake is cut at its prefix.
+    const shown = quotedName(required, MAX_SHOWN_KEY_TYPE);
+    return this.#refusal('ERR_API_KEY_WRONG_TYPE', `This route needs an API key of type ${shown}.`, { status: 403 });
   }
 
   overloaded(): Refusal {

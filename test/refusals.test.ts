@@ -25,6 +25,19 @@ describe('RefusalFactory', () => {
     expect(error.stack).toContain(error.message);
   });
 
+  it('names the route\'s key type in the wrong-type message, quoted and escaped', () => {
+    expect(refusals.wrongType('sms_api').toError().message).toBe('This route needs an API key of type "sms_api".');
+    expect(refusals.wrongType('a'.repeat(64)).toError().message).toBe(`This route needs an API key of type "${'a'.repeat(64)}".`);
+    expect(refusals.wrongType('sms "api"\u2028').toError().message).toBe('This route needs an API key of type "sms \\"api\\"\\u2028".');
+  });
+
+  it('cuts a route key type that holds a key at the key\'s prefix, as every client of another type would read it', () => {
+    const key = `sk_live_${'Ab3dE6gH9jK2'}${'mN5pQ8sT1vW4yZ7bC0eF3hJ6kM9nP2rS'}abc123`;
+    const error = refusals.wrongType(key).toError();
+    expect(error.message).toBe('This route needs an API key of type "sk_live_…".');
+    expect(error.expose).toBe(true);
+  });
+
   it('keeps the stack of faults, which point at a problem to fix', () => {
     expect(frames(refusals.unavailable(new Error('down')).toError()).length).toBeGreaterThan(0);
     expect(frames(refusals.fault('ERR_STORED_ROW_INVALID', 'stored row invalid').toError()).length).toBeGreaterThan(0);
