@@ -275,11 +275,15 @@ export class PostgresKeyStore implements KeyStore {
     return { deferred: usage.filter((entry) => skipped?.has(usePair(entry.id, entry.lookup_id))) };
   }
 
+  /**
+   * The one live row a read names, or null. Two or more are refused rather than one picked: a
+   * table without keyward's unique indexes (migrate() never run, an index dropped) could hold
+   * a copy of a key's row under another account, and the key would pass as that account.
+   */
   async #one(operation: string, text: string, values: unknown[]): Promise<ApiKeyRow | null> {
-    return this.#read(operation, async (client) => {
-      const [row] = await client.query(text, values);
-      return row === undefined ? null : toRow(row);
-    });
+    const rows = await this.#read(operation, (client) => client.query(text, values));
+    if (rows.length > 1) throw moreThanOneLiveRow(operation);
+    return rows.length === 0 ? null : toRow(rows[0]!);
   }
 
   /**
@@ -348,15 +352,25 @@ export class PostgresKeyStore implements KeyStore {
   }
 }
 
+/** A read that found several live rows where the table's unique indexes allow one. */
+function moreThanOneLiveRow(operation: string): ApiKeyAuthError {
+  return new ApiKeyAuthError(
+    'ERR_STORED_ROW_INVALID',
+    `keyward postgres store: ${operation} found more than one live row where keyward's unique indexes allow one; none is used. Run migrate() to create the indexes; it fails until the extra rows are gone.`,
+    { status: 500, expose: false },
+  );
+}
+
 /** The statement texts of one table, built once. */
 function statements(table: string, timeoutMs: number) {
   const select = `SELECT ${SELECTED} FROM ${table}`;
   const placeholders = ROW_COLUMNS.map((_, index) => `$${index + 1}`).join(', ');
   return {
     begin: transactionStart(timeoutMs),
-    byLookupId: `${select} WHERE lookup_id = $1 AND ${live()}`,
-    byId: `${select} WHERE id = $1 AND ${live()}`,
-    live: `${select} WHERE account_id = $1 AND environment = $2 AND ${live()}`,
+    // Two rows are enough to tell that a read names more than one (see #one).
+    byLookupId: `${select} WHERE lookup_id = $1 AND ${live()} LIMIT 2`,
+    byId: `${select} WHERE id = $1 AND ${live()} LIMIT 2`,
+    live: `${select} WHERE account_id = $1 AND environment = $2 AND ${live()} LIMIT 2`,
     lockById: `${select} WHERE id = $1 AND ${live()} FOR UPDATE`,
     insert: `INSERT INTO ${table} (${COLUMNS}) VALUES (${placeholders})`,
     // Duplicate ids in one batch collapse to their latest time first: an UPDATE joined to

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiKeyAuthError, type ApiKeyRow } from 'keyward';
+import { ApiKeyAuthError, createApiKeyAuth, createKeyManager, type ApiKeyRow } from 'keyward';
 import { PostgresKeyStore, postgresSchemaSql } from 'keyward/postgres';
 import { sampleRow } from 'keyward/store-conformance';
+import { TEST_ARGON2 } from './fixtures/argon2-vectors.js';
 import { rejection } from './helpers/errors.js';
 import { describePostgres } from './support/postgres.js';
 
@@ -188,6 +189,57 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     } finally {
       await pool.query(`DROP SCHEMA ${schema} CASCADE`);
     }
+  });
+
+  describe('on a table without keyward\'s unique indexes (made by hand, migrate() never run)', () => {
+    /** A table with keyward's columns and none of its indexes, holding `rows`. */
+    const unindexed = async (rows: ApiKeyRow[]) => {
+      const source = await migrated();
+      const table = db.table('unindexed');
+      await pool.query(`CREATE TABLE ${table} (LIKE ${source.table} INCLUDING ALL EXCLUDING INDEXES)`);
+      const store = new PostgresKeyStore({ pool, table });
+      for (const row of rows) await store.insert(row);
+      return store;
+    };
+    const duplicateMessage = (operation: string) =>
+      `keyward postgres store: ${operation} found more than one live row where keyward's unique indexes allow one; none is used. Run migrate() to create the indexes; it fails until the extra rows are gone.`;
+
+    it('refuses two live rows with one lookup id with ERR_STORED_ROW_INVALID rather than give either', async () => {
+      const row = sampleRow();
+      const store = await unindexed([row, sampleRow({ lookup_id: row.lookup_id, key_hash: row.key_hash })]);
+
+      const error = await rejection(store.findByLookupId(row.lookup_id));
+
+      expect(error).toBeInstanceOf(ApiKeyAuthError);
+      expect(error).toMatchObject({ code: 'ERR_STORED_ROW_INVALID', status: 500, expose: false, message: duplicateMessage('findByLookupId') });
+    });
+
+    it('refuses two live rows for one account and environment, and still gives a lone row', async () => {
+      const row = sampleRow();
+      const alone = sampleRow();
+      const store = await unindexed([row, sampleRow({ account_id: row.account_id }), alone]);
+
+      await expect(store.findLive(row.account_id, 'sandbox')).rejects.toMatchObject({ code: 'ERR_STORED_ROW_INVALID', message: duplicateMessage('findLive') });
+      await expect(createKeyManager({ store }).describeAccount(row.account_id, 'sandbox')).rejects.toMatchObject({ code: 'ERR_STORED_ROW_INVALID' });
+      expect(await store.findLive(alone.account_id, 'sandbox')).toEqual(alone);
+      expect(await store.findByLookupId(alone.lookup_id)).toEqual(alone);
+    });
+
+    it('never lets a key pass as the account of a copy of its row: the authenticator answers 503', async () => {
+      const store = await unindexed([]);
+      const { key, card } = await createKeyManager({ store, argon2: TEST_ARGON2 }).issue({ accountId: 'acct_owner', environment: 'sandbox' });
+      const [original] = await db.rows(store.table);
+      await store.insert({ ...original!, id: `${card.keyId}_copy`, account_id: 'acct_other' });
+      const auth = createApiKeyAuth({ store, environments: ['sandbox'], argon2Pool: false, logger: { error: () => undefined } });
+      try {
+        const result = await auth.authenticate({ headers: { authorization: `Bearer ${key}` } });
+
+        expect(result.ok).toBe(false);
+        expect(result.ok === false && [result.response.status, result.error.code]).toEqual([503, 'ERR_STORE_UNAVAILABLE']);
+      } finally {
+        await auth.close();
+      }
+    });
   });
 
   it('keeps the process up and logs keyward.postgres_pool_error when an idle connection is terminated and the async logger rejects', async () => {
