@@ -35,8 +35,11 @@ export function createPortalApp(options: PortalApiOptions, log: (line: string) =
   app.use(loopbackHostOnly());
 
   app.use(API_PATH, createPortalApi(options, log));
-  // The page itself is not stored either: it may hold a one-time key while it is open.
-  app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0, setHeaders: (res, path) => path.endsWith('.html') && res.setHeader('Cache-Control', 'no-store') }));
+  // The page itself is not stored either: it may hold a one-time key while it is open. No
+  // redirect for a path naming a folder (`/x/%2e%2e`): it would repeat the path, a key pasted
+  // into it too, in a cacheable 301; such a path gets the fixed 404 as any other.
+  const noStoreForPages = (res: express.Response, path: string) => path.endsWith('.html') && res.setHeader('Cache-Control', 'no-store');
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0, redirect: false, setHeaders: noStoreForPages }));
   app.use(pageNotFound());
   app.use(siteErrorHandler(log));
   return app;

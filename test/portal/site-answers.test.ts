@@ -147,7 +147,9 @@ describe('portal answers to requests Node refuses before the app sees them', () 
 describe('portal answers outside the API', () => {
   it('answers a path no file matches with one fixed 404 body that repeats nothing of the path', async () => {
     const key = generateApiKey('sandbox').key;
-    const paths = [`/keys/${key}`, `/${key}`, `/${encodeURIComponent(key)}x`, '/%E0%A4%A', '/portal.css/x', `/..%2f..%2f${key}`, '/%00'];
+    // The last two name a folder, which a static file server answers with a redirect to the
+    // path with a slash, repeating it.
+    const paths = [`/keys/${key}`, `/${key}`, `/${encodeURIComponent(key)}x`, '/%E0%A4%A', '/portal.css/x', `/..%2f..%2f${key}`, '/%00', `/${key}%2f%2e%2e`, '/%2f%2e'];
 
     for (const path of paths) {
       const response = await get(path);
@@ -156,6 +158,19 @@ describe('portal answers outside the API', () => {
       expect.soft(response.body.includes(key.slice(8)), `${paths.indexOf(path)}: the key in the body`).toBe(false);
       expect.soft(response.headers['content-type'], `${paths.indexOf(path)}: content type`).toBe('application/json; charset=utf-8');
       expect.soft(response.headers['cache-control'], `${paths.indexOf(path)}: cache`).toBe('no-store');
+    }
+  });
+
+  it('answers a path whose dot segments lead back to the page with the page itself, never a redirect repeating the path', async () => {
+    const key = generateApiKey('sandbox').key;
+    const page = await get('/');
+
+    for (const path of [`/${key}/%2e%2e`, '/.', '/%2e']) {
+      const response = await get(path);
+      // Booleans only, so a failure never prints the key.
+      expect.soft(response.status === 200 && response.body === page.body, `${path.length}: the page`).toBe(true);
+      expect.soft(response.headers.location, `${path.length}: no redirect`).toBeUndefined();
+      expect.soft(response.headers['cache-control'], `${path.length}: cache`).toBe('no-store');
     }
   });
 
