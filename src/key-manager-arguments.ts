@@ -2,6 +2,7 @@ import { ApiKeyAuthError } from './errors.js';
 import { UNSAFE_IDENTIFIER_TEXT } from './identifier-text.js';
 import { holdsApiKey } from './api-key-text.js';
 import { ENVIRONMENTS, type Environment } from './key-format.js';
+import { isIssuableKeyType } from './key-type.js';
 import { ownOptions, unknownOptionMessage } from './options.js';
 import { KEY_STATUSES, normalizeStatus, type KeyStatus, type KeyStatusInput } from './statuses.js';
 import { validTimeOf } from './valid-date.js';
@@ -147,7 +148,7 @@ const WHAT_GOES_THERE = {
 };
 
 function assertKeyType(value: unknown, name: string): void {
-  if (typeof value !== 'string' || !/^[a-z0-9_]{1,64}$/.test(value)) {
+  if (!isIssuableKeyType(value)) {
     throw invalidArgument(`${name} must be 1 to 64 lower-case letters, digits or "_"`);
   }
 }

@@ -1,5 +1,6 @@
 import { ApiKeyAuthError, invalidOption } from './errors.js';
 import { assertOptionalSyncFunction, assertOptionsObject, knownOptions } from './options.js';
+import { isIssuableKeyType } from './key-type.js';
 import { checkedArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from './phc.js';
 import type { KeyStore } from './store.js';
 import { assertStore, refuseStoreAsOptions } from './auth-options.js';
@@ -73,7 +74,7 @@ export function resolveKeyManagerOptions(given: KeyManagerOptions): ResolvedKeyM
   const argon2 = checkedArgon2Params(options.argon2 ?? DEFAULT_ARGON2_PARAMS, 'argon2', FACTORY);
   const ring = resolvePepper(options.pepper, FACTORY);
   const defaultKeyType = options.defaultKeyType ?? 'sms_api';
-  if (typeof defaultKeyType !== 'string' || !/^[a-z0-9_]{1,64}$/.test(defaultKeyType)) {
+  if (!isIssuableKeyType(defaultKeyType)) {
     invalidOption(`${FACTORY}: "defaultKeyType" must be 1 to 64 lower-case letters, digits or "_".`);
   }
   assertOptionalSyncFunction(options.clock, 'clock', FACTORY);

@@ -1,4 +1,5 @@
 import { ApiKeyAuthError, statusOfCode, type ApiKeyAuthErrorCode, type ApiKeyAuthErrorOptions } from './errors.js';
+import { isIssuableKeyType } from './key-type.js';
 import { quotedName } from './options.js';
 import { statusMessage, type KeyStatus } from './statuses.js';
 import { ownField } from './own-field.js';
@@ -68,7 +69,7 @@ export const defaultErrorBody: ErrorBodyFormatter = formatDefault;
 /** The message of every `ERR_TOO_MANY_ATTEMPTS` answer, the authenticator's and the receivers'. */
 export const TOO_MANY_ATTEMPTS_MESSAGE = 'Too many failed attempts. Retry later.';
 
-/** Longest route key type a wrong-type message repeats: the longest type `issue` gives a key. */
+/** Longest route key type of another issuer's a wrong-type message repeats: as long as `issue`'s longest. */
 const MAX_SHOWN_KEY_TYPE = 64;
 
 const JSON_HEADERS = Object.freeze({
@@ -210,9 +211,11 @@ export class RefusalFactory {
   }
 
   wrongType(required: string): Refusal {
-    // The route's type is the app's text, shown to any client holding a key of another type:
-    // quoted as option names are, so one holding a key by mistake is cut at its prefix.
-    const shown = quotedName(required, MAX_SHOWN_KEY_TYPE);
+    // The route's type is the app's text, shown to any client holding a key of another type.
+    // A type `issue` gives is shown whole: it is lower case, which a key's random body never is
+    // in practice. Any other is quoted as option names are, so one holding a key by mistake
+    // is cut at the key's prefix.
+    const shown = isIssuableKeyType(required) ? `"${required}"` : quotedName(required, MAX_SHOWN_KEY_TYPE);
     return this.#refusal('ERR_API_KEY_WRONG_TYPE', `This route needs an API key of type ${shown}.`, { status: 403 });
   }
 

@@ -31,6 +31,18 @@ describe('RefusalFactory', () => {
     expect(refusals.wrongType('sms "api"\u2028').toError().message).toBe('This route needs an API key of type "sms \\"api\\"\\u2028".');
   });
 
+  it.each(['enterprisecustomerbillingintegration', 'analyticsdashboardreadonlyaccess', 'desk_live_chat', 'risk_test_runner', 'sk_live_x'])(
+    'names a key type issue gives (%s) whole, however much it looks like a key\'s text',
+    (keyType) => {
+      expect(refusals.wrongType(keyType).toError().message).toBe(`This route needs an API key of type "${keyType}".`);
+    },
+  );
+
+  it('cuts another issuer\'s key type at 64 characters', () => {
+    const keyType = `Type-${'x'.repeat(70)}`;
+    expect(refusals.wrongType(keyType).toError().message).toBe(`This route needs an API key of type "${keyType.slice(0, 64)}…".`);
+  });
+
   it('cuts a route key type that holds a key at the key\'s prefix, as every client of another type would read it', () => {
     const key = `sk_live_${'Ab3dE6gH9jK2'}${'mN5pQ8sT1vW4yZ7bC0eF3hJ6kM9nP2rS'}abc123`;
     const error = refusals.wrongType(key).toError();
