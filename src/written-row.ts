@@ -64,6 +64,10 @@ export function assertHolds(verb: CheckedWrite, row: ApiKeyRow, written: Partial
 /** What the caller of a write that held only in part has lost, where that is more than the change. */
 const CONSEQUENCES: Partial<Record<CheckedWrite, string>> = {
   regenerate: ': the new key is not returned, and the old one may no longer work',
+  // A trigger or rule that undoes the write: the operator must know the key was not stopped.
+  revoke: ': the key may still work',
+  softDelete: ': the key may still work',
+  setStatus: ': the key may still be decided by its old status',
 };
 
 /**

@@ -132,7 +132,7 @@ describe('the key manager checks the row a store gives back after each write', (
 
     const error = await rejection(manager.setStatus(issued.card.keyId, refused));
 
-    expectFaultyWrite(error, 'after setStatus, the row it gave back does not hold what was written to status', store.allRows()[0]);
+    expectFaultyWrite(error, 'after setStatus, the row it gave back does not hold what was written to status: the key may still be decided by its old status', store.allRows()[0]);
     // What the store holds is what every reader sees: the key was never marked, and says so.
     expect((await manager.describe(issued.card.keyId))!.status).toBe('allowed');
     expect(await status(issued.key)).toBe(200);
@@ -147,7 +147,17 @@ describe('the key manager checks the row a store gives back after each write', (
 
     const error = await rejection(manager.revoke(issued.card.keyId));
 
-    expectFaultyWrite(error, 'after revoke, the row it gave back does not hold what was written to revoked_at', store.allRows()[0]);
+    expectFaultyWrite(error, 'after revoke, the row it gave back does not hold what was written to revoked_at: the key may still work', store.allRows()[0]);
+    expect(await status(issued.key)).toBe(200);
+  });
+
+  it('softDelete on a store whose modify leaves soft_deleted alone rejects saying the key may still work', async () => {
+    const issued = await manager.issue({ accountId: 'acct_1', environment: 'sandbox' });
+    store.dropped = (field) => field === 'soft_deleted';
+
+    const error = await rejection(manager.softDelete(issued.card.keyId));
+
+    expectFaultyWrite(error, 'after softDelete, the row it gave back does not hold what was written to soft_deleted: the key may still work', store.allRows()[0]);
     expect(await status(issued.key)).toBe(200);
   });
 
