@@ -281,9 +281,10 @@ export class PostgresKeyStore implements KeyStore {
    * a copy of a key's row under another account, and the key would pass as that account.
    */
   async #one(operation: string, text: string, values: unknown[]): Promise<ApiKeyRow | null> {
-    const rows = await this.#read(operation, (client) => client.query(text, values));
+    // Read inside #read: a time it cannot read is the store's fault, mapped as its errors are.
+    const rows = await this.#read(operation, async (client) => (await client.query(text, values)).map(toRow));
     if (rows.length > 1) throw moreThanOneLiveRow(operation);
-    return rows.length === 0 ? null : toRow(rows[0]!);
+    return rows[0] ?? null;
   }
 
   /**

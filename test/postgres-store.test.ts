@@ -191,6 +191,21 @@ describePostgres('PostgresKeyStore on a real server', (db) => {
     }
   });
 
+  it('answers a read whose time an app\'s type parser made unreadable with ERR_STORE_UNAVAILABLE, as a store fault', async () => {
+    const store = await migrated();
+    const row = sampleRow();
+    await store.insert(row);
+    // A parser for text that changes every value: keyward's times come back as text.
+    const garbled = db.pool({ types: { getTypeParser: () => (value: string) => `x${value}` } });
+    const reader = new PostgresKeyStore({ pool: garbled, table: store.table });
+
+    const error = await rejection(reader.findByLookupId(row.lookup_id));
+
+    expect(error).toBeInstanceOf(ApiKeyAuthError);
+    expect(error).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+    expect(error.message).toMatch(/^keyward postgres store: findByLookupId failed \(TypeError: created_at came back in a form keyward cannot read\)/);
+  });
+
   describe('on a table without keyward\'s unique indexes (made by hand, migrate() never run)', () => {
     /** A table with keyward's columns and none of its indexes, holding `rows`. */
     const unindexed = async (rows: ApiKeyRow[]) => {
