@@ -69,7 +69,7 @@ export const defaultErrorBody: ErrorBodyFormatter = formatDefault;
 /** The message of every `ERR_TOO_MANY_ATTEMPTS` answer, the authenticator's and the receivers'. */
 export const TOO_MANY_ATTEMPTS_MESSAGE = 'Too many failed attempts. Retry later.';
 
-/** Longest route key type of another issuer's a wrong-type message repeats: as long as `issue`'s longest. */
+/** Most characters of another issuer's key type a wrong-type message repeats: as many as `issue`'s longest has. */
 const MAX_SHOWN_KEY_TYPE = 64;
 
 const JSON_HEADERS = Object.freeze({
