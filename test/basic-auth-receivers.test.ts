@@ -206,6 +206,8 @@ describe.each(FRAMEWORKS)('Basic-auth receiver on %s', (_name, start) => {
     const before = app.handled();
 
     expect((await postTwice(`Basic ${btoa('hook-relay:wrong')}`)).status).toBe(401);
+    // The same credentials, unpadded: another text, so refused as well.
+    expect((await postTwice(good.replace(/=+$/, ''))).status).toBe(401);
     expect(app.handled()).toBe(before);
     expect((await postTwice(good)).status).toBe(200);
   });
